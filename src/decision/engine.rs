@@ -1,0 +1,380 @@
+//! The rules of RULES.md, each evaluated independently so that a denial names every rule that
+//! failed. Rust computes the facts; every permission is a question to the policy.
+
+use std::collections::BTreeSet;
+
+use super::facts::{age_on, capacity_term, gillick_term, in_force, london_date};
+use super::policy::{Family, Policy};
+use super::{Decision, Facts, MappaDecisionFacts, Outcome, Reason};
+use crate::vocab::{AgencyKind, Obligation, ReasonCode, Role, Section, View};
+
+/// Collects failed rules without duplicates, in the order they were found.
+#[derive(Default)]
+struct Failures(Vec<Reason>);
+
+impl Failures {
+    fn fail(&mut self, code: ReasonCode, message: String) {
+        if !self.0.iter().any(|r| r.code == code) {
+            self.0.push(Reason { code, message });
+        }
+    }
+}
+
+/// The role string a policy question uses for an optional recipient role.
+fn role_term(role: Option<Role>) -> &'static str {
+    role.map_or("", Role::as_str)
+}
+
+/// The decision for a disclosure (or its dry run) of `facts.records` to `facts.recipient`.
+pub fn decide(policy: &Policy, facts: &Facts) -> Decision {
+    let mut f = Failures::default();
+    let req = &facts.request;
+    let requester = &facts.requester;
+    let recipient = &facts.recipient;
+    let subject = &facts.subject;
+    let kind = recipient.agency_kind;
+    let role = role_term(recipient.role);
+    let basis = req.basis.as_str();
+    let requires = |what: &str| policy.allows(Family::BasisRequirements, &[basis, what]);
+
+    let age = age_on(subject.date_of_birth, london_date(facts.at));
+    let bands: Vec<&str> = policy.bands_for(age).collect();
+
+    // 2.2: one child per disclosure.
+    if facts.records.iter().any(|r| r.subject_id != subject.id) {
+        f.fail(
+            ReasonCode::BundlingSubjects,
+            "rule 2.2: the records are about more than one child; each child's records are \
+             disclosed separately"
+                .into(),
+        );
+    }
+
+    // 7a: the owner pushes, and only roles that may initiate.
+    if let Some(r) = facts.records.iter().find(|r| r.owner != requester.agency) {
+        f.fail(
+            ReasonCode::NotRecordOwner,
+            format!(
+                "rule 7a: record {} is owned by {}, not by the requester's agency {}",
+                r.id, r.owner, requester.agency
+            ),
+        );
+    }
+    let can_initiate = |r: &Role| {
+        r.valid_for(requester.agency_kind) && policy.allows(Family::Initiate, &[r.as_str()])
+    };
+    if !requester.roles.iter().any(can_initiate) {
+        f.fail(
+            ReasonCode::RequesterRoleNotPermitted,
+            format!(
+                "rule 7a: none of the requester's roles ({}) may initiate a disclosure ({})",
+                join(requester.roles.iter().map(|r| r.as_str())),
+                Family::Initiate
+            ),
+        );
+    }
+
+    // 7a and 4.3: the recipient role and its requirements.
+    let named_role_ok = match recipient.role {
+        Some(r) => r.valid_for(kind),
+        None => !policy.allows(Family::RecipientRequirements, &[kind.as_str(), "", "role_named"]),
+    };
+    if !named_role_ok {
+        f.fail(
+            ReasonCode::RecipientRoleNotPermitted,
+            match recipient.role {
+                Some(r) => format!("rule 7a: a {kind} agency has no role {r} (API.md, Roles)"),
+                None => format!(
+                    "rule 4.3: a {kind} recipient must be named by role ({})",
+                    Family::RecipientRequirements
+                ),
+            },
+        );
+    }
+    let recipient_requires =
+        |what: &str| policy.allows(Family::RecipientRequirements, &[kind.as_str(), role, what]);
+    if recipient_requires("staff_designation") {
+        let designated = facts.staff_designations.iter().any(|d| {
+            d.subject_id == subject.id && recipient.sub.as_deref() == Some(d.staff_sub.as_str())
+        });
+        if !designated {
+            f.fail(
+                ReasonCode::RecipientRoleNotPermitted,
+                format!(
+                    "rule 4.3 b: {role} receives only where the head teacher has designated that \
+                     member of staff for this child ({})",
+                    Family::RecipientRequirements
+                ),
+            );
+        }
+    }
+    if recipient_requires("own_pupil") && subject.school.as_deref() != Some(recipient.agency.as_str())
+    {
+        f.fail(
+            ReasonCode::NotPupilOfSchool,
+            format!(
+                "rule 4.3 d: the child's recorded school is {}, not {} ({})",
+                subject.school.as_deref().unwrap_or("none"),
+                recipient.agency,
+                Family::RecipientRequirements
+            ),
+        );
+    }
+
+    // 9: purposes and bases by recipient kind.
+    if !policy.allows(Family::Purposes, &[req.purpose.as_str(), kind.as_str()]) {
+        f.fail(
+            ReasonCode::PurposeNotPermitted,
+            format!(
+                "rule 9: purpose {} may not go to a {kind} recipient ({})",
+                req.purpose,
+                Family::Purposes
+            ),
+        );
+    }
+    if !policy.allows(
+        Family::Bases,
+        &[basis, requester.agency_kind.as_str(), kind.as_str()],
+    ) {
+        f.fail(
+            ReasonCode::BasisNotPermittedForRecipient,
+            format!(
+                "rule 9: basis {basis} may not be used from {} to {kind} ({})",
+                requester.agency_kind,
+                Family::Bases
+            ),
+        );
+    }
+
+    // 7: purposes barred by age.
+    if bands
+        .iter()
+        .any(|b| policy.allows(Family::AgeRestrictions, &[req.purpose.as_str(), b]))
+    {
+        f.fail(
+            ReasonCode::BelowAgeOfCriminalResponsibility,
+            format!(
+                "rule 7: the child is {age} on the day, too young for purpose {} ({})",
+                req.purpose,
+                Family::AgeRestrictions
+            ),
+        );
+    }
+
+    // 3: the basis's own requirements.
+    if requires("consent") {
+        check_consent(policy, facts, &bands, &mut f);
+    }
+    if requires("override_role")
+        && !requester.roles.iter().any(|r| {
+            r.valid_for(requester.agency_kind) && policy.allows(Family::Overrides, &[basis, r.as_str()])
+        })
+    {
+        f.fail(
+            ReasonCode::OverrideNotPermittedForRole,
+            format!(
+                "rule 3.2: none of the requester's roles ({}) may invoke {basis} ({})",
+                join(requester.roles.iter().map(|r| r.as_str())),
+                Family::Overrides
+            ),
+        );
+    }
+    let min = policy.justification_min_chars();
+    if requires("justification") && !long_enough(req.justification.as_deref(), min) {
+        f.fail(
+            ReasonCode::JustificationRequired,
+            format!(
+                "rule 9: {basis} needs a written justification of at least {min} characters \
+                 (policies/parameters.csv)"
+            ),
+        );
+    }
+    if requires("legal_reference") && !long_enough(req.legal_reference.as_deref(), 1) {
+        f.fail(
+            ReasonCode::LegalReferenceRequired,
+            format!("rule 9: {basis} needs a legal_reference citing the order or duty"),
+        );
+    }
+
+    // 5: MAPPA.
+    let forum_basis = requires("forum_decision");
+    if subject.mappa_active && !forum_basis {
+        f.fail(
+            ReasonCode::MappaForumDecides,
+            format!(
+                "rule 5: the child is under active MAPPA management, so only a forum decision \
+                 may be the basis, not {basis} ({})",
+                Family::BasisRequirements
+            ),
+        );
+    }
+    let forum = if forum_basis {
+        let found = applicable_forum_decision(facts);
+        if found.is_none() {
+            f.fail(
+                ReasonCode::MappaDecisionNotApplicable,
+                format!(
+                    "rule 5: no MAPPA forum decision {} in force covers this child{}, recipient \
+                     and purpose",
+                    req.mappa_decision_id.as_deref().unwrap_or("(none named)"),
+                    if subject.mappa_active { "" } else { " (not under MAPPA)" }
+                ),
+            );
+        }
+        found
+    } else {
+        None
+    };
+
+    // 6: strategy-meeting minutes need the chair's permission for this agency.
+    for record in &facts.records {
+        if policy.allows(
+            Family::RecordControls,
+            &[record.kind.as_str(), "chair_permission"],
+        ) && !record.chair_permissions.iter().any(|a| a == &recipient.agency)
+        {
+            f.fail(
+                ReasonCode::ChairPermissionRequired,
+                format!(
+                    "rule 6: record {} ({}) needs its chair's permission for {} ({})",
+                    record.id,
+                    record.kind,
+                    recipient.agency,
+                    Family::RecordControls
+                ),
+            );
+        }
+    }
+
+    // 4: need to know.
+    let fixed_view = [View::Notification, View::RiskManagement, View::LimitedSummary]
+        .into_iter()
+        .find(|v| policy.allows(Family::Views, &[kind.as_str(), role, v.as_str()]));
+    let ceiling = fixed_view.unwrap_or(View::Full);
+    let mut present = BTreeSet::new();
+    let mut released = BTreeSet::new();
+    for record in &facts.records {
+        for &section in &record.sections {
+            present.insert(section);
+            let needed = match forum {
+                Some(decision) => decision.sections.contains(&section),
+                None => policy.allows(Family::Sections, &[kind.as_str(), role, section.as_str()]),
+            };
+            if needed && policy.allows(Family::ViewSections, &[ceiling.as_str(), section.as_str()])
+            {
+                released.insert(section);
+            }
+        }
+    }
+    let withheld: Vec<Section> = present.difference(&released).copied().collect();
+    let view = match fixed_view {
+        Some(v) => v,
+        None if withheld.is_empty() => View::Full,
+        None => View::Partial,
+    };
+    if released.is_empty() && view != View::Notification {
+        f.fail(
+            ReasonCode::NothingToShare,
+            format!(
+                "rule 4.2: a {kind} {} may receive none of the sections these records hold ({})",
+                if role.is_empty() { "recipient" } else { role },
+                if forum.is_some() { "the MAPPA forum decision".to_owned() } else { Family::Sections.to_string() }
+            ),
+        );
+    }
+
+    let permit = f.0.is_empty();
+    let obligations = if permit && requires("ig_review") {
+        vec![Obligation::IgReview]
+    } else {
+        Vec::new()
+    };
+    Decision {
+        decision: if permit { Outcome::Permit } else { Outcome::Deny },
+        view: permit.then_some(view),
+        sections_released: if permit { released.into_iter().collect() } else { Vec::new() },
+        sections_withheld: if permit { withheld } else { present.into_iter().collect() },
+        reasons: f.0,
+        obligations,
+        policy_version: policy.version().to_owned(),
+    }
+}
+
+/// 3.1: a current consent, by a giver valid for this child on this day, covering the purpose
+/// and the recipient's kind.
+fn check_consent(policy: &Policy, facts: &Facts, bands: &[&str], f: &mut Failures) {
+    let kind: AgencyKind = facts.recipient.agency_kind;
+    let purpose = facts.request.purpose;
+    let subject = &facts.subject;
+    let gillick = gillick_term(subject.gillick_competent);
+    let capacity = capacity_term(subject.lacks_capacity);
+    let covering: Vec<_> = facts
+        .consents
+        .iter()
+        .filter(|c| c.purposes.contains(&purpose) && c.recipient_kinds.contains(&kind))
+        .collect();
+    if covering.is_empty() {
+        f.fail(
+            ReasonCode::ConsentNotFound,
+            format!("rule 3.1: no consent covers purpose {purpose} to a {kind} recipient"),
+        );
+        return;
+    }
+    let valid_giver: Vec<_> = covering
+        .into_iter()
+        .filter(|c| {
+            bands.iter().any(|b| {
+                policy.allows(
+                    Family::ConsentGivers,
+                    &[b, gillick, capacity, c.given_by.as_str()],
+                )
+            })
+        })
+        .collect();
+    if valid_giver.is_empty() {
+        f.fail(
+            ReasonCode::ConsentWrongGiver,
+            format!(
+                "rule 3.1: the covering consents are not given by someone who can consent for \
+                 this child on this day ({})",
+                Family::ConsentGivers
+            ),
+        );
+        return;
+    }
+    if !valid_giver
+        .iter()
+        .any(|c| in_force(facts.at, c.expires_at, c.withdrawn_at))
+    {
+        f.fail(
+            ReasonCode::ConsentNotCurrent,
+            "rule 3.1: every covering consent by a valid giver has expired or been withdrawn"
+                .into(),
+        );
+    }
+}
+
+/// 5: the named forum decision, if it covers this child, recipient and purpose and is in force.
+fn applicable_forum_decision(facts: &Facts) -> Option<&MappaDecisionFacts> {
+    let id = facts.request.mappa_decision_id.as_deref()?;
+    facts.mappa_decisions.iter().find(|d| {
+        d.id == id
+            && facts.subject.mappa_active
+            && d.subject_id == facts.subject.id
+            && d.recipient_agency == facts.recipient.agency
+            && d.recipient_role.is_none_or(|r| Some(r) == facts.recipient.role)
+            && d.purposes.contains(&facts.request.purpose)
+            && in_force(facts.at, d.expires_at, None)
+    })
+}
+
+fn long_enough(text: Option<&str>, min_chars: usize) -> bool {
+    text.is_some_and(|t| {
+        let t = t.trim();
+        !t.is_empty() && t.chars().count() >= min_chars
+    })
+}
+
+fn join<'a>(items: impl Iterator<Item = &'a str>) -> String {
+    items.collect::<Vec<_>>().join(", ")
+}

@@ -1,0 +1,170 @@
+//! The decision: facts in, decision out, no I/O. The server and `broker decide` both call
+//! [`decide`].
+
+mod engine;
+pub mod facts;
+pub mod policy;
+pub mod scenario;
+
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::vocab::{
+    AgencyKind, Basis, Giver, Obligation, Purpose, ReasonCode, RecordKind, Role, Section, View,
+};
+
+pub use engine::decide;
+pub use policy::{Family, Policy, PolicyError};
+
+/// Who asks for the disclosure.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Requester {
+    pub agency: String,
+    pub agency_kind: AgencyKind,
+    pub sub: String,
+    pub roles: Vec<Role>,
+}
+
+/// Who would receive it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Recipient {
+    pub agency: String,
+    pub agency_kind: AgencyKind,
+    #[serde(default)]
+    pub role: Option<Role>,
+    #[serde(default)]
+    pub sub: Option<String>,
+}
+
+/// The child the records are about.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Subject {
+    pub id: String,
+    pub date_of_birth: NaiveDate,
+    #[serde(default)]
+    pub school: Option<String>,
+    #[serde(default)]
+    pub gillick_competent: Option<bool>,
+    #[serde(default)]
+    pub lacks_capacity: Option<bool>,
+    #[serde(default)]
+    pub mappa_active: bool,
+}
+
+/// A record's facts (never its content).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RecordFacts {
+    pub id: String,
+    pub subject_id: String,
+    pub kind: RecordKind,
+    pub owner: String,
+    pub sections: Vec<Section>,
+    #[serde(default)]
+    pub chair: Option<String>,
+    /// Agencies the chair has permitted to receive these minutes.
+    #[serde(default)]
+    pub chair_permissions: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConsentFacts {
+    pub given_by: Giver,
+    pub purposes: Vec<Purpose>,
+    pub recipient_kinds: Vec<AgencyKind>,
+    #[serde(default)]
+    pub expires_at: Option<DateTime<Utc>>,
+    #[serde(default)]
+    pub withdrawn_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MappaDecisionFacts {
+    pub id: String,
+    pub subject_id: String,
+    pub recipient_agency: String,
+    #[serde(default)]
+    pub recipient_role: Option<Role>,
+    pub purposes: Vec<Purpose>,
+    pub sections: Vec<Section>,
+    #[serde(default)]
+    pub expires_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StaffDesignation {
+    pub staff_sub: String,
+    pub subject_id: String,
+}
+
+/// What the requester asks for.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RequestFacts {
+    pub purpose: Purpose,
+    pub basis: Basis,
+    #[serde(default)]
+    pub justification: Option<String>,
+    #[serde(default)]
+    pub legal_reference: Option<String>,
+    #[serde(default)]
+    pub mappa_decision_id: Option<String>,
+}
+
+/// Every fact a decision needs.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Facts {
+    pub at: DateTime<Utc>,
+    pub requester: Requester,
+    pub recipient: Recipient,
+    pub subject: Subject,
+    pub records: Vec<RecordFacts>,
+    #[serde(default)]
+    pub consents: Vec<ConsentFacts>,
+    #[serde(default)]
+    pub mappa_decisions: Vec<MappaDecisionFacts>,
+    #[serde(default)]
+    pub staff_designations: Vec<StaffDesignation>,
+    pub request: RequestFacts,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    Permit,
+    Deny,
+}
+
+/// A failed rule: its code and a message naming the rule and the policy it came from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Reason {
+    pub code: ReasonCode,
+    pub message: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Decision {
+    pub decision: Outcome,
+    pub view: Option<View>,
+    pub sections_released: Vec<Section>,
+    pub sections_withheld: Vec<Section>,
+    pub reasons: Vec<Reason>,
+    pub obligations: Vec<Obligation>,
+    pub policy_version: String,
+}
+
+impl Decision {
+    pub fn permitted(&self) -> bool {
+        self.decision == Outcome::Permit
+    }
+
+    pub fn codes(&self) -> Vec<ReasonCode> {
+        self.reasons.iter().map(|r| r.code).collect()
+    }
+}

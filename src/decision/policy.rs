@@ -1,0 +1,497 @@
+//! Loading the casbin policy in `policies/` and answering its questions quickly.
+//!
+//! Each rule family is its own small casbin enforcer (`<family>.conf` + `<family>.csv`), so a
+//! question scans only that family's rows. Answers are memoised per family on the request
+//! tuple; a `Policy` is immutable and carries its own version, so the cache key is in effect
+//! (family, request tuple, policy version) and a reload (a new `Policy`) starts empty.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::sync::RwLock;
+
+use casbin::{CoreApi, DefaultModel, Enforcer, MemoryAdapter, MgmtApi};
+use sha2::{Digest, Sha256};
+
+use crate::vocab::{AgencyKind, Basis, Giver, Purpose, RecordKind, Role, Section, View};
+
+/// A policy file that cannot be used, with the file and line that is wrong.
+#[derive(Debug, thiserror::Error)]
+#[error("{file}{}: {message}", line.map(|l| format!(":{l}")).unwrap_or_default())]
+pub struct PolicyError {
+    pub file: PathBuf,
+    pub line: Option<usize>,
+    pub message: String,
+}
+
+/// What a policy column may hold.
+#[derive(Debug, Clone, Copy)]
+enum Col {
+    Role,
+    RecordKind,
+    Basis,
+    AgencyKind,
+    Section,
+    Purpose,
+    View,
+    Band,
+    Gillick,
+    Capacity,
+    Giver,
+    BasisRequirement,
+    RecipientRequirement,
+    Control,
+    Action,
+}
+
+pub const GILLICK: &[&str] = &["competent", "not_competent", "not_assessed"];
+pub const CAPACITY: &[&str] = &["has_capacity", "lacks_capacity", "not_assessed"];
+pub const BASIS_REQUIREMENTS: &[&str] = &[
+    "consent",
+    "override_role",
+    "justification",
+    "legal_reference",
+    "forum_decision",
+    "ig_review",
+];
+pub const RECIPIENT_REQUIREMENTS: &[&str] = &["own_pupil", "staff_designation", "role_named"];
+pub const CONTROLS: &[&str] = &["chair_permission"];
+pub const ACTIONS: &[&str] = &[
+    "register_subject",
+    "record_consent",
+    "withdraw_consent",
+    "record_competence",
+    "set_mappa_status",
+    "record_mappa_decision",
+    "designate_staff",
+    "grant_chair_permission",
+    "read_audit",
+    "review_override",
+];
+
+macro_rules! families {
+    ($($variant:ident => $file:literal [$($field:literal : $col:ident),+]),+ $(,)?) => {
+        /// The rule families, one casbin enforcer each.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+        pub enum Family { $($variant),+ }
+
+        impl Family {
+            pub const ALL: &'static [Family] = &[$(Family::$variant),+];
+            pub fn file_stem(self) -> &'static str {
+                match self { $(Family::$variant => $file),+ }
+            }
+            fn fields(self) -> &'static [(&'static str, Col)] {
+                match self { $(Family::$variant => &[$(($field, Col::$col)),+]),+ }
+            }
+        }
+    };
+}
+
+families! {
+    Deposit => "deposit" ["role": Role, "record_kind": RecordKind],
+    Initiate => "initiate" ["role": Role],
+    Overrides => "overrides" ["basis": Basis, "role": Role],
+    BasisRequirements => "basis_requirements" ["basis": Basis, "requirement": BasisRequirement],
+    ConsentGivers => "consent_givers" ["age_band": Band, "gillick": Gillick, "capacity": Capacity, "giver": Giver],
+    AgeRestrictions => "age_restrictions" ["purpose": Purpose, "age_band": Band],
+    Purposes => "purposes" ["purpose": Purpose, "recipient_kind": AgencyKind],
+    Bases => "bases" ["basis": Basis, "requester_kind": AgencyKind, "recipient_kind": AgencyKind],
+    Sections => "sections" ["recipient_kind": AgencyKind, "recipient_role": Role, "section": Section],
+    Views => "views" ["recipient_kind": AgencyKind, "recipient_role": Role, "view": View],
+    ViewSections => "view_sections" ["view": View, "section": Section],
+    RecipientRequirements => "recipient_requirements" ["recipient_kind": AgencyKind, "recipient_role": Role, "requirement": RecipientRequirement],
+    RecordControls => "record_controls" ["record_kind": RecordKind, "control": Control],
+    Actions => "actions" ["action": Action, "role": Role],
+}
+
+impl fmt::Display for Family {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "policies/{}.csv", self.file_stem())
+    }
+}
+
+/// A named, inclusive range of whole years (`age_bands.csv`).
+#[derive(Debug, Clone)]
+pub struct AgeBand {
+    pub name: String,
+    pub min: i32,
+    pub max: i32,
+}
+
+struct FamilyEnforcer {
+    enforcer: Enforcer,
+    cache: RwLock<HashMap<String, bool>>,
+    rows: usize,
+}
+
+/// The loaded policy: immutable, versioned, shareable between threads.
+pub struct Policy {
+    version: String,
+    dir: PathBuf,
+    families: Vec<FamilyEnforcer>,
+    bands: Vec<AgeBand>,
+    justification_min_chars: usize,
+}
+
+impl fmt::Debug for Policy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Policy")
+            .field("version", &self.version)
+            .field("dir", &self.dir)
+            .finish_non_exhaustive()
+    }
+}
+
+/// One policy row with the line it came from.
+struct Row {
+    line: usize,
+    fields: Vec<String>,
+}
+
+fn err(file: &Path, line: Option<usize>, message: impl Into<String>) -> PolicyError {
+    PolicyError {
+        file: file.to_owned(),
+        line,
+        message: message.into(),
+    }
+}
+
+fn read(path: &Path) -> Result<String, PolicyError> {
+    std::fs::read_to_string(path).map_err(|e| err(path, None, format!("cannot read: {e}")))
+}
+
+/// Comma-separated rows, `#` comments and blank lines skipped, fields trimmed.
+fn rows(path: &Path, text: &str) -> Vec<Row> {
+    let _ = path;
+    text.lines()
+        .enumerate()
+        .filter_map(|(i, raw)| {
+            let line = raw.split('#').next().unwrap_or("").trim();
+            (!line.is_empty()).then(|| Row {
+                line: i + 1,
+                fields: line.split(',').map(|f| f.trim().to_owned()).collect(),
+            })
+        })
+        .collect()
+}
+
+fn check_term(col: Col, value: &str, bands: &[AgeBand]) -> Result<(), String> {
+    if value == "*" {
+        return Ok(());
+    }
+    fn one_of(what: &str, value: &str, allowed: &[&str]) -> Result<(), String> {
+        if allowed.contains(&value) {
+            Ok(())
+        } else {
+            Err(format!(
+                "unknown {what} \"{value}\" (expected one of: {})",
+                allowed.join(", ")
+            ))
+        }
+    }
+    let parsed = match col {
+        Col::Role => value.parse::<Role>().map(drop),
+        Col::RecordKind => value.parse::<RecordKind>().map(drop),
+        Col::Basis => value.parse::<Basis>().map(drop),
+        Col::AgencyKind => value.parse::<AgencyKind>().map(drop),
+        Col::Section => value.parse::<Section>().map(drop),
+        Col::Purpose => value.parse::<Purpose>().map(drop),
+        Col::View => value.parse::<View>().map(drop),
+        Col::Giver => value.parse::<Giver>().map(drop),
+        Col::Band => {
+            let names: Vec<&str> = bands.iter().map(|b| b.name.as_str()).collect();
+            return one_of("age band", value, &names);
+        }
+        Col::Gillick => return one_of("gillick assessment", value, GILLICK),
+        Col::Capacity => return one_of("capacity assessment", value, CAPACITY),
+        Col::BasisRequirement => return one_of("basis requirement", value, BASIS_REQUIREMENTS),
+        Col::RecipientRequirement => {
+            return one_of("recipient requirement", value, RECIPIENT_REQUIREMENTS);
+        }
+        Col::Control => return one_of("record control", value, CONTROLS),
+        Col::Action => return one_of("action", value, ACTIONS),
+    };
+    parsed.map_err(|e| e.to_string())
+}
+
+fn load_bands(dir: &Path) -> Result<Vec<AgeBand>, PolicyError> {
+    let path = dir.join("age_bands.csv");
+    let text = read(&path)?;
+    let mut bands: Vec<AgeBand> = Vec::new();
+    for row in rows(&path, &text) {
+        let [name, min, max] = row.fields.as_slice() else {
+            return Err(err(
+                &path,
+                Some(row.line),
+                "expected `band, min_age, max_age`",
+            ));
+        };
+        let age = |s: &str| {
+            s.parse::<i32>()
+                .ok()
+                .filter(|a| (0..=200).contains(a))
+                .ok_or_else(|| {
+                    err(
+                        &path,
+                        Some(row.line),
+                        format!("\"{s}\" is not an age in years"),
+                    )
+                })
+        };
+        let (min, max) = (age(min)?, age(max)?);
+        if min > max || name.is_empty() || name == "*" {
+            return Err(err(&path, Some(row.line), "a band needs a name and min <= max"));
+        }
+        if bands.iter().any(|b| &b.name == name) {
+            return Err(err(&path, Some(row.line), format!("duplicate band \"{name}\"")));
+        }
+        bands.push(AgeBand {
+            name: name.clone(),
+            min,
+            max,
+        });
+    }
+    Ok(bands)
+}
+
+fn load_parameters(dir: &Path) -> Result<usize, PolicyError> {
+    let path = dir.join("parameters.csv");
+    let text = read(&path)?;
+    let mut justification = None;
+    for row in rows(&path, &text) {
+        match row.fields.as_slice() {
+            [name, value] if name == "justification_min_chars" => {
+                justification = Some(value.parse::<usize>().map_err(|_| {
+                    err(&path, Some(row.line), format!("\"{value}\" is not a number"))
+                })?);
+            }
+            other => {
+                return Err(err(
+                    &path,
+                    Some(row.line),
+                    format!("unknown parameter \"{}\"", other.first().map_or("", |s| s)),
+                ));
+            }
+        }
+    }
+    justification.ok_or_else(|| err(&path, None, "justification_min_chars is missing"))
+}
+
+/// The request fields a model declares (`r = a, b, c`).
+fn request_definition(text: &str) -> Option<Vec<String>> {
+    let mut in_section = false;
+    for line in text.lines() {
+        let line = line.trim();
+        if line.starts_with('[') {
+            in_section = line == "[request_definition]";
+        } else if in_section && let Some(rest) = line.strip_prefix("r") {
+            let rest = rest.trim_start().strip_prefix('=')?;
+            return Some(rest.split(',').map(|f| f.trim().to_owned()).collect());
+        }
+    }
+    None
+}
+
+/// SHA-256 over every `.conf` and `.csv` file of the directory, by name.
+fn version_of(dir: &Path) -> Result<String, PolicyError> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map_err(|e| err(dir, None, format!("cannot read the policy directory: {e}")))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| {
+            p.is_file()
+                && matches!(
+                    p.extension().and_then(|e| e.to_str()),
+                    Some("conf" | "csv")
+                )
+        })
+        .collect();
+    files.sort();
+    let mut hash = Sha256::new();
+    for file in &files {
+        let name = file.file_name().unwrap_or_default().to_string_lossy();
+        hash.update(name.as_bytes());
+        hash.update([0]);
+        hash.update(read(file)?.as_bytes());
+        hash.update([0]);
+    }
+    Ok(format!("sha256:{}", hex::encode(hash.finalize())))
+}
+
+impl Policy {
+    /// Loads and validates every family from `dir`, refusing any unknown term with its line.
+    pub async fn load(dir: impl AsRef<Path>) -> Result<Policy, PolicyError> {
+        let dir = dir.as_ref();
+        let version = version_of(dir)?;
+        let bands = load_bands(dir)?;
+        let justification_min_chars = load_parameters(dir)?;
+        let mut families = Vec::with_capacity(Family::ALL.len());
+        for family in Family::ALL {
+            families.push(load_family(dir, *family, &bands).await?);
+        }
+        Ok(Policy {
+            version,
+            dir: dir.to_owned(),
+            families,
+            bands,
+            justification_min_chars,
+        })
+    }
+
+    pub fn version(&self) -> &str {
+        &self.version
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    pub fn justification_min_chars(&self) -> usize {
+        self.justification_min_chars
+    }
+
+    /// The bands an age falls in.
+    pub fn bands_for(&self, age: i32) -> impl Iterator<Item = &str> {
+        self.bands
+            .iter()
+            .filter(move |b| (b.min..=b.max).contains(&age))
+            .map(|b| b.name.as_str())
+    }
+
+    /// Total policy rows, for reporting.
+    pub fn rows(&self) -> usize {
+        self.families.iter().map(|f| f.rows).sum()
+    }
+
+    /// Does the family permit this request tuple? Memoised; an enforcement error (which
+    /// validation at load makes impossible) denies.
+    pub fn allows(&self, family: Family, request: &[&str]) -> bool {
+        let f = &self.families[family as usize];
+        let mut key = String::with_capacity(64);
+        for part in request {
+            key.push_str(part);
+            key.push('\u{1f}');
+        }
+        if let Some(hit) = f.cache.read().ok().and_then(|c| c.get(&key).copied()) {
+            return hit;
+        }
+        let answer = f.enforcer.enforce(request.to_vec()).unwrap_or_else(|e| {
+            tracing::error!(family = %family, error = %e, "policy enforcement failed; denying");
+            false
+        });
+        if let Ok(mut cache) = f.cache.write() {
+            cache.insert(key, answer);
+        }
+        answer
+    }
+
+    /// Uncached: the same question straight through casbin (for benchmarks).
+    pub fn allows_uncached(&self, family: Family, request: &[&str]) -> bool {
+        self.families[family as usize]
+            .enforcer
+            .enforce(request.to_vec())
+            .unwrap_or(false)
+    }
+}
+
+async fn load_family(
+    dir: &Path,
+    family: Family,
+    bands: &[AgeBand],
+) -> Result<FamilyEnforcer, PolicyError> {
+    let conf_path = dir.join(format!("{}.conf", family.file_stem()));
+    let csv_path = dir.join(format!("{}.csv", family.file_stem()));
+    let conf = read(&conf_path)?;
+    let fields = family.fields();
+    let expected: Vec<&str> = fields.iter().map(|(name, _)| *name).collect();
+    match request_definition(&conf) {
+        Some(declared) if declared == expected => {}
+        _ => {
+            return Err(err(
+                &conf_path,
+                None,
+                format!("the request definition must be `r = {}`", expected.join(", ")),
+            ));
+        }
+    }
+    let model = DefaultModel::from_str(&conf)
+        .await
+        .map_err(|e| err(&conf_path, None, format!("not a casbin model: {e}")))?;
+    let text = read(&csv_path)?;
+    let mut policy_rows = Vec::new();
+    for row in rows(&csv_path, &text) {
+        let at = Some(row.line);
+        if row.fields.first().map(String::as_str) != Some("p") {
+            return Err(err(&csv_path, at, "a row must start with `p`"));
+        }
+        let values = &row.fields[1..];
+        if values.len() != fields.len() + 1 {
+            return Err(err(
+                &csv_path,
+                at,
+                format!(
+                    "expected {} fields: p, {}, allow|deny",
+                    fields.len() + 2,
+                    expected.join(", ")
+                ),
+            ));
+        }
+        for ((name, col), value) in fields.iter().zip(values) {
+            check_term(*col, value, bands)
+                .map_err(|m| err(&csv_path, at, format!("column {name}: {m}")))?;
+        }
+        let eft = &values[fields.len()];
+        if eft != "allow" && eft != "deny" {
+            return Err(err(
+                &csv_path,
+                at,
+                format!("the last field must be allow or deny, not \"{eft}\""),
+            ));
+        }
+        policy_rows.push(values.to_vec());
+    }
+    let mut enforcer = Enforcer::new(model, MemoryAdapter::default())
+        .await
+        .map_err(|e| err(&conf_path, None, format!("casbin refused the model: {e}")))?;
+    let rows = policy_rows.len();
+    if !policy_rows.is_empty() {
+        enforcer
+            .add_policies(policy_rows)
+            .await
+            .map_err(|e| err(&csv_path, None, format!("casbin refused the rows: {e}")))?;
+    }
+    Ok(FamilyEnforcer {
+        enforcer,
+        cache: RwLock::new(HashMap::new()),
+        rows,
+    })
+}
+
+/// The naive baseline for the benchmark: every family's rows in one enforcer with one generic
+/// matcher, asked without a cache. Not used by the broker.
+pub async fn naive_single_enforcer(dir: &Path) -> Result<Enforcer, PolicyError> {
+    let conf = "[request_definition]\nr = family, a, b, c, d\n\n[policy_definition]\np = family, a, b, c, d, eft\n\n[policy_effect]\ne = some(where (p.eft == allow)) && !some(where (p.eft == deny))\n\n[matchers]\nm = p.family == r.family && (p.a == r.a || p.a == \"*\") && (p.b == r.b || p.b == \"*\") && (p.c == r.c || p.c == \"*\") && (p.d == r.d || p.d == \"*\")\n";
+    let model = DefaultModel::from_str(conf)
+        .await
+        .map_err(|e| err(dir, None, e.to_string()))?;
+    let mut all = Vec::new();
+    for family in Family::ALL {
+        let path = dir.join(format!("{}.csv", family.file_stem()));
+        for row in rows(&path, &read(&path)?) {
+            let values = &row.fields[1..];
+            let (eft, fields) = values.split_last().unwrap_or((&row.fields[0], &[]));
+            let mut padded = vec![family.file_stem().to_owned()];
+            padded.extend(fields.iter().cloned());
+            padded.resize(5, "*".to_owned());
+            padded.push(eft.clone());
+            all.push(padded);
+        }
+    }
+    let mut enforcer = Enforcer::new(model, MemoryAdapter::default())
+        .await
+        .map_err(|e| err(dir, None, e.to_string()))?;
+    enforcer
+        .add_policies(all)
+        .await
+        .map_err(|e| err(dir, None, e.to_string()))?;
+    Ok(enforcer)
+}

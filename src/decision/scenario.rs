@@ -1,0 +1,296 @@
+//! Decision scenarios (API.md, Decision scenarios): files of facts with an optional expected
+//! outcome, run by `broker decide` and `broker policy test`.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::{
+    ConsentFacts, Decision, Facts, MappaDecisionFacts, Outcome, Policy, RecordFacts, Recipient,
+    RequestFacts, Requester, StaffDesignation, Subject, decide,
+};
+use crate::vocab::{Obligation, ReasonCode, Section, View};
+
+/// The expected outcome; only the members present are compared.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Expect {
+    pub decision: Outcome,
+    #[serde(default, deserialize_with = "present")]
+    pub view: Option<Option<View>>,
+    #[serde(default)]
+    pub sections_released: Option<Vec<Section>>,
+    #[serde(default)]
+    pub sections_withheld: Option<Vec<Section>>,
+    #[serde(default)]
+    pub reasons: Option<Vec<ReasonCode>>,
+    #[serde(default)]
+    pub obligations: Option<Vec<Obligation>>,
+}
+
+/// Distinguishes `"view": null` (expect no view) from an absent member (do not compare).
+fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Option<View>>, D::Error> {
+    Option::<View>::deserialize(d).map(Some)
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Scenario {
+    pub name: String,
+    pub at: DateTime<Utc>,
+    pub requester: Requester,
+    pub recipient: Recipient,
+    pub subject: Subject,
+    pub records: Vec<RecordFacts>,
+    #[serde(default)]
+    pub consents: Vec<ConsentFacts>,
+    #[serde(default)]
+    pub mappa_decisions: Vec<MappaDecisionFacts>,
+    #[serde(default)]
+    pub staff_designations: Vec<StaffDesignation>,
+    pub request: RequestFacts,
+    #[serde(default)]
+    pub expect: Option<Expect>,
+}
+
+impl Scenario {
+    pub fn facts(&self) -> Facts {
+        Facts {
+            at: self.at,
+            requester: self.requester.clone(),
+            recipient: self.recipient.clone(),
+            subject: self.subject.clone(),
+            records: self.records.clone(),
+            consents: self.consents.clone(),
+            mappa_decisions: self.mappa_decisions.clone(),
+            staff_designations: self.staff_designations.clone(),
+            request: self.request.clone(),
+        }
+    }
+}
+
+/// A scenario file that cannot be read, naming the scenario and the JSON path.
+#[derive(Debug, thiserror::Error)]
+pub enum ScenarioError {
+    #[error("{file}: cannot read: {source}")]
+    Io {
+        file: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{file}: not JSON: {source}")]
+    Json {
+        file: PathBuf,
+        source: serde_json::Error,
+    },
+    #[error("{file}: {message}")]
+    Shape { file: PathBuf, message: String },
+    #[error("{file}: scenario {index} ({name}): at {path}: {message}")]
+    Scenario {
+        file: PathBuf,
+        index: usize,
+        name: String,
+        path: String,
+        message: String,
+    },
+}
+
+/// Reads `{"scenarios": [...]}` (one JSON document), or one scenario per line (JSON lines).
+pub fn load_file(file: &Path) -> Result<Vec<Scenario>, ScenarioError> {
+    let text = std::fs::read_to_string(file).map_err(|source| ScenarioError::Io {
+        file: file.to_owned(),
+        source,
+    })?;
+    let values: Vec<serde_json::Value> = match serde_json::from_str::<serde_json::Value>(&text) {
+        Ok(serde_json::Value::Object(mut doc)) if doc.contains_key("scenarios") => {
+            match doc.remove("scenarios") {
+                Some(serde_json::Value::Array(items)) => items,
+                _ => {
+                    return Err(ScenarioError::Shape {
+                        file: file.to_owned(),
+                        message: "at scenarios: expected an array of scenarios".into(),
+                    });
+                }
+            }
+        }
+        Ok(single @ serde_json::Value::Object(_)) => vec![single],
+        Ok(_) => {
+            return Err(ScenarioError::Shape {
+                file: file.to_owned(),
+                message: "expected {\"scenarios\": [...]} or one scenario object per line".into(),
+            });
+        }
+        Err(whole) => {
+            let mut items = Vec::new();
+            for (i, line) in text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
+                match serde_json::from_str(line) {
+                    Ok(v) => items.push(v),
+                    Err(source) if i == 0 => {
+                        let _ = source;
+                        return Err(ScenarioError::Json {
+                            file: file.to_owned(),
+                            source: whole,
+                        });
+                    }
+                    Err(source) => {
+                        return Err(ScenarioError::Shape {
+                            file: file.to_owned(),
+                            message: format!("line {}: not JSON: {source}", i + 1),
+                        });
+                    }
+                }
+            }
+            items
+        }
+    };
+    values
+        .into_iter()
+        .enumerate()
+        .map(|(index, value)| {
+            let name = value
+                .get("name")
+                .and_then(|n| n.as_str())
+                .unwrap_or("unnamed")
+                .to_owned();
+            serde_path_to_error::deserialize::<_, Scenario>(value).map_err(|e| {
+                let path = e.path().to_string();
+                ScenarioError::Scenario {
+                    file: file.to_owned(),
+                    index,
+                    name: name.clone(),
+                    path: format!("scenarios[{index}].{path}"),
+                    message: e.into_inner().to_string(),
+                }
+            })
+        })
+        .collect()
+}
+
+/// The line `broker decide` prints for a scenario.
+#[derive(Debug, Serialize)]
+pub struct DecideLine<'a> {
+    pub name: &'a str,
+    pub decision: Outcome,
+    pub view: Option<View>,
+    pub sections_released: &'a [Section],
+    pub sections_withheld: &'a [Section],
+    pub reasons: Vec<ReasonCode>,
+    pub obligations: &'a [Obligation],
+}
+
+impl<'a> DecideLine<'a> {
+    pub fn new(name: &'a str, d: &'a Decision) -> Self {
+        DecideLine {
+            name,
+            decision: d.decision,
+            view: d.view,
+            sections_released: &d.sections_released,
+            sections_withheld: &d.sections_withheld,
+            reasons: d.codes(),
+            obligations: &d.obligations,
+        }
+    }
+}
+
+/// Every way a decision differs from what was expected, as `member: expected X, got Y`.
+pub fn mismatches(expect: &Expect, d: &Decision) -> Vec<String> {
+    fn show<T: Serialize>(v: &T) -> String {
+        serde_json::to_string(v).unwrap_or_default()
+    }
+    fn set<T: Ord + Clone>(v: &[T]) -> BTreeSet<T> {
+        v.iter().cloned().collect()
+    }
+    let mut out = Vec::new();
+    let mut check = |member: &str, same: bool, expected: String, actual: String| {
+        if !same {
+            out.push(format!("{member}: expected {expected}, got {actual}"));
+        }
+    };
+    check(
+        "decision",
+        expect.decision == d.decision,
+        show(&expect.decision),
+        show(&d.decision),
+    );
+    if let Some(view) = &expect.view {
+        check("view", *view == d.view, show(view), show(&d.view));
+    }
+    if let Some(s) = &expect.sections_released {
+        check(
+            "sections_released",
+            set(s) == set(&d.sections_released),
+            show(s),
+            show(&d.sections_released),
+        );
+    }
+    if let Some(s) = &expect.sections_withheld {
+        check(
+            "sections_withheld",
+            set(s) == set(&d.sections_withheld),
+            show(s),
+            show(&d.sections_withheld),
+        );
+    }
+    if let Some(r) = &expect.reasons {
+        let got = d.codes();
+        check("reasons", set(r) == set(&got), show(r), show(&got));
+    }
+    if let Some(o) = &expect.obligations {
+        check(
+            "obligations",
+            set(o) == set(&d.obligations),
+            show(o),
+            show(&d.obligations),
+        );
+    }
+    out
+}
+
+/// The outcome of `broker policy test`.
+#[derive(Debug, Default)]
+pub struct TestReport {
+    pub files: usize,
+    pub passed: usize,
+    pub failures: Vec<String>,
+}
+
+/// Runs every `*.json` scenario file in `dir` against the policy.
+pub fn run_dir(policy: &Policy, dir: &Path) -> Result<TestReport, ScenarioError> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map_err(|source| ScenarioError::Io {
+            file: dir.to_owned(),
+            source,
+        })?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().and_then(|e| e.to_str()) == Some("json"))
+        .collect();
+    files.sort();
+    let mut report = TestReport::default();
+    for file in files {
+        report.files += 1;
+        for scenario in load_file(&file)? {
+            let Some(expect) = &scenario.expect else {
+                report.failures.push(format!(
+                    "{}: \"{}\": no `expect`; policy test needs one",
+                    file.display(),
+                    scenario.name
+                ));
+                continue;
+            };
+            let decision = decide(policy, &scenario.facts());
+            let wrong = mismatches(expect, &decision);
+            if wrong.is_empty() {
+                report.passed += 1;
+            } else {
+                report.failures.push(format!(
+                    "{}: \"{}\"\n    {}",
+                    file.display(),
+                    scenario.name,
+                    wrong.join("\n    ")
+                ));
+            }
+        }
+    }
+    Ok(report)
+}

@@ -1,0 +1,248 @@
+//! The contract's fixed vocabulary (API.md, Vocabulary): agency kinds, roles, record kinds,
+//! sections, purposes, bases, views, reason codes and obligations. Every string that crosses
+//! the edge becomes one of these enums, so after parsing an unknown term cannot exist.
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+/// A term that is not in the vocabulary, e.g. `unknown role "janitor"`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown {what} \"{value}\" (expected one of: {expected})")]
+pub struct UnknownTerm {
+    pub what: &'static str,
+    pub value: String,
+    pub expected: String,
+}
+
+macro_rules! vocabulary {
+    ($(#[$meta:meta])* $name:ident, $what:literal { $($variant:ident => $text:literal),+ $(,)? }) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub enum $name { $($variant),+ }
+
+        impl $name {
+            /// Every term, in the contract's canonical order.
+            pub const ALL: &'static [$name] = &[$($name::$variant),+];
+            /// What the term is called in error messages.
+            pub const WHAT: &'static str = $what;
+
+            pub fn as_str(self) -> &'static str {
+                match self { $($name::$variant => $text),+ }
+            }
+        }
+
+        impl FromStr for $name {
+            type Err = UnknownTerm;
+            fn from_str(s: &str) -> Result<Self, UnknownTerm> {
+                match s {
+                    $($text => Ok($name::$variant),)+
+                    _ => Err(UnknownTerm {
+                        what: $what,
+                        value: s.to_owned(),
+                        expected: [$($text),+].join(", "),
+                    }),
+                }
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+
+        impl Serialize for $name {
+            fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.serialize_str(self.as_str())
+            }
+        }
+
+        impl<'de> Deserialize<'de> for $name {
+            fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                let s = std::borrow::Cow::<'de, str>::deserialize(d)?;
+                s.parse().map_err(serde::de::Error::custom)
+            }
+        }
+    };
+}
+
+vocabulary!(AgencyKind, "agency kind" {
+    ChildrenSocialCare => "children_social_care",
+    EarlyHelp => "early_help",
+    Police => "police",
+    School => "school",
+    Health => "health",
+    Camhs => "camhs",
+    YouthOffending => "youth_offending",
+    Probation => "probation",
+    HsbService => "hsb_service",
+    Fostering => "fostering",
+    Residential => "residential",
+    Mappa => "mappa",
+    Partnership => "partnership",
+});
+
+vocabulary!(Role, "role" {
+    SocialWorker => "social_worker",
+    TeamManager => "team_manager",
+    PoliceOfficer => "police_officer",
+    HeadTeacher => "head_teacher",
+    Dsl => "dsl",
+    SchoolStaff => "school_staff",
+    SafeguardingGovernor => "safeguarding_governor",
+    HealthPractitioner => "health_practitioner",
+    CamhsClinician => "camhs_clinician",
+    YosWorker => "yos_worker",
+    ProbationOfficer => "probation_officer",
+    HsbPractitioner => "hsb_practitioner",
+    PlacementManager => "placement_manager",
+    Carer => "carer",
+    MappaChair => "mappa_chair",
+    MappaCoordinator => "mappa_coordinator",
+    IgOfficer => "ig_officer",
+});
+
+vocabulary!(RecordKind, "record kind" {
+    Referral => "referral",
+    PoliceNotification => "police_notification",
+    IncidentReport => "incident_report",
+    StrategyMeetingMinutes => "strategy_meeting_minutes",
+    InitialAssessment => "initial_assessment",
+    FamilyAssessment => "family_assessment",
+    SpecialistAssessment => "specialist_assessment",
+    CamhsAssessment => "camhs_assessment",
+    RiskManagementPlan => "risk_management_plan",
+    ChildProtectionPlan => "child_protection_plan",
+    CourtOutcome => "court_outcome",
+    EndSummary => "end_summary",
+});
+
+vocabulary!(Section, "section" {
+    Summary => "summary",
+    RiskManagement => "risk_management",
+    AllegationDetails => "allegation_details",
+    PoliceIntelligence => "police_intelligence",
+    HealthClinical => "health_clinical",
+    AssessmentFindings => "assessment_findings",
+    FamilyBackground => "family_background",
+    VictimDetails => "victim_details",
+});
+
+vocabulary!(Purpose, "purpose" {
+    Safeguarding => "safeguarding",
+    S47Enquiry => "s47_enquiry",
+    StrategyMeeting => "strategy_meeting",
+    Assessment => "assessment",
+    RiskManagement => "risk_management",
+    CriminalInvestigation => "criminal_investigation",
+    Court => "court",
+    Mappa => "mappa",
+    EducationSupport => "education_support",
+    HealthCare => "health_care",
+    Resettlement => "resettlement",
+});
+
+vocabulary!(Basis, "basis" {
+    Consent => "consent",
+    SignificantHarm => "significant_harm",
+    CrimePrevention => "crime_prevention",
+    LegalObligation => "legal_obligation",
+    MappaDecision => "mappa_decision",
+});
+
+vocabulary!(View, "view" {
+    Full => "full",
+    Partial => "partial",
+    LimitedSummary => "limited_summary",
+    RiskManagement => "risk_management",
+    Notification => "notification",
+});
+
+vocabulary!(Giver, "consent giver" {
+    Child => "child",
+    Parent => "parent",
+});
+
+vocabulary!(Obligation, "obligation" {
+    IgReview => "ig_review",
+});
+
+vocabulary!(ReasonCode, "reason code" {
+    ConsentNotFound => "consent_not_found",
+    ConsentWrongGiver => "consent_wrong_giver",
+    ConsentNotCurrent => "consent_not_current",
+    OverrideNotPermittedForRole => "override_not_permitted_for_role",
+    JustificationRequired => "justification_required",
+    LegalReferenceRequired => "legal_reference_required",
+    MappaForumDecides => "mappa_forum_decides",
+    MappaDecisionNotApplicable => "mappa_decision_not_applicable",
+    RecipientRoleNotPermitted => "recipient_role_not_permitted",
+    NotPupilOfSchool => "not_pupil_of_school",
+    ChairPermissionRequired => "chair_permission_required",
+    BelowAgeOfCriminalResponsibility => "below_age_of_criminal_responsibility",
+    PurposeNotPermitted => "purpose_not_permitted",
+    BasisNotPermittedForRecipient => "basis_not_permitted_for_recipient",
+    NothingToShare => "nothing_to_share",
+    BundlingSubjects => "bundling_subjects",
+    NotRecordOwner => "not_record_owner",
+    RequesterRoleNotPermitted => "requester_role_not_permitted",
+    RoleCannotDeposit => "role_cannot_deposit",
+});
+
+impl Role {
+    /// The agency kinds that may hold this role (API.md, Roles). This is vocabulary, not a
+    /// sharing permission: a token claiming a role its agency cannot hold is not a person of
+    /// that agency at all.
+    pub fn agency_kinds(self) -> &'static [AgencyKind] {
+        use AgencyKind::*;
+        match self {
+            Role::SocialWorker | Role::TeamManager => &[ChildrenSocialCare, EarlyHelp],
+            Role::PoliceOfficer => &[Police],
+            Role::HeadTeacher | Role::Dsl | Role::SchoolStaff | Role::SafeguardingGovernor => {
+                &[School]
+            }
+            Role::HealthPractitioner => &[Health],
+            Role::CamhsClinician => &[Camhs],
+            Role::YosWorker => &[YouthOffending],
+            Role::ProbationOfficer => &[Probation],
+            Role::HsbPractitioner => &[HsbService],
+            Role::PlacementManager | Role::Carer => &[Fostering, Residential],
+            Role::MappaChair | Role::MappaCoordinator => &[Mappa],
+            Role::IgOfficer => AgencyKind::ALL,
+        }
+    }
+
+    pub fn valid_for(self, kind: AgencyKind) -> bool {
+        self.agency_kinds().contains(&kind)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_term_round_trips_through_its_text() {
+        for s in Section::ALL {
+            assert_eq!(s.as_str().parse::<Section>().unwrap(), *s);
+        }
+        for r in Role::ALL {
+            assert_eq!(r.as_str().parse::<Role>().unwrap(), *r);
+        }
+    }
+
+    #[test]
+    fn an_unknown_term_names_what_it_is() {
+        let err = "janitor".parse::<Role>().unwrap_err();
+        assert!(err.to_string().starts_with("unknown role \"janitor\""));
+    }
+
+    #[test]
+    fn a_dsl_belongs_to_a_school_only() {
+        assert!(Role::Dsl.valid_for(AgencyKind::School));
+        assert!(!Role::Dsl.valid_for(AgencyKind::Police));
+        assert!(Role::IgOfficer.valid_for(AgencyKind::Partnership));
+    }
+}
