@@ -1,15 +1,22 @@
 //! The `broker` command line (API.md, Command line).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 
+use crate::config::Config;
+use crate::decision::policy::Files;
 use crate::decision::{Policy, decide, scenario};
+use crate::vocab::Role;
 
 #[derive(Debug, Parser)]
-#[command(name = "broker", version, about = "Multi-agency information-sharing gateway for child safeguarding")]
+#[command(
+    name = "broker",
+    version,
+    about = "Multi-agency information-sharing gateway for child safeguarding"
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -17,13 +24,50 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Run the gateway
+    Serve {
+        #[arg(long, default_value = "broker.toml")]
+        config: PathBuf,
+    },
+    /// Apply the database migrations
+    Migrate {
+        #[arg(long, default_value = "broker.toml")]
+        config: PathBuf,
+    },
+    /// Write a ready local world: CA, certificates, keys and a broker.toml
+    DevInit {
+        /// Where to write broker.toml and certs/dev/
+        #[arg(long, default_value = ".")]
+        dir: PathBuf,
+        /// Replace an existing dev world
+        #[arg(long)]
+        force: bool,
+        #[arg(long, default_value = "127.0.0.1:8443")]
+        listen: String,
+        #[arg(long, default_value = "sqlite://data/broker.db")]
+        database_url: String,
+    },
+    /// Print a JWT for a person of a dev agency
+    DevToken {
+        #[arg(long)]
+        agency: String,
+        #[arg(long)]
+        sub: String,
+        /// A role; repeat for several
+        #[arg(long = "role", required = true)]
+        roles: Vec<String>,
+        #[arg(long, default_value = "1h")]
+        ttl: String,
+        #[arg(long, default_value = "broker.toml")]
+        config: PathBuf,
+    },
     /// Evaluate a scenario file with the decision code the server uses
     Decide {
         #[arg(long)]
         scenarios: PathBuf,
-        /// The policy directory
-        #[arg(long, default_value = "policies")]
-        policy: PathBuf,
+        /// The policy directory (default: ./policies if present, else the embedded policy)
+        #[arg(long)]
+        policy: Option<PathBuf>,
     },
     /// Policy tools
     Policy {
@@ -38,16 +82,88 @@ pub enum PolicyCommand {
     Test {
         #[arg(default_value = "policies/tests")]
         dir: PathBuf,
-        /// The policy directory
-        #[arg(long, default_value = "policies")]
-        policy: PathBuf,
+        /// The policy directory (default: ./policies if present, else the embedded policy)
+        #[arg(long)]
+        policy: Option<PathBuf>,
     },
+}
+
+/// The policy named on the command line, else `./policies`, else the embedded default.
+async fn load_policy(dir: Option<&Path>) -> anyhow::Result<Policy> {
+    let policy = match dir {
+        Some(dir) => Policy::load(dir).await?,
+        None if Path::new("policies").is_dir() => Policy::load("policies").await?,
+        None => Policy::from_files(&Files::embedded()).await?,
+    };
+    Ok(policy)
+}
+
+fn load_config(path: &Path) -> anyhow::Result<Config> {
+    Ok(Config::load(path)?)
 }
 
 pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
+        Command::Serve { config } => {
+            let config = load_config(&config)?;
+            crate::telemetry::init(config.log.format);
+            let listen = config.server.listen;
+            let state = crate::server::AppState::build(config).await?;
+            let listener = tokio::net::TcpListener::bind(listen)
+                .await
+                .with_context(|| format!("listening on {listen}"))?;
+            tracing::info!(
+                listen = %listener.local_addr()?,
+                database = state.db.kind(),
+                policy = state.policy.version(),
+                agencies = state.agencies.len(),
+                "broker serving"
+            );
+            let db = state.db.clone();
+            crate::server::serve(listener, state, crate::server::shutdown_signal()).await?;
+            db.close().await;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Migrate { config } => {
+            let config = load_config(&config)?;
+            let db = crate::db::Db::connect(&config.database.url, 1).await?;
+            db.migrate().await?;
+            println!("migrations applied ({})", db.kind());
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::DevInit {
+            dir,
+            force,
+            listen,
+            database_url,
+        } => {
+            let world = crate::devinit::dev_init(&dir, force, &listen, &database_url)?;
+            println!(
+                "dev world written: {} and {}/\nstart it with: broker serve --config {}",
+                world.config.display(),
+                world.certs.display(),
+                world.config.display()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::DevToken {
+            agency,
+            sub,
+            roles,
+            ttl,
+            config,
+        } => {
+            let config = load_config(&config)?;
+            let roles = roles
+                .iter()
+                .map(|r| r.parse::<Role>())
+                .collect::<Result<Vec<_>, _>>()?;
+            let ttl = crate::devinit::parse_ttl(&ttl)?;
+            println!("{}", crate::devinit::dev_token(&config, &agency, &sub, &roles, ttl)?);
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Decide { scenarios, policy } => {
-            let policy = Policy::load(&policy).await?;
+            let policy = load_policy(policy.as_deref()).await?;
             let items = scenario::load_file(&scenarios)?;
             for s in &items {
                 let d = decide(&policy, &s.facts());
@@ -61,14 +177,14 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Policy {
             command: PolicyCommand::Test { dir, policy },
         } => {
-            let policy = Policy::load(&policy).await?;
+            let policy = load_policy(policy.as_deref()).await?;
             let report = scenario::run_dir(&policy, &dir)
                 .with_context(|| format!("running the scenarios in {}", dir.display()))?;
             for failure in &report.failures {
                 println!("FAIL {failure}");
             }
             println!(
-                "policy {} ({} rows): {} scenario files, {} passed, {} failed",
+                "policy {} ({} rows), {} scenario files: {} passed, {} failed",
                 policy.version(),
                 policy.rows(),
                 report.files,

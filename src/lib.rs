@@ -2,5 +2,15 @@
 #![forbid(unsafe_code)]
 
 pub mod cli;
+pub mod client;
+pub mod config;
+pub mod crypto;
+pub mod db;
 pub mod decision;
+pub mod devinit;
+pub mod error;
+pub mod identity;
+pub mod routes;
+pub mod server;
+pub mod telemetry;
 pub mod vocab;

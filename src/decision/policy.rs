@@ -5,7 +5,7 @@
 //! tuple; a `Policy` is immutable and carries its own version, so the cache key is in effect
 //! (family, request tuple, policy version) and a reload (a new `Policy`) starts empty.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::RwLock;
@@ -156,13 +156,95 @@ fn err(file: &Path, line: Option<usize>, message: impl Into<String>) -> PolicyEr
     }
 }
 
-fn read(path: &Path) -> Result<String, PolicyError> {
-    std::fs::read_to_string(path).map_err(|e| err(path, None, format!("cannot read: {e}")))
+/// The policy's files by name, from a directory or embedded in the binary.
+pub struct Files {
+    origin: PathBuf,
+    map: BTreeMap<String, String>,
 }
 
+impl Files {
+    /// Every `.conf` and `.csv` file of a directory.
+    pub fn from_dir(dir: &Path) -> Result<Files, PolicyError> {
+        let entries = std::fs::read_dir(dir)
+            .map_err(|e| err(dir, None, format!("cannot read the policy directory: {e}")))?;
+        let mut map = BTreeMap::new();
+        for entry in entries.filter_map(Result::ok) {
+            let path = entry.path();
+            let policy_file = matches!(
+                path.extension().and_then(|e| e.to_str()),
+                Some("conf" | "csv")
+            );
+            if path.is_file() && policy_file {
+                let text = std::fs::read_to_string(&path)
+                    .map_err(|e| err(&path, None, format!("cannot read: {e}")))?;
+                let name = entry.file_name().to_string_lossy().into_owned();
+                map.insert(name, text);
+            }
+        }
+        Ok(Files {
+            origin: dir.to_owned(),
+            map,
+        })
+    }
+
+    /// The default policy shipped in `policies/`, compiled into the binary.
+    pub fn embedded() -> Files {
+        Files {
+            origin: PathBuf::from("(embedded default policy)"),
+            map: EMBEDDED
+                .iter()
+                .map(|(name, text)| (name.to_string(), text.to_string()))
+                .collect(),
+        }
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.origin.join(name)
+    }
+
+    fn get(&self, name: &str) -> Result<&str, PolicyError> {
+        self.map
+            .get(name)
+            .map(String::as_str)
+            .ok_or_else(|| err(&self.path(name), None, "missing policy file"))
+    }
+
+    /// Writes the files into `dir` (for `dev-init` and `demo`).
+    pub fn write_to(&self, dir: &Path) -> std::io::Result<()> {
+        std::fs::create_dir_all(dir)?;
+        for (name, text) in &self.map {
+            std::fs::write(dir.join(name), text)?;
+        }
+        Ok(())
+    }
+
+    pub fn names(&self) -> impl Iterator<Item = &str> {
+        self.map.keys().map(String::as_str)
+    }
+}
+
+macro_rules! embedded {
+    ($($name:literal),+ $(,)?) => {
+        /// The shipped policy files, compiled in.
+        pub const EMBEDDED: &[(&str, &str)] = &[
+            $(($name, include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/policies/", $name)))),+
+        ];
+    };
+}
+
+embedded!(
+    "actions.conf", "actions.csv", "age_bands.csv", "age_restrictions.conf",
+    "age_restrictions.csv", "bases.conf", "bases.csv", "basis_requirements.conf",
+    "basis_requirements.csv", "consent_givers.conf", "consent_givers.csv", "deposit.conf",
+    "deposit.csv", "initiate.conf", "initiate.csv", "overrides.conf", "overrides.csv",
+    "parameters.csv", "purposes.conf", "purposes.csv", "recipient_requirements.conf",
+    "recipient_requirements.csv", "record_controls.conf", "record_controls.csv",
+    "sections.conf", "sections.csv", "view_sections.conf", "view_sections.csv",
+    "views.conf", "views.csv",
+);
+
 /// Comma-separated rows, `#` comments and blank lines skipped, fields trimmed.
-fn rows(path: &Path, text: &str) -> Vec<Row> {
-    let _ = path;
+fn rows(text: &str) -> Vec<Row> {
     text.lines()
         .enumerate()
         .filter_map(|(i, raw)| {
@@ -214,11 +296,11 @@ fn check_term(col: Col, value: &str, bands: &[AgeBand]) -> Result<(), String> {
     parsed.map_err(|e| e.to_string())
 }
 
-fn load_bands(dir: &Path) -> Result<Vec<AgeBand>, PolicyError> {
-    let path = dir.join("age_bands.csv");
-    let text = read(&path)?;
+fn load_bands(files: &Files) -> Result<Vec<AgeBand>, PolicyError> {
+    let path = files.path("age_bands.csv");
+    let text = files.get("age_bands.csv")?;
     let mut bands: Vec<AgeBand> = Vec::new();
-    for row in rows(&path, &text) {
+    for row in rows(text) {
         let [name, min, max] = row.fields.as_slice() else {
             return Err(err(
                 &path,
@@ -254,11 +336,11 @@ fn load_bands(dir: &Path) -> Result<Vec<AgeBand>, PolicyError> {
     Ok(bands)
 }
 
-fn load_parameters(dir: &Path) -> Result<usize, PolicyError> {
-    let path = dir.join("parameters.csv");
-    let text = read(&path)?;
+fn load_parameters(files: &Files) -> Result<usize, PolicyError> {
+    let path = files.path("parameters.csv");
+    let text = files.get("parameters.csv")?;
     let mut justification = None;
-    for row in rows(&path, &text) {
+    for row in rows(text) {
         match row.fields.as_slice() {
             [name, value] if name == "justification_min_chars" => {
                 justification = Some(value.parse::<usize>().map_err(|_| {
@@ -292,45 +374,36 @@ fn request_definition(text: &str) -> Option<Vec<String>> {
     None
 }
 
-/// SHA-256 over every `.conf` and `.csv` file of the directory, by name.
-fn version_of(dir: &Path) -> Result<String, PolicyError> {
-    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
-        .map_err(|e| err(dir, None, format!("cannot read the policy directory: {e}")))?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| {
-            p.is_file()
-                && matches!(
-                    p.extension().and_then(|e| e.to_str()),
-                    Some("conf" | "csv")
-                )
-        })
-        .collect();
-    files.sort();
+/// SHA-256 over every policy file, by name.
+fn version_of(files: &Files) -> String {
     let mut hash = Sha256::new();
-    for file in &files {
-        let name = file.file_name().unwrap_or_default().to_string_lossy();
+    for (name, text) in &files.map {
         hash.update(name.as_bytes());
         hash.update([0]);
-        hash.update(read(file)?.as_bytes());
+        hash.update(text.as_bytes());
         hash.update([0]);
     }
-    Ok(format!("sha256:{}", hex::encode(hash.finalize())))
+    format!("sha256:{}", hex::encode(hash.finalize()))
 }
 
 impl Policy {
     /// Loads and validates every family from `dir`, refusing any unknown term with its line.
     pub async fn load(dir: impl AsRef<Path>) -> Result<Policy, PolicyError> {
-        let dir = dir.as_ref();
-        let version = version_of(dir)?;
-        let bands = load_bands(dir)?;
-        let justification_min_chars = load_parameters(dir)?;
+        Self::from_files(&Files::from_dir(dir.as_ref())?).await
+    }
+
+    /// Loads and validates a policy from its files.
+    pub async fn from_files(files: &Files) -> Result<Policy, PolicyError> {
+        let version = version_of(files);
+        let bands = load_bands(files)?;
+        let justification_min_chars = load_parameters(files)?;
         let mut families = Vec::with_capacity(Family::ALL.len());
         for family in Family::ALL {
-            families.push(load_family(dir, *family, &bands).await?);
+            families.push(load_family(files, *family, &bands).await?);
         }
         Ok(Policy {
             version,
-            dir: dir.to_owned(),
+            dir: files.origin.clone(),
             families,
             bands,
             justification_min_chars,
@@ -394,16 +467,17 @@ impl Policy {
 }
 
 async fn load_family(
-    dir: &Path,
+    files: &Files,
     family: Family,
     bands: &[AgeBand],
 ) -> Result<FamilyEnforcer, PolicyError> {
-    let conf_path = dir.join(format!("{}.conf", family.file_stem()));
-    let csv_path = dir.join(format!("{}.csv", family.file_stem()));
-    let conf = read(&conf_path)?;
+    let conf_name = format!("{}.conf", family.file_stem());
+    let csv_name = format!("{}.csv", family.file_stem());
+    let (conf_path, csv_path) = (files.path(&conf_name), files.path(&csv_name));
+    let conf = files.get(&conf_name)?;
     let fields = family.fields();
     let expected: Vec<&str> = fields.iter().map(|(name, _)| *name).collect();
-    match request_definition(&conf) {
+    match request_definition(conf) {
         Some(declared) if declared == expected => {}
         _ => {
             return Err(err(
@@ -413,12 +487,12 @@ async fn load_family(
             ));
         }
     }
-    let model = DefaultModel::from_str(&conf)
+    let model = DefaultModel::from_str(conf)
         .await
         .map_err(|e| err(&conf_path, None, format!("not a casbin model: {e}")))?;
-    let text = read(&csv_path)?;
+    let text = files.get(&csv_name)?;
     let mut policy_rows = Vec::new();
-    for row in rows(&csv_path, &text) {
+    for row in rows(text) {
         let at = Some(row.line);
         if row.fields.first().map(String::as_str) != Some("p") {
             return Err(err(&csv_path, at, "a row must start with `p`"));
@@ -468,15 +542,15 @@ async fn load_family(
 
 /// The naive baseline for the benchmark: every family's rows in one enforcer with one generic
 /// matcher, asked without a cache. Not used by the broker.
-pub async fn naive_single_enforcer(dir: &Path) -> Result<Enforcer, PolicyError> {
+pub async fn naive_single_enforcer(files: &Files) -> Result<Enforcer, PolicyError> {
+    let dir = &files.origin;
     let conf = "[request_definition]\nr = family, a, b, c, d\n\n[policy_definition]\np = family, a, b, c, d, eft\n\n[policy_effect]\ne = some(where (p.eft == allow)) && !some(where (p.eft == deny))\n\n[matchers]\nm = p.family == r.family && (p.a == r.a || p.a == \"*\") && (p.b == r.b || p.b == \"*\") && (p.c == r.c || p.c == \"*\") && (p.d == r.d || p.d == \"*\")\n";
     let model = DefaultModel::from_str(conf)
         .await
         .map_err(|e| err(dir, None, e.to_string()))?;
     let mut all = Vec::new();
     for family in Family::ALL {
-        let path = dir.join(format!("{}.csv", family.file_stem()));
-        for row in rows(&path, &read(&path)?) {
+        for row in rows(files.get(&format!("{}.csv", family.file_stem()))?) {
             let values = &row.fields[1..];
             let (eft, fields) = values.split_last().unwrap_or((&row.fields[0], &[]));
             let mut padded = vec![family.file_stem().to_owned()];

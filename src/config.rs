@@ -1,0 +1,365 @@
+//! `broker.toml` (API.md, Configuration) with `BROKER_<SECTION>_<KEY>` overrides.
+//!
+//! Relative paths (key files and a `sqlite://` database) are resolved against the directory
+//! of the configuration file, so the broker starts the same from any working directory.
+
+use std::collections::HashSet;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::vocab::AgencyKind;
+
+/// A configuration the broker refuses to start with; the message names the problem.
+#[derive(Debug, thiserror::Error)]
+#[error("{path}: {message}")]
+pub struct ConfigError {
+    pub path: PathBuf,
+    pub message: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    pub server: ServerConfig,
+    #[serde(default)]
+    pub database: DatabaseConfig,
+    pub storage: StorageConfig,
+    #[serde(default)]
+    pub policy: PolicyConfig,
+    #[serde(default)]
+    pub log: LogConfig,
+    #[serde(default)]
+    pub agencies: Vec<AgencyConfig>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerConfig {
+    #[serde(default = "default_listen")]
+    pub listen: SocketAddr,
+    pub tls_cert: PathBuf,
+    pub tls_key: PathBuf,
+    pub client_ca: PathBuf,
+    #[serde(default = "default_audience")]
+    pub audience: String,
+    #[serde(default = "default_max_body")]
+    pub max_body_bytes: usize,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DatabaseConfig {
+    #[serde(default = "default_database")]
+    pub url: String,
+    /// Connections in the pool.
+    #[serde(default = "default_pool")]
+    pub max_connections: u32,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StorageConfig {
+    pub age_identity: PathBuf,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PolicyConfig {
+    /// The casbin policy directory. When unset: `policies/` beside the configuration file if
+    /// there is one, otherwise the default policy compiled into the binary.
+    #[serde(default)]
+    pub dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LogFormat {
+    #[default]
+    Human,
+    Json,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogConfig {
+    #[serde(default)]
+    pub format: LogFormat,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AgencyConfig {
+    pub id: String,
+    pub kind: AgencyKind,
+    pub name: String,
+    pub jwt_issuer: String,
+    pub jwt_public_key: PathBuf,
+    pub age_recipient: String,
+}
+
+fn default_listen() -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], 8443))
+}
+fn default_audience() -> String {
+    "urn:broker".into()
+}
+fn default_max_body() -> usize {
+    1_048_576
+}
+fn default_database() -> String {
+    "sqlite://data/broker.db".into()
+}
+fn default_pool() -> u32 {
+    8
+}
+
+impl Default for DatabaseConfig {
+    fn default() -> Self {
+        DatabaseConfig {
+            url: default_database(),
+            max_connections: default_pool(),
+        }
+    }
+}
+
+impl Default for PolicyConfig {
+    fn default() -> Self {
+        PolicyConfig { dir: None }
+    }
+}
+
+/// Is this a valid agency id (`[a-z0-9-]`, not empty)?
+pub fn valid_agency_id(id: &str) -> bool {
+    !id.is_empty()
+        && id.len() <= 64
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+}
+
+impl Config {
+    /// Reads, overrides from the environment, resolves paths and validates.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let fail = |message: String| ConfigError {
+            path: path.to_owned(),
+            message,
+        };
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            fail(format!(
+                "cannot read the configuration ({e}); `broker dev-init` writes a local one"
+            ))
+        })?;
+        let env: Vec<(String, String)> = std::env::vars().collect();
+        Self::parse(&text, path, &env)
+    }
+
+    /// Parses `text` as if read from `path`, with `env` as the environment.
+    pub fn parse(text: &str, path: &Path, env: &[(String, String)]) -> Result<Config, ConfigError> {
+        let fail = |message: String| ConfigError {
+            path: path.to_owned(),
+            message,
+        };
+        let mut doc: toml::Table = text.parse().map_err(|e: toml::de::Error| fail(e.to_string()))?;
+        apply_env(&mut doc, env).map_err(fail)?;
+        let mut config: Config = toml::Value::Table(doc)
+            .try_into()
+            .map_err(|e: toml::de::Error| fail(e.message().to_owned()))?;
+        let base = path.parent().unwrap_or(Path::new(".")).to_owned();
+        config.resolve(&base);
+        config.validate().map_err(fail)?;
+        Ok(config)
+    }
+
+    fn resolve(&mut self, base: &Path) {
+        let at = |p: &mut PathBuf| {
+            if p.is_relative() {
+                *p = base.join(&*p);
+            }
+        };
+        at(&mut self.server.tls_cert);
+        at(&mut self.server.tls_key);
+        at(&mut self.server.client_ca);
+        at(&mut self.storage.age_identity);
+        match &mut self.policy.dir {
+            Some(dir) => at(dir),
+            None => {
+                let beside = base.join("policies");
+                if beside.is_dir() {
+                    self.policy.dir = Some(beside);
+                }
+            }
+        }
+        for a in &mut self.agencies {
+            at(&mut a.jwt_public_key);
+        }
+        if let Some(rest) = self.database.url.strip_prefix("sqlite://") {
+            let (file, query) = rest.split_once('?').map_or((rest, ""), |(f, q)| (f, q));
+            if !file.is_empty() && !file.starts_with('/') && file != ":memory:" {
+                let joined = base.join(file);
+                self.database.url = format!(
+                    "sqlite://{}{}{}",
+                    joined.display(),
+                    if query.is_empty() { "" } else { "?" },
+                    query
+                );
+            }
+        }
+    }
+
+    fn validate(&self) -> Result<(), String> {
+        let mut ids = HashSet::new();
+        for a in &self.agencies {
+            if !valid_agency_id(&a.id) {
+                return Err(format!(
+                    "agency id \"{}\" must be made of a-z, 0-9 and -",
+                    a.id
+                ));
+            }
+            if !ids.insert(a.id.as_str()) {
+                return Err(format!("duplicate agency id \"{}\"", a.id));
+            }
+            if a.jwt_issuer.is_empty() {
+                return Err(format!("agency \"{}\": jwt_issuer is empty", a.id));
+            }
+        }
+        if self.server.max_body_bytes == 0 {
+            return Err("server.max_body_bytes must be above 0".into());
+        }
+        if !(self.database.url.starts_with("sqlite:")
+            || self.database.url.starts_with("postgres://")
+            || self.database.url.starts_with("postgresql://"))
+        {
+            return Err("database.url must be sqlite://... or postgres://...".into());
+        }
+        Ok(())
+    }
+
+    pub fn agency(&self, id: &str) -> Option<&AgencyConfig> {
+        self.agencies.iter().find(|a| a.id == id)
+    }
+}
+
+/// `BROKER_<SECTION>_<KEY>=value` sets `[section] key`. Values are parsed as TOML when they
+/// can be (numbers), otherwise taken as strings. An unknown section is refused.
+fn apply_env(doc: &mut toml::Table, env: &[(String, String)]) -> Result<(), String> {
+    const SECTIONS: &[&str] = &["server", "database", "storage", "policy", "log"];
+    for (name, value) in env {
+        let Some(rest) = name.strip_prefix("BROKER_") else {
+            continue;
+        };
+        let lower = rest.to_ascii_lowercase();
+        let Some((section, key)) = SECTIONS
+            .iter()
+            .find_map(|s| lower.strip_prefix(&format!("{s}_")).map(|k| (*s, k)))
+        else {
+            continue;
+        };
+        let parsed = match format!("v = {value}").parse::<toml::Table>() {
+            Ok(mut t) if !matches!(t.get("v"), Some(toml::Value::String(_))) => {
+                t.remove("v").unwrap_or(toml::Value::String(value.clone()))
+            }
+            _ => toml::Value::String(value.clone()),
+        };
+        let table = doc
+            .entry(section)
+            .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+        let Some(table) = table.as_table_mut() else {
+            return Err(format!("[{section}] is not a table"));
+        };
+        table.insert(key.to_owned(), parsed);
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const BASE: &str = r#"
+[server]
+listen = "127.0.0.1:8443"
+tls_cert = "certs/dev/server.pem"
+tls_key = "certs/dev/server.key"
+client_ca = "certs/dev/ca.pem"
+audience = "urn:broker"
+max_body_bytes = 1048576
+
+[database]
+url = "sqlite://data/broker.db"
+
+[storage]
+age_identity = "certs/dev/broker-at-rest.age"
+
+[[agencies]]
+id = "school-hillside"
+kind = "school"
+name = "Hillside Primary School"
+jwt_issuer = "https://idp.hillside.example"
+jwt_public_key = "certs/dev/school-hillside.jwt.pub.pem"
+age_recipient = "age1..."
+"#;
+
+    fn parse(text: &str, env: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let env: Vec<(String, String)> = env
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Config::parse(text, Path::new("/etc/broker/broker.toml"), &env)
+    }
+
+    #[test]
+    fn the_example_from_the_contract_parses_with_paths_beside_the_file() {
+        let c = parse(BASE, &[]).unwrap();
+        assert_eq!(c.server.tls_cert, Path::new("/etc/broker/certs/dev/server.pem"));
+        assert_eq!(c.database.url, "sqlite:///etc/broker/data/broker.db");
+        assert_eq!(c.agencies[0].kind, AgencyKind::School);
+    }
+
+    #[test]
+    fn an_environment_variable_overrides_a_setting() {
+        let c = parse(
+            BASE,
+            &[
+                ("BROKER_DATABASE_URL", "postgres://u@h/db"),
+                ("BROKER_SERVER_MAX_BODY_BYTES", "2048"),
+            ],
+        )
+        .unwrap();
+        assert_eq!(c.database.url, "postgres://u@h/db");
+        assert_eq!(c.server.max_body_bytes, 2048);
+    }
+
+    #[test]
+    fn an_unknown_key_is_refused_by_name() {
+        let e = parse(&BASE.replace("audience", "audiense"), &[]).unwrap_err();
+        assert!(e.message.contains("audiense"), "{e}");
+    }
+
+    #[test]
+    fn an_unknown_key_from_the_environment_is_refused() {
+        let e = parse(BASE, &[("BROKER_SERVER_LISTN", "x")]).unwrap_err();
+        assert!(e.message.contains("listn"), "{e}");
+    }
+
+    #[test]
+    fn an_unknown_agency_kind_is_refused_by_name() {
+        let e = parse(&BASE.replace("kind = \"school\"", "kind = \"academy\""), &[]).unwrap_err();
+        assert!(e.message.contains("unknown agency kind \"academy\""), "{e}");
+    }
+
+    #[test]
+    fn a_duplicate_agency_id_is_refused() {
+        let twice = format!("{BASE}{}", &BASE[BASE.find("[[agencies]]").unwrap()..]);
+        let e = parse(&twice, &[]).unwrap_err();
+        assert!(e.message.contains("duplicate agency id \"school-hillside\""), "{e}");
+    }
+
+    #[test]
+    fn an_agency_id_outside_the_alphabet_is_refused() {
+        let e = parse(&BASE.replace("id = \"school-hillside\"", "id = \"School Hillside\""), &[])
+            .unwrap_err();
+        assert!(e.message.contains("a-z, 0-9"), "{e}");
+    }
+}

@@ -1,0 +1,114 @@
+//! Who is calling: the agency from the verified client certificate (set per connection by the
+//! accept loop) and the person from the bearer JWT, combined into a typed [`Principal`].
+
+pub mod jwt;
+
+use std::sync::Arc;
+
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+
+use crate::error::ApiError;
+use crate::server::AppState;
+use crate::vocab::{AgencyKind, Role};
+
+/// What the TLS layer established about the connection: the agency its certificate names.
+/// Inserted into every request by the accept loop; a header cannot forge it.
+#[derive(Debug, Clone)]
+pub enum PeerAgency {
+    /// The certificate names a configured agency.
+    Known(Arc<str>),
+    /// The certificate names an agency that is not configured.
+    Unknown(String),
+    /// The certificate has no `urn:broker:agency:` SAN URI.
+    Unnamed,
+}
+
+/// An authenticated caller: a configured agency (by certificate) and a person of it (by JWT).
+#[derive(Debug, Clone)]
+pub struct Principal {
+    pub agency: Arc<str>,
+    pub agency_kind: AgencyKind,
+    pub sub: String,
+    pub roles: Vec<Role>,
+}
+
+impl Principal {
+    pub fn has_role(&self, role: Role) -> bool {
+        self.roles.contains(&role)
+    }
+
+    pub fn roles_text(&self) -> Vec<&'static str> {
+        self.roles.iter().map(|r| r.as_str()).collect()
+    }
+}
+
+impl FromRequestParts<AppState> for Principal {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let result = authenticate(parts, state);
+        if let Err(e) = &result {
+            state.metrics.refused_authentication();
+            tracing::warn!(code = e.code, detail = %e.detail, "authentication refused");
+        }
+        result
+    }
+}
+
+fn authenticate(parts: &Parts, state: &AppState) -> Result<Principal, ApiError> {
+    let agency_id = match parts.extensions.get::<PeerAgency>() {
+        Some(PeerAgency::Known(id)) => id.clone(),
+        Some(PeerAgency::Unknown(id)) => {
+            return Err(ApiError::unauthorized(
+                "certificate_agency_unknown",
+                format!("the client certificate names agency \"{id}\", which is not configured"),
+            ));
+        }
+        Some(PeerAgency::Unnamed) => {
+            return Err(ApiError::unauthorized(
+                "certificate_agency_missing",
+                "the client certificate has no urn:broker:agency:<id> SAN URI",
+            ));
+        }
+        None => {
+            return Err(ApiError::unauthorized(
+                "certificate_required",
+                "a client certificate is required",
+            ));
+        }
+    };
+    let agency = state
+        .agencies
+        .get(&*agency_id)
+        .ok_or_else(|| ApiError::unauthorized("certificate_agency_unknown", "unknown agency"))?;
+    let token = bearer(parts)?;
+    let claims = jwt::verify(token, agency, &state.config.server.audience)?;
+    Ok(Principal {
+        agency: agency_id,
+        agency_kind: agency.kind,
+        sub: claims.sub,
+        roles: claims.roles,
+    })
+}
+
+fn bearer(parts: &Parts) -> Result<&str, ApiError> {
+    let value = parts
+        .headers
+        .get(axum::http::header::AUTHORIZATION)
+        .ok_or_else(|| {
+            ApiError::unauthorized("token_missing", "an Authorization: Bearer token is required")
+        })?;
+    let text = value
+        .to_str()
+        .map_err(|_| ApiError::unauthorized("token_malformed", "the Authorization header is not text"))?;
+    let token = text
+        .strip_prefix("Bearer ")
+        .or_else(|| text.strip_prefix("bearer "))
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .ok_or_else(|| {
+            ApiError::unauthorized("token_missing", "the Authorization header must be `Bearer <JWT>`")
+        })?;
+    Ok(token)
+}

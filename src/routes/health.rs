@@ -1,0 +1,32 @@
+//! `/healthz` (the process is up) and `/readyz` (the database is reachable). No identity, no data.
+
+use axum::Router;
+use axum::extract::State;
+use axum::routing::get;
+use axum::{Json, http::StatusCode};
+use serde_json::{Value, json};
+
+use crate::server::AppState;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+}
+
+async fn healthz() -> Json<Value> {
+    Json(json!({"status": "ok"}))
+}
+
+async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
+    match state.db.ping().await {
+        Ok(()) => (StatusCode::OK, Json(json!({"status": "ready", "database": state.db.kind()}))),
+        Err(e) => {
+            tracing::warn!(error = %e, "readiness check failed");
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                Json(json!({"status": "unavailable", "database": state.db.kind()})),
+            )
+        }
+    }
+}

@@ -1,0 +1,73 @@
+//! `GET /v1/inbox`: the packets addressed to the caller's agency and role (and to the caller
+//! by `sub` where a packet names one).
+
+use axum::extract::State;
+use axum::routing::get;
+use axum::{Json, Router};
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use sqlx::Row;
+
+use crate::error::ApiError;
+use crate::identity::Principal;
+use crate::server::AppState;
+use crate::with_db;
+
+pub fn router() -> Router<AppState> {
+    Router::new().route("/v1/inbox", get(list))
+}
+
+/// One packet waiting for the caller: identifiers only, the content is in the packet.
+#[derive(Debug, Serialize)]
+pub struct InboxItem {
+    pub disclosure_id: String,
+    pub subject_id: String,
+    pub record_ids: Vec<String>,
+    pub record_kind: String,
+    pub from_agency: String,
+    pub to_agency: String,
+    pub to_role: Option<String>,
+    pub to_sub: Option<String>,
+    pub purpose: String,
+    pub basis: String,
+    pub view: String,
+    pub issued_at: DateTime<Utc>,
+    pub sha256: String,
+}
+
+const INBOX: &str = "SELECT disclosure_id, subject_id, record_ids, record_kind, from_agency, \
+     to_agency, to_role, to_sub, purpose, basis, view, issued_at, sha256 \
+     FROM packets WHERE to_agency = $1 ORDER BY issued_at DESC, disclosure_id LIMIT 500";
+
+async fn list(principal: Principal, State(state): State<AppState>) -> Result<Json<Vec<InboxItem>>, ApiError> {
+    let rows: Vec<InboxItem> = with_db!(&state.db, pool => {
+        let rows = sqlx::query(INBOX).bind(&*principal.agency).fetch_all(pool).await?;
+        rows.iter()
+            .map(|r| -> Result<InboxItem, sqlx::Error> {
+                let ids: String = r.try_get("record_ids")?;
+                Ok(InboxItem {
+                    disclosure_id: r.try_get("disclosure_id")?,
+                    subject_id: r.try_get("subject_id")?,
+                    record_ids: serde_json::from_str(&ids).unwrap_or_default(),
+                    record_kind: r.try_get("record_kind")?,
+                    from_agency: r.try_get("from_agency")?,
+                    to_agency: r.try_get("to_agency")?,
+                    to_role: r.try_get("to_role")?,
+                    to_sub: r.try_get("to_sub")?,
+                    purpose: r.try_get("purpose")?,
+                    basis: r.try_get("basis")?,
+                    view: r.try_get("view")?,
+                    issued_at: r.try_get("issued_at")?,
+                    sha256: r.try_get("sha256")?,
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?
+    });
+    let roles = principal.roles_text();
+    let visible = rows
+        .into_iter()
+        .filter(|p| p.to_role.as_deref().is_none_or(|r| roles.contains(&r)))
+        .filter(|p| p.to_sub.as_deref().is_none_or(|s| s == principal.sub))
+        .collect();
+    Ok(Json(visible))
+}

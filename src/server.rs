@@ -1,0 +1,250 @@
+//! Building the gateway: application state, the router, and the mTLS accept loop that turns
+//! each verified client certificate into a [`PeerAgency`] on every request of its connection.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use anyhow::Context;
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::http::Request;
+use hyper::body::Incoming;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::service::TowerToHyperService;
+use tokio::net::TcpListener;
+use tokio_rustls::TlsAcceptor;
+use tower::ServiceExt;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::trace::TraceLayer;
+
+use crate::config::Config;
+use crate::crypto::{self, AtRestKey, JwtKey};
+use crate::db::Db;
+use crate::decision::Policy;
+use crate::error;
+use crate::identity::PeerAgency;
+use crate::vocab::AgencyKind;
+
+/// A configured agency with its verification key and packet recipient.
+pub struct Agency {
+    pub id: String,
+    pub kind: AgencyKind,
+    pub name: String,
+    pub jwt_issuer: String,
+    pub jwt: JwtKey,
+    pub age_recipient: age::x25519::Recipient,
+}
+
+/// Counters kept by the process.
+#[derive(Debug, Default)]
+pub struct Metrics {
+    refused_authentications: AtomicU64,
+}
+
+impl Metrics {
+    pub fn refused_authentication(&self) {
+        self.refused_authentications.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub fn refused_authentications(&self) -> u64 {
+        self.refused_authentications.load(Ordering::Relaxed)
+    }
+}
+
+/// Everything a handler needs; cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    pub config: Arc<Config>,
+    pub agencies: Arc<HashMap<String, Agency>>,
+    pub db: Db,
+    pub policy: Arc<Policy>,
+    pub at_rest: Arc<AtRestKey>,
+    pub metrics: Arc<Metrics>,
+}
+
+/// Loads every key the configuration names; refuses with the file and the problem.
+pub fn load_agencies(config: &Config) -> anyhow::Result<HashMap<String, Agency>> {
+    let mut agencies = HashMap::new();
+    for a in &config.agencies {
+        let jwt = crypto::load_jwt_public_key(&a.jwt_public_key)
+            .with_context(|| format!("agency \"{}\": jwt_public_key", a.id))?;
+        let age_recipient = crypto::parse_age_recipient(&a.age_recipient)
+            .with_context(|| format!("agency \"{}\": age_recipient", a.id))?;
+        agencies.insert(
+            a.id.clone(),
+            Agency {
+                id: a.id.clone(),
+                kind: a.kind,
+                name: a.name.clone(),
+                jwt_issuer: a.jwt_issuer.clone(),
+                jwt,
+                age_recipient,
+            },
+        );
+    }
+    Ok(agencies)
+}
+
+impl AppState {
+    /// Everything but the TLS listener: keys, policy, database (migrated).
+    pub async fn build(config: Config) -> anyhow::Result<AppState> {
+        let agencies = load_agencies(&config)?;
+        let at_rest = AtRestKey::load(&config.storage.age_identity)
+            .context("storage.age_identity")?;
+        let policy = match &config.policy.dir {
+            Some(dir) => Policy::load(dir).await,
+            None => Policy::from_files(&crate::decision::policy::Files::embedded()).await,
+        }
+        .context("loading the policy")?;
+        let db = Db::connect(&config.database.url, config.database.max_connections).await?;
+        db.migrate().await.context("applying migrations")?;
+        Ok(AppState {
+            config: Arc::new(config),
+            agencies: Arc::new(agencies),
+            db,
+            policy: Arc::new(policy),
+            at_rest: Arc::new(at_rest),
+            metrics: Arc::new(Metrics::default()),
+        })
+    }
+}
+
+/// The whole HTTP application.
+pub fn app(state: AppState) -> Router {
+    let limit = state.config.server.max_body_bytes;
+    Router::new()
+        .merge(crate::routes::health::router())
+        .merge(crate::routes::inbox::router())
+        .fallback(error::not_found)
+        .method_not_allowed_fallback(|| async {
+            error::ApiError::new(
+                axum::http::StatusCode::METHOD_NOT_ALLOWED,
+                "method_not_allowed",
+                "this endpoint does not accept that method",
+            )
+        })
+        .layer(DefaultBodyLimit::max(limit))
+        .layer(PropagateRequestIdLayer::x_request_id())
+        .layer(
+            TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {
+                let id = req
+                    .headers()
+                    .get("x-request-id")
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or("-");
+                tracing::info_span!("request", id = %id, method = %req.method(), path = %req.uri().path())
+            }),
+        )
+        .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+        .with_state(state)
+}
+
+/// Reads the connection's client certificate once and names its agency.
+fn peer_agency(
+    conn: &tokio_rustls::server::TlsStream<tokio::net::TcpStream>,
+    agencies: &HashMap<String, Agency>,
+) -> Option<PeerAgency> {
+    let leaf = conn.get_ref().1.peer_certificates()?.first()?;
+    Some(match crypto::certificate_agency(leaf) {
+        Some(id) => match agencies.get_key_value(&id) {
+            Some((known, _)) => PeerAgency::Known(Arc::from(known.as_str())),
+            None => PeerAgency::Unknown(id),
+        },
+        None => PeerAgency::Unnamed,
+    })
+}
+
+/// Serves `state` over mTLS on `listener` until `shutdown` resolves, then drains open
+/// connections for up to ten seconds.
+pub async fn serve(
+    listener: TcpListener,
+    state: AppState,
+    shutdown: impl Future<Output = ()>,
+) -> anyhow::Result<()> {
+    let server = &state.config.server;
+    let tls = crypto::server_tls_config(&server.tls_cert, &server.tls_key, &server.client_ca)?;
+    let acceptor = TlsAcceptor::from(tls);
+    let agencies = state.agencies.clone();
+    let router = app(state);
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+    tokio::pin!(shutdown);
+    loop {
+        let (tcp, peer): (tokio::net::TcpStream, SocketAddr) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(c) => c,
+                Err(e) => {
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        let _ = tcp.set_nodelay(true);
+        let acceptor = acceptor.clone();
+        let router = router.clone();
+        let agencies = agencies.clone();
+        let builder = builder.clone();
+        let watcher = graceful.watcher();
+        tokio::spawn(async move {
+            let tls = match tokio::time::timeout(Duration::from_secs(10), acceptor.accept(tcp)).await {
+                Ok(Ok(tls)) => tls,
+                Ok(Err(e)) => {
+                    tracing::info!(%peer, error = %e, "TLS handshake refused");
+                    return;
+                }
+                Err(_) => {
+                    tracing::info!(%peer, "TLS handshake timed out");
+                    return;
+                }
+            };
+            let identity = peer_agency(&tls, &agencies);
+            let service = router.map_request(move |mut req: Request<Incoming>| {
+                if let Some(identity) = &identity {
+                    req.extensions_mut().insert(identity.clone());
+                }
+                req
+            });
+            let conn = builder.serve_connection(TokioIo::new(tls), TowerToHyperService::new(service));
+            if let Err(e) = watcher.watch(conn).await {
+                tracing::debug!(%peer, error = %e, "connection closed with an error");
+            }
+        });
+    }
+    drop(listener);
+    tokio::select! {
+        () = graceful.shutdown() => {}
+        () = tokio::time::sleep(Duration::from_secs(10)) => {
+            tracing::warn!("connections still open after 10 s; closing");
+        }
+    }
+    Ok(())
+}
+
+/// Resolves on SIGTERM or Ctrl-C.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {}
+        () = term => {}
+    }
+    tracing::info!("shutting down");
+}
