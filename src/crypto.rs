@@ -298,6 +298,17 @@ impl DevCa {
         })
     }
 
+    /// An existing CA from its certificate and key (PEM), e.g. the dev world's `ca.pem`/`ca.key`.
+    pub fn load(cert_pem: &str, key_pem: &str) -> anyhow::Result<DevCa> {
+        let key = rcgen::KeyPair::from_pem(key_pem)?;
+        let issuer = rcgen::Issuer::from_ca_cert_pem(cert_pem, key)?;
+        Ok(DevCa {
+            cert_pem: cert_pem.to_owned(),
+            key_pem: key_pem.to_owned(),
+            issuer,
+        })
+    }
+
     /// A server certificate for the given DNS names and IP addresses.
     pub fn server_cert(&self, names: &[&str]) -> anyhow::Result<IssuedCert> {
         use rcgen::{CertificateParams, DnType, ExtendedKeyUsagePurpose, KeyPair};
