@@ -8,7 +8,7 @@ use clap::{Parser, Subcommand};
 
 use crate::config::Config;
 use crate::decision::policy::Files;
-use crate::decision::{Policy, decide, scenario};
+use crate::decision::{Policy, scenario};
 use crate::vocab::Role;
 
 #[derive(Debug, Parser)]
@@ -166,7 +166,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let policy = load_policy(policy.as_deref()).await?;
             let items = scenario::load_file(&scenarios)?;
             for s in &items {
-                let d = decide(&policy, &s.facts());
+                let d = s.decide(&policy);
                 println!(
                     "{}",
                     serde_json::to_string(&scenario::DecideLine::new(&s.name, &d))?

@@ -378,3 +378,45 @@ fn long_enough(text: Option<&str>, min_chars: usize) -> bool {
 fn join<'a>(items: impl Iterator<Item = &'a str>) -> String {
     items.collect::<Vec<_>>().join(", ")
 }
+
+/// The decision on depositing records (RULES.md 2.1): by the owner agency only, and only by
+/// a role the policy lets deposit that kind. Reported in the same shape as a disclosure.
+pub fn decide_deposit(policy: &Policy, requester: &super::Requester, records: &[super::RecordFacts]) -> Decision {
+    let mut f = Failures::default();
+    for record in records {
+        if record.owner != requester.agency {
+            f.fail(
+                ReasonCode::NotRecordOwner,
+                format!(
+                    "rule 2.1: record {} would be owned by {}; an agency deposits only its own records",
+                    record.id, record.owner
+                ),
+            );
+        }
+        let allowed = requester.roles.iter().any(|r| {
+            r.valid_for(requester.agency_kind)
+                && policy.allows(Family::Deposit, &[r.as_str(), record.kind.as_str()])
+        });
+        if !allowed {
+            f.fail(
+                ReasonCode::RoleCannotDeposit,
+                format!(
+                    "rule 2.1: none of the requester's roles ({}) may deposit a {} ({})",
+                    join(requester.roles.iter().map(|r| r.as_str())),
+                    record.kind,
+                    Family::Deposit
+                ),
+            );
+        }
+    }
+    let permit = f.0.is_empty();
+    Decision {
+        decision: if permit { Outcome::Permit } else { Outcome::Deny },
+        view: None,
+        sections_released: Vec::new(),
+        sections_withheld: Vec::new(),
+        reasons: f.0,
+        obligations: Vec::new(),
+        policy_version: policy.version().to_owned(),
+    }
+}

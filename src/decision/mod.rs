@@ -13,7 +13,7 @@ use crate::vocab::{
     AgencyKind, Basis, Giver, Obligation, Purpose, ReasonCode, RecordKind, Role, Section, View,
 };
 
-pub use engine::decide;
+pub use engine::{decide, decide_deposit};
 pub use policy::{Family, Policy, PolicyError};
 
 /// Who asks for the disclosure.

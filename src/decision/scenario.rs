@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{
     ConsentFacts, Decision, Facts, MappaDecisionFacts, Outcome, Policy, RecordFacts, Recipient,
-    RequestFacts, Requester, StaffDesignation, Subject, decide,
+    RequestFacts, Requester, StaffDesignation, Subject, decide, decide_deposit,
 };
 use crate::vocab::{Obligation, ReasonCode, Section, View};
 
@@ -35,13 +35,26 @@ fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Option<View>
     Option::<View>::deserialize(d).map(Some)
 }
 
+/// What a scenario asks about: a disclosure (the default) or a deposit of its records.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Action {
+    #[default]
+    Disclose,
+    Deposit,
+}
+
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Scenario {
     pub name: String,
+    #[serde(default)]
+    pub action: Action,
     pub at: DateTime<Utc>,
     pub requester: Requester,
-    pub recipient: Recipient,
+    /// Required for a disclosure.
+    #[serde(default)]
+    pub recipient: Option<Recipient>,
     pub subject: Subject,
     pub records: Vec<RecordFacts>,
     #[serde(default)]
@@ -50,23 +63,36 @@ pub struct Scenario {
     pub mappa_decisions: Vec<MappaDecisionFacts>,
     #[serde(default)]
     pub staff_designations: Vec<StaffDesignation>,
-    pub request: RequestFacts,
+    /// Required for a disclosure.
+    #[serde(default)]
+    pub request: Option<RequestFacts>,
     #[serde(default)]
     pub expect: Option<Expect>,
 }
 
 impl Scenario {
-    pub fn facts(&self) -> Facts {
+    /// The decision this scenario asks for, with the decision code the server uses.
+    pub fn decide(&self, policy: &Policy) -> Decision {
+        match (self.action, &self.recipient, &self.request) {
+            (Action::Deposit, _, _) => decide_deposit(policy, &self.requester, &self.records),
+            (Action::Disclose, Some(recipient), Some(request)) => {
+                decide(policy, &self.facts(recipient, request))
+            }
+            _ => unreachable!("load_file refuses a disclosure without recipient and request"),
+        }
+    }
+
+    fn facts(&self, recipient: &Recipient, request: &RequestFacts) -> Facts {
         Facts {
             at: self.at,
             requester: self.requester.clone(),
-            recipient: self.recipient.clone(),
+            recipient: recipient.clone(),
             subject: self.subject.clone(),
             records: self.records.clone(),
             consents: self.consents.clone(),
             mappa_decisions: self.mappa_decisions.clone(),
             staff_designations: self.staff_designations.clone(),
-            request: self.request.clone(),
+            request: request.clone(),
         }
     }
 }
@@ -153,16 +179,24 @@ pub fn load_file(file: &Path) -> Result<Vec<Scenario>, ScenarioError> {
                 .and_then(|n| n.as_str())
                 .unwrap_or("unnamed")
                 .to_owned();
-            serde_path_to_error::deserialize::<_, Scenario>(value).map_err(|e| {
-                let path = e.path().to_string();
-                ScenarioError::Scenario {
-                    file: file.to_owned(),
-                    index,
-                    name: name.clone(),
-                    path: format!("scenarios[{index}].{path}"),
-                    message: e.into_inner().to_string(),
+            let fail = |path: String, message: String| ScenarioError::Scenario {
+                file: file.to_owned(),
+                index,
+                name: name.clone(),
+                path: format!("scenarios[{index}].{path}"),
+                message,
+            };
+            let scenario = serde_path_to_error::deserialize::<_, Scenario>(value)
+                .map_err(|e| fail(e.path().to_string(), e.into_inner().to_string()))?;
+            if scenario.action == Action::Disclose {
+                if scenario.recipient.is_none() {
+                    return Err(fail("recipient".into(), "a disclosure needs a recipient".into()));
                 }
-            })
+                if scenario.request.is_none() {
+                    return Err(fail("request".into(), "a disclosure needs a request".into()));
+                }
+            }
+            Ok(scenario)
         })
         .collect()
 }
@@ -278,7 +312,7 @@ pub fn run_dir(policy: &Policy, dir: &Path) -> Result<TestReport, ScenarioError>
                 ));
                 continue;
             };
-            let decision = decide(policy, &scenario.facts());
+            let decision = scenario.decide(policy);
             let wrong = mismatches(expect, &decision);
             if wrong.is_empty() {
                 report.passed += 1;

@@ -1,0 +1,412 @@
+//! Identity over real mTLS (API.md, Identity): every way a caller can fail to prove who it is,
+//! each refused with its own 401 `code` (or, for a bad certificate, no HTTP answer at all),
+//! and the three JWT algorithms accepted when everything is right.
+
+mod common;
+
+use std::time::Duration;
+
+use base64::Engine;
+use broker::client::{Client, Response};
+use broker::crypto::{DevCa, IssuedCert, client_tls_config, load_jwt_signing_key};
+use common::TestServer;
+use hyper::Method;
+use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use serde_json::{Value, json};
+
+/// Claims a person of `agency` would carry: right issuer, audience and agency, valid ten minutes.
+fn claims(server: &TestServer, agency: &str, roles: &[&str]) -> Value {
+    let configured = server.config.agency(agency).expect("a dev agency");
+    let now = chrono::Utc::now().timestamp();
+    json!({
+        "iss": configured.jwt_issuer,
+        "aud": server.config.server.audience,
+        "sub": "person.one",
+        "agency": agency,
+        "roles": roles,
+        "iat": now,
+        "exp": now + 600,
+    })
+}
+
+/// Signs `claims` with the dev private JWT key of `key_of`, in that key's algorithm.
+fn sign(server: &TestServer, key_of: &str, claims: &Value) -> String {
+    let path = server.world.certs.join(format!("{key_of}.jwt.pem"));
+    let (algorithm, key) = load_jwt_signing_key(&path).expect("a dev signing key");
+    jsonwebtoken::encode(&Header::new(algorithm), claims, &key).expect("signing a token")
+}
+
+fn dev_ca(server: &TestServer) -> DevCa {
+    let read = |name: &str| std::fs::read_to_string(server.world.certs.join(name)).expect(name);
+    DevCa::load(&read("ca.pem"), &read("ca.key")).expect("the dev CA loads")
+}
+
+/// A client presenting `cert`, trusting the dev CA for the server.
+fn client_with(server: &TestServer, cert: &IssuedCert) -> Client {
+    let ca = std::fs::read(server.world.ca()).expect("the dev CA certificate");
+    let tls = client_tls_config(&ca, cert.cert_pem.as_bytes(), cert.key_pem.as_bytes())
+        .expect("a client TLS config");
+    Client::new(server.addr, tls)
+}
+
+async fn get_inbox(client: &Client, token: Option<&str>) -> anyhow::Result<Response> {
+    tokio::time::timeout(
+        Duration::from_secs(10),
+        client.send(Method::GET, "/v1/inbox", token, None),
+    )
+    .await
+    .expect("the server answers or closes the connection within 10 s")
+}
+
+/// A 401 problem+json with exactly this `code`.
+fn assert_refused(response: &Response, code: &str) {
+    assert_eq!(response.status, 401, "{}", response.text());
+    assert_eq!(
+        response.content_type(),
+        "application/problem+json",
+        "{}",
+        response.text()
+    );
+    assert_eq!(response.json()["code"], code, "{}", response.text());
+}
+
+/// A valid caller gets through on this server, so a refusal next to it is the credential's doing.
+async fn assert_server_accepts_csc(server: &TestServer) {
+    let token = sign(server, "csc", &claims(server, "csc", &["social_worker"]));
+    let response = get_inbox(&server.client("csc"), Some(&token)).await.unwrap();
+    assert_eq!(response.status, 200, "{}", response.text());
+}
+
+/// The `alg` in a token's header, to show which verification path a happy-path test takes.
+fn declared_algorithm(token: &str) -> String {
+    let header = token.split('.').next().expect("a JWT header");
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(header)
+        .expect("a base64url header");
+    let header: Value = serde_json::from_slice(&bytes).expect("a JSON header");
+    header["alg"].as_str().expect("an alg").to_owned()
+}
+
+fn b64(bytes: &[u8]) -> String {
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}
+
+#[tokio::test]
+async fn a_connection_without_a_client_certificate_gets_no_http_response() {
+    let server = TestServer::start().await;
+    assert_server_accepts_csc(&server).await;
+    let ca = std::fs::read(server.world.ca()).unwrap();
+    let tls = broker::crypto::anonymous_client_tls_config(&ca).unwrap();
+    let client = Client::new(server.addr, tls);
+    let token = sign(&server, "csc", &claims(&server, "csc", &["social_worker"]));
+    let result = get_inbox(&client, Some(&token)).await;
+    assert!(
+        result.is_err(),
+        "an anonymous connection got an HTTP answer: {:?}",
+        result.map(|r| r.status)
+    );
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn a_certificate_from_another_ca_gets_no_http_response() {
+    let server = TestServer::start().await;
+    assert_server_accepts_csc(&server).await;
+    let foreign = DevCa::generate("Some other CA").unwrap();
+    let cert = foreign.client_cert("Impostor", Some("csc")).unwrap();
+    let client = client_with(&server, &cert);
+    let token = sign(&server, "csc", &claims(&server, "csc", &["social_worker"]));
+    let result = get_inbox(&client, Some(&token)).await;
+    assert!(
+        result.is_err(),
+        "a foreign-CA certificate got an HTTP answer: {:?}",
+        result.map(|r| r.status)
+    );
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn a_certificate_naming_an_unconfigured_agency_is_refused_as_certificate_agency_unknown() {
+    let server = TestServer::start().await;
+    let cert = dev_ca(&server)
+        .client_cert("Nowhere Council", Some("nowhere"))
+        .unwrap();
+    let token = sign(&server, "csc", &claims(&server, "csc", &["social_worker"]));
+    let response = get_inbox(&client_with(&server, &cert), Some(&token))
+        .await
+        .unwrap();
+    assert_refused(&response, "certificate_agency_unknown");
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn a_certificate_without_an_agency_san_uri_is_refused_as_certificate_agency_missing() {
+    let server = TestServer::start().await;
+    let cert = dev_ca(&server).client_cert("Anonymous Laptop", None).unwrap();
+    let token = sign(&server, "csc", &claims(&server, "csc", &["social_worker"]));
+    let response = get_inbox(&client_with(&server, &cert), Some(&token))
+        .await
+        .unwrap();
+    assert_refused(&response, "certificate_agency_missing");
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn a_request_without_a_bearer_token_is_refused_as_token_missing() {
+    let server = TestServer::start().await;
+    let response = get_inbox(&server.client("csc"), None).await.unwrap();
+    assert_refused(&response, "token_missing");
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn an_unsigned_alg_none_token_is_refused_as_token_algorithm() {
+    let server = TestServer::start().await;
+    let header = b64(br#"{"alg":"none","typ":"JWT"}"#);
+    let payload = b64(&serde_json::to_vec(&claims(&server, "csc", &["social_worker"])).unwrap());
+    let token = format!("{header}.{payload}.");
+    let response = get_inbox(&server.client("csc"), Some(&token))
+        .await
+        .unwrap();
+    assert_refused(&response, "token_algorithm");
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn an_hs256_token_keyed_with_the_agency_public_key_is_refused_as_token_algorithm() {
+    let server = TestServer::start().await;
+    let public_pem = std::fs::read(server.world.certs.join("csc.jwt.pub.pem")).unwrap();
+    let token = jsonwebtoken::encode(
+        &Header::new(Algorithm::HS256),
+        &claims(&server, "csc", &["social_worker"]),
+        &EncodingKey::from_secret(&public_pem),
+    )
+    .unwrap();
+    let response = get_inbox(&server.client("csc"), Some(&token))
+        .await
+        .unwrap();
+    assert_refused(&response, "token_algorithm");
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn a_token_signed_with_another_agency_key_is_refused_as_token_signature() {
+    let server = TestServer::start().await;
+    // early-help signs with Ed25519 like csc, so only the key differs, not the algorithm.
+    let token = sign(
+        &server,
+        "early-help",
+        &claims(&server, "csc", &["social_worker"]),
+    );
+    let response = get_inbox(&server.client("csc"), Some(&token))
+        .await
+        .unwrap();
+    assert_refused(&response, "token_signature");
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn a_token_expired_beyond_the_leeway_is_refused_as_token_expired() {
+    let server = TestServer::start().await;
+    let mut expired = claims(&server, "csc", &["social_worker"]);
+    let now = chrono::Utc::now().timestamp();
+    expired["iat"] = json!(now - 3600);
+    expired["exp"] = json!(now - 120);
+    let token = sign(&server, "csc", &expired);
+    let response = get_inbox(&server.client("csc"), Some(&token))
+        .await
+        .unwrap();
+    assert_refused(&response, "token_expired");
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn a_token_expired_within_the_sixty_second_leeway_is_accepted() {
+    let server = TestServer::start().await;
+    let mut skewed = claims(&server, "csc", &["social_worker"]);
+    let now = chrono::Utc::now().timestamp();
+    skewed["iat"] = json!(now - 3600);
+    skewed["exp"] = json!(now - 20);
+    let token = sign(&server, "csc", &skewed);
+    let response = get_inbox(&server.client("csc"), Some(&token))
+        .await
+        .unwrap();
+    assert_eq!(response.status, 200, "{}", response.text());
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn a_token_for_another_audience_is_refused_as_token_audience() {
+    let server = TestServer::start().await;
+    let mut other = claims(&server, "csc", &["social_worker"]);
+    other["aud"] = json!("urn:some-other-service");
+    let token = sign(&server, "csc", &other);
+    let response = get_inbox(&server.client("csc"), Some(&token))
+        .await
+        .unwrap();
+    assert_refused(&response, "token_audience");
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn a_token_from_another_issuer_is_refused_as_token_issuer() {
+    let server = TestServer::start().await;
+    let mut other = claims(&server, "csc", &["social_worker"]);
+    other["iss"] = json!("https://idp.early-help.example");
+    let token = sign(&server, "csc", &other);
+    let response = get_inbox(&server.client("csc"), Some(&token))
+        .await
+        .unwrap();
+    assert_refused(&response, "token_issuer");
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn a_token_naming_another_agency_than_the_certificate_is_refused_as_token_agency_mismatch() {
+    let server = TestServer::start().await;
+    // Signed by csc's own key with csc's issuer: only the agency claim is wrong.
+    let mut other = claims(&server, "csc", &["social_worker"]);
+    other["agency"] = json!("early-help");
+    let token = sign(&server, "csc", &other);
+    let response = get_inbox(&server.client("csc"), Some(&token))
+        .await
+        .unwrap();
+    assert_refused(&response, "token_agency_mismatch");
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn a_role_the_agency_kind_cannot_hold_is_refused_as_token_role_invalid() {
+    let server = TestServer::start().await;
+    let token = sign(
+        &server,
+        "csc",
+        &claims(&server, "csc", &["police_officer"]),
+    );
+    let response = get_inbox(&server.client("csc"), Some(&token))
+        .await
+        .unwrap();
+    assert_refused(&response, "token_role_invalid");
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn an_unknown_role_name_is_refused_as_token_role_invalid() {
+    let server = TestServer::start().await;
+    let token = sign(
+        &server,
+        "csc",
+        &claims(&server, "csc", &["social_worker", "janitor"]),
+    );
+    let response = get_inbox(&server.client("csc"), Some(&token))
+        .await
+        .unwrap();
+    assert_refused(&response, "token_role_invalid");
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn an_eddsa_token_from_children_social_care_reads_the_inbox() {
+    let server = TestServer::start().await;
+    let token = sign(
+        &server,
+        "csc",
+        &claims(&server, "csc", &["social_worker"]),
+    );
+    assert_eq!(declared_algorithm(&token), "EdDSA");
+    let response = get_inbox(&server.client("csc"), Some(&token))
+        .await
+        .unwrap();
+    assert_eq!(response.status, 200, "{}", response.text());
+    assert_eq!(response.json(), json!([]));
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn an_es256_token_from_the_police_reads_the_inbox() {
+    let server = TestServer::start().await;
+    let token = sign(
+        &server,
+        "police",
+        &claims(&server, "police", &["police_officer"]),
+    );
+    assert_eq!(declared_algorithm(&token), "ES256");
+    let response = get_inbox(&server.client("police"), Some(&token))
+        .await
+        .unwrap();
+    assert_eq!(response.status, 200, "{}", response.text());
+    assert_eq!(response.json(), json!([]));
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn an_rs256_token_from_health_reads_the_inbox() {
+    let server = TestServer::start().await;
+    let token = sign(
+        &server,
+        "health",
+        &claims(&server, "health", &["health_practitioner"]),
+    );
+    assert_eq!(declared_algorithm(&token), "RS256");
+    let response = get_inbox(&server.client("health"), Some(&token))
+        .await
+        .unwrap();
+    assert_eq!(response.status, 200, "{}", response.text());
+    assert_eq!(response.json(), json!([]));
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn healthz_and_readyz_answer_a_client_certificate_without_a_token() {
+    let server = TestServer::start().await;
+    let client = server.client("school-hillside");
+    let health = client
+        .send(Method::GET, "/healthz", None, None)
+        .await
+        .unwrap();
+    assert_eq!(health.status, 200, "{}", health.text());
+    assert_eq!(health.json()["status"], "ok");
+    let ready = client.send(Method::GET, "/readyz", None, None).await.unwrap();
+    assert_eq!(ready.status, 200, "{}", ready.text());
+    assert_eq!(ready.json()["status"], "ready");
+    assert_eq!(server.state.metrics.refused_authentications(), 0);
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn an_unknown_path_answers_404_problem_json() {
+    let server = TestServer::start().await;
+    let token = sign(
+        &server,
+        "csc",
+        &claims(&server, "csc", &["social_worker"]),
+    );
+    let response = server
+        .client("csc")
+        .get("/v1/no-such-thing", &token)
+        .await
+        .unwrap();
+    assert_eq!(response.status, 404, "{}", response.text());
+    assert_eq!(response.content_type(), "application/problem+json");
+    assert_eq!(response.json()["code"], "not_found");
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn a_refused_authentication_is_counted_and_an_accepted_one_is_not() {
+    let server = TestServer::start().await;
+    let metrics = server.state.metrics.clone();
+    assert_eq!(metrics.refused_authentications(), 0);
+    assert_server_accepts_csc(&server).await;
+    assert_eq!(metrics.refused_authentications(), 0);
+    let response = get_inbox(&server.client("csc"), None).await.unwrap();
+    assert_refused(&response, "token_missing");
+    assert_eq!(metrics.refused_authentications(), 1);
+    let token = sign(&server, "early-help", &claims(&server, "csc", &["social_worker"]));
+    let response = get_inbox(&server.client("csc"), Some(&token))
+        .await
+        .unwrap();
+    assert_refused(&response, "token_signature");
+    assert_eq!(metrics.refused_authentications(), 2);
+    server.stop().await;
+}
