@@ -159,7 +159,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 .map(|r| r.parse::<Role>())
                 .collect::<Result<Vec<_>, _>>()?;
             let ttl = crate::devinit::parse_ttl(&ttl)?;
-            println!("{}", crate::devinit::dev_token(&config, &agency, &sub, &roles, ttl)?);
+            println!(
+                "{}",
+                crate::devinit::dev_token(&config, &agency, &sub, &roles, ttl)?
+            );
             Ok(ExitCode::SUCCESS)
         }
         Command::Decide { scenarios, policy } => {

@@ -58,7 +58,12 @@ impl Client {
     }
 
     /// A client presenting an agency's certificate from PEM files, trusting `ca`.
-    pub fn from_files(addr: SocketAddr, ca: &Path, cert: &Path, key: &Path) -> anyhow::Result<Client> {
+    pub fn from_files(
+        addr: SocketAddr,
+        ca: &Path,
+        cert: &Path,
+        key: &Path,
+    ) -> anyhow::Result<Client> {
         let read = |p: &Path| std::fs::read(p).with_context(|| format!("reading {}", p.display()));
         let tls = crate::crypto::client_tls_config(&read(ca)?, &read(cert)?, &read(key)?)?;
         Ok(Client::new(addr, tls))
@@ -70,7 +75,11 @@ impl Client {
             .with_context(|| format!("connecting to {}", self.addr))?;
         tcp.set_nodelay(true)?;
         let name = ServerName::try_from("localhost")?.to_owned();
-        let tls = self.connector.connect(name, tcp).await.context("TLS handshake")?;
+        let tls = self
+            .connector
+            .connect(name, tcp)
+            .await
+            .context("TLS handshake")?;
         let (sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(tls))
             .await
             .context("HTTP handshake")?;
@@ -92,7 +101,8 @@ impl Client {
             Some(v) => Bytes::from(serde_json::to_vec(v)?),
             None => Bytes::new(),
         };
-        self.send_raw(method, path, token, body.map(|_| "application/json"), bytes).await
+        self.send_raw(method, path, token, body.map(|_| "application/json"), bytes)
+            .await
     }
 
     /// Sends raw bytes with an optional content type.
@@ -116,16 +126,26 @@ impl Client {
             .header("host", "localhost")
             .body(Full::new(body))?;
         if let Some(token) = token {
-            request
-                .headers_mut()
-                .insert(AUTHORIZATION, HeaderValue::from_str(&format!("Bearer {token}"))?);
+            request.headers_mut().insert(
+                AUTHORIZATION,
+                HeaderValue::from_str(&format!("Bearer {token}"))?,
+            );
         }
         if let Some(ct) = content_type {
-            request.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_str(ct)?);
+            request
+                .headers_mut()
+                .insert(CONTENT_TYPE, HeaderValue::from_str(ct)?);
         }
-        let response = sender.send_request(request).await.context("sending the request")?;
+        let response = sender
+            .send_request(request)
+            .await
+            .context("sending the request")?;
         let (parts, body) = response.into_parts();
-        let body = body.collect().await.context("reading the response")?.to_bytes();
+        let body = body
+            .collect()
+            .await
+            .context("reading the response")?
+            .to_bytes();
         *guard = Some(sender);
         Ok(Response {
             status: parts.status,
@@ -138,11 +158,21 @@ impl Client {
         self.send(Method::GET, path, Some(token), None).await
     }
 
-    pub async fn post(&self, path: &str, token: &str, body: &serde_json::Value) -> anyhow::Result<Response> {
+    pub async fn post(
+        &self,
+        path: &str,
+        token: &str,
+        body: &serde_json::Value,
+    ) -> anyhow::Result<Response> {
         self.send(Method::POST, path, Some(token), Some(body)).await
     }
 
-    pub async fn put(&self, path: &str, token: &str, body: &serde_json::Value) -> anyhow::Result<Response> {
+    pub async fn put(
+        &self,
+        path: &str,
+        token: &str,
+        body: &serde_json::Value,
+    ) -> anyhow::Result<Response> {
         self.send(Method::PUT, path, Some(token), Some(body)).await
     }
 }

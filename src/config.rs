@@ -64,7 +64,7 @@ pub struct StorageConfig {
     pub age_identity: PathBuf,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PolicyConfig {
     /// The casbin policy directory. When unset: `policies/` beside the configuration file if
@@ -124,12 +124,6 @@ impl Default for DatabaseConfig {
     }
 }
 
-impl Default for PolicyConfig {
-    fn default() -> Self {
-        PolicyConfig { dir: None }
-    }
-}
-
 /// Is this a valid agency id (`[a-z0-9-]`, not empty)?
 pub fn valid_agency_id(id: &str) -> bool {
     !id.is_empty()
@@ -161,7 +155,9 @@ impl Config {
             path: path.to_owned(),
             message,
         };
-        let mut doc: toml::Table = text.parse().map_err(|e: toml::de::Error| fail(e.to_string()))?;
+        let mut doc: toml::Table = text
+            .parse()
+            .map_err(|e: toml::de::Error| fail(e.to_string()))?;
         apply_env(&mut doc, env).map_err(fail)?;
         let mut config: Config = toml::Value::Table(doc)
             .try_into()
@@ -312,7 +308,10 @@ age_recipient = "age1..."
     #[test]
     fn the_example_from_the_contract_parses_with_paths_beside_the_file() {
         let c = parse(BASE, &[]).unwrap();
-        assert_eq!(c.server.tls_cert, Path::new("/etc/broker/certs/dev/server.pem"));
+        assert_eq!(
+            c.server.tls_cert,
+            Path::new("/etc/broker/certs/dev/server.pem")
+        );
         assert_eq!(c.database.url, "sqlite:///etc/broker/data/broker.db");
         assert_eq!(c.agencies[0].kind, AgencyKind::School);
     }
@@ -345,7 +344,11 @@ age_recipient = "age1..."
 
     #[test]
     fn an_unknown_agency_kind_is_refused_by_name() {
-        let e = parse(&BASE.replace("kind = \"school\"", "kind = \"academy\""), &[]).unwrap_err();
+        let e = parse(
+            &BASE.replace("kind = \"school\"", "kind = \"academy\""),
+            &[],
+        )
+        .unwrap_err();
         assert!(e.message.contains("unknown agency kind \"academy\""), "{e}");
     }
 
@@ -353,13 +356,20 @@ age_recipient = "age1..."
     fn a_duplicate_agency_id_is_refused() {
         let twice = format!("{BASE}{}", &BASE[BASE.find("[[agencies]]").unwrap()..]);
         let e = parse(&twice, &[]).unwrap_err();
-        assert!(e.message.contains("duplicate agency id \"school-hillside\""), "{e}");
+        assert!(
+            e.message
+                .contains("duplicate agency id \"school-hillside\""),
+            "{e}"
+        );
     }
 
     #[test]
     fn an_agency_id_outside_the_alphabet_is_refused() {
-        let e = parse(&BASE.replace("id = \"school-hillside\"", "id = \"School Hillside\""), &[])
-            .unwrap_err();
+        let e = parse(
+            &BASE.replace("id = \"school-hillside\"", "id = \"School Hillside\""),
+            &[],
+        )
+        .unwrap_err();
         assert!(e.message.contains("a-z, 0-9"), "{e}");
     }
 }

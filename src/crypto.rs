@@ -48,10 +48,10 @@ pub fn server_tls_config(
     client_ca: &Path,
 ) -> anyhow::Result<Arc<rustls::ServerConfig>> {
     install_crypto_provider();
-    let chain = load_certs(cert)?;
-    let key = load_private_key(key)?;
+    let chain = load_certs(cert).context("server.tls_cert")?;
+    let key = load_private_key(key).context("server.tls_key")?;
     let mut roots = rustls::RootCertStore::empty();
-    for ca in load_certs(client_ca)? {
+    for ca in load_certs(client_ca).context("server.client_ca")? {
         roots
             .add(ca)
             .map_err(|e| anyhow!("{}: not a usable CA certificate: {e}", client_ca.display()))?;
@@ -65,7 +65,12 @@ pub fn server_tls_config(
     ])
     .with_client_cert_verifier(verifier)
     .with_single_cert(chain, key)
-    .map_err(|e| anyhow!("{}: the key does not fit the certificate: {e}", cert.display()))?;
+    .map_err(|e| {
+        anyhow!(
+            "{}: the key does not fit the certificate: {e}",
+            cert.display()
+        )
+    })?;
     config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
     Ok(Arc::new(config))
 }
@@ -144,8 +149,8 @@ pub fn load_jwt_public_key(path: &Path) -> anyhow::Result<JwtKey> {
             key,
         });
     }
-    let block = ::pem::parse(&pem)
-        .map_err(|e| anyhow!("{}: not a PEM public key: {e}", path.display()))?;
+    let block =
+        ::pem::parse(&pem).map_err(|e| anyhow!("{}: not a PEM public key: {e}", path.display()))?;
     if block.tag() != "PUBLIC KEY" {
         bail!(
             "{}: expected a PEM \"PUBLIC KEY\", found \"{}\"",
@@ -167,7 +172,21 @@ pub fn load_jwt_public_key(path: &Path) -> anyhow::Result<JwtKey> {
         ("1.2.840.10045.2.1", Some("1.2.840.10045.3.1.7")) => {
             (Algorithm::ES256, DecodingKey::from_ec_pem(&pem))
         }
-        ("1.2.840.113549.1.1.1", _) => (Algorithm::RS256, DecodingKey::from_rsa_pem(&pem)),
+        ("1.2.840.113549.1.1.1", _) => {
+            use rsa::pkcs8::DecodePublicKey;
+            use rsa::traits::PublicKeyParts;
+            let text = std::str::from_utf8(&pem).unwrap_or_default();
+            let bits = rsa::RsaPublicKey::from_public_key_pem(text)
+                .map(|k| k.size() * 8)
+                .map_err(|e| anyhow!("{}: malformed RSA public key: {e}", path.display()))?;
+            if bits < 2048 {
+                bail!(
+                    "{}: an RSA key of {bits} bits is too weak; use 2048 bits or more",
+                    path.display()
+                );
+            }
+            (Algorithm::RS256, DecodingKey::from_rsa_pem(&pem))
+        }
         _ => bail!(
             "{}: unsupported JWT key type (algorithm {oid}{}); use Ed25519, P-256 or RSA",
             path.display(),
@@ -193,7 +212,8 @@ pub fn signing_key_from_pem(pem: &[u8]) -> anyhow::Result<(Algorithm, EncodingKe
     if label == "RSA PRIVATE KEY" {
         return Ok((Algorithm::RS256, EncodingKey::from_rsa_pem(pem)?));
     }
-    let info = pkcs8::PrivateKeyInfo::from_der(&der).map_err(|e| anyhow!("not a PKCS#8 private key: {e}"))?;
+    let info = pkcs8::PrivateKeyInfo::from_der(&der)
+        .map_err(|e| anyhow!("not a PKCS#8 private key: {e}"))?;
     match info.algorithm.oid.to_string().as_str() {
         "1.3.101.112" => Ok((Algorithm::EdDSA, EncodingKey::from_ed_pem(pem)?)),
         "1.2.840.10045.2.1" => Ok((Algorithm::ES256, EncodingKey::from_ec_pem(pem)?)),
@@ -247,12 +267,18 @@ pub fn parse_age_recipient(text: &str) -> anyhow::Result<age::x25519::Recipient>
 }
 
 /// Encrypts to a recipient, ASCII-armoured, readable by `age -d -i key.txt`.
-pub fn encrypt_armored(recipient: &age::x25519::Recipient, plaintext: &[u8]) -> anyhow::Result<String> {
+pub fn encrypt_armored(
+    recipient: &age::x25519::Recipient,
+    plaintext: &[u8],
+) -> anyhow::Result<String> {
     age::encrypt_and_armor(recipient, plaintext).map_err(|e| anyhow!("encrypting a packet: {e}"))
 }
 
 /// Decrypts an armoured or binary `age` file with an identity.
-pub fn decrypt_with(identity: &age::x25519::Identity, ciphertext: &[u8]) -> anyhow::Result<Vec<u8>> {
+pub fn decrypt_with(
+    identity: &age::x25519::Identity,
+    ciphertext: &[u8],
+) -> anyhow::Result<Vec<u8>> {
     age::decrypt(identity, ciphertext).map_err(|e| anyhow!("decrypting: {e}"))
 }
 
@@ -325,11 +351,17 @@ impl DevCa {
     }
 
     /// A client certificate naming `urn:broker:agency:<agency>` (or no SAN URI at all).
-    pub fn client_cert(&self, common_name: &str, agency: Option<&str>) -> anyhow::Result<IssuedCert> {
+    pub fn client_cert(
+        &self,
+        common_name: &str,
+        agency: Option<&str>,
+    ) -> anyhow::Result<IssuedCert> {
         use rcgen::{CertificateParams, DnType, ExtendedKeyUsagePurpose, KeyPair, SanType};
         let key = KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256)?;
         let mut params = CertificateParams::new(Vec::<String>::new())?;
-        params.distinguished_name.push(DnType::CommonName, common_name);
+        params
+            .distinguished_name
+            .push(DnType::CommonName, common_name);
         if let Some(agency) = agency {
             params.subject_alt_names.push(SanType::URI(
                 format!("urn:broker:agency:{agency}").try_into()?,
@@ -362,14 +394,17 @@ pub fn generate_jwt_keypair(kind: JwtKeyType) -> anyhow::Result<(String, String)
             use zeroize::Zeroize;
             let key = ed25519_dalek::SigningKey::generate(&mut rand::rngs::OsRng);
             const PREFIX: [u8; 16] = [
-                0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x04,
-                0x22, 0x04, 0x20,
+                0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x04, 0x22,
+                0x04, 0x20,
             ];
             let mut der = PREFIX.to_vec();
             der.extend_from_slice(key.as_bytes());
             let private = ::pem::encode(&::pem::Pem::new("PRIVATE KEY", der.clone()));
             der.zeroize();
-            Ok((private, key.verifying_key().to_public_key_pem(LineEnding::LF)?))
+            Ok((
+                private,
+                key.verifying_key().to_public_key_pem(LineEnding::LF)?,
+            ))
         }
         JwtKeyType::P256 => {
             let key = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256)?;

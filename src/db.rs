@@ -44,8 +44,9 @@ impl Db {
             if let Some(dir) = Path::new(options.get_filename()).parent()
                 && !dir.as_os_str().is_empty()
             {
-                std::fs::create_dir_all(dir)
-                    .with_context(|| format!("creating the database directory {}", dir.display()))?;
+                std::fs::create_dir_all(dir).with_context(|| {
+                    format!("creating the database directory {}", dir.display())
+                })?;
             }
             let pool = SqlitePoolOptions::new()
                 .max_connections(max_connections.max(1))

@@ -23,20 +23,90 @@ pub struct DevAgency {
 /// The demo partnership: every agency kind, two schools, and the partnership itself. Most sign
 /// tokens with Ed25519; police use P-256 (ES256) and health RSA (RS256), so all three are live.
 pub const WORLD: &[DevAgency] = &[
-    DevAgency { id: "csc", kind: AgencyKind::ChildrenSocialCare, name: "Northshire Children's Social Care", key_type: JwtKeyType::Ed25519 },
-    DevAgency { id: "early-help", kind: AgencyKind::EarlyHelp, name: "Northshire Early Help", key_type: JwtKeyType::Ed25519 },
-    DevAgency { id: "police", kind: AgencyKind::Police, name: "Northshire Police", key_type: JwtKeyType::P256 },
-    DevAgency { id: "school-hillside", kind: AgencyKind::School, name: "Hillside Primary School", key_type: JwtKeyType::Ed25519 },
-    DevAgency { id: "school-riverside", kind: AgencyKind::School, name: "Riverside Academy", key_type: JwtKeyType::Ed25519 },
-    DevAgency { id: "health", kind: AgencyKind::Health, name: "Northshire Community Health", key_type: JwtKeyType::Rsa2048 },
-    DevAgency { id: "camhs", kind: AgencyKind::Camhs, name: "Northshire CAMHS", key_type: JwtKeyType::Ed25519 },
-    DevAgency { id: "yos", kind: AgencyKind::YouthOffending, name: "Northshire Youth Offending Service", key_type: JwtKeyType::Ed25519 },
-    DevAgency { id: "probation", kind: AgencyKind::Probation, name: "Northshire Probation", key_type: JwtKeyType::Ed25519 },
-    DevAgency { id: "hsb-service", kind: AgencyKind::HsbService, name: "Turning Point HSB Service", key_type: JwtKeyType::Ed25519 },
-    DevAgency { id: "fostering", kind: AgencyKind::Fostering, name: "Northshire Fostering", key_type: JwtKeyType::Ed25519 },
-    DevAgency { id: "residential", kind: AgencyKind::Residential, name: "Oakwood Children's Home", key_type: JwtKeyType::Ed25519 },
-    DevAgency { id: "mappa", kind: AgencyKind::Mappa, name: "Northshire MAPPA", key_type: JwtKeyType::Ed25519 },
-    DevAgency { id: "partnership", kind: AgencyKind::Partnership, name: "Northshire Safeguarding Partnership", key_type: JwtKeyType::Ed25519 },
+    DevAgency {
+        id: "csc",
+        kind: AgencyKind::ChildrenSocialCare,
+        name: "Northshire Children's Social Care",
+        key_type: JwtKeyType::Ed25519,
+    },
+    DevAgency {
+        id: "early-help",
+        kind: AgencyKind::EarlyHelp,
+        name: "Northshire Early Help",
+        key_type: JwtKeyType::Ed25519,
+    },
+    DevAgency {
+        id: "police",
+        kind: AgencyKind::Police,
+        name: "Northshire Police",
+        key_type: JwtKeyType::P256,
+    },
+    DevAgency {
+        id: "school-hillside",
+        kind: AgencyKind::School,
+        name: "Hillside Primary School",
+        key_type: JwtKeyType::Ed25519,
+    },
+    DevAgency {
+        id: "school-riverside",
+        kind: AgencyKind::School,
+        name: "Riverside Academy",
+        key_type: JwtKeyType::Ed25519,
+    },
+    DevAgency {
+        id: "health",
+        kind: AgencyKind::Health,
+        name: "Northshire Community Health",
+        key_type: JwtKeyType::Rsa2048,
+    },
+    DevAgency {
+        id: "camhs",
+        kind: AgencyKind::Camhs,
+        name: "Northshire CAMHS",
+        key_type: JwtKeyType::Ed25519,
+    },
+    DevAgency {
+        id: "yos",
+        kind: AgencyKind::YouthOffending,
+        name: "Northshire Youth Offending Service",
+        key_type: JwtKeyType::Ed25519,
+    },
+    DevAgency {
+        id: "probation",
+        kind: AgencyKind::Probation,
+        name: "Northshire Probation",
+        key_type: JwtKeyType::Ed25519,
+    },
+    DevAgency {
+        id: "hsb-service",
+        kind: AgencyKind::HsbService,
+        name: "Turning Point HSB Service",
+        key_type: JwtKeyType::Ed25519,
+    },
+    DevAgency {
+        id: "fostering",
+        kind: AgencyKind::Fostering,
+        name: "Northshire Fostering",
+        key_type: JwtKeyType::Ed25519,
+    },
+    DevAgency {
+        id: "residential",
+        kind: AgencyKind::Residential,
+        name: "Oakwood Children's Home",
+        key_type: JwtKeyType::Ed25519,
+    },
+    DevAgency {
+        id: "mappa",
+        kind: AgencyKind::Mappa,
+        name: "Northshire MAPPA",
+        key_type: JwtKeyType::Ed25519,
+    },
+    DevAgency {
+        id: "partnership",
+        kind: AgencyKind::Partnership,
+        name: "Northshire Safeguarding Partnership",
+        key_type: JwtKeyType::Ed25519,
+    },
 ];
 
 /// Where `dev-init` put things.
@@ -71,7 +141,12 @@ pub fn private_key_for(public: &Path) -> PathBuf {
 /// Writes a CA, a server certificate for localhost, and for every agency of [`WORLD`] a client
 /// certificate, a JWT key pair and an `age` identity; the broker's at-rest identity; and a
 /// `broker.toml` naming them all. `listen` and `database_url` go into the configuration.
-pub fn dev_init(dir: &Path, force: bool, listen: &str, database_url: &str) -> anyhow::Result<DevWorld> {
+pub fn dev_init(
+    dir: &Path,
+    force: bool,
+    listen: &str,
+    database_url: &str,
+) -> anyhow::Result<DevWorld> {
     let config_path = dir.join("broker.toml");
     if config_path.exists() && !force {
         bail!(
@@ -139,7 +214,13 @@ struct TokenClaims<'a> {
 }
 
 /// A JWT for a person of a configured agency, signed with its dev private key.
-pub fn dev_token(config: &Config, agency: &str, sub: &str, roles: &[Role], ttl: Duration) -> anyhow::Result<String> {
+pub fn dev_token(
+    config: &Config,
+    agency: &str,
+    sub: &str,
+    roles: &[Role],
+    ttl: Duration,
+) -> anyhow::Result<String> {
     let a = config
         .agency(agency)
         .with_context(|| format!("no agency \"{agency}\" in the configuration"))?;
@@ -169,8 +250,13 @@ pub fn dev_token(config: &Config, agency: &str, sub: &str, roles: &[Role], ttl: 
 /// Parses `90s`, `15m`, `1h`, `2d` (or bare seconds).
 pub fn parse_ttl(text: &str) -> anyhow::Result<Duration> {
     let text = text.trim();
-    let (number, unit) = text.split_at(text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len()));
-    let n: u64 = number.parse().with_context(|| format!("\"{text}\" is not a duration like 1h"))?;
+    let (number, unit) = text.split_at(
+        text.find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(text.len()),
+    );
+    let n: u64 = number
+        .parse()
+        .with_context(|| format!("\"{text}\" is not a duration like 1h"))?;
     let seconds = match unit {
         "" | "s" => n,
         "m" => n * 60,

@@ -93,8 +93,8 @@ impl AppState {
     /// Everything but the TLS listener: keys, policy, database (migrated).
     pub async fn build(config: Config) -> anyhow::Result<AppState> {
         let agencies = load_agencies(&config)?;
-        let at_rest = AtRestKey::load(&config.storage.age_identity)
-            .context("storage.age_identity")?;
+        let at_rest =
+            AtRestKey::load(&config.storage.age_identity).context("storage.age_identity")?;
         let policy = match &config.policy.dir {
             Some(dir) => Policy::load(dir).await,
             None => Policy::from_files(&crate::decision::policy::Files::embedded()).await,
@@ -169,6 +169,7 @@ pub async fn serve(
     let tls = crypto::server_tls_config(&server.tls_cert, &server.tls_key, &server.client_ca)?;
     let acceptor = TlsAcceptor::from(tls);
     let agencies = state.agencies.clone();
+    let metrics = state.metrics.clone();
     let router = app(state);
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
     let builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
@@ -191,18 +192,21 @@ pub async fn serve(
         let agencies = agencies.clone();
         let builder = builder.clone();
         let watcher = graceful.watcher();
+        let metrics = metrics.clone();
         tokio::spawn(async move {
-            let tls = match tokio::time::timeout(Duration::from_secs(10), acceptor.accept(tcp)).await {
-                Ok(Ok(tls)) => tls,
-                Ok(Err(e)) => {
-                    tracing::info!(%peer, error = %e, "TLS handshake refused");
-                    return;
-                }
-                Err(_) => {
-                    tracing::info!(%peer, "TLS handshake timed out");
-                    return;
-                }
-            };
+            let tls =
+                match tokio::time::timeout(Duration::from_secs(10), acceptor.accept(tcp)).await {
+                    Ok(Ok(tls)) => tls,
+                    Ok(Err(e)) => {
+                        metrics.refused_authentication();
+                        tracing::warn!(%peer, error = %e, "TLS handshake refused");
+                        return;
+                    }
+                    Err(_) => {
+                        tracing::info!(%peer, "TLS handshake timed out");
+                        return;
+                    }
+                };
             let identity = peer_agency(&tls, &agencies);
             let service = router.map_request(move |mut req: Request<Incoming>| {
                 if let Some(identity) = &identity {
@@ -210,7 +214,8 @@ pub async fn serve(
                 }
                 req
             });
-            let conn = builder.serve_connection(TokioIo::new(tls), TowerToHyperService::new(service));
+            let conn =
+                builder.serve_connection(TokioIo::new(tls), TowerToHyperService::new(service));
             if let Err(e) = watcher.watch(conn).await {
                 tracing::debug!(%peer, error = %e, "connection closed with an error");
             }

@@ -73,7 +73,9 @@ fn assert_refused(response: &Response, code: &str) {
 /// A valid caller gets through on this server, so a refusal next to it is the credential's doing.
 async fn assert_server_accepts_csc(server: &TestServer) {
     let token = sign(server, "csc", &claims(server, "csc", &["social_worker"]));
-    let response = get_inbox(&server.client("csc"), Some(&token)).await.unwrap();
+    let response = get_inbox(&server.client("csc"), Some(&token))
+        .await
+        .unwrap();
     assert_eq!(response.status, 200, "{}", response.text());
 }
 
@@ -142,7 +144,9 @@ async fn a_certificate_naming_an_unconfigured_agency_is_refused_as_certificate_a
 #[tokio::test]
 async fn a_certificate_without_an_agency_san_uri_is_refused_as_certificate_agency_missing() {
     let server = TestServer::start().await;
-    let cert = dev_ca(&server).client_cert("Anonymous Laptop", None).unwrap();
+    let cert = dev_ca(&server)
+        .client_cert("Anonymous Laptop", None)
+        .unwrap();
     let token = sign(&server, "csc", &claims(&server, "csc", &["social_worker"]));
     let response = get_inbox(&client_with(&server, &cert), Some(&token))
         .await
@@ -278,11 +282,7 @@ async fn a_token_naming_another_agency_than_the_certificate_is_refused_as_token_
 #[tokio::test]
 async fn a_role_the_agency_kind_cannot_hold_is_refused_as_token_role_invalid() {
     let server = TestServer::start().await;
-    let token = sign(
-        &server,
-        "csc",
-        &claims(&server, "csc", &["police_officer"]),
-    );
+    let token = sign(&server, "csc", &claims(&server, "csc", &["police_officer"]));
     let response = get_inbox(&server.client("csc"), Some(&token))
         .await
         .unwrap();
@@ -308,11 +308,7 @@ async fn an_unknown_role_name_is_refused_as_token_role_invalid() {
 #[tokio::test]
 async fn an_eddsa_token_from_children_social_care_reads_the_inbox() {
     let server = TestServer::start().await;
-    let token = sign(
-        &server,
-        "csc",
-        &claims(&server, "csc", &["social_worker"]),
-    );
+    let token = sign(&server, "csc", &claims(&server, "csc", &["social_worker"]));
     assert_eq!(declared_algorithm(&token), "EdDSA");
     let response = get_inbox(&server.client("csc"), Some(&token))
         .await
@@ -366,7 +362,10 @@ async fn healthz_and_readyz_answer_a_client_certificate_without_a_token() {
         .unwrap();
     assert_eq!(health.status, 200, "{}", health.text());
     assert_eq!(health.json()["status"], "ok");
-    let ready = client.send(Method::GET, "/readyz", None, None).await.unwrap();
+    let ready = client
+        .send(Method::GET, "/readyz", None, None)
+        .await
+        .unwrap();
     assert_eq!(ready.status, 200, "{}", ready.text());
     assert_eq!(ready.json()["status"], "ready");
     assert_eq!(server.state.metrics.refused_authentications(), 0);
@@ -376,11 +375,7 @@ async fn healthz_and_readyz_answer_a_client_certificate_without_a_token() {
 #[tokio::test]
 async fn an_unknown_path_answers_404_problem_json() {
     let server = TestServer::start().await;
-    let token = sign(
-        &server,
-        "csc",
-        &claims(&server, "csc", &["social_worker"]),
-    );
+    let token = sign(&server, "csc", &claims(&server, "csc", &["social_worker"]));
     let response = server
         .client("csc")
         .get("/v1/no-such-thing", &token)
@@ -402,7 +397,11 @@ async fn a_refused_authentication_is_counted_and_an_accepted_one_is_not() {
     let response = get_inbox(&server.client("csc"), None).await.unwrap();
     assert_refused(&response, "token_missing");
     assert_eq!(metrics.refused_authentications(), 1);
-    let token = sign(&server, "early-help", &claims(&server, "csc", &["social_worker"]));
+    let token = sign(
+        &server,
+        "early-help",
+        &claims(&server, "csc", &["social_worker"]),
+    );
     let response = get_inbox(&server.client("csc"), Some(&token))
         .await
         .unwrap();

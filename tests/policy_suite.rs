@@ -49,7 +49,10 @@ fn every_reason_code_is_expected_by_at_least_two_scenarios() {
         .iter()
         .filter(|c| seen.get(c.as_str()).copied().unwrap_or(0) < 2)
         .collect();
-    assert!(thin.is_empty(), "codes with fewer than two scenarios: {thin:?}");
+    assert!(
+        thin.is_empty(),
+        "codes with fewer than two scenarios: {thin:?}"
+    );
 }
 
 #[tokio::test]
@@ -57,7 +60,10 @@ async fn the_embedded_policy_is_the_shipped_directory() {
     let on_disk = Files::from_dir(Path::new("policies")).unwrap();
     let disk: BTreeSet<&str> = on_disk.names().collect();
     let embedded: BTreeSet<&str> = EMBEDDED.iter().map(|(n, _)| *n).collect();
-    assert_eq!(disk, embedded, "list every policy file in policy.rs `embedded!`");
+    assert_eq!(
+        disk, embedded,
+        "list every policy file in policy.rs `embedded!`"
+    );
     let a = Policy::from_files(&Files::embedded()).await.unwrap();
     let b = Policy::load("policies").await.unwrap();
     assert_eq!(a.version(), b.version());
@@ -76,7 +82,10 @@ async fn load_with(file: &str, edit: impl Fn(&str) -> String) -> String {
 #[tokio::test]
 async fn a_policy_row_naming_an_unknown_role_is_refused_with_file_and_line() {
     let e = load_with("initiate.csv", |t| format!("{t}p, janitor, allow\n")).await;
-    let lines = std::fs::read_to_string("policies/initiate.csv").unwrap().lines().count();
+    let lines = std::fs::read_to_string("policies/initiate.csv")
+        .unwrap()
+        .lines()
+        .count();
     assert!(e.contains(&format!("initiate.csv:{}", lines + 1)), "{e}");
     assert!(e.contains("unknown role \"janitor\""), "{e}");
 }
@@ -84,11 +93,31 @@ async fn a_policy_row_naming_an_unknown_role_is_refused_with_file_and_line() {
 #[tokio::test]
 async fn a_policy_row_naming_an_unknown_section_purpose_basis_or_kind_is_refused() {
     for (file, row, term) in [
-        ("sections.csv", "p, police, *, diary, allow", "unknown section \"diary\""),
-        ("purposes.csv", "p, gossip, police, allow", "unknown purpose \"gossip\""),
-        ("overrides.csv", "p, hunch, dsl, allow", "unknown basis \"hunch\""),
-        ("bases.csv", "p, consent, *, academy, allow", "unknown agency kind \"academy\""),
-        ("consent_givers.csv", "p, teen, *, *, child, allow", "unknown age band \"teen\""),
+        (
+            "sections.csv",
+            "p, police, *, diary, allow",
+            "unknown section \"diary\"",
+        ),
+        (
+            "purposes.csv",
+            "p, gossip, police, allow",
+            "unknown purpose \"gossip\"",
+        ),
+        (
+            "overrides.csv",
+            "p, hunch, dsl, allow",
+            "unknown basis \"hunch\"",
+        ),
+        (
+            "bases.csv",
+            "p, consent, *, academy, allow",
+            "unknown agency kind \"academy\"",
+        ),
+        (
+            "consent_givers.csv",
+            "p, teen, *, *, child, allow",
+            "unknown age band \"teen\"",
+        ),
     ] {
         let e = load_with(file, |t| format!("{t}{row}\n")).await;
         assert!(e.contains(file) && e.contains(term), "{file}: {e}");
@@ -98,15 +127,24 @@ async fn a_policy_row_naming_an_unknown_section_purpose_basis_or_kind_is_refused
 #[tokio::test]
 async fn a_policy_row_with_the_wrong_number_of_fields_or_effect_is_refused() {
     let e = load_with("purposes.csv", |t| format!("{t}p, court, police\n")).await;
-    assert!(e.contains("purposes.csv:") && e.contains("expected 4 fields"), "{e}");
+    assert!(
+        e.contains("purposes.csv:") && e.contains("expected 4 fields"),
+        "{e}"
+    );
     let e = load_with("purposes.csv", |t| format!("{t}p, court, police, maybe\n")).await;
     assert!(e.contains("allow or deny"), "{e}");
 }
 
 #[tokio::test]
 async fn a_model_whose_request_does_not_fit_its_family_is_refused() {
-    let e = load_with("views.conf", |t| t.replace("r = recipient_kind, recipient_role, view", "r = kind, view")).await;
-    assert!(e.contains("views.conf") && e.contains("request definition"), "{e}");
+    let e = load_with("views.conf", |t| {
+        t.replace("r = recipient_kind, recipient_role, view", "r = kind, view")
+    })
+    .await;
+    assert!(
+        e.contains("views.conf") && e.contains("request definition"),
+        "{e}"
+    );
 }
 
 #[tokio::test]
@@ -139,15 +177,27 @@ fn broker_decide_prints_one_json_line_per_scenario_in_the_contract_shape() {
     assert!(out.status.success());
     let stdout = String::from_utf8_lossy(&out.stdout);
     let first: serde_json::Value = serde_json::from_str(stdout.lines().next().unwrap()).unwrap();
-    let keys: BTreeSet<&str> = first.as_object().unwrap().keys().map(String::as_str).collect();
+    let keys: BTreeSet<&str> = first
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
     assert_eq!(
         keys,
         BTreeSet::from([
-            "name", "decision", "view", "sections_released", "sections_withheld", "reasons",
+            "name",
+            "decision",
+            "view",
+            "sections_released",
+            "sections_withheld",
+            "reasons",
             "obligations"
         ])
     );
-    let count = load_file(Path::new("policies/tests/schools.json")).unwrap().len();
+    let count = load_file(Path::new("policies/tests/schools.json"))
+        .unwrap()
+        .len();
     assert_eq!(stdout.lines().count(), count);
 }
 
@@ -174,14 +224,32 @@ fn the_contract_example_scenario_gives_the_dsl_the_limited_summary() {
  "expect": {"decision": "permit", "view": "limited_summary",
             "sections_released": ["summary", "risk_management"], "reasons": []}}]}"#,
     );
-    let out = bin().args(["decide", "--scenarios"]).arg(&file).output().unwrap();
+    let out = bin()
+        .args(["decide", "--scenarios"])
+        .arg(&file)
+        .output()
+        .unwrap();
     let line: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(line["decision"], "permit");
     assert_eq!(line["view"], "limited_summary");
-    assert_eq!(line["sections_released"], serde_json::json!(["summary", "risk_management"]));
-    assert_eq!(line["sections_withheld"], serde_json::json!(["allegation_details"]));
-    let test = bin().args(["policy", "test"]).arg(dir.path()).output().unwrap();
-    assert!(test.status.success(), "{}", String::from_utf8_lossy(&test.stdout));
+    assert_eq!(
+        line["sections_released"],
+        serde_json::json!(["summary", "risk_management"])
+    );
+    assert_eq!(
+        line["sections_withheld"],
+        serde_json::json!(["allegation_details"])
+    );
+    let test = bin()
+        .args(["policy", "test"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert!(
+        test.status.success(),
+        "{}",
+        String::from_utf8_lossy(&test.stdout)
+    );
 }
 
 #[test]
@@ -192,25 +260,44 @@ fn a_malformed_scenario_is_reported_with_its_name_and_json_path() {
     doc["scenarios"][1]["subject"]["date_of_birth"] = "2015-02-30".into();
     let name = doc["scenarios"][1]["name"].as_str().unwrap().to_owned();
     let file = write(dir.path(), "bad.json", &doc.to_string());
-    let out = bin().args(["decide", "--scenarios"]).arg(&file).output().unwrap();
+    let out = bin()
+        .args(["decide", "--scenarios"])
+        .arg(&file)
+        .output()
+        .unwrap();
     assert!(!out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains(&name), "{stderr}");
-    assert!(stderr.contains("scenarios[1].subject.date_of_birth"), "{stderr}");
+    assert!(
+        stderr.contains("scenarios[1].subject.date_of_birth"),
+        "{stderr}"
+    );
     assert!(!stderr.contains("panicked"), "{stderr}");
 }
 
 #[test]
 fn an_out_of_vocabulary_role_in_a_scenario_is_reported_not_panicked() {
     let dir = tempfile::tempdir().unwrap();
-    let file = write(dir.path(), "bad.json", r#"{"scenarios": [{"name": "x", "at": "2026-01-01T00:00:00Z"}]}"#);
-    let out = bin().args(["policy", "test"]).arg(dir.path()).output().unwrap();
+    let file = write(
+        dir.path(),
+        "bad.json",
+        r#"{"scenarios": [{"name": "x", "at": "2026-01-01T00:00:00Z"}]}"#,
+    );
+    let out = bin()
+        .args(["policy", "test"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
     assert!(!out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("scenario 0 (x)"), "{stderr}");
     let _ = file;
     let file = write(dir.path(), "bad.json", "not json at all");
-    let out = bin().args(["decide", "--scenarios"]).arg(&file).output().unwrap();
+    let out = bin()
+        .args(["decide", "--scenarios"])
+        .arg(&file)
+        .output()
+        .unwrap();
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("bad.json"));
 }
@@ -221,10 +308,21 @@ fn policy_test_fails_on_a_wrong_expectation_and_shows_expected_and_actual() {
     let text = std::fs::read_to_string("policies/tests/schools.json").unwrap();
     let mut doc: serde_json::Value = serde_json::from_str(&text).unwrap();
     let first = &mut doc["scenarios"][0]["expect"];
-    first["decision"] = if first["decision"] == "permit" { "deny".into() } else { "permit".into() };
+    first["decision"] = if first["decision"] == "permit" {
+        "deny".into()
+    } else {
+        "permit".into()
+    };
     write(dir.path(), "wrong.json", &doc.to_string());
-    let out = bin().args(["policy", "test"]).arg(dir.path()).output().unwrap();
+    let out = bin()
+        .args(["policy", "test"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
     assert!(!out.status.success());
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(stdout.contains("FAIL") && stdout.contains("decision: expected"), "{stdout}");
+    assert!(
+        stdout.contains("FAIL") && stdout.contains("decision: expected"),
+        "{stdout}"
+    );
 }

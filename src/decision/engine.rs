@@ -77,7 +77,10 @@ pub fn decide(policy: &Policy, facts: &Facts) -> Decision {
     // 7a and 4.3: the recipient role and its requirements.
     let named_role_ok = match recipient.role {
         Some(r) => r.valid_for(kind),
-        None => !policy.allows(Family::RecipientRequirements, &[kind.as_str(), "", "role_named"]),
+        None => !policy.allows(
+            Family::RecipientRequirements,
+            &[kind.as_str(), "", "role_named"],
+        ),
     };
     if !named_role_ok {
         f.fail(
@@ -108,7 +111,8 @@ pub fn decide(policy: &Policy, facts: &Facts) -> Decision {
             );
         }
     }
-    if recipient_requires("own_pupil") && subject.school.as_deref() != Some(recipient.agency.as_str())
+    if recipient_requires("own_pupil")
+        && subject.school.as_deref() != Some(recipient.agency.as_str())
     {
         f.fail(
             ReasonCode::NotPupilOfSchool,
@@ -167,7 +171,8 @@ pub fn decide(policy: &Policy, facts: &Facts) -> Decision {
     }
     if requires("override_role")
         && !requester.roles.iter().any(|r| {
-            r.valid_for(requester.agency_kind) && policy.allows(Family::Overrides, &[basis, r.as_str()])
+            r.valid_for(requester.agency_kind)
+                && policy.allows(Family::Overrides, &[basis, r.as_str()])
         })
     {
         f.fail(
@@ -208,10 +213,11 @@ pub fn decide(policy: &Policy, facts: &Facts) -> Decision {
             ),
         );
     }
-    let forum = if forum_basis {
-        let found = applicable_forum_decision(facts);
-        if found.is_none() {
-            f.fail(
+    let forum =
+        if forum_basis {
+            let found = applicable_forum_decision(facts);
+            if found.is_none() {
+                f.fail(
                 ReasonCode::MappaDecisionNotApplicable,
                 format!(
                     "rule 5: no MAPPA forum decision {} in force covers this child{}, recipient \
@@ -220,18 +226,21 @@ pub fn decide(policy: &Policy, facts: &Facts) -> Decision {
                     if subject.mappa_active { "" } else { " (not under MAPPA)" }
                 ),
             );
-        }
-        found
-    } else {
-        None
-    };
+            }
+            found
+        } else {
+            None
+        };
 
     // 6: strategy-meeting minutes need the chair's permission for this agency.
     for record in &facts.records {
         if policy.allows(
             Family::RecordControls,
             &[record.kind.as_str(), "chair_permission"],
-        ) && !record.chair_permissions.iter().any(|a| a == &recipient.agency)
+        ) && !record
+            .chair_permissions
+            .iter()
+            .any(|a| a == &recipient.agency)
         {
             f.fail(
                 ReasonCode::ChairPermissionRequired,
@@ -247,9 +256,13 @@ pub fn decide(policy: &Policy, facts: &Facts) -> Decision {
     }
 
     // 4: need to know.
-    let fixed_view = [View::Notification, View::RiskManagement, View::LimitedSummary]
-        .into_iter()
-        .find(|v| policy.allows(Family::Views, &[kind.as_str(), role, v.as_str()]));
+    let fixed_view = [
+        View::Notification,
+        View::RiskManagement,
+        View::LimitedSummary,
+    ]
+    .into_iter()
+    .find(|v| policy.allows(Family::Views, &[kind.as_str(), role, v.as_str()]));
     let ceiling = fixed_view.unwrap_or(View::Full);
     let mut present = BTreeSet::new();
     let mut released = BTreeSet::new();
@@ -278,7 +291,11 @@ pub fn decide(policy: &Policy, facts: &Facts) -> Decision {
             format!(
                 "rule 4.2: a {kind} {} may receive none of the sections these records hold ({})",
                 if role.is_empty() { "recipient" } else { role },
-                if forum.is_some() { "the MAPPA forum decision".to_owned() } else { Family::Sections.to_string() }
+                if forum.is_some() {
+                    "the MAPPA forum decision".to_owned()
+                } else {
+                    Family::Sections.to_string()
+                }
             ),
         );
     }
@@ -290,10 +307,22 @@ pub fn decide(policy: &Policy, facts: &Facts) -> Decision {
         Vec::new()
     };
     Decision {
-        decision: if permit { Outcome::Permit } else { Outcome::Deny },
+        decision: if permit {
+            Outcome::Permit
+        } else {
+            Outcome::Deny
+        },
         view: permit.then_some(view),
-        sections_released: if permit { released.into_iter().collect() } else { Vec::new() },
-        sections_withheld: if permit { withheld } else { present.into_iter().collect() },
+        sections_released: if permit {
+            released.into_iter().collect()
+        } else {
+            Vec::new()
+        },
+        sections_withheld: if permit {
+            withheld
+        } else {
+            present.into_iter().collect()
+        },
         reasons: f.0,
         obligations,
         policy_version: policy.version().to_owned(),
@@ -362,7 +391,8 @@ fn applicable_forum_decision(facts: &Facts) -> Option<&MappaDecisionFacts> {
             && facts.subject.mappa_active
             && d.subject_id == facts.subject.id
             && d.recipient_agency == facts.recipient.agency
-            && d.recipient_role.is_none_or(|r| Some(r) == facts.recipient.role)
+            && d.recipient_role
+                .is_none_or(|r| Some(r) == facts.recipient.role)
             && d.purposes.contains(&facts.request.purpose)
             && in_force(facts.at, d.expires_at, None)
     })
@@ -381,7 +411,11 @@ fn join<'a>(items: impl Iterator<Item = &'a str>) -> String {
 
 /// The decision on depositing records (RULES.md 2.1): by the owner agency only, and only by
 /// a role the policy lets deposit that kind. Reported in the same shape as a disclosure.
-pub fn decide_deposit(policy: &Policy, requester: &super::Requester, records: &[super::RecordFacts]) -> Decision {
+pub fn decide_deposit(
+    policy: &Policy,
+    requester: &super::Requester,
+    records: &[super::RecordFacts],
+) -> Decision {
     let mut f = Failures::default();
     for record in records {
         if record.owner != requester.agency {
@@ -411,7 +445,11 @@ pub fn decide_deposit(policy: &Policy, requester: &super::Requester, records: &[
     }
     let permit = f.0.is_empty();
     Decision {
-        decision: if permit { Outcome::Permit } else { Outcome::Deny },
+        decision: if permit {
+            Outcome::Permit
+        } else {
+            Outcome::Deny
+        },
         view: None,
         sections_released: Vec::new(),
         sections_withheld: Vec::new(),

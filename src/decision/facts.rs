@@ -19,7 +19,11 @@ pub fn age_on(dob: NaiveDate, on: NaiveDate) -> i32 {
 }
 
 /// Still in force at `at`: expiry and withdrawal take effect at their instant, inclusive.
-pub fn in_force(at: DateTime<Utc>, expires_at: Option<DateTime<Utc>>, withdrawn_at: Option<DateTime<Utc>>) -> bool {
+pub fn in_force(
+    at: DateTime<Utc>,
+    expires_at: Option<DateTime<Utc>>,
+    withdrawn_at: Option<DateTime<Utc>>,
+) -> bool {
     expires_at.is_none_or(|e| at < e) && withdrawn_at.is_none_or(|w| at < w)
 }
 

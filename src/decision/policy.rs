@@ -233,14 +233,36 @@ macro_rules! embedded {
 }
 
 embedded!(
-    "actions.conf", "actions.csv", "age_bands.csv", "age_restrictions.conf",
-    "age_restrictions.csv", "bases.conf", "bases.csv", "basis_requirements.conf",
-    "basis_requirements.csv", "consent_givers.conf", "consent_givers.csv", "deposit.conf",
-    "deposit.csv", "initiate.conf", "initiate.csv", "overrides.conf", "overrides.csv",
-    "parameters.csv", "purposes.conf", "purposes.csv", "recipient_requirements.conf",
-    "recipient_requirements.csv", "record_controls.conf", "record_controls.csv",
-    "sections.conf", "sections.csv", "view_sections.conf", "view_sections.csv",
-    "views.conf", "views.csv",
+    "actions.conf",
+    "actions.csv",
+    "age_bands.csv",
+    "age_restrictions.conf",
+    "age_restrictions.csv",
+    "bases.conf",
+    "bases.csv",
+    "basis_requirements.conf",
+    "basis_requirements.csv",
+    "consent_givers.conf",
+    "consent_givers.csv",
+    "deposit.conf",
+    "deposit.csv",
+    "initiate.conf",
+    "initiate.csv",
+    "overrides.conf",
+    "overrides.csv",
+    "parameters.csv",
+    "purposes.conf",
+    "purposes.csv",
+    "recipient_requirements.conf",
+    "recipient_requirements.csv",
+    "record_controls.conf",
+    "record_controls.csv",
+    "sections.conf",
+    "sections.csv",
+    "view_sections.conf",
+    "view_sections.csv",
+    "views.conf",
+    "views.csv",
 );
 
 /// Comma-separated rows, `#` comments and blank lines skipped, fields trimmed.
@@ -322,10 +344,18 @@ fn load_bands(files: &Files) -> Result<Vec<AgeBand>, PolicyError> {
         };
         let (min, max) = (age(min)?, age(max)?);
         if min > max || name.is_empty() || name == "*" {
-            return Err(err(&path, Some(row.line), "a band needs a name and min <= max"));
+            return Err(err(
+                &path,
+                Some(row.line),
+                "a band needs a name and min <= max",
+            ));
         }
         if bands.iter().any(|b| &b.name == name) {
-            return Err(err(&path, Some(row.line), format!("duplicate band \"{name}\"")));
+            return Err(err(
+                &path,
+                Some(row.line),
+                format!("duplicate band \"{name}\""),
+            ));
         }
         bands.push(AgeBand {
             name: name.clone(),
@@ -344,7 +374,11 @@ fn load_parameters(files: &Files) -> Result<usize, PolicyError> {
         match row.fields.as_slice() {
             [name, value] if name == "justification_min_chars" => {
                 justification = Some(value.parse::<usize>().map_err(|_| {
-                    err(&path, Some(row.line), format!("\"{value}\" is not a number"))
+                    err(
+                        &path,
+                        Some(row.line),
+                        format!("\"{value}\" is not a number"),
+                    )
                 })?);
             }
             other => {
@@ -483,7 +517,10 @@ async fn load_family(
             return Err(err(
                 &conf_path,
                 None,
-                format!("the request definition must be `r = {}`", expected.join(", ")),
+                format!(
+                    "the request definition must be `r = {}`",
+                    expected.join(", ")
+                ),
             ));
         }
     }

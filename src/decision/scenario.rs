@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::{
-    ConsentFacts, Decision, Facts, MappaDecisionFacts, Outcome, Policy, RecordFacts, Recipient,
+    ConsentFacts, Decision, Facts, MappaDecisionFacts, Outcome, Policy, Recipient, RecordFacts,
     RequestFacts, Requester, StaffDesignation, Subject, decide, decide_deposit,
 };
 use crate::vocab::{Obligation, ReasonCode, Section, View};
@@ -149,7 +149,11 @@ pub fn load_file(file: &Path) -> Result<Vec<Scenario>, ScenarioError> {
         }
         Err(whole) => {
             let mut items = Vec::new();
-            for (i, line) in text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
+            for (i, line) in text
+                .lines()
+                .enumerate()
+                .filter(|(_, l)| !l.trim().is_empty())
+            {
                 match serde_json::from_str(line) {
                     Ok(v) => items.push(v),
                     Err(source) if i == 0 => {
@@ -190,10 +194,16 @@ pub fn load_file(file: &Path) -> Result<Vec<Scenario>, ScenarioError> {
                 .map_err(|e| fail(e.path().to_string(), e.into_inner().to_string()))?;
             if scenario.action == Action::Disclose {
                 if scenario.recipient.is_none() {
-                    return Err(fail("recipient".into(), "a disclosure needs a recipient".into()));
+                    return Err(fail(
+                        "recipient".into(),
+                        "a disclosure needs a recipient".into(),
+                    ));
                 }
                 if scenario.request.is_none() {
-                    return Err(fail("request".into(), "a disclosure needs a request".into()));
+                    return Err(fail(
+                        "request".into(),
+                        "a disclosure needs a request".into(),
+                    ));
                 }
             }
             Ok(scenario)

@@ -40,8 +40,9 @@ fn declared_algorithm(token: &str) -> Option<String> {
 /// Verifies signature, `iss`, `aud`, `exp` (60 s leeway), `sub`, `agency` and `roles`.
 pub fn verify(token: &str, agency: &Agency, audience: &str) -> Result<Claims, ApiError> {
     let expected = agency.jwt.algorithm;
-    let declared = declared_algorithm(token)
-        .ok_or_else(|| ApiError::unauthorized("token_malformed", "the bearer token is not a JWT"))?;
+    let declared = declared_algorithm(token).ok_or_else(|| {
+        ApiError::unauthorized("token_malformed", "the bearer token is not a JWT")
+    })?;
     if declared != format!("{expected:?}") {
         return Err(ApiError::unauthorized(
             "token_algorithm",
@@ -64,7 +65,9 @@ pub fn verify(token: &str, agency: &Agency, audience: &str) -> Result<Claims, Ap
                 format!("the token is not signed by agency {}'s key", agency.id),
             ),
             ErrorKind::ExpiredSignature => ("token_expired", "the token has expired".into()),
-            ErrorKind::ImmatureSignature => ("token_not_yet_valid", "the token is not valid yet".into()),
+            ErrorKind::ImmatureSignature => {
+                ("token_not_yet_valid", "the token is not valid yet".into())
+            }
             ErrorKind::InvalidAudience => (
                 "token_audience",
                 format!("the token's aud is not \"{audience}\""),
@@ -85,7 +88,10 @@ pub fn verify(token: &str, agency: &Agency, audience: &str) -> Result<Claims, Ap
                 "token_claims",
                 "the token needs string claims sub and agency and an array claim roles".into(),
             ),
-            _ => ("token_malformed", "the bearer token is not a valid JWT".into()),
+            _ => (
+                "token_malformed",
+                "the bearer token is not a valid JWT".into(),
+            ),
         };
         ApiError::unauthorized(code, detail)
     })?;
@@ -100,16 +106,22 @@ pub fn verify(token: &str, agency: &Agency, audience: &str) -> Result<Claims, Ap
         ));
     }
     if claims.sub.trim().is_empty() {
-        return Err(ApiError::unauthorized("token_claims", "the token's sub is empty"));
+        return Err(ApiError::unauthorized(
+            "token_claims",
+            "the token's sub is empty",
+        ));
     }
     if claims.roles.is_empty() {
-        return Err(ApiError::unauthorized("token_role_invalid", "the token names no role"));
+        return Err(ApiError::unauthorized(
+            "token_role_invalid",
+            "the token names no role",
+        ));
     }
     let mut roles = Vec::with_capacity(claims.roles.len());
     for name in &claims.roles {
-        let role: Role = name
-            .parse()
-            .map_err(|e: crate::vocab::UnknownTerm| ApiError::unauthorized("token_role_invalid", e.to_string()))?;
+        let role: Role = name.parse().map_err(|e: crate::vocab::UnknownTerm| {
+            ApiError::unauthorized("token_role_invalid", e.to_string())
+        })?;
         if !role.valid_for(agency.kind) {
             return Err(ApiError::unauthorized(
                 "token_role_invalid",

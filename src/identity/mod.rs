@@ -97,18 +97,24 @@ fn bearer(parts: &Parts) -> Result<&str, ApiError> {
         .headers
         .get(axum::http::header::AUTHORIZATION)
         .ok_or_else(|| {
-            ApiError::unauthorized("token_missing", "an Authorization: Bearer token is required")
+            ApiError::unauthorized(
+                "token_missing",
+                "an Authorization: Bearer token is required",
+            )
         })?;
-    let text = value
-        .to_str()
-        .map_err(|_| ApiError::unauthorized("token_malformed", "the Authorization header is not text"))?;
+    let text = value.to_str().map_err(|_| {
+        ApiError::unauthorized("token_malformed", "the Authorization header is not text")
+    })?;
     let token = text
         .strip_prefix("Bearer ")
         .or_else(|| text.strip_prefix("bearer "))
         .map(str::trim)
         .filter(|t| !t.is_empty())
         .ok_or_else(|| {
-            ApiError::unauthorized("token_missing", "the Authorization header must be `Bearer <JWT>`")
+            ApiError::unauthorized(
+                "token_missing",
+                "the Authorization header must be `Bearer <JWT>`",
+            )
         })?;
     Ok(token)
 }

@@ -20,7 +20,10 @@ async fn healthz() -> Json<Value> {
 
 async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
     match state.db.ping().await {
-        Ok(()) => (StatusCode::OK, Json(json!({"status": "ready", "database": state.db.kind()}))),
+        Ok(()) => (
+            StatusCode::OK,
+            Json(json!({"status": "ready", "database": state.db.kind()})),
+        ),
         Err(e) => {
             tracing::warn!(error = %e, "readiness check failed");
             (

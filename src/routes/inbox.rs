@@ -39,7 +39,10 @@ const INBOX: &str = "SELECT disclosure_id, subject_id, record_ids, record_kind, 
      to_agency, to_role, to_sub, purpose, basis, view, issued_at, sha256 \
      FROM packets WHERE to_agency = $1 ORDER BY issued_at DESC, disclosure_id LIMIT 500";
 
-async fn list(principal: Principal, State(state): State<AppState>) -> Result<Json<Vec<InboxItem>>, ApiError> {
+async fn list(
+    principal: Principal,
+    State(state): State<AppState>,
+) -> Result<Json<Vec<InboxItem>>, ApiError> {
     let rows: Vec<InboxItem> = with_db!(&state.db, pool => {
         let rows = sqlx::query(INBOX).bind(&*principal.agency).fetch_all(pool).await?;
         rows.iter()

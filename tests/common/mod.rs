@@ -18,7 +18,9 @@ use tokio::sync::oneshot;
 pub async fn test_database_url(dir: &std::path::Path) -> String {
     match std::env::var("BROKER_TEST_DATABASE_URL") {
         Ok(url) if url.starts_with("postgres") => fresh_postgres_database(&url).await,
-        Ok(url) if !url.is_empty() => panic!("BROKER_TEST_DATABASE_URL must be a postgres:// url, not {url}"),
+        Ok(url) if !url.is_empty() => {
+            panic!("BROKER_TEST_DATABASE_URL must be a postgres:// url, not {url}")
+        }
         _ => format!("sqlite://{}/data/broker.db", dir.display()),
     }
 }
@@ -36,8 +38,30 @@ pub async fn fresh_postgres_database(url: &str) -> String {
         .execute(&mut admin)
         .await
         .expect("creating a test database");
-    let (base, _) = url.rsplit_once('/').expect("a postgres url with a database name");
+    let (base, _) = url
+        .rsplit_once('/')
+        .expect("a postgres url with a database name");
     format!("{base}/{name}")
+}
+
+/// Drops a database made by [`fresh_postgres_database`] (a no-op for SQLite).
+pub async fn drop_postgres_database(url: &str) {
+    let Ok(admin_url) = std::env::var("BROKER_TEST_DATABASE_URL") else {
+        return;
+    };
+    let Some((_, name)) = url.rsplit_once('/') else {
+        return;
+    };
+    if !url.starts_with("postgres") || !name.starts_with("broker_test_") {
+        return;
+    }
+    if let Ok(mut admin) = sqlx::PgConnection::connect(&admin_url).await {
+        let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+        )))
+        .execute(&mut admin)
+        .await;
+    }
 }
 
 pub struct TestServer {
@@ -62,8 +86,12 @@ impl TestServer {
     /// Serves an existing world (its broker.toml as written or edited by the test).
     pub async fn start_in(dir: tempfile::TempDir, world: DevWorld) -> TestServer {
         let config = Config::load(&world.config).expect("the dev config loads");
-        let state = AppState::build(config.clone()).await.expect("the broker builds");
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("a free port");
+        let state = AppState::build(config.clone())
+            .await
+            .expect("the broker builds");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("a free port");
         let addr = listener.local_addr().unwrap();
         let (tx, rx) = oneshot::channel::<()>();
         let served = state.clone();
@@ -108,5 +136,6 @@ impl TestServer {
             let _ = tokio::time::timeout(Duration::from_secs(15), handle).await;
         }
         self.state.db.close().await;
+        drop_postgres_database(&self.config.database.url).await;
     }
 }

@@ -1,0 +1,306 @@
+//! A broker refuses to start on a bad configuration, and says what is wrong (API.md,
+//! Configuration). Each test spoils one thing in a fresh dev world and reads the message.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use broker::config::Config;
+use broker::devinit::{DevWorld, WORLD, dev_init};
+use broker::server::AppState;
+
+struct World {
+    // Held so the directory lives as long as the test.
+    _dir: tempfile::TempDir,
+    world: DevWorld,
+}
+
+impl World {
+    fn new() -> World {
+        let dir = tempfile::tempdir().expect("a temp dir");
+        let world = dev_init(dir.path(), false, "127.0.0.1:0", "sqlite://data/broker.db")
+            .expect("dev-init");
+        World { _dir: dir, world }
+    }
+
+    fn file(&self, name: &str) -> PathBuf {
+        self.world.certs.join(name)
+    }
+
+    fn toml(&self) -> String {
+        std::fs::read_to_string(&self.world.config).expect("broker.toml")
+    }
+
+    /// Rewrites broker.toml, checking that `from` is really there to replace.
+    fn edit_toml(&self, from: &str, to: &str) {
+        let text = self.toml();
+        assert!(text.contains(from), "broker.toml has no {from:?}:\n{text}");
+        std::fs::write(&self.world.config, text.replacen(from, to, 1))
+            .expect("writing broker.toml");
+    }
+
+    fn load(&self) -> Config {
+        Config::load(&self.world.config).expect("the configuration parses")
+    }
+
+    fn load_error(&self) -> String {
+        match Config::load(&self.world.config) {
+            Ok(_) => panic!("the configuration was accepted"),
+            Err(e) => format!("{e:#}"),
+        }
+    }
+
+    async fn build_error(&self) -> String {
+        match AppState::build(self.load()).await {
+            Ok(state) => {
+                state.db.close().await;
+                panic!("the broker built")
+            }
+            Err(e) => format!("{e:#}"),
+        }
+    }
+
+    /// Builds the state (which does not read the TLS files) and serves it: the error `serve`
+    /// returns before accepting anything.
+    async fn serve_error(&self) -> String {
+        let state = AppState::build(self.load())
+            .await
+            .expect("the broker builds");
+        let db = state.db.clone();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let served = tokio::time::timeout(
+            Duration::from_secs(10),
+            broker::server::serve(listener, state, std::future::pending()),
+        )
+        .await;
+        db.close().await;
+        match served {
+            Err(_) => panic!("the broker served for 10 s instead of refusing"),
+            Ok(Ok(())) => panic!("serve returned without an error"),
+            Ok(Err(e)) => format!("{e:#}"),
+        }
+    }
+}
+
+fn assert_names(message: &str, needles: &[&str]) {
+    for needle in needles {
+        assert!(message.contains(needle), "{needle:?} is not in: {message}");
+    }
+}
+
+fn display(path: &Path) -> String {
+    path.display().to_string()
+}
+
+const GARBAGE_PEM: &str =
+    "-----BEGIN PUBLIC KEY-----\nthis is not base64 at all!\n-----END PUBLIC KEY-----\n";
+
+#[tokio::test]
+async fn the_unchanged_dev_world_builds_with_every_agency() {
+    let w = World::new();
+    let config = w.load();
+    let state = AppState::build(config).await.expect("the broker builds");
+    assert_eq!(state.agencies.len(), WORLD.len());
+    for agency in WORLD {
+        assert!(
+            state.agencies.contains_key(agency.id),
+            "{} is missing",
+            agency.id
+        );
+    }
+    assert_eq!(state.db.kind(), "sqlite");
+    state.db.close().await;
+}
+
+#[test]
+fn an_unknown_key_in_the_server_section_is_refused_by_name() {
+    let w = World::new();
+    w.edit_toml("[server]\n", "[server]\ncolour = \"blue\"\n");
+    let message = w.load_error();
+    assert_names(&message, &["colour", &display(&w.world.config)]);
+}
+
+#[test]
+fn an_agency_of_an_unknown_kind_is_refused_by_name() {
+    let w = World::new();
+    w.edit_toml("kind = \"police\"", "kind = \"constabulary\"");
+    let message = w.load_error();
+    assert_names(&message, &["unknown agency kind \"constabulary\""]);
+}
+
+#[test]
+fn a_duplicate_agency_id_is_refused_by_name() {
+    let w = World::new();
+    w.edit_toml("id = \"early-help\"", "id = \"csc\"");
+    let message = w.load_error();
+    assert_names(&message, &["duplicate agency id \"csc\""]);
+}
+
+#[tokio::test]
+async fn a_missing_jwt_public_key_file_is_refused_naming_the_agency_and_file() {
+    let w = World::new();
+    let key = w.file("police.jwt.pub.pem");
+    std::fs::remove_file(&key).unwrap();
+    let message = w.build_error().await;
+    assert_names(
+        &message,
+        &[
+            "agency \"police\": jwt_public_key",
+            &display(&key),
+            "cannot read",
+        ],
+    );
+}
+
+#[tokio::test]
+async fn a_malformed_jwt_public_key_file_is_refused_naming_the_agency_and_file() {
+    let w = World::new();
+    let key = w.file("police.jwt.pub.pem");
+    std::fs::write(&key, GARBAGE_PEM).unwrap();
+    let message = w.build_error().await;
+    assert_names(
+        &message,
+        &[
+            "agency \"police\": jwt_public_key",
+            &display(&key),
+            "not a PEM public key",
+        ],
+    );
+}
+
+#[tokio::test]
+async fn a_p384_jwt_public_key_is_refused_as_an_unsupported_key_type() {
+    let w = World::new();
+    let key = w.file("police.jwt.pub.pem");
+    let p384 = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P384_SHA384).unwrap();
+    std::fs::write(&key, p384.public_key_pem()).unwrap();
+    let message = w.build_error().await;
+    assert_names(
+        &message,
+        &[
+            "agency \"police\": jwt_public_key",
+            &display(&key),
+            "unsupported JWT key type",
+        ],
+    );
+}
+
+#[tokio::test]
+async fn a_private_key_given_as_jwt_public_key_is_refused() {
+    let w = World::new();
+    w.edit_toml(
+        "jwt_public_key = \"certs/dev/csc.jwt.pub.pem\"",
+        "jwt_public_key = \"certs/dev/csc.jwt.pem\"",
+    );
+    let message = w.build_error().await;
+    assert_names(
+        &message,
+        &[
+            "agency \"csc\": jwt_public_key",
+            &display(&w.file("csc.jwt.pem")),
+            "private key",
+        ],
+    );
+}
+
+#[tokio::test]
+async fn a_malformed_age_recipient_is_refused_naming_the_agency() {
+    let w = World::new();
+    let text = w.toml();
+    let start = text.find("id = \"health\"").expect("the health agency");
+    let line = text[start..]
+        .lines()
+        .find(|l| l.starts_with("age_recipient = "))
+        .expect("health's age_recipient")
+        .to_owned();
+    w.edit_toml(&line, "age_recipient = \"age1notarecipient\"");
+    let message = w.build_error().await;
+    assert_names(
+        &message,
+        &[
+            "agency \"health\": age_recipient",
+            "malformed age recipient \"age1notarecipient\"",
+        ],
+    );
+}
+
+#[tokio::test]
+async fn a_missing_storage_age_identity_file_is_refused_naming_the_file() {
+    let w = World::new();
+    let identity = w.file("broker-at-rest.age");
+    std::fs::remove_file(&identity).unwrap();
+    let message = w.build_error().await;
+    assert_names(&message, &["storage.age_identity", &display(&identity)]);
+}
+
+#[tokio::test]
+async fn a_missing_tls_cert_file_stops_serve_naming_the_file() {
+    let w = World::new();
+    let path = w.file("server.pem");
+    std::fs::remove_file(&path).unwrap();
+    let message = w.serve_error().await;
+    assert_names(&message, &[&display(&path), "cannot read"]);
+}
+
+#[tokio::test]
+async fn a_malformed_tls_cert_file_stops_serve_naming_the_file() {
+    let w = World::new();
+    let path = w.file("server.pem");
+    std::fs::write(
+        &path,
+        "-----BEGIN CERTIFICATE-----\nthis is not base64 at all!\n-----END CERTIFICATE-----\n",
+    )
+    .unwrap();
+    let message = w.serve_error().await;
+    assert_names(&message, &[&display(&path), "malformed certificate PEM"]);
+}
+
+#[tokio::test]
+async fn a_missing_tls_key_file_stops_serve_naming_the_file() {
+    let w = World::new();
+    let path = w.file("server.key");
+    std::fs::remove_file(&path).unwrap();
+    let message = w.serve_error().await;
+    assert_names(&message, &[&display(&path), "cannot read"]);
+}
+
+#[tokio::test]
+async fn a_malformed_tls_key_file_stops_serve_naming_the_file() {
+    let w = World::new();
+    let path = w.file("server.key");
+    std::fs::write(&path, "not a key\n").unwrap();
+    let message = w.serve_error().await;
+    assert_names(&message, &[&display(&path), "no usable private key"]);
+}
+
+#[tokio::test]
+async fn a_tls_key_that_does_not_fit_the_certificate_stops_serve_naming_the_certificate() {
+    let w = World::new();
+    // The csc client key is a valid P-256 key, but not the server certificate's.
+    std::fs::copy(w.file("csc.key"), w.file("server.key")).unwrap();
+    let message = w.serve_error().await;
+    assert_names(
+        &message,
+        &[
+            &display(&w.file("server.pem")),
+            "the key does not fit the certificate",
+        ],
+    );
+}
+
+#[tokio::test]
+async fn a_missing_client_ca_file_stops_serve_naming_the_file() {
+    let w = World::new();
+    let path = w.file("ca.pem");
+    std::fs::remove_file(&path).unwrap();
+    let message = w.serve_error().await;
+    assert_names(&message, &[&display(&path), "cannot read"]);
+}
+
+#[tokio::test]
+async fn a_malformed_client_ca_file_stops_serve_naming_the_file() {
+    let w = World::new();
+    let path = w.file("ca.pem");
+    std::fs::write(&path, "no certificate here\n").unwrap();
+    let message = w.serve_error().await;
+    assert_names(&message, &[&display(&path), "no certificate in the file"]);
+}
