@@ -119,6 +119,9 @@ pub fn app(state: AppState) -> Router {
     Router::new()
         .merge(crate::routes::health::router())
         .merge(crate::routes::inbox::router())
+        .merge(crate::routes::subjects::router())
+        .merge(crate::routes::records::router())
+        .merge(crate::routes::disclosures::router())
         .fallback(error::not_found)
         .method_not_allowed_fallback(|| async {
             error::ApiError::new(

@@ -179,7 +179,7 @@ async fn a_pooled_sqlite_connection_uses_wal_full_sync_and_foreign_keys() {
         return;
     }
     let db = Db::connect(&url, 2).await.expect("connecting");
-    let Db::Sqlite(pool) = &db else {
+    let Db::Sqlite { read: pool, .. } = &db else {
         panic!("a sqlite url gave a {} pool", db.kind())
     };
     // Hold both connections of the pool at once, so each is checked, not just the first.

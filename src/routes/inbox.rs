@@ -1,20 +1,78 @@
 //! `GET /v1/inbox`: the packets addressed to the caller's agency and role (and to the caller
 //! by `sub` where a packet names one).
 
-use axum::extract::State;
+use axum::extract::{Path, State};
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use sqlx::Row;
 
+use crate::audit::{self, Entry};
 use crate::error::ApiError;
 use crate::identity::Principal;
 use crate::server::AppState;
 use crate::with_db;
 
 pub fn router() -> Router<AppState> {
-    Router::new().route("/v1/inbox", get(list))
+    Router::new()
+        .route("/v1/inbox", get(list))
+        .route("/v1/inbox/{disclosure_id}", get(fetch))
+}
+
+/// The packet, only to its addressee (agency, role, and `sub` where named); anyone else 404.
+/// The read is audited before the packet is sent.
+async fn fetch(
+    principal: Principal,
+    State(state): State<AppState>,
+    Path(disclosure): Path<String>,
+) -> Result<Response, ApiError> {
+    let disclosure = super::extract::id(&disclosure, "disclosure")?;
+    let row = with_db!(&state.db, pool => {
+        sqlx::query(
+            "SELECT subject_id, record_ids, from_agency, to_agency, to_role, to_sub, sha256, armored FROM packets WHERE disclosure_id = $1")
+            .bind(&disclosure)
+            .fetch_optional(pool)
+            .await?
+            .map(|r| -> Result<_, sqlx::Error> {
+                Ok((
+                    r.try_get::<String, _>("subject_id")?,
+                    r.try_get::<String, _>("record_ids")?,
+                    r.try_get::<String, _>("from_agency")?,
+                    r.try_get::<String, _>("to_agency")?,
+                    r.try_get::<Option<String>, _>("to_role")?,
+                    r.try_get::<Option<String>, _>("to_sub")?,
+                    r.try_get::<String, _>("sha256")?,
+                    r.try_get::<String, _>("armored")?,
+                ))
+            })
+            .transpose()?
+    });
+    let roles = principal.roles_text();
+    let Some((subject, record_ids, from, to, to_role, to_sub, sha, armored)) = row.filter(|p| {
+        p.3 == *principal.agency
+            && p.4.as_deref().is_none_or(|r| roles.contains(&r))
+            && p.5.as_deref().is_none_or(|s| s == principal.sub)
+    }) else {
+        return Err(ApiError::not_found(format!(
+            "no packet {disclosure} addressed to you"
+        )));
+    };
+    let mut entry = Entry::new(&principal, "packet.read").subject(&subject);
+    entry.record_ids = serde_json::from_str(&record_ids).unwrap_or_default();
+    entry.owner_agencies = vec![from];
+    entry.recipient_agency = Some(to);
+    entry.recipient_role = to_role;
+    entry.recipient_sub = to_sub;
+    entry.packet_sha256 = Some(format!("sha256:{sha}"));
+    entry.detail = serde_json::json!({"disclosure_id": disclosure});
+    let fail = |e: sqlx::Error| ApiError::unavailable(format!("audit failed: {e}"));
+    let mut tx = state.db.begin().await?;
+    audit::append(&mut tx, entry).await.map_err(fail)?;
+    tx.commit().await.map_err(fail)?;
+    Ok(([(header::CONTENT_TYPE, "application/age")], armored).into_response())
 }
 
 /// One packet waiting for the caller: identifiers only, the content is in the packet.
@@ -37,14 +95,15 @@ pub struct InboxItem {
 
 const INBOX: &str = "SELECT disclosure_id, subject_id, record_ids, record_kind, from_agency, \
      to_agency, to_role, to_sub, purpose, basis, view, issued_at, sha256 \
-     FROM packets WHERE to_agency = $1 ORDER BY issued_at DESC, disclosure_id LIMIT 500";
+     FROM packets WHERE to_agency = $1 AND (to_sub IS NULL OR to_sub = $2) \
+     ORDER BY issued_at DESC, disclosure_id LIMIT 1000";
 
 async fn list(
     principal: Principal,
     State(state): State<AppState>,
 ) -> Result<Json<Vec<InboxItem>>, ApiError> {
     let rows: Vec<InboxItem> = with_db!(&state.db, pool => {
-        let rows = sqlx::query(INBOX).bind(&*principal.agency).fetch_all(pool).await?;
+        let rows = sqlx::query(INBOX).bind(&*principal.agency).bind(&principal.sub).fetch_all(pool).await?;
         rows.iter()
             .map(|r| -> Result<InboxItem, sqlx::Error> {
                 let ids: String = r.try_get("record_ids")?;

@@ -1,4 +1,8 @@
 //! HTTP routes, one module per area, each exposing a `router()`.
 
+pub mod disclosures;
+pub mod extract;
 pub mod health;
 pub mod inbox;
+pub mod records;
+pub mod subjects;

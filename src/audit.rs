@@ -1,0 +1,266 @@
+//! The append-only, hash-chained audit log (RULES.md 8). An entry is written in the same
+//! transaction as the action it records: if it cannot be written, the action does not happen.
+//! Each entry's hash is SHA-256 over the previous hash and the entry's canonical encoding, so an
+//! edited, deleted, inserted or reordered entry breaks the chain at the first bad `seq`.
+
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+use sqlx::Row;
+
+use crate::db::{Db, Tx, ts};
+use crate::decision::Decision;
+use crate::identity::Principal;
+use crate::{on_tx, with_db};
+
+/// The hash before the first entry.
+pub const GENESIS: &str = "sha256:0000000000000000000000000000000000000000000000000000000000000000";
+
+/// One audit entry: identifiers, decisions, reasons, purposes, bases and justifications;
+/// never record content. The field order is the canonical encoding.
+#[derive(Debug, Clone, Default, Serialize, PartialEq)]
+pub struct Entry {
+    pub seq: i64,
+    pub at: String,
+    pub actor_agency: String,
+    pub actor_sub: String,
+    pub actor_roles: Vec<String>,
+    pub action: String,
+    pub subject_id: Option<String>,
+    pub record_ids: Vec<String>,
+    pub owner_agencies: Vec<String>,
+    pub recipient_agency: Option<String>,
+    pub recipient_role: Option<String>,
+    pub recipient_sub: Option<String>,
+    pub purpose: Option<String>,
+    pub basis: Option<String>,
+    pub justification: Option<String>,
+    pub decision: Option<String>,
+    pub reasons: Vec<String>,
+    pub obligations: Vec<String>,
+    pub policy_version: Option<String>,
+    pub packet_sha256: Option<String>,
+    pub detail: serde_json::Value,
+}
+
+impl Entry {
+    /// An entry for `action` by `principal`, now.
+    pub fn new(principal: &Principal, action: &str) -> Entry {
+        Entry {
+            at: ts(crate::db::now()),
+            actor_agency: principal.agency.to_string(),
+            actor_sub: principal.sub.clone(),
+            actor_roles: principal
+                .roles_text()
+                .iter()
+                .map(|r| r.to_string())
+                .collect(),
+            action: action.to_owned(),
+            detail: serde_json::json!({}),
+            ..Entry::default()
+        }
+    }
+
+    pub fn subject(mut self, id: &str) -> Entry {
+        self.subject_id = Some(id.to_owned());
+        self
+    }
+
+    pub fn detail(mut self, detail: serde_json::Value) -> Entry {
+        self.detail = detail;
+        self
+    }
+
+    /// Copies a decision's outcome, reasons, obligations and policy version.
+    pub fn decision(mut self, d: &Decision) -> Entry {
+        self.decision = Some(if d.permitted() { "permit" } else { "deny" }.to_owned());
+        self.reasons = d.reasons.iter().map(|r| r.code.to_string()).collect();
+        self.obligations = d.obligations.iter().map(|o| o.to_string()).collect();
+        self.policy_version = Some(d.policy_version.clone());
+        self
+    }
+
+    /// `sha256:<hex>` of the previous hash and this entry's canonical JSON.
+    pub fn hash(&self, prev_hash: &str) -> String {
+        let canonical = serde_json::to_vec(self).unwrap_or_default();
+        let mut h = Sha256::new();
+        h.update(prev_hash.as_bytes());
+        h.update(b"\n");
+        h.update(&canonical);
+        format!("sha256:{}", hex::encode(h.finalize()))
+    }
+}
+
+fn json<T: Serialize>(v: &T) -> String {
+    serde_json::to_string(v).unwrap_or_else(|_| "null".into())
+}
+
+/// Appends `entry` inside `tx`, taking the chain head's row lock so appends are linear even
+/// across processes. Returns the entry's seq.
+pub async fn append(tx: &mut Tx, mut entry: Entry) -> Result<i64, sqlx::Error> {
+    let (seq, prev): (i64, String) = on_tx!(tx, c => {
+        let head = sqlx::query("UPDATE audit_head SET seq = seq + 1 WHERE id = 1 RETURNING seq, hash")
+            .fetch_one(&mut **c)
+            .await?;
+        (head.try_get("seq")?, head.try_get("hash")?)
+    });
+    entry.seq = seq;
+    let hash = entry.hash(&prev);
+    on_tx!(tx, c => {
+        sqlx::query("UPDATE audit_head SET hash = $1 WHERE id = 1")
+            .bind(&hash)
+            .execute(&mut **c)
+            .await?;
+        sqlx::query(
+            "INSERT INTO audit_log (seq, at, actor_agency, actor_sub, actor_roles, action, \
+             subject_id, record_ids, owner_agencies, recipient_agency, recipient_role, \
+             recipient_sub, purpose, basis, justification, decision, reasons, obligations, \
+             policy_version, packet_sha256, detail, prev_hash, hash) VALUES ($1, $2, $3, $4, \
+             $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, \
+             $22, $23)",
+        )
+        .bind(seq)
+        .bind(&entry.at)
+        .bind(&entry.actor_agency)
+        .bind(&entry.actor_sub)
+        .bind(json(&entry.actor_roles))
+        .bind(&entry.action)
+        .bind(&entry.subject_id)
+        .bind(json(&entry.record_ids))
+        .bind(json(&entry.owner_agencies))
+        .bind(&entry.recipient_agency)
+        .bind(&entry.recipient_role)
+        .bind(&entry.recipient_sub)
+        .bind(&entry.purpose)
+        .bind(&entry.basis)
+        .bind(&entry.justification)
+        .bind(&entry.decision)
+        .bind(json(&entry.reasons))
+        .bind(json(&entry.obligations))
+        .bind(&entry.policy_version)
+        .bind(&entry.packet_sha256)
+        .bind(json(&entry.detail))
+        .bind(&prev)
+        .bind(&hash)
+        .execute(&mut **c)
+        .await?;
+        for record in &entry.record_ids {
+            sqlx::query("INSERT INTO audit_records (record_id, seq) VALUES ($1, $2)")
+                .bind(record)
+                .bind(seq)
+                .execute(&mut **c)
+                .await?;
+        }
+    });
+    Ok(seq)
+}
+
+/// A row of `audit_log` as stored.
+#[derive(Debug, sqlx::FromRow)]
+pub struct AuditRow {
+    pub seq: i64,
+    pub at: String,
+    pub actor_agency: String,
+    pub actor_sub: String,
+    pub actor_roles: String,
+    pub action: String,
+    pub subject_id: Option<String>,
+    pub record_ids: String,
+    pub owner_agencies: String,
+    pub recipient_agency: Option<String>,
+    pub recipient_role: Option<String>,
+    pub recipient_sub: Option<String>,
+    pub purpose: Option<String>,
+    pub basis: Option<String>,
+    pub justification: Option<String>,
+    pub decision: Option<String>,
+    pub reasons: String,
+    pub obligations: String,
+    pub policy_version: Option<String>,
+    pub packet_sha256: Option<String>,
+    pub detail: String,
+    pub prev_hash: String,
+    pub hash: String,
+}
+
+impl AuditRow {
+    /// The entry as it was hashed.
+    pub fn entry(&self) -> Entry {
+        fn parse<T: serde::de::DeserializeOwned + Default>(text: &str) -> T {
+            serde_json::from_str(text).unwrap_or_default()
+        }
+        Entry {
+            seq: self.seq,
+            at: self.at.clone(),
+            actor_agency: self.actor_agency.clone(),
+            actor_sub: self.actor_sub.clone(),
+            actor_roles: parse(&self.actor_roles),
+            action: self.action.clone(),
+            subject_id: self.subject_id.clone(),
+            record_ids: parse(&self.record_ids),
+            owner_agencies: parse(&self.owner_agencies),
+            recipient_agency: self.recipient_agency.clone(),
+            recipient_role: self.recipient_role.clone(),
+            recipient_sub: self.recipient_sub.clone(),
+            purpose: self.purpose.clone(),
+            basis: self.basis.clone(),
+            justification: self.justification.clone(),
+            decision: self.decision.clone(),
+            reasons: parse(&self.reasons),
+            obligations: parse(&self.obligations),
+            policy_version: self.policy_version.clone(),
+            packet_sha256: self.packet_sha256.clone(),
+            detail: serde_json::from_str(&self.detail).unwrap_or(serde_json::Value::Null),
+        }
+    }
+}
+
+/// The result of verifying the chain.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct Verification {
+    pub ok: bool,
+    pub entries: i64,
+    pub head_hash: String,
+    pub first_bad_seq: Option<i64>,
+}
+
+/// Walks the whole chain in seq order, recomputing every hash. The first bad seq is the first
+/// position where the chain does not hold: a missing seq, a seq out of order, a prev_hash that
+/// is not the previous entry's hash, or a hash that does not match the entry's content; and a
+/// head that does not match the last entry (truncation) names the seq after it.
+pub async fn verify(db: &Db) -> Result<Verification, sqlx::Error> {
+    use futures_util::TryStreamExt;
+    let (head_seq, head_hash) = with_db!(db, pool => {
+        let row = sqlx::query("SELECT seq, hash FROM audit_head WHERE id = 1").fetch_one(pool).await?;
+        (row.try_get::<i64, _>("seq")?, row.try_get::<String, _>("hash")?)
+    });
+    let mut expected_seq = 1i64;
+    let mut prev = GENESIS.to_owned();
+    let mut first_bad = None;
+    let mut entries = 0i64;
+    with_db!(db, pool => {
+        let mut rows = sqlx::query_as::<_, AuditRow>("SELECT * FROM audit_log ORDER BY seq").fetch(pool);
+        while let Some(row) = rows.try_next().await? {
+            entries += 1;
+            if first_bad.is_some() {
+                continue;
+            }
+            let row: AuditRow = row;
+            if row.seq != expected_seq {
+                first_bad = Some(expected_seq.min(row.seq));
+            } else if row.prev_hash != prev || row.entry().hash(&prev) != row.hash {
+                first_bad = Some(row.seq);
+            }
+            prev = row.hash;
+            expected_seq += 1;
+        }
+    });
+    if first_bad.is_none() && (head_seq != expected_seq - 1 || head_hash != prev) {
+        first_bad = Some(expected_seq.min(head_seq.max(1)));
+    }
+    Ok(Verification {
+        ok: first_bad.is_none(),
+        entries,
+        head_hash,
+        first_bad_seq: first_bad,
+    })
+}

@@ -1,0 +1,461 @@
+//! Disclosures and their dry runs: the facts are loaded from the database and the same
+//! `decision::decide` as `broker decide` answers. A permit stores a packet encrypted to the
+//! recipient agency; permit or deny, the decision is audited in the same transaction.
+
+use std::collections::BTreeMap;
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::routing::post;
+use axum::{Json, Router};
+use chrono::NaiveDate;
+use serde::Deserialize;
+use serde_json::{Value, json};
+use sqlx::Row;
+
+use super::extract::{Body, id, new_id};
+use super::records::requester;
+use crate::audit::{self, Entry};
+use crate::db::{Tx, now, parse_ts, ts};
+use crate::decision::{
+    ConsentFacts, Decision, Facts, MappaDecisionFacts, Recipient, RecordFacts, RequestFacts,
+    StaffDesignation, Subject, decide,
+};
+use crate::error::ApiError;
+use crate::identity::Principal;
+use crate::on_tx;
+use crate::server::AppState;
+use crate::vocab::{Basis, Purpose, RecordKind, Role, Section};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/v1/disclosures", post(disclose))
+        .route("/v1/decisions", post(dry_run))
+}
+
+fn invalid(field: &str, message: impl std::fmt::Display) -> ApiError {
+    ApiError::invalid("invalid_field", format!("{field}: {message}"))
+}
+
+fn failed(e: sqlx::Error) -> ApiError {
+    ApiError::unavailable(format!("audit or write failed: {e}"))
+}
+
+/// The disclosure (and decision) request of API.md.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DisclosureRequest {
+    pub record_ids: Vec<String>,
+    pub recipient_agency: String,
+    #[serde(default)]
+    pub recipient_role: Option<Role>,
+    #[serde(default)]
+    pub recipient_sub: Option<String>,
+    pub purpose: Purpose,
+    pub basis: Basis,
+    #[serde(default)]
+    pub justification: Option<String>,
+    #[serde(default)]
+    pub legal_reference: Option<String>,
+    #[serde(default)]
+    pub mappa_decision_id: Option<String>,
+}
+
+/// The decision body of API.md (permit or deny).
+pub fn decision_body(d: &Decision, disclosure_id: Option<&str>, audit_seq: i64) -> Value {
+    json!({
+        "decision": d.decision,
+        "view": d.view,
+        "sections_released": d.sections_released,
+        "sections_withheld": d.sections_withheld,
+        "reasons": d.reasons,
+        "obligations": d.obligations,
+        "policy_version": d.policy_version,
+        "disclosure_id": disclosure_id,
+        "audit_seq": audit_seq,
+    })
+}
+
+/// A record as loaded for a disclosure (content still sealed).
+struct StoredRecord {
+    facts: RecordFacts,
+    content_enc: Vec<u8>,
+}
+
+fn json_list<T: serde::de::DeserializeOwned>(text: &str) -> Result<Vec<T>, sqlx::Error> {
+    serde_json::from_str(text).map_err(|e| sqlx::Error::Decode(Box::new(e)))
+}
+
+/// Loads every fact the decision needs, inside the transaction that will record it.
+async fn load_facts(
+    tx: &mut Tx,
+    principal: &Principal,
+    state: &AppState,
+    req: &DisclosureRequest,
+) -> Result<(Facts, Vec<StoredRecord>), ApiError> {
+    let recipient_kind = state
+        .agencies
+        .get(&req.recipient_agency)
+        .map(|a| a.kind)
+        .ok_or_else(|| {
+            invalid(
+                "recipient_agency",
+                format!("no configured agency \"{}\"", req.recipient_agency),
+            )
+        })?;
+    let mut records = Vec::with_capacity(req.record_ids.len());
+    for record in &req.record_ids {
+        let row = on_tx!(&mut *tx, c => {
+            let row = sqlx::query(
+                "SELECT subject_id, owner_agency, kind, sections, content_enc, chair_agency FROM records WHERE id = $1")
+                .bind(record)
+                .fetch_optional(&mut **c)
+                .await?;
+            match row {
+                None => None,
+                Some(r) => {
+                    let kind: String = r.try_get("kind")?;
+                    Some(StoredRecord {
+                        facts: RecordFacts {
+                            id: record.clone(),
+                            subject_id: r.try_get("subject_id")?,
+                            kind: kind.parse::<RecordKind>().map_err(|e| sqlx::Error::Decode(Box::new(e)))?,
+                            owner: r.try_get("owner_agency")?,
+                            sections: json_list(&r.try_get::<String, _>("sections")?)?,
+                            chair: r.try_get("chair_agency")?,
+                            chair_permissions: Vec::new(),
+                        },
+                        content_enc: r.try_get("content_enc")?,
+                    })
+                }
+            }
+        });
+        let mut stored = row.ok_or_else(|| ApiError::not_found(format!("no record {record}")))?;
+        if stored.facts.kind == RecordKind::StrategyMeetingMinutes {
+            stored.facts.chair_permissions = on_tx!(&mut *tx, c => sqlx::query(
+                "SELECT recipient_agency FROM chair_permissions WHERE record_id = $1")
+                .bind(record)
+                .fetch_all(&mut **c)
+                .await?
+                .iter()
+                .map(|r| r.try_get::<String, _>("recipient_agency"))
+                .collect::<Result<Vec<_>, _>>()?);
+        }
+        records.push(stored);
+    }
+    let subject_id = records[0].facts.subject_id.clone();
+    let (dob, school): (String, Option<String>) = on_tx!(&mut *tx, c => {
+        let r = sqlx::query("SELECT date_of_birth, school_agency FROM subjects WHERE id = $1")
+            .bind(&subject_id)
+            .fetch_one(&mut **c)
+            .await?;
+        (r.try_get("date_of_birth")?, r.try_get("school_agency")?)
+    });
+    let latest = |assessment: &'static str| {
+        "SELECT outcome FROM competence_assessments WHERE subject_id = $1 AND assessment = '"
+            .to_owned()
+            + assessment
+            + "' ORDER BY assessed_on DESC, created_at DESC LIMIT 1"
+    };
+    let gillick: Option<bool> = on_tx!(&mut *tx, c => sqlx::query(sqlx::AssertSqlSafe(latest("gillick")))
+        .bind(&subject_id)
+        .fetch_optional(&mut **c)
+        .await?
+        .map(|r| r.try_get::<bool, _>("outcome"))
+        .transpose()?);
+    let capacity: Option<bool> = on_tx!(&mut *tx, c => sqlx::query(sqlx::AssertSqlSafe(latest("capacity")))
+        .bind(&subject_id)
+        .fetch_optional(&mut **c)
+        .await?
+        .map(|r| r.try_get::<bool, _>("outcome"))
+        .transpose()?);
+    let mappa_active: bool = on_tx!(&mut *tx, c => sqlx::query("SELECT active FROM mappa_status WHERE subject_id = $1")
+        .bind(&subject_id)
+        .fetch_optional(&mut **c)
+        .await?
+        .map(|r| r.try_get::<bool, _>("active"))
+        .transpose()?
+        .unwrap_or(false));
+    let consents: Vec<ConsentFacts> = on_tx!(&mut *tx, c => {
+        let rows = sqlx::query(
+            "SELECT given_by, purposes, recipient_kinds, expires_at, withdrawn_at FROM consents WHERE subject_id = $1")
+            .bind(&subject_id)
+            .fetch_all(&mut **c)
+            .await?;
+        rows.iter()
+            .map(|r| -> Result<ConsentFacts, sqlx::Error> {
+                let giver: String = r.try_get("given_by")?;
+                Ok(ConsentFacts {
+                    given_by: giver.parse().map_err(|e| sqlx::Error::Decode(Box::new(e)))?,
+                    purposes: json_list(&r.try_get::<String, _>("purposes")?)?,
+                    recipient_kinds: json_list(&r.try_get::<String, _>("recipient_kinds")?)?,
+                    expires_at: r.try_get::<Option<String>, _>("expires_at")?.map(|t| parse_ts(&t)).transpose()?,
+                    withdrawn_at: r.try_get::<Option<String>, _>("withdrawn_at")?.map(|t| parse_ts(&t)).transpose()?,
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?
+    });
+    let staff_designations: Vec<StaffDesignation> = on_tx!(&mut *tx, c => sqlx::query(
+        "SELECT staff_sub FROM staff_designations WHERE subject_id = $1 AND school_agency = $2")
+        .bind(&subject_id)
+        .bind(&req.recipient_agency)
+        .fetch_all(&mut **c)
+        .await?
+        .iter()
+        .map(|r| Ok(StaffDesignation { staff_sub: r.try_get("staff_sub")?, subject_id: subject_id.clone() }))
+        .collect::<Result<Vec<_>, sqlx::Error>>()?);
+    let mut mappa_decisions = Vec::new();
+    if let Some(decision) = &req.mappa_decision_id {
+        let found: Option<MappaDecisionFacts> = on_tx!(&mut *tx, c => {
+            let row = sqlx::query(
+                "SELECT subject_id, recipient_agency, recipient_role, purposes, sections, expires_at FROM mappa_decisions WHERE id = $1")
+                .bind(decision)
+                .fetch_optional(&mut **c)
+                .await?;
+            row.map(|r| -> Result<MappaDecisionFacts, sqlx::Error> {
+                let role: Option<String> = r.try_get("recipient_role")?;
+                Ok(MappaDecisionFacts {
+                    id: decision.clone(),
+                    subject_id: r.try_get("subject_id")?,
+                    recipient_agency: r.try_get("recipient_agency")?,
+                    recipient_role: role.map(|x| x.parse::<Role>()).transpose().map_err(|e| sqlx::Error::Decode(Box::new(e)))?,
+                    purposes: json_list(&r.try_get::<String, _>("purposes")?)?,
+                    sections: json_list(&r.try_get::<String, _>("sections")?)?,
+                    expires_at: Some(parse_ts(&r.try_get::<String, _>("expires_at")?)?),
+                })
+            })
+            .transpose()?
+        });
+        mappa_decisions.extend(found);
+    }
+    let facts = Facts {
+        at: now(),
+        requester: requester(principal),
+        recipient: Recipient {
+            agency: req.recipient_agency.clone(),
+            agency_kind: recipient_kind,
+            role: req.recipient_role,
+            sub: req.recipient_sub.clone(),
+        },
+        subject: Subject {
+            id: subject_id,
+            date_of_birth: dob
+                .parse::<NaiveDate>()
+                .map_err(|e| ApiError::internal(format!("stored date of birth: {e}")))?,
+            school,
+            gillick_competent: gillick,
+            lacks_capacity: capacity.map(|has| !has),
+            mappa_active,
+        },
+        records: records.iter().map(|r| r.facts.clone()).collect(),
+        consents,
+        mappa_decisions,
+        staff_designations,
+        request: RequestFacts {
+            purpose: req.purpose,
+            basis: req.basis,
+            justification: req.justification.clone(),
+            legal_reference: req.legal_reference.clone(),
+            mappa_decision_id: req.mappa_decision_id.clone(),
+        },
+    };
+    Ok((facts, records))
+}
+
+/// Checks ids and sizes before anything is loaded.
+fn validate(req: &mut DisclosureRequest) -> Result<(), ApiError> {
+    if req.record_ids.is_empty() {
+        return Err(invalid("record_ids", "name at least one record"));
+    }
+    if req.record_ids.len() > 50 {
+        return Err(invalid("record_ids", "at most 50 records per disclosure"));
+    }
+    for (i, r) in req.record_ids.iter_mut().enumerate() {
+        *r = id(r, "record").map_err(|_| {
+            invalid(
+                &format!("record_ids[{i}]"),
+                format!("\"{r}\" is not a valid record id"),
+            )
+        })?;
+    }
+    let mut seen = req.record_ids.clone();
+    seen.sort();
+    seen.dedup();
+    if seen.len() != req.record_ids.len() {
+        return Err(invalid("record_ids", "names a record twice"));
+    }
+    if let Some(m) = &mut req.mappa_decision_id {
+        *m = id(m, "MAPPA decision")
+            .map_err(|_| invalid("mappa_decision_id", "is not a valid id"))?;
+    }
+    for (field, value, max) in [
+        ("justification", &req.justification, 4000),
+        ("legal_reference", &req.legal_reference, 500),
+        ("recipient_sub", &req.recipient_sub, 200),
+    ] {
+        if value.as_ref().is_some_and(|v| v.chars().count() > max) {
+            return Err(invalid(field, format!("is longer than {max} characters")));
+        }
+    }
+    Ok(())
+}
+
+fn entry_for(principal: &Principal, action: &str, facts: &Facts, d: &Decision) -> Entry {
+    let mut entry = Entry::new(principal, action)
+        .subject(&facts.subject.id)
+        .decision(d);
+    entry.record_ids = facts.records.iter().map(|r| r.id.clone()).collect();
+    let mut owners: Vec<String> = facts.records.iter().map(|r| r.owner.clone()).collect();
+    owners.sort();
+    owners.dedup();
+    entry.owner_agencies = owners;
+    entry.recipient_agency = Some(facts.recipient.agency.clone());
+    entry.recipient_role = facts.recipient.role.map(|r| r.to_string());
+    entry.recipient_sub = facts.recipient.sub.clone();
+    entry.purpose = Some(facts.request.purpose.to_string());
+    entry.basis = Some(facts.request.basis.to_string());
+    entry.justification = facts.request.justification.clone();
+    entry.detail = json!({
+        "sections_released": d.sections_released, "sections_withheld": d.sections_withheld,
+        "view": d.view, "legal_reference": facts.request.legal_reference,
+        "mappa_decision_id": facts.request.mappa_decision_id,
+    });
+    entry
+}
+
+async fn dry_run(
+    principal: Principal,
+    State(state): State<AppState>,
+    Body(mut req): Body<DisclosureRequest>,
+) -> Result<Json<Value>, ApiError> {
+    validate(&mut req)?;
+    let mut tx = state.db.begin().await?;
+    let (facts, _) = load_facts(&mut tx, &principal, &state, &req).await?;
+    let decision = decide(&state.policy, &facts);
+    let seq = audit::append(
+        &mut tx,
+        entry_for(&principal, "decision.check", &facts, &decision),
+    )
+    .await
+    .map_err(failed)?;
+    tx.commit().await.map_err(failed)?;
+    Ok(Json(decision_body(&decision, None, seq)))
+}
+
+async fn disclose(
+    principal: Principal,
+    State(state): State<AppState>,
+    Body(mut req): Body<DisclosureRequest>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    validate(&mut req)?;
+    let mut tx = state.db.begin().await?;
+    let (facts, records) = load_facts(&mut tx, &principal, &state, &req).await?;
+    let decision = decide(&state.policy, &facts);
+    let mut entry = entry_for(&principal, "disclosure", &facts, &decision);
+    if !decision.permitted() {
+        let seq = audit::append(&mut tx, entry).await.map_err(failed)?;
+        tx.commit().await.map_err(failed)?;
+        return Ok((
+            StatusCode::FORBIDDEN,
+            Json(decision_body(&decision, None, seq)),
+        ));
+    }
+    let disclosure = new_id();
+    let issued_at = now();
+    let packet = packet(&state, &facts, &records, &decision, &disclosure, issued_at)?;
+    let recipient = &state.agencies[&facts.recipient.agency];
+    let armored = crate::crypto::encrypt_armored(&recipient.age_recipient, &packet)
+        .map_err(ApiError::internal)?;
+    let sha = crate::crypto::sha256_hex(armored.as_bytes());
+    let view = decision.view.map(|v| v.to_string()).unwrap_or_default();
+    on_tx!(&mut tx, c => sqlx::query(
+        "INSERT INTO packets (disclosure_id, subject_id, record_ids, record_kind, from_agency, to_agency, to_role, to_sub, purpose, basis, view, issued_at, sha256, armored) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)")
+        .bind(&disclosure)
+        .bind(&facts.subject.id)
+        .bind(serde_json::to_string(&req.record_ids).unwrap_or_default())
+        .bind(facts.records[0].kind.as_str())
+        .bind(&*principal.agency)
+        .bind(&facts.recipient.agency)
+        .bind(facts.recipient.role.map(|r| r.as_str()))
+        .bind(&facts.recipient.sub)
+        .bind(facts.request.purpose.as_str())
+        .bind(facts.request.basis.as_str())
+        .bind(&view)
+        .bind(issued_at)
+        .bind(&sha)
+        .bind(&armored)
+        .execute(&mut **c)
+        .await
+        .map(drop)
+        .map_err(failed)?);
+    entry.packet_sha256 = Some(format!("sha256:{sha}"));
+    if let Value::Object(detail) = &mut entry.detail {
+        detail.insert("disclosure_id".into(), json!(disclosure));
+    }
+    let seq = audit::append(&mut tx, entry).await.map_err(failed)?;
+    tx.commit().await.map_err(failed)?;
+    Ok((
+        StatusCode::CREATED,
+        Json(decision_body(&decision, Some(&disclosure), seq)),
+    ))
+}
+
+/// The packet's plaintext (API.md, Packets): only the released sections' content.
+fn packet(
+    state: &AppState,
+    facts: &Facts,
+    records: &[StoredRecord],
+    decision: &Decision,
+    disclosure: &str,
+    issued_at: chrono::DateTime<chrono::Utc>,
+) -> Result<Vec<u8>, ApiError> {
+    let mut per_record = Vec::with_capacity(records.len());
+    for record in records {
+        let plain = state
+            .at_rest
+            .decrypt(&record.content_enc)
+            .map_err(ApiError::internal)?;
+        let content: BTreeMap<Section, Value> =
+            serde_json::from_slice(&plain).map_err(ApiError::internal)?;
+        let sections: BTreeMap<Section, Value> = content
+            .into_iter()
+            .filter(|(s, _)| decision.sections_released.contains(s))
+            .collect();
+        let withheld: Vec<Section> = record
+            .facts
+            .sections
+            .iter()
+            .filter(|s| !sections.contains_key(s))
+            .copied()
+            .collect();
+        per_record.push((record, sections, withheld));
+    }
+    let (first, sections, withheld) = &per_record[0];
+    let mut body = json!({
+        "disclosure_id": disclosure,
+        "record_id": first.facts.id,
+        "subject_id": facts.subject.id,
+        "record_kind": first.facts.kind,
+        "from_agency": facts.requester.agency,
+        "to_agency": facts.recipient.agency,
+        "to_role": facts.recipient.role,
+        "to_sub": facts.recipient.sub,
+        "purpose": facts.request.purpose,
+        "basis": facts.request.basis,
+        "view": decision.view,
+        "sections": sections,
+        "sections_withheld": withheld,
+        "issued_at": ts(issued_at),
+        "obligations": decision.obligations,
+        "policy_version": decision.policy_version,
+    });
+    if per_record.len() > 1 {
+        body["records"] = per_record
+            .iter()
+            .map(|(r, s, w)| json!({"record_id": r.facts.id, "record_kind": r.facts.kind, "sections": s, "sections_withheld": w}))
+            .collect::<Vec<_>>()
+            .into();
+    }
+    serde_json::to_vec(&body).map_err(ApiError::internal)
+}

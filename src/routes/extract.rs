@@ -1,0 +1,60 @@
+//! Request extraction that answers every problem with problem+json naming the field.
+
+use axum::extract::{FromRequest, Request};
+use serde::de::DeserializeOwned;
+
+use crate::decision::Family;
+use crate::error::ApiError;
+use crate::identity::Principal;
+use crate::server::AppState;
+
+/// A JSON body: malformed JSON is 400, an unknown field, wrong type or out-of-vocabulary value
+/// 422 naming the field, a body over `max_body_bytes` 413, a missing content type 415.
+pub struct Body<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Body<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+        let axum::Json(value) = axum::Json::<T>::from_request(req, state).await?;
+        Ok(Body(value))
+    }
+}
+
+/// A broker identifier from the path (a UUID); anything else is 400.
+pub fn id(text: &str, what: &str) -> Result<String, ApiError> {
+    uuid::Uuid::parse_str(text)
+        .map(|u| u.hyphenated().to_string())
+        .map_err(|_| {
+            ApiError::new(
+                axum::http::StatusCode::BAD_REQUEST,
+                "invalid_id",
+                format!("\"{text}\" is not a valid {what} id"),
+            )
+        })
+}
+
+/// A new identifier (time-ordered UUID v7).
+pub fn new_id() -> String {
+    uuid::Uuid::now_v7().hyphenated().to_string()
+}
+
+/// Does the policy (`policies/actions.csv`) let any of the caller's roles do `action`?
+pub fn may(state: &AppState, principal: &Principal, action: &str) -> bool {
+    principal
+        .roles
+        .iter()
+        .any(|r| state.policy.allows(Family::Actions, &[action, r.as_str()]))
+}
+
+/// 403 for an action the caller's roles may not perform.
+pub fn not_permitted(principal: &Principal, action: &str) -> ApiError {
+    ApiError::forbidden(
+        "role_not_permitted",
+        format!(
+            "none of your roles ({}) may {} (policies/actions.csv)",
+            principal.roles_text().join(", "),
+            action.replace('_', " ")
+        ),
+    )
+}

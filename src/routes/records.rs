@@ -1,0 +1,290 @@
+//! Records: deposit (by the owner agency, roles per `policies/deposit.csv`), the chair's
+//! permission for strategy-meeting minutes, and the owner's view of every decision about a record.
+
+use std::collections::BTreeMap;
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use sqlx::Row;
+
+use super::disclosures::decision_body;
+use super::extract::{Body, id, may, new_id, not_permitted};
+use super::subjects::subject_school;
+use crate::audit::{self, AuditRow, Entry};
+use crate::db::{now, ts};
+use crate::decision::{RecordFacts, Requester, decide_deposit};
+use crate::error::ApiError;
+use crate::identity::Principal;
+use crate::server::AppState;
+use crate::vocab::{RecordKind, Section};
+use crate::{on_tx, with_db};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/v1/records", post(deposit))
+        .route("/v1/records/{id}/chair-permissions", post(chair_permission))
+        .route("/v1/records/{id}/disclosures", get(disclosures))
+}
+
+fn invalid(field: &str, message: impl std::fmt::Display) -> ApiError {
+    ApiError::invalid("invalid_field", format!("{field}: {message}"))
+}
+
+fn failed(e: sqlx::Error) -> ApiError {
+    ApiError::unavailable(format!("audit or write failed: {e}"))
+}
+
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum SubjectRole {
+    HarmfulBehaviour,
+    Victim,
+    Other,
+}
+
+impl SubjectRole {
+    fn as_str(self) -> &'static str {
+        match self {
+            SubjectRole::HarmfulBehaviour => "harmful_behaviour",
+            SubjectRole::Victim => "victim",
+            SubjectRole::Other => "other",
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewRecord {
+    subject_id: String,
+    kind: RecordKind,
+    subject_role: SubjectRole,
+    sections: BTreeMap<Section, Value>,
+}
+
+pub fn requester(principal: &Principal) -> Requester {
+    Requester {
+        agency: principal.agency.to_string(),
+        agency_kind: principal.agency_kind,
+        sub: principal.sub.clone(),
+        roles: principal.roles.clone(),
+    }
+}
+
+async fn deposit(
+    principal: Principal,
+    State(state): State<AppState>,
+    Body(body): Body<NewRecord>,
+) -> Result<Response, ApiError> {
+    let subject = id(&body.subject_id, "subject")
+        .map_err(|_| invalid("subject_id", "is not a valid subject id"))?;
+    if body.sections.is_empty() {
+        return Err(invalid("sections", "a record needs at least one section"));
+    }
+    if body.sections.values().any(Value::is_null) {
+        return Err(invalid("sections", "a section's content cannot be null"));
+    }
+    subject_school(&state, &subject)
+        .await
+        .map_err(|_| invalid("subject_id", format!("no subject {subject}")))?;
+    let record = new_id();
+    let sections: Vec<Section> = body.sections.keys().copied().collect();
+    let facts = RecordFacts {
+        id: record.clone(),
+        subject_id: subject.clone(),
+        kind: body.kind,
+        owner: principal.agency.to_string(),
+        sections: sections.clone(),
+        chair: None,
+        chair_permissions: Vec::new(),
+    };
+    let decision = decide_deposit(&state.policy, &requester(&principal), &[facts]);
+    let mut entry = Entry::new(&principal, "record.deposit")
+        .subject(&subject)
+        .decision(&decision)
+        .detail(json!({"kind": body.kind, "sections": sections}));
+    entry.owner_agencies = vec![principal.agency.to_string()];
+    let mut tx = state.db.begin().await?;
+    if !decision.permitted() {
+        let seq = audit::append(&mut tx, entry).await.map_err(failed)?;
+        tx.commit().await.map_err(failed)?;
+        return Ok((
+            StatusCode::FORBIDDEN,
+            Json(decision_body(&decision, None, seq)),
+        )
+            .into_response());
+    }
+    let content = serde_json::to_vec(&body.sections).map_err(ApiError::internal)?;
+    let sealed = state
+        .at_rest
+        .encrypt(&content)
+        .map_err(ApiError::internal)?;
+    let chair = (body.kind == RecordKind::StrategyMeetingMinutes)
+        .then(|| (principal.agency.to_string(), principal.sub.clone()));
+    entry.record_ids = vec![record.clone()];
+    on_tx!(&mut tx, c => sqlx::query(
+        "INSERT INTO records (id, subject_id, owner_agency, kind, subject_role, sections, content_enc, chair_agency, chair_sub, deposited_by, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)")
+        .bind(&record)
+        .bind(&subject)
+        .bind(&*principal.agency)
+        .bind(body.kind.as_str())
+        .bind(body.subject_role.as_str())
+        .bind(serde_json::to_string(&sections).unwrap_or_default())
+        .bind(&sealed)
+        .bind(chair.as_ref().map(|c| c.0.clone()))
+        .bind(chair.as_ref().map(|c| c.1.clone()))
+        .bind(&principal.sub)
+        .bind(ts(now()))
+        .execute(&mut **c)
+        .await
+        .map(drop)
+        .map_err(failed)?);
+    let seq = audit::append(&mut tx, entry).await.map_err(failed)?;
+    tx.commit().await.map_err(failed)?;
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({"id": record, "kind": body.kind, "sections": sections, "chair": chair.map(|c| c.1), "audit_seq": seq})),
+    )
+        .into_response())
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewChairPermission {
+    recipient_agency: String,
+}
+
+async fn chair_permission(
+    principal: Principal,
+    State(state): State<AppState>,
+    Path(record): Path<String>,
+    Body(body): Body<NewChairPermission>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let record = id(&record, "record")?;
+    if !state.agencies.contains_key(&body.recipient_agency) {
+        return Err(invalid(
+            "recipient_agency",
+            format!("no configured agency \"{}\"", body.recipient_agency),
+        ));
+    }
+    let row = with_db!(&state.db, pool => {
+        sqlx::query("SELECT subject_id, owner_agency, kind, chair_agency, chair_sub FROM records WHERE id = $1")
+            .bind(&record)
+            .fetch_optional(pool)
+            .await?
+            .map(|r| -> Result<_, sqlx::Error> {
+                Ok((
+                    r.try_get::<String, _>("subject_id")?,
+                    r.try_get::<String, _>("owner_agency")?,
+                    r.try_get::<Option<String>, _>("chair_agency")?,
+                    r.try_get::<Option<String>, _>("chair_sub")?,
+                ))
+            })
+            .transpose()?
+    });
+    let Some((subject, owner, chair_agency, chair_sub)) = row else {
+        return Err(ApiError::not_found(format!("no record {record}")));
+    };
+    let is_chair = chair_agency.as_deref() == Some(&*principal.agency)
+        && chair_sub.as_deref() == Some(principal.sub.as_str());
+    if chair_agency.is_none() {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "no_chair",
+            "only strategy-meeting minutes have a chair's permission",
+        ));
+    }
+    if !is_chair {
+        return Err(ApiError::forbidden(
+            "not_chair",
+            "only the chair of the strategy meeting may permit disclosure of its minutes (RULES 6)",
+        ));
+    }
+    if !may(&state, &principal, "grant_chair_permission") {
+        return Err(not_permitted(&principal, "grant_chair_permission"));
+    }
+    let mut tx = state.db.begin().await?;
+    on_tx!(&mut tx, c => sqlx::query(
+        "INSERT INTO chair_permissions (record_id, recipient_agency, granted_by, created_at) VALUES ($1, $2, $3, $4) \
+         ON CONFLICT (record_id, recipient_agency) DO NOTHING")
+        .bind(&record)
+        .bind(&body.recipient_agency)
+        .bind(&principal.sub)
+        .bind(ts(now()))
+        .execute(&mut **c)
+        .await
+        .map(drop)
+        .map_err(failed)?);
+    let mut entry = Entry::new(&principal, "chair.permission").subject(&subject);
+    entry.record_ids = vec![record.clone()];
+    entry.owner_agencies = vec![owner];
+    entry.recipient_agency = Some(body.recipient_agency.clone());
+    let seq = audit::append(&mut tx, entry).await.map_err(failed)?;
+    tx.commit().await.map_err(failed)?;
+    Ok((
+        StatusCode::CREATED,
+        Json(
+            json!({"record_id": record, "recipient_agency": body.recipient_agency, "audit_seq": seq}),
+        ),
+    ))
+}
+
+/// An audit entry as the API shows it.
+pub fn entry_json(row: &AuditRow) -> Value {
+    let e = row.entry();
+    json!({
+        "seq": e.seq, "at": e.at, "action": e.action,
+        "actor": {"agency": e.actor_agency, "sub": e.actor_sub, "roles": e.actor_roles},
+        "subject_id": e.subject_id, "record_ids": e.record_ids, "owner_agencies": e.owner_agencies,
+        "recipient": {"agency": e.recipient_agency, "role": e.recipient_role, "sub": e.recipient_sub},
+        "purpose": e.purpose, "basis": e.basis, "justification": e.justification,
+        "decision": e.decision, "reasons": e.reasons, "obligations": e.obligations,
+        "policy_version": e.policy_version, "packet_sha256": e.packet_sha256,
+        "detail": e.detail, "hash": row.hash,
+    })
+}
+
+async fn disclosures(
+    principal: Principal,
+    State(state): State<AppState>,
+    Path(record): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let record = id(&record, "record")?;
+    let owner = with_db!(&state.db, pool => {
+        sqlx::query("SELECT owner_agency FROM records WHERE id = $1")
+            .bind(&record)
+            .fetch_optional(pool)
+            .await?
+            .map(|r| r.try_get::<String, _>("owner_agency"))
+            .transpose()?
+    });
+    if owner.as_deref() != Some(&*principal.agency) {
+        return Err(ApiError::not_found(format!(
+            "no record {record} owned by your agency"
+        )));
+    }
+    let rows: Vec<AuditRow> = with_db!(&state.db, pool => {
+        sqlx::query_as::<_, AuditRow>(
+            "SELECT a.* FROM audit_records r JOIN audit_log a ON a.seq = r.seq \
+             WHERE r.record_id = $1 AND a.action IN ('disclosure', 'decision.check', 'packet.read') ORDER BY a.seq")
+            .bind(&record)
+            .fetch_all(pool)
+            .await?
+    });
+    let mut tx = state.db.begin().await?;
+    audit::append(
+        &mut tx,
+        Entry::new(&principal, "record.disclosures.read").detail(json!({"record_id": record})),
+    )
+    .await
+    .map_err(failed)?;
+    tx.commit().await.map_err(failed)?;
+    Ok(Json(
+        json!({"record_id": record, "decisions": rows.iter().map(entry_json).collect::<Vec<_>>()}),
+    ))
+}

@@ -1,0 +1,564 @@
+//! Children and the facts the rules need about them: registration, competence assessments,
+//! consents and their withdrawal, MAPPA status and forum decisions, staff designations.
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::routing::{post, put};
+use axum::{Json, Router};
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use sqlx::Row;
+
+use super::extract::{Body, id, may, new_id, not_permitted};
+use crate::audit::{self, Entry};
+use crate::db::{now, ts};
+use crate::decision::facts::london_date;
+use crate::error::ApiError;
+use crate::identity::Principal;
+use crate::server::AppState;
+use crate::vocab::{AgencyKind, Giver, Purpose, Role, Section};
+use crate::{on_tx, with_db};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/v1/subjects", post(register))
+        .route("/v1/subjects/{id}/competence", post(competence))
+        .route("/v1/subjects/{id}/consents", post(consent))
+        .route("/v1/subjects/{id}/consents/{cid}/withdraw", post(withdraw))
+        .route("/v1/subjects/{id}/mappa", put(mappa_status))
+        .route("/v1/subjects/{id}/staff-designations", post(designate))
+        .route("/v1/mappa/decisions", post(mappa_decision))
+}
+
+fn invalid(field: &str, message: impl std::fmt::Display) -> ApiError {
+    ApiError::invalid("invalid_field", format!("{field}: {message}"))
+}
+
+fn today() -> NaiveDate {
+    london_date(Utc::now())
+}
+
+/// The subject's recorded school, or 404.
+pub async fn subject_school(state: &AppState, subject: &str) -> Result<Option<String>, ApiError> {
+    let row = with_db!(&state.db, pool => {
+        sqlx::query("SELECT school_agency FROM subjects WHERE id = $1")
+            .bind(subject)
+            .fetch_optional(pool)
+            .await?
+            .map(|r| r.try_get::<Option<String>, _>("school_agency"))
+            .transpose()?
+    });
+    row.ok_or_else(|| ApiError::not_found(format!("no subject {subject}")))
+}
+
+fn audit_failed(e: sqlx::Error) -> ApiError {
+    ApiError::unavailable(format!("audit or write failed: {e}"))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewSubject {
+    date_of_birth: NaiveDate,
+    #[serde(default)]
+    school_agency: Option<String>,
+    #[serde(default)]
+    local_authority: Option<String>,
+    #[serde(default)]
+    display_name: Option<String>,
+}
+
+async fn register(
+    principal: Principal,
+    State(state): State<AppState>,
+    Body(body): Body<NewSubject>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    if !may(&state, &principal, "register_subject") {
+        return Err(not_permitted(&principal, "register_subject"));
+    }
+    if body.date_of_birth > today() {
+        return Err(invalid("date_of_birth", "is in the future"));
+    }
+    if body.date_of_birth < today() - chrono::Duration::days(366 * 30) {
+        return Err(invalid("date_of_birth", "is more than 30 years ago"));
+    }
+    if let Some(school) = &body.school_agency {
+        match state.agencies.get(school) {
+            Some(a) if a.kind == AgencyKind::School => {}
+            Some(_) => {
+                return Err(invalid(
+                    "school_agency",
+                    format!("\"{school}\" is not a school"),
+                ));
+            }
+            None => {
+                return Err(invalid(
+                    "school_agency",
+                    format!("no configured agency \"{school}\""),
+                ));
+            }
+        }
+    }
+    if body
+        .local_authority
+        .as_deref()
+        .is_some_and(|l| l.len() > 200)
+    {
+        return Err(invalid("local_authority", "is longer than 200 characters"));
+    }
+    let name = match body
+        .display_name
+        .as_deref()
+        .map(str::trim)
+        .filter(|n| !n.is_empty())
+    {
+        Some(n) if n.chars().count() > 200 => {
+            return Err(invalid("display_name", "is longer than 200 characters"));
+        }
+        Some(n) => Some(
+            state
+                .at_rest
+                .encrypt(n.as_bytes())
+                .map_err(ApiError::internal)?,
+        ),
+        None => None,
+    };
+    let subject = new_id();
+    let mut tx = state.db.begin().await?;
+    on_tx!(&mut tx, c => sqlx::query(
+        "INSERT INTO subjects (id, date_of_birth, school_agency, local_authority, display_name_enc, registered_by, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7)")
+        .bind(&subject)
+        .bind(body.date_of_birth.to_string())
+        .bind(&body.school_agency)
+        .bind(&body.local_authority)
+        .bind(&name)
+        .bind(&*principal.agency)
+        .bind(ts(now()))
+        .execute(&mut **c)
+        .await
+        .map(drop)
+        .map_err(audit_failed)?);
+    let seq = audit::append(
+        &mut tx,
+        Entry::new(&principal, "subject.register")
+            .subject(&subject)
+            .detail(json!({
+                "school_agency": body.school_agency,
+            })),
+    )
+    .await
+    .map_err(audit_failed)?;
+    tx.commit().await.map_err(audit_failed)?;
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({"id": subject, "audit_seq": seq})),
+    ))
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+enum Assessment {
+    Gillick,
+    Capacity,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewCompetence {
+    assessment: Assessment,
+    outcome: bool,
+    assessed_on: NaiveDate,
+}
+
+async fn competence(
+    principal: Principal,
+    State(state): State<AppState>,
+    Path(subject): Path<String>,
+    Body(body): Body<NewCompetence>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let subject = id(&subject, "subject")?;
+    if !may(&state, &principal, "record_competence") {
+        return Err(not_permitted(&principal, "record_competence"));
+    }
+    if body.assessed_on > today() {
+        return Err(invalid("assessed_on", "is in the future"));
+    }
+    subject_school(&state, &subject).await?;
+    let assessment = if body.assessment == Assessment::Gillick {
+        "gillick"
+    } else {
+        "capacity"
+    };
+    let row = new_id();
+    let mut tx = state.db.begin().await?;
+    on_tx!(&mut tx, c => sqlx::query(
+        "INSERT INTO competence_assessments (id, subject_id, assessment, outcome, assessed_on, agency, sub, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)")
+        .bind(&row)
+        .bind(&subject)
+        .bind(assessment)
+        .bind(body.outcome)
+        .bind(body.assessed_on.to_string())
+        .bind(&*principal.agency)
+        .bind(&principal.sub)
+        .bind(ts(now()))
+        .execute(&mut **c)
+        .await
+        .map(drop)
+        .map_err(audit_failed)?);
+    let seq = audit::append(
+        &mut tx,
+        Entry::new(&principal, "competence.record")
+            .subject(&subject)
+            .detail(json!({
+                "assessment_id": row, "assessment": assessment, "outcome": body.outcome,
+                "assessed_on": body.assessed_on,
+            })),
+    )
+    .await
+    .map_err(audit_failed)?;
+    tx.commit().await.map_err(audit_failed)?;
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({"id": row, "audit_seq": seq})),
+    ))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewConsent {
+    given_by: Giver,
+    purposes: Vec<Purpose>,
+    recipient_kinds: Vec<AgencyKind>,
+    #[serde(default)]
+    expires_at: Option<DateTime<Utc>>,
+}
+
+async fn consent(
+    principal: Principal,
+    State(state): State<AppState>,
+    Path(subject): Path<String>,
+    Body(body): Body<NewConsent>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let subject = id(&subject, "subject")?;
+    if !may(&state, &principal, "record_consent") {
+        return Err(not_permitted(&principal, "record_consent"));
+    }
+    if body.purposes.is_empty() {
+        return Err(invalid("purposes", "must list at least one purpose"));
+    }
+    if body.recipient_kinds.is_empty() {
+        return Err(invalid(
+            "recipient_kinds",
+            "must list at least one agency kind",
+        ));
+    }
+    if body.expires_at.is_some_and(|e| e <= Utc::now()) {
+        return Err(invalid("expires_at", "is not in the future"));
+    }
+    subject_school(&state, &subject).await?;
+    let row = new_id();
+    let purposes = serde_json::to_string(&body.purposes).map_err(ApiError::internal)?;
+    let kinds = serde_json::to_string(&body.recipient_kinds).map_err(ApiError::internal)?;
+    let mut tx = state.db.begin().await?;
+    on_tx!(&mut tx, c => sqlx::query(
+        "INSERT INTO consents (id, subject_id, given_by, purposes, recipient_kinds, expires_at, withdrawn_at, agency, sub, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, NULL, $7, $8, $9)")
+        .bind(&row)
+        .bind(&subject)
+        .bind(body.given_by.as_str())
+        .bind(&purposes)
+        .bind(&kinds)
+        .bind(body.expires_at.map(ts))
+        .bind(&*principal.agency)
+        .bind(&principal.sub)
+        .bind(ts(now()))
+        .execute(&mut **c)
+        .await
+        .map(drop)
+        .map_err(audit_failed)?);
+    let seq = audit::append(
+        &mut tx,
+        Entry::new(&principal, "consent.record")
+            .subject(&subject)
+            .detail(json!({
+                "consent_id": row, "given_by": body.given_by, "purposes": body.purposes,
+                "recipient_kinds": body.recipient_kinds, "expires_at": body.expires_at,
+            })),
+    )
+    .await
+    .map_err(audit_failed)?;
+    tx.commit().await.map_err(audit_failed)?;
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({"id": row, "audit_seq": seq})),
+    ))
+}
+
+async fn withdraw(
+    principal: Principal,
+    State(state): State<AppState>,
+    Path((subject, consent)): Path<(String, String)>,
+) -> Result<Json<Value>, ApiError> {
+    let subject = id(&subject, "subject")?;
+    let consent = id(&consent, "consent")?;
+    if !may(&state, &principal, "withdraw_consent") {
+        return Err(not_permitted(&principal, "withdraw_consent"));
+    }
+    let at = now();
+    let mut tx = state.db.begin().await?;
+    let current: Option<Option<String>> = on_tx!(&mut tx, c => sqlx::query(
+        "SELECT withdrawn_at FROM consents WHERE id = $1 AND subject_id = $2")
+        .bind(&consent)
+        .bind(&subject)
+        .fetch_optional(&mut **c)
+        .await?
+        .map(|r| r.try_get::<Option<String>, _>("withdrawn_at"))
+        .transpose()?);
+    match current {
+        None => {
+            return Err(ApiError::not_found(format!(
+                "no consent {consent} for subject {subject}"
+            )));
+        }
+        Some(Some(when)) => {
+            return Err(ApiError::new(
+                StatusCode::CONFLICT,
+                "already_withdrawn",
+                format!("consent {consent} was withdrawn at {when}"),
+            ));
+        }
+        Some(None) => {}
+    }
+    on_tx!(&mut tx, c => sqlx::query("UPDATE consents SET withdrawn_at = $1 WHERE id = $2")
+        .bind(ts(at))
+        .bind(&consent)
+        .execute(&mut **c)
+        .await
+        .map(drop)
+        .map_err(audit_failed)?);
+    let seq = audit::append(
+        &mut tx,
+        Entry::new(&principal, "consent.withdraw")
+            .subject(&subject)
+            .detail(json!({"consent_id": consent})),
+    )
+    .await
+    .map_err(audit_failed)?;
+    tx.commit().await.map_err(audit_failed)?;
+    Ok(Json(
+        json!({"id": consent, "withdrawn_at": ts(at), "audit_seq": seq}),
+    ))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct MappaStatus {
+    active: bool,
+    category: i32,
+    level: i32,
+}
+
+async fn mappa_status(
+    principal: Principal,
+    State(state): State<AppState>,
+    Path(subject): Path<String>,
+    Body(body): Body<MappaStatus>,
+) -> Result<Json<Value>, ApiError> {
+    let subject = id(&subject, "subject")?;
+    if !may(&state, &principal, "set_mappa_status") {
+        return Err(not_permitted(&principal, "set_mappa_status"));
+    }
+    if !(1..=3).contains(&body.category) {
+        return Err(invalid("category", "must be 1, 2 or 3"));
+    }
+    if !(1..=3).contains(&body.level) {
+        return Err(invalid("level", "must be 1, 2 or 3"));
+    }
+    subject_school(&state, &subject).await?;
+    let mut tx = state.db.begin().await?;
+    on_tx!(&mut tx, c => sqlx::query(
+        "INSERT INTO mappa_status (subject_id, active, category, level, agency, sub, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7) \
+         ON CONFLICT (subject_id) DO UPDATE SET active = excluded.active, category = excluded.category, level = excluded.level, \
+         agency = excluded.agency, sub = excluded.sub, updated_at = excluded.updated_at")
+        .bind(&subject)
+        .bind(body.active)
+        .bind(body.category)
+        .bind(body.level)
+        .bind(&*principal.agency)
+        .bind(&principal.sub)
+        .bind(ts(now()))
+        .execute(&mut **c)
+        .await
+        .map(drop)
+        .map_err(audit_failed)?);
+    let seq = audit::append(
+        &mut tx,
+        Entry::new(&principal, "mappa.status")
+            .subject(&subject)
+            .detail(json!({
+                "active": body.active, "category": body.category, "level": body.level,
+            })),
+    )
+    .await
+    .map_err(audit_failed)?;
+    tx.commit().await.map_err(audit_failed)?;
+    Ok(Json(
+        json!({"subject_id": subject, "active": body.active, "category": body.category, "level": body.level, "audit_seq": seq}),
+    ))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewMappaDecision {
+    subject_id: String,
+    recipient_agency: String,
+    #[serde(default)]
+    recipient_role: Option<Role>,
+    purposes: Vec<Purpose>,
+    sections: Vec<Section>,
+    decided_on: NaiveDate,
+    expires_at: DateTime<Utc>,
+}
+
+async fn mappa_decision(
+    principal: Principal,
+    State(state): State<AppState>,
+    Body(body): Body<NewMappaDecision>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    if !may(&state, &principal, "record_mappa_decision") {
+        return Err(not_permitted(&principal, "record_mappa_decision"));
+    }
+    let subject = id(&body.subject_id, "subject")
+        .map_err(|_| invalid("subject_id", "is not a valid subject id"))?;
+    let recipient = state.agencies.get(&body.recipient_agency).ok_or_else(|| {
+        invalid(
+            "recipient_agency",
+            format!("no configured agency \"{}\"", body.recipient_agency),
+        )
+    })?;
+    if let Some(role) = body.recipient_role
+        && !role.valid_for(recipient.kind)
+    {
+        return Err(invalid(
+            "recipient_role",
+            format!("a {} agency has no role {role}", recipient.kind),
+        ));
+    }
+    if body.purposes.is_empty() {
+        return Err(invalid("purposes", "must list at least one purpose"));
+    }
+    if body.sections.is_empty() {
+        return Err(invalid("sections", "must list at least one section"));
+    }
+    if body.decided_on > today() {
+        return Err(invalid("decided_on", "is in the future"));
+    }
+    if body.expires_at <= Utc::now() {
+        return Err(invalid("expires_at", "is not in the future"));
+    }
+    subject_school(&state, &subject).await?;
+    let row = new_id();
+    let mut tx = state.db.begin().await?;
+    on_tx!(&mut tx, c => sqlx::query(
+        "INSERT INTO mappa_decisions (id, subject_id, recipient_agency, recipient_role, purposes, sections, decided_on, expires_at, chair_agency, chair_sub, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)")
+        .bind(&row)
+        .bind(&subject)
+        .bind(&body.recipient_agency)
+        .bind(body.recipient_role.map(|r| r.as_str()))
+        .bind(serde_json::to_string(&body.purposes).unwrap_or_default())
+        .bind(serde_json::to_string(&body.sections).unwrap_or_default())
+        .bind(body.decided_on.to_string())
+        .bind(ts(body.expires_at))
+        .bind(&*principal.agency)
+        .bind(&principal.sub)
+        .bind(ts(now()))
+        .execute(&mut **c)
+        .await
+        .map(drop)
+        .map_err(audit_failed)?);
+    let mut entry = Entry::new(&principal, "mappa.decision")
+        .subject(&subject)
+        .detail(json!({
+            "mappa_decision_id": row, "purposes": body.purposes, "sections": body.sections,
+            "decided_on": body.decided_on, "expires_at": body.expires_at,
+        }));
+    entry.recipient_agency = Some(body.recipient_agency.clone());
+    entry.recipient_role = body.recipient_role.map(|r| r.to_string());
+    let seq = audit::append(&mut tx, entry).await.map_err(audit_failed)?;
+    tx.commit().await.map_err(audit_failed)?;
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({"id": row, "audit_seq": seq})),
+    ))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewDesignation {
+    staff_sub: String,
+    reason: String,
+}
+
+async fn designate(
+    principal: Principal,
+    State(state): State<AppState>,
+    Path(subject): Path<String>,
+    Body(body): Body<NewDesignation>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let subject = id(&subject, "subject")?;
+    if !may(&state, &principal, "designate_staff") {
+        return Err(not_permitted(&principal, "designate_staff"));
+    }
+    let staff = body.staff_sub.trim();
+    if staff.is_empty() || staff.len() > 200 {
+        return Err(invalid(
+            "staff_sub",
+            "must name the member of staff (1 to 200 characters)",
+        ));
+    }
+    if body.reason.trim().is_empty() {
+        return Err(invalid("reason", "must say why they need to know"));
+    }
+    let school = subject_school(&state, &subject).await?;
+    if school.as_deref() != Some(&*principal.agency) {
+        return Err(ApiError::forbidden(
+            "not_childs_school",
+            "only the head teacher of the child's recorded school may designate staff (RULES 4.3 b)",
+        ));
+    }
+    let reason = state
+        .at_rest
+        .encrypt(body.reason.trim().as_bytes())
+        .map_err(ApiError::internal)?;
+    let row = new_id();
+    let mut tx = state.db.begin().await?;
+    on_tx!(&mut tx, c => sqlx::query(
+        "INSERT INTO staff_designations (id, subject_id, school_agency, staff_sub, reason_enc, designated_by, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7)")
+        .bind(&row)
+        .bind(&subject)
+        .bind(&*principal.agency)
+        .bind(staff)
+        .bind(&reason)
+        .bind(&principal.sub)
+        .bind(ts(now()))
+        .execute(&mut **c)
+        .await
+        .map(drop)
+        .map_err(audit_failed)?);
+    let mut entry = Entry::new(&principal, "designation.record")
+        .subject(&subject)
+        .detail(json!({"designation_id": row}));
+    entry.recipient_agency = Some(principal.agency.to_string());
+    entry.recipient_role = Some("school_staff".into());
+    entry.recipient_sub = Some(staff.to_owned());
+    let seq = audit::append(&mut tx, entry).await.map_err(audit_failed)?;
+    tx.commit().await.map_err(audit_failed)?;
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({"id": row, "audit_seq": seq})),
+    ))
+}
