@@ -61,6 +61,13 @@ pub enum Command {
         #[arg(long, default_value = "broker.toml")]
         config: PathBuf,
     },
+    /// Play a full multi-agency case end to end over mTLS against SQLite, in a temp directory
+    Demo,
+    /// Audit log tools
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
     /// Evaluate a scenario file with the decision code the server uses
     Decide {
         #[arg(long)]
@@ -73,6 +80,15 @@ pub enum Command {
     Policy {
         #[command(subcommand)]
         command: PolicyCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// Verify the audit chain straight from the database; non-zero exit if it does not hold
+    Verify {
+        #[arg(long, default_value = "broker.toml")]
+        config: PathBuf,
     },
 }
 
@@ -164,6 +180,28 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 crate::devinit::dev_token(&config, &agency, &sub, &roles, ttl)?
             );
             Ok(ExitCode::SUCCESS)
+        }
+        Command::Demo => {
+            crate::demo::run().await?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Audit {
+            command: AuditCommand::Verify { config },
+        } => {
+            let config = load_config(&config)?;
+            let db = crate::db::Db::connect(&config.database.url, 2).await?;
+            let result = crate::audit::verify(&db).await?;
+            db.close().await;
+            println!("{}", serde_json::to_string(&result)?);
+            Ok(if result.ok {
+                ExitCode::SUCCESS
+            } else {
+                eprintln!(
+                    "broker: the audit chain does not verify; first bad entry: seq {}",
+                    result.first_bad_seq.unwrap_or(0)
+                );
+                ExitCode::FAILURE
+            })
         }
         Command::Decide { scenarios, policy } => {
             let policy = load_policy(policy.as_deref()).await?;

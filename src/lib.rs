@@ -8,6 +8,7 @@ pub mod config;
 pub mod crypto;
 pub mod db;
 pub mod decision;
+pub mod demo;
 pub mod devinit;
 pub mod error;
 pub mod identity;

@@ -122,6 +122,7 @@ pub fn app(state: AppState) -> Router {
         .merge(crate::routes::subjects::router())
         .merge(crate::routes::records::router())
         .merge(crate::routes::disclosures::router())
+        .merge(crate::routes::audit::router())
         .fallback(error::not_found)
         .method_not_allowed_fallback(|| async {
             error::ApiError::new(

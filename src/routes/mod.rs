@@ -1,5 +1,6 @@
 //! HTTP routes, one module per area, each exposing a `router()`.
 
+pub mod audit;
 pub mod disclosures;
 pub mod extract;
 pub mod health;

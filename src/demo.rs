@@ -1,0 +1,505 @@
+//! `broker demo`: the main job on the embedded default. In a temp directory, on SQLite, it
+//! starts the broker in-process on a free port and plays a realistic case over real mTLS as
+//! the agencies would, prints the timeline and each recipient's decrypted view, then verifies
+//! the audit chain. Any unexpected answer stops it with a non-zero exit.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use chrono::{Months, Utc};
+use serde_json::{Value, json};
+
+use crate::client::Client;
+use crate::config::Config;
+use crate::devinit::{DevWorld, dev_init, dev_token};
+use crate::server::AppState;
+use crate::vocab::Role;
+
+struct Demo {
+    world: DevWorld,
+    config: Config,
+    addr: std::net::SocketAddr,
+    clients: BTreeMap<String, Client>,
+    packets: Vec<(String, String, String)>,
+    kinds: BTreeMap<String, String>,
+}
+
+impl Demo {
+    fn client(&mut self, agency: &str) -> anyhow::Result<&Client> {
+        if !self.clients.contains_key(agency) {
+            let c = Client::from_files(
+                self.addr,
+                &self.world.ca(),
+                &self.world.client_cert(agency),
+                &self.world.client_key(agency),
+            )?;
+            self.clients.insert(agency.to_owned(), c);
+        }
+        Ok(&self.clients[agency])
+    }
+
+    fn token(&self, agency: &str, sub: &str, role: Role) -> anyhow::Result<String> {
+        dev_token(&self.config, agency, sub, &[role], Duration::from_secs(900))
+    }
+
+    /// POSTs (or PUTs) as a person and insists on the expected status.
+    #[allow(clippy::too_many_arguments)]
+    async fn call(
+        &mut self,
+        agency: &str,
+        sub: &str,
+        role: Role,
+        method: &str,
+        path: &str,
+        body: Value,
+        expect: u16,
+    ) -> anyhow::Result<Value> {
+        let token = self.token(agency, sub, role)?;
+        let client = self.client(agency)?;
+        let r = match method {
+            "PUT" => client.put(path, &token, &body).await?,
+            "GET" => client.get(path, &token).await?,
+            _ => client.post(path, &token, &body).await?,
+        };
+        if r.status.as_u16() != expect {
+            bail!(
+                "{method} {path} as {agency}/{sub}: expected {expect}, got {}: {}",
+                r.status,
+                r.text()
+            );
+        }
+        let answer = r.json();
+        if path == "/v1/records"
+            && let (Some(id), Some(kind)) = (answer["id"].as_str(), answer["kind"].as_str())
+        {
+            self.kinds.insert(id.to_owned(), kind.to_owned());
+        }
+        Ok(answer)
+    }
+
+    /// A disclosure that must come out as `expect` ("permit" or "deny" with these codes).
+    #[allow(clippy::too_many_arguments)]
+    async fn disclose(
+        &mut self,
+        who: (&str, &str, Role),
+        record: &str,
+        to: (&str, Option<Role>, Option<&str>),
+        purpose: &str,
+        basis: &str,
+        extra: Value,
+        expect: &[&str],
+    ) -> anyhow::Result<Value> {
+        let mut body = json!({"record_ids": [record], "recipient_agency": to.0, "recipient_role": to.1, "recipient_sub": to.2, "purpose": purpose, "basis": basis});
+        if let (Value::Object(b), Value::Object(e)) = (&mut body, extra) {
+            b.extend(e);
+        }
+        let permit = expect == ["permit"];
+        let d = self
+            .call(
+                who.0,
+                who.1,
+                who.2,
+                "POST",
+                "/v1/disclosures",
+                body,
+                if permit { 201 } else { 403 },
+            )
+            .await?;
+        let codes: Vec<&str> = d["reasons"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|r| r["code"].as_str())
+            .collect();
+        if !permit && codes != expect {
+            bail!(
+                "disclosure to {}: expected reasons {expect:?}, got {codes:?}",
+                to.0
+            );
+        }
+        let to_text = format!(
+            "{}{}{}",
+            to.0,
+            to.1.map(|r| format!(" {r}")).unwrap_or_default(),
+            to.2.map(|s| format!(" ({s})")).unwrap_or_default()
+        );
+        println!(
+            "  #{:<3} {} {} ({}) → {}: {} for {} on {}: {}{}{}",
+            d["audit_seq"],
+            who.0,
+            who.1,
+            who.2,
+            to_text,
+            self.kinds.get(record).map_or("record", String::as_str),
+            purpose,
+            basis,
+            if permit { "PERMIT" } else { "DENY" },
+            d["view"]
+                .as_str()
+                .map(|v| format!(" [{v}: {}]", list(&d["sections_released"])))
+                .unwrap_or_default(),
+            if permit {
+                obligations(&d)
+            } else {
+                format!(" because {}", codes.join(", "))
+            },
+        );
+        if permit {
+            let id = d["disclosure_id"]
+                .as_str()
+                .context("a disclosure id")?
+                .to_owned();
+            let role = to.1.map(|r| r.to_string()).unwrap_or_default();
+            self.packets.push((to.0.to_owned(), role, id));
+        }
+        Ok(d)
+    }
+}
+
+fn list(v: &Value) -> String {
+    let items: Vec<&str> = v
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+        .collect();
+    if items.is_empty() {
+        "no content".into()
+    } else {
+        items.join(", ")
+    }
+}
+
+fn obligations(d: &Value) -> String {
+    let o = list(&d["obligations"]);
+    if o == "no content" {
+        String::new()
+    } else {
+        format!(" +{o}")
+    }
+}
+
+fn step(text: &str) {
+    println!("\n{text}");
+}
+
+pub async fn run() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir().context("a temp directory")?;
+    let world = dev_init(dir.path(), false, "127.0.0.1:0", "sqlite://data/broker.db")?;
+    let config = Config::load(&world.config)?;
+    let state = AppState::build(config.clone()).await?;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let addr = listener.local_addr()?;
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let served = state.clone();
+    let server = tokio::spawn(async move {
+        crate::server::serve(listener, served, async {
+            let _ = stopped.await;
+        })
+        .await
+    });
+    println!(
+        "broker demo: a Northshire case, played over mTLS against {addr} (SQLite in {})",
+        dir.path().display()
+    );
+    println!("policy {}", state.policy.version());
+    let mut demo = Demo {
+        world,
+        config,
+        addr,
+        clients: BTreeMap::new(),
+        packets: Vec::new(),
+        kinds: BTreeMap::new(),
+    };
+    let result = play(&mut demo).await;
+    let verified = crate::audit::verify(&state.db).await;
+    let _ = stop.send(());
+    let _ = server.await;
+    state.db.close().await;
+    result?;
+    let v = verified?;
+    step("The audit chain, verified straight from the database:");
+    println!(
+        "  ok={} entries={} head={} first_bad_seq={:?}",
+        v.ok, v.entries, v.head_hash, v.first_bad_seq
+    );
+    if !v.ok {
+        bail!("the audit chain does not verify");
+    }
+    println!("\ndemo complete");
+    Ok(())
+}
+
+async fn play(demo: &mut Demo) -> anyhow::Result<()> {
+    let today = Utc::now().date_naive();
+    let dob = today
+        .checked_sub_months(Months::new(14 * 12 + 3))
+        .context("a date")?;
+    let police = ("police", "pc.khan", Role::PoliceOfficer);
+    let sw = ("csc", "sw.okafor", Role::SocialWorker);
+    let tm = ("csc", "tm.reid", Role::TeamManager);
+
+    step(&format!(
+        "1. Police notify: a child born {dob} (aged 14), pupil at Hillside, is alleged to have harmed a younger child."
+    ));
+    let child = demo.call(police.0, police.1, police.2, "POST", "/v1/subjects", json!({"date_of_birth": dob, "school_agency": "school-hillside", "local_authority": "Northshire", "display_name": "Child A"}), 201).await?["id"].as_str().context("child id")?.to_owned();
+    let notification = demo.call(police.0, police.1, police.2, "POST", "/v1/records", json!({"subject_id": child, "kind": "police_notification", "subject_role": "harmful_behaviour", "sections": {
+        "summary": "Report of sexualised behaviour towards a younger child at a park.",
+        "allegation_details": "Details as given by the younger child's parent.",
+        "police_intelligence": "No previous police contact.",
+        "victim_details": "Younger child, aged 8, known to Riverside Academy."}}), 201).await?["id"].as_str().context("record id")?.to_owned();
+    println!("  police_notification {notification} deposited for child {child}");
+    demo.disclose(police, &notification, ("csc", Some(Role::SocialWorker), None), "safeguarding", "significant_harm",
+        json!({"justification": "Reasonable cause to believe a younger child is likely to suffer significant harm; parents not told yet so as not to alert."}), &["permit"]).await?;
+
+    step(
+        "2. Children's social care refer, and the parents consent to sharing for safeguarding and the strategy meeting.",
+    );
+    let referral = demo.call(sw.0, sw.1, sw.2, "POST", "/v1/records", json!({"subject_id": child, "kind": "referral", "subject_role": "harmful_behaviour", "sections": {
+        "summary": "Referral following the police notification.", "family_background": "Lives with mother and a younger sibling.",
+        "assessment_findings": "AIM3 assessment to be arranged."}}), 201).await?["id"].as_str().context("id")?.to_owned();
+    println!("  referral {referral} deposited");
+    let consent = demo.call(sw.0, sw.1, sw.2, "POST", &format!("/v1/subjects/{child}/consents"), json!({"given_by": "parent", "purposes": ["safeguarding", "strategy_meeting", "education_support"], "recipient_kinds": ["school", "police", "health"]}), 201).await?["id"].as_str().context("id")?.to_owned();
+    println!("  parent's consent {consent} recorded (child not assessed as Gillick competent)");
+
+    step("3. Strategy-meeting minutes go to the police only with the chair's permission.");
+    let minutes = demo.call(tm.0, tm.1, tm.2, "POST", "/v1/records", json!({"subject_id": child, "kind": "strategy_meeting_minutes", "subject_role": "harmful_behaviour", "sections": {
+        "summary": "Strategy meeting held; s47 enquiry agreed.", "risk_management": "Supervised contact with younger children only.",
+        "allegation_details": "As reported by police."}}), 201).await?["id"].as_str().context("id")?.to_owned();
+    demo.disclose(
+        tm,
+        &minutes,
+        ("police", Some(Role::PoliceOfficer), None),
+        "strategy_meeting",
+        "consent",
+        json!({}),
+        &["chair_permission_required"],
+    )
+    .await?;
+    demo.call(
+        tm.0,
+        tm.1,
+        tm.2,
+        "POST",
+        &format!("/v1/records/{minutes}/chair-permissions"),
+        json!({"recipient_agency": "police"}),
+        201,
+    )
+    .await?;
+    println!(
+        "  the chair ({}) permits the police to receive the minutes",
+        tm.1
+    );
+    demo.disclose(
+        tm,
+        &minutes,
+        ("police", Some(Role::PoliceOfficer), None),
+        "strategy_meeting",
+        "consent",
+        json!({}),
+        &["permit"],
+    )
+    .await?;
+
+    step(
+        "4. The school: the DSL gets the limited summary; a teacher who has not been designated gets nothing.",
+    );
+    let plan = demo.call(sw.0, sw.1, sw.2, "POST", "/v1/records", json!({"subject_id": child, "kind": "risk_management_plan", "subject_role": "harmful_behaviour", "sections": {
+        "summary": "Risk management plan agreed at the strategy meeting.", "risk_management": "No unsupervised time with younger pupils; separate toilets at break.",
+        "allegation_details": "Not for school staff.", "family_background": "Not for school staff."}}), 201).await?["id"].as_str().context("id")?.to_owned();
+    demo.disclose(
+        sw,
+        &plan,
+        ("school-hillside", Some(Role::Dsl), None),
+        "safeguarding",
+        "consent",
+        json!({}),
+        &["permit"],
+    )
+    .await?;
+    demo.disclose(
+        sw,
+        &plan,
+        ("school-hillside", Some(Role::SchoolStaff), Some("t.smith")),
+        "safeguarding",
+        "consent",
+        json!({}),
+        &["recipient_role_not_permitted"],
+    )
+    .await?;
+
+    step("5. The parent withdraws consent; it takes effect at once.");
+    demo.call(
+        sw.0,
+        sw.1,
+        sw.2,
+        "POST",
+        &format!("/v1/subjects/{child}/consents/{consent}/withdraw"),
+        json!({}),
+        200,
+    )
+    .await?;
+    demo.disclose(
+        sw,
+        &plan,
+        ("school-hillside", Some(Role::HeadTeacher), None),
+        "safeguarding",
+        "consent",
+        json!({}),
+        &["consent_not_current"],
+    )
+    .await?;
+
+    step("6. MAPPA: once the forum manages the case, only its decisions are a basis.");
+    demo.call(
+        "mappa",
+        "coord.byrne",
+        Role::MappaCoordinator,
+        "PUT",
+        &format!("/v1/subjects/{child}/mappa"),
+        json!({"active": true, "category": 2, "level": 2}),
+        200,
+    )
+    .await?;
+    demo.disclose(
+        sw,
+        &plan,
+        ("probation", Some(Role::ProbationOfficer), None),
+        "risk_management",
+        "consent",
+        json!({}),
+        &["consent_not_found", "mappa_forum_decides"],
+    )
+    .await?;
+    let expires = Utc::now()
+        .checked_add_months(Months::new(3))
+        .context("a date")?;
+    let decision = demo.call("mappa", "chair.osei", Role::MappaChair, "POST", "/v1/mappa/decisions", json!({"subject_id": child, "recipient_agency": "probation", "recipient_role": "probation_officer",
+        "purposes": ["risk_management"], "sections": ["summary", "risk_management"], "decided_on": today, "expires_at": expires}), 201).await?["id"].as_str().context("id")?.to_owned();
+    println!(
+        "  MAPPA forum decision {decision} (chaired by chair.osei) releases summary and risk_management to probation"
+    );
+    demo.disclose(
+        sw,
+        &plan,
+        ("probation", Some(Role::ProbationOfficer), None),
+        "risk_management",
+        "mappa_decision",
+        json!({"mappa_decision_id": decision}),
+        &["permit"],
+    )
+    .await?;
+
+    step("7. What each recipient decrypted with its own age key:");
+    let packets = demo.packets.clone();
+    for (agency, role, id) in packets {
+        let sub = match role.as_str() {
+            "social_worker" => "sw.lee",
+            "police_officer" => "dc.ahmed",
+            "dsl" => "dsl.jones",
+            _ => "po.grant",
+        };
+        let role_enum: Role = role.parse()?;
+        let token = demo.token(&agency, sub, role_enum)?;
+        let r = demo
+            .client(&agency)?
+            .get(&format!("/v1/inbox/{id}"), &token)
+            .await?;
+        if r.status != 200 || r.content_type() != "application/age" {
+            bail!("{agency} could not fetch its packet {id}: {}", r.status);
+        }
+        let identity = crate::crypto::load_age_identity(&demo.world.age_identity(&agency))?;
+        let packet: Value =
+            serde_json::from_slice(&crate::crypto::decrypt_with(&identity, &r.body)?)?;
+        println!(
+            "  {agency} {role} ({} bytes armoured) view={} kind={} withheld=[{}]",
+            r.body.len(),
+            packet["view"].as_str().unwrap_or(""),
+            packet["record_kind"].as_str().unwrap_or(""),
+            list(&packet["sections_withheld"])
+        );
+        for (section, content) in packet["sections"].as_object().into_iter().flatten() {
+            println!(
+                "      {section}: {}",
+                content
+                    .as_str()
+                    .map(str::to_owned)
+                    .unwrap_or_else(|| content.to_string())
+            );
+        }
+    }
+
+    step("8. The partnership's IG officer reviews the override queue.");
+    let queue = demo
+        .call(
+            "partnership",
+            "ig.patel",
+            Role::IgOfficer,
+            "GET",
+            "/v1/audit/reviews",
+            json!({}),
+            200,
+        )
+        .await?;
+    let waiting = queue["awaiting_review"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    println!("  {} override(s) awaiting review", waiting.len());
+    if waiting.is_empty() {
+        bail!("the significant-harm override is not on the review queue");
+    }
+    for entry in waiting {
+        let seq = entry["seq"].as_i64().context("seq")?;
+        println!(
+            "  #{seq} {} → {} on {}: \"{}\"",
+            entry["actor"]["agency"].as_str().unwrap_or(""),
+            entry["recipient"]["agency"].as_str().unwrap_or(""),
+            entry["basis"].as_str().unwrap_or(""),
+            entry["justification"].as_str().unwrap_or("")
+        );
+        demo.call(
+            "partnership",
+            "ig.patel",
+            Role::IgOfficer,
+            "POST",
+            &format!("/v1/audit/reviews/{seq}"),
+            json!({"outcome": "upheld", "note": "Threshold met; proportionate."}),
+            201,
+        )
+        .await?;
+        println!("      reviewed: upheld");
+    }
+    let history = demo
+        .call(
+            "partnership",
+            "ig.patel",
+            Role::IgOfficer,
+            "GET",
+            &format!("/v1/subjects/{child}/history"),
+            json!({}),
+            200,
+        )
+        .await?;
+    println!(
+        "  subject access report for child {child}: {} entries (disclosure decisions and packet reads)",
+        history["disclosures"].as_array().map_or(0, Vec::len)
+    );
+    let verify = demo
+        .call(
+            "partnership",
+            "ig.patel",
+            Role::IgOfficer,
+            "GET",
+            "/v1/audit/verify",
+            json!({}),
+            200,
+        )
+        .await?;
+    println!(
+        "  GET /v1/audit/verify: ok={} entries={}",
+        verify["ok"], verify["entries"]
+    );
+    Ok(())
+}

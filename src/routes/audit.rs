@@ -1,0 +1,475 @@
+//! For IG officers: the audit log with filters and cursor paging, a streamed CSV export, the
+//! chain's verification, the override review queue, and a child's subject access history.
+//! A partnership IG officer sees everything; an IG officer of another agency sees the entries
+//! where its agency is the requester, an owner of the records, or the recipient. Every query
+//! is itself audited.
+
+use axum::body::Body as HttpBody;
+use axum::extract::{Path, Query, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::extract::{Body, id, may, not_permitted};
+use super::records::entry_json;
+use crate::audit::{self, AuditRow, Entry};
+use crate::db::{Db, now, ts};
+use crate::error::ApiError;
+use crate::identity::Principal;
+use crate::server::AppState;
+use crate::vocab::{AgencyKind, Basis};
+use crate::{on_tx, with_db};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/v1/audit", get(list))
+        .route("/v1/audit/export.csv", get(export))
+        .route("/v1/audit/verify", get(verify))
+        .route("/v1/audit/reviews", get(reviews))
+        .route("/v1/audit/reviews/{seq}", post(review))
+        .route("/v1/subjects/{id}/history", get(history))
+}
+
+fn failed(e: sqlx::Error) -> ApiError {
+    ApiError::unavailable(format!("audit failed: {e}"))
+}
+
+/// An IG officer, and the agency whose entries they may see (`None`: all, the partnership).
+struct Auditor {
+    principal: Principal,
+    scope: Option<String>,
+}
+
+fn auditor(state: &AppState, principal: Principal, action: &str) -> Result<Auditor, ApiError> {
+    if !may(state, &principal, action) {
+        return Err(not_permitted(&principal, action));
+    }
+    let scope =
+        (principal.agency_kind != AgencyKind::Partnership).then(|| principal.agency.to_string());
+    Ok(Auditor { principal, scope })
+}
+
+async fn record_query(
+    state: &AppState,
+    who: &Auditor,
+    action: &str,
+    detail: Value,
+) -> Result<i64, ApiError> {
+    let mut tx = state.db.begin().await?;
+    let seq = audit::append(&mut tx, Entry::new(&who.principal, action).detail(detail))
+        .await
+        .map_err(failed)?;
+    tx.commit().await.map_err(failed)?;
+    Ok(seq)
+}
+
+#[derive(Debug, Default, Deserialize, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct Filters {
+    subject_id: Option<String>,
+    agency: Option<String>,
+    decision: Option<String>,
+    basis: Option<Basis>,
+    action: Option<String>,
+    from: Option<chrono::DateTime<chrono::Utc>>,
+    to: Option<chrono::DateTime<chrono::Utc>>,
+    after_seq: Option<i64>,
+    limit: Option<i64>,
+}
+
+/// Builds the WHERE clause (only `$N` placeholders, values bound in order).
+fn where_clause(f: &Filters, scope: Option<&str>) -> (String, Vec<String>) {
+    let mut sql = String::from(" WHERE seq > $1");
+    let mut binds = Vec::new();
+    let mut add = |cond: &str, value: String, binds: &mut Vec<String>| {
+        binds.push(value);
+        let n = binds.len() + 1;
+        sql.push_str(&format!(" AND {}", cond.replace("$?", &format!("${n}"))));
+    };
+    let involving =
+        "(actor_agency = $? OR recipient_agency = $? OR owner_agencies LIKE '%\"' || $? || '\"%')";
+    if let Some(agency) = scope {
+        add(involving, agency.to_owned(), &mut binds);
+    }
+    if let Some(agency) = &f.agency {
+        add(involving, agency.clone(), &mut binds);
+    }
+    if let Some(s) = &f.subject_id {
+        add("subject_id = $?", s.clone(), &mut binds);
+    }
+    if let Some(d) = &f.decision {
+        add("decision = $?", d.clone(), &mut binds);
+    }
+    if let Some(b) = f.basis {
+        add("basis = $?", b.to_string(), &mut binds);
+    }
+    if let Some(a) = &f.action {
+        add("action = $?", a.clone(), &mut binds);
+    }
+    if let Some(t) = f.from {
+        add("at >= $?", ts(t), &mut binds);
+    }
+    if let Some(t) = f.to {
+        add("at < $?", ts(t), &mut binds);
+    }
+    (sql, binds)
+}
+
+fn check_filters(f: &Filters) -> Result<(), ApiError> {
+    if let Some(d) = &f.decision
+        && d != "permit"
+        && d != "deny"
+    {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_query",
+            "decision must be permit or deny",
+        ));
+    }
+    if f.limit.is_some_and(|l| !(1..=1000).contains(&l)) {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_query",
+            "limit must be 1 to 1000",
+        ));
+    }
+    if let Some(s) = &f.subject_id {
+        id(s, "subject")?;
+    }
+    Ok(())
+}
+
+async fn page(
+    db: &Db,
+    f: &Filters,
+    scope: Option<&str>,
+    after: i64,
+    limit: i64,
+) -> Result<Vec<AuditRow>, sqlx::Error> {
+    let (clause, binds) = where_clause(f, scope);
+    let sql = format!("SELECT * FROM audit_log{clause} ORDER BY seq LIMIT {limit}");
+    with_db!(db, pool => {
+        let mut q = sqlx::query_as::<_, AuditRow>(sqlx::AssertSqlSafe(sql)).bind(after);
+        for b in &binds {
+            q = q.bind(b.clone());
+        }
+        q.fetch_all(pool).await
+    })
+}
+
+async fn list(
+    principal: Principal,
+    State(state): State<AppState>,
+    Query(f): Query<Filters>,
+) -> Result<Json<Value>, ApiError> {
+    let who = auditor(&state, principal, "read_audit")?;
+    check_filters(&f)?;
+    let limit = f.limit.unwrap_or(100);
+    let rows = page(
+        &state.db,
+        &f,
+        who.scope.as_deref(),
+        f.after_seq.unwrap_or(0),
+        limit,
+    )
+    .await?;
+    let next = (rows.len() as i64 == limit)
+        .then(|| rows.last().map(|r| r.seq))
+        .flatten();
+    let seq = record_query(&state, &who, "audit.query", json!({
+        "subject_id": f.subject_id, "agency": f.agency, "decision": f.decision, "basis": f.basis,
+        "from": f.from, "to": f.to, "after_seq": f.after_seq, "limit": limit,
+    }))
+    .await?;
+    Ok(Json(json!({
+        "entries": rows.iter().map(entry_json).collect::<Vec<_>>(),
+        "next_after_seq": next,
+        "audit_seq": seq,
+    })))
+}
+
+fn csv_field(value: &str) -> String {
+    if value.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", value.replace('"', "\"\""))
+    } else {
+        value.to_owned()
+    }
+}
+
+const CSV_HEADER: &str = "seq,at,actor_agency,actor_sub,actor_roles,action,subject_id,record_ids,owner_agencies,recipient_agency,recipient_role,recipient_sub,purpose,basis,justification,decision,reasons,obligations,policy_version,packet_sha256,prev_hash,hash\n";
+
+fn csv_line(r: &AuditRow) -> String {
+    let o = |v: &Option<String>| csv_field(v.as_deref().unwrap_or(""));
+    format!(
+        "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}\n",
+        r.seq,
+        csv_field(&r.at),
+        csv_field(&r.actor_agency),
+        csv_field(&r.actor_sub),
+        csv_field(&r.actor_roles),
+        csv_field(&r.action),
+        o(&r.subject_id),
+        csv_field(&r.record_ids),
+        csv_field(&r.owner_agencies),
+        o(&r.recipient_agency),
+        o(&r.recipient_role),
+        o(&r.recipient_sub),
+        o(&r.purpose),
+        o(&r.basis),
+        o(&r.justification),
+        o(&r.decision),
+        csv_field(&r.reasons),
+        csv_field(&r.obligations),
+        o(&r.policy_version),
+        o(&r.packet_sha256),
+        csv_field(&r.prev_hash),
+        csv_field(&r.hash),
+    )
+}
+
+/// The same rows as `GET /v1/audit`, all of them, as CSV, streamed a page at a time so the
+/// memory used does not grow with the log.
+async fn export(
+    principal: Principal,
+    State(state): State<AppState>,
+    Query(f): Query<Filters>,
+) -> Result<Response, ApiError> {
+    let who = auditor(&state, principal, "read_audit")?;
+    check_filters(&f)?;
+    record_query(&state, &who, "audit.export", json!({
+        "subject_id": f.subject_id, "agency": f.agency, "decision": f.decision, "basis": f.basis,
+        "from": f.from, "to": f.to,
+    }))
+    .await?;
+    let db = state.db.clone();
+    let scope = who.scope.clone();
+    let start = f.after_seq.unwrap_or(0);
+    let stream = futures_util::stream::unfold(Some((start, true)), move |cursor| {
+        let db = db.clone();
+        let f = f.clone();
+        let scope = scope.clone();
+        async move {
+            let (after, first) = cursor?;
+            let mut chunk = String::new();
+            if first {
+                chunk.push_str(CSV_HEADER);
+            }
+            match page(&db, &f, scope.as_deref(), after, 1000).await {
+                Ok(rows) => {
+                    for r in &rows {
+                        chunk.push_str(&csv_line(r));
+                    }
+                    let next =
+                        (rows.len() == 1000).then(|| (rows.last().map_or(after, |r| r.seq), false));
+                    Some((Ok::<_, std::io::Error>(chunk), next))
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "audit export failed mid-stream");
+                    Some((Err(std::io::Error::other("audit export failed")), None))
+                }
+            }
+        }
+    });
+    Ok((
+        [
+            (header::CONTENT_TYPE, "text/csv; charset=utf-8"),
+            (
+                header::CONTENT_DISPOSITION,
+                "attachment; filename=\"audit.csv\"",
+            ),
+        ],
+        HttpBody::from_stream(stream),
+    )
+        .into_response())
+}
+
+async fn verify(
+    principal: Principal,
+    State(state): State<AppState>,
+) -> Result<Json<Value>, ApiError> {
+    let who = auditor(&state, principal, "read_audit")?;
+    let result = audit::verify(&state.db).await?;
+    record_query(
+        &state,
+        &who,
+        "audit.verify",
+        json!({"ok": result.ok, "entries": result.entries}),
+    )
+    .await?;
+    Ok(Json(
+        serde_json::to_value(result).map_err(ApiError::internal)?,
+    ))
+}
+
+const QUEUE: &str = "action = 'disclosure' AND decision = 'permit' AND obligations LIKE '%ig_review%' \
+     AND seq NOT IN (SELECT override_seq FROM audit_reviews)";
+
+async fn reviews(
+    principal: Principal,
+    State(state): State<AppState>,
+) -> Result<Json<Value>, ApiError> {
+    let who = auditor(&state, principal, "read_audit")?;
+    let (clause, binds) = where_clause(&Filters::default(), who.scope.as_deref());
+    let sql = format!("SELECT * FROM audit_log{clause} AND {QUEUE} ORDER BY seq LIMIT 1000");
+    let rows: Vec<AuditRow> = with_db!(&state.db, pool => {
+        let mut q = sqlx::query_as::<_, AuditRow>(sqlx::AssertSqlSafe(sql)).bind(0i64);
+        for b in &binds {
+            q = q.bind(b.clone());
+        }
+        q.fetch_all(pool).await?
+    });
+    record_query(
+        &state,
+        &who,
+        "audit.reviews",
+        json!({"awaiting": rows.len()}),
+    )
+    .await?;
+    Ok(Json(
+        json!({"awaiting_review": rows.iter().map(entry_json).collect::<Vec<_>>()}),
+    ))
+}
+
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum Outcome {
+    Upheld,
+    Concern,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewReview {
+    outcome: Outcome,
+    note: String,
+}
+
+async fn review(
+    principal: Principal,
+    State(state): State<AppState>,
+    Path(seq): Path<String>,
+    Body(body): Body<NewReview>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let who = auditor(&state, principal, "review_override")?;
+    let seq: i64 = seq.parse().map_err(|_| {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_id",
+            format!("\"{seq}\" is not an audit seq"),
+        )
+    })?;
+    if body.note.trim().is_empty() {
+        return Err(ApiError::invalid(
+            "invalid_field",
+            "note: say what the review found",
+        ));
+    }
+    let outcome = match body.outcome {
+        Outcome::Upheld => "upheld",
+        Outcome::Concern => "concern",
+    };
+    let (clause, binds) = where_clause(&Filters::default(), who.scope.as_deref());
+    let sql = format!(
+        "SELECT * FROM audit_log{clause} AND seq = {seq} AND action = 'disclosure' AND decision = 'permit' AND obligations LIKE '%ig_review%'"
+    );
+    let target: Option<AuditRow> = with_db!(&state.db, pool => {
+        let mut q = sqlx::query_as::<_, AuditRow>(sqlx::AssertSqlSafe(sql)).bind(0i64);
+        for b in &binds {
+            q = q.bind(b.clone());
+        }
+        q.fetch_optional(pool).await?
+    });
+    let Some(target) = target else {
+        return Err(ApiError::not_found(format!(
+            "no override awaiting review at seq {seq}"
+        )));
+    };
+    let note = state
+        .at_rest
+        .encrypt(body.note.trim().as_bytes())
+        .map_err(ApiError::internal)?;
+    let mut tx = state.db.begin().await?;
+    let reviewed: bool = on_tx!(&mut tx, c => sqlx::query("SELECT 1 AS x FROM audit_reviews WHERE override_seq = $1")
+        .bind(seq)
+        .fetch_optional(&mut **c)
+        .await?
+        .is_some());
+    if reviewed {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "already_reviewed",
+            format!("the override at seq {seq} has been reviewed"),
+        ));
+    }
+    let mut entry = Entry::new(&who.principal, "audit.review")
+        .detail(json!({"override_seq": seq, "outcome": outcome}));
+    entry.subject_id = target.subject_id.clone();
+    let review_seq = audit::append(&mut tx, entry).await.map_err(failed)?;
+    on_tx!(&mut tx, c => sqlx::query(
+        "INSERT INTO audit_reviews (override_seq, outcome, note_enc, reviewer_agency, reviewer_sub, review_seq, reviewed_at) VALUES ($1, $2, $3, $4, $5, $6, $7)")
+        .bind(seq)
+        .bind(outcome)
+        .bind(&note)
+        .bind(&*who.principal.agency)
+        .bind(&who.principal.sub)
+        .bind(review_seq)
+        .bind(ts(now()))
+        .execute(&mut **c)
+        .await
+        .map(drop)
+        .map_err(failed)?);
+    tx.commit().await.map_err(failed)?;
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({"override_seq": seq, "outcome": outcome, "audit_seq": review_seq})),
+    ))
+}
+
+/// The subject access report: every disclosure decision about the child's records and every
+/// read of a packet about the child: who received what, when, why and on which basis.
+async fn history(
+    principal: Principal,
+    State(state): State<AppState>,
+    Path(subject): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let who = auditor(&state, principal, "read_audit")?;
+    let subject = id(&subject, "subject")?;
+    let exists = with_db!(&state.db, pool => sqlx::query("SELECT id FROM subjects WHERE id = $1")
+        .bind(&subject)
+        .fetch_optional(pool)
+        .await?
+        .is_some());
+    if !exists {
+        return Err(ApiError::not_found(format!("no subject {subject}")));
+    }
+    let f = Filters {
+        subject_id: Some(subject.clone()),
+        ..Filters::default()
+    };
+    let (clause, binds) = where_clause(&f, who.scope.as_deref());
+    let sql = format!(
+        "SELECT * FROM audit_log{clause} AND action IN ('disclosure', 'packet.read') ORDER BY seq"
+    );
+    let rows: Vec<AuditRow> = with_db!(&state.db, pool => {
+        let mut q = sqlx::query_as::<_, AuditRow>(sqlx::AssertSqlSafe(sql)).bind(0i64);
+        for b in &binds {
+            q = q.bind(b.clone());
+        }
+        q.fetch_all(pool).await?
+    });
+    let seq = record_query(
+        &state,
+        &who,
+        "audit.subject_history",
+        json!({"subject_id": subject}),
+    )
+    .await?;
+    Ok(Json(json!({
+        "subject_id": subject,
+        "disclosures": rows.iter().map(entry_json).collect::<Vec<_>>(),
+        "audit_seq": seq,
+    })))
+}
