@@ -117,12 +117,7 @@ impl AppState {
 pub fn app(state: AppState) -> Router {
     let limit = state.config.server.max_body_bytes;
     Router::new()
-        .merge(crate::routes::health::router())
-        .merge(crate::routes::inbox::router())
-        .merge(crate::routes::subjects::router())
-        .merge(crate::routes::records::router())
-        .merge(crate::routes::disclosures::router())
-        .merge(crate::routes::audit::router())
+        .merge(crate::routes::router())
         .fallback(error::not_found)
         .method_not_allowed_fallback(|| async {
             error::ApiError::new(

@@ -4,12 +4,11 @@
 //! where its agency is the requester, an owner of the records, or the recipient. Every query
 //! is itself audited.
 
+use axum::Json;
 use axum::body::Body as HttpBody;
 use axum::extract::{Path, Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
-use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -22,16 +21,6 @@ use crate::identity::Principal;
 use crate::server::AppState;
 use crate::vocab::{AgencyKind, Basis};
 use crate::{on_tx, with_db};
-
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/v1/audit", get(list))
-        .route("/v1/audit/export.csv", get(export))
-        .route("/v1/audit/verify", get(verify))
-        .route("/v1/audit/reviews", get(reviews))
-        .route("/v1/audit/reviews/{seq}", post(review))
-        .route("/v1/subjects/{id}/history", get(history))
-}
 
 fn failed(e: sqlx::Error) -> ApiError {
     ApiError::unavailable(format!("audit failed: {e}"))
@@ -160,7 +149,7 @@ async fn page(
     })
 }
 
-async fn list(
+pub(crate) async fn list(
     principal: Principal,
     State(state): State<AppState>,
     Query(f): Query<Filters>,
@@ -232,7 +221,7 @@ fn csv_line(r: &AuditRow) -> String {
 
 /// The same rows as `GET /v1/audit`, all of them, as CSV, streamed a page at a time so the
 /// memory used does not grow with the log.
-async fn export(
+pub(crate) async fn export(
     principal: Principal,
     State(state): State<AppState>,
     Query(f): Query<Filters>,
@@ -286,7 +275,7 @@ async fn export(
         .into_response())
 }
 
-async fn verify(
+pub(crate) async fn verify(
     principal: Principal,
     State(state): State<AppState>,
 ) -> Result<Json<Value>, ApiError> {
@@ -307,7 +296,7 @@ async fn verify(
 const QUEUE: &str = "action = 'disclosure' AND decision = 'permit' AND obligations LIKE '%ig_review%' \
      AND seq NOT IN (SELECT override_seq FROM audit_reviews)";
 
-async fn reviews(
+pub(crate) async fn reviews(
     principal: Principal,
     State(state): State<AppState>,
 ) -> Result<Json<Value>, ApiError> {
@@ -333,21 +322,21 @@ async fn reviews(
     ))
 }
 
-#[derive(Debug, Clone, Copy, Deserialize)]
+#[derive(Debug, Clone, Copy, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 enum Outcome {
     Upheld,
     Concern,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct NewReview {
+pub(crate) struct NewReview {
     outcome: Outcome,
     note: String,
 }
 
-async fn review(
+pub(crate) async fn review(
     principal: Principal,
     State(state): State<AppState>,
     Path(seq): Path<String>,
@@ -430,7 +419,7 @@ async fn review(
 
 /// The subject access report: every disclosure decision about the child's records and every
 /// read of a packet about the child: who received what, when, why and on which basis.
-async fn history(
+pub(crate) async fn history(
     principal: Principal,
     State(state): State<AppState>,
     Path(subject): Path<String>,

@@ -4,10 +4,9 @@
 
 use std::collections::BTreeMap;
 
+use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::routing::post;
-use axum::{Json, Router};
 use chrono::NaiveDate;
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -27,12 +26,6 @@ use crate::on_tx;
 use crate::server::AppState;
 use crate::vocab::{Basis, Purpose, RecordKind, Role, Section};
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/v1/disclosures", post(disclose))
-        .route("/v1/decisions", post(dry_run))
-}
-
 fn invalid(field: &str, message: impl std::fmt::Display) -> ApiError {
     ApiError::invalid("invalid_field", format!("{field}: {message}"))
 }
@@ -42,7 +35,7 @@ fn failed(e: sqlx::Error) -> ApiError {
 }
 
 /// The disclosure (and decision) request of API.md.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DisclosureRequest {
     pub record_ids: Vec<String>,
@@ -323,7 +316,7 @@ fn entry_for(principal: &Principal, action: &str, facts: &Facts, d: &Decision) -
     entry
 }
 
-async fn dry_run(
+pub(crate) async fn dry_run(
     principal: Principal,
     State(state): State<AppState>,
     Body(mut req): Body<DisclosureRequest>,
@@ -342,7 +335,7 @@ async fn dry_run(
     Ok(Json(decision_body(&decision, None, seq)))
 }
 
-async fn disclose(
+pub(crate) async fn disclose(
     principal: Principal,
     State(state): State<AppState>,
     Body(mut req): Body<DisclosureRequest>,

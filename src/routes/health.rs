@@ -1,24 +1,16 @@
 //! `/healthz` (the process is up) and `/readyz` (the database is reachable). No identity, no data.
 
-use axum::Router;
 use axum::extract::State;
-use axum::routing::get;
 use axum::{Json, http::StatusCode};
 use serde_json::{Value, json};
 
 use crate::server::AppState;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/healthz", get(healthz))
-        .route("/readyz", get(readyz))
-}
-
-async fn healthz() -> Json<Value> {
+pub(crate) async fn healthz() -> Json<Value> {
     Json(json!({"status": "ok"}))
 }
 
-async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
+pub(crate) async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
     match state.db.ping().await {
         Ok(()) => (
             StatusCode::OK,

@@ -1,11 +1,10 @@
 //! `GET /v1/inbox`: the packets addressed to the caller's agency and role (and to the caller
 //! by `sub` where a packet names one).
 
+use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
-use axum::{Json, Router};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use sqlx::Row;
@@ -16,15 +15,9 @@ use crate::identity::Principal;
 use crate::server::AppState;
 use crate::with_db;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/v1/inbox", get(list))
-        .route("/v1/inbox/{disclosure_id}", get(fetch))
-}
-
 /// The packet, only to its addressee (agency, role, and `sub` where named); anyone else 404.
 /// The read is audited before the packet is sent.
-async fn fetch(
+pub(crate) async fn fetch(
     principal: Principal,
     State(state): State<AppState>,
     Path(disclosure): Path<String>,
@@ -98,7 +91,7 @@ const INBOX: &str = "SELECT disclosure_id, subject_id, record_ids, record_kind, 
      FROM packets WHERE to_agency = $1 AND (to_sub IS NULL OR to_sub = $2) \
      ORDER BY issued_at DESC, disclosure_id LIMIT 1000";
 
-async fn list(
+pub(crate) async fn list(
     principal: Principal,
     State(state): State<AppState>,
 ) -> Result<Json<Vec<InboxItem>>, ApiError> {

@@ -3,11 +3,10 @@
 
 use std::collections::BTreeMap;
 
+use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
-use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use sqlx::Row;
@@ -24,13 +23,6 @@ use crate::server::AppState;
 use crate::vocab::{RecordKind, Section};
 use crate::{on_tx, with_db};
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/v1/records", post(deposit))
-        .route("/v1/records/{id}/chair-permissions", post(chair_permission))
-        .route("/v1/records/{id}/disclosures", get(disclosures))
-}
-
 fn invalid(field: &str, message: impl std::fmt::Display) -> ApiError {
     ApiError::invalid("invalid_field", format!("{field}: {message}"))
 }
@@ -39,7 +31,7 @@ fn failed(e: sqlx::Error) -> ApiError {
     ApiError::unavailable(format!("audit or write failed: {e}"))
 }
 
-#[derive(Debug, Clone, Copy, Deserialize)]
+#[derive(Debug, Clone, Copy, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 enum SubjectRole {
     HarmfulBehaviour,
@@ -57,9 +49,9 @@ impl SubjectRole {
     }
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct NewRecord {
+pub(crate) struct NewRecord {
     subject_id: String,
     kind: RecordKind,
     subject_role: SubjectRole,
@@ -75,7 +67,7 @@ pub fn requester(principal: &Principal) -> Requester {
     }
 }
 
-async fn deposit(
+pub(crate) async fn deposit(
     principal: Principal,
     State(state): State<AppState>,
     Body(body): Body<NewRecord>,
@@ -153,13 +145,13 @@ async fn deposit(
         .into_response())
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct NewChairPermission {
+pub(crate) struct NewChairPermission {
     recipient_agency: String,
 }
 
-async fn chair_permission(
+pub(crate) async fn chair_permission(
     principal: Principal,
     State(state): State<AppState>,
     Path(record): Path<String>,
@@ -249,7 +241,7 @@ pub fn entry_json(row: &AuditRow) -> Value {
     })
 }
 
-async fn disclosures(
+pub(crate) async fn disclosures(
     principal: Principal,
     State(state): State<AppState>,
     Path(record): Path<String>,

@@ -1,10 +1,9 @@
 //! Children and the facts the rules need about them: registration, competence assessments,
 //! consents and their withdrawal, MAPPA status and forum decisions, staff designations.
 
+use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::routing::{post, put};
-use axum::{Json, Router};
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -19,17 +18,6 @@ use crate::identity::Principal;
 use crate::server::AppState;
 use crate::vocab::{AgencyKind, Giver, Purpose, Role, Section};
 use crate::{on_tx, with_db};
-
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/v1/subjects", post(register))
-        .route("/v1/subjects/{id}/competence", post(competence))
-        .route("/v1/subjects/{id}/consents", post(consent))
-        .route("/v1/subjects/{id}/consents/{cid}/withdraw", post(withdraw))
-        .route("/v1/subjects/{id}/mappa", put(mappa_status))
-        .route("/v1/subjects/{id}/staff-designations", post(designate))
-        .route("/v1/mappa/decisions", post(mappa_decision))
-}
 
 fn invalid(field: &str, message: impl std::fmt::Display) -> ApiError {
     ApiError::invalid("invalid_field", format!("{field}: {message}"))
@@ -56,9 +44,9 @@ fn audit_failed(e: sqlx::Error) -> ApiError {
     ApiError::unavailable(format!("audit or write failed: {e}"))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct NewSubject {
+pub(crate) struct NewSubject {
     date_of_birth: NaiveDate,
     #[serde(default)]
     school_agency: Option<String>,
@@ -68,7 +56,7 @@ struct NewSubject {
     display_name: Option<String>,
 }
 
-async fn register(
+pub(crate) async fn register(
     principal: Principal,
     State(state): State<AppState>,
     Body(body): Body<NewSubject>,
@@ -156,22 +144,22 @@ async fn register(
     ))
 }
 
-#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 enum Assessment {
     Gillick,
     Capacity,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct NewCompetence {
+pub(crate) struct NewCompetence {
     assessment: Assessment,
     outcome: bool,
     assessed_on: NaiveDate,
 }
 
-async fn competence(
+pub(crate) async fn competence(
     principal: Principal,
     State(state): State<AppState>,
     Path(subject): Path<String>,
@@ -225,9 +213,9 @@ async fn competence(
     ))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct NewConsent {
+pub(crate) struct NewConsent {
     given_by: Giver,
     purposes: Vec<Purpose>,
     recipient_kinds: Vec<AgencyKind>,
@@ -235,7 +223,7 @@ struct NewConsent {
     expires_at: Option<DateTime<Utc>>,
 }
 
-async fn consent(
+pub(crate) async fn consent(
     principal: Principal,
     State(state): State<AppState>,
     Path(subject): Path<String>,
@@ -296,7 +284,7 @@ async fn consent(
     ))
 }
 
-async fn withdraw(
+pub(crate) async fn withdraw(
     principal: Principal,
     State(state): State<AppState>,
     Path((subject, consent)): Path<(String, String)>,
@@ -352,15 +340,15 @@ async fn withdraw(
     ))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct MappaStatus {
+pub(crate) struct MappaStatus {
     active: bool,
     category: i32,
     level: i32,
 }
 
-async fn mappa_status(
+pub(crate) async fn mappa_status(
     principal: Principal,
     State(state): State<AppState>,
     Path(subject): Path<String>,
@@ -409,9 +397,9 @@ async fn mappa_status(
     ))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct NewMappaDecision {
+pub(crate) struct NewMappaDecision {
     subject_id: String,
     recipient_agency: String,
     #[serde(default)]
@@ -422,7 +410,7 @@ struct NewMappaDecision {
     expires_at: DateTime<Utc>,
 }
 
-async fn mappa_decision(
+pub(crate) async fn mappa_decision(
     principal: Principal,
     State(state): State<AppState>,
     Body(body): Body<NewMappaDecision>,
@@ -495,14 +483,14 @@ async fn mappa_decision(
     ))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct NewDesignation {
+pub(crate) struct NewDesignation {
     staff_sub: String,
     reason: String,
 }
 
-async fn designate(
+pub(crate) async fn designate(
     principal: Principal,
     State(state): State<AppState>,
     Path(subject): Path<String>,
