@@ -6,13 +6,13 @@
 
 use axum::Json;
 use axum::body::Body as HttpBody;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::extract::{Body, id, may, not_permitted};
+use super::extract::{Body, Params, id, may, not_permitted};
 use super::records::entry_json;
 use crate::audit::{self, AuditRow, Entry};
 use crate::db::{Db, now, ts};
@@ -152,7 +152,7 @@ async fn page(
 pub(crate) async fn list(
     principal: Principal,
     State(state): State<AppState>,
-    Query(f): Query<Filters>,
+    Params(f): Params<Filters>,
 ) -> Result<Json<Value>, ApiError> {
     let who = auditor(&state, principal, "read_audit")?;
     check_filters(&f)?;
@@ -224,7 +224,7 @@ fn csv_line(r: &AuditRow) -> String {
 pub(crate) async fn export(
     principal: Principal,
     State(state): State<AppState>,
-    Query(f): Query<Filters>,
+    Params(f): Params<Filters>,
 ) -> Result<Response, ApiError> {
     let who = auditor(&state, principal, "read_audit")?;
     check_filters(&f)?;

@@ -21,6 +21,18 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Body<T> {
     }
 }
 
+/// Query parameters: anything malformed or unknown is a 400 problem+json naming it.
+pub struct Params<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> axum::extract::FromRequestParts<S> for Params<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut axum::http::request::Parts, state: &S) -> Result<Self, ApiError> {
+        let axum::extract::Query(value) = axum::extract::Query::<T>::from_request_parts(parts, state).await?;
+        Ok(Params(value))
+    }
+}
+
 /// A broker identifier from the path (a UUID); anything else is 400.
 pub fn id(text: &str, what: &str) -> Result<String, ApiError> {
     uuid::Uuid::parse_str(text)
