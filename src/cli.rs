@@ -63,6 +63,28 @@ pub enum Command {
     },
     /// Play a full multi-agency case end to end over mTLS against SQLite, in a temp directory
     Demo,
+    /// Drive a running broker over mTLS and print one JSON summary line (loopback only)
+    Loadgen {
+        /// The broker's address (loopback)
+        #[arg(long, default_value = "127.0.0.1:8443")]
+        addr: std::net::SocketAddr,
+        /// The dev world's broker.toml (its certs/dev/ holds the client certificates and keys)
+        #[arg(long, default_value = "broker.toml")]
+        config: PathBuf,
+        #[arg(long, value_enum, default_value = "disclose")]
+        scenario: crate::loadgen::Scenario,
+        #[arg(long, default_value_t = 32)]
+        connections: usize,
+        /// How long to drive, e.g. 10s (at most 10m)
+        #[arg(long, default_value = "10s")]
+        duration: String,
+        /// Stop after this many requests
+        #[arg(long, default_value_t = 1_000_000)]
+        requests: u64,
+        /// Children (each with a record) to seed through the API first
+        #[arg(long, default_value_t = 200)]
+        children: usize,
+    },
     /// Audit log tools
     Audit {
         #[command(subcommand)]
@@ -179,6 +201,27 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 "{}",
                 crate::devinit::dev_token(&config, &agency, &sub, &roles, ttl)?
             );
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Loadgen {
+            addr,
+            config,
+            scenario,
+            connections,
+            duration,
+            requests,
+            children,
+        } => {
+            let duration = crate::devinit::parse_ttl(&duration)?.min(std::time::Duration::from_secs(600));
+            let opts = crate::loadgen::Options {
+                scenario,
+                connections: connections.clamp(1, 1024),
+                duration,
+                max_requests: requests,
+                children,
+            };
+            let summary = crate::loadgen::run(addr, &config, opts).await?;
+            println!("{}", serde_json::to_string(&summary)?);
             Ok(ExitCode::SUCCESS)
         }
         Command::Demo => {

@@ -12,6 +12,7 @@ pub mod demo;
 pub mod devinit;
 pub mod error;
 pub mod identity;
+pub mod loadgen;
 pub mod routes;
 pub mod server;
 pub mod telemetry;

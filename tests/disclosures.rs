@@ -957,6 +957,22 @@ async fn one_agency_cannot_push_another_agencys_record() {
         &["not_record_owner"],
     );
     assert_eq!(count(&server, "packets").await, 0, "no packet was made");
+
+    // The owner learns of the attempt.
+    let csc = server.client("csc");
+    let sw = server.token("csc", "sw.amara", &[Role::SocialWorker]);
+    let r = csc
+        .get(&format!("/v1/records/{record}/disclosures"), &sw)
+        .await
+        .unwrap();
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert!(
+        r.json()["decisions"].as_array().is_some_and(|list| list
+            .iter()
+            .any(|d| d["actor"]["agency"] == "police" && d["decision"] == "deny")),
+        "the police attempt is listed for the owner: {}",
+        r.text()
+    );
     server.stop().await;
 }
 
@@ -1344,4 +1360,217 @@ fn contains(haystack: &[u8], needle: &[u8]) -> bool {
 /// How PostgreSQL prints the bytes of `text` in a bytea column.
 fn hex_of(text: &str) -> String {
     text.bytes().map(|b| format!("{b:02x}")).collect()
+}
+
+#[tokio::test]
+async fn every_other_rule_refuses_with_its_own_reason_code() {
+    let server = TestServer::start().await;
+    let (child, plan) = hillside_pupil_with_a_plan(&server).await;
+    let csc = server.client("csc");
+    let sw = server.token("csc", "sw.amara", &[Role::SocialWorker]);
+    consent(&csc, &sw, &child, "parent", &["safeguarding"], &["police"]).await;
+    let sibling = register(&csc, &sw, &born_years_ago(7), Some("school-hillside")).await;
+    let siblings_referral = deposit(&csc, &sw, &sibling, "referral", json!({"summary": "s"})).await;
+    let clinical = deposit(
+        &csc,
+        &sw,
+        &child,
+        "referral",
+        json!({"health_clinical": "h"}),
+    )
+    .await;
+    let mappa = server.client("mappa");
+    let chair = server.token("mappa", "chair.khan", &[Role::MappaChair]);
+    let mappas_referral =
+        deposit(&mappa, &chair, &child, "referral", json!({"summary": "s"})).await;
+    let school = server.client("school-hillside");
+    let teacher = server.token("school-hillside", "t.smith", &[Role::SchoolStaff]);
+    let teachers_referral = deposit(
+        &school,
+        &teacher,
+        &child,
+        "referral",
+        json!({"summary": "s"}),
+    )
+    .await;
+
+    let to_dsl = request(
+        &plan,
+        "school-hillside",
+        Some("dsl"),
+        "safeguarding",
+        "consent",
+    );
+    let with = |mut body: Value, changes: Value| {
+        for (k, v) in changes.as_object().unwrap() {
+            body[k] = v.clone();
+        }
+        body
+    };
+    let justification = "reasonable cause to believe the child is at risk";
+    let cases = [
+        (
+            &csc,
+            &sw,
+            request(&plan, "police", Some("dsl"), "safeguarding", "consent"),
+            "recipient_role_not_permitted",
+        ),
+        (
+            &csc,
+            &sw,
+            request(
+                &plan,
+                "police",
+                Some("police_officer"),
+                "safeguarding",
+                "mappa_decision",
+            ),
+            "mappa_decision_not_applicable",
+        ),
+        (
+            &csc,
+            &sw,
+            with(
+                to_dsl.clone(),
+                json!({"record_ids": [plan, siblings_referral]}),
+            ),
+            "bundling_subjects",
+        ),
+        (
+            &csc,
+            &sw,
+            with(
+                to_dsl.clone(),
+                json!({"recipient_agency": "school-riverside"}),
+            ),
+            "not_pupil_of_school",
+        ),
+        (
+            &csc,
+            &sw,
+            with(
+                to_dsl.clone(),
+                json!({"purpose": "health_care", "basis": "significant_harm",
+                       "justification": justification}),
+            ),
+            "purpose_not_permitted",
+        ),
+        (
+            &csc,
+            &sw,
+            with(
+                to_dsl.clone(),
+                json!({"basis": "crime_prevention", "justification": justification}),
+            ),
+            "basis_not_permitted_for_recipient",
+        ),
+        (
+            &csc,
+            &sw,
+            request(
+                &plan,
+                "health",
+                Some("health_practitioner"),
+                "safeguarding",
+                "consent",
+            ),
+            "consent_not_found",
+        ),
+        (
+            &csc,
+            &sw,
+            request(
+                &plan,
+                "police",
+                Some("police_officer"),
+                "safeguarding",
+                "legal_obligation",
+            ),
+            "legal_reference_required",
+        ),
+        (
+            &csc,
+            &sw,
+            request(
+                &clinical,
+                "police",
+                Some("police_officer"),
+                "safeguarding",
+                "consent",
+            ),
+            "nothing_to_share",
+        ),
+        (
+            &mappa,
+            &chair,
+            with(
+                request(
+                    &mappas_referral,
+                    "police",
+                    Some("police_officer"),
+                    "safeguarding",
+                    "significant_harm",
+                ),
+                json!({"justification": justification}),
+            ),
+            "override_not_permitted_for_role",
+        ),
+        (
+            &school,
+            &teacher,
+            request(
+                &teachers_referral,
+                "police",
+                Some("police_officer"),
+                "safeguarding",
+                "consent",
+            ),
+            "requester_role_not_permitted",
+        ),
+    ];
+    for (client, token, body, code) in cases {
+        let r = disclose(client, token, &body).await;
+        assert_eq!(r.status, 403, "{code}: {}", r.text());
+        refused(&r, &[code]);
+    }
+    assert_eq!(
+        count(&server, "packets").await,
+        0,
+        "no refusal made a packet"
+    );
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn a_legal_obligation_citing_its_reference_is_permitted_and_goes_to_ig_review() {
+    let server = TestServer::start().await;
+    let (_, plan) = hillside_pupil_with_a_plan(&server).await;
+    let csc = server.client("csc");
+    let sw = server.token("csc", "sw.amara", &[Role::SocialWorker]);
+    let mut to_police = request(
+        &plan,
+        "police",
+        Some("police_officer"),
+        "court",
+        "legal_obligation",
+    );
+    to_police["legal_reference"] = json!("Family Court order FD26P00123");
+    let disclosure = permitted(
+        &disclose(&csc, &sw, &to_police).await,
+        "full",
+        &[
+            "summary",
+            "risk_management",
+            "allegation_details",
+            "police_intelligence",
+        ],
+        &[],
+        &["ig_review"],
+    );
+    let officer = server.token("police", "pc.hughes", &[Role::PoliceOfficer]);
+    let packet = open_packet(&server, "police", &officer, &disclosure).await;
+    assert_eq!(packet["sections"], plan_sections());
+    assert_eq!(packet["basis"], "legal_obligation");
+    assert_eq!(packet["view"], "full");
+    server.stop().await;
 }

@@ -245,7 +245,9 @@ pub(crate) async fn consent(
     if body.expires_at.is_some_and(|e| e <= Utc::now()) {
         return Err(invalid("expires_at", "is not in the future"));
     }
-    subject_school(&state, &subject).await?;
+    subject_school(&state, &subject)
+        .await
+        .map_err(|_| invalid("subject_id", format!("no subject {subject}")))?;
     let row = new_id();
     let purposes = serde_json::to_string(&body.purposes).map_err(ApiError::internal)?;
     let kinds = serde_json::to_string(&body.recipient_kinds).map_err(ApiError::internal)?;
@@ -446,7 +448,9 @@ pub(crate) async fn mappa_decision(
     if body.expires_at <= Utc::now() {
         return Err(invalid("expires_at", "is not in the future"));
     }
-    subject_school(&state, &subject).await?;
+    subject_school(&state, &subject)
+        .await
+        .map_err(|_| invalid("subject_id", format!("no subject {subject}")))?;
     let row = new_id();
     let mut tx = state.db.begin().await?;
     on_tx!(&mut tx, c => sqlx::query(

@@ -1,0 +1,189 @@
+//! `broker loadgen`: drives a broker over real mTLS with N keep-alive connections for a fixed
+//! duration or request count and prints one JSON summary line. It seeds its own data through
+//! the API. Loopback only; bounded in time and count.
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use serde::Serialize;
+use serde_json::json;
+
+use crate::client::Client;
+use crate::config::Config;
+use crate::devinit::{DevWorld, dev_token};
+use crate::vocab::Role;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Scenario {
+    /// full path: auth, facts, decision, age encryption, audit entry, commit (permits and denials)
+    Disclose,
+    /// dry run decisions
+    Decide,
+    /// packet fetch
+    Inbox,
+    /// the cheapest authenticated endpoint: the transport + authentication limit
+    Ceiling,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Summary {
+    pub scenario: Scenario,
+    pub connections: usize,
+    pub requests: u64,
+    pub errors: u64,
+    pub throughput_rps: f64,
+    pub p50_ms: f64,
+    pub p95_ms: f64,
+    pub p99_ms: f64,
+}
+
+pub struct Options {
+    pub scenario: Scenario,
+    pub connections: usize,
+    pub duration: Duration,
+    pub max_requests: u64,
+    pub children: usize,
+}
+
+/// What the workers use: records to disclose (and packets to read) for many children.
+struct Seed {
+    records: Vec<String>,
+    packets: Vec<String>,
+}
+
+fn client(addr: SocketAddr, world: &DevWorld, agency: &str) -> anyhow::Result<Client> {
+    Client::from_files(addr, &world.ca(), &world.client_cert(agency), &world.client_key(agency))
+}
+
+async fn seed(addr: SocketAddr, world: &DevWorld, config: &Config, children: usize, packets: bool) -> anyhow::Result<Seed> {
+    let csc = client(addr, world, "csc")?;
+    let sw = dev_token(config, "csc", "loadgen.sw", &[Role::SocialWorker], Duration::from_secs(3600))?;
+    let dob = (chrono::Utc::now() - chrono::Duration::days(365 * 13)).date_naive();
+    let mut seed = Seed { records: Vec::new(), packets: Vec::new() };
+    for i in 0..children {
+        let r = csc.post("/v1/subjects", &sw, &json!({"date_of_birth": dob, "school_agency": "school-hillside"})).await?;
+        if r.status != 201 {
+            bail!("seeding a child: {} {}", r.status, r.text());
+        }
+        let child = r.json()["id"].as_str().context("child id")?.to_owned();
+        let r = csc
+            .post("/v1/records", &sw, &json!({"subject_id": child, "kind": "risk_management_plan", "subject_role": "harmful_behaviour",
+                "sections": {"summary": format!("plan {i}"), "risk_management": "supervision at break and lunch", "allegation_details": "withheld from schools"}}))
+            .await?;
+        if r.status != 201 {
+            bail!("seeding a record: {} {}", r.status, r.text());
+        }
+        let record = r.json()["id"].as_str().context("record id")?.to_owned();
+        // every other child has a parent's consent: their disclosures permit, the others deny
+        if i % 2 == 0 {
+            let r = csc
+                .post(&format!("/v1/subjects/{child}/consents"), &sw, &json!({"given_by": "parent", "purposes": ["safeguarding"], "recipient_kinds": ["school"]}))
+                .await?;
+            if r.status != 201 {
+                bail!("seeding a consent: {} {}", r.status, r.text());
+            }
+            if packets {
+                let r = csc.post("/v1/disclosures", &sw, &disclosure(&record)).await?;
+                if r.status != 201 {
+                    bail!("seeding a packet: {} {}", r.status, r.text());
+                }
+                seed.packets.push(r.json()["disclosure_id"].as_str().context("disclosure id")?.to_owned());
+            }
+        }
+        seed.records.push(record);
+    }
+    Ok(seed)
+}
+
+fn disclosure(record: &str) -> serde_json::Value {
+    json!({"record_ids": [record], "recipient_agency": "school-hillside", "recipient_role": "dsl", "purpose": "safeguarding", "basis": "consent"})
+}
+
+fn percentile(sorted: &[u32], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[i] as f64 / 1000.0
+}
+
+/// Runs one scenario against the broker at `addr`, using the dev world beside `config_path`.
+pub async fn run(addr: SocketAddr, config_path: &Path, opts: Options) -> anyhow::Result<Summary> {
+    if !addr.ip().is_loopback() {
+        bail!("loadgen drives loopback addresses only, not {addr}");
+    }
+    let config = Config::load(config_path)?;
+    let dir = config_path.parent().unwrap_or(Path::new(".")).to_owned();
+    let world = DevWorld { certs: dir.join("certs").join("dev"), config: config_path.to_owned(), dir };
+    let seed = match opts.scenario {
+        Scenario::Ceiling => Seed { records: Vec::new(), packets: Vec::new() },
+        Scenario::Inbox => seed(addr, &world, &config, opts.children.max(2), true).await?,
+        _ => seed(addr, &world, &config, opts.children.max(2), false).await?,
+    };
+    let seed = Arc::new(seed);
+    let (agency, token) = match opts.scenario {
+        Scenario::Inbox | Scenario::Ceiling => ("school-hillside", dev_token(&config, "school-hillside", "loadgen.dsl", &[Role::Dsl], Duration::from_secs(3600))?),
+        _ => ("csc", dev_token(&config, "csc", "loadgen.sw", &[Role::SocialWorker], Duration::from_secs(3600))?),
+    };
+    let token = Arc::new(token);
+    let issued = Arc::new(AtomicU64::new(0));
+    let errors = Arc::new(AtomicU64::new(0));
+    let start = Instant::now();
+    let deadline = start + opts.duration;
+    let mut workers = Vec::new();
+    for w in 0..opts.connections {
+        let c = client(addr, &world, agency)?;
+        let (seed, token, issued, errors) = (seed.clone(), token.clone(), issued.clone(), errors.clone());
+        let (scenario, max) = (opts.scenario, opts.max_requests);
+        workers.push(tokio::spawn(async move {
+            let mut latencies: Vec<u32> = Vec::with_capacity(4096);
+            let mut i = w;
+            while Instant::now() < deadline {
+                let n = issued.fetch_add(1, Ordering::Relaxed);
+                if n >= max {
+                    break;
+                }
+                i = i.wrapping_add(7919);
+                let t = Instant::now();
+                let result = match scenario {
+                    Scenario::Disclose => c.post("/v1/disclosures", &token, &disclosure(&seed.records[i % seed.records.len()])).await,
+                    Scenario::Decide => c.post("/v1/decisions", &token, &disclosure(&seed.records[i % seed.records.len()])).await,
+                    Scenario::Inbox => c.get(&format!("/v1/inbox/{}", seed.packets[i % seed.packets.len()]), &token).await,
+                    Scenario::Ceiling => c.get("/v1/inbox/00000000-0000-0000-0000-000000000000", &token).await,
+                };
+                let ok = match (&result, scenario) {
+                    (Ok(r), Scenario::Disclose) => r.status == 201 || r.status == 403,
+                    (Ok(r), Scenario::Ceiling) => r.status == 404,
+                    (Ok(r), _) => r.status == 200,
+                    (Err(_), _) => false,
+                };
+                if !ok {
+                    errors.fetch_add(1, Ordering::Relaxed);
+                }
+                latencies.push(t.elapsed().as_micros().min(u32::MAX as u128) as u32);
+            }
+            latencies
+        }));
+    }
+    let mut all = Vec::new();
+    for w in workers {
+        all.extend(w.await?);
+    }
+    let elapsed = start.elapsed().as_secs_f64();
+    all.sort_unstable();
+    Ok(Summary {
+        scenario: opts.scenario,
+        connections: opts.connections,
+        requests: all.len() as u64,
+        errors: errors.load(Ordering::Relaxed),
+        throughput_rps: (all.len() as f64 / elapsed * 10.0).round() / 10.0,
+        p50_ms: percentile(&all, 0.50),
+        p95_ms: percentile(&all, 0.95),
+        p99_ms: percentile(&all, 0.99),
+    })
+}
