@@ -10,7 +10,7 @@ use sqlx::Row;
 use crate::db::{Db, Tx, ts};
 use crate::decision::Decision;
 use crate::identity::Principal;
-use crate::{on_tx, with_db};
+use crate::on_tx;
 
 /// The hash before the first entry.
 pub const GENESIS: &str = "sha256:0000000000000000000000000000000000000000000000000000000000000000";
@@ -183,7 +183,29 @@ pub struct AuditRow {
 }
 
 impl AuditRow {
-    /// The entry as it was hashed.
+    /// The entry exactly as stored, or `None` when a JSON column is not in the canonical form
+    /// the broker writes (so an overwritten column cannot hide behind a lenient parse).
+    pub fn strict_entry(&self) -> Option<Entry> {
+        fn list(text: &str) -> Option<Vec<String>> {
+            let v: Vec<String> = serde_json::from_str(text).ok()?;
+            (serde_json::to_string(&v).ok()? == text).then_some(v)
+        }
+        let detail: serde_json::Value = serde_json::from_str(&self.detail).ok()?;
+        if serde_json::to_string(&detail).ok()? != self.detail {
+            return None;
+        }
+        Some(Entry {
+            actor_roles: list(&self.actor_roles)?,
+            record_ids: list(&self.record_ids)?,
+            owner_agencies: list(&self.owner_agencies)?,
+            reasons: list(&self.reasons)?,
+            obligations: list(&self.obligations)?,
+            detail,
+            ..self.entry()
+        })
+    }
+
+    /// The entry for display (lenient: a malformed column reads as empty).
     pub fn entry(&self) -> Entry {
         fn parse<T: serde::de::DeserializeOwned + Default>(text: &str) -> T {
             serde_json::from_str(text).unwrap_or_default()
@@ -227,33 +249,55 @@ pub struct Verification {
 /// position where the chain does not hold: a missing seq, a seq out of order, a prev_hash that
 /// is not the previous entry's hash, or a hash that does not match the entry's content; and a
 /// head that does not match the last entry (truncation) names the seq after it.
+///
+/// The head and the entries are read in one snapshot (one read transaction), so appends made
+/// while it runs are never mistaken for tampering.
 pub async fn verify(db: &Db) -> Result<Verification, sqlx::Error> {
     use futures_util::TryStreamExt;
-    let (head_seq, head_hash) = with_db!(db, pool => {
-        let row = sqlx::query("SELECT seq, hash FROM audit_head WHERE id = 1").fetch_one(pool).await?;
-        (row.try_get::<i64, _>("seq")?, row.try_get::<String, _>("hash")?)
-    });
     let mut expected_seq = 1i64;
     let mut prev = GENESIS.to_owned();
     let mut first_bad = None;
     let mut entries = 0i64;
-    with_db!(db, pool => {
-        let mut rows = sqlx::query_as::<_, AuditRow>("SELECT * FROM audit_log ORDER BY seq").fetch(pool);
-        while let Some(row) = rows.try_next().await? {
-            entries += 1;
-            if first_bad.is_some() {
-                continue;
+    macro_rules! walk {
+        ($tx:expr) => {{
+            let row = sqlx::query("SELECT seq, hash FROM audit_head WHERE id = 1")
+                .fetch_one(&mut *$tx)
+                .await?;
+            let head: (i64, String) = (row.try_get("seq")?, row.try_get("hash")?);
+            let mut rows = sqlx::query_as::<_, AuditRow>("SELECT * FROM audit_log ORDER BY seq")
+                .fetch(&mut *$tx);
+            while let Some(row) = rows.try_next().await? {
+                entries += 1;
+                if first_bad.is_some() {
+                    continue;
+                }
+                let row: AuditRow = row;
+                if row.seq != expected_seq {
+                    first_bad = Some(expected_seq.min(row.seq));
+                } else if row.prev_hash != prev
+                    || row.strict_entry().is_none_or(|e| e.hash(&prev) != row.hash)
+                {
+                    first_bad = Some(row.seq);
+                }
+                prev = row.hash;
+                expected_seq += 1;
             }
-            let row: AuditRow = row;
-            if row.seq != expected_seq {
-                first_bad = Some(expected_seq.min(row.seq));
-            } else if row.prev_hash != prev || row.entry().hash(&prev) != row.hash {
-                first_bad = Some(row.seq);
-            }
-            prev = row.hash;
-            expected_seq += 1;
+            head
+        }};
+    }
+    let (head_seq, head_hash) = match db {
+        Db::Sqlite { read, .. } => {
+            let mut tx = read.begin().await?;
+            walk!(tx)
         }
-    });
+        Db::Postgres(pool) => {
+            let mut tx = pool.begin().await?;
+            sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+                .execute(&mut *tx)
+                .await?;
+            walk!(tx)
+        }
+    };
     if first_bad.is_none() && (head_seq != expected_seq - 1 || head_hash != prev) {
         first_bad = Some(expected_seq.min(head_seq.max(1)));
     }

@@ -212,7 +212,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             requests,
             children,
         } => {
-            let duration = crate::devinit::parse_ttl(&duration)?.min(std::time::Duration::from_secs(600));
+            let duration =
+                crate::devinit::parse_ttl(&duration)?.min(std::time::Duration::from_secs(600));
             let opts = crate::loadgen::Options {
                 scenario,
                 connections: connections.clamp(1, 1024),

@@ -181,6 +181,13 @@ pub(crate) async fn list(
 }
 
 fn csv_field(value: &str) -> String {
+    // a cell a spreadsheet would run as a formula is neutralised (OWASP CSV injection)
+    let value = if value.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        format!("'{value}")
+    } else {
+        value.to_owned()
+    };
+    let value = value.as_str();
     if value.contains([',', '"', '\n', '\r']) {
         format!("\"{}\"", value.replace('"', "\"\""))
     } else {
@@ -409,7 +416,14 @@ pub(crate) async fn review(
         .execute(&mut **c)
         .await
         .map(drop)
-        .map_err(failed)?);
+        .map_err(|e| match e.as_database_error() {
+            Some(d) if d.is_unique_violation() => ApiError::new(
+                StatusCode::CONFLICT,
+                "already_reviewed",
+                format!("the override at seq {seq} has been reviewed"),
+            ),
+            _ => failed(e),
+        })?);
     tx.commit().await.map_err(failed)?;
     Ok((
         StatusCode::CREATED,

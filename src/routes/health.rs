@@ -25,3 +25,14 @@ pub(crate) async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<V
         }
     }
 }
+
+/// `GET /v1/whoami`: the authenticated caller as the broker sees it (no database access; the
+/// cheapest authenticated endpoint, used by the load generator's `ceiling` scenario).
+pub(crate) async fn whoami(principal: crate::identity::Principal) -> Json<Value> {
+    Json(json!({
+        "agency": &*principal.agency,
+        "agency_kind": principal.agency_kind,
+        "sub": principal.sub,
+        "roles": principal.roles,
+    }))
+}

@@ -61,6 +61,7 @@ macro_rules! api {
 api! {
     get "/healthz" => health::healthz { "anyone with a client certificate", "the process is up", (), 200 }
     get "/readyz" => health::readyz { "anyone with a client certificate", "the database is reachable", (), 200 }
+    get "/v1/whoami" => health::whoami { "any", "the authenticated caller: agency (from the certificate), sub and roles (from the token)", (), 200 }
     post "/v1/subjects" => subjects::register { "any agency", "register a child; display_name is encrypted at rest", subjects::NewSubject, 201 }
     post "/v1/subjects/{id}/competence" => subjects::competence { "social_worker, team_manager, health_practitioner, camhs_clinician, yos_worker, hsb_practitioner (policies/actions.csv)", "record a Gillick or mental capacity assessment", subjects::NewCompetence, 201 }
     post "/v1/subjects/{id}/consents" => subjects::consent { "any", "record a consent", subjects::NewConsent, 201 }

@@ -1,0 +1,273 @@
+//! Two `broker serve` processes on one PostgreSQL database append to one linear audit chain:
+//! the head's row lock orders appends across processes, so concurrent disclosures through both
+//! leave seqs 1..n with no gap and a chain `broker audit verify` accepts.
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use broker::client::Client;
+use broker::config::Config;
+use broker::devinit::{DevWorld, dev_token};
+use broker::vocab::Role;
+use hyper::Method;
+use serde_json::{Value, json};
+use sqlx::Row;
+
+// ---- request helpers -------------------------------------------------------------------------
+
+fn born_years_ago(years: u32) -> String {
+    let today = broker::decision::facts::london_date(chrono::Utc::now());
+    (today - chrono::Months::new(years * 12) - chrono::Days::new(60)).to_string()
+}
+
+fn client(world: &DevWorld, addr: SocketAddr, agency: &str) -> Client {
+    Client::from_files(
+        addr,
+        &world.ca(),
+        &world.client_cert(agency),
+        &world.client_key(agency),
+    )
+    .expect("a client for the agency")
+}
+
+/// POSTs and insists on `status`; returns the body.
+async fn post(client: &Client, path: &str, token: &str, body: &Value, status: u16) -> Value {
+    let r = client
+        .post(path, token, body)
+        .await
+        .unwrap_or_else(|e| panic!("POST {path}: {e:#}"));
+    assert_eq!(r.status.as_u16(), status, "POST {path}: {}", r.text());
+    r.json()
+}
+
+fn id(body: &Value) -> String {
+    body["id"].as_str().expect("an id").to_owned()
+}
+
+// ---- processes -------------------------------------------------------------------------------
+
+/// The `broker serve` processes; killed when dropped, so also when an assertion fails.
+struct Servers {
+    children: Vec<Child>,
+    logs: Vec<PathBuf>,
+}
+
+impl Servers {
+    fn kill(&mut self) {
+        for child in &mut self.children {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+impl Drop for Servers {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// A loopback address nobody listens on (bound, then released for the broker).
+fn free_addr() -> SocketAddr {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port");
+    listener.local_addr().unwrap()
+}
+
+fn broker_command(config: &Path, args: &[&str]) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_broker"));
+    command
+        .args(args)
+        .arg("--config")
+        .arg(config)
+        .env_remove("BROKER_DATABASE_URL")
+        .env_remove("BROKER_SERVER_LISTEN");
+    command
+}
+
+/// Starts `broker serve` on `addr`, logging to a file beside the config.
+fn serve(servers: &mut Servers, world: &DevWorld, addr: SocketAddr) {
+    let log = world
+        .dir
+        .join(format!("serve-{}.log", servers.children.len()));
+    let file = std::fs::File::create(&log).expect("a log file");
+    let child = broker_command(&world.config, &["serve"])
+        .env("BROKER_SERVER_LISTEN", addr.to_string())
+        .stdout(Stdio::from(file.try_clone().unwrap()))
+        .stderr(Stdio::from(file))
+        .spawn()
+        .expect("starting broker serve");
+    servers.children.push(child);
+    servers.logs.push(log);
+}
+
+/// Waits until process `i` answers `/healthz` over mTLS.
+async fn wait_healthy(servers: &mut Servers, i: usize, client: &Client) {
+    let started = Instant::now();
+    loop {
+        if let Some(status) = servers.children[i].try_wait().unwrap() {
+            panic!(
+                "broker serve {i} exited {status}:\n{}",
+                std::fs::read_to_string(&servers.logs[i]).unwrap_or_default()
+            );
+        }
+        if let Ok(r) = client.send(Method::GET, "/healthz", None, None).await
+            && r.status == 200
+        {
+            return;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "broker serve {i} did not answer /healthz within 60 s:\n{}",
+            std::fs::read_to_string(&servers.logs[i]).unwrap_or_default()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+async fn stored_seqs(url: &str) -> Vec<i64> {
+    let db = broker::db::Db::connect(url, 1).await.expect("connecting");
+    let seqs = broker::with_db!(&db, pool => {
+        sqlx::query("SELECT seq FROM audit_log ORDER BY seq")
+            .fetch_all(pool)
+            .await
+            .expect("reading audit_log")
+            .iter()
+            .map(|r| r.get::<i64, _>("seq"))
+            .collect::<Vec<i64>>()
+    });
+    db.close().await;
+    seqs
+}
+
+// ---- the test --------------------------------------------------------------------------------
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_broker_processes_on_one_database_keep_one_gap_free_verified_chain() {
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let url = common::test_database_url(dir.path()).await;
+    let world =
+        broker::devinit::dev_init(dir.path(), false, "127.0.0.1:0", &url).expect("dev-init");
+    let migrated = broker_command(&world.config, &["migrate"])
+        .output()
+        .expect("running broker migrate");
+    assert!(
+        migrated.status.success(),
+        "{}",
+        String::from_utf8_lossy(&migrated.stderr)
+    );
+    let config = Config::load(&world.config).expect("the dev config loads");
+    let token = |agency: &str, sub: &str, role: Role| {
+        dev_token(&config, agency, sub, &[role], Duration::from_secs(600)).expect("a dev token")
+    };
+
+    // Only PostgreSQL is shared by several processes; SQLite is the single-process embedded
+    // store, so on SQLite one process takes both halves of the load.
+    let processes = if url.starts_with("postgres") { 2 } else { 1 };
+    let mut servers = Servers {
+        children: Vec::new(),
+        logs: Vec::new(),
+    };
+    let mut addrs = Vec::new();
+    for i in 0..processes {
+        let addr = free_addr();
+        serve(&mut servers, &world, addr);
+        wait_healthy(&mut servers, i, &client(&world, addr, "csc")).await;
+        addrs.push(addr);
+    }
+
+    let sw = token("csc", "sw.amara", Role::SocialWorker);
+    let csc = client(&world, addrs[0], "csc");
+    let child = id(&post(
+        &csc,
+        "/v1/subjects",
+        &sw,
+        &json!({"date_of_birth": born_years_ago(10), "school_agency": "school-hillside"}),
+        201,
+    )
+    .await);
+    let plan = id(&post(
+        &csc,
+        "/v1/records",
+        &sw,
+        &json!({"subject_id": child, "kind": "risk_management_plan",
+        "subject_role": "harmful_behaviour", "sections": {"summary": "plan summary",
+        "risk_management": "supervised at break", "allegation_details": "not for schools"}}),
+        201,
+    )
+    .await);
+    post(
+        &csc,
+        &format!("/v1/subjects/{child}/consents"),
+        &sw,
+        &json!({"given_by": "parent", "purposes": ["safeguarding"], "recipient_kinds": ["school"]}),
+        201,
+    )
+    .await;
+    let setup = 3;
+
+    // 2 × 30 disclosures at once, half to each process (all to the one on SQLite), from six
+    // clients per half; every other one is a deny, so both kinds of transaction interleave.
+    let mut tasks = Vec::new();
+    for half in 0..2 {
+        let addr = addrs[half % processes];
+        for c in 0..6 {
+            let client = client(&world, addr, "csc");
+            let sw = sw.clone();
+            let plan = plan.clone();
+            tasks.push(tokio::spawn(async move {
+                let mut seqs = Vec::new();
+                for i in 0..5 {
+                    let permit = (c + i) % 2 == 0;
+                    let mut body = json!({"record_ids": [plan], "recipient_agency": "school-hillside",
+                        "recipient_role": "dsl", "purpose": "safeguarding", "basis": "consent"});
+                    if !permit {
+                        body["recipient_role"] = json!("school_staff");
+                        body["recipient_sub"] = json!("t.smith");
+                    }
+                    let d = post(
+                        &client,
+                        "/v1/disclosures",
+                        &sw,
+                        &body,
+                        if permit { 201 } else { 403 },
+                    )
+                    .await;
+                    seqs.push(d["audit_seq"].as_i64().expect("an audit_seq"));
+                }
+                seqs
+            }));
+        }
+    }
+    let mut reported = BTreeSet::new();
+    for task in tasks {
+        for seq in task.await.expect("a disclosing task") {
+            assert!(reported.insert(seq), "audit_seq {seq} was given twice");
+        }
+    }
+    let actions = setup + 60;
+    assert_eq!(reported, (setup + 1..=actions).collect::<BTreeSet<_>>());
+
+    servers.kill();
+    let verified = broker_command(&world.config, &["audit", "verify"])
+        .output()
+        .expect("running broker audit verify");
+    let stdout = String::from_utf8_lossy(&verified.stdout);
+    assert!(
+        verified.status.success(),
+        "broker audit verify exited {}: {stdout}{}",
+        verified.status,
+        String::from_utf8_lossy(&verified.stderr)
+    );
+    let report: Value = serde_json::from_str(stdout.trim()).expect("a JSON report");
+    assert_eq!(report["ok"], true, "{report}");
+    assert_eq!(report["entries"], actions, "{report}");
+    assert_eq!(report["first_bad_seq"], Value::Null, "{report}");
+    assert_eq!(stored_seqs(&url).await, (1..=actions).collect::<Vec<i64>>());
+    drop(servers);
+    common::drop_postgres_database(&url).await;
+}
