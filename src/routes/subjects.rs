@@ -245,9 +245,7 @@ pub(crate) async fn consent(
     if body.expires_at.is_some_and(|e| e <= Utc::now()) {
         return Err(invalid("expires_at", "is not in the future"));
     }
-    subject_school(&state, &subject)
-        .await
-        .map_err(|_| invalid("subject_id", format!("no subject {subject}")))?;
+    subject_school(&state, &subject).await?;
     let row = new_id();
     let purposes = serde_json::to_string(&body.purposes).map_err(ApiError::internal)?;
     let kinds = serde_json::to_string(&body.recipient_kinds).map_err(ApiError::internal)?;
