@@ -12,7 +12,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::extract::{Body, Params, id, may, not_permitted};
+use super::extract::{Body, Params, commit_with, id, require, store_failed};
 use super::records::entry_json;
 use crate::audit::{self, AuditRow, Entry};
 use crate::db::{Db, now, ts};
@@ -22,10 +22,6 @@ use crate::server::AppState;
 use crate::vocab::{AgencyKind, Basis};
 use crate::{on_tx, with_db};
 
-fn failed(e: sqlx::Error) -> ApiError {
-    ApiError::unavailable(format!("audit failed: {e}"))
-}
-
 /// An IG officer, and the agency whose entries they may see (`None`: all, the partnership).
 struct Auditor {
     principal: Principal,
@@ -33,9 +29,7 @@ struct Auditor {
 }
 
 fn auditor(state: &AppState, principal: Principal, action: &str) -> Result<Auditor, ApiError> {
-    if !may(state, &principal, action) {
-        return Err(not_permitted(&principal, action));
-    }
+    require(state, &principal, action)?;
     let scope =
         (principal.agency_kind != AgencyKind::Partnership).then(|| principal.agency.to_string());
     Ok(Auditor { principal, scope })
@@ -47,11 +41,8 @@ async fn record_query(
     action: &str,
     detail: Value,
 ) -> Result<i64, ApiError> {
-    let mut tx = state.db.begin().await?;
-    let seq = audit::append(&mut tx, Entry::new(&who.principal, action).detail(detail))
-        .await
-        .map_err(failed)?;
-    tx.commit().await.map_err(failed)?;
+    let tx = state.db.begin().await?;
+    let seq = commit_with(tx, Entry::new(&who.principal, action).detail(detail)).await?;
     Ok(seq)
 }
 
@@ -403,7 +394,7 @@ pub(crate) async fn review(
     let mut entry = Entry::new(&who.principal, "audit.review")
         .detail(json!({"override_seq": seq, "outcome": outcome}));
     entry.subject_id = target.subject_id.clone();
-    let review_seq = audit::append(&mut tx, entry).await.map_err(failed)?;
+    let review_seq = audit::append(&mut tx, entry).await.map_err(store_failed)?;
     on_tx!(&mut tx, c => sqlx::query(
         "INSERT INTO audit_reviews (override_seq, outcome, note_enc, reviewer_agency, reviewer_sub, review_seq, reviewed_at) VALUES ($1, $2, $3, $4, $5, $6, $7)")
         .bind(seq)
@@ -422,9 +413,9 @@ pub(crate) async fn review(
                 "already_reviewed",
                 format!("the override at seq {seq} has been reviewed"),
             ),
-            _ => failed(e),
+            _ => store_failed(e),
         })?);
-    tx.commit().await.map_err(failed)?;
+    tx.commit().await.map_err(store_failed)?;
     Ok((
         StatusCode::CREATED,
         Json(json!({"override_seq": seq, "outcome": outcome, "audit_seq": review_seq})),

@@ -12,9 +12,9 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use sqlx::Row;
 
-use super::extract::{Body, id, new_id};
+use super::extract::{Body, commit_with, id, invalid, new_id, store_failed};
 use super::records::requester;
-use crate::audit::{self, Entry};
+use crate::audit::Entry;
 use crate::db::{Tx, now, parse_ts, ts};
 use crate::decision::{
     ConsentFacts, Decision, Facts, MappaDecisionFacts, Recipient, RecordFacts, RequestFacts,
@@ -25,14 +25,6 @@ use crate::identity::Principal;
 use crate::on_tx;
 use crate::server::AppState;
 use crate::vocab::{Basis, Purpose, RecordKind, Role, Section};
-
-fn invalid(field: &str, message: impl std::fmt::Display) -> ApiError {
-    ApiError::invalid("invalid_field", format!("{field}: {message}"))
-}
-
-fn failed(e: sqlx::Error) -> ApiError {
-    ApiError::unavailable(format!("audit or write failed: {e}"))
-}
 
 /// The disclosure (and decision) request of API.md.
 #[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
@@ -325,13 +317,11 @@ pub(crate) async fn dry_run(
     let mut tx = state.db.begin().await?;
     let (facts, _) = load_facts(&mut tx, &principal, &state, &req).await?;
     let decision = decide(&state.policy, &facts);
-    let seq = audit::append(
-        &mut tx,
+    let seq = commit_with(
+        tx,
         entry_for(&principal, "decision.check", &facts, &decision),
     )
-    .await
-    .map_err(failed)?;
-    tx.commit().await.map_err(failed)?;
+    .await?;
     Ok(Json(decision_body(&decision, None, seq)))
 }
 
@@ -346,8 +336,7 @@ pub(crate) async fn disclose(
     let decision = decide(&state.policy, &facts);
     let mut entry = entry_for(&principal, "disclosure", &facts, &decision);
     if !decision.permitted() {
-        let seq = audit::append(&mut tx, entry).await.map_err(failed)?;
-        tx.commit().await.map_err(failed)?;
+        let seq = commit_with(tx, entry).await?;
         return Ok((
             StatusCode::FORBIDDEN,
             Json(decision_body(&decision, None, seq)),
@@ -381,13 +370,12 @@ pub(crate) async fn disclose(
         .execute(&mut **c)
         .await
         .map(drop)
-        .map_err(failed)?);
+        .map_err(store_failed)?);
     entry.packet_sha256 = Some(format!("sha256:{sha}"));
     if let Value::Object(detail) = &mut entry.detail {
         detail.insert("disclosure_id".into(), json!(disclosure));
     }
-    let seq = audit::append(&mut tx, entry).await.map_err(failed)?;
-    tx.commit().await.map_err(failed)?;
+    let seq = commit_with(tx, entry).await?;
     Ok((
         StatusCode::CREATED,
         Json(decision_body(&decision, Some(&disclosure), seq)),

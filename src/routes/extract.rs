@@ -74,3 +74,35 @@ pub fn not_permitted(principal: &Principal, action: &str) -> ApiError {
         ),
     )
 }
+
+/// 403 unless the policy lets one of the caller's roles do `action`.
+pub fn require(state: &AppState, principal: &Principal, action: &str) -> Result<(), ApiError> {
+    if may(state, principal, action) {
+        Ok(())
+    } else {
+        Err(not_permitted(principal, action))
+    }
+}
+
+/// 422 naming a body field.
+pub fn invalid(field: &str, message: impl std::fmt::Display) -> ApiError {
+    ApiError::invalid("invalid_field", format!("{field}: {message}"))
+}
+
+/// A write or its audit entry failed: nothing was done (fail closed), 503.
+pub fn store_failed(e: sqlx::Error) -> ApiError {
+    ApiError::unavailable(format!("write or audit failed: {e}"))
+}
+
+/// Appends the action's audit entry and commits the action with it; a failure of either
+/// undoes both and answers 503.
+pub async fn commit_with(
+    mut tx: crate::db::Tx,
+    entry: crate::audit::Entry,
+) -> Result<i64, ApiError> {
+    let seq = crate::audit::append(&mut tx, entry)
+        .await
+        .map_err(store_failed)?;
+    tx.commit().await.map_err(store_failed)?;
+    Ok(seq)
+}

@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use sqlx::Row;
 
-use crate::audit::{self, Entry};
+use crate::audit::Entry;
 use crate::error::ApiError;
 use crate::identity::Principal;
 use crate::server::AppState;
@@ -61,10 +61,7 @@ pub(crate) async fn fetch(
     entry.recipient_sub = to_sub;
     entry.packet_sha256 = Some(format!("sha256:{sha}"));
     entry.detail = serde_json::json!({"disclosure_id": disclosure});
-    let fail = |e: sqlx::Error| ApiError::unavailable(format!("audit failed: {e}"));
-    let mut tx = state.db.begin().await?;
-    audit::append(&mut tx, entry).await.map_err(fail)?;
-    tx.commit().await.map_err(fail)?;
+    super::extract::commit_with(state.db.begin().await?, entry).await?;
     Ok(([(header::CONTENT_TYPE, "application/age")], armored).into_response())
 }
 

@@ -12,9 +12,9 @@ use serde_json::{Value, json};
 use sqlx::Row;
 
 use super::disclosures::decision_body;
-use super::extract::{Body, id, may, new_id, not_permitted};
+use super::extract::{Body, commit_with, id, invalid, new_id, require, store_failed};
 use super::subjects::subject_school;
-use crate::audit::{self, AuditRow, Entry};
+use crate::audit::{AuditRow, Entry};
 use crate::db::{now, ts};
 use crate::decision::{RecordFacts, Requester, decide_deposit};
 use crate::error::ApiError;
@@ -22,14 +22,6 @@ use crate::identity::Principal;
 use crate::server::AppState;
 use crate::vocab::{RecordKind, Section};
 use crate::{on_tx, with_db};
-
-fn invalid(field: &str, message: impl std::fmt::Display) -> ApiError {
-    ApiError::invalid("invalid_field", format!("{field}: {message}"))
-}
-
-fn failed(e: sqlx::Error) -> ApiError {
-    ApiError::unavailable(format!("audit or write failed: {e}"))
-}
 
 #[derive(Debug, Clone, Copy, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
@@ -102,8 +94,7 @@ pub(crate) async fn deposit(
     entry.owner_agencies = vec![principal.agency.to_string()];
     let mut tx = state.db.begin().await?;
     if !decision.permitted() {
-        let seq = audit::append(&mut tx, entry).await.map_err(failed)?;
-        tx.commit().await.map_err(failed)?;
+        let seq = commit_with(tx, entry).await?;
         return Ok((
             StatusCode::FORBIDDEN,
             Json(decision_body(&decision, None, seq)),
@@ -135,9 +126,8 @@ pub(crate) async fn deposit(
         .execute(&mut **c)
         .await
         .map(drop)
-        .map_err(failed)?);
-    let seq = audit::append(&mut tx, entry).await.map_err(failed)?;
-    tx.commit().await.map_err(failed)?;
+        .map_err(store_failed)?);
+    let seq = commit_with(tx, entry).await?;
     Ok((
         StatusCode::CREATED,
         Json(json!({"id": record, "kind": body.kind, "sections": sections, "chair": chair.map(|c| c.1), "audit_seq": seq})),
@@ -197,9 +187,7 @@ pub(crate) async fn chair_permission(
             "only the chair of the strategy meeting may permit disclosure of its minutes (RULES 6)",
         ));
     }
-    if !may(&state, &principal, "grant_chair_permission") {
-        return Err(not_permitted(&principal, "grant_chair_permission"));
-    }
+    require(&state, &principal, "grant_chair_permission")?;
     let mut tx = state.db.begin().await?;
     on_tx!(&mut tx, c => sqlx::query(
         "INSERT INTO chair_permissions (record_id, recipient_agency, granted_by, created_at) VALUES ($1, $2, $3, $4) \
@@ -211,13 +199,12 @@ pub(crate) async fn chair_permission(
         .execute(&mut **c)
         .await
         .map(drop)
-        .map_err(failed)?);
+        .map_err(store_failed)?);
     let mut entry = Entry::new(&principal, "chair.permission").subject(&subject);
     entry.record_ids = vec![record.clone()];
     entry.owner_agencies = vec![owner];
     entry.recipient_agency = Some(body.recipient_agency.clone());
-    let seq = audit::append(&mut tx, entry).await.map_err(failed)?;
-    tx.commit().await.map_err(failed)?;
+    let seq = commit_with(tx, entry).await?;
     Ok((
         StatusCode::CREATED,
         Json(
@@ -268,14 +255,11 @@ pub(crate) async fn disclosures(
             .fetch_all(pool)
             .await?
     });
-    let mut tx = state.db.begin().await?;
-    audit::append(
-        &mut tx,
+    commit_with(
+        state.db.begin().await?,
         Entry::new(&principal, "record.disclosures.read").detail(json!({"record_id": record})),
     )
-    .await
-    .map_err(failed)?;
-    tx.commit().await.map_err(failed)?;
+    .await?;
     Ok(Json(
         json!({"record_id": record, "decisions": rows.iter().map(entry_json).collect::<Vec<_>>()}),
     ))

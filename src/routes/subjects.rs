@@ -9,8 +9,8 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use sqlx::Row;
 
-use super::extract::{Body, id, may, new_id, not_permitted};
-use crate::audit::{self, Entry};
+use super::extract::{Body, commit_with, id, invalid, new_id, require, store_failed};
+use crate::audit::Entry;
 use crate::db::{now, ts};
 use crate::decision::facts::london_date;
 use crate::error::ApiError;
@@ -18,10 +18,6 @@ use crate::identity::Principal;
 use crate::server::AppState;
 use crate::vocab::{AgencyKind, Giver, Purpose, Role, Section};
 use crate::{on_tx, with_db};
-
-fn invalid(field: &str, message: impl std::fmt::Display) -> ApiError {
-    ApiError::invalid("invalid_field", format!("{field}: {message}"))
-}
 
 fn today() -> NaiveDate {
     london_date(Utc::now())
@@ -38,10 +34,6 @@ pub async fn subject_school(state: &AppState, subject: &str) -> Result<Option<St
             .transpose()?
     });
     row.ok_or_else(|| ApiError::not_found(format!("no subject {subject}")))
-}
-
-fn audit_failed(e: sqlx::Error) -> ApiError {
-    ApiError::unavailable(format!("audit or write failed: {e}"))
 }
 
 #[derive(Debug, Deserialize, schemars::JsonSchema)]
@@ -61,9 +53,7 @@ pub(crate) async fn register(
     State(state): State<AppState>,
     Body(body): Body<NewSubject>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
-    if !may(&state, &principal, "register_subject") {
-        return Err(not_permitted(&principal, "register_subject"));
-    }
+    require(&state, &principal, "register_subject")?;
     if body.date_of_birth > today() {
         return Err(invalid("date_of_birth", "is in the future"));
     }
@@ -126,18 +116,16 @@ pub(crate) async fn register(
         .execute(&mut **c)
         .await
         .map(drop)
-        .map_err(audit_failed)?);
-    let seq = audit::append(
-        &mut tx,
+        .map_err(store_failed)?);
+    let seq = commit_with(
+        tx,
         Entry::new(&principal, "subject.register")
             .subject(&subject)
             .detail(json!({
                 "school_agency": body.school_agency,
             })),
     )
-    .await
-    .map_err(audit_failed)?;
-    tx.commit().await.map_err(audit_failed)?;
+    .await?;
     Ok((
         StatusCode::CREATED,
         Json(json!({"id": subject, "audit_seq": seq})),
@@ -166,9 +154,7 @@ pub(crate) async fn competence(
     Body(body): Body<NewCompetence>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     let subject = id(&subject, "subject")?;
-    if !may(&state, &principal, "record_competence") {
-        return Err(not_permitted(&principal, "record_competence"));
-    }
+    require(&state, &principal, "record_competence")?;
     if body.assessed_on > today() {
         return Err(invalid("assessed_on", "is in the future"));
     }
@@ -194,9 +180,9 @@ pub(crate) async fn competence(
         .execute(&mut **c)
         .await
         .map(drop)
-        .map_err(audit_failed)?);
-    let seq = audit::append(
-        &mut tx,
+        .map_err(store_failed)?);
+    let seq = commit_with(
+        tx,
         Entry::new(&principal, "competence.record")
             .subject(&subject)
             .detail(json!({
@@ -204,9 +190,7 @@ pub(crate) async fn competence(
                 "assessed_on": body.assessed_on,
             })),
     )
-    .await
-    .map_err(audit_failed)?;
-    tx.commit().await.map_err(audit_failed)?;
+    .await?;
     Ok((
         StatusCode::CREATED,
         Json(json!({"id": row, "audit_seq": seq})),
@@ -230,9 +214,7 @@ pub(crate) async fn consent(
     Body(body): Body<NewConsent>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     let subject = id(&subject, "subject")?;
-    if !may(&state, &principal, "record_consent") {
-        return Err(not_permitted(&principal, "record_consent"));
-    }
+    require(&state, &principal, "record_consent")?;
     if body.purposes.is_empty() {
         return Err(invalid("purposes", "must list at least one purpose"));
     }
@@ -265,9 +247,9 @@ pub(crate) async fn consent(
         .execute(&mut **c)
         .await
         .map(drop)
-        .map_err(audit_failed)?);
-    let seq = audit::append(
-        &mut tx,
+        .map_err(store_failed)?);
+    let seq = commit_with(
+        tx,
         Entry::new(&principal, "consent.record")
             .subject(&subject)
             .detail(json!({
@@ -275,9 +257,7 @@ pub(crate) async fn consent(
                 "recipient_kinds": body.recipient_kinds, "expires_at": body.expires_at,
             })),
     )
-    .await
-    .map_err(audit_failed)?;
-    tx.commit().await.map_err(audit_failed)?;
+    .await?;
     Ok((
         StatusCode::CREATED,
         Json(json!({"id": row, "audit_seq": seq})),
@@ -291,9 +271,7 @@ pub(crate) async fn withdraw(
 ) -> Result<Json<Value>, ApiError> {
     let subject = id(&subject, "subject")?;
     let consent = id(&consent, "consent")?;
-    if !may(&state, &principal, "withdraw_consent") {
-        return Err(not_permitted(&principal, "withdraw_consent"));
-    }
+    require(&state, &principal, "withdraw_consent")?;
     let at = now();
     let mut tx = state.db.begin().await?;
     let current: Option<Option<String>> = on_tx!(&mut tx, c => sqlx::query(
@@ -325,16 +303,14 @@ pub(crate) async fn withdraw(
         .execute(&mut **c)
         .await
         .map(drop)
-        .map_err(audit_failed)?);
-    let seq = audit::append(
-        &mut tx,
+        .map_err(store_failed)?);
+    let seq = commit_with(
+        tx,
         Entry::new(&principal, "consent.withdraw")
             .subject(&subject)
             .detail(json!({"consent_id": consent})),
     )
-    .await
-    .map_err(audit_failed)?;
-    tx.commit().await.map_err(audit_failed)?;
+    .await?;
     Ok(Json(
         json!({"id": consent, "withdrawn_at": ts(at), "audit_seq": seq}),
     ))
@@ -355,9 +331,7 @@ pub(crate) async fn mappa_status(
     Body(body): Body<MappaStatus>,
 ) -> Result<Json<Value>, ApiError> {
     let subject = id(&subject, "subject")?;
-    if !may(&state, &principal, "set_mappa_status") {
-        return Err(not_permitted(&principal, "set_mappa_status"));
-    }
+    require(&state, &principal, "set_mappa_status")?;
     if !(1..=3).contains(&body.category) {
         return Err(invalid("category", "must be 1, 2 or 3"));
     }
@@ -380,18 +354,16 @@ pub(crate) async fn mappa_status(
         .execute(&mut **c)
         .await
         .map(drop)
-        .map_err(audit_failed)?);
-    let seq = audit::append(
-        &mut tx,
+        .map_err(store_failed)?);
+    let seq = commit_with(
+        tx,
         Entry::new(&principal, "mappa.status")
             .subject(&subject)
             .detail(json!({
                 "active": body.active, "category": body.category, "level": body.level,
             })),
     )
-    .await
-    .map_err(audit_failed)?;
-    tx.commit().await.map_err(audit_failed)?;
+    .await?;
     Ok(Json(
         json!({"subject_id": subject, "active": body.active, "category": body.category, "level": body.level, "audit_seq": seq}),
     ))
@@ -415,9 +387,7 @@ pub(crate) async fn mappa_decision(
     State(state): State<AppState>,
     Body(body): Body<NewMappaDecision>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
-    if !may(&state, &principal, "record_mappa_decision") {
-        return Err(not_permitted(&principal, "record_mappa_decision"));
-    }
+    require(&state, &principal, "record_mappa_decision")?;
     let subject = id(&body.subject_id, "subject")
         .map_err(|_| invalid("subject_id", "is not a valid subject id"))?;
     let recipient = state.agencies.get(&body.recipient_agency).ok_or_else(|| {
@@ -468,7 +438,7 @@ pub(crate) async fn mappa_decision(
         .execute(&mut **c)
         .await
         .map(drop)
-        .map_err(audit_failed)?);
+        .map_err(store_failed)?);
     let mut entry = Entry::new(&principal, "mappa.decision")
         .subject(&subject)
         .detail(json!({
@@ -477,8 +447,7 @@ pub(crate) async fn mappa_decision(
         }));
     entry.recipient_agency = Some(body.recipient_agency.clone());
     entry.recipient_role = body.recipient_role.map(|r| r.to_string());
-    let seq = audit::append(&mut tx, entry).await.map_err(audit_failed)?;
-    tx.commit().await.map_err(audit_failed)?;
+    let seq = commit_with(tx, entry).await?;
     Ok((
         StatusCode::CREATED,
         Json(json!({"id": row, "audit_seq": seq})),
@@ -499,9 +468,7 @@ pub(crate) async fn designate(
     Body(body): Body<NewDesignation>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     let subject = id(&subject, "subject")?;
-    if !may(&state, &principal, "designate_staff") {
-        return Err(not_permitted(&principal, "designate_staff"));
-    }
+    require(&state, &principal, "designate_staff")?;
     let staff = body.staff_sub.trim();
     if staff.is_empty() || staff.len() > 200 {
         return Err(invalid(
@@ -538,15 +505,14 @@ pub(crate) async fn designate(
         .execute(&mut **c)
         .await
         .map(drop)
-        .map_err(audit_failed)?);
+        .map_err(store_failed)?);
     let mut entry = Entry::new(&principal, "designation.record")
         .subject(&subject)
         .detail(json!({"designation_id": row}));
     entry.recipient_agency = Some(principal.agency.to_string());
     entry.recipient_role = Some("school_staff".into());
     entry.recipient_sub = Some(staff.to_owned());
-    let seq = audit::append(&mut tx, entry).await.map_err(audit_failed)?;
-    tx.commit().await.map_err(audit_failed)?;
+    let seq = commit_with(tx, entry).await?;
     Ok((
         StatusCode::CREATED,
         Json(json!({"id": row, "audit_seq": seq})),
