@@ -67,6 +67,7 @@ pub const ACTIONS: &[&str] = &[
     "grant_chair_permission",
     "read_audit",
     "review_override",
+    "read_all_audit",
 ];
 
 macro_rules! families {
@@ -101,7 +102,7 @@ families! {
     ViewSections => "view_sections" ["view": View, "section": Section],
     RecipientRequirements => "recipient_requirements" ["recipient_kind": AgencyKind, "recipient_role": Role, "requirement": RecipientRequirement],
     RecordControls => "record_controls" ["record_kind": RecordKind, "control": Control],
-    Actions => "actions" ["action": Action, "role": Role],
+    Actions => "actions" ["action": Action, "agency_kind": AgencyKind, "role": Role],
 }
 
 impl fmt::Display for Family {

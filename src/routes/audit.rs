@@ -12,14 +12,14 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::extract::{Body, Params, commit_with, id, require, store_failed};
+use super::extract::{Body, Params, commit_with, id, may, require, store_failed};
 use super::records::entry_json;
 use crate::audit::{self, AuditRow, Entry};
 use crate::db::{Db, now, ts};
 use crate::error::ApiError;
 use crate::identity::Principal;
 use crate::server::AppState;
-use crate::vocab::{AgencyKind, Basis};
+use crate::vocab::Basis;
 use crate::{on_tx, with_db};
 
 /// An IG officer, and the agency whose entries they may see (`None`: all, the partnership).
@@ -30,8 +30,7 @@ struct Auditor {
 
 fn auditor(state: &AppState, principal: Principal, action: &str) -> Result<Auditor, ApiError> {
     require(state, &principal, action)?;
-    let scope =
-        (principal.agency_kind != AgencyKind::Partnership).then(|| principal.agency.to_string());
+    let scope = (!may(state, &principal, "read_all_audit")).then(|| principal.agency.to_string());
     Ok(Auditor { principal, scope })
 }
 

@@ -12,7 +12,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use sqlx::Row;
 
-use super::extract::{Body, commit_with, id, invalid, new_id, store_failed};
+use super::extract::{Body, commit_with, configured_agency, id, invalid, new_id, store_failed};
 use super::records::requester;
 use crate::audit::Entry;
 use crate::db::{Tx, now, parse_ts, ts};
@@ -78,16 +78,7 @@ async fn load_facts(
     state: &AppState,
     req: &DisclosureRequest,
 ) -> Result<(Facts, Vec<StoredRecord>), ApiError> {
-    let recipient_kind = state
-        .agencies
-        .get(&req.recipient_agency)
-        .map(|a| a.kind)
-        .ok_or_else(|| {
-            invalid(
-                "recipient_agency",
-                format!("no configured agency \"{}\"", req.recipient_agency),
-            )
-        })?;
+    let recipient_kind = configured_agency(state, "recipient_agency", &req.recipient_agency)?.kind;
     let mut records = Vec::with_capacity(req.record_ids.len());
     for record in &req.record_ids {
         let row = on_tx!(&mut *tx, c => {
@@ -136,24 +127,20 @@ async fn load_facts(
             .await?;
         (r.try_get("date_of_birth")?, r.try_get("school_agency")?)
     });
-    let latest = |assessment: &'static str| {
-        "SELECT outcome FROM competence_assessments WHERE subject_id = $1 AND assessment = '"
-            .to_owned()
-            + assessment
-            + "' ORDER BY assessed_on DESC, created_at DESC LIMIT 1"
-    };
-    let gillick: Option<bool> = on_tx!(&mut *tx, c => sqlx::query(sqlx::AssertSqlSafe(latest("gillick")))
-        .bind(&subject_id)
-        .fetch_optional(&mut **c)
-        .await?
-        .map(|r| r.try_get::<bool, _>("outcome"))
-        .transpose()?);
-    let capacity: Option<bool> = on_tx!(&mut *tx, c => sqlx::query(sqlx::AssertSqlSafe(latest("capacity")))
-        .bind(&subject_id)
-        .fetch_optional(&mut **c)
-        .await?
-        .map(|r| r.try_get::<bool, _>("outcome"))
-        .transpose()?);
+    // the latest assessment of each kind is the fact the rules use
+    const LATEST: &str = "SELECT outcome FROM competence_assessments WHERE subject_id = $1 \
+         AND assessment = $2 ORDER BY assessed_on DESC, created_at DESC LIMIT 1";
+    let mut latest = [None, None];
+    for (slot, assessment) in latest.iter_mut().zip(["gillick", "capacity"]) {
+        *slot = on_tx!(&mut *tx, c => sqlx::query(LATEST)
+            .bind(&subject_id)
+            .bind(assessment)
+            .fetch_optional(&mut **c)
+            .await?
+            .map(|r| r.try_get::<bool, _>("outcome"))
+            .transpose()?);
+    }
+    let [gillick, capacity] = latest;
     let mappa_active: bool = on_tx!(&mut *tx, c => sqlx::query("SELECT active FROM mappa_status WHERE subject_id = $1")
         .bind(&subject_id)
         .fetch_optional(&mut **c)

@@ -57,10 +57,10 @@ pub fn new_id() -> String {
 
 /// Does the policy (`policies/actions.csv`) let any of the caller's roles do `action`?
 pub fn may(state: &AppState, principal: &Principal, action: &str) -> bool {
-    principal
-        .roles
-        .iter()
-        .any(|r| state.policy.allows(Family::Actions, &[action, r.as_str()]))
+    principal.roles.iter().any(|r| {
+        let request = [action, principal.agency_kind.as_str(), r.as_str()];
+        state.policy.allows(Family::Actions, &request)
+    })
 }
 
 /// 403 for an action the caller's roles may not perform.
@@ -105,4 +105,16 @@ pub async fn commit_with(
         .map_err(store_failed)?;
     tx.commit().await.map_err(store_failed)?;
     Ok(seq)
+}
+
+/// The configured agency a body field names, or 422 naming the field.
+pub fn configured_agency<'a>(
+    state: &'a AppState,
+    field: &str,
+    id: &str,
+) -> Result<&'a crate::server::Agency, ApiError> {
+    state
+        .agencies
+        .get(id)
+        .ok_or_else(|| invalid(field, format!("no configured agency \"{id}\"")))
 }

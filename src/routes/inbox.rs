@@ -86,14 +86,22 @@ pub struct InboxItem {
 const INBOX: &str = "SELECT disclosure_id, subject_id, record_ids, record_kind, from_agency, \
      to_agency, to_role, to_sub, purpose, basis, view, issued_at, sha256 \
      FROM packets WHERE to_agency = $1 AND (to_sub IS NULL OR to_sub = $2) \
+     AND (to_role IS NULL OR $3 LIKE '%\"' || to_role || '\"%') \
      ORDER BY issued_at DESC, disclosure_id LIMIT 1000";
 
 pub(crate) async fn list(
     principal: Principal,
     State(state): State<AppState>,
 ) -> Result<Json<Vec<InboxItem>>, ApiError> {
+    // the caller's roles as a JSON array: role names are vocabulary, so `"role"` matches exactly
+    let roles = serde_json::to_string(&principal.roles_text()).map_err(ApiError::internal)?;
     let rows: Vec<InboxItem> = with_db!(&state.db, pool => {
-        let rows = sqlx::query(INBOX).bind(&*principal.agency).bind(&principal.sub).fetch_all(pool).await?;
+        let rows = sqlx::query(INBOX)
+            .bind(&*principal.agency)
+            .bind(&principal.sub)
+            .bind(&roles)
+            .fetch_all(pool)
+            .await?;
         rows.iter()
             .map(|r| -> Result<InboxItem, sqlx::Error> {
                 let ids: String = r.try_get("record_ids")?;
@@ -115,11 +123,5 @@ pub(crate) async fn list(
             })
             .collect::<Result<Vec<_>, _>>()?
     });
-    let roles = principal.roles_text();
-    let visible = rows
-        .into_iter()
-        .filter(|p| p.to_role.as_deref().is_none_or(|r| roles.contains(&r)))
-        .filter(|p| p.to_sub.as_deref().is_none_or(|s| s == principal.sub))
-        .collect();
-    Ok(Json(visible))
+    Ok(Json(rows))
 }

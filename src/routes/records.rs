@@ -12,7 +12,9 @@ use serde_json::{Value, json};
 use sqlx::Row;
 
 use super::disclosures::decision_body;
-use super::extract::{Body, commit_with, id, invalid, new_id, require, store_failed};
+use super::extract::{
+    Body, commit_with, configured_agency, id, invalid, new_id, require, store_failed,
+};
 use super::subjects::subject_school;
 use crate::audit::{AuditRow, Entry};
 use crate::db::{now, ts};
@@ -148,12 +150,7 @@ pub(crate) async fn chair_permission(
     Body(body): Body<NewChairPermission>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     let record = id(&record, "record")?;
-    if !state.agencies.contains_key(&body.recipient_agency) {
-        return Err(invalid(
-            "recipient_agency",
-            format!("no configured agency \"{}\"", body.recipient_agency),
-        ));
-    }
+    configured_agency(&state, "recipient_agency", &body.recipient_agency)?;
     let row = with_db!(&state.db, pool => {
         sqlx::query("SELECT subject_id, owner_agency, kind, chair_agency, chair_sub FROM records WHERE id = $1")
             .bind(&record)

@@ -9,7 +9,9 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use sqlx::Row;
 
-use super::extract::{Body, commit_with, id, invalid, new_id, require, store_failed};
+use super::extract::{
+    Body, commit_with, configured_agency, id, invalid, new_id, require, store_failed,
+};
 use crate::audit::Entry;
 use crate::db::{now, ts};
 use crate::decision::facts::london_date;
@@ -60,22 +62,13 @@ pub(crate) async fn register(
     if body.date_of_birth < today() - chrono::Duration::days(366 * 30) {
         return Err(invalid("date_of_birth", "is more than 30 years ago"));
     }
-    if let Some(school) = &body.school_agency {
-        match state.agencies.get(school) {
-            Some(a) if a.kind == AgencyKind::School => {}
-            Some(_) => {
-                return Err(invalid(
-                    "school_agency",
-                    format!("\"{school}\" is not a school"),
-                ));
-            }
-            None => {
-                return Err(invalid(
-                    "school_agency",
-                    format!("no configured agency \"{school}\""),
-                ));
-            }
-        }
+    if let Some(school) = &body.school_agency
+        && configured_agency(&state, "school_agency", school)?.kind != AgencyKind::School
+    {
+        return Err(invalid(
+            "school_agency",
+            format!("\"{school}\" is not a school"),
+        ));
     }
     if body
         .local_authority
@@ -390,12 +383,7 @@ pub(crate) async fn mappa_decision(
     require(&state, &principal, "record_mappa_decision")?;
     let subject = id(&body.subject_id, "subject")
         .map_err(|_| invalid("subject_id", "is not a valid subject id"))?;
-    let recipient = state.agencies.get(&body.recipient_agency).ok_or_else(|| {
-        invalid(
-            "recipient_agency",
-            format!("no configured agency \"{}\"", body.recipient_agency),
-        )
-    })?;
+    let recipient = configured_agency(&state, "recipient_agency", &body.recipient_agency)?;
     if let Some(role) = body.recipient_role
         && !role.valid_for(recipient.kind)
     {
