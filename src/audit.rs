@@ -94,22 +94,60 @@ fn json<T: Serialize>(v: &T) -> String {
     serde_json::to_string(v).unwrap_or_else(|_| "null".into())
 }
 
-/// Appends `entry` inside `tx`, taking the chain head's row lock so appends are linear even
-/// across processes. Returns the entry's seq.
-pub async fn append(tx: &mut Tx, mut entry: Entry) -> Result<i64, sqlx::Error> {
-    let (seq, prev): (i64, String) = on_tx!(tx, c => {
-        let head = sqlx::query("UPDATE audit_head SET seq = seq + 1 WHERE id = 1 RETURNING seq, hash")
-            .fetch_one(&mut **c)
-            .await?;
-        (head.try_get("seq")?, head.try_get("hash")?)
-    });
-    entry.seq = seq;
-    let hash = entry.hash(&prev);
-    on_tx!(tx, c => {
-        sqlx::query("UPDATE audit_head SET hash = $1 WHERE id = 1")
-            .bind(&hash)
+/// The chain's head inside a write transaction that has locked it. Appends advance it in
+/// memory; [`Chain::store`] writes it back before the commit. A batch of actions (group commit)
+/// locks the head once, appends each action's entry, and stores the head once.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Chain {
+    pub seq: i64,
+    pub hash: String,
+}
+
+impl Chain {
+    /// Locks the head row (the write lock on SQLite, the row lock on PostgreSQL), so appends
+    /// are linear even across processes.
+    pub async fn lock(tx: &mut Tx) -> Result<Chain, sqlx::Error> {
+        on_tx!(tx, c => {
+            let head = sqlx::query("UPDATE audit_head SET seq = seq WHERE id = 1 RETURNING seq, hash")
+                .fetch_one(&mut **c)
+                .await?;
+            Ok(Chain { seq: head.try_get("seq")?, hash: head.try_get("hash")? })
+        })
+    }
+
+    /// Inserts `entry` as the next link; the head advances only if the insert succeeded.
+    pub async fn append(&mut self, tx: &mut Tx, mut entry: Entry) -> Result<i64, sqlx::Error> {
+        entry.seq = self.seq + 1;
+        let hash = entry.hash(&self.hash);
+        insert(tx, &entry, &self.hash, &hash).await?;
+        self.seq = entry.seq;
+        self.hash = hash;
+        Ok(entry.seq)
+    }
+
+    /// Writes the head back (in the same transaction as the entries).
+    pub async fn store(&self, tx: &mut Tx) -> Result<(), sqlx::Error> {
+        on_tx!(tx, c => sqlx::query("UPDATE audit_head SET seq = $1, hash = $2 WHERE id = 1")
+            .bind(self.seq)
+            .bind(&self.hash)
             .execute(&mut **c)
-            .await?;
+            .await
+            .map(drop))
+    }
+}
+
+/// Appends `entry` inside `tx` (locking, appending and storing the head). Returns its seq.
+pub async fn append(tx: &mut Tx, entry: Entry) -> Result<i64, sqlx::Error> {
+    let mut chain = Chain::lock(tx).await?;
+    let seq = chain.append(tx, entry).await?;
+    chain.store(tx).await?;
+    Ok(seq)
+}
+
+/// Inserts one entry row (and its record index rows) with the given links.
+async fn insert(tx: &mut Tx, entry: &Entry, prev: &str, hash: &str) -> Result<(), sqlx::Error> {
+    let seq = entry.seq;
+    on_tx!(tx, c => {
         sqlx::query(
             "INSERT INTO audit_log (seq, at, actor_agency, actor_sub, actor_roles, action, \
              subject_id, record_ids, owner_agencies, recipient_agency, recipient_role, \
@@ -139,8 +177,8 @@ pub async fn append(tx: &mut Tx, mut entry: Entry) -> Result<i64, sqlx::Error> {
         .bind(&entry.policy_version)
         .bind(&entry.packet_sha256)
         .bind(json(&entry.detail))
-        .bind(&prev)
-        .bind(&hash)
+        .bind(prev)
+        .bind(hash)
         .execute(&mut **c)
         .await?;
         for record in &entry.record_ids {
@@ -151,7 +189,7 @@ pub async fn append(tx: &mut Tx, mut entry: Entry) -> Result<i64, sqlx::Error> {
                 .await?;
         }
     });
-    Ok(seq)
+    Ok(())
 }
 
 /// A row of `audit_log` as stored.
