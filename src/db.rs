@@ -125,11 +125,28 @@ pub enum Tx {
 #[macro_export]
 macro_rules! on_tx {
     ($tx:expr, $conn:ident => $body:expr) => {
-        match $tx {
+        match $crate::db::WriteOn::tx_mut(&mut *$tx) {
             $crate::db::Tx::Sqlite($conn) => $body,
             $crate::db::Tx::Postgres($conn) => $body,
         }
     };
+}
+
+/// What [`on_tx!`] runs on: a transaction, or an action of the group-commit writer.
+pub trait WriteOn<'a> {
+    fn tx_mut(self) -> &'a mut Tx;
+}
+
+impl<'a> WriteOn<'a> for &'a mut Tx {
+    fn tx_mut(self) -> &'a mut Tx {
+        self
+    }
+}
+
+impl<'a> WriteOn<'a> for &'a mut crate::writer::WriteTx {
+    fn tx_mut(self) -> &'a mut Tx {
+        self.tx()
+    }
 }
 
 impl Tx {

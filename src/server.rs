@@ -64,6 +64,8 @@ pub struct AppState {
     pub policy: Arc<Policy>,
     pub at_rest: Arc<AtRestKey>,
     pub metrics: Arc<Metrics>,
+    /// Every write goes through it (group commit).
+    pub writer: crate::writer::Writer,
 }
 
 /// Loads every key the configuration names; refuses with the file and the problem.
@@ -105,6 +107,7 @@ impl AppState {
         Ok(AppState {
             config: Arc::new(config),
             agencies: Arc::new(agencies),
+            writer: crate::writer::Writer::start(db.clone()),
             db,
             policy: Arc::new(policy),
             at_rest: Arc::new(at_rest),

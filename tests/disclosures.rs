@@ -1574,3 +1574,106 @@ async fn a_legal_obligation_citing_its_reference_is_permitted_and_goes_to_ig_rev
     assert_eq!(packet["view"], "full");
     server.stop().await;
 }
+
+/// Disclosures read their facts outside the write queue (group commit) and commit only if the
+/// child's facts have not changed since. Racing a consent withdrawal, every consent-based
+/// permit must sit before the withdrawal in the audit chain and every refusal after it, with
+/// exactly one packet per permit.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_disclosure_racing_a_withdrawal_is_decided_on_the_facts_at_its_place_in_the_chain() {
+    let server = TestServer::start().await;
+    let csc = server.client("csc");
+    let sw = server.token("csc", "sw.amara", &[Role::SocialWorker]);
+    let child = register(&csc, &sw, &born_years_ago(9), None).await;
+    let record = deposit(&csc, &sw, &child, "referral", json!({"summary": "s"})).await;
+    let cid = consent(
+        &csc,
+        &sw,
+        &child,
+        "parent",
+        &["assessment"],
+        &["early_help"],
+    )
+    .await;
+    let body = request(
+        &record,
+        "early-help",
+        Some("social_worker"),
+        "assessment",
+        "consent",
+    );
+    let answered = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let mut workers = Vec::new();
+    for _ in 0..16 {
+        let (client, token, body) = (server.client("csc"), sw.clone(), body.clone());
+        let answered = answered.clone();
+        workers.push(tokio::spawn(async move {
+            let mut answers = Vec::new();
+            for _ in 0..12 {
+                let r = disclose(&client, &token, &body).await;
+                answers.push((r.status.as_u16(), r.json()));
+                answered.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            }
+            answers
+        }));
+    }
+    // withdraw while the disclosures are in full flow
+    while answered.load(std::sync::atomic::Ordering::SeqCst) < 48 {
+        tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+    }
+    let r = csc
+        .post(
+            &format!("/v1/subjects/{child}/consents/{cid}/withdraw"),
+            &sw,
+            &json!({}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(r.status, 200, "{}", r.text());
+    let withdrawn_at_seq = r.json()["audit_seq"].as_i64().expect("an audit_seq");
+    let (mut permits, mut refusals) = (0, 0);
+    for worker in workers {
+        for (status, body) in worker.await.expect("a worker") {
+            let seq = body["audit_seq"].as_i64().expect("an audit_seq");
+            match status {
+                201 => {
+                    permits += 1;
+                    assert!(
+                        seq < withdrawn_at_seq,
+                        "permit at {seq} after the withdrawal at {withdrawn_at_seq}"
+                    );
+                }
+                403 => {
+                    refusals += 1;
+                    assert_eq!(codes(&body), set(&["consent_not_current"]), "{body}");
+                    assert!(
+                        seq > withdrawn_at_seq,
+                        "refusal at {seq} before the withdrawal at {withdrawn_at_seq}"
+                    );
+                }
+                other => panic!("unexpected {other}: {body}"),
+            }
+        }
+    }
+    assert!(
+        permits > 0 && refusals > 0,
+        "the withdrawal landed mid-run: {permits} permits, {refusals} refusals"
+    );
+    let packets: i64 = broker::with_db!(&server.state.db, pool => {
+        sqlx::query("SELECT COUNT(*) AS n FROM packets WHERE subject_id = $1")
+            .bind(&child)
+            .fetch_one(pool)
+            .await
+            .and_then(|r| sqlx::Row::try_get(&r, "n"))
+            .expect("counting packets")
+    });
+    assert_eq!(
+        packets, permits,
+        "one packet per permit, none from a decision made again"
+    );
+    let verified = broker::audit::verify(&server.state.db)
+        .await
+        .expect("verifying");
+    assert!(verified.ok, "{verified:?}");
+    server.stop().await;
+}

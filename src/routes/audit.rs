@@ -40,7 +40,7 @@ async fn record_query(
     action: &str,
     detail: Value,
 ) -> Result<i64, ApiError> {
-    let tx = state.db.begin().await?;
+    let tx = state.writer.begin().await?;
     let seq = commit_with(tx, Entry::new(&who.principal, action).detail(detail)).await?;
     Ok(seq)
 }
@@ -377,7 +377,7 @@ pub(crate) async fn review(
         .at_rest
         .encrypt(body.note.trim().as_bytes())
         .map_err(ApiError::internal)?;
-    let mut tx = state.db.begin().await?;
+    let mut tx = state.writer.begin().await?;
     let reviewed: bool = on_tx!(&mut tx, c => sqlx::query("SELECT 1 AS x FROM audit_reviews WHERE override_seq = $1")
         .bind(seq)
         .fetch_optional(&mut **c)
@@ -393,7 +393,7 @@ pub(crate) async fn review(
     let mut entry = Entry::new(&who.principal, "audit.review")
         .detail(json!({"override_seq": seq, "outcome": outcome}));
     entry.subject_id = target.subject_id.clone();
-    let review_seq = audit::append(&mut tx, entry).await.map_err(store_failed)?;
+    let review_seq = tx.append(entry).await?;
     on_tx!(&mut tx, c => sqlx::query(
         "INSERT INTO audit_reviews (override_seq, outcome, note_enc, reviewer_agency, reviewer_sub, review_seq, reviewed_at) VALUES ($1, $2, $3, $4, $5, $6, $7)")
         .bind(seq)
@@ -414,7 +414,7 @@ pub(crate) async fn review(
             ),
             _ => store_failed(e),
         })?);
-    tx.commit().await.map_err(store_failed)?;
+    tx.finish().await?;
     Ok((
         StatusCode::CREATED,
         Json(json!({"override_seq": seq, "outcome": outcome, "audit_seq": review_seq})),

@@ -15,16 +15,17 @@ use sqlx::Row;
 use super::extract::{Body, commit_with, configured_agency, id, invalid, new_id, store_failed};
 use super::records::requester;
 use crate::audit::Entry;
-use crate::db::{Tx, now, parse_ts, ts};
+use crate::db::{now, parse_ts, ts};
 use crate::decision::{
     ConsentFacts, Decision, Facts, MappaDecisionFacts, Recipient, RecordFacts, RequestFacts,
     StaffDesignation, Subject, decide,
 };
 use crate::error::ApiError;
 use crate::identity::Principal;
-use crate::on_tx;
 use crate::server::AppState;
 use crate::vocab::{Basis, Purpose, RecordKind, Role, Section};
+use crate::writer::WriteTx;
+use crate::{on_tx, with_db};
 
 /// The disclosure (and decision) request of API.md.
 #[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
@@ -71,21 +72,30 @@ fn json_list<T: serde::de::DeserializeOwned>(text: &str) -> Result<Vec<T>, sqlx:
     serde_json::from_str(text).map_err(|e| sqlx::Error::Decode(Box::new(e)))
 }
 
-/// Loads every fact the decision needs, inside the transaction that will record it.
+/// The facts a decision was made on, and the subject's facts version they were read at.
+struct Loaded {
+    facts: Facts,
+    records: Vec<StoredRecord>,
+    version: i64,
+}
+
+/// Loads every fact the decision needs from the read side, outside the write queue. The
+/// subject's `facts_version` is read before any fact that can change (records themselves do
+/// not), so [`still_current`] at commit time proves the decision was made on current facts.
 async fn load_facts(
-    tx: &mut Tx,
     principal: &Principal,
     state: &AppState,
     req: &DisclosureRequest,
-) -> Result<(Facts, Vec<StoredRecord>), ApiError> {
+) -> Result<Loaded, ApiError> {
+    let db = &state.db;
     let recipient_kind = configured_agency(state, "recipient_agency", &req.recipient_agency)?.kind;
     let mut records = Vec::with_capacity(req.record_ids.len());
     for record in &req.record_ids {
-        let row = on_tx!(&mut *tx, c => {
+        let row = with_db!(db, pool => {
             let row = sqlx::query(
                 "SELECT subject_id, owner_agency, kind, sections, content_enc, chair_agency FROM records WHERE id = $1")
                 .bind(record)
-                .fetch_optional(&mut **c)
+                .fetch_optional(pool)
                 .await?;
             match row {
                 None => None,
@@ -106,53 +116,54 @@ async fn load_facts(
                 }
             }
         });
-        let mut stored = row.ok_or_else(|| ApiError::not_found(format!("no record {record}")))?;
+        records.push(row.ok_or_else(|| ApiError::not_found(format!("no record {record}")))?);
+    }
+    let subject_id = records[0].facts.subject_id.clone();
+    let (version, dob, school): (i64, String, Option<String>) = with_db!(db, pool => {
+        let r = sqlx::query("SELECT facts_version, date_of_birth, school_agency FROM subjects WHERE id = $1")
+            .bind(&subject_id)
+            .fetch_one(pool)
+            .await?;
+        (r.try_get("facts_version")?, r.try_get("date_of_birth")?, r.try_get("school_agency")?)
+    });
+    for stored in &mut records {
         if stored.facts.kind == RecordKind::StrategyMeetingMinutes {
-            stored.facts.chair_permissions = on_tx!(&mut *tx, c => sqlx::query(
+            stored.facts.chair_permissions = with_db!(db, pool => sqlx::query(
                 "SELECT recipient_agency FROM chair_permissions WHERE record_id = $1")
-                .bind(record)
-                .fetch_all(&mut **c)
+                .bind(&stored.facts.id)
+                .fetch_all(pool)
                 .await?
                 .iter()
                 .map(|r| r.try_get::<String, _>("recipient_agency"))
                 .collect::<Result<Vec<_>, _>>()?);
         }
-        records.push(stored);
     }
-    let subject_id = records[0].facts.subject_id.clone();
-    let (dob, school): (String, Option<String>) = on_tx!(&mut *tx, c => {
-        let r = sqlx::query("SELECT date_of_birth, school_agency FROM subjects WHERE id = $1")
-            .bind(&subject_id)
-            .fetch_one(&mut **c)
-            .await?;
-        (r.try_get("date_of_birth")?, r.try_get("school_agency")?)
-    });
     // the latest assessment of each kind is the fact the rules use
     const LATEST: &str = "SELECT outcome FROM competence_assessments WHERE subject_id = $1 \
          AND assessment = $2 ORDER BY assessed_on DESC, created_at DESC LIMIT 1";
     let mut latest = [None, None];
     for (slot, assessment) in latest.iter_mut().zip(["gillick", "capacity"]) {
-        *slot = on_tx!(&mut *tx, c => sqlx::query(LATEST)
+        *slot = with_db!(db, pool => sqlx::query(LATEST)
             .bind(&subject_id)
             .bind(assessment)
-            .fetch_optional(&mut **c)
+            .fetch_optional(pool)
             .await?
             .map(|r| r.try_get::<bool, _>("outcome"))
             .transpose()?);
     }
     let [gillick, capacity] = latest;
-    let mappa_active: bool = on_tx!(&mut *tx, c => sqlx::query("SELECT active FROM mappa_status WHERE subject_id = $1")
+    let mappa_active: bool = with_db!(db, pool => sqlx::query("SELECT active FROM mappa_status WHERE subject_id = $1")
         .bind(&subject_id)
-        .fetch_optional(&mut **c)
+        .fetch_optional(pool)
         .await?
         .map(|r| r.try_get::<bool, _>("active"))
         .transpose()?
         .unwrap_or(false));
-    let consents: Vec<ConsentFacts> = on_tx!(&mut *tx, c => {
+    let consents: Vec<ConsentFacts> = with_db!(db, pool => {
         let rows = sqlx::query(
             "SELECT given_by, purposes, recipient_kinds, expires_at, withdrawn_at FROM consents WHERE subject_id = $1")
             .bind(&subject_id)
-            .fetch_all(&mut **c)
+            .fetch_all(pool)
             .await?;
         rows.iter()
             .map(|r| -> Result<ConsentFacts, sqlx::Error> {
@@ -167,22 +178,22 @@ async fn load_facts(
             })
             .collect::<Result<Vec<_>, _>>()?
     });
-    let staff_designations: Vec<StaffDesignation> = on_tx!(&mut *tx, c => sqlx::query(
+    let staff_designations: Vec<StaffDesignation> = with_db!(db, pool => sqlx::query(
         "SELECT staff_sub FROM staff_designations WHERE subject_id = $1 AND school_agency = $2")
         .bind(&subject_id)
         .bind(&req.recipient_agency)
-        .fetch_all(&mut **c)
+        .fetch_all(pool)
         .await?
         .iter()
         .map(|r| Ok(StaffDesignation { staff_sub: r.try_get("staff_sub")?, subject_id: subject_id.clone() }))
         .collect::<Result<Vec<_>, sqlx::Error>>()?);
     let mut mappa_decisions = Vec::new();
     if let Some(decision) = &req.mappa_decision_id {
-        let found: Option<MappaDecisionFacts> = on_tx!(&mut *tx, c => {
+        let found: Option<MappaDecisionFacts> = with_db!(db, pool => {
             let row = sqlx::query(
                 "SELECT subject_id, recipient_agency, recipient_role, purposes, sections, expires_at FROM mappa_decisions WHERE id = $1")
                 .bind(decision)
-                .fetch_optional(&mut **c)
+                .fetch_optional(pool)
                 .await?;
             row.map(|r| -> Result<MappaDecisionFacts, sqlx::Error> {
                 let role: Option<String> = r.try_get("recipient_role")?;
@@ -231,7 +242,29 @@ async fn load_facts(
             mappa_decision_id: req.mappa_decision_id.clone(),
         },
     };
-    Ok((facts, records))
+    Ok(Loaded {
+        facts,
+        records,
+        version,
+    })
+}
+
+/// Inside the write queue: has any fact about the child changed since `loaded` was read?
+async fn still_current(tx: &mut WriteTx, loaded: &Loaded) -> Result<bool, ApiError> {
+    let now: i64 = on_tx!(tx, c => sqlx::query("SELECT facts_version FROM subjects WHERE id = $1")
+        .bind(&loaded.facts.subject.id)
+        .fetch_one(&mut **c)
+        .await
+        .and_then(|r| r.try_get("facts_version"))
+        .map_err(store_failed)?);
+    Ok(now == loaded.version)
+}
+
+/// How often a decision is remade because the child's facts changed while it was made.
+const ATTEMPTS: usize = 8;
+
+fn facts_kept_changing() -> ApiError {
+    ApiError::unavailable("the child's facts kept changing while the decision was made; try again")
 }
 
 /// Checks ids and sizes before anything is loaded.
@@ -301,15 +334,18 @@ pub(crate) async fn dry_run(
     Body(mut req): Body<DisclosureRequest>,
 ) -> Result<Json<Value>, ApiError> {
     validate(&mut req)?;
-    let mut tx = state.db.begin().await?;
-    let (facts, _) = load_facts(&mut tx, &principal, &state, &req).await?;
-    let decision = decide(&state.policy, &facts);
-    let seq = commit_with(
-        tx,
-        entry_for(&principal, "decision.check", &facts, &decision),
-    )
-    .await?;
-    Ok(Json(decision_body(&decision, None, seq)))
+    for _ in 0..ATTEMPTS {
+        let loaded = load_facts(&principal, &state, &req).await?;
+        let decision = decide(&state.policy, &loaded.facts);
+        let entry = entry_for(&principal, "decision.check", &loaded.facts, &decision);
+        let mut tx = state.writer.begin().await?;
+        if !still_current(&mut tx, &loaded).await? {
+            continue;
+        }
+        let seq = commit_with(tx, entry).await?;
+        return Ok(Json(decision_body(&decision, None, seq)));
+    }
+    Err(facts_kept_changing())
 }
 
 pub(crate) async fn disclose(
@@ -318,55 +354,74 @@ pub(crate) async fn disclose(
     Body(mut req): Body<DisclosureRequest>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     validate(&mut req)?;
-    let mut tx = state.db.begin().await?;
-    let (facts, records) = load_facts(&mut tx, &principal, &state, &req).await?;
-    let decision = decide(&state.policy, &facts);
-    let mut entry = entry_for(&principal, "disclosure", &facts, &decision);
-    if !decision.permitted() {
+    for _ in 0..ATTEMPTS {
+        let loaded = load_facts(&principal, &state, &req).await?;
+        let facts = &loaded.facts;
+        let decision = decide(&state.policy, facts);
+        let mut entry = entry_for(&principal, "disclosure", facts, &decision);
+        if !decision.permitted() {
+            let mut tx = state.writer.begin().await?;
+            if !still_current(&mut tx, &loaded).await? {
+                continue;
+            }
+            let seq = commit_with(tx, entry).await?;
+            return Ok((
+                StatusCode::FORBIDDEN,
+                Json(decision_body(&decision, None, seq)),
+            ));
+        }
+        // the packet is built and encrypted before taking a place in the write queue
+        let disclosure = new_id();
+        let issued_at = now();
+        let packet = packet(
+            &state,
+            facts,
+            &loaded.records,
+            &decision,
+            &disclosure,
+            issued_at,
+        )?;
+        let recipient = &state.agencies[&facts.recipient.agency];
+        let armored = crate::crypto::encrypt_armored(&recipient.age_recipient, &packet)
+            .map_err(ApiError::internal)?;
+        let sha = crate::crypto::sha256_hex(armored.as_bytes());
+        let view = decision.view.map(|v| v.to_string()).unwrap_or_default();
+        entry.packet_sha256 = Some(format!("sha256:{sha}"));
+        if let Value::Object(detail) = &mut entry.detail {
+            detail.insert("disclosure_id".into(), json!(disclosure));
+        }
+        let mut tx = state.writer.begin().await?;
+        if !still_current(&mut tx, &loaded).await? {
+            continue;
+        }
+        on_tx!(&mut tx, c => sqlx::query(
+            "INSERT INTO packets (disclosure_id, subject_id, record_ids, record_kind, from_agency, to_agency, to_role, to_sub, purpose, basis, view, issued_at, sha256, armored) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)")
+            .bind(&disclosure)
+            .bind(&facts.subject.id)
+            .bind(serde_json::to_string(&req.record_ids).unwrap_or_default())
+            .bind(facts.records[0].kind.as_str())
+            .bind(&*principal.agency)
+            .bind(&facts.recipient.agency)
+            .bind(facts.recipient.role.map(|r| r.as_str()))
+            .bind(&facts.recipient.sub)
+            .bind(facts.request.purpose.as_str())
+            .bind(facts.request.basis.as_str())
+            .bind(&view)
+            .bind(issued_at)
+            .bind(&sha)
+            .bind(&armored)
+            .execute(&mut **c)
+            .await
+            .map(drop)
+            .map_err(store_failed)?);
         let seq = commit_with(tx, entry).await?;
         return Ok((
-            StatusCode::FORBIDDEN,
-            Json(decision_body(&decision, None, seq)),
+            StatusCode::CREATED,
+            Json(decision_body(&decision, Some(&disclosure), seq)),
         ));
     }
-    let disclosure = new_id();
-    let issued_at = now();
-    let packet = packet(&state, &facts, &records, &decision, &disclosure, issued_at)?;
-    let recipient = &state.agencies[&facts.recipient.agency];
-    let armored = crate::crypto::encrypt_armored(&recipient.age_recipient, &packet)
-        .map_err(ApiError::internal)?;
-    let sha = crate::crypto::sha256_hex(armored.as_bytes());
-    let view = decision.view.map(|v| v.to_string()).unwrap_or_default();
-    on_tx!(&mut tx, c => sqlx::query(
-        "INSERT INTO packets (disclosure_id, subject_id, record_ids, record_kind, from_agency, to_agency, to_role, to_sub, purpose, basis, view, issued_at, sha256, armored) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)")
-        .bind(&disclosure)
-        .bind(&facts.subject.id)
-        .bind(serde_json::to_string(&req.record_ids).unwrap_or_default())
-        .bind(facts.records[0].kind.as_str())
-        .bind(&*principal.agency)
-        .bind(&facts.recipient.agency)
-        .bind(facts.recipient.role.map(|r| r.as_str()))
-        .bind(&facts.recipient.sub)
-        .bind(facts.request.purpose.as_str())
-        .bind(facts.request.basis.as_str())
-        .bind(&view)
-        .bind(issued_at)
-        .bind(&sha)
-        .bind(&armored)
-        .execute(&mut **c)
-        .await
-        .map(drop)
-        .map_err(store_failed)?);
-    entry.packet_sha256 = Some(format!("sha256:{sha}"));
-    if let Value::Object(detail) = &mut entry.detail {
-        detail.insert("disclosure_id".into(), json!(disclosure));
-    }
-    let seq = commit_with(tx, entry).await?;
-    Ok((
-        StatusCode::CREATED,
-        Json(decision_body(&decision, Some(&disclosure), seq)),
-    ))
+    Err(facts_kept_changing())
 }
 
 /// The packet's plaintext (API.md, Packets): only the released sections' content.

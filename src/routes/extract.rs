@@ -97,14 +97,22 @@ pub fn store_failed(e: sqlx::Error) -> ApiError {
 /// Appends the action's audit entry and commits the action with it; a failure of either
 /// undoes both and answers 503.
 pub async fn commit_with(
-    mut tx: crate::db::Tx,
+    tx: crate::writer::WriteTx,
     entry: crate::audit::Entry,
 ) -> Result<i64, ApiError> {
-    let seq = crate::audit::append(&mut tx, entry)
+    tx.commit(entry).await
+}
+
+/// Marks the child's facts as changed (migration 0003): a disclosure or dry run decided on
+/// the facts as they were is made again before it can commit.
+pub async fn facts_changed(tx: &mut crate::writer::WriteTx, subject: &str) -> Result<(), ApiError> {
+    crate::on_tx!(tx, c => sqlx::query(
+        "UPDATE subjects SET facts_version = facts_version + 1 WHERE id = $1")
+        .bind(subject)
+        .execute(&mut **c)
         .await
-        .map_err(store_failed)?;
-    tx.commit().await.map_err(store_failed)?;
-    Ok(seq)
+        .map(drop)
+        .map_err(store_failed))
 }
 
 /// The configured agency a body field names, or 422 naming the field.

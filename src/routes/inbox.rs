@@ -61,7 +61,7 @@ pub(crate) async fn fetch(
     entry.recipient_sub = to_sub;
     entry.packet_sha256 = Some(format!("sha256:{sha}"));
     entry.detail = serde_json::json!({"disclosure_id": disclosure});
-    super::extract::commit_with(state.db.begin().await?, entry).await?;
+    super::extract::commit_with(state.writer.begin().await?, entry).await?;
     Ok(([(header::CONTENT_TYPE, "application/age")], armored).into_response())
 }
 

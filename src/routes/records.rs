@@ -13,7 +13,7 @@ use sqlx::Row;
 
 use super::disclosures::decision_body;
 use super::extract::{
-    Body, commit_with, configured_agency, id, invalid, new_id, require, store_failed,
+    Body, commit_with, configured_agency, facts_changed, id, invalid, new_id, require, store_failed,
 };
 use super::subjects::subject_school;
 use crate::audit::{AuditRow, Entry};
@@ -94,7 +94,7 @@ pub(crate) async fn deposit(
         .decision(&decision)
         .detail(json!({"kind": body.kind, "sections": sections}));
     entry.owner_agencies = vec![principal.agency.to_string()];
-    let mut tx = state.db.begin().await?;
+    let mut tx = state.writer.begin().await?;
     if !decision.permitted() {
         let seq = commit_with(tx, entry).await?;
         return Ok((
@@ -185,7 +185,7 @@ pub(crate) async fn chair_permission(
         ));
     }
     require(&state, &principal, "grant_chair_permission")?;
-    let mut tx = state.db.begin().await?;
+    let mut tx = state.writer.begin().await?;
     on_tx!(&mut tx, c => sqlx::query(
         "INSERT INTO chair_permissions (record_id, recipient_agency, granted_by, created_at) VALUES ($1, $2, $3, $4) \
          ON CONFLICT (record_id, recipient_agency) DO NOTHING")
@@ -201,6 +201,7 @@ pub(crate) async fn chair_permission(
     entry.record_ids = vec![record.clone()];
     entry.owner_agencies = vec![owner];
     entry.recipient_agency = Some(body.recipient_agency.clone());
+    facts_changed(&mut tx, &subject).await?;
     let seq = commit_with(tx, entry).await?;
     Ok((
         StatusCode::CREATED,
@@ -253,7 +254,7 @@ pub(crate) async fn disclosures(
             .await?
     });
     commit_with(
-        state.db.begin().await?,
+        state.writer.begin().await?,
         Entry::new(&principal, "record.disclosures.read").detail(json!({"record_id": record})),
     )
     .await?;

@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 use sqlx::Row;
 
 use super::extract::{
-    Body, commit_with, configured_agency, id, invalid, new_id, require, store_failed,
+    Body, commit_with, configured_agency, facts_changed, id, invalid, new_id, require, store_failed,
 };
 use crate::audit::Entry;
 use crate::db::{now, ts};
@@ -95,7 +95,7 @@ pub(crate) async fn register(
         None => None,
     };
     let subject = new_id();
-    let mut tx = state.db.begin().await?;
+    let mut tx = state.writer.begin().await?;
     on_tx!(&mut tx, c => sqlx::query(
         "INSERT INTO subjects (id, date_of_birth, school_agency, local_authority, display_name_enc, registered_by, created_at) \
          VALUES ($1, $2, $3, $4, $5, $6, $7)")
@@ -158,7 +158,7 @@ pub(crate) async fn competence(
         "capacity"
     };
     let row = new_id();
-    let mut tx = state.db.begin().await?;
+    let mut tx = state.writer.begin().await?;
     on_tx!(&mut tx, c => sqlx::query(
         "INSERT INTO competence_assessments (id, subject_id, assessment, outcome, assessed_on, agency, sub, created_at) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8)")
@@ -174,6 +174,7 @@ pub(crate) async fn competence(
         .await
         .map(drop)
         .map_err(store_failed)?);
+    facts_changed(&mut tx, &subject).await?;
     let seq = commit_with(
         tx,
         Entry::new(&principal, "competence.record")
@@ -224,7 +225,7 @@ pub(crate) async fn consent(
     let row = new_id();
     let purposes = serde_json::to_string(&body.purposes).map_err(ApiError::internal)?;
     let kinds = serde_json::to_string(&body.recipient_kinds).map_err(ApiError::internal)?;
-    let mut tx = state.db.begin().await?;
+    let mut tx = state.writer.begin().await?;
     on_tx!(&mut tx, c => sqlx::query(
         "INSERT INTO consents (id, subject_id, given_by, purposes, recipient_kinds, expires_at, withdrawn_at, agency, sub, created_at) \
          VALUES ($1, $2, $3, $4, $5, $6, NULL, $7, $8, $9)")
@@ -241,6 +242,7 @@ pub(crate) async fn consent(
         .await
         .map(drop)
         .map_err(store_failed)?);
+    facts_changed(&mut tx, &subject).await?;
     let seq = commit_with(
         tx,
         Entry::new(&principal, "consent.record")
@@ -266,7 +268,7 @@ pub(crate) async fn withdraw(
     let consent = id(&consent, "consent")?;
     require(&state, &principal, "withdraw_consent")?;
     let at = now();
-    let mut tx = state.db.begin().await?;
+    let mut tx = state.writer.begin().await?;
     let current: Option<Option<String>> = on_tx!(&mut tx, c => sqlx::query(
         "SELECT withdrawn_at FROM consents WHERE id = $1 AND subject_id = $2")
         .bind(&consent)
@@ -297,6 +299,7 @@ pub(crate) async fn withdraw(
         .await
         .map(drop)
         .map_err(store_failed)?);
+    facts_changed(&mut tx, &subject).await?;
     let seq = commit_with(
         tx,
         Entry::new(&principal, "consent.withdraw")
@@ -332,7 +335,7 @@ pub(crate) async fn mappa_status(
         return Err(invalid("level", "must be 1, 2 or 3"));
     }
     subject_school(&state, &subject).await?;
-    let mut tx = state.db.begin().await?;
+    let mut tx = state.writer.begin().await?;
     on_tx!(&mut tx, c => sqlx::query(
         "INSERT INTO mappa_status (subject_id, active, category, level, agency, sub, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7) \
          ON CONFLICT (subject_id) DO UPDATE SET active = excluded.active, category = excluded.category, level = excluded.level, \
@@ -348,6 +351,7 @@ pub(crate) async fn mappa_status(
         .await
         .map(drop)
         .map_err(store_failed)?);
+    facts_changed(&mut tx, &subject).await?;
     let seq = commit_with(
         tx,
         Entry::new(&principal, "mappa.status")
@@ -408,7 +412,7 @@ pub(crate) async fn mappa_decision(
         .await
         .map_err(|_| invalid("subject_id", format!("no subject {subject}")))?;
     let row = new_id();
-    let mut tx = state.db.begin().await?;
+    let mut tx = state.writer.begin().await?;
     on_tx!(&mut tx, c => sqlx::query(
         "INSERT INTO mappa_decisions (id, subject_id, recipient_agency, recipient_role, purposes, sections, decided_on, expires_at, chair_agency, chair_sub, created_at) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)")
@@ -435,6 +439,7 @@ pub(crate) async fn mappa_decision(
         }));
     entry.recipient_agency = Some(body.recipient_agency.clone());
     entry.recipient_role = body.recipient_role.map(|r| r.to_string());
+    facts_changed(&mut tx, &subject).await?;
     let seq = commit_with(tx, entry).await?;
     Ok((
         StatusCode::CREATED,
@@ -479,7 +484,7 @@ pub(crate) async fn designate(
         .encrypt(body.reason.trim().as_bytes())
         .map_err(ApiError::internal)?;
     let row = new_id();
-    let mut tx = state.db.begin().await?;
+    let mut tx = state.writer.begin().await?;
     on_tx!(&mut tx, c => sqlx::query(
         "INSERT INTO staff_designations (id, subject_id, school_agency, staff_sub, reason_enc, designated_by, created_at) \
          VALUES ($1, $2, $3, $4, $5, $6, $7)")
@@ -500,6 +505,7 @@ pub(crate) async fn designate(
     entry.recipient_agency = Some(principal.agency.to_string());
     entry.recipient_role = Some("school_staff".into());
     entry.recipient_sub = Some(staff.to_owned());
+    facts_changed(&mut tx, &subject).await?;
     let seq = commit_with(tx, entry).await?;
     Ok((
         StatusCode::CREATED,

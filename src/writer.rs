@@ -1,0 +1,235 @@
+//! Group commit: every write of the process goes through one [`Writer`], which gathers
+//! concurrent actions into one database transaction and answers each only after that
+//! transaction has committed durably (SQLite `synchronous=FULL`, PostgreSQL
+//! `synchronous_commit=on`). One fsync then covers many actions.
+//!
+//! An action runs inside the open batch under a savepoint: [`Writer::begin`] waits its turn
+//! (a fair queue), opens the batch if none is open (locking the audit chain's head, so the
+//! chain stays linear across processes), and sets the savepoint. [`WriteTx::commit`] appends
+//! the action's audit entry, releases the savepoint, and waits for the batch to commit. An
+//! action that fails or is dropped before it commits is rolled back to its savepoint by the
+//! next holder, so a batch never carries half an action, and the audit head in memory is put
+//! back with it.
+//!
+//! The committer is a task that, once woken, queues for the batch like any action: the
+//! actions already waiting go first (they join the batch), then it stores the chain's head
+//! and commits. Actions arriving during the commit queue for the next batch.
+
+use std::sync::{Arc, Weak};
+
+use tokio::sync::{Mutex, Notify, OwnedMutexGuard, watch};
+
+use crate::audit::{Chain, Entry};
+use crate::db::{Db, Tx};
+use crate::error::ApiError;
+use crate::on_tx;
+
+/// The process's single writer. Cheap to clone.
+#[derive(Clone)]
+pub struct Writer {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    db: Db,
+    batch: Arc<Mutex<Batch>>,
+    wake: Arc<Notify>,
+}
+
+#[derive(Default)]
+struct Batch {
+    open: Option<Open>,
+    /// The last holder left its action unfinished: roll back to its savepoint first.
+    dirty: bool,
+}
+
+/// An open batch transaction.
+struct Open {
+    tx: Tx,
+    chain: Chain,
+    /// The chain as it was when the current action's savepoint was set.
+    saved: Chain,
+    /// Actions committed into this batch so far, waiting for it.
+    actions: usize,
+    /// `Some(committed?)` once the batch has ended.
+    done: watch::Sender<Option<bool>>,
+}
+
+impl std::fmt::Debug for Writer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Writer")
+    }
+}
+
+fn failed(what: &str, e: sqlx::Error) -> ApiError {
+    tracing::error!(error = %e, "{what}");
+    ApiError::unavailable(format!("write or audit failed: {what}: {e}"))
+}
+
+async fn exec(tx: &mut Tx, sql: &'static str) -> Result<(), sqlx::Error> {
+    on_tx!(tx, c => sqlx::query(sql).execute(&mut **c).await.map(drop))
+}
+
+impl Writer {
+    /// Starts the writer (and its committer task) on `db`. Needs a tokio runtime.
+    pub fn start(db: Db) -> Writer {
+        let inner = Arc::new(Inner {
+            db,
+            batch: Arc::new(Mutex::new(Batch::default())),
+            wake: Arc::new(Notify::new()),
+        });
+        tokio::spawn(committer(Arc::downgrade(&inner), inner.wake.clone()));
+        Writer { inner }
+    }
+
+    /// Waits its turn and starts an action inside the open batch (opening one if needed).
+    pub async fn begin(&self) -> Result<WriteTx, ApiError> {
+        let mut batch = self.inner.batch.clone().lock_owned().await;
+        settle(&mut batch).await;
+        if batch.open.is_none() {
+            let mut tx = self
+                .inner
+                .db
+                .begin()
+                .await
+                .map_err(|e| failed("opening a write transaction", e))?;
+            let chain = Chain::lock(&mut tx)
+                .await
+                .map_err(|e| failed("locking the audit head", e))?;
+            batch.open = Some(Open {
+                tx,
+                saved: chain.clone(),
+                chain,
+                actions: 0,
+                done: watch::channel(None).0,
+            });
+        }
+        let open = batch.open.as_mut().expect("a batch is open");
+        if let Err(e) = exec(&mut open.tx, "SAVEPOINT action").await {
+            end(&mut batch, false);
+            return Err(failed("setting a savepoint", e));
+        }
+        open.saved = open.chain.clone();
+        Ok(WriteTx {
+            batch: Some(batch),
+            wake: self.inner.wake.clone(),
+        })
+    }
+}
+
+/// One action inside the open batch. Run statements on [`WriteTx::tx`], then
+/// [`WriteTx::commit`] with the action's audit entry. Dropping it undoes the action.
+pub struct WriteTx {
+    batch: Option<OwnedMutexGuard<Batch>>,
+    wake: Arc<Notify>,
+}
+
+impl WriteTx {
+    fn open(&mut self) -> &mut Open {
+        self.batch
+            .as_mut()
+            .and_then(|b| b.open.as_mut())
+            .expect("an action holds an open batch")
+    }
+
+    /// The transaction to run the action's statements on.
+    pub fn tx(&mut self) -> &mut Tx {
+        &mut self.open().tx
+    }
+
+    /// Appends an audit entry inside the action (an action that records more than one).
+    pub async fn append(&mut self, entry: Entry) -> Result<i64, ApiError> {
+        let open = self.open();
+        open.chain
+            .append(&mut open.tx, entry)
+            .await
+            .map_err(|e| failed("appending the audit entry", e))
+    }
+
+    /// Appends the action's audit entry and waits until the batch holding both has committed.
+    /// If either fails, nothing of the action stays and the answer is 503.
+    pub async fn commit(mut self, entry: Entry) -> Result<i64, ApiError> {
+        let seq = self.append(entry).await?;
+        self.finish().await?;
+        Ok(seq)
+    }
+
+    /// Releases the action's savepoint and waits for the batch to commit.
+    pub async fn finish(mut self) -> Result<(), ApiError> {
+        let open = self.open();
+        exec(&mut open.tx, "RELEASE SAVEPOINT action")
+            .await
+            .map_err(|e| failed("releasing a savepoint", e))?;
+        open.actions += 1;
+        let mut done = open.done.subscribe();
+        self.batch.take();
+        self.wake.notify_one();
+        match done.wait_for(Option::is_some).await.map(|d| *d) {
+            Ok(Some(true)) => Ok(()),
+            _ => Err(ApiError::unavailable(
+                "write or audit failed: the batch holding this action did not commit",
+            )),
+        }
+    }
+}
+
+impl Drop for WriteTx {
+    fn drop(&mut self) {
+        if let Some(batch) = &mut self.batch {
+            batch.dirty = true;
+            self.wake.notify_one();
+        }
+    }
+}
+
+/// Undoes an unfinished action left by the last holder (and its audit links).
+async fn settle(batch: &mut Batch) {
+    if !std::mem::take(&mut batch.dirty) {
+        return;
+    }
+    let Some(open) = batch.open.as_mut() else {
+        return;
+    };
+    open.chain = open.saved.clone();
+    let undone = match exec(&mut open.tx, "ROLLBACK TO SAVEPOINT action").await {
+        Ok(()) => exec(&mut open.tx, "RELEASE SAVEPOINT action").await,
+        Err(e) => Err(e),
+    };
+    if let Err(e) = undone {
+        tracing::error!(error = %e, "undoing an unfinished action failed; the batch is abandoned");
+        end(batch, false);
+    }
+}
+
+/// Ends the open batch without committing (its transaction rolls back when dropped).
+fn end(batch: &mut Batch, committed: bool) {
+    if let Some(open) = batch.open.take() {
+        let _ = open.done.send(Some(committed));
+    }
+}
+
+/// Commits the open batch whenever woken, after the actions already queued have joined it.
+async fn committer(inner: Weak<Inner>, wake: Arc<Notify>) {
+    loop {
+        wake.notified().await;
+        let Some(inner) = inner.upgrade() else { return };
+        let mut batch = inner.batch.clone().lock_owned().await;
+        drop(inner);
+        settle(&mut batch).await;
+        let Some(mut open) = batch.open.take() else {
+            continue;
+        };
+        if open.actions == 0 {
+            // nothing to commit (every action was undone): let go of the audit head
+            continue;
+        }
+        let committed = match open.chain.store(&mut open.tx).await {
+            Ok(()) => open.tx.commit().await,
+            Err(e) => Err(e),
+        };
+        if let Err(e) = &committed {
+            tracing::error!(error = %e, actions = open.actions, "a batch failed to commit");
+        }
+        let _ = open.done.send(Some(committed.is_ok()));
+    }
+}
