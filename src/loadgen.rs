@@ -4,6 +4,7 @@
 
 use std::net::SocketAddr;
 use std::path::Path;
+use std::str::FromStr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -28,6 +29,9 @@ pub enum Scenario {
     Inbox,
     /// the cheapest authenticated endpoint: the transport + authentication limit
     Ceiling,
+    /// single-row durable commits, one after another, straight to the configured database
+    /// (a probe table or file beside the broker's): the durable commit limit
+    Commit,
 }
 
 #[derive(Debug, Serialize)]
@@ -151,6 +155,9 @@ pub async fn run(addr: SocketAddr, config_path: &Path, opts: Options) -> anyhow:
         bail!("loadgen drives loopback addresses only, not {addr}");
     }
     let config = Config::load(config_path)?;
+    if opts.scenario == Scenario::Commit {
+        return commit_probe(&config.database.url, &opts).await;
+    }
     let dir = config_path.parent().unwrap_or(Path::new(".")).to_owned();
     let world = DevWorld {
         certs: dir.join("certs").join("dev"),
@@ -158,7 +165,7 @@ pub async fn run(addr: SocketAddr, config_path: &Path, opts: Options) -> anyhow:
         dir,
     };
     let seed = match opts.scenario {
-        Scenario::Ceiling => Seed {
+        Scenario::Ceiling | Scenario::Commit => Seed {
             records: Vec::new(),
             packets: Vec::new(),
         },
@@ -167,7 +174,7 @@ pub async fn run(addr: SocketAddr, config_path: &Path, opts: Options) -> anyhow:
     };
     let seed = Arc::new(seed);
     let (agency, token) = match opts.scenario {
-        Scenario::Inbox | Scenario::Ceiling => (
+        Scenario::Inbox | Scenario::Ceiling | Scenario::Commit => (
             "school-hillside",
             dev_token(
                 &config,
@@ -233,7 +240,7 @@ pub async fn run(addr: SocketAddr, config_path: &Path, opts: Options) -> anyhow:
                         )
                         .await
                     }
-                    Scenario::Ceiling => c.get("/v1/whoami", &token).await,
+                    Scenario::Ceiling | Scenario::Commit => c.get("/v1/whoami", &token).await,
                 };
                 let ok = match (&result, scenario) {
                     (Ok(r), Scenario::Disclose) => r.status == 201 || r.status == 403,
@@ -252,16 +259,86 @@ pub async fn run(addr: SocketAddr, config_path: &Path, opts: Options) -> anyhow:
     for w in workers {
         all.extend(w.await?);
     }
-    let elapsed = start.elapsed().as_secs_f64();
-    all.sort_unstable();
-    Ok(Summary {
-        scenario: opts.scenario,
-        connections: opts.connections,
-        requests: all.len() as u64,
-        errors: errors.load(Ordering::Relaxed),
-        throughput_rps: (all.len() as f64 / elapsed * 10.0).round() / 10.0,
-        p50_ms: percentile(&all, 0.50),
-        p95_ms: percentile(&all, 0.95),
-        p99_ms: percentile(&all, 0.99),
-    })
+    Ok(summary(
+        opts.scenario,
+        opts.connections,
+        all,
+        errors.load(Ordering::Relaxed),
+        start.elapsed(),
+    ))
+}
+
+fn summary(
+    scenario: Scenario,
+    connections: usize,
+    mut latencies: Vec<u32>,
+    errors: u64,
+    elapsed: Duration,
+) -> Summary {
+    latencies.sort_unstable();
+    Summary {
+        scenario,
+        connections,
+        requests: latencies.len() as u64,
+        errors,
+        throughput_rps: (latencies.len() as f64 / elapsed.as_secs_f64() * 10.0).round() / 10.0,
+        p50_ms: percentile(&latencies, 0.50),
+        p95_ms: percentile(&latencies, 0.95),
+        p99_ms: percentile(&latencies, 0.99),
+    }
+}
+
+/// The durable single-row commit rate of the broker's database, measured the way the broker
+/// commits: SQLite in WAL mode with `synchronous=FULL` (a probe file beside the broker's, on
+/// the same file system), PostgreSQL with its defaults (`synchronous_commit=on`, a probe
+/// table dropped afterwards). One connection, one row per transaction.
+async fn commit_probe(url: &str, opts: &Options) -> anyhow::Result<Summary> {
+    use sqlx::Connection;
+    let deadline = Instant::now() + opts.duration;
+    let mut latencies = Vec::with_capacity(65536);
+    let start = Instant::now();
+    macro_rules! drive {
+        ($conn:expr, $insert:expr) => {
+            while Instant::now() < deadline && (latencies.len() as u64) < opts.max_requests {
+                let t = Instant::now();
+                sqlx::query($insert)
+                    .bind(crate::db::ts(crate::db::now()))
+                    .execute(&mut $conn)
+                    .await?;
+                latencies.push(t.elapsed().as_micros().min(u32::MAX as u128) as u32);
+            }
+        };
+    }
+    if url.starts_with("sqlite:") {
+        use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteSynchronous};
+        let broker = SqliteConnectOptions::from_str(url)?;
+        let probe = Path::new(broker.get_filename()).with_file_name("commit-probe.db");
+        if let Some(dir) = probe.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir)?;
+        }
+        let options = SqliteConnectOptions::new()
+            .filename(&probe)
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Full);
+        let mut conn = sqlx::SqliteConnection::connect_with(&options).await?;
+        sqlx::query("CREATE TABLE IF NOT EXISTS probe (id INTEGER PRIMARY KEY, at TEXT NOT NULL)")
+            .execute(&mut conn)
+            .await?;
+        drive!(conn, "INSERT INTO probe (at) VALUES ($1)");
+        conn.close().await?;
+        for suffix in ["", "-wal", "-shm"] {
+            let _ = std::fs::remove_file(format!("{}{suffix}", probe.display()));
+        }
+    } else {
+        let mut conn = sqlx::PgConnection::connect(url).await?;
+        sqlx::query("CREATE TABLE IF NOT EXISTS broker_commit_probe (id BIGSERIAL PRIMARY KEY, at TEXT NOT NULL)")
+            .execute(&mut conn)
+            .await?;
+        drive!(conn, "INSERT INTO broker_commit_probe (at) VALUES ($1)");
+        sqlx::query("DROP TABLE broker_commit_probe")
+            .execute(&mut conn)
+            .await?;
+    }
+    Ok(summary(Scenario::Commit, 1, latencies, 0, start.elapsed()))
 }

@@ -119,13 +119,34 @@ async fn load_facts(
         records.push(row.ok_or_else(|| ApiError::not_found(format!("no record {record}")))?);
     }
     let subject_id = records[0].facts.subject_id.clone();
-    let (version, dob, school): (i64, String, Option<String>) = with_db!(db, pool => {
-        let r = sqlx::query("SELECT facts_version, date_of_birth, school_agency FROM subjects WHERE id = $1")
-            .bind(&subject_id)
-            .fetch_one(pool)
-            .await?;
-        (r.try_get("facts_version")?, r.try_get("date_of_birth")?, r.try_get("school_agency")?)
+    // one statement, one snapshot: the version and the facts that live beside the child
+    // (the latest assessment of each kind is the fact the rules use)
+    const SUBJECT: &str = "SELECT s.facts_version, s.date_of_birth, s.school_agency, \
+        (SELECT a.outcome FROM competence_assessments a WHERE a.subject_id = s.id \
+           AND a.assessment = 'gillick' ORDER BY a.assessed_on DESC, a.created_at DESC LIMIT 1) AS gillick, \
+        (SELECT a.outcome FROM competence_assessments a WHERE a.subject_id = s.id \
+           AND a.assessment = 'capacity' ORDER BY a.assessed_on DESC, a.created_at DESC LIMIT 1) AS capacity, \
+        (SELECT m.active FROM mappa_status m WHERE m.subject_id = s.id) AS mappa_active \
+        FROM subjects s WHERE s.id = $1";
+    let (version, dob, school, gillick, capacity, mappa_active): (
+        i64,
+        String,
+        Option<String>,
+        Option<bool>,
+        Option<bool>,
+        Option<bool>,
+    ) = with_db!(db, pool => {
+        let r = sqlx::query(SUBJECT).bind(&subject_id).fetch_one(pool).await?;
+        (
+            r.try_get("facts_version")?,
+            r.try_get("date_of_birth")?,
+            r.try_get("school_agency")?,
+            r.try_get("gillick")?,
+            r.try_get("capacity")?,
+            r.try_get("mappa_active")?,
+        )
     });
+    let mappa_active = mappa_active.unwrap_or(false);
     for stored in &mut records {
         if stored.facts.kind == RecordKind::StrategyMeetingMinutes {
             stored.facts.chair_permissions = with_db!(db, pool => sqlx::query(
@@ -138,27 +159,6 @@ async fn load_facts(
                 .collect::<Result<Vec<_>, _>>()?);
         }
     }
-    // the latest assessment of each kind is the fact the rules use
-    const LATEST: &str = "SELECT outcome FROM competence_assessments WHERE subject_id = $1 \
-         AND assessment = $2 ORDER BY assessed_on DESC, created_at DESC LIMIT 1";
-    let mut latest = [None, None];
-    for (slot, assessment) in latest.iter_mut().zip(["gillick", "capacity"]) {
-        *slot = with_db!(db, pool => sqlx::query(LATEST)
-            .bind(&subject_id)
-            .bind(assessment)
-            .fetch_optional(pool)
-            .await?
-            .map(|r| r.try_get::<bool, _>("outcome"))
-            .transpose()?);
-    }
-    let [gillick, capacity] = latest;
-    let mappa_active: bool = with_db!(db, pool => sqlx::query("SELECT active FROM mappa_status WHERE subject_id = $1")
-        .bind(&subject_id)
-        .fetch_optional(pool)
-        .await?
-        .map(|r| r.try_get::<bool, _>("active"))
-        .transpose()?
-        .unwrap_or(false));
     let consents: Vec<ConsentFacts> = with_db!(db, pool => {
         let rows = sqlx::query(
             "SELECT given_by, purposes, recipient_kinds, expires_at, withdrawn_at FROM consents WHERE subject_id = $1")
