@@ -144,51 +144,72 @@ pub async fn append(tx: &mut Tx, entry: Entry) -> Result<i64, sqlx::Error> {
     Ok(seq)
 }
 
-/// Inserts one entry row (and its record index rows) with the given links.
+/// The entry's columns, in the order of [`insert`]'s statements.
+const COLUMNS: &str = "seq, at, actor_agency, actor_sub, actor_roles, action, subject_id, \
+    record_ids, owner_agencies, recipient_agency, recipient_role, recipient_sub, purpose, basis, \
+    justification, decision, reasons, obligations, policy_version, packet_sha256, detail, \
+    prev_hash, hash";
+
+/// Inserts one entry row (and its record index rows) with the given links. On PostgreSQL it
+/// is one statement (one round trip); on SQLite one per row.
 async fn insert(tx: &mut Tx, entry: &Entry, prev: &str, hash: &str) -> Result<(), sqlx::Error> {
-    let seq = entry.seq;
-    on_tx!(tx, c => {
-        sqlx::query(
-            "INSERT INTO audit_log (seq, at, actor_agency, actor_sub, actor_roles, action, \
-             subject_id, record_ids, owner_agencies, recipient_agency, recipient_role, \
-             recipient_sub, purpose, basis, justification, decision, reasons, obligations, \
-             policy_version, packet_sha256, detail, prev_hash, hash) VALUES ($1, $2, $3, $4, \
-             $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, \
-             $22, $23)",
+    const VALUES: &str = "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, \
+        $15, $16, $17, $18, $19, $20, $21, $22, $23)";
+    static SQLITE: std::sync::LazyLock<String> =
+        std::sync::LazyLock::new(|| format!("INSERT INTO audit_log ({COLUMNS}) {VALUES}"));
+    static POSTGRES: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+        format!(
+            "WITH entry AS (INSERT INTO audit_log ({COLUMNS}) {VALUES} RETURNING seq) \
+             INSERT INTO audit_records (record_id, seq) \
+             SELECT r, entry.seq FROM entry, unnest($24::text[]) AS r"
         )
-        .bind(seq)
-        .bind(&entry.at)
-        .bind(&entry.actor_agency)
-        .bind(&entry.actor_sub)
-        .bind(json(&entry.actor_roles))
-        .bind(&entry.action)
-        .bind(&entry.subject_id)
-        .bind(json(&entry.record_ids))
-        .bind(json(&entry.owner_agencies))
-        .bind(&entry.recipient_agency)
-        .bind(&entry.recipient_role)
-        .bind(&entry.recipient_sub)
-        .bind(&entry.purpose)
-        .bind(&entry.basis)
-        .bind(&entry.justification)
-        .bind(&entry.decision)
-        .bind(json(&entry.reasons))
-        .bind(json(&entry.obligations))
-        .bind(&entry.policy_version)
-        .bind(&entry.packet_sha256)
-        .bind(json(&entry.detail))
-        .bind(prev)
-        .bind(hash)
-        .execute(&mut **c)
-        .await?;
-        for record in &entry.record_ids {
-            sqlx::query("INSERT INTO audit_records (record_id, seq) VALUES ($1, $2)")
-                .bind(record)
-                .bind(seq)
+    });
+    macro_rules! bind_entry {
+        ($sql:expr) => {
+            sqlx::query($sql)
+                .bind(entry.seq)
+                .bind(&entry.at)
+                .bind(&entry.actor_agency)
+                .bind(&entry.actor_sub)
+                .bind(json(&entry.actor_roles))
+                .bind(&entry.action)
+                .bind(&entry.subject_id)
+                .bind(json(&entry.record_ids))
+                .bind(json(&entry.owner_agencies))
+                .bind(&entry.recipient_agency)
+                .bind(&entry.recipient_role)
+                .bind(&entry.recipient_sub)
+                .bind(&entry.purpose)
+                .bind(&entry.basis)
+                .bind(&entry.justification)
+                .bind(&entry.decision)
+                .bind(json(&entry.reasons))
+                .bind(json(&entry.obligations))
+                .bind(&entry.policy_version)
+                .bind(&entry.packet_sha256)
+                .bind(json(&entry.detail))
+                .bind(prev)
+                .bind(hash)
+        };
+    }
+    match tx {
+        Tx::Sqlite(c) => {
+            bind_entry!(SQLITE.as_str()).execute(&mut **c).await?;
+            for record in &entry.record_ids {
+                sqlx::query("INSERT INTO audit_records (record_id, seq) VALUES ($1, $2)")
+                    .bind(record)
+                    .bind(entry.seq)
+                    .execute(&mut **c)
+                    .await?;
+            }
+        }
+        Tx::Postgres(c) => {
+            bind_entry!(POSTGRES.as_str())
+                .bind(&entry.record_ids)
                 .execute(&mut **c)
                 .await?;
         }
-    });
+    }
     Ok(())
 }
 

@@ -50,14 +50,18 @@ impl Db {
                     format!("creating the database directory {}", dir.display())
                 })?;
             }
+            // no ping before each use: a local file cannot drop a connection, and the ping is
+            // a round trip to the connection's worker thread on every query
             let write = SqlitePoolOptions::new()
                 .max_connections(1)
+                .test_before_acquire(false)
                 .acquire_timeout(Duration::from_secs(30))
                 .connect_with(options.clone())
                 .await
                 .context("opening the sqlite database")?;
             let read = SqlitePoolOptions::new()
                 .max_connections(max_connections.max(1))
+                .test_before_acquire(false)
                 .acquire_timeout(Duration::from_secs(10))
                 .connect_with(options)
                 .await
@@ -65,8 +69,11 @@ impl Db {
             Ok(Db::Sqlite { read, write })
         } else {
             let options = PgConnectOptions::from_str(url).context("parsing the postgres url")?;
+            // no ping before each use (a round trip per query); a connection the server has
+            // closed fails its query (503) and is dropped from the pool
             let pool = PgPoolOptions::new()
                 .max_connections(max_connections.max(1))
+                .test_before_acquire(false)
                 .acquire_timeout(Duration::from_secs(10))
                 .connect_with(options)
                 .await

@@ -51,6 +51,9 @@ struct Open {
     saved: Chain,
     /// Actions committed into this batch so far, waiting for it.
     actions: usize,
+    /// The savepoint the next action starts from is set (it is set again together with each
+    /// release, and a rollback to it keeps it, saving a round trip per action).
+    savepoint: bool,
     /// `Some(committed?)` once the batch has ended.
     done: watch::Sender<Option<bool>>,
 }
@@ -101,13 +104,17 @@ impl Writer {
                 saved: chain.clone(),
                 chain,
                 actions: 0,
+                savepoint: false,
                 done: watch::channel(None).0,
             });
         }
         let open = batch.open.as_mut().expect("a batch is open");
-        if let Err(e) = exec(&mut open.tx, "SAVEPOINT action").await {
-            end(&mut batch, false);
-            return Err(failed("setting a savepoint", e));
+        if !open.savepoint {
+            if let Err(e) = exec(&mut open.tx, "SAVEPOINT action").await {
+                end(&mut batch, false);
+                return Err(failed("setting a savepoint", e));
+            }
+            open.savepoint = true;
         }
         open.saved = open.chain.clone();
         Ok(WriteTx {
@@ -154,12 +161,21 @@ impl WriteTx {
         Ok(seq)
     }
 
-    /// Releases the action's savepoint and waits for the batch to commit.
+    /// Releases the action's savepoint (setting the next one in the same round trip) and
+    /// waits for the batch to commit.
     pub async fn finish(mut self) -> Result<(), ApiError> {
         let open = self.open();
-        exec(&mut open.tx, "RELEASE SAVEPOINT action")
+        let released = on_tx!(&mut open.tx, c => sqlx::raw_sql("RELEASE SAVEPOINT action; SAVEPOINT action")
+            .execute(&mut **c)
             .await
-            .map_err(|e| failed("releasing a savepoint", e))?;
+            .map(drop));
+        if let Err(e) = released {
+            // the action may be half in the batch: the whole batch is abandoned
+            if let Some(batch) = self.batch.as_mut() {
+                end(batch, false);
+            }
+            return Err(failed("releasing a savepoint", e));
+        }
         open.actions += 1;
         let mut done = open.done.subscribe();
         self.batch.take();
@@ -191,11 +207,8 @@ async fn settle(batch: &mut Batch) {
         return;
     };
     open.chain = open.saved.clone();
-    let undone = match exec(&mut open.tx, "ROLLBACK TO SAVEPOINT action").await {
-        Ok(()) => exec(&mut open.tx, "RELEASE SAVEPOINT action").await,
-        Err(e) => Err(e),
-    };
-    if let Err(e) = undone {
+    // the savepoint stays set after a rollback to it, for the next action
+    if let Err(e) = exec(&mut open.tx, "ROLLBACK TO SAVEPOINT action").await {
         tracing::error!(error = %e, "undoing an unfinished action failed; the batch is abandoned");
         end(batch, false);
     }

@@ -391,12 +391,11 @@ pub(crate) async fn disclose(
             detail.insert("disclosure_id".into(), json!(disclosure));
         }
         let mut tx = state.writer.begin().await?;
-        if !still_current(&mut tx, &loaded).await? {
-            continue;
-        }
-        on_tx!(&mut tx, c => sqlx::query(
+        // stored only if the child's facts are still those the decision was made on
+        let stored = on_tx!(&mut tx, c => sqlx::query(
             "INSERT INTO packets (disclosure_id, subject_id, record_ids, record_kind, from_agency, to_agency, to_role, to_sub, purpose, basis, view, issued_at, sha256, armored) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)")
+             SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14 \
+             WHERE (SELECT facts_version FROM subjects WHERE id = $2) = $15")
             .bind(&disclosure)
             .bind(&facts.subject.id)
             .bind(serde_json::to_string(&req.record_ids).unwrap_or_default())
@@ -411,10 +410,14 @@ pub(crate) async fn disclose(
             .bind(issued_at)
             .bind(&sha)
             .bind(&armored)
+            .bind(loaded.version)
             .execute(&mut **c)
             .await
-            .map(drop)
+            .map(|done| done.rows_affected() == 1)
             .map_err(store_failed)?);
+        if !stored {
+            continue;
+        }
         let seq = commit_with(tx, entry).await?;
         return Ok((
             StatusCode::CREATED,
