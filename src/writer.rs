@@ -15,6 +15,7 @@
 //! actions already waiting go first (they join the batch), then it stores the chain's head
 //! and commits. Actions arriving during the commit queue for the next batch.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Weak};
 
 use tokio::sync::{Mutex, Notify, OwnedMutexGuard, watch};
@@ -34,6 +35,24 @@ struct Inner {
     db: Db,
     batch: Arc<Mutex<Batch>>,
     wake: Arc<Notify>,
+    stats: Arc<Stats>,
+}
+
+/// What the writer has committed since it started.
+#[derive(Debug, Default)]
+pub struct Stats {
+    batches: AtomicU64,
+    actions: AtomicU64,
+}
+
+impl Stats {
+    /// (batches committed, actions committed in them)
+    pub fn committed(&self) -> (u64, u64) {
+        (
+            self.batches.load(Ordering::Relaxed),
+            self.actions.load(Ordering::Relaxed),
+        )
+    }
 }
 
 #[derive(Default)]
@@ -80,9 +99,15 @@ impl Writer {
             db,
             batch: Arc::new(Mutex::new(Batch::default())),
             wake: Arc::new(Notify::new()),
+            stats: Arc::new(Stats::default()),
         });
         tokio::spawn(committer(Arc::downgrade(&inner), inner.wake.clone()));
         Writer { inner }
+    }
+
+    /// Batches and actions committed so far.
+    pub fn stats(&self) -> &Stats {
+        &self.inner.stats
     }
 
     /// Waits its turn and starts an action inside the open batch (opening one if needed).
@@ -226,6 +251,7 @@ async fn committer(inner: Weak<Inner>, wake: Arc<Notify>) {
     loop {
         wake.notified().await;
         let Some(inner) = inner.upgrade() else { return };
+        let stats = inner.stats.clone();
         let mut batch = inner.batch.clone().lock_owned().await;
         drop(inner);
         settle(&mut batch).await;
@@ -240,8 +266,16 @@ async fn committer(inner: Weak<Inner>, wake: Arc<Notify>) {
             Ok(()) => open.tx.commit().await,
             Err(e) => Err(e),
         };
-        if let Err(e) = &committed {
-            tracing::error!(error = %e, actions = open.actions, "a batch failed to commit");
+        match &committed {
+            Ok(()) => {
+                stats.batches.fetch_add(1, Ordering::Relaxed);
+                stats
+                    .actions
+                    .fetch_add(open.actions as u64, Ordering::Relaxed);
+            }
+            Err(e) => {
+                tracing::error!(error = %e, actions = open.actions, "a batch failed to commit")
+            }
         }
         let _ = open.done.send(Some(committed.is_ok()));
     }

@@ -1,0 +1,151 @@
+//! The group-commit writer against a real database (SQLite, or PostgreSQL when
+//! `BROKER_TEST_DATABASE_URL` is set): concurrent actions share commits and each is answered
+//! after its commit; an action that fails or is abandoned midway leaves nothing, not even its
+//! audit entry, and the batch around it goes on.
+
+mod common;
+
+use broker::audit::{self, Entry};
+use broker::db::{Db, now, ts};
+use broker::on_tx;
+use broker::writer::{WriteTx, Writer};
+use serde_json::json;
+use sqlx::Row;
+
+async fn database() -> (tempfile::TempDir, Db) {
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let url = common::test_database_url(dir.path()).await;
+    let db = Db::connect(&url, 4).await.expect("connecting");
+    db.migrate().await.expect("migrating");
+    (dir, db)
+}
+
+fn entry(action: &str) -> Entry {
+    Entry {
+        at: ts(now()),
+        actor_agency: "csc".into(),
+        actor_sub: "writer.test".into(),
+        actor_roles: vec!["social_worker".into()],
+        action: action.into(),
+        detail: json!({}),
+        ..Entry::default()
+    }
+}
+
+const REGISTER: &str = "INSERT INTO subjects (id, date_of_birth, registered_by, created_at) \
+    VALUES ($1, '2014-05-01', 'csc', '2026-11-22T10:00:00.000000Z')";
+
+async fn register(tx: &mut WriteTx, id: &str) -> Result<(), sqlx::Error> {
+    on_tx!(tx, c => sqlx::query(REGISTER).bind(id).execute(&mut **c).await.map(drop))
+}
+
+async fn subjects(db: &Db) -> Vec<String> {
+    broker::with_db!(db, pool => sqlx::query("SELECT id FROM subjects ORDER BY id")
+        .fetch_all(pool)
+        .await
+        .expect("reading subjects")
+        .iter()
+        .map(|r| r.get::<String, _>("id"))
+        .collect())
+}
+
+async fn head(db: &Db) -> i64 {
+    broker::with_db!(db, pool => sqlx::query("SELECT seq FROM audit_head WHERE id = 1")
+        .fetch_one(pool)
+        .await
+        .expect("reading the head")
+        .get::<i64, _>("seq"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_actions_share_commits_and_each_is_answered_after_its_commit() {
+    let (_dir, db) = database().await;
+    let writer = Writer::start(db.clone());
+    let mut tasks = Vec::new();
+    for i in 0..64 {
+        let (writer, db) = (writer.clone(), db.clone());
+        tasks.push(tokio::spawn(async move {
+            let id = format!("subject-{i:03}");
+            let mut tx = writer.begin().await.expect("begin");
+            register(&mut tx, &id).await.expect("insert");
+            let seq = tx.commit(entry("test.register")).await.expect("commit");
+            // answered only after the commit: a reader outside the batch sees the row
+            let seen = broker::with_db!(&db, pool => sqlx::query("SELECT 1 AS x FROM subjects WHERE id = $1")
+                .bind(&id)
+                .fetch_optional(pool)
+                .await
+                .expect("reading back")
+                .is_some());
+            assert!(seen, "{id} acknowledged at seq {seq} but not committed");
+            seq
+        }));
+    }
+    let mut seqs = Vec::new();
+    for t in tasks {
+        seqs.push(t.await.expect("a task"));
+    }
+    seqs.sort();
+    assert_eq!(
+        seqs,
+        (1..=64).collect::<Vec<i64>>(),
+        "one entry each, no gaps"
+    );
+    assert_eq!(subjects(&db).await.len(), 64);
+    let (batches, actions) = writer.stats().committed();
+    assert_eq!(actions, 64);
+    assert!(
+        batches < 64,
+        "concurrent actions shared commits: {batches} batches for 64 actions"
+    );
+    let v = audit::verify(&db).await.expect("verifying");
+    assert!(v.ok && v.entries == 64, "{v:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_action_that_fails_or_is_abandoned_midway_leaves_nothing_and_the_batch_goes_on() {
+    let (_dir, db) = database().await;
+    let writer = Writer::start(db.clone());
+
+    // fails midway: its first insert is undone with it (on PostgreSQL the failed statement
+    // also aborts the transaction until the rollback to the action's savepoint)
+    let mut tx = writer.begin().await.expect("begin");
+    register(&mut tx, "half-done").await.expect("first insert");
+    let again = register(&mut tx, "half-done").await;
+    assert!(again.is_err(), "a duplicate key fails");
+    drop(tx);
+
+    // abandoned after appending its audit entry: the entry and the head go back too
+    let mut tx = writer.begin().await.expect("begin");
+    register(&mut tx, "abandoned").await.expect("insert");
+    tx.append(entry("test.abandoned")).await.expect("append");
+    drop(tx);
+
+    let mut tx = writer.begin().await.expect("begin");
+    register(&mut tx, "kept").await.expect("insert");
+    let seq = tx.commit(entry("test.register")).await.expect("commit");
+
+    assert_eq!(seq, 1, "the abandoned entry's seq is reused");
+    assert_eq!(subjects(&db).await, vec!["kept".to_owned()]);
+    assert_eq!(head(&db).await, 1);
+    let v = audit::verify(&db).await.expect("verifying");
+    assert!(v.ok && v.entries == 1, "{v:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_action_left_unfinished_with_nothing_else_queued_is_undone_and_releases_the_head() {
+    let (_dir, db) = database().await;
+    let writer = Writer::start(db.clone());
+    let mut tx = writer.begin().await.expect("begin");
+    register(&mut tx, "undone").await.expect("insert");
+    drop(tx);
+    // the committer lets the empty batch go, so another writer (a second process on
+    // PostgreSQL) can take the audit head
+    let other = Writer::start(db.clone());
+    let mut tx = tokio::time::timeout(std::time::Duration::from_secs(10), other.begin())
+        .await
+        .expect("the head was let go")
+        .expect("begin");
+    register(&mut tx, "other").await.expect("insert");
+    assert_eq!(tx.commit(entry("test.register")).await.expect("commit"), 1);
+    assert_eq!(subjects(&db).await, vec!["other".to_owned()]);
+}
