@@ -113,16 +113,26 @@ async fn an_action_that_fails_or_is_abandoned_midway_leaves_nothing_and_the_batc
     let again = register(&mut tx, "half-done").await;
     assert!(again.is_err(), "a duplicate key fails");
     drop(tx);
+    // the committer, woken by the drop, undoes it and lets the empty batch go
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
 
-    // abandoned after appending its audit entry: the entry and the head go back too
+    // abandoned after appending its audit entry while another action waits to join the same
+    // batch: the entry and the head in memory go back before that action appends
     let mut tx = writer.begin().await.expect("begin");
     register(&mut tx, "abandoned").await.expect("insert");
     tx.append(entry("test.abandoned")).await.expect("append");
+    let next = {
+        let writer = writer.clone();
+        tokio::spawn(async move {
+            let mut tx = writer.begin().await.expect("begin");
+            register(&mut tx, "kept").await.expect("insert");
+            tx.commit(entry("test.register")).await.expect("commit")
+        })
+    };
+    // let the next action queue for the batch before this one lets go of it
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     drop(tx);
-
-    let mut tx = writer.begin().await.expect("begin");
-    register(&mut tx, "kept").await.expect("insert");
-    let seq = tx.commit(entry("test.register")).await.expect("commit");
+    let seq = next.await.expect("the next action");
 
     assert_eq!(seq, 1, "the abandoned entry's seq is reused");
     assert_eq!(subjects(&db).await, vec!["kept".to_owned()]);
