@@ -2,8 +2,14 @@
 //! hash, appending to the audit chain (SQLite, `synchronous=FULL`), and verifying the chain.
 //!
 //! `cargo bench --bench storage`
+//!
+//! The chain verified has 100,000 entries unless `BROKER_BENCH_VERIFY_ENTRIES` says otherwise
+//! (e.g. `1000000`); it is built in bulk (`benchseed::append_entries`). With
+//! `BROKER_BENCH_DATABASE_URL=postgres://.../postgres` the same chain is also built and
+//! verified in a fresh PostgreSQL database on that server, dropped afterwards.
 
 use std::hint::black_box;
+use std::time::Duration;
 
 use broker::audit::{self, Entry};
 use broker::db::Db;
@@ -64,29 +70,89 @@ fn bench(c: &mut Criterion) {
             })
         })
     });
-    // a chain of 100,000 entries, appended in batches, then verified
-    rt.block_on(async {
-        let have = audit::verify(&db).await.unwrap().entries;
-        let mut n = have;
-        while n < 100_000 {
-            let mut tx = db.begin().await.unwrap();
-            for _ in 0..5_000 {
-                n += 1;
-                audit::append(&mut tx, entry(n)).await.unwrap();
-            }
-            tx.commit().await.unwrap();
-        }
-    });
+    // a chain of n entries, appended in bulk, then verified
+    let n = verify_entries();
+    rt.block_on(grow_chain(&db, n));
     let mut group = c.benchmark_group("audit");
     group.sample_size(10);
-    group.bench_function("verify_100k_entries_sqlite", |b| {
-        b.iter(|| {
-            let v = rt.block_on(audit::verify(&db)).unwrap();
-            assert!(v.ok);
-            black_box(v)
-        })
+    group.measurement_time(Duration::from_secs(5 + n / 40_000));
+    group.bench_function(format!("verify_{}k_entries_sqlite", n / 1000), |b| {
+        b.iter(|| black_box(verified(&rt, &db, n)))
     });
+    if let Some(url) = postgres_url() {
+        let (pg, name, admin) = rt.block_on(fresh_postgres(&url));
+        rt.block_on(grow_chain(&pg, n));
+        group.bench_function(format!("verify_{}k_entries_postgres", n / 1000), |b| {
+            b.iter(|| black_box(verified(&rt, &pg, n)))
+        });
+        rt.block_on(async {
+            pg.close().await;
+            drop_postgres(&admin, &name).await;
+        });
+    }
     group.finish();
+}
+
+/// `BROKER_BENCH_VERIFY_ENTRIES`, else 100,000.
+fn verify_entries() -> u64 {
+    std::env::var("BROKER_BENCH_VERIFY_ENTRIES")
+        .ok()
+        .and_then(|v| v.replace('_', "").parse().ok())
+        .unwrap_or(100_000)
+}
+
+fn postgres_url() -> Option<String> {
+    std::env::var("BROKER_BENCH_DATABASE_URL")
+        .ok()
+        .filter(|u| u.starts_with("postgres"))
+}
+
+/// Appends entries in bulk until the chain has `n`.
+async fn grow_chain(db: &Db, n: u64) {
+    let have = audit::verify(db).await.unwrap().entries as u64;
+    let started = std::time::Instant::now();
+    broker::benchseed::append_entries(db, (have + 1..=n).map(|i| entry(i as i64)))
+        .await
+        .unwrap();
+    eprintln!(
+        "{}: {} entries appended in {:.1} s",
+        db.kind(),
+        n.saturating_sub(have),
+        started.elapsed().as_secs_f64()
+    );
+}
+
+/// Verifies the chain, which must hold and have `n` entries.
+fn verified(rt: &tokio::runtime::Runtime, db: &Db, n: u64) -> audit::Verification {
+    let v = rt.block_on(audit::verify(db)).unwrap();
+    assert!(v.ok && v.entries as u64 == n, "{v:?}");
+    v
+}
+
+/// A new database on the server `url` names: (it, its name, the admin url).
+async fn fresh_postgres(url: &str) -> (Db, String, String) {
+    use sqlx::Connection;
+    let mut admin = sqlx::PgConnection::connect(url).await.unwrap();
+    let name = format!("broker_bench_{}", uuid::Uuid::new_v4().simple());
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+        .execute(&mut admin)
+        .await
+        .unwrap();
+    let (base, _) = url.rsplit_once('/').unwrap();
+    let db = Db::connect(&format!("{base}/{name}"), 4).await.unwrap();
+    db.migrate().await.unwrap();
+    (db, name, url.to_owned())
+}
+
+async fn drop_postgres(admin_url: &str, name: &str) {
+    use sqlx::Connection;
+    let mut admin = sqlx::PgConnection::connect(admin_url).await.unwrap();
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+    )))
+    .execute(&mut admin)
+    .await
+    .unwrap();
 }
 
 criterion_group!(benches, bench);

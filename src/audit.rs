@@ -306,40 +306,35 @@ pub struct Verification {
 
 /// Walks the whole chain in seq order, recomputing every hash. The first bad seq is the first
 /// position where the chain does not hold: a missing seq, a seq out of order, a prev_hash that
-/// is not the previous entry's hash, or a hash that does not match the entry's content; and a
-/// head that does not match the last entry (truncation) names the seq after it.
+/// is not the previous entry's hash, a JSON column not in the canonical form the broker writes,
+/// or a hash that does not match the entry's content; and a head that does not match the last
+/// entry (truncation) names the seq after it.
 ///
 /// The head and the entries are read in one snapshot (one read transaction), so appends made
 /// while it runs are never mistaken for tampering.
+///
+/// It is built for millions of entries: the rows are streamed, copied into batches and hashed
+/// on blocking threads while the next batch is read. Each row is checked against the stored
+/// hash of the row before it, so batches are independent and the earliest bad one wins. The
+/// canonical encoding is assembled from the stored column text ([`encode_stored`]) rather than
+/// by parsing and re-serialising every JSON column, after checking each JSON column is exactly
+/// what the broker would have written, so the verdict is the same as hashing
+/// [`AuditRow::strict_entry`].
 pub async fn verify(db: &Db) -> Result<Verification, sqlx::Error> {
     use futures_util::TryStreamExt;
-    let mut expected_seq = 1i64;
-    let mut prev = GENESIS.to_owned();
-    let mut first_bad = None;
-    let mut entries = 0i64;
+    let hashers = Hashers::start(hashing_threads());
+    let mut reader = Reader::new();
     macro_rules! walk {
         ($tx:expr) => {{
             let row = sqlx::query("SELECT seq, hash FROM audit_head WHERE id = 1")
                 .fetch_one(&mut *$tx)
                 .await?;
             let head: (i64, String) = (row.try_get("seq")?, row.try_get("hash")?);
-            let mut rows = sqlx::query_as::<_, AuditRow>("SELECT * FROM audit_log ORDER BY seq")
-                .fetch(&mut *$tx);
+            let mut rows = sqlx::query(VERIFY_SQL).fetch(&mut *$tx);
             while let Some(row) = rows.try_next().await? {
-                entries += 1;
-                if first_bad.is_some() {
-                    continue;
+                if let Some(batch) = reader.push(&row)? {
+                    hashers.send(batch).await?;
                 }
-                let row: AuditRow = row;
-                if row.seq != expected_seq {
-                    first_bad = Some(expected_seq.min(row.seq));
-                } else if row.prev_hash != prev
-                    || row.strict_entry().is_none_or(|e| e.hash(&prev) != row.hash)
-                {
-                    first_bad = Some(row.seq);
-                }
-                prev = row.hash;
-                expected_seq += 1;
             }
             head
         }};
@@ -357,8 +352,13 @@ pub async fn verify(db: &Db) -> Result<Verification, sqlx::Error> {
             walk!(tx)
         }
     };
-    if first_bad.is_none() && (head_seq != expected_seq - 1 || head_hash != prev) {
-        first_bad = Some(expected_seq.min(head_seq.max(1)));
+    let (entries, last_hash, rest) = reader.finish();
+    if let Some(batch) = rest {
+        hashers.send(batch).await?;
+    }
+    let mut first_bad = hashers.finish().await?;
+    if first_bad.is_none() && (head_seq != entries || head_hash != last_hash) {
+        first_bad = Some((entries + 1).min(head_seq.max(1)));
     }
     Ok(Verification {
         ok: first_bad.is_none(),
@@ -366,4 +366,677 @@ pub async fn verify(db: &Db) -> Result<Verification, sqlx::Error> {
         head_hash,
         first_bad_seq: first_bad,
     })
+}
+
+/// What [`verify`] reads: the entry's columns in [`Entry`]'s field order, then the links.
+const VERIFY_SQL: &str = "SELECT seq, at, actor_agency, actor_sub, actor_roles, action, \
+     subject_id, record_ids, owner_agencies, recipient_agency, recipient_role, recipient_sub, \
+     purpose, basis, justification, decision, reasons, obligations, policy_version, \
+     packet_sha256, detail, prev_hash, hash FROM audit_log ORDER BY seq";
+
+/// How a stored column enters an entry's canonical encoding.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Column {
+    /// A string, JSON-escaped.
+    Text,
+    /// A string or `null`.
+    OptText,
+    /// Stored JSON text of a list of strings, copied as it is once it is canonical.
+    List,
+    /// Stored JSON text of any value, copied as it is once it is canonical.
+    Value,
+}
+
+/// [`Entry`]'s fields after `seq`, in order: the JSON key (also the column) and its kind.
+const ENTRY_COLUMNS: [(&str, Column); 20] = [
+    ("at", Column::Text),
+    ("actor_agency", Column::Text),
+    ("actor_sub", Column::Text),
+    ("actor_roles", Column::List),
+    ("action", Column::Text),
+    ("subject_id", Column::OptText),
+    ("record_ids", Column::List),
+    ("owner_agencies", Column::List),
+    ("recipient_agency", Column::OptText),
+    ("recipient_role", Column::OptText),
+    ("recipient_sub", Column::OptText),
+    ("purpose", Column::OptText),
+    ("basis", Column::OptText),
+    ("justification", Column::OptText),
+    ("decision", Column::OptText),
+    ("reasons", Column::List),
+    ("obligations", Column::List),
+    ("policy_version", Column::OptText),
+    ("packet_sha256", Column::OptText),
+    ("detail", Column::Value),
+];
+
+/// Text columns of a row as [`verify`] keeps it: the entry's, then `prev_hash` and `hash`.
+const ROW_TEXTS: usize = ENTRY_COLUMNS.len() + 2;
+
+/// A batch is handed to a hashing thread at this many rows or this much text.
+const BATCH_ROWS: usize = 2048;
+const BATCH_BYTES: usize = 4 << 20;
+
+/// Threads that hash batches: one per core, the reading side shares them.
+fn hashing_threads() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get().clamp(1, 4))
+}
+
+/// Rows of `audit_log` in seq order, their text back to back (one allocation per batch, not per
+/// column).
+#[derive(Debug, Default)]
+struct Batch {
+    /// The position of the first row (0 for the chain's first).
+    first: i64,
+    /// The stored hash of the row before the first ([`GENESIS`] before the chain's first).
+    prev: String,
+    seqs: Vec<i64>,
+    text: String,
+    /// [`ROW_TEXTS`] byte ranges into `text` per row; `None` for SQL NULL.
+    spans: Vec<Option<(usize, usize)>>,
+}
+
+impl Batch {
+    fn new(first: i64, prev: &str) -> Batch {
+        Batch {
+            first,
+            prev: prev.to_owned(),
+            seqs: Vec::with_capacity(BATCH_ROWS),
+            text: String::with_capacity(BATCH_BYTES / 4),
+            spans: Vec::with_capacity(BATCH_ROWS * ROW_TEXTS),
+        }
+    }
+
+    fn full(&self) -> bool {
+        self.seqs.len() >= BATCH_ROWS || self.text.len() >= BATCH_BYTES
+    }
+
+    /// Appends one column's text (or NULL).
+    fn push_text(&mut self, text: Option<&str>) {
+        let span = text.map(|t| {
+            let start = self.text.len();
+            self.text.push_str(t);
+            (start, self.text.len())
+        });
+        self.spans.push(span);
+    }
+
+    /// Row `k`'s text columns.
+    fn row(&self, k: usize) -> [Option<&str>; ROW_TEXTS] {
+        let spans = &self.spans[k * ROW_TEXTS..(k + 1) * ROW_TEXTS];
+        std::array::from_fn(|i| spans[i].and_then(|(a, b)| self.text.get(a..b)))
+    }
+
+    /// The first bad seq among the rows, checked in order (the batch's own view of
+    /// [`verify`]'s rule); `buf` is scratch space for the canonical encoding.
+    fn first_bad(&self, buf: &mut Vec<u8>) -> Option<i64> {
+        let mut prev = self.prev.as_str();
+        for (k, &seq) in self.seqs.iter().enumerate() {
+            let expected = self.first + k as i64 + 1;
+            if seq != expected {
+                return Some(expected.min(seq));
+            }
+            let row = self.row(k);
+            let (stored_prev, hash) = (row[ROW_TEXTS - 2], row[ROW_TEXTS - 1]);
+            let (Some(stored_prev), Some(hash)) = (stored_prev, hash) else {
+                return Some(seq);
+            };
+            if stored_prev != prev || !hash_holds(seq, &row, prev, hash, buf) {
+                return Some(seq);
+            }
+            prev = hash;
+        }
+        None
+    }
+}
+
+/// Copies rows off the database stream into batches.
+#[derive(Debug)]
+struct Reader {
+    /// Rows read so far.
+    rows: i64,
+    /// The stored hash of the last row read ([`GENESIS`] before any).
+    last_hash: String,
+    batch: Option<Batch>,
+}
+
+impl Reader {
+    fn new() -> Reader {
+        Reader {
+            rows: 0,
+            last_hash: GENESIS.to_owned(),
+            batch: None,
+        }
+    }
+
+    /// Adds a row; returns a batch when one is full.
+    fn push<'r, R>(&mut self, row: &'r R) -> Result<Option<Batch>, sqlx::Error>
+    where
+        R: Row,
+        usize: sqlx::ColumnIndex<R>,
+        &'r str: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+        i64: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    {
+        let batch = self
+            .batch
+            .get_or_insert_with(|| Batch::new(self.rows, &self.last_hash));
+        batch.seqs.push(row.try_get(0)?);
+        for (i, (_, kind)) in ENTRY_COLUMNS.iter().enumerate() {
+            let text: Option<&str> = match kind {
+                Column::OptText => row.try_get(i + 1)?,
+                _ => Some(row.try_get(i + 1)?),
+            };
+            batch.push_text(text);
+        }
+        batch.push_text(Some(row.try_get(ROW_TEXTS - 1)?));
+        let hash: &str = row.try_get(ROW_TEXTS)?;
+        batch.push_text(Some(hash));
+        self.last_hash.clear();
+        self.last_hash.push_str(hash);
+        self.rows += 1;
+        Ok(if batch.full() {
+            self.batch.take()
+        } else {
+            None
+        })
+    }
+
+    /// The number of rows, the last row's hash and the batch not yet handed over.
+    fn finish(self) -> (i64, String, Option<Batch>) {
+        (self.rows, self.last_hash, self.batch)
+    }
+}
+
+/// Threads checking batches as the reader fills them.
+struct Hashers {
+    tx: tokio::sync::mpsc::Sender<Batch>,
+    /// Per thread: the earliest bad batch it saw, as (its first position, the bad seq).
+    threads: Vec<tokio::task::JoinHandle<Option<(i64, i64)>>>,
+}
+
+impl Hashers {
+    fn start(n: usize) -> Hashers {
+        let (tx, rx) = tokio::sync::mpsc::channel::<Batch>(2 * n);
+        let rx = std::sync::Arc::new(std::sync::Mutex::new(rx));
+        let threads = (0..n)
+            .map(|_| {
+                let rx = rx.clone();
+                tokio::task::spawn_blocking(move || Hashers::work(&rx))
+            })
+            .collect();
+        Hashers { tx, threads }
+    }
+
+    /// One thread's loop: check batches until the reader is done.
+    fn work(rx: &std::sync::Mutex<tokio::sync::mpsc::Receiver<Batch>>) -> Option<(i64, i64)> {
+        let mut buf = Vec::with_capacity(4096);
+        let mut earliest: Option<(i64, i64)> = None;
+        loop {
+            let batch = match rx.lock() {
+                Ok(mut rx) => rx.blocking_recv(),
+                Err(_) => None,
+            };
+            let Some(batch) = batch else {
+                return earliest;
+            };
+            if earliest.is_some_and(|(first, _)| first < batch.first) {
+                continue;
+            }
+            if let Some(bad) = batch.first_bad(&mut buf) {
+                earliest = Some((batch.first, bad));
+            }
+        }
+    }
+
+    async fn send(&self, batch: Batch) -> Result<(), sqlx::Error> {
+        self.tx
+            .send(batch)
+            .await
+            .map_err(|_| hashing_failed("the hashing threads stopped"))
+    }
+
+    /// Waits for every batch to be checked; the first bad seq of the earliest bad batch.
+    async fn finish(self) -> Result<Option<i64>, sqlx::Error> {
+        drop(self.tx);
+        let mut earliest: Option<(i64, i64)> = None;
+        for thread in self.threads {
+            let found = thread.await.map_err(hashing_failed)?;
+            earliest = match (earliest, found) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
+        }
+        Ok(earliest.map(|(_, bad)| bad))
+    }
+}
+
+fn hashing_failed(e: impl std::fmt::Display) -> sqlx::Error {
+    sqlx::Error::Io(std::io::Error::other(format!(
+        "verifying the audit chain: {e}"
+    )))
+}
+
+/// Does `hash` match the entry stored in `row` (its text columns in [`ROW_TEXTS`] order) chained
+/// after `prev`? False too when a JSON column is not canonical.
+fn hash_holds(
+    seq: i64,
+    row: &[Option<&str>; ROW_TEXTS],
+    prev: &str,
+    hash: &str,
+    buf: &mut Vec<u8>,
+) -> bool {
+    buf.clear();
+    if !encode_stored(seq, row, buf) {
+        return false;
+    }
+    let mut h = Sha256::new();
+    h.update(prev.as_bytes());
+    h.update(b"\n");
+    h.update(&buf[..]);
+    let mut hex = [0u8; 64];
+    hex::encode_to_slice(h.finalize(), &mut hex).is_ok()
+        && hash.as_bytes().strip_prefix(b"sha256:") == Some(&hex[..])
+}
+
+/// Writes to `out` the canonical encoding of the entry stored in `row`: byte for byte what
+/// [`Entry::hash`] hashes for [`AuditRow::strict_entry`]. A JSON column is copied as stored,
+/// which is the same bytes only because it is checked first to be exactly what serde_json
+/// writes for its value (so no byte can move between columns, and no whitespace or escape
+/// can differ); when one is not, nothing is hashed and the answer is false.
+fn encode_stored(seq: i64, row: &[Option<&str>; ROW_TEXTS], out: &mut Vec<u8>) -> bool {
+    out.extend_from_slice(b"{\"seq\":");
+    if serde_json::to_writer(&mut *out, &seq).is_err() {
+        return false;
+    }
+    for (&(name, kind), &text) in ENTRY_COLUMNS.iter().zip(row) {
+        out.extend_from_slice(b",\"");
+        out.extend_from_slice(name.as_bytes());
+        out.extend_from_slice(b"\":");
+        let written = match (kind, text) {
+            (Column::Text | Column::OptText, text) => {
+                serde_json::to_writer(&mut *out, &text).is_ok()
+            }
+            (Column::List, Some(text)) if canonical_list(text) => {
+                out.extend_from_slice(text.as_bytes());
+                true
+            }
+            (Column::Value, Some(text)) if canonical_value(text) => {
+                out.extend_from_slice(text.as_bytes());
+                true
+            }
+            _ => false,
+        };
+        if !written {
+            return false;
+        }
+    }
+    out.push(b'}');
+    true
+}
+
+/// Is `text` exactly what serde_json writes for some list of strings (as
+/// [`AuditRow::strict_entry`] requires)? The common case is recognised by a scan; anything
+/// else gets the exact test, a parse and a re-serialisation.
+fn canonical_list(text: &str) -> bool {
+    plain_list(text.as_bytes()) || {
+        serde_json::from_str::<Vec<String>>(text)
+            .ok()
+            .and_then(|v| serde_json::to_string(&v).ok())
+            .is_some_and(|again| again == text)
+    }
+}
+
+/// Is `text` exactly what serde_json writes for some JSON value? As [`canonical_list`].
+fn canonical_value(text: &str) -> bool {
+    plain_value(text.as_bytes(), 16) == Some(&[][..]) || {
+        serde_json::from_str::<serde_json::Value>(text)
+            .ok()
+            .and_then(|v| serde_json::to_string(&v).ok())
+            .is_some_and(|again| again == text)
+    }
+}
+
+/// `[]` or `["a","b",...]` of [`plain_string`]s and nothing else. Every text this accepts is
+/// canonical; some canonical texts (strings with escapes) are left to the exact test.
+fn plain_list(text: &[u8]) -> bool {
+    let Some(mut rest) = text.strip_prefix(b"[") else {
+        return false;
+    };
+    if rest == b"]" {
+        return true;
+    }
+    loop {
+        let Some(after) = plain_string(rest) else {
+            return false;
+        };
+        match after {
+            b"]" => return true,
+            [b',', tail @ ..] => rest = tail,
+            _ => return false,
+        }
+    }
+}
+
+/// A JSON string at the start of `text` with no escape and no control character (serde_json
+/// writes every such string exactly so); the text after it.
+fn plain_string(text: &[u8]) -> Option<&[u8]> {
+    let body = text.strip_prefix(b"\"")?;
+    let end = body
+        .iter()
+        .position(|&b| b == b'"' || b == b'\\' || b < 0x20)?;
+    (body[end] == b'"').then(|| &body[end + 1..])
+}
+
+/// One JSON value at the start of `text` that serde_json would write exactly so, nested at
+/// most `depth` deep; the text after it. Recognised: `null`, `true`, `false`, integers from 0
+/// to `u64::MAX` without leading zeros, [`plain_string`]s, arrays, and objects whose keys are
+/// plain strings in strictly increasing order (a `serde_json::Map` is sorted and has no
+/// duplicates) not starting with `$` (serde_json's private keys). Anything else, e.g. a
+/// negative or fractional number, is left to the exact test.
+fn plain_value(text: &[u8], depth: u8) -> Option<&[u8]> {
+    match text.first()? {
+        b'n' => text.strip_prefix(b"null"),
+        b't' => text.strip_prefix(b"true"),
+        b'f' => text.strip_prefix(b"false"),
+        b'"' => plain_string(text),
+        b'0'..=b'9' => plain_integer(text),
+        b'[' if depth > 0 => {
+            let mut rest = &text[1..];
+            if let Some(after) = rest.strip_prefix(b"]") {
+                return Some(after);
+            }
+            loop {
+                rest = plain_value(rest, depth - 1)?;
+                match rest.split_first()? {
+                    (b',', tail) => rest = tail,
+                    (b']', tail) => return Some(tail),
+                    _ => return None,
+                }
+            }
+        }
+        b'{' if depth > 0 => {
+            let mut rest = &text[1..];
+            if let Some(after) = rest.strip_prefix(b"}") {
+                return Some(after);
+            }
+            let mut last_key: Option<&[u8]> = None;
+            loop {
+                let after = plain_string(rest)?;
+                let key = &rest[1..rest.len() - after.len() - 1];
+                if key.first() == Some(&b'$') || last_key.is_some_and(|last| last >= key) {
+                    return None;
+                }
+                last_key = Some(key);
+                rest = plain_value(after.strip_prefix(b":")?, depth - 1)?;
+                match rest.split_first()? {
+                    (b',', tail) => rest = tail,
+                    (b'}', tail) => return Some(tail),
+                    _ => return None,
+                }
+            }
+        }
+        _ => None,
+    }
+}
+
+/// A non-negative integer without leading zeros that fits a `u64` (serde_json writes those back
+/// as they are); the text after it.
+fn plain_integer(text: &[u8]) -> Option<&[u8]> {
+    let len = text
+        .iter()
+        .position(|b| !b.is_ascii_digit())
+        .unwrap_or(text.len());
+    let (digits, rest) = text.split_at(len);
+    if digits.len() > 1 && digits[0] == b'0' {
+        return None;
+    }
+    std::str::from_utf8(digits).ok()?.parse::<u64>().ok()?;
+    Some(rest)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::{Rng, SeedableRng};
+
+    /// An entry with every field set, strings that need escapes, and a detail serde_json
+    /// writes in ways the scan leaves to the exact test (negative and fractional numbers).
+    fn awkward_entry() -> Entry {
+        Entry {
+            seq: 42,
+            at: "2026-11-22T10:00:00.000000Z".into(),
+            actor_agency: "csc".into(),
+            actor_sub: "sw.\"quoted\" \\ back\u{1}slash\n".into(),
+            actor_roles: vec!["social_worker".into(), "team\tmanager".into()],
+            action: "disclosure".into(),
+            subject_id: Some("01a204f3-0000-7000-8000-000000000001".into()),
+            record_ids: vec!["r1".into(), "r\u{7f}2 é ✓".into()],
+            owner_agencies: vec!["csc".into()],
+            recipient_agency: Some("school-hillside".into()),
+            recipient_role: Some("dsl".into()),
+            recipient_sub: Some("t.smith".into()),
+            purpose: Some("safeguarding".into()),
+            basis: Some("consent".into()),
+            justification: Some("line one\r\nline two \u{0b} / </script>".into()),
+            decision: Some("permit".into()),
+            reasons: vec![],
+            obligations: vec!["ig_review".into()],
+            policy_version: Some("sha256:96d5".into()),
+            packet_sha256: Some("sha256:abcd".into()),
+            detail: serde_json::json!({"z": -1, "a": [1.5, null, {"k": "v\"w"}], "m": 0}),
+        }
+    }
+
+    /// The row `insert` stores for `e`, as [`verify`] reads it (text columns only).
+    fn stored(e: &Entry, prev: &str, hash: &str) -> Vec<Option<String>> {
+        let mut row = vec![
+            Some(e.at.clone()),
+            Some(e.actor_agency.clone()),
+            Some(e.actor_sub.clone()),
+            Some(json(&e.actor_roles)),
+            Some(e.action.clone()),
+            e.subject_id.clone(),
+            Some(json(&e.record_ids)),
+            Some(json(&e.owner_agencies)),
+            e.recipient_agency.clone(),
+            e.recipient_role.clone(),
+            e.recipient_sub.clone(),
+            e.purpose.clone(),
+            e.basis.clone(),
+            e.justification.clone(),
+            e.decision.clone(),
+            Some(json(&e.reasons)),
+            Some(json(&e.obligations)),
+            e.policy_version.clone(),
+            e.packet_sha256.clone(),
+            Some(json(&e.detail)),
+        ];
+        row.extend([Some(prev.to_owned()), Some(hash.to_owned())]);
+        row
+    }
+
+    fn as_row(row: &[Option<String>]) -> [Option<&str>; ROW_TEXTS] {
+        std::array::from_fn(|i| row[i].as_deref())
+    }
+
+    #[test]
+    fn the_stored_columns_encode_to_the_entrys_canonical_json_and_hash() {
+        for entry in [
+            awkward_entry(),
+            Entry::default(),
+            Entry {
+                seq: 1,
+                detail: serde_json::json!({}),
+                ..Entry::default()
+            },
+        ] {
+            let hash = entry.hash(GENESIS);
+            let row = stored(&entry, GENESIS, &hash);
+            let mut out = Vec::new();
+            assert!(encode_stored(entry.seq, &as_row(&row), &mut out));
+            assert_eq!(
+                String::from_utf8_lossy(&out),
+                serde_json::to_string(&entry).unwrap()
+            );
+            assert!(hash_holds(
+                entry.seq,
+                &as_row(&row),
+                GENESIS,
+                &hash,
+                &mut out
+            ));
+            assert!(!hash_holds(
+                entry.seq + 1,
+                &as_row(&row),
+                GENESIS,
+                &hash,
+                &mut out
+            ));
+            assert!(!hash_holds(
+                entry.seq,
+                &as_row(&row),
+                &hash,
+                &hash,
+                &mut out
+            ));
+        }
+    }
+
+    /// The old check: parse, re-serialise, compare.
+    fn exact_list(text: &str) -> bool {
+        serde_json::from_str::<Vec<String>>(text)
+            .is_ok_and(|v| serde_json::to_string(&v).unwrap() == text)
+    }
+
+    fn exact_value(text: &str) -> bool {
+        serde_json::from_str::<serde_json::Value>(text)
+            .is_ok_and(|v| serde_json::to_string(&v).unwrap() == text)
+    }
+
+    /// Asserts the checks agree on `text`; counts it as canonical by the scan, canonical only
+    /// by the exact test, or not canonical (as a value).
+    fn agree(text: &str, counts: &mut [usize; 3]) {
+        assert_eq!(canonical_list(text), exact_list(text), "list {text:?}");
+        assert_eq!(canonical_value(text), exact_value(text), "value {text:?}");
+        if plain_list(text.as_bytes()) {
+            assert!(
+                exact_list(text),
+                "the scan accepted a non-canonical list {text:?}"
+            );
+        }
+        let scanned = plain_value(text.as_bytes(), 16) == Some(&[][..]);
+        if scanned {
+            assert!(
+                exact_value(text),
+                "the scan accepted a non-canonical value {text:?}"
+            );
+        }
+        counts[if scanned {
+            0
+        } else if exact_value(text) {
+            1
+        } else {
+            2
+        }] += 1;
+    }
+
+    const SEEDS: &[&str] = &[
+        "[]",
+        "[\"a\"]",
+        "[\"social_worker\",\"team_manager\"]",
+        "[\"a\\\"b\",\"c\\\\d\",\"e\\u0001\",\"\\n\"]",
+        "{}",
+        "{\"a\":1,\"b\":[true,false,null,\"x\"],\"c\":{\"d\":\"e\"}}",
+        "{\"legal_reference\":null,\"mappa_decision_id\":null,\"sections_released\":[\"summary\"],\"sections_withheld\":[],\"view\":\"limited_summary\"}",
+        "{\"$serde_json::private::RawValue\":\"[1]\"}",
+        "{\"a\":-1,\"b\":1.5,\"c\":1e5,\"d\":-0}",
+        "\"x\"",
+        "null",
+        "0",
+        "18446744073709551615",
+        "18446744073709551616",
+        "[[[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]]]",
+        "{\"é\":\"✓\",\"z\":\"\u{7f}\"}",
+    ];
+
+    #[test]
+    fn the_scans_agree_with_parsing_and_re_serialising_on_known_cases() {
+        let cases = [
+            "",
+            " ",
+            "[ ]",
+            "[] ",
+            " []",
+            "[\"a\",]",
+            "[,\"a\"]",
+            "[\"a\" ,\"b\"]",
+            "[\"a\"]]",
+            "[1]",
+            "[null]",
+            "\"[]\"",
+            "[\"\\/\"]",
+            "[\"\\u0041\"]",
+            "[\"\\u000a\"]",
+            "[\"\\u001f\"]",
+            "[\"\\u001F\"]",
+            "[\"\\ud83d\\ude00\"]",
+            "[\"\u{1}\"]",
+            "{\"a\":1}",
+            "{\"b\":1,\"a\":2}",
+            "{\"a\":1,\"a\":2}",
+            "{\"a\" :1}",
+            "{\"a\":01}",
+            "{\"a\":1.0}",
+            "{\"a\":-0}",
+            "{\"a\":1E5}",
+            "{\"$x\":1}",
+            "{\"a\\\"\":1}",
+            "{\"a\":{}}",
+            "{\"a\":[]}",
+            "nul",
+            "truex",
+            "[true]",
+            "00",
+            "-1",
+            "1 ",
+        ];
+        let mut counts = [0; 3];
+        for text in SEEDS.iter().chain(&cases) {
+            agree(text, &mut counts);
+        }
+    }
+
+    /// Random edits of canonical texts: inserted, deleted and swapped characters, including
+    /// whitespace and bytes moved from one place to another.
+    #[test]
+    fn the_scans_agree_with_parsing_and_re_serialising_on_random_edits() {
+        let alphabet: Vec<char> = "[]{}\",:\\ \t\n0123456789-.eE$atnulfrsé\u{1}/"
+            .chars()
+            .collect();
+        let mut rng = rand::rngs::StdRng::seed_from_u64(7);
+        let mut counts = [0; 3];
+        for _ in 0..100_000 {
+            let mut text: Vec<char> = SEEDS[rng.gen_range(0..SEEDS.len())].chars().collect();
+            for _ in 0..rng.gen_range(1..4) {
+                let at = rng.gen_range(0..=text.len());
+                match rng.gen_range(0..3) {
+                    0 => text.insert(at, alphabet[rng.gen_range(0..alphabet.len())]),
+                    1 if at < text.len() => {
+                        text.remove(at);
+                    }
+                    _ if !text.is_empty() => {
+                        let from = rng.gen_range(0..text.len());
+                        let c = text.remove(from);
+                        text.insert(at.min(text.len()), c);
+                    }
+                    _ => {}
+                }
+            }
+            agree(&text.into_iter().collect::<String>(), &mut counts);
+        }
+        // every way through the checks is taken many times
+        eprintln!("scanned, exact only, not canonical: {counts:?}");
+        assert!(counts.iter().all(|&n| n > 500), "{counts:?}");
+    }
 }

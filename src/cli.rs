@@ -85,6 +85,21 @@ pub enum Command {
         #[arg(long, default_value_t = 200)]
         children: usize,
     },
+    /// Write synthetic children, records and chained audit entries straight to the database,
+    /// for measurements at scale (refuses a database holding anything it did not write)
+    BenchSeed {
+        #[arg(long, default_value = "broker.toml")]
+        config: PathBuf,
+        /// Children to write, each with one record
+        #[arg(long)]
+        records: u64,
+        /// Audit entries to chain onto the head (default: as many as records)
+        #[arg(long)]
+        audit_entries: Option<u64>,
+        /// Required: says you mean to write synthetic data into the configured database
+        #[arg(long = "i-understand-this-writes-synthetic-data")]
+        confirmed: bool,
+    },
     /// Audit log tools
     Audit {
         #[command(subcommand)]
@@ -222,6 +237,22 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 children,
             };
             let summary = crate::loadgen::run(addr, &config, opts).await?;
+            println!("{}", serde_json::to_string(&summary)?);
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::BenchSeed {
+            config,
+            records,
+            audit_entries,
+            confirmed,
+        } => {
+            let config = load_config(&config)?;
+            let options = crate::benchseed::Options {
+                records,
+                audit_entries: audit_entries.unwrap_or(records),
+                confirmed,
+            };
+            let summary = crate::benchseed::run(&config, &options).await?;
             println!("{}", serde_json::to_string(&summary)?);
             Ok(ExitCode::SUCCESS)
         }

@@ -2,6 +2,7 @@
 #![forbid(unsafe_code)]
 
 pub mod audit;
+pub mod benchseed;
 pub mod cli;
 pub mod client;
 pub mod config;

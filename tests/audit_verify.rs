@@ -1,0 +1,445 @@
+//! `audit::verify` straight against a database (SQLite, or PostgreSQL when
+//! `BROKER_TEST_DATABASE_URL` is set), over chains long enough to span several of its batches:
+//! every verdict is compared with the reference, the check it replaced (parse every JSON
+//! column strictly, re-serialise the entry, hash it), and with the seq the tampering should be
+//! named at. The tamper cases here are the ones a verifier that hashes the stored column text
+//! directly must still catch: bytes moved between adjacent JSON columns, whitespace, an escape
+//! that decodes to the same string, reordered object keys, an upper-case hash, and each of them
+//! with the hash recomputed over the naive concatenation of the stored text, so that only the
+//! canonical-form check can name it.
+
+mod common;
+
+use broker::audit::{self, AuditRow, Entry, GENESIS, Verification};
+use broker::db::Db;
+use serde_json::json;
+use sha2::{Digest, Sha256};
+use sqlx::Row;
+
+/// A migrated database the harness chose, and what to drop afterwards.
+struct Fixture {
+    _dir: tempfile::TempDir,
+    url: String,
+    db: Db,
+}
+
+impl Fixture {
+    async fn new() -> Fixture {
+        let dir = tempfile::tempdir().expect("a temp dir");
+        let url = common::test_database_url(dir.path()).await;
+        let db = Db::connect(&url, 4).await.expect("connecting");
+        db.migrate().await.expect("migrating");
+        Fixture { _dir: dir, url, db }
+    }
+
+    /// A chain of `n` entries of varied shapes, appended in bulk.
+    async fn with_chain(n: i64) -> Fixture {
+        let f = Fixture::new().await;
+        broker::benchseed::append_entries(&f.db, (1..=n).map(entry))
+            .await
+            .expect("appending");
+        f.assert_verdict(None, n).await;
+        f
+    }
+
+    async fn close(self) {
+        self.db.close().await;
+        common::drop_postgres_database(&self.url).await;
+    }
+
+    /// Both verifiers agree, name `bad` (or nothing) and count `entries`.
+    async fn assert_verdict(&self, bad: Option<i64>, entries: i64) -> Verification {
+        self.assert_named("", bad, entries).await
+    }
+
+    /// As [`Fixture::assert_verdict`], for the tampering described by `what`.
+    async fn assert_named(&self, what: &str, bad: Option<i64>, entries: i64) -> Verification {
+        let v = audit::verify(&self.db).await.expect("verifying");
+        let reference = reference_verify(&self.db).await;
+        assert_eq!(v, reference, "{what}: verify and the reference disagree");
+        assert_eq!(v.first_bad_seq, bad, "{what}: {v:?}");
+        assert_eq!(v.ok, bad.is_none(), "{what}: {v:?}");
+        assert_eq!(v.entries, entries, "{what}: {v:?}");
+        v
+    }
+
+    async fn exec(&self, sql: &str) {
+        broker::with_db!(&self.db, pool => {
+            sqlx::query(sqlx::AssertSqlSafe(sql.to_owned()))
+                .execute(pool)
+                .await
+                .unwrap_or_else(|e| panic!("{sql}: {e}"));
+        })
+    }
+
+    async fn row(&self, seq: i64) -> AuditRow {
+        broker::with_db!(&self.db, pool => {
+            sqlx::query_as::<_, AuditRow>("SELECT * FROM audit_log WHERE seq = $1")
+                .bind(seq)
+                .fetch_one(pool)
+                .await
+                .unwrap_or_else(|e| panic!("reading entry {seq}: {e}"))
+        })
+    }
+
+    /// Overwrites the stored row `row.seq` with `row`'s values.
+    async fn write(&self, row: &AuditRow) {
+        broker::with_db!(&self.db, pool => {
+            sqlx::query(
+                "UPDATE audit_log SET at = $2, actor_agency = $3, actor_sub = $4, \
+                 actor_roles = $5, action = $6, subject_id = $7, record_ids = $8, \
+                 owner_agencies = $9, recipient_agency = $10, recipient_role = $11, \
+                 recipient_sub = $12, purpose = $13, basis = $14, justification = $15, \
+                 decision = $16, reasons = $17, obligations = $18, policy_version = $19, \
+                 packet_sha256 = $20, detail = $21, prev_hash = $22, hash = $23 WHERE seq = $1",
+            )
+            .bind(row.seq)
+            .bind(&row.at)
+            .bind(&row.actor_agency)
+            .bind(&row.actor_sub)
+            .bind(&row.actor_roles)
+            .bind(&row.action)
+            .bind(&row.subject_id)
+            .bind(&row.record_ids)
+            .bind(&row.owner_agencies)
+            .bind(&row.recipient_agency)
+            .bind(&row.recipient_role)
+            .bind(&row.recipient_sub)
+            .bind(&row.purpose)
+            .bind(&row.basis)
+            .bind(&row.justification)
+            .bind(&row.decision)
+            .bind(&row.reasons)
+            .bind(&row.obligations)
+            .bind(&row.policy_version)
+            .bind(&row.packet_sha256)
+            .bind(&row.detail)
+            .bind(&row.prev_hash)
+            .bind(&row.hash)
+            .execute(pool)
+            .await
+            .unwrap_or_else(|e| panic!("writing entry {}: {e}", row.seq));
+        })
+    }
+
+    /// Rewrites the last entry with `edit` and, as a forger who knows how a naive verifier
+    /// hashes the stored text, recomputes its hash that way and moves the head to it, so that
+    /// nothing but the canonical-form check can tell.
+    async fn forge_last(&self, last: i64, edit: impl FnOnce(&mut AuditRow)) {
+        let mut row = self.row(last).await;
+        edit(&mut row);
+        row.hash = naive_hash(&row);
+        self.write(&row).await;
+        self.exec(&format!(
+            "UPDATE audit_head SET seq = {last}, hash = '{}' WHERE id = 1",
+            row.hash
+        ))
+        .await;
+    }
+}
+
+/// Entry `i`: disclosure-shaped, with text that needs escaping every seventh entry and a
+/// detail that is not a plain object every eleventh.
+fn entry(i: i64) -> Entry {
+    let mut e = Entry {
+        at: format!("2026-11-22T10:00:{:02}.000000Z", i % 60),
+        actor_agency: "csc".into(),
+        actor_sub: format!("sw.{i}"),
+        actor_roles: vec!["social_worker".into()],
+        action: "disclosure".into(),
+        subject_id: Some(format!("01a204f3-0000-7000-8000-{i:012}")),
+        record_ids: vec![format!("01a204f3-0000-7000-9000-{i:012}")],
+        owner_agencies: vec!["csc".into()],
+        recipient_agency: Some("school-hillside".into()),
+        recipient_role: Some("dsl".into()),
+        purpose: Some("safeguarding".into()),
+        basis: Some("consent".into()),
+        decision: Some(if i % 3 == 0 { "deny" } else { "permit" }.into()),
+        reasons: if i % 3 == 0 {
+            vec!["consent_not_found".into()]
+        } else {
+            vec![]
+        },
+        obligations: vec![],
+        policy_version: Some("sha256:96d5dd0bfb0bde16df423d3d64c95f58".into()),
+        detail: json!({"legal_reference": null, "mappa_decision_id": null,
+                       "sections_released": ["summary"], "sections_withheld": [],
+                       "view": "limited_summary"}),
+        ..Entry::default()
+    };
+    if i % 7 == 0 {
+        e.justification = Some(format!("\"quoted\" \\ tab\t newline\n é ✓ {i}"));
+        e.record_ids.push("r\"2\u{1}".into());
+    }
+    if i % 11 == 0 {
+        e.detail = json!({"level": -2, "ratio": 0.5, "nested": [{"b": 1, "a": [null, true]}]});
+    }
+    e
+}
+
+/// The check `verify` replaced: every row parsed strictly into an [`Entry`], re-serialised
+/// and hashed, in one snapshot-free pass (the tests do not write while it runs).
+async fn reference_verify(db: &Db) -> Verification {
+    let (head_seq, head_hash, rows): (i64, String, Vec<AuditRow>) = broker::with_db!(db, pool => {
+        let head = sqlx::query("SELECT seq, hash FROM audit_head WHERE id = 1")
+            .fetch_one(pool)
+            .await
+            .expect("reading the head");
+        let rows = sqlx::query_as::<_, AuditRow>("SELECT * FROM audit_log ORDER BY seq")
+            .fetch_all(pool)
+            .await
+            .expect("reading the log");
+        (head.get("seq"), head.get("hash"), rows)
+    });
+    let mut expected_seq = 1i64;
+    let mut prev = GENESIS.to_owned();
+    let mut first_bad = None;
+    let entries = rows.len() as i64;
+    for row in rows {
+        if row.seq != expected_seq {
+            first_bad = Some(expected_seq.min(row.seq));
+            break;
+        }
+        if row.prev_hash != prev || row.strict_entry().is_none_or(|e| e.hash(&prev) != row.hash) {
+            first_bad = Some(row.seq);
+            break;
+        }
+        prev = row.hash;
+        expected_seq += 1;
+    }
+    if first_bad.is_none() && (head_seq != expected_seq - 1 || head_hash != prev) {
+        first_bad = Some(expected_seq.min(head_seq.max(1)));
+    }
+    Verification {
+        ok: first_bad.is_none(),
+        entries,
+        head_hash,
+        first_bad_seq: first_bad,
+    }
+}
+
+/// The hash a naive verifier would compute: the stored text of the JSON columns pasted between
+/// the field names as it is, without checking it is one canonical value.
+fn naive_hash(row: &AuditRow) -> String {
+    let s = |v: &str| serde_json::to_string(v).unwrap();
+    let o = |v: &Option<String>| serde_json::to_string(v).unwrap();
+    let canonical = format!(
+        "{{\"seq\":{},\"at\":{},\"actor_agency\":{},\"actor_sub\":{},\"actor_roles\":{},\
+         \"action\":{},\"subject_id\":{},\"record_ids\":{},\"owner_agencies\":{},\
+         \"recipient_agency\":{},\"recipient_role\":{},\"recipient_sub\":{},\"purpose\":{},\
+         \"basis\":{},\"justification\":{},\"decision\":{},\"reasons\":{},\"obligations\":{},\
+         \"policy_version\":{},\"packet_sha256\":{},\"detail\":{}}}",
+        row.seq,
+        s(&row.at),
+        s(&row.actor_agency),
+        s(&row.actor_sub),
+        row.actor_roles,
+        s(&row.action),
+        o(&row.subject_id),
+        row.record_ids,
+        row.owner_agencies,
+        o(&row.recipient_agency),
+        o(&row.recipient_role),
+        o(&row.recipient_sub),
+        o(&row.purpose),
+        o(&row.basis),
+        o(&row.justification),
+        o(&row.decision),
+        row.reasons,
+        row.obligations,
+        o(&row.policy_version),
+        o(&row.packet_sha256),
+        row.detail,
+    );
+    let mut h = Sha256::new();
+    h.update(row.prev_hash.as_bytes());
+    h.update(b"\n");
+    h.update(canonical.as_bytes());
+    format!("sha256:{}", hex::encode(h.finalize()))
+}
+
+#[test]
+fn the_naive_hash_is_the_entry_hash_for_an_untouched_row() {
+    // (guards the forgeries below: they are only meaningful if this holds)
+    let e = Entry { seq: 7, ..entry(7) };
+    let row = AuditRow {
+        seq: 7,
+        at: e.at.clone(),
+        actor_agency: e.actor_agency.clone(),
+        actor_sub: e.actor_sub.clone(),
+        actor_roles: serde_json::to_string(&e.actor_roles).unwrap(),
+        action: e.action.clone(),
+        subject_id: e.subject_id.clone(),
+        record_ids: serde_json::to_string(&e.record_ids).unwrap(),
+        owner_agencies: serde_json::to_string(&e.owner_agencies).unwrap(),
+        recipient_agency: e.recipient_agency.clone(),
+        recipient_role: e.recipient_role.clone(),
+        recipient_sub: e.recipient_sub.clone(),
+        purpose: e.purpose.clone(),
+        basis: e.basis.clone(),
+        justification: e.justification.clone(),
+        decision: e.decision.clone(),
+        reasons: serde_json::to_string(&e.reasons).unwrap(),
+        obligations: serde_json::to_string(&e.obligations).unwrap(),
+        policy_version: e.policy_version.clone(),
+        packet_sha256: e.packet_sha256.clone(),
+        detail: serde_json::to_string(&e.detail).unwrap(),
+        prev_hash: GENESIS.into(),
+        hash: String::new(),
+    };
+    assert_eq!(naive_hash(&row), e.hash(GENESIS));
+}
+
+/// A named change to a stored row.
+type Edit = (&'static str, fn(&mut AuditRow));
+
+/// Longer than two of verify's batches (2,048 rows), so batch boundaries are crossed.
+const LONG: i64 = 5_000;
+
+#[tokio::test]
+async fn a_long_clean_chain_verifies_and_an_empty_one_too() {
+    let f = Fixture::new().await;
+    let v = f.assert_verdict(None, 0).await;
+    assert_eq!(v.head_hash, GENESIS);
+    f.close().await;
+    let f = Fixture::with_chain(LONG).await;
+    // entries appended one at a time by the broker's own path continue the bulk ones
+    let mut tx = f.db.begin().await.unwrap();
+    audit::append(&mut tx, entry(LONG + 1)).await.unwrap();
+    tx.commit().await.unwrap();
+    let v = f.assert_verdict(None, LONG + 1).await;
+    assert_eq!(v.head_hash, f.row(LONG + 1).await.hash);
+    f.close().await;
+}
+
+#[tokio::test]
+async fn tampering_in_later_batches_is_named_at_the_earliest_bad_seq() {
+    let f = Fixture::with_chain(LONG).await;
+    f.exec("UPDATE audit_log SET purpose = 'court' WHERE seq = 4500")
+        .await;
+    f.assert_verdict(Some(4500), LONG).await;
+    f.exec("UPDATE audit_log SET purpose = 'court' WHERE seq = 2500")
+        .await;
+    f.assert_verdict(Some(2500), LONG).await;
+    // the first row of the second batch, linked to the last row of the first
+    f.exec("UPDATE audit_log SET prev_hash = hash WHERE seq = 2049")
+        .await;
+    f.assert_verdict(Some(2049), LONG).await;
+    f.exec("DELETE FROM audit_records WHERE seq = 2048").await;
+    f.exec("DELETE FROM audit_log WHERE seq = 2048").await;
+    f.assert_verdict(Some(2048), LONG - 1).await;
+    f.close().await;
+}
+
+#[tokio::test]
+async fn a_missing_first_entry_and_a_truncated_tail_are_named() {
+    let f = Fixture::with_chain(20).await;
+    f.exec("DELETE FROM audit_records WHERE seq = 20").await;
+    f.exec("DELETE FROM audit_log WHERE seq = 20").await;
+    f.assert_verdict(Some(20), 19).await;
+    f.exec("DELETE FROM audit_records WHERE seq = 1").await;
+    f.exec("DELETE FROM audit_log WHERE seq = 1").await;
+    f.assert_verdict(Some(1), 18).await;
+    f.close().await;
+}
+
+#[tokio::test]
+async fn whitespace_in_a_json_column_is_named_even_with_the_hash_recomputed() {
+    let f = Fixture::with_chain(30).await;
+    f.exec("UPDATE audit_log SET actor_roles = '[ \"social_worker\"]' WHERE seq = 12")
+        .await;
+    f.assert_verdict(Some(12), 30).await;
+    f.close().await;
+    let edits: [Edit; 4] = [
+        ("a space in a list", |r| {
+            r.owner_agencies = "[ \"csc\"]".into()
+        }),
+        ("a newline after a list", |r| r.actor_roles.push('\n')),
+        ("a space after a colon in the detail", |r| {
+            r.detail = r.detail.replacen(':', ": ", 1)
+        }),
+        ("a tab before the detail", |r| r.detail.insert(0, '\t')),
+    ];
+    for (what, edit) in edits {
+        let f = Fixture::with_chain(30).await;
+        f.forge_last(30, edit).await;
+        f.assert_named(what, Some(30), 30).await;
+        f.close().await;
+    }
+}
+
+#[tokio::test]
+async fn bytes_moved_between_adjacent_json_columns_are_named_even_with_the_hash_recomputed() {
+    let edits: [Edit; 4] = [
+        // record_ids ["r"] owner_agencies ["csc"] -> record_ids ["r" owner_agencies ],["csc"]
+        ("a closing bracket moved across the boundary", |r| {
+            r.record_ids.pop();
+            r.owner_agencies.insert_str(0, "],");
+        }),
+        // a second owner_agencies key smuggled into record_ids, the real one left empty
+        (
+            "the separator and the next list pasted into the first column",
+            |r| {
+                r.record_ids = format!("{},\"owner_agencies\":{}", r.record_ids, r.owner_agencies);
+                r.owner_agencies = String::new();
+            },
+        ),
+        ("a bracket moved from one list to the next", |r| {
+            r.reasons.pop();
+            r.obligations.insert(0, ']');
+        }),
+        ("a closing brace added after the detail", |r| {
+            r.detail.push('}')
+        }),
+    ];
+    for (what, edit) in edits {
+        let f = Fixture::with_chain(30).await;
+        f.forge_last(30, edit).await;
+        f.assert_named(what, Some(30), 30).await;
+        f.close().await;
+    }
+}
+
+#[tokio::test]
+async fn equivalent_but_non_canonical_json_is_named_even_with_the_hash_recomputed() {
+    let edits: [Edit; 5] = [
+        ("an escape for a plain letter", |r| {
+            r.owner_agencies = "[\"\\u0063sc\"]".into()
+        }),
+        ("an escaped slash", |r| {
+            r.actor_roles = "[\"social\\/worker\"]".into()
+        }),
+        ("detail keys out of order", |r| {
+            r.detail = "{\"view\":\"limited_summary\",\"legal_reference\":null}".into()
+        }),
+        ("a duplicate detail key", |r| {
+            r.detail = "{\"view\":\"full\",\"view\":\"limited_summary\"}".into()
+        }),
+        ("a number written differently", |r| {
+            r.detail = "{\"level\":20e-1}".into()
+        }),
+    ];
+    for (what, edit) in edits {
+        let f = Fixture::with_chain(30).await;
+        f.forge_last(30, edit).await;
+        f.assert_named(what, Some(30), 30).await;
+        f.close().await;
+    }
+}
+
+#[tokio::test]
+async fn a_hash_in_upper_case_hex_is_named() {
+    let f = Fixture::with_chain(30).await;
+    let row = f.row(30).await;
+    let upper = format!("sha256:{}", row.hash["sha256:".len()..].to_uppercase());
+    f.exec(&format!(
+        "UPDATE audit_log SET hash = '{upper}' WHERE seq = 30"
+    ))
+    .await;
+    f.exec(&format!(
+        "UPDATE audit_head SET hash = '{upper}' WHERE id = 1"
+    ))
+    .await;
+    f.assert_verdict(Some(30), 30).await;
+    f.close().await;
+}
