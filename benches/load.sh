@@ -9,7 +9,9 @@
 # Environment: BENCH_PG_URL (default postgres://postgres@127.0.0.1:5432/postgres; a database
 # broker_load is created afresh on that server), BENCH_DATABASES (default "sqlite postgres"),
 # BENCH_SCENARIOS (default "commit ceiling disclose decide inbox"), BENCH_DIR (default: a temp dir),
-# BENCH_SQLITE_URL / BENCH_PG_DB_URL to drive an existing (e.g. bulk-seeded) database instead.
+# BENCH_SQLITE_URL / BENCH_PG_DB_URL to drive an existing (e.g. bulk-seeded) database instead,
+# BENCH_STORED=N to mix N records sampled from those `broker bench-seed` stored into disclose
+# and decide (default 0).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 duration=${1:-10s}
@@ -18,6 +20,7 @@ pg_admin=${BENCH_PG_URL:-postgres://postgres@127.0.0.1:5432/postgres}
 databases=${BENCH_DATABASES:-sqlite postgres}
 scenarios=${BENCH_SCENARIOS:-commit ceiling disclose decide inbox}
 port=${BENCH_PORT:-9743}
+stored=${BENCH_STORED:-0}
 
 cargo build --release --locked --quiet
 broker=target/release/broker
@@ -44,8 +47,10 @@ for db in $databases; do
       server=$!
       for _ in $(seq 100); do (echo >/dev/tcp/127.0.0.1/$port) 2>/dev/null && break; sleep 0.1; done
     fi
+    extra=()
+    case $scenario in disclose|decide) extra=(--stored "$stored") ;; esac
     line=$(BROKER_DATABASE_URL=$url "$broker" loadgen --addr "127.0.0.1:$port" --config "$dir/broker.toml" \
-      --scenario "$scenario" --connections "$connections" --duration "$duration")
+      --scenario "$scenario" --connections "$connections" --duration "$duration" "${extra[@]}")
     echo "{\"database\":\"$db\",${line#\{}"
     rps[$scenario]=$(echo "$line" | sed -E 's/.*"throughput_rps":([0-9.]+).*/\1/')
     if [ -n "$server" ]; then kill "$server"; wait "$server" 2>/dev/null || true; server=; fi

@@ -84,6 +84,10 @@ pub enum Command {
         /// Children (each with a record) to seed through the API first
         #[arg(long, default_value_t = 200)]
         children: usize,
+        /// Also disclose this many records sampled at random from those `bench-seed` stored
+        /// (read straight from the configured database), so lookups range over all of them
+        #[arg(long, default_value_t = 0)]
+        stored: usize,
     },
     /// Write synthetic children, records and chained audit entries straight to the database,
     /// for measurements at scale (refuses a database holding anything it did not write)
@@ -226,6 +230,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             duration,
             requests,
             children,
+            stored,
         } => {
             let duration =
                 crate::devinit::parse_ttl(&duration)?.min(std::time::Duration::from_secs(600));
@@ -235,6 +240,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 duration,
                 max_requests: requests,
                 children,
+                stored,
             };
             let summary = crate::loadgen::run(addr, &config, opts).await?;
             println!("{}", serde_json::to_string(&summary)?);

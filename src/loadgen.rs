@@ -52,6 +52,8 @@ pub struct Options {
     pub duration: Duration,
     pub max_requests: u64,
     pub children: usize,
+    /// Records sampled from those `bench-seed` stored, disclosed beside the seeded ones.
+    pub stored: usize,
 }
 
 /// What the workers use: records to disclose (and packets to read) for many children.
@@ -172,6 +174,14 @@ pub async fn run(addr: SocketAddr, config_path: &Path, opts: Options) -> anyhow:
         Scenario::Inbox => seed(addr, &world, &config, opts.children.max(2), true).await?,
         _ => seed(addr, &world, &config, opts.children.max(2), false).await?,
     };
+    let mut seed = seed;
+    if opts.stored > 0 && matches!(opts.scenario, Scenario::Disclose | Scenario::Decide) {
+        let sampled = sample_stored(&config.database.url, opts.stored).await?;
+        if sampled.is_empty() {
+            bail!("--stored: the database holds no records written by bench-seed");
+        }
+        seed.records.extend(sampled);
+    }
     let seed = Arc::new(seed);
     let (agency, token) = match opts.scenario {
         Scenario::Inbox | Scenario::Ceiling | Scenario::Commit => (
@@ -266,6 +276,23 @@ pub async fn run(addr: SocketAddr, config_path: &Path, opts: Options) -> anyhow:
         errors.load(Ordering::Relaxed),
         start.elapsed(),
     ))
+}
+
+/// Record ids sampled at random from those `bench-seed` wrote (its children have no consent,
+/// so their disclosures are refused after the full fact lookup).
+async fn sample_stored(url: &str, n: usize) -> anyhow::Result<Vec<String>> {
+    let db = crate::db::Db::connect(url, 1).await?;
+    let ids = crate::with_db!(&db, pool => {
+        sqlx::query_scalar::<_, String>(
+            "SELECT id FROM records WHERE deposited_by = $1 ORDER BY random() LIMIT $2",
+        )
+        .bind(crate::benchseed::SEEDER)
+        .bind(n as i64)
+        .fetch_all(pool)
+        .await?
+    });
+    db.close().await;
+    Ok(ids)
 }
 
 fn summary(
