@@ -461,8 +461,11 @@ enum Val<'a> {
     Bytes(&'a [u8]),
 }
 
-/// `INSERT INTO {into} VALUES ($1, ..), ..` for `rows` rows of `columns` values.
-fn insert_sql(into: &str, columns: usize, rows: usize) -> String {
+/// `INSERT INTO {into} VALUES (.., ..), ..` for `rows` rows of `columns` values, with `$N`
+/// placeholders or, when `positional`, `?` ones. (SQLite looks a `$N` up by name, in a list as
+/// long as the statement's parameters, for every value bound: quadratic in a statement this
+/// big. A `?` is just the next one.)
+fn insert_sql(into: &str, columns: usize, rows: usize, positional: bool) -> String {
     let mut sql = format!("INSERT INTO {into} VALUES ");
     for row in 0..rows {
         sql.push_str(if row == 0 { "(" } else { ", (" });
@@ -470,7 +473,11 @@ fn insert_sql(into: &str, columns: usize, rows: usize) -> String {
             if col > 0 {
                 sql.push_str(", ");
             }
-            sql.push_str(&format!("${}", row * columns + col + 1));
+            if positional {
+                sql.push('?');
+            } else {
+                sql.push_str(&format!("${}", row * columns + col + 1));
+            }
         }
         sql.push(')');
     }
@@ -486,8 +493,9 @@ async fn insert_rows(
     values: &[Val<'_>],
 ) -> Result<(), sqlx::Error> {
     let per_statement = (PARAMS_PER_STATEMENT / columns) * columns;
+    let positional = matches!(tx, Tx::Sqlite(_));
     for chunk in values.chunks(per_statement) {
-        let sql = insert_sql(into, columns, chunk.len() / columns);
+        let sql = insert_sql(into, columns, chunk.len() / columns, positional);
         on_tx!(tx, c => {
             let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
             for v in chunk {
@@ -522,10 +530,14 @@ mod tests {
     }
 
     #[test]
-    fn the_insert_statement_numbers_its_parameters_row_by_row() {
+    fn the_insert_statement_numbers_its_parameters_row_by_row_or_takes_them_in_turn() {
         assert_eq!(
-            insert_sql("t (a, b)", 2, 2),
+            insert_sql("t (a, b)", 2, 2, false),
             "INSERT INTO t (a, b) VALUES ($1, $2), ($3, $4)"
+        );
+        assert_eq!(
+            insert_sql("t (a, b)", 2, 2, true),
+            "INSERT INTO t (a, b) VALUES (?, ?), (?, ?)"
         );
     }
 }

@@ -168,7 +168,8 @@ fn entry(i: i64) -> Entry {
         ..Entry::default()
     };
     if i % 7 == 0 {
-        e.justification = Some(format!("\"quoted\" \\ tab\t newline\n é ✓ {i}"));
+        e.justification = Some(format!("\"quoted\" \\ tab\t newline\n é ✓ 12:34:: {i}:"));
+        e.recipient_sub = Some(String::new());
         e.record_ids.push("r\"2\u{1}".into());
     }
     if i % 11 == 0 {
@@ -441,5 +442,58 @@ async fn a_hash_in_upper_case_hex_is_named() {
     ))
     .await;
     f.assert_verdict(Some(30), 30).await;
+    f.close().await;
+}
+
+#[tokio::test]
+async fn an_empty_text_and_a_null_are_told_apart() {
+    let f = Fixture::with_chain(30).await;
+    // entry 14 has recipient_sub '' and entry 15 NULL
+    f.exec("UPDATE audit_log SET recipient_sub = '' WHERE seq = 15")
+        .await;
+    f.assert_verdict(Some(15), 30).await;
+    f.exec("UPDATE audit_log SET recipient_sub = NULL WHERE seq = 14")
+        .await;
+    f.assert_verdict(Some(14), 30).await;
+    f.close().await;
+}
+
+/// A SQLite database in UTF-16 is read column by column (the frames' lengths would count
+/// UTF-16 bytes); the verdicts are the same. (SQLite only: skipped on PostgreSQL.)
+#[tokio::test]
+async fn a_utf16_sqlite_database_is_verified_column_by_column() {
+    use sqlx::Connection;
+    if std::env::var("BROKER_TEST_DATABASE_URL").is_ok_and(|u| !u.is_empty()) {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}/utf16.db", dir.path().display());
+    let mut c = sqlx::SqliteConnection::connect(&format!("{url}?mode=rwc"))
+        .await
+        .unwrap();
+    for sql in [
+        "PRAGMA encoding = 'UTF-16le'",
+        "CREATE TABLE fixes_the_encoding (x)",
+    ] {
+        sqlx::query(sql).execute(&mut c).await.unwrap();
+    }
+    c.close().await.unwrap();
+    let db = Db::connect(&url, 4).await.unwrap();
+    db.migrate().await.unwrap();
+    let encoding: String = broker::with_db!(&db, pool => {
+        sqlx::query_scalar("PRAGMA encoding").fetch_one(pool).await.unwrap()
+    });
+    assert_eq!(encoding, "UTF-16le");
+    let f = Fixture { _dir: dir, url, db };
+    broker::benchseed::append_entries(&f.db, (1..=LONG).map(entry))
+        .await
+        .unwrap();
+    f.assert_verdict(None, LONG).await;
+    f.forge_last(LONG, |r| r.owner_agencies = "[ \"csc\"]".into())
+        .await;
+    f.assert_verdict(Some(LONG), LONG).await;
+    f.exec("UPDATE audit_log SET purpose = 'court' WHERE seq = 2100")
+        .await;
+    f.assert_verdict(Some(2100), LONG).await;
     f.close().await;
 }
