@@ -74,18 +74,19 @@ fn migration_files(kind: &str) -> i64 {
 #[tokio::test]
 async fn migrating_twice_applies_each_migration_once() {
     let dir = tempfile::tempdir().unwrap();
-    let (_, db) = migrated(dir.path()).await;
+    let (url, db) = migrated(dir.path()).await;
     let once = applied_migrations(&db).await;
     db.migrate().await.expect("migrating a second time");
     assert_eq!(applied_migrations(&db).await, once);
     assert_eq!(once, migration_files(db.kind()));
     db.close().await;
+    common::drop_postgres_database(&url).await;
 }
 
 #[tokio::test]
 async fn a_packet_row_reads_back_with_its_issued_at_to_the_microsecond() {
     let dir = tempfile::tempdir().unwrap();
-    let (_, db) = migrated(dir.path()).await;
+    let (url, db) = migrated(dir.path()).await;
     let issued_at: DateTime<Utc> = "2026-03-01T10:15:30.123456Z".parse().unwrap();
     insert_packet(&db, "disclosure-1", "school-hillside", issued_at)
         .await
@@ -120,12 +121,13 @@ async fn a_packet_row_reads_back_with_its_issued_at_to_the_microsecond() {
     assert_eq!(read_at, issued_at);
     assert_eq!(record_ids, r#"["record-1"]"#);
     db.close().await;
+    common::drop_postgres_database(&url).await;
 }
 
 #[tokio::test]
 async fn packets_order_by_issued_at_chronologically_across_sub_second_times() {
     let dir = tempfile::tempdir().unwrap();
-    let (_, db) = migrated(dir.path()).await;
+    let (url, db) = migrated(dir.path()).await;
     // Whole seconds and fractions are written with different numbers of digits; the order
     // must still be the order in time, as the inbox relies on it.
     let times = [
@@ -152,12 +154,13 @@ async fn packets_order_by_issued_at_chronologically_across_sub_second_times() {
         ["d-later", "d-half", "d-whole", "d-before", "d-last-year"]
     );
     db.close().await;
+    common::drop_postgres_database(&url).await;
 }
 
 #[tokio::test]
 async fn a_second_packet_with_the_same_disclosure_id_is_refused() {
     let dir = tempfile::tempdir().unwrap();
-    let (_, db) = migrated(dir.path()).await;
+    let (url, db) = migrated(dir.path()).await;
     let at = Utc::now();
     insert_packet(&db, "disclosure-1", "csc", at)
         .await
@@ -168,6 +171,7 @@ async fn a_second_packet_with_the_same_disclosure_id_is_refused() {
         "{second:?}"
     );
     db.close().await;
+    common::drop_postgres_database(&url).await;
 }
 
 #[tokio::test]
@@ -176,6 +180,7 @@ async fn a_pooled_sqlite_connection_uses_wal_full_sync_and_foreign_keys() {
     let url = common::test_database_url(dir.path()).await;
     // PRAGMAs are SQLite's; on a PostgreSQL run there is nothing to check here.
     if url.starts_with("postgres") {
+        common::drop_postgres_database(&url).await;
         return;
     }
     let db = Db::connect(&url, 2).await.expect("connecting");
@@ -237,6 +242,7 @@ async fn broker_migrate_applies_the_migrations_and_exits_zero() {
     );
     assert_eq!(applied_migrations(&db).await, migration_files(db.kind()));
     db.close().await;
+    common::drop_postgres_database(&url).await;
 }
 
 #[tokio::test]

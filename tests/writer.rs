@@ -12,12 +12,25 @@ use broker::writer::{WriteTx, Writer};
 use serde_json::json;
 use sqlx::Row;
 
-async fn database() -> (tempfile::TempDir, Db) {
+/// A fresh, migrated database; dropped (on PostgreSQL) by [`Fresh::done`].
+struct Fresh {
+    _dir: tempfile::TempDir,
+    url: String,
+}
+
+impl Fresh {
+    async fn done(self, db: Db) {
+        db.close().await;
+        common::drop_postgres_database(&self.url).await;
+    }
+}
+
+async fn database() -> (Fresh, Db) {
     let dir = tempfile::tempdir().expect("a temp dir");
     let url = common::test_database_url(dir.path()).await;
     let db = Db::connect(&url, 4).await.expect("connecting");
     db.migrate().await.expect("migrating");
-    (dir, db)
+    (Fresh { _dir: dir, url }, db)
 }
 
 fn entry(action: &str) -> Entry {
@@ -59,7 +72,7 @@ async fn head(db: &Db) -> i64 {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_actions_share_commits_and_each_is_answered_after_its_commit() {
-    let (_dir, db) = database().await;
+    let (fresh, db) = database().await;
     let writer = Writer::start(db.clone());
     let mut tasks = Vec::new();
     for i in 0..64 {
@@ -99,11 +112,12 @@ async fn concurrent_actions_share_commits_and_each_is_answered_after_its_commit(
     );
     let v = audit::verify(&db).await.expect("verifying");
     assert!(v.ok && v.entries == 64, "{v:?}");
+    fresh.done(db).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_action_that_fails_or_is_abandoned_midway_leaves_nothing_and_the_batch_goes_on() {
-    let (_dir, db) = database().await;
+    let (fresh, db) = database().await;
     let writer = Writer::start(db.clone());
 
     // fails midway: its first insert is undone with it (on PostgreSQL the failed statement
@@ -139,11 +153,12 @@ async fn an_action_that_fails_or_is_abandoned_midway_leaves_nothing_and_the_batc
     assert_eq!(head(&db).await, 1);
     let v = audit::verify(&db).await.expect("verifying");
     assert!(v.ok && v.entries == 1, "{v:?}");
+    fresh.done(db).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_action_left_unfinished_with_nothing_else_queued_is_undone_and_releases_the_head() {
-    let (_dir, db) = database().await;
+    let (fresh, db) = database().await;
     let writer = Writer::start(db.clone());
     let mut tx = writer.begin().await.expect("begin");
     register(&mut tx, "undone").await.expect("insert");
@@ -158,4 +173,5 @@ async fn an_action_left_unfinished_with_nothing_else_queued_is_undone_and_releas
     register(&mut tx, "other").await.expect("insert");
     assert_eq!(tx.commit(entry("test.register")).await.expect("commit"), 1);
     assert_eq!(subjects(&db).await, vec!["other".to_owned()]);
+    fresh.done(db).await;
 }
