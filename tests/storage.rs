@@ -268,3 +268,90 @@ async fn readyz_over_mtls_reports_the_database_kind() {
     );
     server.stop().await;
 }
+
+/// Every change to a fact the rules use about a child moves the child's `facts_version`
+/// (triggers, migration 0003), which is what lets a disclosure decided on older facts be made
+/// again; a deposit does not (records are immutable and named by id).
+#[tokio::test]
+async fn every_change_to_a_childs_facts_moves_its_facts_version() {
+    let dir = tempfile::tempdir().unwrap();
+    let (url, db) = migrated(dir.path()).await;
+    let at = "2026-11-22T10:00:00.000000Z";
+    let version = |db: Db| async move {
+        broker::with_db!(&db, pool => sqlx::query("SELECT facts_version FROM subjects WHERE id = 's'")
+            .fetch_one(pool)
+            .await
+            .expect("reading the version")
+            .get::<i64, _>("facts_version"))
+    };
+    let steps: [(&str, &str, bool); 10] = [
+        (
+            "register",
+            "INSERT INTO subjects (id, date_of_birth, registered_by, created_at) VALUES ('s', '2014-05-01', 'csc', $1)",
+            false,
+        ),
+        (
+            "deposit",
+            "INSERT INTO records (id, subject_id, owner_agency, kind, subject_role, sections, content_enc, chair_agency, chair_sub, deposited_by, created_at) VALUES ('r', 's', 'csc', 'strategy_meeting_minutes', 'harmful_behaviour', '[]', '', 'police', 'chair', 'sw', $1)",
+            false,
+        ),
+        (
+            "consent",
+            "INSERT INTO consents (id, subject_id, given_by, purposes, recipient_kinds, agency, sub, created_at) VALUES ('c', 's', 'parent', '[]', '[]', 'csc', 'sw', $1)",
+            true,
+        ),
+        (
+            "withdrawal",
+            "UPDATE consents SET withdrawn_at = $1 WHERE id = 'c'",
+            true,
+        ),
+        (
+            "assessment",
+            "INSERT INTO competence_assessments (id, subject_id, assessment, outcome, assessed_on, agency, sub, created_at) VALUES ('a', 's', 'gillick', TRUE, '2026-11-01', 'csc', 'sw', $1)",
+            true,
+        ),
+        (
+            "MAPPA status",
+            "INSERT INTO mappa_status (subject_id, active, category, level, agency, sub, updated_at) VALUES ('s', TRUE, 1, 2, 'police', 'p', $1)",
+            true,
+        ),
+        (
+            "MAPPA status change",
+            "INSERT INTO mappa_status (subject_id, active, category, level, agency, sub, updated_at) VALUES ('s', FALSE, 1, 2, 'police', 'p', $1) ON CONFLICT (subject_id) DO UPDATE SET active = excluded.active, updated_at = excluded.updated_at",
+            true,
+        ),
+        (
+            "forum decision",
+            "INSERT INTO mappa_decisions (id, subject_id, recipient_agency, purposes, sections, decided_on, expires_at, chair_agency, chair_sub, created_at) VALUES ('m', 's', 'school-hillside', '[]', '[]', '2026-11-01', $1, 'police', 'chair', $1)",
+            true,
+        ),
+        (
+            "designation",
+            "INSERT INTO staff_designations (id, subject_id, school_agency, staff_sub, reason_enc, designated_by, created_at) VALUES ('d', 's', 'school-hillside', 't', '', 'head', $1)",
+            true,
+        ),
+        (
+            "chair permission",
+            "INSERT INTO chair_permissions (record_id, recipient_agency, granted_by, created_at) VALUES ('r', 'school-hillside', 'chair', $1)",
+            true,
+        ),
+    ];
+    let mut before = 0;
+    for (what, sql, moves) in steps {
+        broker::with_db!(&db, pool => sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(at)
+            .execute(pool)
+            .await
+            .map(drop)
+            .unwrap_or_else(|e| panic!("{what}: {e}")));
+        let now = version(db.clone()).await;
+        assert_eq!(
+            now > before,
+            moves,
+            "{what}: facts_version {before} -> {now}"
+        );
+        before = now;
+    }
+    db.close().await;
+    common::drop_postgres_database(&url).await;
+}

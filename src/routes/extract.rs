@@ -103,18 +103,6 @@ pub async fn commit_with(
     tx.commit(entry).await
 }
 
-/// Marks the child's facts as changed (migration 0003): a disclosure or dry run decided on
-/// the facts as they were is made again before it can commit.
-pub async fn facts_changed(tx: &mut crate::writer::WriteTx, subject: &str) -> Result<(), ApiError> {
-    crate::on_tx!(tx, c => sqlx::query(
-        "UPDATE subjects SET facts_version = facts_version + 1 WHERE id = $1")
-        .bind(subject)
-        .execute(&mut **c)
-        .await
-        .map(drop)
-        .map_err(store_failed))
-}
-
 /// The configured agency a body field names, or 422 naming the field.
 pub fn configured_agency<'a>(
     state: &'a AppState,

@@ -13,7 +13,7 @@ use sqlx::Row;
 
 use super::disclosures::decision_body;
 use super::extract::{
-    Body, commit_with, configured_agency, facts_changed, id, invalid, new_id, require, store_failed,
+    Body, commit_with, configured_agency, id, invalid, new_id, require, store_failed,
 };
 use super::subjects::subject_school;
 use crate::audit::{AuditRow, Entry};
@@ -201,7 +201,6 @@ pub(crate) async fn chair_permission(
     entry.record_ids = vec![record.clone()];
     entry.owner_agencies = vec![owner];
     entry.recipient_agency = Some(body.recipient_agency.clone());
-    facts_changed(&mut tx, &subject).await?;
     let seq = commit_with(tx, entry).await?;
     Ok((
         StatusCode::CREATED,

@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 use sqlx::Row;
 
 use super::extract::{
-    Body, commit_with, configured_agency, facts_changed, id, invalid, new_id, require, store_failed,
+    Body, commit_with, configured_agency, id, invalid, new_id, require, store_failed,
 };
 use crate::audit::Entry;
 use crate::db::{now, ts};
@@ -174,7 +174,6 @@ pub(crate) async fn competence(
         .await
         .map(drop)
         .map_err(store_failed)?);
-    facts_changed(&mut tx, &subject).await?;
     let seq = commit_with(
         tx,
         Entry::new(&principal, "competence.record")
@@ -242,7 +241,6 @@ pub(crate) async fn consent(
         .await
         .map(drop)
         .map_err(store_failed)?);
-    facts_changed(&mut tx, &subject).await?;
     let seq = commit_with(
         tx,
         Entry::new(&principal, "consent.record")
@@ -299,7 +297,6 @@ pub(crate) async fn withdraw(
         .await
         .map(drop)
         .map_err(store_failed)?);
-    facts_changed(&mut tx, &subject).await?;
     let seq = commit_with(
         tx,
         Entry::new(&principal, "consent.withdraw")
@@ -351,7 +348,6 @@ pub(crate) async fn mappa_status(
         .await
         .map(drop)
         .map_err(store_failed)?);
-    facts_changed(&mut tx, &subject).await?;
     let seq = commit_with(
         tx,
         Entry::new(&principal, "mappa.status")
@@ -439,7 +435,6 @@ pub(crate) async fn mappa_decision(
         }));
     entry.recipient_agency = Some(body.recipient_agency.clone());
     entry.recipient_role = body.recipient_role.map(|r| r.to_string());
-    facts_changed(&mut tx, &subject).await?;
     let seq = commit_with(tx, entry).await?;
     Ok((
         StatusCode::CREATED,
@@ -505,7 +500,6 @@ pub(crate) async fn designate(
     entry.recipient_agency = Some(principal.agency.to_string());
     entry.recipient_role = Some("school_staff".into());
     entry.recipient_sub = Some(staff.to_owned());
-    facts_changed(&mut tx, &subject).await?;
     let seq = commit_with(tx, entry).await?;
     Ok((
         StatusCode::CREATED,
