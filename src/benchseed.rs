@@ -335,7 +335,7 @@ impl Synthetic {
 
 /// Chains `entries` onto the audit log's head, [`ROWS_PER_TRANSACTION`] per transaction, many
 /// rows per statement: each transaction locks the head ([`Chain::lock`]), numbers and hashes its
-/// entries exactly as [`Chain::append`] does, inserts them with their `audit_records` rows, and
+/// entries with [`Chain::link`] as [`Chain::append`] does, inserts them with their `audit_records` rows, and
 /// stores the head before it commits. Returns the head after the last entry.
 pub async fn append_entries(
     db: &Db,
@@ -383,10 +383,8 @@ struct Linked {
 impl Linked {
     /// Numbers `entry` after the head, hashes it over the head's hash and advances the head.
     fn append(chain: &mut Chain, mut entry: Entry) -> serde_json::Result<Linked> {
-        entry.seq = chain.seq + 1;
-        let hash = entry.hash(&chain.hash);
-        let prev = std::mem::replace(&mut chain.hash, hash.clone());
-        chain.seq = entry.seq;
+        let prev = chain.link(&mut entry);
+        let hash = chain.hash.clone();
         Ok(Linked {
             actor_roles: serde_json::to_string(&entry.actor_roles)?,
             record_ids: serde_json::to_string(&entry.record_ids)?,
@@ -400,7 +398,7 @@ impl Linked {
         })
     }
 
-    /// The `audit_log` row, in [`AUDIT_COLUMNS`] order.
+    /// The `audit_log` row, in [`crate::audit::COLUMNS`] order.
     fn row(&self) -> [Val<'_>; 23] {
         let e = &self.entry;
         [
@@ -431,15 +429,16 @@ impl Linked {
     }
 }
 
-const AUDIT_COLUMNS: &str = "audit_log (seq, at, actor_agency, actor_sub, actor_roles, action, \
-     subject_id, record_ids, owner_agencies, recipient_agency, recipient_role, recipient_sub, \
-     purpose, basis, justification, decision, reasons, obligations, policy_version, \
-     packet_sha256, detail, prev_hash, hash)";
-
 /// Inserts linked entries and their `audit_records` index rows.
 async fn insert_linked(tx: &mut Tx, batch: &[Linked]) -> Result<(), sqlx::Error> {
     let rows: Vec<Val<'_>> = batch.iter().flat_map(Linked::row).collect();
-    insert_rows(tx, AUDIT_COLUMNS, 23, &rows).await?;
+    insert_rows(
+        tx,
+        &format!("audit_log ({})", crate::audit::COLUMNS),
+        23,
+        &rows,
+    )
+    .await?;
     let index: Vec<Val<'_>> = batch
         .iter()
         .flat_map(|l| {

@@ -119,13 +119,21 @@ impl Chain {
         })
     }
 
-    /// Inserts `entry` as the next link; the head advances only if the insert succeeded.
-    pub async fn append(&mut self, tx: &mut Tx, mut entry: Entry) -> Result<i64, sqlx::Error> {
+    /// Numbers `entry` after the head, hashes it onto the head and advances the head to it.
+    /// Returns the previous hash (the entry's `prev_hash`).
+    pub fn link(&mut self, entry: &mut Entry) -> String {
         entry.seq = self.seq + 1;
         let hash = entry.hash(&self.hash);
-        insert(tx, &entry, &self.hash, &hash).await?;
         self.seq = entry.seq;
-        self.hash = hash;
+        std::mem::replace(&mut self.hash, hash)
+    }
+
+    /// Inserts `entry` as the next link; the head advances only if the insert succeeded.
+    pub async fn append(&mut self, tx: &mut Tx, mut entry: Entry) -> Result<i64, sqlx::Error> {
+        let mut next = self.clone();
+        let prev = next.link(&mut entry);
+        insert(tx, &entry, &prev, &next.hash).await?;
+        *self = next;
         Ok(entry.seq)
     }
 
@@ -148,8 +156,8 @@ pub async fn append(tx: &mut Tx, entry: Entry) -> Result<i64, sqlx::Error> {
     Ok(seq)
 }
 
-/// The entry's columns, in the order of [`insert`]'s statements.
-const COLUMNS: &str = "seq, at, actor_agency, actor_sub, actor_roles, action, subject_id, \
+/// The `audit_log` columns, in the order of [`insert`]'s statements.
+pub const COLUMNS: &str = "seq, at, actor_agency, actor_sub, actor_roles, action, subject_id, \
     record_ids, owner_agencies, recipient_agency, recipient_role, recipient_sub, purpose, basis, \
     justification, decision, reasons, obligations, policy_version, packet_sha256, detail, \
     prev_hash, hash";
