@@ -113,22 +113,97 @@ impl Db {
         }
     }
 
-    /// Starts a write transaction (on SQLite, on the single writer connection).
+    /// Starts a write transaction (on SQLite, on the single writer connection, taking the
+    /// write lock at once) on a connection the transaction owns. See [`Tx`].
     pub async fn begin(&self) -> Result<Tx, sqlx::Error> {
         Ok(match self {
-            Db::Sqlite { write, .. } => Tx::Sqlite(write.begin().await?),
-            Db::Postgres(pool) => Tx::Postgres(pool.begin().await?),
+            Db::Sqlite { write, .. } => {
+                Tx::Sqlite(Conn::begin(write.acquire().await?, "BEGIN IMMEDIATE").await?)
+            }
+            Db::Postgres(pool) => Tx::Postgres(Conn::begin(pool.acquire().await?, "BEGIN").await?),
         })
     }
 }
 
 /// A write transaction on either database.
+///
+/// The broker begins and ends it with its own statements on a connection it holds, rather
+/// than through sqlx's transaction manager, so that a failure cannot leave the connection in a
+/// state the next transaction inherits: SQLite rolls a whole transaction back by itself on some
+/// errors (`SQLITE_FULL`, `SQLITE_IOERR`, ...), after which sqlx's idea of the nesting depth no
+/// longer matches the connection's and a later "transaction" silently never commits. A `Tx`
+/// that is dropped before it has committed or rolled back, or whose `COMMIT` or `ROLLBACK`
+/// fails, closes its connection instead of returning it to the pool: the database discards
+/// whatever the connection held, and the next transaction starts on a fresh connection.
 pub enum Tx {
-    Sqlite(sqlx::Transaction<'static, sqlx::Sqlite>),
-    Postgres(sqlx::Transaction<'static, sqlx::Postgres>),
+    Sqlite(Conn<sqlx::Sqlite>),
+    Postgres(Conn<sqlx::Postgres>),
 }
 
-/// Runs `$body` with `$conn` bound to the transaction's connection (`&mut *$conn` executes).
+/// The connection of a [`Tx`]; dereferences to the driver's connection (`&mut **c` executes).
+pub struct Conn<DB: sqlx::Database> {
+    conn: Option<sqlx::pool::PoolConnection<DB>>,
+    /// A transaction is (or may be) open on the connection.
+    open: bool,
+}
+
+impl<DB: sqlx::Database> Conn<DB>
+where
+    for<'c> &'c mut DB::Connection: sqlx::Executor<'c, Database = DB>,
+{
+    async fn begin(
+        conn: sqlx::pool::PoolConnection<DB>,
+        statement: &'static str,
+    ) -> Result<Conn<DB>, sqlx::Error> {
+        let mut conn = Conn {
+            conn: Some(conn),
+            open: true,
+        };
+        conn.run(statement).await?;
+        Ok(conn)
+    }
+
+    async fn run(&mut self, statement: &'static str) -> Result<(), sqlx::Error> {
+        sqlx::raw_sql(statement)
+            .execute(&mut **self)
+            .await
+            .map(drop)
+    }
+
+    /// Ends the transaction with `statement`; on success the connection goes back to the pool,
+    /// on failure it is closed.
+    async fn end(mut self, statement: &'static str) -> Result<(), sqlx::Error> {
+        self.run(statement).await?;
+        self.open = false;
+        Ok(())
+    }
+}
+
+impl<DB: sqlx::Database> std::ops::Deref for Conn<DB> {
+    type Target = DB::Connection;
+    fn deref(&self) -> &DB::Connection {
+        self.conn.as_ref().expect("a transaction's connection")
+    }
+}
+
+impl<DB: sqlx::Database> std::ops::DerefMut for Conn<DB> {
+    fn deref_mut(&mut self) -> &mut DB::Connection {
+        self.conn.as_mut().expect("a transaction's connection")
+    }
+}
+
+impl<DB: sqlx::Database> Drop for Conn<DB> {
+    fn drop(&mut self) {
+        if self.open
+            && let Some(conn) = self.conn.as_mut()
+        {
+            // never reuse a connection whose transaction state is not known to be clean
+            conn.close_on_drop();
+        }
+    }
+}
+
+/// Runs `$body` with `$conn` bound to the transaction's connection (`&mut **$conn` executes).
 #[macro_export]
 macro_rules! on_tx {
     ($tx:expr, $conn:ident => $body:expr) => {
@@ -157,12 +232,76 @@ impl<'a> WriteOn<'a> for &'a mut crate::writer::WriteTx {
 }
 
 impl Tx {
+    /// Commits. If the commit fails, the connection is closed (the database rolls back
+    /// whatever the transaction held) and the error is returned: nothing is to be taken as
+    /// stored.
     pub async fn commit(self) -> Result<(), sqlx::Error> {
         match self {
-            Tx::Sqlite(tx) => tx.commit().await,
-            Tx::Postgres(tx) => tx.commit().await,
+            Tx::Sqlite(c) => c.end("COMMIT").await,
+            Tx::Postgres(c) => c.end("COMMIT").await,
         }
     }
+
+    /// Rolls back; if that fails, the connection is closed, which rolls back too.
+    pub async fn rollback(self) -> Result<(), sqlx::Error> {
+        match self {
+            Tx::Sqlite(c) => c.end("ROLLBACK").await,
+            Tx::Postgres(c) => c.end("ROLLBACK").await,
+        }
+    }
+}
+
+/// Is `e` the database being unable to serve (unreachable, shut down, out of space, locked,
+/// read-only, refusing this role, or a connection lost mid-statement), rather than a bug in a
+/// query? The first answers 503; the rest stay 500, so a real bug is never hidden as a fault.
+pub fn is_unavailable(e: &sqlx::Error) -> bool {
+    use sqlx::Error as E;
+    match e {
+        E::Io(_)
+        | E::Tls(_)
+        | E::Protocol(_)
+        | E::PoolTimedOut
+        | E::PoolClosed
+        | E::WorkerCrashed
+        | E::BeginFailed => true,
+        E::Database(db) => {
+            let code = db.code();
+            let code = code.as_deref().unwrap_or("");
+            if db.try_downcast_ref::<sqlx::sqlite::SqliteError>().is_some() {
+                sqlite_unavailable(code)
+            } else {
+                postgres_unavailable(code)
+            }
+        }
+        _ => false,
+    }
+}
+
+/// SQLite result codes (the primary code is the low byte of the extended one) that are the
+/// file or the system failing: PERM, BUSY, LOCKED, NOMEM, READONLY, INTERRUPT, IOERR,
+/// CORRUPT, FULL, CANTOPEN, PROTOCOL, AUTH, NOTADB.
+fn sqlite_unavailable(code: &str) -> bool {
+    let Ok(extended) = code.parse::<i32>() else {
+        return false;
+    };
+    matches!(
+        extended & 0xff,
+        3 | 5 | 6 | 7 | 8 | 9 | 10 | 11 | 13 | 14 | 15 | 23 | 26
+    )
+}
+
+/// PostgreSQL SQLSTATEs that are the server or its operator refusing: connection exceptions
+/// (08), transaction rollbacks (40: serialization, deadlock), insufficient resources (53),
+/// program limits (54), object not in prerequisite state (55: a database not accepting
+/// connections, a lock not available), operator intervention (57: shutdown, terminated,
+/// cannot connect now), system errors (58), configuration file errors (F0), internal errors
+/// (XX), a read-only transaction (25006) and insufficient privilege (42501: a revoked grant).
+fn postgres_unavailable(code: &str) -> bool {
+    let class = code.get(..2).unwrap_or("");
+    matches!(
+        class,
+        "08" | "40" | "53" | "54" | "55" | "57" | "58" | "F0" | "XX"
+    ) || matches!(code, "25006" | "42501" | "28000" | "28P01")
 }
 
 /// An instant as the broker stores it: RFC 3339, UTC, microseconds (sorts as text).
@@ -181,4 +320,45 @@ pub fn parse_ts(text: &str) -> Result<chrono::DateTime<chrono::Utc>, sqlx::Error
 pub fn now() -> chrono::DateTime<chrono::Utc> {
     use chrono::SubsecRound;
     chrono::Utc::now().trunc_subsecs(6)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sqlite_faults_of_the_file_or_system_are_unavailable_and_query_errors_are_not() {
+        // FULL, its extended IOERR_WRITE, BUSY, LOCKED, READONLY, CANTOPEN
+        for code in ["13", "778", "5", "6", "8", "14"] {
+            assert!(sqlite_unavailable(code), "{code}");
+        }
+        // ERROR (a bad statement), CONSTRAINT_UNIQUE, MISMATCH, not a number
+        for code in ["1", "2067", "20", "x"] {
+            assert!(!sqlite_unavailable(code), "{code}");
+        }
+    }
+
+    #[test]
+    fn postgres_refusals_are_unavailable_and_query_errors_are_not() {
+        // admin shutdown, cannot connect now, connection failure, database not accepting
+        // connections, too many connections, revoked grant, read-only, deadlock
+        for code in [
+            "57P01", "57P03", "08006", "55000", "53300", "42501", "25006", "40P01",
+        ] {
+            assert!(postgres_unavailable(code), "{code}");
+        }
+        // syntax error, undefined column, unique violation, invalid text (a NUL byte)
+        for code in ["42601", "42703", "23505", "22021"] {
+            assert!(!postgres_unavailable(code), "{code}");
+        }
+    }
+
+    #[test]
+    fn transport_failures_are_unavailable() {
+        assert!(is_unavailable(&sqlx::Error::PoolTimedOut));
+        assert!(is_unavailable(&sqlx::Error::Io(std::io::Error::other(
+            "reset"
+        ))));
+        assert!(!is_unavailable(&sqlx::Error::RowNotFound));
+    }
 }

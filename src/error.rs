@@ -118,12 +118,12 @@ impl From<QueryRejection> for ApiError {
 }
 
 impl From<sqlx::Error> for ApiError {
+    /// A database that cannot serve is 503; any other database error is a bug (500).
     fn from(e: sqlx::Error) -> Self {
-        match e {
-            sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => {
-                ApiError::unavailable(e)
-            }
-            other => ApiError::internal(other),
+        if crate::db::is_unavailable(&e) {
+            ApiError::unavailable(format!("{e:?}"))
+        } else {
+            ApiError::internal(format!("{e:?}"))
         }
     }
 }

@@ -25,6 +25,9 @@ use crate::db::{Db, Tx};
 use crate::error::ApiError;
 use crate::on_tx;
 
+/// The size of the probe row's filler: a few packets.
+const PROBE_BYTES: usize = 64 * 1024;
+
 /// The process's single writer. Cheap to clone.
 #[derive(Clone)]
 pub struct Writer {
@@ -43,6 +46,9 @@ struct Inner {
 pub struct Stats {
     batches: AtomicU64,
     actions: AtomicU64,
+    failed_batches: AtomicU64,
+    /// Cleared by a failed batch, set by a committed one.
+    unwritable: std::sync::atomic::AtomicBool,
 }
 
 impl Stats {
@@ -53,13 +59,28 @@ impl Stats {
             self.actions.load(Ordering::Relaxed),
         )
     }
+
+    /// Batches that failed (rolled back whole, every action in them answered 503).
+    pub fn failed_batches(&self) -> u64 {
+        self.failed_batches.load(Ordering::Relaxed)
+    }
+
+    fn batch_ended(&self, committed: bool, actions: usize) {
+        if committed {
+            self.batches.fetch_add(1, Ordering::Relaxed);
+            self.actions.fetch_add(actions as u64, Ordering::Relaxed);
+        } else {
+            self.failed_batches.fetch_add(1, Ordering::Relaxed);
+        }
+        self.unwritable.store(!committed, Ordering::Relaxed);
+    }
 }
 
-#[derive(Default)]
 struct Batch {
     open: Option<Open>,
     /// The last holder left its action unfinished: roll back to its savepoint first.
     dirty: bool,
+    stats: Arc<Stats>,
 }
 
 /// An open batch transaction.
@@ -84,7 +105,7 @@ impl std::fmt::Debug for Writer {
 }
 
 fn failed(what: &str, e: sqlx::Error) -> ApiError {
-    tracing::error!(error = %e, "{what}");
+    tracing::error!(error = ?e, "{what}");
     ApiError::unavailable(format!("write or audit failed: {what}: {e}"))
 }
 
@@ -95,11 +116,16 @@ async fn exec(tx: &mut Tx, sql: &'static str) -> Result<(), sqlx::Error> {
 impl Writer {
     /// Starts the writer (and its committer task) on `db`. Needs a tokio runtime.
     pub fn start(db: Db) -> Writer {
+        let stats = Arc::new(Stats::default());
         let inner = Arc::new(Inner {
             db,
-            batch: Arc::new(Mutex::new(Batch::default())),
+            batch: Arc::new(Mutex::new(Batch {
+                open: None,
+                dirty: false,
+                stats: stats.clone(),
+            })),
             wake: Arc::new(Notify::new()),
-            stats: Arc::new(Stats::default()),
+            stats,
         });
         tokio::spawn(committer(Arc::downgrade(&inner), inner.wake.clone()));
         Writer { inner }
@@ -110,20 +136,56 @@ impl Writer {
         &self.inner.stats
     }
 
+    /// Did the last batch commit? False from a failed batch until one commits again.
+    pub fn writable(&self) -> bool {
+        !self.inner.stats.unwritable.load(Ordering::Relaxed)
+    }
+
+    /// Rewrites the probe row with 64 KiB of random bytes (an action with no audit entry:
+    /// the head is written back unchanged) and waits for the commit: whether the database can
+    /// take a write of a real size now. A success makes the writer [`writable`](Self::writable).
+    pub async fn probe(&self) -> Result<(), ApiError> {
+        let mut filler = vec![0u8; PROBE_BYTES];
+        rand::RngCore::fill_bytes(&mut rand::thread_rng(), &mut filler);
+        let mut action = self.begin().await?;
+        on_tx!(&mut action, c => sqlx::query(
+            "INSERT INTO write_probe (id, at, filler) VALUES (1, $1, $2) \
+             ON CONFLICT (id) DO UPDATE SET at = excluded.at, filler = excluded.filler")
+            .bind(crate::db::ts(crate::db::now()))
+            .bind(&filler)
+            .execute(&mut **c)
+            .await
+            .map(drop))
+        .map_err(|e| failed("writing the probe row", e))?;
+        action.finish().await
+    }
+
     /// Waits its turn and starts an action inside the open batch (opening one if needed).
     pub async fn begin(&self) -> Result<WriteTx, ApiError> {
         let mut batch = self.inner.batch.clone().lock_owned().await;
         settle(&mut batch).await;
         if batch.open.is_none() {
-            let mut tx = self
-                .inner
-                .db
-                .begin()
-                .await
-                .map_err(|e| failed("opening a write transaction", e))?;
-            let chain = Chain::lock(&mut tx)
-                .await
-                .map_err(|e| failed("locking the audit head", e))?;
+            // a batch always starts from the head as stored: never from one a failed batch
+            // advanced in memory
+            let opened = async {
+                let mut tx = self
+                    .inner
+                    .db
+                    .begin()
+                    .await
+                    .map_err(|e| failed("opening a write transaction", e))?;
+                let chain = Chain::lock(&mut tx)
+                    .await
+                    .map_err(|e| failed("locking the audit head", e))?;
+                Ok::<_, ApiError>((tx, chain))
+            };
+            let (tx, chain) = match opened.await {
+                Ok(opened) => opened,
+                Err(e) => {
+                    batch.stats.batch_ended(false, 0);
+                    return Err(e);
+                }
+            };
             batch.open = Some(Open {
                 tx,
                 saved: chain.clone(),
@@ -136,7 +198,7 @@ impl Writer {
         let open = batch.open.as_mut().expect("a batch is open");
         if !open.savepoint {
             if let Err(e) = exec(&mut open.tx, "SAVEPOINT action").await {
-                end(&mut batch, false);
+                abandon(&mut batch);
                 return Err(failed("setting a savepoint", e));
             }
             open.savepoint = true;
@@ -197,7 +259,7 @@ impl WriteTx {
         if let Err(e) = released {
             // the action may be half in the batch: the whole batch is abandoned
             if let Some(batch) = self.batch.as_mut() {
-                end(batch, false);
+                abandon(batch);
             }
             return Err(failed("releasing a savepoint", e));
         }
@@ -234,15 +296,18 @@ async fn settle(batch: &mut Batch) {
     open.chain = open.saved.clone();
     // the savepoint stays set after a rollback to it, for the next action
     if let Err(e) = exec(&mut open.tx, "ROLLBACK TO SAVEPOINT action").await {
-        tracing::error!(error = %e, "undoing an unfinished action failed; the batch is abandoned");
-        end(batch, false);
+        tracing::error!(error = ?e, "undoing an unfinished action failed; the batch is abandoned");
+        abandon(batch);
     }
 }
 
-/// Ends the open batch without committing (its transaction rolls back when dropped).
-fn end(batch: &mut Batch, committed: bool) {
+/// Abandons the open batch after a failed statement: its transaction is dropped, which
+/// closes its connection (the database rolls everything in it back), and every action that
+/// joined it is answered 503. The next batch starts on a fresh connection from the stored head.
+fn abandon(batch: &mut Batch) {
     if let Some(open) = batch.open.take() {
-        let _ = open.done.send(Some(committed));
+        batch.stats.batch_ended(false, open.actions);
+        let _ = open.done.send(Some(false));
     }
 }
 
@@ -260,23 +325,20 @@ async fn committer(inner: Weak<Inner>, wake: Arc<Notify>) {
         };
         if open.actions == 0 {
             // nothing to commit (every action was undone): let go of the audit head
+            if let Err(e) = open.tx.rollback().await {
+                tracing::warn!(error = ?e, "rolling back an empty batch failed; its connection is closed");
+            }
             continue;
         }
         let committed = match open.chain.store(&mut open.tx).await {
             Ok(()) => open.tx.commit().await,
+            // the transaction is dropped here, closing its connection
             Err(e) => Err(e),
         };
-        match &committed {
-            Ok(()) => {
-                stats.batches.fetch_add(1, Ordering::Relaxed);
-                stats
-                    .actions
-                    .fetch_add(open.actions as u64, Ordering::Relaxed);
-            }
-            Err(e) => {
-                tracing::error!(error = %e, actions = open.actions, "a batch failed to commit")
-            }
+        if let Err(e) = &committed {
+            tracing::error!(error = ?e, actions = open.actions, "a batch failed to commit; every action in it is answered 503");
         }
+        stats.batch_ended(committed.is_ok(), open.actions);
         let _ = open.done.send(Some(committed.is_ok()));
     }
 }

@@ -20,20 +20,7 @@ use sqlx::Row;
 
 // ---- request helpers -------------------------------------------------------------------------
 
-fn born_years_ago(years: u32) -> String {
-    let today = broker::decision::facts::london_date(chrono::Utc::now());
-    (today - chrono::Months::new(years * 12) - chrono::Days::new(60)).to_string()
-}
-
-fn client(world: &DevWorld, addr: SocketAddr, agency: &str) -> Client {
-    Client::from_files(
-        addr,
-        &world.ca(),
-        &world.client_cert(agency),
-        &world.client_key(agency),
-    )
-    .expect("a client for the agency")
-}
+use common::{born_years_ago, world_client as client};
 
 /// POSTs and insists on `status`; returns the body.
 async fn post(client: &Client, path: &str, token: &str, body: &Value, status: u16) -> Value {

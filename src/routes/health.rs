@@ -10,20 +10,27 @@ pub(crate) async fn healthz() -> Json<Value> {
     Json(json!({"status": "ok"}))
 }
 
+/// Ready when the database answers a read and, after a write has failed, takes a write again
+/// (the writer's probe commits an empty action). A 503 names which of the two failed.
 pub(crate) async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
-    match state.db.ping().await {
-        Ok(()) => (
-            StatusCode::OK,
-            Json(json!({"status": "ready", "database": state.db.kind()})),
-        ),
-        Err(e) => {
-            tracing::warn!(error = %e, "readiness check failed");
-            (
-                StatusCode::SERVICE_UNAVAILABLE,
-                Json(json!({"status": "unavailable", "database": state.db.kind()})),
-            )
-        }
+    let database = state.db.kind();
+    let unavailable = |what: &str| {
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(json!({"status": "unavailable", "database": database, "failing": what})),
+        )
+    };
+    if let Err(e) = state.db.ping().await {
+        tracing::warn!(error = ?e, "readiness check failed: the database does not answer a read");
+        return unavailable("read");
     }
+    if !state.writer.writable() && state.writer.probe().await.is_err() {
+        return unavailable("write");
+    }
+    (
+        StatusCode::OK,
+        Json(json!({"status": "ready", "database": database})),
+    )
 }
 
 /// `GET /v1/whoami`: the authenticated caller as the broker sees it (no database access; the

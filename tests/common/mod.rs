@@ -139,3 +139,21 @@ impl TestServer {
         drop_postgres_database(&self.config.database.url).await;
     }
 }
+
+/// A date of birth `years` years (and two months) before today on the Europe/London calendar.
+pub fn born_years_ago(years: u32) -> String {
+    let today = broker::decision::facts::london_date(chrono::Utc::now());
+    (today - chrono::Months::new(years * 12) - chrono::Days::new(60)).to_string()
+}
+
+/// A client presenting `agency`'s dev certificate to a broker at `addr` (one not started by
+/// [`TestServer`], e.g. a `broker serve` process).
+pub fn world_client(world: &DevWorld, addr: SocketAddr, agency: &str) -> Client {
+    Client::from_files(
+        addr,
+        &world.ca(),
+        &world.client_cert(agency),
+        &world.client_key(agency),
+    )
+    .expect("a client for the agency")
+}
