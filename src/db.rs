@@ -225,12 +225,6 @@ impl<'a> WriteOn<'a> for &'a mut Tx {
     }
 }
 
-impl<'a> WriteOn<'a> for &'a mut crate::writer::WriteTx {
-    fn tx_mut(self) -> &'a mut Tx {
-        self.tx()
-    }
-}
-
 impl Tx {
     /// Commits. If the commit fails, the connection is closed (the database rolls back
     /// whatever the transaction held) and the error is returned: nothing is to be taken as
@@ -302,6 +296,17 @@ fn postgres_unavailable(code: &str) -> bool {
         class,
         "08" | "40" | "53" | "54" | "55" | "57" | "58" | "F0" | "XX"
     ) || matches!(code, "25006" | "42501" | "28000" | "28P01")
+}
+
+impl From<sqlx::Error> for crate::error::ApiError {
+    /// A database that cannot serve is 503; any other database error is a bug (500).
+    fn from(e: sqlx::Error) -> Self {
+        if is_unavailable(&e) {
+            crate::error::ApiError::unavailable(format!("{e:?}"))
+        } else {
+            crate::error::ApiError::internal(format!("{e:?}"))
+        }
+    }
 }
 
 /// An instant as the broker stores it: RFC 3339, UTC, microseconds (sorts as text).

@@ -117,17 +117,6 @@ impl From<QueryRejection> for ApiError {
     }
 }
 
-impl From<sqlx::Error> for ApiError {
-    /// A database that cannot serve is 503; any other database error is a bug (500).
-    fn from(e: sqlx::Error) -> Self {
-        if crate::db::is_unavailable(&e) {
-            ApiError::unavailable(format!("{e:?}"))
-        } else {
-            ApiError::internal(format!("{e:?}"))
-        }
-    }
-}
-
 /// Unknown routes answer problem+json too.
 pub async fn not_found() -> ApiError {
     ApiError::not_found("no such endpoint")

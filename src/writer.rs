@@ -276,6 +276,12 @@ impl WriteTx {
     }
 }
 
+impl<'a> crate::db::WriteOn<'a> for &'a mut WriteTx {
+    fn tx_mut(self) -> &'a mut Tx {
+        self.tx()
+    }
+}
+
 impl Drop for WriteTx {
     fn drop(&mut self) {
         if let Some(batch) = &mut self.batch {

@@ -13,7 +13,6 @@ use sqlx::Row;
 
 use crate::db::{Db, Tx, ts};
 use crate::decision::Decision;
-use crate::identity::Principal;
 use crate::on_tx;
 
 /// The hash before the first entry.
@@ -46,18 +45,22 @@ pub struct Entry {
     pub detail: serde_json::Value,
 }
 
+/// Who acted, as the audit log records it: plain values, so this layer knows nothing of how
+/// callers are identified (the identity layer's `Principal` is one).
+pub trait Actor {
+    fn agency(&self) -> &str;
+    fn sub(&self) -> &str;
+    fn roles(&self) -> Vec<&str>;
+}
+
 impl Entry {
-    /// An entry for `action` by `principal`, now.
-    pub fn new(principal: &Principal, action: &str) -> Entry {
+    /// An entry for `action` by `actor`, now.
+    pub fn new(actor: &impl Actor, action: &str) -> Entry {
         Entry {
             at: ts(crate::db::now()),
-            actor_agency: principal.agency.to_string(),
-            actor_sub: principal.sub.clone(),
-            actor_roles: principal
-                .roles_text()
-                .iter()
-                .map(|r| r.to_string())
-                .collect(),
+            actor_agency: actor.agency().to_owned(),
+            actor_sub: actor.sub().to_owned(),
+            actor_roles: actor.roles().into_iter().map(str::to_owned).collect(),
             action: action.to_owned(),
             detail: serde_json::json!({}),
             ..Entry::default()

@@ -43,6 +43,20 @@ impl Principal {
     }
 }
 
+impl crate::audit::Actor for Principal {
+    fn agency(&self) -> &str {
+        &self.agency
+    }
+
+    fn sub(&self) -> &str {
+        &self.sub
+    }
+
+    fn roles(&self) -> Vec<&str> {
+        self.roles_text()
+    }
+}
+
 impl FromRequestParts<AppState> for Principal {
     type Rejection = ApiError;
 
