@@ -28,7 +28,7 @@ use serde::Serialize;
 use serde_json::json;
 use sqlx::Row;
 
-use crate::audit::{Chain, Entry};
+use crate::audit::{AuditRow, Cell, Chain, Entry};
 use crate::config::Config;
 use crate::crypto::AtRestKey;
 use crate::db::{Db, Tx, now, ts};
@@ -346,11 +346,14 @@ pub async fn append_entries(
     while entries.peek().is_some() {
         let mut tx = db.begin().await?;
         let mut chain = Chain::lock(&mut tx).await?;
-        let batch: Vec<Linked> = entries
+        let batch: Vec<(AuditRow, Vec<String>)> = entries
             .by_ref()
             .take(ROWS_PER_TRANSACTION as usize)
-            .map(|entry| Linked::append(&mut chain, entry))
-            .collect::<Result<_, _>>()?;
+            .map(|entry| {
+                let records = entry.record_ids.clone();
+                (chain.link_row(entry), records)
+            })
+            .collect();
         insert_linked(&mut tx, &batch).await?;
         chain.store(&mut tx).await?;
         tx.commit().await?;
@@ -367,85 +370,26 @@ pub async fn append_entries(
     }
 }
 
-/// An entry numbered and hashed onto the chain, with its JSON columns as stored.
-struct Linked {
-    entry: Entry,
-    prev: String,
-    hash: String,
-    actor_roles: String,
-    record_ids: String,
-    owner_agencies: String,
-    reasons: String,
-    obligations: String,
-    detail: String,
-}
-
-impl Linked {
-    /// Numbers `entry` after the head, hashes it over the head's hash and advances the head.
-    fn append(chain: &mut Chain, mut entry: Entry) -> serde_json::Result<Linked> {
-        let prev = chain.link(&mut entry);
-        let hash = chain.hash.clone();
-        Ok(Linked {
-            actor_roles: serde_json::to_string(&entry.actor_roles)?,
-            record_ids: serde_json::to_string(&entry.record_ids)?,
-            owner_agencies: serde_json::to_string(&entry.owner_agencies)?,
-            reasons: serde_json::to_string(&entry.reasons)?,
-            obligations: serde_json::to_string(&entry.obligations)?,
-            detail: serde_json::to_string(&entry.detail)?,
-            entry,
-            prev,
-            hash,
-        })
-    }
-
-    /// The `audit_log` row, in [`crate::audit::COLUMNS`] order.
-    fn row(&self) -> [Val<'_>; 23] {
-        let e = &self.entry;
-        [
-            Val::Int(e.seq),
-            Val::Text(&e.at),
-            Val::Text(&e.actor_agency),
-            Val::Text(&e.actor_sub),
-            Val::Text(&self.actor_roles),
-            Val::Text(&e.action),
-            Val::OptText(e.subject_id.as_deref()),
-            Val::Text(&self.record_ids),
-            Val::Text(&self.owner_agencies),
-            Val::OptText(e.recipient_agency.as_deref()),
-            Val::OptText(e.recipient_role.as_deref()),
-            Val::OptText(e.recipient_sub.as_deref()),
-            Val::OptText(e.purpose.as_deref()),
-            Val::OptText(e.basis.as_deref()),
-            Val::OptText(e.justification.as_deref()),
-            Val::OptText(e.decision.as_deref()),
-            Val::Text(&self.reasons),
-            Val::Text(&self.obligations),
-            Val::OptText(e.policy_version.as_deref()),
-            Val::OptText(e.packet_sha256.as_deref()),
-            Val::Text(&self.detail),
-            Val::Text(&self.prev),
-            Val::Text(&self.hash),
-        ]
-    }
-}
-
 /// Inserts linked entries and their `audit_records` index rows.
-async fn insert_linked(tx: &mut Tx, batch: &[Linked]) -> Result<(), sqlx::Error> {
-    let rows: Vec<Val<'_>> = batch.iter().flat_map(Linked::row).collect();
+async fn insert_linked(tx: &mut Tx, batch: &[(AuditRow, Vec<String>)]) -> Result<(), sqlx::Error> {
+    let rows: Vec<Val<'_>> = batch
+        .iter()
+        .flat_map(|(row, _)| row.cells())
+        .map(Val::from)
+        .collect();
     insert_rows(
         tx,
-        &format!("audit_log ({})", crate::audit::COLUMNS),
-        23,
+        &format!("audit_log ({})", crate::audit::columns()),
+        crate::audit::ROW_COLUMNS,
         &rows,
     )
     .await?;
     let index: Vec<Val<'_>> = batch
         .iter()
-        .flat_map(|l| {
-            l.entry
-                .record_ids
+        .flat_map(|(row, records)| {
+            records
                 .iter()
-                .flat_map(|r| [Val::Text(r), Val::Int(l.entry.seq)])
+                .flat_map(|r| [Val::Text(r), Val::Int(row.seq)])
         })
         .collect();
     insert_rows(tx, "audit_records (record_id, seq)", 2, &index).await
@@ -458,6 +402,16 @@ enum Val<'a> {
     OptText(Option<&'a str>),
     Int(i64),
     Bytes(&'a [u8]),
+}
+
+impl<'a> From<Cell<'a>> for Val<'a> {
+    fn from(cell: Cell<'a>) -> Val<'a> {
+        match cell {
+            Cell::Int(v) => Val::Int(v),
+            Cell::Text(v) => Val::Text(v),
+            Cell::OptText(v) => Val::OptText(v),
+        }
+    }
 }
 
 /// `INSERT INTO {into} VALUES (.., ..), ..` for `rows` rows of `columns` values, with `$N`

@@ -223,52 +223,33 @@ async fn exec(db: &Db, sql: &str) {
     })
 }
 
-const ROW_COLUMNS: &str = "at, actor_agency, actor_sub, actor_roles, action, subject_id, \
-     record_ids, owner_agencies, recipient_agency, recipient_role, recipient_sub, purpose, basis, \
-     justification, decision, reasons, obligations, policy_version, packet_sha256, detail, \
-     prev_hash, hash";
-
 /// Writes `row`'s stored values (all but its seq) as the entry at `seq`: an UPDATE, or an INSERT
 /// when `insert`.
 async fn write_row(db: &Db, seq: i64, row: &AuditRow, insert: bool) {
+    let columns = broker::audit::columns();
     let sql = if insert {
+        let params: Vec<String> = (1..=broker::audit::ROW_COLUMNS)
+            .map(|i| format!("${i}"))
+            .collect();
         format!(
-            "INSERT INTO audit_log (seq, {ROW_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, \
-             $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23)"
+            "INSERT INTO audit_log ({columns}) VALUES ({})",
+            params.join(", ")
         )
     } else {
-        let set: Vec<String> = ROW_COLUMNS
+        let set: Vec<String> = columns
             .split(", ")
             .enumerate()
-            .map(|(i, c)| format!("{c} = ${}", i + 2))
+            .skip(1)
+            .map(|(i, c)| format!("{c} = ${}", i + 1))
             .collect();
         format!("UPDATE audit_log SET {} WHERE seq = $1", set.join(", "))
     };
+    let mut cells = row.cells();
+    cells[0] = broker::audit::Cell::Int(seq);
     broker::with_db!(db, pool => {
-        sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(seq)
-            .bind(&row.at)
-            .bind(&row.actor_agency)
-            .bind(&row.actor_sub)
-            .bind(&row.actor_roles)
-            .bind(&row.action)
-            .bind(&row.subject_id)
-            .bind(&row.record_ids)
-            .bind(&row.owner_agencies)
-            .bind(&row.recipient_agency)
-            .bind(&row.recipient_role)
-            .bind(&row.recipient_sub)
-            .bind(&row.purpose)
-            .bind(&row.basis)
-            .bind(&row.justification)
-            .bind(&row.decision)
-            .bind(&row.reasons)
-            .bind(&row.obligations)
-            .bind(&row.policy_version)
-            .bind(&row.packet_sha256)
-            .bind(&row.detail)
-            .bind(&row.prev_hash)
-            .bind(&row.hash)
+        cells
+            .into_iter()
+            .fold(sqlx::query(sqlx::AssertSqlSafe(sql)), |q, cell| cell.bind(q))
             .execute(pool)
             .await
             .unwrap_or_else(|e| panic!("writing audit entry {seq}: {e}"));

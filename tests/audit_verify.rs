@@ -84,41 +84,20 @@ impl Fixture {
 
     /// Overwrites the stored row `row.seq` with `row`'s values.
     async fn write(&self, row: &AuditRow) {
+        let set: Vec<String> = broker::audit::columns()
+            .split(", ")
+            .enumerate()
+            .skip(1)
+            .map(|(i, c)| format!("{c} = ${}", i + 1))
+            .collect();
+        let sql = format!("UPDATE audit_log SET {} WHERE seq = $1", set.join(", "));
         broker::with_db!(&self.db, pool => {
-            sqlx::query(
-                "UPDATE audit_log SET at = $2, actor_agency = $3, actor_sub = $4, \
-                 actor_roles = $5, action = $6, subject_id = $7, record_ids = $8, \
-                 owner_agencies = $9, recipient_agency = $10, recipient_role = $11, \
-                 recipient_sub = $12, purpose = $13, basis = $14, justification = $15, \
-                 decision = $16, reasons = $17, obligations = $18, policy_version = $19, \
-                 packet_sha256 = $20, detail = $21, prev_hash = $22, hash = $23 WHERE seq = $1",
-            )
-            .bind(row.seq)
-            .bind(&row.at)
-            .bind(&row.actor_agency)
-            .bind(&row.actor_sub)
-            .bind(&row.actor_roles)
-            .bind(&row.action)
-            .bind(&row.subject_id)
-            .bind(&row.record_ids)
-            .bind(&row.owner_agencies)
-            .bind(&row.recipient_agency)
-            .bind(&row.recipient_role)
-            .bind(&row.recipient_sub)
-            .bind(&row.purpose)
-            .bind(&row.basis)
-            .bind(&row.justification)
-            .bind(&row.decision)
-            .bind(&row.reasons)
-            .bind(&row.obligations)
-            .bind(&row.policy_version)
-            .bind(&row.packet_sha256)
-            .bind(&row.detail)
-            .bind(&row.prev_hash)
-            .bind(&row.hash)
-            .execute(pool)
-            .await
-            .unwrap_or_else(|e| panic!("writing entry {}: {e}", row.seq));
+            row.cells()
+                .into_iter()
+                .fold(sqlx::query(sqlx::AssertSqlSafe(sql)), |q, cell| cell.bind(q))
+                .execute(pool)
+                .await
+                .unwrap_or_else(|e| panic!("writing entry {}: {e}", row.seq));
         })
     }
 

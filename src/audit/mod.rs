@@ -3,9 +3,14 @@
 //! Each entry's hash is SHA-256 over the previous hash and the entry's canonical encoding, so an
 //! edited, deleted, inserted or reordered entry breaks the chain at the first bad `seq`.
 
+mod row;
 mod verify;
 
+pub use row::{AuditRow, Cell, ENTRY_COLUMNS, Kind, ROW_COLUMNS, columns};
+
 pub use verify::{Verification, verify};
+
+use std::sync::LazyLock;
 
 use serde::Serialize;
 use sha2::{Digest, Sha256};
@@ -97,10 +102,6 @@ impl Entry {
     }
 }
 
-fn json<T: Serialize>(v: &T) -> String {
-    serde_json::to_string(v).unwrap_or_else(|_| "null".into())
-}
-
 /// The chain's head inside a write transaction that has locked it. Appends advance it in
 /// memory; [`Chain::store`] writes it back before the commit. A batch of actions (group commit)
 /// locks the head once, appends each action's entry, and stores the head once.
@@ -131,13 +132,19 @@ impl Chain {
         std::mem::replace(&mut self.hash, hash)
     }
 
+    /// Links `entry` after the head (see [`Chain::link`]) and returns the row that stores it.
+    pub fn link_row(&mut self, mut entry: Entry) -> AuditRow {
+        let prev = self.link(&mut entry);
+        AuditRow::linked(entry, prev, self.hash.clone())
+    }
+
     /// Inserts `entry` as the next link; the head advances only if the insert succeeded.
-    pub async fn append(&mut self, tx: &mut Tx, mut entry: Entry) -> Result<i64, sqlx::Error> {
+    pub async fn append(&mut self, tx: &mut Tx, entry: Entry) -> Result<i64, sqlx::Error> {
         let mut next = self.clone();
-        let prev = next.link(&mut entry);
-        insert(tx, &entry, &prev, &next.hash).await?;
+        let records = entry.record_ids.clone();
+        insert(tx, next.link_row(entry), &records).await?;
         *self = next;
-        Ok(entry.seq)
+        Ok(self.seq)
     }
 
     /// Writes the head back (in the same transaction as the entries).
@@ -159,153 +166,49 @@ pub async fn append(tx: &mut Tx, entry: Entry) -> Result<i64, sqlx::Error> {
     Ok(seq)
 }
 
-/// The `audit_log` columns, in the order of [`insert`]'s statements.
-pub const COLUMNS: &str = "seq, at, actor_agency, actor_sub, actor_roles, action, subject_id, \
-    record_ids, owner_agencies, recipient_agency, recipient_role, recipient_sub, purpose, basis, \
-    justification, decision, reasons, obligations, policy_version, packet_sha256, detail, \
-    prev_hash, hash";
-
-/// Inserts one entry row (and its record index rows) with the given links. On PostgreSQL it
-/// is one statement (one round trip); on SQLite one per row.
-async fn insert(tx: &mut Tx, entry: &Entry, prev: &str, hash: &str) -> Result<(), sqlx::Error> {
-    const VALUES: &str = "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, \
-        $15, $16, $17, $18, $19, $20, $21, $22, $23)";
-    static SQLITE: std::sync::LazyLock<String> =
-        std::sync::LazyLock::new(|| format!("INSERT INTO audit_log ({COLUMNS}) {VALUES}"));
-    static POSTGRES: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+/// Inserts one row (and the index rows of its `records`). On PostgreSQL it is one statement (one round
+/// trip); on SQLite one per row.
+async fn insert(tx: &mut Tx, row: AuditRow, records: &[String]) -> Result<(), sqlx::Error> {
+    static VALUES: LazyLock<String> = LazyLock::new(|| {
+        let params: Vec<String> = (1..=ROW_COLUMNS).map(|i| format!("${i}")).collect();
+        format!("VALUES ({})", params.join(", "))
+    });
+    static SQLITE: LazyLock<String> =
+        LazyLock::new(|| format!("INSERT INTO audit_log ({}) {}", columns(), *VALUES));
+    static POSTGRES: LazyLock<String> = LazyLock::new(|| {
         format!(
-            "WITH entry AS (INSERT INTO audit_log ({COLUMNS}) {VALUES} RETURNING seq) \
+            "WITH entry AS (INSERT INTO audit_log ({}) {} RETURNING seq) \
              INSERT INTO audit_records (record_id, seq) \
-             SELECT r, entry.seq FROM entry, unnest($24::text[]) AS r"
+             SELECT r, entry.seq FROM entry, unnest(${}::text[]) AS r",
+            columns(),
+            *VALUES,
+            ROW_COLUMNS + 1
         )
     });
-    macro_rules! bind_entry {
+    macro_rules! bind_row {
         ($sql:expr) => {
-            sqlx::query($sql)
-                .bind(entry.seq)
-                .bind(&entry.at)
-                .bind(&entry.actor_agency)
-                .bind(&entry.actor_sub)
-                .bind(json(&entry.actor_roles))
-                .bind(&entry.action)
-                .bind(&entry.subject_id)
-                .bind(json(&entry.record_ids))
-                .bind(json(&entry.owner_agencies))
-                .bind(&entry.recipient_agency)
-                .bind(&entry.recipient_role)
-                .bind(&entry.recipient_sub)
-                .bind(&entry.purpose)
-                .bind(&entry.basis)
-                .bind(&entry.justification)
-                .bind(&entry.decision)
-                .bind(json(&entry.reasons))
-                .bind(json(&entry.obligations))
-                .bind(&entry.policy_version)
-                .bind(&entry.packet_sha256)
-                .bind(json(&entry.detail))
-                .bind(prev)
-                .bind(hash)
+            row.cells()
+                .into_iter()
+                .fold(sqlx::query($sql), |q, cell| cell.bind(q))
         };
     }
     match tx {
         Tx::Sqlite(c) => {
-            bind_entry!(SQLITE.as_str()).execute(&mut **c).await?;
-            for record in &entry.record_ids {
+            bind_row!(SQLITE.as_str()).execute(&mut **c).await?;
+            for record in records {
                 sqlx::query("INSERT INTO audit_records (record_id, seq) VALUES ($1, $2)")
                     .bind(record)
-                    .bind(entry.seq)
+                    .bind(row.seq)
                     .execute(&mut **c)
                     .await?;
             }
         }
         Tx::Postgres(c) => {
-            bind_entry!(POSTGRES.as_str())
-                .bind(&entry.record_ids)
+            bind_row!(POSTGRES.as_str())
+                .bind(records)
                 .execute(&mut **c)
                 .await?;
         }
     }
     Ok(())
-}
-
-/// A row of `audit_log` as stored.
-#[derive(Debug, sqlx::FromRow)]
-pub struct AuditRow {
-    pub seq: i64,
-    pub at: String,
-    pub actor_agency: String,
-    pub actor_sub: String,
-    pub actor_roles: String,
-    pub action: String,
-    pub subject_id: Option<String>,
-    pub record_ids: String,
-    pub owner_agencies: String,
-    pub recipient_agency: Option<String>,
-    pub recipient_role: Option<String>,
-    pub recipient_sub: Option<String>,
-    pub purpose: Option<String>,
-    pub basis: Option<String>,
-    pub justification: Option<String>,
-    pub decision: Option<String>,
-    pub reasons: String,
-    pub obligations: String,
-    pub policy_version: Option<String>,
-    pub packet_sha256: Option<String>,
-    pub detail: String,
-    pub prev_hash: String,
-    pub hash: String,
-}
-
-impl AuditRow {
-    /// The entry exactly as stored, or `None` when a JSON column is not in the canonical form
-    /// the broker writes (so an overwritten column cannot hide behind a lenient parse).
-    pub fn strict_entry(&self) -> Option<Entry> {
-        fn list(text: &str) -> Option<Vec<String>> {
-            let v: Vec<String> = serde_json::from_str(text).ok()?;
-            (serde_json::to_string(&v).ok()? == text).then_some(v)
-        }
-        let detail: serde_json::Value = serde_json::from_str(&self.detail).ok()?;
-        if serde_json::to_string(&detail).ok()? != self.detail {
-            return None;
-        }
-        Some(Entry {
-            actor_roles: list(&self.actor_roles)?,
-            record_ids: list(&self.record_ids)?,
-            owner_agencies: list(&self.owner_agencies)?,
-            reasons: list(&self.reasons)?,
-            obligations: list(&self.obligations)?,
-            detail,
-            ..self.entry()
-        })
-    }
-
-    /// The entry for display (lenient: a malformed column reads as empty).
-    pub fn entry(&self) -> Entry {
-        fn parse<T: serde::de::DeserializeOwned + Default>(text: &str) -> T {
-            serde_json::from_str(text).unwrap_or_default()
-        }
-        Entry {
-            seq: self.seq,
-            at: self.at.clone(),
-            actor_agency: self.actor_agency.clone(),
-            actor_sub: self.actor_sub.clone(),
-            actor_roles: parse(&self.actor_roles),
-            action: self.action.clone(),
-            subject_id: self.subject_id.clone(),
-            record_ids: parse(&self.record_ids),
-            owner_agencies: parse(&self.owner_agencies),
-            recipient_agency: self.recipient_agency.clone(),
-            recipient_role: self.recipient_role.clone(),
-            recipient_sub: self.recipient_sub.clone(),
-            purpose: self.purpose.clone(),
-            basis: self.basis.clone(),
-            justification: self.justification.clone(),
-            decision: self.decision.clone(),
-            reasons: parse(&self.reasons),
-            obligations: parse(&self.obligations),
-            policy_version: self.policy_version.clone(),
-            packet_sha256: self.packet_sha256.clone(),
-            detail: serde_json::from_str(&self.detail).unwrap_or(serde_json::Value::Null),
-        }
-    }
 }

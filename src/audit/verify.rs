@@ -79,7 +79,7 @@ use read_head;
 macro_rules! read_columns {
     ($conn:expr, $reader:expr, $hashers:expr) => {{
         use futures_util::TryStreamExt;
-        let mut rows = sqlx::query(VERIFY_SQL).fetch($conn);
+        let mut rows = sqlx::query(VERIFY_SQL.as_str()).fetch($conn);
         while let Some(row) = rows.try_next().await? {
             if let Some(batch) = $reader.push(&row)? {
                 $hashers.send(batch).await?;
@@ -127,10 +127,8 @@ async fn read_sqlite(
 
 /// What [`verify`] reads column by column (on PostgreSQL): the entry's columns in [`Entry`]'s
 /// field order, then the links.
-const VERIFY_SQL: &str = "SELECT seq, at, actor_agency, actor_sub, actor_roles, action, \
-     subject_id, record_ids, owner_agencies, recipient_agency, recipient_role, recipient_sub, \
-     purpose, basis, justification, decision, reasons, obligations, policy_version, \
-     packet_sha256, detail, prev_hash, hash FROM audit_log ORDER BY seq";
+static VERIFY_SQL: std::sync::LazyLock<String> =
+    std::sync::LazyLock::new(|| format!("SELECT {} FROM audit_log ORDER BY seq", super::columns()));
 
 /// Rows per page on SQLite: a page of frames (~180 kB) small enough to be allocated from the
 /// heap rather than mapped afresh each time (measured: 1,024 spent a third more time in the
@@ -191,43 +189,6 @@ fn parse_frame(text: &str) -> Option<(i64, Spans, usize)> {
     }
     Some((seq, spans, pos))
 }
-
-/// How a stored column enters an entry's canonical encoding.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Column {
-    /// A string, JSON-escaped.
-    Text,
-    /// A string or `null`.
-    OptText,
-    /// Stored JSON text of a list of strings, copied as it is once it is canonical.
-    List,
-    /// Stored JSON text of any value, copied as it is once it is canonical.
-    Value,
-}
-
-/// [`Entry`]'s fields after `seq`, in order: the JSON key (also the column) and its kind.
-const ENTRY_COLUMNS: [(&str, Column); 20] = [
-    ("at", Column::Text),
-    ("actor_agency", Column::Text),
-    ("actor_sub", Column::Text),
-    ("actor_roles", Column::List),
-    ("action", Column::Text),
-    ("subject_id", Column::OptText),
-    ("record_ids", Column::List),
-    ("owner_agencies", Column::List),
-    ("recipient_agency", Column::OptText),
-    ("recipient_role", Column::OptText),
-    ("recipient_sub", Column::OptText),
-    ("purpose", Column::OptText),
-    ("basis", Column::OptText),
-    ("justification", Column::OptText),
-    ("decision", Column::OptText),
-    ("reasons", Column::List),
-    ("obligations", Column::List),
-    ("policy_version", Column::OptText),
-    ("packet_sha256", Column::OptText),
-    ("detail", Column::Value),
-];
 
 /// Text columns of a row as [`verify`] keeps it: the entry's, then `prev_hash` and `hash`.
 const ROW_TEXTS: usize = ENTRY_COLUMNS.len() + 2;
@@ -379,7 +340,7 @@ impl Reader {
         // reading time on PostgreSQL, is skipped; NULL where the schema forbids it is an error.
         for (i, (_, kind)) in ENTRY_COLUMNS.iter().enumerate() {
             let text: Option<&str> = match kind {
-                Column::OptText => row.try_get_unchecked(i + 1)?,
+                Kind::OptText => row.try_get_unchecked(i + 1)?,
                 _ => Some(row.try_get_unchecked(i + 1)?),
             };
             batch.push_text(text);
@@ -535,14 +496,12 @@ fn encode_stored(seq: i64, row: &[Option<&str>; ROW_TEXTS], out: &mut Vec<u8>) -
         out.extend_from_slice(name.as_bytes());
         out.extend_from_slice(b"\":");
         let written = match (kind, text) {
-            (Column::Text | Column::OptText, text) => {
-                serde_json::to_writer(&mut *out, &text).is_ok()
-            }
-            (Column::List, Some(text)) if canonical_list(text) => {
+            (Kind::Text | Kind::OptText, text) => serde_json::to_writer(&mut *out, &text).is_ok(),
+            (Kind::List, Some(text)) if canonical_list(text) => {
                 out.extend_from_slice(text.as_bytes());
                 true
             }
-            (Column::Value, Some(text)) if canonical_value(text) => {
+            (Kind::Value, Some(text)) if canonical_value(text) => {
                 out.extend_from_slice(text.as_bytes());
                 true
             }
@@ -711,30 +670,12 @@ mod tests {
 
     /// The row `insert` stores for `e`, as [`verify`] reads it (text columns only).
     fn stored(e: &Entry, prev: &str, hash: &str) -> Vec<Option<String>> {
-        let mut row = vec![
-            Some(e.at.clone()),
-            Some(e.actor_agency.clone()),
-            Some(e.actor_sub.clone()),
-            Some(json(&e.actor_roles)),
-            Some(e.action.clone()),
-            e.subject_id.clone(),
-            Some(json(&e.record_ids)),
-            Some(json(&e.owner_agencies)),
-            e.recipient_agency.clone(),
-            e.recipient_role.clone(),
-            e.recipient_sub.clone(),
-            e.purpose.clone(),
-            e.basis.clone(),
-            e.justification.clone(),
-            e.decision.clone(),
-            Some(json(&e.reasons)),
-            Some(json(&e.obligations)),
-            e.policy_version.clone(),
-            e.packet_sha256.clone(),
-            Some(json(&e.detail)),
-        ];
-        row.extend([Some(prev.to_owned()), Some(hash.to_owned())]);
-        row
+        let row = AuditRow::linked(e.clone(), prev.to_owned(), hash.to_owned());
+        row.cells()
+            .into_iter()
+            .skip(1)
+            .map(|cell| cell.text().map(|t| t.into_owned()))
+            .collect()
     }
 
     fn as_row(row: &[Option<String>]) -> [Option<&str>; ROW_TEXTS] {

@@ -185,35 +185,25 @@ fn csv_field(value: &str) -> String {
     }
 }
 
-const CSV_HEADER: &str = "seq,at,actor_agency,actor_sub,actor_roles,action,subject_id,record_ids,owner_agencies,recipient_agency,recipient_role,recipient_sub,purpose,basis,justification,decision,reasons,obligations,policy_version,packet_sha256,prev_hash,hash\n";
+/// The CSV columns: every column of the row but `detail` (free-form JSON), in row order.
+fn csv_columns() -> impl Iterator<Item = (usize, &'static str)> {
+    audit::columns()
+        .split(", ")
+        .enumerate()
+        .filter(|(_, name)| *name != "detail")
+}
+
+fn csv_header() -> String {
+    let names: Vec<&str> = csv_columns().map(|(_, name)| name).collect();
+    format!("{}\n", names.join(","))
+}
 
 fn csv_line(r: &AuditRow) -> String {
-    let o = |v: &Option<String>| csv_field(v.as_deref().unwrap_or(""));
-    format!(
-        "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}\n",
-        r.seq,
-        csv_field(&r.at),
-        csv_field(&r.actor_agency),
-        csv_field(&r.actor_sub),
-        csv_field(&r.actor_roles),
-        csv_field(&r.action),
-        o(&r.subject_id),
-        csv_field(&r.record_ids),
-        csv_field(&r.owner_agencies),
-        o(&r.recipient_agency),
-        o(&r.recipient_role),
-        o(&r.recipient_sub),
-        o(&r.purpose),
-        o(&r.basis),
-        o(&r.justification),
-        o(&r.decision),
-        csv_field(&r.reasons),
-        csv_field(&r.obligations),
-        o(&r.policy_version),
-        o(&r.packet_sha256),
-        csv_field(&r.prev_hash),
-        csv_field(&r.hash),
-    )
+    let cells = r.cells();
+    let fields: Vec<String> = csv_columns()
+        .map(|(i, _)| csv_field(cells[i].text().as_deref().unwrap_or("")))
+        .collect();
+    format!("{}\n", fields.join(","))
 }
 
 /// The same rows as `GET /v1/audit`, all of them, as CSV, streamed a page at a time so the
@@ -241,7 +231,7 @@ pub(crate) async fn export(
             let (after, first) = cursor?;
             let mut chunk = String::new();
             if first {
-                chunk.push_str(CSV_HEADER);
+                chunk.push_str(&csv_header());
             }
             match page(&db, &f, scope.as_deref(), after, 1000).await {
                 Ok(rows) => {
