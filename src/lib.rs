@@ -17,5 +17,6 @@ pub mod loadgen;
 pub mod routes;
 pub mod server;
 pub mod telemetry;
+pub mod text;
 pub mod vocab;
 pub mod writer;
