@@ -151,12 +151,17 @@ fn peer_agency(
     agencies: &HashMap<String, Agency>,
 ) -> Option<PeerAgency> {
     let leaf = conn.get_ref().1.peer_certificates()?.first()?;
-    Some(match crypto::certificate_agency(leaf) {
-        Some(id) => match agencies.get_key_value(&id) {
-            Some((known, _)) => PeerAgency::Known(Arc::from(known.as_str())),
-            None => PeerAgency::Unknown(id),
-        },
-        None => PeerAgency::Unnamed,
+    let mut named = crypto::certificate_agencies(leaf);
+    Some(match named.len() {
+        0 => PeerAgency::Unnamed,
+        1 => {
+            let id = named.remove(0);
+            match agencies.get_key_value(&id) {
+                Some((known, _)) => PeerAgency::Known(Arc::from(known.as_str())),
+                None => PeerAgency::Unknown(id),
+            }
+        }
+        n => PeerAgency::Ambiguous(n),
     })
 }
 
