@@ -130,15 +130,24 @@ pub fn app(state: AppState) -> Router {
             )
         })
         .layer(DefaultBodyLimit::max(limit))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            crate::routes::edge::guard,
+        ))
+        .layer(axum::middleware::map_response(
+            crate::routes::edge::as_problem,
+        ))
         .layer(PropagateRequestIdLayer::x_request_id())
         .layer(
             TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {
+                // the request id may come from the client: escaped like every untrusted string
                 let id = req
                     .headers()
                     .get("x-request-id")
                     .and_then(|v| v.to_str().ok())
-                    .unwrap_or("-");
-                tracing::info_span!("request", id = %id, method = %req.method(), path = %req.uri().path())
+                    .map_or_else(|| "-".to_owned(), crate::text::escape);
+                let path = crate::text::escape(req.uri().path());
+                tracing::info_span!("request", id = %id, method = %req.method(), path = %path)
             }),
         )
         .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
