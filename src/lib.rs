@@ -6,6 +6,7 @@ pub mod benchseed;
 pub mod cli;
 pub mod client;
 pub mod config;
+pub mod connection;
 pub mod crypto;
 pub mod db;
 pub mod decision;

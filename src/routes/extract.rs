@@ -6,6 +6,7 @@ use axum::extract::{FromRequest, Request};
 use axum::http::StatusCode;
 use serde::de::DeserializeOwned;
 
+use crate::connection::BodyTimedOut;
 
 use crate::decision::Family;
 use crate::error::ApiError;
@@ -24,7 +25,7 @@ pub const FREE_TEXT_FIELDS: &[&str] = &[
 
 /// A JSON body: malformed JSON is 400, an unknown field, wrong type, out-of-vocabulary value or
 /// a refused character (crate::text) 422 naming the field, a body over `max_body_bytes` 413,
-/// a missing content type 415.
+/// a body still arriving after `body_read_timeout_ms` 408, a missing content type 415.
 pub struct Body<T>(pub T);
 
 impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Body<T> {
@@ -72,6 +73,21 @@ fn json_content_type(headers: &axum::http::HeaderMap) -> bool {
 }
 
 fn body_rejection(rejection: BytesRejection) -> ApiError {
+    let timed_out = std::iter::successors(
+        Some(&rejection as &(dyn std::error::Error + 'static)),
+        |e| e.source(),
+    )
+    .find_map(|e| e.downcast_ref::<BodyTimedOut>());
+    if let Some(t) = timed_out {
+        return ApiError::new(
+            StatusCode::REQUEST_TIMEOUT,
+            "body_timeout",
+            format!(
+                "the request body did not arrive within {} ms (server.body_read_timeout_ms)",
+                t.0.as_millis()
+            ),
+        );
+    }
     let status = rejection.status();
     if status == StatusCode::PAYLOAD_TOO_LARGE {
         return ApiError::new(status, "body_too_large", rejection.body_text());
