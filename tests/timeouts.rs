@@ -258,3 +258,33 @@ async fn an_agency_beyond_its_connection_cap_is_answered_429_and_counted() {
     }
     server.stop().await;
 }
+
+#[tokio::test]
+async fn an_http1_connection_waiting_for_its_next_request_is_also_bounded_by_the_header_read_timeout()
+ {
+    // hyper starts the header read timer as soon as it waits for a head, so on HTTP/1 the
+    // effective keep-alive bound is the smaller of the two timeouts
+    let server =
+        TestServer::start_with("header_read_timeout_ms = 1000\nidle_timeout_ms = 30000").await;
+    let mut tls = server.tls_stream("csc").await;
+    tls.write_all(b"GET /healthz HTTP/1.1\r\nhost: localhost\r\n\r\n")
+        .await
+        .unwrap();
+    let mut buf = [0u8; 1024];
+    let n = tls.read(&mut buf).await.unwrap();
+    assert!(String::from_utf8_lossy(&buf[..n]).starts_with("HTTP/1.1 200"));
+    let (took, _) = until_closed(&mut tls, Duration::from_secs(5)).await;
+    println!(
+        "keep-alive connection closed by the header read timeout after {took:?} (bound 1000 ms)"
+    );
+    assert!(
+        took >= Duration::from_millis(800),
+        "closed too early: {took:?}"
+    );
+    assert_eq!(
+        server.state.metrics.idle_closed(),
+        0,
+        "not the idle watchdog"
+    );
+    server.stop().await;
+}
