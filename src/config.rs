@@ -6,6 +6,7 @@
 use std::collections::HashSet;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use serde::Deserialize;
 
@@ -46,6 +47,49 @@ pub struct ServerConfig {
     pub audience: String,
     #[serde(default = "default_max_body")]
     pub max_body_bytes: usize,
+    /// A request's start line and headers together; larger is 431.
+    #[serde(default = "default_max_header")]
+    pub max_header_bytes: usize,
+    /// From the TCP accept to the end of the TLS handshake.
+    #[serde(default = "default_handshake_timeout")]
+    pub tls_handshake_timeout_ms: u64,
+    /// From the moment the broker waits for a request's head to its last header (HTTP/1).
+    #[serde(default = "default_header_read_timeout")]
+    pub header_read_timeout_ms: u64,
+    /// From a request's head to the last byte of its body; a body still arriving is 408.
+    #[serde(default = "default_body_read_timeout")]
+    pub body_read_timeout_ms: u64,
+    /// A connection with no request in flight for this long is closed (after the handshake
+    /// and between requests).
+    #[serde(default = "default_idle_timeout")]
+    pub idle_timeout_ms: u64,
+    /// Open connections per client-certificate agency; one more is answered 429 and closed.
+    #[serde(default = "default_max_connections_per_agency")]
+    pub max_connections_per_agency: usize,
+    /// The longest a bearer token may be valid for (`exp - iat`).
+    #[serde(default = "default_max_token_lifetime")]
+    pub max_token_lifetime_secs: u64,
+    /// At most one summary line of refused TLS handshakes per this interval.
+    #[serde(default = "default_refusal_log_interval")]
+    pub refusal_log_interval_ms: u64,
+}
+
+impl ServerConfig {
+    pub fn tls_handshake_timeout(&self) -> Duration {
+        Duration::from_millis(self.tls_handshake_timeout_ms)
+    }
+    pub fn header_read_timeout(&self) -> Duration {
+        Duration::from_millis(self.header_read_timeout_ms)
+    }
+    pub fn body_read_timeout(&self) -> Duration {
+        Duration::from_millis(self.body_read_timeout_ms)
+    }
+    pub fn idle_timeout(&self) -> Duration {
+        Duration::from_millis(self.idle_timeout_ms)
+    }
+    pub fn refusal_log_interval(&self) -> Duration {
+        Duration::from_millis(self.refusal_log_interval_ms)
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -107,6 +151,30 @@ fn default_audience() -> String {
 }
 fn default_max_body() -> usize {
     1_048_576
+}
+fn default_max_header() -> usize {
+    65_536
+}
+fn default_handshake_timeout() -> u64 {
+    10_000
+}
+fn default_header_read_timeout() -> u64 {
+    10_000
+}
+fn default_body_read_timeout() -> u64 {
+    30_000
+}
+fn default_idle_timeout() -> u64 {
+    60_000
+}
+fn default_max_connections_per_agency() -> usize {
+    256
+}
+fn default_max_token_lifetime() -> u64 {
+    3_600
+}
+fn default_refusal_log_interval() -> u64 {
+    10_000
 }
 fn default_database() -> String {
     "sqlite://data/broker.db".into()
@@ -220,8 +288,28 @@ impl Config {
                 return Err(format!("agency \"{}\": jwt_issuer is empty", a.id));
             }
         }
-        if self.server.max_body_bytes == 0 {
+        let s = &self.server;
+        if s.max_body_bytes == 0 {
             return Err("server.max_body_bytes must be above 0".into());
+        }
+        if s.max_header_bytes < 4096 {
+            return Err("server.max_header_bytes must be at least 4096".into());
+        }
+        for (key, value) in [
+            ("tls_handshake_timeout_ms", s.tls_handshake_timeout_ms),
+            ("header_read_timeout_ms", s.header_read_timeout_ms),
+            ("body_read_timeout_ms", s.body_read_timeout_ms),
+            ("idle_timeout_ms", s.idle_timeout_ms),
+            ("max_token_lifetime_secs", s.max_token_lifetime_secs),
+            ("refusal_log_interval_ms", s.refusal_log_interval_ms),
+            (
+                "max_connections_per_agency",
+                s.max_connections_per_agency as u64,
+            ),
+        ] {
+            if value == 0 {
+                return Err(format!("server.{key} must be above 0"));
+            }
         }
         if !(self.database.url.starts_with("sqlite:")
             || self.database.url.starts_with("postgres://")
@@ -328,6 +416,18 @@ age_recipient = "age1..."
         .unwrap();
         assert_eq!(c.database.url, "postgres://u@h/db");
         assert_eq!(c.server.max_body_bytes, 2048);
+    }
+
+    #[test]
+    fn the_timeouts_and_caps_have_defaults_and_refuse_zero() {
+        let c = parse(BASE, &[]).unwrap();
+        assert_eq!(c.server.idle_timeout(), Duration::from_secs(60));
+        assert_eq!(c.server.max_token_lifetime_secs, 3600);
+        assert_eq!(c.server.max_connections_per_agency, 256);
+        let e = parse(BASE, &[("BROKER_SERVER_IDLE_TIMEOUT_MS", "0")]).unwrap_err();
+        assert!(e.message.contains("idle_timeout_ms"), "{e}");
+        let e = parse(BASE, &[("BROKER_SERVER_MAX_HEADER_BYTES", "100")]).unwrap_err();
+        assert!(e.message.contains("max_header_bytes"), "{e}");
     }
 
     #[test]

@@ -111,15 +111,24 @@ pub fn anonymous_client_tls_config(ca_pem: &[u8]) -> anyhow::Result<Arc<rustls::
     ))
 }
 
-/// The agency named by a certificate's SAN URI `urn:broker:agency:<id>`, if any.
-pub fn certificate_agency(cert: &CertificateDer<'_>) -> Option<String> {
+/// Every agency named by a certificate's SAN URIs `urn:broker:agency:<id>` (none when the
+/// certificate has no such URI or cannot be parsed). A caller accepts exactly one.
+pub fn certificate_agencies(cert: &CertificateDer<'_>) -> Vec<String> {
     use x509_parser::prelude::*;
-    let (_, parsed) = X509Certificate::from_der(cert.as_ref()).ok()?;
-    let san = parsed.subject_alternative_name().ok()??;
-    san.value.general_names.iter().find_map(|name| match name {
-        GeneralName::URI(uri) => uri.strip_prefix("urn:broker:agency:").map(str::to_owned),
-        _ => None,
-    })
+    let Ok((_, parsed)) = X509Certificate::from_der(cert.as_ref()) else {
+        return Vec::new();
+    };
+    let Ok(Some(san)) = parsed.subject_alternative_name() else {
+        return Vec::new();
+    };
+    san.value
+        .general_names
+        .iter()
+        .filter_map(|name| match name {
+            GeneralName::URI(uri) => uri.strip_prefix("urn:broker:agency:").map(str::to_owned),
+            _ => None,
+        })
+        .collect()
 }
 
 /// An agency's JWT verification key and the one algorithm it verifies.
@@ -356,13 +365,23 @@ impl DevCa {
         common_name: &str,
         agency: Option<&str>,
     ) -> anyhow::Result<IssuedCert> {
+        self.client_cert_naming(common_name, agency.as_slice())
+    }
+
+    /// A client certificate with one `urn:broker:agency:<id>` SAN URI per entry of `agencies`
+    /// (tests use several to check that such a certificate is refused).
+    pub fn client_cert_naming(
+        &self,
+        common_name: &str,
+        agencies: &[&str],
+    ) -> anyhow::Result<IssuedCert> {
         use rcgen::{CertificateParams, DnType, ExtendedKeyUsagePurpose, KeyPair, SanType};
         let key = KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256)?;
         let mut params = CertificateParams::new(Vec::<String>::new())?;
         params
             .distinguished_name
             .push(DnType::CommonName, common_name);
-        if let Some(agency) = agency {
+        for agency in agencies {
             params.subject_alt_names.push(SanType::URI(
                 format!("urn:broker:agency:{agency}").try_into()?,
             ));

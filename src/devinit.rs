@@ -229,6 +229,13 @@ pub fn dev_token(
             bail!("a {} agency cannot hold the role {role}", a.kind);
         }
     }
+    let max = config.server.max_token_lifetime_secs;
+    if ttl.as_secs() > max {
+        bail!(
+            "a ttl of {} s is longer than the broker accepts (server.max_token_lifetime_secs = {max})",
+            ttl.as_secs()
+        );
+    }
     let (algorithm, key) = crypto::load_jwt_signing_key(&private_key_for(&a.jwt_public_key))?;
     let now = chrono::Utc::now().timestamp();
     let claims = TokenClaims {

@@ -38,8 +38,12 @@ pub enum Scenario {
 pub struct Summary {
     pub scenario: Scenario,
     pub connections: usize,
+    /// Requests the broker answered (any status); latencies and `throughput_rps` count these.
     pub requests: u64,
+    /// Answered requests with another status than the scenario expects.
     pub errors: u64,
+    /// Requests never answered: connection refused or reset, TLS or transport failure.
+    pub transport_errors: u64,
     pub throughput_rps: f64,
     pub p50_ms: f64,
     pub p95_ms: f64,
@@ -208,13 +212,19 @@ pub async fn run(addr: SocketAddr, config_path: &Path, opts: Options) -> anyhow:
     let token = Arc::new(token);
     let issued = Arc::new(AtomicU64::new(0));
     let errors = Arc::new(AtomicU64::new(0));
+    let transport_errors = Arc::new(AtomicU64::new(0));
     let start = Instant::now();
     let deadline = start + opts.duration;
     let mut workers = Vec::new();
     for w in 0..opts.connections {
         let c = client(addr, &world, agency)?;
-        let (seed, token, issued, errors) =
-            (seed.clone(), token.clone(), issued.clone(), errors.clone());
+        let (seed, token, issued, errors, transport_errors) = (
+            seed.clone(),
+            token.clone(),
+            issued.clone(),
+            errors.clone(),
+            transport_errors.clone(),
+        );
         let (scenario, max) = (opts.scenario, opts.max_requests);
         workers.push(tokio::spawn(async move {
             let mut latencies: Vec<u32> = Vec::with_capacity(4096);
@@ -252,12 +262,18 @@ pub async fn run(addr: SocketAddr, config_path: &Path, opts: Options) -> anyhow:
                     }
                     Scenario::Ceiling | Scenario::Commit => c.get("/v1/whoami", &token).await,
                 };
-                let ok = match (&result, scenario) {
-                    (Ok(r), Scenario::Disclose) => r.status == 201 || r.status == 403,
-                    (Ok(r), _) => r.status == 200,
-                    (Err(_), _) => false,
+                let Ok(r) = &result else {
+                    // not an answer: counted apart, and kept out of the latencies and the rate;
+                    // a short pause so a refusing server is not spun against
+                    transport_errors.fetch_add(1, Ordering::Relaxed);
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                    continue;
                 };
-                if !ok {
+                let expected = match scenario {
+                    Scenario::Disclose => r.status == 201 || r.status == 403,
+                    _ => r.status == 200,
+                };
+                if !expected {
                     errors.fetch_add(1, Ordering::Relaxed);
                 }
                 latencies.push(t.elapsed().as_micros().min(u32::MAX as u128) as u32);
@@ -273,7 +289,10 @@ pub async fn run(addr: SocketAddr, config_path: &Path, opts: Options) -> anyhow:
         opts.scenario,
         opts.connections,
         all,
-        errors.load(Ordering::Relaxed),
+        Errors {
+            answered: errors.load(Ordering::Relaxed),
+            transport: transport_errors.load(Ordering::Relaxed),
+        },
         start.elapsed(),
     ))
 }
@@ -295,11 +314,19 @@ async fn sample_stored(url: &str, n: usize) -> anyhow::Result<Vec<String>> {
     Ok(ids)
 }
 
+/// Requests answered with an unexpected status, and requests never answered.
+#[derive(Debug, Clone, Copy, Default)]
+struct Errors {
+    answered: u64,
+    transport: u64,
+}
+
+/// `latencies` holds answered requests only.
 fn summary(
     scenario: Scenario,
     connections: usize,
     mut latencies: Vec<u32>,
-    errors: u64,
+    errors: Errors,
     elapsed: Duration,
 ) -> Summary {
     latencies.sort_unstable();
@@ -307,7 +334,8 @@ fn summary(
         scenario,
         connections,
         requests: latencies.len() as u64,
-        errors,
+        errors: errors.answered,
+        transport_errors: errors.transport,
         throughput_rps: (latencies.len() as f64 / elapsed.as_secs_f64() * 10.0).round() / 10.0,
         p50_ms: percentile(&latencies, 0.50),
         p95_ms: percentile(&latencies, 0.95),
@@ -367,5 +395,44 @@ async fn commit_probe(url: &str, opts: &Options) -> anyhow::Result<Summary> {
             .execute(&mut conn)
             .await?;
     }
-    Ok(summary(Scenario::Commit, 1, latencies, 0, start.elapsed()))
+    Ok(summary(
+        Scenario::Commit,
+        1,
+        latencies,
+        Errors::default(),
+        start.elapsed(),
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_rate_counts_answered_requests_and_transport_errors_are_apart() {
+        let s = summary(
+            Scenario::Ceiling,
+            2,
+            vec![1000; 50],
+            Errors {
+                answered: 5,
+                transport: 1000,
+            },
+            Duration::from_secs(10),
+        );
+        assert_eq!(s.requests, 50);
+        assert_eq!(s.errors, 5);
+        assert_eq!(s.transport_errors, 1000);
+        assert_eq!(s.throughput_rps, 5.0);
+        let json = serde_json::to_value(&s).unwrap();
+        for field in [
+            "requests",
+            "errors",
+            "transport_errors",
+            "throughput_rps",
+            "p99_ms",
+        ] {
+            assert!(json.get(field).is_some(), "{field} in {json}");
+        }
+    }
 }

@@ -12,8 +12,10 @@ use anyhow::Context;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::Request;
+use http_body_util::BodyExt;
 use hyper::body::Incoming;
-use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::conn::auto;
 use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
@@ -22,6 +24,7 @@ use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetReques
 use tower_http::trace::TraceLayer;
 
 use crate::config::Config;
+use crate::connection::{Activity, DeadlineBody, Refusals, Slots};
 use crate::crypto::{self, AtRestKey, JwtKey};
 use crate::db::Db;
 use crate::decision::Policy;
@@ -43,6 +46,9 @@ pub struct Agency {
 #[derive(Debug, Default)]
 pub struct Metrics {
     refused_authentications: AtomicU64,
+    refused_handshakes: AtomicU64,
+    refused_connections: AtomicU64,
+    idle_closed: AtomicU64,
 }
 
 impl Metrics {
@@ -52,6 +58,21 @@ impl Metrics {
 
     pub fn refused_authentications(&self) -> u64 {
         self.refused_authentications.load(Ordering::Relaxed)
+    }
+
+    /// TLS handshakes that failed or timed out (no valid client certificate, not TLS).
+    pub fn refused_handshakes(&self) -> u64 {
+        self.refused_handshakes.load(Ordering::Relaxed)
+    }
+
+    /// Connections refused because their agency had `max_connections_per_agency` open.
+    pub fn refused_connections(&self) -> u64 {
+        self.refused_connections.load(Ordering::Relaxed)
+    }
+
+    /// Connections closed after `idle_timeout` with no request in flight.
+    pub fn idle_closed(&self) -> u64 {
+        self.idle_closed.load(Ordering::Relaxed)
     }
 }
 
@@ -130,15 +151,24 @@ pub fn app(state: AppState) -> Router {
             )
         })
         .layer(DefaultBodyLimit::max(limit))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            crate::routes::edge::guard,
+        ))
+        .layer(axum::middleware::map_response(
+            crate::routes::edge::as_problem,
+        ))
         .layer(PropagateRequestIdLayer::x_request_id())
         .layer(
             TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {
+                // the request id may come from the client: escaped like every untrusted string
                 let id = req
                     .headers()
                     .get("x-request-id")
                     .and_then(|v| v.to_str().ok())
-                    .unwrap_or("-");
-                tracing::info_span!("request", id = %id, method = %req.method(), path = %req.uri().path())
+                    .map_or_else(|| "-".to_owned(), crate::text::escape);
+                let path = crate::text::escape(req.uri().path());
+                tracing::info_span!("request", id = %id, method = %req.method(), path = %path)
             }),
         )
         .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
@@ -151,13 +181,61 @@ fn peer_agency(
     agencies: &HashMap<String, Agency>,
 ) -> Option<PeerAgency> {
     let leaf = conn.get_ref().1.peer_certificates()?.first()?;
-    Some(match crypto::certificate_agency(leaf) {
-        Some(id) => match agencies.get_key_value(&id) {
-            Some((known, _)) => PeerAgency::Known(Arc::from(known.as_str())),
-            None => PeerAgency::Unknown(id),
-        },
-        None => PeerAgency::Unnamed,
+    let mut named = crypto::certificate_agencies(leaf);
+    Some(match named.len() {
+        0 => PeerAgency::Unnamed,
+        1 => {
+            let id = named.remove(0);
+            match agencies.get_key_value(&id) {
+                Some((known, _)) => PeerAgency::Known(Arc::from(known.as_str())),
+                None => PeerAgency::Unknown(id),
+            }
+        }
+        n => PeerAgency::Ambiguous(n),
     })
+}
+
+/// The slot a connection counts against: its agency, or one shared slot for certificates that
+/// name no configured agency (they can do nothing but be refused).
+fn slot_key(identity: Option<&PeerAgency>) -> Arc<str> {
+    match identity {
+        Some(PeerAgency::Known(id)) => id.clone(),
+        _ => Arc::from(""),
+    }
+}
+
+/// The answer on a connection beyond its agency's cap: 429 problem+json, then the connection
+/// is closed.
+async fn over_cap(cap: usize) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let mut response = error::ApiError::new(
+        axum::http::StatusCode::TOO_MANY_REQUESTS,
+        "too_many_connections",
+        format!(
+            "your agency already has {cap} connections open (server.max_connections_per_agency); \
+             reuse one or close one"
+        ),
+    )
+    .into_response();
+    response.headers_mut().insert(
+        axum::http::header::CONNECTION,
+        axum::http::HeaderValue::from_static("close"),
+    );
+    response
+}
+
+/// The HTTP side of every connection: HTTP/1 header read timeout and buffer bound (twice
+/// `max_header_bytes`, so a header block between the two gets the broker's problem+json 431
+/// and only a larger one hyper's own empty 431).
+fn http_builder(server: &crate::config::ServerConfig) -> auto::Builder<TokioExecutor> {
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(server.header_read_timeout())
+        .max_buf_size((server.max_header_bytes * 2).max(8192));
+    builder.http2().timer(TokioTimer::new());
+    builder
 }
 
 /// Serves `state` over mTLS on `listener` until `shutdown` resolves, then drains open
@@ -167,14 +245,23 @@ pub async fn serve(
     state: AppState,
     shutdown: impl Future<Output = ()>,
 ) -> anyhow::Result<()> {
-    let server = &state.config.server;
+    let server = state.config.server.clone();
     let tls = crypto::server_tls_config(&server.tls_cert, &server.tls_key, &server.client_ca)?;
     let acceptor = TlsAcceptor::from(tls);
     let agencies = state.agencies.clone();
     let metrics = state.metrics.clone();
     let router = app(state);
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
-    let builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+    let builder = http_builder(&server);
+    let slots = Slots::new(server.max_connections_per_agency);
+    let refusals = Arc::new(Refusals::default());
+    let summary = tokio::spawn(refusals.clone().run(server.refusal_log_interval()));
+    let (handshake_timeout, idle_timeout, body_timeout) = (
+        server.tls_handshake_timeout(),
+        server.idle_timeout(),
+        server.body_read_timeout(),
+    );
+    let cap = server.max_connections_per_agency;
     tokio::pin!(shutdown);
     loop {
         let (tcp, peer): (tokio::net::TcpStream, SocketAddr) = tokio::select! {
@@ -195,32 +282,72 @@ pub async fn serve(
         let builder = builder.clone();
         let watcher = graceful.watcher();
         let metrics = metrics.clone();
+        let slots = slots.clone();
+        let refusals = refusals.clone();
         tokio::spawn(async move {
-            let tls =
-                match tokio::time::timeout(Duration::from_secs(10), acceptor.accept(tcp)).await {
-                    Ok(Ok(tls)) => tls,
-                    Ok(Err(e)) => {
-                        metrics.refused_authentication();
-                        tracing::warn!(%peer, error = %e, "TLS handshake refused");
-                        return;
-                    }
-                    Err(_) => {
-                        tracing::info!(%peer, "TLS handshake timed out");
-                        return;
-                    }
-                };
-            let identity = peer_agency(&tls, &agencies);
-            let service = router.map_request(move |mut req: Request<Incoming>| {
-                if let Some(identity) = &identity {
-                    req.extensions_mut().insert(identity.clone());
+            let tls = match tokio::time::timeout(handshake_timeout, acceptor.accept(tcp)).await {
+                Ok(Ok(tls)) => tls,
+                Ok(Err(e)) => {
+                    // one summary line per interval (Refusals), not a line per handshake
+                    metrics.refused_handshakes.fetch_add(1, Ordering::Relaxed);
+                    refusals.note();
+                    tracing::debug!(%peer, error = %crate::text::escape(&e.to_string()), "TLS handshake refused");
+                    return;
                 }
-                req
+                Err(_) => {
+                    metrics.refused_handshakes.fetch_add(1, Ordering::Relaxed);
+                    refusals.note();
+                    tracing::debug!(%peer, "TLS handshake timed out");
+                    return;
+                }
+            };
+            let identity = peer_agency(&tls, &agencies);
+            let Some(slot) = slots.take(slot_key(identity.as_ref())) else {
+                metrics.refused_connections.fetch_add(1, Ordering::Relaxed);
+                tracing::debug!(%peer, "connection over the agency's cap refused");
+                let service = tower::service_fn(move |_req: Request<Incoming>| async move {
+                    Ok::<_, std::convert::Infallible>(over_cap(cap).await)
+                });
+                let conn =
+                    builder.serve_connection(TokioIo::new(tls), TowerToHyperService::new(service));
+                let _ = tokio::time::timeout(idle_timeout, conn).await;
+                return;
+            };
+            let activity = Activity::new();
+            let in_flight = activity.clone();
+            let service = tower::service_fn(move |req: Request<Incoming>| {
+                let busy = in_flight.begin();
+                let (mut parts, body) = req.into_parts();
+                if let Some(identity) = &identity {
+                    parts.extensions.insert(identity.clone());
+                }
+                let req = Request::from_parts(parts, DeadlineBody::new(body, body_timeout));
+                let response = router.clone().oneshot(req);
+                async move {
+                    let response = response.await?;
+                    // the request stays in flight until its response body has been sent
+                    Ok::<_, std::convert::Infallible>(response.map(|body| {
+                        axum::body::Body::new(body.map_frame(move |frame| {
+                            let _ = &busy;
+                            frame
+                        }))
+                    }))
+                }
             });
             let conn =
                 builder.serve_connection(TokioIo::new(tls), TowerToHyperService::new(service));
-            if let Err(e) = watcher.watch(conn).await {
-                tracing::debug!(%peer, error = %e, "connection closed with an error");
+            tokio::select! {
+                closed = watcher.watch(conn) => {
+                    if let Err(e) = closed {
+                        tracing::debug!(%peer, error = %crate::text::escape(&e.to_string()), "connection closed with an error");
+                    }
+                }
+                () = activity.idle(idle_timeout) => {
+                    metrics.idle_closed.fetch_add(1, Ordering::Relaxed);
+                    tracing::debug!(%peer, "idle connection closed");
+                }
             }
+            drop(slot);
         });
     }
     drop(listener);
@@ -230,6 +357,8 @@ pub async fn serve(
             tracing::warn!("connections still open after 10 s; closing");
         }
     }
+    refusals.summarise(server.refusal_log_interval());
+    summary.abort();
     Ok(())
 }
 

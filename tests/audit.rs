@@ -1279,13 +1279,43 @@ async fn a_partnership_ig_officer_sees_everything_and_a_school_ig_officer_only_i
         .filter(|s| *s <= b.last)
         .collect();
     assert_eq!(exported, expected, "the Riverside export");
+    // A child Riverside has no entry about is answered as an unknown id would be (issue 10),
+    // so the answer does not tell Riverside that the child exists.
     let r = get(
         &b.riverside,
         &format!("/v1/subjects/{}/history", b.case.child),
         &b.riverside_ig,
     )
     .await;
-    assert_eq!(expect(&r, 200, "a history")["disclosures"], json!([]));
+    assert_problem(&r, 404, "another agency's child");
+    let ghost = uuid::Uuid::new_v4().to_string();
+    let unknown = get(
+        &b.riverside,
+        &format!("/v1/subjects/{ghost}/history"),
+        &b.riverside_ig,
+    )
+    .await;
+    assert_eq!(
+        r.text().replace(b.case.child.as_str(), "ID"),
+        unknown.text().replace(&ghost, "ID"),
+        "another agency's child and an unknown id get the same answer"
+    );
+    // A child registered by another agency that Riverside received a packet about is known.
+    let r = get(
+        &b.riverside,
+        &format!("/v1/subjects/{}/history", b.riverside_child),
+        &b.riverside_ig,
+    )
+    .await;
+    let own = expect(
+        &r,
+        200,
+        "the history of a child Riverside was sent a packet about",
+    );
+    assert!(
+        seqs(own["disclosures"].as_array().unwrap()).contains(&b.riverside_permit),
+        "{own}"
+    );
     let r = get(&b.riverside, "/v1/audit/reviews", &b.riverside_ig).await;
     assert_eq!(expect(&r, 200, "the queue")["awaiting_review"], json!([]));
     b.case.stop().await;

@@ -42,38 +42,8 @@ mod flows {
             let server = TestServer::start().await;
             let csc = server.client("csc");
             let sw = server.token("csc", "sw.amara", &[Role::SocialWorker]);
-            let r = csc
-                .post(
-                    "/v1/subjects",
-                    &sw,
-                    &json!({"date_of_birth": born_years_ago(10), "school_agency": "school-hillside"}),
-                )
-                .await
-                .unwrap();
-            assert_eq!(r.status, 201, "{}", r.text());
-            let child = r.json()["id"].as_str().unwrap().to_owned();
-            let r = csc
-                .post(
-                    "/v1/records",
-                    &sw,
-                    &json!({"subject_id": child, "kind": "risk_management_plan",
-                            "subject_role": "harmful_behaviour",
-                            "sections": {"summary": "s", "risk_management": "r"}}),
-                )
-                .await
-                .unwrap();
-            assert_eq!(r.status, 201, "{}", r.text());
-            let record = r.json()["id"].as_str().unwrap().to_owned();
-            let r = csc
-                .post(
-                    &format!("/v1/subjects/{child}/consents"),
-                    &sw,
-                    &json!({"given_by": "parent", "purposes": ["safeguarding"],
-                            "recipient_kinds": ["school"]}),
-                )
-                .await
-                .unwrap();
-            assert_eq!(r.status, 201, "{}", r.text());
+            let super::common::Pupil { child, record, .. } =
+                super::common::hillside_pupil(&csc, &sw).await;
             World {
                 server,
                 csc,
@@ -166,19 +136,13 @@ mod flows {
     /// The audit head and the row count of `table`.
     pub async fn snapshot(server: &TestServer, table: &str) -> (i64, i64) {
         let sql = format!("SELECT COUNT(*) AS n FROM {table}");
+        let head = super::common::audit_head(server).await;
         broker::with_db!(&server.state.db, pool => {
-            let head = sqlx::query("SELECT seq FROM audit_head WHERE id = 1")
-                .fetch_one(pool)
-                .await
-                .expect("reading the audit head");
             let rows = sqlx::query(sqlx::AssertSqlSafe(sql.clone()))
                 .fetch_one(pool)
                 .await
                 .expect("counting rows");
-            (
-                head.try_get::<i64, _>("seq").expect("a seq"),
-                rows.try_get::<i64, _>("n").expect("a count"),
-            )
+            (head, rows.try_get::<i64, _>("n").expect("a count"))
         })
     }
 
@@ -769,5 +733,328 @@ async fn a_wrong_method_is_refused_with_405() {
             "{what}: the Allow header should list {allowed}, got {allow:?}"
         );
     }
+    w.stop().await;
+}
+
+#[tokio::test]
+async fn a_nul_or_control_character_in_any_body_field_is_refused_with_422_naming_the_field() {
+    let w = World::start().await;
+    let with = |mut body: Value, field: &str, value: Value| {
+        body[field] = value;
+        body
+    };
+    let subject = json!({"date_of_birth": born_years_ago(8)});
+    let cases = vec![
+        Case::json(
+            Method::POST,
+            "/v1/disclosures",
+            &with(w.disclosure(), "recipient_sub", json!("t.smith\u{0}")),
+        )
+        .refused(422, "invalid_field", &["recipient_sub", "NUL"])
+        .on("packets"),
+        Case::json(
+            Method::POST,
+            "/v1/disclosures",
+            &with(
+                w.disclosure(),
+                "justification",
+                json!("needed \u{0} urgently, see notes"),
+            ),
+        )
+        .refused(422, "invalid_field", &["justification", "NUL"])
+        .on("packets"),
+        Case::json(
+            Method::POST,
+            "/v1/decisions",
+            &with(
+                w.disclosure(),
+                "justification",
+                json!("clear the screen \u{1b}[2J"),
+            ),
+        )
+        .refused(422, "invalid_field", &["justification", "U+001B"])
+        .on("packets"),
+        Case::json(
+            Method::POST,
+            "/v1/disclosures",
+            &with(w.disclosure(), "recipient_sub", json!("t.smith\nforged")),
+        )
+        .refused(422, "invalid_field", &["recipient_sub", "line feed"])
+        .on("packets"),
+        Case::json(
+            Method::POST,
+            "/v1/disclosures",
+            &with(w.disclosure(), "record_ids", json!([w.record, "x\u{7f}"])),
+        )
+        .refused(422, "invalid_field", &["record_ids[1]", "U+007F"])
+        .on("packets"),
+        Case::json(
+            Method::POST,
+            "/v1/subjects",
+            &with(subject.clone(), "local_authority", json!("Leeds\u{0}")),
+        )
+        .refused(422, "invalid_field", &["local_authority", "NUL"])
+        .on("subjects"),
+        Case::json(
+            Method::POST,
+            "/v1/subjects",
+            &with(subject.clone(), "display_name", json!("Bee\u{85}")),
+        )
+        .refused(422, "invalid_field", &["display_name", "U+0085"])
+        .on("subjects"),
+        Case::json(
+            Method::POST,
+            "/v1/subjects",
+            &with(subject, "display_name", json!("Bee\u{202e}dlihc")),
+        )
+        .refused(422, "invalid_field", &["display_name", "U+202E"])
+        .on("subjects"),
+        Case::json(
+            Method::POST,
+            "/v1/records",
+            &with(
+                w.deposit(),
+                "sections",
+                json!({"summary": {"text": "fine\nlines", "note": "\u{0}"}}),
+            ),
+        )
+        .refused(422, "invalid_field", &["sections.summary.note", "NUL"])
+        .on("records"),
+        Case::json(
+            Method::POST,
+            "/v1/records",
+            &with(w.deposit(), "sections", json!({"summary": "C1 \u{9b}31m"})),
+        )
+        .refused(422, "invalid_field", &["sections.summary", "U+009B"])
+        .on("records"),
+        Case::json(
+            Method::POST,
+            format!("/v1/subjects/{}/consents", w.child),
+            &json!({"given_by": "parent", "purposes": ["assessment"],
+                    "recipient_kinds": ["early_help"], "note\u{0}": 1}),
+        )
+        .refused(422, "invalid_field", &["field name", "NUL"])
+        .on("consents"),
+    ];
+    for case in cases {
+        check(&w.server, &w.csc, &w.sw, case).await;
+    }
+    let head = w
+        .server
+        .token("school-hillside", "head.patel", &[Role::HeadTeacher]);
+    let school = w.server.client("school-hillside");
+    let designations = format!("/v1/subjects/{}/staff-designations", w.child);
+    for (body, mentions) in [
+        (
+            json!({"staff_sub": "t.smith\u{0}", "reason": "lunch duty"}),
+            ["staff_sub", "NUL"],
+        ),
+        (
+            json!({"staff_sub": "t.smith", "reason": "lunch \u{1} duty"}),
+            ["reason", "U+0001"],
+        ),
+    ] {
+        check(
+            &w.server,
+            &school,
+            &head,
+            Case::json(Method::POST, &designations, &body)
+                .refused(422, "invalid_field", &mentions)
+                .on("staff_designations"),
+        )
+        .await;
+    }
+    w.stop().await;
+}
+
+#[tokio::test]
+async fn free_text_keeps_its_line_breaks_and_tabs() {
+    let w = World::start().await;
+    let pasted = "First paragraph of the referral.\r\n\r\n\tSecond paragraph, indented.\n";
+    let mut disclosure = w.disclosure();
+    disclosure["justification"] = json!(pasted);
+    let r = w
+        .csc
+        .post("/v1/disclosures", &w.sw, &disclosure)
+        .await
+        .unwrap();
+    assert_eq!(r.status, 201, "{}", r.text());
+    let seq = r.json()["audit_seq"].as_i64().unwrap();
+    let stored: Option<String> = broker::with_db!(&w.server.state.db, pool => {
+        sqlx::query_scalar("SELECT justification FROM audit_log WHERE seq = $1")
+            .bind(seq)
+            .fetch_one(pool)
+            .await
+            .unwrap()
+    });
+    assert_eq!(stored.as_deref(), Some(pasted), "stored as sent");
+    let mut deposit = w.deposit();
+    deposit["sections"] = json!({"summary": "line one\nline two\ttab"});
+    let r = w.csc.post("/v1/records", &w.sw, &deposit).await.unwrap();
+    assert_eq!(r.status, 201, "{}", r.text());
+    let head = w
+        .server
+        .token("school-hillside", "head.patel", &[Role::HeadTeacher]);
+    let r = w
+        .server
+        .client("school-hillside")
+        .post(
+            &format!("/v1/subjects/{}/staff-designations", w.child),
+            &head,
+            &json!({"staff_sub": "t.smith", "reason": "lunch duty\nand after-school club"}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(r.status, 201, "{}", r.text());
+    w.stop().await;
+}
+
+#[tokio::test]
+async fn a_control_character_or_invalid_utf8_in_a_query_filter_is_refused_with_400_naming_the_parameter()
+ {
+    let w = World::start().await;
+    let ig = w
+        .server
+        .token("partnership", "ig.okafor", &[Role::IgOfficer]);
+    let partnership = w.server.client("partnership");
+    for path in ["/v1/audit", "/v1/audit/export.csv"] {
+        for (query, mentions) in [
+            ("agency=csc%00", vec!["agency", "NUL"]),
+            ("decision=permit%0Aforged", vec!["decision", "line feed"]),
+            ("action=%1B%5B2J", vec!["action", "U+001B"]),
+            ("agency=%FF%FE", vec!["agency", "UTF-8"]),
+            ("subject_id=%C0%AF", vec!["subject_id", "UTF-8"]),
+            ("%00=1", vec!["name", "NUL"]),
+        ] {
+            check(
+                &w.server,
+                &partnership,
+                &ig,
+                Case::raw(Method::GET, format!("{path}?{query}"), None, Vec::new()).refused(
+                    400,
+                    "invalid_query",
+                    &mentions,
+                ),
+            )
+            .await;
+        }
+    }
+    // a filter of plain text still works
+    let r = partnership
+        .get("/v1/audit?agency=csc&limit=5", &ig)
+        .await
+        .unwrap();
+    assert_eq!(r.status, 200, "{}", r.text());
+    w.stop().await;
+}
+
+#[tokio::test]
+async fn a_path_segment_that_is_not_utf8_or_holds_a_control_character_is_refused_with_400() {
+    let w = World::start().await;
+    for (method, path, mentions, table) in [
+        (
+            Method::GET,
+            "/v1/inbox/%FF%FE".to_owned(),
+            vec!["UTF-8"],
+            "audit_log",
+        ),
+        (
+            Method::POST,
+            "/v1/subjects/%00/consents".to_owned(),
+            vec!["NUL"],
+            "consents",
+        ),
+        (
+            Method::GET,
+            "/v1/records/%1B%5B2J/disclosures".to_owned(),
+            vec!["U+001B"],
+            "audit_log",
+        ),
+        (
+            Method::GET,
+            "/v1/subjects/%E2%80%AE/history".to_owned(),
+            vec!["U+202E"],
+            "audit_log",
+        ),
+        (
+            Method::POST,
+            format!("/v1/subjects/{}/consents/%0A/withdraw", w.child),
+            vec!["line feed"],
+            "consents",
+        ),
+        (
+            Method::GET,
+            "/v1/nowhere/%FF".to_owned(),
+            vec!["UTF-8"],
+            "audit_log",
+        ),
+    ] {
+        check(
+            &w.server,
+            &w.csc,
+            &w.sw,
+            Case::json(method, path, &w.consent())
+                .refused(400, "invalid_path", &mentions)
+                .on(table),
+        )
+        .await;
+    }
+    w.stop().await;
+}
+
+#[tokio::test]
+async fn a_header_block_over_max_header_bytes_is_refused_with_431_problem_json() {
+    let w = World::start().await;
+    let limit = w.server.config.server.max_header_bytes;
+    assert_eq!(limit, 65_536);
+    let before = common::audit_head(&w.server).await;
+    let request = format!(
+        "GET /v1/inbox HTTP/1.1\r\nhost: localhost\r\nauthorization: Bearer {}\r\nx-pad: {}\r\nconnection: close\r\n\r\n",
+        w.sw,
+        "a".repeat(limit + 1000)
+    );
+    let answer = w.server.raw_exchange("csc", request.as_bytes()).await;
+    assert_eq!(answer.status, 431, "{answer:?}");
+    assert!(answer.is_problem(), "{answer:?}");
+    assert_eq!(answer.json()["code"], "headers_too_large", "{answer:?}");
+    // beyond hyper's own buffer (twice the limit) hyper answers 431 itself, with no body: that
+    // answer is written inside hyper and cannot be changed (README, Limits)
+    let huge = format!(
+        "GET /v1/inbox HTTP/1.1\r\nhost: localhost\r\nx-pad: {}\r\n\r\n",
+        "a".repeat(1_048_576)
+    );
+    let answer = w.server.raw_exchange("csc", huge.as_bytes()).await;
+    assert_eq!(answer.status, 431, "{answer:?}");
+    assert_eq!(common::audit_head(&w.server).await, before);
+    // the broker still serves
+    let r = w.csc.get("/v1/inbox", &w.sw).await.unwrap();
+    assert_eq!(r.status, 200, "{}", r.text());
+    w.stop().await;
+}
+
+#[tokio::test]
+async fn malformed_framing_is_refused_by_hyper_with_400_and_the_connection_closed() {
+    let w = World::start().await;
+    let before = common::audit_head(&w.server).await;
+    for raw in [
+        "GET /healthz HTTP/1.1\r\nhost: x\r\ncontent-length: 5\r\ncontent-length: 6\r\n\r\nhello!"
+            .to_owned(),
+        "NOT HTTP AT ALL\r\n\r\n".to_owned(),
+        "GET /healthz HTTP/1.1\r\nbad header line\r\n\r\n".to_owned(),
+        format!(
+            "POST /v1/subjects HTTP/1.1\r\nhost: x\r\nauthorization: Bearer {}\r\ncontent-type: application/json\r\ntransfer-encoding: chunked\r\n\r\nzz\r\n{{}}\r\n0\r\n\r\n",
+            w.sw
+        ),
+    ] {
+        let answer = w.server.raw_exchange("csc", raw.as_bytes()).await;
+        // hyper writes these answers itself: a status, no problem+json body (README, Limits)
+        assert!(
+            (400..500).contains(&answer.status),
+            "{raw:?} got {answer:?}"
+        );
+    }
+    assert_eq!(common::audit_head(&w.server).await, before);
+    let r = w.csc.get("/v1/inbox", &w.sw).await.unwrap();
+    assert_eq!(r.status, 200, "{}", r.text());
     w.stop().await;
 }

@@ -152,48 +152,10 @@ fn social_worker(config: &Config) -> String {
     .expect("a dev token")
 }
 
-async fn post(client: &Client, path: &str, token: &str, body: &Value) -> Value {
-    let r = client
-        .post(path, token, body)
-        .await
-        .unwrap_or_else(|e| panic!("POST {path}: {e:#}"));
-    assert_eq!(r.status.as_u16(), 201, "POST {path}: {}", r.text());
-    r.json()
-}
-
 /// A child at Hillside with a risk plan and a parent's consent to share it with schools:
 /// every disclosure of the plan to the DSL is a permit. Returns the record id.
 async fn seed(csc: &Client, sw: &str) -> String {
-    let child = post(
-        csc,
-        "/v1/subjects",
-        sw,
-        &json!({"date_of_birth": common::born_years_ago(10), "school_agency": "school-hillside"}),
-    )
-    .await["id"]
-        .as_str()
-        .expect("a subject id")
-        .to_owned();
-    let plan = post(
-        csc,
-        "/v1/records",
-        sw,
-        &json!({"subject_id": child, "kind": "risk_management_plan",
-            "subject_role": "harmful_behaviour", "sections": {"summary": "plan summary",
-            "risk_management": "supervised at break", "allegation_details": "not for schools"}}),
-    )
-    .await["id"]
-        .as_str()
-        .expect("a record id")
-        .to_owned();
-    post(
-        csc,
-        &format!("/v1/subjects/{child}/consents"),
-        sw,
-        &json!({"given_by": "parent", "purposes": ["safeguarding"], "recipient_kinds": ["school"]}),
-    )
-    .await;
-    plan
+    common::hillside_pupil(csc, sw).await.record
 }
 
 // ---- what is stored ----------------------------------------------------------------------------

@@ -409,3 +409,174 @@ async fn a_refused_authentication_is_counted_and_an_accepted_one_is_not() {
     assert_eq!(metrics.refused_authentications(), 2);
     server.stop().await;
 }
+
+#[tokio::test]
+async fn a_certificate_naming_two_agencies_is_refused_as_certificate_agency_ambiguous() {
+    let server = TestServer::start().await;
+    assert_server_accepts_csc(&server).await;
+    let cert = dev_ca(&server)
+        .client_cert_naming("Shared Laptop", &["csc", "police"])
+        .unwrap();
+    // a token valid for either agency named: the certificate alone is refused
+    for agency in ["csc", "police"] {
+        let role = if agency == "csc" {
+            "social_worker"
+        } else {
+            "police_officer"
+        };
+        let token = sign(&server, agency, &claims(&server, agency, &[role]));
+        let response = get_inbox(&client_with(&server, &cert), Some(&token))
+            .await
+            .unwrap();
+        assert_refused(&response, "certificate_agency_ambiguous");
+        let detail = response.json()["detail"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
+        assert!(detail.contains("exactly one"), "{detail}");
+    }
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn a_token_without_iat_is_refused_as_token_claims() {
+    let server = TestServer::start().await;
+    assert_server_accepts_csc(&server).await;
+    let mut no_iat = claims(&server, "csc", &["social_worker"]);
+    no_iat.as_object_mut().unwrap().remove("iat");
+    let response = get_inbox(&server.client("csc"), Some(&sign(&server, "csc", &no_iat)))
+        .await
+        .unwrap();
+    assert_refused(&response, "token_claims");
+    assert!(response.text().contains("iat"), "{}", response.text());
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn a_token_valid_until_the_year_9999_is_refused_as_token_lifetime() {
+    let server = TestServer::start().await;
+    assert_eq!(server.config.server.max_token_lifetime_secs, 3600);
+    let now = chrono::Utc::now().timestamp();
+    for exp in [253_402_300_799_i64, now + 3601 + 60] {
+        let mut long = claims(&server, "csc", &["social_worker"]);
+        long["iat"] = json!(now);
+        long["exp"] = json!(exp);
+        let response = get_inbox(&server.client("csc"), Some(&sign(&server, "csc", &long)))
+            .await
+            .unwrap();
+        assert_refused(&response, "token_lifetime");
+    }
+    // exactly the maximum is accepted
+    let mut hour = claims(&server, "csc", &["social_worker"]);
+    hour["iat"] = json!(now);
+    hour["exp"] = json!(now + 3600);
+    let response = get_inbox(&server.client("csc"), Some(&sign(&server, "csc", &hour)))
+        .await
+        .unwrap();
+    assert_eq!(response.status, 200, "{}", response.text());
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn a_token_issued_in_the_future_is_refused_as_token_not_yet_valid() {
+    let server = TestServer::start().await;
+    let now = chrono::Utc::now().timestamp();
+    let mut future = claims(&server, "csc", &["social_worker"]);
+    future["iat"] = json!(now + 600);
+    future["exp"] = json!(now + 900);
+    let response = get_inbox(&server.client("csc"), Some(&sign(&server, "csc", &future)))
+        .await
+        .unwrap();
+    assert_refused(&response, "token_not_yet_valid");
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn a_control_character_in_a_token_claim_is_refused_as_token_claims_on_both_databases() {
+    let server = TestServer::start().await;
+    assert_server_accepts_csc(&server).await;
+    let refused_before = server.state.metrics.refused_authentications();
+    let cases: Vec<(&str, Value, &str)> = vec![
+        ("sub", json!("sw.amara\u{0}"), "NUL"),
+        (
+            "sub",
+            json!("sw.amara\n2026-01-01 INFO forged"),
+            "line feed",
+        ),
+        ("sub", json!("sw\u{1b}[2J"), "U+001B"),
+        ("sub", json!("sw\u{85}"), "U+0085"),
+        ("sub", json!("x".repeat(300)), "longer than"),
+        ("agency", json!("csc\u{0}"), "NUL"),
+        ("roles", json!(["social_worker\u{7f}"]), "U+007F"),
+    ];
+    for (claim, value, mention) in &cases {
+        let mut bad = claims(&server, "csc", &["social_worker"]);
+        bad[*claim] = value.clone();
+        let response = get_inbox(&server.client("csc"), Some(&sign(&server, "csc", &bad)))
+            .await
+            .unwrap();
+        assert_refused(&response, "token_claims");
+        let detail = response.json()["detail"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
+        assert!(
+            detail.contains(claim) && detail.contains(mention),
+            "{claim}: {detail}"
+        );
+    }
+    assert_eq!(
+        server.state.metrics.refused_authentications() - refused_before,
+        cases.len() as u64
+    );
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn the_dev_token_generator_issues_accepted_tokens_and_refuses_a_ttl_over_the_maximum() {
+    let server = TestServer::start().await;
+    for ttl in [60, 3600] {
+        let token = broker::devinit::dev_token(
+            &server.config,
+            "csc",
+            "sw.amara",
+            &[broker::vocab::Role::SocialWorker],
+            Duration::from_secs(ttl),
+        )
+        .unwrap();
+        let response = get_inbox(&server.client("csc"), Some(&token))
+            .await
+            .unwrap();
+        assert_eq!(response.status, 200, "ttl {ttl}: {}", response.text());
+    }
+    let e = broker::devinit::dev_token(
+        &server.config,
+        "csc",
+        "sw.amara",
+        &[broker::vocab::Role::SocialWorker],
+        Duration::from_secs(2 * 3600),
+    )
+    .unwrap_err();
+    assert!(e.to_string().contains("max_token_lifetime_secs"), "{e}");
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn a_forged_alg_is_refused_as_token_algorithm_and_quoted_escaped() {
+    let server = TestServer::start().await;
+    let header =
+        b64(br#"{"alg":"EdDSA\n2026-01-01T00:00:00Z  INFO forged line\u001b[2J","typ":"JWT"}"#);
+    let payload = b64(&serde_json::to_vec(&claims(&server, "csc", &["social_worker"])).unwrap());
+    let token = format!("{header}.{payload}.c2ln");
+    let response = get_inbox(&server.client("csc"), Some(&token))
+        .await
+        .unwrap();
+    assert_refused(&response, "token_algorithm");
+    let detail = response.json()["detail"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    assert!(!detail.chars().any(char::is_control), "{detail:?}");
+    assert!(detail.contains("EdDSA\\n2026"), "{detail:?}");
+    server.stop().await;
+}

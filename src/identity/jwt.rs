@@ -17,7 +17,13 @@ struct RawClaims {
     sub: String,
     agency: String,
     roles: Vec<String>,
+    exp: f64,
+    #[serde(default)]
+    iat: Option<f64>,
 }
+
+/// The longest `sub` accepted.
+pub const MAX_SUB_CHARS: usize = 256;
 
 /// The verified person.
 #[derive(Debug)]
@@ -37,8 +43,15 @@ fn declared_algorithm(token: &str) -> Option<String> {
     value.get("alg")?.as_str().map(str::to_owned)
 }
 
-/// Verifies signature, `iss`, `aud`, `exp` (60 s leeway), `sub`, `agency` and `roles`.
-pub fn verify(token: &str, agency: &Agency, audience: &str) -> Result<Claims, ApiError> {
+/// Verifies signature, `iss`, `aud`, `exp` (60 s leeway), `iat` (present, not in the future,
+/// `exp - iat` at most `max_lifetime_secs`), `sub`, `agency` and `roles`. Every string claim is
+/// single-line text (crate::text).
+pub fn verify(
+    token: &str,
+    agency: &Agency,
+    audience: &str,
+    max_lifetime_secs: u64,
+) -> Result<Claims, ApiError> {
     let expected = agency.jwt.algorithm;
     let declared = declared_algorithm(token).ok_or_else(|| {
         ApiError::unauthorized("token_malformed", "the bearer token is not a JWT")
@@ -47,7 +60,8 @@ pub fn verify(token: &str, agency: &Agency, audience: &str) -> Result<Claims, Ap
         return Err(ApiError::unauthorized(
             "token_algorithm",
             format!(
-                "the token is signed with \"{declared}\"; agency {} tokens must use {expected:?}",
+                "the token is signed with \"{}\"; agency {} tokens must use {expected:?}",
+                crate::text::escape(&declared),
                 agency.id
             ),
         ));
@@ -86,7 +100,7 @@ pub fn verify(token: &str, agency: &Agency, audience: &str) -> Result<Claims, Ap
             ),
             ErrorKind::Json(_) => (
                 "token_claims",
-                "the token needs string claims sub and agency and an array claim roles".into(),
+                "the token needs string claims sub and agency, an array claim roles and numeric exp and iat".into(),
             ),
             _ => (
                 "token_malformed",
@@ -96,12 +110,31 @@ pub fn verify(token: &str, agency: &Agency, audience: &str) -> Result<Claims, Ap
         ApiError::unauthorized(code, detail)
     })?;
     let claims = data.claims;
+    check_lifetime(&claims, max_lifetime_secs)?;
+    for (name, value) in std::iter::once(("sub", &claims.sub))
+        .chain(std::iter::once(("agency", &claims.agency)))
+        .chain(claims.roles.iter().map(|r| ("roles", r)))
+    {
+        if let Some(why) = crate::text::problem(value, crate::text::Kind::SingleLine) {
+            return Err(ApiError::unauthorized(
+                "token_claims",
+                format!("the token's {name} claim {why}"),
+            ));
+        }
+    }
+    if claims.sub.chars().count() > MAX_SUB_CHARS {
+        return Err(ApiError::unauthorized(
+            "token_claims",
+            format!("the token's sub is longer than {MAX_SUB_CHARS} characters"),
+        ));
+    }
     if claims.agency != agency.id {
         return Err(ApiError::unauthorized(
             "token_agency_mismatch",
             format!(
                 "the token's agency \"{}\" is not the certificate's agency \"{}\"",
-                claims.agency, agency.id
+                crate::text::escape(&claims.agency),
+                agency.id
             ),
         ));
     }
@@ -120,7 +153,7 @@ pub fn verify(token: &str, agency: &Agency, audience: &str) -> Result<Claims, Ap
     let mut roles = Vec::with_capacity(claims.roles.len());
     for name in &claims.roles {
         let role: Role = name.parse().map_err(|e: crate::vocab::UnknownTerm| {
-            ApiError::unauthorized("token_role_invalid", e.to_string())
+            ApiError::unauthorized("token_role_invalid", crate::text::escape(&e.to_string()))
         })?;
         if !role.valid_for(agency.kind) {
             return Err(ApiError::unauthorized(
@@ -136,4 +169,32 @@ pub fn verify(token: &str, agency: &Agency, audience: &str) -> Result<Claims, Ap
         sub: claims.sub,
         roles,
     })
+}
+
+/// `iat` is required and not in the future (beyond the leeway), and the token lives at most
+/// `max_secs` (`exp - iat`).
+fn check_lifetime(claims: &RawClaims, max_secs: u64) -> Result<(), ApiError> {
+    let Some(iat) = claims.iat else {
+        return Err(ApiError::unauthorized(
+            "token_claims",
+            "the token has no \"iat\" claim",
+        ));
+    };
+    let now = chrono::Utc::now().timestamp() as f64;
+    if iat > now + LEEWAY_SECONDS as f64 {
+        return Err(ApiError::unauthorized(
+            "token_not_yet_valid",
+            "the token's iat is in the future",
+        ));
+    }
+    if claims.exp - iat > max_secs as f64 {
+        return Err(ApiError::unauthorized(
+            "token_lifetime",
+            format!(
+                "the token is valid for {} s (exp - iat); the broker accepts at most {max_secs} s",
+                (claims.exp - iat).round()
+            ),
+        ));
+    }
+    Ok(())
 }

@@ -22,6 +22,8 @@ pub enum PeerAgency {
     Unknown(String),
     /// The certificate has no `urn:broker:agency:` SAN URI.
     Unnamed,
+    /// The certificate names more than one agency (how many).
+    Ambiguous(usize),
 }
 
 /// An authenticated caller: a configured agency (by certificate) and a person of it (by JWT).
@@ -64,7 +66,8 @@ impl FromRequestParts<AppState> for Principal {
         let result = authenticate(parts, state);
         if let Err(e) = &result {
             state.metrics.refused_authentication();
-            tracing::warn!(code = e.code, detail = %e.detail, "authentication refused");
+            // the detail can quote the token's own strings: escaped (crate::text::escape)
+            tracing::warn!(code = e.code, detail = %crate::text::escape(&e.detail), "authentication refused");
         }
         result
     }
@@ -76,7 +79,19 @@ fn authenticate(parts: &Parts, state: &AppState) -> Result<Principal, ApiError> 
         Some(PeerAgency::Unknown(id)) => {
             return Err(ApiError::unauthorized(
                 "certificate_agency_unknown",
-                format!("the client certificate names agency \"{id}\", which is not configured"),
+                format!(
+                    "the client certificate names agency \"{}\", which is not configured",
+                    crate::text::escape(id)
+                ),
+            ));
+        }
+        Some(PeerAgency::Ambiguous(n)) => {
+            return Err(ApiError::unauthorized(
+                "certificate_agency_ambiguous",
+                format!(
+                    "the client certificate names {n} agencies in urn:broker:agency: SAN URIs; \
+                     it must name exactly one"
+                ),
             ));
         }
         Some(PeerAgency::Unnamed) => {
@@ -97,7 +112,13 @@ fn authenticate(parts: &Parts, state: &AppState) -> Result<Principal, ApiError> 
         .get(&*agency_id)
         .ok_or_else(|| ApiError::unauthorized("certificate_agency_unknown", "unknown agency"))?;
     let token = bearer(parts)?;
-    let claims = jwt::verify(token, agency, &state.config.server.audience)?;
+    let server = &state.config.server;
+    let claims = jwt::verify(
+        token,
+        agency,
+        &server.audience,
+        server.max_token_lifetime_secs,
+    )?;
     Ok(Principal {
         agency: agency_id,
         agency_kind: agency.kind,

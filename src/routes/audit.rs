@@ -288,15 +288,13 @@ pub(crate) async fn reviews(
     State(state): State<AppState>,
 ) -> Result<Json<Value>, ApiError> {
     let who = auditor(&state, principal, "read_audit")?;
-    let (clause, binds) = where_clause(&Filters::default(), who.scope.as_deref());
-    let sql = format!("SELECT * FROM audit_log{clause} AND {QUEUE} ORDER BY seq LIMIT 1000");
-    let rows: Vec<AuditRow> = with_db!(&state.db, pool => {
-        let mut q = sqlx::query_as::<_, AuditRow>(sqlx::AssertSqlSafe(sql)).bind(0i64);
-        for b in &binds {
-            q = q.bind(b.clone());
-        }
-        q.fetch_all(pool).await?
-    });
+    let rows = audit_rows(
+        &state.db,
+        &Filters::default(),
+        who.scope.as_deref(),
+        &format!("AND {QUEUE} ORDER BY seq LIMIT 1000"),
+    )
+    .await?;
     record_query(
         &state,
         &who,
@@ -347,17 +345,16 @@ pub(crate) async fn review(
         Outcome::Upheld => "upheld",
         Outcome::Concern => "concern",
     };
-    let (clause, binds) = where_clause(&Filters::default(), who.scope.as_deref());
-    let sql = format!(
-        "SELECT * FROM audit_log{clause} AND seq = {seq} AND action = 'disclosure' AND decision = 'permit' AND obligations LIKE '%ig_review%'"
-    );
-    let target: Option<AuditRow> = with_db!(&state.db, pool => {
-        let mut q = sqlx::query_as::<_, AuditRow>(sqlx::AssertSqlSafe(sql)).bind(0i64);
-        for b in &binds {
-            q = q.bind(b.clone());
-        }
-        q.fetch_optional(pool).await?
-    });
+    let target = audit_rows(
+        &state.db,
+        &Filters::default(),
+        who.scope.as_deref(),
+        &format!(
+            "AND seq = {seq} AND action = 'disclosure' AND decision = 'permit' AND obligations LIKE '%ig_review%'"
+        ),
+    )
+    .await?
+    .pop();
     let Some(target) = target else {
         return Err(ApiError::not_found(format!(
             "no override awaiting review at seq {seq}"
@@ -420,29 +417,20 @@ pub(crate) async fn history(
 ) -> Result<Json<Value>, ApiError> {
     let who = auditor(&state, principal, "read_audit")?;
     let subject = id(&subject, "subject")?;
-    let exists = with_db!(&state.db, pool => sqlx::query("SELECT id FROM subjects WHERE id = $1")
-        .bind(&subject)
-        .fetch_optional(pool)
-        .await?
-        .is_some());
-    if !exists {
-        return Err(ApiError::not_found(format!("no subject {subject}")));
-    }
     let f = Filters {
         subject_id: Some(subject.clone()),
         ..Filters::default()
     };
-    let (clause, binds) = where_clause(&f, who.scope.as_deref());
-    let sql = format!(
-        "SELECT * FROM audit_log{clause} AND action IN ('disclosure', 'packet.read') ORDER BY seq"
-    );
-    let rows: Vec<AuditRow> = with_db!(&state.db, pool => {
-        let mut q = sqlx::query_as::<_, AuditRow>(sqlx::AssertSqlSafe(sql)).bind(0i64);
-        for b in &binds {
-            q = q.bind(b.clone());
-        }
-        q.fetch_all(pool).await?
-    });
+    if !known_subject(&state.db, &f, &subject, who.scope.as_deref()).await? {
+        return Err(ApiError::not_found(format!("no subject {subject}")));
+    }
+    let rows = audit_rows(
+        &state.db,
+        &f,
+        who.scope.as_deref(),
+        "AND action IN ('disclosure', 'packet.read') ORDER BY seq",
+    )
+    .await?;
     let seq = record_query(
         &state,
         &who,
@@ -455,4 +443,46 @@ pub(crate) async fn history(
         "disclosures": rows.iter().map(entry_json).collect::<Vec<_>>(),
         "audit_seq": seq,
     })))
+}
+
+/// The rows `f` selects within `scope`, `tail` appended to the WHERE clause.
+async fn audit_rows(
+    db: &Db,
+    f: &Filters,
+    scope: Option<&str>,
+    tail: &str,
+) -> Result<Vec<AuditRow>, sqlx::Error> {
+    let (clause, binds) = where_clause(f, scope);
+    let sql = format!("SELECT * FROM audit_log{clause} {tail}");
+    with_db!(db, pool => {
+        let mut q = sqlx::query_as::<_, AuditRow>(sqlx::AssertSqlSafe(sql)).bind(0i64);
+        for b in &binds {
+            q = q.bind(b.clone());
+        }
+        q.fetch_all(pool).await
+    })
+}
+
+/// Does the child exist for this auditor? For the partnership: it is registered. For an IG
+/// officer of another agency: their agency registered it or appears in an audit entry about
+/// it. A child of another agency's is answered exactly as an unknown id, so the answer cannot
+/// tell a caller whether a child exists (`f` selects the child's entries).
+async fn known_subject(
+    db: &Db,
+    f: &Filters,
+    subject: &str,
+    scope: Option<&str>,
+) -> Result<bool, sqlx::Error> {
+    let registered_by: Option<String> = with_db!(db, pool => {
+        sqlx::query_scalar::<_, String>("SELECT registered_by FROM subjects WHERE id = $1")
+            .bind(subject)
+            .fetch_optional(pool)
+            .await?
+    });
+    Ok(match (registered_by, scope) {
+        (None, _) => false,
+        (Some(_), None) => true,
+        (Some(by), Some(agency)) if by == agency => true,
+        (Some(_), Some(_)) => !audit_rows(db, f, scope, "LIMIT 1").await?.is_empty(),
+    })
 }

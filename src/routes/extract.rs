@@ -1,27 +1,106 @@
 //! Request extraction that answers every problem with problem+json naming the field.
 
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
 use axum::extract::{FromRequest, Request};
+use axum::http::StatusCode;
 use serde::de::DeserializeOwned;
+
+use crate::connection::BodyTimedOut;
 
 use crate::decision::Family;
 use crate::error::ApiError;
 use crate::identity::Principal;
 use crate::server::AppState;
 
-/// A JSON body: malformed JSON is 400, an unknown field, wrong type or out-of-vocabulary value
-/// 422 naming the field, a body over `max_body_bytes` 413, a missing content type 415.
+/// Top-level body fields holding free text a person writes or pastes (tab, line feed and
+/// carriage return allowed): every other string in a body is single-line (crate::text).
+pub const FREE_TEXT_FIELDS: &[&str] = &[
+    "justification",
+    "legal_reference",
+    "note",
+    "reason",
+    "sections",
+];
+
+/// A JSON body: malformed JSON is 400, an unknown field, wrong type, out-of-vocabulary value or
+/// a refused character (crate::text) 422 naming the field, a body over `max_body_bytes` 413,
+/// a body still arriving after `body_read_timeout_ms` 408, a missing content type 415.
 pub struct Body<T>(pub T);
 
 impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Body<T> {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
-        let axum::Json(value) = axum::Json::<T>::from_request(req, state).await?;
+        if !json_content_type(req.headers()) {
+            return Err(ApiError::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported_media_type",
+                "Expected request with `Content-Type: application/json`",
+            ));
+        }
+        let bytes = Bytes::from_request(req, state)
+            .await
+            .map_err(body_rejection)?;
+        // the text rule first, over the whole document, so that it holds for every field of
+        // every request type alike; a syntax error is left to the typed parse to report
+        if let Ok(value) = serde_json::from_slice::<serde_json::Value>(&bytes) {
+            crate::text::check_json(&value, FREE_TEXT_FIELDS)
+                .map_err(|(path, why)| invalid(&path, why))?;
+        }
+        let axum::Json(value) = axum::Json::<T>::from_bytes(&bytes)?;
         Ok(Body(value))
     }
 }
 
-/// Query parameters: anything malformed or unknown is a 400 problem+json naming it.
+/// `application/json` or `application/<anything>+json`, parameters allowed.
+fn json_content_type(headers: &axum::http::HeaderMap) -> bool {
+    let Some(value) = headers
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+    else {
+        return false;
+    };
+    let essence = value
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    essence
+        .strip_prefix("application/")
+        .is_some_and(|sub| sub == "json" || sub.ends_with("+json"))
+}
+
+fn body_rejection(rejection: BytesRejection) -> ApiError {
+    let timed_out = std::iter::successors(
+        Some(&rejection as &(dyn std::error::Error + 'static)),
+        |e| e.source(),
+    )
+    .find_map(|e| e.downcast_ref::<BodyTimedOut>());
+    if let Some(t) = timed_out {
+        return ApiError::new(
+            StatusCode::REQUEST_TIMEOUT,
+            "body_timeout",
+            format!(
+                "the request body did not arrive within {} ms (server.body_read_timeout_ms)",
+                t.0.as_millis()
+            ),
+        );
+    }
+    let status = rejection.status();
+    if status == StatusCode::PAYLOAD_TOO_LARGE {
+        return ApiError::new(status, "body_too_large", rejection.body_text());
+    }
+    ApiError::new(
+        StatusCode::BAD_REQUEST,
+        "unreadable_body",
+        rejection.body_text(),
+    )
+}
+
+/// Query parameters: anything malformed or unknown, a value that is not UTF-8 once
+/// percent-decoded or holds a control character (crate::text), is a 400 problem+json naming it.
 pub struct Params<T>(pub T);
 
 impl<T: DeserializeOwned, S: Send + Sync> axum::extract::FromRequestParts<S> for Params<T> {
@@ -31,10 +110,47 @@ impl<T: DeserializeOwned, S: Send + Sync> axum::extract::FromRequestParts<S> for
         parts: &mut axum::http::request::Parts,
         state: &S,
     ) -> Result<Self, ApiError> {
+        check_query(parts.uri.query().unwrap_or(""))?;
         let axum::extract::Query(value) =
             axum::extract::Query::<T>::from_request_parts(parts, state).await?;
         Ok(Params(value))
     }
+}
+
+/// Every name and value of a query string, decoded as a form (`+` is a space), must be UTF-8
+/// single-line text.
+pub fn check_query(query: &str) -> Result<(), ApiError> {
+    let refuse = |detail: String| ApiError::new(StatusCode::BAD_REQUEST, "invalid_query", detail);
+    for pair in query.split('&').filter(|p| !p.is_empty()) {
+        let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
+        let decode = |raw: &str| {
+            let spaced = raw.replace('+', " ");
+            percent_encoding::percent_decode_str(&spaced)
+                .decode_utf8()
+                .map(|c| c.into_owned())
+        };
+        let name = decode(name).map_err(|_| {
+            refuse(format!(
+                "the query parameter name \"{}\" is not UTF-8 once percent-decoded",
+                crate::text::escape(name)
+            ))
+        })?;
+        let shown = crate::text::escape(&name);
+        if let Some(why) = crate::text::problem(&name, crate::text::Kind::SingleLine) {
+            return Err(refuse(format!(
+                "the query parameter name \"{shown}\" {why}"
+            )));
+        }
+        let value = decode(value).map_err(|_| {
+            refuse(format!(
+                "the query parameter {shown} is not UTF-8 once percent-decoded"
+            ))
+        })?;
+        if let Some(why) = crate::text::problem(&value, crate::text::Kind::SingleLine) {
+            return Err(refuse(format!("the query parameter {shown} {why}")));
+        }
+    }
+    Ok(())
 }
 
 /// A broker identifier from the path (a UUID); anything else is 400.
@@ -43,9 +159,9 @@ pub fn id(text: &str, what: &str) -> Result<String, ApiError> {
         .map(|u| u.hyphenated().to_string())
         .map_err(|_| {
             ApiError::new(
-                axum::http::StatusCode::BAD_REQUEST,
+                StatusCode::BAD_REQUEST,
                 "invalid_id",
-                format!("\"{text}\" is not a valid {what} id"),
+                format!("\"{}\" is not a valid {what} id", crate::text::escape(text)),
             )
         })
 }

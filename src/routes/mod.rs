@@ -4,6 +4,7 @@
 
 pub mod audit;
 pub mod disclosures;
+pub mod edge;
 pub mod extract;
 pub mod health;
 pub mod inbox;

@@ -64,6 +64,19 @@ pub async fn drop_postgres_database(url: &str) {
     }
 }
 
+/// The audit chain's head (its last seq), read straight from the database.
+pub async fn audit_head(server: &TestServer) -> i64 {
+    use sqlx::Row;
+    broker::with_db!(&server.state.db, pool => {
+        sqlx::query("SELECT seq FROM audit_head WHERE id = 1")
+            .fetch_one(pool)
+            .await
+            .expect("reading the audit head")
+            .try_get::<i64, _>("seq")
+            .expect("a seq")
+    })
+}
+
 pub struct TestServer {
     pub addr: SocketAddr,
     pub dir: tempfile::TempDir,
@@ -80,6 +93,22 @@ impl TestServer {
         let dir = tempfile::tempdir().expect("a temp dir");
         let url = test_database_url(dir.path()).await;
         let world = dev_init(dir.path(), false, "127.0.0.1:0", &url).expect("dev-init");
+        Self::start_in(dir, world).await
+    }
+
+    /// A dev world whose `[server]` section also holds `settings` (TOML lines such as
+    /// `idle_timeout_ms = 500`), served on a free port.
+    pub async fn start_with(settings: &str) -> TestServer {
+        let dir = tempfile::tempdir().expect("a temp dir");
+        let url = test_database_url(dir.path()).await;
+        let world = dev_init(dir.path(), false, "127.0.0.1:0", &url).expect("dev-init");
+        let text = std::fs::read_to_string(&world.config).expect("the dev broker.toml");
+        assert!(
+            text.contains("[server]\n"),
+            "the dev broker.toml has a [server] section"
+        );
+        let edited = text.replacen("[server]\n", &format!("[server]\n{settings}\n"), 1);
+        std::fs::write(&world.config, edited).expect("writing broker.toml");
         Self::start_in(dir, world).await
     }
 
@@ -123,6 +152,55 @@ impl TestServer {
         .expect("a client for the agency")
     }
 
+    /// A raw mTLS connection presenting `agency`'s dev certificate, handshake done: for tests
+    /// that write bytes no HTTP client would (trickles, idle connections, broken framing).
+    pub async fn tls_stream(
+        &self,
+        agency: &str,
+    ) -> tokio_rustls::client::TlsStream<tokio::net::TcpStream> {
+        let read = |p: std::path::PathBuf| std::fs::read(&p).expect("a dev certificate file");
+        let tls = broker::crypto::client_tls_config(
+            &read(self.world.ca()),
+            &read(self.world.client_cert(agency)),
+            &read(self.world.client_key(agency)),
+        )
+        .expect("a client TLS config");
+        let tcp = tokio::net::TcpStream::connect(self.addr)
+            .await
+            .expect("connecting to the broker");
+        let name = rustls::pki_types::ServerName::try_from("localhost").expect("a server name");
+        tokio_rustls::TlsConnector::from(tls)
+            .connect(name, tcp)
+            .await
+            .expect("the TLS handshake")
+    }
+
+    /// Writes `bytes` on a fresh mTLS connection as `agency` and reads until the server
+    /// closes it (at most 10 s): the raw answer, for requests an HTTP client would not send.
+    pub async fn raw_exchange(&self, agency: &str, bytes: &[u8]) -> RawAnswer {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let mut tls = self.tls_stream(agency).await;
+        // the server may answer and close before reading everything: a failed write is fine
+        let _ = tls.write_all(bytes).await;
+        let _ = tls.flush().await;
+        let mut seen = Vec::new();
+        let read = tokio::time::timeout(Duration::from_secs(10), async {
+            let mut buf = [0u8; 8192];
+            loop {
+                match tls.read(&mut buf).await {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => seen.extend_from_slice(&buf[..n]),
+                }
+            }
+        })
+        .await;
+        assert!(
+            read.is_ok(),
+            "the server neither answered nor closed within 10 s"
+        );
+        RawAnswer::parse(&seen)
+    }
+
     /// A valid token for a person of `agency` with `roles`.
     pub fn token(&self, agency: &str, sub: &str, roles: &[Role]) -> String {
         dev_token(&self.config, agency, sub, roles, Duration::from_secs(600)).expect("a dev token")
@@ -156,4 +234,90 @@ pub fn world_client(world: &DevWorld, addr: SocketAddr, agency: &str) -> Client 
         &world.client_key(agency),
     )
     .expect("a client for the agency")
+}
+
+/// An HTTP/1.1 answer read off the wire.
+#[derive(Debug)]
+pub struct RawAnswer {
+    pub status: u16,
+    pub head: String,
+    pub body: String,
+}
+
+impl RawAnswer {
+    fn parse(bytes: &[u8]) -> RawAnswer {
+        let text = String::from_utf8_lossy(bytes).into_owned();
+        let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+        let status = head
+            .split(' ')
+            .nth(1)
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(0);
+        RawAnswer {
+            status,
+            head: head.to_ascii_lowercase(),
+            body: body.to_owned(),
+        }
+    }
+
+    pub fn is_problem(&self) -> bool {
+        self.head.contains("content-type: application/problem+json")
+    }
+
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.body).unwrap_or(serde_json::Value::Null)
+    }
+}
+
+/// A child of ten at Hillside registered by csc's social worker `sw`, with a risk management
+/// plan (summary and risk management) and a parent's consent to share with schools for
+/// safeguarding: the ids.
+pub struct Pupil {
+    pub child: String,
+    pub record: String,
+    pub consent: String,
+}
+
+/// Registers a [`Pupil`] through the API as csc's social worker holding `sw`.
+pub async fn hillside_pupil(client: &Client, sw: &str) -> Pupil {
+    let created = |r: broker::client::Response, what: &str| {
+        assert_eq!(r.status, 201, "{what}: {}", r.text());
+        r.json()["id"].as_str().expect("an id").to_owned()
+    };
+    let born = born_years_ago(10);
+    let r = client
+        .post(
+            "/v1/subjects",
+            sw,
+            &serde_json::json!({"date_of_birth": born, "school_agency": "school-hillside"}),
+        )
+        .await
+        .expect("registering the pupil");
+    let child = created(r, "the pupil");
+    let r = client
+        .post(
+            "/v1/records",
+            sw,
+            &serde_json::json!({"subject_id": child, "kind": "risk_management_plan",
+                    "subject_role": "harmful_behaviour",
+                    "sections": {"summary": "s", "risk_management": "r"}}),
+        )
+        .await
+        .expect("depositing the plan");
+    let record = created(r, "the plan");
+    let r = client
+        .post(
+            &format!("/v1/subjects/{child}/consents"),
+            sw,
+            &serde_json::json!({"given_by": "parent", "purposes": ["safeguarding"],
+                    "recipient_kinds": ["school"]}),
+        )
+        .await
+        .expect("recording the consent");
+    let consent = created(r, "the consent");
+    Pupil {
+        child,
+        record,
+        consent,
+    }
 }

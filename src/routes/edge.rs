@@ -1,0 +1,109 @@
+//! Checks every request passes before its handler, and the net that makes every refusal
+//! problem+json. Bodies and query strings are checked by their extractors (`extract.rs`);
+//! the path and the header block are checked here, once for every route.
+
+use axum::extract::{Request, State};
+use axum::http::{StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use http_body_util::BodyExt;
+
+use crate::error::ApiError;
+use crate::server::AppState;
+use crate::text::{self, Kind};
+
+/// 431 beyond `max_header_bytes` (the request line and every header), and 400 `invalid_path`
+/// for a path segment that is not UTF-8 once percent-decoded or holds a control character.
+pub async fn guard(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let limit = state.config.server.max_header_bytes;
+    let size = req.uri().to_string().len()
+        + req
+            .headers()
+            .iter()
+            .map(|(name, value)| name.as_str().len() + value.len() + 4)
+            .sum::<usize>();
+    if size > limit {
+        return ApiError::new(
+            StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            "headers_too_large",
+            format!(
+                "the request line and headers are {size} bytes; the broker accepts at most {limit} (server.max_header_bytes)"
+            ),
+        )
+        .into_response();
+    }
+    if let Err(e) = check_path(req.uri().path()) {
+        return e.into_response();
+    }
+    next.run(req).await
+}
+
+/// Each path segment, percent-decoded, must be UTF-8 single-line text.
+pub fn check_path(path: &str) -> Result<(), ApiError> {
+    for (n, segment) in path.split('/').enumerate().skip(1) {
+        let decoded = percent_encoding::percent_decode_str(segment)
+            .decode_utf8()
+            .map_err(|_| {
+                invalid_path(format!(
+                    "path segment {n} (\"{}\") is not UTF-8 once percent-decoded",
+                    text::escape(segment)
+                ))
+            })?;
+        if let Some(why) = text::problem(&decoded, Kind::SingleLine) {
+            return Err(invalid_path(format!("path segment {n} {why}")));
+        }
+    }
+    Ok(())
+}
+
+fn invalid_path(detail: String) -> ApiError {
+    ApiError::new(StatusCode::BAD_REQUEST, "invalid_path", detail)
+}
+
+/// The net under every other layer: an error response in plain text or with no body (a
+/// rejection of axum's own that no extractor of ours converted) is rewritten as problem+json,
+/// its text kept as the detail. A 5xx keeps saying nothing internal.
+pub async fn as_problem(response: Response) -> Response {
+    let status = response.status();
+    // plain text or nothing: what axum's own rejections send; a JSON body (a problem, or a
+    // 403 decision body) is the broker's and left alone
+    let plain = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_none_or(|v| v.as_bytes().starts_with(b"text/plain"));
+    if !(status.is_client_error() || status.is_server_error()) || !plain {
+        return response;
+    }
+    let (parts, body) = response.into_parts();
+    let text = match http_body_util::Limited::new(body, 4096).collect().await {
+        Ok(bytes) => String::from_utf8_lossy(&bytes.to_bytes()).into_owned(),
+        Err(_) => String::new(),
+    };
+    let detail = if status.is_server_error() || text.trim().is_empty() {
+        status.canonical_reason().unwrap_or("error").to_lowercase()
+    } else {
+        text::escape(text.trim())
+    };
+    let mut problem = ApiError::new(status, code_for(status), detail).into_response();
+    for (name, value) in &parts.headers {
+        if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH {
+            problem.headers_mut().append(name.clone(), value.clone());
+        }
+    }
+    problem
+}
+
+fn code_for(status: StatusCode) -> &'static str {
+    match status.as_u16() {
+        400 => "bad_request",
+        404 => "not_found",
+        405 => "method_not_allowed",
+        408 => "body_timeout",
+        413 => "body_too_large",
+        415 => "unsupported_media_type",
+        422 => "invalid_field",
+        431 => "headers_too_large",
+        s if s >= 500 => "internal",
+        _ => "bad_request",
+    }
+}

@@ -1,0 +1,290 @@
+//! Slow and idle clients over real TCP and mTLS ([server] timeouts and caps): a silent TCP
+//! connection, a connection idle after its handshake or between requests, headers and a body
+//! trickled at one byte a second, and the cap on connections per agency. Each server runs with
+//! bounds of a second or two, so every case ends in seconds.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use broker::vocab::Role;
+use common::TestServer;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+
+/// Reads until the server closes the connection (EOF or reset), at most `bound`; returns how
+/// long that took and what was read. Panics when the connection is still open after `bound`.
+async fn until_closed<S: AsyncRead + Unpin>(stream: &mut S, bound: Duration) -> (Duration, String) {
+    let start = Instant::now();
+    let mut seen = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        match tokio::time::timeout_at((start + bound).into(), stream.read(&mut buf)).await {
+            Err(_) => panic!(
+                "the connection was still open after {bound:?}; read so far: {:?}",
+                String::from_utf8_lossy(&seen)
+            ),
+            Ok(Ok(0)) | Ok(Err(_)) => {
+                return (start.elapsed(), String::from_utf8_lossy(&seen).into_owned());
+            }
+            Ok(Ok(n)) => seen.extend_from_slice(&buf[..n]),
+        }
+    }
+}
+
+/// Writes `bytes` one a second (`every`) until the server stops taking them or `bound`
+/// passes; returns how long the server took to stop the trickle.
+async fn trickle<S: AsyncWrite + AsyncRead + Unpin>(
+    stream: &mut S,
+    bytes: &[u8],
+    every: Duration,
+    bound: Duration,
+) -> (Duration, String) {
+    let start = Instant::now();
+    let mut seen = Vec::new();
+    let mut buf = [0u8; 4096];
+    for b in bytes.iter().cycle() {
+        assert!(
+            start.elapsed() < bound,
+            "the server still took the trickle after {bound:?}; read so far: {:?}",
+            String::from_utf8_lossy(&seen)
+        );
+        if stream.write_all(&[*b]).await.is_err() || stream.flush().await.is_err() {
+            return (start.elapsed(), String::from_utf8_lossy(&seen).into_owned());
+        }
+        match tokio::time::timeout(every, stream.read(&mut buf)).await {
+            Err(_) => {}
+            Ok(Ok(0)) | Ok(Err(_)) => {
+                return (start.elapsed(), String::from_utf8_lossy(&seen).into_owned());
+            }
+            Ok(Ok(n)) => {
+                seen.extend_from_slice(&buf[..n]);
+                // an answer arrived: read the rest until the server closes
+                let (_, rest) = until_closed(stream, Duration::from_secs(5)).await;
+                seen.extend_from_slice(rest.as_bytes());
+                return (start.elapsed(), String::from_utf8_lossy(&seen).into_owned());
+            }
+        }
+    }
+    unreachable!("cycle never ends")
+}
+
+/// The head of `POST /v1/subjects` with a JSON body of `len` bytes to follow.
+fn post_subject_head(token: &str, len: usize) -> String {
+    format!(
+        "POST /v1/subjects HTTP/1.1\r\nhost: localhost\r\nauthorization: Bearer {token}\r\n\
+         content-type: application/json\r\ncontent-length: {len}\r\n\r\n"
+    )
+}
+
+#[tokio::test]
+async fn a_silent_tcp_connection_is_closed_at_the_tls_handshake_timeout() {
+    let server = TestServer::start_with("tls_handshake_timeout_ms = 800").await;
+    let mut tcp = tokio::net::TcpStream::connect(server.addr).await.unwrap();
+    let (took, _) = until_closed(&mut tcp, Duration::from_secs(5)).await;
+    println!("silent TCP connection closed after {took:?} (bound 800 ms)");
+    assert!(
+        took >= Duration::from_millis(700),
+        "closed too early: {took:?}"
+    );
+    assert!(server.state.metrics.refused_handshakes() >= 1);
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn a_connection_idle_after_the_handshake_is_closed_within_the_idle_timeout() {
+    // the header read timeout is longer, so it is the idle bound that closes the connection
+    let server =
+        TestServer::start_with("idle_timeout_ms = 1000\nheader_read_timeout_ms = 8000").await;
+    let mut tls = server.tls_stream("csc").await;
+    let (took, read) = until_closed(&mut tls, Duration::from_secs(5)).await;
+    println!("connection idle after the handshake closed after {took:?} (bound 1000 ms)");
+    assert!(
+        took >= Duration::from_millis(900),
+        "closed too early: {took:?}"
+    );
+    assert!(
+        read.is_empty(),
+        "nothing is sent to an idle connection: {read:?}"
+    );
+    assert_eq!(server.state.metrics.idle_closed(), 1);
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn a_connection_idle_between_requests_is_closed_within_the_idle_timeout() {
+    let server =
+        TestServer::start_with("idle_timeout_ms = 1000\nheader_read_timeout_ms = 8000").await;
+    let mut tls = server.tls_stream("csc").await;
+    tls.write_all(b"GET /healthz HTTP/1.1\r\nhost: localhost\r\n\r\n")
+        .await
+        .unwrap();
+    let mut buf = [0u8; 1024];
+    let n = tls.read(&mut buf).await.unwrap();
+    let answer = String::from_utf8_lossy(&buf[..n]);
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    let (took, _) = until_closed(&mut tls, Duration::from_secs(5)).await;
+    println!("keep-alive connection idle after a request closed after {took:?} (bound 1000 ms)");
+    assert!(
+        took >= Duration::from_millis(800),
+        "closed too early: {took:?}"
+    );
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn a_request_in_flight_is_not_cut_off_as_idle() {
+    // the body arrives over about 2.5 s, longer than the idle bound, within the body bound
+    let server =
+        TestServer::start_with("idle_timeout_ms = 1000\nbody_read_timeout_ms = 8000").await;
+    let token = server.token("csc", "sw.amara", &[Role::SocialWorker]);
+    let body = br#"{"x": 1}"#;
+    let mut tls = server.tls_stream("csc").await;
+    tls.write_all(post_subject_head(&token, body.len()).as_bytes())
+        .await
+        .unwrap();
+    for b in body {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        tls.write_all(&[*b]).await.unwrap();
+        tls.flush().await.unwrap();
+    }
+    let mut buf = vec![0u8; 8192];
+    let n = tokio::time::timeout(Duration::from_secs(5), tls.read(&mut buf))
+        .await
+        .expect("an answer")
+        .unwrap();
+    let answer = String::from_utf8_lossy(&buf[..n]);
+    assert!(
+        answer.starts_with("HTTP/1.1 422"),
+        "the whole body was read and judged: {answer}"
+    );
+    assert!(answer.contains("application/problem+json"), "{answer}");
+    assert_eq!(server.state.metrics.idle_closed(), 0);
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn headers_trickled_at_one_byte_a_second_are_cut_off_at_the_header_read_timeout() {
+    let server =
+        TestServer::start_with("header_read_timeout_ms = 2000\nidle_timeout_ms = 30000").await;
+    let mut tls = server.tls_stream("csc").await;
+    let (took, read) = trickle(
+        &mut tls,
+        b"GET /healthz HTTP/1.1\r\nx-slow: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+        Duration::from_secs(1),
+        Duration::from_secs(10),
+    )
+    .await;
+    println!("headers at 1 byte/s cut off after {took:?} (bound 2000 ms)");
+    assert!(took < Duration::from_secs(5), "{took:?}");
+    assert!(
+        !read.contains("200 OK"),
+        "no answer to a head never finished: {read}"
+    );
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn a_body_trickled_at_one_byte_a_second_is_answered_408_problem_json() {
+    let server =
+        TestServer::start_with("body_read_timeout_ms = 2000\nidle_timeout_ms = 30000").await;
+    let token = server.token("csc", "sw.amara", &[Role::SocialWorker]);
+    let before = common::audit_head(&server).await;
+    let mut tls = server.tls_stream("csc").await;
+    let body = br#"{"date_of_birth": "2015-01-01", "local_authority": "somewhere far away"}"#;
+    tls.write_all(post_subject_head(&token, body.len()).as_bytes())
+        .await
+        .unwrap();
+    let (took, read) = trickle(
+        &mut tls,
+        body,
+        Duration::from_secs(1),
+        Duration::from_secs(10),
+    )
+    .await;
+    println!("a body at 1 byte/s cut off after {took:?} (bound 2000 ms)");
+    assert!(read.starts_with("HTTP/1.1 408"), "{read}");
+    assert!(read.contains("application/problem+json"), "{read}");
+    assert!(read.contains("\"code\":\"body_timeout\""), "{read}");
+    assert!(took < Duration::from_secs(5), "{took:?}");
+    assert_eq!(
+        common::audit_head(&server).await,
+        before,
+        "nothing was written"
+    );
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn an_agency_beyond_its_connection_cap_is_answered_429_and_counted() {
+    let server = TestServer::start_with("max_connections_per_agency = 3").await;
+    let token = server.token("csc", "sw.amara", &[Role::SocialWorker]);
+    let open: Vec<_> = (0..3).map(|_| server.client("csc")).collect();
+    for c in &open {
+        let r = c.get("/v1/whoami", &token).await.unwrap();
+        assert_eq!(r.status, 200, "{}", r.text());
+    }
+    let fourth = server.client("csc");
+    let r = fourth.get("/v1/whoami", &token).await.unwrap();
+    assert_eq!(r.status, 429, "{}", r.text());
+    assert_eq!(r.content_type(), "application/problem+json");
+    assert_eq!(r.json()["code"], "too_many_connections", "{}", r.text());
+    assert_eq!(server.state.metrics.refused_connections(), 1);
+    // another agency has its own slots
+    let police = server.token("police", "pc.jones", &[Role::PoliceOfficer]);
+    let r = server
+        .client("police")
+        .get("/v1/whoami", &police)
+        .await
+        .unwrap();
+    assert_eq!(r.status, 200, "{}", r.text());
+    // closing one frees a slot
+    drop(open);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let r = server
+            .client("csc")
+            .get("/v1/whoami", &token)
+            .await
+            .unwrap();
+        if r.status == 200 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "a slot was never freed: {}",
+            r.text()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn an_http1_connection_waiting_for_its_next_request_is_also_bounded_by_the_header_read_timeout()
+ {
+    // hyper starts the header read timer as soon as it waits for a head, so on HTTP/1 the
+    // effective keep-alive bound is the smaller of the two timeouts
+    let server =
+        TestServer::start_with("header_read_timeout_ms = 1000\nidle_timeout_ms = 30000").await;
+    let mut tls = server.tls_stream("csc").await;
+    tls.write_all(b"GET /healthz HTTP/1.1\r\nhost: localhost\r\n\r\n")
+        .await
+        .unwrap();
+    let mut buf = [0u8; 1024];
+    let n = tls.read(&mut buf).await.unwrap();
+    assert!(String::from_utf8_lossy(&buf[..n]).starts_with("HTTP/1.1 200"));
+    let (took, _) = until_closed(&mut tls, Duration::from_secs(5)).await;
+    println!(
+        "keep-alive connection closed by the header read timeout after {took:?} (bound 1000 ms)"
+    );
+    assert!(
+        took >= Duration::from_millis(800),
+        "closed too early: {took:?}"
+    );
+    assert_eq!(
+        server.state.metrics.idle_closed(),
+        0,
+        "not the idle watchdog"
+    );
+    server.stop().await;
+}
