@@ -13,6 +13,7 @@ use serde_json::{Value, json};
 use sqlx::Row;
 
 use super::extract::{Body, commit_with, configured_agency, id, invalid, new_id, store_failed};
+use super::notify;
 use super::records::{has_chair, requester};
 use crate::audit::Entry;
 use crate::db::{now, parse_ts, ts};
@@ -23,7 +24,7 @@ use crate::decision::{
 use crate::error::ApiError;
 use crate::identity::Principal;
 use crate::server::AppState;
-use crate::vocab::{Basis, Purpose, RecordKind, Role, Section, SubjectRole, View};
+use crate::vocab::{Basis, Obligation, Purpose, RecordKind, Role, Section, SubjectRole, View};
 use crate::writer::WriteTx;
 use crate::{on_tx, with_db};
 
@@ -63,7 +64,7 @@ pub fn decision_body(d: &Decision, disclosure_id: Option<&str>, audit_seq: i64) 
 }
 
 /// A record as loaded for a disclosure (content still sealed).
-struct StoredRecord {
+pub(super) struct StoredRecord {
     facts: RecordFacts,
     content_enc: Vec<u8>,
 }
@@ -73,10 +74,12 @@ fn json_list<T: serde::de::DeserializeOwned>(text: &str) -> Result<Vec<T>, sqlx:
 }
 
 /// The facts a decision was made on, and the subject's facts version they were read at.
-struct Loaded {
-    facts: Facts,
-    records: Vec<StoredRecord>,
+pub(super) struct Loaded {
+    pub(super) facts: Facts,
+    pub(super) records: Vec<StoredRecord>,
     version: i64,
+    /// The agency that set the child's MAPPA status (the forum managing the child), if any.
+    pub(super) mappa_agency: Option<String>,
 }
 
 /// The facts that live beside the child, read in one statement.
@@ -88,6 +91,7 @@ struct ChildRow {
     gillick: Option<bool>,
     capacity: Option<bool>,
     mappa_active: Option<bool>,
+    mappa_agency: Option<String>,
 }
 
 /// Loads every fact the decision needs from the read side, outside the write queue. The
@@ -139,7 +143,8 @@ async fn load_facts(
            AND a.assessment = 'gillick' ORDER BY a.assessed_on DESC, a.created_at DESC LIMIT 1) AS gillick, \
         (SELECT a.outcome FROM competence_assessments a WHERE a.subject_id = s.id \
            AND a.assessment = 'capacity' ORDER BY a.assessed_on DESC, a.created_at DESC LIMIT 1) AS capacity, \
-        (SELECT m.active FROM mappa_status m WHERE m.subject_id = s.id) AS mappa_active \
+        (SELECT m.active FROM mappa_status m WHERE m.subject_id = s.id) AS mappa_active, \
+        (SELECT m.agency FROM mappa_status m WHERE m.subject_id = s.id) AS mappa_agency \
         FROM subjects s WHERE s.id = $1";
     let child: ChildRow = with_db!(db, pool => sqlx::query_as(SUBJECT)
         .bind(&subject_id)
@@ -245,6 +250,7 @@ async fn load_facts(
         facts,
         records,
         version: child.facts_version,
+        mappa_agency: child.mappa_agency,
     })
 }
 
@@ -304,7 +310,7 @@ fn validate(req: &mut DisclosureRequest) -> Result<(), ApiError> {
     Ok(())
 }
 
-fn entry_for(principal: &Principal, action: &str, facts: &Facts, d: &Decision) -> Entry {
+pub(super) fn entry_for(principal: &Principal, action: &str, facts: &Facts, d: &Decision) -> Entry {
     let mut entry = Entry::new(principal, action)
         .subject(&facts.subject.id)
         .decision(d);
@@ -371,17 +377,40 @@ pub(crate) async fn disclose(
         }
         // the packets are built and encrypted before taking a place in the write queue
         let issued_at = now();
-        let sealed = seal(&state, facts, &loaded.records, &decision, issued_at)?;
+        let sealed = seal(&state, facts, &loaded.records, &decision, issued_at, None)?;
+        let notice = if decision.obligations.contains(&Obligation::NotifyMappa) {
+            Some(notify::prepare(
+                &state, &principal, &loaded, &decision, &sealed, issued_at,
+            )?)
+        } else {
+            None
+        };
         entry.packet_sha256 = Some(format!("sha256:{}", sealed.sha));
         if let Value::Object(detail) = &mut entry.detail {
             detail.insert("disclosure_id".into(), json!(sealed.disclosure));
+            if let Some(notice) = &notice {
+                detail.insert("notify_mappa".into(), notice.outcome());
+            }
         }
         let mut tx = state.writer.begin().await?;
         // stored only if the child's facts are still those the decision was made on
         if !store(&mut tx, &loaded, &sealed).await? {
             continue;
         }
-        let seq = commit_with(tx, entry).await?;
+        let seq = match notice {
+            Some(notify::Notice::Ready {
+                sealed: notice,
+                entry: mut notice_entry,
+                ..
+            }) => {
+                let seq = tx.append(entry).await?;
+                store(&mut tx, &loaded, &notice).await?;
+                notice_entry.detail["notifies"]["audit_seq"] = json!(seq);
+                commit_with(tx, *notice_entry).await?;
+                seq
+            }
+            _ => commit_with(tx, entry).await?,
+        };
         return Ok((
             StatusCode::CREATED,
             Json(decision_body(&decision, Some(&sealed.disclosure), seq)),
@@ -391,25 +420,34 @@ pub(crate) async fn disclose(
 }
 
 /// A packet built, encrypted to its recipient agency and ready to store.
-struct Sealed {
-    disclosure: String,
+pub(super) struct Sealed {
+    pub(super) disclosure: String,
     facts: Facts,
     view: View,
     issued_at: chrono::DateTime<chrono::Utc>,
-    sha: String,
+    pub(super) sha: String,
     armored: String,
 }
 
 /// Builds the packet of `decision` for `facts.recipient` and encrypts it to that agency.
-fn seal(
+pub(super) fn seal(
     state: &AppState,
     facts: &Facts,
     records: &[StoredRecord],
     decision: &Decision,
     issued_at: chrono::DateTime<chrono::Utc>,
+    notifies: Option<Value>,
 ) -> Result<Sealed, ApiError> {
     let disclosure = new_id();
-    let plain = packet(state, facts, records, decision, &disclosure, issued_at)?;
+    let plain = packet(
+        state,
+        facts,
+        records,
+        decision,
+        &disclosure,
+        issued_at,
+        notifies,
+    )?;
     let recipient = state
         .agencies
         .get(&facts.recipient.agency)
@@ -456,7 +494,8 @@ async fn store(tx: &mut WriteTx, loaded: &Loaded, p: &Sealed) -> Result<bool, Ap
 }
 
 /// The packet's plaintext (API.md, Packets): only the content of the sections released from
-/// each record (a record with none released is not even unsealed).
+/// each record (a record with none released is not even unsealed). `notifies` describes the
+/// disclosure a MAPPA notification is about.
 fn packet(
     state: &AppState,
     facts: &Facts,
@@ -464,6 +503,7 @@ fn packet(
     decision: &Decision,
     disclosure: &str,
     issued_at: chrono::DateTime<chrono::Utc>,
+    notifies: Option<Value>,
 ) -> Result<Vec<u8>, ApiError> {
     let mut per_record = Vec::with_capacity(records.len());
     for record in records {
@@ -512,6 +552,9 @@ fn packet(
         "obligations": decision.obligations,
         "policy_version": decision.policy_version,
     });
+    if let Some(about) = notifies {
+        body["notifies"] = about;
+    }
     if per_record.len() > 1 {
         body["records"] = per_record
             .iter()

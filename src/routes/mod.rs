@@ -7,6 +7,7 @@ pub mod disclosures;
 pub mod extract;
 pub mod health;
 pub mod inbox;
+mod notify;
 pub mod records;
 pub mod subjects;
 
