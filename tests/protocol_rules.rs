@@ -290,3 +290,124 @@ async fn when_the_mappa_agency_has_left_the_config_the_emergency_goes_ahead_and_
     );
     server.stop().await;
 }
+
+#[tokio::test]
+async fn a_school_move_is_audited_and_from_then_on_only_the_new_school_receives() {
+    let server = TestServer::start().await;
+    let csc = server.client("csc");
+    let sw = server.token("csc", "sw.amara", &[Role::SocialWorker]);
+    let child = register(&csc, &sw, &born_years_ago(11), Some("school-hillside")).await;
+    let record = deposit(
+        &csc,
+        &sw,
+        &child,
+        PLAN,
+        json!({"summary": "plan summary", "risk_management": "no unsupervised time"}),
+    )
+    .await;
+    consent(&csc, &sw, &child, "parent", &["safeguarding"], &["school"]).await;
+    let to = |school: &str| request(&record, school, Some("dsl"), "safeguarding", "consent");
+    let both = ["summary", "risk_management"];
+    permitted(
+        &disclose(&csc, &sw, &to("school-hillside")).await,
+        "limited_summary",
+        &both,
+        &[],
+        &[],
+    );
+    refused(
+        &disclose(&csc, &sw, &to("school-riverside")).await,
+        &["not_pupil_of_school"],
+    );
+
+    let path = format!("/v1/subjects/{child}/school");
+    let hillside = server.client("school-hillside");
+    let riverside = server.client("school-riverside");
+    let hillside_dsl = server.token("school-hillside", "dsl.jones", &[Role::Dsl]);
+    let riverside_head = server.token("school-riverside", "head.ali", &[Role::HeadTeacher]);
+    let teacher = server.token("school-hillside", "t.smith", &[Role::SchoolStaff]);
+    let officer = server.token("police", "pc.khan", &[Role::PoliceOfficer]);
+    let move_to = |school: Option<&str>| json!({"school_agency": school});
+
+    // who may not move the child, and what is not a school
+    let r = riverside
+        .put(&path, &riverside_head, &move_to(Some("school-riverside")))
+        .await
+        .unwrap();
+    problem(&r, 403, "not_childs_school");
+    let r = hillside
+        .put(&path, &teacher, &move_to(Some("school-riverside")))
+        .await
+        .unwrap();
+    problem(&r, 403, "role_not_permitted");
+    let r = server
+        .client("police")
+        .put(&path, &officer, &move_to(Some("school-riverside")))
+        .await
+        .unwrap();
+    problem(&r, 403, "role_not_permitted");
+    for bad in [
+        move_to(Some("police")),
+        move_to(Some("no-such-school")),
+        json!({}),
+    ] {
+        let r = hillside.put(&path, &hillside_dsl, &bad).await.unwrap();
+        assert_eq!(r.status, 422, "{bad}: {}", r.text());
+        assert_eq!(r.content_type(), "application/problem+json");
+    }
+    let unknown = format!("/v1/subjects/{}/school", uuid::Uuid::new_v4());
+    let r = csc
+        .put(&unknown, &sw, &move_to(Some("school-riverside")))
+        .await
+        .unwrap();
+    problem(&r, 404, "not_found");
+
+    // the DSL of the current school moves the child; it is audited and takes effect at once
+    let r = hillside
+        .put(&path, &hillside_dsl, &move_to(Some("school-riverside")))
+        .await
+        .unwrap();
+    assert_eq!(r.status, 200, "{}", r.text());
+    let moved = r.json();
+    assert_eq!(moved["school_agency"], "school-riverside");
+    assert_eq!(moved["previous_school_agency"], "school-hillside");
+    let seq = moved["audit_seq"].as_i64().unwrap();
+    let entry = audit_of(&server, &child)
+        .await
+        .into_iter()
+        .find(|e| e["seq"] == seq)
+        .expect("the move's audit entry");
+    assert_eq!(entry["action"], "subject.school");
+    assert_eq!(entry["actor"]["agency"], "school-hillside");
+    assert_eq!(
+        entry["detail"],
+        json!({"from": "school-hillside", "to": "school-riverside"})
+    );
+    refused(
+        &disclose(&csc, &sw, &to("school-hillside")).await,
+        &["not_pupil_of_school"],
+    );
+    permitted(
+        &disclose(&csc, &sw, &to("school-riverside")).await,
+        "limited_summary",
+        &both,
+        &[],
+        &[],
+    );
+    // the old school's DSL no longer holds the child
+    let r = hillside
+        .put(&path, &hillside_dsl, &move_to(Some("school-hillside")))
+        .await
+        .unwrap();
+    problem(&r, 403, "not_childs_school");
+
+    // children's social care records that the child has left school altogether
+    let r = csc.put(&path, &sw, &move_to(None)).await.unwrap();
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.json()["school_agency"], Value::Null);
+    refused(
+        &disclose(&csc, &sw, &to("school-riverside")).await,
+        &["not_pupil_of_school"],
+    );
+    server.stop().await;
+}

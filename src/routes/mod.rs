@@ -67,6 +67,7 @@ api! {
     post "/v1/subjects/{id}/competence" => subjects::competence { "social_worker, team_manager, health_practitioner, camhs_clinician, yos_worker, hsb_practitioner (policies/actions.csv)", "record a Gillick or mental capacity assessment", subjects::NewCompetence, 201 }
     post "/v1/subjects/{id}/consents" => subjects::consent { "any", "record a consent", subjects::NewConsent, 201 }
     post "/v1/subjects/{id}/consents/{cid}/withdraw" => subjects::withdraw { "any", "withdraw a consent from now on", (), 200 }
+    put "/v1/subjects/{id}/school" => subjects::school { "children_social_care (social_worker, team_manager); head_teacher or dsl of the child's current school (policies/actions.csv)", "change the child's recorded school (null: no school); audited, and later decisions use the new school", subjects::NewSchool, 200 }
     put "/v1/subjects/{id}/mappa" => subjects::mappa_status { "mappa_chair, mappa_coordinator", "set MAPPA management status", subjects::MappaStatus, 200 }
     post "/v1/subjects/{id}/staff-designations" => subjects::designate { "head_teacher of the child's school", "designate a member of staff who needs to know", subjects::NewDesignation, 201 }
     get "/v1/subjects/{id}/history" => audit::history { "ig_officer", "subject access report: every disclosure of the child's records", (), 200 }
