@@ -292,6 +292,54 @@ async fn when_the_mappa_agency_has_left_the_config_the_emergency_goes_ahead_and_
 }
 
 #[tokio::test]
+async fn an_early_help_team_manager_cannot_deposit_strategy_meeting_minutes_and_so_never_chairs() {
+    let server = TestServer::start().await;
+    let early_help = server.client("early-help");
+    let tm = server.token("early-help", "tm.rowe", &[Role::TeamManager]);
+    let child = register(&early_help, &tm, &born_years_ago(12), None).await;
+    let minutes = json!({"summary": "meeting held", "risk_management": "supervision agreed"});
+    let before = count(&server, "records").await;
+    let r = deposit_as(
+        &early_help,
+        &tm,
+        &child,
+        "strategy_meeting_minutes",
+        "harmful_behaviour",
+        minutes.clone(),
+    )
+    .await;
+    assert_eq!(r.status, 403, "{}", r.text());
+    assert_eq!(r.json()["decision"], "deny", "{}", r.text());
+    assert_eq!(codes(&r.json()), set(&["role_cannot_deposit"]));
+    assert_eq!(count(&server, "records").await, before);
+    // the same role still deposits the kinds an early-help team manager writes
+    deposit(
+        &early_help,
+        &tm,
+        &child,
+        "family_assessment",
+        minutes.clone(),
+    )
+    .await;
+
+    // a children's social care team manager deposits them and is their chair
+    let csc = server.client("csc");
+    let chair = server.token("csc", "tm.osei", &[Role::TeamManager]);
+    let r = deposit_as(
+        &csc,
+        &chair,
+        &child,
+        "strategy_meeting_minutes",
+        "harmful_behaviour",
+        minutes,
+    )
+    .await;
+    assert_eq!(r.status, 201, "{}", r.text());
+    assert_eq!(r.json()["chair"], "tm.osei");
+    server.stop().await;
+}
+
+#[tokio::test]
 async fn a_school_move_is_audited_and_from_then_on_only_the_new_school_receives() {
     let server = TestServer::start().await;
     let csc = server.client("csc");
@@ -409,5 +457,232 @@ async fn a_school_move_is_audited_and_from_then_on_only_the_new_school_receives(
         &disclose(&csc, &sw, &to("school-riverside")).await,
         &["not_pupil_of_school"],
     );
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn on_his_parents_consent_the_hsb_service_gets_his_record_without_the_younger_childs_details()
+{
+    let server = TestServer::start().await;
+    let csc = server.client("csc");
+    let sw = server.token("csc", "sw.amara", &[Role::SocialWorker]);
+    let child = register(&csc, &sw, &born_years_ago(14), None).await;
+    let record = deposit(
+        &csc,
+        &sw,
+        &child,
+        "referral",
+        json!({"summary": "referral summary", "family_background": "lives with mother",
+               "victim_details": "the younger child's name and school"}),
+    )
+    .await;
+    consent(
+        &csc,
+        &sw,
+        &child,
+        "parent",
+        &["assessment"],
+        &["hsb_service"],
+    )
+    .await;
+    let hsb = request(
+        &record,
+        "hsb-service",
+        Some("hsb_practitioner"),
+        "assessment",
+        "consent",
+    );
+    let disclosure = permitted(
+        &disclose(&csc, &sw, &hsb).await,
+        "partial",
+        &["summary", "family_background"],
+        &["victim_details"],
+        &[],
+    );
+    let practitioner = server.token("hsb-service", "hsb.moss", &[Role::HsbPractitioner]);
+    let packet = open_packet(&server, "hsb-service", &practitioner, &disclosure).await;
+    assert_eq!(
+        packet["sections"],
+        json!({"summary": "referral summary", "family_background": "lives with mother"})
+    );
+    assert_eq!(packet["sections_withheld"], json!(["victim_details"]));
+    assert!(!packet.to_string().contains("younger child's name"));
+
+    // an emergency does not rest on his parent's consent, so the details travel
+    let mut emergency = hsb.clone();
+    emergency["basis"] = json!("significant_harm");
+    emergency["justification"] = json!(EMERGENCY);
+    permitted(
+        &disclose(&csc, &sw, &emergency).await,
+        "full",
+        &["summary", "family_background", "victim_details"],
+        &[],
+        &["ig_review"],
+    );
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn a_younger_victims_own_record_goes_to_the_police_and_each_record_keeps_its_own_withheld_sections()
+ {
+    let server = TestServer::start().await;
+    let csc = server.client("csc");
+    let sw = server.token("csc", "sw.achebe", &[Role::SocialWorker]);
+    let child = register(&csc, &sw, &born_years_ago(8), Some("school-riverside")).await;
+    let r = deposit_as(
+        &csc,
+        &sw,
+        &child,
+        "initial_assessment",
+        "victim",
+        json!({"summary": "her assessment", "victim_details": "her own account"}),
+    )
+    .await;
+    let hers = created(&r);
+    // the same child, in another incident, displayed harmful behaviour towards a cousin
+    let r = deposit_as(
+        &csc,
+        &sw,
+        &child,
+        "referral",
+        "harmful_behaviour",
+        json!({"summary": "a later referral", "victim_details": "the cousin's details"}),
+    )
+    .await;
+    let other = created(&r);
+    consent(
+        &csc,
+        &sw,
+        &child,
+        "parent",
+        &["criminal_investigation", "safeguarding"],
+        &["police"],
+    )
+    .await;
+    let officer = server.token("police", "dc.ahmed", &[Role::PoliceOfficer]);
+
+    // aged 8, her own record still goes to the police for the investigation of another
+    let to_police = |records: &[&str], purpose: &str| {
+        json!({"record_ids": records, "recipient_agency": "police",
+               "recipient_role": "police_officer", "purpose": purpose, "basis": "consent"})
+    };
+    let disclosure = permitted(
+        &disclose(&csc, &sw, &to_police(&[&hers], "criminal_investigation")).await,
+        "full",
+        &["summary", "victim_details"],
+        &[],
+        &[],
+    );
+    let packet = open_packet(&server, "police", &officer, &disclosure).await;
+    assert_eq!(packet["sections"]["victim_details"], "her own account");
+    // her behaviour record is not investigated at all
+    refused(
+        &disclose(
+            &csc,
+            &sw,
+            &to_police(&[&hers, &other], "criminal_investigation"),
+        )
+        .await,
+        &["below_age_of_criminal_responsibility"],
+    );
+
+    // for safeguarding both go: her details from her record, never the cousin's from the other
+    let both = disclose(&csc, &sw, &to_police(&[&hers, &other], "safeguarding")).await;
+    let disclosure = permitted(
+        &both,
+        "partial",
+        &["summary", "victim_details"],
+        &["victim_details"],
+        &[],
+    );
+    let packet = open_packet(&server, "police", &officer, &disclosure).await;
+    let by_record: std::collections::BTreeMap<String, Value> = packet["records"]
+        .as_array()
+        .unwrap_or_else(|| panic!("one entry per record: {packet}"))
+        .iter()
+        .map(|r| (r["record_id"].as_str().unwrap().to_owned(), r.clone()))
+        .collect();
+    assert_eq!(
+        by_record[&hers]["sections"],
+        json!({"summary": "her assessment", "victim_details": "her own account"})
+    );
+    assert_eq!(
+        by_record[&other]["sections"],
+        json!({"summary": "a later referral"})
+    );
+    assert_eq!(
+        by_record[&other]["sections_withheld"],
+        json!(["victim_details"])
+    );
+    assert!(!packet.to_string().contains("the cousin's details"));
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn a_record_kind_an_ig_officer_gives_a_chair_gets_one_and_its_chair_can_release_it() {
+    let server = TestServer::start_with_policy(|dir| {
+        let file = dir.join("record_controls.csv");
+        let text = std::fs::read_to_string(&file).unwrap();
+        std::fs::write(
+            &file,
+            format!("{text}p, child_protection_plan, chair_permission, allow\n"),
+        )
+        .unwrap();
+    })
+    .await;
+    let csc = server.client("csc");
+    let tm = server.token("csc", "tm.osei", &[Role::TeamManager]);
+    let child = register(&csc, &tm, &born_years_ago(13), None).await;
+    let r = deposit_as(
+        &csc,
+        &tm,
+        &child,
+        "child_protection_plan",
+        "harmful_behaviour",
+        json!({"summary": "plan agreed at conference"}),
+    )
+    .await;
+    assert_eq!(r.status, 201, "{}", r.text());
+    assert_eq!(r.json()["chair"], "tm.osei", "{}", r.text());
+    let plan = created(&r);
+    let mut to_police = request(
+        &plan,
+        "police",
+        Some("police_officer"),
+        "safeguarding",
+        "significant_harm",
+    );
+    to_police["justification"] = json!(EMERGENCY);
+    refused(
+        &disclose(&csc, &tm, &to_police).await,
+        &["chair_permission_required"],
+    );
+    let r = csc
+        .post(
+            &format!("/v1/records/{plan}/chair-permissions"),
+            &tm,
+            &json!({"recipient_agency": "police"}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(r.status, 201, "{}", r.text());
+    permitted(
+        &disclose(&csc, &tm, &to_police).await,
+        "full",
+        &["summary"],
+        &[],
+        &["ig_review"],
+    );
+    // a kind without a chair still has none
+    let referral = deposit(&csc, &tm, &child, "referral", json!({"summary": "s"})).await;
+    let r = csc
+        .post(
+            &format!("/v1/records/{referral}/chair-permissions"),
+            &tm,
+            &json!({"recipient_agency": "police"}),
+        )
+        .await
+        .unwrap();
+    problem(&r, 409, "no_chair");
     server.stop().await;
 }
