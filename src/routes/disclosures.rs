@@ -404,7 +404,10 @@ pub(crate) async fn disclose(
                 ..
             }) => {
                 let seq = tx.append(entry).await?;
-                store(&mut tx, &loaded, &notice).await?;
+                // same action, same facts_version: stored unless the facts moved, like its parent
+                if !store(&mut tx, &loaded, &notice).await? {
+                    continue;
+                }
                 notice_entry.detail["notifies"]["audit_seq"] = json!(seq);
                 commit_with(tx, *notice_entry).await?;
                 seq
