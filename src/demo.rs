@@ -78,6 +78,14 @@ impl Demo {
         Ok(answer)
     }
 
+    /// The packets waiting for a person.
+    async fn inbox(&mut self, who: (&str, &str, Role)) -> anyhow::Result<Vec<Value>> {
+        let list = self
+            .call(who.0, who.1, who.2, "GET", "/v1/inbox", json!({}), 200)
+            .await?;
+        Ok(list.as_array().cloned().unwrap_or_default())
+    }
+
     /// A disclosure that must come out as `expect` ("permit" or "deny" with these codes).
     #[allow(clippy::too_many_arguments)]
     async fn disclose(
@@ -158,17 +166,20 @@ impl Demo {
 }
 
 fn list(v: &Value) -> String {
-    let items: Vec<&str> = v
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(Value::as_str)
-        .collect();
+    let items = names(v);
     if items.is_empty() {
         "no content".into()
     } else {
         items.join(", ")
     }
+}
+
+fn names(v: &Value) -> Vec<&str> {
+    v.as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+        .collect()
 }
 
 fn obligations(d: &Value) -> String {
@@ -258,12 +269,59 @@ async fn play(demo: &mut Demo) -> anyhow::Result<()> {
     );
     let referral = demo.call(sw.0, sw.1, sw.2, "POST", "/v1/records", json!({"subject_id": child, "kind": "referral", "subject_role": "harmful_behaviour", "sections": {
         "summary": "Referral following the police notification.", "family_background": "Lives with mother and a younger sibling.",
-        "assessment_findings": "AIM3 assessment to be arranged."}}), 201).await?["id"].as_str().context("id")?.to_owned();
+        "assessment_findings": "AIM3 assessment to be arranged.",
+        "victim_details": "The younger child, aged 8, has her own social worker and her own record."}}), 201).await?["id"].as_str().context("id")?.to_owned();
     println!("  referral {referral} deposited");
-    let consent = demo.call(sw.0, sw.1, sw.2, "POST", &format!("/v1/subjects/{child}/consents"), json!({"given_by": "parent", "purposes": ["safeguarding", "strategy_meeting", "education_support"], "recipient_kinds": ["school", "police", "health"]}), 201).await?["id"].as_str().context("id")?.to_owned();
+    let consent = demo.call(sw.0, sw.1, sw.2, "POST", &format!("/v1/subjects/{child}/consents"), json!({"given_by": "parent", "purposes": ["safeguarding", "strategy_meeting", "education_support", "assessment"], "recipient_kinds": ["school", "police", "health", "hsb_service"]}), 201).await?["id"].as_str().context("id")?.to_owned();
     println!("  parent's consent {consent} recorded (child not assessed as Gillick competent)");
 
-    step("3. Strategy-meeting minutes go to the police only with the chair's permission.");
+    step(
+        "3. His referral goes to the HSB service on his parent's consent: the details of the younger child are withheld, because his parent cannot consent for her.",
+    );
+    let hsb = demo
+        .disclose(
+            sw,
+            &referral,
+            ("hsb-service", Some(Role::HsbPractitioner), None),
+            "assessment",
+            "consent",
+            json!({}),
+            &["permit"],
+        )
+        .await?;
+    if !names(&hsb["sections_withheld"]).contains(&"victim_details") {
+        bail!("victim_details was not named as withheld from the HSB service: {hsb}");
+    }
+    println!("  withheld: [{}]", list(&hsb["sections_withheld"]));
+
+    step(
+        "4. The younger child (aged 8) has her own record with her own social worker; her own mother consents, and it goes to the police for their investigation of the older child.",
+    );
+    let her_sw = ("csc", "sw.achebe", Role::SocialWorker);
+    let younger_dob = today
+        .checked_sub_months(Months::new(8 * 12 + 5))
+        .context("a date")?;
+    let younger = demo.call(her_sw.0, her_sw.1, her_sw.2, "POST", "/v1/subjects", json!({"date_of_birth": younger_dob, "school_agency": "school-riverside", "local_authority": "Northshire", "display_name": "Child B"}), 201).await?["id"].as_str().context("child id")?.to_owned();
+    let her_record = demo.call(her_sw.0, her_sw.1, her_sw.2, "POST", "/v1/records", json!({"subject_id": younger, "kind": "initial_assessment", "subject_role": "victim", "sections": {
+        "summary": "Initial assessment of the younger child after the incident at the park.",
+        "victim_details": "Her account, given with her mother present; no injuries.",
+        "family_background": "Lives with both parents; no previous involvement."}}), 201).await?["id"].as_str().context("record id")?.to_owned();
+    demo.call(her_sw.0, her_sw.1, her_sw.2, "POST", &format!("/v1/subjects/{younger}/consents"), json!({"given_by": "parent", "purposes": ["criminal_investigation"], "recipient_kinds": ["police"]}), 201).await?;
+    println!(
+        "  child {younger} registered, her initial_assessment {her_record} (subject_role victim) deposited, her mother's consent recorded"
+    );
+    demo.disclose(
+        her_sw,
+        &her_record,
+        ("police", Some(Role::PoliceOfficer), None),
+        "criminal_investigation",
+        "consent",
+        json!({}),
+        &["permit"],
+    )
+    .await?;
+
+    step("5. Strategy-meeting minutes go to the police only with the chair's permission.");
     let minutes = demo.call(tm.0, tm.1, tm.2, "POST", "/v1/records", json!({"subject_id": child, "kind": "strategy_meeting_minutes", "subject_role": "harmful_behaviour", "sections": {
         "summary": "Strategy meeting held; s47 enquiry agreed.", "risk_management": "Supervised contact with younger children only.",
         "allegation_details": "As reported by police."}}), 201).await?["id"].as_str().context("id")?.to_owned();
@@ -303,7 +361,7 @@ async fn play(demo: &mut Demo) -> anyhow::Result<()> {
     .await?;
 
     step(
-        "4. The school: the DSL gets the limited summary; a teacher who has not been designated gets nothing.",
+        "6. The school: the DSL gets the limited summary; a teacher who has not been designated gets nothing.",
     );
     let plan = demo.call(sw.0, sw.1, sw.2, "POST", "/v1/records", json!({"subject_id": child, "kind": "risk_management_plan", "subject_role": "harmful_behaviour", "sections": {
         "summary": "Risk management plan agreed at the strategy meeting.", "risk_management": "No unsupervised time with younger pupils; separate toilets at break.",
@@ -329,7 +387,7 @@ async fn play(demo: &mut Demo) -> anyhow::Result<()> {
     )
     .await?;
 
-    step("5. The parent withdraws consent; it takes effect at once.");
+    step("7. The parent withdraws consent; it takes effect at once.");
     demo.call(
         sw.0,
         sw.1,
@@ -351,7 +409,9 @@ async fn play(demo: &mut Demo) -> anyhow::Result<()> {
     )
     .await?;
 
-    step("6. MAPPA: once the forum manages the case, only its decisions are a basis.");
+    step(
+        "8. MAPPA: once the forum manages the case, its decisions are the basis; an emergency still goes ahead, and the forum is told at once.",
+    );
     demo.call(
         "mappa",
         "coord.byrne",
@@ -390,14 +450,41 @@ async fn play(demo: &mut Demo) -> anyhow::Result<()> {
         &["permit"],
     )
     .await?;
+    let coordinator = ("mappa", "coord.byrne", Role::MappaCoordinator);
+    let before = demo.inbox(coordinator).await?.len();
+    let emergency = demo.disclose(sw, &plan, ("police", Some(Role::PoliceOfficer), None), "safeguarding", "significant_harm",
+        json!({"justification": "He has been seen waiting outside the younger child's school; the police must act today."}), &["permit"]).await?;
+    if !names(&emergency["obligations"]).contains(&"notify_mappa") {
+        bail!("the emergency override under MAPPA does not carry notify_mappa: {emergency}");
+    }
+    let after = demo.inbox(coordinator).await?;
+    let notice = after
+        .iter()
+        .find(|p| p["view"] == "notification" && p["from_agency"] == "csc")
+        .context("the notification in the MAPPA coordinator's inbox")?;
+    println!(
+        "  the MAPPA coordinator's inbox: {before} → {} packet(s); notification {} from {} on {}",
+        after.len(),
+        notice["disclosure_id"].as_str().unwrap_or(""),
+        notice["from_agency"].as_str().unwrap_or(""),
+        notice["basis"].as_str().unwrap_or("")
+    );
+    let notice_id = notice["disclosure_id"]
+        .as_str()
+        .context("a notification id")?
+        .to_owned();
+    demo.packets
+        .push(("mappa".into(), "mappa_coordinator".into(), notice_id));
 
-    step("7. What each recipient decrypted with its own age key:");
+    step("9. What each recipient decrypted with its own age key:");
     let packets = demo.packets.clone();
     for (agency, role, id) in packets {
         let sub = match role.as_str() {
             "social_worker" => "sw.lee",
             "police_officer" => "dc.ahmed",
             "dsl" => "dsl.jones",
+            "hsb_practitioner" => "hsb.moss",
+            "mappa_coordinator" => "coord.byrne",
             _ => "po.grant",
         };
         let role_enum: Role = role.parse()?;
@@ -419,6 +506,15 @@ async fn play(demo: &mut Demo) -> anyhow::Result<()> {
             packet["record_kind"].as_str().unwrap_or(""),
             list(&packet["sections_withheld"])
         );
+        if let Some(about) = packet.get("notifies") {
+            println!(
+                "      notifies: disclosure {} to {} on {} ({})",
+                about["disclosure_id"].as_str().unwrap_or(""),
+                about["to_agency"].as_str().unwrap_or(""),
+                about["basis"].as_str().unwrap_or(""),
+                list(&about["sections_released"])
+            );
+        }
         for (section, content) in packet["sections"].as_object().into_iter().flatten() {
             println!(
                 "      {section}: {}",
@@ -430,7 +526,7 @@ async fn play(demo: &mut Demo) -> anyhow::Result<()> {
         }
     }
 
-    step("8. The partnership's IG officer reviews the override queue.");
+    step("10. The partnership's IG officer reviews the override queue.");
     let queue = demo
         .call(
             "partnership",
@@ -459,6 +555,14 @@ async fn play(demo: &mut Demo) -> anyhow::Result<()> {
             entry["basis"].as_str().unwrap_or(""),
             entry["justification"].as_str().unwrap_or("")
         );
+        let told = &entry["detail"]["notify_mappa"];
+        if !told.is_null() {
+            println!(
+                "      MAPPA forum {} told: {}",
+                told["mappa_agency"].as_str().unwrap_or(""),
+                told["notified"]
+            );
+        }
         demo.call(
             "partnership",
             "ig.patel",

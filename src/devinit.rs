@@ -102,6 +102,18 @@ pub const WORLD: &[DevAgency] = &[
         key_type: JwtKeyType::Ed25519,
     },
     DevAgency {
+        id: "adult-social-care",
+        kind: AgencyKind::AdultSocialCare,
+        name: "Northshire Adult Social Care",
+        key_type: JwtKeyType::Ed25519,
+    },
+    DevAgency {
+        id: "education-services",
+        kind: AgencyKind::EducationServices,
+        name: "Northshire Education Psychology and Welfare Service",
+        key_type: JwtKeyType::Ed25519,
+    },
+    DevAgency {
         id: "partnership",
         kind: AgencyKind::Partnership,
         name: "Northshire Safeguarding Partnership",

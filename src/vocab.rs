@@ -91,6 +91,8 @@ vocabulary!(AgencyKind, "agency kind" {
     Residential => "residential",
     Mappa => "mappa",
     Partnership => "partnership",
+    AdultSocialCare => "adult_social_care",
+    EducationServices => "education_services",
 });
 
 vocabulary!(Role, "role" {
@@ -110,6 +112,9 @@ vocabulary!(Role, "role" {
     Carer => "carer",
     MappaChair => "mappa_chair",
     MappaCoordinator => "mappa_coordinator",
+    AdultSocialWorker => "adult_social_worker",
+    EducationalPsychologist => "educational_psychologist",
+    EducationWelfareOfficer => "education_welfare_officer",
     IgOfficer => "ig_officer",
 });
 
@@ -161,6 +166,14 @@ vocabulary!(Basis, "basis" {
     MappaDecision => "mappa_decision",
 });
 
+vocabulary!(
+    /// Whom a record is about, in the incident it describes (RULES.md 2.3, 7).
+    SubjectRole, "subject role" {
+    HarmfulBehaviour => "harmful_behaviour",
+    Victim => "victim",
+    Other => "other",
+});
+
 vocabulary!(View, "view" {
     Full => "full",
     Partial => "partial",
@@ -176,6 +189,7 @@ vocabulary!(Giver, "consent giver" {
 
 vocabulary!(Obligation, "obligation" {
     IgReview => "ig_review",
+    NotifyMappa => "notify_mappa",
 });
 
 vocabulary!(ReasonCode, "reason code" {
@@ -200,6 +214,14 @@ vocabulary!(ReasonCode, "reason code" {
     RoleCannotDeposit => "role_cannot_deposit",
 });
 
+impl Default for SubjectRole {
+    /// A scenario's record without `subject_role` is about the child who displayed the
+    /// behaviour (API.md, Decision scenarios).
+    fn default() -> Self {
+        SubjectRole::HarmfulBehaviour
+    }
+}
+
 impl Role {
     /// The agency kinds that may hold this role (API.md, Roles). This is vocabulary, not a
     /// sharing permission: a token claiming a role its agency cannot hold is not a person of
@@ -219,6 +241,8 @@ impl Role {
             Role::HsbPractitioner => &[HsbService],
             Role::PlacementManager | Role::Carer => &[Fostering, Residential],
             Role::MappaChair | Role::MappaCoordinator => &[Mappa],
+            Role::AdultSocialWorker => &[AdultSocialCare],
+            Role::EducationalPsychologist | Role::EducationWelfareOfficer => &[EducationServices],
             Role::IgOfficer => AgencyKind::ALL,
         }
     }

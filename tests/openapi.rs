@@ -13,6 +13,7 @@ const CONTRACT: &[(&str, &str)] = &[
     ("post", "/v1/subjects/{id}/consents"),
     ("post", "/v1/subjects/{id}/consents/{cid}/withdraw"),
     ("put", "/v1/subjects/{id}/mappa"),
+    ("put", "/v1/subjects/{id}/school"),
     ("post", "/v1/mappa/decisions"),
     ("post", "/v1/subjects/{id}/staff-designations"),
     ("post", "/v1/records"),
@@ -110,4 +111,36 @@ async fn request_schemas_come_from_the_request_types_with_the_vocabulary() {
         Value::Bool(false),
         "unknown fields are refused, so the schema says so"
     );
+}
+
+#[test]
+fn the_school_move_and_the_records_subject_role_are_documented() {
+    let doc = broker::routes::openapi();
+    let school = &doc["paths"]["/v1/subjects/{id}/school"]["put"];
+    let body = &school["requestBody"]["content"]["application/json"]["schema"];
+    assert_eq!(
+        body["required"],
+        serde_json::json!(["school_agency"]),
+        "{body}"
+    );
+    assert!(
+        body["properties"]["school_agency"]
+            .to_string()
+            .contains("null"),
+        "null means no school: {body}"
+    );
+    let who = school["description"].as_str().unwrap_or_default();
+    assert!(
+        who.contains("children_social_care") && who.contains("dsl") && who.contains("head_teacher"),
+        "{who}"
+    );
+    let record = doc["paths"]["/v1/records"]["post"]["requestBody"]["content"]["application/json"]
+        ["schema"]
+        .to_string();
+    for role in ["harmful_behaviour", "victim", "other"] {
+        assert!(
+            record.contains(role),
+            "subject_role {role} missing: {record}"
+        );
+    }
 }

@@ -9,7 +9,7 @@ use std::process::Command;
 use broker::decision::Policy;
 use broker::decision::policy::{EMBEDDED, Files};
 use broker::decision::scenario::{self, load_file};
-use broker::vocab::ReasonCode;
+use broker::vocab::{Obligation, ReasonCode, SubjectRole};
 
 fn bin() -> Command {
     Command::new(env!("CARGO_BIN_EXE_broker"))
@@ -52,6 +52,79 @@ fn every_reason_code_is_expected_by_at_least_two_scenarios() {
     assert!(
         thin.is_empty(),
         "codes with fewer than two scenarios: {thin:?}"
+    );
+}
+
+/// Every scenario of the shipped suite, with its file.
+fn shipped() -> Vec<scenario::Scenario> {
+    let mut all = Vec::new();
+    for entry in std::fs::read_dir("policies/tests").unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().and_then(|e| e.to_str()) == Some("json") {
+            all.extend(load_file(&path).unwrap());
+        }
+    }
+    all
+}
+
+#[test]
+fn every_obligation_is_expected_by_at_least_two_scenarios() {
+    let mut seen = std::collections::BTreeMap::<Obligation, usize>::new();
+    for s in shipped() {
+        for o in s.expect.and_then(|e| e.obligations).unwrap_or_default() {
+            *seen.entry(o).or_default() += 1;
+        }
+    }
+    let thin: Vec<_> = Obligation::ALL
+        .iter()
+        .filter(|o| seen.get(o).copied().unwrap_or(0) < 2)
+        .collect();
+    assert!(
+        thin.is_empty(),
+        "obligations with fewer than two scenarios: {thin:?}"
+    );
+}
+
+#[test]
+fn every_subject_role_is_disclosed_by_a_permit_and_by_a_deny() {
+    for role in SubjectRole::ALL {
+        let mut outcomes = BTreeSet::new();
+        for s in shipped() {
+            if s.records.iter().any(|r| r.subject_role == *role)
+                && let Some(e) = &s.expect
+            {
+                outcomes.insert(format!("{:?}", e.decision));
+            }
+        }
+        assert_eq!(outcomes.len(), 2, "{role}: only {outcomes:?}");
+    }
+}
+
+#[tokio::test]
+async fn a_policy_row_naming_an_unknown_subject_role_or_mappa_consequence_is_refused() {
+    let e = load_with("third_party.csv", |t| {
+        format!("{t}p, victim_details, bystander, consent, allow\n")
+    })
+    .await;
+    assert!(
+        e.contains("third_party.csv:") && e.contains("unknown subject role \"bystander\""),
+        "{e}"
+    );
+    let e = load_with("mappa_bases.csv", |t| {
+        format!("{t}p, consent, maybe, allow\n")
+    })
+    .await;
+    assert!(
+        e.contains("mappa_bases.csv:") && e.contains("unknown MAPPA consequence \"maybe\""),
+        "{e}"
+    );
+    let e = load_with("deposit.csv", |t| {
+        format!("{t}p, academy, dsl, referral, allow\n")
+    })
+    .await;
+    assert!(
+        e.contains("deposit.csv:") && e.contains("unknown agency kind \"academy\""),
+        "{e}"
     );
 }
 

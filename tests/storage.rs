@@ -270,8 +270,9 @@ async fn readyz_over_mtls_reports_the_database_kind() {
 }
 
 /// Every change to a fact the rules use about a child moves the child's `facts_version`
-/// (triggers, migration 0003), which is what lets a disclosure decided on older facts be made
-/// again; a deposit does not (records are immutable and named by id).
+/// (triggers, migrations 0003 and 0004), which is what lets a disclosure decided on older facts
+/// be made again; a deposit does not (records are immutable and named by id), nor does a change
+/// to a column of the child the rules do not read.
 #[tokio::test]
 async fn every_change_to_a_childs_facts_moves_its_facts_version() {
     let dir = tempfile::tempdir().unwrap();
@@ -284,7 +285,7 @@ async fn every_change_to_a_childs_facts_moves_its_facts_version() {
             .expect("reading the version")
             .get::<i64, _>("facts_version"))
     };
-    let steps: [(&str, &str, bool); 10] = [
+    let steps: [(&str, &str, bool); 12] = [
         (
             "register",
             "INSERT INTO subjects (id, date_of_birth, registered_by, created_at) VALUES ('s', '2014-05-01', 'csc', $1)",
@@ -334,6 +335,16 @@ async fn every_change_to_a_childs_facts_moves_its_facts_version() {
             "chair permission",
             "INSERT INTO chair_permissions (record_id, recipient_agency, granted_by, created_at) VALUES ('r', 'school-hillside', 'chair', $1)",
             true,
+        ),
+        (
+            "school move",
+            "UPDATE subjects SET school_agency = 'school-riverside' WHERE id = 's' AND created_at = $1",
+            true,
+        ),
+        (
+            "local authority",
+            "UPDATE subjects SET local_authority = 'Northshire' WHERE id = 's' AND created_at = $1",
+            false,
         ),
     ];
     let mut before = 0;

@@ -1,12 +1,12 @@
 //! The rules of RULES.md, each evaluated independently so that a denial names every rule that
 //! failed. Rust computes the facts; every permission is a question to the policy.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use super::facts::{age_on, capacity_term, gillick_term, in_force, london_date};
 use super::policy::{Family, Policy};
 use super::{Decision, Facts, MappaDecisionFacts, Outcome, Reason};
-use crate::vocab::{AgencyKind, Obligation, ReasonCode, Role, Section, View};
+use crate::vocab::{AgencyKind, Obligation, ReasonCode, Role, View};
 
 /// Collects failed rules without duplicates, in the order they were found.
 #[derive(Default)]
@@ -150,16 +150,28 @@ pub fn decide(policy: &Policy, facts: &Facts) -> Decision {
         );
     }
 
-    // 7: purposes barred by age.
-    if bands
+    // 7: purposes barred by age, for records about the child in the role the bar protects.
+    let barred: Vec<&str> = facts
+        .records
         .iter()
-        .any(|b| policy.allows(Family::AgeRestrictions, &[req.purpose.as_str(), b]))
-    {
+        .filter(|r| {
+            bands.iter().any(|b| {
+                policy.allows(
+                    Family::AgeRestrictions,
+                    &[req.purpose.as_str(), b, r.subject_role.as_str()],
+                )
+            })
+        })
+        .map(|r| r.id.as_str())
+        .collect();
+    if !barred.is_empty() {
         f.fail(
             ReasonCode::BelowAgeOfCriminalResponsibility,
             format!(
-                "rule 7: the child is {age} on the day, too young for purpose {} ({})",
+                "rule 7: the child is {age} on the day, too young for purpose {} about the \
+                 behaviour recorded in {} ({})",
                 req.purpose,
+                barred.join(", "),
                 Family::AgeRestrictions
             ),
         );
@@ -201,15 +213,18 @@ pub fn decide(policy: &Policy, facts: &Facts) -> Decision {
         );
     }
 
-    // 5: MAPPA.
+    // 5: MAPPA. While the forum manages the child only the bases it leaves open may be used.
     let forum_basis = requires("forum_decision");
-    if subject.mappa_active && !forum_basis {
+    let under_mappa = |consequence: &str| {
+        subject.mappa_active && policy.allows(Family::MappaBases, &[basis, consequence])
+    };
+    if subject.mappa_active && !under_mappa("open") {
         f.fail(
             ReasonCode::MappaForumDecides,
             format!(
-                "rule 5: the child is under active MAPPA management, so only a forum decision \
-                 may be the basis, not {basis} ({})",
-                Family::BasisRequirements
+                "rule 5: the child is under active MAPPA management, so the forum decides on \
+                 sharing and basis {basis} is not open ({})",
+                Family::MappaBases
             ),
         );
     }
@@ -232,7 +247,7 @@ pub fn decide(policy: &Policy, facts: &Facts) -> Decision {
             None
         };
 
-    // 6: strategy-meeting minutes need the chair's permission for this agency.
+    // 6: a record kind with a chair (record_controls) needs the chair's permission for this agency.
     for record in &facts.records {
         if policy.allows(
             Family::RecordControls,
@@ -255,7 +270,7 @@ pub fn decide(policy: &Policy, facts: &Facts) -> Decision {
         }
     }
 
-    // 4: need to know.
+    // 4: need to know, record by record; 2.3: sections about another child.
     let fixed_view = [
         View::Notification,
         View::RiskManagement,
@@ -266,20 +281,36 @@ pub fn decide(policy: &Policy, facts: &Facts) -> Decision {
     let ceiling = fixed_view.unwrap_or(View::Full);
     let mut present = BTreeSet::new();
     let mut released = BTreeSet::new();
+    let mut withheld = BTreeSet::new();
+    let mut third_party = BTreeSet::new();
+    let mut released_by_record = BTreeMap::new();
     for record in &facts.records {
+        let mut mine = Vec::new();
         for &section in &record.sections {
             present.insert(section);
             let needed = match forum {
                 Some(decision) => decision.sections.contains(&section),
                 None => policy.allows(Family::Sections, &[kind.as_str(), role, section.as_str()]),
             };
-            if needed && policy.allows(Family::ViewSections, &[ceiling.as_str(), section.as_str()])
+            let about_another = policy.allows(
+                Family::ThirdParty,
+                &[section.as_str(), record.subject_role.as_str(), basis],
+            );
+            if about_another {
+                third_party.insert(section);
+            }
+            if needed
+                && !about_another
+                && policy.allows(Family::ViewSections, &[ceiling.as_str(), section.as_str()])
             {
                 released.insert(section);
+                mine.push(section);
+            } else {
+                withheld.insert(section);
             }
         }
+        released_by_record.insert(record.id.clone(), mine);
     }
-    let withheld: Vec<Section> = present.difference(&released).copied().collect();
     let view = match fixed_view {
         Some(v) => v,
         None if withheld.is_empty() => View::Full,
@@ -289,23 +320,36 @@ pub fn decide(policy: &Policy, facts: &Facts) -> Decision {
         f.fail(
             ReasonCode::NothingToShare,
             format!(
-                "rule 4.2: a {kind} {} may receive none of the sections these records hold ({})",
+                "rule 4.2: a {kind} {} may receive none of the sections these records hold \
+                 ({}){}",
                 if role.is_empty() { "recipient" } else { role },
                 if forum.is_some() {
                     "the MAPPA forum decision".to_owned()
                 } else {
                     Family::Sections.to_string()
+                },
+                if third_party.is_empty() {
+                    String::new()
+                } else {
+                    format!(
+                        "; rule 2.3: {} describe another child and are withheld on basis \
+                         {basis} ({})",
+                        join(third_party.iter().map(|s| s.as_str())),
+                        Family::ThirdParty
+                    )
                 }
             ),
         );
     }
 
     let permit = f.0.is_empty();
-    let obligations = if permit && requires("ig_review") {
-        vec![Obligation::IgReview]
-    } else {
-        Vec::new()
-    };
+    let mut obligations = Vec::new();
+    if permit && (requires("ig_review") || under_mappa("ig_review")) {
+        obligations.push(Obligation::IgReview);
+    }
+    if permit && under_mappa("notify_mappa") {
+        obligations.push(Obligation::NotifyMappa);
+    }
     Decision {
         decision: if permit {
             Outcome::Permit
@@ -318,14 +362,17 @@ pub fn decide(policy: &Policy, facts: &Facts) -> Decision {
         } else {
             Vec::new()
         },
-        sections_withheld: if permit {
-            withheld
-        } else {
-            present.into_iter().collect()
-        },
+        sections_withheld: if permit { withheld } else { present }
+            .into_iter()
+            .collect(),
         reasons: f.0,
         obligations,
         policy_version: policy.version().to_owned(),
+        released_by_record: if permit {
+            released_by_record
+        } else {
+            BTreeMap::new()
+        },
     }
 }
 
@@ -427,15 +474,20 @@ pub fn decide_deposit(
                 ),
             );
         }
+        let kind = requester.agency_kind;
         let allowed = requester.roles.iter().any(|r| {
-            r.valid_for(requester.agency_kind)
-                && policy.allows(Family::Deposit, &[r.as_str(), record.kind.as_str()])
+            r.valid_for(kind)
+                && policy.allows(
+                    Family::Deposit,
+                    &[kind.as_str(), r.as_str(), record.kind.as_str()],
+                )
         });
         if !allowed {
             f.fail(
                 ReasonCode::RoleCannotDeposit,
                 format!(
-                    "rule 2.1: none of the requester's roles ({}) may deposit a {} ({})",
+                    "rule 2.1: none of the requester's roles ({}) in a {kind} agency may deposit \
+                     a {} ({})",
                     join(requester.roles.iter().map(|r| r.as_str())),
                     record.kind,
                     Family::Deposit
@@ -456,5 +508,6 @@ pub fn decide_deposit(
         reasons: f.0,
         obligations: Vec::new(),
         policy_version: policy.version().to_owned(),
+        released_by_record: BTreeMap::new(),
     }
 }

@@ -9,8 +9,11 @@ pub mod scenario;
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
+use std::collections::BTreeMap;
+
 use crate::vocab::{
-    AgencyKind, Basis, Giver, Obligation, Purpose, ReasonCode, RecordKind, Role, Section, View,
+    AgencyKind, Basis, Giver, Obligation, Purpose, ReasonCode, RecordKind, Role, Section,
+    SubjectRole, View,
 };
 
 pub use engine::{decide, decide_deposit};
@@ -62,6 +65,9 @@ pub struct RecordFacts {
     pub subject_id: String,
     pub kind: RecordKind,
     pub owner: String,
+    /// Whom the record is about in its incident; absent in a scenario: `harmful_behaviour`.
+    #[serde(default)]
+    pub subject_role: SubjectRole,
     pub sections: Vec<Section>,
     #[serde(default)]
     pub chair: Option<String>,
@@ -157,6 +163,11 @@ pub struct Decision {
     pub reasons: Vec<Reason>,
     pub obligations: Vec<Obligation>,
     pub policy_version: String,
+    /// On a permit, the sections released from each record (by record id). A section can be
+    /// released from one record and withheld from another (RULES.md 2.3), so a packet takes
+    /// each record's own list, never the union.
+    #[serde(skip)]
+    pub released_by_record: BTreeMap<String, Vec<Section>>,
 }
 
 impl Decision {

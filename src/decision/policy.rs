@@ -13,7 +13,9 @@ use std::sync::RwLock;
 use casbin::{CoreApi, DefaultModel, Enforcer, MemoryAdapter, MgmtApi};
 use sha2::{Digest, Sha256};
 
-use crate::vocab::{AgencyKind, Basis, Giver, Purpose, RecordKind, Role, Section, View};
+use crate::vocab::{
+    AgencyKind, Basis, Giver, Purpose, RecordKind, Role, Section, SubjectRole, View,
+};
 
 /// A policy file that cannot be used, with the file and line that is wrong.
 #[derive(Debug, thiserror::Error)]
@@ -42,6 +44,8 @@ enum Col {
     RecipientRequirement,
     Control,
     Action,
+    SubjectRole,
+    MappaConsequence,
 }
 
 pub const GILLICK: &[&str] = &["competent", "not_competent", "not_assessed"];
@@ -56,6 +60,7 @@ pub const BASIS_REQUIREMENTS: &[&str] = &[
 ];
 pub const RECIPIENT_REQUIREMENTS: &[&str] = &["own_pupil", "staff_designation", "role_named"];
 pub const CONTROLS: &[&str] = &["chair_permission"];
+pub const MAPPA_CONSEQUENCES: &[&str] = &["open", "ig_review", "notify_mappa"];
 pub const ACTIONS: &[&str] = &[
     "register_subject",
     "record_consent",
@@ -68,6 +73,8 @@ pub const ACTIONS: &[&str] = &[
     "read_audit",
     "review_override",
     "read_all_audit",
+    "change_school",
+    "change_school_of_own_pupil",
 ];
 
 macro_rules! families {
@@ -89,12 +96,12 @@ macro_rules! families {
 }
 
 families! {
-    Deposit => "deposit" ["role": Role, "record_kind": RecordKind],
+    Deposit => "deposit" ["agency_kind": AgencyKind, "role": Role, "record_kind": RecordKind],
     Initiate => "initiate" ["role": Role],
     Overrides => "overrides" ["basis": Basis, "role": Role],
     BasisRequirements => "basis_requirements" ["basis": Basis, "requirement": BasisRequirement],
     ConsentGivers => "consent_givers" ["age_band": Band, "gillick": Gillick, "capacity": Capacity, "giver": Giver],
-    AgeRestrictions => "age_restrictions" ["purpose": Purpose, "age_band": Band],
+    AgeRestrictions => "age_restrictions" ["purpose": Purpose, "age_band": Band, "subject_role": SubjectRole],
     Purposes => "purposes" ["purpose": Purpose, "recipient_kind": AgencyKind],
     Bases => "bases" ["basis": Basis, "requester_kind": AgencyKind, "recipient_kind": AgencyKind],
     Sections => "sections" ["recipient_kind": AgencyKind, "recipient_role": Role, "section": Section],
@@ -102,6 +109,8 @@ families! {
     ViewSections => "view_sections" ["view": View, "section": Section],
     RecipientRequirements => "recipient_requirements" ["recipient_kind": AgencyKind, "recipient_role": Role, "requirement": RecipientRequirement],
     RecordControls => "record_controls" ["record_kind": RecordKind, "control": Control],
+    ThirdParty => "third_party" ["section": Section, "subject_role": SubjectRole, "basis": Basis],
+    MappaBases => "mappa_bases" ["basis": Basis, "consequence": MappaConsequence],
     Actions => "actions" ["action": Action, "agency_kind": AgencyKind, "role": Role],
 }
 
@@ -249,6 +258,8 @@ embedded!(
     "deposit.csv",
     "initiate.conf",
     "initiate.csv",
+    "mappa_bases.conf",
+    "mappa_bases.csv",
     "overrides.conf",
     "overrides.csv",
     "parameters.csv",
@@ -260,6 +271,8 @@ embedded!(
     "record_controls.csv",
     "sections.conf",
     "sections.csv",
+    "third_party.conf",
+    "third_party.csv",
     "view_sections.conf",
     "view_sections.csv",
     "views.conf",
@@ -303,6 +316,7 @@ fn check_term(col: Col, value: &str, bands: &[AgeBand]) -> Result<(), String> {
         Col::Purpose => value.parse::<Purpose>().map(drop),
         Col::View => value.parse::<View>().map(drop),
         Col::Giver => value.parse::<Giver>().map(drop),
+        Col::SubjectRole => value.parse::<SubjectRole>().map(drop),
         Col::Band => {
             let names: Vec<&str> = bands.iter().map(|b| b.name.as_str()).collect();
             return one_of("age band", value, &names);
@@ -315,6 +329,9 @@ fn check_term(col: Col, value: &str, bands: &[AgeBand]) -> Result<(), String> {
         }
         Col::Control => return one_of("record control", value, CONTROLS),
         Col::Action => return one_of("action", value, ACTIONS),
+        Col::MappaConsequence => {
+            return one_of("MAPPA consequence", value, MAPPA_CONSEQUENCES);
+        }
     };
     parsed.map_err(|e| e.to_string())
 }

@@ -13,7 +13,8 @@ use serde_json::{Value, json};
 use sqlx::Row;
 
 use super::extract::{Body, commit_with, configured_agency, id, invalid, new_id, store_failed};
-use super::records::requester;
+use super::notify;
+use super::records::{has_chair, requester};
 use crate::audit::Entry;
 use crate::db::{now, parse_ts, ts};
 use crate::decision::{
@@ -23,7 +24,7 @@ use crate::decision::{
 use crate::error::ApiError;
 use crate::identity::Principal;
 use crate::server::AppState;
-use crate::vocab::{Basis, Purpose, RecordKind, Role, Section};
+use crate::vocab::{Basis, Obligation, Purpose, RecordKind, Role, Section, SubjectRole, View};
 use crate::writer::WriteTx;
 use crate::{on_tx, with_db};
 
@@ -63,7 +64,7 @@ pub fn decision_body(d: &Decision, disclosure_id: Option<&str>, audit_seq: i64) 
 }
 
 /// A record as loaded for a disclosure (content still sealed).
-struct StoredRecord {
+pub(super) struct StoredRecord {
     facts: RecordFacts,
     content_enc: Vec<u8>,
 }
@@ -73,10 +74,24 @@ fn json_list<T: serde::de::DeserializeOwned>(text: &str) -> Result<Vec<T>, sqlx:
 }
 
 /// The facts a decision was made on, and the subject's facts version they were read at.
-struct Loaded {
-    facts: Facts,
-    records: Vec<StoredRecord>,
+pub(super) struct Loaded {
+    pub(super) facts: Facts,
+    pub(super) records: Vec<StoredRecord>,
     version: i64,
+    /// The agency that set the child's MAPPA status (the forum managing the child), if any.
+    pub(super) mappa_agency: Option<String>,
+}
+
+/// The facts that live beside the child, read in one statement.
+#[derive(sqlx::FromRow)]
+struct ChildRow {
+    facts_version: i64,
+    date_of_birth: String,
+    school_agency: Option<String>,
+    gillick: Option<bool>,
+    capacity: Option<bool>,
+    mappa_active: Option<bool>,
+    mappa_agency: Option<String>,
 }
 
 /// Loads every fact the decision needs from the read side, outside the write queue. The
@@ -93,7 +108,7 @@ async fn load_facts(
     for record in &req.record_ids {
         let row = with_db!(db, pool => {
             let row = sqlx::query(
-                "SELECT subject_id, owner_agency, kind, sections, content_enc, chair_agency FROM records WHERE id = $1")
+                "SELECT subject_id, owner_agency, kind, subject_role, sections, content_enc, chair_agency FROM records WHERE id = $1")
                 .bind(record)
                 .fetch_optional(pool)
                 .await?;
@@ -101,12 +116,14 @@ async fn load_facts(
                 None => None,
                 Some(r) => {
                     let kind: String = r.try_get("kind")?;
+                    let role: String = r.try_get("subject_role")?;
                     Some(StoredRecord {
                         facts: RecordFacts {
                             id: record.clone(),
                             subject_id: r.try_get("subject_id")?,
                             kind: kind.parse::<RecordKind>().map_err(|e| sqlx::Error::Decode(Box::new(e)))?,
                             owner: r.try_get("owner_agency")?,
+                            subject_role: role.parse::<SubjectRole>().map_err(|e| sqlx::Error::Decode(Box::new(e)))?,
                             sections: json_list(&r.try_get::<String, _>("sections")?)?,
                             chair: r.try_get("chair_agency")?,
                             chair_permissions: Vec::new(),
@@ -126,29 +143,15 @@ async fn load_facts(
            AND a.assessment = 'gillick' ORDER BY a.assessed_on DESC, a.created_at DESC LIMIT 1) AS gillick, \
         (SELECT a.outcome FROM competence_assessments a WHERE a.subject_id = s.id \
            AND a.assessment = 'capacity' ORDER BY a.assessed_on DESC, a.created_at DESC LIMIT 1) AS capacity, \
-        (SELECT m.active FROM mappa_status m WHERE m.subject_id = s.id) AS mappa_active \
+        (SELECT m.active FROM mappa_status m WHERE m.subject_id = s.id) AS mappa_active, \
+        (SELECT m.agency FROM mappa_status m WHERE m.subject_id = s.id) AS mappa_agency \
         FROM subjects s WHERE s.id = $1";
-    let (version, dob, school, gillick, capacity, mappa_active): (
-        i64,
-        String,
-        Option<String>,
-        Option<bool>,
-        Option<bool>,
-        Option<bool>,
-    ) = with_db!(db, pool => {
-        let r = sqlx::query(SUBJECT).bind(&subject_id).fetch_one(pool).await?;
-        (
-            r.try_get("facts_version")?,
-            r.try_get("date_of_birth")?,
-            r.try_get("school_agency")?,
-            r.try_get("gillick")?,
-            r.try_get("capacity")?,
-            r.try_get("mappa_active")?,
-        )
-    });
-    let mappa_active = mappa_active.unwrap_or(false);
+    let child: ChildRow = with_db!(db, pool => sqlx::query_as(SUBJECT)
+        .bind(&subject_id)
+        .fetch_one(pool)
+        .await?);
     for stored in &mut records {
-        if stored.facts.kind == RecordKind::StrategyMeetingMinutes {
+        if has_chair(&state.policy, stored.facts.kind) {
             stored.facts.chair_permissions = with_db!(db, pool => sqlx::query(
                 "SELECT recipient_agency FROM chair_permissions WHERE record_id = $1")
                 .bind(&stored.facts.id)
@@ -222,13 +225,14 @@ async fn load_facts(
         },
         subject: Subject {
             id: subject_id,
-            date_of_birth: dob
+            date_of_birth: child
+                .date_of_birth
                 .parse::<NaiveDate>()
                 .map_err(|e| ApiError::internal(format!("stored date of birth: {e}")))?,
-            school,
-            gillick_competent: gillick,
-            lacks_capacity: capacity.map(|has| !has),
-            mappa_active,
+            school: child.school_agency,
+            gillick_competent: child.gillick,
+            lacks_capacity: child.capacity.map(|has| !has),
+            mappa_active: child.mappa_active.unwrap_or(false),
         },
         records: records.iter().map(|r| r.facts.clone()).collect(),
         consents,
@@ -245,7 +249,8 @@ async fn load_facts(
     Ok(Loaded {
         facts,
         records,
-        version,
+        version: child.facts_version,
+        mappa_agency: child.mappa_agency,
     })
 }
 
@@ -305,7 +310,7 @@ fn validate(req: &mut DisclosureRequest) -> Result<(), ApiError> {
     Ok(())
 }
 
-fn entry_for(principal: &Principal, action: &str, facts: &Facts, d: &Decision) -> Entry {
+pub(super) fn entry_for(principal: &Principal, action: &str, facts: &Facts, d: &Decision) -> Entry {
     let mut entry = Entry::new(principal, action)
         .subject(&facts.subject.id)
         .decision(d);
@@ -370,64 +375,130 @@ pub(crate) async fn disclose(
                 Json(decision_body(&decision, None, seq)),
             ));
         }
-        // the packet is built and encrypted before taking a place in the write queue
-        let disclosure = new_id();
+        // the packets are built and encrypted before taking a place in the write queue
         let issued_at = now();
-        let packet = packet(
-            &state,
-            facts,
-            &loaded.records,
-            &decision,
-            &disclosure,
-            issued_at,
-        )?;
-        let recipient = &state.agencies[&facts.recipient.agency];
-        let armored = crate::crypto::encrypt_armored(&recipient.age_recipient, &packet)
-            .map_err(ApiError::internal)?;
-        let sha = crate::crypto::sha256_hex(armored.as_bytes());
-        let view = decision.view.map(|v| v.to_string()).unwrap_or_default();
-        entry.packet_sha256 = Some(format!("sha256:{sha}"));
+        let sealed = seal(&state, facts, &loaded.records, &decision, issued_at, None)?;
+        let notice = if decision.obligations.contains(&Obligation::NotifyMappa) {
+            Some(notify::prepare(
+                &state, &principal, &loaded, &decision, &sealed, issued_at,
+            )?)
+        } else {
+            None
+        };
+        entry.packet_sha256 = Some(format!("sha256:{}", sealed.sha));
         if let Value::Object(detail) = &mut entry.detail {
-            detail.insert("disclosure_id".into(), json!(disclosure));
+            detail.insert("disclosure_id".into(), json!(sealed.disclosure));
+            if let Some(notice) = &notice {
+                detail.insert("notify_mappa".into(), notice.outcome());
+            }
         }
         let mut tx = state.writer.begin().await?;
         // stored only if the child's facts are still those the decision was made on
-        let stored = on_tx!(&mut tx, c => sqlx::query(
-            "INSERT INTO packets (disclosure_id, subject_id, record_ids, record_kind, from_agency, to_agency, to_role, to_sub, purpose, basis, view, issued_at, sha256, armored) \
-             SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14 \
-             WHERE (SELECT facts_version FROM subjects WHERE id = $2) = $15")
-            .bind(&disclosure)
-            .bind(&facts.subject.id)
-            .bind(serde_json::to_string(&req.record_ids).unwrap_or_default())
-            .bind(facts.records[0].kind.as_str())
-            .bind(&*principal.agency)
-            .bind(&facts.recipient.agency)
-            .bind(facts.recipient.role.map(|r| r.as_str()))
-            .bind(&facts.recipient.sub)
-            .bind(facts.request.purpose.as_str())
-            .bind(facts.request.basis.as_str())
-            .bind(&view)
-            .bind(issued_at)
-            .bind(&sha)
-            .bind(&armored)
-            .bind(loaded.version)
-            .execute(&mut **c)
-            .await
-            .map(|done| done.rows_affected() == 1)
-            .map_err(store_failed)?);
-        if !stored {
+        if !store(&mut tx, &loaded, &sealed).await? {
             continue;
         }
-        let seq = commit_with(tx, entry).await?;
+        let seq = match notice {
+            Some(notify::Notice::Ready {
+                sealed: notice,
+                entry: mut notice_entry,
+                ..
+            }) => {
+                let seq = tx.append(entry).await?;
+                // same action, same facts_version: stored unless the facts moved, like its parent
+                if !store(&mut tx, &loaded, &notice).await? {
+                    continue;
+                }
+                notice_entry.detail["notifies"]["audit_seq"] = json!(seq);
+                commit_with(tx, *notice_entry).await?;
+                seq
+            }
+            _ => commit_with(tx, entry).await?,
+        };
         return Ok((
             StatusCode::CREATED,
-            Json(decision_body(&decision, Some(&disclosure), seq)),
+            Json(decision_body(&decision, Some(&sealed.disclosure), seq)),
         ));
     }
     Err(facts_kept_changing())
 }
 
-/// The packet's plaintext (API.md, Packets): only the released sections' content.
+/// A packet built, encrypted to its recipient agency and ready to store.
+pub(super) struct Sealed {
+    pub(super) disclosure: String,
+    facts: Facts,
+    view: View,
+    issued_at: chrono::DateTime<chrono::Utc>,
+    pub(super) sha: String,
+    armored: String,
+}
+
+/// Builds the packet of `decision` for `facts.recipient` and encrypts it to that agency.
+pub(super) fn seal(
+    state: &AppState,
+    facts: &Facts,
+    records: &[StoredRecord],
+    decision: &Decision,
+    issued_at: chrono::DateTime<chrono::Utc>,
+    notifies: Option<Value>,
+) -> Result<Sealed, ApiError> {
+    let disclosure = new_id();
+    let plain = packet(
+        state,
+        facts,
+        records,
+        decision,
+        &disclosure,
+        issued_at,
+        notifies,
+    )?;
+    let recipient = state
+        .agencies
+        .get(&facts.recipient.agency)
+        .ok_or_else(|| ApiError::internal("the recipient agency is not configured"))?;
+    let armored = crate::crypto::encrypt_armored(&recipient.age_recipient, &plain)
+        .map_err(ApiError::internal)?;
+    Ok(Sealed {
+        sha: crate::crypto::sha256_hex(armored.as_bytes()),
+        disclosure,
+        facts: facts.clone(),
+        view: decision.view.unwrap_or(View::Notification),
+        issued_at,
+        armored,
+    })
+}
+
+/// Stores a sealed packet, only if the child's facts are still those `loaded` was read at.
+async fn store(tx: &mut WriteTx, loaded: &Loaded, p: &Sealed) -> Result<bool, ApiError> {
+    let facts = &p.facts;
+    let record_ids: Vec<&str> = facts.records.iter().map(|r| r.id.as_str()).collect();
+    Ok(on_tx!(tx, c => sqlx::query(
+        "INSERT INTO packets (disclosure_id, subject_id, record_ids, record_kind, from_agency, to_agency, to_role, to_sub, purpose, basis, view, issued_at, sha256, armored) \
+         SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14 \
+         WHERE (SELECT facts_version FROM subjects WHERE id = $2) = $15")
+        .bind(&p.disclosure)
+        .bind(&facts.subject.id)
+        .bind(serde_json::to_string(&record_ids).unwrap_or_default())
+        .bind(facts.records[0].kind.as_str())
+        .bind(&facts.requester.agency)
+        .bind(&facts.recipient.agency)
+        .bind(facts.recipient.role.map(|r| r.as_str()))
+        .bind(&facts.recipient.sub)
+        .bind(facts.request.purpose.as_str())
+        .bind(facts.request.basis.as_str())
+        .bind(p.view.as_str())
+        .bind(p.issued_at)
+        .bind(&p.sha)
+        .bind(&p.armored)
+        .bind(loaded.version)
+        .execute(&mut **c)
+        .await
+        .map(|done| done.rows_affected() == 1)
+        .map_err(store_failed)?))
+}
+
+/// The packet's plaintext (API.md, Packets): only the content of the sections released from
+/// each record (a record with none released is not even unsealed). `notifies` describes the
+/// disclosure a MAPPA notification is about.
 fn packet(
     state: &AppState,
     facts: &Facts,
@@ -435,19 +506,27 @@ fn packet(
     decision: &Decision,
     disclosure: &str,
     issued_at: chrono::DateTime<chrono::Utc>,
+    notifies: Option<Value>,
 ) -> Result<Vec<u8>, ApiError> {
     let mut per_record = Vec::with_capacity(records.len());
     for record in records {
-        let plain = state
-            .at_rest
-            .decrypt(&record.content_enc)
-            .map_err(ApiError::internal)?;
-        let content: BTreeMap<Section, Value> =
-            serde_json::from_slice(&plain).map_err(ApiError::internal)?;
-        let sections: BTreeMap<Section, Value> = content
-            .into_iter()
-            .filter(|(s, _)| decision.sections_released.contains(s))
-            .collect();
+        let released = decision
+            .released_by_record
+            .get(&record.facts.id)
+            .map_or(&[][..], Vec::as_slice);
+        let mut sections = BTreeMap::new();
+        if !released.is_empty() {
+            let plain = state
+                .at_rest
+                .decrypt(&record.content_enc)
+                .map_err(ApiError::internal)?;
+            let content: BTreeMap<Section, Value> =
+                serde_json::from_slice(&plain).map_err(ApiError::internal)?;
+            sections = content
+                .into_iter()
+                .filter(|(s, _)| released.contains(s))
+                .collect();
+        }
         let withheld: Vec<Section> = record
             .facts
             .sections
@@ -476,6 +555,9 @@ fn packet(
         "obligations": decision.obligations,
         "policy_version": decision.policy_version,
     });
+    if let Some(about) = notifies {
+        body["notifies"] = about;
+    }
     if per_record.len() > 1 {
         body["records"] = per_record
             .iter()

@@ -8,6 +8,7 @@ pub mod edge;
 pub mod extract;
 pub mod health;
 pub mod inbox;
+mod notify;
 pub mod records;
 pub mod subjects;
 
@@ -67,12 +68,13 @@ api! {
     post "/v1/subjects/{id}/competence" => subjects::competence { "social_worker, team_manager, health_practitioner, camhs_clinician, yos_worker, hsb_practitioner (policies/actions.csv)", "record a Gillick or mental capacity assessment", subjects::NewCompetence, 201 }
     post "/v1/subjects/{id}/consents" => subjects::consent { "any", "record a consent", subjects::NewConsent, 201 }
     post "/v1/subjects/{id}/consents/{cid}/withdraw" => subjects::withdraw { "any", "withdraw a consent from now on", (), 200 }
+    put "/v1/subjects/{id}/school" => subjects::school { "children_social_care (social_worker, team_manager); head_teacher or dsl of the child's current school (policies/actions.csv)", "change the child's recorded school (null: no school); audited, and later decisions use the new school", subjects::NewSchool, 200 }
     put "/v1/subjects/{id}/mappa" => subjects::mappa_status { "mappa_chair, mappa_coordinator", "set MAPPA management status", subjects::MappaStatus, 200 }
     post "/v1/subjects/{id}/staff-designations" => subjects::designate { "head_teacher of the child's school", "designate a member of staff who needs to know", subjects::NewDesignation, 201 }
     get "/v1/subjects/{id}/history" => audit::history { "ig_officer", "subject access report: every disclosure of the child's records", (), 200 }
     post "/v1/mappa/decisions" => subjects::mappa_decision { "mappa_chair", "record a MAPPA forum decision", subjects::NewMappaDecision, 201 }
-    post "/v1/records" => records::deposit { "the owner agency, roles per policies/deposit.csv", "deposit a record; the depositor of strategy_meeting_minutes is the chair", records::NewRecord, 201 }
-    post "/v1/records/{id}/chair-permissions" => records::chair_permission { "the chair of those minutes", "permit an agency to receive strategy-meeting minutes", records::NewChairPermission, 201 }
+    post "/v1/records" => records::deposit { "the owner agency, agency kinds and roles per policies/deposit.csv", "deposit a record; the depositor of a kind with a chair (policies/record_controls.csv: strategy_meeting_minutes, only by a children_social_care team_manager) is its chair", records::NewRecord, 201 }
+    post "/v1/records/{id}/chair-permissions" => records::chair_permission { "the chair of the record (its depositor)", "permit an agency to receive a record that carries a chair (strategy-meeting minutes)", records::NewChairPermission, 201 }
     get "/v1/records/{id}/disclosures" => records::disclosures { "the owner agency", "every decision about this record", (), 200 }
     post "/v1/decisions" => disclosures::dry_run { "as disclosures", "dry run: the decision a disclosure would get (audited as a check)", disclosures::DisclosureRequest, 200 }
     post "/v1/disclosures" => disclosures::disclose { "the records' owner agency", "disclose: 201 permit or 403 deny, both with the decision body", disclosures::DisclosureRequest, 201 }

@@ -1,5 +1,6 @@
-//! Records: deposit (by the owner agency, roles per `policies/deposit.csv`), the chair's
-//! permission for strategy-meeting minutes, and the owner's view of every decision about a record.
+//! Records: deposit (by the owner agency, agency kinds and roles per `policies/deposit.csv`),
+//! the chair's permission for a record kind that carries a chair (`policies/record_controls.csv`,
+//! strategy-meeting minutes by default), and the owner's view of every decision about a record.
 
 use std::collections::BTreeMap;
 
@@ -18,30 +19,12 @@ use super::extract::{
 use super::subjects::subject_school;
 use crate::audit::{AuditRow, Entry};
 use crate::db::{now, ts};
-use crate::decision::{RecordFacts, Requester, decide_deposit};
+use crate::decision::{Family, Policy, RecordFacts, Requester, decide_deposit};
 use crate::error::ApiError;
 use crate::identity::Principal;
 use crate::server::AppState;
-use crate::vocab::{RecordKind, Section};
+use crate::vocab::{RecordKind, Section, SubjectRole};
 use crate::{on_tx, with_db};
-
-#[derive(Debug, Clone, Copy, Deserialize, schemars::JsonSchema)]
-#[serde(rename_all = "snake_case")]
-enum SubjectRole {
-    HarmfulBehaviour,
-    Victim,
-    Other,
-}
-
-impl SubjectRole {
-    fn as_str(self) -> &'static str {
-        match self {
-            SubjectRole::HarmfulBehaviour => "harmful_behaviour",
-            SubjectRole::Victim => "victim",
-            SubjectRole::Other => "other",
-        }
-    }
-}
 
 #[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -50,6 +33,11 @@ pub(crate) struct NewRecord {
     kind: RecordKind,
     subject_role: SubjectRole,
     sections: BTreeMap<Section, Value>,
+}
+
+/// Does a record of this kind carry a chair whose permission its disclosure needs (RULES 2.4, 6)?
+pub fn has_chair(policy: &Policy, kind: RecordKind) -> bool {
+    policy.allows(Family::RecordControls, &[kind.as_str(), "chair_permission"])
 }
 
 pub fn requester(principal: &Principal) -> Requester {
@@ -84,6 +72,7 @@ pub(crate) async fn deposit(
         subject_id: subject.clone(),
         kind: body.kind,
         owner: principal.agency.to_string(),
+        subject_role: body.subject_role,
         sections: sections.clone(),
         chair: None,
         chair_permissions: Vec::new(),
@@ -108,7 +97,7 @@ pub(crate) async fn deposit(
         .at_rest
         .encrypt(&content)
         .map_err(ApiError::internal)?;
-    let chair = (body.kind == RecordKind::StrategyMeetingMinutes)
+    let chair = has_chair(&state.policy, body.kind)
         .then(|| (principal.agency.to_string(), principal.sub.clone()));
     entry.record_ids = vec![record.clone()];
     on_tx!(&mut tx, c => sqlx::query(
@@ -175,7 +164,8 @@ pub(crate) async fn chair_permission(
         return Err(ApiError::new(
             StatusCode::CONFLICT,
             "no_chair",
-            "only strategy-meeting minutes have a chair's permission",
+            "this record has no chair: only kinds with a chair_permission control in \
+             policies/record_controls.csv do",
         ));
     }
     if !is_chair {

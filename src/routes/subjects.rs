@@ -1,5 +1,6 @@
-//! Children and the facts the rules need about them: registration, competence assessments,
-//! consents and their withdrawal, MAPPA status and forum decisions, staff designations.
+//! Children and the facts the rules need about them: registration, the recorded school and its
+//! changes, competence assessments, consents and their withdrawal, MAPPA status and forum
+//! decisions, staff designations.
 
 use axum::Json;
 use axum::extract::{Path, State};
@@ -10,7 +11,8 @@ use serde_json::{Value, json};
 use sqlx::Row;
 
 use super::extract::{
-    Body, commit_with, configured_agency, id, invalid, new_id, require, store_failed,
+    Body, commit_with, configured_agency, id, invalid, may, new_id, not_permitted, require,
+    store_failed,
 };
 use crate::audit::Entry;
 use crate::db::{now, ts};
@@ -62,20 +64,15 @@ pub(crate) async fn register(
     if body.date_of_birth < today() - chrono::Duration::days(366 * 30) {
         return Err(invalid("date_of_birth", "is more than 30 years ago"));
     }
-    if let Some(school) = &body.school_agency
-        && configured_agency(&state, "school_agency", school)?.kind != AgencyKind::School
-    {
-        return Err(invalid(
-            "school_agency",
-            format!("\"{school}\" is not a school"),
-        ));
-    }
     if body
         .local_authority
         .as_deref()
         .is_some_and(|l| l.len() > 200)
     {
         return Err(invalid("local_authority", "is longer than 200 characters"));
+    }
+    if let Some(school) = &body.school_agency {
+        school_agency(&state, school)?;
     }
     let name = match body
         .display_name
@@ -123,6 +120,90 @@ pub(crate) async fn register(
         StatusCode::CREATED,
         Json(json!({"id": subject, "audit_seq": seq})),
     ))
+}
+
+/// A `school_agency` field must name a configured school, or 422.
+fn school_agency(state: &AppState, school: &str) -> Result<(), ApiError> {
+    if configured_agency(state, "school_agency", school)?.kind != AgencyKind::School {
+        return Err(invalid(
+            "school_agency",
+            format!("\"{school}\" is not a school"),
+        ));
+    }
+    Ok(())
+}
+
+/// A child's school from now on (RULES 4.3 e). `school_agency` must be present; `null` means
+/// the child has no school.
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct NewSchool {
+    #[serde(deserialize_with = "present_or_null")]
+    #[schemars(required, extend("type" = ["string", "null"]))]
+    school_agency: Option<String>,
+}
+
+/// A required member that may be `null`.
+fn present_or_null<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    Option::<String>::deserialize(d)
+}
+
+/// `PUT /v1/subjects/{id}/school`: children's social care for any child (`change_school`), or
+/// the head teacher or DSL of the child's current school (`change_school_of_own_pupil` and the
+/// fact that the child's recorded school is the caller's agency). Audited with the old and new
+/// school; from the commit on, rule 4.3 d uses the new school.
+pub(crate) async fn school(
+    principal: Principal,
+    State(state): State<AppState>,
+    Path(subject): Path<String>,
+    Body(body): Body<NewSchool>,
+) -> Result<Json<Value>, ApiError> {
+    let subject = id(&subject, "subject")?;
+    let any_child = may(&state, &principal, "change_school");
+    let own_pupil = may(&state, &principal, "change_school_of_own_pupil");
+    if !any_child && !own_pupil {
+        return Err(not_permitted(&principal, "change_school"));
+    }
+    if let Some(school) = &body.school_agency {
+        school_agency(&state, school)?;
+    }
+    let mut tx = state.writer.begin().await?;
+    // read inside the write action, so the school checked is the school changed
+    let current: Option<Option<String>> = on_tx!(&mut tx, c => sqlx::query(
+        "SELECT school_agency FROM subjects WHERE id = $1")
+        .bind(&subject)
+        .fetch_optional(&mut **c)
+        .await?
+        .map(|r| r.try_get::<Option<String>, _>("school_agency"))
+        .transpose()?);
+    let Some(previous) = current else {
+        return Err(ApiError::not_found(format!("no subject {subject}")));
+    };
+    if !any_child && previous.as_deref() != Some(&*principal.agency) {
+        return Err(ApiError::forbidden(
+            "not_childs_school",
+            "only children's social care, or the head teacher or DSL of the child's current \
+             school, may change the child's recorded school (RULES 4.3 e)",
+        ));
+    }
+    on_tx!(&mut tx, c => sqlx::query("UPDATE subjects SET school_agency = $1 WHERE id = $2")
+        .bind(&body.school_agency)
+        .bind(&subject)
+        .execute(&mut **c)
+        .await
+        .map(drop)
+        .map_err(store_failed)?);
+    let seq = commit_with(
+        tx,
+        Entry::new(&principal, "subject.school")
+            .subject(&subject)
+            .detail(json!({"from": previous, "to": body.school_agency})),
+    )
+    .await?;
+    Ok(Json(json!({
+        "subject_id": subject, "school_agency": body.school_agency,
+        "previous_school_agency": previous, "audit_seq": seq,
+    })))
 }
 
 #[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq, schemars::JsonSchema)]

@@ -3,6 +3,8 @@
 //! when `BROKER_TEST_DATABASE_URL` names a server (`.ci/run` runs the suite both ways).
 #![allow(dead_code)]
 
+pub mod flows;
+
 use std::net::SocketAddr;
 use std::time::Duration;
 
@@ -77,6 +79,23 @@ pub async fn audit_head(server: &TestServer) -> i64 {
     })
 }
 
+/// `broker.toml` without the `[[agencies]]` entry of `id` (an agency that has left).
+pub fn without_agency(toml: &str, id: &str) -> String {
+    let mut parts = toml.split("[[agencies]]");
+    let mut out = parts.next().unwrap_or_default().to_owned();
+    let mut found = false;
+    for agency in parts {
+        if agency.contains(&format!("\nid = \"{id}\"\n")) {
+            found = true;
+        } else {
+            out.push_str("[[agencies]]");
+            out.push_str(agency);
+        }
+    }
+    assert!(found, "broker.toml has no agency {id}");
+    out
+}
+
 pub struct TestServer {
     pub addr: SocketAddr,
     pub dir: tempfile::TempDir,
@@ -109,6 +128,21 @@ impl TestServer {
         );
         let edited = text.replacen("[server]\n", &format!("[server]\n{settings}\n"), 1);
         std::fs::write(&world.config, edited).expect("writing broker.toml");
+        Self::start_in(dir, world).await
+    }
+
+    /// A dev world served with the shipped policy written beside its `broker.toml` (where the
+    /// broker looks for it) after `edit` has changed the files in that directory, as an IG
+    /// officer would.
+    pub async fn start_with_policy(edit: impl FnOnce(&std::path::Path)) -> TestServer {
+        let dir = tempfile::tempdir().expect("a temp dir");
+        let url = test_database_url(dir.path()).await;
+        let world = dev_init(dir.path(), false, "127.0.0.1:0", &url).expect("dev-init");
+        let policies = dir.path().join("policies");
+        broker::decision::policy::Files::embedded()
+            .write_to(&policies)
+            .expect("writing the policy");
+        edit(&policies);
         Self::start_in(dir, world).await
     }
 
@@ -206,7 +240,8 @@ impl TestServer {
         dev_token(&self.config, agency, sub, roles, Duration::from_secs(600)).expect("a dev token")
     }
 
-    pub async fn stop(mut self) {
+    /// Stops serving and closes the database (which stays).
+    async fn halt(&mut self) {
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
         }
@@ -214,7 +249,21 @@ impl TestServer {
             let _ = tokio::time::timeout(Duration::from_secs(15), handle).await;
         }
         self.state.db.close().await;
+    }
+
+    pub async fn stop(mut self) {
+        self.halt().await;
         drop_postgres_database(&self.config.database.url).await;
+    }
+
+    /// Stops serving, lets `edit` rewrite the world's `broker.toml`, and serves the same world
+    /// and database again, as an operator's restart after a configuration change would.
+    pub async fn restart_with(mut self, edit: impl FnOnce(&str) -> String) -> TestServer {
+        self.halt().await;
+        let text = std::fs::read_to_string(&self.world.config).expect("reading broker.toml");
+        std::fs::write(&self.world.config, edit(&text)).expect("writing broker.toml");
+        let TestServer { dir, world, .. } = self;
+        TestServer::start_in(dir, world).await
     }
 }
 

@@ -1,0 +1,36 @@
+//! `broker demo` plays the whole case over mTLS and exits 0 only if every answer was the one
+//! it expected; its output shows the corrected rules (RULES 2.3, 5, 7).
+
+use std::process::Command;
+
+#[test]
+fn broker_demo_plays_the_case_and_shows_the_corrected_rules() {
+    let out = Command::new(env!("CARGO_BIN_EXE_broker"))
+        .arg("demo")
+        .output()
+        .expect("running broker demo");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for shown in [
+        // his record to the HSB service on his parent's consent, without her details
+        "hsb-service hsb_practitioner: referral for assessment on consent: PERMIT [partial: summary, assessment_findings, family_background]",
+        "withheld: [victim_details]",
+        // her own record, aged 8, to the police on her own mother's consent
+        "police police_officer: initial_assessment for criminal_investigation on consent: PERMIT [full: summary, family_background, victim_details]",
+        // the emergency under MAPPA, and the forum told
+        "on significant_harm: PERMIT",
+        "+ig_review, notify_mappa",
+        "the MAPPA coordinator's inbox: 0 → 1 packet(s)",
+        "mappa mappa_coordinator",
+        "view=notification",
+        "MAPPA forum mappa told: true",
+        "ok=true",
+        "demo complete",
+    ] {
+        assert!(stdout.contains(shown), "missing {shown:?} in:\n{stdout}");
+    }
+}
