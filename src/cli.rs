@@ -165,7 +165,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let config = load_config(&config)?;
             crate::telemetry::init(config.log.format);
             let listen = config.server.listen;
-            let state = crate::server::AppState::build(config).await?;
+            let state = crate::state::AppState::build(config).await?;
             let listener = tokio::net::TcpListener::bind(listen)
                 .await
                 .with_context(|| format!("listening on {listen}"))?;

@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 use crate::client::Client;
 use crate::config::Config;
 use crate::devinit::{DevWorld, dev_init, dev_token};
-use crate::server::AppState;
+use crate::state::AppState;
 use crate::vocab::Role;
 
 struct Demo {

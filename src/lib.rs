@@ -17,6 +17,7 @@ pub mod identity;
 pub mod loadgen;
 pub mod routes;
 pub mod server;
+pub mod state;
 pub mod telemetry;
 pub mod text;
 pub mod vocab;

@@ -1,14 +1,13 @@
-//! Building the gateway: application state, the router, and the mTLS accept loop that turns
-//! each verified client certificate into a [`PeerAgency`] on every request of its connection.
+//! Building the gateway: the router, and the mTLS accept loop that turns each verified client
+//! certificate into a [`PeerAgency`] on every request of its connection. The application
+//! state it serves is [`crate::state`] (re-exported here).
 
 use std::collections::HashMap;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use anyhow::Context;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::Request;
@@ -23,119 +22,11 @@ use tower::ServiceExt;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
 
-use crate::config::Config;
 use crate::connection::{Activity, DeadlineBody, Refusals, Slots};
-use crate::crypto::{self, AtRestKey, JwtKey};
-use crate::db::Db;
-use crate::decision::Policy;
+use crate::crypto;
 use crate::error;
 use crate::identity::PeerAgency;
-use crate::vocab::AgencyKind;
-
-/// A configured agency with its verification key and packet recipient.
-pub struct Agency {
-    pub id: String,
-    pub kind: AgencyKind,
-    pub name: String,
-    pub jwt_issuer: String,
-    pub jwt: JwtKey,
-    pub age_recipient: age::x25519::Recipient,
-}
-
-/// Counters kept by the process.
-#[derive(Debug, Default)]
-pub struct Metrics {
-    refused_authentications: AtomicU64,
-    refused_handshakes: AtomicU64,
-    refused_connections: AtomicU64,
-    idle_closed: AtomicU64,
-}
-
-impl Metrics {
-    pub fn refused_authentication(&self) {
-        self.refused_authentications.fetch_add(1, Ordering::Relaxed);
-    }
-
-    pub fn refused_authentications(&self) -> u64 {
-        self.refused_authentications.load(Ordering::Relaxed)
-    }
-
-    /// TLS handshakes that failed or timed out (no valid client certificate, not TLS).
-    pub fn refused_handshakes(&self) -> u64 {
-        self.refused_handshakes.load(Ordering::Relaxed)
-    }
-
-    /// Connections refused because their agency had `max_connections_per_agency` open.
-    pub fn refused_connections(&self) -> u64 {
-        self.refused_connections.load(Ordering::Relaxed)
-    }
-
-    /// Connections closed after `idle_timeout` with no request in flight.
-    pub fn idle_closed(&self) -> u64 {
-        self.idle_closed.load(Ordering::Relaxed)
-    }
-}
-
-/// Everything a handler needs; cheap to clone.
-#[derive(Clone)]
-pub struct AppState {
-    pub config: Arc<Config>,
-    pub agencies: Arc<HashMap<String, Agency>>,
-    pub db: Db,
-    pub policy: Arc<Policy>,
-    pub at_rest: Arc<AtRestKey>,
-    pub metrics: Arc<Metrics>,
-    /// Every write goes through it (group commit).
-    pub writer: crate::writer::Writer,
-}
-
-/// Loads every key the configuration names; refuses with the file and the problem.
-pub fn load_agencies(config: &Config) -> anyhow::Result<HashMap<String, Agency>> {
-    let mut agencies = HashMap::new();
-    for a in &config.agencies {
-        let jwt = crypto::load_jwt_public_key(&a.jwt_public_key)
-            .with_context(|| format!("agency \"{}\": jwt_public_key", a.id))?;
-        let age_recipient = crypto::parse_age_recipient(&a.age_recipient)
-            .with_context(|| format!("agency \"{}\": age_recipient", a.id))?;
-        agencies.insert(
-            a.id.clone(),
-            Agency {
-                id: a.id.clone(),
-                kind: a.kind,
-                name: a.name.clone(),
-                jwt_issuer: a.jwt_issuer.clone(),
-                jwt,
-                age_recipient,
-            },
-        );
-    }
-    Ok(agencies)
-}
-
-impl AppState {
-    /// Everything but the TLS listener: keys, policy, database (migrated).
-    pub async fn build(config: Config) -> anyhow::Result<AppState> {
-        let agencies = load_agencies(&config)?;
-        let at_rest =
-            AtRestKey::load(&config.storage.age_identity).context("storage.age_identity")?;
-        let policy = match &config.policy.dir {
-            Some(dir) => Policy::load(dir).await,
-            None => Policy::from_files(&crate::decision::policy::Files::embedded()).await,
-        }
-        .context("loading the policy")?;
-        let db = Db::connect(&config.database.url, config.database.max_connections).await?;
-        db.migrate().await.context("applying migrations")?;
-        Ok(AppState {
-            config: Arc::new(config),
-            agencies: Arc::new(agencies),
-            writer: crate::writer::Writer::start(db.clone()),
-            db,
-            policy: Arc::new(policy),
-            at_rest: Arc::new(at_rest),
-            metrics: Arc::new(Metrics::default()),
-        })
-    }
-}
+pub use crate::state::{Agency, AppState, Metrics, load_agencies};
 
 /// The whole HTTP application.
 pub fn app(state: AppState) -> Router {
@@ -289,13 +180,13 @@ pub async fn serve(
                 Ok(Ok(tls)) => tls,
                 Ok(Err(e)) => {
                     // one summary line per interval (Refusals), not a line per handshake
-                    metrics.refused_handshakes.fetch_add(1, Ordering::Relaxed);
+                    metrics.refused_handshake();
                     refusals.note();
                     tracing::debug!(%peer, error = %crate::text::escape(&e.to_string()), "TLS handshake refused");
                     return;
                 }
                 Err(_) => {
-                    metrics.refused_handshakes.fetch_add(1, Ordering::Relaxed);
+                    metrics.refused_handshake();
                     refusals.note();
                     tracing::debug!(%peer, "TLS handshake timed out");
                     return;
@@ -303,7 +194,7 @@ pub async fn serve(
             };
             let identity = peer_agency(&tls, &agencies);
             let Some(slot) = slots.take(slot_key(identity.as_ref())) else {
-                metrics.refused_connections.fetch_add(1, Ordering::Relaxed);
+                metrics.refused_connection();
                 tracing::debug!(%peer, "connection over the agency's cap refused");
                 let service = tower::service_fn(move |_req: Request<Incoming>| async move {
                     Ok::<_, std::convert::Infallible>(over_cap(cap).await)
@@ -343,7 +234,7 @@ pub async fn serve(
                     }
                 }
                 () = activity.idle(idle_timeout) => {
-                    metrics.idle_closed.fetch_add(1, Ordering::Relaxed);
+                    metrics.closed_idle();
                     tracing::debug!(%peer, "idle connection closed");
                 }
             }

@@ -6,7 +6,7 @@ use jsonwebtoken::{Validation, decode};
 use serde::Deserialize;
 
 use crate::error::ApiError;
-use crate::server::Agency;
+use crate::state::Agency;
 use crate::vocab::Role;
 
 /// Accepted clock skew for `exp` and `nbf`, in seconds.

@@ -9,7 +9,7 @@ use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 
 use crate::error::ApiError;
-use crate::server::AppState;
+use crate::state::AppState;
 use crate::vocab::{AgencyKind, Role};
 
 /// What the TLS layer established about the connection: the agency its certificate names.

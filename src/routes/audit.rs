@@ -18,7 +18,7 @@ use crate::audit::{self, AuditRow, Entry};
 use crate::db::{Db, now, ts};
 use crate::error::ApiError;
 use crate::identity::Principal;
-use crate::server::AppState;
+use crate::state::AppState;
 use crate::vocab::Basis;
 use crate::{on_tx, with_db};
 

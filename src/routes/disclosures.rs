@@ -23,7 +23,7 @@ use crate::decision::{
 };
 use crate::error::ApiError;
 use crate::identity::Principal;
-use crate::server::AppState;
+use crate::state::AppState;
 use crate::vocab::{Basis, Obligation, Purpose, RecordKind, Role, Section, SubjectRole, View};
 use crate::writer::WriteTx;
 use crate::{on_tx, with_db};

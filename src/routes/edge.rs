@@ -9,7 +9,7 @@ use axum::response::{IntoResponse, Response};
 use http_body_util::BodyExt;
 
 use crate::error::ApiError;
-use crate::server::AppState;
+use crate::state::AppState;
 use crate::text::{self, Kind};
 
 /// 431 beyond `max_header_bytes` (the request line and every header), and 400 `invalid_path`

@@ -11,7 +11,7 @@ use crate::connection::BodyTimedOut;
 use crate::decision::Family;
 use crate::error::ApiError;
 use crate::identity::Principal;
-use crate::server::AppState;
+use crate::state::AppState;
 
 /// Top-level body fields holding free text a person writes or pastes (tab, line feed and
 /// carriage return allowed): every other string in a body is single-line (crate::text).
@@ -224,7 +224,7 @@ pub fn configured_agency<'a>(
     state: &'a AppState,
     field: &str,
     id: &str,
-) -> Result<&'a crate::server::Agency, ApiError> {
+) -> Result<&'a crate::state::Agency, ApiError> {
     state
         .agencies
         .get(id)

@@ -4,7 +4,7 @@ use axum::extract::State;
 use axum::{Json, http::StatusCode};
 use serde_json::{Value, json};
 
-use crate::server::AppState;
+use crate::state::AppState;
 
 pub(crate) async fn healthz() -> Json<Value> {
     Json(json!({"status": "ok"}))

@@ -12,7 +12,7 @@ use sqlx::Row;
 use crate::audit::Entry;
 use crate::error::ApiError;
 use crate::identity::Principal;
-use crate::server::AppState;
+use crate::state::AppState;
 use crate::with_db;
 
 /// The packet, only to its addressee (agency, role, and `sub` where named); anyone else 404.

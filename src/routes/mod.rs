@@ -17,7 +17,7 @@ use axum::response::Json;
 use schemars::JsonSchema;
 use serde_json::{Map, Value, json};
 
-use crate::server::AppState;
+use crate::state::AppState;
 
 /// One documented route.
 #[derive(Debug, Clone)]

@@ -16,7 +16,7 @@ use crate::audit::Entry;
 use crate::decision::{Decision, Facts, Outcome, Recipient, RequestFacts};
 use crate::error::ApiError;
 use crate::identity::Principal;
-use crate::server::AppState;
+use crate::state::AppState;
 use crate::vocab::{AgencyKind, Purpose, Role, Section, View};
 
 /// The notification a disclosure carrying `notify_mappa` sends, or why it cannot be sent.

@@ -22,7 +22,7 @@ use crate::db::{now, ts};
 use crate::decision::{Family, Policy, RecordFacts, Requester, decide_deposit};
 use crate::error::ApiError;
 use crate::identity::Principal;
-use crate::server::AppState;
+use crate::state::AppState;
 use crate::vocab::{RecordKind, Section, SubjectRole};
 use crate::{on_tx, with_db};
 

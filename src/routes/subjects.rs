@@ -19,7 +19,7 @@ use crate::db::{now, ts};
 use crate::decision::facts::london_date;
 use crate::error::ApiError;
 use crate::identity::Principal;
-use crate::server::AppState;
+use crate::state::AppState;
 use crate::vocab::{AgencyKind, Giver, Purpose, Role, Section};
 use crate::{on_tx, with_db};
 

@@ -1,0 +1,133 @@
+//! The application state every handler is given: the configuration, the configured agencies
+//! with their keys, the database and its writer, the policy, the at-rest key and the process's
+//! counters. It sits below identity and the routes, which read it, and below the server, which
+//! builds it and serves it.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use anyhow::Context;
+
+use crate::config::Config;
+use crate::crypto::{self, AtRestKey, JwtKey};
+use crate::db::Db;
+use crate::decision::Policy;
+use crate::vocab::AgencyKind;
+
+/// A configured agency with its verification key and packet recipient.
+pub struct Agency {
+    pub id: String,
+    pub kind: AgencyKind,
+    pub name: String,
+    pub jwt_issuer: String,
+    pub jwt: JwtKey,
+    pub age_recipient: age::x25519::Recipient,
+}
+
+/// Counters kept by the process.
+#[derive(Debug, Default)]
+pub struct Metrics {
+    refused_authentications: AtomicU64,
+    refused_handshakes: AtomicU64,
+    refused_connections: AtomicU64,
+    idle_closed: AtomicU64,
+}
+
+impl Metrics {
+    pub fn refused_authentication(&self) {
+        self.refused_authentications.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub fn refused_handshake(&self) {
+        self.refused_handshakes.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub fn refused_connection(&self) {
+        self.refused_connections.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub fn closed_idle(&self) {
+        self.idle_closed.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub fn refused_authentications(&self) -> u64 {
+        self.refused_authentications.load(Ordering::Relaxed)
+    }
+
+    /// TLS handshakes that failed or timed out (no valid client certificate, not TLS).
+    pub fn refused_handshakes(&self) -> u64 {
+        self.refused_handshakes.load(Ordering::Relaxed)
+    }
+
+    /// Connections refused because their agency had `max_connections_per_agency` open.
+    pub fn refused_connections(&self) -> u64 {
+        self.refused_connections.load(Ordering::Relaxed)
+    }
+
+    /// Connections closed after `idle_timeout` with no request in flight.
+    pub fn idle_closed(&self) -> u64 {
+        self.idle_closed.load(Ordering::Relaxed)
+    }
+}
+
+/// Everything a handler needs; cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    pub config: Arc<Config>,
+    pub agencies: Arc<HashMap<String, Agency>>,
+    pub db: Db,
+    pub policy: Arc<Policy>,
+    pub at_rest: Arc<AtRestKey>,
+    pub metrics: Arc<Metrics>,
+    /// Every write goes through it (group commit).
+    pub writer: crate::writer::Writer,
+}
+
+/// Loads every key the configuration names; refuses with the file and the problem.
+pub fn load_agencies(config: &Config) -> anyhow::Result<HashMap<String, Agency>> {
+    let mut agencies = HashMap::new();
+    for a in &config.agencies {
+        let jwt = crypto::load_jwt_public_key(&a.jwt_public_key)
+            .with_context(|| format!("agency \"{}\": jwt_public_key", a.id))?;
+        let age_recipient = crypto::parse_age_recipient(&a.age_recipient)
+            .with_context(|| format!("agency \"{}\": age_recipient", a.id))?;
+        agencies.insert(
+            a.id.clone(),
+            Agency {
+                id: a.id.clone(),
+                kind: a.kind,
+                name: a.name.clone(),
+                jwt_issuer: a.jwt_issuer.clone(),
+                jwt,
+                age_recipient,
+            },
+        );
+    }
+    Ok(agencies)
+}
+
+impl AppState {
+    /// Everything but the TLS listener: keys, policy, database (migrated).
+    pub async fn build(config: Config) -> anyhow::Result<AppState> {
+        let agencies = load_agencies(&config)?;
+        let at_rest =
+            AtRestKey::load(&config.storage.age_identity).context("storage.age_identity")?;
+        let policy = match &config.policy.dir {
+            Some(dir) => Policy::load(dir).await,
+            None => Policy::from_files(&crate::decision::policy::Files::embedded()).await,
+        }
+        .context("loading the policy")?;
+        let db = Db::connect(&config.database.url, config.database.max_connections).await?;
+        db.migrate().await.context("applying migrations")?;
+        Ok(AppState {
+            config: Arc::new(config),
+            agencies: Arc::new(agencies),
+            writer: crate::writer::Writer::start(db.clone()),
+            db,
+            policy: Arc::new(policy),
+            at_rest: Arc::new(at_rest),
+            metrics: Arc::new(Metrics::default()),
+        })
+    }
+}
