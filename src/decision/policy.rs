@@ -44,6 +44,7 @@ enum Col {
     RecipientRequirement,
     Control,
     Action,
+    Relation,
     SubjectRole,
     MappaConsequence,
 }
@@ -74,8 +75,9 @@ pub const ACTIONS: &[&str] = &[
     "review_override",
     "read_all_audit",
     "change_school",
-    "change_school_of_own_pupil",
 ];
+/// Facts about the caller and what it acts on that an `actions` row may require (`*`: none).
+pub const RELATIONS: &[&str] = &["none", "childs_school", "chair"];
 
 macro_rules! families {
     ($($variant:ident => $file:literal [$($field:literal : $col:ident),+]),+ $(,)?) => {
@@ -111,7 +113,7 @@ families! {
     RecordControls => "record_controls" ["record_kind": RecordKind, "control": Control],
     ThirdParty => "third_party" ["section": Section, "subject_role": SubjectRole, "basis": Basis],
     MappaBases => "mappa_bases" ["basis": Basis, "consequence": MappaConsequence],
-    Actions => "actions" ["action": Action, "agency_kind": AgencyKind, "role": Role],
+    Actions => "actions" ["action": Action, "agency_kind": AgencyKind, "role": Role, "relation": Relation],
 }
 
 impl fmt::Display for Family {
@@ -329,6 +331,7 @@ fn check_term(col: Col, value: &str, bands: &[AgeBand]) -> Result<(), String> {
         }
         Col::Control => return one_of("record control", value, CONTROLS),
         Col::Action => return one_of("action", value, ACTIONS),
+        Col::Relation => return one_of("relation", value, RELATIONS),
         Col::MappaConsequence => {
             return one_of("MAPPA consequence", value, MAPPA_CONSEQUENCES);
         }

@@ -171,12 +171,71 @@ pub fn new_id() -> String {
     uuid::Uuid::now_v7().hyphenated().to_string()
 }
 
-/// Does the policy (`policies/actions.csv`) let any of the caller's roles do `action`?
-pub fn may(state: &AppState, principal: &Principal, action: &str) -> bool {
+/// A fact about the caller and what it acts on that an `actions` row may require (its
+/// `relation` column). The broker computes it; the policy says which actions need it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Relation {
+    /// No relation holds (rows with `*` still match).
+    None,
+    /// The caller's agency is the child's recorded school.
+    ChildsSchool,
+    /// The caller chaired the strategy meeting whose minutes these are.
+    Chair,
+}
+
+impl Relation {
+    const ALL: [Relation; 3] = [Relation::None, Relation::ChildsSchool, Relation::Chair];
+
+    fn as_str(self) -> &'static str {
+        match self {
+            Relation::None => "none",
+            Relation::ChildsSchool => "childs_school",
+            Relation::Chair => "chair",
+        }
+    }
+
+    /// The refusal of a caller whose roles may do the action only where this relation holds.
+    fn lacking(self) -> ApiError {
+        match self {
+            Relation::None => ApiError::forbidden("role_not_permitted", "not permitted"),
+            Relation::ChildsSchool => ApiError::forbidden(
+                "not_childs_school",
+                "only for a child whose recorded school is your agency (policies/actions.csv)",
+            ),
+            Relation::Chair => ApiError::forbidden(
+                "not_chair",
+                "only the chair of the strategy meeting may do this for its minutes \
+                 (policies/actions.csv, RULES 6)",
+            ),
+        }
+    }
+}
+
+/// Does the policy (`policies/actions.csv`) let any of the caller's roles do `action` where
+/// `relation` holds?
+pub fn may_as(state: &AppState, principal: &Principal, action: &str, relation: Relation) -> bool {
     principal.roles.iter().any(|r| {
-        let request = [action, principal.agency_kind.as_str(), r.as_str()];
+        let request = [
+            action,
+            principal.agency_kind.as_str(),
+            r.as_str(),
+            relation.as_str(),
+        ];
         state.policy.allows(Family::Actions, &request)
     })
+}
+
+/// Does the policy let any of the caller's roles do `action` (needing no relation)?
+pub fn may(state: &AppState, principal: &Principal, action: &str) -> bool {
+    may_as(state, principal, action, Relation::None)
+}
+
+/// Could the caller do `action` where some relation holds? (Checked before computing the
+/// relation, so a caller no row can ever allow is refused before anything is read.)
+pub fn may_somewhere(state: &AppState, principal: &Principal, action: &str) -> bool {
+    Relation::ALL
+        .iter()
+        .any(|&r| may_as(state, principal, action, r))
 }
 
 /// 403 for an action the caller's roles may not perform.
@@ -193,10 +252,27 @@ pub fn not_permitted(principal: &Principal, action: &str) -> ApiError {
 
 /// 403 unless the policy lets one of the caller's roles do `action`.
 pub fn require(state: &AppState, principal: &Principal, action: &str) -> Result<(), ApiError> {
-    if may(state, principal, action) {
-        Ok(())
-    } else {
-        Err(not_permitted(principal, action))
+    require_as(state, principal, action, Relation::None)
+}
+
+/// 403 unless the policy lets one of the caller's roles do `action` where `holds` is the
+/// relation the broker found; a caller the policy would allow under another relation is
+/// refused naming that relation, anyone else as `role_not_permitted`.
+pub fn require_as(
+    state: &AppState,
+    principal: &Principal,
+    action: &str,
+    holds: Relation,
+) -> Result<(), ApiError> {
+    if may_as(state, principal, action, holds) {
+        return Ok(());
+    }
+    match Relation::ALL
+        .into_iter()
+        .find(|&r| r != holds && may_as(state, principal, action, r))
+    {
+        Some(needed) => Err(needed.lacking()),
+        None => Err(not_permitted(principal, action)),
     }
 }
 

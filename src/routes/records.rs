@@ -14,7 +14,7 @@ use sqlx::Row;
 
 use super::disclosures::decision_body;
 use super::extract::{
-    Body, commit_with, configured_agency, id, invalid, new_id, require, store_failed,
+    Body, Relation, commit_with, configured_agency, id, invalid, new_id, require_as, store_failed,
 };
 use super::subjects::subject_school;
 use crate::audit::{AuditRow, Entry};
@@ -168,13 +168,12 @@ pub(crate) async fn chair_permission(
              policies/record_controls.csv do",
         ));
     }
-    if !is_chair {
-        return Err(ApiError::forbidden(
-            "not_chair",
-            "only the chair of the strategy meeting may permit disclosure of its minutes (RULES 6)",
-        ));
-    }
-    require(&state, &principal, "grant_chair_permission")?;
+    let relation = if is_chair {
+        Relation::Chair
+    } else {
+        Relation::None
+    };
+    require_as(&state, &principal, "grant_chair_permission", relation)?;
     let mut tx = state.writer.begin().await?;
     on_tx!(&mut tx, c => sqlx::query(
         "INSERT INTO chair_permissions (record_id, recipient_agency, granted_by, created_at) VALUES ($1, $2, $3, $4) \

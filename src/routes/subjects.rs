@@ -11,8 +11,8 @@ use serde_json::{Value, json};
 use sqlx::Row;
 
 use super::extract::{
-    Body, commit_with, configured_agency, id, invalid, may, new_id, not_permitted, require,
-    store_failed,
+    Body, Relation, commit_with, configured_agency, id, invalid, may_somewhere, new_id,
+    not_permitted, require, require_as, store_failed,
 };
 use crate::audit::Entry;
 use crate::db::{now, ts};
@@ -148,9 +148,9 @@ fn present_or_null<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Stri
     Option::<String>::deserialize(d)
 }
 
-/// `PUT /v1/subjects/{id}/school`: children's social care for any child (`change_school`), or
-/// the head teacher or DSL of the child's current school (`change_school_of_own_pupil` and the
-/// fact that the child's recorded school is the caller's agency). Audited with the old and new
+/// `PUT /v1/subjects/{id}/school`: as `change_school` rows allow, with the relation
+/// `childs_school` when the child's current recorded school is the caller's agency (read
+/// inside the write action, so the school checked is the school changed). Audited with the old and new
 /// school; from the commit on, rule 4.3 d uses the new school.
 pub(crate) async fn school(
     principal: Principal,
@@ -159,9 +159,7 @@ pub(crate) async fn school(
     Body(body): Body<NewSchool>,
 ) -> Result<Json<Value>, ApiError> {
     let subject = id(&subject, "subject")?;
-    let any_child = may(&state, &principal, "change_school");
-    let own_pupil = may(&state, &principal, "change_school_of_own_pupil");
-    if !any_child && !own_pupil {
+    if !may_somewhere(&state, &principal, "change_school") {
         return Err(not_permitted(&principal, "change_school"));
     }
     if let Some(school) = &body.school_agency {
@@ -179,13 +177,12 @@ pub(crate) async fn school(
     let Some(previous) = current else {
         return Err(ApiError::not_found(format!("no subject {subject}")));
     };
-    if !any_child && previous.as_deref() != Some(&*principal.agency) {
-        return Err(ApiError::forbidden(
-            "not_childs_school",
-            "only children's social care, or the head teacher or DSL of the child's current \
-             school, may change the child's recorded school (RULES 4.3 e)",
-        ));
-    }
+    require_as(
+        &state,
+        &principal,
+        "change_school",
+        childs_school(&principal, previous.as_deref()),
+    )?;
     on_tx!(&mut tx, c => sqlx::query("UPDATE subjects SET school_agency = $1 WHERE id = $2")
         .bind(&body.school_agency)
         .bind(&subject)
@@ -537,7 +534,9 @@ pub(crate) async fn designate(
     Body(body): Body<NewDesignation>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     let subject = id(&subject, "subject")?;
-    require(&state, &principal, "designate_staff")?;
+    if !may_somewhere(&state, &principal, "designate_staff") {
+        return Err(not_permitted(&principal, "designate_staff"));
+    }
     let staff = body.staff_sub.trim();
     if staff.is_empty() || staff.len() > 200 {
         return Err(invalid(
@@ -549,12 +548,12 @@ pub(crate) async fn designate(
         return Err(invalid("reason", "must say why they need to know"));
     }
     let school = subject_school(&state, &subject).await?;
-    if school.as_deref() != Some(&*principal.agency) {
-        return Err(ApiError::forbidden(
-            "not_childs_school",
-            "only the head teacher of the child's recorded school may designate staff (RULES 4.3 b)",
-        ));
-    }
+    require_as(
+        &state,
+        &principal,
+        "designate_staff",
+        childs_school(&principal, school.as_deref()),
+    )?;
     let reason = state
         .at_rest
         .encrypt(body.reason.trim().as_bytes())
@@ -586,4 +585,13 @@ pub(crate) async fn designate(
         StatusCode::CREATED,
         Json(json!({"id": row, "audit_seq": seq})),
     ))
+}
+
+/// [`Relation::ChildsSchool`] when `school` (the child's recorded school) is the caller's.
+fn childs_school(principal: &Principal, school: Option<&str>) -> Relation {
+    if school == Some(&*principal.agency) {
+        Relation::ChildsSchool
+    } else {
+        Relation::None
+    }
 }

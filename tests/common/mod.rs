@@ -267,11 +267,7 @@ impl TestServer {
     }
 }
 
-/// A date of birth `years` years (and two months) before today on the Europe/London calendar.
-pub fn born_years_ago(years: u32) -> String {
-    let today = broker::decision::facts::london_date(chrono::Utc::now());
-    (today - chrono::Months::new(years * 12) - chrono::Days::new(60)).to_string()
-}
+pub use flows::born_years_ago;
 
 /// A client presenting `agency`'s dev certificate to a broker at `addr` (one not started by
 /// [`TestServer`], e.g. a `broker serve` process).
