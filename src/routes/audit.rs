@@ -45,17 +45,34 @@ async fn record_query(
     Ok(seq)
 }
 
-#[derive(Debug, Default, Deserialize, Clone)]
+/// What [`check_filters`] lets through in a text filter, as the schema's pattern: one line, no
+/// control character (PostgreSQL cannot even compare a NUL), no Unicode line separator and no
+/// bidirectional override.
+const SINGLE_LINE: &str =
+    "^[^\\u0000-\\u001F\\u007F-\\u009F\\u2028\\u2029\\u202A-\\u202E\\u2066-\\u2069]*$";
+
+fn single_line(c: char) -> bool {
+    !(c.is_control()
+        || matches!(c, '\u{2028}' | '\u{2029}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}'))
+}
+
+/// The audit filters (query parameters); the schema states what [`check_filters`] enforces.
+#[derive(Debug, Default, Deserialize, Clone, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Filters {
+    #[schemars(extend("format" = "uuid"))]
     subject_id: Option<String>,
+    #[schemars(extend("pattern" = SINGLE_LINE))]
     agency: Option<String>,
+    #[schemars(extend("enum" = ["permit", "deny"]))]
     decision: Option<String>,
     basis: Option<Basis>,
+    #[schemars(extend("pattern" = SINGLE_LINE))]
     action: Option<String>,
     from: Option<chrono::DateTime<chrono::Utc>>,
     to: Option<chrono::DateTime<chrono::Utc>>,
     after_seq: Option<i64>,
+    #[schemars(range(min = 1, max = 1000))]
     limit: Option<i64>,
 }
 
@@ -117,6 +134,21 @@ fn check_filters(f: &Filters) -> Result<(), ApiError> {
     }
     if let Some(s) = &f.subject_id {
         id(s, "subject")?;
+    }
+    for (name, value) in [("agency", &f.agency), ("action", &f.action)] {
+        if let Some(c) = value
+            .as_deref()
+            .and_then(|v| v.chars().find(|&c| !single_line(c)))
+        {
+            return Err(ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "invalid_query",
+                format!(
+                    "{name} contains the character U+{:04X}, which a filter cannot hold",
+                    c as u32
+                ),
+            ));
+        }
     }
     Ok(())
 }

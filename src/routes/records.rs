@@ -46,6 +46,7 @@ impl SubjectRole {
 #[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct NewRecord {
+    #[schemars(extend("format" = "uuid"))]
     subject_id: String,
     kind: RecordKind,
     subject_role: SubjectRole,
