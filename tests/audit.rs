@@ -1534,3 +1534,39 @@ async fn bad_audit_filter_values_are_400_problem_json() {
     );
     case.stop().await;
 }
+
+#[tokio::test]
+async fn control_characters_in_audit_text_filters_are_400_naming_the_filter() {
+    let case = Case::start().await;
+    for (query, name) in [
+        ("agency=%00", "agency"),
+        ("agency=csc%1B%5B2J", "agency"),
+        ("action=disclosure%0Aforged", "action"),
+        ("action=x%C2%85", "action"),
+        ("agency=%E2%80%AEcsc", "agency"),
+    ] {
+        for endpoint in ["/v1/audit", "/v1/audit/export.csv"] {
+            let path = format!("{endpoint}?{query}");
+            let r = get(&case.partnership, &path, &case.ig).await;
+            let body = expect(&r, 400, &path);
+            assert_eq!(r.content_type(), "application/problem+json", "{path}");
+            assert_eq!(body["code"], "invalid_query", "{path}: {body}");
+            assert!(
+                body["detail"]
+                    .as_str()
+                    .unwrap()
+                    .contains(&format!("parameter {name} ")),
+                "the refusal names the parameter {name}: {path}: {body}"
+            );
+        }
+    }
+    // ordinary text still filters
+    let r = get(
+        &case.partnership,
+        "/v1/audit?agency=csc&action=disclosure",
+        &case.ig,
+    )
+    .await;
+    expect(&r, 200, "plain text filters");
+    case.stop().await;
+}

@@ -73,6 +73,25 @@ async fn the_openapi_document_lists_every_route_of_the_contract_and_every_route_
             assert_ne!(r.status, 405, "{method} {path}: {}", r.text());
             let no_route = r.status == 404 && r.json()["detail"] == "no such endpoint";
             assert!(!no_route, "{method} {path} is documented but not routed");
+            // the answer is one the document lists for it, in a media type it names there
+            let responses = &ops[method]["responses"];
+            let class = format!("{}XX", r.status.as_u16() / 100);
+            let documented = responses
+                .get(r.status.as_str())
+                .or_else(|| responses.get(&class))
+                .unwrap_or_else(|| panic!("{method} {path} answered {}, undocumented", r.status));
+            let media = r
+                .content_type()
+                .split(';')
+                .next()
+                .unwrap()
+                .trim()
+                .to_owned();
+            assert!(
+                documented["content"].get(&media).is_some(),
+                "{method} {path} answered {} as {media}, documented as {documented}",
+                r.status
+            );
         }
     }
     assert!(operations >= CONTRACT.len());
@@ -98,14 +117,18 @@ async fn request_schemas_come_from_the_request_types_with_the_vocabulary() {
     ] {
         assert!(props.contains_key(field), "{field} missing from {schema}");
     }
-    let text = schema.to_string();
+    let text = resolved(&doc, schema).to_string();
     assert!(
         text.contains("\"safeguarding\"") && text.contains("\"significant_harm\""),
         "{text}"
     );
     let record = &doc["paths"]["/v1/records"]["post"]["requestBody"]["content"]["application/json"]
         ["schema"];
-    assert!(record.to_string().contains("strategy_meeting_minutes"));
+    assert!(
+        resolved(&doc, record)
+            .to_string()
+            .contains("strategy_meeting_minutes")
+    );
     assert_eq!(
         schema["additionalProperties"],
         Value::Bool(false),
@@ -113,11 +136,212 @@ async fn request_schemas_come_from_the_request_types_with_the_vocabulary() {
     );
 }
 
+/// The schema a `$ref` names inside the document, if it resolves there.
+fn target<'a>(doc: &'a Value, reference: &str) -> Option<&'a Value> {
+    doc.pointer(reference.strip_prefix('#')?)
+}
+
+/// `schema` with every reference replaced by what it names in `doc`.
+fn resolved(doc: &Value, schema: &Value) -> Value {
+    match schema {
+        Value::Object(map) => match map.get("$ref").and_then(Value::as_str) {
+            Some(r) => resolved(
+                doc,
+                target(doc, r).unwrap_or_else(|| panic!("{r} unresolved")),
+            ),
+            None => Value::Object(
+                map.iter()
+                    .map(|(k, v)| (k.clone(), resolved(doc, v)))
+                    .collect(),
+            ),
+        },
+        Value::Array(items) => Value::Array(items.iter().map(|v| resolved(doc, v)).collect()),
+        other => other.clone(),
+    }
+}
+
+/// Every `$ref` string in `value`, with its JSON path.
+fn refs(value: &Value, at: &str, out: &mut Vec<(String, String)>) {
+    match value {
+        Value::Object(map) => {
+            for (k, v) in map {
+                match v {
+                    Value::String(r) if k == "$ref" => out.push((at.to_owned(), r.clone())),
+                    _ => refs(v, &format!("{at}/{k}"), out),
+                }
+            }
+        }
+        Value::Array(items) => {
+            for (i, v) in items.iter().enumerate() {
+                refs(v, &format!("{at}/{i}"), out);
+            }
+        }
+        _ => {}
+    }
+}
+
+#[test]
+fn every_reference_in_the_document_resolves_inside_it() {
+    let doc = broker::routes::openapi();
+    let mut found = Vec::new();
+    refs(&doc, "", &mut found);
+    // the vocabulary enums, Problem and Decision are referenced from many operations
+    assert!(
+        found.len() > 20,
+        "only {} references: {found:?}",
+        found.len()
+    );
+    for (at, r) in &found {
+        assert!(
+            r.starts_with("#/components/schemas/") && target(&doc, r).is_some(),
+            "{at}: $ref {r} does not resolve inside the document"
+        );
+    }
+    let text = doc.to_string();
+    assert!(!text.contains("\"$defs\""), "a schema still carries $defs");
+    assert!(
+        !text.contains("\"$schema\""),
+        "a schema still names a meta-schema"
+    );
+    for name in [
+        "Purpose",
+        "Basis",
+        "Role",
+        "RecordKind",
+        "Problem",
+        "Decision",
+    ] {
+        assert!(
+            doc["components"]["schemas"].get(name).is_some(),
+            "{name} missing from components/schemas"
+        );
+    }
+}
+
+#[test]
+fn every_path_parameter_is_declared_with_the_type_its_handler_parses() {
+    let doc = broker::routes::openapi();
+    let mut declared = 0;
+    for (path, ops) in doc["paths"].as_object().unwrap() {
+        let names: Vec<&str> = path
+            .split('/')
+            .filter_map(|s| s.strip_prefix('{').and_then(|s| s.strip_suffix('}')))
+            .collect();
+        for (method, op) in ops.as_object().unwrap() {
+            let params: Vec<&Value> = op["parameters"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|p| p["in"] == "path")
+                .collect();
+            let listed: Vec<&str> = params.iter().map(|p| p["name"].as_str().unwrap()).collect();
+            assert_eq!(listed, names, "{method} {path}: path parameters");
+            for p in params {
+                declared += 1;
+                let schema = &p["schema"];
+                assert_eq!(p["required"], true, "{method} {path}: {p}");
+                let expected = if p["name"] == "seq" {
+                    ("integer", "int64")
+                } else {
+                    ("string", "uuid")
+                };
+                assert_eq!(
+                    (schema["type"].as_str(), schema["format"].as_str()),
+                    (Some(expected.0), Some(expected.1)),
+                    "{method} {path}: {p}"
+                );
+            }
+        }
+    }
+    assert!(declared >= 11, "only {declared} path parameters");
+}
+
+#[test]
+fn the_audit_filters_are_typed_query_parameters() {
+    let doc = broker::routes::openapi();
+    for path in ["/v1/audit", "/v1/audit/export.csv"] {
+        let params = doc["paths"][path]["get"]["parameters"].as_array().unwrap();
+        let param = |name: &str| {
+            params
+                .iter()
+                .find(|p| p["name"] == name && p["in"] == "query")
+                .unwrap_or_else(|| panic!("{path}: no query parameter {name}"))
+        };
+        for name in [
+            "subject_id",
+            "agency",
+            "decision",
+            "basis",
+            "action",
+            "from",
+            "to",
+            "after_seq",
+            "limit",
+        ] {
+            let p = param(name);
+            assert_eq!(p["required"], false, "{path}: {p}");
+            let schema = resolved(&doc, &p["schema"]);
+            assert!(
+                schema.get("type").is_some() || schema.get("enum").is_some(),
+                "{path}: {name} has no type: {schema}"
+            );
+            assert!(
+                !schema.to_string().contains("null"),
+                "{path}: {name}: {schema}"
+            );
+        }
+        assert_eq!(param("subject_id")["schema"]["format"], "uuid");
+        assert_eq!(param("from")["schema"]["format"], "date-time");
+        assert_eq!(param("limit")["schema"]["minimum"], 1);
+        assert_eq!(param("limit")["schema"]["maximum"], 1000);
+        assert_eq!(param("after_seq")["schema"]["type"], "integer");
+        assert_eq!(
+            param("decision")["schema"]["enum"],
+            serde_json::json!(["permit", "deny"])
+        );
+        let basis = resolved(&doc, &param("basis")["schema"]);
+        assert!(basis.to_string().contains("significant_harm"), "{basis}");
+    }
+}
+
+#[test]
+fn each_operation_documents_its_success_its_problems_and_the_store_being_unavailable() {
+    let doc = broker::routes::openapi();
+    for r in broker::routes::routes() {
+        let responses = &doc["paths"][r.path][r.method]["responses"];
+        let what = format!("{} {}", r.method, r.path);
+        assert!(
+            responses.get(r.ok.to_string()).is_some(),
+            "{what}: no {} response: {responses}",
+            r.ok
+        );
+        assert_eq!(
+            responses["4XX"]["content"]["application/problem+json"]["schema"]["$ref"],
+            "#/components/schemas/Problem",
+            "{what}"
+        );
+        let store = !["/healthz", "/v1/whoami"].contains(&r.path);
+        assert_eq!(responses.get("503").is_some(), store, "{what}: {responses}");
+    }
+    let disclose = &doc["paths"]["/v1/disclosures"]["post"]["responses"];
+    assert_eq!(
+        disclose["403"]["content"]["application/json"]["schema"]["$ref"],
+        "#/components/schemas/Decision"
+    );
+    let csv = &doc["paths"]["/v1/audit/export.csv"]["get"]["responses"]["200"]["content"];
+    assert!(csv.get("text/csv").is_some(), "{csv}");
+    let packet = &doc["paths"]["/v1/inbox/{disclosure_id}"]["get"]["responses"]["200"]["content"];
+    assert!(packet.get("application/age").is_some(), "{packet}");
+}
+
 #[test]
 fn the_school_move_and_the_records_subject_role_are_documented() {
     let doc = broker::routes::openapi();
     let school = &doc["paths"]["/v1/subjects/{id}/school"]["put"];
-    let body = &school["requestBody"]["content"]["application/json"]["schema"];
+    let body = &resolved(
+        &doc,
+        &school["requestBody"]["content"]["application/json"]["schema"],
+    );
     assert_eq!(
         body["required"],
         serde_json::json!(["school_agency"]),
@@ -134,9 +358,11 @@ fn the_school_move_and_the_records_subject_role_are_documented() {
         who.contains("children_social_care") && who.contains("dsl") && who.contains("head_teacher"),
         "{who}"
     );
-    let record = doc["paths"]["/v1/records"]["post"]["requestBody"]["content"]["application/json"]
-        ["schema"]
-        .to_string();
+    let record = resolved(
+        &doc,
+        &doc["paths"]["/v1/records"]["post"]["requestBody"]["content"]["application/json"]["schema"],
+    )
+    .to_string();
     for role in ["harmful_behaviour", "victim", "other"] {
         assert!(
             record.contains(role),

@@ -32,6 +32,7 @@ use crate::{on_tx, with_db};
 #[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DisclosureRequest {
+    #[schemars(extend("items" = {"type": "string", "format": "uuid"}))]
     pub record_ids: Vec<String>,
     pub recipient_agency: String,
     #[serde(default)]
@@ -45,6 +46,7 @@ pub struct DisclosureRequest {
     #[serde(default)]
     pub legal_reference: Option<String>,
     #[serde(default)]
+    #[schemars(extend("format" = "uuid"))]
     pub mappa_decision_id: Option<String>,
 }
 

@@ -24,10 +24,43 @@ use crate::state::AppState;
 pub struct RouteDoc {
     pub method: &'static str,
     pub path: &'static str,
+    /// The handler's path (`subjects::register`), the operation's id.
+    pub handler: &'static str,
     pub who: &'static str,
     pub summary: &'static str,
     pub ok: u16,
+    /// The request body's JSON Schema (a root schema: its subschemas under `$defs`).
     pub body: Option<Value>,
+    /// The query parameters' JSON Schema (an object, one property per parameter), if any.
+    pub query: Option<Value>,
+    /// What a success carries.
+    pub returns: Returns,
+    /// The answers beyond success and a 4XX problem.
+    pub also: &'static [Also],
+}
+
+/// What a route's success carries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Returns {
+    /// A JSON object.
+    Object,
+    /// A JSON array.
+    List,
+    /// The decision body of API.md.
+    Decision,
+    /// Text of this media type.
+    Text(&'static str),
+}
+
+/// Answers a route gives beyond its success and a 4XX problem+json.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Also {
+    /// A 403 may carry the decision body (a denial) as well as a problem.
+    DeniesWithDecision,
+    /// It never touches the store, so it has no 503.
+    NoStore,
+    /// Its 503 is the readiness body (`{status, database, failing}`), not a problem.
+    ReadinessBody,
 }
 
 fn schema_of<T: JsonSchema + 'static>() -> Option<Value> {
@@ -37,8 +70,23 @@ fn schema_of<T: JsonSchema + 'static>() -> Option<Value> {
     serde_json::to_value(schemars::schema_for!(T)).ok()
 }
 
+/// The route's own value where the table gives one, else the default.
+macro_rules! given_or {
+    ($default:expr) => {
+        $default
+    };
+    ($default:expr, $given:expr) => {
+        $given
+    };
+}
+
 macro_rules! api {
-    ($($method:ident $path:literal => $handler:path { $who:literal, $summary:literal, $body:ty, $ok:literal })+) => {
+    ($($method:ident $path:literal => $handler:path {
+        $who:literal, $summary:literal, $body:ty, $ok:literal
+        $(, query $query:ty)?
+        $(, returns $returns:ident $(($media:literal))?)?
+        $(, also [$($also:ident),*])?
+    })+) => {
         /// The API's routes.
         pub fn router() -> Router<AppState> {
             Router::new()
@@ -46,24 +94,28 @@ macro_rules! api {
                 .route("/openapi.json", axum::routing::get(openapi_json))
         }
 
-        /// Every route with who may call it and its request schema.
+        /// Every route with who may call it, its request schemas and its answers.
         pub fn routes() -> Vec<RouteDoc> {
             vec![$(RouteDoc {
                 method: stringify!($method),
                 path: $path,
+                handler: stringify!($handler),
                 who: $who,
                 summary: $summary,
                 ok: $ok,
                 body: schema_of::<$body>(),
+                query: given_or!(None $(, schema_of::<$query>())?),
+                returns: given_or!(Returns::Object $(, Returns::$returns $(($media))?)?),
+                also: &[$($(Also::$also),*)?],
             }),+]
         }
     };
 }
 
 api! {
-    get "/healthz" => health::healthz { "anyone with a client certificate", "the process is up", (), 200 }
-    get "/readyz" => health::readyz { "anyone with a client certificate", "the database is reachable", (), 200 }
-    get "/v1/whoami" => health::whoami { "any", "the authenticated caller: agency (from the certificate), sub and roles (from the token)", (), 200 }
+    get "/healthz" => health::healthz { "anyone with a client certificate", "the process is up", (), 200, also [NoStore] }
+    get "/readyz" => health::readyz { "anyone with a client certificate", "the database is reachable", (), 200, also [ReadinessBody] }
+    get "/v1/whoami" => health::whoami { "any", "the authenticated caller: agency (from the certificate), sub and roles (from the token)", (), 200, also [NoStore] }
     post "/v1/subjects" => subjects::register { "any agency", "register a child; display_name is encrypted at rest", subjects::NewSubject, 201 }
     post "/v1/subjects/{id}/competence" => subjects::competence { "social_worker, team_manager, health_practitioner, camhs_clinician, yos_worker, hsb_practitioner (policies/actions.csv)", "record a Gillick or mental capacity assessment", subjects::NewCompetence, 201 }
     post "/v1/subjects/{id}/consents" => subjects::consent { "any", "record a consent", subjects::NewConsent, 201 }
@@ -73,42 +125,216 @@ api! {
     post "/v1/subjects/{id}/staff-designations" => subjects::designate { "head_teacher of the child's school", "designate a member of staff who needs to know", subjects::NewDesignation, 201 }
     get "/v1/subjects/{id}/history" => audit::history { "ig_officer", "subject access report: every disclosure of the child's records", (), 200 }
     post "/v1/mappa/decisions" => subjects::mappa_decision { "mappa_chair", "record a MAPPA forum decision", subjects::NewMappaDecision, 201 }
-    post "/v1/records" => records::deposit { "the owner agency, agency kinds and roles per policies/deposit.csv", "deposit a record; the depositor of a kind with a chair (policies/record_controls.csv: strategy_meeting_minutes, only by a children_social_care team_manager) is its chair", records::NewRecord, 201 }
+    post "/v1/records" => records::deposit { "the owner agency, agency kinds and roles per policies/deposit.csv", "deposit a record; the depositor of a kind with a chair (policies/record_controls.csv: strategy_meeting_minutes, only by a children_social_care team_manager) is its chair", records::NewRecord, 201, also [DeniesWithDecision] }
     post "/v1/records/{id}/chair-permissions" => records::chair_permission { "the chair of the record (its depositor)", "permit an agency to receive a record that carries a chair (strategy-meeting minutes)", records::NewChairPermission, 201 }
     get "/v1/records/{id}/disclosures" => records::disclosures { "the owner agency", "every decision about this record", (), 200 }
-    post "/v1/decisions" => disclosures::dry_run { "as disclosures", "dry run: the decision a disclosure would get (audited as a check)", disclosures::DisclosureRequest, 200 }
-    post "/v1/disclosures" => disclosures::disclose { "the records' owner agency", "disclose: 201 permit or 403 deny, both with the decision body", disclosures::DisclosureRequest, 201 }
-    get "/v1/inbox" => inbox::list { "any", "packets addressed to the caller's agency and role", (), 200 }
-    get "/v1/inbox/{disclosure_id}" => inbox::fetch { "the addressee", "the packet: ASCII-armoured age ciphertext (application/age)", (), 200 }
-    get "/v1/audit" => audit::list { "ig_officer", "audit entries, filtered, cursor-paged", (), 200 }
-    get "/v1/audit/export.csv" => audit::export { "ig_officer", "the same rows as CSV, streamed", (), 200 }
+    post "/v1/decisions" => disclosures::dry_run { "as disclosures", "dry run: the decision a disclosure would get (audited as a check)", disclosures::DisclosureRequest, 200, returns Decision }
+    post "/v1/disclosures" => disclosures::disclose { "the records' owner agency", "disclose: 201 permit or 403 deny, both with the decision body", disclosures::DisclosureRequest, 201, returns Decision, also [DeniesWithDecision] }
+    get "/v1/inbox" => inbox::list { "any", "packets addressed to the caller's agency and role", (), 200, returns List }
+    get "/v1/inbox/{disclosure_id}" => inbox::fetch { "the addressee", "the packet: ASCII-armoured age ciphertext (application/age)", (), 200, returns Text("application/age") }
+    get "/v1/audit" => audit::list { "ig_officer", "audit entries, filtered, cursor-paged", (), 200, query audit::Filters }
+    get "/v1/audit/export.csv" => audit::export { "ig_officer", "the same rows as CSV, streamed", (), 200, query audit::Filters, returns Text("text/csv") }
     get "/v1/audit/verify" => audit::verify { "ig_officer", "verify the hash chain", (), 200 }
     get "/v1/audit/reviews" => audit::reviews { "ig_officer", "overrides awaiting review", (), 200 }
     post "/v1/audit/reviews/{seq}" => audit::review { "ig_officer", "review an override", audit::NewReview, 201 }
 }
 
+/// The schema of a path parameter, from how its handler parses it: every `{name}` of the
+/// table must be declared here (the OpenAPI tests fail on one that is not).
+fn path_parameter(name: &str) -> Value {
+    let (schema, description) = match name {
+        // parsed by `extract::id`: a UUID, anything else 400 `invalid_id`
+        "id" | "cid" | "disclosure_id" => (
+            json!({"type": "string", "format": "uuid"}),
+            "a broker identifier (UUID)",
+        ),
+        // parsed as an i64 by `audit::review`, anything else 400 `invalid_id`
+        "seq" => (
+            json!({"type": "integer", "format": "int64"}),
+            "an audit entry's sequence number",
+        ),
+        other => panic!("the path parameter {{{other}}} has no declared schema in path_parameter"),
+    };
+    json!({"name": name, "in": "path", "required": true, "description": description, "schema": schema})
+}
+
+/// Moves a root schema's `$defs` into `schemas` (the document's `components/schemas`) and
+/// points its references there, so every `$ref` resolves inside the document. Two types
+/// that share a schema name must share the schema.
+fn hoist(schemas: &mut Map<String, Value>, mut root: Value) -> Value {
+    if let Some(object) = root.as_object_mut() {
+        object.remove("$schema");
+        if let Some(Value::Object(defs)) = object.remove("$defs") {
+            for (name, mut def) in defs {
+                rewrite_refs(&mut def);
+                match schemas.get(&name) {
+                    Some(known) if *known != def => panic!(
+                        "two request types have the schema name {name} with different schemas; \
+                         rename one (#[schemars(rename = \"...\")])"
+                    ),
+                    Some(_) => {}
+                    None => {
+                        schemas.insert(name, def);
+                    }
+                }
+            }
+        }
+    }
+    rewrite_refs(&mut root);
+    root
+}
+
+fn rewrite_refs(value: &mut Value) {
+    match value {
+        Value::Object(map) => {
+            for (key, v) in map.iter_mut() {
+                match v {
+                    Value::String(target) if key == "$ref" => {
+                        if let Some(name) = target.strip_prefix("#/$defs/") {
+                            *target = format!("#/components/schemas/{name}");
+                        }
+                    }
+                    _ => rewrite_refs(v),
+                }
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(rewrite_refs),
+        _ => {}
+    }
+}
+
+/// A query parameter is absent or a value, never `null`: the `Option` of a field becomes
+/// "not required" instead.
+fn without_null(mut schema: Value) -> Value {
+    if let Some(Value::Array(types)) = schema.get_mut("type") {
+        types.retain(|t| t != "null");
+        if types.len() == 1 {
+            schema["type"] = types.remove(0);
+        }
+    }
+    if let Some(Value::Array(any)) = schema.get_mut("anyOf") {
+        any.retain(|s| *s != json!({"type": "null"}));
+        if any.len() == 1 {
+            return any.remove(0);
+        }
+    }
+    schema
+}
+
+/// One query parameter per property of the (hoisted) query schema.
+fn query_parameters(schema: &Value) -> Vec<Value> {
+    let required: Vec<&str> = schema["required"]
+        .as_array()
+        .map(|r| r.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default();
+    schema["properties"]
+        .as_object()
+        .map(|props| {
+            props
+                .iter()
+                .map(|(name, prop)| {
+                    json!({"name": name, "in": "query", "required": required.contains(&name.as_str()),
+                           "schema": without_null(prop.clone())})
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn responses(r: &RouteDoc) -> Value {
+    let schema = |name: &str| json!({"$ref": format!("#/components/schemas/{name}")});
+    let problem = json!({"application/problem+json": {"schema": schema("Problem")}});
+    let success = match r.returns {
+        Returns::Object => json!({"application/json": {"schema": {"type": "object"}}}),
+        Returns::List => {
+            json!({"application/json": {"schema": {"type": "array", "items": {"type": "object"}}}})
+        }
+        Returns::Decision => json!({"application/json": {"schema": schema("Decision")}}),
+        Returns::Text(media) => json!({ media: {"schema": {"type": "string"}} }),
+    };
+    let mut out = Map::new();
+    out.insert(
+        r.ok.to_string(),
+        json!({"description": "success", "content": success}),
+    );
+    if r.also.contains(&Also::DeniesWithDecision) {
+        out.insert("403".into(), json!({
+            "description": "denied by the policy (the decision body, with every reason) or refused (a problem)",
+            "content": {"application/json": {"schema": schema("Decision")},
+                        "application/problem+json": {"schema": schema("Problem")}},
+        }));
+    }
+    out.insert(
+        "4XX".into(),
+        json!({"description": "refused: the problem's code and detail say why; nothing was done", "content": problem}),
+    );
+    if r.also.contains(&Also::ReadinessBody) {
+        out.insert("503".into(), json!({
+            "description": "not ready: the database does not answer a read, or does not take a write again",
+            "content": {"application/json": {"schema": schema("Readiness")}},
+        }));
+    } else if !r.also.contains(&Also::NoStore) {
+        out.insert(
+            "503".into(),
+            json!({"description": "the store is unavailable; nothing was done, try again", "content": problem}),
+        );
+    }
+    Value::Object(out)
+}
+
+/// Schemas the document names beside the request types': the problem, the decision body of
+/// API.md and the readiness body.
+fn answer_schemas() -> Value {
+    let strings = json!({"type": "array", "items": {"type": "string"}});
+    json!({
+        "Problem": {"type": "object", "required": ["type", "title", "status", "code", "detail"], "properties": {
+            "type": {"type": "string"}, "title": {"type": "string"}, "status": {"type": "integer"},
+            "code": {"type": "string"}, "detail": {"type": "string"}}},
+        "Decision": {"type": "object",
+            "required": ["decision", "view", "sections_released", "sections_withheld", "reasons",
+                         "obligations", "policy_version", "disclosure_id", "audit_seq"],
+            "properties": {
+                "decision": {"enum": ["permit", "deny"]},
+                "view": {"type": ["string", "null"]},
+                "sections_released": strings, "sections_withheld": strings,
+                "reasons": {"type": "array", "items": {"type": "object", "required": ["code", "message"],
+                    "properties": {"code": {"type": "string"}, "message": {"type": "string"}}}},
+                "obligations": strings,
+                "policy_version": {"type": "string"},
+                "disclosure_id": {"type": ["string", "null"], "format": "uuid"},
+                "audit_seq": {"type": "integer"}}},
+        "Readiness": {"type": "object", "required": ["status", "database"], "properties": {
+            "status": {"enum": ["ready", "unavailable"]}, "database": {"type": "string"},
+            "failing": {"enum": ["read", "write"]}}},
+    })
+}
+
 /// The OpenAPI 3.1 document, generated from the route table and the request types.
 pub fn openapi() -> Value {
+    let Value::Object(mut schemas) = answer_schemas() else {
+        unreachable!("answer_schemas is an object")
+    };
     let mut paths = Map::new();
     for r in routes() {
-        let params: Vec<Value> = r
+        let mut params: Vec<Value> = r
             .path
             .split('/')
             .filter_map(|seg| seg.strip_prefix('{').and_then(|s| s.strip_suffix('}')))
-            .map(|name| json!({"name": name, "in": "path", "required": true, "schema": {"type": "string"}}))
+            .map(path_parameter)
             .collect();
+        if let Some(query) = r.query.clone() {
+            params.extend(query_parameters(&hoist(&mut schemas, query)));
+        }
         let mut op = json!({
+            "operationId": r.handler.replace(' ', "").replace("::", "."),
             "summary": r.summary,
             "description": format!("Who may call it: {}.", r.who),
             "parameters": params,
-            "responses": {
-                r.ok.to_string(): {"description": "success"},
-                "4XX": {"description": "problem", "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}},
-            },
+            "responses": responses(&r),
         });
-        if let Some(schema) = r.body {
-            op["requestBody"] =
-                json!({"required": true, "content": {"application/json": {"schema": schema}}});
+        if let Some(schema) = r.body.clone() {
+            op["requestBody"] = json!({"required": true, "content": {"application/json": {
+                "schema": hoist(&mut schemas, schema)}}});
         }
         if r.path.starts_with("/v1/") {
             op["security"] = json!([{"mtls": [], "bearer": []}]);
@@ -128,9 +354,7 @@ pub fn openapi() -> Value {
                 "mtls": {"type": "mutualTLS", "description": "client certificate with SAN URI urn:broker:agency:<id>"},
                 "bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"},
             },
-            "schemas": {"Problem": {"type": "object", "required": ["type", "title", "status", "code", "detail"], "properties": {
-                "type": {"type": "string"}, "title": {"type": "string"}, "status": {"type": "integer"},
-                "code": {"type": "string"}, "detail": {"type": "string"}}}},
+            "schemas": schemas,
         },
     })
 }

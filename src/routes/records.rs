@@ -29,6 +29,7 @@ use crate::{on_tx, with_db};
 #[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct NewRecord {
+    #[schemars(extend("format" = "uuid"))]
     subject_id: String,
     kind: RecordKind,
     subject_role: SubjectRole,

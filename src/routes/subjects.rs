@@ -391,7 +391,9 @@ pub(crate) async fn withdraw(
 #[serde(deny_unknown_fields)]
 pub(crate) struct MappaStatus {
     active: bool,
+    #[schemars(range(min = 1, max = 3))]
     category: i32,
+    #[schemars(range(min = 1, max = 3))]
     level: i32,
 }
 
@@ -443,6 +445,7 @@ pub(crate) async fn mappa_status(
 #[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct NewMappaDecision {
+    #[schemars(extend("format" = "uuid"))]
     subject_id: String,
     recipient_agency: String,
     #[serde(default)]
