@@ -19,6 +19,12 @@ use crate::vocab::{
 pub use engine::{decide, decide_deposit};
 pub use policy::{Family, Policy, PolicyError};
 
+/// Does a record of this kind carry a chair whose permission its disclosure needs (RULES 2.4,
+/// 6)? `policies/record_controls.csv` says which kinds do.
+pub fn has_chair(policy: &Policy, kind: crate::vocab::RecordKind) -> bool {
+    policy.allows(Family::RecordControls, &[kind.as_str(), "chair_permission"])
+}
+
 /// Who asks for the disclosure.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

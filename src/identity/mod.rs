@@ -40,6 +40,16 @@ impl Principal {
         self.roles.contains(&role)
     }
 
+    /// The caller as the decision engine sees a requester.
+    pub fn requester(&self) -> crate::decision::Requester {
+        crate::decision::Requester {
+            agency: self.agency.to_string(),
+            agency_kind: self.agency_kind,
+            sub: self.sub.clone(),
+            roles: self.roles.clone(),
+        }
+    }
+
     pub fn roles_text(&self) -> Vec<&'static str> {
         self.roles.iter().map(|r| r.as_str()).collect()
     }

@@ -13,7 +13,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::extract::{Body, Params, commit_with, id, may, require, store_failed};
-use super::records::entry_json;
+use super::views::entry_json;
 use crate::audit::{self, AuditRow, Entry};
 use crate::db::{Db, now, ts};
 use crate::error::ApiError;

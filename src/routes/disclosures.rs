@@ -2,8 +2,6 @@
 //! `decision::decide` as `broker decide` answers. A permit stores a packet encrypted to the
 //! recipient agency; permit or deny, the decision is audited in the same transaction.
 
-use std::collections::BTreeMap;
-
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -12,19 +10,19 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use sqlx::Row;
 
-use super::extract::{Body, commit_with, configured_agency, id, invalid, new_id, store_failed};
+use super::extract::{Body, commit_with, configured_agency, id, invalid, store_failed};
 use super::notify;
-use super::records::{has_chair, requester};
-use crate::audit::Entry;
-use crate::db::{now, parse_ts, ts};
+use super::packet::{Loaded, Sealed, StoredRecord, entry_for, seal};
+use super::views::decision_body;
+use crate::db::{now, parse_ts};
 use crate::decision::{
-    ConsentFacts, Decision, Facts, MappaDecisionFacts, Recipient, RecordFacts, RequestFacts,
+    ConsentFacts, Facts, MappaDecisionFacts, Recipient, RecordFacts, RequestFacts,
     StaffDesignation, Subject, decide,
 };
 use crate::error::ApiError;
 use crate::identity::Principal;
 use crate::state::AppState;
-use crate::vocab::{Basis, Obligation, Purpose, RecordKind, Role, Section, SubjectRole, View};
+use crate::vocab::{Basis, Obligation, Purpose, RecordKind, Role, SubjectRole};
 use crate::writer::WriteTx;
 use crate::{on_tx, with_db};
 
@@ -50,38 +48,8 @@ pub struct DisclosureRequest {
     pub mappa_decision_id: Option<String>,
 }
 
-/// The decision body of API.md (permit or deny).
-pub fn decision_body(d: &Decision, disclosure_id: Option<&str>, audit_seq: i64) -> Value {
-    json!({
-        "decision": d.decision,
-        "view": d.view,
-        "sections_released": d.sections_released,
-        "sections_withheld": d.sections_withheld,
-        "reasons": d.reasons,
-        "obligations": d.obligations,
-        "policy_version": d.policy_version,
-        "disclosure_id": disclosure_id,
-        "audit_seq": audit_seq,
-    })
-}
-
-/// A record as loaded for a disclosure (content still sealed).
-pub(super) struct StoredRecord {
-    facts: RecordFacts,
-    content_enc: Vec<u8>,
-}
-
 fn json_list<T: serde::de::DeserializeOwned>(text: &str) -> Result<Vec<T>, sqlx::Error> {
     serde_json::from_str(text).map_err(|e| sqlx::Error::Decode(Box::new(e)))
-}
-
-/// The facts a decision was made on, and the subject's facts version they were read at.
-pub(super) struct Loaded {
-    pub(super) facts: Facts,
-    pub(super) records: Vec<StoredRecord>,
-    version: i64,
-    /// The agency that set the child's MAPPA status (the forum managing the child), if any.
-    pub(super) mappa_agency: Option<String>,
 }
 
 /// The facts that live beside the child, read in one statement.
@@ -153,7 +121,7 @@ async fn load_facts(
         .fetch_one(pool)
         .await?);
     for stored in &mut records {
-        if has_chair(&state.policy, stored.facts.kind) {
+        if crate::decision::has_chair(&state.policy, stored.facts.kind) {
             stored.facts.chair_permissions = with_db!(db, pool => sqlx::query(
                 "SELECT recipient_agency FROM chair_permissions WHERE record_id = $1")
                 .bind(&stored.facts.id)
@@ -218,7 +186,7 @@ async fn load_facts(
     }
     let facts = Facts {
         at: now(),
-        requester: requester(principal),
+        requester: principal.requester(),
         recipient: Recipient {
             agency: req.recipient_agency.clone(),
             agency_kind: recipient_kind,
@@ -312,29 +280,6 @@ fn validate(req: &mut DisclosureRequest) -> Result<(), ApiError> {
     Ok(())
 }
 
-pub(super) fn entry_for(principal: &Principal, action: &str, facts: &Facts, d: &Decision) -> Entry {
-    let mut entry = Entry::new(principal, action)
-        .subject(&facts.subject.id)
-        .decision(d);
-    entry.record_ids = facts.records.iter().map(|r| r.id.clone()).collect();
-    let mut owners: Vec<String> = facts.records.iter().map(|r| r.owner.clone()).collect();
-    owners.sort();
-    owners.dedup();
-    entry.owner_agencies = owners;
-    entry.recipient_agency = Some(facts.recipient.agency.clone());
-    entry.recipient_role = facts.recipient.role.map(|r| r.to_string());
-    entry.recipient_sub = facts.recipient.sub.clone();
-    entry.purpose = Some(facts.request.purpose.to_string());
-    entry.basis = Some(facts.request.basis.to_string());
-    entry.justification = facts.request.justification.clone();
-    entry.detail = json!({
-        "sections_released": d.sections_released, "sections_withheld": d.sections_withheld,
-        "view": d.view, "legal_reference": facts.request.legal_reference,
-        "mappa_decision_id": facts.request.mappa_decision_id,
-    });
-    entry
-}
-
 pub(crate) async fn dry_run(
     principal: Principal,
     State(state): State<AppState>,
@@ -424,51 +369,6 @@ pub(crate) async fn disclose(
     Err(facts_kept_changing())
 }
 
-/// A packet built, encrypted to its recipient agency and ready to store.
-pub(super) struct Sealed {
-    pub(super) disclosure: String,
-    facts: Facts,
-    view: View,
-    issued_at: chrono::DateTime<chrono::Utc>,
-    pub(super) sha: String,
-    armored: String,
-}
-
-/// Builds the packet of `decision` for `facts.recipient` and encrypts it to that agency.
-pub(super) fn seal(
-    state: &AppState,
-    facts: &Facts,
-    records: &[StoredRecord],
-    decision: &Decision,
-    issued_at: chrono::DateTime<chrono::Utc>,
-    notifies: Option<Value>,
-) -> Result<Sealed, ApiError> {
-    let disclosure = new_id();
-    let plain = packet(
-        state,
-        facts,
-        records,
-        decision,
-        &disclosure,
-        issued_at,
-        notifies,
-    )?;
-    let recipient = state
-        .agencies
-        .get(&facts.recipient.agency)
-        .ok_or_else(|| ApiError::internal("the recipient agency is not configured"))?;
-    let armored = crate::crypto::encrypt_armored(&recipient.age_recipient, &plain)
-        .map_err(ApiError::internal)?;
-    Ok(Sealed {
-        sha: crate::crypto::sha256_hex(armored.as_bytes()),
-        disclosure,
-        facts: facts.clone(),
-        view: decision.view.unwrap_or(View::Notification),
-        issued_at,
-        armored,
-    })
-}
-
 /// Stores a sealed packet, only if the child's facts are still those `loaded` was read at.
 async fn store(tx: &mut WriteTx, loaded: &Loaded, p: &Sealed) -> Result<bool, ApiError> {
     let facts = &p.facts;
@@ -496,76 +396,4 @@ async fn store(tx: &mut WriteTx, loaded: &Loaded, p: &Sealed) -> Result<bool, Ap
         .await
         .map(|done| done.rows_affected() == 1)
         .map_err(store_failed)?))
-}
-
-/// The packet's plaintext (API.md, Packets): only the content of the sections released from
-/// each record (a record with none released is not even unsealed). `notifies` describes the
-/// disclosure a MAPPA notification is about.
-fn packet(
-    state: &AppState,
-    facts: &Facts,
-    records: &[StoredRecord],
-    decision: &Decision,
-    disclosure: &str,
-    issued_at: chrono::DateTime<chrono::Utc>,
-    notifies: Option<Value>,
-) -> Result<Vec<u8>, ApiError> {
-    let mut per_record = Vec::with_capacity(records.len());
-    for record in records {
-        let released = decision
-            .released_by_record
-            .get(&record.facts.id)
-            .map_or(&[][..], Vec::as_slice);
-        let mut sections = BTreeMap::new();
-        if !released.is_empty() {
-            let plain = state
-                .at_rest
-                .decrypt(&record.content_enc)
-                .map_err(ApiError::internal)?;
-            let content: BTreeMap<Section, Value> =
-                serde_json::from_slice(&plain).map_err(ApiError::internal)?;
-            sections = content
-                .into_iter()
-                .filter(|(s, _)| released.contains(s))
-                .collect();
-        }
-        let withheld: Vec<Section> = record
-            .facts
-            .sections
-            .iter()
-            .filter(|s| !sections.contains_key(s))
-            .copied()
-            .collect();
-        per_record.push((record, sections, withheld));
-    }
-    let (first, sections, withheld) = &per_record[0];
-    let mut body = json!({
-        "disclosure_id": disclosure,
-        "record_id": first.facts.id,
-        "subject_id": facts.subject.id,
-        "record_kind": first.facts.kind,
-        "from_agency": facts.requester.agency,
-        "to_agency": facts.recipient.agency,
-        "to_role": facts.recipient.role,
-        "to_sub": facts.recipient.sub,
-        "purpose": facts.request.purpose,
-        "basis": facts.request.basis,
-        "view": decision.view,
-        "sections": sections,
-        "sections_withheld": withheld,
-        "issued_at": ts(issued_at),
-        "obligations": decision.obligations,
-        "policy_version": decision.policy_version,
-    });
-    if let Some(about) = notifies {
-        body["notifies"] = about;
-    }
-    if per_record.len() > 1 {
-        body["records"] = per_record
-            .iter()
-            .map(|(r, s, w)| json!({"record_id": r.facts.id, "record_kind": r.facts.kind, "sections": s, "sections_withheld": w}))
-            .collect::<Vec<_>>()
-            .into();
-    }
-    serde_json::to_vec(&body).map_err(ApiError::internal)
 }

@@ -9,8 +9,10 @@ pub mod extract;
 pub mod health;
 pub mod inbox;
 mod notify;
+mod packet;
 pub mod records;
 pub mod subjects;
+pub mod views;
 
 use axum::Router;
 use axum::response::Json;

@@ -11,7 +11,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 
-use super::disclosures::{Loaded, Sealed, entry_for, seal};
+use super::packet::{Loaded, Sealed, entry_for, seal};
 use crate::audit::Entry;
 use crate::decision::{Decision, Facts, Outcome, Recipient, RequestFacts};
 use crate::error::ApiError;

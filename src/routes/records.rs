@@ -12,14 +12,14 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use sqlx::Row;
 
-use super::disclosures::decision_body;
 use super::extract::{
     Body, Relation, commit_with, configured_agency, id, invalid, new_id, require_as, store_failed,
 };
 use super::subjects::subject_school;
+use super::views::{decision_body, entry_json};
 use crate::audit::{AuditRow, Entry};
 use crate::db::{now, ts};
-use crate::decision::{Family, Policy, RecordFacts, Requester, decide_deposit};
+use crate::decision::{RecordFacts, decide_deposit};
 use crate::error::ApiError;
 use crate::identity::Principal;
 use crate::state::AppState;
@@ -34,20 +34,6 @@ pub(crate) struct NewRecord {
     kind: RecordKind,
     subject_role: SubjectRole,
     sections: BTreeMap<Section, Value>,
-}
-
-/// Does a record of this kind carry a chair whose permission its disclosure needs (RULES 2.4, 6)?
-pub fn has_chair(policy: &Policy, kind: RecordKind) -> bool {
-    policy.allows(Family::RecordControls, &[kind.as_str(), "chair_permission"])
-}
-
-pub fn requester(principal: &Principal) -> Requester {
-    Requester {
-        agency: principal.agency.to_string(),
-        agency_kind: principal.agency_kind,
-        sub: principal.sub.clone(),
-        roles: principal.roles.clone(),
-    }
 }
 
 pub(crate) async fn deposit(
@@ -78,7 +64,7 @@ pub(crate) async fn deposit(
         chair: None,
         chair_permissions: Vec::new(),
     };
-    let decision = decide_deposit(&state.policy, &requester(&principal), &[facts]);
+    let decision = decide_deposit(&state.policy, &principal.requester(), &[facts]);
     let mut entry = Entry::new(&principal, "record.deposit")
         .subject(&subject)
         .decision(&decision)
@@ -98,7 +84,7 @@ pub(crate) async fn deposit(
         .at_rest
         .encrypt(&content)
         .map_err(ApiError::internal)?;
-    let chair = has_chair(&state.policy, body.kind)
+    let chair = crate::decision::has_chair(&state.policy, body.kind)
         .then(|| (principal.agency.to_string(), principal.sub.clone()));
     entry.record_ids = vec![record.clone()];
     on_tx!(&mut tx, c => sqlx::query(
@@ -198,21 +184,6 @@ pub(crate) async fn chair_permission(
             json!({"record_id": record, "recipient_agency": body.recipient_agency, "audit_seq": seq}),
         ),
     ))
-}
-
-/// An audit entry as the API shows it.
-pub fn entry_json(row: &AuditRow) -> Value {
-    let e = row.entry();
-    json!({
-        "seq": e.seq, "at": e.at, "action": e.action,
-        "actor": {"agency": e.actor_agency, "sub": e.actor_sub, "roles": e.actor_roles},
-        "subject_id": e.subject_id, "record_ids": e.record_ids, "owner_agencies": e.owner_agencies,
-        "recipient": {"agency": e.recipient_agency, "role": e.recipient_role, "sub": e.recipient_sub},
-        "purpose": e.purpose, "basis": e.basis, "justification": e.justification,
-        "decision": e.decision, "reasons": e.reasons, "obligations": e.obligations,
-        "policy_version": e.policy_version, "packet_sha256": e.packet_sha256,
-        "detail": e.detail, "hash": row.hash,
-    })
 }
 
 pub(crate) async fn disclosures(

@@ -1,0 +1,172 @@
+//! A disclosure's packet: the facts it was decided on as loaded ([`Loaded`], records still
+//! sealed), the packet built from what the decision released and encrypted to the recipient
+//! agency ([`seal`]), and the audit entry that records the decision ([`entry_for`]). Used by
+//! disclosures and by the `notify_mappa` notification alike.
+
+use std::collections::BTreeMap;
+
+use serde_json::{Value, json};
+
+use super::extract::new_id;
+use crate::audit::Entry;
+use crate::db::ts;
+use crate::decision::{Decision, Facts, RecordFacts};
+use crate::error::ApiError;
+use crate::identity::Principal;
+use crate::state::AppState;
+use crate::vocab::{Section, View};
+
+/// A record as loaded for a disclosure (content still sealed).
+pub(super) struct StoredRecord {
+    pub(super) facts: RecordFacts,
+    pub(super) content_enc: Vec<u8>,
+}
+
+/// The facts a decision was made on, and the subject's facts version they were read at.
+pub(super) struct Loaded {
+    pub(super) facts: Facts,
+    pub(super) records: Vec<StoredRecord>,
+    pub(super) version: i64,
+    /// The agency that set the child's MAPPA status (the forum managing the child), if any.
+    pub(super) mappa_agency: Option<String>,
+}
+
+pub(super) fn entry_for(principal: &Principal, action: &str, facts: &Facts, d: &Decision) -> Entry {
+    let mut entry = Entry::new(principal, action)
+        .subject(&facts.subject.id)
+        .decision(d);
+    entry.record_ids = facts.records.iter().map(|r| r.id.clone()).collect();
+    let mut owners: Vec<String> = facts.records.iter().map(|r| r.owner.clone()).collect();
+    owners.sort();
+    owners.dedup();
+    entry.owner_agencies = owners;
+    entry.recipient_agency = Some(facts.recipient.agency.clone());
+    entry.recipient_role = facts.recipient.role.map(|r| r.to_string());
+    entry.recipient_sub = facts.recipient.sub.clone();
+    entry.purpose = Some(facts.request.purpose.to_string());
+    entry.basis = Some(facts.request.basis.to_string());
+    entry.justification = facts.request.justification.clone();
+    entry.detail = json!({
+        "sections_released": d.sections_released, "sections_withheld": d.sections_withheld,
+        "view": d.view, "legal_reference": facts.request.legal_reference,
+        "mappa_decision_id": facts.request.mappa_decision_id,
+    });
+    entry
+}
+
+/// A packet built, encrypted to its recipient agency and ready to store.
+pub(super) struct Sealed {
+    pub(super) disclosure: String,
+    pub(super) facts: Facts,
+    pub(super) view: View,
+    pub(super) issued_at: chrono::DateTime<chrono::Utc>,
+    pub(super) sha: String,
+    pub(super) armored: String,
+}
+
+/// Builds the packet of `decision` for `facts.recipient` and encrypts it to that agency.
+pub(super) fn seal(
+    state: &AppState,
+    facts: &Facts,
+    records: &[StoredRecord],
+    decision: &Decision,
+    issued_at: chrono::DateTime<chrono::Utc>,
+    notifies: Option<Value>,
+) -> Result<Sealed, ApiError> {
+    let disclosure = new_id();
+    let plain = packet(
+        state,
+        facts,
+        records,
+        decision,
+        &disclosure,
+        issued_at,
+        notifies,
+    )?;
+    let recipient = state
+        .agencies
+        .get(&facts.recipient.agency)
+        .ok_or_else(|| ApiError::internal("the recipient agency is not configured"))?;
+    let armored = crate::crypto::encrypt_armored(&recipient.age_recipient, &plain)
+        .map_err(ApiError::internal)?;
+    Ok(Sealed {
+        sha: crate::crypto::sha256_hex(armored.as_bytes()),
+        disclosure,
+        facts: facts.clone(),
+        view: decision.view.unwrap_or(View::Notification),
+        issued_at,
+        armored,
+    })
+}
+
+/// The packet's plaintext (API.md, Packets): only the content of the sections released from
+/// each record (a record with none released is not even unsealed). `notifies` describes the
+/// disclosure a MAPPA notification is about.
+fn packet(
+    state: &AppState,
+    facts: &Facts,
+    records: &[StoredRecord],
+    decision: &Decision,
+    disclosure: &str,
+    issued_at: chrono::DateTime<chrono::Utc>,
+    notifies: Option<Value>,
+) -> Result<Vec<u8>, ApiError> {
+    let mut per_record = Vec::with_capacity(records.len());
+    for record in records {
+        let released = decision
+            .released_by_record
+            .get(&record.facts.id)
+            .map_or(&[][..], Vec::as_slice);
+        let mut sections = BTreeMap::new();
+        if !released.is_empty() {
+            let plain = state
+                .at_rest
+                .decrypt(&record.content_enc)
+                .map_err(ApiError::internal)?;
+            let content: BTreeMap<Section, Value> =
+                serde_json::from_slice(&plain).map_err(ApiError::internal)?;
+            sections = content
+                .into_iter()
+                .filter(|(s, _)| released.contains(s))
+                .collect();
+        }
+        let withheld: Vec<Section> = record
+            .facts
+            .sections
+            .iter()
+            .filter(|s| !sections.contains_key(s))
+            .copied()
+            .collect();
+        per_record.push((record, sections, withheld));
+    }
+    let (first, sections, withheld) = &per_record[0];
+    let mut body = json!({
+        "disclosure_id": disclosure,
+        "record_id": first.facts.id,
+        "subject_id": facts.subject.id,
+        "record_kind": first.facts.kind,
+        "from_agency": facts.requester.agency,
+        "to_agency": facts.recipient.agency,
+        "to_role": facts.recipient.role,
+        "to_sub": facts.recipient.sub,
+        "purpose": facts.request.purpose,
+        "basis": facts.request.basis,
+        "view": decision.view,
+        "sections": sections,
+        "sections_withheld": withheld,
+        "issued_at": ts(issued_at),
+        "obligations": decision.obligations,
+        "policy_version": decision.policy_version,
+    });
+    if let Some(about) = notifies {
+        body["notifies"] = about;
+    }
+    if per_record.len() > 1 {
+        body["records"] = per_record
+            .iter()
+            .map(|(r, s, w)| json!({"record_id": r.facts.id, "record_kind": r.facts.kind, "sections": s, "sections_withheld": w}))
+            .collect::<Vec<_>>()
+            .into();
+    }
+    serde_json::to_vec(&body).map_err(ApiError::internal)
+}
