@@ -334,9 +334,12 @@ fn each_operation_documents_its_success_its_problems_and_the_store_being_unavail
     assert!(packet.get("application/age").is_some(), "{packet}");
 }
 
-#[test]
-fn the_school_move_and_the_records_subject_role_are_documented() {
-    let doc = broker::routes::openapi();
+#[tokio::test]
+async fn the_school_move_and_the_records_subject_role_are_documented() {
+    let policy = broker::decision::Policy::from_files(&broker::decision::policy::Files::embedded())
+        .await
+        .expect("the shipped policy");
+    let doc = broker::routes::openapi_with(&policy);
     let school = &doc["paths"]["/v1/subjects/{id}/school"]["put"];
     let body = &resolved(
         &doc,
@@ -355,7 +358,9 @@ fn the_school_move_and_the_records_subject_role_are_documented() {
     );
     let who = school["description"].as_str().unwrap_or_default();
     assert!(
-        who.contains("children_social_care") && who.contains("dsl") && who.contains("head_teacher"),
+        who.contains("social_worker of children_social_care")
+            && who.contains("dsl of school, for a child whose recorded school is the caller's")
+            && who.contains("head_teacher of school"),
         "{who}"
     );
     let record = resolved(
@@ -369,4 +374,60 @@ fn the_school_move_and_the_records_subject_role_are_documented() {
             "subject_role {role} missing: {record}"
         );
     }
+}
+
+/// Who may call an action-governed route is read from the loaded policy: an IG officer's edit
+/// to `actions.csv` changes the document served, with no change to the broker.
+#[tokio::test]
+async fn who_may_call_a_route_is_read_from_the_loaded_policy() {
+    use broker::decision::{Policy, policy::Files};
+    let shipped = Policy::from_files(&Files::embedded())
+        .await
+        .expect("the shipped policy");
+    let doc = broker::routes::openapi_with(&shipped);
+    let who = |doc: &Value| {
+        doc["paths"]["/v1/subjects/{id}/competence"]["post"]["description"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned()
+    };
+    let text = who(&doc);
+    assert!(
+        text.contains("record_competence")
+            && text.contains("allow camhs_clinician of any agency kind"),
+        "{text}"
+    );
+    assert!(
+        text.contains(shipped.version()),
+        "names the policy version: {text}"
+    );
+
+    let dir = tempfile::tempdir().expect("a temp dir");
+    Files::embedded()
+        .write_to(dir.path())
+        .expect("writing the policy");
+    let path = dir.path().join("actions.csv");
+    let csv = std::fs::read_to_string(&path).expect("actions.csv");
+    let row = "p, record_competence, *, camhs_clinician, *, allow\n";
+    assert!(csv.contains(row), "actions.csv has {row}");
+    std::fs::write(&path, csv.replace(row, "")).expect("writing actions.csv");
+    let edited = Policy::load(dir.path()).await.expect("the edited policy");
+    let text = who(&broker::routes::openapi_with(&edited));
+    assert!(!text.contains("camhs_clinician"), "{text}");
+    assert!(
+        text.contains("allow social_worker of any agency kind"),
+        "{text}"
+    );
+
+    // and the live document is the loaded policy's
+    let server = common::TestServer::start().await;
+    let sw = server.token("csc", "sw.amara", &[Role::SocialWorker]);
+    let live = server
+        .client("csc")
+        .get("/openapi.json", &sw)
+        .await
+        .expect("/openapi.json")
+        .json();
+    assert_eq!(who(&live), who(&doc));
+    server.stop().await;
 }

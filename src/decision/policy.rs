@@ -485,6 +485,11 @@ impl Policy {
             .map(|b| b.name.as_str())
     }
 
+    /// A family's rows as loaded, each its fields then its effect (`allow` or `deny`).
+    pub fn rows_of(&self, family: Family) -> Vec<Vec<String>> {
+        self.families[family as usize].enforcer.get_policy()
+    }
+
     /// Total policy rows, for reporting.
     pub fn rows(&self) -> usize {
         self.families.iter().map(|f| f.rows).sum()

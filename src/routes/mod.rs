@@ -19,6 +19,7 @@ use axum::response::Json;
 use schemars::JsonSchema;
 use serde_json::{Map, Value, json};
 
+use crate::decision::{Family, Policy};
 use crate::state::AppState;
 
 /// One documented route.
@@ -29,6 +30,9 @@ pub struct RouteDoc {
     /// The handler's path (`subjects::register`), the operation's id.
     pub handler: &'static str,
     pub who: &'static str,
+    /// The `policies/actions.csv` action that governs who may call it, if one does: the
+    /// document then lists the loaded policy's rows for it.
+    pub action: Option<&'static str>,
     pub summary: &'static str,
     pub ok: u16,
     /// The request body's JSON Schema (a root schema: its subschemas under `$defs`).
@@ -85,6 +89,7 @@ macro_rules! given_or {
 macro_rules! api {
     ($($method:ident $path:literal => $handler:path {
         $who:literal, $summary:literal, $body:ty, $ok:literal
+        $(, acts $action:literal)?
         $(, query $query:ty)?
         $(, returns $returns:ident $(($media:literal))?)?
         $(, also [$($also:ident),*])?
@@ -103,6 +108,7 @@ macro_rules! api {
                 path: $path,
                 handler: stringify!($handler),
                 who: $who,
+                action: given_or!(None $(, Some($action))?),
                 summary: $summary,
                 ok: $ok,
                 body: schema_of::<$body>(),
@@ -118,27 +124,27 @@ api! {
     get "/healthz" => health::healthz { "anyone with a client certificate", "the process is up", (), 200, also [NoStore] }
     get "/readyz" => health::readyz { "anyone with a client certificate", "the database is reachable", (), 200, also [ReadinessBody] }
     get "/v1/whoami" => health::whoami { "any", "the authenticated caller: agency (from the certificate), sub and roles (from the token)", (), 200, also [NoStore] }
-    post "/v1/subjects" => subjects::register { "any agency", "register a child; display_name is encrypted at rest", subjects::NewSubject, 201 }
-    post "/v1/subjects/{id}/competence" => subjects::competence { "social_worker, team_manager, health_practitioner, camhs_clinician, yos_worker, hsb_practitioner (policies/actions.csv)", "record a Gillick or mental capacity assessment", subjects::NewCompetence, 201 }
-    post "/v1/subjects/{id}/consents" => subjects::consent { "any", "record a consent", subjects::NewConsent, 201 }
-    post "/v1/subjects/{id}/consents/{cid}/withdraw" => subjects::withdraw { "any", "withdraw a consent from now on", (), 200 }
-    put "/v1/subjects/{id}/school" => subjects::school { "children_social_care (social_worker, team_manager); head_teacher or dsl of the child's current school (policies/actions.csv)", "change the child's recorded school (null: no school); audited, and later decisions use the new school", subjects::NewSchool, 200 }
-    put "/v1/subjects/{id}/mappa" => subjects::mappa_status { "mappa_chair, mappa_coordinator", "set MAPPA management status", subjects::MappaStatus, 200 }
-    post "/v1/subjects/{id}/staff-designations" => subjects::designate { "head_teacher of the child's school", "designate a member of staff who needs to know", subjects::NewDesignation, 201 }
-    get "/v1/subjects/{id}/history" => audit::history { "ig_officer", "subject access report: every disclosure of the child's records", (), 200 }
-    post "/v1/mappa/decisions" => subjects::mappa_decision { "mappa_chair", "record a MAPPA forum decision", subjects::NewMappaDecision, 201 }
+    post "/v1/subjects" => subjects::register { "as policies/actions.csv allows", "register a child; display_name is encrypted at rest", subjects::NewSubject, 201, acts "register_subject" }
+    post "/v1/subjects/{id}/competence" => subjects::competence { "as policies/actions.csv allows", "record a Gillick or mental capacity assessment", subjects::NewCompetence, 201, acts "record_competence" }
+    post "/v1/subjects/{id}/consents" => subjects::consent { "as policies/actions.csv allows", "record a consent", subjects::NewConsent, 201, acts "record_consent" }
+    post "/v1/subjects/{id}/consents/{cid}/withdraw" => subjects::withdraw { "as policies/actions.csv allows", "withdraw a consent from now on", (), 200, acts "withdraw_consent" }
+    put "/v1/subjects/{id}/school" => subjects::school { "as policies/actions.csv allows", "change the child's recorded school (null: no school); audited, and later decisions use the new school", subjects::NewSchool, 200, acts "change_school" }
+    put "/v1/subjects/{id}/mappa" => subjects::mappa_status { "as policies/actions.csv allows", "set MAPPA management status", subjects::MappaStatus, 200, acts "set_mappa_status" }
+    post "/v1/subjects/{id}/staff-designations" => subjects::designate { "as policies/actions.csv allows", "designate a member of staff who needs to know", subjects::NewDesignation, 201, acts "designate_staff" }
+    get "/v1/subjects/{id}/history" => audit::history { "as policies/actions.csv allows", "subject access report: every disclosure of the child's records", (), 200, acts "read_audit" }
+    post "/v1/mappa/decisions" => subjects::mappa_decision { "as policies/actions.csv allows", "record a MAPPA forum decision", subjects::NewMappaDecision, 201, acts "record_mappa_decision" }
     post "/v1/records" => records::deposit { "the owner agency, agency kinds and roles per policies/deposit.csv", "deposit a record; the depositor of a kind with a chair (policies/record_controls.csv: strategy_meeting_minutes, only by a children_social_care team_manager) is its chair", records::NewRecord, 201, also [DeniesWithDecision] }
-    post "/v1/records/{id}/chair-permissions" => records::chair_permission { "the chair of the record (its depositor)", "permit an agency to receive a record that carries a chair (strategy-meeting minutes)", records::NewChairPermission, 201 }
+    post "/v1/records/{id}/chair-permissions" => records::chair_permission { "as policies/actions.csv allows", "permit an agency to receive a record that carries a chair (strategy-meeting minutes)", records::NewChairPermission, 201, acts "grant_chair_permission" }
     get "/v1/records/{id}/disclosures" => records::disclosures { "the owner agency", "every decision about this record", (), 200 }
     post "/v1/decisions" => disclosures::dry_run { "as disclosures", "dry run: the decision a disclosure would get (audited as a check)", disclosures::DisclosureRequest, 200, returns Decision }
     post "/v1/disclosures" => disclosures::disclose { "the records' owner agency", "disclose: 201 permit or 403 deny, both with the decision body", disclosures::DisclosureRequest, 201, returns Decision, also [DeniesWithDecision] }
     get "/v1/inbox" => inbox::list { "any", "packets addressed to the caller's agency and role", (), 200, returns List }
     get "/v1/inbox/{disclosure_id}" => inbox::fetch { "the addressee", "the packet: ASCII-armoured age ciphertext (application/age)", (), 200, returns Text("application/age") }
-    get "/v1/audit" => audit::list { "ig_officer", "audit entries, filtered, cursor-paged", (), 200, query audit::Filters }
-    get "/v1/audit/export.csv" => audit::export { "ig_officer", "the same rows as CSV, streamed", (), 200, query audit::Filters, returns Text("text/csv") }
-    get "/v1/audit/verify" => audit::verify { "ig_officer", "verify the hash chain", (), 200 }
-    get "/v1/audit/reviews" => audit::reviews { "ig_officer", "overrides awaiting review", (), 200 }
-    post "/v1/audit/reviews/{seq}" => audit::review { "ig_officer", "review an override", audit::NewReview, 201 }
+    get "/v1/audit" => audit::list { "as policies/actions.csv allows", "audit entries, filtered, cursor-paged", (), 200, acts "read_audit", query audit::Filters }
+    get "/v1/audit/export.csv" => audit::export { "as policies/actions.csv allows", "the same rows as CSV, streamed", (), 200, acts "read_audit", query audit::Filters, returns Text("text/csv") }
+    get "/v1/audit/verify" => audit::verify { "as policies/actions.csv allows", "verify the hash chain", (), 200, acts "read_audit" }
+    get "/v1/audit/reviews" => audit::reviews { "as policies/actions.csv allows", "overrides awaiting review", (), 200, acts "read_audit" }
+    post "/v1/audit/reviews/{seq}" => audit::review { "as policies/actions.csv allows", "review an override", audit::NewReview, 201, acts "review_override" }
 }
 
 /// The schema of a path parameter, from how its handler parses it: every `{name}` of the
@@ -311,8 +317,55 @@ fn answer_schemas() -> Value {
     })
 }
 
+/// Who the loaded policy lets call `action`: its `actions.csv` rows, in words.
+fn who_may(policy: &Policy, action: &str) -> String {
+    let rows: Vec<String> = policy
+        .rows_of(Family::Actions)
+        .into_iter()
+        .filter(|row| row.first().map(String::as_str) == Some(action))
+        .map(|row| {
+            let field = |i: usize| row.get(i).map(String::as_str).unwrap_or("*");
+            let any = |v: &str, what: &str| {
+                if v == "*" {
+                    format!("any {what}")
+                } else {
+                    v.to_owned()
+                }
+            };
+            let relation = match field(3) {
+                "*" => String::new(),
+                "childs_school" => ", for a child whose recorded school is the caller's".into(),
+                "chair" => ", as the chair of the minutes".into(),
+                other => format!(", where {other}"),
+            };
+            format!(
+                "{} {} of {}{relation}",
+                field(4),
+                any(field(2), "role"),
+                any(field(1), "agency kind")
+            )
+        })
+        .collect();
+    if rows.is_empty() {
+        "nobody (no row)".to_owned()
+    } else {
+        rows.join("; ")
+    }
+}
+
 /// The OpenAPI 3.1 document, generated from the route table and the request types.
 pub fn openapi() -> Value {
+    document(None)
+}
+
+/// The document with each action-governed route's callers read from `policy` (its
+/// `actions.csv` rows), as `GET /openapi.json` serves it: the text changes when an IG officer
+/// changes the policy, and cannot drift from it.
+pub fn openapi_with(policy: &Policy) -> Value {
+    document(Some(policy))
+}
+
+fn document(policy: Option<&Policy>) -> Value {
     let Value::Object(mut schemas) = answer_schemas() else {
         unreachable!("answer_schemas is an object")
     };
@@ -330,7 +383,15 @@ pub fn openapi() -> Value {
         let mut op = json!({
             "operationId": r.handler.replace(' ', "").replace("::", "."),
             "summary": r.summary,
-            "description": format!("Who may call it: {}.", r.who),
+            "description": match (policy, r.action) {
+                (Some(policy), Some(action)) => format!(
+                    "Who may call it: {}. policies/actions.csv `{action}` (policy {}): {}.",
+                    r.who,
+                    policy.version(),
+                    who_may(policy, action)
+                ),
+                _ => format!("Who may call it: {}.", r.who),
+            },
             "parameters": params,
             "responses": responses(&r),
         });
@@ -361,6 +422,6 @@ pub fn openapi() -> Value {
     })
 }
 
-async fn openapi_json() -> Json<Value> {
-    Json(openapi())
+async fn openapi_json(axum::extract::State(state): axum::extract::State<AppState>) -> Json<Value> {
+    Json(openapi_with(&state.policy))
 }
