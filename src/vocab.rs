@@ -252,6 +252,25 @@ impl Role {
     }
 }
 
+vocabulary! {
+    /// The API actions `policies/actions.csv` governs (its `action` column): who may call
+    /// them is policy; which action a route performs is code.
+    Action, "action" {
+        RegisterSubject => "register_subject",
+        RecordConsent => "record_consent",
+        WithdrawConsent => "withdraw_consent",
+        RecordCompetence => "record_competence",
+        SetMappaStatus => "set_mappa_status",
+        RecordMappaDecision => "record_mappa_decision",
+        DesignateStaff => "designate_staff",
+        GrantChairPermission => "grant_chair_permission",
+        ReadAudit => "read_audit",
+        ReviewOverride => "review_override",
+        ReadAllAudit => "read_all_audit",
+        ChangeSchool => "change_school",
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -62,20 +62,6 @@ pub const BASIS_REQUIREMENTS: &[&str] = &[
 pub const RECIPIENT_REQUIREMENTS: &[&str] = &["own_pupil", "staff_designation", "role_named"];
 pub const CONTROLS: &[&str] = &["chair_permission"];
 pub const MAPPA_CONSEQUENCES: &[&str] = &["open", "ig_review", "notify_mappa"];
-pub const ACTIONS: &[&str] = &[
-    "register_subject",
-    "record_consent",
-    "withdraw_consent",
-    "record_competence",
-    "set_mappa_status",
-    "record_mappa_decision",
-    "designate_staff",
-    "grant_chair_permission",
-    "read_audit",
-    "review_override",
-    "read_all_audit",
-    "change_school",
-];
 /// Facts about the caller and what it acts on that an `actions` row may require (`*`: none).
 pub const RELATIONS: &[&str] = &["none", "childs_school", "chair"];
 
@@ -330,7 +316,7 @@ fn check_term(col: Col, value: &str, bands: &[AgeBand]) -> Result<(), String> {
             return one_of("recipient requirement", value, RECIPIENT_REQUIREMENTS);
         }
         Col::Control => return one_of("record control", value, CONTROLS),
-        Col::Action => return one_of("action", value, ACTIONS),
+        Col::Action => value.parse::<crate::vocab::Action>().map(drop),
         Col::Relation => return one_of("relation", value, RELATIONS),
         Col::MappaConsequence => {
             return one_of("MAPPA consequence", value, MAPPA_CONSEQUENCES);

@@ -19,6 +19,7 @@ use crate::db::{Db, now, ts};
 use crate::error::ApiError;
 use crate::identity::Principal;
 use crate::state::AppState;
+use crate::vocab::Action;
 use crate::vocab::Basis;
 use crate::{on_tx, with_db};
 
@@ -28,9 +29,10 @@ struct Auditor {
     scope: Option<String>,
 }
 
-fn auditor(state: &AppState, principal: Principal, action: &str) -> Result<Auditor, ApiError> {
+fn auditor(state: &AppState, principal: Principal, action: Action) -> Result<Auditor, ApiError> {
     require(state, &principal, action)?;
-    let scope = (!may(state, &principal, "read_all_audit")).then(|| principal.agency.to_string());
+    let scope =
+        (!may(state, &principal, Action::ReadAllAudit)).then(|| principal.agency.to_string());
     Ok(Auditor { principal, scope })
 }
 
@@ -156,7 +158,7 @@ pub(crate) async fn list(
     State(state): State<AppState>,
     Params(f): Params<Filters>,
 ) -> Result<Json<Value>, ApiError> {
-    let who = auditor(&state, principal, "read_audit")?;
+    let who = auditor(&state, principal, Action::ReadAudit)?;
     check_filters(&f)?;
     let limit = f.limit.unwrap_or(100);
     let rows = page(
@@ -225,7 +227,7 @@ pub(crate) async fn export(
     State(state): State<AppState>,
     Params(f): Params<Filters>,
 ) -> Result<Response, ApiError> {
-    let who = auditor(&state, principal, "read_audit")?;
+    let who = auditor(&state, principal, Action::ReadAudit)?;
     check_filters(&f)?;
     record_query(&state, &who, "audit.export", json!({
         "subject_id": f.subject_id, "agency": f.agency, "decision": f.decision, "basis": f.basis,
@@ -278,7 +280,7 @@ pub(crate) async fn verify(
     principal: Principal,
     State(state): State<AppState>,
 ) -> Result<Json<Value>, ApiError> {
-    let who = auditor(&state, principal, "read_audit")?;
+    let who = auditor(&state, principal, Action::ReadAudit)?;
     let result = audit::verify(&state.db).await?;
     record_query(
         &state,
@@ -299,7 +301,7 @@ pub(crate) async fn reviews(
     principal: Principal,
     State(state): State<AppState>,
 ) -> Result<Json<Value>, ApiError> {
-    let who = auditor(&state, principal, "read_audit")?;
+    let who = auditor(&state, principal, Action::ReadAudit)?;
     let rows = audit_rows(
         &state.db,
         &Filters::default(),
@@ -339,7 +341,7 @@ pub(crate) async fn review(
     Path(seq): Path<String>,
     Body(body): Body<NewReview>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
-    let who = auditor(&state, principal, "review_override")?;
+    let who = auditor(&state, principal, Action::ReviewOverride)?;
     let seq: i64 = seq.parse().map_err(|_| {
         ApiError::new(
             StatusCode::BAD_REQUEST,
@@ -427,7 +429,7 @@ pub(crate) async fn history(
     State(state): State<AppState>,
     Path(subject): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    let who = auditor(&state, principal, "read_audit")?;
+    let who = auditor(&state, principal, Action::ReadAudit)?;
     let subject = id(&subject, "subject")?;
     let f = Filters {
         subject_id: Some(subject.clone()),

@@ -12,6 +12,7 @@ use crate::decision::Family;
 use crate::error::ApiError;
 use crate::identity::Principal;
 use crate::state::AppState;
+use crate::vocab::Action;
 
 /// Top-level body fields holding free text a person writes or pastes (tab, line feed and
 /// carriage return allowed): every other string in a body is single-line (crate::text).
@@ -213,10 +214,10 @@ impl Relation {
 
 /// Does the policy (`policies/actions.csv`) let any of the caller's roles do `action` where
 /// `relation` holds?
-pub fn may_as(state: &AppState, principal: &Principal, action: &str, relation: Relation) -> bool {
+pub fn may_as(state: &AppState, principal: &Principal, action: Action, relation: Relation) -> bool {
     principal.roles.iter().any(|r| {
         let request = [
-            action,
+            action.as_str(),
             principal.agency_kind.as_str(),
             r.as_str(),
             relation.as_str(),
@@ -226,32 +227,32 @@ pub fn may_as(state: &AppState, principal: &Principal, action: &str, relation: R
 }
 
 /// Does the policy let any of the caller's roles do `action` (needing no relation)?
-pub fn may(state: &AppState, principal: &Principal, action: &str) -> bool {
+pub fn may(state: &AppState, principal: &Principal, action: Action) -> bool {
     may_as(state, principal, action, Relation::None)
 }
 
 /// Could the caller do `action` where some relation holds? (Checked before computing the
 /// relation, so a caller no row can ever allow is refused before anything is read.)
-pub fn may_somewhere(state: &AppState, principal: &Principal, action: &str) -> bool {
+pub fn may_somewhere(state: &AppState, principal: &Principal, action: Action) -> bool {
     Relation::ALL
         .iter()
         .any(|&r| may_as(state, principal, action, r))
 }
 
 /// 403 for an action the caller's roles may not perform.
-pub fn not_permitted(principal: &Principal, action: &str) -> ApiError {
+pub fn not_permitted(principal: &Principal, action: Action) -> ApiError {
     ApiError::forbidden(
         "role_not_permitted",
         format!(
             "none of your roles ({}) may {} (policies/actions.csv)",
             principal.roles_text().join(", "),
-            action.replace('_', " ")
+            action.as_str().replace('_', " ")
         ),
     )
 }
 
 /// 403 unless the policy lets one of the caller's roles do `action`.
-pub fn require(state: &AppState, principal: &Principal, action: &str) -> Result<(), ApiError> {
+pub fn require(state: &AppState, principal: &Principal, action: Action) -> Result<(), ApiError> {
     require_as(state, principal, action, Relation::None)
 }
 
@@ -261,7 +262,7 @@ pub fn require(state: &AppState, principal: &Principal, action: &str) -> Result<
 pub fn require_as(
     state: &AppState,
     principal: &Principal,
-    action: &str,
+    action: Action,
     holds: Relation,
 ) -> Result<(), ApiError> {
     if may_as(state, principal, action, holds) {

@@ -32,7 +32,7 @@ pub struct RouteDoc {
     pub who: &'static str,
     /// The `policies/actions.csv` action that governs who may call it, if one does: the
     /// document then lists the loaded policy's rows for it.
-    pub action: Option<&'static str>,
+    pub action: Option<crate::vocab::Action>,
     pub summary: &'static str,
     pub ok: u16,
     /// The request body's JSON Schema (a root schema: its subschemas under `$defs`).
@@ -89,7 +89,7 @@ macro_rules! given_or {
 macro_rules! api {
     ($($method:ident $path:literal => $handler:path {
         $who:literal, $summary:literal, $body:ty, $ok:literal
-        $(, acts $action:literal)?
+        $(, acts $action:ident)?
         $(, query $query:ty)?
         $(, returns $returns:ident $(($media:literal))?)?
         $(, also [$($also:ident),*])?
@@ -108,7 +108,7 @@ macro_rules! api {
                 path: $path,
                 handler: stringify!($handler),
                 who: $who,
-                action: given_or!(None $(, Some($action))?),
+                action: given_or!(None $(, Some(crate::vocab::Action::$action))?),
                 summary: $summary,
                 ok: $ok,
                 body: schema_of::<$body>(),
@@ -124,27 +124,27 @@ api! {
     get "/healthz" => health::healthz { "anyone with a client certificate", "the process is up", (), 200, also [NoStore] }
     get "/readyz" => health::readyz { "anyone with a client certificate", "the database is reachable", (), 200, also [ReadinessBody] }
     get "/v1/whoami" => health::whoami { "any", "the authenticated caller: agency (from the certificate), sub and roles (from the token)", (), 200, also [NoStore] }
-    post "/v1/subjects" => subjects::register { "as policies/actions.csv allows", "register a child; display_name is encrypted at rest", subjects::NewSubject, 201, acts "register_subject" }
-    post "/v1/subjects/{id}/competence" => subjects::competence { "as policies/actions.csv allows", "record a Gillick or mental capacity assessment", subjects::NewCompetence, 201, acts "record_competence" }
-    post "/v1/subjects/{id}/consents" => subjects::consent { "as policies/actions.csv allows", "record a consent", subjects::NewConsent, 201, acts "record_consent" }
-    post "/v1/subjects/{id}/consents/{cid}/withdraw" => subjects::withdraw { "as policies/actions.csv allows", "withdraw a consent from now on", (), 200, acts "withdraw_consent" }
-    put "/v1/subjects/{id}/school" => subjects::school { "as policies/actions.csv allows", "change the child's recorded school (null: no school); audited, and later decisions use the new school", subjects::NewSchool, 200, acts "change_school" }
-    put "/v1/subjects/{id}/mappa" => subjects::mappa_status { "as policies/actions.csv allows", "set MAPPA management status", subjects::MappaStatus, 200, acts "set_mappa_status" }
-    post "/v1/subjects/{id}/staff-designations" => subjects::designate { "as policies/actions.csv allows", "designate a member of staff who needs to know", subjects::NewDesignation, 201, acts "designate_staff" }
-    get "/v1/subjects/{id}/history" => audit::history { "as policies/actions.csv allows", "subject access report: every disclosure of the child's records", (), 200, acts "read_audit" }
-    post "/v1/mappa/decisions" => subjects::mappa_decision { "as policies/actions.csv allows", "record a MAPPA forum decision", subjects::NewMappaDecision, 201, acts "record_mappa_decision" }
+    post "/v1/subjects" => subjects::register { "as policies/actions.csv allows", "register a child; display_name is encrypted at rest", subjects::NewSubject, 201, acts RegisterSubject }
+    post "/v1/subjects/{id}/competence" => subjects::competence { "as policies/actions.csv allows", "record a Gillick or mental capacity assessment", subjects::NewCompetence, 201, acts RecordCompetence }
+    post "/v1/subjects/{id}/consents" => subjects::consent { "as policies/actions.csv allows", "record a consent", subjects::NewConsent, 201, acts RecordConsent }
+    post "/v1/subjects/{id}/consents/{cid}/withdraw" => subjects::withdraw { "as policies/actions.csv allows", "withdraw a consent from now on", (), 200, acts WithdrawConsent }
+    put "/v1/subjects/{id}/school" => subjects::school { "as policies/actions.csv allows", "change the child's recorded school (null: no school); audited, and later decisions use the new school", subjects::NewSchool, 200, acts ChangeSchool }
+    put "/v1/subjects/{id}/mappa" => subjects::mappa_status { "as policies/actions.csv allows", "set MAPPA management status", subjects::MappaStatus, 200, acts SetMappaStatus }
+    post "/v1/subjects/{id}/staff-designations" => subjects::designate { "as policies/actions.csv allows", "designate a member of staff who needs to know", subjects::NewDesignation, 201, acts DesignateStaff }
+    get "/v1/subjects/{id}/history" => audit::history { "as policies/actions.csv allows", "subject access report: every disclosure of the child's records", (), 200, acts ReadAudit }
+    post "/v1/mappa/decisions" => subjects::mappa_decision { "as policies/actions.csv allows", "record a MAPPA forum decision", subjects::NewMappaDecision, 201, acts RecordMappaDecision }
     post "/v1/records" => records::deposit { "the owner agency, agency kinds and roles per policies/deposit.csv", "deposit a record; the depositor of a kind with a chair (policies/record_controls.csv: strategy_meeting_minutes, only by a children_social_care team_manager) is its chair", records::NewRecord, 201, also [DeniesWithDecision] }
-    post "/v1/records/{id}/chair-permissions" => records::chair_permission { "as policies/actions.csv allows", "permit an agency to receive a record that carries a chair (strategy-meeting minutes)", records::NewChairPermission, 201, acts "grant_chair_permission" }
+    post "/v1/records/{id}/chair-permissions" => records::chair_permission { "as policies/actions.csv allows", "permit an agency to receive a record that carries a chair (strategy-meeting minutes)", records::NewChairPermission, 201, acts GrantChairPermission }
     get "/v1/records/{id}/disclosures" => records::disclosures { "the owner agency", "every decision about this record", (), 200 }
     post "/v1/decisions" => disclosures::dry_run { "as disclosures", "dry run: the decision a disclosure would get (audited as a check)", disclosures::DisclosureRequest, 200, returns Decision }
     post "/v1/disclosures" => disclosures::disclose { "the records' owner agency", "disclose: 201 permit or 403 deny, both with the decision body", disclosures::DisclosureRequest, 201, returns Decision, also [DeniesWithDecision] }
     get "/v1/inbox" => inbox::list { "any", "packets addressed to the caller's agency and role", (), 200, returns List }
     get "/v1/inbox/{disclosure_id}" => inbox::fetch { "the addressee", "the packet: ASCII-armoured age ciphertext (application/age)", (), 200, returns Text("application/age") }
-    get "/v1/audit" => audit::list { "as policies/actions.csv allows", "audit entries, filtered, cursor-paged", (), 200, acts "read_audit", query audit::Filters }
-    get "/v1/audit/export.csv" => audit::export { "as policies/actions.csv allows", "the same rows as CSV, streamed", (), 200, acts "read_audit", query audit::Filters, returns Text("text/csv") }
-    get "/v1/audit/verify" => audit::verify { "as policies/actions.csv allows", "verify the hash chain", (), 200, acts "read_audit" }
-    get "/v1/audit/reviews" => audit::reviews { "as policies/actions.csv allows", "overrides awaiting review", (), 200, acts "read_audit" }
-    post "/v1/audit/reviews/{seq}" => audit::review { "as policies/actions.csv allows", "review an override", audit::NewReview, 201, acts "review_override" }
+    get "/v1/audit" => audit::list { "as policies/actions.csv allows", "audit entries, filtered, cursor-paged", (), 200, acts ReadAudit, query audit::Filters }
+    get "/v1/audit/export.csv" => audit::export { "as policies/actions.csv allows", "the same rows as CSV, streamed", (), 200, acts ReadAudit, query audit::Filters, returns Text("text/csv") }
+    get "/v1/audit/verify" => audit::verify { "as policies/actions.csv allows", "verify the hash chain", (), 200, acts ReadAudit }
+    get "/v1/audit/reviews" => audit::reviews { "as policies/actions.csv allows", "overrides awaiting review", (), 200, acts ReadAudit }
+    post "/v1/audit/reviews/{seq}" => audit::review { "as policies/actions.csv allows", "review an override", audit::NewReview, 201, acts ReviewOverride }
 }
 
 /// The schema of a path parameter, from how its handler parses it: every `{name}` of the
@@ -318,11 +318,11 @@ fn answer_schemas() -> Value {
 }
 
 /// Who the loaded policy lets call `action`: its `actions.csv` rows, in words.
-fn who_may(policy: &Policy, action: &str) -> String {
+fn who_may(policy: &Policy, action: crate::vocab::Action) -> String {
     let rows: Vec<String> = policy
         .rows_of(Family::Actions)
         .into_iter()
-        .filter(|row| row.first().map(String::as_str) == Some(action))
+        .filter(|row| row.first().map(String::as_str) == Some(action.as_str()))
         .map(|row| {
             let field = |i: usize| row.get(i).map(String::as_str).unwrap_or("*");
             let any = |v: &str, what: &str| {

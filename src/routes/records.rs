@@ -23,7 +23,7 @@ use crate::decision::{RecordFacts, decide_deposit};
 use crate::error::ApiError;
 use crate::identity::Principal;
 use crate::state::AppState;
-use crate::vocab::{RecordKind, Section, SubjectRole};
+use crate::vocab::{Action, RecordKind, Section, SubjectRole};
 use crate::{on_tx, with_db};
 
 #[derive(Debug, Deserialize, schemars::JsonSchema)]
@@ -160,7 +160,7 @@ pub(crate) async fn chair_permission(
     } else {
         Relation::None
     };
-    require_as(&state, &principal, "grant_chair_permission", relation)?;
+    require_as(&state, &principal, Action::GrantChairPermission, relation)?;
     let mut tx = state.writer.begin().await?;
     on_tx!(&mut tx, c => sqlx::query(
         "INSERT INTO chair_permissions (record_id, recipient_agency, granted_by, created_at) VALUES ($1, $2, $3, $4) \

@@ -20,7 +20,7 @@ use crate::decision::facts::london_date;
 use crate::error::ApiError;
 use crate::identity::Principal;
 use crate::state::AppState;
-use crate::vocab::{AgencyKind, Giver, Purpose, Role, Section};
+use crate::vocab::{Action, AgencyKind, Giver, Purpose, Role, Section};
 use crate::{on_tx, with_db};
 
 fn today() -> NaiveDate {
@@ -57,7 +57,7 @@ pub(crate) async fn register(
     State(state): State<AppState>,
     Body(body): Body<NewSubject>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
-    require(&state, &principal, "register_subject")?;
+    require(&state, &principal, Action::RegisterSubject)?;
     if body.date_of_birth > today() {
         return Err(invalid("date_of_birth", "is in the future"));
     }
@@ -159,8 +159,8 @@ pub(crate) async fn school(
     Body(body): Body<NewSchool>,
 ) -> Result<Json<Value>, ApiError> {
     let subject = id(&subject, "subject")?;
-    if !may_somewhere(&state, &principal, "change_school") {
-        return Err(not_permitted(&principal, "change_school"));
+    if !may_somewhere(&state, &principal, Action::ChangeSchool) {
+        return Err(not_permitted(&principal, Action::ChangeSchool));
     }
     if let Some(school) = &body.school_agency {
         school_agency(&state, school)?;
@@ -180,7 +180,7 @@ pub(crate) async fn school(
     require_as(
         &state,
         &principal,
-        "change_school",
+        Action::ChangeSchool,
         childs_school(&principal, previous.as_deref()),
     )?;
     on_tx!(&mut tx, c => sqlx::query("UPDATE subjects SET school_agency = $1 WHERE id = $2")
@@ -225,7 +225,7 @@ pub(crate) async fn competence(
     Body(body): Body<NewCompetence>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     let subject = id(&subject, "subject")?;
-    require(&state, &principal, "record_competence")?;
+    require(&state, &principal, Action::RecordCompetence)?;
     if body.assessed_on > today() {
         return Err(invalid("assessed_on", "is in the future"));
     }
@@ -285,7 +285,7 @@ pub(crate) async fn consent(
     Body(body): Body<NewConsent>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     let subject = id(&subject, "subject")?;
-    require(&state, &principal, "record_consent")?;
+    require(&state, &principal, Action::RecordConsent)?;
     if body.purposes.is_empty() {
         return Err(invalid("purposes", "must list at least one purpose"));
     }
@@ -342,7 +342,7 @@ pub(crate) async fn withdraw(
 ) -> Result<Json<Value>, ApiError> {
     let subject = id(&subject, "subject")?;
     let consent = id(&consent, "consent")?;
-    require(&state, &principal, "withdraw_consent")?;
+    require(&state, &principal, Action::WithdrawConsent)?;
     let at = now();
     let mut tx = state.writer.begin().await?;
     let current: Option<Option<String>> = on_tx!(&mut tx, c => sqlx::query(
@@ -404,7 +404,7 @@ pub(crate) async fn mappa_status(
     Body(body): Body<MappaStatus>,
 ) -> Result<Json<Value>, ApiError> {
     let subject = id(&subject, "subject")?;
-    require(&state, &principal, "set_mappa_status")?;
+    require(&state, &principal, Action::SetMappaStatus)?;
     if !(1..=3).contains(&body.category) {
         return Err(invalid("category", "must be 1, 2 or 3"));
     }
@@ -461,7 +461,7 @@ pub(crate) async fn mappa_decision(
     State(state): State<AppState>,
     Body(body): Body<NewMappaDecision>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
-    require(&state, &principal, "record_mappa_decision")?;
+    require(&state, &principal, Action::RecordMappaDecision)?;
     let subject = id(&body.subject_id, "subject")
         .map_err(|_| invalid("subject_id", "is not a valid subject id"))?;
     let recipient = configured_agency(&state, "recipient_agency", &body.recipient_agency)?;
@@ -537,8 +537,8 @@ pub(crate) async fn designate(
     Body(body): Body<NewDesignation>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     let subject = id(&subject, "subject")?;
-    if !may_somewhere(&state, &principal, "designate_staff") {
-        return Err(not_permitted(&principal, "designate_staff"));
+    if !may_somewhere(&state, &principal, Action::DesignateStaff) {
+        return Err(not_permitted(&principal, Action::DesignateStaff));
     }
     let staff = body.staff_sub.trim();
     if staff.is_empty() || staff.len() > 200 {
@@ -554,7 +554,7 @@ pub(crate) async fn designate(
     require_as(
         &state,
         &principal,
-        "designate_staff",
+        Action::DesignateStaff,
         childs_school(&principal, school.as_deref()),
     )?;
     let reason = state
