@@ -75,6 +75,7 @@ pub const ACTIONS: &[&str] = &[
     "read_all_audit",
     "change_school",
     "change_school_of_own_pupil",
+    "acknowledge_packet",
 ];
 
 macro_rules! families {

@@ -80,6 +80,7 @@ api! {
     post "/v1/disclosures" => disclosures::disclose { "the records' owner agency", "disclose: 201 permit or 403 deny, both with the decision body", disclosures::DisclosureRequest, 201 }
     get "/v1/inbox" => inbox::list { "any", "packets addressed to the caller's agency and role", (), 200 }
     get "/v1/inbox/{disclosure_id}" => inbox::fetch { "the addressee", "the packet: ASCII-armoured age ciphertext (application/age)", (), 200 }
+    post "/v1/inbox/{disclosure_id}/ack" => inbox::ack { "the addressee (policies/actions.csv: acknowledge_packet)", "acknowledge that the packet was received and read (after fetching it); the sender sees first_read_at and acknowledged_at in GET /v1/records/{id}/disclosures", (), 200 }
     get "/v1/audit" => audit::list { "ig_officer", "audit entries, filtered, cursor-paged", (), 200 }
     get "/v1/audit/export.csv" => audit::export { "ig_officer", "the same rows as CSV, streamed", (), 200 }
     get "/v1/audit/verify" => audit::verify { "ig_officer", "verify the hash chain", (), 200 }
