@@ -274,19 +274,8 @@ async fn a_timescale_row_with_an_unknown_unit_or_event_is_refused_with_file_and_
 
 #[tokio::test]
 async fn changing_a_timescale_or_a_bank_holiday_changes_the_policy_version() {
-    let dir = tempfile::tempdir().unwrap();
-    Files::embedded().write_to(dir.path()).unwrap();
-    let before = Policy::load(dir.path()).await.unwrap();
-    let path = dir.path().join("timescales.csv");
-    let text = std::fs::read_to_string(&path).unwrap();
-    std::fs::write(
-        &path,
-        text.replace(
-            "strategy_meeting_held, 8, working_days",
-            "strategy_meeting_held, 3, working_days",
-        ),
-    )
-    .unwrap();
+    let before = Policy::from_files(&Files::embedded()).await.unwrap();
+    let dir = strategy_meeting_within("3, working_days");
     let after = Policy::load(dir.path()).await.unwrap();
     assert_ne!(before.version(), after.version());
     let meeting = |p: &Policy| {
@@ -304,6 +293,69 @@ async fn changing_a_timescale_or_a_bank_holiday_changes_the_policy_version() {
     let day = chrono::NaiveDate::from_ymd_opt(2027, 6, 3).unwrap();
     assert_eq!(after.calendar().is_working_day(day), Ok(true));
     assert_eq!(holiday.calendar().is_working_day(day), Ok(false));
+}
+
+/// The shipped policy in a temporary directory, with the strategy meeting due `within`.
+fn strategy_meeting_within(within: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    Files::embedded().write_to(dir.path()).unwrap();
+    let path = dir.path().join("timescales.csv");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let edited = text.replace(
+        "strategy_meeting_held, 8, working_days",
+        &format!("strategy_meeting_held, {within}"),
+    );
+    assert_ne!(edited, text, "the shipped strategy meeting row moved");
+    std::fs::write(&path, edited).unwrap();
+    dir
+}
+
+#[test]
+fn the_shipped_clock_scenarios_cover_every_clock_and_every_status() {
+    let text = std::fs::read_to_string("policies/tests/clocks/timescales.json").unwrap();
+    let doc: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let items = doc["clocks"].as_array().expect("a clocks list");
+    let seen = |key: &dyn Fn(&serde_json::Value) -> String| -> BTreeSet<String> {
+        items.iter().map(key).collect()
+    };
+    let statuses = seen(&|c| c["expect"]["status"].as_str().unwrap().to_owned());
+    let expected: BTreeSet<String> = ["pending", "met", "late", "overdue"]
+        .map(String::from)
+        .into();
+    assert_eq!(statuses, expected);
+    let clocks = seen(&|c| c["clock"].as_str().unwrap().to_owned());
+    let timescales = std::fs::read_to_string("policies/timescales.csv").unwrap();
+    for row in timescales
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+    {
+        let name = row.split(',').next().unwrap().trim();
+        assert!(clocks.contains(name), "no clock scenario for {name}");
+    }
+}
+
+#[tokio::test]
+async fn a_timescale_change_fails_the_clock_scenarios_naming_expected_and_actual() {
+    let dir = strategy_meeting_within("3, days");
+    let policy = Policy::load(dir.path()).await.unwrap();
+    let report = scenario::run_dir(&policy, Path::new("policies/tests")).unwrap();
+    let meeting: Vec<&String> = report
+        .failures
+        .iter()
+        .filter(|f| f.contains("clocks/timescales.json") && f.contains("strategy meeting"))
+        .collect();
+    assert_eq!(meeting.len(), 3, "{:#?}", report.failures);
+    assert!(
+        meeting
+            .iter()
+            .all(|f| f.contains("due_at: expected") && f.contains(", got ")),
+        "{meeting:#?}"
+    );
+    assert_eq!(report.failures.len(), 3, "{:#?}", report.failures);
+    // the shipped policy passes them all
+    let shipped = Policy::load("policies").await.unwrap();
+    let report = scenario::run_dir(&shipped, Path::new("policies/tests")).unwrap();
+    assert!(report.failures.is_empty(), "{:#?}", report.failures);
 }
 
 #[tokio::test]

@@ -24,7 +24,7 @@ use chrono::{
     TimeZone, Utc, Weekday,
 };
 use chrono_tz::Europe::London;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::vocab::EventKind;
 
@@ -79,7 +79,7 @@ pub struct Timescale {
 
 /// A clock's state at `now` (PROCESS.md): running and not yet due, stopped on time, stopped
 /// after its due time, running past its due time.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Status {
     Pending,

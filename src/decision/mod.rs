@@ -1,6 +1,7 @@
 //! The decision: facts in, decision out, no I/O. The server and `broker decide` both call
 //! [`decide`].
 
+mod clock_scenario;
 pub mod clocks;
 mod engine;
 pub mod facts;
