@@ -1,6 +1,7 @@
 //! The contract's fixed vocabulary (API.md, Vocabulary): agency kinds, roles, record kinds,
-//! sections, purposes, bases, views, reason codes and obligations. Every string that crosses
-//! the edge becomes one of these enums, so after parsing an unknown term cannot exist.
+//! sections, purposes, bases, views, reason codes and obligations, and the case event kinds of
+//! PROCESS.md. Every string that crosses the edge becomes one of these enums, so after parsing
+//! an unknown term cannot exist.
 
 use std::fmt;
 use std::str::FromStr;
@@ -174,6 +175,22 @@ vocabulary!(
     Other => "other",
 });
 
+vocabulary!(
+    /// A step of a case (PROCESS.md, Event kinds); clocks start and stop at these.
+    EventKind, "event kind" {
+    StrategyDiscussionHeld => "strategy_discussion_held",
+    InitialAssessmentCompleted => "initial_assessment_completed",
+    StrategyMeetingHeld => "strategy_meeting_held",
+    MinutesCirculated => "minutes_circulated",
+    AssessmentCompleted => "assessment_completed",
+    PlanAgreed => "plan_agreed",
+    ReviewHeld => "review_held",
+    InterventionEnded => "intervention_ended",
+    EndSummaryShared => "end_summary_shared",
+    OutcomeRecorded => "outcome_recorded",
+    CaseClosed => "case_closed",
+});
+
 vocabulary!(View, "view" {
     Full => "full",
     Partial => "partial",
@@ -268,6 +285,7 @@ vocabulary! {
         ReviewOverride => "review_override",
         ReadAllAudit => "read_all_audit",
         ChangeSchool => "change_school",
+        AcknowledgePacket => "acknowledge_packet",
     }
 }
 

@@ -29,6 +29,8 @@ const CONTRACT: &[(&str, &str)] = &[
     ("get", "/v1/audit/reviews"),
     ("post", "/v1/audit/reviews/{seq}"),
     ("get", "/v1/subjects/{id}/history"),
+    // PROCESS.md
+    ("post", "/v1/inbox/{disclosure_id}/ack"),
 ];
 
 #[tokio::test]

@@ -221,6 +221,144 @@ async fn a_model_whose_request_does_not_fit_its_family_is_refused() {
 }
 
 #[tokio::test]
+async fn a_bank_holiday_calendar_that_ends_within_a_year_is_refused_naming_the_file() {
+    // the shipped calendar cut back to this year and next: less than a year ahead by the end
+    let today = broker::decision::facts::london_date(chrono::Utc::now());
+    let keep = [today.format("%Y-").to_string()];
+    let e = load_with("bank_holidays.csv", |t| {
+        t.lines()
+            .filter(|l| l.starts_with('#') || keep.iter().any(|y| l.starts_with(y.as_str())))
+            .map(|l| format!("{l}\n"))
+            .collect()
+    })
+    .await;
+    assert!(
+        e.contains("bank_holidays.csv") && e.contains("less than a year after today"),
+        "{e}"
+    );
+    // as of a day it does reach a year past, the same files load
+    let files = Files::embedded();
+    let then = chrono::NaiveDate::from_ymd_opt(2026, 12, 1).unwrap();
+    assert!(Policy::from_files_on(&files, then).await.is_ok());
+    let late = chrono::NaiveDate::from_ymd_opt(2028, 1, 2).unwrap();
+    let e = Policy::from_files_on(&files, late)
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("bank_holidays.csv"), "{e}");
+}
+
+#[tokio::test]
+async fn a_timescale_row_with_an_unknown_unit_or_event_is_refused_with_file_and_line() {
+    let lines = std::fs::read_to_string("policies/timescales.csv")
+        .unwrap()
+        .lines()
+        .count();
+    for (row, says) in [
+        (
+            "review, plan_agreed, review_held, 6, weeks",
+            "unit \"weeks\"",
+        ),
+        (
+            "review, plan_agreed, tea_taken, 6, days",
+            "unknown event kind \"tea_taken\"",
+        ),
+    ] {
+        let e = load_with("timescales.csv", |t| format!("{t}{row}\n")).await;
+        assert!(
+            e.contains(&format!("timescales.csv:{}", lines + 1)) && e.contains(says),
+            "{row}: {e}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn changing_a_timescale_or_a_bank_holiday_changes_the_policy_version() {
+    let before = Policy::from_files(&Files::embedded()).await.unwrap();
+    let dir = strategy_meeting_within("3, working_days");
+    let after = Policy::load(dir.path()).await.unwrap();
+    assert_ne!(before.version(), after.version());
+    let meeting = |p: &Policy| {
+        p.timescales()
+            .iter()
+            .find(|t| t.clock == "strategy_meeting")
+            .map(|t| t.amount)
+    };
+    assert_eq!((meeting(&before), meeting(&after)), (Some(8), Some(3)));
+    let path = dir.path().join("bank_holidays.csv");
+    let text = std::fs::read_to_string(&path).unwrap();
+    std::fs::write(&path, format!("{text}2027-06-03, A one-off bank holiday\n")).unwrap();
+    let holiday = Policy::load(dir.path()).await.unwrap();
+    assert_ne!(after.version(), holiday.version());
+    let day = chrono::NaiveDate::from_ymd_opt(2027, 6, 3).unwrap();
+    assert_eq!(after.calendar().is_working_day(day), Ok(true));
+    assert_eq!(holiday.calendar().is_working_day(day), Ok(false));
+}
+
+/// The shipped policy in a temporary directory, with the strategy meeting due `within`.
+fn strategy_meeting_within(within: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    Files::embedded().write_to(dir.path()).unwrap();
+    let path = dir.path().join("timescales.csv");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let edited = text.replace(
+        "strategy_meeting_held, 8, working_days",
+        &format!("strategy_meeting_held, {within}"),
+    );
+    assert_ne!(edited, text, "the shipped strategy meeting row moved");
+    std::fs::write(&path, edited).unwrap();
+    dir
+}
+
+#[test]
+fn the_shipped_clock_scenarios_cover_every_clock_and_every_status() {
+    let text = std::fs::read_to_string("policies/tests/clocks/timescales.json").unwrap();
+    let doc: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let items = doc["clocks"].as_array().expect("a clocks list");
+    let seen = |key: &dyn Fn(&serde_json::Value) -> String| -> BTreeSet<String> {
+        items.iter().map(key).collect()
+    };
+    let statuses = seen(&|c| c["expect"]["status"].as_str().unwrap().to_owned());
+    let expected: BTreeSet<String> = ["pending", "met", "late", "overdue"]
+        .map(String::from)
+        .into();
+    assert_eq!(statuses, expected);
+    let clocks = seen(&|c| c["clock"].as_str().unwrap().to_owned());
+    let timescales = std::fs::read_to_string("policies/timescales.csv").unwrap();
+    for row in timescales
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+    {
+        let name = row.split(',').next().unwrap().trim();
+        assert!(clocks.contains(name), "no clock scenario for {name}");
+    }
+}
+
+#[tokio::test]
+async fn a_timescale_change_fails_the_clock_scenarios_naming_expected_and_actual() {
+    let dir = strategy_meeting_within("3, days");
+    let policy = Policy::load(dir.path()).await.unwrap();
+    let report = scenario::run_dir(&policy, Path::new("policies/tests")).unwrap();
+    let meeting: Vec<&String> = report
+        .failures
+        .iter()
+        .filter(|f| f.contains("clocks/timescales.json") && f.contains("strategy meeting"))
+        .collect();
+    assert_eq!(meeting.len(), 3, "{:#?}", report.failures);
+    assert!(
+        meeting
+            .iter()
+            .all(|f| f.contains("due_at: expected") && f.contains(", got ")),
+        "{meeting:#?}"
+    );
+    assert_eq!(report.failures.len(), 3, "{:#?}", report.failures);
+    // the shipped policy passes them all
+    let shipped = Policy::load("policies").await.unwrap();
+    let report = scenario::run_dir(&shipped, Path::new("policies/tests")).unwrap();
+    assert!(report.failures.is_empty(), "{:#?}", report.failures);
+}
+
+#[tokio::test]
 async fn changing_a_policy_row_changes_the_decision_and_the_version() {
     let dir = tempfile::tempdir().unwrap();
     Files::embedded().write_to(dir.path()).unwrap();

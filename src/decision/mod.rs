@@ -1,6 +1,8 @@
 //! The decision: facts in, decision out, no I/O. The server and `broker decide` both call
 //! [`decide`].
 
+mod clock_scenario;
+pub mod clocks;
 mod engine;
 pub mod facts;
 pub mod policy;

@@ -11,7 +11,10 @@ use std::path::{Path, PathBuf};
 use std::sync::RwLock;
 
 use casbin::{CoreApi, DefaultModel, Enforcer, MemoryAdapter, MgmtApi};
+use chrono::NaiveDate;
 use sha2::{Digest, Sha256};
+
+use super::clocks::{Calendar, FileProblem, Timescale};
 
 use crate::vocab::{
     AgencyKind, Basis, Giver, Purpose, RecordKind, Role, Section, SubjectRole, View,
@@ -129,6 +132,8 @@ pub struct Policy {
     families: Vec<FamilyEnforcer>,
     bands: Vec<AgeBand>,
     justification_min_chars: usize,
+    timescales: Vec<Timescale>,
+    calendar: Calendar,
 }
 
 impl fmt::Debug for Policy {
@@ -234,6 +239,7 @@ embedded!(
     "actions.conf",
     "actions.csv",
     "age_bands.csv",
+    "bank_holidays.csv",
     "age_restrictions.conf",
     "age_restrictions.csv",
     "bases.conf",
@@ -261,6 +267,7 @@ embedded!(
     "sections.csv",
     "third_party.conf",
     "third_party.csv",
+    "timescales.csv",
     "view_sections.conf",
     "view_sections.csv",
     "views.conf",
@@ -433,11 +440,26 @@ impl Policy {
         Self::from_files(&Files::from_dir(dir.as_ref())?).await
     }
 
-    /// Loads and validates a policy from its files.
+    /// Loads and validates a policy from its files, as of today in Europe/London (the
+    /// bank-holiday calendar must reach a year past it).
     pub async fn from_files(files: &Files) -> Result<Policy, PolicyError> {
+        Self::from_files_on(
+            files,
+            crate::decision::facts::london_date(chrono::Utc::now()),
+        )
+        .await
+    }
+
+    /// [`Policy::from_files`] as of `today`.
+    pub async fn from_files_on(files: &Files, today: NaiveDate) -> Result<Policy, PolicyError> {
         let version = version_of(files);
         let bands = load_bands(files)?;
         let justification_min_chars = load_parameters(files)?;
+        let in_file = |name: &str, p: FileProblem| err(&files.path(name), p.line, p.message);
+        let timescales = Timescale::parse_all(files.get("timescales.csv")?)
+            .map_err(|p| in_file("timescales.csv", p))?;
+        let calendar = Calendar::parse(files.get("bank_holidays.csv")?, today)
+            .map_err(|p| in_file("bank_holidays.csv", p))?;
         let mut families = Vec::with_capacity(Family::ALL.len());
         for family in Family::ALL {
             families.push(load_family(files, *family, &bands).await?);
@@ -448,6 +470,8 @@ impl Policy {
             families,
             bands,
             justification_min_chars,
+            timescales,
+            calendar,
         })
     }
 
@@ -457,6 +481,16 @@ impl Policy {
 
     pub fn dir(&self) -> &Path {
         &self.dir
+    }
+
+    /// The clocks of a case (`timescales.csv`), in file order.
+    pub fn timescales(&self) -> &[Timescale] {
+        &self.timescales
+    }
+
+    /// The bank holidays of England and Wales (`bank_holidays.csv`).
+    pub fn calendar(&self) -> &Calendar {
+        &self.calendar
     }
 
     pub fn justification_min_chars(&self) -> usize {

@@ -299,8 +299,23 @@ pub struct TestReport {
     pub failures: Vec<String>,
 }
 
-/// Runs every `*.json` scenario file in `dir` against the policy.
-pub fn run_dir(policy: &Policy, dir: &Path) -> Result<TestReport, ScenarioError> {
+impl TestReport {
+    /// One scenario's result: a pass when nothing is `wrong`, else a failure listing it.
+    pub(super) fn record(&mut self, file: &Path, name: &str, wrong: &[String]) {
+        if wrong.is_empty() {
+            self.passed += 1;
+        } else {
+            self.failures.push(format!(
+                "{}: \"{name}\"\n    {}",
+                file.display(),
+                wrong.join("\n    ")
+            ));
+        }
+    }
+}
+
+/// The `*.json` files of `dir`, sorted by name.
+pub(super) fn json_files(dir: &Path) -> Result<Vec<PathBuf>, ScenarioError> {
     let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
         .map_err(|source| ScenarioError::Io {
             file: dir.to_owned(),
@@ -310,6 +325,13 @@ pub fn run_dir(policy: &Policy, dir: &Path) -> Result<TestReport, ScenarioError>
         .filter(|p| p.extension().and_then(|e| e.to_str()) == Some("json"))
         .collect();
     files.sort();
+    Ok(files)
+}
+
+/// Runs every `*.json` scenario file in `dir` against the policy, then the clock scenarios in
+/// `dir/clocks/` (`clock_scenario`).
+pub fn run_dir(policy: &Policy, dir: &Path) -> Result<TestReport, ScenarioError> {
+    let files = json_files(dir)?;
     let mut report = TestReport::default();
     for file in files {
         report.files += 1;
@@ -324,17 +346,9 @@ pub fn run_dir(policy: &Policy, dir: &Path) -> Result<TestReport, ScenarioError>
             };
             let decision = scenario.decide(policy);
             let wrong = mismatches(expect, &decision);
-            if wrong.is_empty() {
-                report.passed += 1;
-            } else {
-                report.failures.push(format!(
-                    "{}: \"{}\"\n    {}",
-                    file.display(),
-                    scenario.name,
-                    wrong.join("\n    ")
-                ));
-            }
+            report.record(&file, &scenario.name, &wrong);
         }
     }
+    super::clock_scenario::run_dir(policy, &dir.join("clocks"), &mut report)?;
     Ok(report)
 }

@@ -1,68 +1,155 @@
 //! `GET /v1/inbox`: the packets addressed to the caller's agency and role (and to the caller
-//! by `sub` where a packet names one).
+//! by `sub` where a packet names one); fetching one, and acknowledging it (PROCESS.md).
 
 use axum::Json;
 use axum::extract::{Path, State};
-use axum::http::header;
+use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use sqlx::Row;
 
+use super::extract::{commit_with, store_failed};
 use crate::audit::Entry;
+use crate::db::{now, ts};
 use crate::error::ApiError;
 use crate::identity::Principal;
 use crate::state::AppState;
-use crate::with_db;
+use crate::{on_tx, with_db};
+
+/// A packet as its addressee sees it, before its content is sent.
+struct Addressed {
+    subject: String,
+    record_ids: Vec<String>,
+    from: String,
+    to: String,
+    to_role: Option<String>,
+    to_sub: Option<String>,
+    sha: String,
+    armored: String,
+    first_read_at: Option<String>,
+}
+
+impl Addressed {
+    /// The audit entry of `action` on this packet by its addressee.
+    fn entry(&self, principal: &Principal, action: &str, disclosure: &str) -> Entry {
+        let mut entry = Entry::new(principal, action).subject(&self.subject);
+        entry.record_ids = self.record_ids.clone();
+        entry.owner_agencies = vec![self.from.clone()];
+        entry.recipient_agency = Some(self.to.clone());
+        entry.recipient_role = self.to_role.clone();
+        entry.recipient_sub = self.to_sub.clone();
+        entry.packet_sha256 = Some(format!("sha256:{}", self.sha));
+        entry.detail = serde_json::json!({"disclosure_id": disclosure});
+        entry
+    }
+}
+
+/// The packet `disclosure` if the caller is its addressee (agency, role, and `sub` where
+/// named); anyone else, and an unknown id, 404 alike.
+async fn addressed(
+    state: &AppState,
+    principal: &Principal,
+    disclosure: &str,
+) -> Result<Addressed, ApiError> {
+    let row = with_db!(&state.db, pool => {
+        sqlx::query(
+            "SELECT subject_id, record_ids, from_agency, to_agency, to_role, to_sub, sha256, armored, \
+             first_read_at FROM packets WHERE disclosure_id = $1")
+            .bind(disclosure)
+            .fetch_optional(pool)
+            .await?
+            .map(|r| -> Result<_, sqlx::Error> {
+                let ids: String = r.try_get("record_ids")?;
+                Ok(Addressed {
+                    subject: r.try_get("subject_id")?,
+                    record_ids: serde_json::from_str(&ids).unwrap_or_default(),
+                    from: r.try_get("from_agency")?,
+                    to: r.try_get("to_agency")?,
+                    to_role: r.try_get("to_role")?,
+                    to_sub: r.try_get("to_sub")?,
+                    sha: r.try_get("sha256")?,
+                    armored: r.try_get("armored")?,
+                    first_read_at: r.try_get("first_read_at")?,
+                })
+            })
+            .transpose()?
+    });
+    let roles = principal.roles_text();
+    row.filter(|p| {
+        p.to == *principal.agency
+            && p.to_role.as_deref().is_none_or(|r| roles.contains(&r))
+            && p.to_sub.as_deref().is_none_or(|s| s == principal.sub)
+    })
+    .ok_or_else(|| ApiError::not_found(format!("no packet {disclosure} addressed to you")))
+}
 
 /// The packet, only to its addressee (agency, role, and `sub` where named); anyone else 404.
-/// The read is audited before the packet is sent.
+/// The read is audited, and the first read stamps the packet's `first_read_at`, before the
+/// packet is sent.
 pub(crate) async fn fetch(
     principal: Principal,
     State(state): State<AppState>,
     Path(disclosure): Path<String>,
 ) -> Result<Response, ApiError> {
     let disclosure = super::extract::id(&disclosure, "disclosure")?;
-    let row = with_db!(&state.db, pool => {
-        sqlx::query(
-            "SELECT subject_id, record_ids, from_agency, to_agency, to_role, to_sub, sha256, armored FROM packets WHERE disclosure_id = $1")
-            .bind(&disclosure)
-            .fetch_optional(pool)
-            .await?
-            .map(|r| -> Result<_, sqlx::Error> {
-                Ok((
-                    r.try_get::<String, _>("subject_id")?,
-                    r.try_get::<String, _>("record_ids")?,
-                    r.try_get::<String, _>("from_agency")?,
-                    r.try_get::<String, _>("to_agency")?,
-                    r.try_get::<Option<String>, _>("to_role")?,
-                    r.try_get::<Option<String>, _>("to_sub")?,
-                    r.try_get::<String, _>("sha256")?,
-                    r.try_get::<String, _>("armored")?,
-                ))
-            })
-            .transpose()?
-    });
-    let roles = principal.roles_text();
-    let Some((subject, record_ids, from, to, to_role, to_sub, sha, armored)) = row.filter(|p| {
-        p.3 == *principal.agency
-            && p.4.as_deref().is_none_or(|r| roles.contains(&r))
-            && p.5.as_deref().is_none_or(|s| s == principal.sub)
-    }) else {
-        return Err(ApiError::not_found(format!(
-            "no packet {disclosure} addressed to you"
-        )));
+    let packet = addressed(&state, &principal, &disclosure).await?;
+    let mut tx = state.writer.begin().await?;
+    on_tx!(&mut tx, c => sqlx::query(
+        "UPDATE packets SET first_read_at = $2 WHERE disclosure_id = $1 AND first_read_at IS NULL")
+        .bind(&disclosure)
+        .bind(ts(now()))
+        .execute(&mut **c)
+        .await
+        .map(drop)
+        .map_err(store_failed)?);
+    commit_with(tx, packet.entry(&principal, "packet.read", &disclosure)).await?;
+    Ok(([(header::CONTENT_TYPE, "application/age")], packet.armored).into_response())
+}
+
+/// `POST /v1/inbox/{disclosure_id}/ack`: the addressee records that the packet was received
+/// and read (PROCESS.md, Acknowledgement). Only a packet already fetched can be acknowledged
+/// (409 `packet_not_read`); the first acknowledgement is kept, a repeat is audited and answers
+/// the same instants.
+pub(crate) async fn ack(
+    principal: Principal,
+    State(state): State<AppState>,
+    Path(disclosure): Path<String>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let disclosure = super::extract::id(&disclosure, "disclosure")?;
+    super::extract::require(&state, &principal, crate::vocab::Action::AcknowledgePacket)?;
+    let packet = addressed(&state, &principal, &disclosure).await?;
+    let Some(first_read_at) = packet.first_read_at.clone() else {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "packet_not_read",
+            format!("packet {disclosure} has not been fetched yet: fetch it, then acknowledge it"),
+        ));
     };
-    let mut entry = Entry::new(&principal, "packet.read").subject(&subject);
-    entry.record_ids = serde_json::from_str(&record_ids).unwrap_or_default();
-    entry.owner_agencies = vec![from];
-    entry.recipient_agency = Some(to);
-    entry.recipient_role = to_role;
-    entry.recipient_sub = to_sub;
-    entry.packet_sha256 = Some(format!("sha256:{sha}"));
-    entry.detail = serde_json::json!({"disclosure_id": disclosure});
-    super::extract::commit_with(state.writer.begin().await?, entry).await?;
-    Ok(([(header::CONTENT_TYPE, "application/age")], armored).into_response())
+    let mut tx = state.writer.begin().await?;
+    // set once: a repeat (or a racing first acknowledgement) keeps the instant already stored
+    let acknowledged_at: String = on_tx!(&mut tx, c => {
+        sqlx::query(
+            "UPDATE packets SET acknowledged_at = $2 WHERE disclosure_id = $1 AND acknowledged_at IS NULL")
+            .bind(&disclosure)
+            .bind(ts(now()))
+            .execute(&mut **c)
+            .await
+            .map_err(store_failed)?;
+        sqlx::query("SELECT acknowledged_at FROM packets WHERE disclosure_id = $1")
+            .bind(&disclosure)
+            .fetch_one(&mut **c)
+            .await
+            .and_then(|r| r.try_get("acknowledged_at"))
+            .map_err(store_failed)?
+    });
+    let seq = commit_with(tx, packet.entry(&principal, "packet.ack", &disclosure)).await?;
+    Ok(Json(serde_json::json!({
+        "disclosure_id": disclosure,
+        "first_read_at": first_read_at,
+        "acknowledged_at": acknowledged_at,
+        "audit_seq": seq,
+    })))
 }
 
 /// One packet waiting for the caller: identifiers only, the content is in the packet.

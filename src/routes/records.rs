@@ -208,17 +208,46 @@ pub(crate) async fn disclosures(
     let rows: Vec<AuditRow> = with_db!(&state.db, pool => {
         sqlx::query_as::<_, AuditRow>(
             "SELECT a.* FROM audit_records r JOIN audit_log a ON a.seq = r.seq \
-             WHERE r.record_id = $1 AND a.action IN ('disclosure', 'decision.check', 'packet.read') ORDER BY a.seq")
+             WHERE r.record_id = $1 AND a.action IN ('disclosure', 'decision.check', 'packet.read', 'packet.ack') ORDER BY a.seq")
             .bind(&record)
             .fetch_all(pool)
             .await?
     });
+    let mut decisions = Vec::with_capacity(rows.len());
+    for row in &rows {
+        let mut shown = entry_json(row);
+        if row.action == "disclosure"
+            && let Some(disclosure) = shown["detail"]["disclosure_id"].as_str()
+        {
+            let (first_read_at, acknowledged_at) = receipt(&state, disclosure).await?;
+            shown["first_read_at"] = json!(first_read_at);
+            shown["acknowledged_at"] = json!(acknowledged_at);
+        }
+        decisions.push(shown);
+    }
     commit_with(
         state.writer.begin().await?,
         Entry::new(&principal, "record.disclosures.read").detail(json!({"record_id": record})),
     )
     .await?;
-    Ok(Json(
-        json!({"record_id": record, "decisions": rows.iter().map(entry_json).collect::<Vec<_>>()}),
-    ))
+    Ok(Json(json!({"record_id": record, "decisions": decisions})))
+}
+
+/// When the addressee first fetched the packet of a disclosure and when it acknowledged it
+/// (PROCESS.md, Acknowledgement); both null for a packet never fetched.
+async fn receipt(
+    state: &AppState,
+    disclosure: &str,
+) -> Result<(Option<String>, Option<String>), ApiError> {
+    Ok(with_db!(&state.db, pool => {
+        sqlx::query("SELECT first_read_at, acknowledged_at FROM packets WHERE disclosure_id = $1")
+            .bind(disclosure)
+            .fetch_optional(pool)
+            .await?
+            .map(|r| -> Result<_, sqlx::Error> {
+                Ok((r.try_get("first_read_at")?, r.try_get("acknowledged_at")?))
+            })
+            .transpose()?
+            .unwrap_or((None, None))
+    }))
 }
