@@ -282,9 +282,11 @@ pub fn invalid(field: &str, message: impl std::fmt::Display) -> ApiError {
     ApiError::invalid("invalid_field", format!("{field}: {message}"))
 }
 
-/// A write or its audit entry failed: nothing was done (fail closed), 503.
+/// A write or its audit entry failed: nothing was done (fail closed). Classified once, as every
+/// database error is (`db::is_unavailable`): a database that cannot take the write is 503, any
+/// other failure is a bug and 500, never hidden as a fault.
 pub fn store_failed(e: sqlx::Error) -> ApiError {
-    ApiError::unavailable(format!("write or audit failed: {e}"))
+    ApiError::from(e)
 }
 
 /// Appends the action's audit entry and commits the action with it; a failure of either
