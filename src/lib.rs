@@ -3,6 +3,7 @@
 
 pub mod audit;
 pub mod benchseed;
+pub mod cases;
 pub mod cli;
 pub mod client;
 pub mod config;

@@ -66,7 +66,7 @@ pub const RECIPIENT_REQUIREMENTS: &[&str] = &["own_pupil", "staff_designation", 
 pub const CONTROLS: &[&str] = &["chair_permission"];
 pub const MAPPA_CONSEQUENCES: &[&str] = &["open", "ig_review", "notify_mappa"];
 /// Facts about the caller and what it acts on that an `actions` row may require (`*`: none).
-pub const RELATIONS: &[&str] = &["none", "childs_school", "chair"];
+pub const RELATIONS: &[&str] = &["none", "childs_school", "chair", "lead_agency"];
 
 macro_rules! families {
     ($($variant:ident => $file:literal [$($field:literal : $col:ident),+]),+ $(,)?) => {
@@ -132,6 +132,7 @@ pub struct Policy {
     families: Vec<FamilyEnforcer>,
     bands: Vec<AgeBand>,
     justification_min_chars: usize,
+    rationale_min_chars: usize,
     timescales: Vec<Timescale>,
     calendar: Calendar,
 }
@@ -380,14 +381,21 @@ fn load_bands(files: &Files) -> Result<Vec<AgeBand>, PolicyError> {
     Ok(bands)
 }
 
-fn load_parameters(files: &Files) -> Result<usize, PolicyError> {
+/// The numeric parameters of `parameters.csv`: (justification_min_chars, rationale_min_chars).
+fn load_parameters(files: &Files) -> Result<(usize, usize), PolicyError> {
     let path = files.path("parameters.csv");
     let text = files.get("parameters.csv")?;
     let mut justification = None;
+    let mut rationale = None;
     for row in rows(text) {
         match row.fields.as_slice() {
-            [name, value] if name == "justification_min_chars" => {
-                justification = Some(value.parse::<usize>().map_err(|_| {
+            [name, value] if name == "justification_min_chars" || name == "rationale_min_chars" => {
+                let slot = if name == "justification_min_chars" {
+                    &mut justification
+                } else {
+                    &mut rationale
+                };
+                *slot = Some(value.parse::<usize>().map_err(|_| {
                     err(
                         &path,
                         Some(row.line),
@@ -404,7 +412,10 @@ fn load_parameters(files: &Files) -> Result<usize, PolicyError> {
             }
         }
     }
-    justification.ok_or_else(|| err(&path, None, "justification_min_chars is missing"))
+    let justification =
+        justification.ok_or_else(|| err(&path, None, "justification_min_chars is missing"))?;
+    let rationale = rationale.ok_or_else(|| err(&path, None, "rationale_min_chars is missing"))?;
+    Ok((justification, rationale))
 }
 
 /// The request fields a model declares (`r = a, b, c`).
@@ -454,7 +465,7 @@ impl Policy {
     pub async fn from_files_on(files: &Files, today: NaiveDate) -> Result<Policy, PolicyError> {
         let version = version_of(files);
         let bands = load_bands(files)?;
-        let justification_min_chars = load_parameters(files)?;
+        let (justification_min_chars, rationale_min_chars) = load_parameters(files)?;
         let in_file = |name: &str, p: FileProblem| err(&files.path(name), p.line, p.message);
         let timescales = Timescale::parse_all(files.get("timescales.csv")?)
             .map_err(|p| in_file("timescales.csv", p))?;
@@ -470,6 +481,7 @@ impl Policy {
             families,
             bands,
             justification_min_chars,
+            rationale_min_chars,
             timescales,
             calendar,
         })
@@ -495,6 +507,11 @@ impl Policy {
 
     pub fn justification_min_chars(&self) -> usize {
         self.justification_min_chars
+    }
+
+    /// The shortest rationale an outcome may have (PROCESS.md, Outcomes).
+    pub fn rationale_min_chars(&self) -> usize {
+        self.rationale_min_chars
     }
 
     /// The bands an age falls in.

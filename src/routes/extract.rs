@@ -20,6 +20,7 @@ pub const FREE_TEXT_FIELDS: &[&str] = &[
     "justification",
     "legal_reference",
     "note",
+    "rationale",
     "reason",
     "sections",
 ];
@@ -182,16 +183,24 @@ pub enum Relation {
     ChildsSchool,
     /// The caller chaired the strategy meeting whose minutes these are.
     Chair,
+    /// The caller's agency leads the case (PROCESS.md, Cases).
+    LeadAgency,
 }
 
 impl Relation {
-    const ALL: [Relation; 3] = [Relation::None, Relation::ChildsSchool, Relation::Chair];
+    const ALL: [Relation; 4] = [
+        Relation::None,
+        Relation::ChildsSchool,
+        Relation::Chair,
+        Relation::LeadAgency,
+    ];
 
     fn as_str(self) -> &'static str {
         match self {
             Relation::None => "none",
             Relation::ChildsSchool => "childs_school",
             Relation::Chair => "chair",
+            Relation::LeadAgency => "lead_agency",
         }
     }
 
@@ -207,6 +216,10 @@ impl Relation {
                 "not_chair",
                 "only the chair of the strategy meeting may do this for its minutes \
                  (policies/actions.csv, RULES 6)",
+            ),
+            Relation::LeadAgency => ApiError::forbidden(
+                "not_lead_agency",
+                "only the agency leading the case may do this (policies/actions.csv, PROCESS.md)",
             ),
         }
     }
