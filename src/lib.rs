@@ -19,6 +19,7 @@ pub mod loadgen;
 pub mod routes;
 pub mod server;
 pub mod state;
+pub mod store;
 pub mod telemetry;
 pub mod text;
 pub mod vocab;

@@ -11,12 +11,14 @@ use std::collections::{BTreeMap, BTreeSet};
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 
-use super::packet::{Loaded, Sealed, entry_for, seal};
+use super::packet::{entry_for, seal};
 use crate::audit::Entry;
 use crate::decision::{Decision, Facts, Outcome, Recipient, RequestFacts};
 use crate::error::ApiError;
 use crate::identity::Principal;
 use crate::state::AppState;
+use crate::store::facts::Loaded;
+use crate::store::packets::Sealed;
 use crate::vocab::{AgencyKind, Purpose, Role, Section, View};
 
 /// The notification a disclosure carrying `notify_mappa` sends, or why it cannot be sent.

@@ -1,7 +1,7 @@
-//! A disclosure's packet: the facts it was decided on as loaded ([`Loaded`], records still
-//! sealed), the packet built from what the decision released and encrypted to the recipient
-//! agency ([`seal`]), and the audit entry that records the decision ([`entry_for`]). Used by
-//! disclosures and by the `notify_mappa` notification alike.
+//! A disclosure's packet: built from what the decision released of the records as loaded
+//! (`store::facts`) and encrypted to the recipient agency ([`seal`]), and the audit entry that
+//! records the decision ([`entry_for`]). Used by disclosures and by the `notify_mappa`
+//! notification alike.
 
 use std::collections::BTreeMap;
 
@@ -10,26 +10,13 @@ use serde_json::{Value, json};
 use super::extract::new_id;
 use crate::audit::Entry;
 use crate::db::ts;
-use crate::decision::{Decision, Facts, RecordFacts};
+use crate::decision::{Decision, Facts};
 use crate::error::ApiError;
 use crate::identity::Principal;
 use crate::state::AppState;
+use crate::store::facts::StoredRecord;
+use crate::store::packets::Sealed;
 use crate::vocab::{Section, View};
-
-/// A record as loaded for a disclosure (content still sealed).
-pub(super) struct StoredRecord {
-    pub(super) facts: RecordFacts,
-    pub(super) content_enc: Vec<u8>,
-}
-
-/// The facts a decision was made on, and the subject's facts version they were read at.
-pub(super) struct Loaded {
-    pub(super) facts: Facts,
-    pub(super) records: Vec<StoredRecord>,
-    pub(super) version: i64,
-    /// The agency that set the child's MAPPA status (the forum managing the child), if any.
-    pub(super) mappa_agency: Option<String>,
-}
 
 pub(super) fn entry_for(principal: &Principal, action: &str, facts: &Facts, d: &Decision) -> Entry {
     let mut entry = Entry::new(principal, action)
@@ -52,16 +39,6 @@ pub(super) fn entry_for(principal: &Principal, action: &str, facts: &Facts, d: &
         "mappa_decision_id": facts.request.mappa_decision_id,
     });
     entry
-}
-
-/// A packet built, encrypted to its recipient agency and ready to store.
-pub(super) struct Sealed {
-    pub(super) disclosure: String,
-    pub(super) facts: Facts,
-    pub(super) view: View,
-    pub(super) issued_at: chrono::DateTime<chrono::Utc>,
-    pub(super) sha: String,
-    pub(super) armored: String,
 }
 
 /// Builds the packet of `decision` for `facts.recipient` and encrypts it to that agency.
