@@ -37,7 +37,14 @@ async fn a_social_worker_opens_a_case_and_its_referral_clocks_start() {
             .all(|c| c["status"] == "pending" && c["stopped_at"].is_null()),
         "{body}"
     );
-    assert_eq!(head_seq(&w.server).await, before + 1, "opening is audited");
+    // the child's school is told (a duty, policies/duties.csv): its decision is audited too
+    let told = body["duties"].as_array().map_or(0, Vec::len) as i64;
+    assert_eq!(told, 1, "{body}");
+    assert_eq!(
+        head_seq(&w.server).await,
+        before + 1 + told,
+        "opening is audited"
+    );
 
     let case = w.read(&id).await;
     assert_eq!(case["subject_id"], w.child.as_str(), "{case}");
@@ -50,7 +57,7 @@ async fn a_social_worker_opens_a_case_and_its_referral_clocks_start() {
     assert_eq!(case["status"], "open");
     assert_eq!(case["closed_at"], Value::Null);
     assert_eq!(case["events"], json!([]));
-    assert_eq!(case["duties"], json!([]));
+    assert_eq!(case["duties"][0]["duty"], "involvement_school", "{case}");
     assert_eq!(case["linked_case_ids"], json!([]));
     let discussion = clock(&case, "strategy_discussion");
     assert_eq!(
@@ -58,7 +65,11 @@ async fn a_social_worker_opens_a_case_and_its_referral_clocks_start() {
         Duration::hours(48),
         "All Wales: a strategy discussion within 48 hours of the referral: {discussion}"
     );
-    assert_eq!(head_seq(&w.server).await, before + 2, "reading is audited");
+    assert_eq!(
+        head_seq(&w.server).await,
+        before + 2 + told,
+        "reading is audited"
+    );
     let entries = w.audit_actions(&w.child).await;
     assert_eq!(entries, ["case.open", "case.read"], "{entries:?}");
 }
@@ -583,7 +594,12 @@ async fn every_bad_input_is_refused_with_its_own_code_and_writes_nothing() {
     for (body, status, code) in opens {
         let seq = head_seq(&w.server).await;
         let r = w.csc.post("/v1/cases", &w.sw, &body).await.unwrap();
-        let written = if status == 201 { 1 } else { 0 };
+        // an opened case is audited with each duty it set off
+        let written = if status == 201 {
+            1 + r.json()["duties"].as_array().map_or(0, Vec::len) as i64
+        } else {
+            0
+        };
         assert_eq!(
             head_seq(&w.server).await,
             seq + written,

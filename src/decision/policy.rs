@@ -15,6 +15,7 @@ use chrono::NaiveDate;
 use sha2::{Digest, Sha256};
 
 use super::clocks::{Calendar, FileProblem, Timescale};
+use super::duties::Duty;
 
 use crate::vocab::{
     AgencyKind, Basis, Giver, Purpose, RecordKind, Role, Section, SubjectRole, View,
@@ -135,6 +136,7 @@ pub struct Policy {
     rationale_min_chars: usize,
     timescales: Vec<Timescale>,
     calendar: Calendar,
+    duties: Vec<Duty>,
 }
 
 impl fmt::Debug for Policy {
@@ -251,6 +253,7 @@ embedded!(
     "consent_givers.csv",
     "deposit.conf",
     "deposit.csv",
+    "duties.csv",
     "initiate.conf",
     "initiate.csv",
     "mappa_bases.conf",
@@ -471,6 +474,8 @@ impl Policy {
             .map_err(|p| in_file("timescales.csv", p))?;
         let calendar = Calendar::parse(files.get("bank_holidays.csv")?, today)
             .map_err(|p| in_file("bank_holidays.csv", p))?;
+        let duties =
+            Duty::parse_all(files.get("duties.csv")?).map_err(|p| in_file("duties.csv", p))?;
         let mut families = Vec::with_capacity(Family::ALL.len());
         for family in Family::ALL {
             families.push(load_family(files, *family, &bands).await?);
@@ -484,6 +489,7 @@ impl Policy {
             rationale_min_chars,
             timescales,
             calendar,
+            duties,
         })
     }
 
@@ -498,6 +504,11 @@ impl Policy {
     /// The clocks of a case (`timescales.csv`), in file order.
     pub fn timescales(&self) -> &[Timescale] {
         &self.timescales
+    }
+
+    /// The duties to notify (`duties.csv`), in file order.
+    pub fn duties(&self) -> &[Duty] {
+        &self.duties
     }
 
     /// The bank holidays of England and Wales (`bank_holidays.csv`).

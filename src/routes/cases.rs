@@ -19,6 +19,7 @@ use crate::audit::Entry;
 use crate::cases::store::{self, Case, Event, Filter, Full};
 use crate::cases::{self, CLOCK_SKEW_SECONDS, Clock, ClockView, Happened};
 use crate::db::now;
+use crate::decision::duties::Trigger;
 use crate::error::ApiError;
 use crate::identity::Principal;
 use crate::on_tx;
@@ -263,6 +264,15 @@ pub(crate) async fn open(
     }
     store::insert(&mut tx, &case, &principal.sub, &linked).await?;
     store::store_clocks(&mut tx, &case.id, &case.lead_agency, &clocks).await?;
+    let duties = super::duties::carry_out(
+        &state,
+        &principal,
+        &mut tx,
+        Trigger::CaseOpened,
+        &case,
+        None,
+    )
+    .await?;
     let seq = commit_with(
         tx,
         Entry::new(&principal, "case.open")
@@ -275,8 +285,24 @@ pub(crate) async fn open(
     .await?;
     Ok((
         StatusCode::CREATED,
-        Json(json!({"id": case.id, "clocks": views(&clocks, now()), "audit_seq": seq})),
+        Json(json!({"id": case.id, "clocks": views(&clocks, now()),
+            "duties": duties_json(&duties), "audit_seq": seq})),
     ))
+}
+
+/// Duties as a case shows them: each with its decision and reason codes.
+fn duties_json(duties: &[store::Duty]) -> Vec<Value> {
+    duties
+        .iter()
+        .map(|d| {
+            let mut v = serde_json::to_value(d).unwrap_or(Value::Null);
+            let reasons: Value = serde_json::from_str(&d.reasons).unwrap_or(json!([]));
+            if let Value::Object(o) = &mut v {
+                o.insert("reasons".into(), reasons);
+            }
+            v
+        })
+        .collect()
 }
 
 /// A case as `GET /v1/cases/{id}` shows it.
@@ -292,18 +318,7 @@ fn case_json(state: &AppState, full: &Full, show_links: bool) -> Result<Value, A
             "agency": e.agency, "sub": e.sub, "recorded_at": e.recorded_at,
         }));
     }
-    let duties: Vec<Value> = full
-        .duties
-        .iter()
-        .map(|d| {
-            let mut v = serde_json::to_value(d).unwrap_or(Value::Null);
-            let reasons: Value = serde_json::from_str(&d.reasons).unwrap_or(json!([]));
-            if let Value::Object(o) = &mut v {
-                o.insert("reasons".into(), reasons);
-            }
-            v
-        })
-        .collect();
+    let duties = duties_json(&full.duties);
     Ok(json!({
         "id": c.id, "subject_id": c.subject_id, "subject_role": c.subject_role,
         "lead_agency": c.lead_agency, "lead_sub": c.lead_sub,
@@ -515,6 +530,15 @@ pub(crate) async fn event(
     store::store_clocks(&mut tx, &id, &case.lead_agency, &clocks).await?;
     let closed_at = (event.kind == EventKind::CaseClosed).then_some(event.occurred_at);
     store::update_case(&mut tx, &id, closed_at, event.outcome).await?;
+    let duties = super::duties::carry_out(
+        &state,
+        &principal,
+        &mut tx,
+        Trigger::Event(event.kind),
+        &case,
+        record.as_deref(),
+    )
+    .await?;
     let audit_seq = commit_with(
         tx,
         Entry::new(&principal, "case.event")
@@ -528,7 +552,8 @@ pub(crate) async fn event(
     let at = cases::judged_at(closed_at, now());
     Ok((
         StatusCode::CREATED,
-        Json(json!({"seq": seq, "clocks": views(&clocks, at), "audit_seq": audit_seq})),
+        Json(json!({"seq": seq, "clocks": views(&clocks, at),
+            "duties": duties_json(&duties), "audit_seq": audit_seq})),
     ))
 }
 

@@ -71,6 +71,7 @@ async fn load_facts(
             justification: req.justification.clone(),
             legal_reference: req.legal_reference.clone(),
             mappa_decision_id: req.mappa_decision_id.clone(),
+            notification: false,
         },
     };
     facts::load((&state.db).into(), &state.policy, ask).await

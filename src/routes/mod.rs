@@ -5,6 +5,7 @@
 pub mod audit;
 pub mod cases;
 pub mod disclosures;
+mod duties;
 pub mod edge;
 pub mod extract;
 pub mod health;
