@@ -286,6 +286,7 @@ vocabulary! {
         ReadAllAudit => "read_all_audit",
         ChangeSchool => "change_school",
         AcknowledgePacket => "acknowledge_packet",
+        ReadRecordDisclosures => "read_record_disclosures",
     }
 }
 

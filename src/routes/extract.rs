@@ -182,16 +182,24 @@ pub enum Relation {
     ChildsSchool,
     /// The caller chaired the strategy meeting whose minutes these are.
     Chair,
+    /// The caller's agency owns the record.
+    Owner,
 }
 
 impl Relation {
-    const ALL: [Relation; 3] = [Relation::None, Relation::ChildsSchool, Relation::Chair];
+    const ALL: [Relation; 4] = [
+        Relation::None,
+        Relation::ChildsSchool,
+        Relation::Chair,
+        Relation::Owner,
+    ];
 
     fn as_str(self) -> &'static str {
         match self {
             Relation::None => "none",
             Relation::ChildsSchool => "childs_school",
             Relation::Chair => "chair",
+            Relation::Owner => "owner",
         }
     }
 
@@ -207,6 +215,10 @@ impl Relation {
                 "not_chair",
                 "only the chair of the strategy meeting may do this for its minutes \
                  (policies/actions.csv, RULES 6)",
+            ),
+            Relation::Owner => ApiError::forbidden(
+                "not_record_owner",
+                "only the record's owner agency may do this (policies/actions.csv)",
             ),
         }
     }

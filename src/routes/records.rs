@@ -13,7 +13,8 @@ use serde_json::{Value, json};
 use sqlx::Row;
 
 use super::extract::{
-    Body, Relation, commit_with, configured_agency, id, invalid, new_id, require_as, store_failed,
+    Body, Relation, commit_with, configured_agency, id, invalid, may_as, new_id, require_as,
+    store_failed,
 };
 use super::subjects::subject_school;
 use super::views::{decision_body, entry_json};
@@ -200,7 +201,13 @@ pub(crate) async fn disclosures(
             .map(|r| r.try_get::<String, _>("owner_agency"))
             .transpose()?
     });
-    if owner.as_deref() != Some(&*principal.agency) {
+    // a caller the policy does not let read them learns nothing, not even that the record exists
+    let relation = if owner.as_deref() == Some(&*principal.agency) {
+        Relation::Owner
+    } else {
+        Relation::None
+    };
+    if owner.is_none() || !may_as(&state, &principal, Action::ReadRecordDisclosures, relation) {
         return Err(ApiError::not_found(format!(
             "no record {record} owned by your agency"
         )));
