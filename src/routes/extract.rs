@@ -154,17 +154,11 @@ pub fn check_query(query: &str) -> Result<(), ApiError> {
     Ok(())
 }
 
-/// A broker identifier from the path (a UUID); anything else is 400.
-pub fn id(text: &str, what: &str) -> Result<String, ApiError> {
-    uuid::Uuid::parse_str(text)
-        .map(|u| u.hyphenated().to_string())
-        .map_err(|_| {
-            ApiError::new(
-                StatusCode::BAD_REQUEST,
-                "invalid_id",
-                format!("\"{}\" is not a valid {what} id", crate::text::escape(text)),
-            )
-        })
+/// An identifier from the path, parsed as its type (a UUID, or an agency id); anything else
+/// is 400 `invalid_id`.
+pub fn id<T: crate::ids::Id>(text: &str) -> Result<T, ApiError> {
+    text.parse::<T>()
+        .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "invalid_id", e.to_string()))
 }
 
 /// A new identifier (time-ordered UUID v7).
