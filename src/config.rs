@@ -192,14 +192,7 @@ impl Default for DatabaseConfig {
     }
 }
 
-/// Is this a valid agency id (`[a-z0-9-]`, not empty)?
-pub fn valid_agency_id(id: &str) -> bool {
-    !id.is_empty()
-        && id.len() <= 64
-        && id
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-}
+pub use crate::ids::valid_agency_id;
 
 impl Config {
     /// Reads, overrides from the environment, resolves paths and validates.

@@ -15,6 +15,7 @@ pub mod demo;
 pub mod devinit;
 pub mod error;
 pub mod identity;
+pub mod ids;
 pub mod loadgen;
 pub mod routes;
 pub mod server;

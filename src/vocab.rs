@@ -193,7 +193,7 @@ vocabulary!(
 
 vocabulary!(
     /// What a case concluded (PROCESS.md, Outcomes), recorded with an `outcome_recorded` event.
-    Outcome, "outcome" {
+    CaseOutcome, "outcome" {
     NoFurtherAction => "no_further_action",
     EarlyHelp => "early_help",
     ChildInNeed => "child_in_need",
@@ -304,6 +304,7 @@ vocabulary! {
         ReadAllAudit => "read_all_audit",
         ChangeSchool => "change_school",
         AcknowledgePacket => "acknowledge_packet",
+        ReadRecordDisclosures => "read_record_disclosures",
         OpenCase => "open_case",
         ReadCase => "read_case",
         RecordCaseEvent => "record_case_event",

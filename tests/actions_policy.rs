@@ -93,3 +93,49 @@ async fn an_actions_row_with_an_unknown_relation_refuses_the_whole_policy() {
         "the refusal names the file and the term: {err}"
     );
 }
+
+/// The partnership's IG officer asks for every decision about csc's record.
+async fn ig_reads_csc_record_decisions(server: &TestServer) -> broker::client::Response {
+    let csc = server.client("csc");
+    let sw = server.token("csc", "sw.amara", &[Role::SocialWorker]);
+    let pupil = common::hillside_pupil(&csc, &sw).await;
+    let owner = csc
+        .get(&format!("/v1/records/{}/disclosures", pupil.record), &sw)
+        .await
+        .expect("the owner's read answers");
+    assert_eq!(owner.status, 200, "the owner reads: {}", owner.text());
+    let ig = server.token("partnership", "ig.patel", &[Role::IgOfficer]);
+    server
+        .client("partnership")
+        .get(&format!("/v1/records/{}/disclosures", pupil.record), &ig)
+        .await
+        .expect("the IG officer's read answers")
+}
+
+#[tokio::test]
+async fn a_records_decisions_are_its_owners_by_an_actions_row_an_ig_officer_can_widen() {
+    // shipped: only the owner agency (relation `owner`); anyone else as for an unknown record
+    let server = TestServer::start().await;
+    problem(
+        &ig_reads_csc_record_decisions(&server).await,
+        404,
+        "not_found",
+    );
+    server.stop().await;
+
+    let server = TestServer::start_with_policy(|policies| {
+        let path = policies.join("actions.csv");
+        let text = std::fs::read_to_string(&path).expect("the shipped actions.csv");
+        assert!(text.contains("p, read_record_disclosures, *, *, owner, allow"));
+        std::fs::write(
+            &path,
+            format!("{text}p, read_record_disclosures, partnership, ig_officer, *, allow\n"),
+        )
+        .expect("writing actions.csv");
+    })
+    .await;
+    let r = ig_reads_csc_record_decisions(&server).await;
+    assert_eq!(r.status, 200, "with the added row: {}", r.text());
+    assert!(r.json()["decisions"].is_array(), "{}", r.text());
+    server.stop().await;
+}

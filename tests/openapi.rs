@@ -136,6 +136,19 @@ async fn request_schemas_come_from_the_request_types_with_the_vocabulary() {
         Value::Bool(false),
         "unknown fields are refused, so the schema says so"
     );
+    // ids in a body declare what the edge accepts: a UUID, or an agency id's pattern
+    assert_eq!(props["record_ids"]["items"]["format"], "uuid", "{schema}");
+    assert_eq!(
+        props["recipient_agency"]["pattern"], "^[a-z0-9-]{1,64}$",
+        "{schema}"
+    );
+    let forum = resolved(&doc, &props["mappa_decision_id"]).to_string();
+    assert!(forum.contains("\"uuid\""), "{forum}");
+    assert_eq!(
+        resolved(&doc, record)["properties"]["subject_id"]["format"],
+        "uuid",
+        "{record}"
+    );
 }
 
 /// The schema a `$ref` names inside the document, if it resolves there.

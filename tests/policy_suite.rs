@@ -537,3 +537,50 @@ fn policy_test_fails_on_a_wrong_expectation_and_shows_expected_and_actual() {
         "{stdout}"
     );
 }
+
+/// Who may disclose or deposit a record it does not own is `ownership.csv`, not the broker:
+/// with a row allowing `not_owner`, the shipped `not_record_owner` scenarios lose that code
+/// (and only that code), on disclosure and on deposit alike.
+#[tokio::test]
+async fn ownership_is_a_policy_row_an_ig_officer_can_change() {
+    let dir = tempfile::tempdir().unwrap();
+    Files::embedded().write_to(dir.path()).unwrap();
+    let path = dir.path().join("ownership.csv");
+    let text = std::fs::read_to_string(&path).unwrap();
+    std::fs::write(
+        &path,
+        format!("{text}p, disclose, not_owner, allow\np, deposit, not_owner, allow\n"),
+    )
+    .unwrap();
+    let shipped_policy = Policy::load("policies").await.unwrap();
+    let edited = Policy::load(dir.path()).await.unwrap();
+    let owner_scenarios: Vec<_> = shipped()
+        .into_iter()
+        .filter(|s| {
+            s.expect
+                .as_ref()
+                .and_then(|e| e.reasons.as_ref())
+                .is_some_and(|r| r.contains(&ReasonCode::NotRecordOwner))
+        })
+        .collect();
+    let deposits = owner_scenarios
+        .iter()
+        .filter(|s| s.action == scenario::Action::Deposit)
+        .count();
+    assert!(
+        deposits >= 2 && owner_scenarios.len() - deposits >= 2,
+        "not_record_owner needs scenarios on disclosure and deposit: {} of {} are deposits",
+        deposits,
+        owner_scenarios.len()
+    );
+    for s in &owner_scenarios {
+        let before = s.decide(&shipped_policy).codes();
+        let after = s.decide(&edited).codes();
+        assert!(before.contains(&ReasonCode::NotRecordOwner), "{}", s.name);
+        let expected: Vec<_> = before
+            .into_iter()
+            .filter(|c| *c != ReasonCode::NotRecordOwner)
+            .collect();
+        assert_eq!(after, expected, "{}", s.name);
+    }
+}

@@ -113,9 +113,11 @@ async fn the_report_counts_each_clock_as_counted_by_hand() {
     for never in ["first_review", "end_summary"] {
         assert_eq!(counts(&report, never), ([0; 6], Value::Null), "{report}");
     }
+    // each opening told the child's school (duties.csv involvement_school), and A's strategy
+    // meeting told that school again, as an agency that has received a disclosure
     assert_eq!(
         report["duties"],
-        json!({"delivered": 0, "denied": 0}),
+        json!({"delivered": 5, "denied": 0}),
         "{report}"
     );
 
@@ -186,7 +188,7 @@ async fn the_report_is_judged_at_as_of_and_windowed_by_start() {
     );
     let police = get("?agency=police".into()).await;
     assert_eq!(counts(&police, "strategy_discussion").0, [0; 6], "{police}");
-    let csc = get("?agency=csc&from=2020-01-01".into()).await;
+    let csc = get("?agency=csc&from=2020-01-01T00:00:00Z".into()).await;
     assert_eq!(counts(&csc, "strategy_discussion").0[0], 4, "{csc}");
 }
 
@@ -205,7 +207,7 @@ async fn the_report_is_for_managers_and_the_partnership_and_is_audited() {
     for (query, code) in [
         ("?format=pdf", "invalid_query"),
         ("?from=last-tuesday", "invalid_query"),
-        ("?from=2026-06-01&to=2026-01-01", "invalid_query"),
+        ("?as_of=tomorrow", "invalid_query"),
         ("?colour=blue", "invalid_query"),
     ] {
         let r = w
@@ -215,6 +217,17 @@ async fn the_report_is_for_managers_and_the_partnership_and_is_audited() {
             .unwrap();
         problem(&r, 400, code);
     }
+    // a window that ends before it starts holds no clock
+    let r = w
+        .csc
+        .get(
+            "/v1/reports/timeliness?from=2026-06-01T00:00:00Z&to=2026-01-01T00:00:00Z",
+            &tm,
+        )
+        .await
+        .unwrap();
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.json()["clocks"][0]["started"], 0, "{}", r.text());
     let before = common::flows::head_seq(&w.server).await;
     let r = w.csc.get("/v1/reports/timeliness", &tm).await.unwrap();
     assert_eq!(r.status, 200, "{}", r.text());

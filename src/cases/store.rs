@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 
 use super::Clock;
 use crate::db::{Db, parse_ts, ts};
-use crate::vocab::{CaseStatus, EventKind, Outcome, SubjectRole};
+use crate::vocab::{CaseOutcome, CaseStatus, EventKind, SubjectRole};
 use crate::writer::WriteTx;
 use crate::{on_tx, with_db};
 
@@ -37,7 +37,7 @@ pub struct Case {
     pub status: CaseStatus,
     pub opened_at: DateTime<Utc>,
     pub closed_at: Option<DateTime<Utc>>,
-    pub outcome: Option<Outcome>,
+    pub outcome: Option<CaseOutcome>,
 }
 
 const CASE: &str = "SELECT id, subject_id, subject_role, lead_agency, lead_sub, referred_by_agency, \
@@ -84,7 +84,7 @@ pub struct Event {
     pub kind: EventKind,
     pub occurred_at: DateTime<Utc>,
     pub record_id: Option<String>,
-    pub outcome: Option<Outcome>,
+    pub outcome: Option<CaseOutcome>,
     pub rationale_enc: Option<Vec<u8>>,
     pub note_enc: Option<Vec<u8>>,
     pub agency: String,
@@ -353,7 +353,7 @@ pub async fn update_case(
     tx: &mut WriteTx,
     case_id: &str,
     closed_at: Option<DateTime<Utc>>,
-    outcome: Option<Outcome>,
+    outcome: Option<CaseOutcome>,
 ) -> Result<(), sqlx::Error> {
     on_tx!(tx, c => {
         if let Some(at) = closed_at {

@@ -50,13 +50,20 @@ pub fn decide(policy: &Policy, facts: &Facts) -> Decision {
         );
     }
 
-    // 7a: the owner pushes, and only roles that may initiate.
-    if let Some(r) = facts.records.iter().find(|r| r.owner != requester.agency) {
+    // 7a: the owner pushes (ownership), and only roles that may initiate.
+    if let Some(r) = facts
+        .records
+        .iter()
+        .find(|r| !owner_may(policy, "disclose", r, requester))
+    {
         f.fail(
             ReasonCode::NotRecordOwner,
             format!(
-                "rule 7a: record {} is owned by {}, not by the requester's agency {}",
-                r.id, r.owner, requester.agency
+                "rule 7a: record {} is owned by {}, not by the requester's agency {} ({})",
+                r.id,
+                r.owner,
+                requester.agency,
+                Family::Ownership
             ),
         );
     }
@@ -449,6 +456,21 @@ fn applicable_forum_decision(facts: &Facts) -> Option<&MappaDecisionFacts> {
     })
 }
 
+/// Does `ownership.csv` let the requester do `act` to `record`, given whether its agency owns it?
+fn owner_may(
+    policy: &Policy,
+    act: &str,
+    record: &super::RecordFacts,
+    requester: &super::Requester,
+) -> bool {
+    let relation = if record.owner == requester.agency {
+        "owner"
+    } else {
+        "not_owner"
+    };
+    policy.allows(Family::Ownership, &[act, relation])
+}
+
 fn long_enough(text: Option<&str>, min_chars: usize) -> bool {
     text.is_some_and(|t| {
         let t = t.trim();
@@ -469,12 +491,15 @@ pub fn decide_deposit(
 ) -> Decision {
     let mut f = Failures::default();
     for record in records {
-        if record.owner != requester.agency {
+        if !owner_may(policy, "deposit", record, requester) {
             f.fail(
                 ReasonCode::NotRecordOwner,
                 format!(
-                    "rule 2.1: record {} would be owned by {}; an agency deposits only its own records",
-                    record.id, record.owner
+                    "rule 2.1: record {} would be owned by {}; an agency deposits only its own \
+                     records ({})",
+                    record.id,
+                    record.owner,
+                    Family::Ownership
                 ),
             );
         }

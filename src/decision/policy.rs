@@ -51,6 +51,8 @@ enum Col {
     Relation,
     SubjectRole,
     MappaConsequence,
+    OwnedAct,
+    Ownership,
 }
 
 pub const GILLICK: &[&str] = &["competent", "not_competent", "not_assessed"];
@@ -67,7 +69,11 @@ pub const RECIPIENT_REQUIREMENTS: &[&str] = &["own_pupil", "staff_designation", 
 pub const CONTROLS: &[&str] = &["chair_permission"];
 pub const MAPPA_CONSEQUENCES: &[&str] = &["open", "ig_review", "notify_mappa"];
 /// Facts about the caller and what it acts on that an `actions` row may require (`*`: none).
-pub const RELATIONS: &[&str] = &["none", "childs_school", "chair", "lead_agency"];
+pub const RELATIONS: &[&str] = &["none", "childs_school", "chair", "owner", "lead_agency"];
+/// The acts of a decision on a record that `ownership.csv` governs.
+pub const OWNED_ACTS: &[&str] = &["disclose", "deposit"];
+/// The requester's relation to a record (`ownership.csv`).
+pub const OWNERSHIP: &[&str] = &["owner", "not_owner"];
 
 macro_rules! families {
     ($($variant:ident => $file:literal [$($field:literal : $col:ident),+]),+ $(,)?) => {
@@ -104,6 +110,7 @@ families! {
     ThirdParty => "third_party" ["section": Section, "subject_role": SubjectRole, "basis": Basis],
     MappaBases => "mappa_bases" ["basis": Basis, "consequence": MappaConsequence],
     Actions => "actions" ["action": Action, "agency_kind": AgencyKind, "role": Role, "relation": Relation],
+    Ownership => "ownership" ["act": OwnedAct, "relation": Ownership],
 }
 
 impl fmt::Display for Family {
@@ -260,6 +267,8 @@ embedded!(
     "mappa_bases.csv",
     "overrides.conf",
     "overrides.csv",
+    "ownership.conf",
+    "ownership.csv",
     "parameters.csv",
     "purposes.conf",
     "purposes.csv",
@@ -332,6 +341,8 @@ fn check_term(col: Col, value: &str, bands: &[AgeBand]) -> Result<(), String> {
         Col::MappaConsequence => {
             return one_of("MAPPA consequence", value, MAPPA_CONSEQUENCES);
         }
+        Col::OwnedAct => return one_of("act", value, OWNED_ACTS),
+        Col::Ownership => return one_of("relation to the record", value, OWNERSHIP),
     };
     parsed.map_err(|e| e.to_string())
 }

@@ -18,6 +18,7 @@ use crate::audit::{self, AuditRow, Entry};
 use crate::db::{Db, now, ts};
 use crate::error::ApiError;
 use crate::identity::Principal;
+use crate::ids::SubjectId;
 use crate::state::AppState;
 use crate::vocab::Action;
 use crate::vocab::Basis;
@@ -130,7 +131,7 @@ fn check_filters(f: &Filters) -> Result<(), ApiError> {
         ));
     }
     if let Some(s) = &f.subject_id {
-        id(s, "subject")?;
+        id::<SubjectId>(s)?;
     }
     Ok(())
 }
@@ -430,9 +431,9 @@ pub(crate) async fn history(
     Path(subject): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
     let who = auditor(&state, principal, Action::ReadAudit)?;
-    let subject = id(&subject, "subject")?;
+    let subject = id::<SubjectId>(&subject)?;
     let f = Filters {
-        subject_id: Some(subject.clone()),
+        subject_id: Some(subject.to_string()),
         ..Filters::default()
     };
     if !known_subject(&state.db, &f, &subject, who.scope.as_deref()).await? {

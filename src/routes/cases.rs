@@ -22,9 +22,10 @@ use crate::db::now;
 use crate::decision::duties::Trigger;
 use crate::error::ApiError;
 use crate::identity::Principal;
+use crate::ids::{CaseId, RecordId, SubjectId};
 use crate::on_tx;
 use crate::state::AppState;
-use crate::vocab::{Action, CaseStatus, EventKind, Outcome, SubjectRole};
+use crate::vocab::{Action, CaseOutcome, CaseStatus, EventKind, SubjectRole};
 
 /// The most cases a case may be linked to when it is opened.
 const MAX_LINKS: usize = 20;
@@ -63,7 +64,7 @@ pub(crate) struct NewEvent {
     record_id: Option<String>,
     /// With `outcome_recorded` only.
     #[serde(default)]
-    #[schemars(with = "Option<Outcome>")]
+    #[schemars(with = "Option<CaseOutcome>")]
     outcome: Option<String>,
     /// Why: required with an outcome, at least `rationale_min_chars` (policies/parameters.csv).
     #[serde(default)]
@@ -164,7 +165,8 @@ pub(crate) async fn open(
     Body(body): Body<NewCase>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     require(&state, &principal, Action::OpenCase)?;
-    let subject = super::extract::id(&body.subject_id, "subject")
+    let subject = super::extract::id::<SubjectId>(&body.subject_id)
+        .map(String::from)
         .map_err(|_| invalid("subject_id", "is not a valid subject id"))?;
     happened("referral_received_at", body.referral_received_at)?;
     if let Some(a) = &body.referred_by_agency {
@@ -186,12 +188,14 @@ pub(crate) async fn open(
     }
     let mut linked = Vec::with_capacity(body.linked_case_ids.len());
     for id in &body.linked_case_ids {
-        let id = super::extract::id(id, "case").map_err(|_| {
-            invalid(
-                "linked_case_ids",
-                format!("\"{}\" is not a valid case id", crate::text::escape(id)),
-            )
-        })?;
+        let id = super::extract::id::<CaseId>(id)
+            .map(String::from)
+            .map_err(|_| {
+                invalid(
+                    "linked_case_ids",
+                    format!("\"{}\" is not a valid case id", crate::text::escape(id)),
+                )
+            })?;
         if !linked.contains(&id) {
             linked.push(id);
         }
@@ -340,7 +344,7 @@ pub(crate) async fn get(
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    let id = super::extract::id(&id, "case")?;
+    let id = super::extract::id::<CaseId>(&id).map(String::from)?;
     if !may_somewhere(&state, &principal, Action::ReadCase) {
         return Err(not_permitted(&principal, Action::ReadCase));
     }
@@ -367,14 +371,14 @@ pub(crate) async fn get(
 /// A validated event, before the case is read.
 struct Parsed {
     kind: EventKind,
-    outcome: Option<Outcome>,
+    outcome: Option<CaseOutcome>,
 }
 
 fn parse_event(state: &AppState, body: &NewEvent) -> Result<Parsed, ApiError> {
     let kind: EventKind = body.kind.parse().map_err(|e: crate::vocab::UnknownTerm| {
         ApiError::invalid("unknown_event_kind", format!("kind: {e}"))
     })?;
-    let outcome: Option<Outcome> = body
+    let outcome: Option<CaseOutcome> = body
         .outcome
         .as_deref()
         .map(str::parse)
@@ -425,7 +429,7 @@ pub(crate) async fn event(
     Path(id): Path<String>,
     Body(body): Body<NewEvent>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
-    let id = super::extract::id(&id, "case")?;
+    let id = super::extract::id::<CaseId>(&id).map(String::from)?;
     if !may_somewhere(&state, &principal, Action::RecordCaseEvent) {
         return Err(not_permitted(&principal, Action::RecordCaseEvent));
     }
@@ -434,7 +438,8 @@ pub(crate) async fn event(
         .record_id
         .as_deref()
         .map(|r| {
-            super::extract::id(r, "record")
+            super::extract::id::<RecordId>(r)
+                .map(String::from)
                 .map_err(|_| invalid("record_id", "is not a valid record id"))
         })
         .transpose()?;
@@ -564,10 +569,13 @@ pub(crate) struct Filters {
     status: Option<CaseStatus>,
     /// `true`: only open cases with a clock running past its due time.
     overdue: Option<bool>,
+    #[schemars(extend("pattern" = super::extract::QUERY_TEXT))]
     lead_sub: Option<String>,
     /// Cases opened after this one (the last id of the previous page).
+    #[schemars(extend("format" = "uuid"))]
     after: Option<String>,
     /// At most this many (1 to 1000, default 100).
+    #[schemars(range(min = 1, max = 1000))]
     limit: Option<i64>,
 }
 
@@ -590,7 +598,7 @@ pub(crate) async fn list(
     let after = f
         .after
         .as_deref()
-        .map(|a| super::extract::id(a, "case"))
+        .map(|a| super::extract::id::<CaseId>(a).map(String::from))
         .transpose()?;
     let at = now();
     let filter = Filter {

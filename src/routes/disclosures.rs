@@ -4,13 +4,15 @@
 //! in the write queue, the packet stored and the decision audited in one action (`writer`),
 //! only if the child's facts are still those it was decided on; otherwise all again.
 
+use std::collections::BTreeSet;
+
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::extract::{Body, configured_agency, id, invalid};
+use super::extract::{Body, configured_agency, invalid};
 use super::notify::{self, Notice};
 use super::packet::{entry_for, seal};
 use super::views::decision_body;
@@ -19,19 +21,19 @@ use crate::db::now;
 use crate::decision::{Recipient, RequestFacts, decide};
 use crate::error::ApiError;
 use crate::identity::Principal;
+use crate::ids::{AgencyId, MappaDecisionId, RecordId};
 use crate::state::AppState;
 use crate::store::facts::{self, Ask, Loaded};
 use crate::store::packets::{Sealed, store_if_current};
 use crate::vocab::{Basis, Obligation, Purpose, Role};
 use crate::writer::WriteTx;
 
-/// The disclosure (and decision) request of API.md.
+/// The disclosure (and decision) request of API.md, as it arrives.
 #[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DisclosureRequest {
-    #[schemars(extend("items" = {"type": "string", "format": "uuid"}))]
-    pub record_ids: Vec<String>,
-    pub recipient_agency: String,
+    pub record_ids: Vec<RecordId>,
+    pub recipient_agency: AgencyId,
     #[serde(default)]
     pub recipient_role: Option<Role>,
     #[serde(default)]
@@ -43,36 +45,80 @@ pub struct DisclosureRequest {
     #[serde(default)]
     pub legal_reference: Option<String>,
     #[serde(default)]
-    #[schemars(extend("format" = "uuid"))]
-    pub mappa_decision_id: Option<String>,
+    pub mappa_decision_id: Option<MappaDecisionId>,
+}
+
+/// A disclosure request that can be decided: one to 50 distinct records, free text within its
+/// bounds. Made only from a [`DisclosureRequest`], so a handler cannot forget a check.
+#[derive(Debug, Clone)]
+pub struct Disclosure {
+    records: Vec<RecordId>,
+    recipient: AgencyId,
+    recipient_role: Option<Role>,
+    recipient_sub: Option<String>,
+    request: RequestFacts,
+}
+
+impl TryFrom<DisclosureRequest> for Disclosure {
+    type Error = ApiError;
+
+    /// 422 naming the field: no record, more than 50, a record named twice, a text too long.
+    fn try_from(req: DisclosureRequest) -> Result<Disclosure, ApiError> {
+        if req.record_ids.is_empty() {
+            return Err(invalid("record_ids", "name at least one record"));
+        }
+        if req.record_ids.len() > 50 {
+            return Err(invalid("record_ids", "at most 50 records per disclosure"));
+        }
+        let distinct: BTreeSet<&RecordId> = req.record_ids.iter().collect();
+        if distinct.len() != req.record_ids.len() {
+            return Err(invalid("record_ids", "names a record twice"));
+        }
+        for (field, value, max) in [
+            ("justification", &req.justification, 4000),
+            ("legal_reference", &req.legal_reference, 500),
+            ("recipient_sub", &req.recipient_sub, 200),
+        ] {
+            if value.as_ref().is_some_and(|v| v.chars().count() > max) {
+                return Err(invalid(field, format!("is longer than {max} characters")));
+            }
+        }
+        Ok(Disclosure {
+            records: req.record_ids,
+            recipient: req.recipient_agency,
+            recipient_role: req.recipient_role,
+            recipient_sub: req.recipient_sub,
+            request: RequestFacts {
+                purpose: req.purpose,
+                basis: req.basis,
+                justification: req.justification,
+                legal_reference: req.legal_reference,
+                mappa_decision_id: req.mappa_decision_id.map(String::from),
+                notification: false,
+            },
+        })
+    }
 }
 
 /// What the database holds about the request, read outside the write queue.
 async fn load_facts(
     state: &AppState,
     principal: &Principal,
-    req: &DisclosureRequest,
+    req: &Disclosure,
 ) -> Result<Loaded, ApiError> {
-    let recipient = configured_agency(state, "recipient_agency", &req.recipient_agency)?;
+    let recipient = configured_agency(state, "recipient_agency", &req.recipient)?;
     let ask = Ask {
         at: now(),
         subject: None,
-        record_ids: req.record_ids.clone(),
+        record_ids: req.records.clone(),
         requester: principal.requester(),
         recipient: Recipient {
-            agency: req.recipient_agency.clone(),
+            agency: req.recipient.to_string(),
             agency_kind: recipient.kind,
             role: req.recipient_role,
             sub: req.recipient_sub.clone(),
         },
-        request: RequestFacts {
-            purpose: req.purpose,
-            basis: req.basis,
-            justification: req.justification.clone(),
-            legal_reference: req.legal_reference.clone(),
-            mappa_decision_id: req.mappa_decision_id.clone(),
-            notification: false,
-        },
+        request: req.request.clone(),
     };
     facts::load((&state.db).into(), &state.policy, ask).await
 }
@@ -109,50 +155,12 @@ async fn audit_if_current(
     tx.commit(entry).await.map(Some)
 }
 
-/// Checks ids and sizes before anything is loaded.
-fn validate(req: &mut DisclosureRequest) -> Result<(), ApiError> {
-    if req.record_ids.is_empty() {
-        return Err(invalid("record_ids", "name at least one record"));
-    }
-    if req.record_ids.len() > 50 {
-        return Err(invalid("record_ids", "at most 50 records per disclosure"));
-    }
-    for (i, r) in req.record_ids.iter_mut().enumerate() {
-        *r = id(r, "record").map_err(|_| {
-            invalid(
-                &format!("record_ids[{i}]"),
-                format!("\"{r}\" is not a valid record id"),
-            )
-        })?;
-    }
-    let mut seen = req.record_ids.clone();
-    seen.sort();
-    seen.dedup();
-    if seen.len() != req.record_ids.len() {
-        return Err(invalid("record_ids", "names a record twice"));
-    }
-    if let Some(m) = &mut req.mappa_decision_id {
-        *m = id(m, "MAPPA decision")
-            .map_err(|_| invalid("mappa_decision_id", "is not a valid id"))?;
-    }
-    for (field, value, max) in [
-        ("justification", &req.justification, 4000),
-        ("legal_reference", &req.legal_reference, 500),
-        ("recipient_sub", &req.recipient_sub, 200),
-    ] {
-        if value.as_ref().is_some_and(|v| v.chars().count() > max) {
-            return Err(invalid(field, format!("is longer than {max} characters")));
-        }
-    }
-    Ok(())
-}
-
 pub(crate) async fn dry_run(
     principal: Principal,
     State(state): State<AppState>,
-    Body(mut req): Body<DisclosureRequest>,
+    Body(req): Body<DisclosureRequest>,
 ) -> Result<Json<Value>, ApiError> {
-    validate(&mut req)?;
+    let req = Disclosure::try_from(req)?;
     on_current_facts(|| check(&state, &principal, &req)).await
 }
 
@@ -160,7 +168,7 @@ pub(crate) async fn dry_run(
 async fn check(
     state: &AppState,
     principal: &Principal,
-    req: &DisclosureRequest,
+    req: &Disclosure,
 ) -> Result<Option<Json<Value>>, ApiError> {
     let loaded = load_facts(state, principal, req).await?;
     let decision = decide(&state.policy, &loaded.facts);
@@ -172,9 +180,9 @@ async fn check(
 pub(crate) async fn disclose(
     principal: Principal,
     State(state): State<AppState>,
-    Body(mut req): Body<DisclosureRequest>,
+    Body(req): Body<DisclosureRequest>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
-    validate(&mut req)?;
+    let req = Disclosure::try_from(req)?;
     on_current_facts(|| disclose_once(&state, &principal, &req)).await
 }
 
@@ -182,7 +190,7 @@ pub(crate) async fn disclose(
 async fn disclose_once(
     state: &AppState,
     principal: &Principal,
-    req: &DisclosureRequest,
+    req: &Disclosure,
 ) -> Result<Option<(StatusCode, Json<Value>)>, ApiError> {
     let loaded = load_facts(state, principal, req).await?;
     let facts = &loaded.facts;

@@ -90,8 +90,13 @@ pub(super) async fn carry_out(
         let at = now();
         let ask = Ask {
             at,
-            subject: Some(case.subject_id.clone()),
-            record_ids: record.map(str::to_owned).into_iter().collect(),
+            subject: Some(case.subject_id.parse().map_err(ApiError::internal)?),
+            record_ids: record
+                .map(str::parse)
+                .transpose()
+                .map_err(ApiError::internal)?
+                .into_iter()
+                .collect(),
             requester: principal.requester(),
             recipient: Recipient {
                 agency: agency.clone(),

@@ -155,17 +155,16 @@ pub fn check_query(query: &str) -> Result<(), ApiError> {
     Ok(())
 }
 
-/// A broker identifier from the path (a UUID); anything else is 400.
-pub fn id(text: &str, what: &str) -> Result<String, ApiError> {
-    uuid::Uuid::parse_str(text)
-        .map(|u| u.hyphenated().to_string())
-        .map_err(|_| {
-            ApiError::new(
-                StatusCode::BAD_REQUEST,
-                "invalid_id",
-                format!("\"{}\" is not a valid {what} id", crate::text::escape(text)),
-            )
-        })
+/// A single-line query value as a schema pattern: what [`check_query`] lets through (one line,
+/// no control character, no Unicode line separator, no bidirectional override).
+pub const QUERY_TEXT: &str =
+    "^[^\\u0000-\\u001F\\u007F-\\u009F\\u2028\\u2029\\u202A-\\u202E\\u2066-\\u2069]*$";
+
+/// An identifier from the path, parsed as its type (a UUID, or an agency id); anything else
+/// is 400 `invalid_id`.
+pub fn id<T: crate::ids::Id>(text: &str) -> Result<T, ApiError> {
+    text.parse::<T>()
+        .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "invalid_id", e.to_string()))
 }
 
 /// A new identifier (time-ordered UUID v7).
@@ -183,15 +182,18 @@ pub enum Relation {
     ChildsSchool,
     /// The caller chaired the strategy meeting whose minutes these are.
     Chair,
+    /// The caller's agency owns the record.
+    Owner,
     /// The caller's agency leads the case (PROCESS.md, Cases).
     LeadAgency,
 }
 
 impl Relation {
-    const ALL: [Relation; 4] = [
+    const ALL: [Relation; 5] = [
         Relation::None,
         Relation::ChildsSchool,
         Relation::Chair,
+        Relation::Owner,
         Relation::LeadAgency,
     ];
 
@@ -200,6 +202,7 @@ impl Relation {
             Relation::None => "none",
             Relation::ChildsSchool => "childs_school",
             Relation::Chair => "chair",
+            Relation::Owner => "owner",
             Relation::LeadAgency => "lead_agency",
         }
     }
@@ -216,6 +219,10 @@ impl Relation {
                 "not_chair",
                 "only the chair of the strategy meeting may do this for its minutes \
                  (policies/actions.csv, RULES 6)",
+            ),
+            Relation::Owner => ApiError::forbidden(
+                "not_record_owner",
+                "only the record's owner agency may do this (policies/actions.csv)",
             ),
             Relation::LeadAgency => ApiError::forbidden(
                 "not_lead_agency",

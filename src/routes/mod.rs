@@ -138,7 +138,7 @@ api! {
     post "/v1/mappa/decisions" => subjects::mappa_decision { "as policies/actions.csv allows", "record a MAPPA forum decision", subjects::NewMappaDecision, 201, acts RecordMappaDecision }
     post "/v1/records" => records::deposit { "the owner agency, agency kinds and roles per policies/deposit.csv", "deposit a record; the depositor of a kind with a chair (policies/record_controls.csv: strategy_meeting_minutes, only by a children_social_care team_manager) is its chair", records::NewRecord, 201, also [DeniesWithDecision] }
     post "/v1/records/{id}/chair-permissions" => records::chair_permission { "as policies/actions.csv allows", "permit an agency to receive a record that carries a chair (strategy-meeting minutes)", records::NewChairPermission, 201, acts GrantChairPermission }
-    get "/v1/records/{id}/disclosures" => records::disclosures { "the owner agency", "every decision about this record", (), 200 }
+    get "/v1/records/{id}/disclosures" => records::disclosures { "as policies/actions.csv allows", "every decision about this record (404 for a caller the policy does not let read them)", (), 200, acts ReadRecordDisclosures }
     post "/v1/decisions" => disclosures::dry_run { "as disclosures", "dry run: the decision a disclosure would get (audited as a check)", disclosures::DisclosureRequest, 200, returns Decision }
     post "/v1/disclosures" => disclosures::disclose { "the records' owner agency", "disclose: 201 permit or 403 deny, both with the decision body", disclosures::DisclosureRequest, 201, returns Decision, also [DeniesWithDecision] }
     get "/v1/inbox" => inbox::list { "any", "packets addressed to the caller's agency and role", (), 200, returns List }
@@ -345,6 +345,7 @@ fn who_may(policy: &Policy, action: crate::vocab::Action) -> String {
                 "*" => String::new(),
                 "childs_school" => ", for a child whose recorded school is the caller's".into(),
                 "chair" => ", as the chair of the minutes".into(),
+                "owner" => ", for a record the caller's agency owns".into(),
                 "lead_agency" => ", where the caller's agency leads the case".into(),
                 other => format!(", where {other}"),
             };

@@ -13,7 +13,8 @@ use serde_json::{Value, json};
 use sqlx::Row;
 
 use super::extract::{
-    Body, Relation, commit_with, configured_agency, id, invalid, new_id, require_as, store_failed,
+    Body, Relation, commit_with, configured_agency, id, invalid, may_as, new_id, require_as,
+    store_failed,
 };
 use super::subjects::subject_school;
 use super::views::{decision_body, entry_json};
@@ -22,6 +23,7 @@ use crate::db::{now, ts};
 use crate::decision::{RecordFacts, decide_deposit};
 use crate::error::ApiError;
 use crate::identity::Principal;
+use crate::ids::{AgencyId, RecordId, SubjectId};
 use crate::state::AppState;
 use crate::vocab::{Action, RecordKind, Section, SubjectRole};
 use crate::{on_tx, with_db};
@@ -29,8 +31,7 @@ use crate::{on_tx, with_db};
 #[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct NewRecord {
-    #[schemars(extend("format" = "uuid"))]
-    subject_id: String,
+    subject_id: SubjectId,
     kind: RecordKind,
     subject_role: SubjectRole,
     sections: BTreeMap<Section, Value>,
@@ -41,8 +42,7 @@ pub(crate) async fn deposit(
     State(state): State<AppState>,
     Body(body): Body<NewRecord>,
 ) -> Result<Response, ApiError> {
-    let subject = id(&body.subject_id, "subject")
-        .map_err(|_| invalid("subject_id", "is not a valid subject id"))?;
+    let subject = body.subject_id.clone();
     if body.sections.is_empty() {
         return Err(invalid("sections", "a record needs at least one section"));
     }
@@ -56,7 +56,7 @@ pub(crate) async fn deposit(
     let sections: Vec<Section> = body.sections.keys().copied().collect();
     let facts = RecordFacts {
         id: record.clone(),
-        subject_id: subject.clone(),
+        subject_id: subject.to_string(),
         kind: body.kind,
         owner: principal.agency.to_string(),
         subject_role: body.subject_role,
@@ -134,7 +134,7 @@ pub(crate) async fn deposit(
 #[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct NewChairPermission {
-    recipient_agency: String,
+    recipient_agency: AgencyId,
 }
 
 pub(crate) async fn chair_permission(
@@ -143,7 +143,7 @@ pub(crate) async fn chair_permission(
     Path(record): Path<String>,
     Body(body): Body<NewChairPermission>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
-    let record = id(&record, "record")?;
+    let record = id::<RecordId>(&record)?;
     configured_agency(&state, "recipient_agency", &body.recipient_agency)?;
     let row = with_db!(&state.db, pool => {
         sqlx::query("SELECT subject_id, owner_agency, kind, chair_agency, chair_sub FROM records WHERE id = $1")
@@ -192,9 +192,9 @@ pub(crate) async fn chair_permission(
         .map(drop)
         .map_err(store_failed)?);
     let mut entry = Entry::new(&principal, "chair.permission").subject(&subject);
-    entry.record_ids = vec![record.clone()];
+    entry.record_ids = vec![record.to_string()];
     entry.owner_agencies = vec![owner];
-    entry.recipient_agency = Some(body.recipient_agency.clone());
+    entry.recipient_agency = Some(body.recipient_agency.to_string());
     let seq = commit_with(tx, entry).await?;
     Ok((
         StatusCode::CREATED,
@@ -209,7 +209,7 @@ pub(crate) async fn disclosures(
     State(state): State<AppState>,
     Path(record): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    let record = id(&record, "record")?;
+    let record = id::<RecordId>(&record)?;
     let owner = with_db!(&state.db, pool => {
         sqlx::query("SELECT owner_agency FROM records WHERE id = $1")
             .bind(&record)
@@ -218,7 +218,13 @@ pub(crate) async fn disclosures(
             .map(|r| r.try_get::<String, _>("owner_agency"))
             .transpose()?
     });
-    if owner.as_deref() != Some(&*principal.agency) {
+    // a caller the policy does not let read them learns nothing, not even that the record exists
+    let relation = if owner.as_deref() == Some(&*principal.agency) {
+        Relation::Owner
+    } else {
+        Relation::None
+    };
+    if owner.is_none() || !may_as(&state, &principal, Action::ReadRecordDisclosures, relation) {
         return Err(ApiError::not_found(format!(
             "no record {record} owned by your agency"
         )));

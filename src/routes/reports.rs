@@ -7,8 +7,7 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use chrono::{DateTime, NaiveDate, TimeZone, Utc};
-use chrono_tz::Europe::London;
+use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use serde_json::json;
 
@@ -25,39 +24,22 @@ use crate::vocab::Action;
 #[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct Filters {
-    /// Clocks started at or after this: an RFC 3339 instant, or a date (its start in
-    /// Europe/London). Default: a year before `to`.
-    from: Option<String>,
-    /// Clocks started before this (same forms). Default: now.
-    to: Option<String>,
+    /// Clocks started at or after this instant. Default: a year before `to`.
+    from: Option<DateTime<Utc>>,
+    /// Clocks started before this instant. Default: now.
+    to: Option<DateTime<Utc>>,
     /// Only cases this agency leads.
+    #[schemars(extend("pattern" = super::extract::QUERY_TEXT))]
     agency: Option<String>,
     /// The instant running clocks are judged at (overdue or pending). Default: now.
-    as_of: Option<String>,
+    as_of: Option<DateTime<Utc>>,
     /// `csv` for CSV; default JSON.
+    #[schemars(extend("enum" = ["json", "csv"]))]
     format: Option<String>,
 }
 
 fn bad(detail: String) -> ApiError {
     ApiError::new(StatusCode::BAD_REQUEST, "invalid_query", detail)
-}
-
-/// An RFC 3339 instant, or a date meaning its first moment in Europe/London.
-fn instant(name: &str, text: &str) -> Result<DateTime<Utc>, ApiError> {
-    if let Ok(at) = DateTime::parse_from_rfc3339(text) {
-        return Ok(at.to_utc());
-    }
-    let day: NaiveDate = text.parse().map_err(|_| {
-        bad(format!(
-            "{name}: \"{}\" is neither an RFC 3339 instant nor a date (YYYY-MM-DD)",
-            crate::text::escape(text)
-        ))
-    })?;
-    London
-        .from_local_datetime(&day.and_hms_opt(0, 0, 0).expect("midnight"))
-        .earliest()
-        .map(|t| t.to_utc())
-        .ok_or_else(|| bad(format!("{name}: {day} has no midnight in London")))
 }
 
 pub(crate) async fn timeliness(
@@ -77,26 +59,10 @@ pub(crate) async fn timeliness(
         }
     };
     let at = now();
-    let to =
-        f.to.as_deref()
-            .map(|t| instant("to", t))
-            .transpose()?
-            .unwrap_or(at);
-    let from = f
-        .from
-        .as_deref()
-        .map(|t| instant("from", t))
-        .transpose()?
-        .unwrap_or(to - chrono::Duration::days(365));
-    if from >= to {
-        return Err(bad("from must be before to".into()));
-    }
-    let as_of = f
-        .as_of
-        .as_deref()
-        .map(|t| instant("as_of", t))
-        .transpose()?
-        .unwrap_or(at);
+    let to = f.to.unwrap_or(at);
+    let from = f.from.unwrap_or(to - chrono::Duration::days(365));
+    // a window that ends before it starts holds no clock: the report is all zeros
+    let as_of = f.as_of.unwrap_or(at);
     let all = may(&state, &principal, Action::ReadAllCases);
     let agency = match (&f.agency, all) {
         (Some(a), true) => Some(a.clone()),

@@ -19,6 +19,7 @@ use crate::db::{now, ts};
 use crate::decision::facts::london_date;
 use crate::error::ApiError;
 use crate::identity::Principal;
+use crate::ids::{AgencyId, ConsentId, SubjectId};
 use crate::state::AppState;
 use crate::vocab::{Action, AgencyKind, Giver, Purpose, Role, Section};
 use crate::{on_tx, with_db};
@@ -45,7 +46,7 @@ pub async fn subject_school(state: &AppState, subject: &str) -> Result<Option<St
 pub(crate) struct NewSubject {
     date_of_birth: NaiveDate,
     #[serde(default)]
-    school_agency: Option<String>,
+    school_agency: Option<AgencyId>,
     #[serde(default)]
     local_authority: Option<String>,
     #[serde(default)]
@@ -158,7 +159,7 @@ pub(crate) async fn school(
     Path(subject): Path<String>,
     Body(body): Body<NewSchool>,
 ) -> Result<Json<Value>, ApiError> {
-    let subject = id(&subject, "subject")?;
+    let subject = id::<SubjectId>(&subject)?;
     if !may_somewhere(&state, &principal, Action::ChangeSchool) {
         return Err(not_permitted(&principal, Action::ChangeSchool));
     }
@@ -224,7 +225,7 @@ pub(crate) async fn competence(
     Path(subject): Path<String>,
     Body(body): Body<NewCompetence>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
-    let subject = id(&subject, "subject")?;
+    let subject = id::<SubjectId>(&subject)?;
     require(&state, &principal, Action::RecordCompetence)?;
     if body.assessed_on > today() {
         return Err(invalid("assessed_on", "is in the future"));
@@ -284,7 +285,7 @@ pub(crate) async fn consent(
     Path(subject): Path<String>,
     Body(body): Body<NewConsent>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
-    let subject = id(&subject, "subject")?;
+    let subject = id::<SubjectId>(&subject)?;
     require(&state, &principal, Action::RecordConsent)?;
     if body.purposes.is_empty() {
         return Err(invalid("purposes", "must list at least one purpose"));
@@ -340,8 +341,8 @@ pub(crate) async fn withdraw(
     State(state): State<AppState>,
     Path((subject, consent)): Path<(String, String)>,
 ) -> Result<Json<Value>, ApiError> {
-    let subject = id(&subject, "subject")?;
-    let consent = id(&consent, "consent")?;
+    let subject = id::<SubjectId>(&subject)?;
+    let consent = id::<ConsentId>(&consent)?;
     require(&state, &principal, Action::WithdrawConsent)?;
     let at = now();
     let mut tx = state.writer.begin().await?;
@@ -403,7 +404,7 @@ pub(crate) async fn mappa_status(
     Path(subject): Path<String>,
     Body(body): Body<MappaStatus>,
 ) -> Result<Json<Value>, ApiError> {
-    let subject = id(&subject, "subject")?;
+    let subject = id::<SubjectId>(&subject)?;
     require(&state, &principal, Action::SetMappaStatus)?;
     if !(1..=3).contains(&body.category) {
         return Err(invalid("category", "must be 1, 2 or 3"));
@@ -445,9 +446,8 @@ pub(crate) async fn mappa_status(
 #[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct NewMappaDecision {
-    #[schemars(extend("format" = "uuid"))]
-    subject_id: String,
-    recipient_agency: String,
+    subject_id: SubjectId,
+    recipient_agency: AgencyId,
     #[serde(default)]
     recipient_role: Option<Role>,
     purposes: Vec<Purpose>,
@@ -462,8 +462,7 @@ pub(crate) async fn mappa_decision(
     Body(body): Body<NewMappaDecision>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     require(&state, &principal, Action::RecordMappaDecision)?;
-    let subject = id(&body.subject_id, "subject")
-        .map_err(|_| invalid("subject_id", "is not a valid subject id"))?;
+    let subject = body.subject_id.clone();
     let recipient = configured_agency(&state, "recipient_agency", &body.recipient_agency)?;
     if let Some(role) = body.recipient_role
         && !role.valid_for(recipient.kind)
@@ -514,7 +513,7 @@ pub(crate) async fn mappa_decision(
             "mappa_decision_id": row, "purposes": body.purposes, "sections": body.sections,
             "decided_on": body.decided_on, "expires_at": body.expires_at,
         }));
-    entry.recipient_agency = Some(body.recipient_agency.clone());
+    entry.recipient_agency = Some(body.recipient_agency.to_string());
     entry.recipient_role = body.recipient_role.map(|r| r.to_string());
     let seq = commit_with(tx, entry).await?;
     Ok((
@@ -536,7 +535,7 @@ pub(crate) async fn designate(
     Path(subject): Path<String>,
     Body(body): Body<NewDesignation>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
-    let subject = id(&subject, "subject")?;
+    let subject = id::<SubjectId>(&subject)?;
     if !may_somewhere(&state, &principal, Action::DesignateStaff) {
         return Err(not_permitted(&principal, Action::DesignateStaff));
     }

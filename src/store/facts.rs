@@ -16,6 +16,7 @@ use crate::decision::{
     Requester, StaffDesignation, Subject, has_chair,
 };
 use crate::error::ApiError;
+use crate::ids::{RecordId, SubjectId};
 use crate::on_tx;
 
 /// What a decision is asked about: everything the request itself says. The database adds
@@ -26,9 +27,9 @@ pub struct Ask {
     pub at: DateTime<Utc>,
     /// The child. `None`: the first record's subject (a disclosure names only records; rule
     /// 2.2 refuses any record about another child).
-    pub subject: Option<String>,
+    pub subject: Option<SubjectId>,
     /// The records to disclose, in order; at least one unless `subject` is named.
-    pub record_ids: Vec<String>,
+    pub record_ids: Vec<RecordId>,
     pub requester: Requester,
     /// The recipient, its agency kind already resolved from the configuration.
     pub recipient: Recipient,
@@ -101,7 +102,7 @@ pub async fn load(reader: Reader<'_>, policy: &Policy, ask: Ask) -> Result<Loade
             };
             records.push(StoredRecord {
                 facts: RecordFacts {
-                    id: record.clone(),
+                    id: record.to_string(),
                     subject_id: r.try_get("subject_id")?,
                     kind: term(&r.try_get::<String, _>("kind")?)?,
                     owner: r.try_get("owner_agency")?,
@@ -113,7 +114,7 @@ pub async fn load(reader: Reader<'_>, policy: &Policy, ask: Ask) -> Result<Loade
                 content_enc: r.try_get("content_enc")?,
             });
         }
-        let subject_id = match subject.or_else(|| records.first().map(|r| r.facts.subject_id.clone())) {
+        let subject_id = match subject.map(String::from).or_else(|| records.first().map(|r| r.facts.subject_id.clone())) {
             Some(s) => s,
             None => return Err(ApiError::internal("a disclosure's facts need a child or a record")),
         };
