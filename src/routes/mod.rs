@@ -3,11 +3,13 @@
 //! drift apart.
 
 pub mod audit;
+pub mod consents;
 pub mod disclosures;
 pub mod edge;
 pub mod extract;
 pub mod health;
 pub mod inbox;
+pub mod mappa;
 mod notify;
 mod packet;
 pub mod records;
@@ -126,13 +128,13 @@ api! {
     get "/v1/whoami" => health::whoami { "any", "the authenticated caller: agency (from the certificate), sub and roles (from the token)", (), 200, also [NoStore] }
     post "/v1/subjects" => subjects::register { "as policies/actions.csv allows", "register a child; display_name is encrypted at rest", subjects::NewSubject, 201, acts RegisterSubject }
     post "/v1/subjects/{id}/competence" => subjects::competence { "as policies/actions.csv allows", "record a Gillick or mental capacity assessment", subjects::NewCompetence, 201, acts RecordCompetence }
-    post "/v1/subjects/{id}/consents" => subjects::consent { "as policies/actions.csv allows", "record a consent", subjects::NewConsent, 201, acts RecordConsent }
-    post "/v1/subjects/{id}/consents/{cid}/withdraw" => subjects::withdraw { "as policies/actions.csv allows", "withdraw a consent from now on", (), 200, acts WithdrawConsent }
+    post "/v1/subjects/{id}/consents" => consents::consent { "as policies/actions.csv allows", "record a consent", consents::NewConsent, 201, acts RecordConsent }
+    post "/v1/subjects/{id}/consents/{cid}/withdraw" => consents::withdraw { "as policies/actions.csv allows", "withdraw a consent from now on", (), 200, acts WithdrawConsent }
     put "/v1/subjects/{id}/school" => subjects::school { "as policies/actions.csv allows", "change the child's recorded school (null: no school); audited, and later decisions use the new school", subjects::NewSchool, 200, acts ChangeSchool }
-    put "/v1/subjects/{id}/mappa" => subjects::mappa_status { "as policies/actions.csv allows", "set MAPPA management status", subjects::MappaStatus, 200, acts SetMappaStatus }
+    put "/v1/subjects/{id}/mappa" => mappa::mappa_status { "as policies/actions.csv allows", "set MAPPA management status", mappa::MappaStatus, 200, acts SetMappaStatus }
     post "/v1/subjects/{id}/staff-designations" => subjects::designate { "as policies/actions.csv allows", "designate a member of staff who needs to know", subjects::NewDesignation, 201, acts DesignateStaff }
     get "/v1/subjects/{id}/history" => audit::history { "as policies/actions.csv allows", "subject access report: every disclosure of the child's records", (), 200, acts ReadAudit }
-    post "/v1/mappa/decisions" => subjects::mappa_decision { "as policies/actions.csv allows", "record a MAPPA forum decision", subjects::NewMappaDecision, 201, acts RecordMappaDecision }
+    post "/v1/mappa/decisions" => mappa::mappa_decision { "as policies/actions.csv allows", "record a MAPPA forum decision", mappa::NewMappaDecision, 201, acts RecordMappaDecision }
     post "/v1/records" => records::deposit { "the owner agency, agency kinds and roles per policies/deposit.csv", "deposit a record; the depositor of a kind with a chair (policies/record_controls.csv: strategy_meeting_minutes, only by a children_social_care team_manager) is its chair", records::NewRecord, 201, also [DeniesWithDecision] }
     post "/v1/records/{id}/chair-permissions" => records::chair_permission { "as policies/actions.csv allows", "permit an agency to receive a record that carries a chair (strategy-meeting minutes)", records::NewChairPermission, 201, acts GrantChairPermission }
     get "/v1/records/{id}/disclosures" => records::disclosures { "as policies/actions.csv allows", "every decision about this record (404 for a caller the policy does not let read them)", (), 200, acts ReadRecordDisclosures }
