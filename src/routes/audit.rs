@@ -12,7 +12,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::extract::{Body, Params, commit_with, id, may, require, store_failed};
+use super::extract::{Body, Params, commit_with, may, path_id, require, store_failed};
 use super::views::entry_json;
 use crate::audit::{self, AuditRow, Entry};
 use crate::db::{Db, now, ts};
@@ -131,7 +131,7 @@ fn check_filters(f: &Filters) -> Result<(), ApiError> {
         ));
     }
     if let Some(s) = &f.subject_id {
-        id::<SubjectId>(s)?;
+        path_id::<SubjectId>(s)?;
     }
     Ok(())
 }
@@ -431,7 +431,7 @@ pub(crate) async fn history(
     Path(subject): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
     let who = auditor(&state, principal, Action::ReadAudit)?;
-    let subject = id::<SubjectId>(&subject)?;
+    let subject = path_id::<SubjectId>(&subject)?;
     let f = Filters {
         subject_id: Some(subject.to_string()),
         ..Filters::default()

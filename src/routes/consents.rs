@@ -9,7 +9,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use sqlx::Row;
 
-use super::extract::{Body, commit_with, id, invalid, new_id, require, store_failed};
+use super::extract::{Body, commit_with, invalid, new_id, path_id, require, store_failed};
 use super::subjects::subject_school;
 use crate::audit::Entry;
 use crate::db::{now, ts};
@@ -36,7 +36,7 @@ pub(crate) async fn consent(
     Path(subject): Path<String>,
     Body(body): Body<NewConsent>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
-    let subject = id::<SubjectId>(&subject)?;
+    let subject = path_id::<SubjectId>(&subject)?;
     require(&state, &principal, Action::RecordConsent)?;
     if body.purposes.is_empty() {
         return Err(invalid("purposes", "must list at least one purpose"));
@@ -92,8 +92,8 @@ pub(crate) async fn withdraw(
     State(state): State<AppState>,
     Path((subject, consent)): Path<(String, String)>,
 ) -> Result<Json<Value>, ApiError> {
-    let subject = id::<SubjectId>(&subject)?;
-    let consent = id::<ConsentId>(&consent)?;
+    let subject = path_id::<SubjectId>(&subject)?;
+    let consent = path_id::<ConsentId>(&consent)?;
     require(&state, &principal, Action::WithdrawConsent)?;
     let at = now();
     let mut tx = state.writer.begin().await?;

@@ -10,7 +10,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::extract::{
-    Body, commit_with, configured_agency, id, invalid, new_id, require, store_failed,
+    Body, commit_with, configured_agency, invalid, new_id, path_id, require, store_failed,
 };
 use super::subjects::{subject_school, today};
 use crate::audit::Entry;
@@ -38,7 +38,7 @@ pub(crate) async fn mappa_status(
     Path(subject): Path<String>,
     Body(body): Body<MappaStatus>,
 ) -> Result<Json<Value>, ApiError> {
-    let subject = id::<SubjectId>(&subject)?;
+    let subject = path_id::<SubjectId>(&subject)?;
     require(&state, &principal, Action::SetMappaStatus)?;
     if !(1..=3).contains(&body.category) {
         return Err(invalid("category", "must be 1, 2 or 3"));

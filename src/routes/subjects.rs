@@ -11,8 +11,8 @@ use serde_json::{Value, json};
 use sqlx::Row;
 
 use super::extract::{
-    Body, Relation, commit_with, configured_agency, id, invalid, may_somewhere, new_id,
-    not_permitted, require, require_as, store_failed,
+    Body, Relation, commit_with, configured_agency, invalid, may_somewhere, new_id, not_permitted,
+    path_id, require, require_as, store_failed,
 };
 use crate::audit::Entry;
 use crate::db::{now, ts};
@@ -159,7 +159,7 @@ pub(crate) async fn school(
     Path(subject): Path<String>,
     Body(body): Body<NewSchool>,
 ) -> Result<Json<Value>, ApiError> {
-    let subject = id::<SubjectId>(&subject)?;
+    let subject = path_id::<SubjectId>(&subject)?;
     if !may_somewhere(&state, &principal, Action::ChangeSchool) {
         return Err(not_permitted(&principal, Action::ChangeSchool));
     }
@@ -225,7 +225,7 @@ pub(crate) async fn competence(
     Path(subject): Path<String>,
     Body(body): Body<NewCompetence>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
-    let subject = id::<SubjectId>(&subject)?;
+    let subject = path_id::<SubjectId>(&subject)?;
     require(&state, &principal, Action::RecordCompetence)?;
     if body.assessed_on > today() {
         return Err(invalid("assessed_on", "is in the future"));
@@ -282,7 +282,7 @@ pub(crate) async fn designate(
     Path(subject): Path<String>,
     Body(body): Body<NewDesignation>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
-    let subject = id::<SubjectId>(&subject)?;
+    let subject = path_id::<SubjectId>(&subject)?;
     if !may_somewhere(&state, &principal, Action::DesignateStaff) {
         return Err(not_permitted(&principal, Action::DesignateStaff));
     }
