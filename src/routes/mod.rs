@@ -8,11 +8,13 @@ pub mod disclosures;
 pub mod edge;
 pub mod extract;
 pub mod health;
+pub mod history;
 pub mod inbox;
 pub mod mappa;
 mod notify;
 mod packet;
 pub mod records;
+pub mod reviews;
 pub mod subjects;
 pub mod views;
 
@@ -133,7 +135,7 @@ api! {
     put "/v1/subjects/{id}/school" => subjects::school { "as policies/actions.csv allows", "change the child's recorded school (null: no school); audited, and later decisions use the new school", subjects::NewSchool, 200, acts ChangeSchool }
     put "/v1/subjects/{id}/mappa" => mappa::mappa_status { "as policies/actions.csv allows", "set MAPPA management status", mappa::MappaStatus, 200, acts SetMappaStatus }
     post "/v1/subjects/{id}/staff-designations" => subjects::designate { "as policies/actions.csv allows", "designate a member of staff who needs to know", subjects::NewDesignation, 201, acts DesignateStaff }
-    get "/v1/subjects/{id}/history" => audit::history { "as policies/actions.csv allows", "subject access report: every disclosure of the child's records", (), 200, acts ReadAudit }
+    get "/v1/subjects/{id}/history" => history::history { "as policies/actions.csv allows", "subject access report: every disclosure of the child's records", (), 200, acts ReadAudit }
     post "/v1/mappa/decisions" => mappa::mappa_decision { "as policies/actions.csv allows", "record a MAPPA forum decision", mappa::NewMappaDecision, 201, acts RecordMappaDecision }
     post "/v1/records" => records::deposit { "the owner agency, agency kinds and roles per policies/deposit.csv", "deposit a record; the depositor of a kind with a chair (policies/record_controls.csv: strategy_meeting_minutes, only by a children_social_care team_manager) is its chair", records::NewRecord, 201, also [DeniesWithDecision] }
     post "/v1/records/{id}/chair-permissions" => records::chair_permission { "as policies/actions.csv allows", "permit an agency to receive a record that carries a chair (strategy-meeting minutes)", records::NewChairPermission, 201, acts GrantChairPermission }
@@ -146,8 +148,8 @@ api! {
     get "/v1/audit" => audit::list { "as policies/actions.csv allows", "audit entries, filtered, cursor-paged", (), 200, acts ReadAudit, query audit::Filters }
     get "/v1/audit/export.csv" => audit::export { "as policies/actions.csv allows", "the same rows as CSV, streamed", (), 200, acts ReadAudit, query audit::Filters, returns Text("text/csv") }
     get "/v1/audit/verify" => audit::verify { "as policies/actions.csv allows", "verify the hash chain", (), 200, acts ReadAudit }
-    get "/v1/audit/reviews" => audit::reviews { "as policies/actions.csv allows", "overrides awaiting review", (), 200, acts ReadAudit }
-    post "/v1/audit/reviews/{seq}" => audit::review { "as policies/actions.csv allows", "review an override", audit::NewReview, 201, acts ReviewOverride }
+    get "/v1/audit/reviews" => reviews::reviews { "as policies/actions.csv allows", "overrides awaiting review", (), 200, acts ReadAudit }
+    post "/v1/audit/reviews/{seq}" => reviews::review { "as policies/actions.csv allows", "review an override", reviews::NewReview, 201, acts ReviewOverride }
 }
 
 /// The schema of a path parameter, from how its handler parses it: every `{name}` of the
