@@ -1,43 +1,48 @@
-//! For IG officers: the audit log with filters and cursor paging, a streamed CSV export, the
-//! chain's verification, the override review queue, and a child's subject access history.
+//! For IG officers: the audit log with filters and cursor paging, a streamed CSV export and
+//! the chain's verification (the override review queue is `reviews`, a child's subject access
+//! history `history`).
 //! A partnership IG officer sees everything; an IG officer of another agency sees the entries
 //! where its agency is the requester, an owner of the records, or the recipient. Every query
 //! is itself audited.
 
 use axum::Json;
 use axum::body::Body as HttpBody;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::extract::{Body, Params, commit_with, id, may, require, store_failed};
+use super::extract::{Params, commit_with, may, path_id, require};
 use super::views::entry_json;
 use crate::audit::{self, AuditRow, Entry};
-use crate::db::{Db, now, ts};
+use crate::db::{Db, ts};
 use crate::error::ApiError;
 use crate::identity::Principal;
 use crate::ids::SubjectId;
 use crate::state::AppState;
 use crate::vocab::Action;
 use crate::vocab::Basis;
-use crate::{on_tx, with_db};
+use crate::with_db;
 
 /// An IG officer, and the agency whose entries they may see (`None`: all, the partnership).
-struct Auditor {
-    principal: Principal,
-    scope: Option<String>,
+pub(super) struct Auditor {
+    pub(super) principal: Principal,
+    pub(super) scope: Option<String>,
 }
 
-fn auditor(state: &AppState, principal: Principal, action: Action) -> Result<Auditor, ApiError> {
+pub(super) fn auditor(
+    state: &AppState,
+    principal: Principal,
+    action: Action,
+) -> Result<Auditor, ApiError> {
     require(state, &principal, action)?;
     let scope =
         (!may(state, &principal, Action::ReadAllAudit)).then(|| principal.agency.to_string());
     Ok(Auditor { principal, scope })
 }
 
-async fn record_query(
+pub(super) async fn record_query(
     state: &AppState,
     who: &Auditor,
     action: &str,
@@ -74,8 +79,18 @@ pub struct Filters {
     limit: Option<i64>,
 }
 
+impl Filters {
+    /// Every entry about one child.
+    pub(super) fn of_subject(subject: &SubjectId) -> Filters {
+        Filters {
+            subject_id: Some(subject.to_string()),
+            ..Filters::default()
+        }
+    }
+}
+
 /// Builds the WHERE clause (only `$N` placeholders, values bound in order).
-fn where_clause(f: &Filters, scope: Option<&str>) -> (String, Vec<String>) {
+pub(super) fn where_clause(f: &Filters, scope: Option<&str>) -> (String, Vec<String>) {
     let mut sql = String::from(" WHERE seq > $1");
     let mut binds = Vec::new();
     let mut add = |cond: &str, value: String, binds: &mut Vec<String>| {
@@ -131,7 +146,7 @@ fn check_filters(f: &Filters) -> Result<(), ApiError> {
         ));
     }
     if let Some(s) = &f.subject_id {
-        id::<SubjectId>(s)?;
+        path_id::<SubjectId>(s)?;
     }
     Ok(())
 }
@@ -295,173 +310,8 @@ pub(crate) async fn verify(
     ))
 }
 
-const QUEUE: &str = "action = 'disclosure' AND decision = 'permit' AND obligations LIKE '%ig_review%' \
-     AND seq NOT IN (SELECT override_seq FROM audit_reviews)";
-
-pub(crate) async fn reviews(
-    principal: Principal,
-    State(state): State<AppState>,
-) -> Result<Json<Value>, ApiError> {
-    let who = auditor(&state, principal, Action::ReadAudit)?;
-    let rows = audit_rows(
-        &state.db,
-        &Filters::default(),
-        who.scope.as_deref(),
-        &format!("AND {QUEUE} ORDER BY seq LIMIT 1000"),
-    )
-    .await?;
-    record_query(
-        &state,
-        &who,
-        "audit.reviews",
-        json!({"awaiting": rows.len()}),
-    )
-    .await?;
-    Ok(Json(
-        json!({"awaiting_review": rows.iter().map(entry_json).collect::<Vec<_>>()}),
-    ))
-}
-
-#[derive(Debug, Clone, Copy, Deserialize, schemars::JsonSchema)]
-#[serde(rename_all = "snake_case")]
-enum Outcome {
-    Upheld,
-    Concern,
-}
-
-#[derive(Debug, Deserialize, schemars::JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct NewReview {
-    outcome: Outcome,
-    note: String,
-}
-
-pub(crate) async fn review(
-    principal: Principal,
-    State(state): State<AppState>,
-    Path(seq): Path<String>,
-    Body(body): Body<NewReview>,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
-    let who = auditor(&state, principal, Action::ReviewOverride)?;
-    let seq: i64 = seq.parse().map_err(|_| {
-        ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "invalid_id",
-            format!("\"{seq}\" is not an audit seq"),
-        )
-    })?;
-    if body.note.trim().is_empty() {
-        return Err(ApiError::invalid(
-            "invalid_field",
-            "note: say what the review found",
-        ));
-    }
-    let outcome = match body.outcome {
-        Outcome::Upheld => "upheld",
-        Outcome::Concern => "concern",
-    };
-    let target = audit_rows(
-        &state.db,
-        &Filters::default(),
-        who.scope.as_deref(),
-        &format!(
-            "AND seq = {seq} AND action = 'disclosure' AND decision = 'permit' AND obligations LIKE '%ig_review%'"
-        ),
-    )
-    .await?
-    .pop();
-    let Some(target) = target else {
-        return Err(ApiError::not_found(format!(
-            "no override awaiting review at seq {seq}"
-        )));
-    };
-    let note = state
-        .at_rest
-        .encrypt(body.note.trim().as_bytes())
-        .map_err(ApiError::internal)?;
-    let mut tx = state.writer.begin().await?;
-    let reviewed: bool = on_tx!(&mut tx, c => sqlx::query("SELECT 1 AS x FROM audit_reviews WHERE override_seq = $1")
-        .bind(seq)
-        .fetch_optional(&mut **c)
-        .await?
-        .is_some());
-    if reviewed {
-        return Err(ApiError::new(
-            StatusCode::CONFLICT,
-            "already_reviewed",
-            format!("the override at seq {seq} has been reviewed"),
-        ));
-    }
-    let mut entry = Entry::new(&who.principal, "audit.review")
-        .detail(json!({"override_seq": seq, "outcome": outcome}));
-    entry.subject_id = target.subject_id.clone();
-    let review_seq = tx.append(entry).await?;
-    on_tx!(&mut tx, c => sqlx::query(
-        "INSERT INTO audit_reviews (override_seq, outcome, note_enc, reviewer_agency, reviewer_sub, review_seq, reviewed_at) VALUES ($1, $2, $3, $4, $5, $6, $7)")
-        .bind(seq)
-        .bind(outcome)
-        .bind(&note)
-        .bind(&*who.principal.agency)
-        .bind(&who.principal.sub)
-        .bind(review_seq)
-        .bind(ts(now()))
-        .execute(&mut **c)
-        .await
-        .map(drop)
-        .map_err(|e| match e.as_database_error() {
-            Some(d) if d.is_unique_violation() => ApiError::new(
-                StatusCode::CONFLICT,
-                "already_reviewed",
-                format!("the override at seq {seq} has been reviewed"),
-            ),
-            _ => store_failed(e),
-        })?);
-    tx.finish().await?;
-    Ok((
-        StatusCode::CREATED,
-        Json(json!({"override_seq": seq, "outcome": outcome, "audit_seq": review_seq})),
-    ))
-}
-
-/// The subject access report: every disclosure decision about the child's records and every
-/// read of a packet about the child: who received what, when, why and on which basis.
-pub(crate) async fn history(
-    principal: Principal,
-    State(state): State<AppState>,
-    Path(subject): Path<String>,
-) -> Result<Json<Value>, ApiError> {
-    let who = auditor(&state, principal, Action::ReadAudit)?;
-    let subject = id::<SubjectId>(&subject)?;
-    let f = Filters {
-        subject_id: Some(subject.to_string()),
-        ..Filters::default()
-    };
-    if !known_subject(&state.db, &f, &subject, who.scope.as_deref()).await? {
-        return Err(ApiError::not_found(format!("no subject {subject}")));
-    }
-    let rows = audit_rows(
-        &state.db,
-        &f,
-        who.scope.as_deref(),
-        "AND action IN ('disclosure', 'packet.read') ORDER BY seq",
-    )
-    .await?;
-    let seq = record_query(
-        &state,
-        &who,
-        "audit.subject_history",
-        json!({"subject_id": subject}),
-    )
-    .await?;
-    Ok(Json(json!({
-        "subject_id": subject,
-        "disclosures": rows.iter().map(entry_json).collect::<Vec<_>>(),
-        "audit_seq": seq,
-    })))
-}
-
 /// The rows `f` selects within `scope`, `tail` appended to the WHERE clause.
-async fn audit_rows(
+pub(super) async fn audit_rows(
     db: &Db,
     f: &Filters,
     scope: Option<&str>,
@@ -475,29 +325,5 @@ async fn audit_rows(
             q = q.bind(b.clone());
         }
         q.fetch_all(pool).await
-    })
-}
-
-/// Does the child exist for this auditor? For the partnership: it is registered. For an IG
-/// officer of another agency: their agency registered it or appears in an audit entry about
-/// it. A child of another agency's is answered exactly as an unknown id, so the answer cannot
-/// tell a caller whether a child exists (`f` selects the child's entries).
-async fn known_subject(
-    db: &Db,
-    f: &Filters,
-    subject: &str,
-    scope: Option<&str>,
-) -> Result<bool, sqlx::Error> {
-    let registered_by: Option<String> = with_db!(db, pool => {
-        sqlx::query_scalar::<_, String>("SELECT registered_by FROM subjects WHERE id = $1")
-            .bind(subject)
-            .fetch_optional(pool)
-            .await?
-    });
-    Ok(match (registered_by, scope) {
-        (None, _) => false,
-        (Some(_), None) => true,
-        (Some(by), Some(agency)) if by == agency => true,
-        (Some(_), Some(_)) => !audit_rows(db, f, scope, "LIMIT 1").await?.is_empty(),
     })
 }

@@ -165,7 +165,7 @@ pub(crate) async fn open(
     Body(body): Body<NewCase>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     require(&state, &principal, Action::OpenCase)?;
-    let subject = super::extract::id::<SubjectId>(&body.subject_id)
+    let subject = super::extract::path_id::<SubjectId>(&body.subject_id)
         .map(String::from)
         .map_err(|_| invalid("subject_id", "is not a valid subject id"))?;
     happened("referral_received_at", body.referral_received_at)?;
@@ -188,7 +188,7 @@ pub(crate) async fn open(
     }
     let mut linked = Vec::with_capacity(body.linked_case_ids.len());
     for id in &body.linked_case_ids {
-        let id = super::extract::id::<CaseId>(id)
+        let id = super::extract::path_id::<CaseId>(id)
             .map(String::from)
             .map_err(|_| {
                 invalid(
@@ -344,7 +344,7 @@ pub(crate) async fn get(
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    let id = super::extract::id::<CaseId>(&id).map(String::from)?;
+    let id = super::extract::path_id::<CaseId>(&id).map(String::from)?;
     if !may_somewhere(&state, &principal, Action::ReadCase) {
         return Err(not_permitted(&principal, Action::ReadCase));
     }
@@ -429,7 +429,7 @@ pub(crate) async fn event(
     Path(id): Path<String>,
     Body(body): Body<NewEvent>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
-    let id = super::extract::id::<CaseId>(&id).map(String::from)?;
+    let id = super::extract::path_id::<CaseId>(&id).map(String::from)?;
     if !may_somewhere(&state, &principal, Action::RecordCaseEvent) {
         return Err(not_permitted(&principal, Action::RecordCaseEvent));
     }
@@ -438,7 +438,7 @@ pub(crate) async fn event(
         .record_id
         .as_deref()
         .map(|r| {
-            super::extract::id::<RecordId>(r)
+            super::extract::path_id::<RecordId>(r)
                 .map(String::from)
                 .map_err(|_| invalid("record_id", "is not a valid record id"))
         })
@@ -598,7 +598,7 @@ pub(crate) async fn list(
     let after = f
         .after
         .as_deref()
-        .map(|a| super::extract::id::<CaseId>(a).map(String::from))
+        .map(|a| super::extract::path_id::<CaseId>(a).map(String::from))
         .transpose()?;
     let at = now();
     let filter = Filter {

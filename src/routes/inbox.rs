@@ -92,7 +92,7 @@ pub(crate) async fn fetch(
     State(state): State<AppState>,
     Path(disclosure): Path<String>,
 ) -> Result<Response, ApiError> {
-    let disclosure = super::extract::id::<crate::ids::DisclosureId>(&disclosure)?;
+    let disclosure = super::extract::path_id::<crate::ids::DisclosureId>(&disclosure)?;
     let packet = addressed(&state, &principal, &disclosure).await?;
     let mut tx = state.writer.begin().await?;
     on_tx!(&mut tx, c => sqlx::query(
@@ -116,7 +116,7 @@ pub(crate) async fn ack(
     State(state): State<AppState>,
     Path(disclosure): Path<String>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    let disclosure = super::extract::id::<crate::ids::DisclosureId>(&disclosure)?;
+    let disclosure = super::extract::path_id::<crate::ids::DisclosureId>(&disclosure)?;
     super::extract::require(&state, &principal, crate::vocab::Action::AcknowledgePacket)?;
     let packet = addressed(&state, &principal, &disclosure).await?;
     let Some(first_read_at) = packet.first_read_at.clone() else {

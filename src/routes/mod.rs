@@ -4,16 +4,20 @@
 
 pub mod audit;
 pub mod cases;
+pub mod consents;
 pub mod disclosures;
 mod duties;
 pub mod edge;
 pub mod extract;
 pub mod health;
+pub mod history;
 pub mod inbox;
+pub mod mappa;
 mod notify;
 mod packet;
 pub mod records;
 pub mod reports;
+pub mod reviews;
 pub mod subjects;
 pub mod views;
 
@@ -129,13 +133,13 @@ api! {
     get "/v1/whoami" => health::whoami { "any", "the authenticated caller: agency (from the certificate), sub and roles (from the token)", (), 200, also [NoStore] }
     post "/v1/subjects" => subjects::register { "as policies/actions.csv allows", "register a child; display_name is encrypted at rest", subjects::NewSubject, 201, acts RegisterSubject }
     post "/v1/subjects/{id}/competence" => subjects::competence { "as policies/actions.csv allows", "record a Gillick or mental capacity assessment", subjects::NewCompetence, 201, acts RecordCompetence }
-    post "/v1/subjects/{id}/consents" => subjects::consent { "as policies/actions.csv allows", "record a consent", subjects::NewConsent, 201, acts RecordConsent }
-    post "/v1/subjects/{id}/consents/{cid}/withdraw" => subjects::withdraw { "as policies/actions.csv allows", "withdraw a consent from now on", (), 200, acts WithdrawConsent }
+    post "/v1/subjects/{id}/consents" => consents::consent { "as policies/actions.csv allows", "record a consent", consents::NewConsent, 201, acts RecordConsent }
+    post "/v1/subjects/{id}/consents/{cid}/withdraw" => consents::withdraw { "as policies/actions.csv allows", "withdraw a consent from now on", (), 200, acts WithdrawConsent }
     put "/v1/subjects/{id}/school" => subjects::school { "as policies/actions.csv allows", "change the child's recorded school (null: no school); audited, and later decisions use the new school", subjects::NewSchool, 200, acts ChangeSchool }
-    put "/v1/subjects/{id}/mappa" => subjects::mappa_status { "as policies/actions.csv allows", "set MAPPA management status", subjects::MappaStatus, 200, acts SetMappaStatus }
+    put "/v1/subjects/{id}/mappa" => mappa::mappa_status { "as policies/actions.csv allows", "set MAPPA management status", mappa::MappaStatus, 200, acts SetMappaStatus }
     post "/v1/subjects/{id}/staff-designations" => subjects::designate { "as policies/actions.csv allows", "designate a member of staff who needs to know", subjects::NewDesignation, 201, acts DesignateStaff }
-    get "/v1/subjects/{id}/history" => audit::history { "as policies/actions.csv allows", "subject access report: every disclosure of the child's records", (), 200, acts ReadAudit }
-    post "/v1/mappa/decisions" => subjects::mappa_decision { "as policies/actions.csv allows", "record a MAPPA forum decision", subjects::NewMappaDecision, 201, acts RecordMappaDecision }
+    get "/v1/subjects/{id}/history" => history::history { "as policies/actions.csv allows", "subject access report: every disclosure of the child's records", (), 200, acts ReadAudit }
+    post "/v1/mappa/decisions" => mappa::mappa_decision { "as policies/actions.csv allows", "record a MAPPA forum decision", mappa::NewMappaDecision, 201, acts RecordMappaDecision }
     post "/v1/records" => records::deposit { "the owner agency, agency kinds and roles per policies/deposit.csv", "deposit a record; the depositor of a kind with a chair (policies/record_controls.csv: strategy_meeting_minutes, only by a children_social_care team_manager) is its chair", records::NewRecord, 201, also [DeniesWithDecision] }
     post "/v1/records/{id}/chair-permissions" => records::chair_permission { "as policies/actions.csv allows", "permit an agency to receive a record that carries a chair (strategy-meeting minutes)", records::NewChairPermission, 201, acts GrantChairPermission }
     get "/v1/records/{id}/disclosures" => records::disclosures { "as policies/actions.csv allows", "every decision about this record (404 for a caller the policy does not let read them)", (), 200, acts ReadRecordDisclosures }
@@ -147,13 +151,13 @@ api! {
     get "/v1/audit" => audit::list { "as policies/actions.csv allows", "audit entries, filtered, cursor-paged", (), 200, acts ReadAudit, query audit::Filters }
     get "/v1/audit/export.csv" => audit::export { "as policies/actions.csv allows", "the same rows as CSV, streamed", (), 200, acts ReadAudit, query audit::Filters, returns Text("text/csv") }
     get "/v1/audit/verify" => audit::verify { "as policies/actions.csv allows", "verify the hash chain", (), 200, acts ReadAudit }
-    get "/v1/audit/reviews" => audit::reviews { "as policies/actions.csv allows", "overrides awaiting review", (), 200, acts ReadAudit }
+    get "/v1/audit/reviews" => reviews::reviews { "as policies/actions.csv allows", "overrides awaiting review", (), 200, acts ReadAudit }
     post "/v1/cases" => cases::open { "as policies/actions.csv allows", "open a case for a child, led by the caller's children's social care agency; the clocks that start at the referral start (PROCESS.md)", cases::NewCase, 201, acts OpenCase }
     get "/v1/cases" => cases::list { "as policies/actions.csv allows", "the caller's agency's cases (every agency's for the partnership), with their clocks; overdue=true for the morning list", (), 200, acts ListCases, query cases::Filters }
     get "/v1/cases/{id}" => cases::get { "as policies/actions.csv allows", "a case with its events, clocks, duties and links (links only to the lead agencies and the partnership)", (), 200, acts ReadCase }
     post "/v1/cases/{id}/events" => cases::event { "as policies/actions.csv allows", "record a step of the case (never edited: a correction is a new event with a note); answers the clocks", cases::NewEvent, 201, acts RecordCaseEvent }
     get "/v1/reports/timeliness" => reports::timeliness { "as policies/actions.csv allows", "per clock: started, met on time, met late, overdue now, pending, median hours; format=csv for CSV", (), 200, acts ReadTimeliness, query reports::Filters }
-    post "/v1/audit/reviews/{seq}" => audit::review { "as policies/actions.csv allows", "review an override", audit::NewReview, 201, acts ReviewOverride }
+    post "/v1/audit/reviews/{seq}" => reviews::review { "as policies/actions.csv allows", "review an override", reviews::NewReview, 201, acts ReviewOverride }
 }
 
 /// The schema of a path parameter, from how its handler parses it: every `{name}` of the

@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 use sqlx::Row;
 
 use super::extract::{
-    Body, Relation, commit_with, configured_agency, id, invalid, may_as, new_id, require_as,
+    Body, Relation, commit_with, configured_agency, invalid, may_as, new_id, path_id, require_as,
     store_failed,
 };
 use super::subjects::subject_school;
@@ -143,7 +143,7 @@ pub(crate) async fn chair_permission(
     Path(record): Path<String>,
     Body(body): Body<NewChairPermission>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
-    let record = id::<RecordId>(&record)?;
+    let record = path_id::<RecordId>(&record)?;
     configured_agency(&state, "recipient_agency", &body.recipient_agency)?;
     let row = with_db!(&state.db, pool => {
         sqlx::query("SELECT subject_id, owner_agency, kind, chair_agency, chair_sub FROM records WHERE id = $1")
@@ -209,7 +209,7 @@ pub(crate) async fn disclosures(
     State(state): State<AppState>,
     Path(record): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    let record = id::<RecordId>(&record)?;
+    let record = path_id::<RecordId>(&record)?;
     let owner = with_db!(&state.db, pool => {
         sqlx::query("SELECT owner_agency FROM records WHERE id = $1")
             .bind(&record)

@@ -1,30 +1,30 @@
 //! Children and the facts the rules need about them: registration, the recorded school and its
-//! changes, competence assessments, consents and their withdrawal, MAPPA status and forum
-//! decisions, staff designations.
+//! changes, competence assessments, staff designations. Consents are `consents`, MAPPA status
+//! and forum decisions `mappa`.
 
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{NaiveDate, Utc};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use sqlx::Row;
 
 use super::extract::{
-    Body, Relation, commit_with, configured_agency, id, invalid, may_somewhere, new_id,
-    not_permitted, require, require_as, store_failed,
+    Body, Relation, commit_with, configured_agency, invalid, may_somewhere, new_id, not_permitted,
+    path_id, require, require_as, store_failed,
 };
 use crate::audit::Entry;
 use crate::db::{now, ts};
 use crate::decision::facts::london_date;
 use crate::error::ApiError;
 use crate::identity::Principal;
-use crate::ids::{AgencyId, ConsentId, SubjectId};
+use crate::ids::{AgencyId, SubjectId};
 use crate::state::AppState;
-use crate::vocab::{Action, AgencyKind, Giver, Purpose, Role, Section};
+use crate::vocab::{Action, AgencyKind};
 use crate::{on_tx, with_db};
 
-fn today() -> NaiveDate {
+pub(super) fn today() -> NaiveDate {
     london_date(Utc::now())
 }
 
@@ -159,7 +159,7 @@ pub(crate) async fn school(
     Path(subject): Path<String>,
     Body(body): Body<NewSchool>,
 ) -> Result<Json<Value>, ApiError> {
-    let subject = id::<SubjectId>(&subject)?;
+    let subject = path_id::<SubjectId>(&subject)?;
     if !may_somewhere(&state, &principal, Action::ChangeSchool) {
         return Err(not_permitted(&principal, Action::ChangeSchool));
     }
@@ -225,7 +225,7 @@ pub(crate) async fn competence(
     Path(subject): Path<String>,
     Body(body): Body<NewCompetence>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
-    let subject = id::<SubjectId>(&subject)?;
+    let subject = path_id::<SubjectId>(&subject)?;
     require(&state, &principal, Action::RecordCompetence)?;
     if body.assessed_on > today() {
         return Err(invalid("assessed_on", "is in the future"));
@@ -271,259 +271,6 @@ pub(crate) async fn competence(
 
 #[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
-pub(crate) struct NewConsent {
-    given_by: Giver,
-    purposes: Vec<Purpose>,
-    recipient_kinds: Vec<AgencyKind>,
-    #[serde(default)]
-    expires_at: Option<DateTime<Utc>>,
-}
-
-pub(crate) async fn consent(
-    principal: Principal,
-    State(state): State<AppState>,
-    Path(subject): Path<String>,
-    Body(body): Body<NewConsent>,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
-    let subject = id::<SubjectId>(&subject)?;
-    require(&state, &principal, Action::RecordConsent)?;
-    if body.purposes.is_empty() {
-        return Err(invalid("purposes", "must list at least one purpose"));
-    }
-    if body.recipient_kinds.is_empty() {
-        return Err(invalid(
-            "recipient_kinds",
-            "must list at least one agency kind",
-        ));
-    }
-    if body.expires_at.is_some_and(|e| e <= Utc::now()) {
-        return Err(invalid("expires_at", "is not in the future"));
-    }
-    subject_school(&state, &subject).await?;
-    let row = new_id();
-    let purposes = serde_json::to_string(&body.purposes).map_err(ApiError::internal)?;
-    let kinds = serde_json::to_string(&body.recipient_kinds).map_err(ApiError::internal)?;
-    let mut tx = state.writer.begin().await?;
-    on_tx!(&mut tx, c => sqlx::query(
-        "INSERT INTO consents (id, subject_id, given_by, purposes, recipient_kinds, expires_at, withdrawn_at, agency, sub, created_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, NULL, $7, $8, $9)")
-        .bind(&row)
-        .bind(&subject)
-        .bind(body.given_by.as_str())
-        .bind(&purposes)
-        .bind(&kinds)
-        .bind(body.expires_at.map(ts))
-        .bind(&*principal.agency)
-        .bind(&principal.sub)
-        .bind(ts(now()))
-        .execute(&mut **c)
-        .await
-        .map(drop)
-        .map_err(store_failed)?);
-    let seq = commit_with(
-        tx,
-        Entry::new(&principal, "consent.record")
-            .subject(&subject)
-            .detail(json!({
-                "consent_id": row, "given_by": body.given_by, "purposes": body.purposes,
-                "recipient_kinds": body.recipient_kinds, "expires_at": body.expires_at,
-            })),
-    )
-    .await?;
-    Ok((
-        StatusCode::CREATED,
-        Json(json!({"id": row, "audit_seq": seq})),
-    ))
-}
-
-pub(crate) async fn withdraw(
-    principal: Principal,
-    State(state): State<AppState>,
-    Path((subject, consent)): Path<(String, String)>,
-) -> Result<Json<Value>, ApiError> {
-    let subject = id::<SubjectId>(&subject)?;
-    let consent = id::<ConsentId>(&consent)?;
-    require(&state, &principal, Action::WithdrawConsent)?;
-    let at = now();
-    let mut tx = state.writer.begin().await?;
-    let current: Option<Option<String>> = on_tx!(&mut tx, c => sqlx::query(
-        "SELECT withdrawn_at FROM consents WHERE id = $1 AND subject_id = $2")
-        .bind(&consent)
-        .bind(&subject)
-        .fetch_optional(&mut **c)
-        .await?
-        .map(|r| r.try_get::<Option<String>, _>("withdrawn_at"))
-        .transpose()?);
-    match current {
-        None => {
-            return Err(ApiError::not_found(format!(
-                "no consent {consent} for subject {subject}"
-            )));
-        }
-        Some(Some(when)) => {
-            return Err(ApiError::new(
-                StatusCode::CONFLICT,
-                "already_withdrawn",
-                format!("consent {consent} was withdrawn at {when}"),
-            ));
-        }
-        Some(None) => {}
-    }
-    on_tx!(&mut tx, c => sqlx::query("UPDATE consents SET withdrawn_at = $1 WHERE id = $2")
-        .bind(ts(at))
-        .bind(&consent)
-        .execute(&mut **c)
-        .await
-        .map(drop)
-        .map_err(store_failed)?);
-    let seq = commit_with(
-        tx,
-        Entry::new(&principal, "consent.withdraw")
-            .subject(&subject)
-            .detail(json!({"consent_id": consent})),
-    )
-    .await?;
-    Ok(Json(
-        json!({"id": consent, "withdrawn_at": ts(at), "audit_seq": seq}),
-    ))
-}
-
-#[derive(Debug, Deserialize, schemars::JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct MappaStatus {
-    active: bool,
-    #[schemars(range(min = 1, max = 3))]
-    category: i32,
-    #[schemars(range(min = 1, max = 3))]
-    level: i32,
-}
-
-pub(crate) async fn mappa_status(
-    principal: Principal,
-    State(state): State<AppState>,
-    Path(subject): Path<String>,
-    Body(body): Body<MappaStatus>,
-) -> Result<Json<Value>, ApiError> {
-    let subject = id::<SubjectId>(&subject)?;
-    require(&state, &principal, Action::SetMappaStatus)?;
-    if !(1..=3).contains(&body.category) {
-        return Err(invalid("category", "must be 1, 2 or 3"));
-    }
-    if !(1..=3).contains(&body.level) {
-        return Err(invalid("level", "must be 1, 2 or 3"));
-    }
-    subject_school(&state, &subject).await?;
-    let mut tx = state.writer.begin().await?;
-    on_tx!(&mut tx, c => sqlx::query(
-        "INSERT INTO mappa_status (subject_id, active, category, level, agency, sub, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7) \
-         ON CONFLICT (subject_id) DO UPDATE SET active = excluded.active, category = excluded.category, level = excluded.level, \
-         agency = excluded.agency, sub = excluded.sub, updated_at = excluded.updated_at")
-        .bind(&subject)
-        .bind(body.active)
-        .bind(body.category)
-        .bind(body.level)
-        .bind(&*principal.agency)
-        .bind(&principal.sub)
-        .bind(ts(now()))
-        .execute(&mut **c)
-        .await
-        .map(drop)
-        .map_err(store_failed)?);
-    let seq = commit_with(
-        tx,
-        Entry::new(&principal, "mappa.status")
-            .subject(&subject)
-            .detail(json!({
-                "active": body.active, "category": body.category, "level": body.level,
-            })),
-    )
-    .await?;
-    Ok(Json(
-        json!({"subject_id": subject, "active": body.active, "category": body.category, "level": body.level, "audit_seq": seq}),
-    ))
-}
-
-#[derive(Debug, Deserialize, schemars::JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct NewMappaDecision {
-    subject_id: SubjectId,
-    recipient_agency: AgencyId,
-    #[serde(default)]
-    recipient_role: Option<Role>,
-    purposes: Vec<Purpose>,
-    sections: Vec<Section>,
-    decided_on: NaiveDate,
-    expires_at: DateTime<Utc>,
-}
-
-pub(crate) async fn mappa_decision(
-    principal: Principal,
-    State(state): State<AppState>,
-    Body(body): Body<NewMappaDecision>,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
-    require(&state, &principal, Action::RecordMappaDecision)?;
-    let subject = body.subject_id.clone();
-    let recipient = configured_agency(&state, "recipient_agency", &body.recipient_agency)?;
-    if let Some(role) = body.recipient_role
-        && !role.valid_for(recipient.kind)
-    {
-        return Err(invalid(
-            "recipient_role",
-            format!("a {} agency has no role {role}", recipient.kind),
-        ));
-    }
-    if body.purposes.is_empty() {
-        return Err(invalid("purposes", "must list at least one purpose"));
-    }
-    if body.sections.is_empty() {
-        return Err(invalid("sections", "must list at least one section"));
-    }
-    if body.decided_on > today() {
-        return Err(invalid("decided_on", "is in the future"));
-    }
-    if body.expires_at <= Utc::now() {
-        return Err(invalid("expires_at", "is not in the future"));
-    }
-    subject_school(&state, &subject)
-        .await
-        .map_err(|_| invalid("subject_id", format!("no subject {subject}")))?;
-    let row = new_id();
-    let mut tx = state.writer.begin().await?;
-    on_tx!(&mut tx, c => sqlx::query(
-        "INSERT INTO mappa_decisions (id, subject_id, recipient_agency, recipient_role, purposes, sections, decided_on, expires_at, chair_agency, chair_sub, created_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)")
-        .bind(&row)
-        .bind(&subject)
-        .bind(&body.recipient_agency)
-        .bind(body.recipient_role.map(|r| r.as_str()))
-        .bind(serde_json::to_string(&body.purposes).unwrap_or_default())
-        .bind(serde_json::to_string(&body.sections).unwrap_or_default())
-        .bind(body.decided_on.to_string())
-        .bind(ts(body.expires_at))
-        .bind(&*principal.agency)
-        .bind(&principal.sub)
-        .bind(ts(now()))
-        .execute(&mut **c)
-        .await
-        .map(drop)
-        .map_err(store_failed)?);
-    let mut entry = Entry::new(&principal, "mappa.decision")
-        .subject(&subject)
-        .detail(json!({
-            "mappa_decision_id": row, "purposes": body.purposes, "sections": body.sections,
-            "decided_on": body.decided_on, "expires_at": body.expires_at,
-        }));
-    entry.recipient_agency = Some(body.recipient_agency.to_string());
-    entry.recipient_role = body.recipient_role.map(|r| r.to_string());
-    let seq = commit_with(tx, entry).await?;
-    Ok((
-        StatusCode::CREATED,
-        Json(json!({"id": row, "audit_seq": seq})),
-    ))
-}
-
-#[derive(Debug, Deserialize, schemars::JsonSchema)]
-#[serde(deny_unknown_fields)]
 pub(crate) struct NewDesignation {
     staff_sub: String,
     reason: String,
@@ -535,7 +282,7 @@ pub(crate) async fn designate(
     Path(subject): Path<String>,
     Body(body): Body<NewDesignation>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
-    let subject = id::<SubjectId>(&subject)?;
+    let subject = path_id::<SubjectId>(&subject)?;
     if !may_somewhere(&state, &principal, Action::DesignateStaff) {
         return Err(not_permitted(&principal, Action::DesignateStaff));
     }

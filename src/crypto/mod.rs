@@ -1,16 +1,17 @@
 //! The only module that touches key material: TLS keys and certificates, JWT public keys,
-//! `age` identities and recipients, and the generation of dev material.
+//! `age` identities and recipients, and the generation of dev material (`dev`).
 
-use std::io::Write;
 use std::path::Path;
 use std::str::FromStr;
 use std::sync::Arc;
 
-use age::secrecy::ExposeSecret;
 use anyhow::{Context, anyhow, bail};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+
+mod dev;
+pub use dev::*;
 
 fn read(path: &Path) -> anyhow::Result<Vec<u8>> {
     std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))
@@ -295,177 +296,4 @@ pub fn decrypt_with(
 pub fn sha256_hex(bytes: &[u8]) -> String {
     use sha2::Digest;
     hex::encode(sha2::Sha256::digest(bytes))
-}
-
-// ---- generation of dev and test material ------------------------------------------------
-
-/// A CA that can issue server and agency client certificates.
-pub struct DevCa {
-    pub cert_pem: String,
-    pub key_pem: String,
-    issuer: rcgen::Issuer<'static, rcgen::KeyPair>,
-}
-
-/// A certificate and its private key, PEM.
-pub struct IssuedCert {
-    pub cert_pem: String,
-    pub key_pem: String,
-}
-
-impl DevCa {
-    pub fn generate(name: &str) -> anyhow::Result<DevCa> {
-        use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, KeyPair, KeyUsagePurpose};
-        let key = KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256)?;
-        let mut params = CertificateParams::new(Vec::<String>::new())?;
-        params.distinguished_name.push(DnType::CommonName, name);
-        params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-        params.key_usages = vec![
-            KeyUsagePurpose::KeyCertSign,
-            KeyUsagePurpose::CrlSign,
-            KeyUsagePurpose::DigitalSignature,
-        ];
-        let cert = params.self_signed(&key)?;
-        let key_pem = key.serialize_pem();
-        Ok(DevCa {
-            cert_pem: cert.pem(),
-            key_pem,
-            issuer: rcgen::Issuer::new(params, key),
-        })
-    }
-
-    /// An existing CA from its certificate and key (PEM), e.g. the dev world's `ca.pem`/`ca.key`.
-    pub fn load(cert_pem: &str, key_pem: &str) -> anyhow::Result<DevCa> {
-        let key = rcgen::KeyPair::from_pem(key_pem)?;
-        let issuer = rcgen::Issuer::from_ca_cert_pem(cert_pem, key)?;
-        Ok(DevCa {
-            cert_pem: cert_pem.to_owned(),
-            key_pem: key_pem.to_owned(),
-            issuer,
-        })
-    }
-
-    /// A server certificate for the given DNS names and IP addresses.
-    pub fn server_cert(&self, names: &[&str]) -> anyhow::Result<IssuedCert> {
-        use rcgen::{CertificateParams, DnType, ExtendedKeyUsagePurpose, KeyPair};
-        let key = KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256)?;
-        let mut params =
-            CertificateParams::new(names.iter().map(|n| n.to_string()).collect::<Vec<_>>())?;
-        params.distinguished_name.push(DnType::CommonName, names[0]);
-        params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
-        let cert = params.signed_by(&key, &self.issuer)?;
-        Ok(IssuedCert {
-            cert_pem: cert.pem(),
-            key_pem: key.serialize_pem(),
-        })
-    }
-
-    /// A client certificate naming `urn:broker:agency:<agency>` (or no SAN URI at all).
-    pub fn client_cert(
-        &self,
-        common_name: &str,
-        agency: Option<&str>,
-    ) -> anyhow::Result<IssuedCert> {
-        self.client_cert_naming(common_name, agency.as_slice())
-    }
-
-    /// A client certificate with one `urn:broker:agency:<id>` SAN URI per entry of `agencies`
-    /// (tests use several to check that such a certificate is refused).
-    pub fn client_cert_naming(
-        &self,
-        common_name: &str,
-        agencies: &[&str],
-    ) -> anyhow::Result<IssuedCert> {
-        use rcgen::{CertificateParams, DnType, ExtendedKeyUsagePurpose, KeyPair, SanType};
-        let key = KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256)?;
-        let mut params = CertificateParams::new(Vec::<String>::new())?;
-        params
-            .distinguished_name
-            .push(DnType::CommonName, common_name);
-        for agency in agencies {
-            params.subject_alt_names.push(SanType::URI(
-                format!("urn:broker:agency:{agency}").try_into()?,
-            ));
-        }
-        params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
-        let cert = params.signed_by(&key, &self.issuer)?;
-        Ok(IssuedCert {
-            cert_pem: cert.pem(),
-            key_pem: key.serialize_pem(),
-        })
-    }
-}
-
-/// The JWT key types the broker accepts.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum JwtKeyType {
-    Ed25519,
-    P256,
-    Rsa2048,
-}
-
-/// A JWT key pair as (private PEM, public PEM).
-pub fn generate_jwt_keypair(kind: JwtKeyType) -> anyhow::Result<(String, String)> {
-    match kind {
-        JwtKeyType::Ed25519 => {
-            // PKCS#8 v1 (RFC 8410 section 7: the seed alone), which every JWT library reads;
-            // the v2 form with the public key appended is refused by OpenSSL and PyJWT.
-            use ed25519_dalek::pkcs8::{EncodePublicKey, spki::der::pem::LineEnding};
-            use zeroize::Zeroize;
-            let key = ed25519_dalek::SigningKey::generate(&mut rand::rngs::OsRng);
-            const PREFIX: [u8; 16] = [
-                0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x04, 0x22,
-                0x04, 0x20,
-            ];
-            let mut der = PREFIX.to_vec();
-            der.extend_from_slice(key.as_bytes());
-            let private = ::pem::encode(&::pem::Pem::new("PRIVATE KEY", der.clone()));
-            der.zeroize();
-            Ok((
-                private,
-                key.verifying_key().to_public_key_pem(LineEnding::LF)?,
-            ))
-        }
-        JwtKeyType::P256 => {
-            let key = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256)?;
-            Ok((key.serialize_pem(), key.public_key_pem()))
-        }
-        JwtKeyType::Rsa2048 => {
-            use rsa::pkcs8::{EncodePrivateKey, EncodePublicKey, LineEnding};
-            let private = rsa::RsaPrivateKey::new(&mut rand::rngs::OsRng, 2048)?;
-            let public = private.to_public_key();
-            Ok((
-                private.to_pkcs8_pem(LineEnding::LF)?.to_string(),
-                public.to_public_key_pem(LineEnding::LF)?,
-            ))
-        }
-    }
-}
-
-/// A new `age` identity as (file text in `age-keygen` format, `age1...` recipient).
-pub fn generate_age_identity() -> (String, String) {
-    let identity = age::x25519::Identity::generate();
-    let recipient = identity.to_public().to_string();
-    let secret = identity.to_string();
-    let text = format!(
-        "# created: {}\n# public key: {recipient}\n{}\n",
-        chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-        secret.expose_secret()
-    );
-    (text, recipient)
-}
-
-/// Writes a secret file readable by its owner only.
-pub fn write_secret(path: &Path, contents: &str) -> anyhow::Result<()> {
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
-    }
-    let mut file = options
-        .open(path)
-        .with_context(|| format!("cannot write {}", path.display()))?;
-    file.write_all(contents.as_bytes())?;
-    Ok(())
 }
