@@ -476,6 +476,38 @@ age_recipient = "age1..."
     }
 
     #[test]
+    fn the_dev_sign_in_is_refused_unless_the_broker_listens_on_loopback() {
+        let dev = BASE.replace("[database]", "[console]\ndev_sign_in = true\n\n[database]");
+        assert!(parse(&dev, &[]).unwrap().console.dev_sign_in);
+        for listen in ["0.0.0.0:8443", "192.0.2.10:8443", "[::]:8443"] {
+            let e = parse(&dev, &[("BROKER_SERVER_LISTEN", listen)]).unwrap_err();
+            assert!(
+                e.message.contains("console.dev_sign_in") && e.message.contains("loopback"),
+                "{listen}: {e}"
+            );
+            assert!(
+                parse(BASE, &[("BROKER_SERVER_LISTEN", listen)]).is_ok(),
+                "{listen}"
+            );
+        }
+        assert!(parse(&dev, &[("BROKER_SERVER_LISTEN", "[::1]:8443")]).is_ok());
+    }
+
+    #[test]
+    fn an_agency_names_its_identity_provider_for_the_console() {
+        let with = BASE.replace(
+            "age_recipient = \"age1...\"",
+            "age_recipient = \"age1...\"\noidc = { issuer = \"https://login.hillside.example\", client_id = \"broker\" }",
+        );
+        let c = parse(&with, &[]).unwrap();
+        let oidc = c.agencies[0].oidc.as_ref().expect("an identity provider");
+        assert_eq!(oidc.issuer, "https://login.hillside.example");
+        assert_eq!(oidc.roles_claim, "roles");
+        let e = parse(&with.replace("client_id", "client"), &[]).unwrap_err();
+        assert!(e.message.contains("client"), "{e}");
+    }
+
+    #[test]
     fn an_unknown_key_is_refused_by_name() {
         let e = parse(&BASE.replace("audience", "audiense"), &[]).unwrap_err();
         assert!(e.message.contains("audiense"), "{e}");

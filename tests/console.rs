@@ -588,3 +588,150 @@ async fn the_dev_sign_in_works_on_the_dev_world_and_an_idle_session_expires_audi
     );
     world.stop().await;
 }
+
+#[tokio::test]
+async fn the_identity_providers_word_gets_the_api_tokens_checks_another_agency_or_a_wrong_role_is_refused()
+ {
+    let world = world(
+        "refused",
+        json!({
+            "dsl.elsewhere": {"agency": "school-riverside", "roles": ["dsl"]},
+            "pc.at.school": {"agency": "school-hillside", "roles": ["police_officer"]},
+            "nobody.much": {"agency": "school-hillside", "roles": []},
+        }),
+    )
+    .await;
+    let before = head_seq(&world.server).await;
+    // Hillside's provider vouches for each; the broker checks them as it checks API tokens
+    for (login, code) in [
+        ("dsl.elsewhere", "token_agency_mismatch"),
+        ("pc.at.school", "token_role_invalid"),
+        ("nobody.much", "token_role_invalid"),
+    ] {
+        world
+            .browse(
+                "refused",
+                json!({"agency": "school-hillside", "login": login, "code": code}),
+            )
+            .await;
+    }
+    assert_eq!(
+        head_seq(&world.server).await,
+        before,
+        "a refused sign-in writes no audit entry and opens no session"
+    );
+    let open: i64 = broker::with_db!(&world.server.state.db, pool => {
+        sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM console_sessions")
+            .fetch_one(pool)
+            .await
+            .expect("counting sessions")
+    });
+    assert_eq!(open, 0, "no session was opened");
+    world.stop().await;
+}
+
+#[tokio::test]
+async fn no_console_page_answers_without_a_session_and_every_answer_carries_the_security_headers() {
+    let server = TestServer::start().await;
+    let client = server.client("school-hillside");
+    let id = "01a204f3-0000-7000-8000-000000000000";
+    let before = head_seq(&server).await;
+    let get = [
+        "/ui/".to_owned(),
+        "/ui/inbox".into(),
+        format!("/ui/inbox/{id}"),
+        "/ui/audit".into(),
+        "/ui/audit?decision=permit".into(),
+        "/ui/audit/export.csv".into(),
+        "/ui/audit/verify".into(),
+        "/ui/audit/reviews".into(),
+        format!("/ui/subjects?subject_id={id}"),
+        format!("/ui/subjects/{id}/history"),
+        "/ui/policy".into(),
+    ];
+    let post = [
+        "/ui/signout".to_owned(),
+        format!("/ui/inbox/{id}/ack"),
+        "/ui/audit/reviews/1".into(),
+    ];
+    let requests = get
+        .iter()
+        .map(|p| (hyper::Method::GET, p))
+        .chain(post.iter().map(|p| (hyper::Method::POST, p)));
+    for (method, path) in requests {
+        let r = client
+            .send_raw(
+                method.clone(),
+                path,
+                None,
+                Some("application/x-www-form-urlencoded"),
+                axum::body::Bytes::from_static(b"csrf=x"),
+            )
+            .await
+            .expect("a console request");
+        assert_eq!(
+            r.status,
+            303,
+            "{method} {path} without a session: {}",
+            r.text()
+        );
+        let to = r.headers["location"].to_str().expect("a location");
+        assert!(
+            to.starts_with("/ui/signin"),
+            "{method} {path} goes to sign-in: {to}"
+        );
+        assert_eq!(
+            r.headers["content-security-policy"],
+            broker::console::CSP,
+            "{method} {path}"
+        );
+    }
+    let r = client
+        .send_raw(
+            hyper::Method::GET,
+            "/ui/signin",
+            None,
+            None,
+            axum::body::Bytes::new(),
+        )
+        .await
+        .expect("the sign-in page");
+    assert_eq!(r.status, 200, "{}", r.text());
+    for (header, value) in [
+        ("content-security-policy", broker::console::CSP),
+        ("x-frame-options", "DENY"),
+        ("x-content-type-options", "nosniff"),
+        ("referrer-policy", "no-referrer"),
+        ("cache-control", "no-store"),
+    ] {
+        assert_eq!(r.headers[header], value, "{header}");
+    }
+    let html = r.text();
+    assert!(
+        !html.contains("<script>") && !html.contains(" style="),
+        "no inline script or style: {html}"
+    );
+    // the dev world's sign-in form carries its CSRF token, and a post without it is refused
+    assert!(html.contains("name=\"csrf\""), "{html}");
+    let r = client
+        .send_raw(
+            hyper::Method::POST,
+            "/ui/signin/dev",
+            None,
+            Some("application/x-www-form-urlencoded"),
+            axum::body::Bytes::from_static(b"sub=dsl.jones&role=dsl"),
+        )
+        .await
+        .expect("a dev sign-in without its token");
+    assert_eq!(r.status, 403, "{}", r.text());
+    assert!(
+        r.headers.get("set-cookie").is_none(),
+        "no session without the token"
+    );
+    assert_eq!(
+        head_seq(&server).await,
+        before,
+        "nothing was audited or written without a session"
+    );
+    server.stop().await;
+}

@@ -283,7 +283,27 @@ async function expired(browser) {
   await ctx.close();
 }
 
-const scenarios = { dsl, teacher, ig, tampered, "dev-sign-in": devSignIn, expired };
+// a person the identity provider vouches for but the broker refuses (another agency, a role
+// the agency's kind cannot hold): no session, the page says why
+async function refusedSignIn(browser) {
+  const ctx = await context(browser, params.agency);
+  const page = await ctx.newPage();
+  await page.goto(url("/ui/inbox"));
+  await page.click("#signin-oidc");
+  await page.waitForURL((u) => u.origin === params.idp, { timeout: 15000 });
+  await page.fill("input[name=login]", params.login);
+  const password = page.locator("input[name=password]");
+  if (await password.count()) await password.fill("any");
+  await page.click("button[type=submit]");
+  await page.waitForURL((u) => u.origin === params.broker && u.pathname === "/ui/signin/callback", { timeout: 15000 });
+  check((await text(page, "h1")) === "Sign-in refused", `the sign-in of ${params.login} is refused`);
+  check((await text(page, "#error-code")) === params.code, `refused as ${params.code}, got ${await text(page, "#error-code")}`);
+  check(!(await sessionCookie(ctx)), "a refused sign-in opens no session");
+  await axe(page, `refused-${params.code}`);
+  await ctx.close();
+}
+
+const scenarios = { refused: refusedSignIn, dsl, teacher, ig, tampered, "dev-sign-in": devSignIn, expired };
 
 const browser = await chromium.launch({
   executablePath: params.chromium,

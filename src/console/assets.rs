@@ -44,6 +44,7 @@ pub async fn serve(Path(path): Path<String>) -> Response {
             StatusCode::NOT_FOUND,
             "Page not found",
             "There is no such file.",
-        ),
+        )
+        .into_response(),
     }
 }

@@ -7,11 +7,11 @@
 use askama::Template;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::{IntoResponse, Redirect};
 use serde_json::Value;
 
 use super::session::{Session, check_csrf};
-use super::view::{Frame, PageResult, page, refused};
+use super::view::{Frame, PageResult, Refusal, page, refused};
 use super::{Posted, fields};
 use crate::error::ApiError;
 use crate::routes::audit::{self, Filters};
@@ -87,7 +87,7 @@ fn rows(list: &Value) -> Vec<Row> {
 /// The filters of `GET /v1/audit` from the page's query: empty fields (a submitted form's
 /// blanks) are dropped, a bare date in `from` or `to` is midnight UTC, and the rest is parsed
 /// and checked exactly as the API's query extractor does. Also the cleaned query, to page on.
-fn filters(raw: Option<&str>) -> Result<(Filters, Vec<(String, String)>), Response> {
+fn filters(raw: Option<&str>) -> Result<(Filters, Vec<(String, String)>), Refusal> {
     let raw = raw.unwrap_or_default();
     crate::routes::extract::check_query(raw).map_err(refused)?;
     let pairs: Vec<(String, String)> = url::form_urlencoded::parse(raw.as_bytes())

@@ -26,7 +26,7 @@ use crate::identity::Principal;
 use crate::state::AppState;
 use crate::vocab::Role;
 use session::{Cert, Session, cookie};
-use view::{Frame, PageResult, page};
+use view::{Frame, PageResult, Refusal, page};
 
 /// The Content-Security-Policy of every console answer: nothing but the broker's own files, no
 /// inline script or style, no framing, forms only to the broker.
@@ -101,7 +101,7 @@ impl FormFields {
     }
 
     /// The text rule of the API (`crate::text`): free text for `free`, one line for the rest.
-    pub fn check(&self, free: &[&str]) -> Result<(), Response> {
+    pub fn check(&self, free: &[&str]) -> Result<(), Refusal> {
         for (name, value) in &self.0 {
             let kind = if free.contains(&name.as_str()) {
                 crate::text::Kind::FreeText
@@ -215,7 +215,7 @@ fn callback_uri(
     state: &AppState,
     headers: &HeaderMap,
     uri: &axum::http::Uri,
-) -> Result<String, Response> {
+) -> Result<String, Refusal> {
     let base = match &state.config.console.public_url {
         Some(url) => url.trim_end_matches('/').to_owned(),
         None => {

@@ -5,10 +5,10 @@
 use askama::Template;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::{IntoResponse, Redirect};
 
 use super::session::{Session, check_csrf};
-use super::view::{Frame, PageResult, page, refused};
+use super::view::{Frame, PageResult, Refusal, page, refused};
 use super::{Posted, fields};
 use crate::routes::inbox::{self, InboxItem};
 use crate::state::AppState;
@@ -60,7 +60,7 @@ struct Inbox {
 }
 
 /// The packets `session`'s person may fetch, as `GET /v1/inbox` lists them.
-async fn listed(state: &AppState, session: &Session) -> Result<Vec<Line>, Response> {
+async fn listed(state: &AppState, session: &Session) -> Result<Vec<Line>, Refusal> {
     let axum::Json(items) = inbox::list(session.principal.clone(), State(state.clone()))
         .await
         .map_err(refused)?;

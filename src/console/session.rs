@@ -127,8 +127,9 @@ impl IntoResponse for NoSession {
                 "Session refused",
                 "This session was opened with another agency's certificate. Sign in with this \
                  browser's certificate.",
-            ),
-            NoSession::Store(e) => super::view::api_error_page(e),
+            )
+            .into_response(),
+            NoSession::Store(e) => super::view::api_error_page(e).into_response(),
         }
     }
 }
@@ -359,7 +360,7 @@ async fn sweep(state: &AppState) -> Result<(), ApiError> {
 }
 
 /// Refuses a form whose CSRF token is missing or not the session's (403, nothing done).
-pub fn check_csrf(session: &Session, sent: Option<&str>) -> Result<(), Response> {
+pub fn check_csrf(session: &Session, sent: Option<&str>) -> Result<(), super::view::Refusal> {
     match sent {
         Some(t) if same_secret(t, &session.csrf) => Ok(()),
         _ => Err(super::view::error_page(

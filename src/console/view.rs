@@ -73,8 +73,8 @@ struct ErrorPage {
 }
 
 /// An error page: `heading` and `detail` shown, nothing else.
-pub fn error_page(status: StatusCode, heading: &str, detail: &str) -> Response {
-    page(
+pub fn error_page(status: StatusCode, heading: &str, detail: &str) -> Refusal {
+    Refusal(Box::new(page(
         status,
         &ErrorPage {
             frame: Frame::signed_out(heading),
@@ -82,11 +82,11 @@ pub fn error_page(status: StatusCode, heading: &str, detail: &str) -> Response {
             detail: detail.to_owned(),
             code: String::new(),
         },
-    )
+    )))
 }
 
 /// The page for an API refusal: its status, its detail and its code, as the API would answer.
-pub fn api_error_page(e: ApiError) -> Response {
+pub fn api_error_page(e: ApiError) -> Refusal {
     let heading = match e.status.as_u16() {
         401 => "Sign-in refused",
         403 => "You cannot do this",
@@ -100,7 +100,7 @@ pub fn api_error_page(e: ApiError) -> Response {
     } else {
         e.detail.clone()
     };
-    page(
+    Refusal(Box::new(page(
         e.status,
         &ErrorPage {
             frame: Frame::signed_out(heading),
@@ -108,13 +108,23 @@ pub fn api_error_page(e: ApiError) -> Response {
             detail,
             code: e.code.to_owned(),
         },
-    )
+    )))
 }
 
-/// A console handler's answer: a page, or an API refusal shown as one.
-pub type PageResult = Result<Response, Response>;
+/// A refusal's page (boxed: a response is large, and most answers are not refusals).
+#[derive(Debug)]
+pub struct Refusal(Box<Response>);
+
+impl IntoResponse for Refusal {
+    fn into_response(self) -> Response {
+        *self.0
+    }
+}
+
+/// A console handler's answer: a page, or a refusal shown as one.
+pub type PageResult = Result<Response, Refusal>;
 
 /// Maps an API refusal to its page.
-pub fn refused(e: ApiError) -> Response {
+pub fn refused(e: ApiError) -> Refusal {
     api_error_page(e)
 }
