@@ -295,8 +295,8 @@ const RISK: &str = "Console risk 9a7e: supervise unstructured time; no unsupervi
 const ALLEGATION: &str = "Console allegation 3d2b: withheld from schools.";
 
 /// A Hillside pupil's risk management plan (summary, risk management, allegation details),
-/// disclosed to Hillside's DSL on consent: (child, disclosure).
-async fn limited_summary_for_the_dsl(server: &TestServer) -> (String, String) {
+/// disclosed to Hillside's DSL on consent: (child, record, disclosure).
+async fn limited_summary_for_the_dsl(server: &TestServer) -> (String, String, String) {
     let csc = server.client("csc");
     let sw = server.token("csc", "sw.amara", &[Role::SocialWorker]);
     let child = flows::register(
@@ -334,7 +334,7 @@ async fn limited_summary_for_the_dsl(server: &TestServer) -> (String, String) {
         &["allegation_details"],
         &[],
     );
-    (child, disclosure)
+    (child, record, disclosure)
 }
 
 /// Strings that must never reach a log line or an audit page: record content and key material.
@@ -353,10 +353,13 @@ fn secrets(world: &World) -> Vec<String> {
 async fn a_dsl_signs_in_decrypts_a_limited_summary_in_the_browser_and_acknowledges_it() {
     let world = world(
         "dsl",
-        json!({"dsl.jones": {"agency": "school-hillside", "roles": ["dsl"]}}),
+        json!({
+            "dsl.jones": {"agency": "school-hillside", "roles": ["dsl"]},
+            "sw.amara": {"agency": "csc", "roles": ["social_worker"]},
+        }),
     )
     .await;
-    let (_, disclosure) = limited_summary_for_the_dsl(&world.server).await;
+    let (_, record, disclosure) = limited_summary_for_the_dsl(&world.server).await;
     let before = head_seq(&world.server).await;
     let result = world
         .browse(
@@ -416,6 +419,22 @@ async fn a_dsl_signs_in_decrypts_a_limited_summary_in_the_browser_and_acknowledg
         .unwrap_or_else(|| panic!("the packet in {}", r.text()));
     assert!(item["acknowledged_at"].is_string(), "{item}");
 
+    // the sending social worker sees when the DSL read and acknowledged it
+    let before = head_seq(&world.server).await;
+    let shown = world
+        .browse(
+            "owner",
+            json!({"agency": "csc", "login": "sw.amara", "record": record}),
+        )
+        .await;
+    assert_screenshots(&shown, 1);
+    let theirs = actions_of(&world.entries_after(before).await, "sw.amara");
+    assert_eq!(
+        theirs,
+        ["console.sign_in", "record.disclosures.read"],
+        "the owner's page is audited as the API's read is"
+    );
+
     // no record content, key or session token in the broker's log
     let cookie = result["session_cookie"]
         .as_str()
@@ -435,7 +454,7 @@ async fn a_teacher_without_a_designation_sees_nothing() {
         json!({"staff.li": {"agency": "school-hillside", "roles": ["school_staff"]}}),
     )
     .await;
-    let (_, disclosure) = limited_summary_for_the_dsl(&world.server).await;
+    let (_, _, disclosure) = limited_summary_for_the_dsl(&world.server).await;
     let before = head_seq(&world.server).await;
     let result = world
         .browse(
@@ -458,7 +477,7 @@ async fn an_ig_officer_searches_the_audit_reviews_an_override_prints_a_report_an
     )
     .await;
     let server = &world.server;
-    let (child, _) = limited_summary_for_the_dsl(server).await;
+    let (child, _, _) = limited_summary_for_the_dsl(server).await;
     // a police officer's significant-harm override about the same child: awaits review
     let police = server.client("police");
     let pc = server.token("police", "pc.okafor", &[Role::PoliceOfficer]);
@@ -648,6 +667,8 @@ async fn no_console_page_answers_without_a_session_and_every_answer_carries_the_
         format!("/ui/subjects?subject_id={id}"),
         format!("/ui/subjects/{id}/history"),
         "/ui/policy".into(),
+        format!("/ui/records?record_id={id}"),
+        format!("/ui/records/{id}"),
     ];
     let post = [
         "/ui/signout".to_owned(),

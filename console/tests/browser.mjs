@@ -303,7 +303,25 @@ async function refusedSignIn(browser) {
   await ctx.close();
 }
 
-const scenarios = { refused: refusedSignIn, dsl, teacher, ig, tampered, "dev-sign-in": devSignIn, expired };
+// the record owner's page: who received the record, when they read and acknowledged it
+async function owner(browser) {
+  const ctx = await context(browser, params.agency);
+  const page = await ctx.newPage();
+  await signIn(page, params.login);
+  await page.fill("#record-lookup", params.record);
+  await page.click("#open-record");
+  await page.waitForURL(url(`/ui/records/${params.record}`));
+  const sent = page.locator("tr[data-action=disclosure]");
+  check(await sent.count() === 1, "the record's disclosure is listed");
+  check((await sent.locator(".app-first-read").textContent()).trim() !== "", "its first read is shown");
+  check((await sent.locator(".app-acknowledged").textContent()).trim() !== "", "its acknowledgement is shown");
+  check(await page.locator("tr[data-action='packet.ack']").count() === 1, "the acknowledgement is listed");
+  await axe(page, "record");
+  await shot(page, "record");
+  await ctx.close();
+}
+
+const scenarios = { owner, refused: refusedSignIn, dsl, teacher, ig, tampered, "dev-sign-in": devSignIn, expired };
 
 const browser = await chromium.launch({
   executablePath: params.chromium,

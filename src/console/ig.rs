@@ -34,7 +34,7 @@ pub struct Row {
     pub justification: String,
 }
 
-fn text(v: &Value) -> String {
+pub(super) fn text(v: &Value) -> String {
     match v {
         Value::Null => String::new(),
         Value::String(s) => s.clone(),
@@ -48,7 +48,7 @@ fn text(v: &Value) -> String {
     }
 }
 
-fn row(e: &Value) -> Row {
+pub(super) fn row(e: &Value) -> Row {
     let recipient = [
         &e["recipient"]["agency"],
         &e["recipient"]["role"],

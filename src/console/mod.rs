@@ -48,6 +48,8 @@ pub fn router() -> Router<AppState> {
         .route("/ui/inbox", get(practitioner::inbox))
         .route("/ui/inbox/{id}", get(practitioner::packet))
         .route("/ui/inbox/{id}/ack", post(practitioner::acknowledge))
+        .route("/ui/records", get(practitioner::record_lookup))
+        .route("/ui/records/{id}", get(practitioner::record))
         .route("/ui/audit", get(ig::search))
         .route("/ui/audit/export.csv", get(ig::export))
         .route("/ui/audit/verify", get(ig::chain))

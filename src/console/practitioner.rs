@@ -139,3 +139,66 @@ pub async fn acknowledge(
         .map_err(refused)?;
     Ok(Redirect::to(&format!("/ui/inbox/{id}")).into_response())
 }
+
+/// A decision about one of the agency's records, with the addressee's receipt.
+pub struct Sent {
+    pub entry: super::ig::Row,
+    pub first_read_at: String,
+    pub acknowledged_at: String,
+}
+
+#[derive(Template)]
+#[template(path = "record.html")]
+struct Record {
+    frame: Frame,
+    record: String,
+    sent: Vec<Sent>,
+}
+
+#[derive(serde::Deserialize)]
+pub struct Lookup {
+    record_id: Option<String>,
+}
+
+/// The record form of the start page posts a record's id here: on to its page.
+pub async fn record_lookup(
+    _session: Session,
+    axum::extract::Query(q): axum::extract::Query<Lookup>,
+) -> PageResult {
+    let id = crate::routes::extract::id(q.record_id.as_deref().unwrap_or("").trim(), "record")
+        .map_err(refused)?;
+    Ok(Redirect::to(&format!("/ui/records/{id}")).into_response())
+}
+
+/// The record owner's page: every decision about the record, and for each disclosure when its
+/// addressee first read and acknowledged it, as `GET /v1/records/{id}/disclosures` (audited).
+pub async fn record(
+    State(state): State<AppState>,
+    session: Session,
+    Path(id): Path<String>,
+) -> PageResult {
+    let axum::Json(v) =
+        crate::routes::records::disclosures(session.principal.clone(), State(state), Path(id))
+            .await
+            .map_err(refused)?;
+    let sent = v["decisions"]
+        .as_array()
+        .map(|all| {
+            all.iter()
+                .map(|d| Sent {
+                    entry: super::ig::row(d),
+                    first_read_at: super::ig::text(&d["first_read_at"]),
+                    acknowledged_at: super::ig::text(&d["acknowledged_at"]),
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    Ok(page(
+        StatusCode::OK,
+        &Record {
+            frame: Frame::of(&session, "Who received this record"),
+            record: super::ig::text(&v["record_id"]),
+            sent,
+        },
+    ))
+}

@@ -371,3 +371,62 @@ pub fn check_csrf(session: &Session, sent: Option<&str>) -> Result<(), super::vi
         )),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn stored(created_ago: Duration, seen_ago: Duration, at: DateTime<Utc>) -> Stored {
+        Stored {
+            id: "s".into(),
+            agency: "a".into(),
+            sub: "p".into(),
+            roles: "[]".into(),
+            csrf: "c".into(),
+            created_at: at - created_ago,
+            last_seen_at: at - seen_ago,
+            ended: false,
+        }
+    }
+
+    #[test]
+    fn a_session_ends_after_15_idle_minutes_or_8_hours_whatever_its_use() {
+        let at = now();
+        let m = Duration::minutes;
+        // (created, last seen, verdict)
+        let table = [
+            (m(1), m(0), None),
+            (m(30), m(14), None),
+            (m(30), m(15), Some("idle")),
+            (Duration::hours(8) - m(1), m(0), None),
+            (Duration::hours(8), m(0), Some("absolute")),
+            (Duration::hours(9), m(20), Some("absolute")),
+        ];
+        for (created, seen, verdict) in table {
+            assert_eq!(
+                expired(&stored(created, seen, at), at),
+                verdict,
+                "created {created} ago, seen {seen} ago"
+            );
+        }
+    }
+
+    #[test]
+    fn the_cookie_is_host_only_secure_http_only_and_strict() {
+        let set = session_cookie(Some("t"));
+        for part in [
+            "__Host-broker_session=t",
+            "Path=/",
+            "Secure",
+            "HttpOnly",
+            "SameSite=Strict",
+        ] {
+            assert!(set.split("; ").any(|p| p == part), "{part} in {set}");
+        }
+        assert!(!set.contains("Domain"), "{set}");
+        assert!(session_cookie(None).contains("Max-Age=0"));
+        assert!(
+            same_secret("abc", "abc") && !same_secret("abc", "abd") && !same_secret("ab", "abc")
+        );
+    }
+}
