@@ -97,6 +97,7 @@ async function dsl(browser) {
   check(cookie.httpOnly && cookie.secure && cookie.sameSite === "Strict" && cookie.path === "/",
     `the session cookie is HttpOnly; Secure; SameSite=Strict; Path=/: ${JSON.stringify({ ...cookie, value: "…" })}`);
   result.session_cookie = cookie.value;
+  await axe(page, "start");
 
   await page.goto(url("/ui/inbox"));
   const row = page.locator(`tr[data-disclosure="${params.disclosure}"]`);
