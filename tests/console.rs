@@ -473,7 +473,10 @@ async fn an_ig_officer_searches_the_audit_reviews_an_override_prints_a_report_an
  {
     let world = world(
         "ig",
-        json!({"ig.patel": {"agency": "partnership", "roles": ["ig_officer"]}}),
+        json!({
+            "ig.patel": {"agency": "partnership", "roles": ["ig_officer"]},
+            "ig.river": {"agency": "school-riverside", "roles": ["ig_officer"]},
+        }),
     )
     .await;
     let server = &world.server;
@@ -502,6 +505,16 @@ async fn an_ig_officer_searches_the_audit_reviews_an_override_prints_a_report_an
     assert_eq!(r.status, 201, "{}", r.text());
     let override_seq = r.json()["audit_seq"].as_i64().expect("the override's seq");
 
+    // what the API gives this officer for the child: the page must show the same
+    let ig = server.token("partnership", "ig.patel", &[Role::IgOfficer]);
+    let r = server
+        .client("partnership")
+        .get(&format!("/v1/audit?subject_id={child}"), &ig)
+        .await
+        .expect("the API's audit search");
+    assert_eq!(r.status, 200, "{}", r.text());
+    let api_entries = r.json()["entries"].as_array().map_or(0, Vec::len);
+    assert!(api_entries >= 4, "{}", r.text());
     let before = head_seq(server).await;
     let note = "Console review: the override was justified.";
     let result = world
@@ -509,7 +522,7 @@ async fn an_ig_officer_searches_the_audit_reviews_an_override_prints_a_report_an
             "ig",
             json!({
                 "agency": "partnership", "login": "ig.patel", "child": child,
-                "override_seq": override_seq, "review_note": note,
+                "override_seq": override_seq, "review_note": note, "api_entries": api_entries,
                 "policy_version": server.state.policy.version(),
                 "secrets": secrets(&world),
             }),
@@ -538,6 +551,24 @@ async fn an_ig_officer_searches_the_audit_reviews_an_override_prints_a_report_an
         .expect("the review entry");
     assert_eq!(review.2["override_seq"], override_seq, "{:?}", review.2);
     assert_eq!(review.2["outcome"], "upheld", "{:?}", review.2);
+
+    // an IG officer of an agency not involved: the page shows what the API gives them
+    let river = server.token("school-riverside", "ig.river", &[Role::IgOfficer]);
+    let r = server
+        .client("school-riverside")
+        .get(&format!("/v1/audit?subject_id={child}"), &river)
+        .await
+        .expect("the API's audit search");
+    assert_eq!(r.status, 200, "{}", r.text());
+    let api_entries = r.json()["entries"].as_array().map_or(0, Vec::len);
+    assert_eq!(api_entries, 0, "Riverside is not involved: {}", r.text());
+    world
+        .browse(
+            "ig-scoped",
+            json!({"agency": "school-riverside", "login": "ig.river", "child": child,
+                   "api_entries": api_entries}),
+        )
+        .await;
 
     // tamper with one entry: the chain page names it
     let target = override_seq;

@@ -193,6 +193,7 @@ async function ig(browser) {
   await page.waitForSelector("#audit-entries");
   const actions = await page.locator("#audit-entries tbody tr td:nth-child(3)").allTextContents();
   check(actions.includes("disclosure"), `the child's disclosures are found: ${actions}`);
+  check(actions.length === params.api_entries, `the page shows ${actions.length} entries, the API gives ${params.api_entries}`);
   await noSecrets("the audit page");
   await axe(page, "audit");
   await shot(page, "audit");
@@ -322,7 +323,23 @@ async function owner(browser) {
   await ctx.close();
 }
 
-const scenarios = { owner, refused: refusedSignIn, dsl, teacher, ig, tampered, "dev-sign-in": devSignIn, expired };
+// an IG officer of an agency not involved sees, as through the API, none of the child's entries
+async function igScoped(browser) {
+  const ctx = await context(browser, params.agency);
+  const page = await ctx.newPage();
+  await signIn(page, params.login);
+  await page.goto(url(`/ui/audit?subject_id=${params.child}`));
+  const shown = await page.locator("#audit-entries tbody tr").count();
+  check(shown === params.api_entries, `the page shows ${shown} entries, the API gives this officer ${params.api_entries}`);
+  if (params.api_entries === 0) check(await page.locator("#audit-none").count() === 1, "no entries match");
+  const r = await page.goto(url(`/ui/subjects/${params.child}/history`));
+  check(r.status() === 404, `another agency's child is unknown to this officer, as in the API: ${r.status()}`);
+  await axe(page, "scoped-not-found");
+  await shot(page, "scoped-audit");
+  await ctx.close();
+}
+
+const scenarios = { "ig-scoped": igScoped, owner, refused: refusedSignIn, dsl, teacher, ig, tampered, "dev-sign-in": devSignIn, expired };
 
 const browser = await chromium.launch({
   executablePath: params.chromium,
