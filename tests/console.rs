@@ -468,6 +468,18 @@ async fn a_teacher_without_a_designation_sees_nothing() {
     world.stop().await;
 }
 
+/// How many of the child's audit entries `GET /v1/audit` gives the IG officer `sub` of `agency`.
+async fn api_audit_entries(server: &TestServer, agency: &str, sub: &str, child: &str) -> usize {
+    let token = server.token(agency, sub, &[Role::IgOfficer]);
+    let r = server
+        .client(agency)
+        .get(&format!("/v1/audit?subject_id={child}"), &token)
+        .await
+        .expect("the API's audit search");
+    assert_eq!(r.status, 200, "{}", r.text());
+    r.json()["entries"].as_array().map_or(0, Vec::len)
+}
+
 #[tokio::test]
 async fn an_ig_officer_searches_the_audit_reviews_an_override_prints_a_report_and_sees_a_tampered_chain()
  {
@@ -506,15 +518,8 @@ async fn an_ig_officer_searches_the_audit_reviews_an_override_prints_a_report_an
     let override_seq = r.json()["audit_seq"].as_i64().expect("the override's seq");
 
     // what the API gives this officer for the child: the page must show the same
-    let ig = server.token("partnership", "ig.patel", &[Role::IgOfficer]);
-    let r = server
-        .client("partnership")
-        .get(&format!("/v1/audit?subject_id={child}"), &ig)
-        .await
-        .expect("the API's audit search");
-    assert_eq!(r.status, 200, "{}", r.text());
-    let api_entries = r.json()["entries"].as_array().map_or(0, Vec::len);
-    assert!(api_entries >= 4, "{}", r.text());
+    let api_entries = api_audit_entries(server, "partnership", "ig.patel", &child).await;
+    assert!(api_entries >= 4, "{api_entries} entries");
     let before = head_seq(server).await;
     let note = "Console review: the override was justified.";
     let result = world
@@ -553,15 +558,8 @@ async fn an_ig_officer_searches_the_audit_reviews_an_override_prints_a_report_an
     assert_eq!(review.2["outcome"], "upheld", "{:?}", review.2);
 
     // an IG officer of an agency not involved: the page shows what the API gives them
-    let river = server.token("school-riverside", "ig.river", &[Role::IgOfficer]);
-    let r = server
-        .client("school-riverside")
-        .get(&format!("/v1/audit?subject_id={child}"), &river)
-        .await
-        .expect("the API's audit search");
-    assert_eq!(r.status, 200, "{}", r.text());
-    let api_entries = r.json()["entries"].as_array().map_or(0, Vec::len);
-    assert_eq!(api_entries, 0, "Riverside is not involved: {}", r.text());
+    let api_entries = api_audit_entries(server, "school-riverside", "ig.river", &child).await;
+    assert_eq!(api_entries, 0, "Riverside is not involved");
     world
         .browse(
             "ig-scoped",
