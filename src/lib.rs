@@ -8,6 +8,7 @@ pub mod cli;
 pub mod client;
 pub mod config;
 pub mod connection;
+pub mod console;
 pub mod crypto;
 pub mod db;
 pub mod decision;

@@ -86,6 +86,10 @@ macro_rules! families {
             pub fn file_stem(self) -> &'static str {
                 match self { $(Family::$variant => $file),+ }
             }
+            /// The names of the family's fields, in order (the console's policy page).
+            pub fn field_names(self) -> Vec<&'static str> {
+                self.fields().iter().map(|(name, _)| *name).collect()
+            }
             fn fields(self) -> &'static [(&'static str, Col)] {
                 match self { $(Family::$variant => &[$(($field, Col::$col)),+]),+ }
             }
