@@ -16,6 +16,7 @@ use super::{Posted, fields};
 use crate::error::ApiError;
 use crate::routes::audit::{self, Filters};
 use crate::routes::extract::Params;
+use crate::routes::{history, reviews};
 use crate::state::AppState;
 
 /// An audit entry as the pages show it (identifiers, decision and reasons, never content: the
@@ -238,7 +239,7 @@ pub async fn reviews(
     session: Session,
     axum::extract::Query(done): axum::extract::Query<Done>,
 ) -> PageResult {
-    let axum::Json(v) = audit::reviews(session.principal.clone(), State(state))
+    let axum::Json(v) = reviews::reviews(session.principal.clone(), State(state))
         .await
         .map_err(refused)?;
     Ok(page(
@@ -261,7 +262,7 @@ pub async fn review(
     let form = fields(posted);
     check_csrf(&session, form.get("csrf"))?;
     form.check(&["note"])?;
-    let body: audit::NewReview = serde_json::from_value(serde_json::json!({
+    let body: reviews::NewReview = serde_json::from_value(serde_json::json!({
         "outcome": form.get("outcome").unwrap_or_default(),
         "note": form.get("note").unwrap_or_default(),
     }))
@@ -271,7 +272,7 @@ pub async fn review(
             "outcome: choose upheld or concern",
         ))
     })?;
-    let (_, axum::Json(v)) = audit::review(
+    let (_, axum::Json(v)) = reviews::review(
         session.principal.clone(),
         State(state),
         Path(seq),
@@ -312,7 +313,7 @@ pub async fn history(
     session: Session,
     Path(id): Path<String>,
 ) -> PageResult {
-    let axum::Json(v) = audit::history(session.principal.clone(), State(state), Path(id))
+    let axum::Json(v) = history::history(session.principal.clone(), State(state), Path(id))
         .await
         .map_err(refused)?;
     Ok(page(
