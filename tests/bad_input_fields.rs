@@ -293,12 +293,8 @@ async fn free_text_keeps_its_line_breaks_and_tabs() {
     let head = w
         .server
         .person("school-hillside", "head.patel", Role::HeadTeacher);
-    let reason = json!({"staff_sub": "t.smith", "reason": "lunch duty\nand after-school club"});
     let r = head
-        .post(
-            &format!("/v1/subjects/{}/staff-designations", w.child),
-            &reason,
-        )
+        .designate(&w.child, "t.smith", "lunch duty\nand after-school club")
         .await;
     assert_eq!(r.status, 201, "{}", r.text());
     w.stop().await;

@@ -6,10 +6,11 @@ use broker::vocab::Role;
 use serde_json::{Value, json};
 
 use super::TestServer;
-use super::flows::{ask, born_years_ago, consent, deposit, register};
+use super::flows::{ask, born_years_ago, consent, deposit, inbox, open_packet, register};
 
 /// Someone of a dev agency: the agency's client certificate and a token carrying `roles`.
 pub struct Person {
+    pub agency: String,
     pub client: Client,
     pub token: String,
 }
@@ -40,15 +41,60 @@ impl Person {
     pub async fn disclose(&self, body: &Value) -> Response {
         self.post("/v1/disclosures", body).await
     }
+
+    /// Registers a child `years` old (at `school`); insists on 201.
+    pub async fn register(&self, years: u32, school: Option<&str>) -> String {
+        register(&self.client, &self.token, &born_years_ago(years), school).await
+    }
+
+    /// Deposits a record about the child who displayed the behaviour; insists on 201.
+    pub async fn deposit(&self, child: &str, kind: &str, sections: Value) -> String {
+        deposit(&self.client, &self.token, child, kind, sections).await
+    }
+
+    /// Records a consent given by `given_by`; insists on 201.
+    pub async fn consent(
+        &self,
+        child: &str,
+        given_by: &str,
+        purposes: &[&str],
+        kinds: &[&str],
+    ) -> String {
+        consent(&self.client, &self.token, child, given_by, purposes, kinds).await
+    }
+
+    /// A head teacher's designation of `staff_sub` to receive about `child`; the answer as it
+    /// came.
+    pub async fn designate(&self, child: &str, staff_sub: &str, reason: &str) -> Response {
+        let body = json!({"staff_sub": staff_sub, "reason": reason});
+        let path = format!("/v1/subjects/{child}/staff-designations");
+        self.post(&path, &body).await
+    }
+
+    /// The disclosure ids in this person's inbox.
+    pub async fn inbox(&self) -> Vec<String> {
+        inbox(&self.client, &self.token).await
+    }
 }
 
 impl TestServer {
     /// `sub` of `agency` holding `role`.
     pub fn person(&self, agency: &str, sub: &str, role: Role) -> Person {
         Person {
+            agency: agency.to_owned(),
             client: self.client(agency),
             token: self.token(agency, sub, &[role]),
         }
+    }
+
+    /// csc's social worker `sw.amara`, who registers most children.
+    pub fn social_worker(&self) -> Person {
+        self.person("csc", "sw.amara", Role::SocialWorker)
+    }
+
+    /// Fetches packet `disclosure` as `who` and decrypts it with their agency's `age` key.
+    pub async fn open(&self, who: &Person, disclosure: &str) -> Value {
+        open_packet(self, &who.agency, &who.token, disclosure).await
     }
 }
 
@@ -126,6 +172,7 @@ impl World {
     /// The social worker as a [`Person`].
     pub fn social_worker(&self) -> Person {
         Person {
+            agency: "csc".into(),
             client: self.server.client("csc"),
             token: self.sw.clone(),
         }
