@@ -230,12 +230,8 @@ async fn an_agency_beyond_its_connection_cap_is_answered_429_and_counted() {
     assert_eq!(r.json()["code"], "too_many_connections", "{}", r.text());
     assert_eq!(server.state.metrics.refused_connections(), 1);
     // another agency has its own slots
-    let police = server.token("police", "pc.jones", &[Role::PoliceOfficer]);
-    let r = server
-        .client("police")
-        .get("/v1/whoami", &police)
-        .await
-        .unwrap();
+    let police = server.person("police", "pc.jones", Role::PoliceOfficer);
+    let r = police.get("/v1/whoami").await;
     assert_eq!(r.status, 200, "{}", r.text());
     // closing one frees a slot
     drop(open);

@@ -3,6 +3,7 @@
 //! when `BROKER_TEST_DATABASE_URL` names a server (`.ci/run` runs the suite both ways).
 #![allow(dead_code)]
 
+pub mod audit;
 pub mod db;
 pub mod flows;
 pub mod refusal;

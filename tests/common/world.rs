@@ -6,7 +6,9 @@ use broker::vocab::Role;
 use serde_json::{Value, json};
 
 use super::TestServer;
-use super::flows::{ask, born_years_ago, consent, deposit, inbox, open_packet, register};
+use super::flows::{
+    ask, born_years_ago, consent, deposit, deposit_as, inbox, open_packet, register,
+};
 
 /// Someone of a dev agency: the agency's client certificate and a token carrying `roles`.
 pub struct Person {
@@ -50,6 +52,25 @@ impl Person {
     /// Deposits a record about the child who displayed the behaviour; insists on 201.
     pub async fn deposit(&self, child: &str, kind: &str, sections: Value) -> String {
         deposit(&self.client, &self.token, child, kind, sections).await
+    }
+
+    /// Asks to deposit a record about `child` in `subject_role`; the answer as it came.
+    pub async fn deposit_as(
+        &self,
+        child: &str,
+        kind: &str,
+        subject_role: &str,
+        sections: Value,
+    ) -> Response {
+        deposit_as(
+            &self.client,
+            &self.token,
+            child,
+            kind,
+            subject_role,
+            sections,
+        )
+        .await
     }
 
     /// Records a consent given by `given_by`; insists on 201.
