@@ -1,6 +1,7 @@
 //! The audit log as IG officers read it through the API: pages and cursors of `GET /v1/audit`,
 //! the review queue, and the small views of entries the tests compare.
 
+use broker::client::Client;
 use broker::vocab::Role;
 use serde_json::Value;
 
@@ -12,9 +13,12 @@ pub fn partnership_ig(server: &TestServer) -> Person {
     server.person("partnership", "ig.patel", Role::IgOfficer)
 }
 
-/// One page of `GET /v1/audit?{query}` as `ig`.
-pub async fn page(ig: &Person, query: &str) -> Value {
-    let r = ig.get(&format!("/v1/audit?{query}")).await;
+/// One page of `GET /v1/audit?{query}` through `client` with `token`.
+pub async fn page(client: &Client, token: &str, query: &str) -> Value {
+    let r = client
+        .get(&format!("/v1/audit?{query}"), token)
+        .await
+        .unwrap_or_else(|e| panic!("GET /v1/audit?{query}: {e:#}"));
     assert_eq!(r.status, 200, "GET /v1/audit?{query}: {}", r.text());
     r.json()
 }
@@ -27,13 +31,13 @@ pub fn entries(page: &Value) -> Vec<Value> {
         .clone()
 }
 
-/// Every entry `GET /v1/audit` shows `ig` with `filters`, following the cursor.
-pub async fn all(ig: &Person, filters: &str) -> Vec<Value> {
+/// Every entry `GET /v1/audit` shows this caller with `filters`, following the cursor.
+pub async fn all(client: &Client, token: &str, filters: &str) -> Vec<Value> {
     let mut found = Vec::new();
     let mut after = 0;
     loop {
         let query = format!("{filters}&after_seq={after}&limit=1000");
-        let page = page(ig, &query).await;
+        let page = page(client, token, &query).await;
         found.extend(entries(&page));
         match page["next_after_seq"].as_i64() {
             Some(next) => after = next,
@@ -44,13 +48,9 @@ pub async fn all(ig: &Person, filters: &str) -> Vec<Value> {
 
 /// The audit entries about a child, as the partnership's IG officer lists them.
 pub async fn about(server: &TestServer, child: &str) -> Vec<Value> {
-    entries(
-        &page(
-            &partnership_ig(server),
-            &format!("subject_id={child}&limit=500"),
-        )
-        .await,
-    )
+    let ig = partnership_ig(server);
+    let query = format!("subject_id={child}&limit=500");
+    entries(&page(&ig.client, &ig.token, &query).await)
 }
 
 /// The entry at `seq` among `entries`.

@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod audit;
+pub mod audited;
 pub mod db;
 pub mod flows;
 pub mod refusal;
