@@ -273,6 +273,17 @@ fn the_naive_hash_is_the_entry_hash_for_an_untouched_row() {
 /// A named change to a stored row.
 type Edit = (&'static str, fn(&mut AuditRow));
 
+/// Each edit, made to the last entry of a fresh 30-entry chain with its hash recomputed and
+/// the head moved to it, is named at seq 30.
+async fn each_forgery_of_the_last_entry_is_named(edits: impl IntoIterator<Item = Edit>) {
+    for (what, edit) in edits {
+        let f = Fixture::with_chain(30).await;
+        f.forge_last(30, edit).await;
+        f.assert_named(what, Some(30), 30).await;
+        f.close().await;
+    }
+}
+
 /// Longer than two of verify's batches (2,048 rows), so batch boundaries are crossed.
 const LONG: i64 = 5_000;
 
@@ -340,12 +351,7 @@ async fn whitespace_in_a_json_column_is_named_even_with_the_hash_recomputed() {
         }),
         ("a tab before the detail", |r| r.detail.insert(0, '\t')),
     ];
-    for (what, edit) in edits {
-        let f = Fixture::with_chain(30).await;
-        f.forge_last(30, edit).await;
-        f.assert_named(what, Some(30), 30).await;
-        f.close().await;
-    }
+    each_forgery_of_the_last_entry_is_named(edits).await;
 }
 
 #[tokio::test]
@@ -372,12 +378,7 @@ async fn bytes_moved_between_adjacent_json_columns_are_named_even_with_the_hash_
             r.detail.push('}')
         }),
     ];
-    for (what, edit) in edits {
-        let f = Fixture::with_chain(30).await;
-        f.forge_last(30, edit).await;
-        f.assert_named(what, Some(30), 30).await;
-        f.close().await;
-    }
+    each_forgery_of_the_last_entry_is_named(edits).await;
 }
 
 #[tokio::test]
@@ -399,12 +400,7 @@ async fn equivalent_but_non_canonical_json_is_named_even_with_the_hash_recompute
             r.detail = "{\"level\":20e-1}".into()
         }),
     ];
-    for (what, edit) in edits {
-        let f = Fixture::with_chain(30).await;
-        f.forge_last(30, edit).await;
-        f.assert_named(what, Some(30), 30).await;
-        f.close().await;
-    }
+    each_forgery_of_the_last_entry_is_named(edits).await;
 }
 
 #[tokio::test]

@@ -31,6 +31,9 @@ async fn until_closed<S: AsyncRead + Unpin>(stream: &mut S, bound: Duration) -> 
     }
 }
 
+const SECOND: Duration = Duration::from_secs(1);
+const TEN_SECONDS: Duration = Duration::from_secs(10);
+
 /// Writes `bytes` one a second (`every`) until the server stops taking them or `bound`
 /// passes; returns how long the server took to stop the trickle.
 async fn trickle<S: AsyncWrite + AsyncRead + Unpin>(
@@ -74,6 +77,20 @@ fn post_subject_head(token: &str, len: usize) -> String {
         "POST /v1/subjects HTTP/1.1\r\nhost: localhost\r\nauthorization: Bearer {token}\r\n\
          content-type: application/json\r\ncontent-length: {len}\r\n\r\n"
     )
+}
+
+/// A raw mTLS connection as csc's social worker that has sent the head of a `POST
+/// /v1/subjects` announcing a body of `len` bytes, and none of the body yet.
+async fn posting_a_subject(
+    server: &TestServer,
+    len: usize,
+) -> tokio_rustls::client::TlsStream<tokio::net::TcpStream> {
+    let token = server.token("csc", "sw.amara", &[Role::SocialWorker]);
+    let mut tls = server.tls_stream("csc").await;
+    tls.write_all(post_subject_head(&token, len).as_bytes())
+        .await
+        .unwrap();
+    tls
 }
 
 #[tokio::test]
@@ -136,12 +153,8 @@ async fn a_request_in_flight_is_not_cut_off_as_idle() {
     // the body arrives over about 2.5 s, longer than the idle bound, within the body bound
     let server =
         TestServer::start_with("idle_timeout_ms = 1000\nbody_read_timeout_ms = 8000").await;
-    let token = server.token("csc", "sw.amara", &[Role::SocialWorker]);
     let body = br#"{"x": 1}"#;
-    let mut tls = server.tls_stream("csc").await;
-    tls.write_all(post_subject_head(&token, body.len()).as_bytes())
-        .await
-        .unwrap();
+    let mut tls = posting_a_subject(&server, body.len()).await;
     for b in body {
         tokio::time::sleep(Duration::from_millis(300)).await;
         tls.write_all(&[*b]).await.unwrap();
@@ -167,13 +180,9 @@ async fn headers_trickled_at_one_byte_a_second_are_cut_off_at_the_header_read_ti
     let server =
         TestServer::start_with("header_read_timeout_ms = 2000\nidle_timeout_ms = 30000").await;
     let mut tls = server.tls_stream("csc").await;
-    let (took, read) = trickle(
-        &mut tls,
-        b"GET /healthz HTTP/1.1\r\nx-slow: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
-        Duration::from_secs(1),
-        Duration::from_secs(10),
-    )
-    .await;
+    let head =
+        b"GET /healthz HTTP/1.1\r\nx-slow: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+    let (took, read) = trickle(&mut tls, head, SECOND, TEN_SECONDS).await;
     println!("headers at 1 byte/s cut off after {took:?} (bound 2000 ms)");
     assert!(took < Duration::from_secs(5), "{took:?}");
     assert!(
@@ -187,20 +196,10 @@ async fn headers_trickled_at_one_byte_a_second_are_cut_off_at_the_header_read_ti
 async fn a_body_trickled_at_one_byte_a_second_is_answered_408_problem_json() {
     let server =
         TestServer::start_with("body_read_timeout_ms = 2000\nidle_timeout_ms = 30000").await;
-    let token = server.token("csc", "sw.amara", &[Role::SocialWorker]);
     let before = common::audit_head(&server).await;
-    let mut tls = server.tls_stream("csc").await;
     let body = br#"{"date_of_birth": "2015-01-01", "local_authority": "somewhere far away"}"#;
-    tls.write_all(post_subject_head(&token, body.len()).as_bytes())
-        .await
-        .unwrap();
-    let (took, read) = trickle(
-        &mut tls,
-        body,
-        Duration::from_secs(1),
-        Duration::from_secs(10),
-    )
-    .await;
+    let mut tls = posting_a_subject(&server, body.len()).await;
+    let (took, read) = trickle(&mut tls, body, SECOND, TEN_SECONDS).await;
     println!("a body at 1 byte/s cut off after {took:?} (bound 2000 ms)");
     assert!(read.starts_with("HTTP/1.1 408"), "{read}");
     assert!(read.contains("application/problem+json"), "{read}");
