@@ -472,12 +472,7 @@ fn an_out_of_vocabulary_role_in_a_scenario_is_reported_not_panicked() {
         "bad.json",
         r#"{"scenarios": [{"name": "x", "at": "2026-01-01T00:00:00Z"}]}"#,
     );
-    let out = bin()
-        .args(["policy", "test"])
-        .arg(dir.path())
-        .output()
-        .unwrap();
-    assert!(!out.status.success());
+    let out = fails(&["policy", "test"], dir.path());
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("scenario 0 (x)"), "{stderr}");
     let _ = file;
@@ -498,12 +493,7 @@ fn policy_test_fails_on_a_wrong_expectation_and_shows_expected_and_actual() {
         "permit".into()
     };
     write(dir.path(), "wrong.json", &doc.to_string());
-    let out = bin()
-        .args(["policy", "test"])
-        .arg(dir.path())
-        .output()
-        .unwrap();
-    assert!(!out.status.success());
+    let out = fails(&["policy", "test"], dir.path());
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
         stdout.contains("FAIL") && stdout.contains("decision: expected"),
