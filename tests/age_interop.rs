@@ -72,6 +72,10 @@ async fn the_recipient_decrypts_its_packet_with_the_standard_age_tool() {
     assert_eq!(packet["to_agency"], "school-hillside");
     assert_eq!(packet["to_role"], "dsl");
     assert_eq!(packet["view"], "limited_summary");
+    assert_eq!(packet["from_agency"], "csc");
+    assert_eq!(packet["record_id"], w.record.as_str());
+    assert_eq!(packet["subject_id"], w.child.as_str());
+    assert_eq!(packet["basis"], "consent");
     assert_eq!(
         packet["sections"],
         json!({"summary": "plan summary", "risk_management": {"supervision": "at break"}})

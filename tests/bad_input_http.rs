@@ -193,6 +193,7 @@ async fn a_header_block_over_max_header_bytes_is_refused_with_431_problem_json()
     assert_eq!(answer.status, 431, "{answer:?}");
     assert!(answer.is_problem(), "{answer:?}");
     assert_eq!(answer.json()["code"], "headers_too_large", "{answer:?}");
+    assert_eq!(answer.json()["status"], 431, "{answer:?}");
     // beyond hyper's own buffer (twice the limit) hyper answers 431 itself, with no body: that
     // answer is written inside hyper and cannot be changed (README, Limits)
     let huge = format!(

@@ -45,6 +45,10 @@ async fn police_cannot_fetch_a_packet_addressed_to_a_school() {
     let dsl = w.server.person("school-riverside", "dsl.ng", Role::Dsl);
     problem(&dsl.get(&path).await, 404, "not_found");
 
+    // The school's DSL, to whom it is addressed, does have it.
+    let addressed = w.server.person("school-hillside", "dsl.jones", Role::Dsl);
+    assert_eq!(addressed.inbox().await, vec![disclosure.clone()]);
+
     // The sender does not get its own packet back either.
     problem(&w.social_worker().get(&path).await, 404, "not_found");
     w.stop().await;
@@ -56,6 +60,8 @@ async fn one_agency_cannot_push_another_agencys_record() {
     let officer = w.server.person("police", "pc.hughes", Role::PoliceOfficer);
     refused(&officer.disclose(&w.to_dsl()).await, &["not_record_owner"]);
     assert_eq!(count(&w.server, "packets").await, 0, "no packet was made");
+    let dsl = w.server.person("school-hillside", "dsl.jones", Role::Dsl);
+    assert!(dsl.inbox().await.is_empty(), "nothing reached the school");
 
     // The owner learns of the attempt.
     let path = format!("/v1/records/{}/disclosures", w.record);
@@ -106,6 +112,7 @@ async fn a_dry_run_answers_the_decision_and_delivers_no_packet() {
         set(&["summary", "risk_management"])
     );
     assert_eq!(body["disclosure_id"], Value::Null, "{body}");
+    assert_eq!(body["reasons"], json!([]), "{body}");
     assert_eq!(body["audit_seq"].as_i64(), Some(head_seq(&w.server).await));
 
     let for_court = w.ask("school-hillside/dsl", "court", "consent");
@@ -124,6 +131,11 @@ async fn a_dry_run_answers_the_decision_and_delivers_no_packet() {
         r.text()
     );
     assert_eq!(r.json()["disclosure_id"], Value::Null);
+    assert_eq!(
+        r.json()["audit_seq"].as_i64(),
+        Some(head_seq(&w.server).await),
+        "a dry-run deny is audited too"
+    );
 
     assert_eq!(
         count(&w.server, "packets").await,

@@ -152,6 +152,7 @@ macro_rules! refused_certificates {
             let client = client_with(&server, &cert);
             let response = get_inbox(&client, Some(&csc_token(&server))).await.unwrap();
             assert_refused(&response, $code);
+            assert_eq!(server.state.metrics.refused_authentications(), 1, "the refusal is counted");
             server.stop().await;
         }
     )*};
@@ -176,6 +177,7 @@ macro_rules! refused_tokens {
             let token: String = ($token)(&server);
             let response = csc_inbox(&server, &token).await;
             assert_refused(&response, $code);
+            assert_eq!(server.state.metrics.refused_authentications(), 1, "the refusal is counted");
             server.stop().await;
         }
     )*};
@@ -258,6 +260,7 @@ macro_rules! accepted_algorithms {
             let response = get_inbox(&server.client($agency), Some(&token)).await.unwrap();
             assert_eq!(response.status, 200, "{}", response.text());
             assert_eq!(response.json(), json!([]));
+            assert_eq!(server.state.metrics.refused_authentications(), 0);
             server.stop().await;
         }
     )*};

@@ -316,6 +316,7 @@ async fn a_school_move_is_audited_and_from_then_on_only_the_new_school_receives(
     let r = sw.put(&path, &move_to(None)).await;
     assert_eq!(r.status, 200, "{}", r.text());
     assert_eq!(r.json()["school_agency"], Value::Null);
+    assert_eq!(r.json()["previous_school_agency"], "school-riverside");
     refused(&sw.disclose(&to("school-riverside")).await, &not_pupil);
     server.stop().await;
 }
