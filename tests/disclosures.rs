@@ -5,7 +5,7 @@ mod common;
 
 use broker::vocab::Role;
 use common::flows::*;
-use common::{Person, TestServer, World};
+use common::{Child, TestServer, World};
 use serde_json::{Value, json};
 
 const PLAN: &str = "risk_management_plan";
@@ -172,19 +172,11 @@ async fn the_safeguarding_governor_is_notified_without_any_content() {
 
 #[tokio::test]
 async fn a_parent_consents_for_a_fourteen_year_old_until_the_child_is_assessed_gillick_competent() {
-    let server = TestServer::start().await;
-    let sw = server.social_worker();
-    let child = sw.register(14, None).await;
     let sections = json!({"summary": "s", "assessment_findings": "f", "allegation_details": "a"});
-    let record = sw.deposit(&child, "initial_assessment", sections).await;
-    sw.consent(&child, "parent", &["health_care"], &["health"])
-        .await;
-    let to_health = ask(
-        &[&record],
-        "health/health_practitioner",
-        "health_care",
-        "consent",
-    );
+    let c = Child::with_record(14, None, "initial_assessment", sections).await;
+    let (server, sw, child) = (&c.server, &c.sw, &c.child);
+    c.parent_consents(&["health_care"], &["health"]).await;
+    let to_health = c.ask("health/health_practitioner", "health_care", "consent");
     let released = ["summary", "assessment_findings"];
     let r = sw.disclose(&to_health).await;
     permitted(&r, "partial", &released, &["allegation_details"], &[]);
@@ -196,7 +188,7 @@ async fn a_parent_consents_for_a_fourteen_year_old_until_the_child_is_assessed_g
     );
     refused(&sw.disclose(&to_health).await, &["consent_wrong_giver"]);
 
-    sw.consent(&child, "child", &["health_care"], &["health"])
+    sw.consent(child, "child", &["health_care"], &["health"])
         .await;
     let r = sw.disclose(&to_health).await;
     let disclosure = permitted(&r, "partial", &released, &["allegation_details"], &[]);
@@ -206,34 +198,23 @@ async fn a_parent_consents_for_a_fourteen_year_old_until_the_child_is_assessed_g
         packet["sections"],
         json!({"summary": "s", "assessment_findings": "f"})
     );
-    server.stop().await;
+    c.stop().await;
 }
 
-/// A child of nine with `sw`'s referral and a parent's consent to early help for assessment:
-/// the child, the consent, and the referral's disclosure to an early-help social worker.
-async fn consented_referral(sw: &Person) -> (String, String, Value) {
-    let child = sw.register(9, None).await;
-    let record = sw
-        .deposit(&child, "referral", json!({"summary": "s"}))
-        .await;
-    let purposes = ["assessment"];
-    let cid = sw
-        .consent(&child, "parent", &purposes, &["early_help"])
-        .await;
-    let body = ask(
-        &[&record],
-        "early-help/social_worker",
-        "assessment",
-        "consent",
-    );
-    (child, cid, body)
+/// A child of nine with a social worker's referral and a parent's consent to early help for
+/// assessment: the child, the consent, and the referral's disclosure to an early-help social
+/// worker.
+async fn consented_referral() -> (Child, String, Value) {
+    let c = Child::with_record(9, None, "referral", json!({"summary": "s"})).await;
+    let cid = c.parent_consents(&["assessment"], &["early_help"]).await;
+    let body = c.ask("early-help/social_worker", "assessment", "consent");
+    (c, cid, body)
 }
 
 #[tokio::test]
 async fn a_withdrawn_consent_stops_the_next_disclosure_and_cannot_be_withdrawn_twice() {
-    let server = TestServer::start().await;
-    let sw = server.social_worker();
-    let (child, cid, to_early_help) = consented_referral(&sw).await;
+    let (c, cid, to_early_help) = consented_referral().await;
+    let (server, sw, child) = (&c.server, &c.sw, &c.child);
     let r = sw.disclose(&to_early_help).await;
     permitted(&r, "full", &["summary"], &[], &[]);
 
@@ -243,34 +224,27 @@ async fn a_withdrawn_consent_stops_the_next_disclosure_and_cannot_be_withdrawn_t
     assert!(r.json()["withdrawn_at"].is_string(), "{}", r.text());
 
     refused(&sw.disclose(&to_early_help).await, &["consent_not_current"]);
-    let seq = head_seq(&server).await;
+    let seq = head_seq(server).await;
     problem(
         &sw.post(&withdraw, &json!({})).await,
         409,
         "already_withdrawn",
     );
     assert_eq!(
-        head_seq(&server).await,
+        head_seq(server).await,
         seq,
         "a refused withdrawal changes nothing"
     );
-    server.stop().await;
+    c.stop().await;
 }
 
 #[tokio::test]
 async fn a_social_worker_overrides_consent_for_significant_harm_only_with_a_written_justification()
 {
-    let server = TestServer::start().await;
-    let sw = server.social_worker();
-    let child = sw.register(12, None).await;
     let sections = json!({"summary": "s", "allegation_details": "a", "health_clinical": "h"});
-    let record = sw.deposit(&child, "referral", sections).await;
-    let mut to_police = ask(
-        &[&record],
-        "police/police_officer",
-        "s47_enquiry",
-        "significant_harm",
-    );
+    let c = Child::with_record(12, None, "referral", sections).await;
+    let (server, sw) = (&c.server, &c.sw);
+    let mut to_police = c.ask("police/police_officer", "s47_enquiry", "significant_harm");
 
     to_police["justification"] = json!("too short");
     refused(&sw.disclose(&to_police).await, &["justification_required"]);
@@ -292,18 +266,16 @@ async fn a_social_worker_overrides_consent_for_significant_harm_only_with_a_writ
         json!({"summary": "s", "allegation_details": "a"})
     );
     assert_eq!(packet["basis"], "significant_harm");
-    server.stop().await;
+    c.stop().await;
 }
 
 #[tokio::test]
 async fn a_child_under_mappa_is_shared_only_within_a_forum_decision_and_its_sections() {
-    let server = TestServer::start().await;
-    let sw = server.social_worker();
-    let child = sw.register(15, None).await;
     let sections = json!({"summary": "s", "risk_management": "r", "allegation_details": "a",
                           "police_intelligence": "p", "family_background": "f"});
-    let record = sw.deposit(&child, PLAN, sections).await;
-    sw.consent(&child, "parent", &["risk_management"], &["probation"])
+    let c = Child::with_record(15, None, PLAN, sections).await;
+    let (server, sw, child) = (&c.server, &c.sw, &c.child);
+    c.parent_consents(&["risk_management"], &["probation"])
         .await;
     let coordinator = server.person("mappa", "coord.lee", Role::MappaCoordinator);
     let status = json!({"active": true, "category": 1, "level": 2});
@@ -312,14 +284,7 @@ async fn a_child_under_mappa_is_shared_only_within_a_forum_decision_and_its_sect
         .await;
     assert_eq!(r.status, 200, "{}", r.text());
 
-    let to_probation = |basis| {
-        ask(
-            &[&record],
-            "probation/probation_officer",
-            "risk_management",
-            basis,
-        )
-    };
+    let to_probation = |basis| c.ask("probation/probation_officer", "risk_management", basis);
     refused(
         &sw.disclose(&to_probation("consent")).await,
         &["mappa_forum_decides"],
@@ -361,7 +326,7 @@ async fn a_child_under_mappa_is_shared_only_within_a_forum_decision_and_its_sect
         &sw.disclose(&by_forum).await,
         &["mappa_decision_not_applicable"],
     );
-    server.stop().await;
+    c.stop().await;
 }
 
 #[tokio::test]
@@ -402,21 +367,19 @@ async fn strategy_meeting_minutes_need_their_chairs_permission_for_each_recipien
 #[tokio::test]
 async fn a_child_under_ten_cannot_be_disclosed_for_criminal_investigation_but_can_for_safeguarding()
 {
-    let server = TestServer::start().await;
-    let sw = server.social_worker();
-    let child = sw.register(8, None).await;
     let sections = json!({"summary": "s", "allegation_details": "a"});
-    let record = sw.deposit(&child, "referral", sections).await;
+    let c = Child::with_record(8, None, "referral", sections).await;
     let purposes = ["criminal_investigation", "safeguarding"];
-    sw.consent(&child, "parent", &purposes, &["police"]).await;
-    let to_police = |purpose| ask(&[&record], "police/police_officer", purpose, "consent");
+    c.parent_consents(&purposes, &["police"]).await;
+    let sw = &c.sw;
+    let to_police = |purpose| c.ask("police/police_officer", purpose, "consent");
     refused(
         &sw.disclose(&to_police("criminal_investigation")).await,
         &["below_age_of_criminal_responsibility"],
     );
     let r = sw.disclose(&to_police("safeguarding")).await;
     permitted(&r, "full", &["summary", "allegation_details"], &[], &[]);
-    server.stop().await;
+    c.stop().await;
 }
 
 #[tokio::test]
@@ -521,9 +484,8 @@ async fn a_legal_obligation_citing_its_reference_is_permitted_and_goes_to_ig_rev
 /// exactly one packet per permit.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_disclosure_racing_a_withdrawal_is_decided_on_the_facts_at_its_place_in_the_chain() {
-    let server = TestServer::start().await;
-    let sw = server.social_worker();
-    let (child, cid, body) = consented_referral(&sw).await;
+    let (c, cid, body) = consented_referral().await;
+    let (server, sw, child) = (&c.server, &c.sw, &c.child);
     let answered = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let mut workers = Vec::new();
     for _ in 0..16 {
@@ -581,7 +543,7 @@ async fn a_disclosure_racing_a_withdrawal_is_decided_on_the_facts_at_its_place_i
     );
     let packets: i64 = broker::with_db!(&server.state.db, pool => {
         sqlx::query("SELECT COUNT(*) AS n FROM packets WHERE subject_id = $1")
-            .bind(&child)
+            .bind(child)
             .fetch_one(pool)
             .await
             .and_then(|r| sqlx::Row::try_get(&r, "n"))
@@ -595,5 +557,5 @@ async fn a_disclosure_racing_a_withdrawal_is_decided_on_the_facts_at_its_place_i
         .await
         .expect("verifying");
     assert!(verified.ok, "{verified:?}");
-    server.stop().await;
+    c.stop().await;
 }

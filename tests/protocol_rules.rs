@@ -8,7 +8,7 @@ mod common;
 use broker::vocab::Role;
 use common::audit::{about, at, awaiting_review, partnership_ig};
 use common::flows::*;
-use common::{Person, TestServer};
+use common::{Child, Person, TestServer};
 use serde_json::{Value, json};
 
 const PLAN: &str = "risk_management_plan";
@@ -238,21 +238,11 @@ async fn an_early_help_team_manager_cannot_deposit_strategy_meeting_minutes_and_
 
 #[tokio::test]
 async fn a_school_move_is_audited_and_from_then_on_only_the_new_school_receives() {
-    let server = TestServer::start().await;
-    let sw = server.social_worker();
-    let child = sw.register(11, Some("school-hillside")).await;
     let plan = json!({"summary": "plan summary", "risk_management": "no unsupervised time"});
-    let record = sw.deposit(&child, PLAN, plan).await;
-    sw.consent(&child, "parent", &["safeguarding"], &["school"])
-        .await;
-    let to = |school: &str| {
-        ask(
-            &[&record],
-            &format!("{school}/dsl"),
-            "safeguarding",
-            "consent",
-        )
-    };
+    let c = Child::with_record(11, Some("school-hillside"), PLAN, plan).await;
+    let (server, sw, child) = (&c.server, &c.sw, &c.child);
+    c.parent_consents(&["safeguarding"], &["school"]).await;
+    let to = |school: &str| c.ask(&format!("{school}/dsl"), "safeguarding", "consent");
     let both = ["summary", "risk_management"];
     let r = sw.disclose(&to("school-hillside")).await;
     permitted(&r, "limited_summary", &both, &[], &[]);
@@ -296,7 +286,7 @@ async fn a_school_move_is_audited_and_from_then_on_only_the_new_school_receives(
     assert_eq!(moved["school_agency"], "school-riverside");
     assert_eq!(moved["previous_school_agency"], "school-hillside");
     let seq = moved["audit_seq"].as_i64().unwrap();
-    let entry = at(&about(&server, &child).await, seq);
+    let entry = at(&about(server, child).await, seq);
     assert_eq!(entry["action"], "subject.school");
     assert_eq!(entry["actor"]["agency"], "school-hillside");
     assert_eq!(
@@ -318,26 +308,18 @@ async fn a_school_move_is_audited_and_from_then_on_only_the_new_school_receives(
     assert_eq!(r.json()["school_agency"], Value::Null);
     assert_eq!(r.json()["previous_school_agency"], "school-riverside");
     refused(&sw.disclose(&to("school-riverside")).await, &not_pupil);
-    server.stop().await;
+    c.stop().await;
 }
 
 #[tokio::test]
 async fn on_his_parents_consent_the_hsb_service_gets_his_record_without_the_younger_childs_details()
 {
-    let server = TestServer::start().await;
-    let sw = server.social_worker();
-    let child = sw.register(14, None).await;
     let referral = json!({"summary": "referral summary", "family_background": "lives with mother",
                           "victim_details": "the younger child's name and school"});
-    let record = sw.deposit(&child, "referral", referral).await;
-    sw.consent(&child, "parent", &["assessment"], &["hsb_service"])
-        .await;
-    let hsb = ask(
-        &[&record],
-        "hsb-service/hsb_practitioner",
-        "assessment",
-        "consent",
-    );
+    let c = Child::with_record(14, None, "referral", referral).await;
+    let (server, sw) = (&c.server, &c.sw);
+    c.parent_consents(&["assessment"], &["hsb_service"]).await;
+    let hsb = c.ask("hsb-service/hsb_practitioner", "assessment", "consent");
     let released = ["summary", "family_background"];
     let r = sw.disclose(&hsb).await;
     let disclosure = permitted(&r, "partial", &released, &["victim_details"], &[]);
@@ -355,7 +337,7 @@ async fn on_his_parents_consent_the_hsb_service_gets_his_record_without_the_youn
     let all = ["summary", "family_background", "victim_details"];
     let r = sw.disclose(&with(hsb, emergency)).await;
     permitted(&r, "full", &all, &[], &["ig_review"]);
-    server.stop().await;
+    c.stop().await;
 }
 
 #[tokio::test]

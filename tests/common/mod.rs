@@ -11,7 +11,7 @@ pub mod refusal;
 pub mod world;
 
 #[allow(unused_imports)]
-pub use world::{Person, Pupil, World, hillside_pupil};
+pub use world::{Child, Person, Pupil, World, hillside_pupil};
 
 use std::net::SocketAddr;
 use std::time::Duration;

@@ -233,3 +233,49 @@ impl World {
         self.server.stop().await;
     }
 }
+
+/// A child registered by csc's social worker `sw.amara` on a fresh broker, with one record
+/// deposited about them as the child who displayed the behaviour.
+pub struct Child {
+    pub server: TestServer,
+    pub sw: Person,
+    pub child: String,
+    pub record: String,
+}
+
+impl Child {
+    /// A child `years` old (at `school`) with a `kind` record holding `sections`.
+    pub async fn with_record(
+        years: u32,
+        school: Option<&str>,
+        kind: &str,
+        sections: Value,
+    ) -> Child {
+        let server = TestServer::start().await;
+        let sw = server.social_worker();
+        let child = sw.register(years, school).await;
+        let record = sw.deposit(&child, kind, sections).await;
+        Child {
+            server,
+            sw,
+            child,
+            record,
+        }
+    }
+
+    /// A parent's consent to share for `purposes` with `kinds` of agency; its id.
+    pub async fn parent_consents(&self, purposes: &[&str], kinds: &[&str]) -> String {
+        self.sw
+            .consent(&self.child, "parent", purposes, kinds)
+            .await
+    }
+
+    /// A request for the record to `recipient` (`agency/role`).
+    pub fn ask(&self, recipient: &str, purpose: &str, basis: &str) -> Value {
+        ask(&[&self.record], recipient, purpose, basis)
+    }
+
+    pub async fn stop(self) {
+        self.server.stop().await;
+    }
+}
