@@ -38,112 +38,88 @@ async fn a_clean_chain_verifies_by_api_and_by_command_with_the_last_hash_as_head
     case.stop().await;
 }
 
-#[tokio::test]
-async fn an_edited_entry_is_named_by_both_verifiers() {
-    let case = nine_entries().await;
+/// One test per forgery of a nine-entry chain: `$forge` tampers with the stored entries of
+/// `$case` behind the broker's back, and both verifiers then name `$bad` as the first bad seq,
+/// the API counting `$entries` rows.
+macro_rules! forgeries {
+    ($($(#[$doc:meta])* $name:ident: |$case:ident| $forge:block names $bad:literal of $entries:literal;)*) => {$(
+        $(#[$doc])*
+        #[tokio::test]
+        async fn $name() {
+            let $case = nine_entries().await;
+            $forge
+            both_verifiers_name(&$case, $bad, $entries).await;
+            $case.stop().await;
+        }
+    )*};
+}
+
+/// Deletes the entry at `seq` and its record links, as a forger covering a disclosure would.
+async fn delete_entry(case: &Case, seq: i64) {
     exec(
         case.db(),
-        "UPDATE audit_log SET purpose = 'court' WHERE seq = 5",
+        &format!("DELETE FROM audit_records WHERE seq = {seq}"),
     )
     .await;
-    both_verifiers_name(&case, 5, 9).await;
-    case.stop().await;
-}
-
-#[tokio::test]
-async fn a_deleted_entry_is_named_by_both_verifiers() {
-    let case = nine_entries().await;
-    exec(case.db(), "DELETE FROM audit_records WHERE seq = 5").await;
-    exec(case.db(), "DELETE FROM audit_log WHERE seq = 5").await;
-    both_verifiers_name(&case, 5, 8).await;
-    case.stop().await;
-}
-
-/// The forger appends a copy of entry 5 as entry 10 and moves the head to it, so that the
-/// broker keeps appending after the forgery; the copy's prev_hash is not entry 9's hash.
-#[tokio::test]
-async fn an_inserted_entry_is_named_by_both_verifiers() {
-    let case = nine_entries().await;
-    let copy = stored_row(case.db(), 5).await;
-    write_row(case.db(), 10, &copy, true).await;
     exec(
         case.db(),
-        &format!(
-            "UPDATE audit_head SET seq = 10, hash = '{}' WHERE id = 1",
-            copy.hash
-        ),
+        &format!("DELETE FROM audit_log WHERE seq = {seq}"),
     )
     .await;
-    both_verifiers_name(&case, 10, 10).await;
-    case.stop().await;
 }
 
-#[tokio::test]
-async fn two_reordered_entries_are_named_by_both_verifiers() {
-    let case = nine_entries().await;
-    let fifth = stored_row(case.db(), 5).await;
-    let sixth = stored_row(case.db(), 6).await;
-    write_row(case.db(), 5, &sixth, false).await;
-    write_row(case.db(), 6, &fifth, false).await;
-    both_verifiers_name(&case, 5, 9).await;
-    case.stop().await;
-}
+forgeries! {
+    an_edited_entry_is_named_by_both_verifiers: |case| {
+        exec(case.db(), "UPDATE audit_log SET purpose = 'court' WHERE seq = 5").await;
+    } names 5 of 9;
 
-/// The head still says 9: the missing last entry is named.
-#[tokio::test]
-async fn a_truncated_last_entry_is_named_by_both_verifiers() {
-    let case = nine_entries().await;
-    exec(case.db(), "DELETE FROM audit_records WHERE seq = 9").await;
-    exec(case.db(), "DELETE FROM audit_log WHERE seq = 9").await;
-    both_verifiers_name(&case, 9, 8).await;
-    case.stop().await;
-}
+    a_deleted_entry_is_named_by_both_verifiers: |case| {
+        delete_entry(&case, 5).await;
+    } names 5 of 8;
 
-/// Entry 5 is a permit, stored with `reasons = '[]'`. Text that is not a JSON list there (here
-/// a reason code as a bare JSON string) is a change to the stored entry, and it shows: the CSV
-/// export prints the column as stored.
-#[tokio::test]
-async fn a_list_column_overwritten_with_text_that_is_not_a_list_is_named_by_both_verifiers() {
-    let case = nine_entries().await;
-    assert_eq!(stored_row(case.db(), 5).await.reasons, "[]");
-    exec(
-        case.db(),
-        "UPDATE audit_log SET reasons = '\"consent_not_found\"' WHERE seq = 5",
-    )
-    .await;
-    let r = get(&case.partnership, "/v1/audit/export.csv?limit=5", &case.ig).await;
-    assert!(
-        r.text().contains("consent_not_found"),
-        "the export shows the forged reason: {}",
-        r.text()
-    );
-    // the export above was itself audited: the chain now has ten entries
-    both_verifiers_name(&case, 5, 10).await;
-    case.stop().await;
-}
+    /// The forger appends a copy of entry 5 as entry 10 and moves the head to it, so that the
+    /// broker keeps appending after the forgery; the copy's prev_hash is not entry 9's hash.
+    an_inserted_entry_is_named_by_both_verifiers: |case| {
+        let copy = stored_row(case.db(), 5).await;
+        write_row(case.db(), 10, &copy, true).await;
+        let head = format!("UPDATE audit_head SET seq = 10, hash = '{}' WHERE id = 1", copy.hash);
+        exec(case.db(), &head).await;
+    } names 10 of 10;
 
-/// The same hole, put to use: an empty `owner_agencies` of the child's registration becomes a
-/// JSON string naming Riverside, and Riverside's IG officer is shown the entry.
-#[tokio::test]
-async fn an_owner_list_overwritten_to_widen_who_sees_an_entry_is_named_by_both_verifiers() {
-    let case = nine_entries().await;
-    assert_eq!(stored_row(case.db(), 1).await.owner_agencies, "[]");
-    exec(
-        case.db(),
-        "UPDATE audit_log SET owner_agencies = '\"school-riverside\"' WHERE seq = 1",
-    )
-    .await;
-    let riverside = case.server.client("school-riverside");
-    let riverside_ig = case
-        .server
-        .token("school-riverside", "ig.riverside", &[Role::IgOfficer]);
-    let seen = audit_page(&riverside, &riverside_ig, "limit=1").await;
-    assert_eq!(
-        seqs(seen["entries"].as_array().unwrap()),
-        vec![1],
-        "the forged owner lets Riverside see the registration: {seen}"
-    );
-    // Riverside's query above was itself audited: the chain now has ten entries
-    both_verifiers_name(&case, 1, 10).await;
-    case.stop().await;
+    two_reordered_entries_are_named_by_both_verifiers: |case| {
+        let (fifth, sixth) = (stored_row(case.db(), 5).await, stored_row(case.db(), 6).await);
+        write_row(case.db(), 5, &sixth, false).await;
+        write_row(case.db(), 6, &fifth, false).await;
+    } names 5 of 9;
+
+    /// The head still says 9: the missing last entry is named.
+    a_truncated_last_entry_is_named_by_both_verifiers: |case| {
+        delete_entry(&case, 9).await;
+    } names 9 of 8;
+
+    /// Entry 5 is a permit, stored with `reasons = '[]'`. Text that is not a JSON list there
+    /// (here a reason code as a bare JSON string) is a change to the stored entry, and it shows:
+    /// the CSV export prints the column as stored. The export is itself audited: the chain then
+    /// has ten entries.
+    a_list_column_overwritten_with_text_that_is_not_a_list_is_named_by_both_verifiers: |case| {
+        assert_eq!(stored_row(case.db(), 5).await.reasons, "[]");
+        let forged = "UPDATE audit_log SET reasons = '\"consent_not_found\"' WHERE seq = 5";
+        exec(case.db(), forged).await;
+        let r = get(&case.partnership, "/v1/audit/export.csv?limit=5", &case.ig).await;
+        let export = r.text();
+        assert!(export.contains("consent_not_found"), "the export shows the forged reason: {export}");
+    } names 5 of 10;
+
+    /// The same hole, put to use: an empty `owner_agencies` of the child's registration becomes
+    /// a JSON string naming Riverside, and Riverside's IG officer is shown the entry. That query
+    /// is itself audited: the chain then has ten entries.
+    an_owner_list_overwritten_to_widen_who_sees_an_entry_is_named_by_both_verifiers: |case| {
+        assert_eq!(stored_row(case.db(), 1).await.owner_agencies, "[]");
+        let forged = "UPDATE audit_log SET owner_agencies = '\"school-riverside\"' WHERE seq = 1";
+        exec(case.db(), forged).await;
+        let riverside = case.server.person("school-riverside", "ig.riverside", Role::IgOfficer);
+        let seen = audit_page(&riverside.client, &riverside.token, "limit=1").await;
+        let shown = seqs(seen["entries"].as_array().unwrap());
+        assert_eq!(shown, vec![1], "the forged owner lets Riverside see the registration: {seen}");
+    } names 1 of 10;
 }
