@@ -31,6 +31,17 @@ async fn until_closed<S: AsyncRead + Unpin>(stream: &mut S, bound: Duration) -> 
     }
 }
 
+/// `[server]` settings: connections idle for a second are closed; headers may take 8 s.
+const IDLE_1S: &str = "idle_timeout_ms = 1000\nheader_read_timeout_ms = 8000";
+/// `[server]` settings: connections idle for a second are closed; a body may take 8 s.
+const IDLE_1S_BODY_8S: &str = "idle_timeout_ms = 1000\nbody_read_timeout_ms = 8000";
+/// `[server]` settings: a head must arrive within 2 s; idle connections live 30 s.
+const HEADERS_2S: &str = "header_read_timeout_ms = 2000\nidle_timeout_ms = 30000";
+/// `[server]` settings: a body must arrive within 2 s; idle connections live 30 s.
+const BODY_2S: &str = "body_read_timeout_ms = 2000\nidle_timeout_ms = 30000";
+/// `[server]` settings: a head must arrive within 1 s; idle connections live 30 s.
+const HEADERS_1S: &str = "header_read_timeout_ms = 1000\nidle_timeout_ms = 30000";
+
 const SECOND: Duration = Duration::from_secs(1);
 const TEN_SECONDS: Duration = Duration::from_secs(10);
 
@@ -110,8 +121,7 @@ async fn a_silent_tcp_connection_is_closed_at_the_tls_handshake_timeout() {
 #[tokio::test]
 async fn a_connection_idle_after_the_handshake_is_closed_within_the_idle_timeout() {
     // the header read timeout is longer, so it is the idle bound that closes the connection
-    let server =
-        TestServer::start_with("idle_timeout_ms = 1000\nheader_read_timeout_ms = 8000").await;
+    let server = TestServer::start_with(IDLE_1S).await;
     let mut tls = server.tls_stream("csc").await;
     let (took, read) = until_closed(&mut tls, Duration::from_secs(5)).await;
     println!("connection idle after the handshake closed after {took:?} (bound 1000 ms)");
@@ -129,8 +139,7 @@ async fn a_connection_idle_after_the_handshake_is_closed_within_the_idle_timeout
 
 #[tokio::test]
 async fn a_connection_idle_between_requests_is_closed_within_the_idle_timeout() {
-    let server =
-        TestServer::start_with("idle_timeout_ms = 1000\nheader_read_timeout_ms = 8000").await;
+    let server = TestServer::start_with(IDLE_1S).await;
     let mut tls = server.tls_stream("csc").await;
     tls.write_all(b"GET /healthz HTTP/1.1\r\nhost: localhost\r\n\r\n")
         .await
@@ -151,8 +160,7 @@ async fn a_connection_idle_between_requests_is_closed_within_the_idle_timeout() 
 #[tokio::test]
 async fn a_request_in_flight_is_not_cut_off_as_idle() {
     // the body arrives over about 2.5 s, longer than the idle bound, within the body bound
-    let server =
-        TestServer::start_with("idle_timeout_ms = 1000\nbody_read_timeout_ms = 8000").await;
+    let server = TestServer::start_with(IDLE_1S_BODY_8S).await;
     let body = br#"{"x": 1}"#;
     let mut tls = posting_a_subject(&server, body.len()).await;
     for b in body {
@@ -177,8 +185,7 @@ async fn a_request_in_flight_is_not_cut_off_as_idle() {
 
 #[tokio::test]
 async fn headers_trickled_at_one_byte_a_second_are_cut_off_at_the_header_read_timeout() {
-    let server =
-        TestServer::start_with("header_read_timeout_ms = 2000\nidle_timeout_ms = 30000").await;
+    let server = TestServer::start_with(HEADERS_2S).await;
     let mut tls = server.tls_stream("csc").await;
     let head =
         b"GET /healthz HTTP/1.1\r\nx-slow: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
@@ -194,8 +201,7 @@ async fn headers_trickled_at_one_byte_a_second_are_cut_off_at_the_header_read_ti
 
 #[tokio::test]
 async fn a_body_trickled_at_one_byte_a_second_is_answered_408_problem_json() {
-    let server =
-        TestServer::start_with("body_read_timeout_ms = 2000\nidle_timeout_ms = 30000").await;
+    let server = TestServer::start_with(BODY_2S).await;
     let before = common::audit_head(&server).await;
     let body = br#"{"date_of_birth": "2015-01-01", "local_authority": "somewhere far away"}"#;
     let mut tls = posting_a_subject(&server, body.len()).await;
@@ -259,8 +265,7 @@ async fn an_http1_connection_waiting_for_its_next_request_is_also_bounded_by_the
  {
     // hyper starts the header read timer as soon as it waits for a head, so on HTTP/1 the
     // effective keep-alive bound is the smaller of the two timeouts
-    let server =
-        TestServer::start_with("header_read_timeout_ms = 1000\nidle_timeout_ms = 30000").await;
+    let server = TestServer::start_with(HEADERS_1S).await;
     let mut tls = server.tls_stream("csc").await;
     tls.write_all(b"GET /healthz HTTP/1.1\r\nhost: localhost\r\n\r\n")
         .await
