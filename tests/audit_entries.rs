@@ -288,19 +288,9 @@ async fn when_the_audit_write_fails_the_action_does_not_happen_and_the_caller_ge
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn forty_concurrent_disclosures_and_checks_leave_one_gap_free_chain() {
     let case = Case::start().await;
-    let police = case.server.client("police");
-    let pc = case
-        .server
-        .token("police", "pc.khan", &[Role::PoliceOfficer]);
-    let r = post(
-        &police,
-        "/v1/records",
-        &pc,
-        &json!({"subject_id": case.child, "kind": "police_notification",
-        "subject_role": "harmful_behaviour", "sections": {"summary": "incident at a park"}}),
-    )
-    .await;
-    let notification = created(&r);
+    let pc = case.server.person("police", "pc.khan", Role::PoliceOfficer);
+    let park = json!({"summary": "incident at a park"});
+    let notification = pc.deposit(&case.child, "police_notification", park).await;
     let before = head(case.db()).await.0;
 
     let mut tasks = Vec::new();
@@ -311,7 +301,7 @@ async fn forty_concurrent_disclosures_and_checks_leave_one_gap_free_chain() {
             2 => ("csc", &case.sw, "/v1/disclosures", case.deny(), 403),
             _ => (
                 "police",
-                &pc,
+                &pc.token,
                 "/v1/disclosures",
                 override_to_csc(&notification),
                 201,

@@ -104,6 +104,14 @@ impl Fixture {
     /// Rewrites the last entry with `edit` and, as a forger who knows how a naive verifier
     /// hashes the stored text, recomputes its hash that way and moves the head to it, so that
     /// nothing but the canonical-form check can tell.
+    /// Deletes the entry at `seq` and its record links.
+    async fn delete(&self, seq: i64) {
+        self.exec(&format!("DELETE FROM audit_records WHERE seq = {seq}"))
+            .await;
+        self.exec(&format!("DELETE FROM audit_log WHERE seq = {seq}"))
+            .await;
+    }
+
     async fn forge_last(&self, last: i64, edit: impl FnOnce(&mut AuditRow)) {
         let mut row = self.row(last).await;
         edit(&mut row);
@@ -325,11 +333,9 @@ async fn tampering_in_later_batches_is_named_at_the_earliest_bad_seq() {
 #[tokio::test]
 async fn a_missing_first_entry_and_a_truncated_tail_are_named() {
     let f = Fixture::with_chain(20).await;
-    f.exec("DELETE FROM audit_records WHERE seq = 20").await;
-    f.exec("DELETE FROM audit_log WHERE seq = 20").await;
+    f.delete(20).await;
     f.assert_verdict(Some(20), 19).await;
-    f.exec("DELETE FROM audit_records WHERE seq = 1").await;
-    f.exec("DELETE FROM audit_log WHERE seq = 1").await;
+    f.delete(1).await;
     f.assert_verdict(Some(1), 18).await;
     f.close().await;
 }

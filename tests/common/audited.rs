@@ -278,16 +278,9 @@ pub async fn busy() -> Busy {
     let riverside = case.server.client("school-riverside");
     let riverside_dsl = case
         .server
-        .token("school-riverside", "dsl.okoro", &[Role::Dsl]);
-    let r = get(
-        &riverside,
-        &format!(
-            "/v1/inbox/{}",
-            riverside_permit["disclosure_id"].as_str().unwrap()
-        ),
-        &riverside_dsl,
-    )
-    .await;
+        .person("school-riverside", "dsl.okoro", Role::Dsl);
+    let id = riverside_permit["disclosure_id"].as_str().unwrap();
+    let r = riverside_dsl.get(&format!("/v1/inbox/{id}")).await;
     assert_eq!(r.status, 200, "{}", r.text());
     let riverside_read = head(case.db()).await.0;
     let head_teacher = case

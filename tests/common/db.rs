@@ -158,3 +158,27 @@ pub async fn mend_the_audit_log(db: &Db) {
         exec(db, sql).await;
     }
 }
+
+/// A fresh, migrated database of the kind under test (in a temp dir when it is SQLite), not
+/// served by any broker.
+pub struct TestDb {
+    _dir: tempfile::TempDir,
+    pub url: String,
+    pub db: Db,
+}
+
+impl TestDb {
+    pub async fn migrated() -> TestDb {
+        let dir = tempfile::tempdir().expect("a temp dir");
+        let url = super::test_database_url(dir.path()).await;
+        let db = Db::connect(&url, 2).await.expect("connecting");
+        db.migrate().await.expect("migrating");
+        TestDb { _dir: dir, url, db }
+    }
+
+    /// Closes the pool and drops the database (a PostgreSQL one; SQLite's goes with its dir).
+    pub async fn close(self) {
+        self.db.close().await;
+        super::drop_postgres_database(&self.url).await;
+    }
+}
