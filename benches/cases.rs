@@ -60,8 +60,12 @@ async fn seed(db: &Db, n: u64) {
         for i in start..end {
             let r = mix(i);
             let referral = now - Span::minutes((r % (365 * 24 * 60)) as i64);
-            let lead = if r % 2 == 0 { "csc" } else { "csc-north" };
-            let closed = r % 5 == 0;
+            let lead = if r.is_multiple_of(2) {
+                "csc"
+            } else {
+                "csc-north"
+            };
+            let closed = r.is_multiple_of(5);
             subjects.extend([id(1, i), "2014-01-01".into(), "csc".into(), ts(now)]);
             cases.extend([
                 id(2, i),
@@ -75,14 +79,18 @@ async fn seed(db: &Db, n: u64) {
                 "sw.bench".into(),
             ]);
             for (k, (clock, hours)) in CLOCKS.iter().enumerate() {
-                if k == 4 && r % 3 != 0 {
+                if k == 4 && !r.is_multiple_of(3) {
                     continue;
                 }
                 let due = referral + Span::hours(*hours);
                 let roll = mix(r ^ k as u64) % 100;
                 // 70% stopped (a sixth of those late), 30% still running
                 let stopped = (roll < 70).then(|| {
-                    let frac = if roll < 12 { 1.3 } else { 0.2 + roll as f64 / 100.0 };
+                    let frac = if roll < 12 {
+                        1.3
+                    } else {
+                        0.2 + roll as f64 / 100.0
+                    };
                     referral + Span::minutes((*hours as f64 * 60.0 * frac) as i64)
                 });
                 let stopped = stopped.filter(|s| *s <= now);
@@ -155,7 +163,10 @@ fn bench(c: &mut Criterion) {
         .and_then(|v| v.parse().ok())
         .unwrap_or(100_000);
     let dir = tempfile::tempdir().unwrap();
-    let mut targets = vec![("sqlite", format!("sqlite://{}/bench.db", dir.path().display()))];
+    let mut targets = vec![(
+        "sqlite",
+        format!("sqlite://{}/bench.db", dir.path().display()),
+    )];
     let pg = std::env::var("BROKER_BENCH_DATABASE_URL").ok();
     let pg_db = format!("broker_bench_cases_{}", std::process::id());
     if let Some(url) = &pg {
@@ -176,7 +187,10 @@ fn bench(c: &mut Criterion) {
             db.migrate().await.unwrap();
             let t = Instant::now();
             seed(&db, n).await;
-            eprintln!("{name}: seeded {n} cases in {:.1} s", t.elapsed().as_secs_f64());
+            eprintln!(
+                "{name}: seeded {n} cases in {:.1} s",
+                t.elapsed().as_secs_f64()
+            );
             db
         });
         let mut g = c.benchmark_group(format!("cases_{n}/{name}"));
@@ -184,16 +198,30 @@ fn bench(c: &mut Criterion) {
         let now = Utc::now();
         g.bench_function("timeliness_report_all_agencies_one_year", |b| {
             b.iter(|| {
-                rt.block_on(report::timeliness(&db, &clocks, now - Span::days(365), now, now, None))
-                    .map(black_box)
-                    .unwrap()
+                rt.block_on(report::timeliness(
+                    &db,
+                    &clocks,
+                    now - Span::days(365),
+                    now,
+                    now,
+                    None,
+                ))
+                .map(black_box)
+                .unwrap()
             })
         });
         g.bench_function("timeliness_report_one_agency_one_quarter", |b| {
             b.iter(|| {
-                rt.block_on(report::timeliness(&db, &clocks, now - Span::days(91), now, now, Some("csc")))
-                    .map(black_box)
-                    .unwrap()
+                rt.block_on(report::timeliness(
+                    &db,
+                    &clocks,
+                    now - Span::days(91),
+                    now,
+                    now,
+                    Some("csc"),
+                ))
+                .map(black_box)
+                .unwrap()
             })
         });
         let filter = store::Filter {
@@ -203,7 +231,11 @@ fn bench(c: &mut Criterion) {
             ..store::Filter::default()
         };
         g.bench_function("overdue_list_first_100", |b| {
-            b.iter(|| rt.block_on(store::list(&db, &filter)).map(black_box).unwrap())
+            b.iter(|| {
+                rt.block_on(store::list(&db, &filter))
+                    .map(black_box)
+                    .unwrap()
+            })
         });
         let one = id(2, n / 2);
         g.bench_function("read_one_case", |b| {
@@ -215,10 +247,12 @@ fn bench(c: &mut Criterion) {
     if let Some(url) = &pg {
         rt.block_on(async {
             let mut conn = sqlx::PgConnection::connect(url).await.unwrap();
-            sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {pg_db} WITH (FORCE)")))
-                .execute(&mut conn)
-                .await
-                .unwrap();
+            sqlx::query(sqlx::AssertSqlSafe(format!(
+                "DROP DATABASE IF EXISTS {pg_db} WITH (FORCE)"
+            )))
+            .execute(&mut conn)
+            .await
+            .unwrap();
         });
     }
 }
