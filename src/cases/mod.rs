@@ -11,6 +11,7 @@
 
 pub mod report;
 pub mod store;
+pub mod writes;
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;

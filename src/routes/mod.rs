@@ -3,6 +3,7 @@
 //! drift apart.
 
 pub mod audit;
+pub mod case_events;
 pub mod cases;
 pub mod consents;
 pub mod disclosures;
@@ -155,7 +156,7 @@ api! {
     post "/v1/cases" => cases::open { "as policies/actions.csv allows", "open a case for a child, led by the caller's children's social care agency; the clocks that start at the referral start (PROCESS.md)", cases::NewCase, 201, acts OpenCase }
     get "/v1/cases" => cases::list { "as policies/actions.csv allows", "the caller's agency's cases (every agency's for the partnership), with their clocks; overdue=true for the morning list", (), 200, acts ListCases, query cases::Filters }
     get "/v1/cases/{id}" => cases::get { "as policies/actions.csv allows", "a case with its events, clocks, duties and links (links only to the lead agencies and the partnership)", (), 200, acts ReadCase }
-    post "/v1/cases/{id}/events" => cases::event { "as policies/actions.csv allows", "record a step of the case (never edited: a correction is a new event with a note); answers the clocks", cases::NewEvent, 201, acts RecordCaseEvent }
+    post "/v1/cases/{id}/events" => case_events::event { "as policies/actions.csv allows", "record a step of the case (never edited: a correction is a new event with a note); answers the clocks", case_events::NewEvent, 201, acts RecordCaseEvent }
     get "/v1/reports/timeliness" => reports::timeliness { "as policies/actions.csv allows", "per clock: started, met on time, met late, overdue now, pending, median hours; format=csv for CSV", (), 200, acts ReadTimeliness, query reports::Filters }
     post "/v1/audit/reviews/{seq}" => reviews::review { "as policies/actions.csv allows", "review an override", reviews::NewReview, 201, acts ReviewOverride }
 }
