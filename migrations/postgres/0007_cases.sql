@@ -50,6 +50,7 @@ CREATE TABLE case_clocks (
     case_id       TEXT NOT NULL REFERENCES cases (id),
     clock         TEXT NOT NULL,
     lead_agency   TEXT NOT NULL,                 -- the case's, for the report's filter
+    case_status   TEXT NOT NULL,                 -- the case's (open | closed), for the report
     started_at    TEXT NOT NULL,
     due_at        TEXT NOT NULL,
     stopped_at    TEXT,
@@ -57,6 +58,8 @@ CREATE TABLE case_clocks (
     PRIMARY KEY (case_id, clock)
 );
 CREATE INDEX clocks_running ON case_clocks (due_at) WHERE stopped_at IS NULL;
+-- the overdue list: for each case, is any of its clocks running past due?
+CREATE INDEX clocks_running_by_case ON case_clocks (case_id, due_at) WHERE stopped_at IS NULL;
 CREATE INDEX clocks_by_start ON case_clocks (clock, started_at);
 CREATE INDEX clocks_by_taken ON case_clocks (clock, taken_seconds);
 

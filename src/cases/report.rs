@@ -74,10 +74,10 @@ pub async fn timeliness(
         "SELECT k.clock, CAST(COUNT(*) AS BIGINT) AS started, \
          CAST(SUM(CASE WHEN k.stopped_at IS NOT NULL AND k.stopped_at <= k.due_at THEN 1 ELSE 0 END) AS BIGINT) AS met_on_time, \
          CAST(SUM(CASE WHEN k.stopped_at IS NOT NULL AND k.stopped_at > k.due_at THEN 1 ELSE 0 END) AS BIGINT) AS met_late, \
-         CAST(SUM(CASE WHEN k.stopped_at IS NULL AND c.status = 'open' AND k.due_at < $3 THEN 1 ELSE 0 END) AS BIGINT) AS overdue_now, \
-         CAST(SUM(CASE WHEN k.stopped_at IS NULL AND c.status = 'open' AND k.due_at >= $3 THEN 1 ELSE 0 END) AS BIGINT) AS pending, \
-         CAST(SUM(CASE WHEN k.stopped_at IS NULL AND c.status <> 'open' THEN 1 ELSE 0 END) AS BIGINT) AS closed_unmet \
-         FROM case_clocks k JOIN cases c ON c.id = k.case_id \
+         CAST(SUM(CASE WHEN k.stopped_at IS NULL AND k.case_status = 'open' AND k.due_at < $3 THEN 1 ELSE 0 END) AS BIGINT) AS overdue_now, \
+         CAST(SUM(CASE WHEN k.stopped_at IS NULL AND k.case_status = 'open' AND k.due_at >= $3 THEN 1 ELSE 0 END) AS BIGINT) AS pending, \
+         CAST(SUM(CASE WHEN k.stopped_at IS NULL AND k.case_status <> 'open' THEN 1 ELSE 0 END) AS BIGINT) AS closed_unmet \
+         FROM case_clocks k \
          WHERE k.started_at >= $1 AND k.started_at < $2{by_agency} GROUP BY k.clock"
     );
     let median_sql = format!(

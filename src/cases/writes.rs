@@ -102,6 +102,7 @@ pub async fn store_clocks(
     tx: &mut WriteTx,
     case_id: &str,
     lead_agency: &str,
+    case_status: crate::vocab::CaseStatus,
     clocks: &[Clock],
 ) -> Result<(), sqlx::Error> {
     on_tx!(tx, c => {
@@ -111,11 +112,12 @@ pub async fn store_clocks(
             .await?;
         for k in clocks {
             sqlx::query(
-                "INSERT INTO case_clocks (case_id, clock, lead_agency, started_at, due_at, \
-                 stopped_at, taken_seconds) VALUES ($1, $2, $3, $4, $5, $6, $7)")
+                "INSERT INTO case_clocks (case_id, clock, lead_agency, case_status, started_at, \
+                 due_at, stopped_at, taken_seconds) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)")
                 .bind(case_id)
                 .bind(&k.clock)
                 .bind(lead_agency)
+                .bind(case_status.as_str())
                 .bind(ts(k.started_at))
                 .bind(ts(k.due_at))
                 .bind(k.stopped_at.map(ts))

@@ -211,7 +211,12 @@ pub(crate) async fn event(
     });
     let clocks = derive_clocks(&state, case.referral_received_at, &steps, &stored)?;
     store::append_event(&mut tx, &id, &event).await?;
-    store::store_clocks(&mut tx, &id, &case.lead_agency, &clocks).await?;
+    let status = if event.kind == EventKind::CaseClosed {
+        CaseStatus::Closed
+    } else {
+        case.status
+    };
+    store::store_clocks(&mut tx, &id, &case.lead_agency, status, &clocks).await?;
     let closed_at = (event.kind == EventKind::CaseClosed).then_some(event.occurred_at);
     store::update_case(&mut tx, &id, closed_at, event.outcome).await?;
     let duties = super::duties::carry_out(

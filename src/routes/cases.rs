@@ -246,7 +246,14 @@ pub(crate) async fn open(
         }
     }
     store::insert(&mut tx, &case, &principal.sub, &linked).await?;
-    store::store_clocks(&mut tx, &case.id, &case.lead_agency, &clocks).await?;
+    store::store_clocks(
+        &mut tx,
+        &case.id,
+        &case.lead_agency,
+        CaseStatus::Open,
+        &clocks,
+    )
+    .await?;
     let duties = super::duties::carry_out(
         &state,
         &principal,
