@@ -31,8 +31,43 @@ pub struct Config {
     pub policy: PolicyConfig,
     #[serde(default)]
     pub log: LogConfig,
+    /// The web console (`/ui/`).
+    #[serde(default)]
+    pub console: ConsoleConfig,
     #[serde(default)]
     pub agencies: Vec<AgencyConfig>,
+}
+
+/// `[console]`: the web console's settings.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConsoleConfig {
+    /// The dev world's sign-in without an identity provider (`dev-init` sets it); the broker
+    /// refuses to start with it unless it listens on loopback.
+    #[serde(default)]
+    pub dev_sign_in: bool,
+    /// The console's address as browsers reach it (`https://broker.example`), from which the
+    /// sign-in callback address is made; without it, the request's `Host`.
+    #[serde(default)]
+    pub public_url: Option<String>,
+}
+
+/// `[agencies.oidc]`: the agency's OpenID Connect identity provider for console sign-in.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OidcConfig {
+    pub issuer: String,
+    pub client_id: String,
+    /// Scopes asked for beside `openid`.
+    #[serde(default)]
+    pub scopes: Vec<String>,
+    /// The ID token claim holding the role names.
+    #[serde(default = "default_roles_claim")]
+    pub roles_claim: String,
+}
+
+fn default_roles_claim() -> String {
+    "roles".into()
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -141,6 +176,9 @@ pub struct AgencyConfig {
     pub jwt_issuer: String,
     pub jwt_public_key: PathBuf,
     pub age_recipient: String,
+    /// Console sign-in for the agency's people; without it, they cannot sign in to the console.
+    #[serde(default)]
+    pub oidc: Option<OidcConfig>,
 }
 
 fn default_listen() -> SocketAddr {
@@ -310,6 +348,13 @@ impl Config {
         {
             return Err("database.url must be sqlite://... or postgres://...".into());
         }
+        if self.console.dev_sign_in && !self.server.listen.ip().is_loopback() {
+            return Err(format!(
+                "console.dev_sign_in is for the dev world only: the broker listens on {}, \
+                 not on loopback",
+                self.server.listen
+            ));
+        }
         Ok(())
     }
 
@@ -321,7 +366,7 @@ impl Config {
 /// `BROKER_<SECTION>_<KEY>=value` sets `[section] key`. Values are parsed as TOML when they
 /// can be (numbers), otherwise taken as strings. An unknown section is refused.
 fn apply_env(doc: &mut toml::Table, env: &[(String, String)]) -> Result<(), String> {
-    const SECTIONS: &[&str] = &["server", "database", "storage", "policy", "log"];
+    const SECTIONS: &[&str] = &["server", "database", "storage", "policy", "log", "console"];
     for (name, value) in env {
         let Some(rest) = name.strip_prefix("BROKER_") else {
             continue;
@@ -421,6 +466,38 @@ age_recipient = "age1..."
         assert!(e.message.contains("idle_timeout_ms"), "{e}");
         let e = parse(BASE, &[("BROKER_SERVER_MAX_HEADER_BYTES", "100")]).unwrap_err();
         assert!(e.message.contains("max_header_bytes"), "{e}");
+    }
+
+    #[test]
+    fn the_dev_sign_in_is_refused_unless_the_broker_listens_on_loopback() {
+        let dev = BASE.replace("[database]", "[console]\ndev_sign_in = true\n\n[database]");
+        assert!(parse(&dev, &[]).unwrap().console.dev_sign_in);
+        for listen in ["0.0.0.0:8443", "192.0.2.10:8443", "[::]:8443"] {
+            let e = parse(&dev, &[("BROKER_SERVER_LISTEN", listen)]).unwrap_err();
+            assert!(
+                e.message.contains("console.dev_sign_in") && e.message.contains("loopback"),
+                "{listen}: {e}"
+            );
+            assert!(
+                parse(BASE, &[("BROKER_SERVER_LISTEN", listen)]).is_ok(),
+                "{listen}"
+            );
+        }
+        assert!(parse(&dev, &[("BROKER_SERVER_LISTEN", "[::1]:8443")]).is_ok());
+    }
+
+    #[test]
+    fn an_agency_names_its_identity_provider_for_the_console() {
+        let with = BASE.replace(
+            "age_recipient = \"age1...\"",
+            "age_recipient = \"age1...\"\noidc = { issuer = \"https://login.hillside.example\", client_id = \"broker\" }",
+        );
+        let c = parse(&with, &[]).unwrap();
+        let oidc = c.agencies[0].oidc.as_ref().expect("an identity provider");
+        assert_eq!(oidc.issuer, "https://login.hillside.example");
+        assert_eq!(oidc.roles_claim, "roles");
+        let e = parse(&with.replace("client_id", "client"), &[]).unwrap_err();
+        assert!(e.message.contains("client"), "{e}");
     }
 
     #[test]

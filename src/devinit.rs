@@ -187,6 +187,16 @@ pub fn dev_init(
          [database]\nurl = \"{database_url}\"\n\n\
          [storage]\nage_identity = \"certs/dev/broker-at-rest.age\"\n"
     )?;
+    // the console's dev sign-in, which the broker refuses unless it listens on loopback
+    if listen
+        .parse::<std::net::SocketAddr>()
+        .is_ok_and(|a| a.ip().is_loopback())
+    {
+        toml.push_str(
+            "\n# DEV ONLY: sign in to the console (/ui/) as anyone, without an identity provider\n\
+             [console]\ndev_sign_in = true\n",
+        );
+    }
     for agency in WORLD {
         let client = ca.client_cert(agency.name, Some(agency.id))?;
         std::fs::write(certs.join(format!("{}.pem", agency.id)), &client.cert_pem)?;

@@ -3,10 +3,12 @@
 
 pub mod audit;
 pub mod benchseed;
+pub mod cases;
 pub mod cli;
 pub mod client;
 pub mod config;
 pub mod connection;
+pub mod console;
 pub mod crypto;
 pub mod db;
 pub mod decision;

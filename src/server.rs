@@ -33,6 +33,7 @@ pub fn app(state: AppState) -> Router {
     let limit = state.config.server.max_body_bytes;
     Router::new()
         .merge(crate::routes::router())
+        .merge(crate::console::router())
         .fallback(error::not_found)
         .method_not_allowed_fallback(|| async {
             error::ApiError::new(

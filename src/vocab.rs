@@ -191,6 +191,24 @@ vocabulary!(
     CaseClosed => "case_closed",
 });
 
+vocabulary!(
+    /// What a case concluded (PROCESS.md, Outcomes), recorded with an `outcome_recorded` event.
+    CaseOutcome, "outcome" {
+    NoFurtherAction => "no_further_action",
+    EarlyHelp => "early_help",
+    ChildInNeed => "child_in_need",
+    ChildProtection => "child_protection",
+    HsbIntervention => "hsb_intervention",
+    CriminalJustice => "criminal_justice",
+});
+
+vocabulary!(
+    /// Whether a case is running (PROCESS.md, Cases).
+    CaseStatus, "case status" {
+    Open => "open",
+    Closed => "closed",
+});
+
 vocabulary!(View, "view" {
     Full => "full",
     Partial => "partial",
@@ -287,6 +305,12 @@ vocabulary! {
         ChangeSchool => "change_school",
         AcknowledgePacket => "acknowledge_packet",
         ReadRecordDisclosures => "read_record_disclosures",
+        OpenCase => "open_case",
+        ReadCase => "read_case",
+        RecordCaseEvent => "record_case_event",
+        ListCases => "list_cases",
+        ReadAllCases => "read_all_cases",
+        ReadTimeliness => "read_timeliness",
     }
 }
 

@@ -104,6 +104,14 @@ impl Fixture {
     /// Rewrites the last entry with `edit` and, as a forger who knows how a naive verifier
     /// hashes the stored text, recomputes its hash that way and moves the head to it, so that
     /// nothing but the canonical-form check can tell.
+    /// Deletes the entry at `seq` and its record links.
+    async fn delete(&self, seq: i64) {
+        self.exec(&format!("DELETE FROM audit_records WHERE seq = {seq}"))
+            .await;
+        self.exec(&format!("DELETE FROM audit_log WHERE seq = {seq}"))
+            .await;
+    }
+
     async fn forge_last(&self, last: i64, edit: impl FnOnce(&mut AuditRow)) {
         let mut row = self.row(last).await;
         edit(&mut row);
@@ -273,6 +281,17 @@ fn the_naive_hash_is_the_entry_hash_for_an_untouched_row() {
 /// A named change to a stored row.
 type Edit = (&'static str, fn(&mut AuditRow));
 
+/// Each edit, made to the last entry of a fresh 30-entry chain with its hash recomputed and
+/// the head moved to it, is named at seq 30.
+async fn each_forgery_of_the_last_entry_is_named(edits: impl IntoIterator<Item = Edit>) {
+    for (what, edit) in edits {
+        let f = Fixture::with_chain(30).await;
+        f.forge_last(30, edit).await;
+        f.assert_named(what, Some(30), 30).await;
+        f.close().await;
+    }
+}
+
 /// Longer than two of verify's batches (2,048 rows), so batch boundaries are crossed.
 const LONG: i64 = 5_000;
 
@@ -314,11 +333,9 @@ async fn tampering_in_later_batches_is_named_at_the_earliest_bad_seq() {
 #[tokio::test]
 async fn a_missing_first_entry_and_a_truncated_tail_are_named() {
     let f = Fixture::with_chain(20).await;
-    f.exec("DELETE FROM audit_records WHERE seq = 20").await;
-    f.exec("DELETE FROM audit_log WHERE seq = 20").await;
+    f.delete(20).await;
     f.assert_verdict(Some(20), 19).await;
-    f.exec("DELETE FROM audit_records WHERE seq = 1").await;
-    f.exec("DELETE FROM audit_log WHERE seq = 1").await;
+    f.delete(1).await;
     f.assert_verdict(Some(1), 18).await;
     f.close().await;
 }
@@ -340,12 +357,7 @@ async fn whitespace_in_a_json_column_is_named_even_with_the_hash_recomputed() {
         }),
         ("a tab before the detail", |r| r.detail.insert(0, '\t')),
     ];
-    for (what, edit) in edits {
-        let f = Fixture::with_chain(30).await;
-        f.forge_last(30, edit).await;
-        f.assert_named(what, Some(30), 30).await;
-        f.close().await;
-    }
+    each_forgery_of_the_last_entry_is_named(edits).await;
 }
 
 #[tokio::test]
@@ -372,12 +384,7 @@ async fn bytes_moved_between_adjacent_json_columns_are_named_even_with_the_hash_
             r.detail.push('}')
         }),
     ];
-    for (what, edit) in edits {
-        let f = Fixture::with_chain(30).await;
-        f.forge_last(30, edit).await;
-        f.assert_named(what, Some(30), 30).await;
-        f.close().await;
-    }
+    each_forgery_of_the_last_entry_is_named(edits).await;
 }
 
 #[tokio::test]
@@ -399,12 +406,7 @@ async fn equivalent_but_non_canonical_json_is_named_even_with_the_hash_recompute
             r.detail = "{\"level\":20e-1}".into()
         }),
     ];
-    for (what, edit) in edits {
-        let f = Fixture::with_chain(30).await;
-        f.forge_last(30, edit).await;
-        f.assert_named(what, Some(30), 30).await;
-        f.close().await;
-    }
+    each_forgery_of_the_last_entry_is_named(edits).await;
 }
 
 #[tokio::test]

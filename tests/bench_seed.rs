@@ -11,19 +11,13 @@ use std::time::Duration;
 use broker::benchseed::{Options, SEEDER};
 use broker::config::Config;
 use broker::db::Db;
-use broker::devinit::dev_init;
 use broker::vocab::Role;
 use common::TestServer;
-use serde_json::{Value, json};
+use common::flows::ask;
+use serde_json::Value;
 use sqlx::Row;
 
-/// A dev world in a temp dir, not served yet.
-async fn world() -> (tempfile::TempDir, broker::devinit::DevWorld) {
-    let dir = tempfile::tempdir().expect("a temp dir");
-    let url = common::test_database_url(dir.path()).await;
-    let world = dev_init(dir.path(), false, "127.0.0.1:0", &url).expect("dev-init");
-    (dir, world)
-}
+use common::fresh_world as world;
 
 /// `broker bench-seed --config <world> ARGS` as a process: exit status, stdout and stderr.
 async fn command(config: &std::path::Path, args: &[&str]) -> (bool, String, String) {
@@ -125,35 +119,15 @@ async fn seeded_children_records_and_entries_are_counted_chained_and_disclosable
     // Served, a social worker records a parent's consent for the seeded child and discloses
     // the seeded record to the school's DSL, who decrypts the packet.
     let server = TestServer::start_in(dir, world).await;
-    let csc = server.client("csc");
-    let sw = server.token("csc", "sw.amara", &[Role::SocialWorker]);
-    let r = csc
-        .post(
-            &format!("/v1/subjects/{child}/consents"),
-            &sw,
-            &json!({"given_by": "parent", "purposes": ["safeguarding"],
-                    "recipient_kinds": ["school"]}),
-        )
-        .await
-        .unwrap();
-    assert_eq!(r.status, 201, "{}", r.text());
-    let r = csc
-        .post(
-            "/v1/disclosures",
-            &sw,
-            &json!({"record_ids": [record], "recipient_agency": "school-hillside",
-                    "recipient_role": "dsl", "purpose": "safeguarding", "basis": "consent"}),
-        )
-        .await
-        .unwrap();
+    let sw = server.social_worker();
+    sw.consent(&child, "parent", &["safeguarding"], &["school"])
+        .await;
+    let to_dsl = ask(&[&record], "school-hillside/dsl", "safeguarding", "consent");
+    let r = sw.disclose(&to_dsl).await;
     assert_eq!(r.status, 201, "{}", r.text());
     let disclosure = r.json()["disclosure_id"].as_str().unwrap().to_owned();
-    let hillside = server.client("school-hillside");
-    let dsl = server.token("school-hillside", "dsl.jones", &[Role::Dsl]);
-    let r = hillside
-        .get(&format!("/v1/inbox/{disclosure}"), &dsl)
-        .await
-        .unwrap();
+    let dsl = server.person("school-hillside", "dsl.jones", Role::Dsl);
+    let r = dsl.get(&format!("/v1/inbox/{disclosure}")).await;
     assert_eq!(r.status, 200, "{}", r.text());
     let identity =
         broker::crypto::load_age_identity(&server.world.age_identity("school-hillside")).unwrap();

@@ -38,6 +38,16 @@ impl World {
             .expect("writing broker.toml");
     }
 
+    /// Removes dev file `name` (`None`) or overwrites it with `content`; its path.
+    fn spoil(&self, name: &str, content: Option<&str>) -> PathBuf {
+        let path = self.file(name);
+        match content {
+            None => std::fs::remove_file(&path).unwrap(),
+            Some(text) => std::fs::write(&path, text).unwrap(),
+        }
+        path
+    }
+
     fn load(&self) -> Config {
         Config::load(&self.world.config).expect("the configuration parses")
     }
@@ -136,55 +146,6 @@ fn a_duplicate_agency_id_is_refused_by_name() {
 }
 
 #[tokio::test]
-async fn a_missing_jwt_public_key_file_is_refused_naming_the_agency_and_file() {
-    let w = World::new();
-    let key = w.file("police.jwt.pub.pem");
-    std::fs::remove_file(&key).unwrap();
-    let message = w.build_error().await;
-    assert_names(
-        &message,
-        &[
-            "agency \"police\": jwt_public_key",
-            &display(&key),
-            "cannot read",
-        ],
-    );
-}
-
-#[tokio::test]
-async fn a_malformed_jwt_public_key_file_is_refused_naming_the_agency_and_file() {
-    let w = World::new();
-    let key = w.file("police.jwt.pub.pem");
-    std::fs::write(&key, GARBAGE_PEM).unwrap();
-    let message = w.build_error().await;
-    assert_names(
-        &message,
-        &[
-            "agency \"police\": jwt_public_key",
-            &display(&key),
-            "not a PEM public key",
-        ],
-    );
-}
-
-#[tokio::test]
-async fn a_p384_jwt_public_key_is_refused_as_an_unsupported_key_type() {
-    let w = World::new();
-    let key = w.file("police.jwt.pub.pem");
-    let p384 = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P384_SHA384).unwrap();
-    std::fs::write(&key, p384.public_key_pem()).unwrap();
-    let message = w.build_error().await;
-    assert_names(
-        &message,
-        &[
-            "agency \"police\": jwt_public_key",
-            &display(&key),
-            "unsupported JWT key type",
-        ],
-    );
-}
-
-#[tokio::test]
 async fn a_private_key_given_as_jwt_public_key_is_refused() {
     let w = World::new();
     w.edit_toml(
@@ -233,46 +194,6 @@ async fn a_missing_storage_age_identity_file_is_refused_naming_the_file() {
 }
 
 #[tokio::test]
-async fn a_missing_tls_cert_file_stops_serve_naming_the_file() {
-    let w = World::new();
-    let path = w.file("server.pem");
-    std::fs::remove_file(&path).unwrap();
-    let message = w.serve_error().await;
-    assert_names(&message, &[&display(&path), "cannot read"]);
-}
-
-#[tokio::test]
-async fn a_malformed_tls_cert_file_stops_serve_naming_the_file() {
-    let w = World::new();
-    let path = w.file("server.pem");
-    std::fs::write(
-        &path,
-        "-----BEGIN CERTIFICATE-----\nthis is not base64 at all!\n-----END CERTIFICATE-----\n",
-    )
-    .unwrap();
-    let message = w.serve_error().await;
-    assert_names(&message, &[&display(&path), "malformed certificate PEM"]);
-}
-
-#[tokio::test]
-async fn a_missing_tls_key_file_stops_serve_naming_the_file() {
-    let w = World::new();
-    let path = w.file("server.key");
-    std::fs::remove_file(&path).unwrap();
-    let message = w.serve_error().await;
-    assert_names(&message, &[&display(&path), "cannot read"]);
-}
-
-#[tokio::test]
-async fn a_malformed_tls_key_file_stops_serve_naming_the_file() {
-    let w = World::new();
-    let path = w.file("server.key");
-    std::fs::write(&path, "not a key\n").unwrap();
-    let message = w.serve_error().await;
-    assert_names(&message, &[&display(&path), "no usable private key"]);
-}
-
-#[tokio::test]
 async fn a_tls_key_that_does_not_fit_the_certificate_stops_serve_naming_the_certificate() {
     let w = World::new();
     // The csc client key is a valid P-256 key, but not the server certificate's.
@@ -287,20 +208,61 @@ async fn a_tls_key_that_does_not_fit_the_certificate_stops_serve_naming_the_cert
     );
 }
 
-#[tokio::test]
-async fn a_missing_client_ca_file_stops_serve_naming_the_file() {
-    let w = World::new();
-    let path = w.file("ca.pem");
-    std::fs::remove_file(&path).unwrap();
-    let message = w.serve_error().await;
-    assert_names(&message, &[&display(&path), "cannot read"]);
+/// One test per spoiled TLS file `serve` refuses to start with: dev file `$file` removed
+/// (`None`) or overwritten, and the error naming the file and `$fault`.
+macro_rules! serve_refuses {
+    ($($name:ident: $file:literal, $content:expr, $fault:literal;)*) => {$(
+        #[tokio::test]
+        async fn $name() {
+            let w = World::new();
+            let path = w.spoil($file, $content);
+            let message = w.serve_error().await;
+            assert_names(&message, &[&display(&path), $fault]);
+        }
+    )*};
 }
 
-#[tokio::test]
-async fn a_malformed_client_ca_file_stops_serve_naming_the_file() {
-    let w = World::new();
-    let path = w.file("ca.pem");
-    std::fs::write(&path, "no certificate here\n").unwrap();
-    let message = w.serve_error().await;
-    assert_names(&message, &[&display(&path), "no certificate in the file"]);
+const GARBAGE_CERT: &str =
+    "-----BEGIN CERTIFICATE-----\nthis is not base64 at all!\n-----END CERTIFICATE-----\n";
+
+serve_refuses! {
+    a_missing_tls_cert_file_stops_serve_naming_the_file: "server.pem", None, "cannot read";
+    a_malformed_tls_cert_file_stops_serve_naming_the_file:
+        "server.pem", Some(GARBAGE_CERT), "malformed certificate PEM";
+    a_missing_tls_key_file_stops_serve_naming_the_file: "server.key", None, "cannot read";
+    a_malformed_tls_key_file_stops_serve_naming_the_file:
+        "server.key", Some("not a key\n"), "no usable private key";
+    a_missing_client_ca_file_stops_serve_naming_the_file: "ca.pem", None, "cannot read";
+    a_malformed_client_ca_file_stops_serve_naming_the_file:
+        "ca.pem", Some("no certificate here\n"), "no certificate in the file";
+}
+
+/// One test per spoiled JWT public key of the police the broker refuses to build with:
+/// `police.jwt.pub.pem` removed (`None`) or overwritten, and the error naming the agency, the
+/// file and `$fault`.
+macro_rules! police_jwt_key_refused {
+    ($($name:ident: $content:expr, $fault:literal;)*) => {$(
+        #[tokio::test]
+        async fn $name() {
+            let w = World::new();
+            let content: Option<String> = $content;
+            let key = w.spoil("police.jwt.pub.pem", content.as_deref());
+            let message = w.build_error().await;
+            assert_names(&message, &["agency \"police\": jwt_public_key", &display(&key), $fault]);
+        }
+    )*};
+}
+
+/// A P-384 public key: a real key, of a type the broker does not verify JWTs with.
+fn p384_public_key() -> Option<String> {
+    let p384 = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P384_SHA384).unwrap();
+    Some(p384.public_key_pem())
+}
+
+police_jwt_key_refused! {
+    a_missing_jwt_public_key_file_is_refused_naming_the_agency_and_file: None, "cannot read";
+    a_malformed_jwt_public_key_file_is_refused_naming_the_agency_and_file:
+        Some(GARBAGE_PEM.to_owned()), "not a PEM public key";
+    a_p384_jwt_public_key_is_refused_as_an_unsupported_key_type:
+        p384_public_key(), "unsupported JWT key type";
 }

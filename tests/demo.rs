@@ -28,6 +28,13 @@ fn broker_demo_plays_the_case_and_shows_the_corrected_rules() {
         "mappa mappa_coordinator",
         "view=notification",
         "MAPPA forum mappa told: true",
+        // the case process: clocks, a late set of minutes, duties, an acknowledgement, the report
+        "involvement_school -> school-hillside: permit",
+        "strategy_meeting_convened -> school-hillside: permit",
+        "strategy_discussion met, initial_assessment overdue, strategy_meeting met, minutes late",
+        "acknowledged 20",
+        "overdue: case",
+        "minutes                    1       0     1       0       0",
         "ok=true",
         "demo complete",
     ] {

@@ -102,30 +102,17 @@ fn every_subject_role_is_disclosed_by_a_permit_and_by_a_deny() {
 
 #[tokio::test]
 async fn a_policy_row_naming_an_unknown_subject_role_or_mappa_consequence_is_refused() {
-    let e = load_with("third_party.csv", |t| {
-        format!("{t}p, victim_details, bystander, consent, allow\n")
-    })
+    let (third_party, mappa) = ("third_party.csv", "mappa_bases.csv");
+    let bystander = "p, victim_details, bystander, consent, allow";
+    refused_row(third_party, bystander, "unknown subject role \"bystander\"").await;
+    refused_row(
+        mappa,
+        "p, consent, maybe, allow",
+        "unknown MAPPA consequence \"maybe\"",
+    )
     .await;
-    assert!(
-        e.contains("third_party.csv:") && e.contains("unknown subject role \"bystander\""),
-        "{e}"
-    );
-    let e = load_with("mappa_bases.csv", |t| {
-        format!("{t}p, consent, maybe, allow\n")
-    })
-    .await;
-    assert!(
-        e.contains("mappa_bases.csv:") && e.contains("unknown MAPPA consequence \"maybe\""),
-        "{e}"
-    );
-    let e = load_with("deposit.csv", |t| {
-        format!("{t}p, academy, dsl, referral, allow\n")
-    })
-    .await;
-    assert!(
-        e.contains("deposit.csv:") && e.contains("unknown agency kind \"academy\""),
-        "{e}"
-    );
+    let academy = "p, academy, dsl, referral, allow";
+    refused_row("deposit.csv", academy, "unknown agency kind \"academy\"").await;
 }
 
 #[tokio::test]
@@ -141,6 +128,15 @@ async fn the_embedded_policy_is_the_shipped_directory() {
     let b = Policy::load("policies").await.unwrap();
     assert_eq!(a.version(), b.version());
     assert!(a.version().starts_with("sha256:"));
+}
+
+/// The shipped policy with `row` appended to `file` is refused, naming the file and `term`.
+async fn refused_row(file: &str, row: &str, term: &str) {
+    let e = load_with(file, |t| format!("{t}{row}\n")).await;
+    assert!(
+        e.contains(&format!("{file}:")) && e.contains(term),
+        "{file}: {e}"
+    );
 }
 
 async fn load_with(file: &str, edit: impl Fn(&str) -> String) -> String {
@@ -165,36 +161,16 @@ async fn a_policy_row_naming_an_unknown_role_is_refused_with_file_and_line() {
 
 #[tokio::test]
 async fn a_policy_row_naming_an_unknown_section_purpose_basis_or_kind_is_refused() {
-    for (file, row, term) in [
-        (
-            "sections.csv",
-            "p, police, *, diary, allow",
-            "unknown section \"diary\"",
-        ),
-        (
-            "purposes.csv",
-            "p, gossip, police, allow",
-            "unknown purpose \"gossip\"",
-        ),
-        (
-            "overrides.csv",
-            "p, hunch, dsl, allow",
-            "unknown basis \"hunch\"",
-        ),
-        (
-            "bases.csv",
-            "p, consent, *, academy, allow",
-            "unknown agency kind \"academy\"",
-        ),
-        (
-            "consent_givers.csv",
-            "p, teen, *, *, child, allow",
-            "unknown age band \"teen\"",
-        ),
-    ] {
-        let e = load_with(file, |t| format!("{t}{row}\n")).await;
-        assert!(e.contains(file) && e.contains(term), "{file}: {e}");
-    }
+    let sections = "p, police, *, diary, allow";
+    refused_row("sections.csv", sections, "unknown section \"diary\"").await;
+    let purposes = "p, gossip, police, allow";
+    refused_row("purposes.csv", purposes, "unknown purpose \"gossip\"").await;
+    let overrides = "p, hunch, dsl, allow";
+    refused_row("overrides.csv", overrides, "unknown basis \"hunch\"").await;
+    let bases = "p, consent, *, academy, allow";
+    refused_row("bases.csv", bases, "unknown agency kind \"academy\"").await;
+    let givers = "p, teen, *, *, child, allow";
+    refused_row("consent_givers.csv", givers, "unknown age band \"teen\"").await;
 }
 
 #[tokio::test]
@@ -373,6 +349,13 @@ async fn changing_a_policy_row_changes_the_decision_and_the_version() {
     assert!(!after.allows(Family::Purposes, &["court", "police"]));
 }
 
+/// `broker {args} {path}` as a process, which must fail; its output.
+fn fails(args: &[&str], path: impl AsRef<std::ffi::OsStr>) -> std::process::Output {
+    let out = bin().args(args).arg(path).output().unwrap();
+    assert!(!out.status.success(), "broker {args:?} succeeded");
+    out
+}
+
 fn write(dir: &Path, name: &str, text: &str) -> std::path::PathBuf {
     let p = dir.join(name);
     std::fs::write(&p, text).unwrap();
@@ -471,12 +454,7 @@ fn a_malformed_scenario_is_reported_with_its_name_and_json_path() {
     doc["scenarios"][1]["subject"]["date_of_birth"] = "2015-02-30".into();
     let name = doc["scenarios"][1]["name"].as_str().unwrap().to_owned();
     let file = write(dir.path(), "bad.json", &doc.to_string());
-    let out = bin()
-        .args(["decide", "--scenarios"])
-        .arg(&file)
-        .output()
-        .unwrap();
-    assert!(!out.status.success());
+    let out = fails(&["decide", "--scenarios"], &file);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains(&name), "{stderr}");
     assert!(
@@ -494,22 +472,12 @@ fn an_out_of_vocabulary_role_in_a_scenario_is_reported_not_panicked() {
         "bad.json",
         r#"{"scenarios": [{"name": "x", "at": "2026-01-01T00:00:00Z"}]}"#,
     );
-    let out = bin()
-        .args(["policy", "test"])
-        .arg(dir.path())
-        .output()
-        .unwrap();
-    assert!(!out.status.success());
+    let out = fails(&["policy", "test"], dir.path());
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("scenario 0 (x)"), "{stderr}");
     let _ = file;
     let file = write(dir.path(), "bad.json", "not json at all");
-    let out = bin()
-        .args(["decide", "--scenarios"])
-        .arg(&file)
-        .output()
-        .unwrap();
-    assert!(!out.status.success());
+    let out = fails(&["decide", "--scenarios"], &file);
     assert!(String::from_utf8_lossy(&out.stderr).contains("bad.json"));
 }
 
@@ -525,12 +493,7 @@ fn policy_test_fails_on_a_wrong_expectation_and_shows_expected_and_actual() {
         "permit".into()
     };
     write(dir.path(), "wrong.json", &doc.to_string());
-    let out = bin()
-        .args(["policy", "test"])
-        .arg(dir.path())
-        .output()
-        .unwrap();
-    assert!(!out.status.success());
+    let out = fails(&["policy", "test"], dir.path());
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
         stdout.contains("FAIL") && stdout.contains("decision: expected"),

@@ -7,20 +7,13 @@ use std::time::Duration;
 
 use broker::db::Db;
 use chrono::{DateTime, Utc};
+use common::db::TestDb;
 use hyper::Method;
 use sqlx::Row;
 
 const INSERT_PACKET: &str = "INSERT INTO packets (disclosure_id, subject_id, record_ids, \
      record_kind, from_agency, to_agency, to_role, to_sub, purpose, basis, view, issued_at, \
      sha256, armored) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)";
-
-/// A fresh, migrated database of the kind under test, in `dir` when it is SQLite.
-async fn migrated(dir: &std::path::Path) -> (String, Db) {
-    let url = common::test_database_url(dir).await;
-    let db = Db::connect(&url, 2).await.expect("connecting");
-    db.migrate().await.expect("migrating");
-    (url, db)
-}
 
 /// Inserts a packet for `to_agency`, addressed to the `dsl` role, issued at `issued_at`.
 async fn insert_packet(
@@ -73,20 +66,19 @@ fn migration_files(kind: &str) -> i64 {
 
 #[tokio::test]
 async fn migrating_twice_applies_each_migration_once() {
-    let dir = tempfile::tempdir().unwrap();
-    let (url, db) = migrated(dir.path()).await;
+    let t = TestDb::migrated().await;
+    let db = t.db.clone();
     let once = applied_migrations(&db).await;
     db.migrate().await.expect("migrating a second time");
     assert_eq!(applied_migrations(&db).await, once);
     assert_eq!(once, migration_files(db.kind()));
-    db.close().await;
-    common::drop_postgres_database(&url).await;
+    t.close().await;
 }
 
 #[tokio::test]
 async fn a_packet_row_reads_back_with_its_issued_at_to_the_microsecond() {
-    let dir = tempfile::tempdir().unwrap();
-    let (url, db) = migrated(dir.path()).await;
+    let t = TestDb::migrated().await;
+    let db = t.db.clone();
     let issued_at: DateTime<Utc> = "2026-03-01T10:15:30.123456Z".parse().unwrap();
     insert_packet(&db, "disclosure-1", "school-hillside", issued_at)
         .await
@@ -120,14 +112,13 @@ async fn a_packet_row_reads_back_with_its_issued_at_to_the_microsecond() {
     assert_eq!(to_sub, None);
     assert_eq!(read_at, issued_at);
     assert_eq!(record_ids, r#"["record-1"]"#);
-    db.close().await;
-    common::drop_postgres_database(&url).await;
+    t.close().await;
 }
 
 #[tokio::test]
 async fn packets_order_by_issued_at_chronologically_across_sub_second_times() {
-    let dir = tempfile::tempdir().unwrap();
-    let (url, db) = migrated(dir.path()).await;
+    let t = TestDb::migrated().await;
+    let db = t.db.clone();
     // Whole seconds and fractions are written with different numbers of digits; the order
     // must still be the order in time, as the inbox relies on it.
     let times = [
@@ -153,14 +144,13 @@ async fn packets_order_by_issued_at_chronologically_across_sub_second_times() {
         order,
         ["d-later", "d-half", "d-whole", "d-before", "d-last-year"]
     );
-    db.close().await;
-    common::drop_postgres_database(&url).await;
+    t.close().await;
 }
 
 #[tokio::test]
 async fn a_second_packet_with_the_same_disclosure_id_is_refused() {
-    let dir = tempfile::tempdir().unwrap();
-    let (url, db) = migrated(dir.path()).await;
+    let t = TestDb::migrated().await;
+    let db = t.db.clone();
     let at = Utc::now();
     insert_packet(&db, "disclosure-1", "csc", at)
         .await
@@ -170,8 +160,7 @@ async fn a_second_packet_with_the_same_disclosure_id_is_refused() {
         matches!(&second, Err(sqlx::Error::Database(e)) if e.is_unique_violation()),
         "{second:?}"
     );
-    db.close().await;
-    common::drop_postgres_database(&url).await;
+    t.close().await;
 }
 
 #[tokio::test]
@@ -275,8 +264,8 @@ async fn readyz_over_mtls_reports_the_database_kind() {
 /// to a column of the child the rules do not read.
 #[tokio::test]
 async fn every_change_to_a_childs_facts_moves_its_facts_version() {
-    let dir = tempfile::tempdir().unwrap();
-    let (url, db) = migrated(dir.path()).await;
+    let t = TestDb::migrated().await;
+    let db = t.db.clone();
     let at = "2026-11-22T10:00:00.000000Z";
     let version = |db: Db| async move {
         broker::with_db!(&db, pool => sqlx::query("SELECT facts_version FROM subjects WHERE id = 's'")
@@ -363,6 +352,5 @@ async fn every_change_to_a_childs_facts_moves_its_facts_version() {
         );
         before = now;
     }
-    db.close().await;
-    common::drop_postgres_database(&url).await;
+    t.close().await;
 }

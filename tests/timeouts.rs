@@ -31,6 +31,20 @@ async fn until_closed<S: AsyncRead + Unpin>(stream: &mut S, bound: Duration) -> 
     }
 }
 
+/// `[server]` settings: connections idle for a second are closed; headers may take 8 s.
+const IDLE_1S: &str = "idle_timeout_ms = 1000\nheader_read_timeout_ms = 8000";
+/// `[server]` settings: connections idle for a second are closed; a body may take 8 s.
+const IDLE_1S_BODY_8S: &str = "idle_timeout_ms = 1000\nbody_read_timeout_ms = 8000";
+/// `[server]` settings: a head must arrive within 2 s; idle connections live 30 s.
+const HEADERS_2S: &str = "header_read_timeout_ms = 2000\nidle_timeout_ms = 30000";
+/// `[server]` settings: a body must arrive within 2 s; idle connections live 30 s.
+const BODY_2S: &str = "body_read_timeout_ms = 2000\nidle_timeout_ms = 30000";
+/// `[server]` settings: a head must arrive within 1 s; idle connections live 30 s.
+const HEADERS_1S: &str = "header_read_timeout_ms = 1000\nidle_timeout_ms = 30000";
+
+const SECOND: Duration = Duration::from_secs(1);
+const TEN_SECONDS: Duration = Duration::from_secs(10);
+
 /// Writes `bytes` one a second (`every`) until the server stops taking them or `bound`
 /// passes; returns how long the server took to stop the trickle.
 async fn trickle<S: AsyncWrite + AsyncRead + Unpin>(
@@ -76,6 +90,20 @@ fn post_subject_head(token: &str, len: usize) -> String {
     )
 }
 
+/// A raw mTLS connection as csc's social worker that has sent the head of a `POST
+/// /v1/subjects` announcing a body of `len` bytes, and none of the body yet.
+async fn posting_a_subject(
+    server: &TestServer,
+    len: usize,
+) -> tokio_rustls::client::TlsStream<tokio::net::TcpStream> {
+    let token = server.token("csc", "sw.amara", &[Role::SocialWorker]);
+    let mut tls = server.tls_stream("csc").await;
+    tls.write_all(post_subject_head(&token, len).as_bytes())
+        .await
+        .unwrap();
+    tls
+}
+
 #[tokio::test]
 async fn a_silent_tcp_connection_is_closed_at_the_tls_handshake_timeout() {
     let server = TestServer::start_with("tls_handshake_timeout_ms = 800").await;
@@ -93,8 +121,7 @@ async fn a_silent_tcp_connection_is_closed_at_the_tls_handshake_timeout() {
 #[tokio::test]
 async fn a_connection_idle_after_the_handshake_is_closed_within_the_idle_timeout() {
     // the header read timeout is longer, so it is the idle bound that closes the connection
-    let server =
-        TestServer::start_with("idle_timeout_ms = 1000\nheader_read_timeout_ms = 8000").await;
+    let server = TestServer::start_with(IDLE_1S).await;
     let mut tls = server.tls_stream("csc").await;
     let (took, read) = until_closed(&mut tls, Duration::from_secs(5)).await;
     println!("connection idle after the handshake closed after {took:?} (bound 1000 ms)");
@@ -112,8 +139,7 @@ async fn a_connection_idle_after_the_handshake_is_closed_within_the_idle_timeout
 
 #[tokio::test]
 async fn a_connection_idle_between_requests_is_closed_within_the_idle_timeout() {
-    let server =
-        TestServer::start_with("idle_timeout_ms = 1000\nheader_read_timeout_ms = 8000").await;
+    let server = TestServer::start_with(IDLE_1S).await;
     let mut tls = server.tls_stream("csc").await;
     tls.write_all(b"GET /healthz HTTP/1.1\r\nhost: localhost\r\n\r\n")
         .await
@@ -134,14 +160,9 @@ async fn a_connection_idle_between_requests_is_closed_within_the_idle_timeout() 
 #[tokio::test]
 async fn a_request_in_flight_is_not_cut_off_as_idle() {
     // the body arrives over about 2.5 s, longer than the idle bound, within the body bound
-    let server =
-        TestServer::start_with("idle_timeout_ms = 1000\nbody_read_timeout_ms = 8000").await;
-    let token = server.token("csc", "sw.amara", &[Role::SocialWorker]);
+    let server = TestServer::start_with(IDLE_1S_BODY_8S).await;
     let body = br#"{"x": 1}"#;
-    let mut tls = server.tls_stream("csc").await;
-    tls.write_all(post_subject_head(&token, body.len()).as_bytes())
-        .await
-        .unwrap();
+    let mut tls = posting_a_subject(&server, body.len()).await;
     for b in body {
         tokio::time::sleep(Duration::from_millis(300)).await;
         tls.write_all(&[*b]).await.unwrap();
@@ -164,16 +185,11 @@ async fn a_request_in_flight_is_not_cut_off_as_idle() {
 
 #[tokio::test]
 async fn headers_trickled_at_one_byte_a_second_are_cut_off_at_the_header_read_timeout() {
-    let server =
-        TestServer::start_with("header_read_timeout_ms = 2000\nidle_timeout_ms = 30000").await;
+    let server = TestServer::start_with(HEADERS_2S).await;
     let mut tls = server.tls_stream("csc").await;
-    let (took, read) = trickle(
-        &mut tls,
-        b"GET /healthz HTTP/1.1\r\nx-slow: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
-        Duration::from_secs(1),
-        Duration::from_secs(10),
-    )
-    .await;
+    let head =
+        b"GET /healthz HTTP/1.1\r\nx-slow: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+    let (took, read) = trickle(&mut tls, head, SECOND, TEN_SECONDS).await;
     println!("headers at 1 byte/s cut off after {took:?} (bound 2000 ms)");
     assert!(took < Duration::from_secs(5), "{took:?}");
     assert!(
@@ -185,22 +201,11 @@ async fn headers_trickled_at_one_byte_a_second_are_cut_off_at_the_header_read_ti
 
 #[tokio::test]
 async fn a_body_trickled_at_one_byte_a_second_is_answered_408_problem_json() {
-    let server =
-        TestServer::start_with("body_read_timeout_ms = 2000\nidle_timeout_ms = 30000").await;
-    let token = server.token("csc", "sw.amara", &[Role::SocialWorker]);
+    let server = TestServer::start_with(BODY_2S).await;
     let before = common::audit_head(&server).await;
-    let mut tls = server.tls_stream("csc").await;
     let body = br#"{"date_of_birth": "2015-01-01", "local_authority": "somewhere far away"}"#;
-    tls.write_all(post_subject_head(&token, body.len()).as_bytes())
-        .await
-        .unwrap();
-    let (took, read) = trickle(
-        &mut tls,
-        body,
-        Duration::from_secs(1),
-        Duration::from_secs(10),
-    )
-    .await;
+    let mut tls = posting_a_subject(&server, body.len()).await;
+    let (took, read) = trickle(&mut tls, body, SECOND, TEN_SECONDS).await;
     println!("a body at 1 byte/s cut off after {took:?} (bound 2000 ms)");
     assert!(read.starts_with("HTTP/1.1 408"), "{read}");
     assert!(read.contains("application/problem+json"), "{read}");
@@ -230,12 +235,8 @@ async fn an_agency_beyond_its_connection_cap_is_answered_429_and_counted() {
     assert_eq!(r.json()["code"], "too_many_connections", "{}", r.text());
     assert_eq!(server.state.metrics.refused_connections(), 1);
     // another agency has its own slots
-    let police = server.token("police", "pc.jones", &[Role::PoliceOfficer]);
-    let r = server
-        .client("police")
-        .get("/v1/whoami", &police)
-        .await
-        .unwrap();
+    let police = server.person("police", "pc.jones", Role::PoliceOfficer);
+    let r = police.get("/v1/whoami").await;
     assert_eq!(r.status, 200, "{}", r.text());
     // closing one frees a slot
     drop(open);
@@ -264,8 +265,7 @@ async fn an_http1_connection_waiting_for_its_next_request_is_also_bounded_by_the
  {
     // hyper starts the header read timer as soon as it waits for a head, so on HTTP/1 the
     // effective keep-alive bound is the smaller of the two timeouts
-    let server =
-        TestServer::start_with("header_read_timeout_ms = 1000\nidle_timeout_ms = 30000").await;
+    let server = TestServer::start_with(HEADERS_1S).await;
     let mut tls = server.tls_stream("csc").await;
     tls.write_all(b"GET /healthz HTTP/1.1\r\nhost: localhost\r\n\r\n")
         .await

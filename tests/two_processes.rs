@@ -16,7 +16,6 @@ use broker::devinit::{DevWorld, dev_token};
 use broker::vocab::Role;
 use hyper::Method;
 use serde_json::{Value, json};
-use sqlx::Row;
 
 // ---- request helpers -------------------------------------------------------------------------
 
@@ -118,15 +117,7 @@ async fn wait_healthy(servers: &mut Servers, i: usize, client: &Client) {
 
 async fn stored_seqs(url: &str) -> Vec<i64> {
     let db = broker::db::Db::connect(url, 1).await.expect("connecting");
-    let seqs = broker::with_db!(&db, pool => {
-        sqlx::query("SELECT seq FROM audit_log ORDER BY seq")
-            .fetch_all(pool)
-            .await
-            .expect("reading audit_log")
-            .iter()
-            .map(|r| r.get::<i64, _>("seq"))
-            .collect::<Vec<i64>>()
-    });
+    let seqs = common::db::stored_seqs(&db).await;
     db.close().await;
     seqs
 }

@@ -278,13 +278,17 @@ pub fn decide(policy: &Policy, facts: &Facts) -> Decision {
     }
 
     // 4: need to know, record by record; 2.3: sections about another child.
-    let fixed_view = [
-        View::Notification,
-        View::RiskManagement,
-        View::LimitedSummary,
-    ]
-    .into_iter()
-    .find(|v| policy.allows(Family::Views, &[kind.as_str(), role, v.as_str()]));
+    let fixed_view = if req.notification {
+        Some(View::Notification)
+    } else {
+        [
+            View::Notification,
+            View::RiskManagement,
+            View::LimitedSummary,
+        ]
+        .into_iter()
+        .find(|v| policy.allows(Family::Views, &[kind.as_str(), role, v.as_str()]))
+    };
     let ceiling = fixed_view.unwrap_or(View::Full);
     let mut present = BTreeSet::new();
     let mut released = BTreeSet::new();

@@ -3,6 +3,8 @@
 
 mod clock_scenario;
 pub mod clocks;
+pub mod duties;
+mod duty_scenario;
 mod engine;
 pub mod facts;
 pub mod policy;
@@ -129,6 +131,11 @@ pub struct RequestFacts {
     pub legal_reference: Option<String>,
     #[serde(default)]
     pub mappa_decision_id: Option<String>,
+    /// A duty to notify (policies/duties.csv): the packet says only that a step happened, so
+    /// the view is `notification` and no section is released, whatever the recipient's view
+    /// would be; every other rule applies as to any disclosure.
+    #[serde(default)]
+    pub notification: bool,
 }
 
 /// Every fact a decision needs.

@@ -15,6 +15,7 @@ use chrono::NaiveDate;
 use sha2::{Digest, Sha256};
 
 use super::clocks::{Calendar, FileProblem, Timescale};
+use super::duties::Duty;
 
 use crate::vocab::{
     AgencyKind, Basis, Giver, Purpose, RecordKind, Role, Section, SubjectRole, View,
@@ -68,7 +69,7 @@ pub const RECIPIENT_REQUIREMENTS: &[&str] = &["own_pupil", "staff_designation", 
 pub const CONTROLS: &[&str] = &["chair_permission"];
 pub const MAPPA_CONSEQUENCES: &[&str] = &["open", "ig_review", "notify_mappa"];
 /// Facts about the caller and what it acts on that an `actions` row may require (`*`: none).
-pub const RELATIONS: &[&str] = &["none", "childs_school", "chair", "owner"];
+pub const RELATIONS: &[&str] = &["none", "childs_school", "chair", "owner", "lead_agency"];
 /// The acts of a decision on a record that `ownership.csv` governs.
 pub const OWNED_ACTS: &[&str] = &["disclose", "deposit"];
 /// The requester's relation to a record (`ownership.csv`).
@@ -84,6 +85,10 @@ macro_rules! families {
             pub const ALL: &'static [Family] = &[$(Family::$variant),+];
             pub fn file_stem(self) -> &'static str {
                 match self { $(Family::$variant => $file),+ }
+            }
+            /// The names of the family's fields, in order (the console's policy page).
+            pub fn field_names(self) -> Vec<&'static str> {
+                self.fields().iter().map(|(name, _)| *name).collect()
             }
             fn fields(self) -> &'static [(&'static str, Col)] {
                 match self { $(Family::$variant => &[$(($field, Col::$col)),+]),+ }
@@ -139,8 +144,10 @@ pub struct Policy {
     families: Vec<FamilyEnforcer>,
     bands: Vec<AgeBand>,
     justification_min_chars: usize,
+    rationale_min_chars: usize,
     timescales: Vec<Timescale>,
     calendar: Calendar,
+    duties: Vec<Duty>,
 }
 
 impl fmt::Debug for Policy {
@@ -257,6 +264,7 @@ embedded!(
     "consent_givers.csv",
     "deposit.conf",
     "deposit.csv",
+    "duties.csv",
     "initiate.conf",
     "initiate.csv",
     "mappa_bases.conf",
@@ -391,14 +399,21 @@ fn load_bands(files: &Files) -> Result<Vec<AgeBand>, PolicyError> {
     Ok(bands)
 }
 
-fn load_parameters(files: &Files) -> Result<usize, PolicyError> {
+/// The numeric parameters of `parameters.csv`: (justification_min_chars, rationale_min_chars).
+fn load_parameters(files: &Files) -> Result<(usize, usize), PolicyError> {
     let path = files.path("parameters.csv");
     let text = files.get("parameters.csv")?;
     let mut justification = None;
+    let mut rationale = None;
     for row in rows(text) {
         match row.fields.as_slice() {
-            [name, value] if name == "justification_min_chars" => {
-                justification = Some(value.parse::<usize>().map_err(|_| {
+            [name, value] if name == "justification_min_chars" || name == "rationale_min_chars" => {
+                let slot = if name == "justification_min_chars" {
+                    &mut justification
+                } else {
+                    &mut rationale
+                };
+                *slot = Some(value.parse::<usize>().map_err(|_| {
                     err(
                         &path,
                         Some(row.line),
@@ -415,7 +430,10 @@ fn load_parameters(files: &Files) -> Result<usize, PolicyError> {
             }
         }
     }
-    justification.ok_or_else(|| err(&path, None, "justification_min_chars is missing"))
+    let justification =
+        justification.ok_or_else(|| err(&path, None, "justification_min_chars is missing"))?;
+    let rationale = rationale.ok_or_else(|| err(&path, None, "rationale_min_chars is missing"))?;
+    Ok((justification, rationale))
 }
 
 /// The request fields a model declares (`r = a, b, c`).
@@ -465,12 +483,14 @@ impl Policy {
     pub async fn from_files_on(files: &Files, today: NaiveDate) -> Result<Policy, PolicyError> {
         let version = version_of(files);
         let bands = load_bands(files)?;
-        let justification_min_chars = load_parameters(files)?;
+        let (justification_min_chars, rationale_min_chars) = load_parameters(files)?;
         let in_file = |name: &str, p: FileProblem| err(&files.path(name), p.line, p.message);
         let timescales = Timescale::parse_all(files.get("timescales.csv")?)
             .map_err(|p| in_file("timescales.csv", p))?;
         let calendar = Calendar::parse(files.get("bank_holidays.csv")?, today)
             .map_err(|p| in_file("bank_holidays.csv", p))?;
+        let duties =
+            Duty::parse_all(files.get("duties.csv")?).map_err(|p| in_file("duties.csv", p))?;
         let mut families = Vec::with_capacity(Family::ALL.len());
         for family in Family::ALL {
             families.push(load_family(files, *family, &bands).await?);
@@ -481,8 +501,10 @@ impl Policy {
             families,
             bands,
             justification_min_chars,
+            rationale_min_chars,
             timescales,
             calendar,
+            duties,
         })
     }
 
@@ -499,6 +521,11 @@ impl Policy {
         &self.timescales
     }
 
+    /// The duties to notify (`duties.csv`), in file order.
+    pub fn duties(&self) -> &[Duty] {
+        &self.duties
+    }
+
     /// The bank holidays of England and Wales (`bank_holidays.csv`).
     pub fn calendar(&self) -> &Calendar {
         &self.calendar
@@ -506,6 +533,11 @@ impl Policy {
 
     pub fn justification_min_chars(&self) -> usize {
         self.justification_min_chars
+    }
+
+    /// The shortest rationale an outcome may have (PROCESS.md, Outcomes).
+    pub fn rationale_min_chars(&self) -> usize {
+        self.rationale_min_chars
     }
 
     /// The bands an age falls in.

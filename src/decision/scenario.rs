@@ -329,7 +329,7 @@ pub(super) fn json_files(dir: &Path) -> Result<Vec<PathBuf>, ScenarioError> {
 }
 
 /// Runs every `*.json` scenario file in `dir` against the policy, then the clock scenarios in
-/// `dir/clocks/` (`clock_scenario`).
+/// `dir/clocks/` (`clock_scenario`) and the duty scenarios in `dir/duties/` (`duty_scenario`).
 pub fn run_dir(policy: &Policy, dir: &Path) -> Result<TestReport, ScenarioError> {
     let files = json_files(dir)?;
     let mut report = TestReport::default();
@@ -350,5 +350,6 @@ pub fn run_dir(policy: &Policy, dir: &Path) -> Result<TestReport, ScenarioError>
         }
     }
     super::clock_scenario::run_dir(policy, &dir.join("clocks"), &mut report)?;
+    super::duty_scenario::run_dir(policy, &dir.join("duties"), &mut report)?;
     Ok(report)
 }

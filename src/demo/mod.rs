@@ -15,6 +15,7 @@ use crate::devinit::{DevWorld, dev_init, dev_token};
 use crate::state::AppState;
 use crate::vocab::Role;
 
+mod case;
 mod story;
 use story::play;
 

@@ -372,5 +372,6 @@ pub(super) async fn play(demo: &mut Demo) -> anyhow::Result<()> {
         "  GET /v1/audit/verify: ok={} entries={}",
         verify["ok"], verify["entries"]
     );
+    super::case::play(demo, &child, &younger).await?;
     Ok(())
 }

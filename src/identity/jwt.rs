@@ -111,9 +111,22 @@ pub fn verify(
     })?;
     let claims = data.claims;
     check_lifetime(&claims, max_lifetime_secs)?;
-    for (name, value) in std::iter::once(("sub", &claims.sub))
-        .chain(std::iter::once(("agency", &claims.agency)))
-        .chain(claims.roles.iter().map(|r| ("roles", r)))
+    check_person(agency, claims.sub, &claims.agency, &claims.roles)
+}
+
+/// The checks on the person a verified token names, the same for an API token and a console
+/// sign-in's ID token: `sub`, `agency` and each role are single-line text, `sub` is not empty
+/// nor too long, `agency` is the certificate's agency, and every role is one the agency's kind
+/// can hold.
+pub fn check_person(
+    agency: &Agency,
+    sub: String,
+    claimed_agency: &str,
+    claimed_roles: &[String],
+) -> Result<Claims, ApiError> {
+    for (name, value) in std::iter::once(("sub", sub.as_str()))
+        .chain(std::iter::once(("agency", claimed_agency)))
+        .chain(claimed_roles.iter().map(|r| ("roles", r.as_str())))
     {
         if let Some(why) = crate::text::problem(value, crate::text::Kind::SingleLine) {
             return Err(ApiError::unauthorized(
@@ -122,36 +135,36 @@ pub fn verify(
             ));
         }
     }
-    if claims.sub.chars().count() > MAX_SUB_CHARS {
+    if sub.chars().count() > MAX_SUB_CHARS {
         return Err(ApiError::unauthorized(
             "token_claims",
             format!("the token's sub is longer than {MAX_SUB_CHARS} characters"),
         ));
     }
-    if claims.agency != agency.id {
+    if claimed_agency != agency.id {
         return Err(ApiError::unauthorized(
             "token_agency_mismatch",
             format!(
                 "the token's agency \"{}\" is not the certificate's agency \"{}\"",
-                crate::text::escape(&claims.agency),
+                crate::text::escape(claimed_agency),
                 agency.id
             ),
         ));
     }
-    if claims.sub.trim().is_empty() {
+    if sub.trim().is_empty() {
         return Err(ApiError::unauthorized(
             "token_claims",
             "the token's sub is empty",
         ));
     }
-    if claims.roles.is_empty() {
+    if claimed_roles.is_empty() {
         return Err(ApiError::unauthorized(
             "token_role_invalid",
             "the token names no role",
         ));
     }
-    let mut roles = Vec::with_capacity(claims.roles.len());
-    for name in &claims.roles {
+    let mut roles = Vec::with_capacity(claimed_roles.len());
+    for name in claimed_roles {
         let role: Role = name.parse().map_err(|e: crate::vocab::UnknownTerm| {
             ApiError::unauthorized("token_role_invalid", crate::text::escape(&e.to_string()))
         })?;
@@ -165,10 +178,7 @@ pub fn verify(
             roles.push(role);
         }
     }
-    Ok(Claims {
-        sub: claims.sub,
-        roles,
-    })
+    Ok(Claims { sub, roles })
 }
 
 /// `iat` is required and not in the future (beyond the leeway), and the token lives at most

@@ -94,6 +94,7 @@ impl TryFrom<DisclosureRequest> for Disclosure {
                 justification: req.justification,
                 legal_reference: req.legal_reference,
                 mappa_decision_id: req.mappa_decision_id.map(String::from),
+                notification: false,
             },
         })
     }

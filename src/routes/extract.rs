@@ -20,6 +20,7 @@ pub const FREE_TEXT_FIELDS: &[&str] = &[
     "justification",
     "legal_reference",
     "note",
+    "rationale",
     "reason",
     "sections",
 ];
@@ -154,6 +155,11 @@ pub fn check_query(query: &str) -> Result<(), ApiError> {
     Ok(())
 }
 
+/// A single-line query value as a schema pattern: what [`check_query`] lets through (one line,
+/// no control character, no Unicode line separator, no bidirectional override).
+pub const QUERY_TEXT: &str =
+    "^[^\\u0000-\\u001F\\u007F-\\u009F\\u2028\\u2029\\u202A-\\u202E\\u2066-\\u2069]*$";
+
 /// An identifier from the path, parsed as its type (a UUID, or an agency id); anything else
 /// is 400 `invalid_id`.
 pub fn path_id<T: crate::ids::Id>(text: &str) -> Result<T, ApiError> {
@@ -192,14 +198,17 @@ pub enum Relation {
     Chair,
     /// The caller's agency owns the record.
     Owner,
+    /// The caller's agency leads the case (PROCESS.md, Cases).
+    LeadAgency,
 }
 
 impl Relation {
-    const ALL: [Relation; 4] = [
+    const ALL: [Relation; 5] = [
         Relation::None,
         Relation::ChildsSchool,
         Relation::Chair,
         Relation::Owner,
+        Relation::LeadAgency,
     ];
 
     fn as_str(self) -> &'static str {
@@ -208,6 +217,7 @@ impl Relation {
             Relation::ChildsSchool => "childs_school",
             Relation::Chair => "chair",
             Relation::Owner => "owner",
+            Relation::LeadAgency => "lead_agency",
         }
     }
 
@@ -227,6 +237,10 @@ impl Relation {
             Relation::Owner => ApiError::forbidden(
                 "not_record_owner",
                 "only the record's owner agency may do this (policies/actions.csv)",
+            ),
+            Relation::LeadAgency => ApiError::forbidden(
+                "not_lead_agency",
+                "only the agency leading the case may do this (policies/actions.csv, PROCESS.md)",
             ),
         }
     }

@@ -168,11 +168,14 @@ pub struct InboxItem {
     pub view: String,
     pub issued_at: DateTime<Utc>,
     pub sha256: String,
+    /// When the addressee first fetched the packet, and when they acknowledged it (null: not yet).
+    pub first_read_at: Option<String>,
+    pub acknowledged_at: Option<String>,
 }
 
 const INBOX: &str = "SELECT disclosure_id, subject_id, record_ids, record_kind, from_agency, \
-     to_agency, to_role, to_sub, purpose, basis, view, issued_at, sha256 \
-     FROM packets WHERE to_agency = $1 AND (to_sub IS NULL OR to_sub = $2) \
+     to_agency, to_role, to_sub, purpose, basis, view, issued_at, sha256, first_read_at, \
+     acknowledged_at FROM packets WHERE to_agency = $1 AND (to_sub IS NULL OR to_sub = $2) \
      AND (to_role IS NULL OR $3 LIKE '%\"' || to_role || '\"%') \
      ORDER BY issued_at DESC, disclosure_id LIMIT 1000";
 
@@ -206,6 +209,8 @@ pub(crate) async fn list(
                     view: r.try_get("view")?,
                     issued_at: r.try_get("issued_at")?,
                     sha256: r.try_get("sha256")?,
+                    first_read_at: r.try_get("first_read_at")?,
+                    acknowledged_at: r.try_get("acknowledged_at")?,
                 })
             })
             .collect::<Result<Vec<_>, _>>()?

@@ -3,8 +3,11 @@
 //! drift apart.
 
 pub mod audit;
+pub mod case_events;
+pub mod cases;
 pub mod consents;
 pub mod disclosures;
+mod duties;
 pub mod edge;
 pub mod extract;
 pub mod health;
@@ -14,6 +17,7 @@ pub mod mappa;
 mod notify;
 mod packet;
 pub mod records;
+pub mod reports;
 pub mod reviews;
 pub mod subjects;
 pub mod views;
@@ -149,6 +153,11 @@ api! {
     get "/v1/audit/export.csv" => audit::export { "as policies/actions.csv allows", "the same rows as CSV, streamed", (), 200, acts ReadAudit, query audit::Filters, returns Text("text/csv") }
     get "/v1/audit/verify" => audit::verify { "as policies/actions.csv allows", "verify the hash chain", (), 200, acts ReadAudit }
     get "/v1/audit/reviews" => reviews::reviews { "as policies/actions.csv allows", "overrides awaiting review", (), 200, acts ReadAudit }
+    post "/v1/cases" => cases::open { "as policies/actions.csv allows", "open a case for a child, led by the caller's children's social care agency; the clocks that start at the referral start (PROCESS.md)", cases::NewCase, 201, acts OpenCase }
+    get "/v1/cases" => cases::list { "as policies/actions.csv allows", "the caller's agency's cases (every agency's for the partnership), with their clocks; overdue=true for the morning list", (), 200, acts ListCases, query cases::Filters }
+    get "/v1/cases/{id}" => cases::get { "as policies/actions.csv allows", "a case with its events, clocks, duties and links (links only to the lead agencies and the partnership)", (), 200, acts ReadCase }
+    post "/v1/cases/{id}/events" => case_events::event { "as policies/actions.csv allows", "record a step of the case (never edited: a correction is a new event with a note); answers the clocks", case_events::NewEvent, 201, acts RecordCaseEvent }
+    get "/v1/reports/timeliness" => reports::timeliness { "as policies/actions.csv allows", "per clock: started, met on time, met late, overdue now, pending, median hours; format=csv for CSV", (), 200, acts ReadTimeliness, query reports::Filters }
     post "/v1/audit/reviews/{seq}" => reviews::review { "as policies/actions.csv allows", "review an override", reviews::NewReview, 201, acts ReviewOverride }
 }
 
@@ -342,6 +351,7 @@ fn who_may(policy: &Policy, action: crate::vocab::Action) -> String {
                 "childs_school" => ", for a child whose recorded school is the caller's".into(),
                 "chair" => ", as the chair of the minutes".into(),
                 "owner" => ", for a record the caller's agency owns".into(),
+                "lead_agency" => ", where the caller's agency leads the case".into(),
                 other => format!(", where {other}"),
             };
             format!(

@@ -116,12 +116,26 @@ fn packet(
             .collect();
         per_record.push((record, sections, withheld));
     }
-    let (first, sections, withheld) = &per_record[0];
+    // a duty's notification about a case names no record
+    let (record_id, record_kind, sections, withheld) = match per_record.first() {
+        Some((first, s, w)) => (
+            json!(first.facts.id),
+            json!(first.facts.kind),
+            json!(s),
+            json!(w),
+        ),
+        None => (
+            Value::Null,
+            json!("case_notification"),
+            json!({}),
+            json!([]),
+        ),
+    };
     let mut body = json!({
         "disclosure_id": disclosure,
-        "record_id": first.facts.id,
+        "record_id": record_id,
         "subject_id": facts.subject.id,
-        "record_kind": first.facts.kind,
+        "record_kind": record_kind,
         "from_agency": facts.requester.agency,
         "to_agency": facts.recipient.agency,
         "to_role": facts.recipient.role,

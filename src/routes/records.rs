@@ -105,10 +105,28 @@ pub(crate) async fn deposit(
         .await
         .map(drop)
         .map_err(store_failed)?);
+    // a record of a kind duties.csv names, about a child with an open case, sets its duties off
+    let mut duties = Vec::new();
+    let trigger = crate::decision::duties::Trigger::Record(body.kind);
+    if state.policy.duties().iter().any(|d| d.trigger == trigger)
+        && let Some((case_id, _)) = crate::cases::store::open_case_lead(&mut tx, &subject).await?
+        && let Some((case, _, _)) = crate::cases::store::load_for_write(&mut tx, &case_id).await?
+    {
+        duties =
+            super::duties::carry_out(&state, &principal, &mut tx, trigger, &case, Some(&record))
+                .await?
+                .into_iter()
+                .map(|d| {
+                    json!({"duty": d.duty, "recipient_agency": d.recipient_agency,
+                    "decision": d.decision, "disclosure_id": d.disclosure_id})
+                })
+                .collect();
+    }
     let seq = commit_with(tx, entry).await?;
     Ok((
         StatusCode::CREATED,
-        Json(json!({"id": record, "kind": body.kind, "sections": sections, "chair": chair.map(|c| c.1), "audit_seq": seq})),
+        Json(json!({"id": record, "kind": body.kind, "sections": sections, "chair": chair.map(|c| c.1),
+            "duties": duties, "audit_seq": seq})),
     )
         .into_response())
 }

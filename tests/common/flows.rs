@@ -6,7 +6,6 @@ use std::collections::BTreeSet;
 use broker::client::{Client, Response};
 use chrono::{Days, Months, NaiveDate, Utc};
 use serde_json::{Value, json};
-use sqlx::Row;
 
 use super::TestServer;
 
@@ -188,11 +187,34 @@ pub fn refused(r: &Response, codes: &[&str]) {
     assert!(body["audit_seq"].as_i64().is_some_and(|s| s > 0), "{body}");
 }
 
-/// Checks a problem+json refusal with `status` and `code`.
-pub fn problem(r: &Response, status: u16, code: &str) {
+/// Checks an RFC 9457 problem+json refusal: `status` on the wire and in the body, exactly this
+/// `code`, and a `detail` that says why. Returns the body. The one problem assertion of the suite.
+pub fn problem(r: &Response, status: u16, code: &str) -> Value {
     assert_eq!(r.status, status, "{}", r.text());
     assert_eq!(r.content_type(), "application/problem+json", "{}", r.text());
-    assert_eq!(r.json()["code"], code, "{}", r.text());
+    let body = r.json();
+    assert_eq!(body["code"], code, "{body}");
+    assert_eq!(body["status"], status, "{body}");
+    assert!(
+        body["detail"].as_str().is_some_and(|d| !d.is_empty()),
+        "a refusal says why: {body}"
+    );
+    body
+}
+
+/// [`problem`], and its `detail` names every one of `mentions`. Returns the detail.
+pub fn problem_naming(r: &Response, status: u16, code: &str, mentions: &[&str]) -> String {
+    let detail = problem(r, status, code)["detail"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    for word in mentions {
+        assert!(
+            detail.contains(word),
+            "the detail should name {word:?}: {detail}"
+        );
+    }
+    detail
 }
 
 /// Fetches a packet as `agency` with `token` and decrypts it with the agency's `age` key.
@@ -234,23 +256,27 @@ pub async fn inbox(client: &Client, token: &str) -> Vec<String> {
 
 /// Rows in `table`.
 pub async fn count(server: &TestServer, table: &str) -> i64 {
-    let sql = format!("SELECT COUNT(*) AS n FROM {table}");
-    broker::with_db!(&server.state.db, pool => {
-        let row = sqlx::query(sqlx::AssertSqlSafe(sql.clone()))
-            .fetch_one(pool)
-            .await
-            .expect("counting rows");
-        row.try_get::<i64, _>("n").expect("a count")
-    })
+    super::db::count(&server.state.db, table).await
 }
 
 /// The audit chain's head.
 pub async fn head_seq(server: &TestServer) -> i64 {
-    broker::with_db!(&server.state.db, pool => {
-        let row = sqlx::query("SELECT seq FROM audit_head WHERE id = 1")
-            .fetch_one(pool)
-            .await
-            .expect("reading the audit head");
-        row.try_get::<i64, _>("seq").expect("a seq")
-    })
+    super::db::head_seq(&server.state.db).await
+}
+
+/// A disclosure request for `records` to `recipient`, written `agency/role`.
+pub fn ask(records: &[&str], recipient: &str, purpose: &str, basis: &str) -> Value {
+    let (agency, role) = recipient
+        .split_once('/')
+        .unwrap_or_else(|| panic!("a recipient is agency/role, not {recipient}"));
+    json!({"record_ids": records, "recipient_agency": agency, "recipient_role": role,
+           "purpose": purpose, "basis": basis})
+}
+
+/// `body` with each field of `changes` set (a JSON object).
+pub fn with(mut body: Value, changes: Value) -> Value {
+    for (k, v) in changes.as_object().expect("changes are an object") {
+        body[k] = v.clone();
+    }
+    body
 }

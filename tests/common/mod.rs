@@ -3,7 +3,16 @@
 //! when `BROKER_TEST_DATABASE_URL` names a server (`.ci/run` runs the suite both ways).
 #![allow(dead_code)]
 
+pub mod audit;
+pub mod audited;
+pub mod cases;
+pub mod db;
 pub mod flows;
+pub mod refusal;
+pub mod world;
+
+#[allow(unused_imports)]
+pub use world::{Child, Person, Pupil, World, hillside_pupil};
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -68,15 +77,7 @@ pub async fn drop_postgres_database(url: &str) {
 
 /// The audit chain's head (its last seq), read straight from the database.
 pub async fn audit_head(server: &TestServer) -> i64 {
-    use sqlx::Row;
-    broker::with_db!(&server.state.db, pool => {
-        sqlx::query("SELECT seq FROM audit_head WHERE id = 1")
-            .fetch_one(pool)
-            .await
-            .expect("reading the audit head")
-            .try_get::<i64, _>("seq")
-            .expect("a seq")
-    })
+    db::head_seq(&server.state.db).await
 }
 
 /// `broker.toml` without the `[[agencies]]` entry of `id` (an agency that has left).
@@ -96,6 +97,14 @@ pub fn without_agency(toml: &str, id: &str) -> String {
     out
 }
 
+/// A dev world (`broker dev-init`) in a new temp dir, on a fresh test database.
+pub async fn fresh_world() -> (tempfile::TempDir, DevWorld) {
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let url = test_database_url(dir.path()).await;
+    let world = dev_init(dir.path(), false, "127.0.0.1:0", &url).expect("dev-init");
+    (dir, world)
+}
+
 pub struct TestServer {
     pub addr: SocketAddr,
     pub dir: tempfile::TempDir,
@@ -109,18 +118,14 @@ pub struct TestServer {
 impl TestServer {
     /// A dev world in a temp dir, served on a free port.
     pub async fn start() -> TestServer {
-        let dir = tempfile::tempdir().expect("a temp dir");
-        let url = test_database_url(dir.path()).await;
-        let world = dev_init(dir.path(), false, "127.0.0.1:0", &url).expect("dev-init");
+        let (dir, world) = fresh_world().await;
         Self::start_in(dir, world).await
     }
 
     /// A dev world whose `[server]` section also holds `settings` (TOML lines such as
     /// `idle_timeout_ms = 500`), served on a free port.
     pub async fn start_with(settings: &str) -> TestServer {
-        let dir = tempfile::tempdir().expect("a temp dir");
-        let url = test_database_url(dir.path()).await;
-        let world = dev_init(dir.path(), false, "127.0.0.1:0", &url).expect("dev-init");
+        let (dir, world) = fresh_world().await;
         let text = std::fs::read_to_string(&world.config).expect("the dev broker.toml");
         assert!(
             text.contains("[server]\n"),
@@ -135,9 +140,7 @@ impl TestServer {
     /// broker looks for it) after `edit` has changed the files in that directory, as an IG
     /// officer would.
     pub async fn start_with_policy(edit: impl FnOnce(&std::path::Path)) -> TestServer {
-        let dir = tempfile::tempdir().expect("a temp dir");
-        let url = test_database_url(dir.path()).await;
-        let world = dev_init(dir.path(), false, "127.0.0.1:0", &url).expect("dev-init");
+        let (dir, world) = fresh_world().await;
         let policies = dir.path().join("policies");
         broker::decision::policy::Files::embedded()
             .write_to(&policies)
@@ -267,6 +270,7 @@ impl TestServer {
     }
 }
 
+#[allow(unused_imports)]
 pub use flows::born_years_ago;
 
 /// A client presenting `agency`'s dev certificate to a broker at `addr` (one not started by
@@ -311,58 +315,5 @@ impl RawAnswer {
 
     pub fn json(&self) -> serde_json::Value {
         serde_json::from_str(&self.body).unwrap_or(serde_json::Value::Null)
-    }
-}
-
-/// A child of ten at Hillside registered by csc's social worker `sw`, with a risk management
-/// plan (summary and risk management) and a parent's consent to share with schools for
-/// safeguarding: the ids.
-pub struct Pupil {
-    pub child: String,
-    pub record: String,
-    pub consent: String,
-}
-
-/// Registers a [`Pupil`] through the API as csc's social worker holding `sw`.
-pub async fn hillside_pupil(client: &Client, sw: &str) -> Pupil {
-    let created = |r: broker::client::Response, what: &str| {
-        assert_eq!(r.status, 201, "{what}: {}", r.text());
-        r.json()["id"].as_str().expect("an id").to_owned()
-    };
-    let born = born_years_ago(10);
-    let r = client
-        .post(
-            "/v1/subjects",
-            sw,
-            &serde_json::json!({"date_of_birth": born, "school_agency": "school-hillside"}),
-        )
-        .await
-        .expect("registering the pupil");
-    let child = created(r, "the pupil");
-    let r = client
-        .post(
-            "/v1/records",
-            sw,
-            &serde_json::json!({"subject_id": child, "kind": "risk_management_plan",
-                    "subject_role": "harmful_behaviour",
-                    "sections": {"summary": "s", "risk_management": "r"}}),
-        )
-        .await
-        .expect("depositing the plan");
-    let record = created(r, "the plan");
-    let r = client
-        .post(
-            &format!("/v1/subjects/{child}/consents"),
-            sw,
-            &serde_json::json!({"given_by": "parent", "purposes": ["safeguarding"],
-                    "recipient_kinds": ["school"]}),
-        )
-        .await
-        .expect("recording the consent");
-    let consent = created(r, "the consent");
-    Pupil {
-        child,
-        record,
-        consent,
     }
 }

@@ -1,0 +1,261 @@
+//! The case queries at scale (issue 13): the timeliness report, the overdue morning list and
+//! reading one case, over `BROKER_BENCH_CASES` cases (default 100,000) seeded in bulk into a
+//! fresh SQLite file, or with `BROKER_BENCH_DATABASE_URL=postgres://.../postgres` into a fresh
+//! PostgreSQL database on that server (dropped afterwards).
+//!
+//! `cargo bench --bench cases`
+//!
+//! Each case has the four clocks that start at the referral, and a third of them the minutes
+//! clock too; referrals spread over the last year; most clocks stopped (some late), the rest
+//! running (some overdue); a fifth of the cases closed; two lead agencies.
+
+use std::hint::black_box;
+use std::time::{Duration, Instant};
+
+use broker::cases::{report, store};
+use broker::db::{Db, ts};
+use chrono::{Duration as Span, Utc};
+use criterion::{Criterion, criterion_group, criterion_main};
+use sqlx::Connection;
+
+const CLOCKS: [(&str, i64); 5] = [
+    ("strategy_discussion", 48),
+    ("initial_assessment", 7 * 24),
+    ("strategy_meeting", 12 * 24),
+    ("assessment", 35 * 24),
+    ("minutes", 7 * 24),
+];
+
+/// A deterministic pseudo-random number (splitmix64), so every run seeds the same data.
+fn mix(mut x: u64) -> u64 {
+    x = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    x = (x ^ (x >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    x = (x ^ (x >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    x ^ (x >> 31)
+}
+
+fn id(kind: u32, i: u64) -> String {
+    format!("01a20000-0000-7000-{kind:04x}-{i:012x}")
+}
+
+/// Multi-row INSERT statements of `rows` rows of `cols` placeholders each.
+fn values(cols: usize, rows: usize) -> String {
+    (0..rows)
+        .map(|r| {
+            let p: Vec<String> = (1..=cols).map(|c| format!("${}", r * cols + c)).collect();
+            format!("({})", p.join(", "))
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+async fn seed(db: &Db, n: u64) {
+    let now = Utc::now();
+    let batch = 500u64;
+    let mut conn_sql: Vec<(String, Vec<String>)> = Vec::new();
+    for start in (0..n).step_by(batch as usize) {
+        let end = (start + batch).min(n);
+        let (mut subjects, mut cases, mut clocks) = (Vec::new(), Vec::new(), Vec::new());
+        let mut clock_rows = 0;
+        for i in start..end {
+            let r = mix(i);
+            let referral = now - Span::minutes((r % (365 * 24 * 60)) as i64);
+            let lead = if r.is_multiple_of(2) {
+                "csc"
+            } else {
+                "csc-north"
+            };
+            let closed = r.is_multiple_of(5);
+            subjects.extend([id(1, i), "2014-01-01".into(), "csc".into(), ts(now)]);
+            cases.extend([
+                id(2, i),
+                id(1, i),
+                "harmful_behaviour".into(),
+                lead.into(),
+                "sw.bench".into(),
+                ts(referral),
+                if closed { "closed" } else { "open" }.into(),
+                ts(referral),
+                "sw.bench".into(),
+            ]);
+            for (k, (clock, hours)) in CLOCKS.iter().enumerate() {
+                if k == 4 && !r.is_multiple_of(3) {
+                    continue;
+                }
+                let due = referral + Span::hours(*hours);
+                let roll = mix(r ^ k as u64) % 100;
+                // 70% stopped (a sixth of those late), 30% still running
+                let stopped = (roll < 70).then(|| {
+                    let frac = if roll < 12 {
+                        1.3
+                    } else {
+                        0.2 + roll as f64 / 100.0
+                    };
+                    referral + Span::minutes((*hours as f64 * 60.0 * frac) as i64)
+                });
+                let stopped = stopped.filter(|s| *s <= now);
+                clocks.extend([
+                    id(2, i),
+                    (*clock).into(),
+                    lead.into(),
+                    ts(referral),
+                    ts(due),
+                    stopped.map(ts).unwrap_or_default(),
+                    stopped
+                        .map(|s| (s - referral).num_seconds().to_string())
+                        .unwrap_or_default(),
+                ]);
+                clock_rows += 1;
+            }
+        }
+        let rows = (end - start) as usize;
+        conn_sql.push((
+            format!(
+                "INSERT INTO subjects (id, date_of_birth, registered_by, created_at) VALUES {}",
+                values(4, rows)
+            ),
+            subjects,
+        ));
+        conn_sql.push((
+            format!(
+                "INSERT INTO cases (id, subject_id, subject_role, lead_agency, lead_sub, \
+                 referral_received_at, status, opened_at, opened_by) VALUES {}",
+                values(9, rows)
+            ),
+            cases,
+        ));
+        // empty text is NULL for the stop columns
+        conn_sql.push((
+            format!(
+                "INSERT INTO case_clocks (case_id, clock, lead_agency, started_at, due_at, \
+                 stopped_at, taken_seconds) SELECT a, b, c, d, e, NULLIF(f, ''), \
+                 CAST(NULLIF(g, '') AS BIGINT) FROM (VALUES {}) AS v(a, b, c, d, e, f, g)",
+                values(7, clock_rows)
+            ),
+            clocks,
+        ));
+    }
+    broker::with_db!(db, pool => {
+        let mut tx = pool.begin().await.unwrap();
+        for (sql, binds) in &conn_sql {
+            let sql = if matches!(db, Db::Sqlite { .. }) {
+                // SQLite names VALUES columns column1..: select them by position instead
+                sql.replace(" AS v(a, b, c, d, e, f, g)", "")
+                    .replace("SELECT a, b, c, d, e, NULLIF(f, ''), CAST(NULLIF(g, '') AS BIGINT)",
+                        "SELECT column1, column2, column3, column4, column5, NULLIF(column6, ''), CAST(NULLIF(column7, '') AS BIGINT)")
+            } else {
+                sql.clone()
+            };
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+            for b in binds {
+                q = q.bind(b);
+            }
+            q.execute(&mut *tx).await.unwrap();
+        }
+        tx.commit().await.unwrap();
+    });
+}
+
+fn bench(c: &mut Criterion) {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let n: u64 = std::env::var("BROKER_BENCH_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(100_000);
+    let dir = tempfile::tempdir().unwrap();
+    let mut targets = vec![(
+        "sqlite",
+        format!("sqlite://{}/bench.db", dir.path().display()),
+    )];
+    let pg = std::env::var("BROKER_BENCH_DATABASE_URL").ok();
+    let pg_db = format!("broker_bench_cases_{}", std::process::id());
+    if let Some(url) = &pg {
+        rt.block_on(async {
+            let mut conn = sqlx::PgConnection::connect(url).await.unwrap();
+            sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {pg_db}")))
+                .execute(&mut conn)
+                .await
+                .unwrap();
+        });
+        let base = url.rsplit_once('/').map_or(url.as_str(), |(b, _)| b);
+        targets.push(("postgres", format!("{base}/{pg_db}")));
+    }
+    let clocks: Vec<String> = CLOCKS.iter().map(|(c, _)| (*c).to_owned()).collect();
+    for (name, url) in &targets {
+        let db = rt.block_on(async {
+            let db = Db::connect(url, 4).await.unwrap();
+            db.migrate().await.unwrap();
+            let t = Instant::now();
+            seed(&db, n).await;
+            eprintln!(
+                "{name}: seeded {n} cases in {:.1} s",
+                t.elapsed().as_secs_f64()
+            );
+            db
+        });
+        let mut g = c.benchmark_group(format!("cases_{n}/{name}"));
+        g.sample_size(10).measurement_time(Duration::from_secs(10));
+        let now = Utc::now();
+        g.bench_function("timeliness_report_all_agencies_one_year", |b| {
+            b.iter(|| {
+                rt.block_on(report::timeliness(
+                    &db,
+                    &clocks,
+                    now - Span::days(365),
+                    now,
+                    now,
+                    None,
+                ))
+                .map(black_box)
+                .unwrap()
+            })
+        });
+        g.bench_function("timeliness_report_one_agency_one_quarter", |b| {
+            b.iter(|| {
+                rt.block_on(report::timeliness(
+                    &db,
+                    &clocks,
+                    now - Span::days(91),
+                    now,
+                    now,
+                    Some("csc"),
+                ))
+                .map(black_box)
+                .unwrap()
+            })
+        });
+        let filter = store::Filter {
+            lead_agency: Some("csc".into()),
+            overdue_at: Some(now),
+            limit: 100,
+            ..store::Filter::default()
+        };
+        g.bench_function("overdue_list_first_100", |b| {
+            b.iter(|| {
+                rt.block_on(store::list(&db, &filter))
+                    .map(black_box)
+                    .unwrap()
+            })
+        });
+        let one = id(2, n / 2);
+        g.bench_function("read_one_case", |b| {
+            b.iter(|| rt.block_on(store::load(&db, &one)).map(black_box).unwrap())
+        });
+        g.finish();
+        rt.block_on(db.close());
+    }
+    if let Some(url) = &pg {
+        rt.block_on(async {
+            let mut conn = sqlx::PgConnection::connect(url).await.unwrap();
+            sqlx::query(sqlx::AssertSqlSafe(format!(
+                "DROP DATABASE IF EXISTS {pg_db} WITH (FORCE)"
+            )))
+            .execute(&mut conn)
+            .await
+            .unwrap();
+        });
+    }
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);

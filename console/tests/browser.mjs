@@ -1,0 +1,363 @@
+// The console's flows in a real browser: Debian's Chromium driven by playwright-core (pinned
+// in ../package.json), presenting an agency's client certificate to the broker over mTLS, and
+// signing in through the real OpenID Connect provider of idp.mjs. Run by tests/console.rs:
+//   node console/tests/browser.mjs <scenario>   with BROWSER_PARAMS (JSON) in the environment.
+// Every page is checked with axe-core (no serious or critical violation) and every flow saves
+// screenshots in params.out. A failed check exits non-zero with a message; the last line of
+// stdout is a JSON object of what the Rust side checks next (the session cookie, the results).
+import fs from "node:fs";
+import path from "node:path";
+import { createRequire } from "node:module";
+import { chromium } from "playwright-core";
+
+const require = createRequire(import.meta.url);
+const axeSource = fs.readFileSync(require.resolve("axe-core/axe.min.js"), "utf8");
+const params = JSON.parse(process.env.BROWSER_PARAMS);
+const scenario = process.argv[2];
+const result = { scenario, axe: {}, screenshots: [] };
+
+class Failed extends Error {}
+function check(ok, message) {
+  if (!ok) throw new Failed(message);
+}
+
+async function shot(page, name) {
+  const file = path.join(params.out, `${scenario}-${name}.png`);
+  await page.screenshot({ path: file, fullPage: true });
+  result.screenshots.push(file);
+}
+
+// axe-core on the page as it is: every serious or critical violation fails the flow
+async function axe(page, name) {
+  await page.evaluate(axeSource);
+  const report = await page.evaluate(() =>
+    // eslint-disable-next-line no-undef
+    axe.run(document, {
+      runOnly: { type: "tag", values: ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa", "best-practice"] },
+    }));
+  fs.writeFileSync(path.join(params.out, `axe-${scenario}-${name}.json`), JSON.stringify(report.violations, null, 2));
+  const bad = report.violations.filter((v) => v.impact === "serious" || v.impact === "critical");
+  if (bad.length) await page.screenshot({ path: path.join(params.out, `${scenario}-${name}-axe-failure.png`), fullPage: true });
+  result.axe[name] = {
+    passes: report.passes.length,
+    violations: report.violations.map((v) => `${v.id} (${v.impact})`),
+  };
+  check(bad.length === 0, `axe: ${name}: ${bad.map((v) => `${v.id} (${v.impact}): ${v.nodes.map((n) => n.target.join(" ")).join("; ")}`).join(" | ")}`);
+}
+
+let lastPage;
+
+async function context(browser, agency) {
+  const a = params.agencies[agency];
+  check(a, `no certificate for agency ${agency} in the parameters`);
+  const ctx = await browser.newContext({
+    // the dev CA is not in Chromium's store; the certificate's agency is what is tested
+    ignoreHTTPSErrors: true,
+    clientCertificates: [{ origin: params.broker, certPath: a.cert, keyPath: a.key }],
+  });
+  ctx.on("page", (p) => { lastPage = p; });
+  return ctx;
+}
+
+const url = (p) => `${params.broker}${p}`;
+
+async function text(page, selector) {
+  return (await page.locator(selector).first().textContent() ?? "").trim();
+}
+
+// signs in through the agency's identity provider as `login`; ends on the start page
+async function signIn(page, login) {
+  await page.goto(url("/ui/inbox"));
+  check(new URL(page.url()).pathname === "/ui/signin", `without a session /ui/inbox should go to /ui/signin, went to ${page.url()}`);
+  await page.click("#signin-oidc");
+  await page.waitForURL((u) => u.origin === params.idp, { timeout: 15000 });
+  await page.fill("input[name=login]", login);
+  const password = page.locator("input[name=password]");
+  if (await password.count()) await password.fill("any");
+  await page.click("button[type=submit]");
+  await page.waitForURL((u) => u.origin === params.broker && u.pathname === "/ui/", { timeout: 15000 });
+  check((await text(page, "h1")) === "Safeguarding information broker", "the start page after sign-in");
+}
+
+async function sessionCookie(ctx) {
+  const cookies = await ctx.cookies(params.broker);
+  return cookies.find((c) => c.name === "__Host-broker_session");
+}
+
+async function dsl(browser) {
+  const ctx = await context(browser, params.agency);
+  const page = await ctx.newPage();
+  await page.goto(url("/ui/inbox"));
+  check(new URL(page.url()).pathname === "/ui/signin", "no page without a session");
+  await axe(page, "signin");
+  await shot(page, "signin");
+  await signIn(page, params.login);
+  const cookie = await sessionCookie(ctx);
+  check(cookie, "a session cookie is set");
+  check(cookie.httpOnly && cookie.secure && cookie.sameSite === "Strict" && cookie.path === "/",
+    `the session cookie is HttpOnly; Secure; SameSite=Strict; Path=/: ${JSON.stringify({ ...cookie, value: "…" })}`);
+  result.session_cookie = cookie.value;
+  await axe(page, "start");
+
+  await page.goto(url("/ui/inbox"));
+  const row = page.locator(`tr[data-disclosure="${params.disclosure}"]`);
+  check(await row.count() === 1, "the inbox lists the packet");
+  check((await row.locator(".govuk-tag").textContent()).trim() === "New", "an unread packet is New");
+  await axe(page, "inbox");
+  await shot(page, "inbox");
+
+  await row.locator("a").click();
+  await page.waitForURL(url(`/ui/inbox/${params.disclosure}`));
+  check((await text(page, "#packet-status")) === "Read", "a fetched packet is Read");
+  const before = await page.content();
+  for (const secret of params.secrets) check(!before.includes(secret), "the packet page holds no plaintext before decryption");
+  await axe(page, "packet");
+  await page.setInputFiles("#identity", params.agencies[params.agency].identity);
+  await page.click("#decrypt");
+  await page.waitForSelector("[data-section=summary]", { timeout: 10000 });
+  for (const [name, content] of Object.entries(params.sections)) {
+    const shown = (await text(page, `[data-section=${name}] .app-section__text`));
+    check(shown === content, `section ${name} shows its content: got ${JSON.stringify(shown)}`);
+  }
+  for (const name of params.withheld) {
+    check(await page.locator(`[data-withheld=${name}]`).count() === 1, `the withheld section ${name} is named`);
+    check(await page.locator(`[data-section=${name}]`).count() === 0, `the withheld section ${name} is not shown`);
+  }
+  await axe(page, "packet-decrypted");
+  await shot(page, "packet-decrypted");
+
+  // a wrong identity is refused in the page
+  await page.setInputFiles("#identity", params.agencies[params.other_agency].identity);
+  await page.click("#decrypt");
+  await page.waitForSelector("#decrypt-error:not([hidden])");
+
+  // forms without the session's CSRF token are refused, and change nothing
+  for (const form of [{}, { csrf: "0".repeat(64) }]) {
+    const r = await ctx.request.post(url(`/ui/inbox/${params.disclosure}/ack`), { form, maxRedirects: 0 });
+    check(r.status() === 403, `an acknowledgement without its CSRF token is 403, got ${r.status()}`);
+  }
+  await page.goto(url(`/ui/inbox/${params.disclosure}`));
+  check(await page.locator("#acknowledged").count() === 0, "the refused forms acknowledged nothing");
+
+  await page.click("#acknowledge");
+  await page.waitForSelector("#acknowledged");
+  await shot(page, "acknowledged");
+  await page.goto(url("/ui/inbox"));
+  check((await row.locator(".govuk-tag").textContent()).trim() === "Acknowledged", "an acknowledged packet is Acknowledged");
+
+  // the session with another agency's certificate is refused
+  const other = await context(browser, params.other_agency);
+  await other.addCookies([{ ...cookie }]);
+  const stolen = await other.newPage();
+  const r = await stolen.goto(url("/ui/inbox"));
+  check(r.status() === 403, `a session presented with another agency's certificate is 403, got ${r.status()}`);
+  check((await text(stolen, "h1")) === "Session refused", "the refusal says why");
+  check(!(await stolen.content()).includes(params.disclosure), "the refusal shows nothing of the inbox");
+  await other.close();
+
+  await page.click("form[action='/ui/signout'] button");
+  await page.waitForURL((u) => u.pathname === "/ui/signin");
+  check((await text(page, "#signin-notice")) === "You have signed out.", "sign-out says so");
+  await page.goto(url("/ui/inbox"));
+  check(new URL(page.url()).pathname === "/ui/signin", "a signed-out session opens nothing");
+  await ctx.close();
+}
+
+async function teacher(browser) {
+  const ctx = await context(browser, params.agency);
+  const page = await ctx.newPage();
+  await signIn(page, params.login);
+  await page.goto(url("/ui/inbox"));
+  check(await page.locator("#inbox-empty").count() === 1, "a teacher without a designation has an empty inbox");
+  await axe(page, "inbox");
+  await shot(page, "inbox");
+  const r = await page.goto(url(`/ui/inbox/${params.disclosure}`));
+  check(r.status() === 404, `the DSL's packet is 404 to a teacher, got ${r.status()}`);
+  check(!(await page.content()).includes("BEGIN AGE ENCRYPTED FILE"), "no packet reaches the teacher");
+  await axe(page, "not-found");
+  await ctx.close();
+}
+
+async function ig(browser) {
+  const ctx = await context(browser, params.agency);
+  const page = await ctx.newPage();
+  await signIn(page, params.login);
+  const noSecrets = async (what) => {
+    const html = await page.content();
+    for (const secret of params.secrets) check(!html.includes(secret), `${what} holds no record content or key`);
+  };
+
+  await page.goto(url("/ui/audit"));
+  await page.fill("#f-subject", params.child);
+  await page.click("#search");
+  await page.waitForSelector("#audit-entries");
+  const actions = await page.locator("#audit-entries tbody tr td:nth-child(3)").allTextContents();
+  check(actions.includes("disclosure"), `the child's disclosures are found: ${actions}`);
+  check(actions.length === params.api_entries, `the page shows ${actions.length} entries, the API gives ${params.api_entries}`);
+  await noSecrets("the audit page");
+  await axe(page, "audit");
+  await shot(page, "audit");
+  const csv = await ctx.request.get(url(`/ui/audit/export.csv?subject_id=${params.child}`));
+  check(csv.status() === 200 && csv.headers()["content-type"].startsWith("text/csv"), "the CSV export link answers CSV");
+  check((await csv.text()).split("\n")[0].startsWith("seq,"), "the CSV has its header");
+
+  // paging: one entry a page, the next page starts after it
+  await page.goto(url(`/ui/audit?subject_id=${params.child}&limit=1`));
+  const first = await page.locator("#audit-entries tbody tr").getAttribute("data-seq");
+  await page.click("#next-page");
+  const second = await page.locator("#audit-entries tbody tr").getAttribute("data-seq");
+  check(Number(second) > Number(first), `the next page follows the first: ${first}, ${second}`);
+
+  await page.goto(url("/ui/audit/verify"));
+  check(await page.locator("#chain-ok").count() === 1, "the untouched chain is intact");
+  await axe(page, "chain");
+  await shot(page, "chain");
+
+  await page.goto(url("/ui/audit/reviews"));
+  const review = page.locator(`.app-review[data-seq="${params.override_seq}"]`);
+  check(await review.count() === 1, "the override awaits review");
+  await axe(page, "reviews");
+  await shot(page, "reviews");
+  await review.locator("input[value=upheld]").check();
+  await review.locator("textarea").fill(params.review_note);
+  await review.locator("button[type=submit]").click();
+  await page.waitForSelector("#reviewed");
+  check(await page.locator("#reviews-none").count() === 1, "the reviewed override leaves the queue");
+
+  await page.goto(url("/ui/audit"));
+  await page.fill("#sar-subject", params.child);
+  await page.click("#sar");
+  await page.waitForURL(url(`/ui/subjects/${params.child}/history`));
+  check(Number(await text(page, "#sar-count")) >= 1, "the subject access report lists the disclosures");
+  await noSecrets("the subject access report");
+  await axe(page, "subject-access-report");
+  await page.emulateMedia({ media: "print" });
+  await shot(page, "subject-access-report-print");
+  await page.emulateMedia({ media: "screen" });
+
+  await page.goto(url("/ui/policy"));
+  check((await text(page, "#policy-version")) === params.policy_version, "the policy page shows the loaded version");
+  check(await page.locator("#family-actions tbody tr").count() > 0, "the policy page shows the actions family");
+  await axe(page, "policy");
+  await shot(page, "policy");
+  await ctx.close();
+}
+
+async function tampered(browser) {
+  const ctx = await context(browser, params.agency);
+  const page = await ctx.newPage();
+  await signIn(page, params.login);
+  await page.goto(url("/ui/audit/verify"));
+  check(await page.locator("#chain-broken").count() === 1, "a tampered chain is flagged");
+  check((await text(page, "#first-bad")) === String(params.first_bad_seq), `the first bad entry is ${params.first_bad_seq}, the page says ${await text(page, "#first-bad")}`);
+  await axe(page, "chain-broken");
+  await shot(page, "chain-broken");
+  await ctx.close();
+}
+
+// the dev world's sign-in; keeps the browser's state for `expired`
+async function devSignIn(browser) {
+  const ctx = await context(browser, params.agency);
+  const page = await ctx.newPage();
+  await page.goto(url("/ui/signin"));
+  check(await page.locator(".govuk-warning-text").count() === 1, "the dev sign-in is clearly marked");
+  await page.fill("#dev-sub", params.login);
+  await page.selectOption("#dev-role", params.role);
+  await page.click("#signin-dev");
+  await page.waitForURL((u) => u.pathname === "/ui/");
+  await page.goto(url("/ui/inbox"));
+  check((await text(page, "h1")) === "Inbox", "the dev sign-in opens the inbox");
+  await ctx.storageState({ path: params.state_file });
+  await ctx.close();
+}
+
+async function expired(browser) {
+  const a = params.agencies[params.agency];
+  const ctx = await browser.newContext({
+    ignoreHTTPSErrors: true,
+    clientCertificates: [{ origin: params.broker, certPath: a.cert, keyPath: a.key }],
+    storageState: params.state_file,
+  });
+  const page = await ctx.newPage();
+  await page.goto(url("/ui/inbox"));
+  check(new URL(page.url()).pathname === "/ui/signin", "an expired session goes back to sign-in");
+  check((await text(page, "#signin-notice")) === "Your session has ended. Sign in again.", "and says why");
+  await ctx.close();
+}
+
+// a person the identity provider vouches for but the broker refuses (another agency, a role
+// the agency's kind cannot hold): no session, the page says why
+async function refusedSignIn(browser) {
+  const ctx = await context(browser, params.agency);
+  const page = await ctx.newPage();
+  await page.goto(url("/ui/inbox"));
+  await page.click("#signin-oidc");
+  await page.waitForURL((u) => u.origin === params.idp, { timeout: 15000 });
+  await page.fill("input[name=login]", params.login);
+  const password = page.locator("input[name=password]");
+  if (await password.count()) await password.fill("any");
+  await page.click("button[type=submit]");
+  await page.waitForURL((u) => u.origin === params.broker && u.pathname === "/ui/signin/callback", { timeout: 15000 });
+  check((await text(page, "h1")) === "Sign-in refused", `the sign-in of ${params.login} is refused`);
+  check((await text(page, "#error-code")) === params.code, `refused as ${params.code}, got ${await text(page, "#error-code")}`);
+  check(!(await sessionCookie(ctx)), "a refused sign-in opens no session");
+  await axe(page, `refused-${params.code}`);
+  await ctx.close();
+}
+
+// the record owner's page: who received the record, when they read and acknowledged it
+async function owner(browser) {
+  const ctx = await context(browser, params.agency);
+  const page = await ctx.newPage();
+  await signIn(page, params.login);
+  await page.fill("#record-lookup", params.record);
+  await page.click("#open-record");
+  await page.waitForURL(url(`/ui/records/${params.record}`));
+  const sent = page.locator("tr[data-action=disclosure]");
+  check(await sent.count() === 1, "the record's disclosure is listed");
+  check((await sent.locator(".app-first-read").textContent()).trim() !== "", "its first read is shown");
+  check((await sent.locator(".app-acknowledged").textContent()).trim() !== "", "its acknowledgement is shown");
+  check(await page.locator("tr[data-action='packet.ack']").count() === 1, "the acknowledgement is listed");
+  await axe(page, "record");
+  await shot(page, "record");
+  await ctx.close();
+}
+
+// an IG officer of an agency not involved sees, as through the API, none of the child's entries
+async function igScoped(browser) {
+  const ctx = await context(browser, params.agency);
+  const page = await ctx.newPage();
+  await signIn(page, params.login);
+  await page.goto(url(`/ui/audit?subject_id=${params.child}`));
+  const shown = await page.locator("#audit-entries tbody tr").count();
+  check(shown === params.api_entries, `the page shows ${shown} entries, the API gives this officer ${params.api_entries}`);
+  if (params.api_entries === 0) check(await page.locator("#audit-none").count() === 1, "no entries match");
+  const r = await page.goto(url(`/ui/subjects/${params.child}/history`));
+  check(r.status() === 404, `another agency's child is unknown to this officer, as in the API: ${r.status()}`);
+  await axe(page, "scoped-not-found");
+  await shot(page, "scoped-audit");
+  await ctx.close();
+}
+
+const scenarios = { "ig-scoped": igScoped, owner, refused: refusedSignIn, dsl, teacher, ig, tampered, "dev-sign-in": devSignIn, expired };
+
+const browser = await chromium.launch({
+  executablePath: params.chromium,
+  args: ["--no-sandbox", "--disable-dev-shm-usage"],
+});
+let code = 0;
+try {
+  check(scenarios[scenario], `unknown scenario ${scenario}`);
+  await scenarios[scenario](browser);
+} catch (e) {
+  code = 1;
+  console.error(e instanceof Failed ? `FAILED: ${e.message}` : e);
+  if (lastPage && !lastPage.isClosed()) {
+    console.error(`at ${lastPage.url()}:\n${(await lastPage.locator("body").innerText().catch(() => "")).slice(0, 1500)}`);
+    await lastPage.screenshot({ path: path.join(params.out, `${scenario}-failure.png`), fullPage: true }).catch(() => {});
+  }
+} finally {
+  await browser.close();
+}
+console.log(JSON.stringify(result));
+process.exit(code);

@@ -1,0 +1,181 @@
+//! The timeliness report (PROCESS.md, `GET /v1/reports/timeliness`): per clock, of the clocks
+//! started in `[from, to)`, how many were met on time, met late, are overdue or pending at
+//! `as_of`, or ended unmet with their case, and the median time taken by those stopped. Plus
+//! the duties to notify carried out in the window, delivered and denied. Computed by grouped
+//! counts over indexed columns and, for each median, one indexed seek.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use crate::db::{Db, ts};
+use crate::with_db;
+
+/// One clock's line of the report.
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
+pub struct Line {
+    pub clock: String,
+    pub started: i64,
+    pub met_on_time: i64,
+    pub met_late: i64,
+    pub overdue_now: i64,
+    pub pending: i64,
+    /// Never stopped, on a case closed since: the step was not taken.
+    pub closed_unmet: i64,
+    /// The median of stopped_at - started_at over the clocks stopped, in hours (one decimal);
+    /// null when none has stopped.
+    pub median_hours: Option<f64>,
+}
+
+/// Duties to notify carried out in the window.
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
+pub struct Duties {
+    pub delivered: i64,
+    pub denied: i64,
+}
+
+/// The report.
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
+pub struct Report {
+    pub from: DateTime<Utc>,
+    pub to: DateTime<Utc>,
+    pub as_of: DateTime<Utc>,
+    pub agency: Option<String>,
+    pub clocks: Vec<Line>,
+    pub duties: Duties,
+}
+
+#[derive(sqlx::FromRow)]
+struct Counts {
+    clock: String,
+    started: i64,
+    met_on_time: i64,
+    met_late: i64,
+    overdue_now: i64,
+    pending: i64,
+    closed_unmet: i64,
+}
+
+/// `clocks` names every clock to report, in order (a clock nobody started reports zeros).
+pub async fn timeliness(
+    db: &Db,
+    clocks: &[String],
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    as_of: DateTime<Utc>,
+    agency: Option<&str>,
+) -> Result<Report, sqlx::Error> {
+    let by_agency = if agency.is_some() {
+        " AND k.lead_agency = $4"
+    } else {
+        ""
+    };
+    // CAST: SQLite's SUM of integers is an integer, PostgreSQL's a numeric
+    let counts_sql = format!(
+        "SELECT k.clock, CAST(COUNT(*) AS BIGINT) AS started, \
+         CAST(SUM(CASE WHEN k.stopped_at IS NOT NULL AND k.stopped_at <= k.due_at THEN 1 ELSE 0 END) AS BIGINT) AS met_on_time, \
+         CAST(SUM(CASE WHEN k.stopped_at IS NOT NULL AND k.stopped_at > k.due_at THEN 1 ELSE 0 END) AS BIGINT) AS met_late, \
+         CAST(SUM(CASE WHEN k.stopped_at IS NULL AND c.status = 'open' AND k.due_at < $3 THEN 1 ELSE 0 END) AS BIGINT) AS overdue_now, \
+         CAST(SUM(CASE WHEN k.stopped_at IS NULL AND c.status = 'open' AND k.due_at >= $3 THEN 1 ELSE 0 END) AS BIGINT) AS pending, \
+         CAST(SUM(CASE WHEN k.stopped_at IS NULL AND c.status <> 'open' THEN 1 ELSE 0 END) AS BIGINT) AS closed_unmet \
+         FROM case_clocks k JOIN cases c ON c.id = k.case_id \
+         WHERE k.started_at >= $1 AND k.started_at < $2{by_agency} GROUP BY k.clock"
+    );
+    let median_sql = format!(
+        "SELECT k.taken_seconds FROM case_clocks k WHERE k.clock = $3 AND k.started_at >= $1 \
+         AND k.started_at < $2 AND k.taken_seconds IS NOT NULL{by_agency} \
+         ORDER BY k.taken_seconds LIMIT {} OFFSET {}",
+        if agency.is_some() { "$5" } else { "$4" },
+        if agency.is_some() { "$6" } else { "$5" },
+    );
+    let duties_sql = format!(
+        "SELECT CAST(SUM(CASE WHEN decision = 'permit' THEN 1 ELSE 0 END) AS BIGINT), \
+         CAST(SUM(CASE WHEN decision = 'deny' THEN 1 ELSE 0 END) AS BIGINT) \
+         FROM case_duties WHERE created_at >= $1 AND created_at < $2{}",
+        if agency.is_some() {
+            " AND lead_agency = $3"
+        } else {
+            ""
+        }
+    );
+    let (f, t, a) = (ts(from), ts(to), ts(as_of));
+    with_db!(db, pool => {
+        let mut q = sqlx::query_as::<_, Counts>(sqlx::AssertSqlSafe(counts_sql.as_str())).bind(&f).bind(&t).bind(&a);
+        if let Some(agency) = agency {
+            q = q.bind(agency);
+        }
+        let counts = q.fetch_all(pool).await?;
+        let mut lines = Vec::with_capacity(clocks.len());
+        for name in clocks {
+            let found = counts.iter().find(|c| &c.clock == name);
+            let stopped = found.map_or(0, |c| c.met_on_time + c.met_late);
+            let median_hours = if stopped == 0 {
+                None
+            } else {
+                // the middle one (odd) or the middle two (even), by one indexed seek
+                let (offset, take) = ((stopped - 1) / 2, if stopped % 2 == 0 { 2 } else { 1 });
+                let mut q = sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(median_sql.as_str()))
+                    .bind(&f)
+                    .bind(&t)
+                    .bind(name);
+                if let Some(agency) = agency {
+                    q = q.bind(agency);
+                }
+                let middle = q.bind(take).bind(offset).fetch_all(pool).await?;
+                let sum: i64 = middle.iter().sum();
+                let seconds = sum as f64 / middle.len().max(1) as f64;
+                Some((seconds / 360.0).round() / 10.0)
+            };
+            lines.push(Line {
+                clock: name.clone(),
+                started: found.map_or(0, |c| c.started),
+                met_on_time: found.map_or(0, |c| c.met_on_time),
+                met_late: found.map_or(0, |c| c.met_late),
+                overdue_now: found.map_or(0, |c| c.overdue_now),
+                pending: found.map_or(0, |c| c.pending),
+                closed_unmet: found.map_or(0, |c| c.closed_unmet),
+                median_hours,
+            });
+        }
+        let mut q = sqlx::query_as::<_, (Option<i64>, Option<i64>)>(sqlx::AssertSqlSafe(duties_sql.as_str())).bind(&f).bind(&t);
+        if let Some(agency) = agency {
+            q = q.bind(agency);
+        }
+        let (delivered, denied) = q.fetch_one(pool).await?;
+        Ok(Report {
+            from,
+            to,
+            as_of,
+            agency: agency.map(str::to_owned),
+            clocks: lines,
+            duties: Duties {
+                delivered: delivered.unwrap_or(0),
+                denied: denied.unwrap_or(0),
+            },
+        })
+    })
+}
+
+/// The report as CSV: a header and a line per clock, then the duties as two lines.
+pub fn csv(report: &Report) -> String {
+    let mut out = String::from(
+        "clock,started,met_on_time,met_late,overdue_now,pending,closed_unmet,median_hours\n",
+    );
+    for l in &report.clocks {
+        out.push_str(&format!(
+            "{},{},{},{},{},{},{},{}\n",
+            l.clock,
+            l.started,
+            l.met_on_time,
+            l.met_late,
+            l.overdue_now,
+            l.pending,
+            l.closed_unmet,
+            l.median_hours.map(|m| m.to_string()).unwrap_or_default()
+        ));
+    }
+    out.push_str(&format!(
+        "duties_delivered,{}\nduties_denied,{}\n",
+        report.duties.delivered, report.duties.denied
+    ));
+    out
+}

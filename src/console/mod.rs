@@ -1,0 +1,420 @@
+//! The web console under `/ui/`: server-rendered HTML (askama templates in
+//! `console/templates/`) styled with the vendored GOV.UK Frontend, for the people of an agency
+//! (a DSL reading their inbox, an IG officer answering an auditor). Every page is built by
+//! calling the API's own handler with the session's person as its `Principal`, so a page shows
+//! exactly what the same person could get from the API, and audits exactly as it does.
+//!
+//! Layer: above `routes` (whose handlers it calls), below `server` (which merges its router).
+
+mod assets;
+mod ig;
+pub mod oidc;
+mod practitioner;
+pub mod session;
+mod view;
+
+use askama::Template;
+use axum::Router;
+use axum::extract::{Query, Request, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use serde::Deserialize;
+
+use crate::identity::Principal;
+use crate::state::AppState;
+use crate::vocab::Role;
+use session::{Cert, Session, cookie};
+use view::{Frame, PageResult, Refusal, page};
+
+/// The Content-Security-Policy of every console answer: nothing but the broker's own files, no
+/// inline script or style, no framing, forms only to the broker.
+pub const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; \
+     font-src 'self'; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; \
+     base-uri 'none'";
+
+/// The console's routes, all under `/ui/`.
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/ui", get(|| async { Redirect::to("/ui/") }))
+        .route("/ui/", get(home))
+        .route("/ui/assets/{*path}", get(assets::serve))
+        .route("/ui/signin", get(signin_page))
+        .route("/ui/signin/start", get(signin_start))
+        .route("/ui/signin/callback", get(signin_callback))
+        .route("/ui/signin/dev", post(signin_dev))
+        .route("/ui/signout", post(signout))
+        .route("/ui/inbox", get(practitioner::inbox))
+        .route("/ui/inbox/{id}", get(practitioner::packet))
+        .route("/ui/inbox/{id}/ack", post(practitioner::acknowledge))
+        .route("/ui/records", get(practitioner::record_lookup))
+        .route("/ui/records/{id}", get(practitioner::record))
+        .route("/ui/audit", get(ig::search))
+        .route("/ui/audit/export.csv", get(ig::export))
+        .route("/ui/audit/verify", get(ig::chain))
+        .route("/ui/audit/reviews", get(ig::reviews))
+        .route("/ui/audit/reviews/{seq}", post(ig::review))
+        .route("/ui/subjects", get(ig::subject_lookup))
+        .route("/ui/subjects/{id}/history", get(ig::history))
+        .route("/ui/policy", get(ig::policy))
+        .layer(axum::middleware::from_fn(headers))
+}
+
+/// The security headers of every console answer.
+async fn headers(req: Request, next: Next) -> Response {
+    let mut response = next.run(req).await;
+    let h = response.headers_mut();
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(CSP),
+    );
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    h.entry(header::CACHE_CONTROL)
+        .or_insert(HeaderValue::from_static("no-store"));
+    response
+}
+
+/// A POST form's fields as the handlers take them: a body that is not a form counts as an
+/// empty one, so its missing CSRF token is what refuses it (403), before anything else.
+pub type Posted = Result<axum::Form<FormFields>, axum::extract::rejection::FormRejection>;
+
+/// The fields of a [`Posted`] form (none when the body was not a form).
+pub fn fields(posted: Posted) -> FormFields {
+    posted.map(|axum::Form(f)| f).unwrap_or_default()
+}
+
+/// A form's fields as sent (`application/x-www-form-urlencoded`), each passing the text rule.
+#[derive(Debug, Default, Deserialize)]
+#[serde(transparent)]
+pub struct FormFields(pub std::collections::HashMap<String, String>);
+
+impl FormFields {
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.0.get(name).map(String::as_str)
+    }
+
+    /// The text rule of the API (`crate::text`): free text for `free`, one line for the rest.
+    pub fn check(&self, free: &[&str]) -> Result<(), Refusal> {
+        for (name, value) in &self.0 {
+            let kind = if free.contains(&name.as_str()) {
+                crate::text::Kind::FreeText
+            } else {
+                crate::text::Kind::SingleLine
+            };
+            if let Some(why) = crate::text::problem(value, kind) {
+                return Err(view::error_page(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "There is a problem",
+                    &format!("The field {} {why}.", crate::text::escape(name)),
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+#[derive(Template)]
+#[template(path = "home.html")]
+struct Home {
+    frame: Frame,
+    ig_officer: bool,
+}
+
+async fn home(session: Session) -> Response {
+    page(
+        StatusCode::OK,
+        &Home {
+            frame: Frame::of(&session, "Start"),
+            ig_officer: session.principal.has_role(Role::IgOfficer),
+        },
+    )
+}
+
+#[derive(Template)]
+#[template(path = "signin.html")]
+struct SignIn {
+    frame: Frame,
+    agency_name: String,
+    notice: String,
+    has_oidc: bool,
+    dev_sign_in: bool,
+    pre_csrf: String,
+    roles: Vec<&'static str>,
+}
+
+/// The pre-session CSRF cookie of the dev sign-in form (double submit).
+const PRE_COOKIE: &str = "__Host-broker_pre";
+
+#[derive(Deserialize)]
+struct Why {
+    why: Option<String>,
+}
+
+async fn signin_page(
+    State(state): State<AppState>,
+    Cert(cert): Cert,
+    Query(why): Query<Why>,
+) -> PageResult {
+    let agency = cert
+        .and_then(|id| state.config.agency(&id).cloned())
+        .ok_or_else(|| {
+            view::error_page(
+                StatusCode::UNAUTHORIZED,
+                "Certificate refused",
+                "This browser's client certificate names no agency configured in the broker.",
+            )
+        })?;
+    let notice = match why.why.as_deref() {
+        Some("expired") => "Your session has ended. Sign in again.",
+        Some("signed_out") => "Sign in to use the console.",
+        Some("bye") => "You have signed out.",
+        _ => "",
+    };
+    let pre_csrf = session::random_token();
+    let kind = agency.kind;
+    let mut response = page(
+        StatusCode::OK,
+        &SignIn {
+            frame: Frame::signed_out("Sign in"),
+            agency_name: agency.name.clone(),
+            notice: notice.to_owned(),
+            has_oidc: agency.oidc.is_some(),
+            dev_sign_in: state.config.console.dev_sign_in,
+            pre_csrf: pre_csrf.clone(),
+            roles: Role::ALL
+                .iter()
+                .filter(|r| r.valid_for(kind))
+                .map(|r| r.as_str())
+                .collect(),
+        },
+    );
+    if state.config.console.dev_sign_in {
+        set_cookie(
+            &mut response,
+            &format!("{PRE_COOKIE}={pre_csrf}; Path=/; Secure; HttpOnly; SameSite=Strict"),
+        );
+    }
+    Ok(response)
+}
+
+fn set_cookie(response: &mut Response, value: &str) {
+    if let Ok(v) = HeaderValue::from_str(value) {
+        response.headers_mut().append(header::SET_COOKIE, v);
+    }
+}
+
+/// The callback address the identity provider sends the browser back to.
+fn callback_uri(
+    state: &AppState,
+    headers: &HeaderMap,
+    uri: &axum::http::Uri,
+) -> Result<String, Refusal> {
+    let base = match &state.config.console.public_url {
+        Some(url) => url.trim_end_matches('/').to_owned(),
+        None => {
+            let host = headers
+                .get(header::HOST)
+                .and_then(|h| h.to_str().ok())
+                // HTTP/2 names the host in the :authority, which is the URI's
+                .or_else(|| uri.authority().map(|a| a.as_str()))
+                .filter(|h| crate::text::problem(h, crate::text::Kind::SingleLine).is_none())
+                .ok_or_else(|| {
+                    view::error_page(
+                        StatusCode::BAD_REQUEST,
+                        "There is a problem",
+                        "The request names no host.",
+                    )
+                })?;
+            format!("https://{host}")
+        }
+    };
+    Ok(format!("{base}/ui/signin/callback"))
+}
+
+/// The agency of the certificate and its identity provider, if it has one.
+fn with_oidc<'a>(
+    state: &'a AppState,
+    cert: Option<&str>,
+) -> Option<(&'a crate::state::Agency, crate::config::OidcConfig)> {
+    let id = cert?;
+    let config = state.config.agency(id)?;
+    Some((state.agencies.get(id)?, config.oidc.clone()?))
+}
+
+async fn signin_start(
+    State(state): State<AppState>,
+    Cert(cert): Cert,
+    headers: HeaderMap,
+    uri: axum::http::Uri,
+) -> PageResult {
+    let (agency, oidc) = with_oidc(&state, cert.as_deref()).ok_or_else(|| {
+        view::error_page(
+            StatusCode::UNAUTHORIZED,
+            "Sign-in refused",
+            "This browser's certificate names no agency with an identity provider.",
+        )
+    })?;
+    let redirect_uri = callback_uri(&state, &headers, &uri)?;
+    let login = session::random_token();
+    let url = oidc::begin(&state, agency, &oidc, &redirect_uri, &login)
+        .await
+        .map_err(view::refused)?;
+    let mut response = Redirect::to(&url).into_response();
+    set_cookie(
+        &mut response,
+        &format!(
+            "{}={login}; Path=/; Secure; HttpOnly; SameSite=Lax; Max-Age=600",
+            oidc::LOGIN_COOKIE
+        ),
+    );
+    Ok(response)
+}
+
+#[derive(Deserialize)]
+struct Callback {
+    code: Option<String>,
+    state: Option<String>,
+    error: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "bounce.html")]
+struct Bounce {
+    frame: Frame,
+    to: String,
+}
+
+/// A page that sends the browser on to `to` by itself (a meta refresh, no script): after the
+/// identity provider's cross-site redirect, the browser sends the `SameSite=Strict` session
+/// cookie only on a navigation that starts from the broker's own page.
+fn bounce(title: &str, to: &str) -> Response {
+    page(
+        StatusCode::OK,
+        &Bounce {
+            frame: Frame::signed_out(title),
+            to: to.to_owned(),
+        },
+    )
+}
+
+async fn signin_callback(
+    State(state): State<AppState>,
+    Cert(cert): Cert,
+    headers: HeaderMap,
+    Query(cb): Query<Callback>,
+) -> PageResult {
+    let refused =
+        |detail: &str| view::error_page(StatusCode::UNAUTHORIZED, "Sign-in refused", detail);
+    if cb.error.is_some() {
+        return Err(refused("The identity provider did not sign you in."));
+    }
+    let (Some(code), Some(state_param)) = (cb.code, cb.state) else {
+        return Err(refused("The identity provider's answer is incomplete."));
+    };
+    let (agency, oidc) = with_oidc(&state, cert.as_deref()).ok_or_else(|| {
+        refused("This browser's certificate names no agency with an identity provider.")
+    })?;
+    let principal = oidc::complete(
+        &state,
+        agency,
+        &oidc,
+        &state_param,
+        &code,
+        cookie(&headers, oidc::LOGIN_COOKIE),
+    )
+    .await
+    .map_err(|e| {
+        tracing::warn!(code = e.code, detail = %crate::text::escape(&e.detail), "console sign-in refused");
+        view::refused(e)
+    })?;
+    signed_in(&state, &principal, "oidc").await
+}
+
+/// Opens the session and sends the browser to the start page.
+async fn signed_in(state: &AppState, principal: &Principal, method: &str) -> PageResult {
+    let token = session::open(state, principal, method)
+        .await
+        .map_err(view::refused)?;
+    let mut response = bounce("Signed in", "/ui/");
+    set_cookie(&mut response, &session::session_cookie(Some(&token)));
+    set_cookie(
+        &mut response,
+        &format!(
+            "{}=; Path=/; Secure; HttpOnly; SameSite=Lax; Max-Age=0",
+            oidc::LOGIN_COOKIE
+        ),
+    );
+    Ok(response)
+}
+
+/// The dev world's sign-in: any person of the certificate's agency, with a role its kind can
+/// hold. Only when `[console] dev_sign_in` is set, which the broker refuses unless it listens
+/// on loopback.
+async fn signin_dev(
+    State(state): State<AppState>,
+    Cert(cert): Cert,
+    headers: HeaderMap,
+    posted: Posted,
+) -> PageResult {
+    let form = fields(posted);
+    if !state.config.console.dev_sign_in {
+        return Err(view::error_page(
+            StatusCode::NOT_FOUND,
+            "Page not found",
+            "Dev sign-in is not enabled.",
+        ));
+    }
+    form.check(&[])?;
+    let pre = cookie(&headers, PRE_COOKIE).unwrap_or_default();
+    if pre.is_empty() || !session::same_secret(pre, form.get("csrf").unwrap_or_default()) {
+        return Err(view::error_page(
+            StatusCode::FORBIDDEN,
+            "Form refused",
+            "The form did not carry its security token. Reload the sign-in page and try again.",
+        ));
+    }
+    let agency = cert
+        .and_then(|id| state.agencies.get(&*id))
+        .ok_or_else(|| {
+            view::error_page(
+                StatusCode::UNAUTHORIZED,
+                "Certificate refused",
+                "This browser's client certificate names no configured agency.",
+            )
+        })?;
+    let roles = vec![form.get("role").unwrap_or_default().to_owned()];
+    let person = crate::identity::jwt::check_person(
+        agency,
+        form.get("sub").unwrap_or_default().to_owned(),
+        &agency.id,
+        &roles,
+    )
+    .map_err(view::refused)?;
+    let principal = Principal {
+        agency: std::sync::Arc::from(agency.id.as_str()),
+        agency_kind: agency.kind,
+        sub: person.sub,
+        roles: person.roles,
+    };
+    signed_in(&state, &principal, "dev").await
+}
+
+async fn signout(State(state): State<AppState>, session: Session, posted: Posted) -> PageResult {
+    let form = fields(posted);
+    session::check_csrf(&session, form.get("csrf"))?;
+    session::end(&state, &session.id, &session.principal, "sign_out")
+        .await
+        .map_err(view::refused)?;
+    let mut response = Redirect::to("/ui/signin?why=bye").into_response();
+    set_cookie(&mut response, &session::session_cookie(None));
+    Ok(response)
+}

@@ -1,0 +1,130 @@
+//! How console pages are rendered: the askama templates of `console/templates/`, the frame
+//! every page shares (who is signed in, the navigation, the sign-out form), and the error pages.
+
+use askama::Template;
+use axum::http::{StatusCode, header};
+use axum::response::{Html, IntoResponse, Response};
+
+use super::session::Session;
+use crate::error::ApiError;
+use crate::vocab::Role;
+
+/// What the page frame shows: the title and, when signed in, who.
+pub struct Frame {
+    pub title: String,
+    pub who: Option<Who>,
+}
+
+/// The signed-in person, as the frame shows them.
+pub struct Who {
+    pub sub: String,
+    pub agency: String,
+    pub roles: String,
+    pub csrf: String,
+    pub ig_officer: bool,
+}
+
+impl Frame {
+    pub fn signed_out(title: &str) -> Frame {
+        Frame {
+            title: title.to_owned(),
+            who: None,
+        }
+    }
+
+    pub fn of(session: &Session, title: &str) -> Frame {
+        let p = &session.principal;
+        Frame {
+            title: title.to_owned(),
+            who: Some(Who {
+                sub: p.sub.clone(),
+                agency: session.agency_name.clone(),
+                roles: p.roles_text().join(", "),
+                csrf: session.csrf.clone(),
+                ig_officer: p.has_role(Role::IgOfficer),
+            }),
+        }
+    }
+}
+
+/// A rendered template as an HTML response (a template that fails to render is a bug: 500).
+pub fn page(status: StatusCode, template: &impl Template) -> Response {
+    match template.render() {
+        Ok(html) => (status, Html(html)).into_response(),
+        Err(e) => {
+            tracing::error!(error = %e, "a console template failed to render");
+            (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
+                "<!DOCTYPE html><title>Error</title><p>Something went wrong.",
+            )
+                .into_response()
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "error.html")]
+struct ErrorPage {
+    frame: Frame,
+    heading: String,
+    detail: String,
+    code: String,
+}
+
+/// An error page: `heading` and `detail` shown, nothing else.
+pub fn error_page(status: StatusCode, heading: &str, detail: &str) -> Refusal {
+    Refusal(Box::new(page(
+        status,
+        &ErrorPage {
+            frame: Frame::signed_out(heading),
+            heading: heading.to_owned(),
+            detail: detail.to_owned(),
+            code: String::new(),
+        },
+    )))
+}
+
+/// The page for an API refusal: its status, its detail and its code, as the API would answer.
+pub fn api_error_page(e: ApiError) -> Refusal {
+    let heading = match e.status.as_u16() {
+        401 => "Sign-in refused",
+        403 => "You cannot do this",
+        404 => "Page not found",
+        409 => "Not yet",
+        s if s >= 500 => "Sorry, there is a problem with the service",
+        _ => "There is a problem",
+    };
+    let detail = if e.status.is_server_error() {
+        "Try again later.".to_owned()
+    } else {
+        e.detail.clone()
+    };
+    Refusal(Box::new(page(
+        e.status,
+        &ErrorPage {
+            frame: Frame::signed_out(heading),
+            heading: heading.to_owned(),
+            detail,
+            code: e.code.to_owned(),
+        },
+    )))
+}
+
+/// A refusal's page (boxed: a response is large, and most answers are not refusals).
+#[derive(Debug)]
+pub struct Refusal(Box<Response>);
+
+impl IntoResponse for Refusal {
+    fn into_response(self) -> Response {
+        *self.0
+    }
+}
+
+/// A console handler's answer: a page, or a refusal shown as one.
+pub type PageResult = Result<Response, Refusal>;
+
+/// Maps an API refusal to its page.
+pub fn refused(e: ApiError) -> Refusal {
+    api_error_page(e)
+}

@@ -1,0 +1,302 @@
+//! Duties to notify (PROCESS.md, Duties to notify; `policies/duties.csv`): which step of a
+//! case obliges whom to be told, for what purpose, on what basis. Parsing and who the
+//! recipients are is pure, so `broker policy test` checks an edited file without a server
+//! (`policies/tests/duties/*.json`); carrying a duty out is a notification-view disclosure
+//! through the one decision function (`decide`, with `RequestFacts::notification`).
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use super::clocks::FileProblem;
+use crate::vocab::{AgencyKind, Basis, EventKind, Purpose, RecordKind, Role};
+
+/// What sets a duty off.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Trigger {
+    /// A case is opened (children's social care becomes involved).
+    CaseOpened,
+    /// An event of this kind is recorded on a case.
+    Event(EventKind),
+    /// A record of this kind is deposited about a child with an open case.
+    Record(RecordKind),
+}
+
+impl fmt::Display for Trigger {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Trigger::CaseOpened => f.write_str("case_opened"),
+            Trigger::Event(k) => write!(f, "event:{k}"),
+            Trigger::Record(k) => write!(f, "record:{k}"),
+        }
+    }
+}
+
+impl Trigger {
+    fn parse(text: &str) -> Result<Trigger, String> {
+        if text == "case_opened" {
+            return Ok(Trigger::CaseOpened);
+        }
+        if let Some(k) = text.strip_prefix("event:") {
+            return k.parse().map(Trigger::Event).map_err(|e| e.to_string());
+        }
+        if let Some(k) = text.strip_prefix("record:") {
+            return k.parse().map(Trigger::Record).map_err(|e| e.to_string());
+        }
+        Err(format!(
+            "unknown trigger \"{text}\" (expected case_opened, event:<event kind> or record:<record kind>)"
+        ))
+    }
+}
+
+impl Serialize for Trigger {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.to_string())
+    }
+}
+
+impl<'de> Deserialize<'de> for Trigger {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        Trigger::parse(&s).map_err(serde::de::Error::custom)
+    }
+}
+
+/// Who is told.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Recipients {
+    /// The child's recorded school.
+    ChildsSchool,
+    /// Every agency that has received a disclosure about the child.
+    PreviousRecipients,
+    /// Every configured agency of this kind.
+    Kind(AgencyKind),
+}
+
+impl Recipients {
+    fn parse(text: &str) -> Result<Recipients, String> {
+        match text {
+            "childs_school" => Ok(Recipients::ChildsSchool),
+            "previous_recipients" => Ok(Recipients::PreviousRecipients),
+            _ => match text.strip_prefix("kind:") {
+                Some(k) => k.parse().map(Recipients::Kind).map_err(|e| e.to_string()),
+                None => Err(format!(
+                    "unknown recipients \"{text}\" (expected childs_school, previous_recipients or kind:<agency kind>)"
+                )),
+            },
+        }
+    }
+}
+
+/// One row of `duties.csv`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Duty {
+    pub duty: String,
+    pub trigger: Trigger,
+    pub recipients: Recipients,
+    /// The role the notification is addressed to (`-`: the agency as a whole, or for
+    /// previous recipients the role they received as).
+    pub role: Option<Role>,
+    pub purpose: Purpose,
+    pub basis: Basis,
+    pub legal_reference: String,
+}
+
+impl Duty {
+    /// Parses `duty, trigger, recipients, role, purpose, basis, legal_reference` rows (`#`
+    /// comments and blank lines skipped). The legal reference is the rest of the line, so it
+    /// may hold commas.
+    pub fn parse_all(text: &str) -> Result<Vec<Duty>, FileProblem> {
+        let mut out: Vec<Duty> = Vec::new();
+        for (i, raw) in text.lines().enumerate() {
+            let line = raw.split('#').next().unwrap_or("").trim();
+            if line.is_empty() {
+                continue;
+            }
+            let at = |m: String| FileProblem {
+                line: Some(i + 1),
+                message: m,
+            };
+            let fields: Vec<&str> = line.splitn(7, ',').map(str::trim).collect();
+            let [duty, trigger, recipients, role, purpose, basis, legal] = fields[..] else {
+                return Err(at(format!(
+                    "expected 7 columns (duty, trigger, recipients, role, purpose, basis, legal_reference), found {}",
+                    fields.len()
+                )));
+            };
+            if duty.is_empty() || !duty.chars().all(|c| c.is_ascii_lowercase() || c == '_') {
+                return Err(at(format!("duty name \"{duty}\" is not lower_snake_case")));
+            }
+            if legal.is_empty() {
+                return Err(at(format!("duty {duty} has no legal reference")));
+            }
+            if out.iter().any(|d| d.duty == duty) {
+                return Err(at(format!("duty {duty} is listed twice")));
+            }
+            out.push(Duty {
+                duty: duty.to_owned(),
+                trigger: Trigger::parse(trigger).map_err(at)?,
+                recipients: Recipients::parse(recipients).map_err(at)?,
+                role: match role {
+                    "-" => None,
+                    r => Some(
+                        r.parse()
+                            .map_err(|e: crate::vocab::UnknownTerm| at(e.to_string()))?,
+                    ),
+                },
+                purpose: purpose
+                    .parse()
+                    .map_err(|e: crate::vocab::UnknownTerm| at(e.to_string()))?,
+                basis: basis
+                    .parse()
+                    .map_err(|e: crate::vocab::UnknownTerm| at(e.to_string()))?,
+                legal_reference: legal.to_owned(),
+            });
+        }
+        Ok(out)
+    }
+}
+
+/// An agency that may be told, as the broker knows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Known {
+    pub agency: String,
+    pub kind: AgencyKind,
+}
+
+/// What the broker knows when a duty falls due: the child's recorded school, the agencies
+/// (and roles) that have received a disclosure about the child, every configured agency,
+/// and the agency acting (never told of its own step).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct World {
+    #[serde(default)]
+    pub school: Option<String>,
+    #[serde(default)]
+    pub previous_recipients: Vec<(String, Option<Role>)>,
+    pub agencies: Vec<Known>,
+    pub acting_agency: String,
+}
+
+/// One notification to send: the duty and its addressee.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Planned {
+    pub duty: String,
+    pub agency: String,
+    pub kind: AgencyKind,
+    #[serde(default)]
+    pub role: Option<Role>,
+}
+
+/// The notifications `trigger` obliges, in file order, each agency told once (by the first
+/// duty that names it: one step, one notice).
+pub fn plan(duties: &[Duty], trigger: Trigger, world: &World) -> Vec<Planned> {
+    let kind_of = |agency: &str| {
+        world
+            .agencies
+            .iter()
+            .find(|a| a.agency == agency)
+            .map(|a| a.kind)
+    };
+    let mut out: Vec<Planned> = Vec::new();
+    for d in duties.iter().filter(|d| d.trigger == trigger) {
+        let addressees: Vec<(String, Option<Role>)> = match d.recipients {
+            Recipients::ChildsSchool => world.school.iter().map(|s| (s.clone(), d.role)).collect(),
+            Recipients::PreviousRecipients => world
+                .previous_recipients
+                .iter()
+                .map(|(a, r)| (a.clone(), d.role.or(*r)))
+                .collect(),
+            Recipients::Kind(k) => world
+                .agencies
+                .iter()
+                .filter(|a| a.kind == k)
+                .map(|a| (a.agency.clone(), d.role))
+                .collect(),
+        };
+        for (agency, role) in addressees {
+            let Some(kind) = kind_of(&agency) else {
+                continue; // an agency no longer configured cannot be told
+            };
+            if agency == world.acting_agency || out.iter().any(|p| p.agency == agency) {
+                continue;
+            }
+            out.push(Planned {
+                duty: d.duty.clone(),
+                agency,
+                kind,
+                role,
+            });
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_shipped_duties_parse() {
+        let text = include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/policies/duties.csv"));
+        let duties = Duty::parse_all(text).unwrap();
+        assert!(duties.iter().any(|d| d.trigger == Trigger::CaseOpened));
+        assert!(duties.iter().all(|d| !d.legal_reference.is_empty()));
+    }
+
+    #[test]
+    fn a_bad_row_names_its_line_and_problem() {
+        let err =
+            Duty::parse_all("# c\nx, case_opened, childs_school, dsl, safeguarding\n").unwrap_err();
+        assert_eq!(err.line, Some(2));
+        assert!(err.message.contains("expected 7 columns"), "{err}");
+        let err = Duty::parse_all("x, event:tea, childs_school, dsl, safeguarding, consent, r\n")
+            .unwrap_err();
+        assert!(err.message.contains("unknown event kind \"tea\""), "{err}");
+        let err =
+            Duty::parse_all("x, case_opened, everyone, -, safeguarding, consent, r\n").unwrap_err();
+        assert!(err.message.contains("unknown recipients"), "{err}");
+    }
+
+    #[test]
+    fn the_acting_agency_is_not_told_and_each_agency_once_per_step() {
+        let duties = Duty::parse_all(
+            "a, case_opened, previous_recipients, -, safeguarding, legal_obligation, r\n\
+             b, case_opened, kind:police, police_officer, safeguarding, legal_obligation, r\n",
+        )
+        .unwrap();
+        let world = World {
+            school: None,
+            previous_recipients: vec![
+                ("csc".into(), None),
+                ("police".into(), Some(Role::PoliceOfficer)),
+                ("police".into(), None),
+                ("gone".into(), None),
+            ],
+            agencies: vec![
+                Known {
+                    agency: "csc".into(),
+                    kind: AgencyKind::ChildrenSocialCare,
+                },
+                Known {
+                    agency: "police".into(),
+                    kind: AgencyKind::Police,
+                },
+            ],
+            acting_agency: "csc".into(),
+        };
+        let plan = plan(&duties, Trigger::CaseOpened, &world);
+        let got: Vec<(&str, &str)> = plan
+            .iter()
+            .map(|p| (p.duty.as_str(), p.agency.as_str()))
+            .collect();
+        assert_eq!(got, [("a", "police")], "told once, by the first duty");
+        assert_eq!(
+            plan[0].role,
+            Some(Role::PoliceOfficer),
+            "as they received before"
+        );
+    }
+}

@@ -1,0 +1,224 @@
+//! The case process of `broker demo` (PROCESS.md): both children's cases opened and linked,
+//! the strategy discussion and meeting held, the minutes circulated late, an outcome with its
+//! rationale, the duties carried out, a notice acknowledged, and the timeliness report.
+
+use anyhow::Context;
+use chrono::{DateTime, Duration, SecondsFormat, SubsecRound, Utc};
+use serde_json::{Value, json};
+
+use crate::vocab::Role;
+
+use super::*;
+
+fn at(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Secs, true)
+}
+
+fn clocks(v: &Value) -> String {
+    v["clocks"]
+        .as_array()
+        .map(|cs| {
+            cs.iter()
+                .map(|c| {
+                    format!(
+                        "{} {}",
+                        c["clock"].as_str().unwrap_or("?"),
+                        c["status"].as_str().unwrap_or("?")
+                    )
+                })
+                .collect::<Vec<_>>()
+                .join(", ")
+        })
+        .unwrap_or_default()
+}
+
+fn n(v: &Value) -> i64 {
+    v.as_i64().unwrap_or(0)
+}
+
+fn duties(v: &Value) -> String {
+    let told: Vec<String> = v["duties"]
+        .as_array()
+        .map(|ds| {
+            ds.iter()
+                .map(|d| {
+                    format!(
+                        "{} -> {}: {}",
+                        d["duty"].as_str().unwrap_or("?"),
+                        d["recipient_agency"].as_str().unwrap_or("?"),
+                        d["decision"].as_str().unwrap_or("?")
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    if told.is_empty() {
+        "none".into()
+    } else {
+        told.join("; ")
+    }
+}
+
+/// Plays the case of `child` (who displayed the behaviour) and `younger` (the child harmed).
+pub(super) async fn play(demo: &mut Demo, child: &str, younger: &str) -> anyhow::Result<()> {
+    let sw = ("csc", "sw.okafor", Role::SocialWorker);
+    let her_sw = ("csc", "sw.achebe", Role::SocialWorker);
+    let tm = ("csc", "tm.reid", Role::TeamManager);
+    // the referral came in twenty days ago (so the minutes are late whatever the holidays); the steps are recorded as they happened
+    let referral = (Utc::now() - Duration::days(20)).trunc_subsecs(0);
+
+    step(
+        "11. Children's social care opens a case for each child, with different social workers, linked.",
+    );
+    let his = demo.call(sw.0, sw.1, sw.2, "POST", "/v1/cases", json!({"subject_id": child, "subject_role": "harmful_behaviour", "referral_received_at": at(referral), "referred_by_agency": "police"}), 201).await?;
+    let his_id = his["id"].as_str().context("case id")?.to_owned();
+    println!("  case {his_id} (lead {}): {}", sw.1, clocks(&his));
+    println!("  duties carried out: {}", duties(&his));
+    let hers = demo.call(her_sw.0, her_sw.1, her_sw.2, "POST", "/v1/cases", json!({"subject_id": younger, "subject_role": "victim", "referral_received_at": at(referral), "linked_case_ids": [his_id]}), 201).await?;
+    let her_id = hers["id"].as_str().context("case id")?.to_owned();
+    println!("  case {her_id} (lead {}), linked to {his_id}", her_sw.1);
+    println!("  duties carried out: {}", duties(&hers));
+
+    step("12. The strategy discussion and meeting are held; the minutes go round late.");
+    for (kind, after, extra) in [
+        ("strategy_discussion_held", Duration::hours(20), json!({})),
+        ("strategy_meeting_held", Duration::days(4), json!({})),
+        (
+            "minutes_circulated",
+            Duration::days(20) - Duration::hours(1),
+            json!({"note": "typed up after the chair's leave"}),
+        ),
+        (
+            "outcome_recorded",
+            Duration::days(20) - Duration::minutes(30),
+            json!({"outcome": "hsb_intervention", "rationale": "Strategy meeting agreed an AIM assessment and a safety plan at home and at school; no prosecution."}),
+        ),
+        (
+            "plan_agreed",
+            Duration::days(20) - Duration::minutes(20),
+            json!({}),
+        ),
+    ] {
+        let mut body = json!({"kind": kind, "occurred_at": at(referral + after)});
+        if let (Value::Object(b), Value::Object(e)) = (&mut body, extra) {
+            b.extend(e);
+        }
+        let r = demo
+            .call(
+                sw.0,
+                sw.1,
+                sw.2,
+                "POST",
+                &format!("/v1/cases/{his_id}/events"),
+                body,
+                201,
+            )
+            .await?;
+        println!("  {kind}: duties {}", duties(&r));
+        if kind == "minutes_circulated" {
+            println!("    {}", clocks(&r));
+        }
+    }
+
+    step(
+        "13. Hillside's DSL reads and acknowledges the notice that children's social care is involved.",
+    );
+    let dsl = ("school-hillside", "dsl.jones", Role::Dsl);
+    let notice = his["duties"]
+        .as_array()
+        .and_then(|ds| {
+            ds.iter()
+                .find(|d| d["recipient_agency"] == "school-hillside")
+        })
+        .and_then(|d| d["disclosure_id"].as_str())
+        .context("the school's notice")?
+        .to_owned();
+    let token = demo.token(dsl.0, dsl.1, dsl.2)?;
+    let r = demo
+        .client(dsl.0)?
+        .get(&format!("/v1/inbox/{notice}"), &token)
+        .await?;
+    anyhow::ensure!(
+        r.status.as_u16() == 200,
+        "fetching the notice: {}",
+        r.text()
+    );
+    let ack = demo
+        .call(
+            dsl.0,
+            dsl.1,
+            dsl.2,
+            "POST",
+            &format!("/v1/inbox/{notice}/ack"),
+            json!({}),
+            200,
+        )
+        .await?;
+    println!(
+        "  notice {notice}: first read {}, acknowledged {}",
+        ack["first_read_at"].as_str().unwrap_or("?"),
+        ack["acknowledged_at"].as_str().unwrap_or("?")
+    );
+
+    step("14. The team manager's morning list and the partnership's timeliness report.");
+    let overdue = demo
+        .call(
+            tm.0,
+            tm.1,
+            tm.2,
+            "GET",
+            "/v1/cases?overdue=true",
+            json!({}),
+            200,
+        )
+        .await?;
+    for c in overdue["cases"].as_array().into_iter().flatten() {
+        let late: Vec<&str> = c["clocks"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|k| k["status"] == "overdue")
+            .filter_map(|k| k["clock"].as_str())
+            .collect();
+        println!(
+            "  overdue: case {} ({}): {}",
+            c["id"].as_str().unwrap_or("?"),
+            c["lead_sub"].as_str().unwrap_or("?"),
+            late.join(", ")
+        );
+    }
+    let report = demo
+        .call(
+            "partnership",
+            "ig.patel",
+            Role::IgOfficer,
+            "GET",
+            "/v1/reports/timeliness",
+            json!({}),
+            200,
+        )
+        .await?;
+    println!(
+        "  {:<20} {:>7} {:>7} {:>5} {:>7} {:>7} {:>8}",
+        "clock", "started", "on time", "late", "overdue", "pending", "median h"
+    );
+    for l in report["clocks"].as_array().into_iter().flatten() {
+        println!(
+            "  {:<20} {:>7} {:>7} {:>5} {:>7} {:>7} {:>8}",
+            l["clock"].as_str().unwrap_or("?"),
+            n(&l["started"]),
+            n(&l["met_on_time"]),
+            n(&l["met_late"]),
+            n(&l["overdue_now"]),
+            n(&l["pending"]),
+            l["median_hours"]
+                .as_f64()
+                .map_or("-".to_owned(), |m| format!("{m:.1}")),
+        );
+    }
+    println!(
+        "  duties: {} delivered, {} denied",
+        report["duties"]["delivered"], report["duties"]["denied"]
+    );
+    Ok(())
+}

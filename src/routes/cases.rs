@@ -1,0 +1,425 @@
+//! Cases (PROCESS.md, Cases): opening one for a child, reading it, and the lead agency's list
+//! (recording its events is `case_events`) (with the overdue filter a team manager starts the day with). Who
+//! may do each is `policies/actions.csv` (`open_case`, `read_case`, `record_case_event`,
+//! `list_cases`, `read_all_cases`) with the relation `lead_agency`; every call is audited.
+//! A case the caller may not see answers 404 exactly like one that does not exist.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use chrono::{DateTime, Utc};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::extract::{
+    Body, Params, Relation, commit_with, configured_agency, invalid, may, may_as, may_somewhere,
+    new_id, not_permitted, require,
+};
+use crate::audit::Entry;
+use crate::cases::store::{self, Case, Filter, Full};
+use crate::cases::{self, CLOCK_SKEW_SECONDS, Clock, ClockView, Happened};
+use crate::db::now;
+use crate::decision::duties::Trigger;
+use crate::error::ApiError;
+use crate::identity::Principal;
+use crate::ids::{CaseId, SubjectId};
+use crate::on_tx;
+use crate::state::AppState;
+use crate::vocab::{Action, CaseStatus, SubjectRole};
+
+/// The most cases a case may be linked to when it is opened.
+const MAX_LINKS: usize = 20;
+/// The longest rationale or note, in characters.
+pub(super) const MAX_TEXT_CHARS: usize = 20_000;
+
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct NewCase {
+    /// The child (a registered subject).
+    subject_id: String,
+    /// Whom the case is about in the incident: the child who displayed the behaviour, or the
+    /// child harmed (each has a case of their own).
+    subject_role: SubjectRole,
+    /// When the referral was received: the clocks that start at the referral start here.
+    referral_received_at: DateTime<Utc>,
+    /// The agency that referred, if it is configured here.
+    #[serde(default)]
+    referred_by_agency: Option<String>,
+    /// The lead worker's `sub` (default: the caller).
+    #[serde(default)]
+    lead_sub: Option<String>,
+    /// Cases to link this one to (the other child of the same incident).
+    #[serde(default)]
+    linked_case_ids: Vec<String>,
+}
+
+pub(super) fn conflict(code: &'static str, detail: impl Into<String>) -> ApiError {
+    ApiError::new(StatusCode::CONFLICT, code, detail)
+}
+
+pub(super) fn hidden(id: &str) -> ApiError {
+    ApiError::not_found(format!("no case {id} that you can see"))
+}
+
+/// The relation between the caller and a case.
+pub(super) fn relation(principal: &Principal, case: &Case) -> Relation {
+    if case.lead_agency == *principal.agency {
+        Relation::LeadAgency
+    } else {
+        Relation::None
+    }
+}
+
+/// An instant a caller gives for something that has happened: not in the future.
+pub(super) fn happened(field: &str, at: DateTime<Utc>) -> Result<(), ApiError> {
+    if at > now() + chrono::Duration::seconds(CLOCK_SKEW_SECONDS) {
+        return Err(ApiError::invalid(
+            "event_in_future",
+            format!("{field}: {at} is in the future; record what has happened"),
+        ));
+    }
+    Ok(())
+}
+
+pub(super) fn text_field(
+    state: &AppState,
+    field: &str,
+    text: Option<&str>,
+) -> Result<Option<Vec<u8>>, ApiError> {
+    let Some(text) = text.map(str::trim).filter(|t| !t.is_empty()) else {
+        return Ok(None);
+    };
+    if text.chars().count() > MAX_TEXT_CHARS {
+        return Err(invalid(
+            field,
+            format!("is longer than {MAX_TEXT_CHARS} characters"),
+        ));
+    }
+    state
+        .at_rest
+        .encrypt(text.as_bytes())
+        .map(Some)
+        .map_err(ApiError::internal)
+}
+
+fn unseal(state: &AppState, sealed: &Option<Vec<u8>>) -> Result<Option<String>, ApiError> {
+    sealed
+        .as_deref()
+        .map(|b| {
+            state
+                .at_rest
+                .decrypt(b)
+                .map(|p| String::from_utf8_lossy(&p).into_owned())
+                .map_err(ApiError::internal)
+        })
+        .transpose()
+}
+
+/// The clocks of `events` on a case referred at `referral`, from the loaded policy.
+pub(super) fn derive_clocks(
+    state: &AppState,
+    referral: DateTime<Utc>,
+    events: &[Happened],
+    stored: &[Clock],
+) -> Result<Vec<Clock>, ApiError> {
+    cases::derive(
+        referral,
+        events,
+        state.policy.timescales(),
+        state.policy.calendar(),
+        stored,
+    )
+    .map_err(|e| ApiError::invalid("beyond_calendar", e.to_string()))
+}
+
+pub(super) fn views(clocks: &[Clock], at: DateTime<Utc>) -> Vec<ClockView> {
+    clocks.iter().map(|c| c.view(at)).collect()
+}
+
+/// `POST /v1/cases`: a children's social care worker opens a case for a child, which their
+/// agency then leads.
+pub(crate) async fn open(
+    principal: Principal,
+    State(state): State<AppState>,
+    Body(body): Body<NewCase>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    require(&state, &principal, Action::OpenCase)?;
+    let subject = super::extract::path_id::<SubjectId>(&body.subject_id)
+        .map(String::from)
+        .map_err(|_| invalid("subject_id", "is not a valid subject id"))?;
+    happened("referral_received_at", body.referral_received_at)?;
+    if let Some(a) = &body.referred_by_agency {
+        configured_agency(&state, "referred_by_agency", a)?;
+    }
+    let lead_sub = match body.lead_sub.as_deref().map(str::trim) {
+        Some("") => return Err(invalid("lead_sub", "is empty")),
+        Some(s) if s.chars().count() > 200 => {
+            return Err(invalid("lead_sub", "is longer than 200 characters"));
+        }
+        Some(s) => s.to_owned(),
+        None => principal.sub.clone(),
+    };
+    if body.linked_case_ids.len() > MAX_LINKS {
+        return Err(invalid(
+            "linked_case_ids",
+            format!("at most {MAX_LINKS} cases"),
+        ));
+    }
+    let mut linked = Vec::with_capacity(body.linked_case_ids.len());
+    for id in &body.linked_case_ids {
+        let id = super::extract::path_id::<CaseId>(id)
+            .map(String::from)
+            .map_err(|_| {
+                invalid(
+                    "linked_case_ids",
+                    format!("\"{}\" is not a valid case id", crate::text::escape(id)),
+                )
+            })?;
+        if !linked.contains(&id) {
+            linked.push(id);
+        }
+    }
+    let referral = body.referral_received_at;
+    let clocks = derive_clocks(&state, referral, &[], &[])?;
+    let opened_at = now();
+    let case = Case {
+        id: new_id(),
+        subject_id: subject.clone(),
+        subject_role: body.subject_role,
+        lead_agency: principal.agency.to_string(),
+        lead_sub,
+        referred_by_agency: body.referred_by_agency.clone(),
+        referral_received_at: referral,
+        status: CaseStatus::Open,
+        opened_at,
+        closed_at: None,
+        outcome: None,
+    };
+
+    let mut tx = state.writer.begin().await?;
+    let known: Option<String> = on_tx!(&mut tx, c => sqlx::query_scalar(
+        "SELECT id FROM subjects WHERE id = $1")
+        .bind(&subject)
+        .fetch_optional(&mut **c)
+        .await?);
+    if known.is_none() {
+        return Err(ApiError::invalid(
+            "unknown_subject",
+            format!("subject_id: no subject {subject}; register the child first"),
+        ));
+    }
+    if let Some((open, lead)) = store::open_case_lead(&mut tx, &subject).await? {
+        return Err(if lead == *principal.agency {
+            conflict(
+                "duplicate_open_case",
+                format!(
+                    "your agency already has case {open} open for this child; record events on it"
+                ),
+            )
+        } else {
+            conflict(
+                "case_led_elsewhere",
+                format!(
+                    "{lead} leads an open case for this child; one agency leads a child's case at a time"
+                ),
+            )
+        });
+    }
+    let found = store::subjects_of(&mut tx, &linked).await?;
+    for id in &linked {
+        match found.iter().find(|(c, _)| c == id) {
+            None => {
+                return Err(ApiError::invalid(
+                    "unknown_linked_case",
+                    format!("linked_case_ids: no case {id}"),
+                ));
+            }
+            Some((_, s)) if *s == subject => {
+                return Err(ApiError::invalid(
+                    "link_to_same_child",
+                    format!(
+                        "linked_case_ids: case {id} is this child's own; link the other child's case"
+                    ),
+                ));
+            }
+            Some(_) => {}
+        }
+    }
+    store::insert(&mut tx, &case, &principal.sub, &linked).await?;
+    store::store_clocks(&mut tx, &case.id, &case.lead_agency, &clocks).await?;
+    let duties = super::duties::carry_out(
+        &state,
+        &principal,
+        &mut tx,
+        Trigger::CaseOpened,
+        &case,
+        None,
+    )
+    .await?;
+    let seq = commit_with(
+        tx,
+        Entry::new(&principal, "case.open")
+            .subject(&subject)
+            .detail(json!({
+                "case_id": case.id, "subject_role": case.subject_role,
+                "linked_case_ids": linked, "referred_by_agency": case.referred_by_agency,
+            })),
+    )
+    .await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({"id": case.id, "clocks": views(&clocks, now()),
+            "duties": duties_json(&duties), "audit_seq": seq})),
+    ))
+}
+
+/// Duties as a case shows them: each with its decision and reason codes.
+pub(super) fn duties_json(duties: &[store::Duty]) -> Vec<Value> {
+    duties
+        .iter()
+        .map(|d| {
+            let mut v = serde_json::to_value(d).unwrap_or(Value::Null);
+            let reasons: Value = serde_json::from_str(&d.reasons).unwrap_or(json!([]));
+            if let Value::Object(o) = &mut v {
+                o.insert("reasons".into(), reasons);
+            }
+            v
+        })
+        .collect()
+}
+
+/// A case as `GET /v1/cases/{id}` shows it.
+fn case_json(state: &AppState, full: &Full, show_links: bool) -> Result<Value, ApiError> {
+    let c = &full.case;
+    let at = cases::judged_at(c.closed_at, now());
+    let mut events = Vec::with_capacity(full.events.len());
+    for e in &full.events {
+        events.push(json!({
+            "seq": e.seq, "kind": e.kind, "occurred_at": e.occurred_at,
+            "record_id": e.record_id, "outcome": e.outcome,
+            "rationale": unseal(state, &e.rationale_enc)?, "note": unseal(state, &e.note_enc)?,
+            "agency": e.agency, "sub": e.sub, "recorded_at": e.recorded_at,
+        }));
+    }
+    let duties = duties_json(&full.duties);
+    Ok(json!({
+        "id": c.id, "subject_id": c.subject_id, "subject_role": c.subject_role,
+        "lead_agency": c.lead_agency, "lead_sub": c.lead_sub,
+        "referred_by_agency": c.referred_by_agency,
+        "referral_received_at": c.referral_received_at,
+        "status": c.status, "outcome": c.outcome,
+        "opened_at": c.opened_at, "closed_at": c.closed_at,
+        "linked_case_ids": if show_links { full.linked_case_ids.clone() } else { Vec::new() },
+        "events": events,
+        "clocks": views(&full.clocks, at),
+        "duties": duties,
+    }))
+}
+
+/// `GET /v1/cases/{id}`: to the lead agency and the partnership's IG officers. The links are
+/// shown to them only (a case's link never travels in a packet).
+pub(crate) async fn get(
+    principal: Principal,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let id = super::extract::path_id::<CaseId>(&id).map(String::from)?;
+    if !may_somewhere(&state, &principal, Action::ReadCase) {
+        return Err(not_permitted(&principal, Action::ReadCase));
+    }
+    let full = store::load(&state.db, &id)
+        .await?
+        .ok_or_else(|| hidden(&id))?;
+    let holds = relation(&principal, &full.case);
+    if !may_as(&state, &principal, Action::ReadCase, holds) {
+        return Err(hidden(&id));
+    }
+    let show_links = holds == Relation::LeadAgency || may(&state, &principal, Action::ReadAllCases);
+    let body = case_json(&state, &full, show_links)?;
+    let tx = state.writer.begin().await?;
+    commit_with(
+        tx,
+        Entry::new(&principal, "case.read")
+            .subject(&full.case.subject_id)
+            .detail(json!({"case_id": id})),
+    )
+    .await?;
+    Ok(Json(body))
+}
+
+/// The filters of `GET /v1/cases`.
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Filters {
+    status: Option<CaseStatus>,
+    /// `true`: only open cases with a clock running past its due time.
+    overdue: Option<bool>,
+    #[schemars(extend("pattern" = super::extract::QUERY_TEXT))]
+    lead_sub: Option<String>,
+    /// Cases opened after this one (the last id of the previous page).
+    #[schemars(extend("format" = "uuid"))]
+    after: Option<String>,
+    /// At most this many (1 to 1000, default 100).
+    #[schemars(range(min = 1, max = 1000))]
+    limit: Option<i64>,
+}
+
+/// `GET /v1/cases`: the caller's agency's cases (every agency's for the partnership's IG
+/// officers), in opening order, with their clocks.
+pub(crate) async fn list(
+    principal: Principal,
+    State(state): State<AppState>,
+    Params(f): Params<Filters>,
+) -> Result<Json<Value>, ApiError> {
+    require(&state, &principal, Action::ListCases)?;
+    let limit = f.limit.unwrap_or(100);
+    if !(1..=1000).contains(&limit) {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_query",
+            "limit: 1 to 1000",
+        ));
+    }
+    let after = f
+        .after
+        .as_deref()
+        .map(|a| super::extract::path_id::<CaseId>(a).map(String::from))
+        .transpose()?;
+    let at = now();
+    let filter = Filter {
+        lead_agency: (!may(&state, &principal, Action::ReadAllCases))
+            .then(|| principal.agency.to_string()),
+        status: f.status,
+        overdue_at: f.overdue.unwrap_or(false).then_some(at),
+        lead_sub: f.lead_sub.clone(),
+        after,
+        limit,
+    };
+    let rows = store::list(&state.db, &filter).await?;
+    let next = (rows.len() as i64 == limit)
+        .then(|| rows.last().map(|(c, _)| c.id.clone()))
+        .flatten();
+    let items: Vec<Value> = rows
+        .iter()
+        .map(|(c, clocks)| {
+            let judged = cases::judged_at(c.closed_at, at);
+            json!({
+                "id": c.id, "subject_id": c.subject_id, "subject_role": c.subject_role,
+                "lead_agency": c.lead_agency, "lead_sub": c.lead_sub, "status": c.status,
+                "outcome": c.outcome, "opened_at": c.opened_at, "closed_at": c.closed_at,
+                "referral_received_at": c.referral_received_at,
+                "clocks": views(clocks, judged),
+            })
+        })
+        .collect();
+    let tx = state.writer.begin().await?;
+    commit_with(
+        tx,
+        Entry::new(&principal, "case.list").detail(json!({
+            "status": f.status, "overdue": f.overdue, "lead_agency": filter.lead_agency,
+            "count": items.len(),
+        })),
+    )
+    .await?;
+    Ok(Json(json!({"cases": items, "next_after": next})))
+}

@@ -1,0 +1,177 @@
+//! Carrying out the duties to notify (`policies/duties.csv`, PROCESS.md) inside the write
+//! action of their trigger (a case opened, an event recorded, a record deposited): who is told
+//! is planned by `decision::duties::plan`, each notification is decided by `decide` with the
+//! facts read inside the same transaction, a permitted one is sealed to its recipient and
+//! stored as a packet, and every one, delivered or denied, gets its audit entry and its row
+//! on the case. A denied duty is never dropped.
+
+use serde_json::{Value, json};
+
+use super::packet::{entry_for, seal};
+use crate::cases::store::{self, Case, Duty as DutyRow};
+use crate::db::{now, ts};
+use crate::decision::duties::{Known, Planned, Trigger, World, plan};
+use crate::decision::{Recipient, RequestFacts, decide};
+use crate::error::ApiError;
+use crate::identity::Principal;
+use crate::on_tx;
+use crate::state::AppState;
+use crate::store::facts::{self, Ask};
+use crate::store::packets::store_if_current;
+use crate::writer::WriteTx;
+
+/// What the broker knows about `case`'s child when a duty falls due, read inside the action.
+async fn world(
+    state: &AppState,
+    principal: &Principal,
+    tx: &mut WriteTx,
+    case: &Case,
+) -> Result<World, ApiError> {
+    let school: Option<String> = on_tx!(tx, c => sqlx::query_scalar(
+        "SELECT school_agency FROM subjects WHERE id = $1")
+        .bind(&case.subject_id)
+        .fetch_optional(&mut **c)
+        .await?)
+    .flatten();
+    let previous: Vec<(String, Option<String>)> = on_tx!(tx, c => sqlx::query_as(
+        "SELECT to_agency, MIN(to_role) FROM packets WHERE subject_id = $1 \
+         GROUP BY to_agency ORDER BY to_agency")
+        .bind(&case.subject_id)
+        .fetch_all(&mut **c)
+        .await?);
+    let mut agencies: Vec<Known> = state
+        .agencies
+        .values()
+        .map(|a| Known {
+            agency: a.id.clone(),
+            kind: a.kind,
+        })
+        .collect();
+    agencies.sort_by(|a, b| a.agency.cmp(&b.agency));
+    Ok(World {
+        school,
+        previous_recipients: previous
+            .into_iter()
+            .map(|(a, r)| (a, r.and_then(|r| r.parse().ok())))
+            .collect(),
+        agencies,
+        acting_agency: principal.agency.to_string(),
+    })
+}
+
+/// Carries out every duty `trigger` sets off for `case`, about `record` where the trigger
+/// has one. Returns the duties as recorded on the case.
+pub(super) async fn carry_out(
+    state: &AppState,
+    principal: &Principal,
+    tx: &mut WriteTx,
+    trigger: Trigger,
+    case: &Case,
+    record: Option<&str>,
+) -> Result<Vec<DutyRow>, ApiError> {
+    let duties = state.policy.duties();
+    if !duties.iter().any(|d| d.trigger == trigger) {
+        return Ok(Vec::new());
+    }
+    let world = world(state, principal, tx, case).await?;
+    let mut seq = store::next_duty_seq(tx, &case.id).await?;
+    let mut done = Vec::new();
+    for Planned {
+        duty,
+        agency,
+        kind,
+        role,
+    } in plan(duties, trigger, &world)
+    {
+        let row = duties
+            .iter()
+            .find(|d| d.duty == duty)
+            .expect("planned from these duties");
+        let at = now();
+        let ask = Ask {
+            at,
+            subject: Some(case.subject_id.parse().map_err(ApiError::internal)?),
+            record_ids: record
+                .map(str::parse)
+                .transpose()
+                .map_err(ApiError::internal)?
+                .into_iter()
+                .collect(),
+            requester: principal.requester(),
+            recipient: Recipient {
+                agency: agency.clone(),
+                agency_kind: kind,
+                role,
+                sub: None,
+            },
+            request: RequestFacts {
+                purpose: row.purpose,
+                basis: row.basis,
+                justification: Some(format!(
+                    "duty to notify {duty} ({trigger}), policies/duties.csv"
+                )),
+                legal_reference: Some(row.legal_reference.clone()),
+                mappa_decision_id: None,
+                notification: true,
+            },
+        };
+        let loaded = facts::load(tx.tx().into(), &state.policy, ask).await?;
+        let decision = decide(&state.policy, &loaded.facts);
+        let mut entry = entry_for(principal, "disclosure", &loaded.facts, &decision);
+        let about: Value = json!({
+            "duty": duty, "trigger": trigger.to_string(), "case_id": case.id,
+        });
+        let mut disclosure = None;
+        if decision.permitted() {
+            // what the recipient is told: the step and who leads, never a record's content
+            let notice = json!({
+                "duty": duty, "trigger": trigger.to_string(),
+                "legal_reference": row.legal_reference,
+                "lead_agency": case.lead_agency, "lead_sub": case.lead_sub,
+            });
+            let sealed = seal(
+                state,
+                &loaded.facts,
+                &loaded.records,
+                &decision,
+                at,
+                Some(notice),
+            )?;
+            if !store_if_current(tx.tx(), &loaded, &sealed).await? {
+                return Err(ApiError::internal(
+                    "the child's facts changed inside the write action",
+                ));
+            }
+            entry.packet_sha256 = Some(format!("sha256:{}", sealed.sha));
+            disclosure = Some(sealed.disclosure);
+        }
+        if let Value::Object(detail) = &mut entry.detail {
+            detail.insert("duty".into(), about);
+            detail.insert("disclosure_id".into(), json!(disclosure));
+        }
+        let audit_seq = tx.append(entry).await?;
+        let recorded = DutyRow {
+            seq,
+            duty: duty.clone(),
+            trigger_name: trigger.to_string(),
+            recipient_agency: agency,
+            decision: if decision.permitted() {
+                "permit"
+            } else {
+                "deny"
+            }
+            .to_owned(),
+            reasons: serde_json::to_string(
+                &decision.reasons.iter().map(|r| r.code).collect::<Vec<_>>(),
+            )
+            .map_err(ApiError::internal)?,
+            disclosure_id: disclosure,
+            audit_seq: Some(audit_seq),
+            created_at: ts(at),
+        };
+        store::insert_duty(tx, &case.id, &case.lead_agency, &recorded).await?;
+        done.push(recorded);
+        seq += 1;
+    }
+    Ok(done)
+}

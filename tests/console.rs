@@ -1,0 +1,787 @@
+//! The web console in a real browser: Debian's Chromium driven by Playwright
+//! (`console/tests/browser.mjs`), presenting each agency's client certificate to a real broker
+//! over mTLS, signing in through a real OpenID Connect provider (`console/tests/idp.mjs`,
+//! oidc-provider), with axe-core on every page. Each flow checks what the pages show (in the
+//! browser) and what the audit log gained (here), and saves screenshots under
+//! `target/console-screenshots/<test>/`. Needs `chromium` (apt) and `npm ci` in `console/`
+//! (`.ci/run` does both); without them the tests fail, saying what is missing.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
+
+use broker::vocab::Role;
+use common::TestServer;
+use common::flows::{self, head_seq};
+use serde_json::{Value, json};
+use sqlx::Row;
+
+/// Every line the broker logs while these tests run (one subscriber per process).
+fn log() -> &'static Arc<Mutex<Vec<u8>>> {
+    static LOG: OnceLock<Arc<Mutex<Vec<u8>>>> = OnceLock::new();
+    LOG.get_or_init(|| {
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let sink = log.clone();
+        tracing_subscriber::fmt()
+            .with_env_filter("debug,hyper=info,h2=info,rustls=info,sqlx=info,reqwest=info")
+            .with_ansi(false)
+            .with_writer(move || Sink(sink.clone()))
+            .init();
+        log
+    })
+}
+
+struct Sink(Arc<Mutex<Vec<u8>>>);
+
+impl std::io::Write for Sink {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+fn log_text() -> String {
+    String::from_utf8_lossy(&log().lock().unwrap()).into_owned()
+}
+
+fn console_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("console")
+}
+
+/// The browser and the node packages the tests need, or a failure saying how to get them.
+fn tools() -> PathBuf {
+    let chromium = std::env::var_os("BROKER_TEST_CHROMIUM")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/usr/bin/chromium"));
+    assert!(
+        chromium.exists(),
+        "{} is missing: the console tests drive Debian's Chromium (apt-get install chromium, or \
+         set BROKER_TEST_CHROMIUM); bash .ci/run installs it",
+        chromium.display()
+    );
+    for package in ["playwright-core", "oidc-provider", "axe-core"] {
+        assert!(
+            console_dir().join("node_modules").join(package).exists(),
+            "console/node_modules/{package} is missing: run `npm ci` in console/ (bash .ci/run does)"
+        );
+    }
+    chromium
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port()
+}
+
+/// The identity provider, killed when dropped.
+struct Idp {
+    child: tokio::process::Child,
+    issuer: String,
+}
+
+impl Drop for Idp {
+    fn drop(&mut self) {
+        let _ = self.child.start_kill();
+    }
+}
+
+/// A console world: the dev world with `[agencies.oidc]` for the agencies in `people`, served,
+/// and the identity provider they name, knowing `people` (login → agency and roles).
+struct World {
+    server: TestServer,
+    idp: Idp,
+    chromium: PathBuf,
+    out: PathBuf,
+}
+
+async fn world(name: &str, people: Value) -> World {
+    log();
+    let chromium = tools();
+    let port = free_port();
+    let issuer = format!("http://127.0.0.1:{port}");
+    let agencies: Vec<String> = people
+        .as_object()
+        .expect("people by login")
+        .values()
+        .map(|p| p["agency"].as_str().expect("an agency").to_owned())
+        .collect();
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let url = common::test_database_url(dir.path()).await;
+    let dev = broker::devinit::dev_init(dir.path(), false, "127.0.0.1:0", &url).expect("dev-init");
+    let mut toml = std::fs::read_to_string(&dev.config).expect("the dev broker.toml");
+    for agency in &agencies {
+        let line = format!("id = \"{agency}\"\n");
+        let oidc = format!(
+            "{line}oidc = {{ issuer = \"{issuer}\", client_id = \"broker-{agency}\", scopes = [\"broker\"] }}\n"
+        );
+        if !toml.contains(&oidc) {
+            assert!(toml.contains(&line), "the dev world has agency {agency}");
+            toml = toml.replacen(&line, &oidc, 1);
+        }
+    }
+    std::fs::write(&dev.config, toml).expect("writing broker.toml");
+    let server = TestServer::start_in(dir, dev).await;
+    let redirect = format!(
+        "https://localhost:{}/ui/signin/callback",
+        server.addr.port()
+    );
+    let mut clients: Vec<Value> = agencies
+        .iter()
+        .map(|a| json!({"client_id": format!("broker-{a}"), "redirect_uris": [redirect]}))
+        .collect();
+    clients.dedup();
+    let mut child = tokio::process::Command::new("node")
+        .arg(console_dir().join("tests/idp.mjs"))
+        .env("IDP_PORT", port.to_string())
+        .env("IDP_CLIENTS", Value::from(clients).to_string())
+        .env("IDP_PEOPLE", people.to_string())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("node runs console/tests/idp.mjs (is node 20 installed?)");
+    let stdout = child.stdout.take().expect("the provider's stdout");
+    let mut lines = tokio::io::AsyncBufReadExt::lines(tokio::io::BufReader::new(stdout));
+    let started = tokio::time::timeout(Duration::from_secs(30), async {
+        while let Ok(Some(line)) = lines.next_line().await {
+            if line.contains("idp listening") {
+                return true;
+            }
+        }
+        false
+    })
+    .await;
+    assert_eq!(
+        started,
+        Ok(true),
+        "the OpenID Connect provider (console/tests/idp.mjs) did not start"
+    );
+    // keep reading what it prints, so it never writes to a closed pipe
+    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+    let out = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("target/console-screenshots")
+        .join(name);
+    let _ = std::fs::remove_dir_all(&out);
+    std::fs::create_dir_all(&out).expect("the screenshot directory");
+    World {
+        server,
+        idp: Idp { child, issuer },
+        chromium,
+        out,
+    }
+}
+
+impl World {
+    /// Runs `scenario` of browser.mjs with `extra` parameters; its JSON result, or a failure
+    /// with what the browser said.
+    async fn browse(&self, scenario: &str, extra: Value) -> Value {
+        let w = &self.server.world;
+        let mut agencies = serde_json::Map::new();
+        for a in broker::devinit::WORLD {
+            agencies.insert(
+                a.id.to_owned(),
+                json!({"cert": w.client_cert(a.id), "key": w.client_key(a.id),
+                       "identity": w.age_identity(a.id)}),
+            );
+        }
+        let mut params = json!({
+            "broker": format!("https://localhost:{}", self.server.addr.port()),
+            "idp": self.idp.issuer,
+            "chromium": self.chromium,
+            "out": self.out,
+            "agencies": agencies,
+        });
+        for (k, v) in extra.as_object().expect("parameters").clone() {
+            params[k] = v;
+        }
+        let run = tokio::process::Command::new("node")
+            .arg(console_dir().join("tests/browser.mjs"))
+            .arg(scenario)
+            .env("BROWSER_PARAMS", params.to_string())
+            .kill_on_drop(true)
+            .output();
+        let output = tokio::time::timeout(Duration::from_secs(180), run)
+            .await
+            .unwrap_or_else(|_| panic!("the browser scenario {scenario} ran over 3 minutes"))
+            .expect("node runs console/tests/browser.mjs");
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        if !output.status.success() {
+            let log = log_text();
+            let warnings: Vec<&str> = log
+                .lines()
+                .filter(|l| l.contains(" WARN ") || l.contains(" ERROR "))
+                .collect();
+            panic!(
+                "the browser scenario {scenario} failed:\n{stderr}\n{stdout}\nthe broker's warnings:\n{}",
+                warnings[warnings.len().saturating_sub(20)..].join("\n")
+            );
+        }
+        let result: Value = stdout
+            .lines()
+            .last()
+            .and_then(|l| serde_json::from_str(l).ok())
+            .unwrap_or_else(|| panic!("no result line from {scenario}: {stdout}"));
+        println!("{scenario}: {result}");
+        result
+    }
+
+    /// The audit entries after `after`, in order: (action, actor sub, detail).
+    async fn entries_after(&self, after: i64) -> Vec<(String, String, Value)> {
+        broker::with_db!(&self.server.state.db, pool => {
+            sqlx::query("SELECT action, actor_sub, detail FROM audit_log WHERE seq > $1 ORDER BY seq")
+                .bind(after)
+                .fetch_all(pool)
+                .await
+                .expect("reading the audit log")
+                .iter()
+                .map(|r| {
+                    let detail: String = r.try_get("detail").expect("a detail");
+                    (
+                        r.try_get("action").expect("an action"),
+                        r.try_get("actor_sub").expect("an actor"),
+                        serde_json::from_str(&detail).unwrap_or(Value::Null),
+                    )
+                })
+                .collect()
+        })
+    }
+
+    async fn exec(&self, sql: &str) {
+        broker::with_db!(&self.server.state.db, pool => {
+            sqlx::query(sqlx::AssertSqlSafe(sql.to_owned()))
+                .execute(pool)
+                .await
+                .map(drop)
+                .expect("changing the database")
+        });
+    }
+
+    async fn stop(self) {
+        let World { server, idp, .. } = self;
+        drop(idp);
+        server.stop().await;
+    }
+}
+
+fn actions_of(entries: &[(String, String, Value)], sub: &str) -> Vec<String> {
+    entries
+        .iter()
+        .filter(|(_, s, _)| s == sub)
+        .map(|(a, _, _)| a.clone())
+        .collect()
+}
+
+fn assert_screenshots(result: &Value, at_least: usize) {
+    let shots = result["screenshots"].as_array().expect("screenshots");
+    assert!(shots.len() >= at_least, "{result}");
+    for s in shots {
+        let path = Path::new(s.as_str().expect("a path"));
+        let size = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
+        assert!(size > 1000, "the screenshot {} is saved", path.display());
+    }
+}
+
+const SUMMARY: &str = "Console summary 5f1c: the child has disclosed harmful behaviour at school.";
+const RISK: &str = "Console risk 9a7e: supervise unstructured time; no unsupervised contact.";
+const ALLEGATION: &str = "Console allegation 3d2b: withheld from schools.";
+
+/// A Hillside pupil's risk management plan (summary, risk management, allegation details),
+/// disclosed to Hillside's DSL on consent: (child, record, disclosure).
+async fn limited_summary_for_the_dsl(server: &TestServer) -> (String, String, String) {
+    let csc = server.client("csc");
+    let sw = server.token("csc", "sw.amara", &[Role::SocialWorker]);
+    let child = flows::register(
+        &csc,
+        &sw,
+        &flows::born_years_ago(10),
+        Some("school-hillside"),
+    )
+    .await;
+    let record = flows::deposit(
+        &csc,
+        &sw,
+        &child,
+        "risk_management_plan",
+        json!({"summary": SUMMARY, "risk_management": RISK, "allegation_details": ALLEGATION}),
+    )
+    .await;
+    flows::consent(&csc, &sw, &child, "parent", &["safeguarding"], &["school"]).await;
+    let r = flows::disclose(
+        &csc,
+        &sw,
+        &flows::request(
+            &record,
+            "school-hillside",
+            Some("dsl"),
+            "safeguarding",
+            "consent",
+        ),
+    )
+    .await;
+    let disclosure = flows::permitted(
+        &r,
+        "limited_summary",
+        &["summary", "risk_management"],
+        &["allegation_details"],
+        &[],
+    );
+    (child, record, disclosure)
+}
+
+/// Strings that must never reach a log line or an audit page: record content and key material.
+fn secrets(world: &World) -> Vec<String> {
+    let mut s = vec![SUMMARY.to_owned(), RISK.to_owned(), ALLEGATION.to_owned()];
+    s.push("AGE-SECRET-KEY-".to_owned());
+    for a in ["school-hillside", "partnership"] {
+        let key = std::fs::read_to_string(world.server.world.client_key(a)).expect("a key");
+        let line = key.lines().nth(1).expect("a PEM body line").to_owned();
+        s.push(line);
+    }
+    s
+}
+
+#[tokio::test]
+async fn a_dsl_signs_in_decrypts_a_limited_summary_in_the_browser_and_acknowledges_it() {
+    let world = world(
+        "dsl",
+        json!({
+            "dsl.jones": {"agency": "school-hillside", "roles": ["dsl"]},
+            "sw.amara": {"agency": "csc", "roles": ["social_worker"]},
+        }),
+    )
+    .await;
+    let (_, record, disclosure) = limited_summary_for_the_dsl(&world.server).await;
+    let before = head_seq(&world.server).await;
+    let result = world
+        .browse(
+            "dsl",
+            json!({
+                "agency": "school-hillside", "other_agency": "school-riverside",
+                "login": "dsl.jones", "disclosure": disclosure,
+                "sections": {"summary": SUMMARY, "risk_management": RISK},
+                "withheld": ["allegation_details"],
+                "secrets": [SUMMARY, RISK, ALLEGATION],
+            }),
+        )
+        .await;
+    assert_screenshots(&result, 4);
+
+    // the audit log gained the sign-in, the read, one acknowledgement (the forms without their
+    // token did nothing) and the sign-out, in that order, all by the DSL
+    let entries = world.entries_after(before).await;
+    let mine = actions_of(&entries, "dsl.jones");
+    let first = |action: &str| {
+        mine.iter()
+            .position(|a| a == action)
+            .unwrap_or_else(|| panic!("no {action} in {mine:?}"))
+    };
+    assert!(first("console.sign_in") < first("packet.read"), "{mine:?}");
+    assert!(first("packet.read") < first("packet.ack"), "{mine:?}");
+    assert!(first("packet.ack") < first("console.sign_out"), "{mine:?}");
+    assert_eq!(
+        mine.iter().filter(|a| *a == "packet.ack").count(),
+        1,
+        "only the form with its token acknowledged: {mine:?}"
+    );
+    let signed_in = entries
+        .iter()
+        .find(|(a, _, _)| a == "console.sign_in")
+        .expect("a sign-in entry");
+    assert_eq!(signed_in.2["method"], "oidc", "{:?}", signed_in.2);
+    let r = world
+        .server
+        .client("school-hillside")
+        .get(
+            "/v1/inbox",
+            &world
+                .server
+                .token("school-hillside", "dsl.jones", &[Role::Dsl]),
+        )
+        .await
+        .expect("the inbox");
+    let item = r
+        .json()
+        .as_array()
+        .and_then(|a| {
+            a.iter()
+                .find(|i| i["disclosure_id"] == disclosure.as_str())
+                .cloned()
+        })
+        .unwrap_or_else(|| panic!("the packet in {}", r.text()));
+    assert!(item["acknowledged_at"].is_string(), "{item}");
+
+    // the sending social worker sees when the DSL read and acknowledged it
+    let before = head_seq(&world.server).await;
+    let shown = world
+        .browse(
+            "owner",
+            json!({"agency": "csc", "login": "sw.amara", "record": record}),
+        )
+        .await;
+    assert_screenshots(&shown, 1);
+    let theirs = actions_of(&world.entries_after(before).await, "sw.amara");
+    assert_eq!(
+        theirs,
+        ["console.sign_in", "record.disclosures.read"],
+        "the owner's page is audited as the API's read is"
+    );
+
+    // no record content, key or session token in the broker's log
+    let cookie = result["session_cookie"]
+        .as_str()
+        .expect("the session cookie");
+    let log = log_text();
+    assert!(log.contains("request"), "the log was captured");
+    for secret in secrets(&world).iter().map(String::as_str).chain([cookie]) {
+        assert!(!log.contains(secret), "the log holds {secret:.20}…");
+    }
+    world.stop().await;
+}
+
+#[tokio::test]
+async fn a_teacher_without_a_designation_sees_nothing() {
+    let world = world(
+        "teacher",
+        json!({"staff.li": {"agency": "school-hillside", "roles": ["school_staff"]}}),
+    )
+    .await;
+    let (_, _, disclosure) = limited_summary_for_the_dsl(&world.server).await;
+    let before = head_seq(&world.server).await;
+    let result = world
+        .browse(
+            "teacher",
+            json!({"agency": "school-hillside", "login": "staff.li", "disclosure": disclosure}),
+        )
+        .await;
+    assert_screenshots(&result, 1);
+    let mine = actions_of(&world.entries_after(before).await, "staff.li");
+    assert_eq!(mine, ["console.sign_in"], "the teacher read nothing");
+    world.stop().await;
+}
+
+/// How many of the child's audit entries `GET /v1/audit` gives the IG officer `sub` of `agency`.
+async fn api_audit_entries(server: &TestServer, agency: &str, sub: &str, child: &str) -> usize {
+    let token = server.token(agency, sub, &[Role::IgOfficer]);
+    let r = server
+        .client(agency)
+        .get(&format!("/v1/audit?subject_id={child}"), &token)
+        .await
+        .expect("the API's audit search");
+    assert_eq!(r.status, 200, "{}", r.text());
+    r.json()["entries"].as_array().map_or(0, Vec::len)
+}
+
+#[tokio::test]
+async fn an_ig_officer_searches_the_audit_reviews_an_override_prints_a_report_and_sees_a_tampered_chain()
+ {
+    let world = world(
+        "ig",
+        json!({
+            "ig.patel": {"agency": "partnership", "roles": ["ig_officer"]},
+            "ig.river": {"agency": "school-riverside", "roles": ["ig_officer"]},
+        }),
+    )
+    .await;
+    let server = &world.server;
+    let (child, _, _) = limited_summary_for_the_dsl(server).await;
+    // a police officer's significant-harm override about the same child: awaits review
+    let police = server.client("police");
+    let pc = server.token("police", "pc.okafor", &[Role::PoliceOfficer]);
+    let notification = flows::deposit(
+        &police,
+        &pc,
+        &child,
+        "police_notification",
+        json!({"summary": SUMMARY}),
+    )
+    .await;
+    let mut body = flows::request(
+        &notification,
+        "csc",
+        Some("social_worker"),
+        "safeguarding",
+        "significant_harm",
+    );
+    body["justification"] =
+        json!("Reasonable cause to believe a younger child is likely to suffer significant harm.");
+    let r = flows::disclose(&police, &pc, &body).await;
+    assert_eq!(r.status, 201, "{}", r.text());
+    let override_seq = r.json()["audit_seq"].as_i64().expect("the override's seq");
+
+    // what the API gives this officer for the child: the page must show the same
+    let api_entries = api_audit_entries(server, "partnership", "ig.patel", &child).await;
+    assert!(api_entries >= 4, "{api_entries} entries");
+    let before = head_seq(server).await;
+    let note = "Console review: the override was justified.";
+    let result = world
+        .browse(
+            "ig",
+            json!({
+                "agency": "partnership", "login": "ig.patel", "child": child,
+                "override_seq": override_seq, "review_note": note, "api_entries": api_entries,
+                "policy_version": server.state.policy.version(),
+                "secrets": secrets(&world),
+            }),
+        )
+        .await;
+    assert_screenshots(&result, 5);
+    let entries = world.entries_after(before).await;
+    let mine = actions_of(&entries, "ig.patel");
+    for action in [
+        "console.sign_in",
+        "audit.query",
+        "audit.export",
+        "audit.verify",
+        "audit.reviews",
+        "audit.review",
+        "audit.subject_history",
+    ] {
+        assert!(
+            mine.contains(&action.to_owned()),
+            "every page reading the audit is audited as the API is: no {action} in {mine:?}"
+        );
+    }
+    let review = entries
+        .iter()
+        .find(|(a, _, _)| a == "audit.review")
+        .expect("the review entry");
+    assert_eq!(review.2["override_seq"], override_seq, "{:?}", review.2);
+    assert_eq!(review.2["outcome"], "upheld", "{:?}", review.2);
+
+    // an IG officer of an agency not involved: the page shows what the API gives them
+    let api_entries = api_audit_entries(server, "school-riverside", "ig.river", &child).await;
+    assert_eq!(api_entries, 0, "Riverside is not involved");
+    world
+        .browse(
+            "ig-scoped",
+            json!({"agency": "school-riverside", "login": "ig.river", "child": child,
+                   "api_entries": api_entries}),
+        )
+        .await;
+
+    // tamper with one entry: the chain page names it
+    let target = override_seq;
+    world
+        .exec(&format!(
+            "UPDATE audit_log SET purpose = 'court' WHERE seq = {target}"
+        ))
+        .await;
+    let result = world
+        .browse(
+            "tampered",
+            json!({"agency": "partnership", "login": "ig.patel", "first_bad_seq": target}),
+        )
+        .await;
+    assert_screenshots(&result, 1);
+    let log = log_text();
+    for secret in secrets(&world) {
+        assert!(!log.contains(&secret), "the log holds {secret:.20}…");
+    }
+    world.stop().await;
+}
+
+#[tokio::test]
+async fn the_dev_sign_in_works_on_the_dev_world_and_an_idle_session_expires_audited() {
+    let world = world(
+        "expiry",
+        json!({"dsl.jones": {"agency": "school-hillside", "roles": ["dsl"]}}),
+    )
+    .await;
+    let state_file = world.out.join("state.json");
+    let before = head_seq(&world.server).await;
+    world
+        .browse(
+            "dev-sign-in",
+            json!({"agency": "school-hillside", "login": "dsl.dev", "role": "dsl",
+                   "state_file": state_file}),
+        )
+        .await;
+    let entries = world.entries_after(before).await;
+    let signed_in = entries
+        .iter()
+        .find(|(a, s, _)| a == "console.sign_in" && s == "dsl.dev")
+        .unwrap_or_else(|| panic!("a dev sign-in entry in {entries:?}"));
+    assert_eq!(signed_in.2["method"], "dev");
+    // sixteen minutes without a request
+    let idle = broker::db::ts(broker::db::now() - chrono::Duration::minutes(16));
+    world
+        .exec(&format!(
+            "UPDATE console_sessions SET last_seen_at = '{idle}' WHERE sub = 'dsl.dev'"
+        ))
+        .await;
+    let before = head_seq(&world.server).await;
+    world
+        .browse(
+            "expired",
+            json!({"agency": "school-hillside", "state_file": state_file}),
+        )
+        .await;
+    let entries = world.entries_after(before).await;
+    assert!(
+        entries
+            .iter()
+            .any(|(a, s, d)| a == "console.session_expired"
+                && s == "dsl.dev"
+                && d["reason"] == "idle"),
+        "the expiry is audited: {entries:?}"
+    );
+    world.stop().await;
+}
+
+#[tokio::test]
+async fn the_identity_providers_word_gets_the_api_tokens_checks_another_agency_or_a_wrong_role_is_refused()
+ {
+    let world = world(
+        "refused",
+        json!({
+            "dsl.elsewhere": {"agency": "school-riverside", "roles": ["dsl"]},
+            "pc.at.school": {"agency": "school-hillside", "roles": ["police_officer"]},
+            "nobody.much": {"agency": "school-hillside", "roles": []},
+        }),
+    )
+    .await;
+    let before = head_seq(&world.server).await;
+    // Hillside's provider vouches for each; the broker checks them as it checks API tokens
+    for (login, code) in [
+        ("dsl.elsewhere", "token_agency_mismatch"),
+        ("pc.at.school", "token_role_invalid"),
+        ("nobody.much", "token_role_invalid"),
+    ] {
+        world
+            .browse(
+                "refused",
+                json!({"agency": "school-hillside", "login": login, "code": code}),
+            )
+            .await;
+    }
+    assert_eq!(
+        head_seq(&world.server).await,
+        before,
+        "a refused sign-in writes no audit entry and opens no session"
+    );
+    let open: i64 = broker::with_db!(&world.server.state.db, pool => {
+        sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM console_sessions")
+            .fetch_one(pool)
+            .await
+            .expect("counting sessions")
+    });
+    assert_eq!(open, 0, "no session was opened");
+    world.stop().await;
+}
+
+#[tokio::test]
+async fn no_console_page_answers_without_a_session_and_every_answer_carries_the_security_headers() {
+    let server = TestServer::start().await;
+    let client = server.client("school-hillside");
+    let id = "01a204f3-0000-7000-8000-000000000000";
+    let before = head_seq(&server).await;
+    let get = [
+        "/ui/".to_owned(),
+        "/ui/inbox".into(),
+        format!("/ui/inbox/{id}"),
+        "/ui/audit".into(),
+        "/ui/audit?decision=permit".into(),
+        "/ui/audit/export.csv".into(),
+        "/ui/audit/verify".into(),
+        "/ui/audit/reviews".into(),
+        format!("/ui/subjects?subject_id={id}"),
+        format!("/ui/subjects/{id}/history"),
+        "/ui/policy".into(),
+        format!("/ui/records?record_id={id}"),
+        format!("/ui/records/{id}"),
+    ];
+    let post = [
+        "/ui/signout".to_owned(),
+        format!("/ui/inbox/{id}/ack"),
+        "/ui/audit/reviews/1".into(),
+    ];
+    let requests = get
+        .iter()
+        .map(|p| (hyper::Method::GET, p))
+        .chain(post.iter().map(|p| (hyper::Method::POST, p)));
+    for (method, path) in requests {
+        let r = client
+            .send_raw(
+                method.clone(),
+                path,
+                None,
+                Some("application/x-www-form-urlencoded"),
+                axum::body::Bytes::from_static(b"csrf=x"),
+            )
+            .await
+            .expect("a console request");
+        assert_eq!(
+            r.status,
+            303,
+            "{method} {path} without a session: {}",
+            r.text()
+        );
+        let to = r.headers["location"].to_str().expect("a location");
+        assert!(
+            to.starts_with("/ui/signin"),
+            "{method} {path} goes to sign-in: {to}"
+        );
+        assert_eq!(
+            r.headers["content-security-policy"],
+            broker::console::CSP,
+            "{method} {path}"
+        );
+    }
+    let r = client
+        .send_raw(
+            hyper::Method::GET,
+            "/ui/signin",
+            None,
+            None,
+            axum::body::Bytes::new(),
+        )
+        .await
+        .expect("the sign-in page");
+    assert_eq!(r.status, 200, "{}", r.text());
+    for (header, value) in [
+        ("content-security-policy", broker::console::CSP),
+        ("x-frame-options", "DENY"),
+        ("x-content-type-options", "nosniff"),
+        ("referrer-policy", "no-referrer"),
+        ("cache-control", "no-store"),
+    ] {
+        assert_eq!(r.headers[header], value, "{header}");
+    }
+    let html = r.text();
+    assert!(
+        !html.contains("<script>") && !html.contains(" style="),
+        "no inline script or style: {html}"
+    );
+    // the dev world's sign-in form carries its CSRF token, and a post without it is refused
+    assert!(html.contains("name=\"csrf\""), "{html}");
+    let r = client
+        .send_raw(
+            hyper::Method::POST,
+            "/ui/signin/dev",
+            None,
+            Some("application/x-www-form-urlencoded"),
+            axum::body::Bytes::from_static(b"sub=dsl.jones&role=dsl"),
+        )
+        .await
+        .expect("a dev sign-in without its token");
+    assert_eq!(r.status, 403, "{}", r.text());
+    assert!(
+        r.headers.get("set-cookie").is_none(),
+        "no session without the token"
+    );
+    assert_eq!(
+        head_seq(&server).await,
+        before,
+        "nothing was audited or written without a session"
+    );
+    server.stop().await;
+}

@@ -1,0 +1,359 @@
+//! Duties to notify (PROCESS.md; policies/duties.csv) over mTLS: every shipped duty carried
+//! out as a notification-view disclosure in the same action as its trigger, its packet opened
+//! by the recipient, and, under a policy that refuses it, kept on the case as denied with its
+//! reasons, audited, counted in the timeliness report, with no packet.
+
+mod common;
+
+use broker::vocab::Role;
+use chrono::Duration;
+use common::TestServer;
+use common::cases::*;
+use common::flows::{self, count};
+use serde_json::{Value, json};
+
+/// The child's risk plan disclosed to camhs (significant harm), so camhs is a previous
+/// recipient; the school is the child's recorded school.
+async fn camhs_has_received(w: &World) {
+    let mut req = flows::request(
+        &w.record,
+        "camhs",
+        Some("camhs_clinician"),
+        "safeguarding",
+        "significant_harm",
+    );
+    req["justification"] =
+        json!("Immediate risk to a younger sibling at home; CAMHS must plan today.");
+    let r = flows::disclose(&w.csc, &w.sw, &req).await;
+    assert_eq!(r.status, 201, "{}", r.text());
+}
+
+/// `(duty, recipient_agency, decision)` of each duty in an answer or a case.
+fn duties(v: &Value) -> Vec<(String, String, String)> {
+    v["duties"]
+        .as_array()
+        .unwrap_or_else(|| panic!("duties is a list: {v}"))
+        .iter()
+        .map(|d| {
+            (
+                d["duty"].as_str().unwrap().to_owned(),
+                d["recipient_agency"].as_str().unwrap().to_owned(),
+                d["decision"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect()
+}
+
+fn t(duty: &str, agency: &str, decision: &str) -> (String, String, String) {
+    (duty.into(), agency.into(), decision.into())
+}
+
+fn disclosure_of(v: &Value, duty: &str) -> String {
+    v["duties"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["duty"] == duty)
+        .and_then(|d| d["disclosure_id"].as_str())
+        .unwrap_or_else(|| panic!("{duty} delivered: {v}"))
+        .to_owned()
+}
+
+#[tokio::test]
+async fn opening_a_case_and_convening_a_strategy_meeting_notify_the_school_and_the_agencies_involved()
+ {
+    let w = World::new().await;
+    camhs_has_received(&w).await;
+    let packets = count(&w.server, "packets").await;
+    let r = w
+        .open(&w.child, "harmful_behaviour", ago(Duration::hours(3)), &[])
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text());
+    let opened = r.json();
+    assert_eq!(
+        duties(&opened),
+        [
+            t("involvement_school", "school-hillside", "permit"),
+            t("involvement_agencies", "camhs", "permit"),
+        ],
+        "{opened}"
+    );
+    assert_eq!(
+        count(&w.server, "packets").await,
+        packets + 2,
+        "one packet per notice, in the same action"
+    );
+
+    // the DSL opens the notice: it says a case is led by csc and carries no record content
+    let dsl = w.server.token("school-hillside", "dsl.jones", &[Role::Dsl]);
+    let notice = flows::open_packet(
+        &w.server,
+        "school-hillside",
+        &dsl,
+        &disclosure_of(&opened, "involvement_school"),
+    )
+    .await;
+    assert_eq!(notice["view"], "notification", "{notice}");
+    assert_eq!(notice["notifies"]["duty"], "involvement_school", "{notice}");
+    assert_eq!(notice["notifies"]["lead_agency"], "csc", "{notice}");
+    assert_eq!(notice["notifies"]["lead_sub"], "sw.amara", "{notice}");
+    let text = notice.to_string();
+    assert!(
+        !text.contains("\"risk_management\":\"r\""),
+        "no section content: {text}"
+    );
+    assert!(
+        !text.contains(opened["id"].as_str().unwrap()),
+        "no case id in a packet: {text}"
+    );
+
+    // each notice is a decision in the audit log, like any disclosure
+    let audited: Vec<(String, String)> = broker::with_db!(&w.server.state.db, pool => {
+        sqlx::query_as("SELECT recipient_agency, decision FROM audit_log WHERE action = 'disclosure' \
+            AND detail LIKE '%\"duty\"%' ORDER BY seq")
+            .fetch_all(pool).await.unwrap()
+    });
+    assert_eq!(
+        audited,
+        [
+            ("school-hillside".into(), "permit".into()),
+            ("camhs".into(), "permit".into())
+        ]
+    );
+
+    // convening the strategy meeting keeps every agency that has received a disclosure informed
+    let id = opened["id"].as_str().unwrap().to_owned();
+    let r = w
+        .event(
+            &id,
+            json!({"kind": "strategy_meeting_held", "occurred_at": at(ago(Duration::hours(1)))}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text());
+    assert_eq!(
+        duties(&r.json()),
+        [
+            t("strategy_meeting_convened", "camhs", "permit"),
+            t("strategy_meeting_convened", "school-hillside", "permit"),
+        ],
+        "{}",
+        r.text()
+    );
+    let case = w.read(&id).await;
+    assert_eq!(
+        duties(&case).len(),
+        4,
+        "every duty is listed on the case: {case}"
+    );
+    assert_eq!(case["duties"][0]["trigger"], "case_opened");
+    assert_eq!(case["duties"][3]["trigger"], "event:strategy_meeting_held");
+    let tm = w.server.token("csc", "tm.okafor", &[Role::TeamManager]);
+    let report = w
+        .csc
+        .get("/v1/reports/timeliness", &tm)
+        .await
+        .unwrap()
+        .json();
+    assert_eq!(
+        report["duties"],
+        json!({"delivered": 4, "denied": 0}),
+        "{report}"
+    );
+}
+
+#[tokio::test]
+async fn a_merlin_notice_and_a_court_decision_go_out_when_deposited_about_a_child_with_a_case() {
+    let w = World::new().await;
+    camhs_has_received(&w).await;
+    let case = w.opened(&w.child, ago(Duration::hours(5))).await;
+    let police = w.server.client("police");
+    let pc = w.server.token("police", "pc.evans", &[Role::PoliceOfficer]);
+    let r = police
+        .post("/v1/records", &pc, &json!({"subject_id": w.child, "kind": "police_notification",
+            "subject_role": "harmful_behaviour", "sections": {"summary": "MERLIN 24/1234", "police_intelligence": "arrest"}}))
+        .await
+        .unwrap();
+    assert_eq!(r.status, 201, "{}", r.text());
+    assert_eq!(
+        duties(&r.json()),
+        [t("merlin_youth_support", "yos", "permit")],
+        "{}",
+        r.text()
+    );
+    let yos = w.server.token("yos", "yos.ahmed", &[Role::YosWorker]);
+    let id = r.json()["duties"][0]["disclosure_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let notice = flows::open_packet(&w.server, "yos", &yos, &id).await;
+    assert_eq!(notice["view"], "notification", "{notice}");
+    assert!(
+        !notice.to_string().contains("arrest"),
+        "no section content: {notice}"
+    );
+
+    // the youth offending service deposits the court's decision: every agency that has
+    // received a disclosure about the child is told (camhs, the school, and yos itself not)
+    let r = w
+        .server
+        .client("yos")
+        .post("/v1/records", &yos, &json!({"subject_id": w.child, "kind": "court_outcome",
+            "subject_role": "harmful_behaviour", "sections": {"summary": "Referral order, 9 months"}}))
+        .await
+        .unwrap();
+    assert_eq!(r.status, 201, "{}", r.text());
+    assert_eq!(
+        duties(&r.json()),
+        [
+            t("court_decision", "camhs", "permit"),
+            t("court_decision", "school-hillside", "permit"),
+        ],
+        "{}",
+        r.text()
+    );
+    assert_eq!(
+        duties(&w.read(&case).await).len(),
+        5,
+        "listed on the child's case"
+    );
+
+    // a child with no open case: the deposit sets nothing off (there is no case to list it on)
+    let other = w.another_child().await;
+    let r = police
+        .post(
+            "/v1/records",
+            &pc,
+            &json!({"subject_id": other, "kind": "police_notification",
+            "subject_role": "harmful_behaviour", "sections": {"summary": "s"}}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(r.status, 201, "{}", r.text());
+    assert_eq!(r.json()["duties"], json!([]), "{}", r.text());
+}
+
+#[tokio::test]
+async fn a_duty_the_rules_refuse_is_kept_denied_with_its_reasons_audited_and_counted() {
+    // a partnership whose bases.csv refuses legal_obligation to every recipient
+    let server = TestServer::start_with_policy(|dir| {
+        let path = dir.join("bases.csv");
+        let mut text = std::fs::read_to_string(&path).unwrap();
+        text.push_str("p, legal_obligation, *, *, deny\n");
+        std::fs::write(&path, text).unwrap();
+    })
+    .await;
+    let w = World::on(server).await;
+    camhs_has_received(&w).await;
+    let packets = count(&w.server, "packets").await;
+    let r = w
+        .open(&w.child, "harmful_behaviour", ago(Duration::hours(2)), &[])
+        .await;
+    assert_eq!(
+        r.status,
+        201,
+        "the case opens although its duties are refused: {}",
+        r.text()
+    );
+    let opened = r.json();
+    let id = opened["id"].as_str().unwrap().to_owned();
+    assert_eq!(
+        duties(&opened),
+        [
+            t("involvement_school", "school-hillside", "deny"),
+            t("involvement_agencies", "camhs", "deny"),
+        ]
+    );
+    let r = w
+        .event(
+            &id,
+            json!({"kind": "strategy_meeting_held", "occurred_at": at(ago(Duration::hours(1)))}),
+        )
+        .await;
+    assert_eq!(
+        duties(&r.json()),
+        [t("strategy_meeting_convened", "camhs", "deny")],
+        "{}",
+        r.text()
+    );
+    let pc = w.server.token("police", "pc.evans", &[Role::PoliceOfficer]);
+    let r = w
+        .server
+        .client("police")
+        .post(
+            "/v1/records",
+            &pc,
+            &json!({"subject_id": w.child, "kind": "police_notification",
+            "subject_role": "harmful_behaviour", "sections": {"summary": "s"}}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        duties(&r.json()),
+        [t("merlin_youth_support", "yos", "deny")],
+        "{}",
+        r.text()
+    );
+    let yos = w.server.token("yos", "yos.ahmed", &[Role::YosWorker]);
+    let r = w
+        .server
+        .client("yos")
+        .post(
+            "/v1/records",
+            &yos,
+            &json!({"subject_id": w.child, "kind": "court_outcome",
+            "subject_role": "harmful_behaviour", "sections": {"summary": "s"}}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        duties(&r.json()),
+        [t("court_decision", "camhs", "deny")],
+        "{}",
+        r.text()
+    );
+
+    assert_eq!(
+        count(&w.server, "packets").await,
+        packets,
+        "a refused duty sends nothing"
+    );
+    let case = w.read(&id).await;
+    assert_eq!(
+        duties(&case).len(),
+        5,
+        "every refused duty is kept on the case: {case}"
+    );
+    for d in case["duties"].as_array().unwrap() {
+        assert_eq!(
+            d["reasons"],
+            json!(["basis_not_permitted_for_recipient"]),
+            "{d}"
+        );
+        assert_eq!(d["disclosure_id"], Value::Null, "{d}");
+        assert!(d["audit_seq"].as_i64().is_some(), "{d}");
+    }
+    let denied: i64 = broker::with_db!(&w.server.state.db, pool => {
+        sqlx::query_scalar("SELECT COUNT(*) FROM audit_log WHERE action = 'disclosure' \
+            AND decision = 'deny' AND detail LIKE '%\"duty\"%'")
+            .fetch_one(pool).await.unwrap()
+    });
+    assert_eq!(
+        denied, 5,
+        "each refusal is a denied decision in the audit log"
+    );
+    let ig = w
+        .server
+        .token("partnership", "ig.patel", &[Role::IgOfficer]);
+    let report = w
+        .server
+        .client("partnership")
+        .get("/v1/reports/timeliness", &ig)
+        .await
+        .unwrap()
+        .json();
+    assert_eq!(
+        report["duties"],
+        json!({"delivered": 0, "denied": 5}),
+        "{report}"
+    );
+}

@@ -1,0 +1,240 @@
+//! `GET /v1/reports/timeliness` (PROCESS.md) against a hand-counted fixture of four cases, in
+//! JSON and CSV, judged now and at a chosen `as_of`, scoped as the policy says.
+
+mod common;
+
+use broker::vocab::Role;
+use chrono::Duration;
+use common::cases::*;
+use common::flows::problem;
+use serde_json::{Value, json};
+
+/// Four cases, every instant relative to now (no bank holiday falls in the 20 days before
+/// 1 December 2026 or any day this suite runs near, and the windows below are generous):
+/// - A, referred 20 days ago: discussion after 24 h (met), initial assessment after 8 days
+///   (late), meeting after 3 days (met, well within 8 working days), minutes never
+///   circulated (overdue: 5 working days from 17 days ago), assessment pending (35 days).
+/// - B, referred 3 days ago, nothing done: discussion overdue (48 h), the rest pending.
+/// - C, referred 20 days ago, closed after 5 days with no step taken: four clocks unmet.
+/// - D, referred 20 days ago: discussion after 72 h (late); initial assessment and meeting
+///   overdue; assessment pending.
+async fn fixture() -> World {
+    let w = World::new().await;
+    let a = ago(Duration::days(20));
+    let case_a = w.opened(&w.child, a).await;
+    w.step(&case_a, "strategy_discussion_held", a + Duration::hours(24))
+        .await;
+    w.step(
+        &case_a,
+        "initial_assessment_completed",
+        a + Duration::days(8),
+    )
+    .await;
+    w.step(&case_a, "strategy_meeting_held", a + Duration::days(3))
+        .await;
+
+    let b = w.another_child().await;
+    w.opened(&b, ago(Duration::days(3))).await;
+
+    let c = w.another_child().await;
+    let case_c = w.opened(&c, a).await;
+    w.close_with_outcome(&case_c, a + Duration::days(5)).await;
+
+    let d = w.another_child().await;
+    let case_d = w.opened(&d, a).await;
+    w.step(&case_d, "strategy_discussion_held", a + Duration::hours(72))
+        .await;
+    w
+}
+
+fn line(report: &Value, clock: &str) -> Value {
+    report["clocks"]
+        .as_array()
+        .unwrap_or_else(|| panic!("clocks is a list: {report}"))
+        .iter()
+        .find(|l| l["clock"] == clock)
+        .unwrap_or_else(|| panic!("no line for {clock}: {report}"))
+        .clone()
+}
+
+/// `[started, met_on_time, met_late, overdue_now, pending, closed_unmet]` and the median.
+fn counts(report: &Value, clock: &str) -> ([i64; 6], Value) {
+    let l = line(report, clock);
+    let n = |k: &str| l[k].as_i64().unwrap_or_else(|| panic!("{k} in {l}"));
+    (
+        [
+            n("started"),
+            n("met_on_time"),
+            n("met_late"),
+            n("overdue_now"),
+            n("pending"),
+            n("closed_unmet"),
+        ],
+        l["median_hours"].clone(),
+    )
+}
+
+#[tokio::test]
+async fn the_report_counts_each_clock_as_counted_by_hand() {
+    let w = fixture().await;
+    let tm = w.server.token("csc", "tm.okafor", &[Role::TeamManager]);
+    let r = w.csc.get("/v1/reports/timeliness", &tm).await.unwrap();
+    assert_eq!(r.status, 200, "{}", r.text());
+    let report = r.json();
+    assert_eq!(
+        report["agency"], "csc",
+        "a team manager sees their own agency's: {report}"
+    );
+    assert_eq!(
+        counts(&report, "strategy_discussion"),
+        ([4, 1, 1, 1, 0, 1], json!(48.0)),
+        "A met at 24 h, D late at 72 h (median 48), B overdue, C closed: {report}"
+    );
+    assert_eq!(
+        counts(&report, "initial_assessment"),
+        ([4, 0, 1, 1, 1, 1], json!(192.0)),
+        "A late at 8 days, D overdue, B pending, C closed: {report}"
+    );
+    assert_eq!(
+        counts(&report, "strategy_meeting"),
+        ([4, 1, 0, 1, 1, 1], json!(72.0)),
+        "A met at 3 days, D overdue, B pending, C closed: {report}"
+    );
+    assert_eq!(
+        counts(&report, "minutes"),
+        ([1, 0, 0, 1, 0, 0], Value::Null),
+        "{report}"
+    );
+    assert_eq!(
+        counts(&report, "assessment"),
+        ([4, 0, 0, 0, 3, 1], Value::Null),
+        "{report}"
+    );
+    for never in ["first_review", "end_summary"] {
+        assert_eq!(counts(&report, never), ([0; 6], Value::Null), "{report}");
+    }
+    // each opening told the child's school (duties.csv involvement_school), and A's strategy
+    // meeting told that school again, as an agency that has received a disclosure
+    assert_eq!(
+        report["duties"],
+        json!({"delivered": 5, "denied": 0}),
+        "{report}"
+    );
+
+    // the same numbers as CSV
+    let r = w
+        .csc
+        .get("/v1/reports/timeliness?format=csv", &tm)
+        .await
+        .unwrap();
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert!(
+        r.content_type().starts_with("text/csv"),
+        "{}",
+        r.content_type()
+    );
+    let csv = r.text();
+    let lines: Vec<&str> = csv.lines().collect();
+    assert_eq!(
+        lines[0],
+        "clock,started,met_on_time,met_late,overdue_now,pending,closed_unmet,median_hours"
+    );
+    assert!(
+        lines.contains(&"strategy_discussion,4,1,1,1,0,1,48"),
+        "{csv}"
+    );
+    assert!(lines.contains(&"minutes,1,0,0,1,0,0,"), "{csv}");
+    assert!(lines.contains(&"duties_denied,0"), "{csv}");
+}
+
+#[tokio::test]
+async fn the_report_is_judged_at_as_of_and_windowed_by_start() {
+    let w = fixture().await;
+    let ig = w
+        .server
+        .token("partnership", "ig.patel", &[Role::IgOfficer]);
+    let partnership = w.server.client("partnership");
+    let get = |query: String| {
+        let (p, ig) = (&partnership, &ig);
+        async move {
+            let r = p
+                .get(&format!("/v1/reports/timeliness{query}"), ig)
+                .await
+                .unwrap();
+            assert_eq!(r.status, 200, "{query}: {}", r.text());
+            r.json()
+        }
+    };
+    // B's discussion was still within its 48 hours a day after B's referral
+    let as_of = at(ago(Duration::days(2)));
+    let then = get(format!("?as_of={as_of}")).await;
+    assert_eq!(
+        counts(&then, "strategy_discussion").0,
+        [4, 1, 1, 0, 1, 1],
+        "{then}"
+    );
+    // the window selects clocks by when they started: only B's started in the last 5 days
+    let from = at(ago(Duration::days(5)));
+    let recent = get(format!("?from={from}")).await;
+    assert_eq!(
+        counts(&recent, "strategy_discussion").0,
+        [1, 0, 0, 1, 0, 0],
+        "{recent}"
+    );
+    assert_eq!(
+        recent["agency"],
+        Value::Null,
+        "the partnership sees every agency"
+    );
+    let police = get("?agency=police".into()).await;
+    assert_eq!(counts(&police, "strategy_discussion").0, [0; 6], "{police}");
+    let csc = get("?agency=csc&from=2020-01-01T00:00:00Z".into()).await;
+    assert_eq!(counts(&csc, "strategy_discussion").0[0], 4, "{csc}");
+}
+
+#[tokio::test]
+async fn the_report_is_for_managers_and_the_partnership_and_is_audited() {
+    let w = World::new().await;
+    let r = w.csc.get("/v1/reports/timeliness", &w.sw).await.unwrap();
+    problem(&r, 403, "role_not_permitted");
+    let tm = w.server.token("csc", "tm.okafor", &[Role::TeamManager]);
+    let r = w
+        .csc
+        .get("/v1/reports/timeliness?agency=police", &tm)
+        .await
+        .unwrap();
+    problem(&r, 403, "not_your_agency");
+    for (query, code) in [
+        ("?format=pdf", "invalid_query"),
+        ("?from=last-tuesday", "invalid_query"),
+        ("?as_of=tomorrow", "invalid_query"),
+        ("?colour=blue", "invalid_query"),
+    ] {
+        let r = w
+            .csc
+            .get(&format!("/v1/reports/timeliness{query}"), &tm)
+            .await
+            .unwrap();
+        problem(&r, 400, code);
+    }
+    // a window that ends before it starts holds no clock
+    let r = w
+        .csc
+        .get(
+            "/v1/reports/timeliness?from=2026-06-01T00:00:00Z&to=2026-01-01T00:00:00Z",
+            &tm,
+        )
+        .await
+        .unwrap();
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.json()["clocks"][0]["started"], 0, "{}", r.text());
+    let before = common::flows::head_seq(&w.server).await;
+    let r = w.csc.get("/v1/reports/timeliness", &tm).await.unwrap();
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(
+        common::flows::head_seq(&w.server).await,
+        before + 1,
+        "reading it is audited"
+    );
+    assert!(w.audit_text().await.contains("report.timeliness"));
+}
