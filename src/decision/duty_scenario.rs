@@ -12,7 +12,7 @@ use serde::Deserialize;
 
 use super::Policy;
 use super::duties::{Planned, Trigger, World, plan};
-use super::scenario::{ScenarioError, TestReport, json_files};
+use super::scenario::{ScenarioError, TestReport, parsed_files};
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -58,20 +58,7 @@ impl DutyScenario {
 
 /// Runs every `*.json` file in `dir` (when it exists) into `report`.
 pub fn run_dir(policy: &Policy, dir: &Path, report: &mut TestReport) -> Result<(), ScenarioError> {
-    if !dir.is_dir() {
-        return Ok(());
-    }
-    for file in json_files(dir)? {
-        let text = std::fs::read_to_string(&file).map_err(|source| ScenarioError::Io {
-            file: file.clone(),
-            source,
-        })?;
-        let mut de = serde_json::Deserializer::from_str(&text);
-        let parsed: File =
-            serde_path_to_error::deserialize(&mut de).map_err(|e| ScenarioError::Shape {
-                file: file.clone(),
-                message: format!("at {}: {}", e.path(), e.inner()),
-            })?;
+    for (file, parsed) in parsed_files::<File>(dir)? {
         report.files += 1;
         for scenario in parsed.duties {
             let wrong = scenario.check(policy);

@@ -315,6 +315,31 @@ impl TestReport {
 }
 
 /// The `*.json` files of `dir`, sorted by name.
+/// Each `*.json` file of `dir` (none if `dir` does not exist), parsed as a `T`, with its path;
+/// a file that does not parse is an error naming the file and where.
+pub(super) fn parsed_files<T: serde::de::DeserializeOwned>(
+    dir: &Path,
+) -> Result<Vec<(PathBuf, T)>, ScenarioError> {
+    if !dir.is_dir() {
+        return Ok(Vec::new());
+    }
+    let mut out = Vec::new();
+    for file in json_files(dir)? {
+        let text = std::fs::read_to_string(&file).map_err(|source| ScenarioError::Io {
+            file: file.clone(),
+            source,
+        })?;
+        let mut de = serde_json::Deserializer::from_str(&text);
+        let parsed: T =
+            serde_path_to_error::deserialize(&mut de).map_err(|e| ScenarioError::Shape {
+                file: file.clone(),
+                message: format!("at {}: {}", e.path(), e.inner()),
+            })?;
+        out.push((file, parsed));
+    }
+    Ok(out)
+}
+
 pub(super) fn json_files(dir: &Path) -> Result<Vec<PathBuf>, ScenarioError> {
     let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
         .map_err(|source| ScenarioError::Io {
