@@ -6,19 +6,10 @@ use chrono::{DateTime, Utc};
 
 use super::Clock;
 use crate::db::{Db, parse_ts, ts};
+use crate::store::term;
 use crate::vocab::{CaseOutcome, CaseStatus, EventKind, SubjectRole};
 use crate::writer::WriteTx;
 use crate::{on_tx, with_db};
-
-/// A vocabulary term read back from the database; a stored term the vocabulary no longer has
-/// is a decoding error, never a silent default.
-fn term<T: std::str::FromStr>(text: &str) -> Result<T, sqlx::Error>
-where
-    T::Err: std::error::Error + Send + Sync + 'static,
-{
-    text.parse()
-        .map_err(|e: T::Err| sqlx::Error::Decode(Box::new(e)))
-}
 
 fn opt_ts(text: Option<String>) -> Result<Option<DateTime<Utc>>, sqlx::Error> {
     text.as_deref().map(parse_ts).transpose()

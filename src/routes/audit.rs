@@ -53,24 +53,18 @@ pub(super) async fn record_query(
     Ok(seq)
 }
 
-/// What the query extractor's text rule (`crate::text`, single-line values) lets through in a
-/// text filter, as the schema's pattern: one line, no control character (PostgreSQL cannot even
-/// compare a NUL), no Unicode line separator and no bidirectional override.
-const SINGLE_LINE: &str =
-    "^[^\\u0000-\\u001F\\u007F-\\u009F\\u2028\\u2029\\u202A-\\u202E\\u2066-\\u2069]*$";
-
 /// The audit filters (query parameters); the schema states what [`check_filters`] enforces.
 #[derive(Debug, Default, Deserialize, Clone, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Filters {
     #[schemars(extend("format" = "uuid"))]
     subject_id: Option<String>,
-    #[schemars(extend("pattern" = SINGLE_LINE))]
+    #[schemars(extend("pattern" = super::extract::QUERY_TEXT))]
     agency: Option<String>,
     #[schemars(extend("enum" = ["permit", "deny"]))]
     decision: Option<String>,
     basis: Option<Basis>,
-    #[schemars(extend("pattern" = SINGLE_LINE))]
+    #[schemars(extend("pattern" = super::extract::QUERY_TEXT))]
     action: Option<String>,
     from: Option<chrono::DateTime<chrono::Utc>>,
     to: Option<chrono::DateTime<chrono::Utc>>,

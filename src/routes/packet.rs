@@ -126,7 +126,7 @@ fn packet(
         ),
         None => (
             Value::Null,
-            json!("case_notification"),
+            json!(crate::store::NO_RECORD_KIND),
             json!({}),
             json!([]),
         ),

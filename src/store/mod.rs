@@ -62,10 +62,14 @@ fn json_list<T: serde::de::DeserializeOwned>(text: &str) -> Result<Vec<T>, sqlx:
 }
 
 /// A stored vocabulary term.
-fn term<T: std::str::FromStr>(text: &str) -> Result<T, sqlx::Error>
+pub(crate) fn term<T: std::str::FromStr>(text: &str) -> Result<T, sqlx::Error>
 where
     T::Err: std::error::Error + Send + Sync + 'static,
 {
     text.parse::<T>()
         .map_err(|e| sqlx::Error::Decode(Box::new(e)))
 }
+
+/// What a packet names as its record kind when it carries no record: a duty's notice about a
+/// case (policies/duties.csv).
+pub const NO_RECORD_KIND: &str = "case_notification";

@@ -38,7 +38,7 @@ pub async fn store_if_current(tx: &mut Tx, loaded: &Loaded, p: &Sealed) -> Resul
         .bind(&facts.subject.id)
         .bind(record_ids)
         // a duty's notification about a case names no record
-        .bind(facts.records.first().map_or("case_notification", |r| r.kind.as_str()))
+        .bind(facts.records.first().map_or(super::NO_RECORD_KIND, |r| r.kind.as_str()))
         .bind(&facts.requester.agency)
         .bind(&facts.recipient.agency)
         .bind(facts.recipient.role.map(|r| r.as_str()))
