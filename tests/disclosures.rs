@@ -211,6 +211,18 @@ async fn consented_referral() -> (Child, String, Value) {
     (c, cid, body)
 }
 
+/// The social worker withdraws the child's consent `cid`: the answer (200).
+async fn withdrawn(sw: &common::Person, child: &str, cid: &str) -> broker::client::Response {
+    let r = sw
+        .post(
+            &format!("/v1/subjects/{child}/consents/{cid}/withdraw"),
+            &json!({}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    r
+}
+
 #[tokio::test]
 async fn a_withdrawn_consent_stops_the_next_disclosure_and_cannot_be_withdrawn_twice() {
     let (c, cid, to_early_help) = consented_referral().await;
@@ -505,13 +517,7 @@ async fn a_disclosure_racing_a_withdrawal_is_decided_on_the_facts_at_its_place_i
     while answered.load(std::sync::atomic::Ordering::SeqCst) < 48 {
         tokio::time::sleep(std::time::Duration::from_millis(1)).await;
     }
-    let r = sw
-        .post(
-            &format!("/v1/subjects/{child}/consents/{cid}/withdraw"),
-            &json!({}),
-        )
-        .await;
-    assert_eq!(r.status, 200, "{}", r.text());
+    let r = withdrawn(sw, child, &cid).await;
     let withdrawn_at_seq = r.json()["audit_seq"].as_i64().expect("an audit_seq");
     let (mut permits, mut refusals) = (0, 0);
     for worker in workers {
@@ -557,5 +563,53 @@ async fn a_disclosure_racing_a_withdrawal_is_decided_on_the_facts_at_its_place_i
         .await
         .expect("verifying");
     assert!(verified.ok, "{verified:?}");
+    c.stop().await;
+}
+
+/// The race above made deterministic: a disclosure whose instant was taken before a consent was
+/// withdrawn, and whose facts were read after the withdrawal was acknowledged, is decided on
+/// the withdrawal. (Decided "as of" its earlier instant, the consent was still in force then,
+/// the facts had not moved since the read, and the packet was sent after the withdrawal.)
+#[tokio::test]
+async fn a_decision_asked_before_a_withdrawal_and_read_after_it_is_decided_on_the_withdrawal() {
+    let (c, cid, _) = consented_referral().await;
+    let (server, sw, child) = (&c.server, &c.sw, &c.child);
+    let asked_at = broker::db::now();
+    let r = withdrawn(sw, child, &cid).await;
+    let withdrawn_at = broker::db::parse_ts(r.json()["withdrawn_at"].as_str().expect("an instant"))
+        .expect("an RFC 3339 instant");
+    assert!(
+        asked_at < withdrawn_at,
+        "asked at {asked_at}, withdrawn at {withdrawn_at}"
+    );
+    let ask = broker::store::facts::Ask {
+        at: asked_at,
+        subject: None,
+        record_ids: vec![c.record.parse().expect("a record id")],
+        requester: serde_json::from_value(json!({"agency": "csc",
+            "agency_kind": "children_social_care", "sub": "sw.amara",
+            "roles": ["social_worker"]}))
+        .expect("a requester"),
+        recipient: serde_json::from_value(json!({"agency": "early-help",
+            "agency_kind": "early_help", "role": "social_worker"}))
+        .expect("a recipient"),
+        request: serde_json::from_value(json!({"purpose": "assessment", "basis": "consent"}))
+            .expect("a request"),
+    };
+    let loaded = broker::store::facts::load((&server.state.db).into(), &server.state.policy, ask)
+        .await
+        .expect("loading the facts");
+    assert!(
+        loaded.facts.at >= withdrawn_at,
+        "decided at {} on facts read after the withdrawal at {withdrawn_at}",
+        loaded.facts.at
+    );
+    let decision = broker::decision::decide(&server.state.policy, &loaded.facts);
+    let codes: Vec<&str> = decision.reasons.iter().map(|r| r.code.as_str()).collect();
+    assert!(
+        !decision.permitted(),
+        "permitted on a withdrawn consent: {codes:?}"
+    );
+    assert_eq!(codes, ["consent_not_current"]);
     c.stop().await;
 }

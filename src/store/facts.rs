@@ -23,7 +23,10 @@ use crate::on_tx;
 /// the rest ([`load`]).
 #[derive(Debug, Clone)]
 pub struct Ask {
-    /// The instant the decision is made at (ages and consent currency are taken on it).
+    /// The instant the decision is asked at (ages and consent currency are taken on it). The
+    /// loaded facts carry the later of this and the instant the read finished: a decision is
+    /// never made as of a moment before the facts it read, so a withdrawal acknowledged while
+    /// the request waited (its instant after `at`, before the read) is in force for it.
     pub at: DateTime<Utc>,
     /// The child. `None`: the first record's subject (a disclosure names only records; rule
     /// 2.2 refuses any record about another child).
@@ -184,6 +187,10 @@ pub async fn load(reader: Reader<'_>, policy: &Policy, ask: Ask) -> Result<Loade
         (subject_id, child, records, consents, staff_designations, mappa_decisions)
     });
     let (subject_id, child, records, consents, staff_designations, mappa_decisions) = read;
+    // A consent withdrawn at t, committed after `at` was taken but before this read, would
+    // otherwise still be in force "at `at`" and the packet would be sent after the withdrawal
+    // was acknowledged (and placed after it in the chain).
+    let at = at.max(crate::db::now());
     let facts = Facts {
         at,
         requester,
