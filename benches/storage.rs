@@ -4,7 +4,7 @@
 //! `cargo bench --bench storage`
 //!
 //! The chain verified has 100,000 entries unless `BROKER_BENCH_VERIFY_ENTRIES` says otherwise
-//! (e.g. `1000000`); it is built in bulk (`benchseed::append_entries`). With
+//! (e.g. `1000000`); it is built in bulk (`audit::append_entries`). With
 //! `BROKER_BENCH_DATABASE_URL=postgres://.../postgres` the same chain is also built and
 //! verified in a fresh PostgreSQL database on that server, dropped afterwards.
 
@@ -110,7 +110,7 @@ fn postgres_url() -> Option<String> {
 async fn grow_chain(db: &Db, n: u64) -> u64 {
     let have = audit::verify(db).await.unwrap().entries as u64;
     let started = std::time::Instant::now();
-    broker::benchseed::append_entries(db, (have + 1..=n).map(|i| entry(i as i64)))
+    broker::audit::append_entries(db, (have + 1..=n).map(|i| entry(i as i64)))
         .await
         .unwrap();
     eprintln!(

@@ -14,7 +14,7 @@
 //! so a million records cost one encryption.
 //!
 //! The audit entries are chained onto the existing head with the same semantics as
-//! [`Chain::append`] (seq = head + 1, hash = [`Entry::hash`] over the previous hash), many rows
+//! [`Chain::append`](crate::audit::Chain::append) by [`append_entries`] (seq = head + 1, hash = [`Entry::hash`] over the previous hash), many rows
 //! per statement, and the head is stored in the same transaction, so `broker audit verify`
 //! holds afterwards. The first entries record the deposit of each seeded record, the rest are
 //! dry-run decisions (`decision.check`) about them, the shape of a real disclosure entry without
@@ -28,22 +28,20 @@ use serde::Serialize;
 use serde_json::json;
 use sqlx::Row;
 
-use crate::audit::{AuditRow, Cell, Chain, Entry};
+use crate::audit::{Entry, append_entries};
 use crate::config::Config;
 use crate::crypto::AtRestKey;
-use crate::db::{Db, Tx, now, ts};
+use crate::db::bulk::{Val, insert_rows};
+use crate::db::{Db, now, ts};
 use crate::decision::Policy;
 use crate::vocab::{AgencyKind, RecordKind, Section};
-use crate::{on_tx, with_db};
+use crate::with_db;
 
 /// The mark on everything bench-seed writes.
 pub const SEEDER: &str = "bench-seed";
 
 /// Rows written per transaction.
 const ROWS_PER_TRANSACTION: u64 = 10_000;
-
-/// Bound parameters per statement: well under SQLite's 32,766 and PostgreSQL's 65,535.
-const PARAMS_PER_STATEMENT: usize = 16_000;
 
 /// What to write.
 #[derive(Debug, Clone)]
@@ -333,138 +331,6 @@ impl Synthetic {
     }
 }
 
-/// Chains `entries` onto the audit log's head, [`ROWS_PER_TRANSACTION`] per transaction, many
-/// rows per statement: each transaction locks the head ([`Chain::lock`]), numbers and hashes its
-/// entries with [`Chain::link`] as [`Chain::append`] does, inserts them with their `audit_records` rows, and
-/// stores the head before it commits. Returns the head after the last entry.
-pub async fn append_entries(
-    db: &Db,
-    entries: impl Iterator<Item = Entry>,
-) -> anyhow::Result<Chain> {
-    let mut entries = entries.peekable();
-    let mut head = None;
-    while entries.peek().is_some() {
-        let mut tx = db.begin().await?;
-        let mut chain = Chain::lock(&mut tx).await?;
-        let batch: Vec<(AuditRow, Vec<String>)> = entries
-            .by_ref()
-            .take(ROWS_PER_TRANSACTION as usize)
-            .map(|entry| {
-                let records = entry.record_ids.clone();
-                (chain.link_row(entry), records)
-            })
-            .collect();
-        insert_linked(&mut tx, &batch).await?;
-        chain.store(&mut tx).await?;
-        tx.commit().await?;
-        head = Some(chain);
-    }
-    match head {
-        Some(chain) => Ok(chain),
-        None => {
-            let mut tx = db.begin().await?;
-            let chain = Chain::lock(&mut tx).await?;
-            tx.commit().await?;
-            Ok(chain)
-        }
-    }
-}
-
-/// Inserts linked entries and their `audit_records` index rows.
-async fn insert_linked(tx: &mut Tx, batch: &[(AuditRow, Vec<String>)]) -> Result<(), sqlx::Error> {
-    let rows: Vec<Val<'_>> = batch
-        .iter()
-        .flat_map(|(row, _)| row.cells())
-        .map(Val::from)
-        .collect();
-    insert_rows(
-        tx,
-        &format!("audit_log ({})", crate::audit::columns()),
-        crate::audit::ROW_COLUMNS,
-        &rows,
-    )
-    .await?;
-    let index: Vec<Val<'_>> = batch
-        .iter()
-        .flat_map(|(row, records)| {
-            records
-                .iter()
-                .flat_map(|r| [Val::Text(r), Val::Int(row.seq)])
-        })
-        .collect();
-    insert_rows(tx, "audit_records (record_id, seq)", 2, &index).await
-}
-
-/// One bound value of a multi-row insert.
-#[derive(Debug, Clone, Copy)]
-enum Val<'a> {
-    Text(&'a str),
-    OptText(Option<&'a str>),
-    Int(i64),
-    Bytes(&'a [u8]),
-}
-
-impl<'a> From<Cell<'a>> for Val<'a> {
-    fn from(cell: Cell<'a>) -> Val<'a> {
-        match cell {
-            Cell::Int(v) => Val::Int(v),
-            Cell::Text(v) => Val::Text(v),
-            Cell::OptText(v) => Val::OptText(v),
-        }
-    }
-}
-
-/// `INSERT INTO {into} VALUES (.., ..), ..` for `rows` rows of `columns` values, with `$N`
-/// placeholders or, when `positional`, `?` ones. (SQLite looks a `$N` up by name, in a list as
-/// long as the statement's parameters, for every value bound: quadratic in a statement this
-/// big. A `?` is just the next one.)
-fn insert_sql(into: &str, columns: usize, rows: usize, positional: bool) -> String {
-    let mut sql = format!("INSERT INTO {into} VALUES ");
-    for row in 0..rows {
-        sql.push_str(if row == 0 { "(" } else { ", (" });
-        for col in 0..columns {
-            if col > 0 {
-                sql.push_str(", ");
-            }
-            if positional {
-                sql.push('?');
-            } else {
-                sql.push_str(&format!("${}", row * columns + col + 1));
-            }
-        }
-        sql.push(')');
-    }
-    sql
-}
-
-/// Inserts `values` (rows of `columns` values, flattened) in as few statements as the
-/// parameter limit allows.
-async fn insert_rows(
-    tx: &mut Tx,
-    into: &str,
-    columns: usize,
-    values: &[Val<'_>],
-) -> Result<(), sqlx::Error> {
-    let per_statement = (PARAMS_PER_STATEMENT / columns) * columns;
-    let positional = matches!(tx, Tx::Sqlite(_));
-    for chunk in values.chunks(per_statement) {
-        let sql = insert_sql(into, columns, chunk.len() / columns, positional);
-        on_tx!(tx, c => {
-            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
-            for v in chunk {
-                q = match *v {
-                    Val::Text(s) => q.bind(s),
-                    Val::OptText(s) => q.bind(s),
-                    Val::Int(i) => q.bind(i),
-                    Val::Bytes(b) => q.bind(b),
-                };
-            }
-            q.execute(&mut **c).await?;
-        });
-    }
-    Ok(())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -480,17 +346,5 @@ mod tests {
             let parsed = uuid::Uuid::parse_str(&id).unwrap();
             assert_eq!(parsed.get_version_num(), 7, "{id}");
         }
-    }
-
-    #[test]
-    fn the_insert_statement_numbers_its_parameters_row_by_row_or_takes_them_in_turn() {
-        assert_eq!(
-            insert_sql("t (a, b)", 2, 2, false),
-            "INSERT INTO t (a, b) VALUES ($1, $2), ($3, $4)"
-        );
-        assert_eq!(
-            insert_sql("t (a, b)", 2, 2, true),
-            "INSERT INTO t (a, b) VALUES (?, ?), (?, ?)"
-        );
     }
 }

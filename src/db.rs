@@ -12,6 +12,8 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{PgPool, SqlitePool};
 
+pub mod bulk;
+
 /// The database. SQLite has one writer connection (so writes, and the audit chain, are
 /// serialised in the process) and a pool of readers; PostgreSQL one pool.
 #[derive(Clone, Debug)]

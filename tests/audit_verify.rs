@@ -35,7 +35,7 @@ impl Fixture {
     /// A chain of `n` entries of varied shapes, appended in bulk.
     async fn with_chain(n: i64) -> Fixture {
         let f = Fixture::new().await;
-        broker::benchseed::append_entries(&f.db, (1..=n).map(entry))
+        broker::audit::append_entries(&f.db, (1..=n).map(entry))
             .await
             .expect("appending");
         f.assert_verdict(None, n).await;
@@ -466,7 +466,7 @@ async fn a_utf16_sqlite_database_is_verified_column_by_column() {
     });
     assert_eq!(encoding, "UTF-16le");
     let f = Fixture { _dir: dir, url, db };
-    broker::benchseed::append_entries(&f.db, (1..=LONG).map(entry))
+    broker::audit::append_entries(&f.db, (1..=LONG).map(entry))
         .await
         .unwrap();
     f.assert_verdict(None, LONG).await;

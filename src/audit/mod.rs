@@ -3,9 +3,11 @@
 //! Each entry's hash is SHA-256 over the previous hash and the entry's canonical encoding, so an
 //! edited, deleted, inserted or reordered entry breaks the chain at the first bad `seq`.
 
+mod bulk;
 mod row;
 mod verify;
 
+pub use bulk::append_entries;
 pub use row::{AuditRow, Cell, ENTRY_COLUMNS, Kind, ROW_COLUMNS, columns};
 
 pub use verify::{Verification, verify};
