@@ -1,0 +1,294 @@
+//! The OpenAPI 3.1 document, generated from the route table ([`super::routes`]) and the
+//! request types' JSON Schemas (schemars): every `$ref` resolves inside the document, path ids
+//! declare their format, and the callers of an action-governed route are read from the loaded
+//! policy.
+
+use axum::extract::State;
+use axum::response::Json;
+use serde_json::{Map, Value, json};
+
+use super::{Also, Returns, RouteDoc, routes};
+use crate::decision::{Family, Policy};
+use crate::state::AppState;
+
+/// The schema of a path parameter, from how its handler parses it: every `{name}` of the
+/// table must be declared here (the OpenAPI tests fail on one that is not).
+fn path_parameter(name: &str) -> Value {
+    let (schema, description) = match name {
+        // parsed by `extract::path_id` into its typed id: a UUID, anything else 400 `invalid_id`
+        "id" | "cid" | "disclosure_id" => (
+            json!({"type": "string", "format": "uuid"}),
+            "a broker identifier (UUID)",
+        ),
+        // parsed as an i64 by `audit::review`, anything else 400 `invalid_id`
+        "seq" => (
+            json!({"type": "integer", "format": "int64"}),
+            "an audit entry's sequence number",
+        ),
+        other => panic!("the path parameter {{{other}}} has no declared schema in path_parameter"),
+    };
+    json!({"name": name, "in": "path", "required": true, "description": description, "schema": schema})
+}
+
+/// Moves a root schema's `$defs` into `schemas` (the document's `components/schemas`) and
+/// points its references there, so every `$ref` resolves inside the document. Two types
+/// that share a schema name must share the schema.
+fn hoist(schemas: &mut Map<String, Value>, mut root: Value) -> Value {
+    if let Some(object) = root.as_object_mut() {
+        object.remove("$schema");
+        if let Some(Value::Object(defs)) = object.remove("$defs") {
+            for (name, mut def) in defs {
+                rewrite_refs(&mut def);
+                match schemas.get(&name) {
+                    Some(known) if *known != def => panic!(
+                        "two request types have the schema name {name} with different schemas; \
+                         rename one (#[schemars(rename = \"...\")])"
+                    ),
+                    Some(_) => {}
+                    None => {
+                        schemas.insert(name, def);
+                    }
+                }
+            }
+        }
+    }
+    rewrite_refs(&mut root);
+    root
+}
+
+fn rewrite_refs(value: &mut Value) {
+    match value {
+        Value::Object(map) => {
+            for (key, v) in map.iter_mut() {
+                match v {
+                    Value::String(target) if key == "$ref" => {
+                        if let Some(name) = target.strip_prefix("#/$defs/") {
+                            *target = format!("#/components/schemas/{name}");
+                        }
+                    }
+                    _ => rewrite_refs(v),
+                }
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(rewrite_refs),
+        _ => {}
+    }
+}
+
+/// A query parameter is absent or a value, never `null`: the `Option` of a field becomes
+/// "not required" instead.
+fn without_null(mut schema: Value) -> Value {
+    if let Some(Value::Array(types)) = schema.get_mut("type") {
+        types.retain(|t| t != "null");
+        if types.len() == 1 {
+            schema["type"] = types.remove(0);
+        }
+    }
+    if let Some(Value::Array(any)) = schema.get_mut("anyOf") {
+        any.retain(|s| *s != json!({"type": "null"}));
+        if any.len() == 1 {
+            return any.remove(0);
+        }
+    }
+    schema
+}
+
+/// One query parameter per property of the (hoisted) query schema.
+fn query_parameters(schema: &Value) -> Vec<Value> {
+    let required: Vec<&str> = schema["required"]
+        .as_array()
+        .map(|r| r.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default();
+    schema["properties"]
+        .as_object()
+        .map(|props| {
+            props
+                .iter()
+                .map(|(name, prop)| {
+                    json!({"name": name, "in": "query", "required": required.contains(&name.as_str()),
+                           "schema": without_null(prop.clone())})
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn responses(r: &RouteDoc) -> Value {
+    let schema = |name: &str| json!({"$ref": format!("#/components/schemas/{name}")});
+    let problem = json!({"application/problem+json": {"schema": schema("Problem")}});
+    let success = match r.returns {
+        Returns::Object => json!({"application/json": {"schema": {"type": "object"}}}),
+        Returns::List => {
+            json!({"application/json": {"schema": {"type": "array", "items": {"type": "object"}}}})
+        }
+        Returns::Decision => json!({"application/json": {"schema": schema("Decision")}}),
+        Returns::Text(media) => json!({ media: {"schema": {"type": "string"}} }),
+    };
+    let mut out = Map::new();
+    out.insert(
+        r.ok.to_string(),
+        json!({"description": "success", "content": success}),
+    );
+    if r.also.contains(&Also::DeniesWithDecision) {
+        out.insert("403".into(), json!({
+            "description": "denied by the policy (the decision body, with every reason) or refused (a problem)",
+            "content": {"application/json": {"schema": schema("Decision")},
+                        "application/problem+json": {"schema": schema("Problem")}},
+        }));
+    }
+    out.insert(
+        "4XX".into(),
+        json!({"description": "refused: the problem's code and detail say why; nothing was done", "content": problem}),
+    );
+    if r.also.contains(&Also::ReadinessBody) {
+        out.insert("503".into(), json!({
+            "description": "not ready: the database does not answer a read, or does not take a write again",
+            "content": {"application/json": {"schema": schema("Readiness")}},
+        }));
+    } else if !r.also.contains(&Also::NoStore) {
+        out.insert(
+            "503".into(),
+            json!({"description": "the store is unavailable; nothing was done, try again", "content": problem}),
+        );
+    }
+    Value::Object(out)
+}
+
+/// Schemas the document names beside the request types': the problem, the decision body of
+/// API.md and the readiness body.
+fn answer_schemas() -> Value {
+    let strings = json!({"type": "array", "items": {"type": "string"}});
+    json!({
+        "Problem": {"type": "object", "required": ["type", "title", "status", "code", "detail"], "properties": {
+            "type": {"type": "string"}, "title": {"type": "string"}, "status": {"type": "integer"},
+            "code": {"type": "string"}, "detail": {"type": "string"}}},
+        "Decision": {"type": "object",
+            "required": ["decision", "view", "sections_released", "sections_withheld", "reasons",
+                         "obligations", "policy_version", "disclosure_id", "audit_seq"],
+            "properties": {
+                "decision": {"enum": ["permit", "deny"]},
+                "view": {"type": ["string", "null"]},
+                "sections_released": strings, "sections_withheld": strings,
+                "reasons": {"type": "array", "items": {"type": "object", "required": ["code", "message"],
+                    "properties": {"code": {"type": "string"}, "message": {"type": "string"}}}},
+                "obligations": strings,
+                "policy_version": {"type": "string"},
+                "disclosure_id": {"type": ["string", "null"], "format": "uuid"},
+                "audit_seq": {"type": "integer"}}},
+        "Readiness": {"type": "object", "required": ["status", "database"], "properties": {
+            "status": {"enum": ["ready", "unavailable"]}, "database": {"type": "string"},
+            "failing": {"enum": ["read", "write"]}}},
+    })
+}
+
+/// Who the loaded policy lets call `action`: its `actions.csv` rows, in words.
+fn who_may(policy: &Policy, action: crate::vocab::Action) -> String {
+    let rows: Vec<String> = policy
+        .rows_of(Family::Actions)
+        .into_iter()
+        .filter(|row| row.first().map(String::as_str) == Some(action.as_str()))
+        .map(|row| {
+            let field = |i: usize| row.get(i).map(String::as_str).unwrap_or("*");
+            let any = |v: &str, what: &str| {
+                if v == "*" {
+                    format!("any {what}")
+                } else {
+                    v.to_owned()
+                }
+            };
+            let relation = match field(3) {
+                "*" => String::new(),
+                "childs_school" => ", for a child whose recorded school is the caller's".into(),
+                "chair" => ", as the chair of the minutes".into(),
+                "owner" => ", for a record the caller's agency owns".into(),
+                "lead_agency" => ", where the caller's agency leads the case".into(),
+                other => format!(", where {other}"),
+            };
+            format!(
+                "{} {} of {}{relation}",
+                field(4),
+                any(field(2), "role"),
+                any(field(1), "agency kind")
+            )
+        })
+        .collect();
+    if rows.is_empty() {
+        "nobody (no row)".to_owned()
+    } else {
+        rows.join("; ")
+    }
+}
+
+/// The OpenAPI 3.1 document, generated from the route table and the request types.
+pub fn openapi() -> Value {
+    document(None)
+}
+
+/// The document with each action-governed route's callers read from `policy` (its
+/// `actions.csv` rows), as `GET /openapi.json` serves it: the text changes when an IG officer
+/// changes the policy, and cannot drift from it.
+pub fn openapi_with(policy: &Policy) -> Value {
+    document(Some(policy))
+}
+
+fn document(policy: Option<&Policy>) -> Value {
+    let Value::Object(mut schemas) = answer_schemas() else {
+        unreachable!("answer_schemas is an object")
+    };
+    let mut paths = Map::new();
+    for r in routes() {
+        let mut params: Vec<Value> = r
+            .path
+            .split('/')
+            .filter_map(|seg| seg.strip_prefix('{').and_then(|s| s.strip_suffix('}')))
+            .map(path_parameter)
+            .collect();
+        if let Some(query) = r.query.clone() {
+            params.extend(query_parameters(&hoist(&mut schemas, query)));
+        }
+        let mut op = json!({
+            "operationId": r.handler.replace(' ', "").replace("::", "."),
+            "summary": r.summary,
+            "description": match (policy, r.action) {
+                (Some(policy), Some(action)) => format!(
+                    "Who may call it: {}. policies/actions.csv `{action}` (policy {}): {}.",
+                    r.who,
+                    policy.version(),
+                    who_may(policy, action)
+                ),
+                _ => format!("Who may call it: {}.", r.who),
+            },
+            "parameters": params,
+            "responses": responses(&r),
+        });
+        if let Some(schema) = r.body.clone() {
+            op["requestBody"] = json!({"required": true, "content": {"application/json": {
+                "schema": hoist(&mut schemas, schema)}}});
+        }
+        if r.path.starts_with("/v1/") {
+            op["security"] = json!([{"mtls": [], "bearer": []}]);
+        } else {
+            op["security"] = json!([{"mtls": []}]);
+        }
+        let entry = paths.entry(r.path.to_owned()).or_insert_with(|| json!({}));
+        entry[r.method] = op;
+    }
+    json!({
+        "openapi": "3.1.0",
+        "info": {"title": "broker", "version": env!("CARGO_PKG_VERSION"),
+                 "description": "Multi-agency information-sharing gateway for child safeguarding"},
+        "paths": paths,
+        "components": {
+            "securitySchemes": {
+                "mtls": {"type": "mutualTLS", "description": "client certificate with SAN URI urn:broker:agency:<id>"},
+                "bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"},
+            },
+            "schemas": schemas,
+        },
+    })
+}
+
+/// `GET /openapi.json`: the document with the loaded policy's callers.
+pub(super) async fn serve(State(state): State<AppState>) -> Json<Value> {
+    Json(openapi_with(&state.policy))
+}
