@@ -44,6 +44,15 @@ fn duties(v: &Value) -> Vec<(String, String, String)> {
         .collect()
 }
 
+/// The case for `w`'s child, opened on a referral three hours ago: the answer, with its duties.
+async fn opened_three_hours_ago(w: &World) -> Value {
+    let r = w
+        .open(&w.child, "harmful_behaviour", ago(Duration::hours(3)), &[])
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text());
+    r.json()
+}
+
 fn t(duty: &str, agency: &str, decision: &str) -> (String, String, String) {
     (duty.into(), agency.into(), decision.into())
 }
@@ -65,11 +74,7 @@ async fn opening_a_case_and_convening_a_strategy_meeting_notify_the_school_and_t
     let w = World::new().await;
     camhs_has_received(&w).await;
     let packets = count(&w.server, "packets").await;
-    let r = w
-        .open(&w.child, "harmful_behaviour", ago(Duration::hours(3)), &[])
-        .await;
-    assert_eq!(r.status, 201, "{}", r.text());
-    let opened = r.json();
+    let opened = opened_three_hours_ago(&w).await;
     assert_eq!(
         duties(&opened),
         [
@@ -158,6 +163,67 @@ async fn opening_a_case_and_convening_a_strategy_meeting_notify_the_school_and_t
         report["duties"],
         json!({"delivered": 4, "denied": 0}),
         "{report}"
+    );
+}
+
+/// A notice about a child under MAPPA management is a disclosure on `legal_obligation`, so the
+/// forum that manages the child is told of it (RULES 5), in the same action: its own packet to
+/// the MAPPA coordinator, its own audit entry pointing at the notice's.
+#[tokio::test]
+async fn a_notice_about_a_child_under_mappa_tells_the_forum_in_the_same_action() {
+    let w = World::new().await;
+    let coordinator = w
+        .server
+        .person("mappa", "coord.lee", Role::MappaCoordinator);
+    let status = json!({"active": true, "category": 1, "level": 2});
+    let r = coordinator
+        .put(&format!("/v1/subjects/{}/mappa", w.child), &status)
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let packets = count(&w.server, "packets").await;
+    let opened = opened_three_hours_ago(&w).await;
+    assert_eq!(
+        duties(&opened),
+        [t("involvement_school", "school-hillside", "permit")],
+        "{opened}"
+    );
+    assert_eq!(
+        count(&w.server, "packets").await,
+        packets + 2,
+        "the notice and the forum's notification, in the same action"
+    );
+    let notice = disclosure_of(&opened, "involvement_school");
+    let entries: Vec<(i64, String)> = broker::with_db!(&w.server.state.db, pool => {
+        sqlx::query_as("SELECT seq, detail FROM audit_log WHERE action = 'disclosure' ORDER BY seq")
+            .fetch_all(pool).await.unwrap()
+    });
+    let detail = |i: usize| -> Value { serde_json::from_str(&entries[i].1).unwrap() };
+    assert_eq!(entries.len(), 2, "{entries:?}");
+    let (told, forum) = (detail(0), detail(1));
+    assert_eq!(told["disclosure_id"], json!(notice), "{told}");
+    assert_eq!(told["notify_mappa"]["notified"], true, "{told}");
+    assert_eq!(told["notify_mappa"]["mappa_agency"], "mappa", "{told}");
+    assert_eq!(
+        forum["notifies"]["audit_seq"],
+        json!(entries[0].0),
+        "{forum}"
+    );
+    let to_forum = told["notify_mappa"]["disclosure_id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("the forum's packet: {told}"));
+    let coord = w
+        .server
+        .token("mappa", "coord.lee", &[Role::MappaCoordinator]);
+    let packet = flows::open_packet(&w.server, "mappa", &coord, to_forum).await;
+    assert_eq!(packet["view"], "notification", "{packet}");
+    assert_eq!(
+        packet["notifies"]["disclosure_id"],
+        json!(notice),
+        "{packet}"
+    );
+    assert_eq!(
+        packet["notifies"]["to_agency"], "school-hillside",
+        "{packet}"
     );
 }
 

@@ -3,10 +3,13 @@
 //! is planned by `decision::duties::plan`, each notification is decided by `decide` with the
 //! facts read inside the same transaction, a permitted one is sealed to its recipient and
 //! stored as a packet, and every one, delivered or denied, gets its audit entry and its row
-//! on the case. A denied duty is never dropped.
+//! on the case. A denied duty is never dropped. A notice about a child under MAPPA management
+//! carries `notify_mappa` like any disclosure on its basis, and the forum is told of it in the
+//! same action (`notify`).
 
 use serde_json::{Value, json};
 
+use super::notify::{self, Notice};
 use super::packet::{entry_for, seal};
 use crate::cases::store::{self, Case, Duty as DutyRow};
 use crate::db::{now, ts};
@@ -16,8 +19,9 @@ use crate::error::ApiError;
 use crate::identity::Principal;
 use crate::on_tx;
 use crate::state::AppState;
-use crate::store::facts::{self, Ask};
-use crate::store::packets::store_if_current;
+use crate::store::facts::{self, Ask, Loaded};
+use crate::store::packets::{Sealed, store_if_current};
+use crate::vocab::Obligation;
 use crate::writer::WriteTx;
 
 /// What the broker knows about `case`'s child when a duty falls due, read inside the action.
@@ -122,6 +126,7 @@ pub(super) async fn carry_out(
             "duty": duty, "trigger": trigger.to_string(), "case_id": case.id,
         });
         let mut disclosure = None;
+        let mut forum = None;
         if decision.permitted() {
             // what the recipient is told: the step and who leads, never a record's content
             let notice = json!({
@@ -137,10 +142,12 @@ pub(super) async fn carry_out(
                 at,
                 Some(notice),
             )?;
-            if !store_if_current(tx.tx(), &loaded, &sealed).await? {
-                return Err(ApiError::internal(
-                    "the child's facts changed inside the write action",
-                ));
+            store_current(tx, &loaded, &sealed).await?;
+            // a child under MAPPA: the forum is told of the notice as of any disclosure (RULES 5)
+            if decision.obligations.contains(&Obligation::NotifyMappa) {
+                forum = Some(notify::prepare(
+                    state, principal, &loaded, &decision, &sealed, at,
+                )?);
             }
             entry.packet_sha256 = Some(format!("sha256:{}", sealed.sha));
             disclosure = Some(sealed.disclosure);
@@ -148,8 +155,21 @@ pub(super) async fn carry_out(
         if let Value::Object(detail) = &mut entry.detail {
             detail.insert("duty".into(), about);
             detail.insert("disclosure_id".into(), json!(disclosure));
+            if let Some(forum) = &forum {
+                detail.insert("notify_mappa".into(), forum.outcome());
+            }
         }
         let audit_seq = tx.append(entry).await?;
+        if let Some(Notice::Ready {
+            sealed: notice,
+            entry: mut notice_entry,
+            ..
+        }) = forum
+        {
+            store_current(tx, &loaded, &notice).await?;
+            notice_entry.detail["notifies"]["audit_seq"] = json!(audit_seq);
+            tx.append(*notice_entry).await?;
+        }
         let recorded = DutyRow {
             seq,
             duty: duty.clone(),
@@ -174,4 +194,15 @@ pub(super) async fn carry_out(
         seq += 1;
     }
     Ok(done)
+}
+
+/// Stores a packet inside the trigger's action, whose facts were read in it and cannot move.
+async fn store_current(tx: &mut WriteTx, loaded: &Loaded, sealed: &Sealed) -> Result<(), ApiError> {
+    if store_if_current(tx.tx(), loaded, sealed).await? {
+        Ok(())
+    } else {
+        Err(ApiError::internal(
+            "the child's facts changed inside the write action",
+        ))
+    }
 }
