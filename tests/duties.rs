@@ -68,6 +68,15 @@ fn disclosure_of(v: &Value, duty: &str) -> String {
         .to_owned()
 }
 
+/// The notice of `duty` in `answer`, opened by `agency`'s person holding `token`: a
+/// notification of that duty.
+async fn notice_of(w: &World, agency: &str, token: &str, answer: &Value, duty: &str) -> Value {
+    let notice = flows::open_packet(&w.server, agency, token, &disclosure_of(answer, duty)).await;
+    assert_eq!(notice["view"], "notification", "{notice}");
+    assert_eq!(notice["notifies"]["duty"], duty, "{notice}");
+    notice
+}
+
 #[tokio::test]
 async fn opening_a_case_and_convening_a_strategy_meeting_notify_the_school_and_the_agencies_involved()
  {
@@ -91,15 +100,7 @@ async fn opening_a_case_and_convening_a_strategy_meeting_notify_the_school_and_t
 
     // the DSL opens the notice: it says a case is led by csc and carries no record content
     let dsl = w.server.token("school-hillside", "dsl.jones", &[Role::Dsl]);
-    let notice = flows::open_packet(
-        &w.server,
-        "school-hillside",
-        &dsl,
-        &disclosure_of(&opened, "involvement_school"),
-    )
-    .await;
-    assert_eq!(notice["view"], "notification", "{notice}");
-    assert_eq!(notice["notifies"]["duty"], "involvement_school", "{notice}");
+    let notice = notice_of(&w, "school-hillside", &dsl, &opened, "involvement_school").await;
     assert_eq!(notice["notifies"]["lead_agency"], "csc", "{notice}");
     assert_eq!(notice["notifies"]["lead_sub"], "sw.amara", "{notice}");
     let text = notice.to_string();
@@ -228,7 +229,7 @@ async fn a_notice_about_a_child_under_mappa_tells_the_forum_in_the_same_action()
 }
 
 #[tokio::test]
-async fn a_merlin_notice_and_a_court_decision_go_out_when_deposited_about_a_child_with_a_case() {
+async fn a_merlin_notice_and_a_court_decision_go_out_when_deposited_with_a_case_open_or_none() {
     let w = World::new().await;
     camhs_has_received(&w).await;
     let case = w.opened(&w.child, ago(Duration::hours(5))).await;
@@ -242,7 +243,10 @@ async fn a_merlin_notice_and_a_court_decision_go_out_when_deposited_about_a_chil
     assert_eq!(r.status, 201, "{}", r.text());
     assert_eq!(
         duties(&r.json()),
-        [t("merlin_youth_support", "yos", "permit")],
+        [
+            t("merlin_youth_support", "yos", "permit"),
+            t("merlin_contact_service", "csc", "permit"),
+        ],
         "{}",
         r.text()
     );
@@ -259,7 +263,8 @@ async fn a_merlin_notice_and_a_court_decision_go_out_when_deposited_about_a_chil
     );
 
     // the youth offending service deposits the court's decision: every agency that has
-    // received a disclosure about the child is told (camhs, the school, and yos itself not)
+    // received a disclosure about the child is told (camhs, csc, which the MERLIN notice reached,
+    // and the school; yos itself not)
     let r = w
         .server
         .client("yos")
@@ -272,6 +277,7 @@ async fn a_merlin_notice_and_a_court_decision_go_out_when_deposited_about_a_chil
         duties(&r.json()),
         [
             t("court_decision", "camhs", "permit"),
+            t("court_decision", "csc", "permit"),
             t("court_decision", "school-hillside", "permit"),
         ],
         "{}",
@@ -279,23 +285,104 @@ async fn a_merlin_notice_and_a_court_decision_go_out_when_deposited_about_a_chil
     );
     assert_eq!(
         duties(&w.read(&case).await).len(),
-        5,
+        7,
         "listed on the child's case"
     );
 
-    // a child with no open case: the deposit sets nothing off (there is no case to list it on)
+    assert_eq!(
+        count(&w.server, "record_duties").await,
+        0,
+        "with a case open, nothing is listed on the record"
+    );
+    merlin_before_any_referral(&w).await;
+}
+
+/// A MERLIN notice about a child with no case open (before any referral) still goes to the
+/// youth support service and the Contact Service; its duties are listed on the record and
+/// counted in the timeliness report under the police, whose duty it was.
+async fn merlin_before_any_referral(w: &World) {
     let other = w.another_child().await;
-    let r = police
+    let pc = w.server.token("police", "pc.evans", &[Role::PoliceOfficer]);
+    let packets = count(&w.server, "packets").await;
+    let r = w
+        .server
+        .client("police")
         .post(
             "/v1/records",
             &pc,
             &json!({"subject_id": other, "kind": "police_notification",
-            "subject_role": "harmful_behaviour", "sections": {"summary": "s"}}),
+            "subject_role": "harmful_behaviour", "sections": {"summary": "MERLIN 24/5678"}}),
         )
         .await
         .unwrap();
     assert_eq!(r.status, 201, "{}", r.text());
-    assert_eq!(r.json()["duties"], json!([]), "{}", r.text());
+    let deposited = r.json();
+    assert_eq!(
+        duties(&deposited),
+        [
+            t("merlin_youth_support", "yos", "permit"),
+            t("merlin_contact_service", "csc", "permit"),
+        ],
+        "{deposited}"
+    );
+    for d in deposited["duties"].as_array().unwrap() {
+        assert_eq!(d["listed_on"], "record", "{d}");
+    }
+    assert_eq!(count(&w.server, "packets").await, packets + 2);
+    let listed: Vec<(String, String, String, String)> = broker::with_db!(&w.server.state.db, pool => {
+        sqlx::query_as("SELECT record_id, subject_id, agency, duty FROM record_duties ORDER BY seq")
+            .fetch_all(pool).await.unwrap()
+    });
+    let record = deposited["id"].as_str().unwrap();
+    assert_eq!(
+        listed,
+        [
+            (
+                record.into(),
+                other.clone(),
+                "police".into(),
+                "merlin_youth_support".into()
+            ),
+            (
+                record.into(),
+                other.clone(),
+                "police".into(),
+                "merlin_contact_service".into()
+            ),
+        ]
+    );
+    // the Contact Service's social worker opens it: a MERLIN about the child, no case yet
+    let duty_sw = w.server.token("csc", "sw.amara", &[Role::SocialWorker]);
+    let notice = notice_of(w, "csc", &duty_sw, &deposited, "merlin_contact_service").await;
+    assert_eq!(notice["notifies"]["lead_agency"], Value::Null, "{notice}");
+    assert!(
+        !notice.to_string().contains("24/5678"),
+        "no section content: {notice}"
+    );
+    let ig = w
+        .server
+        .token("partnership", "ig.patel", &[Role::IgOfficer]);
+    let report = |agency: &'static str| {
+        let ig = ig.clone();
+        let client = w.server.client("partnership");
+        async move {
+            client
+                .get(&format!("/v1/reports/timeliness?agency={agency}"), &ig)
+                .await
+                .unwrap()
+                .json()
+        }
+    };
+    assert_eq!(
+        report("police").await["duties"],
+        json!({"delivered": 2, "denied": 0}),
+        "the police's duties, listed on its record"
+    );
+    assert_eq!(
+        report("csc").await["duties"],
+        json!({"delivered": 7, "denied": 0}),
+        "the duties listed on csc's case"
+    );
 }
 
 #[tokio::test]
@@ -355,7 +442,10 @@ async fn a_duty_the_rules_refuse_is_kept_denied_with_its_reasons_audited_and_cou
         .unwrap();
     assert_eq!(
         duties(&r.json()),
-        [t("merlin_youth_support", "yos", "deny")],
+        [
+            t("merlin_youth_support", "yos", "deny"),
+            t("merlin_contact_service", "csc", "deny"),
+        ],
         "{}",
         r.text()
     );
@@ -386,7 +476,7 @@ async fn a_duty_the_rules_refuse_is_kept_denied_with_its_reasons_audited_and_cou
     let case = w.read(&id).await;
     assert_eq!(
         duties(&case).len(),
-        5,
+        6,
         "every refused duty is kept on the case: {case}"
     );
     for d in case["duties"].as_array().unwrap() {
@@ -404,7 +494,7 @@ async fn a_duty_the_rules_refuse_is_kept_denied_with_its_reasons_audited_and_cou
             .fetch_one(pool).await.unwrap()
     });
     assert_eq!(
-        denied, 5,
+        denied, 6,
         "each refusal is a denied decision in the audit log"
     );
     let ig = w
@@ -419,7 +509,7 @@ async fn a_duty_the_rules_refuse_is_kept_denied_with_its_reasons_audited_and_cou
         .json();
     assert_eq!(
         report["duties"],
-        json!({"delivered": 0, "denied": 5}),
+        json!({"delivered": 0, "denied": 6}),
         "{report}"
     );
 }

@@ -87,15 +87,19 @@ pub async fn timeliness(
         if agency.is_some() { "$5" } else { "$4" },
         if agency.is_some() { "$6" } else { "$5" },
     );
+    // the duties listed on cases (by lead agency) and on records deposited with no case open
+    // (by the depositing agency, whose duty it was)
+    let (by_lead, by_depositor) = if agency.is_some() {
+        (" AND lead_agency = $3", " AND agency = $3")
+    } else {
+        ("", "")
+    };
     let duties_sql = format!(
         "SELECT CAST(SUM(CASE WHEN decision = 'permit' THEN 1 ELSE 0 END) AS BIGINT), \
-         CAST(SUM(CASE WHEN decision = 'deny' THEN 1 ELSE 0 END) AS BIGINT) \
-         FROM case_duties WHERE created_at >= $1 AND created_at < $2{}",
-        if agency.is_some() {
-            " AND lead_agency = $3"
-        } else {
-            ""
-        }
+         CAST(SUM(CASE WHEN decision = 'deny' THEN 1 ELSE 0 END) AS BIGINT) FROM ( \
+         SELECT decision FROM case_duties WHERE created_at >= $1 AND created_at < $2{by_lead} \
+         UNION ALL \
+         SELECT decision FROM record_duties WHERE created_at >= $1 AND created_at < $2{by_depositor}) d"
     );
     let (f, t, a) = (ts(from), ts(to), ts(as_of));
     with_db!(db, pool => {

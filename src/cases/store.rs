@@ -363,5 +363,5 @@ pub async fn list(db: &Db, f: &Filter) -> Result<Vec<(Case, Vec<Clock>)>, sqlx::
 }
 
 pub use super::writes::{
-    append_event, insert, insert_duty, next_duty_seq, store_clocks, update_case,
+    append_event, insert, insert_duty, insert_record_duty, next_duty_seq, store_clocks, update_case,
 };

@@ -164,3 +164,33 @@ pub async fn insert_duty(
         .await
         .map(drop))
 }
+
+/// Records a duty set off by record `record_id` about `subject_id`, deposited by `agency`
+/// when the child had no case open (listed on the record; `seq` 1, 2, ... within it).
+pub async fn insert_record_duty(
+    tx: &mut WriteTx,
+    record_id: &str,
+    subject_id: &str,
+    agency: &str,
+    d: &Duty,
+) -> Result<(), sqlx::Error> {
+    on_tx!(tx, c => sqlx::query(
+        "INSERT INTO record_duties (record_id, seq, subject_id, agency, duty, trigger_name, \
+         recipient_agency, decision, reasons, disclosure_id, audit_seq, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)")
+        .bind(record_id)
+        .bind(d.seq)
+        .bind(subject_id)
+        .bind(agency)
+        .bind(&d.duty)
+        .bind(&d.trigger_name)
+        .bind(&d.recipient_agency)
+        .bind(&d.decision)
+        .bind(&d.reasons)
+        .bind(&d.disclosure_id)
+        .bind(d.audit_seq)
+        .bind(&d.created_at)
+        .execute(&mut **c)
+        .await
+        .map(drop))
+}

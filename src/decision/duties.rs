@@ -18,7 +18,7 @@ pub enum Trigger {
     CaseOpened,
     /// An event of this kind is recorded on a case.
     Event(EventKind),
-    /// A record of this kind is deposited about a child with an open case.
+    /// A record of this kind is deposited about a child (with a case open or not).
     Record(RecordKind),
 }
 

@@ -224,7 +224,7 @@ pub(crate) async fn event(
         &principal,
         &mut tx,
         Trigger::Event(event.kind),
-        &case,
+        super::duties::ListedOn::Case(&case),
         record.as_deref(),
     )
     .await?;

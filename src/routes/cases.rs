@@ -259,7 +259,7 @@ pub(crate) async fn open(
         &principal,
         &mut tx,
         Trigger::CaseOpened,
-        &case,
+        super::duties::ListedOn::Case(&case),
         None,
     )
     .await?;

@@ -24,23 +24,47 @@ use crate::store::packets::{Sealed, store_if_current};
 use crate::vocab::Obligation;
 use crate::writer::WriteTx;
 
-/// What the broker knows about `case`'s child when a duty falls due, read inside the action.
+/// Where the duties a trigger sets off are listed: on the child's case, or, for a record
+/// deposited about a child with no case open (a MERLIN notice before any referral), on the
+/// record itself. Either way each is carried out, audited and counted.
+pub(super) enum ListedOn<'a> {
+    Case(&'a Case),
+    Record { subject: &'a str, record: &'a str },
+}
+
+impl ListedOn<'_> {
+    fn subject(&self) -> &str {
+        match self {
+            ListedOn::Case(case) => &case.subject_id,
+            ListedOn::Record { subject, .. } => subject,
+        }
+    }
+
+    fn case(&self) -> Option<&Case> {
+        match self {
+            ListedOn::Case(case) => Some(case),
+            ListedOn::Record { .. } => None,
+        }
+    }
+}
+
+/// What the broker knows about the child when a duty falls due, read inside the action.
 async fn world(
     state: &AppState,
     principal: &Principal,
     tx: &mut WriteTx,
-    case: &Case,
+    subject: &str,
 ) -> Result<World, ApiError> {
     let school: Option<String> = on_tx!(tx, c => sqlx::query_scalar(
         "SELECT school_agency FROM subjects WHERE id = $1")
-        .bind(&case.subject_id)
+        .bind(subject)
         .fetch_optional(&mut **c)
         .await?)
     .flatten();
     let previous: Vec<(String, Option<String>)> = on_tx!(tx, c => sqlx::query_as(
         "SELECT to_agency, MIN(to_role) FROM packets WHERE subject_id = $1 \
          GROUP BY to_agency ORDER BY to_agency")
-        .bind(&case.subject_id)
+        .bind(subject)
         .fetch_all(&mut **c)
         .await?);
     let mut agencies: Vec<Known> = state
@@ -63,22 +87,26 @@ async fn world(
     })
 }
 
-/// Carries out every duty `trigger` sets off for `case`, about `record` where the trigger
-/// has one. Returns the duties as recorded on the case.
+/// Carries out every duty `trigger` sets off about the child of `on`, about `record` where the
+/// trigger has one. Returns the duties as recorded (on the case or on the record).
 pub(super) async fn carry_out(
     state: &AppState,
     principal: &Principal,
     tx: &mut WriteTx,
     trigger: Trigger,
-    case: &Case,
+    on: ListedOn<'_>,
     record: Option<&str>,
 ) -> Result<Vec<DutyRow>, ApiError> {
     let duties = state.policy.duties();
     if !duties.iter().any(|d| d.trigger == trigger) {
         return Ok(Vec::new());
     }
-    let world = world(state, principal, tx, case).await?;
-    let mut seq = store::next_duty_seq(tx, &case.id).await?;
+    let world = world(state, principal, tx, on.subject()).await?;
+    let mut seq = match &on {
+        ListedOn::Case(case) => store::next_duty_seq(tx, &case.id).await?,
+        ListedOn::Record { .. } => 1,
+    };
+    let case = on.case();
     let mut done = Vec::new();
     for Planned {
         duty,
@@ -94,7 +122,7 @@ pub(super) async fn carry_out(
         let at = now();
         let ask = Ask {
             at,
-            subject: Some(case.subject_id.parse().map_err(ApiError::internal)?),
+            subject: Some(on.subject().parse().map_err(ApiError::internal)?),
             record_ids: record
                 .map(str::parse)
                 .transpose()
@@ -123,16 +151,18 @@ pub(super) async fn carry_out(
         let decision = decide(&state.policy, &loaded.facts);
         let mut entry = entry_for(principal, "disclosure", &loaded.facts, &decision);
         let about: Value = json!({
-            "duty": duty, "trigger": trigger.to_string(), "case_id": case.id,
+            "duty": duty, "trigger": trigger.to_string(), "case_id": case.map(|c| &c.id),
         });
         let mut disclosure = None;
         let mut forum = None;
         if decision.permitted() {
-            // what the recipient is told: the step and who leads, never a record's content
+            // what the recipient is told: the step and who leads (no one yet, with no case
+            // open), never a record's content
             let notice = json!({
                 "duty": duty, "trigger": trigger.to_string(),
                 "legal_reference": row.legal_reference,
-                "lead_agency": case.lead_agency, "lead_sub": case.lead_sub,
+                "lead_agency": case.map(|c| &c.lead_agency),
+                "lead_sub": case.map(|c| &c.lead_sub),
             });
             let sealed = seal(
                 state,
@@ -189,7 +219,15 @@ pub(super) async fn carry_out(
             audit_seq: Some(audit_seq),
             created_at: ts(at),
         };
-        store::insert_duty(tx, &case.id, &case.lead_agency, &recorded).await?;
+        match &on {
+            ListedOn::Case(case) => {
+                store::insert_duty(tx, &case.id, &case.lead_agency, &recorded).await?;
+            }
+            ListedOn::Record { subject, record } => {
+                store::insert_record_duty(tx, record, subject, &principal.agency, &recorded)
+                    .await?;
+            }
+        }
         done.push(recorded);
         seq += 1;
     }

@@ -12,6 +12,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use sqlx::Row;
 
+use super::duties::ListedOn;
 use super::extract::{
     Body, Relation, commit_with, configured_agency, invalid, may_as, new_id, path_id, require_as,
     store_failed,
@@ -105,22 +106,34 @@ pub(crate) async fn deposit(
         .await
         .map(drop)
         .map_err(store_failed)?);
-    // a record of a kind duties.csv names, about a child with an open case, sets its duties off
+    // a record of a kind duties.csv names sets its duties off, listed on the child's open case
+    // or, with none open (a MERLIN notice before any referral), on the record
     let mut duties = Vec::new();
     let trigger = crate::decision::duties::Trigger::Record(body.kind);
-    if state.policy.duties().iter().any(|d| d.trigger == trigger)
-        && let Some((case_id, _)) = crate::cases::store::open_case_lead(&mut tx, &subject).await?
-        && let Some((case, _, _)) = crate::cases::store::load_for_write(&mut tx, &case_id).await?
-    {
-        duties =
-            super::duties::carry_out(&state, &principal, &mut tx, trigger, &case, Some(&record))
+    if state.policy.duties().iter().any(|d| d.trigger == trigger) {
+        let case = match crate::cases::store::open_case_lead(&mut tx, &subject).await? {
+            Some((case_id, _)) => crate::cases::store::load_for_write(&mut tx, &case_id)
                 .await?
-                .into_iter()
-                .map(|d| {
-                    json!({"duty": d.duty, "recipient_agency": d.recipient_agency,
-                    "decision": d.decision, "disclosure_id": d.disclosure_id})
-                })
-                .collect();
+                .map(|(case, _, _)| case),
+            None => None,
+        };
+        let on = match &case {
+            Some(case) => ListedOn::Case(case),
+            None => ListedOn::Record {
+                subject: &subject,
+                record: &record,
+            },
+        };
+        duties = super::duties::carry_out(&state, &principal, &mut tx, trigger, on, Some(&record))
+            .await?
+            .into_iter()
+            .map(|d| {
+                json!({"duty": d.duty, "recipient_agency": d.recipient_agency,
+                    "decision": d.decision, "disclosure_id": d.disclosure_id,
+                    "reasons": serde_json::from_str::<Value>(&d.reasons).unwrap_or_default(),
+                    "listed_on": if case.is_some() { "case" } else { "record" }})
+            })
+            .collect();
     }
     let seq = commit_with(tx, entry).await?;
     Ok((
