@@ -10,6 +10,7 @@ mod assets;
 mod ig;
 pub mod oidc;
 mod practitioner;
+mod query;
 pub mod session;
 mod view;
 
