@@ -76,3 +76,11 @@ pub fn with(pairs: &[(String, String)], drop: &[&str], add: Option<(&str, String
     }
     encode(&kept)
 }
+
+/// The value of `name` among `pairs` (empty when absent), to fill a form field back in.
+pub fn value<'a>(pairs: &'a [(String, String)], name: &str) -> &'a str {
+    pairs
+        .iter()
+        .find(|(k, _)| k == name)
+        .map_or("", |(_, v)| v.as_str())
+}
