@@ -106,6 +106,18 @@ fn clock_lines(v: &Value, at: DateTime<Utc>) -> Vec<ClockLine> {
         .unwrap_or_default()
 }
 
+/// `clocks` in the order of `policies/timescales.csv` (the order of the protocol's steps).
+fn in_policy_order(state: &AppState, mut clocks: Vec<ClockLine>) -> Vec<ClockLine> {
+    let timescales = state.policy.timescales();
+    clocks.sort_by_key(|k| {
+        timescales
+            .iter()
+            .position(|t| t.clock == k.clock)
+            .unwrap_or(usize::MAX)
+    });
+    clocks
+}
+
 /// A case in the list.
 pub struct Listed {
     pub id: String,
@@ -293,7 +305,7 @@ pub async fn case(
             opened: when(&c["opened_at"]),
             closed: when(&c["closed_at"]),
             linked: list(&c["linked_case_ids"]).iter().map(text).collect(),
-            clocks: clock_lines(&c["clocks"], at),
+            clocks: in_policy_order(&state, clock_lines(&c["clocks"], at)),
             events,
             duties,
         },
