@@ -642,6 +642,7 @@ async fn a_team_manager_and_an_ig_officer_see_the_overdue_cases_a_case_and_the_t
             "tm.okafor": {"agency": "csc", "roles": ["team_manager"]},
             "ig.patel": {"agency": "partnership", "roles": ["ig_officer"]},
             "sw.amara": {"agency": "csc", "roles": ["social_worker"]},
+            "dsl.jones": {"agency": "school-hillside", "roles": ["dsl"]},
         }),
     )
     .await;
@@ -719,21 +720,25 @@ async fn a_team_manager_and_an_ig_officer_see_the_overdue_cases_a_case_and_the_t
         }
     }
 
-    // a social worker may list cases but not read the report: the API's refusal, nothing read
+    // a social worker may list cases but not read the report, and a school's DSL may see no
+    // case at all: the API's refusal, nothing read
     let before = head_seq(server).await;
     let result = world
         .browse(
             "report-refused",
-            json!({"agency": "csc", "login": "sw.amara"}),
+            json!({"agency": "csc", "login": "sw.amara",
+                   "school": {"agency": "school-hillside", "login": "dsl.jones", "case": overdue}}),
         )
         .await;
-    assert_screenshots(&result, 1);
-    let theirs = actions_of(&world.entries_after(before).await, "sw.amara");
-    assert_eq!(
-        theirs,
-        ["console.sign_in"],
-        "a refused report reads and audits nothing"
-    );
+    assert_screenshots(&result, 2);
+    let entries = world.entries_after(before).await;
+    for login in ["sw.amara", "dsl.jones"] {
+        assert_eq!(
+            actions_of(&entries, login),
+            ["console.sign_in"],
+            "a refused page reads and audits nothing"
+        );
+    }
     world.stop().await;
 }
 

@@ -466,6 +466,22 @@ async function reportRefused(browser) {
   const csv = await ctx.request.get(url("/ui/reports/timeliness.csv"));
   check(csv.status() === 403, `the CSV is 403 too: ${csv.status()}`);
   await ctx.close();
+
+  // a school's DSL may see no case at all: neither page is offered, each is the API's 403
+  const school = await context(browser, params.school.agency);
+  const other = await school.newPage();
+  await signIn(other, params.school.login);
+  check(await other.locator("#nav-cases").count() === 0 && await other.locator("#nav-timeliness").count() === 0,
+    "a DSL is offered no case page");
+  for (const p of ["/ui/cases", `/ui/cases/${params.school.case}`, "/ui/reports/timeliness"]) {
+    const answer = await other.goto(url(p));
+    check(answer.status() === 403, `${p} is 403 to a DSL, as in the API: ${answer.status()}`);
+    check((await text(other, "#error-code")) === "role_not_permitted", `${p} refused as role_not_permitted`);
+    check((await text(other, "h1")) === "You cannot do this" && !(await other.content()).includes(params.school.case), `${p} shows the refusal and nothing of the case`);
+  }
+  await axe(other, "school-refused");
+  await shot(other, "school-refused");
+  await school.close();
 }
 
 const scenarios = { cases: casePages, "cases-ig": casePages, "report-refused": reportRefused, "ig-scoped": igScoped, owner, refused: refusedSignIn, dsl, teacher, ig, tampered, "dev-sign-in": devSignIn, expired };
