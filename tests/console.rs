@@ -15,6 +15,7 @@ use std::time::Duration;
 
 use broker::vocab::Role;
 use common::TestServer;
+use common::cases;
 use common::flows::{self, head_seq};
 use serde_json::{Value, json};
 use sqlx::Row;
@@ -589,6 +590,158 @@ async fn an_ig_officer_searches_the_audit_reviews_an_override_prints_a_report_an
     world.stop().await;
 }
 
+/// Three Hillside pupils' cases led by csc, opened by `sw.amara` through the API, every instant
+/// relative to now: one whose strategy discussion (48 hours) is overdue, one held on time and
+/// one held late. (overdue, on time, late).
+async fn three_cases(server: &TestServer) -> (String, String, String) {
+    let csc = server.client("csc");
+    let sw = server.token("csc", "sw.amara", &[Role::SocialWorker]);
+    let steps = cases::Caseworker {
+        client: &csc,
+        token: &sw,
+    };
+    let (client, token) = (&csc, sw.as_str());
+    let child = move || async move {
+        flows::register(
+            client,
+            token,
+            &flows::born_years_ago(10),
+            Some("school-hillside"),
+        )
+        .await
+    };
+    let overdue = steps
+        .opened(&child().await, cases::ago(chrono::Duration::days(3)))
+        .await;
+    let referred = cases::ago(chrono::Duration::days(1));
+    let on_time = steps.opened(&child().await, referred).await;
+    steps
+        .step(
+            &on_time,
+            "strategy_discussion_held",
+            referred + chrono::Duration::hours(2),
+        )
+        .await;
+    let referred = cases::ago(chrono::Duration::days(5));
+    let late = steps.opened(&child().await, referred).await;
+    steps
+        .step(
+            &late,
+            "strategy_discussion_held",
+            referred + chrono::Duration::hours(72),
+        )
+        .await;
+    (overdue, on_time, late)
+}
+
+#[tokio::test]
+async fn a_team_manager_and_an_ig_officer_see_the_overdue_cases_a_case_and_the_timeliness_chart() {
+    let world = world(
+        "cases",
+        json!({
+            "tm.okafor": {"agency": "csc", "roles": ["team_manager"]},
+            "ig.patel": {"agency": "partnership", "roles": ["ig_officer"]},
+            "sw.amara": {"agency": "csc", "roles": ["social_worker"]},
+            "dsl.jones": {"agency": "school-hillside", "roles": ["dsl"]},
+        }),
+    )
+    .await;
+    let server = &world.server;
+    let (overdue, on_time, late) = three_cases(server).await;
+
+    // the report as the API gives the team manager, counted by hand for the discussion clock
+    let tm = server.token("csc", "tm.okafor", &[Role::TeamManager]);
+    let r = server
+        .client("csc")
+        .get("/v1/reports/timeliness", &tm)
+        .await
+        .expect("the API's report");
+    assert_eq!(r.status, 200, "{}", r.text());
+    let report = r.json();
+    let lines = report["clocks"]
+        .as_array()
+        .expect("the report's clocks")
+        .clone();
+    assert_eq!(lines.len(), server.state.policy.timescales().len());
+    let discussion = lines
+        .iter()
+        .find(|l| l["clock"] == "strategy_discussion")
+        .expect("the discussion clock");
+    for (count, expected) in [
+        ("started", 3),
+        ("met_on_time", 1),
+        ("met_late", 1),
+        ("overdue_now", 1),
+        ("pending", 0),
+        ("closed_unmet", 0),
+    ] {
+        assert_eq!(discussion[count], expected, "{count}: {discussion}");
+    }
+    let unknown = "01a204f3-0000-7000-8000-000000000000";
+    let params = |agency: &str, login: &str| {
+        json!({"agency": agency, "login": login, "overdue_case": overdue,
+               "on_time_case": on_time, "late_case": late, "unknown_case": unknown,
+               "lines": lines, "discussion_rate": "33% (1 of 3)"})
+    };
+
+    for (scenario, agency, login) in [
+        ("cases", "csc", "tm.okafor"),
+        ("cases-ig", "partnership", "ig.patel"),
+    ] {
+        let before = head_seq(server).await;
+        let result = world.browse(scenario, params(agency, login)).await;
+        assert_screenshots(&result, 4);
+        let entries = world.entries_after(before).await;
+        let theirs = actions_of(&entries, login);
+        for action in ["case.list", "case.read", "report.timeliness"] {
+            assert!(
+                theirs.contains(&action.to_owned()),
+                "the case pages are audited as the API's reads are: no {action} in {theirs:?}"
+            );
+        }
+        let read: Vec<&Value> = entries
+            .iter()
+            .filter(|(a, s, _)| a == "case.read" && s == login)
+            .map(|(_, _, d)| d)
+            .collect();
+        for case in [&overdue, &on_time, &late] {
+            assert!(
+                read.iter().any(|d| d["case_id"] == case.as_str()),
+                "{login} read case {case}: {read:?}"
+            );
+        }
+        let csv = entries
+            .iter()
+            .any(|(a, s, d)| a == "report.timeliness" && s == login && d["format"] == "csv");
+        assert!(csv, "the CSV link is the API's CSV, audited: {entries:?}");
+        if scenario == "cases" {
+            let shot = world.out.join("cases-timeliness.png");
+            assert!(shot.exists(), "the report's screenshot is saved");
+        }
+    }
+
+    // a social worker may list cases but not read the report, and a school's DSL may see no
+    // case at all: the API's refusal, nothing read
+    let before = head_seq(server).await;
+    let result = world
+        .browse(
+            "report-refused",
+            json!({"agency": "csc", "login": "sw.amara",
+                   "school": {"agency": "school-hillside", "login": "dsl.jones", "case": overdue}}),
+        )
+        .await;
+    assert_screenshots(&result, 2);
+    let entries = world.entries_after(before).await;
+    for login in ["sw.amara", "dsl.jones"] {
+        assert_eq!(
+            actions_of(&entries, login),
+            ["console.sign_in"],
+            "a refused page reads and audits nothing"
+        );
+    }
+    world.stop().await;
+}
+
 #[tokio::test]
 async fn the_dev_sign_in_works_on_the_dev_world_and_an_idle_session_expires_audited() {
     let world = world(
@@ -698,6 +851,11 @@ async fn no_console_page_answers_without_a_session_and_every_answer_carries_the_
         "/ui/policy".into(),
         format!("/ui/records?record_id={id}"),
         format!("/ui/records/{id}"),
+        "/ui/cases".into(),
+        "/ui/cases?overdue=false&status=open".into(),
+        format!("/ui/cases/{id}"),
+        "/ui/reports/timeliness".into(),
+        "/ui/reports/timeliness.csv".into(),
     ];
     let post = [
         "/ui/signout".to_owned(),

@@ -339,7 +339,152 @@ async function igScoped(browser) {
   await ctx.close();
 }
 
-const scenarios = { "ig-scoped": igScoped, owner, refused: refusedSignIn, dsl, teacher, ig, tampered, "dev-sign-in": devSignIn, expired };
+// a team manager (or the partnership's IG officer): the overdue list, a case page, the
+// timeliness report with its chart and CSV; every page as the API gives this person
+async function casePages(browser) {
+  const ctx = await context(browser, params.agency);
+  const page = await ctx.newPage();
+  const csp = [];
+  page.on("console", (m) => { if (m.text().includes("Content Security Policy")) csp.push(m.text()); });
+  await signIn(page, params.login);
+  check(await page.locator("#nav-cases").count() === 1, "the navigation offers the cases");
+  check(await page.locator("#nav-timeliness").count() === 1, "the navigation offers the timeliness report");
+
+  await page.click("#nav-cases");
+  await page.waitForURL((u) => u.pathname === "/ui/cases");
+  check((await text(page, "h1")) === "Overdue cases", `the list opens on the overdue cases: ${await text(page, "h1")}`);
+  const overdue = page.locator(`#cases tr[data-case="${params.overdue_case}"]`);
+  check(await overdue.count() === 1, "the overdue case is listed");
+  const clock = overdue.locator("li[data-clock=strategy_discussion]");
+  check(await clock.count() === 1, "with its overdue strategy discussion");
+  const late = (await clock.locator(".app-late").textContent()).trim();
+  check(/^1 day( \d+ hours?)? late$/.test(late), `the discussion, due 48 hours after a referral 3 days ago, is a day late: ${late}`);
+  for (const id of [params.on_time_case, params.late_case]) {
+    check(await page.locator(`tr[data-case="${id}"]`).count() === 0, `case ${id}, with no clock overdue, is not listed`);
+  }
+  await axe(page, "overdue");
+  await shot(page, "overdue");
+
+  // every case, through the form, one a page
+  await page.selectOption("#f-overdue", "false");
+  await page.fill("#f-limit", "1");
+  await page.click("#filter");
+  await page.waitForSelector("#cases");
+  check((await text(page, "h1")) === "Cases", "all cases");
+  await axe(page, "all-cases");
+  await shot(page, "all-cases");
+  const seen = [];
+  for (;;) {
+    const rows = page.locator("#cases tbody tr");
+    check(await rows.count() === 1, "one case a page");
+    seen.push(await rows.getAttribute("data-case"));
+    if (await page.locator("#next-page").count() === 0) break;
+    await page.click("#next-page");
+    await page.waitForLoadState();
+    if (await page.locator("#cases-none").count() === 1) break;
+  }
+  for (const id of [params.overdue_case, params.on_time_case, params.late_case]) {
+    check(seen.includes(id), `paging through all cases reaches ${id}: ${seen}`);
+  }
+  check(new Set(seen).size === seen.length, `no case twice: ${seen}`);
+
+  // the case pages, each clock tagged by its status
+  await page.goto(url("/ui/cases"));
+  await overdue.locator("a").click();
+  await page.waitForURL(url(`/ui/cases/${params.overdue_case}`));
+  const tag = async (clockName) => (await page.locator(`#case-clocks tr[data-clock=${clockName}] .govuk-tag`).textContent()).trim();
+  check(await tag("strategy_discussion") === "Overdue", "the overdue clock is tagged Overdue");
+  check(await tag("initial_assessment") === "Running", "a clock within its timescale is Running");
+  check((await text(page, "#case-lead-sub")) === "sw.amara", "the social worker is named");
+  check(await page.locator("#events-none").count() === 1, "no step recorded yet");
+  await axe(page, "case");
+  await shot(page, "case");
+  await page.goto(url(`/ui/cases/${params.late_case}`));
+  check(await tag("strategy_discussion") === "Met late", "a discussion held after 72 hours is Met late");
+  check((await page.locator("#case-events tbody tr").allTextContents()).some((t) => t.includes("strategy discussion held")), "the event is listed");
+  await page.goto(url(`/ui/cases/${params.on_time_case}`));
+  check(await tag("strategy_discussion") === "Met on time", "a discussion held after 2 hours is Met on time");
+  await axe(page, "case-met");
+  const missing = await page.goto(url(`/ui/cases/${params.unknown_case}`));
+  check(missing.status() === 404, `a case that does not exist is 404, as in the API: ${missing.status()}`);
+  check((await text(page, "h1")) === "Page not found", "the not-found page");
+
+  // the report: the API's numbers in the table, one bar per clock in the chart
+  await page.goto(url("/ui/"));
+  await page.click("#nav-timeliness");
+  await page.waitForURL((u) => u.pathname === "/ui/reports/timeliness");
+  for (const line of params.lines) {
+    const row = page.locator(`#timeliness tr[data-clock=${line.clock}]`);
+    check(await row.count() === 1, `the report has a line for ${line.clock}`);
+    for (const count of ["started", "met_on_time", "met_late", "overdue_now", "pending", "closed_unmet"]) {
+      const shown = (await row.locator(`td[data-count=${count}]`).textContent()).trim();
+      check(shown === String(line[count]), `${line.clock} ${count}: the page shows ${shown}, the API ${line[count]}`);
+    }
+    const median = (await row.locator("td[data-count=median_hours]").textContent()).trim();
+    check(median === (line.median_hours === null ? "" : String(line.median_hours)), `${line.clock} median: ${median}, the API ${line.median_hours}`);
+  }
+  const chart = page.locator("svg#timeliness-chart[role=img]");
+  check(await chart.count() === 1, "the chart is an SVG image");
+  check((await chart.locator("title").textContent()).trim() === "On-time rate per clock", "the chart has its title");
+  check((await chart.locator("desc").textContent()).includes(`strategy discussion: ${params.discussion_rate}`), "the description gives the rates");
+  check(await chart.locator("g.app-chart__bar").count() === params.lines.length, "one bar per clock");
+  const bar = chart.locator("g.app-chart__bar[data-clock=strategy_discussion]");
+  check((await bar.locator("text").allTextContents()).includes(params.discussion_rate), `the discussion's bar reads ${params.discussion_rate}`);
+  check(await bar.locator("rect.app-chart__value").count() === 1, "the discussion has a value bar");
+  const box = await bar.locator("rect.app-chart__value").boundingBox();
+  const track = await bar.locator("rect.app-chart__track").boundingBox();
+  check(box && track && Math.abs(box.width / track.width - 1 / 3) < 0.02, `a third of the track: ${box?.width} of ${track?.width}`);
+  check((await text(page, "#timeliness tr[data-clock=strategy_discussion] td[data-count=rate]")) === params.discussion_rate, "the rate is in the table too");
+  const noData = chart.locator("g.app-chart__bar[data-clock=end_summary]");
+  check((await noData.locator("text").allTextContents()).includes("no data"), "a clock nobody started says no data");
+  const html = await page.content();
+  check(!html.includes("NaN") && !html.includes(" style="), "no NaN, no inline style");
+  await axe(page, "timeliness");
+  await shot(page, "timeliness");
+  const href = await page.locator("#report-csv").getAttribute("href");
+  const csv = await ctx.request.get(url(href));
+  check(csv.status() === 200 && csv.headers()["content-type"].startsWith("text/csv"), `the CSV link answers CSV: ${csv.status()}`);
+  check((await csv.text()).split("\n")[0].startsWith("clock,started,met_on_time"), "the CSV has its header");
+  check(csp.length === 0, `no Content-Security-Policy violation: ${csp}`);
+  await ctx.close();
+}
+
+// a social worker: the cases, but not the report; opening it shows the API's refusal
+async function reportRefused(browser) {
+  const ctx = await context(browser, params.agency);
+  const page = await ctx.newPage();
+  await signIn(page, params.login);
+  check(await page.locator("#nav-cases").count() === 1, "a social worker may list the cases");
+  check(await page.locator("#nav-timeliness").count() === 0, "the report is not offered to a social worker");
+  const r = await page.goto(url("/ui/reports/timeliness"));
+  check(r.status() === 403, `the report is 403 to a social worker, as in the API: ${r.status()}`);
+  check((await text(page, "h1")) === "You cannot do this", "the refusal page");
+  check((await text(page, "#error-code")) === "role_not_permitted", `refused as role_not_permitted: ${await text(page, "#error-code")}`);
+  check(await page.locator("#timeliness-chart").count() === 0, "no chart on the refusal");
+  await axe(page, "refused");
+  await shot(page, "refused");
+  const csv = await ctx.request.get(url("/ui/reports/timeliness.csv"));
+  check(csv.status() === 403, `the CSV is 403 too: ${csv.status()}`);
+  await ctx.close();
+
+  // a school's DSL may see no case at all: neither page is offered, each is the API's 403
+  const school = await context(browser, params.school.agency);
+  const other = await school.newPage();
+  await signIn(other, params.school.login);
+  check(await other.locator("#nav-cases").count() === 0 && await other.locator("#nav-timeliness").count() === 0,
+    "a DSL is offered no case page");
+  for (const p of ["/ui/cases", `/ui/cases/${params.school.case}`, "/ui/reports/timeliness"]) {
+    const answer = await other.goto(url(p));
+    check(answer.status() === 403, `${p} is 403 to a DSL, as in the API: ${answer.status()}`);
+    check((await text(other, "#error-code")) === "role_not_permitted", `${p} refused as role_not_permitted`);
+    check((await text(other, "h1")) === "You cannot do this" && !(await other.content()).includes(params.school.case), `${p} shows the refusal and nothing of the case`);
+  }
+  await axe(other, "school-refused");
+  await shot(other, "school-refused");
+  await school.close();
+}
+
+const scenarios = { cases: casePages, "cases-ig": casePages, "report-refused": reportRefused, "ig-scoped": igScoped, owner, refused: refusedSignIn, dsl, teacher, ig, tampered, "dev-sign-in": devSignIn, expired };
 
 const browser = await chromium.launch({
   executablePath: params.chromium,

@@ -5,13 +5,13 @@
 //! counts over indexed columns and, for each median, one indexed seek.
 
 use chrono::{DateTime, Utc};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::db::{Db, ts};
 use crate::with_db;
 
 /// One clock's line of the report.
-#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Line {
     pub clock: String,
     pub started: i64,
@@ -27,14 +27,14 @@ pub struct Line {
 }
 
 /// Duties to notify carried out in the window.
-#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Duties {
     pub delivered: i64,
     pub denied: i64,
 }
 
 /// The report.
-#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Report {
     pub from: DateTime<Utc>,
     pub to: DateTime<Utc>,

@@ -11,11 +11,12 @@ use axum::response::{IntoResponse, Redirect};
 use serde_json::Value;
 
 use super::session::{Session, check_csrf};
-use super::view::{Frame, PageResult, Refusal, page, refused};
-use super::{Posted, fields};
+use super::view::{Frame, PageResult, page, refused};
+use super::{Posted, fields, query};
 use crate::error::ApiError;
+use crate::ids::SubjectId;
 use crate::routes::audit::{self, Filters};
-use crate::routes::extract::Params;
+use crate::routes::extract::{Params, path_id};
 use crate::routes::{history, reviews};
 use crate::state::AppState;
 
@@ -85,45 +86,8 @@ fn rows(list: &Value) -> Vec<Row> {
         .unwrap_or_default()
 }
 
-/// The filters of `GET /v1/audit` from the page's query: empty fields (a submitted form's
-/// blanks) are dropped, a bare date in `from` or `to` is midnight UTC, and the rest is parsed
-/// and checked exactly as the API's query extractor does. Also the cleaned query, to page on.
-fn filters(raw: Option<&str>) -> Result<(Filters, Vec<(String, String)>), Refusal> {
-    let raw = raw.unwrap_or_default();
-    crate::routes::extract::check_query(raw).map_err(refused)?;
-    let pairs: Vec<(String, String)> = url::form_urlencoded::parse(raw.as_bytes())
-        .into_owned()
-        .filter(|(_, v)| !v.trim().is_empty())
-        .map(|(k, v)| {
-            let v = v.trim().to_owned();
-            let dated = (k == "from" || k == "to") && v.len() == 10;
-            (k, if dated { format!("{v}T00:00:00Z") } else { v })
-        })
-        .collect();
-    let query = encode(&pairs);
-    let uri: axum::http::Uri = format!("/?{query}").parse().map_err(|_| {
-        refused(ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "invalid_query",
-            "the query is not valid",
-        ))
-    })?;
-    let axum::extract::Query(f) =
-        axum::extract::Query::<Filters>::try_from_uri(&uri).map_err(|e| {
-            refused(ApiError::new(
-                StatusCode::BAD_REQUEST,
-                "invalid_query",
-                crate::text::escape(&e.body_text()),
-            ))
-        })?;
-    Ok((f, pairs))
-}
-
-fn encode(pairs: &[(String, String)]) -> String {
-    url::form_urlencoded::Serializer::new(String::new())
-        .extend_pairs(pairs)
-        .finish()
-}
+/// The audit filters that take a bare date for midnight UTC.
+const TIMES: &[&str] = &["from", "to"];
 
 #[derive(Template)]
 #[template(path = "audit.html")]
@@ -151,24 +115,18 @@ pub async fn search(
     session: Session,
     RawQuery(raw): RawQuery,
 ) -> PageResult {
-    let (f, pairs) = filters(raw.as_deref())?;
+    let (f, pairs) = query::filters::<Filters>(raw.as_deref(), TIMES)?;
     let axum::Json(body) = audit::list(session.principal.clone(), State(state), Params(f))
         .await
         .map_err(refused)?;
     let next = body["next_after_seq"].as_i64().map(|after| {
-        let mut next: Vec<(String, String)> = pairs
-            .iter()
-            .filter(|(k, _)| k != "after_seq")
-            .cloned()
-            .collect();
-        next.push(("after_seq".into(), after.to_string()));
-        encode(&next)
+        query::with(
+            &pairs,
+            &["after_seq"],
+            Some(("after_seq", after.to_string())),
+        )
     });
-    let export_pairs: Vec<(String, String)> = pairs
-        .iter()
-        .filter(|(k, _)| k != "after_seq" && k != "limit")
-        .cloned()
-        .collect();
+    let export = query::with(&pairs, &["after_seq", "limit"], None);
     Ok(page(
         StatusCode::OK,
         &Search {
@@ -176,7 +134,7 @@ pub async fn search(
             rows: rows(&body["entries"]),
             value: pairs.into_iter().collect(),
             next,
-            export: encode(&export_pairs),
+            export,
             audit_seq: body["audit_seq"].as_i64().unwrap_or_default(),
         },
     ))
@@ -188,7 +146,7 @@ pub async fn export(
     session: Session,
     RawQuery(raw): RawQuery,
 ) -> PageResult {
-    let (f, _) = filters(raw.as_deref())?;
+    let (f, _) = query::filters::<Filters>(raw.as_deref(), TIMES)?;
     audit::export(session.principal.clone(), State(state), Params(f))
         .await
         .map_err(refused)
@@ -294,8 +252,7 @@ pub async fn subject_lookup(
     _session: Session,
     axum::extract::Query(q): axum::extract::Query<Lookup>,
 ) -> PageResult {
-    let id = crate::routes::extract::id(q.subject_id.as_deref().unwrap_or("").trim(), "subject")
-        .map_err(refused)?;
+    let id = path_id::<SubjectId>(q.subject_id.as_deref().unwrap_or("").trim()).map_err(refused)?;
     Ok(Redirect::to(&format!("/ui/subjects/{id}/history")).into_response())
 }
 

@@ -7,9 +7,13 @@
 //! Layer: above `routes` (whose handlers it calls), below `server` (which merges its router).
 
 mod assets;
+mod cases;
+mod chart;
 mod ig;
 pub mod oidc;
 mod practitioner;
+mod query;
+mod report;
 pub mod session;
 mod view;
 
@@ -58,6 +62,10 @@ pub fn router() -> Router<AppState> {
         .route("/ui/subjects", get(ig::subject_lookup))
         .route("/ui/subjects/{id}/history", get(ig::history))
         .route("/ui/policy", get(ig::policy))
+        .route("/ui/cases", get(cases::list))
+        .route("/ui/cases/{id}", get(cases::case))
+        .route("/ui/reports/timeliness", get(report::timeliness))
+        .route("/ui/reports/timeliness.csv", get(report::timeliness_csv))
         .layer(axum::middleware::from_fn(headers))
 }
 
@@ -127,6 +135,7 @@ impl FormFields {
 struct Home {
     frame: Frame,
     ig_officer: bool,
+    nav: view::Nav,
 }
 
 async fn home(session: Session) -> Response {
@@ -135,6 +144,7 @@ async fn home(session: Session) -> Response {
         &Home {
             frame: Frame::of(&session, "Start"),
             ig_officer: session.principal.has_role(Role::IgOfficer),
+            nav: session.nav,
         },
     )
 }

@@ -10,6 +10,8 @@ use axum::response::{IntoResponse, Redirect};
 use super::session::{Session, check_csrf};
 use super::view::{Frame, PageResult, Refusal, page, refused};
 use super::{Posted, fields};
+use crate::ids::RecordId;
+use crate::routes::extract::path_id;
 use crate::routes::inbox::{self, InboxItem};
 use crate::state::AppState;
 
@@ -165,8 +167,7 @@ pub async fn record_lookup(
     _session: Session,
     axum::extract::Query(q): axum::extract::Query<Lookup>,
 ) -> PageResult {
-    let id = crate::routes::extract::id(q.record_id.as_deref().unwrap_or("").trim(), "record")
-        .map_err(refused)?;
+    let id = path_id::<RecordId>(q.record_id.as_deref().unwrap_or("").trim()).map_err(refused)?;
     Ok(Redirect::to(&format!("/ui/records/{id}")).into_response())
 }
 

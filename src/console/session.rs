@@ -39,6 +39,8 @@ pub struct Session {
     pub principal: Principal,
     pub csrf: String,
     pub agency_name: String,
+    /// The case pages the person may open (policy), for the navigation.
+    pub nav: super::view::Nav,
 }
 
 /// 32 random bytes, hex: session tokens, CSRF tokens, login cookies.
@@ -208,11 +210,13 @@ impl FromRequestParts<AppState> for Session {
             .get(&stored.agency)
             .map(|a| a.name.clone())
             .unwrap_or_default();
+        let nav = super::view::Nav::of(state, &principal);
         Ok(Session {
             id: stored.id,
             principal,
             csrf: stored.csrf,
             agency_name,
+            nav,
         })
     }
 }

@@ -22,6 +22,28 @@ pub struct Who {
     pub roles: String,
     pub csrf: String,
     pub ig_officer: bool,
+    pub nav: Nav,
+}
+
+/// The case pages a person may open, as the API's policy (`policies/actions.csv`) decides:
+/// shown in the navigation only to them (anyone else who opens one gets the API's refusal).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Nav {
+    /// `list_cases`: the overdue list.
+    pub cases: bool,
+    /// `read_timeliness`: the timeliness report.
+    pub timeliness: bool,
+}
+
+impl Nav {
+    pub fn of(state: &crate::state::AppState, principal: &crate::identity::Principal) -> Nav {
+        use crate::routes::extract::may;
+        use crate::vocab::Action;
+        Nav {
+            cases: may(state, principal, Action::ListCases),
+            timeliness: may(state, principal, Action::ReadTimeliness),
+        }
+    }
 }
 
 impl Frame {
@@ -42,6 +64,7 @@ impl Frame {
                 roles: p.roles_text().join(", "),
                 csrf: session.csrf.clone(),
                 ig_officer: p.has_role(Role::IgOfficer),
+                nav: session.nav,
             }),
         }
     }

@@ -167,20 +167,6 @@ pub fn path_id<T: crate::ids::Id>(text: &str) -> Result<T, ApiError> {
         .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "invalid_id", e.to_string()))
 }
 
-/// A broker identifier (a UUID) as text, 400 `invalid_id` otherwise: the untyped form, kept for
-/// the modules not yet on `crate::ids` (cases, the console); new code takes [`path_id`].
-pub fn id(text: &str, what: &str) -> Result<String, ApiError> {
-    uuid::Uuid::parse_str(text)
-        .map(|u| u.hyphenated().to_string())
-        .map_err(|_| {
-            ApiError::new(
-                StatusCode::BAD_REQUEST,
-                "invalid_id",
-                format!("\"{}\" is not a valid {what} id", crate::text::escape(text)),
-            )
-        })
-}
-
 /// A new identifier (time-ordered UUID v7).
 pub fn new_id() -> String {
     uuid::Uuid::now_v7().hyphenated().to_string()

@@ -70,6 +70,14 @@ impl World {
         .await
     }
 
+    /// csc's social worker, recording case steps.
+    pub fn caseworker(&self) -> Caseworker<'_> {
+        Caseworker {
+            client: &self.csc,
+            token: &self.sw,
+        }
+    }
+
     /// Asks csc's social worker to open a case; the answer as it came.
     pub async fn open(
         &self,
@@ -78,50 +86,27 @@ impl World {
         referral: DateTime<Utc>,
         linked: &[&str],
     ) -> Response {
-        self.csc
-            .post(
-                "/v1/cases",
-                &self.sw,
-                &json!({"subject_id": child, "subject_role": role,
-                    "referral_received_at": at(referral), "linked_case_ids": linked}),
-            )
-            .await
-            .expect("opening a case")
+        self.caseworker().open(child, role, referral, linked).await
     }
 
     /// Opens a case about the child who displayed the behaviour; insists on 201.
     pub async fn opened(&self, child: &str, referral: DateTime<Utc>) -> String {
-        flows::created(&self.open(child, "harmful_behaviour", referral, &[]).await)
+        self.caseworker().opened(child, referral).await
     }
 
     /// Posts an event as csc's social worker; the answer as it came.
     pub async fn event(&self, case: &str, body: Value) -> Response {
-        self.csc
-            .post(&format!("/v1/cases/{case}/events"), &self.sw, &body)
-            .await
-            .expect("recording an event")
+        self.caseworker().event(case, body).await
     }
 
     /// Records an event of `kind` at `when`; insists on 201.
     pub async fn step(&self, case: &str, kind: &str, when: DateTime<Utc>) {
-        let r = self
-            .event(case, json!({"kind": kind, "occurred_at": at(when)}))
-            .await;
-        assert_eq!(r.status, 201, "{kind}: {}", r.text());
+        self.caseworker().step(case, kind, when).await
     }
 
     /// Records a no-further-action outcome and closes the case at `when`.
     pub async fn close_with_outcome(&self, case: &str, when: DateTime<Utc>) {
-        let r = self
-            .event(
-                case,
-                json!({"kind": "outcome_recorded", "occurred_at": at(when),
-                    "outcome": "no_further_action",
-                    "rationale": "Strategy discussion: no further action; parents are protective."}),
-            )
-            .await;
-        assert_eq!(r.status, 201, "outcome: {}", r.text());
-        self.step(case, "case_closed", when).await;
+        self.caseworker().close_with_outcome(case, when).await
     }
 
     /// The case as its lead agency reads it; insists on 200.
@@ -169,5 +154,68 @@ impl World {
                 .expect("reading the audit log");
             rows.iter().map(|(a, d, j)| format!("{a} {d} {j}\n")).collect()
         })
+    }
+}
+
+/// A children's social care worker recording the steps of cases through the API, on any
+/// server (a test's own world, or the console's).
+pub struct Caseworker<'a> {
+    pub client: &'a Client,
+    pub token: &'a str,
+}
+
+impl Caseworker<'_> {
+    /// Asks to open a case; the answer as it came.
+    pub async fn open(
+        &self,
+        child: &str,
+        role: &str,
+        referral: DateTime<Utc>,
+        linked: &[&str],
+    ) -> Response {
+        self.client
+            .post(
+                "/v1/cases",
+                self.token,
+                &json!({"subject_id": child, "subject_role": role,
+                    "referral_received_at": at(referral), "linked_case_ids": linked}),
+            )
+            .await
+            .expect("opening a case")
+    }
+
+    /// Opens a case about the child who displayed the behaviour; insists on 201.
+    pub async fn opened(&self, child: &str, referral: DateTime<Utc>) -> String {
+        flows::created(&self.open(child, "harmful_behaviour", referral, &[]).await)
+    }
+
+    /// Posts an event; the answer as it came.
+    pub async fn event(&self, case: &str, body: Value) -> Response {
+        self.client
+            .post(&format!("/v1/cases/{case}/events"), self.token, &body)
+            .await
+            .expect("recording an event")
+    }
+
+    /// Records an event of `kind` at `when`; insists on 201.
+    pub async fn step(&self, case: &str, kind: &str, when: DateTime<Utc>) {
+        let r = self
+            .event(case, json!({"kind": kind, "occurred_at": at(when)}))
+            .await;
+        assert_eq!(r.status, 201, "{kind}: {}", r.text());
+    }
+
+    /// Records a no-further-action outcome and closes the case at `when`.
+    pub async fn close_with_outcome(&self, case: &str, when: DateTime<Utc>) {
+        let r = self
+            .event(
+                case,
+                json!({"kind": "outcome_recorded", "occurred_at": at(when),
+                    "outcome": "no_further_action",
+                    "rationale": "Strategy discussion: no further action; parents are protective."}),
+            )
+            .await;
+        assert_eq!(r.status, 201, "outcome: {}", r.text());
+        self.step(case, "case_closed", when).await;
     }
 }

@@ -1,0 +1,144 @@
+//! The timeliness report page (PROCESS.md): per clock, how the cases started in a window kept
+//! their timescales, as a table and as a chart of on-time rates (`chart`), with a link to the
+//! CSV. It calls `GET /v1/reports/timeliness`'s handler with the session's person, so its
+//! scope (a team manager their agency's cases, the partnership's IG officers any agency's),
+//! its refusals and its audit entry (`report.timeliness`) are exactly the API's.
+
+use askama::Template;
+use axum::extract::{RawQuery, State};
+use axum::http::StatusCode;
+use serde_json::Value;
+
+use super::cases::{agency_name, shown};
+use super::chart::{self, Chart};
+use super::query::{self, Pairs};
+use super::session::Session;
+use super::view::{Frame, PageResult, Refusal, page, refused};
+use crate::cases::report::{Line, Report};
+use crate::error::ApiError;
+use crate::routes::extract::{Params, may};
+use crate::routes::reports;
+use crate::state::AppState;
+use crate::vocab::{Action, AgencyKind};
+
+/// A line of the report's table, with its on-time rate.
+pub struct ReportLine {
+    pub line: Line,
+    pub name: String,
+    pub rate: String,
+    pub median: String,
+}
+
+#[derive(Template)]
+#[template(path = "timeliness.html")]
+struct Timeliness {
+    frame: Frame,
+    report: Report,
+    lines: Vec<ReportLine>,
+    chart: Chart,
+    pairs: Pairs,
+    agencies: Vec<(String, String)>,
+    own_agency: String,
+    /// The lead agency the report is about (its name), if one.
+    agency_shown: Option<String>,
+    csv: String,
+    from: String,
+    to: String,
+    as_of: String,
+}
+
+impl Timeliness {
+    fn value(&self, name: &str) -> &str {
+        query::value(&self.pairs, name)
+    }
+}
+
+/// The report's filters that take a bare date for midnight UTC.
+const TIMES: &[&str] = &["from", "to", "as_of"];
+
+/// The report's query: the page's own, its format set (or dropped for JSON).
+fn report_query(
+    raw: Option<&str>,
+    format: Option<&str>,
+) -> Result<(reports::Filters, Pairs), Refusal> {
+    let mut pairs = query::clean(raw, TIMES)?;
+    pairs.retain(|(k, _)| k != "format");
+    let mut asked = pairs.clone();
+    if let Some(format) = format {
+        asked.push(("format".into(), format.into()));
+    }
+    Ok((query::parse(&asked)?, pairs))
+}
+
+/// `GET /ui/reports/timeliness`: the report, as a table and as a chart of on-time rates.
+pub async fn timeliness(
+    State(state): State<AppState>,
+    session: Session,
+    RawQuery(raw): RawQuery,
+) -> PageResult {
+    let (f, pairs) = report_query(raw.as_deref(), None)?;
+    let answer = reports::timeliness(session.principal.clone(), State(state.clone()), Params(f))
+        .await
+        .map_err(refused)?;
+    let bytes = axum::body::to_bytes(answer.into_body(), 1 << 20)
+        .await
+        .map_err(|e| refused(ApiError::internal(e)))?;
+    let report: Report =
+        serde_json::from_slice(&bytes).map_err(|e| refused(ApiError::internal(e)))?;
+    let lines = report
+        .clocks
+        .iter()
+        .map(|l| ReportLine {
+            name: l.clock.replace('_', " "),
+            rate: chart::rate(l).map_or_else(|| "no data".to_owned(), |r| r.text()),
+            median: l.median_hours.map(|m| m.to_string()).unwrap_or_default(),
+            line: l.clone(),
+        })
+        .collect();
+    // the agencies whose report this person may ask for: any children's social care agency
+    // for the partnership (read_all_cases), else only their own (the API refuses the rest)
+    let mut agencies: Vec<(String, String)> =
+        if may(&state, &session.principal, Action::ReadAllCases) {
+            state
+                .agencies
+                .values()
+                .filter(|a| a.kind == AgencyKind::ChildrenSocialCare)
+                .map(|a| (a.id.clone(), a.name.clone()))
+                .collect()
+        } else {
+            Vec::new()
+        };
+    agencies.sort_by(|a, b| a.1.cmp(&b.1));
+    Ok(page(
+        StatusCode::OK,
+        &Timeliness {
+            frame: Frame::of(&session, "Timeliness report"),
+            chart: chart::chart(&report.clocks),
+            from: shown(report.from),
+            to: shown(report.to),
+            as_of: shown(report.as_of),
+            csv: query::encode(&pairs),
+            own_agency: session.agency_name.clone(),
+            agency_shown: report
+                .agency
+                .as_ref()
+                .map(|a| agency_name(&state, &Value::from(a.as_str()))),
+            report,
+            lines,
+            pairs,
+            agencies,
+        },
+    ))
+}
+
+/// `GET /ui/reports/timeliness.csv`: the report as the API's CSV (`?format=csv`).
+pub async fn timeliness_csv(
+    State(state): State<AppState>,
+    session: Session,
+    RawQuery(raw): RawQuery,
+) -> PageResult {
+    let (f, _) = report_query(raw.as_deref(), Some("csv"))?;
+    reports::timeliness(session.principal.clone(), State(state), Params(f))
+        .await
+        .map_err(refused)
+}
