@@ -294,17 +294,20 @@ async fn an_override_waits_for_review_until_an_ig_officer_reviews_it_once() {
                 .unwrap(),
         )
     };
-    assert_eq!(
-        queue(get(c, "/v1/audit/reviews", ig).await),
-        vec![b.override_seq]
-    );
+    let mut awaiting = b.merlin.clone();
+    awaiting.push(b.override_seq);
+    assert_eq!(queue(get(c, "/v1/audit/reviews", ig).await), awaiting);
     let review = json!({"outcome": "upheld", "note": "Threshold met; proportionate."});
     let path = format!("/v1/audit/reviews/{}", b.override_seq);
     let r = post(c, &path, ig, &review).await;
     let done = expect(&r, 201, "the review");
     assert_eq!(done["override_seq"], b.override_seq);
     assert_eq!(done["outcome"], "upheld");
-    assert!(queue(get(c, "/v1/audit/reviews", ig).await).is_empty());
+    assert_eq!(
+        queue(get(c, "/v1/audit/reviews", ig).await),
+        b.merlin,
+        "the reviewed override leaves the queue; the MERLIN notices await theirs"
+    );
     let again = post(c, &path, ig, &review).await;
     problem(&again, 409, "already_reviewed");
     let not_override = post(c, &format!("/v1/audit/reviews/{}", b.permit), ig, &review).await;
@@ -367,17 +370,34 @@ async fn a_subject_history_lists_the_childs_disclosures_and_packet_reads() {
     let entries = history["disclosures"].as_array().unwrap();
     assert_eq!(
         seqs(entries),
-        vec![b.permit, b.deny, b.read, b.override_seq]
+        [
+            vec![b.permit, b.deny, b.read],
+            b.merlin.clone(),
+            vec![b.override_seq]
+        ]
+        .concat()
     );
     assert_eq!(
         actions(entries),
-        ["disclosure", "disclosure", "packet.read", "disclosure"]
+        [
+            "disclosure",
+            "disclosure",
+            "packet.read",
+            "disclosure",
+            "disclosure",
+            "disclosure"
+        ]
     );
     assert_eq!(entries[0]["recipient"]["agency"], "school-hillside");
     assert_eq!(entries[0]["basis"], "consent");
     assert_eq!(entries[2]["actor"]["agency"], "school-hillside");
-    assert_eq!(entries[3]["basis"], "significant_harm");
-    assert!(entries[3]["justification"].is_string());
+    // the MERLIN notices, to youth support and the Contact Service
+    for (notice, to) in [(&entries[3], "yos"), (&entries[4], "csc")] {
+        assert_eq!(notice["basis"], "legal_obligation", "{notice}");
+        assert_eq!(notice["recipient"]["agency"], to, "{notice}");
+    }
+    assert_eq!(entries[5]["basis"], "significant_harm");
+    assert!(entries[5]["justification"].is_string());
     let unknown = get(
         &b.case.partnership,
         &format!("/v1/subjects/{}/history", uuid::Uuid::new_v4()),

@@ -216,12 +216,14 @@ pub struct Busy {
     pub riverside_ig: String,
     pub riverside_child: String,
     /// seqs of: the plan to the Hillside DSL, the deny to a teacher, the DSL's read of the packet,
-    /// the police override, the plan to the Riverside DSL, its read, Riverside's own deposit, and
+    /// the police override, the MERLIN notices, the plan to the Riverside DSL, its read, Riverside's own deposit, and
     /// the social worker's refused disclosure of Riverside's record
     pub permit: i64,
     pub deny: i64,
     pub read: i64,
     pub override_seq: i64,
+    /// the MERLIN notices the police's deposit set off (to youth support, the Contact Service)
+    pub merlin: Vec<i64>,
     pub riverside_permit: i64,
     pub riverside_read: i64,
     pub riverside_deposit: i64,
@@ -247,7 +249,22 @@ pub async fn busy() -> Busy {
 
     let pc = case.server.person("police", "pc.khan", Role::PoliceOfficer);
     let park = json!({"summary": "incident at a park"});
+    let before = head(case.db()).await.0;
     let notification = pc.deposit(&case.child, "police_notification", park).await;
+    // the deposit sets off the MERLIN notices (policies/duties.csv): disclosures of the child on
+    // legal_obligation, overrides awaiting review like the police's own
+    let merlin: Vec<i64> = broker::with_db!(case.db(), pool => {
+        sqlx::query_scalar("SELECT seq FROM audit_log WHERE seq > $1 AND action = 'disclosure' ORDER BY seq")
+            .bind(before)
+            .fetch_all(pool)
+            .await
+            .expect("reading the audit log")
+    });
+    assert_eq!(
+        merlin.len(),
+        2,
+        "the MERLIN notices to youth support and the Contact Service"
+    );
     let r = pc.disclose(&override_to_csc(&notification)).await;
     let overridden = expect(&r, 201, "the police override");
     assert_eq!(overridden["obligations"], json!(["ig_review"]));
@@ -317,6 +334,7 @@ pub async fn busy() -> Busy {
         deny: deny["audit_seq"].as_i64().unwrap(),
         read,
         override_seq: overridden["audit_seq"].as_i64().unwrap(),
+        merlin,
         riverside_permit: riverside_permit["audit_seq"].as_i64().unwrap(),
         riverside_read,
         riverside_deposit: incident["audit_seq"].as_i64().unwrap(),
