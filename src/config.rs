@@ -39,7 +39,7 @@ pub struct Config {
 }
 
 /// `[console]`: the web console's settings.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ConsoleConfig {
     /// The dev world's sign-in without an identity provider (`dev-init` sets it); the broker
@@ -50,6 +50,24 @@ pub struct ConsoleConfig {
     /// sign-in callback address is made; without it, the request's `Host`.
     #[serde(default)]
     pub public_url: Option<String>,
+    /// How often the broker ends, with their audit entries, the sessions that ran out while
+    /// nobody presented them (seconds).
+    #[serde(default = "default_session_sweep_seconds")]
+    pub session_sweep_seconds: u64,
+}
+
+fn default_session_sweep_seconds() -> u64 {
+    60
+}
+
+impl Default for ConsoleConfig {
+    fn default() -> Self {
+        ConsoleConfig {
+            dev_sign_in: false,
+            public_url: None,
+            session_sweep_seconds: default_session_sweep_seconds(),
+        }
+    }
 }
 
 /// `[agencies.oidc]`: the agency's OpenID Connect identity provider for console sign-in.

@@ -142,6 +142,10 @@ pub async fn serve(
     let acceptor = TlsAcceptor::from(tls);
     let agencies = state.agencies.clone();
     let metrics = state.metrics.clone();
+    let sweeper = tokio::spawn(crate::console::session::sweep_every(
+        state.clone(),
+        Duration::from_secs(state.config.console.session_sweep_seconds.max(1)),
+    ));
     let router = app(state);
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
     let builder = http_builder(&server);
@@ -251,6 +255,7 @@ pub async fn serve(
     }
     refusals.summarise(server.refusal_log_interval());
     summary.abort();
+    sweeper.abort();
     Ok(())
 }
 

@@ -10,6 +10,15 @@ use common::flows::{self, count, head_seq, problem};
 use common::{TestServer, cases::*};
 use serde_json::{Value, json};
 
+/// `GET /v1/cases/{case}` by `agency` with `token`: the answer.
+async fn read_as(w: &World, agency: &str, token: &str, case: &str) -> broker::client::Response {
+    w.server
+        .client(agency)
+        .get(&format!("/v1/cases/{case}"), token)
+        .await
+        .expect("reading a case")
+}
+
 #[tokio::test]
 async fn a_social_worker_opens_a_case_and_its_referral_clocks_start() {
     let w = World::new().await;
@@ -319,12 +328,7 @@ async fn the_two_childrens_cases_are_linked_and_the_link_shows_only_to_their_lea
     let ig = w
         .server
         .token("partnership", "ig.patel", &[Role::IgOfficer]);
-    let r = w
-        .server
-        .client("partnership")
-        .get(&format!("/v1/cases/{harmer}"), &ig)
-        .await
-        .unwrap();
+    let r = read_as(&w, "partnership", &ig, &harmer).await;
     assert_eq!(r.status, 200, "{}", r.text());
     assert_eq!(
         r.json()["linked_case_ids"],
@@ -335,20 +339,10 @@ async fn the_two_childrens_cases_are_linked_and_the_link_shows_only_to_their_lea
 
     // nobody else reads a case at all, so nobody else sees the link
     let police = w.server.token("police", "pc.evans", &[Role::PoliceOfficer]);
-    let r = w
-        .server
-        .client("police")
-        .get(&format!("/v1/cases/{harmer}"), &police)
-        .await
-        .unwrap();
+    let r = read_as(&w, "police", &police, &harmer).await;
     problem(&r, 403, "role_not_permitted");
     let dsl = w.server.token("school-hillside", "dsl.jones", &[Role::Dsl]);
-    let r = w
-        .server
-        .client("school-hillside")
-        .get(&format!("/v1/cases/{victim}"), &dsl)
-        .await
-        .unwrap();
+    let r = read_as(&w, "school-hillside", &dsl, &victim).await;
     problem(&r, 403, "role_not_permitted");
 
     // and never through a packet: the school's limited summary of the child carries no case

@@ -943,3 +943,59 @@ async fn no_console_page_answers_without_a_session_and_every_answer_carries_the_
     );
     server.stop().await;
 }
+
+/// A session nobody presents again is ended by the broker's own sweep (every
+/// `[console] session_sweep_seconds`), with its audit entry, not only at the next sign-in.
+#[tokio::test]
+async fn an_abandoned_session_is_ended_and_audited_by_the_brokers_sweep() {
+    let server = TestServer::start_with_section("console", "session_sweep_seconds = 1").await;
+    let dsl = broker::identity::Principal {
+        agency: "school-hillside".into(),
+        agency_kind: broker::vocab::AgencyKind::School,
+        sub: "dsl.walker".into(),
+        roles: vec![Role::Dsl],
+    };
+    broker::console::session::open(&server.state, &dsl, "dev")
+        .await
+        .expect("a session");
+    let before = head_seq(&server).await;
+    let idle = broker::db::ts(broker::db::now() - chrono::Duration::minutes(16));
+    broker::with_db!(&server.state.db, pool => {
+        sqlx::query("UPDATE console_sessions SET last_seen_at = $1 WHERE sub = 'dsl.walker'")
+            .bind(&idle)
+            .execute(pool)
+            .await
+            .map(drop)
+            .expect("backdating the session")
+    });
+    // the sweep runs every second: wait for it, at most ten
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let ended = loop {
+        let row: Option<(String, String)> = broker::with_db!(&server.state.db, pool => {
+            sqlx::query_as("SELECT action, detail FROM audit_log WHERE seq > $1 AND actor_sub = 'dsl.walker'")
+                .bind(before)
+                .fetch_optional(pool)
+                .await
+                .expect("reading the audit log")
+        });
+        if let Some(row) = row {
+            break row;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the abandoned session was not ended within ten seconds"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(ended.0, "console.session_expired");
+    let detail: Value = serde_json::from_str(&ended.1).expect("JSON detail");
+    assert_eq!(detail["reason"], "idle", "{detail}");
+    let reason: Option<String> = broker::with_db!(&server.state.db, pool => {
+        sqlx::query_scalar("SELECT end_reason FROM console_sessions WHERE sub = 'dsl.walker'")
+            .fetch_one(pool)
+            .await
+            .expect("the session")
+    });
+    assert_eq!(reason.as_deref(), Some("idle"));
+    server.stop().await;
+}

@@ -44,6 +44,15 @@ fn duties(v: &Value) -> Vec<(String, String, String)> {
         .collect()
 }
 
+/// `body` deposited (`POST /v1/records`) by `agency` with `token`: the answer.
+async fn deposit(w: &World, agency: &str, token: &str, body: Value) -> broker::client::Response {
+    w.server
+        .client(agency)
+        .post("/v1/records", token, &body)
+        .await
+        .expect("depositing a record")
+}
+
 /// The case for `w`'s child, opened on a referral three hours ago: the answer, with its duties.
 async fn opened_three_hours_ago(w: &World) -> Value {
     let r = w
@@ -233,13 +242,9 @@ async fn a_merlin_notice_and_a_court_decision_go_out_when_deposited_with_a_case_
     let w = World::new().await;
     camhs_has_received(&w).await;
     let case = w.opened(&w.child, ago(Duration::hours(5))).await;
-    let police = w.server.client("police");
     let pc = w.server.token("police", "pc.evans", &[Role::PoliceOfficer]);
-    let r = police
-        .post("/v1/records", &pc, &json!({"subject_id": w.child, "kind": "police_notification",
-            "subject_role": "harmful_behaviour", "sections": {"summary": "MERLIN 24/1234", "police_intelligence": "arrest"}}))
-        .await
-        .unwrap();
+    let r = deposit(&w, "police", &pc, json!({"subject_id": w.child, "kind": "police_notification",
+            "subject_role": "harmful_behaviour", "sections": {"summary": "MERLIN 24/1234", "police_intelligence": "arrest"}})).await;
     assert_eq!(r.status, 201, "{}", r.text());
     assert_eq!(
         duties(&r.json()),
@@ -265,13 +270,8 @@ async fn a_merlin_notice_and_a_court_decision_go_out_when_deposited_with_a_case_
     // the youth offending service deposits the court's decision: every agency that has
     // received a disclosure about the child is told (camhs, csc, which the MERLIN notice reached,
     // and the school; yos itself not)
-    let r = w
-        .server
-        .client("yos")
-        .post("/v1/records", &yos, &json!({"subject_id": w.child, "kind": "court_outcome",
-            "subject_role": "harmful_behaviour", "sections": {"summary": "Referral order, 9 months"}}))
-        .await
-        .unwrap();
+    let r = deposit(&w, "yos", &yos, json!({"subject_id": w.child, "kind": "court_outcome",
+            "subject_role": "harmful_behaviour", "sections": {"summary": "Referral order, 9 months"}})).await;
     assert_eq!(r.status, 201, "{}", r.text());
     assert_eq!(
         duties(&r.json()),
@@ -304,17 +304,14 @@ async fn merlin_before_any_referral(w: &World) {
     let other = w.another_child().await;
     let pc = w.server.token("police", "pc.evans", &[Role::PoliceOfficer]);
     let packets = count(&w.server, "packets").await;
-    let r = w
-        .server
-        .client("police")
-        .post(
-            "/v1/records",
-            &pc,
-            &json!({"subject_id": other, "kind": "police_notification",
+    let r = deposit(
+        &w,
+        "police",
+        &pc,
+        json!({"subject_id": other, "kind": "police_notification",
             "subject_role": "harmful_behaviour", "sections": {"summary": "MERLIN 24/5678"}}),
-        )
-        .await
-        .unwrap();
+    )
+    .await;
     assert_eq!(r.status, 201, "{}", r.text());
     let deposited = r.json();
     assert_eq!(
@@ -429,17 +426,14 @@ async fn a_duty_the_rules_refuse_is_kept_denied_with_its_reasons_audited_and_cou
         r.text()
     );
     let pc = w.server.token("police", "pc.evans", &[Role::PoliceOfficer]);
-    let r = w
-        .server
-        .client("police")
-        .post(
-            "/v1/records",
-            &pc,
-            &json!({"subject_id": w.child, "kind": "police_notification",
+    let r = deposit(
+        &w,
+        "police",
+        &pc,
+        json!({"subject_id": w.child, "kind": "police_notification",
             "subject_role": "harmful_behaviour", "sections": {"summary": "s"}}),
-        )
-        .await
-        .unwrap();
+    )
+    .await;
     assert_eq!(
         duties(&r.json()),
         [
@@ -450,17 +444,14 @@ async fn a_duty_the_rules_refuse_is_kept_denied_with_its_reasons_audited_and_cou
         r.text()
     );
     let yos = w.server.token("yos", "yos.ahmed", &[Role::YosWorker]);
-    let r = w
-        .server
-        .client("yos")
-        .post(
-            "/v1/records",
-            &yos,
-            &json!({"subject_id": w.child, "kind": "court_outcome",
+    let r = deposit(
+        &w,
+        "yos",
+        &yos,
+        json!({"subject_id": w.child, "kind": "court_outcome",
             "subject_role": "harmful_behaviour", "sections": {"summary": "s"}}),
-        )
-        .await
-        .unwrap();
+    )
+    .await;
     assert_eq!(
         duties(&r.json()),
         [t("court_decision", "camhs", "deny")],

@@ -327,16 +327,47 @@ pub async fn end(
     .map(drop)
 }
 
+/// Every `every`, ends the sessions that ran out while nobody presented them, each with its
+/// audit entry, so an abandoned session's expiry is in the audit log within a minute of it,
+/// not at the next sign-in. A sweep that cannot write (a database that cannot serve) is tried
+/// again at the next tick.
+pub async fn sweep_every(state: AppState, every: std::time::Duration) {
+    let mut tick = tokio::time::interval(every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        loop {
+            match sweep(&state).await {
+                // a full batch ended: there may be more
+                Ok(ended) if ended == SWEEP_BATCH => continue,
+                Ok(_) => break,
+                Err(e) => {
+                    tracing::warn!(
+                        code = e.code,
+                        "the console's session sweep failed; trying again at the next tick"
+                    );
+                    break;
+                }
+            }
+        }
+    }
+}
+
+/// The sessions one sweep looks at.
+const SWEEP_BATCH: usize = 100;
+
 /// Ends, with their audit entries, the sessions that have run out but were never presented
-/// again (run at each sign-in, so an abandoned session's expiry is recorded too).
-async fn sweep(state: &AppState) -> Result<(), ApiError> {
+/// again (run at each sign-in and by [`sweep_every`]), at most [`SWEEP_BATCH`]. Returns how
+/// many it ended (a session of an agency no longer configured is left).
+async fn sweep(state: &AppState) -> Result<usize, ApiError> {
     let at = now();
     let stale = with_db!(&state.db, pool => {
         sqlx::query(
             "SELECT id, agency, sub, roles, csrf, created_at, last_seen_at FROM console_sessions \
-             WHERE ended_at IS NULL AND (last_seen_at < $1 OR created_at < $2) LIMIT 100")
+             WHERE ended_at IS NULL AND (last_seen_at < $1 OR created_at < $2) LIMIT $3")
             .bind(ts(at - IDLE))
             .bind(ts(at - ABSOLUTE))
+            .bind(SWEEP_BATCH as i64)
             .fetch_all(pool)
             .await?
             .iter()
@@ -354,13 +385,15 @@ async fn sweep(state: &AppState) -> Result<(), ApiError> {
             })
             .collect::<Result<Vec<_>, _>>()?
     });
+    let mut ended = 0;
     for s in stale {
         let (Ok(principal), Some(reason)) = (principal_of(state, &s), expired(&s, at)) else {
             continue;
         };
         end(state, &s.id, &principal, reason).await?;
+        ended += 1;
     }
-    Ok(())
+    Ok(ended)
 }
 
 /// Refuses a form whose CSRF token is missing or not the session's (403, nothing done).

@@ -125,13 +125,19 @@ impl TestServer {
     /// A dev world whose `[server]` section also holds `settings` (TOML lines such as
     /// `idle_timeout_ms = 500`), served on a free port.
     pub async fn start_with(settings: &str) -> TestServer {
+        Self::start_with_section("server", settings).await
+    }
+
+    /// A dev world whose `[section]` also holds `settings`, served on a free port.
+    pub async fn start_with_section(section: &str, settings: &str) -> TestServer {
         let (dir, world) = fresh_world().await;
         let text = std::fs::read_to_string(&world.config).expect("the dev broker.toml");
+        let header = format!("[{section}]\n");
         assert!(
-            text.contains("[server]\n"),
-            "the dev broker.toml has a [server] section"
+            text.contains(&header),
+            "the dev broker.toml has a [{section}] section"
         );
-        let edited = text.replacen("[server]\n", &format!("[server]\n{settings}\n"), 1);
+        let edited = text.replacen(&header, &format!("{header}{settings}\n"), 1);
         std::fs::write(&world.config, edited).expect("writing broker.toml");
         Self::start_in(dir, world).await
     }
