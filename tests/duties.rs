@@ -305,7 +305,7 @@ async fn merlin_before_any_referral(w: &World) {
     let pc = w.server.token("police", "pc.evans", &[Role::PoliceOfficer]);
     let packets = count(&w.server, "packets").await;
     let r = deposit(
-        &w,
+        w,
         "police",
         &pc,
         json!({"subject_id": other, "kind": "police_notification",
