@@ -67,7 +67,7 @@ pub struct ClockLine {
     pub late: String,
 }
 
-fn clock_line(c: &Value, at: DateTime<Utc>) -> ClockLine {
+fn clock_line(c: &Value, at: DateTime<Utc>, closed: bool) -> ClockLine {
     let status = match c["status"].as_str() {
         Some("met") => "met",
         Some("late") => "late",
@@ -77,6 +77,8 @@ fn clock_line(c: &Value, at: DateTime<Utc>) -> ClockLine {
     let (tag, tag_class) = match status {
         "met" => ("Met on time", "govuk-tag--green"),
         "late" => ("Met late", "govuk-tag--orange"),
+        // the report's "unmet, case closed"
+        "overdue" if closed => ("Not met: case closed", "govuk-tag--red"),
         "overdue" => ("Overdue", "govuk-tag--red"),
         _ => ("Running", "govuk-tag--blue"),
     };
@@ -100,9 +102,22 @@ fn clock_line(c: &Value, at: DateTime<Utc>) -> ClockLine {
     }
 }
 
-fn clock_lines(v: &Value, at: DateTime<Utc>) -> Vec<ClockLine> {
-    v.as_array()
-        .map(|all| all.iter().map(|c| clock_line(c, at)).collect())
+/// The instant a case's clocks are judged at, as the API judges them: now, or when the case
+/// closed (a clock a closed case left unmet does not grow later).
+fn judged(case: &Value) -> DateTime<Utc> {
+    let closed = case["closed_at"]
+        .as_str()
+        .and_then(|s| DateTime::parse_from_rfc3339(s).ok())
+        .map(|t| t.to_utc());
+    crate::cases::judged_at(closed, crate::db::now())
+}
+
+/// The clocks of `case`, judged as the API judges them.
+fn clock_lines(case: &Value) -> Vec<ClockLine> {
+    let (at, closed) = (judged(case), !case["closed_at"].is_null());
+    case["clocks"]
+        .as_array()
+        .map(|all| all.iter().map(|c| clock_line(c, at, closed)).collect())
         .unwrap_or_default()
 }
 
@@ -158,7 +173,6 @@ pub async fn list(
     let axum::Json(body) = cases::list(session.principal.clone(), State(state.clone()), Params(f))
         .await
         .map_err(refused)?;
-    let at = crate::db::now();
     let listed = body["cases"]
         .as_array()
         .map(|all| {
@@ -173,7 +187,7 @@ pub async fn list(
                         text(&c["lead_sub"])
                     ),
                     status: words(&c["status"]),
-                    overdue: clock_lines(&c["clocks"], at)
+                    overdue: clock_lines(c)
                         .into_iter()
                         .filter(|k| k.status == "overdue")
                         .collect(),
@@ -246,7 +260,8 @@ struct CasePage {
     duties: Vec<DutyLine>,
 }
 
-/// `GET /ui/cases/{id}`: one case, as `GET /v1/cases/{id}` gives it (404 to anyone who may not
+/// `GET /ui/cases/{id}`: one case, as `GET /v1/cases/{id}` gives it (the API's refusal: 403 to
+/// a role that reads no case, 404 to anyone else who may not
 /// see it, as to a case that does not exist).
 pub async fn case(
     State(state): State<AppState>,
@@ -256,7 +271,6 @@ pub async fn case(
     let axum::Json(c) = cases::get(session.principal.clone(), State(state.clone()), Path(id))
         .await
         .map_err(refused)?;
-    let at = crate::db::now();
     let list = |v: &Value| v.as_array().cloned().unwrap_or_default();
     let events = list(&c["events"])
         .iter()
@@ -305,7 +319,7 @@ pub async fn case(
             opened: when(&c["opened_at"]),
             closed: when(&c["closed_at"]),
             linked: list(&c["linked_case_ids"]).iter().map(text).collect(),
-            clocks: in_policy_order(&state, clock_lines(&c["clocks"], at)),
+            clocks: in_policy_order(&state, clock_lines(&c)),
             events,
             duties,
         },
@@ -316,6 +330,7 @@ pub async fn case(
 mod tests {
     use super::*;
     use chrono::Duration;
+    use serde_json::json;
 
     #[test]
     fn how_late_reads_in_days_hours_or_minutes() {
@@ -330,5 +345,24 @@ mod tests {
         ] {
             assert_eq!(late_by(d), expected, "{d}");
         }
+    }
+
+    #[test]
+    fn a_clock_a_closed_case_left_unmet_is_judged_at_the_closure_and_tagged_so() {
+        let ago = |days| crate::db::ts(crate::db::now() - Duration::days(days));
+        let clock = json!({"clock": "assessment", "status": "overdue", "started_at": ago(40),
+                           "due_at": ago(5), "stopped_at": null});
+        let closed = json!({"closed_at": ago(3), "clocks": [clock.clone()]});
+        let open = json!({"closed_at": null, "clocks": [clock]});
+        let [closed] = &clock_lines(&closed)[..] else {
+            panic!("one clock")
+        };
+        assert_eq!(closed.tag, "Not met: case closed");
+        assert_eq!(closed.late, "2 days", "late by the closure, not by now");
+        let [open] = &clock_lines(&open)[..] else {
+            panic!("one clock")
+        };
+        assert_eq!(open.tag, "Overdue");
+        assert_eq!(open.late, "5 days");
     }
 }

@@ -28,7 +28,8 @@ pub(crate) struct Filters {
     from: Option<DateTime<Utc>>,
     /// Clocks started before this instant. Default: now.
     to: Option<DateTime<Utc>>,
-    /// Only cases this agency leads.
+    /// Only this agency's: the cases it leads, and the duties it carried out (on its cases, or
+    /// on records it deposited about a child with no case open).
     #[schemars(extend("pattern" = super::extract::QUERY_TEXT))]
     agency: Option<String>,
     /// The instant running clocks are judged at (overdue or pending). Default: now.
