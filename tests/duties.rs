@@ -235,6 +235,44 @@ async fn a_notice_about_a_child_under_mappa_tells_the_forum_in_the_same_action()
         packet["notifies"]["to_agency"], "school-hillside",
         "{packet}"
     );
+
+    // the forum, told of the notice, is now an agency that has received a disclosure about the
+    // child: the strategy meeting's notice goes to it too, and it is not told again of that
+    // notice by a second packet (its own packet tells it)
+    let case = opened["id"].as_str().unwrap();
+    let packets = count(&w.server, "packets").await;
+    let r = w
+        .event(
+            case,
+            json!({"kind": "strategy_meeting_held", "occurred_at": at(ago(Duration::hours(1)))}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text());
+    assert_eq!(
+        duties(&r.json()),
+        [
+            t("strategy_meeting_convened", "mappa", "permit"),
+            t("strategy_meeting_convened", "school-hillside", "permit"),
+        ],
+        "{}",
+        r.text()
+    );
+    assert_eq!(
+        count(&w.server, "packets").await,
+        packets + 3,
+        "two notices and the forum's notification of the school's"
+    );
+    let to_forum: String = broker::with_db!(&w.server.state.db, pool => {
+        sqlx::query_scalar("SELECT detail FROM audit_log WHERE action = 'disclosure' \
+            AND recipient_agency = 'mappa' AND detail LIKE '%strategy_meeting_convened%'")
+            .fetch_one(pool).await.unwrap()
+    });
+    let to_forum: Value = serde_json::from_str(&to_forum).unwrap();
+    assert_eq!(
+        to_forum["notify_mappa"],
+        json!({"notified": true, "mappa_agency": "mappa", "as_recipient": true}),
+        "{to_forum}"
+    );
 }
 
 #[tokio::test]
@@ -348,6 +386,15 @@ async fn merlin_before_any_referral(w: &World) {
             ),
         ]
     );
+    // the police see them on the record, with the record's disclosures
+    let r = w
+        .server
+        .client("police")
+        .get(&format!("/v1/records/{record}/disclosures"), &pc)
+        .await
+        .unwrap();
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(duties(&r.json()), duties(&deposited), "{}", r.text());
     // the Contact Service's social worker opens it: a MERLIN about the child, no case yet
     let duty_sw = w.server.token("csc", "sw.amara", &[Role::SocialWorker]);
     let notice = notice_of(w, "csc", &duty_sw, &deposited, "merlin_contact_service").await;
@@ -355,6 +402,22 @@ async fn merlin_before_any_referral(w: &World) {
     assert!(
         !notice.to_string().contains("24/5678"),
         "no section content: {notice}"
+    );
+    // a MERLIN about a child harmed goes to the front door only, not to youth offending
+    let r = deposit(
+        w,
+        "police",
+        &pc,
+        json!({"subject_id": other, "kind": "police_notification",
+            "subject_role": "victim", "sections": {"summary": "MERLIN 24/5679"}}),
+    )
+    .await;
+    assert_eq!(r.status, 201, "{}", r.text());
+    assert_eq!(
+        duties(&r.json()),
+        [t("merlin_contact_service", "csc", "permit")],
+        "{}",
+        r.text()
     );
     let ig = w
         .server
@@ -372,7 +435,7 @@ async fn merlin_before_any_referral(w: &World) {
     };
     assert_eq!(
         report("police").await["duties"],
-        json!({"delivered": 2, "denied": 0}),
+        json!({"delivered": 3, "denied": 0}),
         "the police's duties, listed on its record"
     );
     assert_eq!(

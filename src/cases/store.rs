@@ -214,6 +214,17 @@ const CLOCKS_OF_ONE: &str = "SELECT case_id, clock, started_at, due_at, stopped_
 const DUTIES: &str = "SELECT seq, duty, trigger_name, recipient_agency, decision, reasons, \
      disclosure_id, audit_seq, created_at FROM case_duties WHERE case_id = $1 ORDER BY seq";
 
+/// The duties a record set off about a child with no case open, listed on the record
+/// (`record_duties`), in the order they were carried out.
+pub async fn record_duties(db: &Db, record: &str) -> Result<Vec<Duty>, sqlx::Error> {
+    with_db!(db, pool => sqlx::query_as::<_, Duty>(
+        "SELECT seq, duty, trigger_name, recipient_agency, decision, reasons, disclosure_id, \
+         audit_seq, created_at FROM record_duties WHERE record_id = $1 ORDER BY seq")
+        .bind(record)
+        .fetch_all(pool)
+        .await)
+}
+
 /// A case's row, events and clocks read inside a write action (so what is checked is what is
 /// changed).
 pub async fn load_for_write(

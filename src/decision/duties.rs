@@ -9,7 +9,7 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 
 use super::clocks::FileProblem;
-use crate::vocab::{AgencyKind, Basis, EventKind, Purpose, RecordKind, Role};
+use crate::vocab::{AgencyKind, Basis, EventKind, Purpose, RecordKind, Role, SubjectRole};
 
 /// What sets a duty off.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -33,6 +33,24 @@ impl fmt::Display for Trigger {
 }
 
 impl Trigger {
+    /// A trigger, and for `record:<kind>:<subject role>` the one subject role it is limited
+    /// to (a MERLIN notice about a young person whose behaviour brought them to notice, not
+    /// about a victim).
+    fn parse_limited(text: &str) -> Result<(Trigger, Option<SubjectRole>), String> {
+        if let Some(rest) = text.strip_prefix("record:")
+            && let Some((kind, role)) = rest.split_once(':')
+        {
+            let kind = kind
+                .parse()
+                .map_err(|e: crate::vocab::UnknownTerm| e.to_string())?;
+            let role = role
+                .parse()
+                .map_err(|e: crate::vocab::UnknownTerm| e.to_string())?;
+            return Ok((Trigger::Record(kind), Some(role)));
+        }
+        Trigger::parse(text).map(|t| (t, None))
+    }
+
     fn parse(text: &str) -> Result<Trigger, String> {
         if text == "case_opened" {
             return Ok(Trigger::CaseOpened);
@@ -44,7 +62,7 @@ impl Trigger {
             return k.parse().map(Trigger::Record).map_err(|e| e.to_string());
         }
         Err(format!(
-            "unknown trigger \"{text}\" (expected case_opened, event:<event kind> or record:<record kind>)"
+            "unknown trigger \"{text}\" (expected case_opened, event:<event kind>, record:<record kind> or record:<record kind>:<subject role>)"
         ))
     }
 }
@@ -93,6 +111,8 @@ impl Recipients {
 pub struct Duty {
     pub duty: String,
     pub trigger: Trigger,
+    /// A record trigger limited to records about a child in this role (`record:<kind>:<role>`).
+    pub subject_role: Option<SubjectRole>,
     pub recipients: Recipients,
     /// The role the notification is addressed to (`-`: the agency as a whole, or for
     /// previous recipients the role they received as).
@@ -133,9 +153,11 @@ impl Duty {
             if out.iter().any(|d| d.duty == duty) {
                 return Err(at(format!("duty {duty} is listed twice")));
             }
+            let (trigger, subject_role) = Trigger::parse_limited(trigger).map_err(at)?;
             out.push(Duty {
                 duty: duty.to_owned(),
-                trigger: Trigger::parse(trigger).map_err(at)?,
+                trigger,
+                subject_role,
                 recipients: Recipients::parse(recipients).map_err(at)?,
                 role: match role {
                     "-" => None,
@@ -177,6 +199,9 @@ pub struct World {
     pub previous_recipients: Vec<(String, Option<Role>)>,
     pub agencies: Vec<Known>,
     pub acting_agency: String,
+    /// For a record trigger: the role the record gives the child.
+    #[serde(default)]
+    pub subject_role: Option<SubjectRole>,
 }
 
 /// One notification to send: the duty and its addressee.
@@ -201,7 +226,12 @@ pub fn plan(duties: &[Duty], trigger: Trigger, world: &World) -> Vec<Planned> {
             .map(|a| a.kind)
     };
     let mut out: Vec<Planned> = Vec::new();
-    for d in duties.iter().filter(|d| d.trigger == trigger) {
+    let applies = |d: &&Duty| {
+        d.trigger == trigger
+            && d.subject_role
+                .is_none_or(|role| world.subject_role == Some(role))
+    };
+    for d in duties.iter().filter(applies) {
         let addressees: Vec<(String, Option<Role>)> = match d.recipients {
             Recipients::ChildsSchool => world.school.iter().map(|s| (s.clone(), d.role)).collect(),
             Recipients::PreviousRecipients => world
@@ -286,6 +316,7 @@ mod tests {
                 },
             ],
             acting_agency: "csc".into(),
+            subject_role: None,
         };
         let plan = plan(&duties, Trigger::CaseOpened, &world);
         let got: Vec<(&str, &str)> = plan
@@ -298,5 +329,48 @@ mod tests {
             Some(Role::PoliceOfficer),
             "as they received before"
         );
+    }
+
+    #[test]
+    fn a_record_trigger_limited_to_a_subject_role_applies_to_that_role_only() {
+        let duties = Duty::parse_all(
+            "m, record:police_notification:harmful_behaviour, kind:youth_offending, yos_worker, safeguarding, legal_obligation, r\n\
+             c, record:police_notification, kind:children_social_care, social_worker, safeguarding, legal_obligation, r\n",
+        )
+        .unwrap();
+        assert_eq!(duties[0].subject_role, Some(SubjectRole::HarmfulBehaviour));
+        assert_eq!(duties[1].subject_role, None);
+        let told = |role| {
+            let world = World {
+                agencies: vec![
+                    Known {
+                        agency: "yos".into(),
+                        kind: AgencyKind::YouthOffending,
+                    },
+                    Known {
+                        agency: "csc".into(),
+                        kind: AgencyKind::ChildrenSocialCare,
+                    },
+                ],
+                acting_agency: "police".into(),
+                subject_role: Some(role),
+                ..World::default()
+            };
+            plan(
+                &duties,
+                Trigger::Record(RecordKind::PoliceNotification),
+                &world,
+            )
+            .into_iter()
+            .map(|p| p.duty)
+            .collect::<Vec<_>>()
+        };
+        assert_eq!(told(SubjectRole::HarmfulBehaviour), ["m", "c"]);
+        assert_eq!(told(SubjectRole::Victim), ["c"]);
+        let bad = Duty::parse_all(
+            "m, record:police_notification:bystander, kind:police, -, safeguarding, legal_obligation, r\n",
+        )
+        .unwrap_err();
+        assert!(bad.message.contains("bystander"), "{}", bad.message);
     }
 }

@@ -10,9 +10,7 @@ use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::cases::{
-    conflict, derive_clocks, duties_json, happened, hidden, relation, text_field, views,
-};
+use super::cases::{conflict, derive_clocks, happened, hidden, relation, text_field, views};
 use super::extract::{Body, commit_with, invalid, may_as, may_somewhere, not_permitted};
 use crate::audit::Entry;
 use crate::cases::store::{self, Event};
@@ -242,6 +240,6 @@ pub(crate) async fn event(
     Ok((
         StatusCode::CREATED,
         Json(json!({"seq": seq, "clocks": views(&clocks, at),
-            "duties": duties_json(&duties), "audit_seq": audit_seq})),
+            "duties": super::duties::shown(&duties), "audit_seq": audit_seq})),
     ))
 }

@@ -276,23 +276,8 @@ pub(crate) async fn open(
     Ok((
         StatusCode::CREATED,
         Json(json!({"id": case.id, "clocks": views(&clocks, now()),
-            "duties": duties_json(&duties), "audit_seq": seq})),
+            "duties": super::duties::shown(&duties), "audit_seq": seq})),
     ))
-}
-
-/// Duties as a case shows them: each with its decision and reason codes.
-pub(super) fn duties_json(duties: &[store::Duty]) -> Vec<Value> {
-    duties
-        .iter()
-        .map(|d| {
-            let mut v = serde_json::to_value(d).unwrap_or(Value::Null);
-            let reasons: Value = serde_json::from_str(&d.reasons).unwrap_or(json!([]));
-            if let Value::Object(o) = &mut v {
-                o.insert("reasons".into(), reasons);
-            }
-            v
-        })
-        .collect()
 }
 
 /// A case as `GET /v1/cases/{id}` shows it.
@@ -308,7 +293,7 @@ fn case_json(state: &AppState, full: &Full, show_links: bool) -> Result<Value, A
             "agency": e.agency, "sub": e.sub, "recorded_at": e.recorded_at,
         }));
     }
-    let duties = duties_json(&full.duties);
+    let duties = super::duties::shown(&full.duties);
     Ok(json!({
         "id": c.id, "subject_id": c.subject_id, "subject_role": c.subject_role,
         "lead_agency": c.lead_agency, "lead_sub": c.lead_sub,

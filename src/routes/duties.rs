@@ -54,7 +54,16 @@ async fn world(
     principal: &Principal,
     tx: &mut WriteTx,
     subject: &str,
+    record: Option<&str>,
 ) -> Result<World, ApiError> {
+    let subject_role: Option<String> = match record {
+        Some(record) => on_tx!(tx, c => sqlx::query_scalar(
+            "SELECT subject_role FROM records WHERE id = $1")
+            .bind(record)
+            .fetch_optional(&mut **c)
+            .await?),
+        None => None,
+    };
     let school: Option<String> = on_tx!(tx, c => sqlx::query_scalar(
         "SELECT school_agency FROM subjects WHERE id = $1")
         .bind(subject)
@@ -84,6 +93,10 @@ async fn world(
             .collect(),
         agencies,
         acting_agency: principal.agency.to_string(),
+        subject_role: subject_role
+            .map(|r| crate::store::term(&r))
+            .transpose()
+            .map_err(ApiError::internal)?,
     })
 }
 
@@ -101,7 +114,7 @@ pub(super) async fn carry_out(
     if !duties.iter().any(|d| d.trigger == trigger) {
         return Ok(Vec::new());
     }
-    let world = world(state, principal, tx, on.subject()).await?;
+    let world = world(state, principal, tx, on.subject(), record).await?;
     let mut seq = match &on {
         ListedOn::Case(case) => store::next_duty_seq(tx, &case.id).await?,
         ListedOn::Record { .. } => 1,
@@ -119,9 +132,8 @@ pub(super) async fn carry_out(
             .iter()
             .find(|d| d.duty == duty)
             .expect("planned from these duties");
-        let at = now();
         let ask = Ask {
-            at,
+            at: now(),
             subject: Some(on.subject().parse().map_err(ApiError::internal)?),
             record_ids: record
                 .map(str::parse)
@@ -148,6 +160,8 @@ pub(super) async fn carry_out(
             },
         };
         let loaded = facts::load(tx.tx().into(), &state.policy, ask).await?;
+        // the decision's instant is the packet's and the duty row's too
+        let at = loaded.facts.at;
         let decision = decide(&state.policy, &loaded.facts);
         let mut entry = entry_for(principal, "disclosure", &loaded.facts, &decision);
         let about: Value = json!({
@@ -243,4 +257,19 @@ async fn store_current(tx: &mut WriteTx, loaded: &Loaded, sealed: &Sealed) -> Re
             "the child's facts changed inside the write action",
         ))
     }
+}
+
+/// Duties as a case or a record shows them: each with its decision and reason codes.
+pub(super) fn shown(duties: &[DutyRow]) -> Vec<Value> {
+    duties
+        .iter()
+        .map(|d| {
+            let mut v = serde_json::to_value(d).unwrap_or(Value::Null);
+            let reasons: Value = serde_json::from_str(&d.reasons).unwrap_or(json!([]));
+            if let Value::Object(o) = &mut v {
+                o.insert("reasons".into(), reasons);
+            }
+            v
+        })
+        .collect()
 }

@@ -31,6 +31,8 @@ pub(super) enum Notice {
     },
     /// The forum cannot be told; the disclosure's audit entry says why.
     Untold { agency: Option<String>, why: String },
+    /// The disclosure is addressed to the forum itself: it is told by the packet it receives.
+    Addressed { agency: String },
 }
 
 impl Notice {
@@ -43,6 +45,9 @@ impl Notice {
             }),
             Notice::Untold { agency, why } => json!({
                 "notified": false, "mappa_agency": agency, "reason": why,
+            }),
+            Notice::Addressed { agency } => json!({
+                "notified": true, "mappa_agency": agency, "as_recipient": true,
             }),
         }
     }
@@ -66,6 +71,10 @@ pub(super) fn prepare(
                 .into(),
         });
     };
+    if loaded.facts.recipient.agency == agency {
+        // a notice of a notice would tell the forum nothing new
+        return Ok(Notice::Addressed { agency });
+    }
     match state.agencies.get(&agency).map(|a| a.kind) {
         Some(AgencyKind::Mappa) => {}
         Some(kind) => {

@@ -106,6 +106,8 @@ pub(crate) async fn deposit(
         .await
         .map(drop)
         .map_err(store_failed)?);
+    // the deposit is in the chain before the notices it sets off
+    let seq = tx.append(entry).await?;
     // a record of a kind duties.csv names sets its duties off, listed on the child's open case
     // or, with none open (a MERLIN notice before any referral), on the record
     let mut duties = Vec::new();
@@ -124,18 +126,16 @@ pub(crate) async fn deposit(
                 record: &record,
             },
         };
-        duties = super::duties::carry_out(&state, &principal, &mut tx, trigger, on, Some(&record))
-            .await?
-            .into_iter()
-            .map(|d| {
-                json!({"duty": d.duty, "recipient_agency": d.recipient_agency,
-                    "decision": d.decision, "disclosure_id": d.disclosure_id,
-                    "reasons": serde_json::from_str::<Value>(&d.reasons).unwrap_or_default(),
-                    "listed_on": if case.is_some() { "case" } else { "record" }})
-            })
-            .collect();
+        let done =
+            super::duties::carry_out(&state, &principal, &mut tx, trigger, on, Some(&record))
+                .await?;
+        let listed_on = if case.is_some() { "case" } else { "record" };
+        duties = super::duties::shown(&done);
+        for d in &mut duties {
+            d["listed_on"] = json!(listed_on);
+        }
     }
-    let seq = commit_with(tx, entry).await?;
+    tx.finish().await?;
     Ok((
         StatusCode::CREATED,
         Json(json!({"id": record, "kind": body.kind, "sections": sections, "chair": chair.map(|c| c.1),
@@ -267,7 +267,11 @@ pub(crate) async fn disclosures(
         Entry::new(&principal, "record.disclosures.read").detail(json!({"record_id": record})),
     )
     .await?;
-    Ok(Json(json!({"record_id": record, "decisions": decisions})))
+    // the duties it set off about a child with no case open (on a case, the case lists them)
+    let duties = crate::cases::store::record_duties(&state.db, &record).await?;
+    Ok(Json(
+        json!({"record_id": record, "decisions": decisions, "duties": super::duties::shown(&duties)}),
+    ))
 }
 
 /// When the addressee first fetched the packet of a disclosure and when it acknowledged it
