@@ -362,6 +362,10 @@ async fn merlin_before_any_referral(w: &World) {
     );
     for d in deposited["duties"].as_array().unwrap() {
         assert_eq!(d["listed_on"], "record", "{d}");
+        assert!(
+            d["audit_seq"].as_i64() > deposited["audit_seq"].as_i64(),
+            "the deposit is in the chain before the notices it sets off: {deposited}"
+        );
     }
     assert_eq!(count(&w.server, "packets").await, packets + 2);
     let listed: Vec<(String, String, String, String)> = broker::with_db!(&w.server.state.db, pool => {
