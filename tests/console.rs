@@ -489,6 +489,7 @@ async fn an_ig_officer_searches_the_audit_reviews_an_override_prints_a_report_an
         json!({
             "ig.patel": {"agency": "partnership", "roles": ["ig_officer"]},
             "ig.river": {"agency": "school-riverside", "roles": ["ig_officer"]},
+            "pc.okafor": {"agency": "police", "roles": ["police_officer"]},
         }),
     )
     .await;
@@ -568,6 +569,22 @@ async fn an_ig_officer_searches_the_audit_reviews_an_override_prints_a_report_an
                    "api_entries": api_entries}),
         )
         .await;
+
+    // the police officer's notification set off its MERLIN notices with no case open: the
+    // record's page lists them, and reading it is audited as the API's read is
+    let before = head_seq(server).await;
+    let shown = world
+        .browse(
+            "owner-duties",
+            json!({"agency": "police", "login": "pc.okafor", "record": notification,
+                   "duties": ["merlin_youth_support:permit", "merlin_contact_service:permit"]}),
+        )
+        .await;
+    assert_screenshots(&shown, 1);
+    assert_eq!(
+        actions_of(&world.entries_after(before).await, "pc.okafor"),
+        ["console.sign_in", "record.disclosures.read"]
+    );
 
     // tamper with one entry: the chain page names it
     let target = override_seq;

@@ -327,6 +327,22 @@ async function owner(browser) {
   await ctx.close();
 }
 
+// the record owner's page of a record that set duties off with no case open: the police see
+// the MERLIN notices it sent, each with its decision
+async function ownerDuties(browser) {
+  const ctx = await context(browser, params.agency);
+  const page = await ctx.newPage();
+  await signIn(page, params.login);
+  await page.goto(url(`/ui/records/${params.record}`));
+  const rows = page.locator("#record-duties tbody tr");
+  const duties = await rows.evaluateAll((trs) => trs.map((tr) => `${tr.dataset.duty}:${tr.dataset.decision}`));
+  check(JSON.stringify(duties) === JSON.stringify(params.duties), `the record's duties are listed: ${duties}`);
+  check(await page.locator("tr[data-action=disclosure]").count() >= params.duties.length, "each notice is among the record's decisions");
+  await axe(page, "record-duties");
+  await shot(page, "record-duties");
+  await ctx.close();
+}
+
 // an IG officer of an agency not involved sees, as through the API, none of the child's entries
 async function igScoped(browser) {
   const ctx = await context(browser, params.agency);
@@ -488,7 +504,7 @@ async function reportRefused(browser) {
   await school.close();
 }
 
-const scenarios = { cases: casePages, "cases-ig": casePages, "report-refused": reportRefused, "ig-scoped": igScoped, owner, refused: refusedSignIn, dsl, teacher, ig, tampered, "dev-sign-in": devSignIn, expired };
+const scenarios = { cases: casePages, "cases-ig": casePages, "report-refused": reportRefused, "ig-scoped": igScoped, owner, "owner-duties": ownerDuties, refused: refusedSignIn, dsl, teacher, ig, tampered, "dev-sign-in": devSignIn, expired };
 
 const browser = await chromium.launch({
   executablePath: params.chromium,

@@ -231,12 +231,34 @@ pub struct EventLine {
 
 /// A duty to notify, with its decision and reasons.
 pub struct DutyLine {
+    /// As `duties.csv` names it (the rows' `data-duty`).
+    pub name: String,
     pub duty: String,
     pub trigger: String,
     pub recipient: String,
     pub decision: String,
     pub reasons: String,
     pub at: String,
+}
+
+/// The duties of a case or a record, as the API lists them.
+pub(super) fn duty_lines(state: &AppState, duties: &Value) -> Vec<DutyLine> {
+    duties
+        .as_array()
+        .map(|all| {
+            all.iter()
+                .map(|d| DutyLine {
+                    name: text(&d["duty"]),
+                    duty: words(&d["duty"]),
+                    trigger: words(&d["trigger"]),
+                    recipient: agency_name(state, &d["recipient_agency"]),
+                    decision: text(&d["decision"]),
+                    reasons: text(&d["reasons"]),
+                    at: when(&d["created_at"]),
+                })
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 #[derive(Template)]
@@ -288,17 +310,7 @@ pub async fn case(
             note: text(&e["note"]),
         })
         .collect();
-    let duties = list(&c["duties"])
-        .iter()
-        .map(|d| DutyLine {
-            duty: words(&d["duty"]),
-            trigger: words(&d["trigger"]),
-            recipient: agency_name(&state, &d["recipient_agency"]),
-            decision: text(&d["decision"]),
-            reasons: text(&d["reasons"]),
-            at: when(&d["created_at"]),
-        })
-        .collect();
+    let duties = duty_lines(&state, &c["duties"]);
     Ok(page(
         StatusCode::OK,
         &CasePage {

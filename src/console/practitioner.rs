@@ -155,6 +155,7 @@ struct Record {
     frame: Frame,
     record: String,
     sent: Vec<Sent>,
+    duties: Vec<super::cases::DutyLine>,
 }
 
 #[derive(serde::Deserialize)]
@@ -178,10 +179,13 @@ pub async fn record(
     session: Session,
     Path(id): Path<String>,
 ) -> PageResult {
-    let axum::Json(v) =
-        crate::routes::records::disclosures(session.principal.clone(), State(state), Path(id))
-            .await
-            .map_err(refused)?;
+    let axum::Json(v) = crate::routes::records::disclosures(
+        session.principal.clone(),
+        State(state.clone()),
+        Path(id),
+    )
+    .await
+    .map_err(refused)?;
     let sent = v["decisions"]
         .as_array()
         .map(|all| {
@@ -200,6 +204,7 @@ pub async fn record(
             frame: Frame::of(&session, "Who received this record"),
             record: super::ig::text(&v["record_id"]),
             sent,
+            duties: super::cases::duty_lines(&state, &v["duties"]),
         },
     ))
 }
