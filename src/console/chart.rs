@@ -10,8 +10,12 @@ use crate::cases::report::Line;
 
 /// The width of a full (100%) bar, in the chart's units.
 const BAR_WIDTH: i64 = 360;
-/// Where the bars start (the clock names are left of it).
+/// Where the bars start at the least (the clock names are left of it; a longer name moves
+/// them right).
 const BAR_X: i64 = 230;
+/// A generous width of one character of the chart's text, in the chart's units (the text is
+/// GOV.UK's 16px type), so no name or value is clipped.
+const CHAR: i64 = 9;
 /// The height of one clock's row, and of its bar.
 const ROW: i64 = 40;
 const BAR_HEIGHT: i64 = 24;
@@ -97,14 +101,22 @@ pub fn chart(lines: &[Line]) -> Chart {
         .map(|b| format!("{}: {}", b.label, b.value))
         .collect::<Vec<_>>()
         .join("; ");
+    let longest = |text: fn(&Bar) -> &str| {
+        bars.iter()
+            .map(|b| text(b).chars().count() as i64)
+            .max()
+            .unwrap_or(0)
+    };
+    let bar_x = BAR_X.max(longest(|b| &b.label) * CHAR + 10);
+    let value_x = bar_x + BAR_WIDTH + 10;
     Chart {
         height: TOP * 2 + ROW * bars.len() as i64,
+        width: value_x + longest(|b| &b.value).max(10) * CHAR,
         bars,
-        width: BAR_X + BAR_WIDTH + 130,
-        bar_x: BAR_X,
+        bar_x,
         bar_width: BAR_WIDTH,
         bar_height: BAR_HEIGHT,
-        value_x: BAR_X + BAR_WIDTH + 10,
+        value_x,
         description: format!(
             "The share of each clock's decided clocks that met their timescale. {description}."
         ),
@@ -146,7 +158,7 @@ mod tests {
     }
 
     #[test]
-    fn the_chart_draws_a_bar_per_clock_full_empty_or_no_data_never_nan() {
+    fn the_chart_draws_a_bar_per_clock_full_empty_or_no_data() {
         let chart = chart(&[
             line("strategy_discussion", [3, 3, 0, 0, 0, 0]),
             line("initial_assessment", [2, 0, 2, 0, 0, 0]),
@@ -180,6 +192,25 @@ mod tests {
             assert!(svg.contains(text), "{text} in {svg}");
         }
         assert!(!svg.contains("style"), "no inline style: {svg}");
+    }
+
+    #[test]
+    fn a_long_clock_name_or_a_large_count_moves_the_bars_or_widens_the_chart() {
+        let short = chart(&[line("minutes", [3, 3, 0, 0, 0, 0])]);
+        // "100% (3 of 3)": 13 characters
+        assert_eq!(
+            (short.bar_x, short.width),
+            (BAR_X, BAR_X + BAR_WIDTH + 10 + 13 * CHAR)
+        );
+        let name = "initial_assessment_of_a_child_referred_by_a_school";
+        let long = chart(&[line(name, [12345, 12345, 0, 0, 0, 0])]);
+        let (label, value) = (&long.bars[0].label, &long.bars[0].value);
+        assert_eq!(value, "100% (12345 of 12345)");
+        assert!(long.bar_x >= label.len() as i64 * CHAR, "{long:?}");
+        assert!(
+            long.width >= long.value_x + value.len() as i64 * CHAR,
+            "{long:?}"
+        );
     }
 
     #[test]
