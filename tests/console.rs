@@ -586,6 +586,25 @@ async fn an_ig_officer_searches_the_audit_reviews_an_override_prints_a_report_an
         ["console.sign_in", "record.disclosures.read"]
     );
 
+    // children's social care opens a case for the child: the IG officer's case page shows the
+    // MERLIN notices carried out before it
+    let csc = server.client("csc");
+    let sw = server.token("csc", "sw.amara", &[Role::SocialWorker]);
+    let case = cases::Caseworker {
+        client: &csc,
+        token: &sw,
+    }
+    .opened(&child, chrono::Utc::now() - chrono::Duration::hours(1))
+    .await;
+    let shown = world
+        .browse(
+            "case-record-duties",
+            json!({"agency": "partnership", "login": "ig.patel", "case": case,
+                   "duties": ["merlin_youth_support:permit", "merlin_contact_service:permit"]}),
+        )
+        .await;
+    assert_screenshots(&shown, 1);
+
     // tamper with one entry: the chain page names it
     let target = override_seq;
     world

@@ -447,6 +447,37 @@ async fn merlin_before_any_referral(w: &World) {
         json!({"delivered": 7, "denied": 0}),
         "the duties listed on csc's case"
     );
+
+    // the Contact Service opens a case for the child: it shows the duties carried out before it
+    let case = w.opened(&other, ago(Duration::hours(1))).await;
+    let shown = w.read(&case).await;
+    let before: Vec<(String, String, String)> = shown["record_duties"]
+        .as_array()
+        .unwrap_or_else(|| panic!("record_duties is a list: {shown}"))
+        .iter()
+        .map(|d| {
+            let text = |k: &str| d[k].as_str().unwrap_or_default().to_owned();
+            (text("duty"), text("recipient_agency"), text("record_id"))
+        })
+        .collect();
+    let victim_record = r.json()["id"].as_str().unwrap().to_owned();
+    assert_eq!(
+        before,
+        [
+            (
+                "merlin_youth_support".into(),
+                "yos".into(),
+                record.to_owned()
+            ),
+            (
+                "merlin_contact_service".into(),
+                "csc".into(),
+                record.to_owned()
+            ),
+            ("merlin_contact_service".into(), "csc".into(), victim_record),
+        ],
+        "{shown}"
+    );
 }
 
 #[tokio::test]

@@ -343,6 +343,20 @@ async function ownerDuties(browser) {
   await ctx.close();
 }
 
+// a case opened after a MERLIN notice: its page shows the duties carried out before it
+async function caseRecordDuties(browser) {
+  const ctx = await context(browser, params.agency);
+  const page = await ctx.newPage();
+  await signIn(page, params.login);
+  await page.goto(url(`/ui/cases/${params.case}`));
+  const duties = await page.locator("#case-record-duties tbody tr")
+    .evaluateAll((trs) => trs.map((tr) => `${tr.dataset.duty}:${tr.dataset.decision}`));
+  check(JSON.stringify(duties) === JSON.stringify(params.duties), `the duties before the case are listed: ${duties}`);
+  await axe(page, "case-record-duties");
+  await shot(page, "case-record-duties");
+  await ctx.close();
+}
+
 // an IG officer of an agency not involved sees, as through the API, none of the child's entries
 async function igScoped(browser) {
   const ctx = await context(browser, params.agency);
@@ -504,7 +518,7 @@ async function reportRefused(browser) {
   await school.close();
 }
 
-const scenarios = { cases: casePages, "cases-ig": casePages, "report-refused": reportRefused, "ig-scoped": igScoped, owner, "owner-duties": ownerDuties, refused: refusedSignIn, dsl, teacher, ig, tampered, "dev-sign-in": devSignIn, expired };
+const scenarios = { cases: casePages, "cases-ig": casePages, "report-refused": reportRefused, "ig-scoped": igScoped, owner, "owner-duties": ownerDuties, "case-record-duties": caseRecordDuties, refused: refusedSignIn, dsl, teacher, ig, tampered, "dev-sign-in": devSignIn, expired };
 
 const browser = await chromium.launch({
   executablePath: params.chromium,

@@ -18,3 +18,4 @@ CREATE TABLE record_duties (
     PRIMARY KEY (record_id, seq)
 );
 CREATE INDEX record_duties_by_time ON record_duties (created_at);
+CREATE INDEX record_duties_by_subject ON record_duties (subject_id);

@@ -166,6 +166,9 @@ pub struct Full {
     pub events: Vec<Event>,
     pub clocks: Vec<Clock>,
     pub duties: Vec<Duty>,
+    /// The duties records about the child set off while no case was open (a MERLIN notice
+    /// before the referral), each with its record's id, in the order carried out.
+    pub record_duties: Vec<(String, Duty)>,
 }
 
 /// Reads one case and all that belongs to it, from the read side.
@@ -195,6 +198,17 @@ pub async fn load(db: &Db, id: &str) -> Result<Option<Full>, sqlx::Error> {
             .bind(id)
             .fetch_all(pool)
             .await?;
+        let mut record_duties = Vec::new();
+        for r in sqlx::query(
+            "SELECT record_id, seq, duty, trigger_name, recipient_agency, decision, reasons, \
+             disclosure_id, audit_seq, created_at FROM record_duties WHERE subject_id = $1 \
+             ORDER BY created_at, record_id, seq")
+            .bind(&case.subject_id)
+            .fetch_all(pool)
+            .await?
+        {
+            record_duties.push((sqlx::Row::try_get(&r, "record_id")?, sqlx::FromRow::from_row(&r)?));
+        }
         Ok(Some(Full {
             case: case.try_into()?,
             linked_case_ids,
@@ -204,6 +218,7 @@ pub async fn load(db: &Db, id: &str) -> Result<Option<Full>, sqlx::Error> {
                 .map(|c| c.parse().map(|(_, c)| c))
                 .collect::<Result<_, _>>()?,
             duties,
+            record_duties,
         }))
     })
 }

@@ -280,6 +280,7 @@ struct CasePage {
     clocks: Vec<ClockLine>,
     events: Vec<EventLine>,
     duties: Vec<DutyLine>,
+    record_duties: Vec<DutyLine>,
 }
 
 /// `GET /ui/cases/{id}`: one case, as `GET /v1/cases/{id}` gives it (the API's refusal: 403 to
@@ -311,6 +312,7 @@ pub async fn case(
         })
         .collect();
     let duties = duty_lines(&state, &c["duties"]);
+    let record_duties = duty_lines(&state, &c["record_duties"]);
     Ok(page(
         StatusCode::OK,
         &CasePage {
@@ -334,6 +336,7 @@ pub async fn case(
             clocks: in_policy_order(&state, clock_lines(&c)),
             events,
             duties,
+            record_duties,
         },
     ))
 }

@@ -294,6 +294,15 @@ fn case_json(state: &AppState, full: &Full, show_links: bool) -> Result<Value, A
         }));
     }
     let duties = super::duties::shown(&full.duties);
+    let record_duties: Vec<Value> = full
+        .record_duties
+        .iter()
+        .map(|(record, d)| {
+            let mut shown = super::duties::shown(std::slice::from_ref(d)).remove(0);
+            shown["record_id"] = json!(record);
+            shown
+        })
+        .collect();
     Ok(json!({
         "id": c.id, "subject_id": c.subject_id, "subject_role": c.subject_role,
         "lead_agency": c.lead_agency, "lead_sub": c.lead_sub,
@@ -305,6 +314,7 @@ fn case_json(state: &AppState, full: &Full, show_links: bool) -> Result<Value, A
         "events": events,
         "clocks": views(&full.clocks, at),
         "duties": duties,
+        "record_duties": record_duties,
     }))
 }
 
