@@ -479,6 +479,12 @@ async function casePages(browser) {
   const csv = await ctx.request.get(url(href));
   check(csv.status() === 200 && csv.headers()["content-type"].startsWith("text/csv"), `the CSV link answers CSV: ${csv.status()}`);
   check((await csv.text()).split("\n")[0].startsWith("clock,started,met_on_time"), "the CSV has its header");
+  // a window that ends before it starts is sent back to be corrected, not answered with zeros
+  const reversed = await page.goto(url("/ui/reports/timeliness?from=2026-06-01&to=2026-01-01"));
+  check(reversed.status() === 400, `a reversed window is 400: ${reversed.status()}`);
+  check((await text(page, "h1")) === "There is a problem", "the problem page");
+  check((await page.content()).includes("must be before"), "it says what to change");
+  await axe(page, "timeliness-reversed");
   check(csp.length === 0, `no Content-Security-Policy violation: ${csp}`);
   await ctx.close();
 }

@@ -13,7 +13,7 @@ use super::cases::{agency_name, shown};
 use super::chart::{self, Chart};
 use super::query::{self, Pairs};
 use super::session::Session;
-use super::view::{Frame, PageResult, Refusal, page, refused};
+use super::view::{Frame, PageResult, Refusal, error_page, page, refused};
 use crate::cases::report::{Line, Report};
 use crate::error::ApiError;
 use crate::routes::extract::{Params, may};
@@ -67,7 +67,16 @@ fn report_query(
     if let Some(format) = format {
         asked.push(("format".into(), format.into()));
     }
-    Ok((query::parse(&asked)?, pairs))
+    let filters: reports::Filters = query::parse(&asked)?;
+    if filters.reversed() {
+        return Err(error_page(
+            StatusCode::BAD_REQUEST,
+            "There is a problem",
+            "The report's \u{201c}From\u{201d} must be before its \u{201c}Before\u{201d}: it counts the clocks \
+             started from the first instant to before the second. Go back and change the dates.",
+        ));
+    }
+    Ok((filters, pairs))
 }
 
 /// `GET /ui/reports/timeliness`: the report, as a table and as a chart of on-time rates.

@@ -39,6 +39,16 @@ pub(crate) struct Filters {
     format: Option<String>,
 }
 
+impl Filters {
+    /// A window that ends where or before it starts (`from` at or after `to`, which is now when
+    /// not given): the API answers it with zeros (a schema-valid request is not refused); the
+    /// console asks the person to correct it.
+    pub(crate) fn reversed(&self) -> bool {
+        self.from
+            .is_some_and(|from| from >= self.to.unwrap_or_else(crate::db::now))
+    }
+}
+
 fn bad(detail: String) -> ApiError {
     ApiError::new(StatusCode::BAD_REQUEST, "invalid_query", detail)
 }
@@ -108,4 +118,37 @@ pub(crate) async fn timeliness(
             .into_response());
     }
     Ok(Json(report).into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn window(from: Option<&str>, to: Option<&str>) -> Filters {
+        let at = |t: &str| t.parse::<DateTime<Utc>>().expect("an instant");
+        Filters {
+            from: from.map(at),
+            to: to.map(at),
+            agency: None,
+            as_of: None,
+            format: None,
+        }
+    }
+
+    #[test]
+    fn a_window_is_reversed_when_it_ends_where_or_before_it_starts() {
+        let (jan, jun) = (Some("2026-01-01T00:00:00Z"), Some("2026-06-01T00:00:00Z"));
+        assert!(!window(jan, jun).reversed());
+        assert!(window(jun, jan).reversed());
+        assert!(window(jan, jan).reversed());
+        assert!(
+            !window(None, jan).reversed(),
+            "from defaults to a year before to"
+        );
+        assert!(!window(jan, None).reversed(), "to defaults to now");
+        assert!(
+            window(Some("2999-01-01T00:00:00Z"), None).reversed(),
+            "from after now"
+        );
+    }
 }
