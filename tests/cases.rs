@@ -21,7 +21,7 @@ async fn read_as(w: &World, agency: &str, token: &str, case: &str) -> broker::cl
 
 #[tokio::test]
 async fn a_social_worker_opens_a_case_and_its_referral_clocks_start() {
-    let w = World::new().await;
+    let w = World::start().await;
     let referral = Utc::now() - Duration::hours(1);
     let before = head_seq(&w.server).await;
     let r = w.open(&w.child, "harmful_behaviour", referral, &[]).await;
@@ -85,7 +85,7 @@ async fn a_social_worker_opens_a_case_and_its_referral_clocks_start() {
 
 #[tokio::test]
 async fn a_case_shows_every_clock_status_pending_met_late_and_overdue() {
-    let w = World::new().await;
+    let w = World::start().await;
     let referral = ago(Duration::days(20));
     let id = w.opened(&w.child, referral).await;
     // the initial assessment within its 7 days: met
@@ -135,7 +135,7 @@ async fn a_case_shows_every_clock_status_pending_met_late_and_overdue() {
 
 #[tokio::test]
 async fn the_morning_list_shows_only_open_cases_with_a_clock_past_due() {
-    let w = World::new().await;
+    let w = World::start().await;
     let late = w.opened(&w.child, Utc::now() - Duration::days(3)).await;
     let other = w.another_child().await;
     let fresh = w.opened(&other, Utc::now() - Duration::hours(2)).await;
@@ -196,7 +196,7 @@ async fn the_morning_list_shows_only_open_cases_with_a_clock_past_due() {
 
 #[tokio::test]
 async fn an_outcome_needs_its_rationale_and_a_case_closes_only_after_one() {
-    let w = World::new().await;
+    let w = World::start().await;
     let referral = ago(Duration::days(4));
     let id = w.opened(&w.child, referral).await;
     let day = referral + Duration::days(1);
@@ -309,7 +309,7 @@ async fn an_outcome_needs_its_rationale_and_a_case_closes_only_after_one() {
 
 #[tokio::test]
 async fn the_two_childrens_cases_are_linked_and_the_link_shows_only_to_their_leads() {
-    let w = World::new().await;
+    let w = World::start().await;
     let referral = Utc::now() - Duration::days(1);
     let harmer = w.opened(&w.child, referral).await;
     let victim_child = w.another_child().await;
@@ -375,7 +375,7 @@ async fn the_two_childrens_cases_are_linked_and_the_link_shows_only_to_their_lea
 
 #[tokio::test]
 async fn only_childrens_social_care_opens_cases_and_only_the_lead_records_their_steps() {
-    let w = World::new().await;
+    let w = World::start().await;
     let referral = Utc::now() - Duration::days(1);
     let dsl = w.server.token("school-hillside", "dsl.jones", &[Role::Dsl]);
     let r = w
@@ -452,7 +452,7 @@ async fn a_case_led_by_another_agency_is_not_opened_again_and_is_hidden_from_oth
         std::fs::write(&path, text).unwrap();
     })
     .await;
-    let w = World::on(server).await;
+    let w = World::on(server, common::world::short_plan()).await;
     let id = w.opened(&w.child, Utc::now() - Duration::days(1)).await;
     let eh = w.server.client("early-help");
     let eh_sw = w
@@ -487,7 +487,7 @@ async fn a_case_led_by_another_agency_is_not_opened_again_and_is_hidden_from_oth
 
 #[tokio::test]
 async fn every_bad_input_is_refused_with_its_own_code_and_writes_nothing() {
-    let w = World::new().await;
+    let w = World::start().await;
     let referral = Utc::now() - Duration::days(2);
     let id = w.opened(&w.child, referral).await;
     let now = Utc::now();

@@ -89,7 +89,7 @@ async fn notice_of(w: &World, agency: &str, token: &str, answer: &Value, duty: &
 #[tokio::test]
 async fn opening_a_case_and_convening_a_strategy_meeting_notify_the_school_and_the_agencies_involved()
  {
-    let w = World::new().await;
+    let w = World::start().await;
     camhs_has_received(&w).await;
     let packets = count(&w.server, "packets").await;
     let opened = opened_three_hours_ago(&w).await;
@@ -181,7 +181,7 @@ async fn opening_a_case_and_convening_a_strategy_meeting_notify_the_school_and_t
 /// the MAPPA coordinator, its own audit entry pointing at the notice's.
 #[tokio::test]
 async fn a_notice_about_a_child_under_mappa_tells_the_forum_in_the_same_action() {
-    let w = World::new().await;
+    let w = World::start().await;
     let coordinator = w
         .server
         .person("mappa", "coord.lee", Role::MappaCoordinator);
@@ -277,7 +277,7 @@ async fn a_notice_about_a_child_under_mappa_tells_the_forum_in_the_same_action()
 
 #[tokio::test]
 async fn a_merlin_notice_and_a_court_decision_go_out_when_deposited_with_a_case_open_or_none() {
-    let w = World::new().await;
+    let w = World::start().await;
     camhs_has_received(&w).await;
     let case = w.opened(&w.child, ago(Duration::hours(5))).await;
     let pc = w.server.token("police", "pc.evans", &[Role::PoliceOfficer]);
@@ -490,7 +490,7 @@ async fn a_duty_the_rules_refuse_is_kept_denied_with_its_reasons_audited_and_cou
         std::fs::write(&path, text).unwrap();
     })
     .await;
-    let w = World::on(server).await;
+    let w = World::on(server, common::world::short_plan()).await;
     camhs_has_received(&w).await;
     let packets = count(&w.server, "packets").await;
     let r = w

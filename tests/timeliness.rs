@@ -19,7 +19,7 @@ use serde_json::{Value, json};
 /// - D, referred 20 days ago: discussion after 72 h (late); initial assessment and meeting
 ///   overdue; assessment pending.
 async fn fixture() -> World {
-    let w = World::new().await;
+    let w = World::start().await;
     let a = ago(Duration::days(20));
     let case_a = w.opened(&w.child, a).await;
     w.step(&case_a, "strategy_discussion_held", a + Duration::hours(24))
@@ -194,7 +194,7 @@ async fn the_report_is_judged_at_as_of_and_windowed_by_start() {
 
 #[tokio::test]
 async fn the_report_is_for_managers_and_the_partnership_and_is_audited() {
-    let w = World::new().await;
+    let w = World::start().await;
     let r = w.csc.get("/v1/reports/timeliness", &w.sw).await.unwrap();
     problem(&r, 403, "role_not_permitted");
     let tm = w.server.token("csc", "tm.okafor", &[Role::TeamManager]);

@@ -138,27 +138,37 @@ pub async fn next_duty_seq(tx: &mut WriteTx, case_id: &str) -> Result<i64, sqlx:
         .await)
 }
 
-/// Records a duty carried out (delivered or denied).
+/// The columns every duty row has, in [`bind_duty!`]'s order.
+const DUTY_COLUMNS: &str = "seq, duty, trigger_name, recipient_agency, decision, reasons, disclosure_id, audit_seq, created_at";
+
+/// Binds a duty's own columns ([`DUTY_COLUMNS`]) to `q`, for either database.
+macro_rules! bind_duty {
+    ($q:expr, $d:expr) => {
+        $q.bind($d.seq)
+            .bind(&$d.duty)
+            .bind(&$d.trigger_name)
+            .bind(&$d.recipient_agency)
+            .bind(&$d.decision)
+            .bind(&$d.reasons)
+            .bind(&$d.disclosure_id)
+            .bind($d.audit_seq)
+            .bind(&$d.created_at)
+    };
+}
+
+/// Records a duty carried out (delivered or denied) on case `case_id`.
 pub async fn insert_duty(
     tx: &mut WriteTx,
     case_id: &str,
     lead_agency: &str,
     d: &Duty,
 ) -> Result<(), sqlx::Error> {
-    on_tx!(tx, c => sqlx::query(
-        "INSERT INTO case_duties (case_id, seq, duty, trigger_name, recipient_agency, decision, \
-         reasons, disclosure_id, audit_seq, created_at, lead_agency) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)")
+    let sql = format!(
+        "INSERT INTO case_duties ({DUTY_COLUMNS}, case_id, lead_agency) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
+    );
+    on_tx!(tx, c => bind_duty!(sqlx::query(sqlx::AssertSqlSafe(sql)), d)
         .bind(case_id)
-        .bind(d.seq)
-        .bind(&d.duty)
-        .bind(&d.trigger_name)
-        .bind(&d.recipient_agency)
-        .bind(&d.decision)
-        .bind(&d.reasons)
-        .bind(&d.disclosure_id)
-        .bind(d.audit_seq)
-        .bind(&d.created_at)
         .bind(lead_agency)
         .execute(&mut **c)
         .await
@@ -174,22 +184,14 @@ pub async fn insert_record_duty(
     agency: &str,
     d: &Duty,
 ) -> Result<(), sqlx::Error> {
-    on_tx!(tx, c => sqlx::query(
-        "INSERT INTO record_duties (record_id, seq, subject_id, agency, duty, trigger_name, \
-         recipient_agency, decision, reasons, disclosure_id, audit_seq, created_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)")
+    let sql = format!(
+        "INSERT INTO record_duties ({DUTY_COLUMNS}, record_id, subject_id, agency) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
+    );
+    on_tx!(tx, c => bind_duty!(sqlx::query(sqlx::AssertSqlSafe(sql)), d)
         .bind(record_id)
-        .bind(d.seq)
         .bind(subject_id)
         .bind(agency)
-        .bind(&d.duty)
-        .bind(&d.trigger_name)
-        .bind(&d.recipient_agency)
-        .bind(&d.decision)
-        .bind(&d.reasons)
-        .bind(&d.disclosure_id)
-        .bind(d.audit_seq)
-        .bind(&d.created_at)
         .execute(&mut **c)
         .await
         .map(drop))

@@ -298,7 +298,7 @@ fn case_json(state: &AppState, full: &Full, show_links: bool) -> Result<Value, A
         .record_duties
         .iter()
         .map(|(record, d)| {
-            let mut shown = super::duties::shown(std::slice::from_ref(d)).remove(0);
+            let mut shown = super::duties::shown_one(d);
             shown["record_id"] = json!(record);
             shown
         })

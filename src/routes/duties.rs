@@ -259,17 +259,17 @@ async fn store_current(tx: &mut WriteTx, loaded: &Loaded, sealed: &Sealed) -> Re
     }
 }
 
-/// Duties as a case or a record shows them: each with its decision and reason codes.
+/// A duty as a case or a record shows it: with its decision and reason codes.
+pub(super) fn shown_one(d: &DutyRow) -> Value {
+    let mut v = serde_json::to_value(d).unwrap_or(Value::Null);
+    let reasons: Value = serde_json::from_str(&d.reasons).unwrap_or(json!([]));
+    if let Value::Object(o) = &mut v {
+        o.insert("reasons".into(), reasons);
+    }
+    v
+}
+
+/// Duties as a case or a record shows them.
 pub(super) fn shown(duties: &[DutyRow]) -> Vec<Value> {
-    duties
-        .iter()
-        .map(|d| {
-            let mut v = serde_json::to_value(d).unwrap_or(Value::Null);
-            let reasons: Value = serde_json::from_str(&d.reasons).unwrap_or(json!([]));
-            if let Value::Object(o) = &mut v {
-                o.insert("reasons".into(), reasons);
-            }
-            v
-        })
-        .collect()
+    duties.iter().map(shown_one).collect()
 }

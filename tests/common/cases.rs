@@ -2,11 +2,9 @@
 //! opening cases, recording events, and reading cases, lists and the audit trail.
 
 use broker::client::{Client, Response};
-use broker::vocab::Role;
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::{Value, json};
 
-use super::TestServer;
 use super::flows;
 
 /// An instant as a caller sends it.
@@ -31,34 +29,11 @@ pub fn clock(case: &Value, name: &str) -> Value {
         .clone()
 }
 
-/// A dev world served, with csc's social worker `sw.amara` and a Hillside pupil with a risk
-/// plan and a parent's consent.
-pub struct World {
-    pub server: TestServer,
-    pub csc: Client,
-    pub sw: String,
-    pub child: String,
-    pub record: String,
-}
+/// The world the case tests run in: [`super::world::World`] (a Hillside pupil with a risk plan
+/// and a parent's consent, registered by csc's `sw.amara`), with the case steps below.
+pub use super::world::World;
 
 impl World {
-    pub async fn new() -> World {
-        World::on(TestServer::start().await).await
-    }
-
-    pub async fn on(server: TestServer) -> World {
-        let csc = server.client("csc");
-        let sw = server.token("csc", "sw.amara", &[Role::SocialWorker]);
-        let pupil = super::hillside_pupil(&csc, &sw).await;
-        World {
-            csc,
-            sw,
-            child: pupil.child,
-            record: pupil.record,
-            server,
-        }
-    }
-
     /// Registers another child (aged 10, at Hillside).
     pub async fn another_child(&self) -> String {
         flows::register(
