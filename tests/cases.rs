@@ -468,7 +468,12 @@ async fn a_case_led_by_another_agency_is_not_opened_again_and_is_hidden_from_oth
         )
         .await
         .unwrap();
-    problem(&r, 409, "case_led_elsewhere");
+    let refusal = problem(&r, 409, "case_led_elsewhere");
+    // which agency leads is a fact of a case early help may not read
+    assert!(
+        !refusal.to_string().contains("csc"),
+        "the refusal names the lead agency: {refusal}"
+    );
     assert_eq!(
         (count(&w.server, "cases").await, head_seq(&w.server).await),
         before

@@ -54,6 +54,68 @@ async fn police_cannot_fetch_a_packet_addressed_to_a_school() {
     w.stop().await;
 }
 
+/// A school that once received a record, asking to pass it on after the child moved to
+/// another school: told only that the record is not its own, for a dry run and a disclosure
+/// alike, though every rule was judged (and the audit entry keeps them all for the IG officer).
+#[tokio::test]
+async fn a_non_owner_is_told_only_that_the_record_is_not_its_own_and_no_fact_about_the_child() {
+    let w = World::start().await;
+    permitted(
+        &w.disclose(&w.to_dsl()).await,
+        "limited_summary",
+        &["summary", "risk_management"],
+        &[],
+        &[],
+    );
+    // the child moves school: a fact the old school may no longer learn through the API
+    let path = format!("/v1/subjects/{}/school", w.child);
+    let moved = w
+        .social_worker()
+        .put(&path, &json!({"school_agency": "school-riverside"}))
+        .await;
+    assert_eq!(moved.status, 200, "{}", moved.text());
+
+    let dsl = w.server.person("school-hillside", "dsl.jones", Role::Dsl);
+    let onward = w.ask("school-hillside/dsl", "safeguarding", "significant_harm");
+    // a dry run answers its decision (200), a disclosure its refusal (403)
+    for (path, status) in [("/v1/decisions", 200), ("/v1/disclosures", 403)] {
+        let r = dsl.post(path, &onward).await;
+        assert_eq!(r.status, status, "{path}: {}", r.text());
+        let body = r.json();
+        assert_eq!(body["decision"], "deny", "{path}: {body}");
+        assert_eq!(codes(&body), set(&["not_record_owner"]), "{path}: {body}");
+        assert_eq!(body["sections_withheld"], json!([]), "{path}: {body}");
+        let text = r.text();
+        for fact in [
+            "riverside",
+            "summary",
+            "risk_management",
+            "csc",
+            "consent",
+            "years",
+        ] {
+            assert!(
+                !text.contains(fact),
+                "{path}: a non-owner's refusal tells {fact:?}: {text}"
+            );
+        }
+        // the audit entry keeps the whole evaluation
+        let seq = body["audit_seq"].as_i64().expect("audit_seq");
+        let entry = common::audit::at(&common::audit::about(&w.server, &w.child).await, seq);
+        let audited = names(&entry["reasons"]);
+        assert!(
+            audited.contains("not_record_owner") && audited.contains("not_pupil_of_school"),
+            "{path}: the audit entry lists every failed rule: {entry}"
+        );
+    }
+    assert_eq!(
+        count(&w.server, "packets").await,
+        1,
+        "only the first packet"
+    );
+    w.stop().await;
+}
+
 #[tokio::test]
 async fn one_agency_cannot_push_another_agencys_record() {
     let w = World::start().await;

@@ -193,4 +193,77 @@ impl Decision {
     pub fn codes(&self) -> Vec<ReasonCode> {
         self.reasons.iter().map(|r| r.code).collect()
     }
+
+    /// The decision as the requester is told it. A requester who may not disclose a record
+    /// (`not_record_owner`) learns that alone: every other rule was judged on facts about the
+    /// child (its school, age, MAPPA status, consents, the record's sections) that only the
+    /// owner may read, so none of them, and no section name, is in the answer. The audit
+    /// entry keeps the whole evaluation for the IG officer.
+    pub fn as_told(&self) -> std::borrow::Cow<'_, Decision> {
+        use std::borrow::Cow;
+        if !self
+            .reasons
+            .iter()
+            .any(|r| r.code == ReasonCode::NotRecordOwner)
+        {
+            return Cow::Borrowed(self);
+        }
+        Cow::Owned(Decision {
+            decision: Outcome::Deny,
+            view: None,
+            sections_released: Vec::new(),
+            sections_withheld: Vec::new(),
+            reasons: vec![Reason {
+                code: ReasonCode::NotRecordOwner,
+                message: "rule 7a: a record named is not your agency's; only the agency that \
+                          deposited a record may disclose it (policies/ownership.csv)"
+                    .into(),
+            }],
+            obligations: Vec::new(),
+            policy_version: self.policy_version.clone(),
+            released_by_record: BTreeMap::new(),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn decision(codes: &[ReasonCode]) -> Decision {
+        Decision {
+            decision: Outcome::Deny,
+            view: Some(View::LimitedSummary),
+            sections_released: Vec::new(),
+            sections_withheld: vec![Section::AllegationDetails],
+            reasons: codes
+                .iter()
+                .map(|&code| Reason {
+                    code,
+                    message: format!("{code}: the child's recorded school is school-riverside"),
+                })
+                .collect(),
+            obligations: Vec::new(),
+            policy_version: "v".into(),
+            released_by_record: BTreeMap::new(),
+        }
+    }
+
+    #[test]
+    fn a_non_owner_is_told_only_that_it_is_not_the_owner() {
+        let d = decision(&[ReasonCode::NotPupilOfSchool, ReasonCode::NotRecordOwner]);
+        let told = d.as_told();
+        assert_eq!(told.codes(), vec![ReasonCode::NotRecordOwner]);
+        assert!(!told.reasons[0].message.contains("riverside"));
+        assert_eq!((told.view, told.sections_withheld.len()), (None, 0));
+        assert_eq!(d.reasons.len(), 2, "the decision itself (audited) is whole");
+    }
+
+    #[test]
+    fn an_owner_is_told_every_failed_rule() {
+        let d = decision(&[ReasonCode::NotPupilOfSchool, ReasonCode::ConsentNotFound]);
+        let told = d.as_told();
+        assert_eq!(told.codes(), d.codes());
+        assert_eq!(told.sections_withheld, d.sections_withheld);
+    }
 }

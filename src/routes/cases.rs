@@ -219,9 +219,9 @@ pub(crate) async fn open(
         } else {
             conflict(
                 "case_led_elsewhere",
-                format!(
-                    "{lead} leads an open case for this child; one agency leads a child's case at a time"
-                ),
+                // who leads it is a fact of a case the caller may not read (GET /v1/cases)
+                "another agency leads an open case for this child; one agency leads a child's \
+                 case at a time (the partnership's IG officers can see which)",
             )
         });
     }
