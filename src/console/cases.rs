@@ -1,38 +1,45 @@
 //! The case pages (PROCESS.md): the overdue list a team manager starts the day with, and a case
-//! with its clocks, events and duties (the timeliness report is `report`). Each calls the API's
-//! own handler (`GET /v1/cases`, `GET /v1/cases/{id}`) with the session's person, so what a
-//! page shows, whom it refuses and the audit entry it writes (`case.list`, `case.read`) are
-//! exactly the API's.
+//! with its clocks, events and duties (the timeliness report is `report`). Each calls the same
+//! application function as the API (`app::cases::list`, `app::cases::read`) with the session's
+//! person, so what a page shows, whom it refuses and the audit entry it writes (`case.list`,
+//! `case.read`) are exactly the API's.
 
 use askama::Template;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
-use serde_json::Value;
 
-use super::ig::text;
 use super::query::{self, Pairs};
 use super::session::Session;
 use super::view::{Frame, PageResult, page, refused};
-use crate::routes::cases;
-use crate::routes::extract::Params;
+use crate::app::cases::{self as app, CaseView, Filters};
+use crate::app::views::DutyView;
+use crate::cases::ClockView;
+use crate::decision::clocks::Status;
+use crate::ids::CaseId;
+use crate::routes::extract::path_id;
 use crate::state::AppState;
 
 /// An instant as the pages show it.
-fn when(v: &Value) -> String {
-    v.as_str()
-        .and_then(|s| DateTime::parse_from_rfc3339(s).ok())
-        .map(|t| shown(t.to_utc()))
-        .unwrap_or_default()
-}
-
 pub(super) fn shown(t: DateTime<Utc>) -> String {
     t.format("%-d %B %Y %H:%M UTC").to_string()
 }
 
+/// An instant that may not have happened, as the pages show it (blank if not).
+fn shown_opt(t: Option<DateTime<Utc>>) -> String {
+    t.map(shown).unwrap_or_default()
+}
+
+/// A stored instant (RFC 3339 text) as the pages show it.
+fn shown_text(t: &str) -> String {
+    DateTime::parse_from_rfc3339(t)
+        .map(|t| shown(t.to_utc()))
+        .unwrap_or_default()
+}
+
 /// A vocabulary word as the pages show it (`strategy_discussion` → `strategy discussion`).
-fn words(v: &Value) -> String {
-    text(v).replace('_', " ")
+fn words(v: impl std::fmt::Display) -> String {
+    v.to_string().replace('_', " ")
 }
 
 /// How long past its due time a clock has run: `2 days 3 hours`, `5 hours`, `40 minutes`.
@@ -48,9 +55,11 @@ pub fn late_by(d: chrono::Duration) -> String {
 }
 
 /// The agency's name where it is configured, else its id.
-pub(super) fn agency_name(state: &AppState, v: &Value) -> String {
-    let id = text(v);
-    state.agencies.get(&id).map_or(id, |a| a.name.clone())
+pub(super) fn agency_name(state: &AppState, id: &str) -> String {
+    state
+        .agencies
+        .get(id)
+        .map_or_else(|| id.to_owned(), |a| a.name.clone())
 }
 
 /// A clock as the pages show it, with its GOV.UK tag.
@@ -67,58 +76,40 @@ pub struct ClockLine {
     pub late: String,
 }
 
-fn clock_line(c: &Value, at: DateTime<Utc>, closed: bool) -> ClockLine {
-    let status = match c["status"].as_str() {
-        Some("met") => "met",
-        Some("late") => "late",
-        Some("overdue") => "overdue",
-        _ => "pending",
-    };
-    let (tag, tag_class) = match status {
-        "met" => ("Met on time", "govuk-tag--green"),
-        "late" => ("Met late", "govuk-tag--orange"),
+fn clock_line(c: &ClockView, at: DateTime<Utc>, closed: bool) -> ClockLine {
+    let (status, tag, tag_class) = match c.status {
+        Status::Met => ("met", "Met on time", "govuk-tag--green"),
+        Status::Late => ("late", "Met late", "govuk-tag--orange"),
         // the report's "unmet, case closed"
-        "overdue" if closed => ("Not met: case closed", "govuk-tag--red"),
-        "overdue" => ("Overdue", "govuk-tag--red"),
-        _ => ("Running", "govuk-tag--blue"),
+        Status::Overdue if closed => ("overdue", "Not met: case closed", "govuk-tag--red"),
+        Status::Overdue => ("overdue", "Overdue", "govuk-tag--red"),
+        Status::Pending => ("pending", "Running", "govuk-tag--blue"),
     };
-    let due = c["due_at"]
-        .as_str()
-        .and_then(|s| DateTime::parse_from_rfc3339(s).ok())
-        .map(|t| t.to_utc());
     ClockLine {
-        clock: text(&c["clock"]),
-        name: words(&c["clock"]),
-        started: when(&c["started_at"]),
-        due: when(&c["due_at"]),
-        stopped: when(&c["stopped_at"]),
+        clock: c.clock.clone(),
+        name: words(&c.clock),
+        started: shown(c.started_at),
+        due: shown(c.due_at),
+        stopped: shown_opt(c.stopped_at),
         status,
         tag,
         tag_class,
-        late: match due {
-            Some(due) if status == "overdue" => late_by(at - due),
-            _ => String::new(),
+        late: if c.status == Status::Overdue {
+            late_by(at - c.due_at)
+        } else {
+            String::new()
         },
     }
 }
 
-/// The instant a case's clocks are judged at, as the API judges them: now, or when the case
-/// closed (a clock a closed case left unmet does not grow later).
-fn judged(case: &Value) -> DateTime<Utc> {
-    let closed = case["closed_at"]
-        .as_str()
-        .and_then(|s| DateTime::parse_from_rfc3339(s).ok())
-        .map(|t| t.to_utc());
-    crate::cases::judged_at(closed, crate::db::now())
-}
-
-/// The clocks of `case`, judged as the API judges them.
-fn clock_lines(case: &Value) -> Vec<ClockLine> {
-    let (at, closed) = (judged(case), !case["closed_at"].is_null());
-    case["clocks"]
-        .as_array()
-        .map(|all| all.iter().map(|c| clock_line(c, at, closed)).collect())
-        .unwrap_or_default()
+/// The clocks of a case closed at `closed_at` (if it is), judged as the API judges them: now,
+/// or when the case closed (a clock a closed case left unmet does not grow later).
+fn clock_lines(closed_at: Option<DateTime<Utc>>, clocks: &[ClockView]) -> Vec<ClockLine> {
+    let at = crate::cases::judged_at(closed_at, crate::db::now());
+    clocks
+        .iter()
+        .map(|c| clock_line(c, at, closed_at.is_some()))
+        .collect()
 }
 
 /// `clocks` in the order of `policies/timescales.csv` (the order of the protocol's steps).
@@ -169,35 +160,28 @@ pub async fn list(
     if !pairs.iter().any(|(k, _)| k == "overdue") {
         pairs.push(("overdue".into(), "true".into()));
     }
-    let f: cases::Filters = query::parse(&pairs)?;
-    let axum::Json(body) = cases::list(session.principal.clone(), State(state.clone()), Params(f))
+    let f: Filters = query::parse(&pairs)?;
+    let body = app::list(&state, &session.principal, &f)
         .await
         .map_err(refused)?;
-    let listed = body["cases"]
-        .as_array()
-        .map(|all| {
-            all.iter()
-                .map(|c| Listed {
-                    id: text(&c["id"]),
-                    subject: text(&c["subject_id"]),
-                    referral: when(&c["referral_received_at"]),
-                    lead: format!(
-                        "{} / {}",
-                        agency_name(&state, &c["lead_agency"]),
-                        text(&c["lead_sub"])
-                    ),
-                    status: words(&c["status"]),
-                    overdue: clock_lines(c)
-                        .into_iter()
-                        .filter(|k| k.status == "overdue")
-                        .collect(),
-                })
-                .collect()
+    let listed = body
+        .cases
+        .iter()
+        .map(|c| Listed {
+            id: c.id.clone(),
+            subject: c.subject_id.clone(),
+            referral: shown(c.referral_received_at),
+            lead: format!("{} / {}", agency_name(&state, &c.lead_agency), c.lead_sub),
+            status: words(c.status),
+            overdue: clock_lines(c.closed_at, &c.clocks)
+                .into_iter()
+                .filter(|k| k.status == "overdue")
+                .collect(),
         })
-        .unwrap_or_default();
-    let next = body["next_after"]
-        .as_str()
-        .map(|after| query::with(&pairs, &["after"], Some(("after", after.to_owned()))));
+        .collect();
+    let next = body
+        .next_after
+        .map(|after| query::with(&pairs, &["after"], Some(("after", after))));
     let overdue_only = query::value(&pairs, "overdue") == "true";
     Ok(page(
         StatusCode::OK,
@@ -242,23 +226,19 @@ pub struct DutyLine {
 }
 
 /// The duties of a case or a record, as the API lists them.
-pub(super) fn duty_lines(state: &AppState, duties: &Value) -> Vec<DutyLine> {
+pub(super) fn duty_lines(state: &AppState, duties: &[DutyView]) -> Vec<DutyLine> {
     duties
-        .as_array()
-        .map(|all| {
-            all.iter()
-                .map(|d| DutyLine {
-                    name: text(&d["duty"]),
-                    duty: words(&d["duty"]),
-                    trigger: words(&d["trigger"]),
-                    recipient: agency_name(state, &d["recipient_agency"]),
-                    decision: text(&d["decision"]),
-                    reasons: text(&d["reasons"]),
-                    at: when(&d["created_at"]),
-                })
-                .collect()
+        .iter()
+        .map(|d| DutyLine {
+            name: d.duty.clone(),
+            duty: words(&d.duty),
+            trigger: words(&d.trigger),
+            recipient: agency_name(state, &d.recipient_agency),
+            decision: d.decision.clone(),
+            reasons: d.reasons.join(", "),
+            at: shown_text(&d.created_at),
         })
-        .unwrap_or_default()
+        .collect()
 }
 
 #[derive(Template)]
@@ -291,52 +271,47 @@ pub async fn case(
     session: Session,
     Path(id): Path<String>,
 ) -> PageResult {
-    let axum::Json(c) = cases::get(session.principal.clone(), State(state.clone()), Path(id))
+    let id = path_id::<CaseId>(&id).map_err(refused)?;
+    let c: CaseView = app::read(&state, &session.principal, id)
         .await
         .map_err(refused)?;
-    let list = |v: &Value| v.as_array().cloned().unwrap_or_default();
-    let events = list(&c["events"])
+    let events = c
+        .events
         .iter()
         .map(|e| EventLine {
-            seq: text(&e["seq"]),
-            kind: words(&e["kind"]),
-            at: when(&e["occurred_at"]),
-            by: format!(
-                "{} / {}",
-                agency_name(&state, &e["agency"]),
-                text(&e["sub"])
-            ),
-            outcome: words(&e["outcome"]),
-            rationale: text(&e["rationale"]),
-            note: text(&e["note"]),
+            seq: e.seq.to_string(),
+            kind: words(e.kind),
+            at: shown(e.occurred_at),
+            by: format!("{} / {}", agency_name(&state, &e.agency), e.sub),
+            outcome: e.outcome.map(words).unwrap_or_default(),
+            rationale: e.rationale.clone().unwrap_or_default(),
+            note: e.note.clone().unwrap_or_default(),
         })
         .collect();
-    let duties = duty_lines(&state, &c["duties"]);
-    let record_duties = duty_lines(&state, &c["record_duties"]);
     Ok(page(
         StatusCode::OK,
         &CasePage {
             frame: Frame::of(&session, "Case"),
-            id: text(&c["id"]),
-            subject: text(&c["subject_id"]),
-            subject_role: words(&c["subject_role"]),
-            lead_agency: agency_name(&state, &c["lead_agency"]),
-            lead_sub: text(&c["lead_sub"]),
-            status: words(&c["status"]),
-            outcome: words(&c["outcome"]),
-            referral: when(&c["referral_received_at"]),
-            referred_by: if c["referred_by_agency"].is_string() {
-                agency_name(&state, &c["referred_by_agency"])
-            } else {
-                String::new()
-            },
-            opened: when(&c["opened_at"]),
-            closed: when(&c["closed_at"]),
-            linked: list(&c["linked_case_ids"]).iter().map(text).collect(),
-            clocks: in_policy_order(&state, clock_lines(&c)),
+            id: c.id.clone(),
+            subject: c.subject_id.clone(),
+            subject_role: words(c.subject_role),
+            lead_agency: agency_name(&state, &c.lead_agency),
+            lead_sub: c.lead_sub.clone(),
+            status: words(c.status),
+            outcome: c.outcome.map(words).unwrap_or_default(),
+            referral: shown(c.referral_received_at),
+            referred_by: c
+                .referred_by_agency
+                .as_deref()
+                .map(|a| agency_name(&state, a))
+                .unwrap_or_default(),
+            opened: shown(c.opened_at),
+            closed: shown_opt(c.closed_at),
+            linked: c.linked_case_ids.clone(),
+            clocks: in_policy_order(&state, clock_lines(c.closed_at, &c.clocks)),
             events,
-            duties,
-            record_duties,
+            duties: duty_lines(&state, &c.duties),
+            record_duties: duty_lines(&state, &c.record_duties),
         },
     ))
 }
@@ -345,7 +320,6 @@ pub async fn case(
 mod tests {
     use super::*;
     use chrono::Duration;
-    use serde_json::json;
 
     #[test]
     fn how_late_reads_in_days_hours_or_minutes() {
@@ -364,17 +338,21 @@ mod tests {
 
     #[test]
     fn a_clock_a_closed_case_left_unmet_is_judged_at_the_closure_and_tagged_so() {
-        let ago = |days| crate::db::ts(crate::db::now() - Duration::days(days));
-        let clock = json!({"clock": "assessment", "status": "overdue", "started_at": ago(40),
-                           "due_at": ago(5), "stopped_at": null});
-        let closed = json!({"closed_at": ago(3), "clocks": [clock.clone()]});
-        let open = json!({"closed_at": null, "clocks": [clock]});
-        let [closed] = &clock_lines(&closed)[..] else {
+        let ago = |days| crate::db::now() - Duration::days(days);
+        let clock = ClockView {
+            clock: "assessment".into(),
+            status: Status::Overdue,
+            started_at: ago(40),
+            due_at: ago(5),
+            stopped_at: None,
+        };
+        let clocks = [clock];
+        let [closed] = &clock_lines(Some(ago(3)), &clocks)[..] else {
             panic!("one clock")
         };
         assert_eq!(closed.tag, "Not met: case closed");
         assert_eq!(closed.late, "2 days", "late by the closure, not by now");
-        let [open] = &clock_lines(&open)[..] else {
+        let [open] = &clock_lines(None, &clocks)[..] else {
             panic!("one clock")
         };
         assert_eq!(open.tag, "Overdue");

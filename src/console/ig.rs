@@ -8,16 +8,15 @@ use askama::Template;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect};
-use serde_json::Value;
 
 use super::session::{Session, check_csrf};
 use super::view::{Frame, PageResult, page, refused};
 use super::{Posted, fields, query};
+use crate::app::audit::{self as app, Filters, NewReview, ReviewOutcome};
+use crate::app::views::EntryView;
 use crate::error::ApiError;
 use crate::ids::SubjectId;
-use crate::routes::audit::{self, Filters};
 use crate::routes::extract::{Params, path_id};
-use crate::routes::{history, reviews};
 use crate::state::AppState;
 
 /// An audit entry as the pages show it (identifiers, decision and reasons, never content: the
@@ -36,54 +35,32 @@ pub struct Row {
     pub justification: String,
 }
 
-pub(super) fn text(v: &Value) -> String {
-    match v {
-        Value::Null => String::new(),
-        Value::String(s) => s.clone(),
-        Value::Array(items) => items
-            .iter()
-            .map(text)
-            .filter(|s| !s.is_empty())
-            .collect::<Vec<_>>()
-            .join(", "),
-        other => other.to_string(),
-    }
-}
-
-pub(super) fn row(e: &Value) -> Row {
-    let recipient = [
-        &e["recipient"]["agency"],
-        &e["recipient"]["role"],
-        &e["recipient"]["sub"],
-    ]
-    .into_iter()
-    .map(text)
-    .filter(|s| !s.is_empty())
-    .collect::<Vec<_>>()
-    .join(" / ");
+pub(super) fn row(e: &EntryView) -> Row {
+    let recipient = [&e.recipient.agency, &e.recipient.role, &e.recipient.sub]
+        .into_iter()
+        .flatten()
+        .filter(|s| !s.is_empty())
+        .cloned()
+        .collect::<Vec<_>>()
+        .join(" / ");
+    let or_none = |v: &Option<String>| v.clone().unwrap_or_default();
     Row {
-        seq: e["seq"].as_i64().unwrap_or_default(),
-        at: text(&e["at"]),
-        action: text(&e["action"]),
-        actor: format!(
-            "{} / {}",
-            text(&e["actor"]["agency"]),
-            text(&e["actor"]["sub"])
-        ),
-        subject: text(&e["subject_id"]),
-        decision: text(&e["decision"]),
-        basis: text(&e["basis"]),
-        purpose: text(&e["purpose"]),
+        seq: e.seq,
+        at: e.at.clone(),
+        action: e.action.clone(),
+        actor: format!("{} / {}", e.actor.agency, e.actor.sub),
+        subject: or_none(&e.subject_id),
+        decision: or_none(&e.decision),
+        basis: or_none(&e.basis),
+        purpose: or_none(&e.purpose),
         recipient,
-        reasons: text(&e["reasons"]),
-        justification: text(&e["justification"]),
+        reasons: e.reasons.join(", "),
+        justification: or_none(&e.justification),
     }
 }
 
-fn rows(list: &Value) -> Vec<Row> {
-    list.as_array()
-        .map(|a| a.iter().map(row).collect())
-        .unwrap_or_default()
+fn rows(list: &[EntryView]) -> Vec<Row> {
+    list.iter().map(row).collect()
 }
 
 /// The audit filters that take a bare date for midnight UTC.
@@ -116,10 +93,10 @@ pub async fn search(
     RawQuery(raw): RawQuery,
 ) -> PageResult {
     let (f, pairs) = query::filters::<Filters>(raw.as_deref(), TIMES)?;
-    let axum::Json(body) = audit::list(session.principal.clone(), State(state), Params(f))
+    let body = app::query(&state, &session.principal, &f)
         .await
         .map_err(refused)?;
-    let next = body["next_after_seq"].as_i64().map(|after| {
+    let next = body.next_after_seq.map(|after| {
         query::with(
             &pairs,
             &["after_seq"],
@@ -131,11 +108,11 @@ pub async fn search(
         StatusCode::OK,
         &Search {
             frame: Frame::of(&session, "Audit log"),
-            rows: rows(&body["entries"]),
+            rows: rows(&body.entries),
             value: pairs.into_iter().collect(),
             next,
             export,
-            audit_seq: body["audit_seq"].as_i64().unwrap_or_default(),
+            audit_seq: body.audit_seq,
         },
     ))
 }
@@ -147,7 +124,7 @@ pub async fn export(
     RawQuery(raw): RawQuery,
 ) -> PageResult {
     let (f, _) = query::filters::<Filters>(raw.as_deref(), TIMES)?;
-    audit::export(session.principal.clone(), State(state), Params(f))
+    crate::routes::audit::export(session.principal.clone(), State(state), Params(f))
         .await
         .map_err(refused)
 }
@@ -163,17 +140,17 @@ struct Chain {
 }
 
 pub async fn chain(State(state): State<AppState>, session: Session) -> PageResult {
-    let axum::Json(v) = audit::verify(session.principal.clone(), State(state))
+    let v = app::verify(&state, &session.principal)
         .await
         .map_err(refused)?;
     Ok(page(
         StatusCode::OK,
         &Chain {
             frame: Frame::of(&session, "Audit chain"),
-            ok: v["ok"].as_bool().unwrap_or(false),
-            entries: text(&v["entries"]),
-            head_hash: text(&v["head_hash"]),
-            first_bad_seq: text(&v["first_bad_seq"]),
+            ok: v.ok,
+            entries: v.entries.to_string(),
+            head_hash: v.head_hash,
+            first_bad_seq: v.first_bad_seq.map(|s| s.to_string()).unwrap_or_default(),
         },
     ))
 }
@@ -197,14 +174,14 @@ pub async fn reviews(
     session: Session,
     axum::extract::Query(done): axum::extract::Query<Done>,
 ) -> PageResult {
-    let axum::Json(v) = reviews::reviews(session.principal.clone(), State(state))
+    let v = app::review_queue(&state, &session.principal)
         .await
         .map_err(refused)?;
     Ok(page(
         StatusCode::OK,
         &Reviews {
             frame: Frame::of(&session, "Override reviews"),
-            rows: rows(&v["awaiting_review"]),
+            rows: rows(&v.awaiting_review),
             csrf: session.csrf.clone(),
             done: done.reviewed.map(|s| s.to_string()),
         },
@@ -220,25 +197,29 @@ pub async fn review(
     let form = fields(posted);
     check_csrf(&session, form.get("csrf"))?;
     form.check(&["note"])?;
-    let body: reviews::NewReview = serde_json::from_value(serde_json::json!({
-        "outcome": form.get("outcome").unwrap_or_default(),
-        "note": form.get("note").unwrap_or_default(),
-    }))
-    .map_err(|_| {
-        refused(ApiError::invalid(
-            "invalid_field",
-            "outcome: choose upheld or concern",
-        ))
-    })?;
-    let (_, axum::Json(v)) = reviews::review(
-        session.principal.clone(),
-        State(state),
-        Path(seq),
-        crate::routes::extract::Body(body),
+    let outcome = match form.get("outcome").unwrap_or_default() {
+        "upheld" => ReviewOutcome::Upheld,
+        "concern" => ReviewOutcome::Concern,
+        _ => {
+            return Err(refused(ApiError::invalid(
+                "invalid_field",
+                "outcome: choose upheld or concern",
+            )));
+        }
+    };
+    let note = form.get("note").unwrap_or_default().to_owned();
+    // the permission first, as the API checks it before the seq
+    app::auditor(
+        &state,
+        &session.principal,
+        crate::vocab::Action::ReviewOverride,
     )
-    .await
     .map_err(refused)?;
-    let reviewed = v["override_seq"].as_i64().unwrap_or_default();
+    let seq = crate::routes::reviews::audit_seq(&seq).map_err(refused)?;
+    let reviewed = app::review(&state, &session.principal, seq, NewReview { outcome, note })
+        .await
+        .map_err(refused)?
+        .override_seq;
     Ok(Redirect::to(&format!("/ui/audit/reviews?reviewed={reviewed}")).into_response())
 }
 
@@ -270,15 +251,17 @@ pub async fn history(
     session: Session,
     Path(id): Path<String>,
 ) -> PageResult {
-    let axum::Json(v) = history::history(session.principal.clone(), State(state), Path(id))
+    app::auditor(&state, &session.principal, crate::vocab::Action::ReadAudit).map_err(refused)?;
+    let subject = path_id::<SubjectId>(&id).map_err(refused)?;
+    let v = app::history(&state, &session.principal, subject)
         .await
         .map_err(refused)?;
     Ok(page(
         StatusCode::OK,
         &History {
             frame: Frame::of(&session, "Subject access report"),
-            subject: text(&v["subject_id"]),
-            rows: rows(&v["disclosures"]),
+            subject: v.subject_id.to_string(),
+            rows: rows(&v.disclosures),
             generated: crate::db::now().format("%-d %B %Y %H:%M UTC").to_string(),
         },
     ))

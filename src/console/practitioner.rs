@@ -179,32 +179,29 @@ pub async fn record(
     session: Session,
     Path(id): Path<String>,
 ) -> PageResult {
-    let axum::Json(v) = crate::routes::records::disclosures(
-        session.principal.clone(),
-        State(state.clone()),
-        Path(id),
-    )
-    .await
-    .map_err(refused)?;
-    let sent = v["decisions"]
-        .as_array()
-        .map(|all| {
-            all.iter()
-                .map(|d| Sent {
-                    entry: super::ig::row(d),
-                    first_read_at: super::ig::text(&d["first_read_at"]),
-                    acknowledged_at: super::ig::text(&d["acknowledged_at"]),
-                })
-                .collect()
+    let record = path_id::<RecordId>(&id).map_err(refused)?;
+    let v = crate::app::records::disclosures_of(&state, &session.principal, record)
+        .await
+        .map_err(refused)?;
+    let sent = v
+        .decisions
+        .iter()
+        .map(|d| {
+            let receipt = d.receipt.clone().unwrap_or_default();
+            Sent {
+                entry: super::ig::row(&d.entry),
+                first_read_at: receipt.first_read_at.unwrap_or_default(),
+                acknowledged_at: receipt.acknowledged_at.unwrap_or_default(),
+            }
         })
-        .unwrap_or_default();
+        .collect();
     Ok(page(
         StatusCode::OK,
         &Record {
             frame: Frame::of(&session, "Who received this record"),
-            record: super::ig::text(&v["record_id"]),
+            record: v.record_id.to_string(),
             sent,
-            duties: super::cases::duty_lines(&state, &v["duties"]),
+            duties: super::cases::duty_lines(&state, &v.duties),
         },
     ))
 }

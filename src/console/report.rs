@@ -7,7 +7,6 @@
 use askama::Template;
 use axum::extract::{RawQuery, State};
 use axum::http::StatusCode;
-use serde_json::Value;
 
 use super::cases::{agency_name, shown};
 use super::chart::{self, Chart};
@@ -128,10 +127,7 @@ pub async fn timeliness(
             as_of: shown(report.as_of),
             csv: query::encode(&pairs),
             own_agency: session.agency_name.clone(),
-            agency_shown: report
-                .agency
-                .as_ref()
-                .map(|a| agency_name(&state, &Value::from(a.as_str()))),
+            agency_shown: report.agency.as_ref().map(|a| agency_name(&state, a)),
             report,
             lines,
             pairs,

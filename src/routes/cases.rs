@@ -11,13 +11,13 @@ use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::extract::{
-    Body, Params, Relation, commit_with, configured_agency, invalid, may, may_as, may_somewhere,
-    new_id, not_permitted, require,
-};
+use super::extract::{Body, Params, commit_with, configured_agency, invalid, new_id, require};
+pub(crate) use crate::app::cases::Filters;
+use crate::app::cases::{self as app, CaseList, CaseView};
+pub(super) use crate::app::cases::{hidden, relation, views};
 use crate::audit::Entry;
-use crate::cases::store::{self, Case, Filter, Full};
-use crate::cases::{self, CLOCK_SKEW_SECONDS, Clock, ClockView, Happened};
+use crate::cases::store::{self, Case};
+use crate::cases::{self, CLOCK_SKEW_SECONDS, Clock, Happened};
 use crate::db::now;
 use crate::decision::duties::Trigger;
 use crate::error::ApiError;
@@ -57,19 +57,6 @@ pub(super) fn conflict(code: &'static str, detail: impl Into<String>) -> ApiErro
     ApiError::new(StatusCode::CONFLICT, code, detail)
 }
 
-pub(super) fn hidden(id: &str) -> ApiError {
-    ApiError::not_found(format!("no case {id} that you can see"))
-}
-
-/// The relation between the caller and a case.
-pub(super) fn relation(principal: &Principal, case: &Case) -> Relation {
-    if case.lead_agency == *principal.agency {
-        Relation::LeadAgency
-    } else {
-        Relation::None
-    }
-}
-
 /// An instant a caller gives for something that has happened: not in the future.
 pub(super) fn happened(field: &str, at: DateTime<Utc>) -> Result<(), ApiError> {
     if at > now() + chrono::Duration::seconds(CLOCK_SKEW_SECONDS) {
@@ -102,19 +89,6 @@ pub(super) fn text_field(
         .map_err(ApiError::internal)
 }
 
-fn unseal(state: &AppState, sealed: &Option<Vec<u8>>) -> Result<Option<String>, ApiError> {
-    sealed
-        .as_deref()
-        .map(|b| {
-            state
-                .at_rest
-                .decrypt(b)
-                .map(|p| String::from_utf8_lossy(&p).into_owned())
-                .map_err(ApiError::internal)
-        })
-        .transpose()
-}
-
 /// The clocks of `events` on a case referred at `referral`, from the loaded policy.
 pub(super) fn derive_clocks(
     state: &AppState,
@@ -130,10 +104,6 @@ pub(super) fn derive_clocks(
         stored,
     )
     .map_err(|e| ApiError::invalid("beyond_calendar", e.to_string()))
-}
-
-pub(super) fn views(clocks: &[Clock], at: DateTime<Utc>) -> Vec<ClockView> {
-    clocks.iter().map(|c| c.view(at)).collect()
 }
 
 /// `POST /v1/cases`: a children's social care worker opens a case for a child, which their
@@ -280,148 +250,21 @@ pub(crate) async fn open(
     ))
 }
 
-/// A case as `GET /v1/cases/{id}` shows it.
-fn case_json(state: &AppState, full: &Full, show_links: bool) -> Result<Value, ApiError> {
-    let c = &full.case;
-    let at = cases::judged_at(c.closed_at, now());
-    let mut events = Vec::with_capacity(full.events.len());
-    for e in &full.events {
-        events.push(json!({
-            "seq": e.seq, "kind": e.kind, "occurred_at": e.occurred_at,
-            "record_id": e.record_id, "outcome": e.outcome,
-            "rationale": unseal(state, &e.rationale_enc)?, "note": unseal(state, &e.note_enc)?,
-            "agency": e.agency, "sub": e.sub, "recorded_at": e.recorded_at,
-        }));
-    }
-    let duties = super::duties::shown(&full.duties);
-    let record_duties: Vec<Value> = full
-        .record_duties
-        .iter()
-        .map(|(record, d)| {
-            let mut shown = super::duties::shown_one(d);
-            shown["record_id"] = json!(record);
-            shown
-        })
-        .collect();
-    Ok(json!({
-        "id": c.id, "subject_id": c.subject_id, "subject_role": c.subject_role,
-        "lead_agency": c.lead_agency, "lead_sub": c.lead_sub,
-        "referred_by_agency": c.referred_by_agency,
-        "referral_received_at": c.referral_received_at,
-        "status": c.status, "outcome": c.outcome,
-        "opened_at": c.opened_at, "closed_at": c.closed_at,
-        "linked_case_ids": if show_links { full.linked_case_ids.clone() } else { Vec::new() },
-        "events": events,
-        "clocks": views(&full.clocks, at),
-        "duties": duties,
-        "record_duties": record_duties,
-    }))
-}
-
-/// `GET /v1/cases/{id}`: to the lead agency and the partnership's IG officers. The links are
-/// shown to them only (a case's link never travels in a packet).
+/// `GET /v1/cases/{id}` (`app::cases::read`).
 pub(crate) async fn get(
     principal: Principal,
     State(state): State<AppState>,
     Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
-    let id = super::extract::path_id::<CaseId>(&id).map(String::from)?;
-    if !may_somewhere(&state, &principal, Action::ReadCase) {
-        return Err(not_permitted(&principal, Action::ReadCase));
-    }
-    let full = store::load(&state.db, &id)
-        .await?
-        .ok_or_else(|| hidden(&id))?;
-    let holds = relation(&principal, &full.case);
-    if !may_as(&state, &principal, Action::ReadCase, holds) {
-        return Err(hidden(&id));
-    }
-    let show_links = holds == Relation::LeadAgency || may(&state, &principal, Action::ReadAllCases);
-    let body = case_json(&state, &full, show_links)?;
-    let tx = state.writer.begin().await?;
-    commit_with(
-        tx,
-        Entry::new(&principal, "case.read")
-            .subject(&full.case.subject_id)
-            .detail(json!({"case_id": id})),
-    )
-    .await?;
-    Ok(Json(body))
+) -> Result<Json<CaseView>, ApiError> {
+    let id = super::extract::path_id::<CaseId>(&id)?;
+    app::read(&state, &principal, id).await.map(Json)
 }
 
-/// The filters of `GET /v1/cases`.
-#[derive(Debug, Deserialize, schemars::JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct Filters {
-    status: Option<CaseStatus>,
-    /// `true`: only open cases with a clock running past its due time.
-    overdue: Option<bool>,
-    #[schemars(extend("pattern" = super::extract::QUERY_TEXT))]
-    lead_sub: Option<String>,
-    /// Cases opened after this one (the last id of the previous page).
-    #[schemars(extend("format" = "uuid"))]
-    after: Option<String>,
-    /// At most this many (1 to 1000, default 100).
-    #[schemars(range(min = 1, max = 1000))]
-    limit: Option<i64>,
-}
-
-/// `GET /v1/cases`: the caller's agency's cases (every agency's for the partnership's IG
-/// officers), in opening order, with their clocks.
+/// `GET /v1/cases` (`app::cases::list`).
 pub(crate) async fn list(
     principal: Principal,
     State(state): State<AppState>,
     Params(f): Params<Filters>,
-) -> Result<Json<Value>, ApiError> {
-    require(&state, &principal, Action::ListCases)?;
-    let limit = f.limit.unwrap_or(100);
-    if !(1..=1000).contains(&limit) {
-        return Err(ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "invalid_query",
-            "limit: 1 to 1000",
-        ));
-    }
-    let after = f
-        .after
-        .as_deref()
-        .map(|a| super::extract::path_id::<CaseId>(a).map(String::from))
-        .transpose()?;
-    let at = now();
-    let filter = Filter {
-        lead_agency: (!may(&state, &principal, Action::ReadAllCases))
-            .then(|| principal.agency.to_string()),
-        status: f.status,
-        overdue_at: f.overdue.unwrap_or(false).then_some(at),
-        lead_sub: f.lead_sub.clone(),
-        after,
-        limit,
-    };
-    let rows = store::list(&state.db, &filter).await?;
-    let next = (rows.len() as i64 == limit)
-        .then(|| rows.last().map(|(c, _)| c.id.clone()))
-        .flatten();
-    let items: Vec<Value> = rows
-        .iter()
-        .map(|(c, clocks)| {
-            let judged = cases::judged_at(c.closed_at, at);
-            json!({
-                "id": c.id, "subject_id": c.subject_id, "subject_role": c.subject_role,
-                "lead_agency": c.lead_agency, "lead_sub": c.lead_sub, "status": c.status,
-                "outcome": c.outcome, "opened_at": c.opened_at, "closed_at": c.closed_at,
-                "referral_received_at": c.referral_received_at,
-                "clocks": views(clocks, judged),
-            })
-        })
-        .collect();
-    let tx = state.writer.begin().await?;
-    commit_with(
-        tx,
-        Entry::new(&principal, "case.list").detail(json!({
-            "status": f.status, "overdue": f.overdue, "lead_agency": filter.lead_agency,
-            "count": items.len(),
-        })),
-    )
-    .await?;
-    Ok(Json(json!({"cases": items, "next_after": next})))
+) -> Result<Json<CaseList>, ApiError> {
+    app::list(&state, &principal, &f).await.map(Json)
 }

@@ -113,16 +113,23 @@ fn query_parameters(schema: &Value) -> Vec<Value> {
         .unwrap_or_default()
 }
 
-fn responses(r: &RouteDoc) -> Value {
+fn responses(r: &RouteDoc, schemas: &mut Map<String, Value>) -> Value {
     let schema = |name: &str| json!({"$ref": format!("#/components/schemas/{name}")});
     let problem = json!({"application/problem+json": {"schema": schema("Problem")}});
-    let success = match r.returns {
-        Returns::Object => json!({"application/json": {"schema": {"type": "object"}}}),
-        Returns::List => {
+    let success = match (r.returns, r.gives.clone()) {
+        (Returns::Object, Some(typed)) => {
+            json!({"application/json": {"schema": hoist(schemas, typed)}})
+        }
+        (Returns::Object, None) => json!({"application/json": {"schema": {"type": "object"}}}),
+        (Returns::List, _) => {
             json!({"application/json": {"schema": {"type": "array", "items": {"type": "object"}}}})
         }
-        Returns::Decision => json!({"application/json": {"schema": schema("Decision")}}),
-        Returns::Text(media) => json!({ media: {"schema": {"type": "string"}} }),
+        (Returns::Decision, _) => json!({"application/json": {"schema": schema("Decision")}}),
+        (Returns::Text(media), _) => json!({ media: {"schema": {"type": "string"}} }),
+        (Returns::ObjectOrText(media), _) => json!({
+            "application/json": {"schema": {"type": "object"}},
+            media: {"schema": {"type": "string"}},
+        }),
     };
     let mut out = Map::new();
     out.insert(
@@ -259,7 +266,7 @@ fn document(policy: Option<&Policy>) -> Value {
                 _ => format!("Who may call it: {}.", r.who),
             },
             "parameters": params,
-            "responses": responses(&r),
+            "responses": responses(&r, &mut schemas),
         });
         if let Some(schema) = r.body.clone() {
             op["requestBody"] = json!({"required": true, "content": {"application/json": {

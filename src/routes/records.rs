@@ -14,12 +14,13 @@ use sqlx::Row;
 
 use super::duties::ListedOn;
 use super::extract::{
-    Body, Relation, commit_with, configured_agency, invalid, may_as, new_id, path_id, require_as,
+    Body, Relation, commit_with, configured_agency, invalid, new_id, path_id, require_as,
     store_failed,
 };
 use super::subjects::subject_school;
-use super::views::{decision_body, entry_json};
-use crate::audit::{AuditRow, Entry};
+use super::views::decision_body;
+use crate::app::records::RecordDisclosures;
+use crate::audit::Entry;
 use crate::db::{now, ts};
 use crate::decision::{RecordFacts, decide_deposit};
 use crate::error::ApiError;
@@ -221,74 +222,9 @@ pub(crate) async fn disclosures(
     principal: Principal,
     State(state): State<AppState>,
     Path(record): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<RecordDisclosures>, ApiError> {
     let record = path_id::<RecordId>(&record)?;
-    let owner = with_db!(&state.db, pool => {
-        sqlx::query("SELECT owner_agency FROM records WHERE id = $1")
-            .bind(&record)
-            .fetch_optional(pool)
-            .await?
-            .map(|r| r.try_get::<String, _>("owner_agency"))
-            .transpose()?
-    });
-    // a caller the policy does not let read them learns nothing, not even that the record exists
-    let relation = if owner.as_deref() == Some(&*principal.agency) {
-        Relation::Owner
-    } else {
-        Relation::None
-    };
-    if owner.is_none() || !may_as(&state, &principal, Action::ReadRecordDisclosures, relation) {
-        return Err(ApiError::not_found(format!(
-            "no record {record} owned by your agency"
-        )));
-    }
-    let rows: Vec<AuditRow> = with_db!(&state.db, pool => {
-        sqlx::query_as::<_, AuditRow>(
-            "SELECT a.* FROM audit_records r JOIN audit_log a ON a.seq = r.seq \
-             WHERE r.record_id = $1 AND a.action IN ('disclosure', 'decision.check', 'packet.read', 'packet.ack') ORDER BY a.seq")
-            .bind(&record)
-            .fetch_all(pool)
-            .await?
-    });
-    let mut decisions = Vec::with_capacity(rows.len());
-    for row in &rows {
-        let mut shown = entry_json(row);
-        if row.action == "disclosure"
-            && let Some(disclosure) = shown["detail"]["disclosure_id"].as_str()
-        {
-            let (first_read_at, acknowledged_at) = receipt(&state, disclosure).await?;
-            shown["first_read_at"] = json!(first_read_at);
-            shown["acknowledged_at"] = json!(acknowledged_at);
-        }
-        decisions.push(shown);
-    }
-    commit_with(
-        state.writer.begin().await?,
-        Entry::new(&principal, "record.disclosures.read").detail(json!({"record_id": record})),
-    )
-    .await?;
-    // the duties it set off about a child with no case open (on a case, the case lists them)
-    let duties = crate::cases::store::record_duties(&state.db, &record).await?;
-    Ok(Json(
-        json!({"record_id": record, "decisions": decisions, "duties": super::duties::shown(&duties)}),
-    ))
-}
-
-/// When the addressee first fetched the packet of a disclosure and when it acknowledged it
-/// (PROCESS.md, Acknowledgement); both null for a packet never fetched.
-async fn receipt(
-    state: &AppState,
-    disclosure: &str,
-) -> Result<(Option<String>, Option<String>), ApiError> {
-    Ok(with_db!(&state.db, pool => {
-        sqlx::query("SELECT first_read_at, acknowledged_at FROM packets WHERE disclosure_id = $1")
-            .bind(disclosure)
-            .fetch_optional(pool)
-            .await?
-            .map(|r| -> Result<_, sqlx::Error> {
-                Ok((r.try_get("first_read_at")?, r.try_get("acknowledged_at")?))
-            })
-            .transpose()?
-            .unwrap_or((None, None))
-    }))
+    crate::app::records::disclosures_of(&state, &principal, record)
+        .await
+        .map(Json)
 }

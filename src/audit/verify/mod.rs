@@ -14,7 +14,7 @@ use hashing::*;
 use pages::*;
 
 /// The result of verifying the chain.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, schemars::JsonSchema)]
 pub struct Verification {
     pub ok: bool,
     pub entries: i64,

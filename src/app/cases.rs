@@ -1,0 +1,282 @@
+//! Reading cases (PROCESS.md, Cases): one case with its events, clocks, links and duties, and
+//! the list a team manager starts the day with. Who may do each is `policies/actions.csv`
+//! (`read_case`, `list_cases`, `read_all_cases`) with the relation `lead_agency`; each read is
+//! audited (`case.read`, `case.list`). A case the caller may not see answers 404 exactly like
+//! one that does not exist.
+
+use axum::http::StatusCode;
+use chrono::{DateTime, Utc};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use super::views::{DutyView, duties};
+use crate::audit::Entry;
+use crate::cases::store::{self, Case, Filter, Full};
+use crate::cases::{self, Clock, ClockView};
+use crate::db::now;
+use crate::error::ApiError;
+use crate::identity::Principal;
+use crate::ids::CaseId;
+use crate::routes::extract::{
+    Relation, commit_with, may, may_as, may_somewhere, not_permitted, path_id, require,
+};
+use crate::state::AppState;
+use crate::vocab::{Action, CaseOutcome, CaseStatus, EventKind, SubjectRole};
+
+/// 404 for a case the caller may not see, worded as for one that does not exist.
+pub fn hidden(id: &str) -> ApiError {
+    ApiError::not_found(format!("no case {id} that you can see"))
+}
+
+/// The relation between the caller and a case.
+pub fn relation(principal: &Principal, case: &Case) -> Relation {
+    if case.lead_agency == *principal.agency {
+        Relation::LeadAgency
+    } else {
+        Relation::None
+    }
+}
+
+/// The clocks as shown at `at`.
+pub fn views(clocks: &[Clock], at: DateTime<Utc>) -> Vec<ClockView> {
+    clocks.iter().map(|c| c.view(at)).collect()
+}
+
+fn unseal(state: &AppState, sealed: &Option<Vec<u8>>) -> Result<Option<String>, ApiError> {
+    sealed
+        .as_deref()
+        .map(|b| {
+            state
+                .at_rest
+                .decrypt(b)
+                .map(|p| String::from_utf8_lossy(&p).into_owned())
+                .map_err(ApiError::internal)
+        })
+        .transpose()
+}
+
+/// A step of a case as it is shown, its rationale and note unsealed.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct EventView {
+    pub seq: i64,
+    pub kind: EventKind,
+    pub occurred_at: DateTime<Utc>,
+    pub record_id: Option<String>,
+    pub outcome: Option<CaseOutcome>,
+    pub rationale: Option<String>,
+    pub note: Option<String>,
+    pub agency: String,
+    pub sub: String,
+    pub recorded_at: DateTime<Utc>,
+}
+
+/// A case as `GET /v1/cases/{id}` shows it.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct CaseView {
+    pub id: String,
+    pub subject_id: String,
+    pub subject_role: SubjectRole,
+    pub lead_agency: String,
+    pub lead_sub: String,
+    pub referred_by_agency: Option<String>,
+    pub referral_received_at: DateTime<Utc>,
+    pub status: CaseStatus,
+    pub outcome: Option<CaseOutcome>,
+    pub opened_at: DateTime<Utc>,
+    pub closed_at: Option<DateTime<Utc>>,
+    /// Shown to the lead agency and the partnership's IG officers only.
+    pub linked_case_ids: Vec<String>,
+    pub events: Vec<EventView>,
+    pub clocks: Vec<ClockView>,
+    pub duties: Vec<DutyView>,
+    /// The duties a record set off about the child before the case was opened.
+    pub record_duties: Vec<DutyView>,
+}
+
+fn case_view(state: &AppState, full: &Full, show_links: bool) -> Result<CaseView, ApiError> {
+    let c = &full.case;
+    let at = cases::judged_at(c.closed_at, now());
+    let mut events = Vec::with_capacity(full.events.len());
+    for e in &full.events {
+        events.push(EventView {
+            seq: e.seq,
+            kind: e.kind,
+            occurred_at: e.occurred_at,
+            record_id: e.record_id.clone(),
+            outcome: e.outcome,
+            rationale: unseal(state, &e.rationale_enc)?,
+            note: unseal(state, &e.note_enc)?,
+            agency: e.agency.clone(),
+            sub: e.sub.clone(),
+            recorded_at: e.recorded_at,
+        });
+    }
+    let record_duties = full
+        .record_duties
+        .iter()
+        .map(|(record, d)| DutyView {
+            record_id: Some(record.clone()),
+            ..DutyView::from(d)
+        })
+        .collect();
+    Ok(CaseView {
+        id: c.id.clone(),
+        subject_id: c.subject_id.clone(),
+        subject_role: c.subject_role,
+        lead_agency: c.lead_agency.clone(),
+        lead_sub: c.lead_sub.clone(),
+        referred_by_agency: c.referred_by_agency.clone(),
+        referral_received_at: c.referral_received_at,
+        status: c.status,
+        outcome: c.outcome,
+        opened_at: c.opened_at,
+        closed_at: c.closed_at,
+        linked_case_ids: if show_links {
+            full.linked_case_ids.clone()
+        } else {
+            Vec::new()
+        },
+        events,
+        clocks: views(&full.clocks, at),
+        duties: duties(&full.duties),
+        record_duties,
+    })
+}
+
+/// One case, to the lead agency and the partnership's IG officers (the links to them only: a
+/// case's link never travels in a packet); audited as `case.read`.
+pub async fn read(
+    state: &AppState,
+    principal: &Principal,
+    id: CaseId,
+) -> Result<CaseView, ApiError> {
+    if !may_somewhere(state, principal, Action::ReadCase) {
+        return Err(not_permitted(principal, Action::ReadCase));
+    }
+    let full = store::load(&state.db, &id)
+        .await?
+        .ok_or_else(|| hidden(&id))?;
+    let holds = relation(principal, &full.case);
+    if !may_as(state, principal, Action::ReadCase, holds) {
+        return Err(hidden(&id));
+    }
+    let show_links = holds == Relation::LeadAgency || may(state, principal, Action::ReadAllCases);
+    let view = case_view(state, &full, show_links)?;
+    let tx = state.writer.begin().await?;
+    commit_with(
+        tx,
+        Entry::new(principal, "case.read")
+            .subject(&full.case.subject_id)
+            .detail(json!({"case_id": id})),
+    )
+    .await?;
+    Ok(view)
+}
+
+/// The filters of `GET /v1/cases`.
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Filters {
+    pub status: Option<CaseStatus>,
+    /// `true`: only open cases with a clock running past its due time.
+    pub overdue: Option<bool>,
+    #[schemars(extend("pattern" = crate::routes::extract::QUERY_TEXT))]
+    pub lead_sub: Option<String>,
+    /// Cases opened after this one (the last id of the previous page).
+    #[schemars(extend("format" = "uuid"))]
+    pub after: Option<String>,
+    /// At most this many (1 to 1000, default 100).
+    #[schemars(range(min = 1, max = 1000))]
+    pub limit: Option<i64>,
+}
+
+/// A case in the list, with its clocks.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct CaseSummary {
+    pub id: String,
+    pub subject_id: String,
+    pub subject_role: SubjectRole,
+    pub lead_agency: String,
+    pub lead_sub: String,
+    pub status: CaseStatus,
+    pub outcome: Option<CaseOutcome>,
+    pub opened_at: DateTime<Utc>,
+    pub closed_at: Option<DateTime<Utc>>,
+    pub referral_received_at: DateTime<Utc>,
+    pub clocks: Vec<ClockView>,
+}
+
+/// A page of `GET /v1/cases`.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct CaseList {
+    pub cases: Vec<CaseSummary>,
+    /// The `after` of the next page; null on the last.
+    pub next_after: Option<String>,
+}
+
+/// The caller's agency's cases (every agency's for the partnership's IG officers), in opening
+/// order, with their clocks; audited as `case.list`.
+pub async fn list(
+    state: &AppState,
+    principal: &Principal,
+    f: &Filters,
+) -> Result<CaseList, ApiError> {
+    require(state, principal, Action::ListCases)?;
+    let limit = f.limit.unwrap_or(100);
+    if !(1..=1000).contains(&limit) {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_query",
+            "limit: 1 to 1000",
+        ));
+    }
+    let after = f
+        .after
+        .as_deref()
+        .map(|a| path_id::<CaseId>(a).map(String::from))
+        .transpose()?;
+    let at = now();
+    let filter = Filter {
+        lead_agency: (!may(state, principal, Action::ReadAllCases))
+            .then(|| principal.agency.to_string()),
+        status: f.status,
+        overdue_at: f.overdue.unwrap_or(false).then_some(at),
+        lead_sub: f.lead_sub.clone(),
+        after,
+        limit,
+    };
+    let rows = store::list(&state.db, &filter).await?;
+    let next = (rows.len() as i64 == limit)
+        .then(|| rows.last().map(|(c, _)| c.id.clone()))
+        .flatten();
+    let cases: Vec<CaseSummary> = rows
+        .iter()
+        .map(|(c, clocks)| CaseSummary {
+            id: c.id.clone(),
+            subject_id: c.subject_id.clone(),
+            subject_role: c.subject_role,
+            lead_agency: c.lead_agency.clone(),
+            lead_sub: c.lead_sub.clone(),
+            status: c.status,
+            outcome: c.outcome,
+            opened_at: c.opened_at,
+            closed_at: c.closed_at,
+            referral_received_at: c.referral_received_at,
+            clocks: views(clocks, cases::judged_at(c.closed_at, at)),
+        })
+        .collect();
+    let tx = state.writer.begin().await?;
+    commit_with(
+        tx,
+        Entry::new(principal, "case.list").detail(json!({
+            "status": f.status, "overdue": f.overdue, "lead_agency": filter.lead_agency,
+            "count": cases.len(),
+        })),
+    )
+    .await?;
+    Ok(CaseList {
+        cases,
+        next_after: next,
+    })
+}
