@@ -217,7 +217,7 @@ pub async fn review(
     Path(seq): Path<String>,
     posted: Posted,
 ) -> PageResult {
-    let form = fields(posted);
+    let form = fields(posted)?;
     check_csrf(&session, form.get("csrf"))?;
     form.check(&["note"])?;
     let body: reviews::NewReview = serde_json::from_value(serde_json::json!({
