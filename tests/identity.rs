@@ -219,6 +219,28 @@ fn signed_by_early_help(server: &TestServer) -> String {
     )
 }
 
+/// csc's claims signed with csc's key under a header of csc's `alg` and `typ` with `extra`
+/// added, written as given (so a malformed `crit` can be sent).
+fn csc_with_header(extra: Value) -> impl Fn(&TestServer) -> String {
+    move |server| {
+        let path = server.world.certs.join("csc.jwt.pem");
+        let (algorithm, key) = load_jwt_signing_key(&path).expect("a dev signing key");
+        let mut header = json!({"alg": format!("{algorithm:?}"), "typ": "JWT"});
+        for (k, v) in extra.as_object().expect("header fields are an object") {
+            header[k] = v.clone();
+        }
+        let claims = claims(server, "csc", &["social_worker"]);
+        let message = format!(
+            "{}.{}",
+            b64(&serde_json::to_vec(&header).unwrap()),
+            b64(&serde_json::to_vec(&claims).unwrap())
+        );
+        let signature =
+            jsonwebtoken::crypto::sign(message.as_bytes(), &key, algorithm).expect("signing");
+        format!("{message}.{signature}")
+    }
+}
+
 refused_tokens! {
     an_unsigned_alg_none_token_is_refused_as_token_algorithm: "token_algorithm", unsigned;
     an_hs256_token_keyed_with_the_agency_public_key_is_refused_as_token_algorithm:
@@ -246,6 +268,28 @@ refused_tokens! {
         csc_claims(|_| json!({"roles": ["police_officer"]}));
     an_unknown_role_name_is_refused_as_token_role_invalid: "token_role_invalid",
         csc_claims(|_| json!({"roles": ["social_worker", "janitor"]}));
+}
+
+// RFC 7515 4.1.11: a recipient refuses a token marking as critical a header extension it does
+// not understand, and the broker understands none; a `crit` that is empty or not an array of
+// names is malformed and refused too. Each token is otherwise valid and signed by csc's key.
+refused_tokens! {
+    a_token_marking_a_header_extension_critical_is_refused_as_token_critical_header:
+        "token_critical_header", csc_with_header(json!({"b64": false, "crit": ["b64"]}));
+    a_token_with_an_empty_crit_is_refused_as_token_critical_header:
+        "token_critical_header", csc_with_header(json!({"crit": []}));
+    a_token_whose_crit_is_not_an_array_of_names_is_refused_as_token_critical_header:
+        "token_critical_header", csc_with_header(json!({"crit": "exp"}));
+}
+
+#[tokio::test]
+async fn a_token_with_a_header_field_that_is_not_critical_is_accepted() {
+    let server = TestServer::start().await;
+    let token = csc_with_header(json!({"kid": "csc-2026", "x-note": "unread"}))(&server);
+    let response = csc_inbox(&server, &token).await;
+    assert_eq!(response.status, 200, "{}", response.text());
+    assert_eq!(server.state.metrics.refused_authentications(), 0);
+    server.stop().await;
 }
 
 /// One test per JWT algorithm a dev agency signs with: `agency`'s person with `role`, signed

@@ -194,7 +194,7 @@ pub async fn review(
     Path(seq): Path<String>,
     posted: Posted,
 ) -> PageResult {
-    let form = fields(posted);
+    let form = fields(posted)?;
     check_csrf(&session, form.get("csrf"))?;
     form.check(&["note"])?;
     let outcome = match form.get("outcome").unwrap_or_default() {

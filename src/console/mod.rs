@@ -9,6 +9,7 @@
 mod assets;
 mod cases;
 mod chart;
+mod form;
 mod ig;
 pub mod oidc;
 mod practitioner;
@@ -29,6 +30,7 @@ use serde::Deserialize;
 use crate::identity::Principal;
 use crate::state::AppState;
 use crate::vocab::Role;
+pub use form::{FormFields, Posted, fields};
 use session::{Cert, Session, cookie};
 use view::{Frame, PageResult, Refusal, page};
 
@@ -89,45 +91,6 @@ async fn headers(req: Request, next: Next) -> Response {
     h.entry(header::CACHE_CONTROL)
         .or_insert(HeaderValue::from_static("no-store"));
     response
-}
-
-/// A POST form's fields as the handlers take them: a body that is not a form counts as an
-/// empty one, so its missing CSRF token is what refuses it (403), before anything else.
-pub type Posted = Result<axum::Form<FormFields>, axum::extract::rejection::FormRejection>;
-
-/// The fields of a [`Posted`] form (none when the body was not a form).
-pub fn fields(posted: Posted) -> FormFields {
-    posted.map(|axum::Form(f)| f).unwrap_or_default()
-}
-
-/// A form's fields as sent (`application/x-www-form-urlencoded`), each passing the text rule.
-#[derive(Debug, Default, Deserialize)]
-#[serde(transparent)]
-pub struct FormFields(pub std::collections::HashMap<String, String>);
-
-impl FormFields {
-    pub fn get(&self, name: &str) -> Option<&str> {
-        self.0.get(name).map(String::as_str)
-    }
-
-    /// The text rule of the API (`crate::text`): free text for `free`, one line for the rest.
-    pub fn check(&self, free: &[&str]) -> Result<(), Refusal> {
-        for (name, value) in &self.0 {
-            let kind = if free.contains(&name.as_str()) {
-                crate::text::Kind::FreeText
-            } else {
-                crate::text::Kind::SingleLine
-            };
-            if let Some(why) = crate::text::problem(value, kind) {
-                return Err(view::error_page(
-                    StatusCode::UNPROCESSABLE_ENTITY,
-                    "There is a problem",
-                    &format!("The field {} {why}.", crate::text::escape(name)),
-                ));
-            }
-        }
-        Ok(())
-    }
 }
 
 #[derive(Template)]
@@ -375,7 +338,6 @@ async fn signin_dev(
     headers: HeaderMap,
     posted: Posted,
 ) -> PageResult {
-    let form = fields(posted);
     if !state.config.console.dev_sign_in {
         return Err(view::error_page(
             StatusCode::NOT_FOUND,
@@ -383,6 +345,7 @@ async fn signin_dev(
             "Dev sign-in is not enabled.",
         ));
     }
+    let form = fields(posted)?;
     form.check(&[])?;
     let pre = cookie(&headers, PRE_COOKIE).unwrap_or_default();
     if pre.is_empty() || !session::same_secret(pre, form.get("csrf").unwrap_or_default()) {
@@ -419,7 +382,7 @@ async fn signin_dev(
 }
 
 async fn signout(State(state): State<AppState>, session: Session, posted: Posted) -> PageResult {
-    let form = fields(posted);
+    let form = fields(posted)?;
     session::check_csrf(&session, form.get("csrf"))?;
     session::end(&state, &session.id, &session.principal, "sign_out")
         .await

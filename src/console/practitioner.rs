@@ -133,7 +133,7 @@ pub async fn acknowledge(
     Path(id): Path<String>,
     posted: Posted,
 ) -> PageResult {
-    let form = fields(posted);
+    let form = fields(posted)?;
     check_csrf(&session, form.get("csrf"))?;
     inbox::ack(session.principal.clone(), State(state), Path(id.clone()))
         .await

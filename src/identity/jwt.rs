@@ -32,20 +32,51 @@ pub struct Claims {
     pub roles: Vec<Role>,
 }
 
-/// The `alg` a token declares, read before verification so that a wrong algorithm is
-/// reported as such (`none`, HMAC, or another than the agency's key).
-fn declared_algorithm(token: &str) -> Option<String> {
+/// A token's JOSE header, read before verification so that a wrong algorithm or an unknown
+/// critical header is reported as such.
+fn declared_header(token: &str) -> Option<serde_json::Map<String, serde_json::Value>> {
     let header = token.split('.').next()?;
     let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
         .decode(header.trim_end_matches('='))
         .ok()?;
-    let value: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
-    value.get("alg")?.as_str().map(str::to_owned)
+    match serde_json::from_slice(&bytes).ok()? {
+        serde_json::Value::Object(map) => Some(map),
+        _ => None,
+    }
 }
 
-/// Verifies signature, `iss`, `aud`, `exp` (60 s leeway), `iat` (present, not in the future,
-/// `exp - iat` at most `max_lifetime_secs`), `sub`, `agency` and `roles`. Every string claim is
-/// single-line text (crate::text).
+/// RFC 7515 4.1.11: a recipient must refuse a token whose `crit` names a header extension it
+/// does not understand. The broker understands none, so a `crit` of any kind is refused: one
+/// naming extensions, and one that is not a non-empty array of names (malformed, which the
+/// RFC forbids as well).
+fn check_critical(header: &serde_json::Map<String, serde_json::Value>) -> Result<(), ApiError> {
+    let Some(crit) = header.get("crit") else {
+        return Ok(());
+    };
+    let names: Option<Vec<&str>> = crit
+        .as_array()
+        .filter(|a| !a.is_empty())
+        .and_then(|a| a.iter().map(serde_json::Value::as_str).collect());
+    let detail = match names {
+        Some(names) => format!(
+            "the token marks {} critical (crit); the broker understands no critical header \
+             extension (RFC 7515 4.1.11)",
+            names
+                .iter()
+                .map(|n| format!("\"{}\"", crate::text::escape(n)))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+        None => "the token's crit header is not a non-empty array of header names \
+                 (RFC 7515 4.1.11)"
+            .to_owned(),
+    };
+    Err(ApiError::unauthorized("token_critical_header", detail))
+}
+
+/// Refuses a `crit` header (RFC 7515 4.1.11), then verifies signature, `iss`, `aud`, `exp`
+/// (60 s leeway), `iat` (present, not in the future, `exp - iat` at most `max_lifetime_secs`),
+/// `sub`, `agency` and `roles`. Every string claim is single-line text (crate::text).
 pub fn verify(
     token: &str,
     agency: &Agency,
@@ -53,19 +84,26 @@ pub fn verify(
     max_lifetime_secs: u64,
 ) -> Result<Claims, ApiError> {
     let expected = agency.jwt.algorithm;
-    let declared = declared_algorithm(token).ok_or_else(|| {
+    let header = declared_header(token).ok_or_else(|| {
         ApiError::unauthorized("token_malformed", "the bearer token is not a JWT")
     })?;
+    let declared = header
+        .get("alg")
+        .and_then(serde_json::Value::as_str)
+        .ok_or_else(|| {
+            ApiError::unauthorized("token_malformed", "the bearer token is not a JWT")
+        })?;
     if declared != format!("{expected:?}") {
         return Err(ApiError::unauthorized(
             "token_algorithm",
             format!(
                 "the token is signed with \"{}\"; agency {} tokens must use {expected:?}",
-                crate::text::escape(&declared),
+                crate::text::escape(declared),
                 agency.id
             ),
         ));
     }
+    check_critical(&header)?;
     let mut validation = Validation::new(expected);
     validation.leeway = LEEWAY_SECONDS;
     validation.validate_nbf = true;

@@ -3,7 +3,7 @@
 //! the path and the header block are checked here, once for every route.
 
 use axum::extract::{Request, State};
-use axum::http::{StatusCode, header};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use http_body_util::BodyExt;
@@ -12,8 +12,9 @@ use crate::error::ApiError;
 use crate::state::AppState;
 use crate::text::{self, Kind};
 
-/// 431 beyond `max_header_bytes` (the request line and every header), and 400 `invalid_path`
-/// for a path segment that is not UTF-8 once percent-decoded or holds a control character.
+/// 431 beyond `max_header_bytes` (the request line and every header), 400 `invalid_path`
+/// for a path segment that is not UTF-8 once percent-decoded or holds a control character, and
+/// 413 `body_too_large` for a `Content-Length` over `max_body_bytes`.
 pub async fn guard(State(state): State<AppState>, req: Request, next: Next) -> Response {
     let limit = state.config.server.max_header_bytes;
     let size = req.uri().to_string().len()
@@ -35,7 +36,32 @@ pub async fn guard(State(state): State<AppState>, req: Request, next: Next) -> R
     if let Err(e) = check_path(req.uri().path()) {
         return e.into_response();
     }
+    if let Err(e) = check_length(req.headers(), state.config.server.max_body_bytes) {
+        return e.into_response();
+    }
     next.run(req).await
+}
+
+/// 413 for a body that declares more than `max_body_bytes` (`Content-Length`), answered before
+/// anything reads the body: hyper sends `100 Continue` to an `Expect: 100-continue` request only
+/// once the body is first read, so such a client is told at once and never sends the body. A
+/// body without a length (chunked) is still cut off at the limit as it is read (extract.rs).
+pub fn check_length(headers: &HeaderMap, limit: usize) -> Result<(), ApiError> {
+    let declared = headers
+        .get_all(header::CONTENT_LENGTH)
+        .iter()
+        .filter_map(|v| v.to_str().ok()?.trim().parse::<u64>().ok())
+        .max();
+    match declared {
+        Some(length) if length > limit as u64 => Err(ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "body_too_large",
+            format!(
+                "the request body is {length} bytes (Content-Length); the broker accepts at most {limit} (server.max_body_bytes)"
+            ),
+        )),
+        _ => Ok(()),
+    }
 }
 
 /// Each path segment, percent-decoded, must be UTF-8 single-line text.

@@ -125,13 +125,7 @@ pub fn check_query(query: &str) -> Result<(), ApiError> {
     let refuse = |detail: String| ApiError::new(StatusCode::BAD_REQUEST, "invalid_query", detail);
     for pair in query.split('&').filter(|p| !p.is_empty()) {
         let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
-        let decode = |raw: &str| {
-            let spaced = raw.replace('+', " ");
-            percent_encoding::percent_decode_str(&spaced)
-                .decode_utf8()
-                .map(|c| c.into_owned())
-        };
-        let name = decode(name).map_err(|_| {
+        let name = form_decode(name).ok_or_else(|| {
             refuse(format!(
                 "the query parameter name \"{}\" is not UTF-8 once percent-decoded",
                 crate::text::escape(name)
@@ -143,7 +137,7 @@ pub fn check_query(query: &str) -> Result<(), ApiError> {
                 "the query parameter name \"{shown}\" {why}"
             )));
         }
-        let value = decode(value).map_err(|_| {
+        let value = form_decode(value).ok_or_else(|| {
             refuse(format!(
                 "the query parameter {shown} is not UTF-8 once percent-decoded"
             ))
@@ -153,6 +147,16 @@ pub fn check_query(query: &str) -> Result<(), ApiError> {
         }
     }
     Ok(())
+}
+
+/// A name or value of a query string or form, percent-decoded with `+` as a space; `None` when
+/// the result is not UTF-8 (never replaced by U+FFFD).
+pub fn form_decode(raw: &str) -> Option<String> {
+    let spaced = raw.replace('+', " ");
+    percent_encoding::percent_decode_str(&spaced)
+        .decode_utf8()
+        .ok()
+        .map(|c| c.into_owned())
 }
 
 /// A single-line query value as a schema pattern: what [`check_query`] lets through (one line,
