@@ -8,6 +8,7 @@ pub mod audited;
 pub mod cases;
 pub mod db;
 pub mod flows;
+pub mod partition;
 pub mod refusal;
 pub mod world;
 
