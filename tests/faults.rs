@@ -466,6 +466,17 @@ async fn postgres_connections_fail_mid_load() {
         "connections were refused but no disclosure was answered 503: {:?}",
         refused.statuses()
     );
+    // each refusal within seconds: not after the pool's whole wait for a connection
+    let slowest = refused
+        .answers
+        .iter()
+        .map(|a| a.took)
+        .max()
+        .unwrap_or_default();
+    assert!(
+        slowest <= STALLED_ANSWER,
+        "while connections are refused a disclosure took {slowest:?} (at most {STALLED_ANSWER:?})"
+    );
     let (status, body) = readyz(&csc).await;
     assert_eq!(status, 503, "/readyz while connections are refused: {body}");
     // reads are 503 too, never 500
