@@ -153,6 +153,47 @@ pub struct DatabaseConfig {
     /// Connections in the pool.
     #[serde(default = "default_pool")]
     pub max_connections: u32,
+    /// The longest a request waits for a pooled connection (opening one included) or for its
+    /// turn at the writer; then it is answered 503.
+    #[serde(default = "default_acquire_timeout")]
+    pub acquire_timeout_ms: u64,
+    /// The client's bound on each round trip of the writer (begin, each of its statements,
+    /// commit) and SQLite's wait for a lock held by another process (`busy_timeout`). A round
+    /// trip past it fails its batch (503) and its connection is closed, never reused.
+    #[serde(default = "default_round_trip_timeout")]
+    pub round_trip_timeout_ms: u64,
+    /// A request still unanswered after this long is checked against a probe of the database
+    /// (and again every such interval): if the probe fails, the request is answered 503.
+    #[serde(default = "default_stall_timeout")]
+    pub stall_timeout_ms: u64,
+    /// The deadline of the probe behind `/readyz` and the stall check (`SELECT 1`).
+    #[serde(default = "default_probe_timeout")]
+    pub probe_timeout_ms: u64,
+    /// PostgreSQL's server-side `statement_timeout` for the broker's sessions: a runaway
+    /// statement is cancelled by the server (503).
+    #[serde(default = "default_statement_timeout")]
+    pub statement_timeout_ms: u64,
+    /// At most one line for the first 503 of an interval and one summary line (how many, the
+    /// last cause) per interval, instead of a line per 503.
+    #[serde(default = "default_unavailable_log_interval")]
+    pub unavailable_log_interval_ms: u64,
+}
+
+impl DatabaseConfig {
+    /// The bounds on the database's round trips ([`crate::db::Bounds`]).
+    pub fn bounds(&self) -> crate::db::Bounds {
+        let ms = Duration::from_millis;
+        crate::db::Bounds {
+            acquire: ms(self.acquire_timeout_ms),
+            round_trip: ms(self.round_trip_timeout_ms),
+            stall: ms(self.stall_timeout_ms),
+            probe: ms(self.probe_timeout_ms),
+            statement: ms(self.statement_timeout_ms),
+        }
+    }
+    pub fn unavailable_log_interval(&self) -> Duration {
+        Duration::from_millis(self.unavailable_log_interval_ms)
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -238,12 +279,36 @@ fn default_database() -> String {
 fn default_pool() -> u32 {
     8
 }
+fn default_acquire_timeout() -> u64 {
+    2_000
+}
+fn default_round_trip_timeout() -> u64 {
+    2_000
+}
+fn default_stall_timeout() -> u64 {
+    2_000
+}
+fn default_probe_timeout() -> u64 {
+    1_000
+}
+fn default_statement_timeout() -> u64 {
+    30_000
+}
+fn default_unavailable_log_interval() -> u64 {
+    10_000
+}
 
 impl Default for DatabaseConfig {
     fn default() -> Self {
         DatabaseConfig {
             url: default_database(),
             max_connections: default_pool(),
+            acquire_timeout_ms: default_acquire_timeout(),
+            round_trip_timeout_ms: default_round_trip_timeout(),
+            stall_timeout_ms: default_stall_timeout(),
+            probe_timeout_ms: default_probe_timeout(),
+            statement_timeout_ms: default_statement_timeout(),
+            unavailable_log_interval_ms: default_unavailable_log_interval(),
         }
     }
 }
@@ -358,6 +423,19 @@ impl Config {
         ] {
             if value == 0 {
                 return Err(format!("server.{key} must be above 0"));
+            }
+        }
+        let d = &self.database;
+        for (key, value) in [
+            ("acquire_timeout_ms", d.acquire_timeout_ms),
+            ("round_trip_timeout_ms", d.round_trip_timeout_ms),
+            ("stall_timeout_ms", d.stall_timeout_ms),
+            ("probe_timeout_ms", d.probe_timeout_ms),
+            ("statement_timeout_ms", d.statement_timeout_ms),
+            ("unavailable_log_interval_ms", d.unavailable_log_interval_ms),
+        ] {
+            if value == 0 {
+                return Err(format!("database.{key} must be above 0"));
             }
         }
         if !(self.database.url.starts_with("sqlite:")
@@ -484,6 +562,25 @@ age_recipient = "age1..."
         assert!(e.message.contains("idle_timeout_ms"), "{e}");
         let e = parse(BASE, &[("BROKER_SERVER_MAX_HEADER_BYTES", "100")]).unwrap_err();
         assert!(e.message.contains("max_header_bytes"), "{e}");
+    }
+
+    #[test]
+    fn the_database_bounds_have_defaults_and_refuse_zero() {
+        let c = parse(BASE, &[]).unwrap();
+        let b = c.database.bounds();
+        assert_eq!(b.acquire, Duration::from_secs(2));
+        assert_eq!(b.round_trip, Duration::from_secs(2));
+        assert_eq!(b.stall, Duration::from_secs(2));
+        assert_eq!(b.probe, Duration::from_secs(1));
+        assert_eq!(b.statement, Duration::from_secs(30));
+        assert_eq!(
+            c.database.unavailable_log_interval(),
+            Duration::from_secs(10)
+        );
+        let c = parse(BASE, &[("BROKER_DATABASE_PROBE_TIMEOUT_MS", "250")]).unwrap();
+        assert_eq!(c.database.bounds().probe, Duration::from_millis(250));
+        let e = parse(BASE, &[("BROKER_DATABASE_ROUND_TRIP_TIMEOUT_MS", "0")]).unwrap_err();
+        assert!(e.message.contains("database.round_trip_timeout_ms"), "{e}");
     }
 
     #[test]

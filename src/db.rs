@@ -13,6 +13,53 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use sqlx::{PgPool, SqlitePool};
 
 pub mod bulk;
+mod probe;
+
+pub use probe::Probe;
+
+/// How long the broker waits on the database before it answers 503 (`[database]` in
+/// `broker.toml`). A partition drops packets without a reset, so only the client can bound a
+/// round trip: a server-side timeout never reaches it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Bounds {
+    /// For a pooled connection (opening one included) and for a turn at the writer.
+    pub acquire: Duration,
+    /// Each round trip of the writer; SQLite's wait for another process's lock.
+    pub round_trip: Duration,
+    /// A request unanswered this long is checked against the probe.
+    pub stall: Duration,
+    /// The probe's deadline (`/readyz`, the stall check).
+    pub probe: Duration,
+    /// PostgreSQL's server-side `statement_timeout` (and `idle_in_transaction_session_timeout`).
+    pub statement: Duration,
+}
+
+impl Default for Bounds {
+    fn default() -> Self {
+        crate::config::DatabaseConfig::default().bounds()
+    }
+}
+
+/// Runs `round_trip`, or fails with an I/O time-out (unavailable: 503) once `limit` has passed.
+/// A future dropped on expiry drops what it owned: a [`Tx`] closes its connection.
+pub async fn within<T>(
+    limit: Duration,
+    what: &str,
+    round_trip: impl std::future::Future<Output = Result<T, sqlx::Error>>,
+) -> Result<T, sqlx::Error> {
+    match tokio::time::timeout(limit, round_trip).await {
+        Ok(answer) => answer,
+        Err(_) => Err(timed_out(what, limit)),
+    }
+}
+
+/// The error of a round trip that got no answer within `limit`.
+pub fn timed_out(what: &str, limit: Duration) -> sqlx::Error {
+    sqlx::Error::Io(std::io::Error::new(
+        std::io::ErrorKind::TimedOut,
+        format!("{what}: no answer within {} ms", limit.as_millis()),
+    ))
+}
 
 /// The database. SQLite has one writer connection (so writes, and the audit chain, are
 /// serialised in the process) and a pool of readers; PostgreSQL one pool.
@@ -34,9 +81,28 @@ macro_rules! with_db {
 }
 
 impl Db {
+    /// Connects for a tool (`bench-seed`, `audit verify`, tests reading behind the broker's
+    /// back): long waits (10 s for a connection or a lock), no server-side statement timeout.
+    pub async fn connect(url: &str, max_connections: u32) -> anyhow::Result<Db> {
+        Self::open(url, max_connections, None).await
+    }
+
+    /// Connects for serving: the pools wait `bounds.acquire` for a connection, SQLite waits
+    /// `bounds.round_trip` for another process's lock, and PostgreSQL sessions carry
+    /// `statement_timeout` and `idle_in_transaction_session_timeout` (`bounds.statement`: a
+    /// batch cut off by a partition lets go of the audit head's lock on the server).
+    pub async fn connect_bounded(
+        url: &str,
+        max_connections: u32,
+        bounds: &Bounds,
+    ) -> anyhow::Result<Db> {
+        Self::open(url, max_connections, Some(bounds)).await
+    }
+
     /// Connects; a SQLite file (and its directory) is created on first run, in WAL mode with
     /// foreign keys on and `synchronous=FULL`, so an acknowledged write survives a power cut.
-    pub async fn connect(url: &str, max_connections: u32) -> anyhow::Result<Db> {
+    async fn open(url: &str, max_connections: u32, bounds: Option<&Bounds>) -> anyhow::Result<Db> {
+        let acquire = bounds.map_or(Duration::from_secs(10), |b| b.acquire);
         if url.starts_with("sqlite:") {
             let options = SqliteConnectOptions::from_str(url)
                 .with_context(|| "parsing the sqlite database url".to_string())?
@@ -44,7 +110,7 @@ impl Db {
                 .journal_mode(SqliteJournalMode::Wal)
                 .synchronous(SqliteSynchronous::Full)
                 .foreign_keys(true)
-                .busy_timeout(Duration::from_secs(10));
+                .busy_timeout(bounds.map_or(Duration::from_secs(10), |b| b.round_trip));
             if let Some(dir) = Path::new(options.get_filename()).parent()
                 && !dir.as_os_str().is_empty()
             {
@@ -57,26 +123,34 @@ impl Db {
             let write = SqlitePoolOptions::new()
                 .max_connections(1)
                 .test_before_acquire(false)
-                .acquire_timeout(Duration::from_secs(30))
+                .acquire_timeout(bounds.map_or(Duration::from_secs(30), |b| b.acquire))
                 .connect_with(options.clone())
                 .await
                 .context("opening the sqlite database")?;
             let read = SqlitePoolOptions::new()
                 .max_connections(max_connections.max(1))
                 .test_before_acquire(false)
-                .acquire_timeout(Duration::from_secs(10))
+                .acquire_timeout(acquire)
                 .connect_with(options)
                 .await
                 .context("opening the sqlite database")?;
             Ok(Db::Sqlite { read, write })
         } else {
-            let options = PgConnectOptions::from_str(url).context("parsing the postgres url")?;
+            let mut options =
+                PgConnectOptions::from_str(url).context("parsing the postgres url")?;
+            if let Some(b) = bounds {
+                let ms = |d: Duration| d.as_millis().to_string();
+                options = options.options([
+                    ("statement_timeout", ms(b.statement)),
+                    ("idle_in_transaction_session_timeout", ms(b.statement)),
+                ]);
+            }
             // no ping before each use (a round trip per query); a connection the server has
             // closed fails its query (503) and is dropped from the pool
             let pool = PgPoolOptions::new()
                 .max_connections(max_connections.max(1))
                 .test_before_acquire(false)
-                .acquire_timeout(Duration::from_secs(10))
+                .acquire_timeout(acquire)
                 .connect_with(options)
                 .await
                 .context("connecting to postgres")?;
@@ -358,6 +432,19 @@ mod tests {
         for code in ["42601", "42703", "23505", "22021"] {
             assert!(!postgres_unavailable(code), "{code}");
         }
+    }
+
+    #[tokio::test]
+    async fn a_round_trip_past_its_bound_fails_as_unavailable() {
+        let stalled = std::future::pending::<Result<(), sqlx::Error>>();
+        let e = within(Duration::from_millis(10), "COMMIT", stalled)
+            .await
+            .unwrap_err();
+        assert!(is_unavailable(&e), "{e}");
+        assert!(
+            e.to_string().contains("COMMIT: no answer within 10 ms"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! One error type for the API, rendered as RFC 9457 `application/problem+json` with a `code`.
 //! A 4xx says plainly what is wrong with the request; a 5xx says nothing internal (the cause
-//! is logged).
+//! is logged: a 500's at once, a 503's by the edge, rate-limited, from the [`Unavailable`] the
+//! response carries).
 
 use axum::Json;
 use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
@@ -13,7 +14,14 @@ pub struct ApiError {
     pub status: StatusCode,
     pub code: &'static str,
     pub detail: String,
+    /// Why the store was unavailable (a 503), for the log.
+    cause: Option<Unavailable>,
 }
+
+/// The cause of a 503, carried in the response's extensions to the edge, which logs it
+/// through the server's rate limit (`telemetry::Unavailable`) and removes it.
+#[derive(Debug, Clone)]
+pub struct Unavailable(pub std::sync::Arc<str>);
 
 impl ApiError {
     pub fn new(status: StatusCode, code: &'static str, detail: impl Into<String>) -> Self {
@@ -21,6 +29,7 @@ impl ApiError {
             status,
             code,
             detail: detail.into(),
+            cause: None,
         }
     }
 
@@ -50,14 +59,21 @@ impl ApiError {
         )
     }
 
-    /// The store is unavailable (or the audit write failed): nothing was done.
+    /// The store is unavailable (or the audit write failed): nothing was done. The cause is
+    /// logged where the answer leaves the broker, at most a line or two per interval.
     pub fn unavailable(cause: impl std::fmt::Display) -> Self {
-        tracing::error!(error = %cause, "storage unavailable");
-        Self::new(
+        let mut e = Self::new(
             StatusCode::SERVICE_UNAVAILABLE,
             "unavailable",
             "the broker's store is unavailable; nothing was done, try again",
-        )
+        );
+        e.cause = Some(Unavailable(cause.to_string().into()));
+        e
+    }
+
+    /// The cause of a 503, if this is one.
+    pub fn cause(&self) -> Option<&Unavailable> {
+        self.cause.as_ref()
     }
 }
 
@@ -79,6 +95,9 @@ impl IntoResponse for ApiError {
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/problem+json"),
         );
+        if let Some(cause) = self.cause {
+            response.extensions_mut().insert(cause);
+        }
         response
     }
 }

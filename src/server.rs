@@ -45,6 +45,10 @@ pub fn app(state: AppState) -> Router {
         .layer(DefaultBodyLimit::max(limit))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
+            crate::routes::edge::bound,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
             crate::routes::edge::guard,
         ))
         .layer(axum::middleware::map_response(
@@ -142,6 +146,7 @@ pub async fn serve(
     let acceptor = TlsAcceptor::from(tls);
     let agencies = state.agencies.clone();
     let metrics = state.metrics.clone();
+    let unavailable = state.unavailable.clone();
     let sweeper = tokio::spawn(crate::console::session::sweep_every(
         state.clone(),
         Duration::from_secs(state.config.console.session_sweep_seconds.max(1)),
@@ -152,6 +157,7 @@ pub async fn serve(
     let slots = Slots::new(server.max_connections_per_agency);
     let refusals = Arc::new(Refusals::default());
     let summary = tokio::spawn(refusals.clone().run(server.refusal_log_interval()));
+    let unavailable_summary = tokio::spawn(unavailable.clone().run());
     let (handshake_timeout, idle_timeout, body_timeout) = (
         server.tls_handshake_timeout(),
         server.idle_timeout(),
@@ -255,6 +261,8 @@ pub async fn serve(
     }
     refusals.summarise(server.refusal_log_interval());
     summary.abort();
+    unavailable.summarise();
+    unavailable_summary.abort();
     sweeper.abort();
     Ok(())
 }

@@ -82,6 +82,10 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     /// Every write goes through it (group commit).
     pub writer: crate::writer::Writer,
+    /// Does the database answer within a short deadline (`/readyz`, the stall check)?
+    pub probe: Arc<crate::db::Probe>,
+    /// The rate-limited log of 503s.
+    pub unavailable: Arc<crate::telemetry::Unavailable>,
 }
 
 /// Loads every key the configuration names; refuses with the file and the problem.
@@ -118,12 +122,22 @@ impl AppState {
             None => Policy::from_files(&crate::decision::policy::Files::embedded()).await,
         }
         .context("loading the policy")?;
-        let db = Db::connect(&config.database.url, config.database.max_connections).await?;
+        let bounds = config.database.bounds();
+        let db = Db::connect_bounded(
+            &config.database.url,
+            config.database.max_connections,
+            &bounds,
+        )
+        .await?;
         db.migrate().await.context("applying migrations")?;
         Ok(AppState {
+            writer: crate::writer::Writer::start_with(db.clone(), bounds),
+            probe: Arc::new(crate::db::Probe::new(db.clone(), bounds.probe)),
+            unavailable: crate::telemetry::Unavailable::new(
+                config.database.unavailable_log_interval(),
+            ),
             config: Arc::new(config),
             agencies: Arc::new(agencies),
-            writer: crate::writer::Writer::start(db.clone()),
             db,
             policy: Arc::new(policy),
             at_rest: Arc::new(at_rest),

@@ -14,14 +14,21 @@
 //! The committer is a task that, once woken, queues for the batch like any action: the
 //! actions already waiting go first (they join the batch), then it stores the chain's head
 //! and commits. Actions arriving during the commit queue for the next batch.
+//!
+//! Every wait is bounded ([`Bounds`]): a turn by `acquire`, each round trip on the batch's
+//! connection (begin, the head's lock, savepoints, the head's store, commit) by `round_trip`.
+//! A round trip past its bound abandons the batch: its connection is closed, never reused, and
+//! every action in it is answered 503. A `COMMIT` that timed out may still land on the server
+//! (the outcome is unknown), so it is never answered 2xx.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Weak};
+use std::time::Duration;
 
 use tokio::sync::{Mutex, Notify, OwnedMutexGuard, watch};
 
 use crate::audit::{Chain, Entry};
-use crate::db::{Db, Tx};
+use crate::db::{Bounds, Db, Tx, within};
 use crate::error::ApiError;
 use crate::on_tx;
 
@@ -36,6 +43,7 @@ pub struct Writer {
 
 struct Inner {
     db: Db,
+    bounds: Bounds,
     batch: Arc<Mutex<Batch>>,
     wake: Arc<Notify>,
     stats: Arc<Stats>,
@@ -94,8 +102,8 @@ struct Open {
     /// The savepoint the next action starts from is set (it is set again together with each
     /// release, and a rollback to it keeps it, saving a round trip per action).
     savepoint: bool,
-    /// `Some(committed?)` once the batch has ended.
-    done: watch::Sender<Option<bool>>,
+    /// `Some(Ok)` once the batch has committed, `Some(Err(why))` once it has failed.
+    done: watch::Sender<Option<Result<(), Arc<str>>>>,
 }
 
 impl std::fmt::Debug for Writer {
@@ -104,21 +112,36 @@ impl std::fmt::Debug for Writer {
     }
 }
 
+/// The 503 of a failed write (its cause is logged, rate-limited, where it is answered).
 fn failed(what: &str, e: sqlx::Error) -> ApiError {
-    tracing::error!(error = ?e, "{what}");
     ApiError::unavailable(format!("write or audit failed: {what}: {e}"))
 }
 
-async fn exec(tx: &mut Tx, sql: &'static str) -> Result<(), sqlx::Error> {
-    on_tx!(tx, c => sqlx::query(sql).execute(&mut **c).await.map(drop))
+/// One statement on the batch's connection, bounded by `limit`.
+async fn exec(tx: &mut Tx, sql: &'static str, limit: Duration) -> Result<(), sqlx::Error> {
+    within(limit, sql, async {
+        on_tx!(tx, c => sqlx::query(sql).execute(&mut **c).await.map(drop))
+    })
+    .await
+}
+
+fn timed_out(e: &sqlx::Error) -> bool {
+    matches!(e, sqlx::Error::Io(io) if io.kind() == std::io::ErrorKind::TimedOut)
 }
 
 impl Writer {
-    /// Starts the writer (and its committer task) on `db`. Needs a tokio runtime.
+    /// Starts the writer (and its committer task) on `db` with the default bounds. Needs a
+    /// tokio runtime.
     pub fn start(db: Db) -> Writer {
+        Self::start_with(db, Bounds::default())
+    }
+
+    /// Starts the writer with `bounds` on its turns and round trips.
+    pub fn start_with(db: Db, bounds: Bounds) -> Writer {
         let stats = Arc::new(Stats::default());
         let inner = Arc::new(Inner {
             db,
+            bounds,
             batch: Arc::new(Mutex::new(Batch {
                 open: None,
                 dirty: false,
@@ -162,19 +185,33 @@ impl Writer {
 
     /// Waits its turn and starts an action inside the open batch (opening one if needed).
     pub async fn begin(&self) -> Result<WriteTx, ApiError> {
-        let mut batch = self.inner.batch.clone().lock_owned().await;
-        settle(&mut batch).await;
+        let Bounds {
+            acquire,
+            round_trip,
+            ..
+        } = self.inner.bounds;
+        let Ok(mut batch) =
+            tokio::time::timeout(acquire, self.inner.batch.clone().lock_owned()).await
+        else {
+            return Err(ApiError::unavailable(format!(
+                "write or audit failed: no turn at the writer within {} ms",
+                acquire.as_millis()
+            )));
+        };
+        settle(&mut batch, round_trip).await;
         if batch.open.is_none() {
             // a batch always starts from the head as stored: never from one a failed batch
             // advanced in memory
             let opened = async {
-                let mut tx = self
-                    .inner
-                    .db
-                    .begin()
-                    .await
-                    .map_err(|e| failed("opening a write transaction", e))?;
-                let chain = Chain::lock(&mut tx)
+                let mut tx = within(
+                    acquire + round_trip,
+                    "opening a write transaction",
+                    self.inner.db.begin(),
+                )
+                .await
+                .map_err(|e| failed("opening a write transaction", e))?;
+                // on failure the transaction is dropped, closing its connection
+                let chain = within(round_trip, "locking the audit head", Chain::lock(&mut tx))
                     .await
                     .map_err(|e| failed("locking the audit head", e))?;
                 Ok::<_, ApiError>((tx, chain))
@@ -197,8 +234,8 @@ impl Writer {
         }
         let open = batch.open.as_mut().expect("a batch is open");
         if !open.savepoint {
-            if let Err(e) = exec(&mut open.tx, "SAVEPOINT action").await {
-                abandon(&mut batch);
+            if let Err(e) = exec(&mut open.tx, "SAVEPOINT action", round_trip).await {
+                abandon(&mut batch, &e);
                 return Err(failed("setting a savepoint", e));
             }
             open.savepoint = true;
@@ -207,6 +244,7 @@ impl Writer {
         Ok(WriteTx {
             batch: Some(batch),
             wake: self.inner.wake.clone(),
+            round_trip,
         })
     }
 }
@@ -216,6 +254,7 @@ impl Writer {
 pub struct WriteTx {
     batch: Option<OwnedMutexGuard<Batch>>,
     wake: Arc<Notify>,
+    round_trip: Duration,
 }
 
 impl WriteTx {
@@ -233,11 +272,23 @@ impl WriteTx {
 
     /// Appends an audit entry inside the action (an action that records more than one).
     pub async fn append(&mut self, entry: Entry) -> Result<i64, ApiError> {
+        let round_trip = self.round_trip;
         let open = self.open();
-        open.chain
-            .append(&mut open.tx, entry)
-            .await
-            .map_err(|e| failed("appending the audit entry", e))
+        let appended = within(
+            round_trip,
+            "appending the audit entry",
+            open.chain.append(&mut open.tx, entry),
+        )
+        .await;
+        appended.map_err(|e| {
+            if timed_out(&e)
+                && let Some(batch) = self.batch.as_mut()
+            {
+                // the connection's state is unknown: never reuse it
+                abandon(batch, &e);
+            }
+            failed("appending the audit entry", e)
+        })
     }
 
     /// Appends the action's audit entry and waits until the batch holding both has committed.
@@ -251,15 +302,19 @@ impl WriteTx {
     /// Releases the action's savepoint (setting the next one in the same round trip) and
     /// waits for the batch to commit.
     pub async fn finish(mut self) -> Result<(), ApiError> {
+        let round_trip = self.round_trip;
         let open = self.open();
-        let released = on_tx!(&mut open.tx, c => sqlx::raw_sql("RELEASE SAVEPOINT action; SAVEPOINT action")
-            .execute(&mut **c)
-            .await
-            .map(drop));
+        let released = within(round_trip, "releasing a savepoint", async {
+            on_tx!(&mut open.tx, c => sqlx::raw_sql("RELEASE SAVEPOINT action; SAVEPOINT action")
+                    .execute(&mut **c)
+                    .await
+                    .map(drop))
+        })
+        .await;
         if let Err(e) = released {
             // the action may be half in the batch: the whole batch is abandoned
             if let Some(batch) = self.batch.as_mut() {
-                abandon(batch);
+                abandon(batch, &e);
             }
             return Err(failed("releasing a savepoint", e));
         }
@@ -267,8 +322,12 @@ impl WriteTx {
         let mut done = open.done.subscribe();
         self.batch.take();
         self.wake.notify_one();
-        match done.wait_for(Option::is_some).await.map(|d| *d) {
-            Ok(Some(true)) => Ok(()),
+        let ended = done.wait_for(Option::is_some).await.map(|d| d.clone());
+        match ended {
+            Ok(Some(Ok(()))) => Ok(()),
+            Ok(Some(Err(why))) => Err(ApiError::unavailable(format!(
+                "write or audit failed: the batch holding this action did not commit: {why}"
+            ))),
             _ => Err(ApiError::unavailable(
                 "write or audit failed: the batch holding this action did not commit",
             )),
@@ -292,7 +351,7 @@ impl Drop for WriteTx {
 }
 
 /// Undoes an unfinished action left by the last holder (and its audit links).
-async fn settle(batch: &mut Batch) {
+async fn settle(batch: &mut Batch, round_trip: Duration) {
     if !std::mem::take(&mut batch.dirty) {
         return;
     }
@@ -301,19 +360,19 @@ async fn settle(batch: &mut Batch) {
     };
     open.chain = open.saved.clone();
     // the savepoint stays set after a rollback to it, for the next action
-    if let Err(e) = exec(&mut open.tx, "ROLLBACK TO SAVEPOINT action").await {
-        tracing::error!(error = ?e, "undoing an unfinished action failed; the batch is abandoned");
-        abandon(batch);
+    if let Err(e) = exec(&mut open.tx, "ROLLBACK TO SAVEPOINT action", round_trip).await {
+        tracing::debug!(error = ?e, "undoing an unfinished action failed; the batch is abandoned");
+        abandon(batch, &e);
     }
 }
 
 /// Abandons the open batch after a failed statement: its transaction is dropped, which
 /// closes its connection (the database rolls everything in it back), and every action that
 /// joined it is answered 503. The next batch starts on a fresh connection from the stored head.
-fn abandon(batch: &mut Batch) {
+fn abandon(batch: &mut Batch, why: &sqlx::Error) {
     if let Some(open) = batch.open.take() {
         batch.stats.batch_ended(false, open.actions);
-        let _ = open.done.send(Some(false));
+        let _ = open.done.send(Some(Err(Arc::from(why.to_string()))));
     }
 }
 
@@ -323,28 +382,38 @@ async fn committer(inner: Weak<Inner>, wake: Arc<Notify>) {
         wake.notified().await;
         let Some(inner) = inner.upgrade() else { return };
         let stats = inner.stats.clone();
+        let round_trip = inner.bounds.round_trip;
         let mut batch = inner.batch.clone().lock_owned().await;
         drop(inner);
-        settle(&mut batch).await;
+        settle(&mut batch, round_trip).await;
         let Some(mut open) = batch.open.take() else {
             continue;
         };
         if open.actions == 0 {
             // nothing to commit (every action was undone): let go of the audit head
-            if let Err(e) = open.tx.rollback().await {
-                tracing::warn!(error = ?e, "rolling back an empty batch failed; its connection is closed");
+            if let Err(e) = within(round_trip, "ROLLBACK", open.tx.rollback()).await {
+                tracing::debug!(error = ?e, "rolling back an empty batch failed; its connection is closed");
             }
             continue;
         }
-        let committed = match open.chain.store(&mut open.tx).await {
-            Ok(()) => open.tx.commit().await,
-            // the transaction is dropped here, closing its connection
+        let stored = within(
+            round_trip,
+            "storing the audit head",
+            open.chain.store(&mut open.tx),
+        )
+        .await;
+        // on failure or time-out the transaction is dropped, closing its connection: a COMMIT
+        // that timed out may yet land, but its actions are answered 503, never 2xx
+        let committed = match stored {
+            Ok(()) => within(round_trip, "COMMIT", open.tx.commit()).await,
             Err(e) => Err(e),
         };
         if let Err(e) = &committed {
-            tracing::error!(error = ?e, actions = open.actions, "a batch failed to commit; every action in it is answered 503");
+            tracing::debug!(error = ?e, actions = open.actions, "a batch failed to commit; every action in it is answered 503");
         }
         stats.batch_ended(committed.is_ok(), open.actions);
-        let _ = open.done.send(Some(committed.is_ok()));
+        let _ = open
+            .done
+            .send(Some(committed.map_err(|e| Arc::from(e.to_string()))));
     }
 }

@@ -1,5 +1,7 @@
 //! Faults under load: the database failing mid-load (SQLite: the disk fills; PostgreSQL: the
-//! broker's connections are terminated, then refused), and the broker killed with SIGKILL.
+//! broker's connections are terminated, then refused), the database stalling (PostgreSQL: a
+//! network partition, then its port refusing connections; SQLite: another process holding the
+//! write lock), and the broker killed with SIGKILL.
 //! Whatever happens, the broker answers a disclosure only 201 (and then it is stored, packet
 //! and audit entry, with an `audit_seq` given to no other acknowledged action) or 503; the
 //! chain verifies; and service resumes without a restart once the fault is gone.
@@ -32,6 +34,8 @@ struct Answer {
     disclosure_id: Option<String>,
     audit_seq: Option<i64>,
     code: Option<String>,
+    /// From the request to its answer.
+    took: Duration,
 }
 
 /// What the clients were told, by status.
@@ -86,6 +90,7 @@ fn disclosure_body(record: &str) -> Value {
 }
 
 async fn disclose(client: &Client, token: &str, record: &str) -> Option<Answer> {
+    let started = Instant::now();
     let r = client
         .post("/v1/disclosures", token, &disclosure_body(record))
         .await
@@ -96,6 +101,7 @@ async fn disclose(client: &Client, token: &str, record: &str) -> Option<Answer> 
         disclosure_id: body["disclosure_id"].as_str().map(str::to_owned),
         audit_seq: body["audit_seq"].as_i64(),
         code: body["code"].as_str().map(str::to_owned),
+        took: started.elapsed(),
     })
 }
 
@@ -460,6 +466,17 @@ async fn postgres_connections_fail_mid_load() {
         "connections were refused but no disclosure was answered 503: {:?}",
         refused.statuses()
     );
+    // each refusal within seconds: not after the pool's whole wait for a connection
+    let slowest = refused
+        .answers
+        .iter()
+        .map(|a| a.took)
+        .max()
+        .unwrap_or_default();
+    assert!(
+        slowest <= STALLED_ANSWER,
+        "while connections are refused a disclosure took {slowest:?} (at most {STALLED_ANSWER:?})"
+    );
     let (status, body) = readyz(&csc).await;
     assert_eq!(status, 503, "/readyz while connections are refused: {body}");
     // reads are 503 too, never 500
@@ -511,6 +528,256 @@ async fn the_database_failing_mid_load_acknowledges_only_what_is_stored_and_reco
     match std::env::var("BROKER_TEST_DATABASE_URL") {
         Ok(url) if url.starts_with("postgres") => postgres_connections_fail_mid_load().await,
         _ => sqlite_disk_fills_mid_load().await,
+    }
+}
+
+// ---- a stalled database: a partition, refused connections, another process's lock -------------
+
+/// The longest a request may wait for its answer while the database stalls.
+const STALLED_ANSWER: Duration = Duration::from_secs(5);
+/// The longest `/readyz` may take to say so.
+const STALLED_READYZ: Duration = Duration::from_secs(3);
+
+/// Who acts while the database stalls.
+struct Actors<'a> {
+    server: &'a common::TestServer,
+    csc: Client,
+    sw: String,
+    school: Client,
+    dsl: String,
+    record: String,
+}
+
+impl<'a> Actors<'a> {
+    async fn seed(server: &'a common::TestServer) -> Actors<'a> {
+        let sw = social_worker(&server.config);
+        let csc = server.client("csc");
+        let record = seed(&csc, &sw).await;
+        Actors {
+            server,
+            csc,
+            sw,
+            school: server.client("school-hillside"),
+            dsl: server.token("school-hillside", "dsl.jones", &[Role::Dsl]),
+            record,
+        }
+    }
+
+    fn clients(&self) -> Vec<Client> {
+        (0..8).map(|_| self.server.client("csc")).collect()
+    }
+
+    /// While the database stalls (`fault`): a disclosure is answered 503 within 5 s, then an
+    /// inbox read `read_status` (503, or 200 where reads do not stall) within 5 s and `/readyz`
+    /// 503 within 3 s; then under a load of 8 clients every disclosure is answered 201 or 503,
+    /// each within 5 s. Returns the load's answers with the first disclosure's.
+    async fn stalled(&self, fault: &str, read_status: u16) -> Tally {
+        let write = disclose(&self.csc, &self.sw, &self.record)
+            .await
+            .unwrap_or_else(|| panic!("{fault}: a disclosure got no HTTP answer"));
+        assert_eq!(write.status, 503, "{fault}: a disclosure: {write:?}");
+        assert!(write.code.is_some(), "{fault}: a 503 without a code");
+        assert!(
+            write.took <= STALLED_ANSWER,
+            "{fault}: a disclosure took {:?} to be refused (at most {STALLED_ANSWER:?})",
+            write.took
+        );
+
+        let started = Instant::now();
+        let inbox = self
+            .school
+            .get("/v1/inbox", &self.dsl)
+            .await
+            .expect("the inbox answers");
+        let read_took = started.elapsed();
+        assert_eq!(
+            inbox.status,
+            read_status,
+            "{fault}: reading the inbox: {}",
+            inbox.text()
+        );
+        if read_status == 503 {
+            assert_eq!(inbox.json()["code"], "unavailable", "{}", inbox.text());
+        }
+        assert!(
+            read_took <= STALLED_ANSWER,
+            "{fault}: reading the inbox took {read_took:?} (at most {STALLED_ANSWER:?})"
+        );
+
+        let started = Instant::now();
+        let (status, body) = readyz(&self.csc).await;
+        let ready_took = started.elapsed();
+        assert_eq!(status, 503, "{fault}: /readyz: {body}");
+        assert!(
+            ready_took <= STALLED_READYZ,
+            "{fault}: /readyz took {ready_took:?} (at most {STALLED_READYZ:?}): {body}"
+        );
+
+        let load = load_for(
+            self.clients(),
+            &self.sw,
+            &self.record,
+            Duration::from_secs(3),
+        )
+        .await;
+        load.assert_only_201_or_503(fault);
+        assert!(
+            load.count(503) > 0,
+            "{fault}: no disclosure of the load was refused: {:?}",
+            load.statuses()
+        );
+        let slowest = load
+            .answers
+            .iter()
+            .map(|a| a.took)
+            .max()
+            .unwrap_or_default();
+        assert!(
+            slowest <= STALLED_ANSWER,
+            "{fault}: a disclosure of the load took {slowest:?} (at most {STALLED_ANSWER:?})"
+        );
+        println!(
+            "{fault}: a disclosure refused in {:?}, the inbox answered {read_status} in \
+             {read_took:?}, /readyz 503 in {ready_took:?} ({body}); a load of 8 clients got \
+             {:?}, the slowest answer in {slowest:?}",
+            write.took,
+            load.statuses()
+        );
+        let mut tally = load;
+        tally.answers.push(write);
+        tally
+    }
+}
+
+async fn postgres_partitioned_then_refusing() {
+    let admin = std::env::var("BROKER_TEST_DATABASE_URL")
+        .expect("the PostgreSQL half of the fault suite needs BROKER_TEST_DATABASE_URL");
+    let url = common::fresh_postgres_database(&admin).await;
+    let (proxy, through) = common::partition::Proxy::in_front_of(&url).await;
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let world = dev_init(dir.path(), false, "127.0.0.1:0", &through).expect("dev-init");
+    let server = common::TestServer::start_in(dir, world).await;
+    let actors = Actors::seed(&server).await;
+    let mut all = load_for(
+        actors.clients(),
+        &actors.sw,
+        &actors.record,
+        Duration::from_millis(500),
+    )
+    .await;
+    all.assert_only_201_or_503("before the partition");
+    assert!(
+        all.count(201) > 0,
+        "no disclosure succeeded before the fault"
+    );
+
+    proxy.partition();
+    all.merge(actors.stalled("a partition", 503).await);
+    proxy.heal();
+    let (resumed, healed_after, after) = resumes(
+        &actors.csc,
+        actors.clients(),
+        &actors.sw,
+        &actors.record,
+        "the partition healed",
+    )
+    .await;
+    all.merge(after);
+    all.answers.push(resumed);
+
+    proxy.refuse();
+    all.merge(actors.stalled("connections refused", 503).await);
+    proxy.heal();
+    let (resumed, accepted_after, after) = resumes(
+        &actors.csc,
+        actors.clients(),
+        &actors.sw,
+        &actors.record,
+        "connections were accepted again",
+    )
+    .await;
+    all.merge(after);
+    all.answers.push(resumed);
+
+    let entries = assert_every_acknowledgement_stored(&url, &all, "postgres stalls").await;
+    println!(
+        "postgres stalls (8 clients): {} answered {:?}, {} unanswered; served again {healed_after:?} \
+         after the partition healed and {accepted_after:?} after connections were accepted; \
+         every one of {} acknowledgements stored; chain of {entries} entries verified",
+        all.answers.len(),
+        all.statuses(),
+        all.unanswered,
+        all.count(201),
+    );
+    server.stop().await;
+    drop(proxy);
+}
+
+async fn sqlite_locked_by_another_process() {
+    use sqlx::Connection;
+    let server = common::TestServer::start().await;
+    let url = server.config.database.url.clone();
+    let actors = Actors::seed(&server).await;
+    let mut all = load_for(
+        actors.clients(),
+        &actors.sw,
+        &actors.record,
+        Duration::from_millis(500),
+    )
+    .await;
+    assert!(
+        all.count(201) > 0,
+        "no disclosure succeeded before the fault"
+    );
+
+    // another process's connection takes the write lock and keeps it
+    let mut other = sqlx::SqliteConnection::connect(&url)
+        .await
+        .expect("a second connection to the SQLite file");
+    sqlx::raw_sql("BEGIN IMMEDIATE")
+        .execute(&mut other)
+        .await
+        .expect("taking the write lock");
+    // reads go on beside another writer (WAL): only writes, and /readyz's write, stall
+    all.merge(
+        actors
+            .stalled("another process holds the write lock", 200)
+            .await,
+    );
+    sqlx::raw_sql("ROLLBACK")
+        .execute(&mut other)
+        .await
+        .expect("releasing the write lock");
+    other.close().await.expect("closing the second connection");
+    let (resumed, took, after) = resumes(
+        &actors.csc,
+        actors.clients(),
+        &actors.sw,
+        &actors.record,
+        "the lock was released",
+    )
+    .await;
+    all.merge(after);
+    all.answers.push(resumed);
+    let entries = assert_every_acknowledgement_stored(&url, &all, "sqlite locked").await;
+    println!(
+        "sqlite locked by another process (8 clients): {} answered {:?}; served again {took:?} \
+         after the lock was released; every one of {} acknowledgements stored; chain of \
+         {entries} entries verified",
+        all.answers.len(),
+        all.statuses(),
+        all.count(201),
+    );
+    server.stop().await;
+}
+
+/// The configured database stalls, in the way each stalls in the field: requests and
+/// `/readyz` are answered 503 within seconds, and the broker serves again once it clears.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_stalled_database_is_answered_503_within_seconds_and_served_again_once_it_clears() {
+    match std::env::var("BROKER_TEST_DATABASE_URL") {
+        Ok(url) if url.starts_with("postgres") => postgres_partitioned_then_refusing().await,
+        _ => sqlite_locked_by_another_process().await,
     }
 }
 

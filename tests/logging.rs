@@ -1,6 +1,7 @@
 //! What reaches the log, read from a real subscriber in the broker's human format: untrusted
 //! strings (a token's `alg`, its claims, a client's request id) arrive escaped, and refused TLS
-//! handshakes are counted and summarised in one line per interval, not written one by one.
+//! handshakes and 503s are counted and summarised in one line per interval, not written one by
+//! one.
 
 mod common;
 
@@ -139,5 +140,75 @@ async fn refused_tls_handshakes_are_counted_and_summarised_in_one_line_per_inter
     assert!(
         !log.contains("TLS handshake refused"),
         "no line per handshake at info level"
+    );
+}
+
+#[tokio::test]
+async fn answers_503_are_logged_once_per_interval_with_a_count_not_a_line_each() {
+    captured();
+    let server =
+        TestServer::start_with_section("database", "unavailable_log_interval_ms = 700").await;
+    let sw = server.social_worker();
+    let pupil = common::hillside_pupil(&sw.client, &sw.token).await;
+    // every audit insert now fails: each disclosure is answered 503
+    common::db::break_the_audit_log(&server.state.db).await;
+    let marker = "audit disk full";
+    let attempts = 30u64;
+    let start = Instant::now();
+    for _ in 0..attempts {
+        let r = sw
+            .disclose(&serde_json::json!({"record_ids": [pupil.record],
+                "recipient_agency": "school-hillside", "recipient_role": "dsl",
+                "purpose": "safeguarding", "basis": "consent"}))
+            .await;
+        assert_eq!(r.status, 503, "{}", r.text());
+        assert_eq!(r.json()["code"], "unavailable", "{}", r.text());
+        assert!(!r.text().contains(marker), "a 503 says nothing internal");
+    }
+    // let the summariser write the last window, then stop the server (which writes any rest)
+    tokio::time::sleep(Duration::from_millis(900)).await;
+    let elapsed = start.elapsed();
+    common::db::mend_the_audit_log(&server.state.db).await;
+    server.stop().await;
+    let log = log_text();
+    let lines: Vec<&str> = log
+        .lines()
+        .filter(|l| l.contains("storage unavailable") && l.contains(marker))
+        .collect();
+    let summarised: u64 = lines
+        .iter()
+        .filter_map(|l| l.split("answered_503=").nth(1))
+        .filter_map(|rest| rest.split_whitespace().next()?.parse::<u64>().ok())
+        .sum();
+    let at_once = lines
+        .iter()
+        .filter(|l| !l.contains("answered_503="))
+        .count() as u64;
+    println!(
+        "{attempts} answers 503 in {elapsed:?}: {} lines ({at_once} at once, the rest \
+         summarising {summarised})",
+        lines.len()
+    );
+    assert!(
+        at_once >= 1,
+        "the first 503 is logged at once with its cause:\n{log}"
+    );
+    assert_eq!(
+        at_once + summarised,
+        attempts,
+        "every 503 is in a line, once:\n{}",
+        lines.join("\n")
+    );
+    let windows = (elapsed.as_millis() / 700) as usize + 2;
+    assert!(
+        lines.len() <= 2 * windows,
+        "at most a line at once and a summary per interval ({windows} intervals), got {}:\n{}",
+        lines.len(),
+        lines.join("\n")
+    );
+    assert!(
+        lines.len() < attempts as usize / 2,
+        "not a line per 503: {} lines for {attempts}",
+        lines.len()
     );
 }

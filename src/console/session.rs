@@ -342,6 +342,9 @@ pub async fn sweep_every(state: AppState, every: std::time::Duration) {
                 Ok(ended) if ended == SWEEP_BATCH => continue,
                 Ok(_) => break,
                 Err(e) => {
+                    if let Some(cause) = e.cause() {
+                        state.unavailable.note(&cause.0);
+                    }
                     tracing::warn!(
                         code = e.code,
                         "the console's session sweep failed; trying again at the next tick"

@@ -123,7 +123,7 @@ pub fn api_error_page(e: ApiError) -> Refusal {
     } else {
         e.detail.clone()
     };
-    Refusal(Box::new(page(
+    let mut response = page(
         e.status,
         &ErrorPage {
             frame: Frame::signed_out(heading),
@@ -131,7 +131,12 @@ pub fn api_error_page(e: ApiError) -> Refusal {
             detail,
             code: e.code.to_owned(),
         },
-    )))
+    );
+    // the edge logs a 503's cause, as for the API
+    if let Some(cause) = e.cause() {
+        response.extensions_mut().insert(cause.clone());
+    }
+    Refusal(Box::new(response))
 }
 
 /// A refusal's page (boxed: a response is large, and most answers are not refusals).

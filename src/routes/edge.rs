@@ -1,6 +1,7 @@
 //! Checks every request passes before its handler, and the net that makes every refusal
 //! problem+json. Bodies and query strings are checked by their extractors (`extract.rs`);
-//! the path and the header block are checked here, once for every route.
+//! the path and the header block are checked here, once for every route. [`bound`] answers
+//! 503 for a request stalled on a database that no longer answers, and logs 503s' causes.
 
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, StatusCode, header};
@@ -62,6 +63,41 @@ pub fn check_length(headers: &HeaderMap, limit: usize) -> Result<(), ApiError> {
         )),
         _ => Ok(()),
     }
+}
+
+/// A request unanswered after `[database] stall_timeout_ms` is checked against the probe
+/// (`SELECT 1` within `probe_timeout_ms`), and again every such interval while it waits: if the
+/// database does not answer, the request is answered 503 and its handler dropped (its
+/// statements with it; a write action's batch is then abandoned by the writer, its connection
+/// closed). A request that is merely slow on a database that answers goes on. Every 503's
+/// cause is logged here, through the server's rate limit.
+pub async fn bound(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let stall = state.config.database.bounds().stall;
+    let answer = next.run(req);
+    tokio::pin!(answer);
+    let stalled = async {
+        loop {
+            tokio::time::sleep(stall).await;
+            if let Err(why) = state.probe.check().await {
+                return why;
+            }
+        }
+    };
+    let mut response = tokio::select! {
+        response = &mut answer => response,
+        why = stalled => ApiError::unavailable(format!(
+            "a request stalled on the database for {} ms and the probe failed: {why}",
+            stall.as_millis()
+        ))
+        .into_response(),
+    };
+    if let Some(cause) = response
+        .extensions_mut()
+        .remove::<crate::error::Unavailable>()
+    {
+        state.unavailable.note(&cause.0);
+    }
+    response
 }
 
 /// Each path segment, percent-decoded, must be UTF-8 single-line text.

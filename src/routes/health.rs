@@ -10,22 +10,36 @@ pub(crate) async fn healthz() -> Json<Value> {
     Json(json!({"status": "ok"}))
 }
 
-/// Ready when the database answers a read and, after a write has failed, takes a write again
-/// (the writer's probe commits an empty action). A 503 names which of the two failed.
+/// Ready when the database answers the probe (`SELECT 1` within `[database]
+/// probe_timeout_ms`) and, after a write has failed, takes a write again within the same
+/// deadline (the writer's probe commits an empty action). A 503 names which of the two failed,
+/// so `/readyz` answers within twice the probe's deadline whatever the database does.
 pub(crate) async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
     let database = state.db.kind();
-    let unavailable = |what: &str| {
+    let unavailable = |what: &str, why: String| {
+        state.unavailable.note(&format!(
+            "readiness: the database does not take a {what}: {why}"
+        ));
         (
             StatusCode::SERVICE_UNAVAILABLE,
             Json(json!({"status": "unavailable", "database": database, "failing": what})),
         )
     };
-    if let Err(e) = state.db.ping().await {
-        tracing::warn!(error = ?e, "readiness check failed: the database does not answer a read");
-        return unavailable("read");
+    if let Err(why) = state.probe.check().await {
+        return unavailable("read", why);
     }
-    if !state.writer.writable() && state.writer.probe().await.is_err() {
-        return unavailable("write");
+    if !state.writer.writable() {
+        let deadline = state.config.database.bounds().probe;
+        let written = match tokio::time::timeout(deadline, state.writer.probe()).await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(e)) => Err(e
+                .cause()
+                .map_or_else(|| e.detail.clone(), |c| c.0.to_string())),
+            Err(_) => Err(format!("no commit within {} ms", deadline.as_millis())),
+        };
+        if let Err(why) = written {
+            return unavailable("write", why);
+        }
     }
     (
         StatusCode::OK,

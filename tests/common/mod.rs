@@ -9,6 +9,7 @@ pub mod cases;
 pub mod console;
 pub mod db;
 pub mod flows;
+pub mod partition;
 pub mod refusal;
 pub mod world;
 
