@@ -254,12 +254,12 @@ pub(crate) async fn open(
         &clocks,
     )
     .await?;
-    let duties = super::duties::carry_out(
+    let duties = crate::app::duties::carry_out(
         &state,
         &principal,
         &mut tx,
         Trigger::CaseOpened,
-        super::duties::ListedOn::Case(&case),
+        crate::app::duties::ListedOn::Case(&case),
         None,
     )
     .await?;
@@ -276,7 +276,7 @@ pub(crate) async fn open(
     Ok((
         StatusCode::CREATED,
         Json(json!({"id": case.id, "clocks": views(&clocks, now()),
-            "duties": super::duties::shown(&duties), "audit_seq": seq})),
+            "duties": crate::app::duties::shown(&duties), "audit_seq": seq})),
     ))
 }
 
@@ -293,12 +293,12 @@ fn case_json(state: &AppState, full: &Full, show_links: bool) -> Result<Value, A
             "agency": e.agency, "sub": e.sub, "recorded_at": e.recorded_at,
         }));
     }
-    let duties = super::duties::shown(&full.duties);
+    let duties = crate::app::duties::shown(&full.duties);
     let record_duties: Vec<Value> = full
         .record_duties
         .iter()
         .map(|(record, d)| {
-            let mut shown = super::duties::shown_one(d);
+            let mut shown = crate::app::duties::shown_one(d);
             shown["record_id"] = json!(record);
             shown
         })

@@ -12,13 +12,13 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use sqlx::Row;
 
-use super::duties::ListedOn;
 use super::extract::{
     Body, Relation, commit_with, configured_agency, invalid, may_as, new_id, path_id, require_as,
     store_failed,
 };
 use super::subjects::subject_school;
 use super::views::{decision_body, entry_json};
+use crate::app::duties::ListedOn;
 use crate::audit::{AuditRow, Entry};
 use crate::db::{now, ts};
 use crate::decision::{RecordFacts, decide_deposit};
@@ -127,10 +127,10 @@ pub(crate) async fn deposit(
             },
         };
         let done =
-            super::duties::carry_out(&state, &principal, &mut tx, trigger, on, Some(&record))
+            crate::app::duties::carry_out(&state, &principal, &mut tx, trigger, on, Some(&record))
                 .await?;
         let listed_on = if case.is_some() { "case" } else { "record" };
-        duties = super::duties::shown(&done);
+        duties = crate::app::duties::shown(&done);
         for d in &mut duties {
             d["listed_on"] = json!(listed_on);
         }
@@ -270,7 +270,7 @@ pub(crate) async fn disclosures(
     // the duties it set off about a child with no case open (on a case, the case lists them)
     let duties = crate::cases::store::record_duties(&state.db, &record).await?;
     Ok(Json(
-        json!({"record_id": record, "decisions": decisions, "duties": super::duties::shown(&duties)}),
+        json!({"record_id": record, "decisions": decisions, "duties": crate::app::duties::shown(&duties)}),
     ))
 }
 
