@@ -97,7 +97,9 @@ impl TryFrom<DisclosureRequest> for Disclosure {
     }
 }
 
-/// A decision made and audited: a dry run's answer, or a disclosure's refusal.
+/// A decision made and audited: a dry run's answer, or a disclosure's refusal. It holds the
+/// whole evaluation, as the audit entry does; the requester is shown it through the API's
+/// decision body (`views::decision_body`).
 #[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct Decided {
     #[serde(flatten)]
