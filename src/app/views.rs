@@ -104,6 +104,10 @@ pub struct DutyView {
     /// opened (`record_duties`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub record_id: Option<String>,
+    /// Where a deposit's answer says the duty is listed: `case` (an open case of the child)
+    /// or `record` (no case open).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub listed_on: Option<String>,
 }
 
 impl From<&Duty> for DutyView {
@@ -119,6 +123,7 @@ impl From<&Duty> for DutyView {
             audit_seq: d.audit_seq,
             created_at: d.created_at.clone(),
             record_id: None,
+            listed_on: None,
         }
     }
 }

@@ -217,12 +217,12 @@ pub(crate) async fn event(
     store::store_clocks(&mut tx, &id, &case.lead_agency, status, &clocks).await?;
     let closed_at = (event.kind == EventKind::CaseClosed).then_some(event.occurred_at);
     store::update_case(&mut tx, &id, closed_at, event.outcome).await?;
-    let duties = super::duties::carry_out(
+    let duties = crate::app::duties::carry_out(
         &state,
         &principal,
         &mut tx,
         Trigger::Event(event.kind),
-        super::duties::ListedOn::Case(&case),
+        crate::app::duties::ListedOn::Case(&case),
         record.as_deref(),
     )
     .await?;
@@ -240,6 +240,6 @@ pub(crate) async fn event(
     Ok((
         StatusCode::CREATED,
         Json(json!({"seq": seq, "clocks": views(&clocks, at),
-            "duties": super::duties::shown(&duties), "audit_seq": audit_seq})),
+            "duties": crate::app::views::duties(&duties), "audit_seq": audit_seq})),
     ))
 }

@@ -224,12 +224,12 @@ pub(crate) async fn open(
         &clocks,
     )
     .await?;
-    let duties = super::duties::carry_out(
+    let duties = crate::app::duties::carry_out(
         &state,
         &principal,
         &mut tx,
         Trigger::CaseOpened,
-        super::duties::ListedOn::Case(&case),
+        crate::app::duties::ListedOn::Case(&case),
         None,
     )
     .await?;
@@ -246,7 +246,7 @@ pub(crate) async fn open(
     Ok((
         StatusCode::CREATED,
         Json(json!({"id": case.id, "clocks": views(&clocks, now()),
-            "duties": super::duties::shown(&duties), "audit_seq": seq})),
+            "duties": crate::app::views::duties(&duties), "audit_seq": seq})),
     ))
 }
 

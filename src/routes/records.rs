@@ -12,13 +12,13 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use sqlx::Row;
 
-use super::duties::ListedOn;
 use super::extract::{
     Body, Relation, commit_with, configured_agency, invalid, new_id, path_id, require_as,
     store_failed,
 };
 use super::subjects::subject_school;
 use super::views::decision_body;
+use crate::app::duties::ListedOn;
 use crate::app::records::RecordDisclosures;
 use crate::audit::Entry;
 use crate::db::{now, ts};
@@ -128,12 +128,12 @@ pub(crate) async fn deposit(
             },
         };
         let done =
-            super::duties::carry_out(&state, &principal, &mut tx, trigger, on, Some(&record))
+            crate::app::duties::carry_out(&state, &principal, &mut tx, trigger, on, Some(&record))
                 .await?;
         let listed_on = if case.is_some() { "case" } else { "record" };
-        duties = super::duties::shown(&done);
+        duties = crate::app::views::duties(&done);
         for d in &mut duties {
-            d["listed_on"] = json!(listed_on);
+            d.listed_on = Some(listed_on.to_owned());
         }
     }
     tx.finish().await?;

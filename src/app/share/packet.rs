@@ -1,45 +1,19 @@
-//! A disclosure's packet: built from what the decision released of the records as loaded
-//! (`store::facts`) and encrypted to the recipient agency ([`seal`]), and the audit entry that
-//! records the decision ([`entry_for`]). Used by disclosures and by the `notify_mappa`
+//! A packet: built from what the decision released of the records as loaded
+//! (`store::facts`) and encrypted to its addressee's agency ([`seal`]). Called only by the
+//! pipeline ([`super::prepare`]), for a disclosure's or a duty's packet and for the forum's
 //! notification alike.
 
 use std::collections::BTreeMap;
 
 use serde_json::{Value, json};
 
-use super::extract::new_id;
-use crate::audit::Entry;
 use crate::db::ts;
 use crate::decision::{Decision, Facts};
 use crate::error::ApiError;
-use crate::identity::Principal;
 use crate::state::AppState;
 use crate::store::facts::StoredRecord;
 use crate::store::packets::Sealed;
 use crate::vocab::{Section, View};
-
-pub(super) fn entry_for(principal: &Principal, action: &str, facts: &Facts, d: &Decision) -> Entry {
-    let mut entry = Entry::new(principal, action)
-        .subject(&facts.subject.id)
-        .decision(d);
-    entry.record_ids = facts.records.iter().map(|r| r.id.clone()).collect();
-    let mut owners: Vec<String> = facts.records.iter().map(|r| r.owner.clone()).collect();
-    owners.sort();
-    owners.dedup();
-    entry.owner_agencies = owners;
-    entry.recipient_agency = Some(facts.recipient.agency.clone());
-    entry.recipient_role = facts.recipient.role.map(|r| r.to_string());
-    entry.recipient_sub = facts.recipient.sub.clone();
-    entry.purpose = Some(facts.request.purpose.to_string());
-    entry.basis = Some(facts.request.basis.to_string());
-    entry.justification = facts.request.justification.clone();
-    entry.detail = json!({
-        "sections_released": d.sections_released, "sections_withheld": d.sections_withheld,
-        "view": d.view, "legal_reference": facts.request.legal_reference,
-        "mappa_decision_id": facts.request.mappa_decision_id,
-    });
-    entry
-}
 
 /// Builds the packet of `decision` for `facts.recipient` and encrypts it to that agency.
 pub(super) fn seal(
@@ -50,7 +24,8 @@ pub(super) fn seal(
     issued_at: chrono::DateTime<chrono::Utc>,
     notifies: Option<Value>,
 ) -> Result<Sealed, ApiError> {
-    let disclosure = new_id();
+    // a broker id like every other (`routes::extract::new_id`)
+    let disclosure = uuid::Uuid::now_v7().hyphenated().to_string();
     let plain = packet(
         state,
         facts,

@@ -5,12 +5,12 @@
 //! stored as a packet, and every one, delivered or denied, gets its audit entry and its row
 //! on the case. A denied duty is never dropped. A notice about a child under MAPPA management
 //! carries `notify_mappa` like any disclosure on its basis, and the forum is told of it in the
-//! same action (`notify`).
+//! same action: the notice goes out through the one sharing pipeline (`share`), as a
+//! disclosure does.
 
 use serde_json::{Value, json};
 
-use super::notify::{self, Notice};
-use super::packet::{entry_for, seal};
+use super::share::{self, entry_for};
 use crate::cases::store::{self, Case, Duty as DutyRow};
 use crate::db::{now, ts};
 use crate::decision::duties::{Known, Planned, Trigger, World, plan};
@@ -19,15 +19,13 @@ use crate::error::ApiError;
 use crate::identity::Principal;
 use crate::on_tx;
 use crate::state::AppState;
-use crate::store::facts::{self, Ask, Loaded};
-use crate::store::packets::{Sealed, store_if_current};
-use crate::vocab::Obligation;
+use crate::store::facts::{self, Ask};
 use crate::writer::WriteTx;
 
 /// Where the duties a trigger sets off are listed: on the child's case, or, for a record
 /// deposited about a child with no case open (a MERLIN notice before any referral), on the
 /// record itself. Either way each is carried out, audited and counted.
-pub(super) enum ListedOn<'a> {
+pub enum ListedOn<'a> {
     Case(&'a Case),
     Record { subject: &'a str, record: &'a str },
 }
@@ -102,7 +100,7 @@ async fn world(
 
 /// Carries out every duty `trigger` sets off about the child of `on`, about `record` where the
 /// trigger has one. Returns the duties as recorded (on the case or on the record).
-pub(super) async fn carry_out(
+pub async fn carry_out(
     state: &AppState,
     principal: &Principal,
     tx: &mut WriteTx,
@@ -167,9 +165,10 @@ pub(super) async fn carry_out(
         let about: Value = json!({
             "duty": duty, "trigger": trigger.to_string(), "case_id": case.map(|c| &c.id),
         });
-        let mut disclosure = None;
-        let mut forum = None;
-        if decision.permitted() {
+        if let Value::Object(detail) = &mut entry.detail {
+            detail.insert("duty".into(), about);
+        }
+        let (disclosure, audit_seq) = if decision.permitted() {
             // what the recipient is told: the step and who leads (no one yet, with no case
             // open), never a record's content
             let notice = json!({
@@ -178,42 +177,27 @@ pub(super) async fn carry_out(
                 "lead_agency": case.map(|c| &c.lead_agency),
                 "lead_sub": case.map(|c| &c.lead_sub),
             });
-            let sealed = seal(
+            // a child under MAPPA: the forum is told of the notice as of any disclosure (RULES 5)
+            let prepared = share::prepare(
                 state,
-                &loaded.facts,
-                &loaded.records,
+                principal,
+                &loaded,
                 &decision,
+                entry,
                 at,
                 Some(notice),
             )?;
-            store_current(tx, &loaded, &sealed).await?;
-            // a child under MAPPA: the forum is told of the notice as of any disclosure (RULES 5)
-            if decision.obligations.contains(&Obligation::NotifyMappa) {
-                forum = Some(notify::prepare(
-                    state, principal, &loaded, &decision, &sealed, at,
-                )?);
+            // the facts were read inside this action and cannot move
+            let stored = share::store(tx, &loaded, prepared).await?.ok_or_else(|| {
+                ApiError::internal("the child's facts changed inside the write action")
+            })?;
+            (Some(stored.disclosure_id), stored.audit_seq)
+        } else {
+            if let Value::Object(detail) = &mut entry.detail {
+                detail.insert("disclosure_id".into(), Value::Null);
             }
-            entry.packet_sha256 = Some(format!("sha256:{}", sealed.sha));
-            disclosure = Some(sealed.disclosure);
-        }
-        if let Value::Object(detail) = &mut entry.detail {
-            detail.insert("duty".into(), about);
-            detail.insert("disclosure_id".into(), json!(disclosure));
-            if let Some(forum) = &forum {
-                detail.insert("notify_mappa".into(), forum.outcome());
-            }
-        }
-        let audit_seq = tx.append(entry).await?;
-        if let Some(Notice::Ready {
-            sealed: notice,
-            entry: mut notice_entry,
-            ..
-        }) = forum
-        {
-            store_current(tx, &loaded, &notice).await?;
-            notice_entry.detail["notifies"]["audit_seq"] = json!(audit_seq);
-            tx.append(*notice_entry).await?;
-        }
+            (None, tx.append(entry).await?)
+        };
         let recorded = DutyRow {
             seq,
             duty: duty.clone(),
@@ -246,30 +230,4 @@ pub(super) async fn carry_out(
         seq += 1;
     }
     Ok(done)
-}
-
-/// Stores a packet inside the trigger's action, whose facts were read in it and cannot move.
-async fn store_current(tx: &mut WriteTx, loaded: &Loaded, sealed: &Sealed) -> Result<(), ApiError> {
-    if store_if_current(tx.tx(), loaded, sealed).await? {
-        Ok(())
-    } else {
-        Err(ApiError::internal(
-            "the child's facts changed inside the write action",
-        ))
-    }
-}
-
-/// A duty as a case or a record shows it: with its decision and reason codes.
-pub(super) fn shown_one(d: &DutyRow) -> Value {
-    let mut v = serde_json::to_value(d).unwrap_or(Value::Null);
-    let reasons: Value = serde_json::from_str(&d.reasons).unwrap_or(json!([]));
-    if let Value::Object(o) = &mut v {
-        o.insert("reasons".into(), reasons);
-    }
-    v
-}
-
-/// Duties as a case or a record shows them.
-pub(super) fn shown(duties: &[DutyRow]) -> Vec<Value> {
-    duties.iter().map(shown_one).collect()
 }

@@ -8,63 +8,73 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 
-use super::packet::{entry_for, seal};
-use crate::audit::Entry;
 use crate::decision::{Decision, Facts, Outcome, Recipient, RequestFacts};
-use crate::error::ApiError;
-use crate::identity::Principal;
 use crate::state::AppState;
 use crate::store::facts::Loaded;
-use crate::store::packets::Sealed;
 use crate::vocab::{AgencyKind, Purpose, Role, Section, View};
 
-/// The notification a disclosure carrying `notify_mappa` sends, or why it cannot be sent.
+/// The notification a disclosure carrying `notify_mappa` sends, or why it does not.
 pub(super) enum Notice {
-    /// Sealed to the MAPPA agency, with its audit entry, to be stored after the disclosure.
-    Ready {
-        agency: String,
-        sealed: Box<Sealed>,
-        entry: Box<Entry>,
-    },
+    /// The forum is to be told: the pipeline seals this to it and stores it after the
+    /// disclosure.
+    Due(Box<Due>),
+    /// No notification is sent.
+    Unsent(Unsent),
+}
+
+/// Why no notification is sent.
+pub(super) enum Unsent {
     /// The forum cannot be told; the disclosure's audit entry says why.
     Untold { agency: Option<String>, why: String },
     /// The disclosure is addressed to the forum itself: it is told by the packet it receives.
     Addressed { agency: String },
 }
 
-impl Notice {
-    /// What the disclosure's audit entry records about the notification (`detail.notify_mappa`).
+/// The notification due to the forum: decided as a permit of the `notification` view (no
+/// content), addressed to the `mappa_coordinator` of `agency`.
+pub(super) struct Due {
+    pub agency: String,
+    pub facts: Facts,
+    pub decision: Decision,
+    /// What the packet says of the disclosure: identifiers and names, never content.
+    pub about: Value,
+}
+
+impl Unsent {
+    /// What the disclosure's audit entry records about the forum (`detail.notify_mappa`).
     pub(super) fn outcome(&self) -> Value {
         match self {
-            Notice::Ready { agency, sealed, .. } => json!({
-                "notified": true, "mappa_agency": agency, "to_role": Role::MappaCoordinator,
-                "disclosure_id": sealed.disclosure,
-            }),
-            Notice::Untold { agency, why } => json!({
+            Unsent::Untold { agency, why } => json!({
                 "notified": false, "mappa_agency": agency, "reason": why,
             }),
-            Notice::Addressed { agency } => json!({
+            Unsent::Addressed { agency } => json!({
                 "notified": true, "mappa_agency": agency, "as_recipient": true,
             }),
         }
     }
 }
 
-/// Builds and seals the notification of the disclosure `disclosed` (permitted by `decision`
-/// on `loaded`), outside the write queue like the disclosure's own packet.
-pub(super) fn prepare(
+/// What the disclosure's audit entry records when `agency`'s coordinator is sent the
+/// notification `disclosure_id`.
+pub(super) fn told(agency: &str, disclosure_id: &str) -> Value {
+    json!({
+        "notified": true, "mappa_agency": agency, "to_role": Role::MappaCoordinator,
+        "disclosure_id": disclosure_id,
+    })
+}
+
+/// The notification of the disclosure `disclosed` (permitted by `decision` on `loaded`) due
+/// to the forum managing the child, or why none is sent.
+pub(super) fn notice(
     state: &AppState,
-    principal: &Principal,
     loaded: &Loaded,
     decision: &Decision,
-    disclosed: &Sealed,
-    issued_at: DateTime<Utc>,
-) -> Result<Notice, ApiError> {
+    disclosed: &str,
+) -> Notice {
     let Some(agency) = loaded.mappa_agency.clone() else {
-        return Ok(Notice::Untold {
+        return Notice::Unsent(Unsent::Untold {
             agency: None,
             why: "no agency is recorded as having set the child's MAPPA status; the forum \
                   could not be told"
@@ -73,12 +83,12 @@ pub(super) fn prepare(
     };
     if loaded.facts.recipient.agency == agency {
         // a notice of a notice would tell the forum nothing new
-        return Ok(Notice::Addressed { agency });
+        return Notice::Unsent(Unsent::Addressed { agency });
     }
     match state.agencies.get(&agency).map(|a| a.kind) {
         Some(AgencyKind::Mappa) => {}
         Some(kind) => {
-            return Ok(Notice::Untold {
+            return Notice::Unsent(Unsent::Untold {
                 why: format!(
                     "{agency}, which set the child's MAPPA status, is now configured as a {kind} \
                      agency, not MAPPA; the forum could not be told"
@@ -87,7 +97,7 @@ pub(super) fn prepare(
             });
         }
         None => {
-            return Ok(Notice::Untold {
+            return Notice::Unsent(Unsent::Untold {
                 why: format!(
                     "the MAPPA agency {agency} that set the child's MAPPA status is no longer \
                      configured; the forum could not be told"
@@ -127,32 +137,16 @@ pub(super) fn prepare(
     };
     // identifiers and names of what was shared, never content
     let about = json!({
-        "disclosure_id": disclosed.disclosure, "obligation": "notify_mappa",
+        "disclosure_id": disclosed, "obligation": "notify_mappa",
         "to_agency": facts.recipient.agency, "to_role": facts.recipient.role,
         "to_sub": facts.recipient.sub, "purpose": facts.request.purpose,
         "basis": facts.request.basis, "view": decision.view,
         "sections_released": decision.sections_released, "obligations": decision.obligations,
     });
-    let sealed = seal(
-        state,
-        &notice_facts,
-        &loaded.records,
-        &notice,
-        issued_at,
-        Some(about),
-    )?;
-    let mut entry = entry_for(principal, "disclosure", &notice_facts, &notice);
-    entry.packet_sha256 = Some(format!("sha256:{}", sealed.sha));
-    if let Value::Object(detail) = &mut entry.detail {
-        detail.insert("disclosure_id".into(), json!(sealed.disclosure));
-        detail.insert(
-            "notifies".into(),
-            json!({"obligation": "notify_mappa", "disclosure_id": disclosed.disclosure}),
-        );
-    }
-    Ok(Notice::Ready {
+    Notice::Due(Box::new(Due {
         agency,
-        sealed: Box::new(sealed),
-        entry: Box::new(entry),
-    })
+        facts: notice_facts,
+        decision: notice,
+        about,
+    }))
 }
