@@ -302,3 +302,19 @@ crl_refused! {
     a_client_crl_of_another_ca_stops_serve_naming_the_file:
         another_cas_list, "no list in the file is issued by a CA of server.client_ca";
 }
+
+#[tokio::test]
+async fn a_client_ca_certificate_naming_an_agency_without_pathlen_zero_stops_serve() {
+    let w = World::new();
+    let read = |name: &str| std::fs::read_to_string(w.file(name)).unwrap();
+    let ca = broker::crypto::DevCa::load(&read("ca.pem"), &read("ca.key")).unwrap();
+    let unconstrained = ca
+        .intermediate("police issuing CA", Some("police"), None)
+        .unwrap();
+    let ca_file = w.spoil(
+        "ca.pem",
+        Some(&format!("{}{}", read("ca.pem"), unconstrained.cert_pem)),
+    );
+    let message = w.serve_error().await;
+    assert_names(&message, &[&display(&ca_file), "pathlen 0"]);
+}

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use broker::crypto::{IssuedCert, Usage};
 use broker::vocab::Role;
 use common::TestServer;
-use common::certs::Handshake;
+use common::certs::{Handshake, leaf_only};
 use rustls::AlertDescription;
 use tokio::io::AsyncReadExt;
 
@@ -244,6 +244,34 @@ async fn a_crl_spoiled_while_the_broker_runs_leaves_the_last_good_list_in_force(
         &dev_cert(&server, "police"),
         "police",
         Role::PoliceOfficer,
+    )
+    .await;
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn an_agency_sub_ca_configured_in_client_ca_issues_for_its_agency_alone() {
+    let (server, police_ca) = TestServer::start_with_agency_ca("police").await;
+    // the leaf alone: the broker has the intermediate from its own configuration
+    let own = leaf_only(
+        &police_ca
+            .client_cert_for("PC Jones", "police", Usage::ClientAuth)
+            .unwrap(),
+    );
+    assert_served(&server, &own, "police", Role::PoliceOfficer).await;
+    let other = leaf_only(
+        &police_ca
+            .client_cert_for("Not police", "csc", Usage::ClientAuth)
+            .unwrap(),
+    );
+    // configured, it is no trust anchor of its own: its leaf for csc is refused
+    assert_refused(&server, &other, AlertDescription::AccessDenied).await;
+    // and the partnership CA's own leaves are served as before
+    assert_served(
+        &server,
+        &dev_cert(&server, "csc"),
+        "csc",
+        Role::SocialWorker,
     )
     .await;
     server.stop().await;

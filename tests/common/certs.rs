@@ -130,6 +130,33 @@ impl TestServer {
     }
 }
 
+impl TestServer {
+    /// A dev world whose `client_ca` file also holds an intermediate CA the dev CA issued for
+    /// `agency` (pathlen 0), served on a free port; and that intermediate, to issue leaves.
+    pub async fn start_with_agency_ca(agency: &str) -> (TestServer, DevCa) {
+        let (dir, world) = fresh_world().await;
+        let read =
+            |name: &str| std::fs::read_to_string(world.certs.join(name)).expect("a dev CA file");
+        let ca = DevCa::load(&read("ca.pem"), &read("ca.key")).expect("the dev CA loads");
+        let issuing = ca
+            .intermediate(&format!("{agency} issuing CA"), Some(agency), Some(0))
+            .expect("an intermediate CA");
+        let both = format!("{}{}", read("ca.pem"), issuing.cert_pem);
+        std::fs::write(world.ca(), both).expect("writing the client CA file");
+        (TestServer::start_in(dir, world).await, issuing)
+    }
+}
+
+/// `cert` with its leaf alone, the chain its PEM holds after it left out.
+pub fn leaf_only(cert: &IssuedCert) -> IssuedCert {
+    const END: &str = "-----END CERTIFICATE-----";
+    let end = cert.cert_pem.find(END).expect("a certificate PEM") + END.len();
+    IssuedCert {
+        cert_pem: format!("{}\n", &cert.cert_pem[..end]),
+        key_pem: cert.key_pem.clone(),
+    }
+}
+
 /// Writes `bytes` to a new file beside `path` and renames it over `path`.
 fn write_replacing(path: &std::path::Path, bytes: &[u8]) {
     let fresh = path.with_extension("new");
