@@ -1,5 +1,6 @@
-//! Bounds on one client connection (ARCHITECTURE.md, "Timeouts and caps"): the per-agency cap
-//! on open connections, the idle watchdog (no request in flight for `idle_timeout`), the
+//! Bounds on one client connection (ARCHITECTURE.md, "Timeouts and caps"): the caps on open
+//! connections per agency and per client certificate, where a newcomer at a cap closes the
+//! longest idle connection instead of being refused (`Slots`), the idle watchdog (no request in flight for `idle_timeout`), the
 //! deadline on reading a request body, and the rate-limited summary of refused handshakes.
 //! The accept loop (`server.rs`) puts them together.
 

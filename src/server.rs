@@ -122,7 +122,8 @@ async fn revoked(
 const IDLE_BEFORE_MAKING_ROOM: Duration = Duration::from_secs(1);
 
 /// The answer on a connection beyond its agency's or certificate's cap, none of whose
-/// connections is idle: 429 problem+json, then the connection is closed.
+/// connections has been idle long enough to give way: 429 problem+json, then the connection
+/// is closed.
 async fn over_cap(full: Full) -> axum::response::Response {
     use axum::response::IntoResponse;
     let (cap, whose, key) = match full {
@@ -133,7 +134,7 @@ async fn over_cap(full: Full) -> axum::response::Response {
         axum::http::StatusCode::TOO_MANY_REQUESTS,
         "too_many_connections",
         format!(
-            "{whose} already has {cap} connections open, each with a request in flight \
+            "{whose} already has {cap} connections open and none of them idle \
              (server.{key}); reuse one or close one"
         ),
     )
