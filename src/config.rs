@@ -96,6 +96,10 @@ pub struct ServerConfig {
     pub tls_cert: PathBuf,
     pub tls_key: PathBuf,
     pub client_ca: PathBuf,
+    /// Revoked client certificates: a CRL file (PEM or DER) of `client_ca`, re-read when it
+    /// changes.
+    #[serde(default)]
+    pub client_crl: Option<PathBuf>,
     #[serde(default = "default_audience")]
     pub audience: String,
     #[serde(default = "default_max_body")]
@@ -116,9 +120,17 @@ pub struct ServerConfig {
     /// and between requests).
     #[serde(default = "default_idle_timeout")]
     pub idle_timeout_ms: u64,
-    /// Open connections per client-certificate agency; one more is answered 429 and closed.
+    /// Open connections per client-certificate agency. One more closes the agency's
+    /// connection idle the longest, or, when none is idle, is answered 429 and closed.
     #[serde(default = "default_max_connections_per_agency")]
     pub max_connections_per_agency: usize,
+    /// Open connections per client certificate, within its agency's cap; beyond it, the same.
+    #[serde(default = "default_max_connections_per_client")]
+    pub max_connections_per_client: usize,
+    /// Connections on which one person (agency and `sub`) has a request in flight; a request
+    /// on one more is answered 429.
+    #[serde(default = "default_max_connections_per_person")]
+    pub max_connections_per_person: usize,
     /// The longest a bearer token may be valid for (`exp - iat`).
     #[serde(default = "default_max_token_lifetime")]
     pub max_token_lifetime_secs: u64,
@@ -267,6 +279,12 @@ fn default_idle_timeout() -> u64 {
 fn default_max_connections_per_agency() -> usize {
     256
 }
+fn default_max_connections_per_client() -> usize {
+    128
+}
+fn default_max_connections_per_person() -> usize {
+    32
+}
 fn default_max_token_lifetime() -> u64 {
     3_600
 }
@@ -359,6 +377,9 @@ impl Config {
         at(&mut self.server.tls_cert);
         at(&mut self.server.tls_key);
         at(&mut self.server.client_ca);
+        if let Some(crl) = &mut self.server.client_crl {
+            at(crl);
+        }
         at(&mut self.storage.age_identity);
         match &mut self.policy.dir {
             Some(dir) => at(dir),
@@ -419,6 +440,14 @@ impl Config {
             (
                 "max_connections_per_agency",
                 s.max_connections_per_agency as u64,
+            ),
+            (
+                "max_connections_per_client",
+                s.max_connections_per_client as u64,
+            ),
+            (
+                "max_connections_per_person",
+                s.max_connections_per_person as u64,
             ),
         ] {
             if value == 0 {
@@ -581,6 +610,28 @@ age_recipient = "age1..."
         assert_eq!(c.database.bounds().probe, Duration::from_millis(250));
         let e = parse(BASE, &[("BROKER_DATABASE_ROUND_TRIP_TIMEOUT_MS", "0")]).unwrap_err();
         assert!(e.message.contains("database.round_trip_timeout_ms"), "{e}");
+    }
+
+    #[test]
+    fn the_client_caps_and_the_crl_have_defaults_and_the_crl_path_is_resolved() {
+        let c = parse(BASE, &[]).unwrap();
+        assert_eq!(c.server.max_connections_per_client, 128);
+        assert_eq!(c.server.max_connections_per_person, 32);
+        assert_eq!(c.server.client_crl, None);
+        let c = parse(
+            BASE,
+            &[("BROKER_SERVER_CLIENT_CRL", "certs/partnership.crl")],
+        )
+        .unwrap();
+        assert_eq!(
+            c.server.client_crl.as_deref(),
+            Some(Path::new("/etc/broker/certs/partnership.crl"))
+        );
+        for key in ["MAX_CONNECTIONS_PER_CLIENT", "MAX_CONNECTIONS_PER_PERSON"] {
+            let var = format!("BROKER_SERVER_{key}");
+            let e = parse(BASE, &[(var.as_str(), "0")]).unwrap_err();
+            assert!(e.message.contains(&key.to_ascii_lowercase()), "{e}");
+        }
     }
 
     #[test]

@@ -22,10 +22,10 @@ use tower::ServiceExt;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
 
-use crate::connection::{Activity, DeadlineBody, Refusals, Slots};
+use crate::connection::{Activity, DeadlineBody, Full, Refusals, Slots};
 use crate::crypto;
 use crate::error;
-use crate::identity::PeerAgency;
+use crate::identity::{PeerAgency, People, PersonHold};
 pub use crate::state::{Agency, AppState, Metrics, load_agencies};
 
 /// The whole HTTP application.
@@ -100,16 +100,46 @@ fn slot_key(identity: Option<&PeerAgency>) -> Arc<str> {
     }
 }
 
-/// The answer on a connection beyond its agency's cap: 429 problem+json, then the connection
+/// The client certificate's SHA-256, the key of `max_connections_per_client`.
+fn client_key(conn: &tokio_rustls::server::TlsStream<tokio::net::TcpStream>) -> Arc<str> {
+    let leaf = conn.get_ref().1.peer_certificates().and_then(|c| c.first());
+    Arc::from(leaf.map_or_else(String::new, |c| crypto::sha256_hex(c.as_ref())))
+}
+
+/// Resolves when a reload of the revocation list refuses the chain a connection presented.
+/// `reloads` is taken before the handshake, so no reload after it goes unseen.
+async fn revoked(
+    trust: &crypto::AgencyTrust,
+    mut reloads: tokio::sync::watch::Receiver<u64>,
+    chain: Vec<rustls::pki_types::CertificateDer<'static>>,
+) {
+    while reloads.changed().await.is_ok() {
+        if !trust.still_trusted(&chain) {
+            return;
+        }
+    }
+    std::future::pending().await
+}
+
+/// How long a connection must have been idle before a new one may take its place at a cap,
+/// so that one just opened is not closed before its first request.
+const IDLE_BEFORE_MAKING_ROOM: Duration = Duration::from_secs(1);
+
+/// The answer on a connection beyond its agency's or certificate's cap, none of whose
+/// connections has been idle long enough to give way: 429 problem+json, then the connection
 /// is closed.
-async fn over_cap(cap: usize) -> axum::response::Response {
+async fn over_cap(full: Full) -> axum::response::Response {
     use axum::response::IntoResponse;
+    let (cap, whose, key) = match full {
+        Full::Agency(cap) => (cap, "your agency", "max_connections_per_agency"),
+        Full::Client(cap) => (cap, "your client certificate", "max_connections_per_client"),
+    };
     let mut response = error::ApiError::new(
         axum::http::StatusCode::TOO_MANY_REQUESTS,
         "too_many_connections",
         format!(
-            "your agency already has {cap} connections open (server.max_connections_per_agency); \
-             reuse one or close one"
+            "{whose} already has {cap} connections open and none of them idle \
+             (server.{key}); reuse one or close one"
         ),
     )
     .into_response();
@@ -142,7 +172,12 @@ pub async fn serve(
     shutdown: impl Future<Output = ()>,
 ) -> anyhow::Result<()> {
     let server = state.config.server.clone();
-    let tls = crypto::server_tls_config(&server.tls_cert, &server.tls_key, &server.client_ca)?;
+    let trust = Arc::new(crypto::AgencyTrust::load(
+        &server.client_ca,
+        server.client_crl.as_deref(),
+    )?);
+    let tls = crypto::server_tls_config(&server.tls_cert, &server.tls_key, trust.clone())?;
+    let crl_watch = tokio::spawn(trust.clone().watch_crl());
     let acceptor = TlsAcceptor::from(tls);
     let agencies = state.agencies.clone();
     let metrics = state.metrics.clone();
@@ -154,7 +189,12 @@ pub async fn serve(
     let router = app(state);
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
     let builder = http_builder(&server);
-    let slots = Slots::new(server.max_connections_per_agency);
+    let slots = Slots::new(
+        server.max_connections_per_agency,
+        server.max_connections_per_client,
+        IDLE_BEFORE_MAKING_ROOM,
+    );
+    let people = People::new(server.max_connections_per_person);
     let refusals = Arc::new(Refusals::default());
     let summary = tokio::spawn(refusals.clone().run(server.refusal_log_interval()));
     let unavailable_summary = tokio::spawn(unavailable.clone().run());
@@ -163,7 +203,6 @@ pub async fn serve(
         server.idle_timeout(),
         server.body_read_timeout(),
     );
-    let cap = server.max_connections_per_agency;
     tokio::pin!(shutdown);
     loop {
         let (tcp, peer): (tokio::net::TcpStream, SocketAddr) = tokio::select! {
@@ -185,44 +224,64 @@ pub async fn serve(
         let watcher = graceful.watcher();
         let metrics = metrics.clone();
         let slots = slots.clone();
+        let people = people.clone();
+        let trust = trust.clone();
         let refusals = refusals.clone();
         tokio::spawn(async move {
+            let reloads = trust.reloaded();
             let tls = match tokio::time::timeout(handshake_timeout, acceptor.accept(tcp)).await {
                 Ok(Ok(tls)) => tls,
                 Ok(Err(e)) => {
                     // one summary line per interval (Refusals), not a line per handshake
                     metrics.refused_handshake();
-                    refusals.note();
+                    refusals.note(crypto::handshake_refusal(&e));
                     tracing::debug!(%peer, error = %crate::text::escape(&e.to_string()), "TLS handshake refused");
                     return;
                 }
                 Err(_) => {
                     metrics.refused_handshake();
-                    refusals.note();
+                    refusals.note("timeout");
                     tracing::debug!(%peer, "TLS handshake timed out");
                     return;
                 }
             };
             let identity = peer_agency(&tls, &agencies);
-            let Some(slot) = slots.take(slot_key(identity.as_ref())) else {
-                metrics.refused_connection();
-                tracing::debug!(%peer, "connection over the agency's cap refused");
-                let service = tower::service_fn(move |_req: Request<Incoming>| async move {
-                    Ok::<_, std::convert::Infallible>(over_cap(cap).await)
-                });
-                let conn =
-                    builder.serve_connection(TokioIo::new(tls), TowerToHyperService::new(service));
-                let _ = tokio::time::timeout(idle_timeout, conn).await;
-                return;
-            };
             let activity = Activity::new();
+            let taken = slots.take(
+                slot_key(identity.as_ref()),
+                client_key(&tls),
+                activity.clone(),
+            );
+            let slot = match taken {
+                Ok(slot) => slot,
+                Err(full) => {
+                    metrics.refused_connection();
+                    tracing::debug!(%peer, ?full, "connection over a cap refused");
+                    let service = tower::service_fn(move |_req: Request<Incoming>| async move {
+                        Ok::<_, std::convert::Infallible>(over_cap(full).await)
+                    });
+                    let conn = builder
+                        .serve_connection(TokioIo::new(tls), TowerToHyperService::new(service));
+                    let _ = tokio::time::timeout(idle_timeout, conn).await;
+                    return;
+                }
+            };
+            let chain = tls
+                .get_ref()
+                .1
+                .peer_certificates()
+                .unwrap_or_default()
+                .to_vec();
             let in_flight = activity.clone();
+            let connection = slot.id();
             let service = tower::service_fn(move |req: Request<Incoming>| {
                 let busy = in_flight.begin();
+                let hold = PersonHold::new(people.clone(), connection);
                 let (mut parts, body) = req.into_parts();
                 if let Some(identity) = &identity {
                     parts.extensions.insert(identity.clone());
                 }
+                parts.extensions.insert(hold.clone());
                 let req = Request::from_parts(parts, DeadlineBody::new(body, body_timeout));
                 let response = router.clone().oneshot(req);
                 async move {
@@ -230,7 +289,7 @@ pub async fn serve(
                     // the request stays in flight until its response body has been sent
                     Ok::<_, std::convert::Infallible>(response.map(|body| {
                         axum::body::Body::new(body.map_frame(move |frame| {
-                            let _ = &busy;
+                            let _ = (&busy, &hold);
                             frame
                         }))
                     }))
@@ -248,6 +307,14 @@ pub async fn serve(
                     metrics.closed_idle();
                     tracing::debug!(%peer, "idle connection closed");
                 }
+                // a new connection took its place at a cap: closed once no request is in flight
+                () = async { slot.closed().await; activity.until_idle().await } => {
+                    metrics.closed_for_room();
+                    tracing::debug!(%peer, "idle connection closed to make room for a new one");
+                }
+                () = revoked(&trust, reloads, chain) => {
+                    tracing::warn!(%peer, "open connection closed: the revocation list now refuses its client certificate");
+                }
             }
             drop(slot);
         });
@@ -264,6 +331,7 @@ pub async fn serve(
     unavailable.summarise();
     unavailable_summary.abort();
     sweeper.abort();
+    crl_watch.abort();
     Ok(())
 }
 

@@ -32,6 +32,7 @@ pub struct Metrics {
     refused_handshakes: AtomicU64,
     refused_connections: AtomicU64,
     idle_closed: AtomicU64,
+    closed_for_room: AtomicU64,
 }
 
 impl Metrics {
@@ -51,6 +52,10 @@ impl Metrics {
         self.idle_closed.fetch_add(1, Ordering::Relaxed);
     }
 
+    pub fn closed_for_room(&self) {
+        self.closed_for_room.fetch_add(1, Ordering::Relaxed);
+    }
+
     pub fn refused_authentications(&self) -> u64 {
         self.refused_authentications.load(Ordering::Relaxed)
     }
@@ -60,7 +65,7 @@ impl Metrics {
         self.refused_handshakes.load(Ordering::Relaxed)
     }
 
-    /// Connections refused because their agency had `max_connections_per_agency` open.
+    /// Connections refused because their agency (or certificate) had its cap open, none idle.
     pub fn refused_connections(&self) -> u64 {
         self.refused_connections.load(Ordering::Relaxed)
     }
@@ -68,6 +73,11 @@ impl Metrics {
     /// Connections closed after `idle_timeout` with no request in flight.
     pub fn idle_closed(&self) -> u64 {
         self.idle_closed.load(Ordering::Relaxed)
+    }
+
+    /// Idle connections closed to make room for a new one of their agency or certificate.
+    pub fn room_closed(&self) -> u64 {
+        self.closed_for_room.load(Ordering::Relaxed)
     }
 }
 

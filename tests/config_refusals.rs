@@ -266,3 +266,55 @@ police_jwt_key_refused! {
     a_p384_jwt_public_key_is_refused_as_an_unsupported_key_type:
         p384_public_key(), "unsupported JWT key type";
 }
+
+/// One test per revocation list `serve` refuses to start with: `[server] client_crl` naming a
+/// file that holds `$content` (made from the world), and the error naming the file and `$fault`.
+macro_rules! crl_refused {
+    ($($name:ident: $content:expr, $fault:literal;)*) => {$(
+        #[tokio::test]
+        async fn $name() {
+            let w = World::new();
+            let content: Option<String> = ($content)(&w);
+            let crl = w.file("partnership.crl");
+            if let Some(text) = content {
+                std::fs::write(&crl, text).unwrap();
+            }
+            w.edit_toml("[server]\n", "[server]\nclient_crl = \"certs/dev/partnership.crl\"\n");
+            let message = w.serve_error().await;
+            assert_names(&message, &["server.client_crl", &display(&crl), $fault]);
+        }
+    )*};
+}
+
+/// A revocation list signed by a CA the broker does not know.
+fn another_cas_list(_: &World) -> Option<String> {
+    let other = broker::crypto::DevCa::generate("Some other CA").unwrap();
+    Some(other.revocation_list(&[]).unwrap())
+}
+
+crl_refused! {
+    a_missing_client_crl_file_stops_serve_naming_the_file: |_: &World| None, "cannot read";
+    a_malformed_client_crl_in_pem_stops_serve_naming_the_file:
+        |_: &World| Some("-----BEGIN X509 CRL-----\nAAAA\n-----END X509 CRL-----\n".to_owned()),
+        "malformed CRL";
+    a_client_crl_file_that_is_not_a_crl_stops_serve_naming_the_file:
+        |_: &World| Some("this is no list\n".to_owned()), "malformed CRL";
+    a_client_crl_of_another_ca_stops_serve_naming_the_file:
+        another_cas_list, "no list in the file is issued by a CA of server.client_ca";
+}
+
+#[tokio::test]
+async fn a_client_ca_certificate_naming_an_agency_without_pathlen_zero_stops_serve() {
+    let w = World::new();
+    let read = |name: &str| std::fs::read_to_string(w.file(name)).unwrap();
+    let ca = broker::crypto::DevCa::load(&read("ca.pem"), &read("ca.key")).unwrap();
+    let unconstrained = ca
+        .intermediate("police issuing CA", Some("police"), None)
+        .unwrap();
+    let ca_file = w.spoil(
+        "ca.pem",
+        Some(&format!("{}{}", read("ca.pem"), unconstrained.cert_pem)),
+    );
+    let message = w.serve_error().await;
+    assert_names(&message, &[&display(&ca_file), "pathlen 0"]);
+}

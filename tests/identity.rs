@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use base64::Engine;
 use broker::client::{Client, Response};
-use broker::crypto::{DevCa, IssuedCert, client_tls_config, load_jwt_signing_key};
+use broker::crypto::{DevCa, load_jwt_signing_key};
 use common::TestServer;
 use common::flows::problem;
 use hyper::Method;
@@ -35,19 +35,6 @@ fn sign(server: &TestServer, key_of: &str, claims: &Value) -> String {
     let path = server.world.certs.join(format!("{key_of}.jwt.pem"));
     let (algorithm, key) = load_jwt_signing_key(&path).expect("a dev signing key");
     jsonwebtoken::encode(&Header::new(algorithm), claims, &key).expect("signing a token")
-}
-
-fn dev_ca(server: &TestServer) -> DevCa {
-    let read = |name: &str| std::fs::read_to_string(server.world.certs.join(name)).expect(name);
-    DevCa::load(&read("ca.pem"), &read("ca.key")).expect("the dev CA loads")
-}
-
-/// A client presenting `cert`, trusting the dev CA for the server.
-fn client_with(server: &TestServer, cert: &IssuedCert) -> Client {
-    let ca = std::fs::read(server.world.ca()).expect("the dev CA certificate");
-    let tls = client_tls_config(&ca, cert.cert_pem.as_bytes(), cert.key_pem.as_bytes())
-        .expect("a client TLS config");
-    Client::new(server.addr, tls)
 }
 
 async fn get_inbox(client: &Client, token: Option<&str>) -> anyhow::Result<Response> {
@@ -134,7 +121,7 @@ async fn a_certificate_from_another_ca_gets_no_http_response() {
     assert_server_accepts_csc(&server).await;
     let foreign = DevCa::generate("Some other CA").unwrap();
     let cert = foreign.client_cert("Impostor", Some("csc")).unwrap();
-    let client = client_with(&server, &cert);
+    let client = server.client_with(&cert);
     assert_no_http_answer(&server, &client, "a foreign-CA certificate").await;
     server.stop().await;
 }
@@ -148,8 +135,8 @@ macro_rules! refused_certificates {
         async fn $name() {
             let server = TestServer::start().await;
             assert_server_accepts_csc(&server).await;
-            let cert = dev_ca(&server).client_cert($common_name, $agency).unwrap();
-            let client = client_with(&server, &cert);
+            let cert = server.dev_ca().client_cert($common_name, $agency).unwrap();
+            let client = server.client_with(&cert);
             let response = get_inbox(&client, Some(&csc_token(&server))).await.unwrap();
             assert_refused(&response, $code);
             assert_eq!(server.state.metrics.refused_authentications(), 1, "the refusal is counted");
@@ -390,7 +377,8 @@ async fn a_refused_authentication_is_counted_and_an_accepted_one_is_not() {
 async fn a_certificate_naming_two_agencies_is_refused_as_certificate_agency_ambiguous() {
     let server = TestServer::start().await;
     assert_server_accepts_csc(&server).await;
-    let cert = dev_ca(&server)
+    let cert = server
+        .dev_ca()
         .client_cert_naming("Shared Laptop", &["csc", "police"])
         .unwrap();
     // a token valid for either agency named: the certificate alone is refused
@@ -401,7 +389,7 @@ async fn a_certificate_naming_two_agencies_is_refused_as_certificate_agency_ambi
             "police_officer"
         };
         let token = sign(&server, agency, &claims(&server, agency, &[role]));
-        let response = get_inbox(&client_with(&server, &cert), Some(&token))
+        let response = get_inbox(&server.client_with(&cert), Some(&token))
             .await
             .unwrap();
         assert_refused(&response, "certificate_agency_ambiguous");

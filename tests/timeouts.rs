@@ -98,10 +98,104 @@ async fn posting_a_subject(
 ) -> tokio_rustls::client::TlsStream<tokio::net::TcpStream> {
     let token = server.token("csc", "sw.amara", &[Role::SocialWorker]);
     let mut tls = server.tls_stream("csc").await;
-    tls.write_all(post_subject_head(&token, len).as_bytes())
+    start_posting(&mut tls, &token, len).await;
+    tls
+}
+
+type Tls = tokio_rustls::client::TlsStream<tokio::net::TcpStream>;
+
+/// Sends on `tls`, as `token`'s person, the head of a `POST /v1/subjects` announcing a body
+/// of `len` bytes, and none of the body: a request in flight until its body arrives.
+async fn start_posting(tls: &mut Tls, token: &str, len: usize) {
+    tls.write_all(post_subject_head(token, len).as_bytes())
         .await
         .unwrap();
+    tls.flush().await.unwrap();
+}
+
+/// One HTTP/1.1 answer read off `tls` (head and `content-length` body) within 5 s, the
+/// connection left open.
+async fn read_answer(tls: &mut Tls) -> String {
+    let mut seen = Vec::new();
+    let mut buf = [0u8; 4096];
+    let read = tokio::time::timeout(Duration::from_secs(5), async {
+        loop {
+            let text = String::from_utf8_lossy(&seen).into_owned();
+            if let Some((head, body)) = text.split_once("\r\n\r\n") {
+                let len = head
+                    .lines()
+                    .find_map(|l| {
+                        l.to_ascii_lowercase()
+                            .strip_prefix("content-length: ")
+                            .map(str::to_owned)
+                    })
+                    .and_then(|n| n.trim().parse::<usize>().ok())
+                    .unwrap_or(0);
+                if body.len() >= len {
+                    return text;
+                }
+            }
+            match tls.read(&mut buf).await {
+                Ok(0) | Err(_) => return String::from_utf8_lossy(&seen).into_owned(),
+                Ok(n) => seen.extend_from_slice(&buf[..n]),
+            }
+        }
+    })
+    .await;
+    read.expect("an answer within 5 s")
+}
+
+/// `GET /v1/whoami` as `token`'s person on `tls`; the answer.
+async fn whoami_on(tls: &mut Tls, token: &str) -> String {
+    let head = format!(
+        "GET /v1/whoami HTTP/1.1\r\nhost: localhost\r\nauthorization: Bearer {token}\r\n\r\n"
+    );
+    tls.write_all(head.as_bytes()).await.unwrap();
+    tls.flush().await.unwrap();
+    read_answer(tls).await
+}
+
+/// A connection of `agency`'s dev certificate that has been answered 200 as `token`'s person
+/// and then holds a request in flight (a body awaited), so no newcomer may close it.
+async fn served_then_busy(server: &TestServer, agency: &str, token: &str) -> Tls {
+    let mut tls = server.tls_stream(agency).await;
+    let answer = whoami_on(&mut tls, token).await;
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    start_posting(&mut tls, token, 64).await;
     tls
+}
+
+/// Writes one byte of a head that never ends on `tls` every 300 ms until the connection
+/// fails: a client trickling its headers, which has no request in flight.
+fn trickle_a_head(mut tls: Tls) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        if tls
+            .write_all(b"GET /healthz HTTP/1.1\r\nx-slow: ")
+            .await
+            .is_err()
+        {
+            return;
+        }
+        loop {
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            if tls.write_all(b"a").await.is_err() || tls.flush().await.is_err() {
+                return;
+            }
+        }
+    })
+}
+
+/// Waits until `count` reaches `at_least` (at most 5 s).
+async fn until_counted(count: impl Fn() -> u64, at_least: u64, what: &str) {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while count() < at_least {
+        assert!(
+            Instant::now() < deadline,
+            "{what}: {} of {at_least}",
+            count()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 }
 
 #[tokio::test]
@@ -223,10 +317,10 @@ async fn a_body_trickled_at_one_byte_a_second_is_answered_408_problem_json() {
 async fn an_agency_beyond_its_connection_cap_is_answered_429_and_counted() {
     let server = TestServer::start_with("max_connections_per_agency = 3").await;
     let token = server.token("csc", "sw.amara", &[Role::SocialWorker]);
-    let open: Vec<_> = (0..3).map(|_| server.client("csc")).collect();
-    for c in &open {
-        let r = c.get("/v1/whoami", &token).await.unwrap();
-        assert_eq!(r.status, 200, "{}", r.text());
+    // each of the three is served, then holds a request in flight: none is idle to make room
+    let mut open = Vec::new();
+    for _ in 0..3 {
+        open.push(served_then_busy(&server, "csc", &token).await);
     }
     let fourth = server.client("csc");
     let r = fourth.get("/v1/whoami", &token).await.unwrap();
@@ -286,5 +380,161 @@ async fn an_http1_connection_waiting_for_its_next_request_is_also_bounded_by_the
         0,
         "not the idle watchdog"
     );
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn a_new_connection_at_the_agency_cap_closes_the_agencys_longest_idle_connection() {
+    let server = TestServer::start_with("max_connections_per_agency = 3").await;
+    let token = server.token("csc", "sw.amara", &[Role::SocialWorker]);
+    let mut open = Vec::new();
+    for _ in 0..3 {
+        let mut tls = server.tls_stream("csc").await;
+        assert!(
+            whoami_on(&mut tls, &token)
+                .await
+                .starts_with("HTTP/1.1 200")
+        );
+        open.push(tls);
+    }
+    // idle long enough (a second) to give way to a newcomer
+    tokio::time::sleep(Duration::from_millis(1300)).await;
+    let r = server
+        .client("csc")
+        .get("/v1/whoami", &token)
+        .await
+        .unwrap();
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(server.state.metrics.room_closed(), 1);
+    assert_eq!(server.state.metrics.refused_connections(), 0);
+    // the first opened, idle the longest, was the one closed
+    let (_, read) = until_closed(&mut open[0], Duration::from_secs(5)).await;
+    assert!(read.is_empty(), "closed without a word: {read:?}");
+    server.stop().await;
+}
+
+/// Every user of csc shares its certificate: one person holds all four of the agency's
+/// connections, two with a request in flight whose body trickles and two trickling a head.
+#[tokio::test]
+async fn one_client_trickling_on_every_connection_of_its_agency_cannot_lock_out_its_other_users() {
+    let server = TestServer::start_with(
+        "max_connections_per_agency = 4\nmax_connections_per_person = 2\n\
+         header_read_timeout_ms = 20000\nbody_read_timeout_ms = 20000\nidle_timeout_ms = 30000",
+    )
+    .await;
+    let mallory = server.token("csc", "sw.mallory", &[Role::SocialWorker]);
+    let mut busy = Vec::new();
+    for _ in 0..2 {
+        let mut tls = server.tls_stream("csc").await;
+        start_posting(&mut tls, &mallory, 64).await;
+        busy.push(tls);
+    }
+    // a third request of the same person in flight is refused: it cannot be held
+    let mut third = server.tls_stream("csc").await;
+    start_posting(&mut third, &mallory, 64).await;
+    let answer = read_answer(&mut third).await;
+    assert!(answer.starts_with("HTTP/1.1 429"), "{answer}");
+    assert!(
+        answer.contains("\"code\":\"too_many_requests_in_flight\""),
+        "{answer}"
+    );
+    // (its body unread, the connection is closed after the answer)
+    until_closed(&mut third, Duration::from_secs(5)).await;
+    // so the other two connections trickle a head instead
+    let mut trickles = Vec::new();
+    for _ in 0..2 {
+        trickles.push(trickle_a_head(server.tls_stream("csc").await));
+    }
+    tokio::time::sleep(Duration::from_millis(1300)).await;
+    // another person over the same certificate, and another certificate of csc: both served
+    let amara = server.person("csc", "sw.amara", Role::SocialWorker);
+    let r = amara.get("/v1/whoami").await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let laptop = server
+        .dev_ca()
+        .client_cert("Bob's laptop", Some("csc"))
+        .unwrap();
+    let bob = server.token("csc", "sw.bob", &[Role::SocialWorker]);
+    let r = server
+        .client_with(&laptop)
+        .get("/v1/whoami", &bob)
+        .await
+        .unwrap();
+    assert_eq!(r.status, 200, "{}", r.text());
+    let metrics = server.state.metrics.clone();
+    until_counted(
+        || metrics.room_closed(),
+        2,
+        "trickling connections closed for room",
+    )
+    .await;
+    assert_eq!(metrics.refused_connections(), 0);
+    for t in trickles {
+        tokio::time::timeout(Duration::from_secs(5), t)
+            .await
+            .expect("the trickles were cut off")
+            .unwrap();
+    }
+    drop(busy);
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn one_certificate_cannot_take_more_than_its_cap_of_its_agencys_connections() {
+    let server =
+        TestServer::start_with("max_connections_per_agency = 4\nmax_connections_per_client = 2")
+            .await;
+    let laptop = server
+        .dev_ca()
+        .client_cert("A csc laptop", Some("csc"))
+        .unwrap();
+    let token = server.token("csc", "sw.amara", &[Role::SocialWorker]);
+    let mut busy = Vec::new();
+    for _ in 0..2 {
+        let mut tls = server.tls_stream_with(&laptop).await.unwrap();
+        start_posting(&mut tls, &token, 64).await;
+        busy.push(tls);
+    }
+    let r = server
+        .client_with(&laptop)
+        .get("/v1/whoami", &token)
+        .await
+        .unwrap();
+    assert_eq!(r.status, 429, "{}", r.text());
+    assert_eq!(r.json()["code"], "too_many_connections", "{}", r.text());
+    let detail = r.json()["detail"].as_str().unwrap_or_default().to_owned();
+    assert!(detail.contains("max_connections_per_client"), "{detail}");
+    // the agency's other certificate is served
+    let r = server
+        .client("csc")
+        .get("/v1/whoami", &token)
+        .await
+        .unwrap();
+    assert_eq!(r.status, 200, "{}", r.text());
+    drop(busy);
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn a_person_whose_requests_are_done_may_use_a_new_connection_again() {
+    let server = TestServer::start_with("max_connections_per_person = 1").await;
+    let token = server.token("csc", "sw.amara", &[Role::SocialWorker]);
+    let mut first = server.tls_stream("csc").await;
+    start_posting(&mut first, &token, 64).await;
+    let mut second = server.tls_stream("csc").await;
+    let answer = whoami_on(&mut second, &token).await;
+    assert!(answer.starts_with("HTTP/1.1 429"), "{answer}");
+    assert!(answer.contains("max_connections_per_person"), "{answer}");
+    // once the first request ends (here: its connection closes), the person may go on
+    drop(first);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let answer = whoami_on(&mut second, &token).await;
+        if answer.starts_with("HTTP/1.1 200") {
+            break;
+        }
+        assert!(Instant::now() < deadline, "still refused: {answer}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     server.stop().await;
 }

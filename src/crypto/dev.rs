@@ -12,6 +12,18 @@ pub struct DevCa {
     pub cert_pem: String,
     pub key_pem: String,
     issuer: rcgen::Issuer<'static, rcgen::KeyPair>,
+    /// The certificates between this CA and the root (PEM), sent after each leaf it issues:
+    /// empty for a root, the intermediate's own certificate for an intermediate.
+    chain_pem: String,
+}
+
+/// The extended key usages a client certificate carries (tests check each is judged).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Usage {
+    ClientAuth,
+    ServerAuthOnly,
+    /// No extended key usage extension at all.
+    NoExtension,
 }
 
 /// A certificate and its private key, PEM.
@@ -38,6 +50,7 @@ impl DevCa {
             cert_pem: cert.pem(),
             key_pem,
             issuer: rcgen::Issuer::new(params, key),
+            chain_pem: String::new(),
         })
     }
 
@@ -49,7 +62,77 @@ impl DevCa {
             cert_pem: cert_pem.to_owned(),
             key_pem: key_pem.to_owned(),
             issuer,
+            chain_pem: String::new(),
         })
+    }
+
+    /// An intermediate CA issued by this one, naming `agency` in a SAN URI (or none), with a
+    /// path length constraint of `pathlen` (or none); its leaves carry it in their chain.
+    pub fn intermediate(
+        &self,
+        name: &str,
+        agency: Option<&str>,
+        pathlen: Option<u8>,
+    ) -> anyhow::Result<DevCa> {
+        use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, KeyPair, KeyUsagePurpose};
+        let key = KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256)?;
+        let mut params = CertificateParams::new(Vec::<String>::new())?;
+        params.distinguished_name.push(DnType::CommonName, name);
+        params.is_ca = IsCa::Ca(match pathlen {
+            Some(n) => BasicConstraints::Constrained(n),
+            None => BasicConstraints::Unconstrained,
+        });
+        params.key_usages = vec![
+            KeyUsagePurpose::KeyCertSign,
+            KeyUsagePurpose::CrlSign,
+            KeyUsagePurpose::DigitalSignature,
+        ];
+        if let Some(agency) = agency {
+            params.subject_alt_names.push(rcgen::SanType::URI(
+                format!("urn:broker:agency:{agency}").try_into()?,
+            ));
+        }
+        let cert = params.signed_by(&key, &self.issuer)?;
+        let key_pem = key.serialize_pem();
+        Ok(DevCa {
+            cert_pem: cert.pem(),
+            key_pem,
+            issuer: rcgen::Issuer::new(params, key),
+            chain_pem: format!("{}{}", cert.pem(), self.chain_pem),
+        })
+    }
+
+    /// A certificate revocation list of this CA revoking `revoked` (certificates, PEM), PEM.
+    pub fn revocation_list(&self, revoked: &[&str]) -> anyhow::Result<String> {
+        use rcgen::{
+            CertificateRevocationListParams, KeyIdMethod, RevocationReason, RevokedCertParams,
+            SerialNumber, date_time_ymd,
+        };
+        use rustls::pki_types::CertificateDer;
+        use rustls::pki_types::pem::PemObject;
+        use x509_parser::prelude::FromDer;
+        let mut revoked_certs = Vec::new();
+        for pem in revoked {
+            let der = CertificateDer::from_pem_slice(pem.as_bytes())
+                .context("a revoked certificate's PEM")?;
+            let (_, parsed) = x509_parser::certificate::X509Certificate::from_der(der.as_ref())
+                .map_err(|e| anyhow::anyhow!("a revoked certificate: {e}"))?;
+            revoked_certs.push(RevokedCertParams {
+                serial_number: SerialNumber::from_slice(parsed.raw_serial()),
+                revocation_time: date_time_ymd(2024, 1, 1),
+                reason_code: Some(RevocationReason::KeyCompromise),
+                invalidity_date: None,
+            });
+        }
+        let params = CertificateRevocationListParams {
+            this_update: date_time_ymd(2024, 1, 1),
+            next_update: date_time_ymd(2099, 1, 1),
+            crl_number: SerialNumber::from(1u64),
+            issuing_distribution_point: None,
+            revoked_certs,
+            key_identifier_method: KeyIdMethod::Sha256,
+        };
+        Ok(params.signed_by(&self.issuer)?.pem()?)
     }
 
     /// A server certificate for the given DNS names and IP addresses.
@@ -76,12 +159,31 @@ impl DevCa {
         self.client_cert_naming(common_name, agency.as_slice())
     }
 
+    /// A client certificate naming `agency` with the extended key usages `usage`.
+    pub fn client_cert_for(
+        &self,
+        common_name: &str,
+        agency: &str,
+        usage: Usage,
+    ) -> anyhow::Result<IssuedCert> {
+        self.leaf(common_name, &[agency], usage)
+    }
+
     /// A client certificate with one `urn:broker:agency:<id>` SAN URI per entry of `agencies`
     /// (tests use several to check that such a certificate is refused).
     pub fn client_cert_naming(
         &self,
         common_name: &str,
         agencies: &[&str],
+    ) -> anyhow::Result<IssuedCert> {
+        self.leaf(common_name, agencies, Usage::ClientAuth)
+    }
+
+    fn leaf(
+        &self,
+        common_name: &str,
+        agencies: &[&str],
+        usage: Usage,
     ) -> anyhow::Result<IssuedCert> {
         use rcgen::{CertificateParams, DnType, ExtendedKeyUsagePurpose, KeyPair, SanType};
         let key = KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256)?;
@@ -94,10 +196,14 @@ impl DevCa {
                 format!("urn:broker:agency:{agency}").try_into()?,
             ));
         }
-        params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
+        params.extended_key_usages = match usage {
+            Usage::ClientAuth => vec![ExtendedKeyUsagePurpose::ClientAuth],
+            Usage::ServerAuthOnly => vec![ExtendedKeyUsagePurpose::ServerAuth],
+            Usage::NoExtension => Vec::new(),
+        };
         let cert = params.signed_by(&key, &self.issuer)?;
         Ok(IssuedCert {
-            cert_pem: cert.pem(),
+            cert_pem: format!("{}{}", cert.pem(), self.chain_pem),
             key_pem: key.serialize_pem(),
         })
     }

@@ -11,7 +11,9 @@ use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 
 mod dev;
+mod trust;
 pub use dev::*;
+pub use trust::{AgencyTrust, handshake_refusal};
 
 fn read(path: &Path) -> anyhow::Result<Vec<u8>> {
     std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))
@@ -42,24 +44,16 @@ pub fn load_private_key(path: &Path) -> anyhow::Result<PrivateKeyDer<'static>> {
 }
 
 /// The server's TLS configuration: TLS 1.3 and 1.2, client certificates required and
-/// verified against `client_ca`.
+/// verified by `verifier` ([`AgencyTrust`]: issued by `client_ca` itself or an intermediate
+/// named for the leaf's agency, for clientAuth, and not revoked by `client_crl`).
 pub fn server_tls_config(
     cert: &Path,
     key: &Path,
-    client_ca: &Path,
+    verifier: Arc<AgencyTrust>,
 ) -> anyhow::Result<Arc<rustls::ServerConfig>> {
     install_crypto_provider();
     let chain = load_certs(cert).context("server.tls_cert")?;
     let key = load_private_key(key).context("server.tls_key")?;
-    let mut roots = rustls::RootCertStore::empty();
-    for ca in load_certs(client_ca).context("server.client_ca")? {
-        roots
-            .add(ca)
-            .map_err(|e| anyhow!("{}: not a usable CA certificate: {e}", client_ca.display()))?;
-    }
-    let verifier = rustls::server::WebPkiClientVerifier::builder(Arc::new(roots))
-        .build()
-        .context("building the client certificate verifier")?;
     let mut config = rustls::ServerConfig::builder_with_protocol_versions(&[
         &rustls::version::TLS13,
         &rustls::version::TLS12,

@@ -1,6 +1,7 @@
 //! Who is calling: the agency from the verified client certificate (set per connection by the
 //! accept loop) and the person from the bearer JWT, combined into a typed [`Principal`].
 
+mod busy;
 pub mod jwt;
 
 use std::sync::Arc;
@@ -11,6 +12,8 @@ use axum::http::request::Parts;
 use crate::error::ApiError;
 use crate::state::AppState;
 use crate::vocab::{AgencyKind, Role};
+
+pub use busy::{People, PersonHold};
 
 /// What the TLS layer established about the connection: the agency its certificate names.
 /// Inserted into every request by the accept loop; a header cannot forge it.
@@ -79,8 +82,29 @@ impl FromRequestParts<AppState> for Principal {
             // the detail can quote the token's own strings: escaped (crate::text::escape)
             tracing::warn!(code = e.code, detail = %crate::text::escape(&e.detail), "authentication refused");
         }
-        result
+        let principal = result?;
+        hold_person(parts, &principal)?;
+        Ok(principal)
     }
+}
+
+/// Counts the request against its person's `max_connections_per_person` (the accept loop
+/// gives every request a [`PersonHold`]; a router driven without it counts nothing).
+fn hold_person(parts: &Parts, principal: &Principal) -> Result<(), ApiError> {
+    let Some(hold) = parts.extensions.get::<PersonHold>() else {
+        return Ok(());
+    };
+    hold.claim(&principal.agency, &principal.sub).map_err(|cap| {
+        tracing::debug!(agency = %principal.agency, "request over the person's connection cap refused");
+        ApiError::new(
+            axum::http::StatusCode::TOO_MANY_REQUESTS,
+            "too_many_requests_in_flight",
+            format!(
+                "you already have requests in flight on {cap} connections \
+                 (server.max_connections_per_person); wait for one to finish"
+            ),
+        )
+    })
 }
 
 fn authenticate(parts: &Parts, state: &AppState) -> Result<Principal, ApiError> {

@@ -6,6 +6,7 @@
 pub mod audit;
 pub mod audited;
 pub mod cases;
+pub mod certs;
 pub mod console;
 pub mod db;
 pub mod flows;
