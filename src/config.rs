@@ -192,17 +192,6 @@ pub struct DatabaseConfig {
 }
 
 impl DatabaseConfig {
-    /// The bounds on the database's round trips ([`crate::db::Bounds`]).
-    pub fn bounds(&self) -> crate::db::Bounds {
-        let ms = Duration::from_millis;
-        crate::db::Bounds {
-            acquire: ms(self.acquire_timeout_ms),
-            round_trip: ms(self.round_trip_timeout_ms),
-            stall: ms(self.stall_timeout_ms),
-            probe: ms(self.probe_timeout_ms),
-            statement: ms(self.statement_timeout_ms),
-        }
-    }
     pub fn unavailable_log_interval(&self) -> Duration {
         Duration::from_millis(self.unavailable_log_interval_ms)
     }
@@ -596,7 +585,7 @@ age_recipient = "age1..."
     #[test]
     fn the_database_bounds_have_defaults_and_refuse_zero() {
         let c = parse(BASE, &[]).unwrap();
-        let b = c.database.bounds();
+        let b = crate::db::Bounds::of(&c.database);
         assert_eq!(b.acquire, Duration::from_secs(2));
         assert_eq!(b.round_trip, Duration::from_secs(2));
         assert_eq!(b.stall, Duration::from_secs(2));
@@ -607,7 +596,7 @@ age_recipient = "age1..."
             Duration::from_secs(10)
         );
         let c = parse(BASE, &[("BROKER_DATABASE_PROBE_TIMEOUT_MS", "250")]).unwrap();
-        assert_eq!(c.database.bounds().probe, Duration::from_millis(250));
+        assert_eq!(crate::db::Bounds::of(&c.database).probe, Duration::from_millis(250));
         let e = parse(BASE, &[("BROKER_DATABASE_ROUND_TRIP_TIMEOUT_MS", "0")]).unwrap_err();
         assert!(e.message.contains("database.round_trip_timeout_ms"), "{e}");
     }

@@ -34,9 +34,23 @@ pub struct Bounds {
     pub statement: Duration,
 }
 
+impl Bounds {
+    /// The bounds `[database]` sets.
+    pub fn of(c: &crate::config::DatabaseConfig) -> Bounds {
+        let ms = Duration::from_millis;
+        Bounds {
+            acquire: ms(c.acquire_timeout_ms),
+            round_trip: ms(c.round_trip_timeout_ms),
+            stall: ms(c.stall_timeout_ms),
+            probe: ms(c.probe_timeout_ms),
+            statement: ms(c.statement_timeout_ms),
+        }
+    }
+}
+
 impl Default for Bounds {
     fn default() -> Self {
-        crate::config::DatabaseConfig::default().bounds()
+        Bounds::of(&crate::config::DatabaseConfig::default())
     }
 }
 

@@ -132,7 +132,7 @@ impl AppState {
             None => Policy::from_files(&crate::decision::policy::Files::embedded()).await,
         }
         .context("loading the policy")?;
-        let bounds = config.database.bounds();
+        let bounds = crate::db::Bounds::of(&config.database);
         let db = Db::connect_bounded(
             &config.database.url,
             config.database.max_connections,

@@ -72,7 +72,7 @@ pub fn check_length(headers: &HeaderMap, limit: usize) -> Result<(), ApiError> {
 /// closed). A request that is merely slow on a database that answers goes on. Every 503's
 /// cause is logged here, through the server's rate limit.
 pub async fn bound(State(state): State<AppState>, req: Request, next: Next) -> Response {
-    let stall = state.config.database.bounds().stall;
+    let stall = crate::db::Bounds::of(&state.config.database).stall;
     let answer = next.run(req);
     tokio::pin!(answer);
     let stalled = async {

@@ -29,7 +29,7 @@ pub(crate) async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<V
         return unavailable("read", why);
     }
     if !state.writer.writable() {
-        let deadline = state.config.database.bounds().probe;
+        let deadline = crate::db::Bounds::of(&state.config.database).probe;
         let written = match tokio::time::timeout(deadline, state.writer.probe()).await {
             Ok(Ok(())) => Ok(()),
             Ok(Err(e)) => Err(e
