@@ -17,7 +17,7 @@ use super::extract::{
 };
 use crate::audit::Entry;
 use crate::cases::store::{self, Case, Filter, Full};
-use crate::cases::{self, CLOCK_SKEW_SECONDS, Clock, ClockView, Happened};
+use crate::cases::{self, Clock, ClockView, Happened};
 use crate::db::now;
 use crate::decision::duties::Trigger;
 use crate::error::ApiError;
@@ -70,15 +70,15 @@ pub(super) fn relation(principal: &Principal, case: &Case) -> Relation {
     }
 }
 
-/// An instant a caller gives for something that has happened: not in the future.
-pub(super) fn happened(field: &str, at: DateTime<Utc>) -> Result<(), ApiError> {
-    if at > now() + chrono::Duration::seconds(CLOCK_SKEW_SECONDS) {
-        return Err(ApiError::invalid(
-            "event_in_future",
-            format!("{field}: {at} is in the future; record what has happened"),
-        ));
-    }
-    Ok(())
+/// A case rule's refusal as the API answers it: 409 where the event conflicts with the case
+/// as it stands, else 422.
+pub(super) fn refused(r: cases::Refusal) -> ApiError {
+    let status = if r.is_conflict() {
+        StatusCode::CONFLICT
+    } else {
+        StatusCode::UNPROCESSABLE_ENTITY
+    };
+    ApiError::new(status, r.code(), r.to_string())
 }
 
 pub(super) fn text_field(
@@ -147,7 +147,8 @@ pub(crate) async fn open(
     let subject = super::extract::path_id::<SubjectId>(&body.subject_id)
         .map(String::from)
         .map_err(|_| invalid("subject_id", "is not a valid subject id"))?;
-    happened("referral_received_at", body.referral_received_at)?;
+    cases::rules::happened("referral_received_at", body.referral_received_at, now())
+        .map_err(refused)?;
     if let Some(a) = &body.referred_by_agency {
         configured_agency(&state, "referred_by_agency", a)?;
     }
