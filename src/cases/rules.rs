@@ -245,12 +245,14 @@ mod tests {
     fn an_outcome_comes_with_outcome_recorded_only_and_with_its_rationale() {
         let at = utc("2026-11-10T10:00:00Z");
         let now = utc(NOW);
-        let cases: [(
+        // kind, outcome, rationale: accepted, or the refusal's code
+        type Row<'a> = (
             EventKind,
             Option<CaseOutcome>,
-            Option<&str>,
-            Result<(), &str>,
-        ); 6] = [
+            Option<&'a str>,
+            Result<(), &'a str>,
+        );
+        let cases: [Row; 6] = [
             (
                 EventKind::OutcomeRecorded,
                 None,
