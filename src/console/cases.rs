@@ -5,7 +5,7 @@
 //! exactly the API's.
 
 use askama::Template;
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{RawQuery, State};
 use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
 use serde_json::Value;
@@ -14,8 +14,10 @@ use super::ig::text;
 use super::query::{self, Pairs};
 use super::session::Session;
 use super::view::{Frame, PageResult, page, refused};
+use crate::error::ApiError;
+use crate::ids::CaseId;
 use crate::routes::cases;
-use crate::routes::extract::Params;
+use crate::routes::extract::{Params, Path};
 use crate::state::AppState;
 
 /// An instant as the pages show it.
@@ -289,8 +291,9 @@ struct CasePage {
 pub async fn case(
     State(state): State<AppState>,
     session: Session,
-    Path(id): Path<String>,
+    id: Result<Path<CaseId>, ApiError>,
 ) -> PageResult {
+    let Path(id) = id.map_err(refused)?;
     let axum::Json(c) = cases::get(session.principal.clone(), State(state.clone()), Path(id))
         .await
         .map_err(refused)?;

@@ -268,9 +268,9 @@ struct History {
 pub async fn history(
     State(state): State<AppState>,
     session: Session,
-    Path(id): Path<String>,
+    id: Result<crate::routes::extract::Path<SubjectId>, crate::error::ApiError>,
 ) -> PageResult {
-    let axum::Json(v) = history::history(session.principal.clone(), State(state), Path(id))
+    let axum::Json(v) = history::history(session.principal.clone(), State(state), id)
         .await
         .map_err(refused)?;
     Ok(page(

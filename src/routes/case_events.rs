@@ -4,14 +4,16 @@
 //! event with a note. Each refusal has its own code and writes nothing.
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::cases::{derive_clocks, hidden, refused, relation, text_field, views};
-use super::extract::{Body, commit_with, invalid, may_as, may_somewhere, not_permitted};
+use super::extract::{
+    CodedBody, FieldCodes, Path, commit_with, may_as, may_somewhere, not_permitted,
+};
 use crate::audit::Entry;
 use crate::cases::store::{self, Event};
 use crate::cases::{self, Happened, History, Proposed};
@@ -27,16 +29,14 @@ use crate::vocab::{Action, CaseOutcome, EventKind};
 #[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct NewEvent {
-    #[schemars(with = "EventKind")]
-    kind: String,
+    kind: EventKind,
     occurred_at: DateTime<Utc>,
     /// A record of this child the event produced (the minutes, the assessment).
     #[serde(default)]
-    record_id: Option<String>,
+    record_id: Option<RecordId>,
     /// With `outcome_recorded` only.
     #[serde(default)]
-    #[schemars(with = "Option<CaseOutcome>")]
-    outcome: Option<String>,
+    outcome: Option<CaseOutcome>,
     /// Why: required with an outcome, at least `rationale_min_chars` (policies/parameters.csv).
     #[serde(default)]
     rationale: Option<String>,
@@ -45,29 +45,12 @@ pub(crate) struct NewEvent {
     note: Option<String>,
 }
 
-/// The event of `body`, sound on its own (the case rules, `cases::rules`), before the case is
-/// read.
-fn parse_event(state: &AppState, body: &NewEvent) -> Result<Proposed, ApiError> {
-    let kind: EventKind = body.kind.parse().map_err(|e: crate::vocab::UnknownTerm| {
-        ApiError::invalid("unknown_event_kind", format!("kind: {e}"))
-    })?;
-    let outcome: Option<CaseOutcome> = body
-        .outcome
-        .as_deref()
-        .map(str::parse)
-        .transpose()
-        .map_err(|e: crate::vocab::UnknownTerm| {
-            ApiError::invalid("unknown_outcome", format!("outcome: {e}"))
-        })?;
-    Proposed::new(
-        kind,
-        body.occurred_at,
-        outcome,
-        body.rationale.as_deref(),
-        state.policy.rationale_min_chars(),
-        now(),
-    )
-    .map_err(refused)
+/// An unknown kind or outcome has its own code (PROCESS.md).
+impl FieldCodes for NewEvent {
+    const FIELD_CODES: &'static [(&'static str, &'static str)] = &[
+        ("kind", "unknown_event_kind"),
+        ("outcome", "unknown_outcome"),
+    ];
 }
 
 /// `POST /v1/cases/{id}/events`: the lead agency records a step of the case. Events are never
@@ -75,23 +58,22 @@ fn parse_event(state: &AppState, body: &NewEvent) -> Result<Proposed, ApiError> 
 pub(crate) async fn event(
     principal: Principal,
     State(state): State<AppState>,
-    Path(id): Path<String>,
-    Body(body): Body<NewEvent>,
+    Path(id): Path<CaseId>,
+    CodedBody(body): CodedBody<NewEvent>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
-    let id = super::extract::path_id::<CaseId>(&id).map(String::from)?;
     if !may_somewhere(&state, &principal, Action::RecordCaseEvent) {
         return Err(not_permitted(&principal, Action::RecordCaseEvent));
     }
-    let parsed = parse_event(&state, &body)?;
-    let record = body
-        .record_id
-        .as_deref()
-        .map(|r| {
-            super::extract::path_id::<RecordId>(r)
-                .map(String::from)
-                .map_err(|_| invalid("record_id", "is not a valid record id"))
-        })
-        .transpose()?;
+    let parsed = Proposed::new(
+        body.kind,
+        body.occurred_at,
+        body.outcome,
+        body.rationale.as_deref(),
+        state.policy.rationale_min_chars(),
+        now(),
+    )
+    .map_err(refused)?;
+    let record = body.record_id.map(String::from);
     let rationale_enc = text_field(&state, "rationale", body.rationale.as_deref())?;
     let note_enc = text_field(&state, "note", body.note.as_deref())?;
 

@@ -2,11 +2,11 @@
 //! every read of a packet about the child, for an IG officer who may know the child.
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use serde_json::{Value, json};
 
 use super::audit::{Filters, audit_rows, auditor, record_query};
-use super::extract::path_id;
+use super::extract::Path;
 use super::views::entry_json;
 use crate::db::Db;
 use crate::error::ApiError;
@@ -21,10 +21,11 @@ use crate::with_db;
 pub(crate) async fn history(
     principal: Principal,
     State(state): State<AppState>,
-    Path(subject): Path<String>,
+    // read after the caller is known to audit, so that anyone else is refused first
+    subject: Result<Path<SubjectId>, ApiError>,
 ) -> Result<Json<Value>, ApiError> {
     let who = auditor(&state, principal, Action::ReadAudit)?;
-    let subject = path_id::<SubjectId>(&subject)?;
+    let Path(subject) = subject?;
     let f = Filters::of_subject(&subject);
     if !known_subject(&state.db, &f, &subject, who.scope.as_deref()).await? {
         return Err(ApiError::not_found(format!("no subject {subject}")));

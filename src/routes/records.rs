@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
@@ -14,7 +14,7 @@ use sqlx::Row;
 
 use super::duties::ListedOn;
 use super::extract::{
-    Body, Relation, commit_with, configured_agency, invalid, may_as, new_id, path_id, require_as,
+    Body, Path, Relation, commit_with, configured_agency, invalid, may_as, new_id, require_as,
     store_failed,
 };
 use super::subjects::subject_school;
@@ -153,10 +153,9 @@ pub(crate) struct NewChairPermission {
 pub(crate) async fn chair_permission(
     principal: Principal,
     State(state): State<AppState>,
-    Path(record): Path<String>,
+    Path(record): Path<RecordId>,
     Body(body): Body<NewChairPermission>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
-    let record = path_id::<RecordId>(&record)?;
     configured_agency(&state, "recipient_agency", &body.recipient_agency)?;
     let row = with_db!(&state.db, pool => {
         sqlx::query("SELECT subject_id, owner_agency, kind, chair_agency, chair_sub FROM records WHERE id = $1")
@@ -220,9 +219,8 @@ pub(crate) async fn chair_permission(
 pub(crate) async fn disclosures(
     principal: Principal,
     State(state): State<AppState>,
-    Path(record): Path<String>,
+    Path(record): Path<RecordId>,
 ) -> Result<Json<Value>, ApiError> {
-    let record = path_id::<RecordId>(&record)?;
     let owner = with_db!(&state.db, pool => {
         sqlx::query("SELECT owner_agency FROM records WHERE id = $1")
             .bind(&record)
