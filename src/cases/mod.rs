@@ -10,6 +10,7 @@
 //! applies to clocks that start after it), so a deadline a worker has been told never moves.
 
 pub mod report;
+pub mod rows;
 pub mod rules;
 pub mod store;
 pub mod writes;

@@ -302,7 +302,7 @@ struct PolicyPage {
 /// The loaded policy, read-only: its version and every family's rows. Only for those who may
 /// read the audit (IG officers, as `actions.csv` says).
 pub async fn policy(State(state): State<AppState>, session: Session) -> PageResult {
-    crate::routes::extract::require(&state, &session.principal, crate::vocab::Action::ReadAudit)
+    crate::access::require(&state, &session.principal, crate::vocab::Action::ReadAudit)
         .map_err(refused)?;
     let families = crate::decision::Family::ALL
         .iter()

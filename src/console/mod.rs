@@ -134,7 +134,6 @@ impl FormFields {
 #[template(path = "home.html")]
 struct Home {
     frame: Frame,
-    ig_officer: bool,
     nav: view::Nav,
 }
 
@@ -143,7 +142,6 @@ async fn home(session: Session) -> Response {
         StatusCode::OK,
         &Home {
             frame: Frame::of(&session, "Start"),
-            ig_officer: session.principal.has_role(Role::IgOfficer),
             nav: session.nav,
         },
     )

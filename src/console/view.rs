@@ -5,9 +5,7 @@ use askama::Template;
 use axum::http::{StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 
-use super::session::Session;
 use crate::error::ApiError;
-use crate::vocab::Role;
 
 /// What the page frame shows: the title and, when signed in, who.
 pub struct Frame {
@@ -21,27 +19,39 @@ pub struct Who {
     pub agency: String,
     pub roles: String,
     pub csrf: String,
-    pub ig_officer: bool,
     pub nav: Nav,
 }
 
-/// The case pages a person may open, as the API's policy (`policies/actions.csv`) decides:
-/// shown in the navigation only to them (anyone else who opens one gets the API's refusal).
+/// The pages a person may open, as the API's policy (`policies/actions.csv`) decides: each
+/// link is offered only to those the policy lets call the action its page calls (anyone else
+/// who opens one gets the API's refusal).
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Nav {
     /// `list_cases`: the overdue list.
     pub cases: bool,
     /// `read_timeliness`: the timeliness report.
     pub timeliness: bool,
+    /// `read_audit`: the audit search.
+    pub audit: bool,
+    /// `read_audit`: the chain status (`routes::audit::verify`).
+    pub chain: bool,
+    /// `read_audit`: the override review queue (`routes::reviews::reviews`).
+    pub reviews: bool,
+    /// `read_audit`: the policy, read-only.
+    pub policy: bool,
 }
 
 impl Nav {
     pub fn of(state: &crate::state::AppState, principal: &crate::identity::Principal) -> Nav {
-        use crate::routes::extract::may;
+        use crate::access::may;
         use crate::vocab::Action;
         Nav {
             cases: may(state, principal, Action::ListCases),
             timeliness: may(state, principal, Action::ReadTimeliness),
+            audit: may(state, principal, Action::ReadAudit),
+            chain: may(state, principal, Action::ReadAudit),
+            reviews: may(state, principal, Action::ReadAudit),
+            policy: may(state, principal, Action::ReadAudit),
         }
     }
 }
@@ -51,21 +61,6 @@ impl Frame {
         Frame {
             title: title.to_owned(),
             who: None,
-        }
-    }
-
-    pub fn of(session: &Session, title: &str) -> Frame {
-        let p = &session.principal;
-        Frame {
-            title: title.to_owned(),
-            who: Some(Who {
-                sub: p.sub.clone(),
-                agency: session.agency_name.clone(),
-                roles: p.roles_text().join(", "),
-                csrf: session.csrf.clone(),
-                ig_officer: p.has_role(Role::IgOfficer),
-                nav: session.nav,
-            }),
         }
     }
 }
