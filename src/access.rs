@@ -3,7 +3,7 @@
 //! calls), and the relation facts an `actions` row may require. The broker computes the
 //! relation; the policy says which actions need it. Rust names no role here.
 
-use crate::decision::Family;
+use crate::decision::{Family, Policy};
 use crate::error::ApiError;
 use crate::identity::Principal;
 use crate::state::AppState;
@@ -72,6 +72,11 @@ impl Relation {
 /// Does the policy (`policies/actions.csv`) let any of the caller's roles do `action` where
 /// `relation` holds?
 pub fn may_as(state: &AppState, principal: &Principal, action: Action, relation: Relation) -> bool {
+    allows(&state.policy, principal, action, relation)
+}
+
+/// [`may_as`] against a given policy.
+pub fn allows(policy: &Policy, principal: &Principal, action: Action, relation: Relation) -> bool {
     principal.roles.iter().any(|r| {
         let request = [
             action.as_str(),
@@ -79,7 +84,7 @@ pub fn may_as(state: &AppState, principal: &Principal, action: Action, relation:
             r.as_str(),
             relation.as_str(),
         ];
-        state.policy.allows(Family::Actions, &request)
+        policy.allows(Family::Actions, &request)
     })
 }
 

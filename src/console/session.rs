@@ -210,7 +210,7 @@ impl FromRequestParts<AppState> for Session {
             .get(&stored.agency)
             .map(|a| a.name.clone())
             .unwrap_or_default();
-        let nav = super::view::Nav::of(state, &principal);
+        let nav = super::view::Nav::of(&state.policy, &principal);
         Ok(Session {
             id: stored.id,
             principal,

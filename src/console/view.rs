@@ -5,7 +5,11 @@ use askama::Template;
 use axum::http::{StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 
+use crate::access::{Relation, allows};
+use crate::decision::Policy;
 use crate::error::ApiError;
+use crate::identity::Principal;
+use crate::vocab::Action;
 
 /// What the page frame shows: the title and, when signed in, who.
 pub struct Frame {
@@ -42,16 +46,16 @@ pub struct Nav {
 }
 
 impl Nav {
-    pub fn of(state: &crate::state::AppState, principal: &crate::identity::Principal) -> Nav {
-        use crate::access::may;
-        use crate::vocab::Action;
+    /// What `policy` lets `principal` open.
+    pub fn of(policy: &Policy, principal: &Principal) -> Nav {
+        let may = |action| allows(policy, principal, action, Relation::None);
         Nav {
-            cases: may(state, principal, Action::ListCases),
-            timeliness: may(state, principal, Action::ReadTimeliness),
-            audit: may(state, principal, Action::ReadAudit),
-            chain: may(state, principal, Action::ReadAudit),
-            reviews: may(state, principal, Action::ReadAudit),
-            policy: may(state, principal, Action::ReadAudit),
+            cases: may(Action::ListCases),
+            timeliness: may(Action::ReadTimeliness),
+            audit: may(Action::ReadAudit),
+            chain: may(Action::ReadAudit),
+            reviews: may(Action::ReadAudit),
+            policy: may(Action::ReadAudit),
         }
     }
 }
@@ -145,4 +149,53 @@ pub type PageResult = Result<Response, Refusal>;
 /// Maps an API refusal to its page.
 pub fn refused(e: ApiError) -> Refusal {
     api_error_page(e)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::vocab::{AgencyKind, Role};
+
+    fn person(kind: AgencyKind, role: Role) -> Principal {
+        Principal {
+            agency: "somewhere".into(),
+            agency_kind: kind,
+            sub: "someone".to_owned(),
+            roles: vec![role],
+        }
+    }
+
+    fn audit_links(nav: Nav) -> [bool; 4] {
+        [nav.audit, nav.chain, nav.reviews, nav.policy]
+    }
+
+    #[tokio::test]
+    async fn the_navigation_offers_the_audit_pages_to_whom_the_policy_lets_read_the_audit() {
+        let shipped = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("policies");
+        let policy = Policy::load(&shipped).await.unwrap();
+        let ig = person(AgencyKind::Partnership, Role::IgOfficer);
+        let dsl = person(AgencyKind::School, Role::Dsl);
+        assert_eq!(audit_links(Nav::of(&policy, &ig)), [true; 4]);
+        assert_eq!(audit_links(Nav::of(&policy, &dsl)), [false; 4]);
+
+        // a partnership that lets its schools' DSLs read the audit: they are offered it,
+        // with no role named in the console
+        let dir = tempfile::tempdir().unwrap();
+        for entry in std::fs::read_dir(&shipped).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_file() {
+                std::fs::copy(&path, dir.path().join(path.file_name().unwrap())).unwrap();
+            }
+        }
+        let actions = dir.path().join("actions.csv");
+        let mut rows = std::fs::read_to_string(&actions).unwrap();
+        rows.push_str("p, read_audit, school, dsl, *, allow\n");
+        std::fs::write(&actions, rows).unwrap();
+        let widened = Policy::load(dir.path()).await.unwrap();
+        assert_eq!(audit_links(Nav::of(&widened, &dsl)), [true; 4]);
+        assert!(
+            !Nav::of(&widened, &dsl).cases,
+            "the case list still follows list_cases"
+        );
+    }
 }
