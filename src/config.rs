@@ -596,7 +596,10 @@ age_recipient = "age1..."
             Duration::from_secs(10)
         );
         let c = parse(BASE, &[("BROKER_DATABASE_PROBE_TIMEOUT_MS", "250")]).unwrap();
-        assert_eq!(crate::db::Bounds::of(&c.database).probe, Duration::from_millis(250));
+        assert_eq!(
+            crate::db::Bounds::of(&c.database).probe,
+            Duration::from_millis(250)
+        );
         let e = parse(BASE, &[("BROKER_DATABASE_ROUND_TRIP_TIMEOUT_MS", "0")]).unwrap_err();
         assert!(e.message.contains("database.round_trip_timeout_ms"), "{e}");
     }

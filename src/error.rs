@@ -49,6 +49,11 @@ impl ApiError {
         Self::new(StatusCode::UNPROCESSABLE_ENTITY, code, detail)
     }
 
+    /// 422 `invalid_field` naming a body field.
+    pub fn invalid_field(field: &str, message: impl std::fmt::Display) -> Self {
+        Self::invalid("invalid_field", format!("{field}: {message}"))
+    }
+
     /// A server-side failure: the cause is logged, the caller learns nothing internal.
     pub fn internal(cause: impl std::fmt::Display) -> Self {
         tracing::error!(error = %cause, "internal error");

@@ -170,6 +170,23 @@ id_type!(
     |text| valid_agency_id(text).then(|| text.to_owned())
 );
 
+/// An identifier from a path segment or a query value, parsed as its type (a UUID, or an agency
+/// id); anything else is 400 `invalid_id`.
+pub fn parse<T: Id>(text: &str) -> Result<T, crate::error::ApiError> {
+    text.parse::<T>().map_err(|e| {
+        crate::error::ApiError::new(
+            axum::http::StatusCode::BAD_REQUEST,
+            "invalid_id",
+            e.to_string(),
+        )
+    })
+}
+
+/// A new identifier: a UUID v7 (time-ordered), hyphenated, in lower case.
+pub fn new_id() -> String {
+    uuid::Uuid::now_v7().hyphenated().to_string()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,6 +1,7 @@
 //! The broker: a multi-agency information-sharing gateway for child safeguarding.
 #![forbid(unsafe_code)]
 
+pub mod access;
 pub mod app;
 pub mod audit;
 pub mod benchseed;

@@ -122,6 +122,19 @@ pub fn load_agencies(config: &Config) -> anyhow::Result<HashMap<String, Agency>>
 }
 
 impl AppState {
+    /// The configured agency a body field names, or 422 `invalid_field` naming the field.
+    pub fn configured_agency(
+        &self,
+        field: &str,
+        id: &str,
+    ) -> Result<&Agency, crate::error::ApiError> {
+        self.agencies.get(id).ok_or_else(|| {
+            crate::error::ApiError::invalid_field(field, format!("no configured agency \"{id}\""))
+        })
+    }
+}
+
+impl AppState {
     /// Everything but the TLS listener: keys, policy, database (migrated).
     pub async fn build(config: Config) -> anyhow::Result<AppState> {
         let agencies = load_agencies(&config)?;

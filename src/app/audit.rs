@@ -10,13 +10,14 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use super::views::{EntryView, entries};
+use crate::access::{may, require};
 use crate::audit::{self, AuditRow, Entry, Verification};
 use crate::db::{Db, now, ts};
 use crate::error::ApiError;
 use crate::identity::Principal;
 use crate::ids::SubjectId;
+use crate::ids::parse as path_id;
 use crate::on_tx;
-use crate::routes::extract::{commit_with, may, path_id, require, store_failed};
 use crate::state::AppState;
 use crate::vocab::{Action, Basis};
 use crate::with_db;
@@ -50,7 +51,8 @@ pub async fn record_query(
     detail: Value,
 ) -> Result<i64, ApiError> {
     let tx = state.writer.begin().await?;
-    commit_with(tx, Entry::new(&who.principal, action).detail(detail)).await
+    tx.commit(Entry::new(&who.principal, action).detail(detail))
+        .await
 }
 
 /// The audit filters (query parameters); the schema states what [`Filters::check`] enforces.
@@ -59,12 +61,12 @@ pub async fn record_query(
 pub struct Filters {
     #[schemars(extend("format" = "uuid"))]
     pub subject_id: Option<String>,
-    #[schemars(extend("pattern" = crate::routes::extract::QUERY_TEXT))]
+    #[schemars(extend("pattern" = crate::text::QUERY_TEXT))]
     pub agency: Option<String>,
     #[schemars(extend("enum" = ["permit", "deny"]))]
     pub decision: Option<String>,
     pub basis: Option<Basis>,
-    #[schemars(extend("pattern" = crate::routes::extract::QUERY_TEXT))]
+    #[schemars(extend("pattern" = crate::text::QUERY_TEXT))]
     pub action: Option<String>,
     pub from: Option<chrono::DateTime<chrono::Utc>>,
     pub to: Option<chrono::DateTime<chrono::Utc>>,
@@ -373,7 +375,7 @@ pub async fn review(
         .map(drop)
         .map_err(|e| match e.as_database_error() {
             Some(d) if d.is_unique_violation() => already_reviewed(seq),
-            _ => store_failed(e),
+            _ => ApiError::from(e),
         })?);
     tx.finish().await?;
     Ok(Reviewed {

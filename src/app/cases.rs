@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::views::{DutyView, duties};
+use crate::access::{Relation, may, may_as, may_somewhere, not_permitted, require};
 use crate::audit::Entry;
 use crate::cases::store::{self, Case, Filter, Full};
 use crate::cases::{self, Clock, ClockView};
@@ -18,9 +19,7 @@ use crate::db::now;
 use crate::error::ApiError;
 use crate::identity::Principal;
 use crate::ids::CaseId;
-use crate::routes::extract::{
-    Relation, commit_with, may, may_as, may_somewhere, not_permitted, path_id, require,
-};
+use crate::ids::parse as path_id;
 use crate::state::AppState;
 use crate::vocab::{Action, CaseOutcome, CaseStatus, EventKind, SubjectRole};
 
@@ -164,8 +163,7 @@ pub async fn read(
     let show_links = holds == Relation::LeadAgency || may(state, principal, Action::ReadAllCases);
     let view = case_view(state, &full, show_links)?;
     let tx = state.writer.begin().await?;
-    commit_with(
-        tx,
+    tx.commit(
         Entry::new(principal, "case.read")
             .subject(&full.case.subject_id)
             .detail(json!({"case_id": id})),
@@ -181,7 +179,7 @@ pub struct Filters {
     pub status: Option<CaseStatus>,
     /// `true`: only open cases with a clock running past its due time.
     pub overdue: Option<bool>,
-    #[schemars(extend("pattern" = crate::routes::extract::QUERY_TEXT))]
+    #[schemars(extend("pattern" = crate::text::QUERY_TEXT))]
     pub lead_sub: Option<String>,
     /// Cases opened after this one (the last id of the previous page).
     #[schemars(extend("format" = "uuid"))]
@@ -267,13 +265,10 @@ pub async fn list(
         })
         .collect();
     let tx = state.writer.begin().await?;
-    commit_with(
-        tx,
-        Entry::new(principal, "case.list").detail(json!({
-            "status": f.status, "overdue": f.overdue, "lead_agency": filter.lead_agency,
-            "count": cases.len(),
-        })),
-    )
+    tx.commit(Entry::new(principal, "case.list").detail(json!({
+        "status": f.status, "overdue": f.overdue, "lead_agency": filter.lead_agency,
+        "count": cases.len(),
+    })))
     .await?;
     Ok(CaseList {
         cases,

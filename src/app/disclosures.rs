@@ -51,25 +51,29 @@ pub struct Disclosure {
     request: RequestFacts,
 }
 
-/// A bad field: 422 `invalid_field` naming it, as the edge's extractors answer.
-fn invalid(field: &str, message: impl std::fmt::Display) -> ApiError {
-    ApiError::invalid("invalid_field", format!("{field}: {message}"))
-}
-
 impl TryFrom<DisclosureRequest> for Disclosure {
     type Error = ApiError;
 
     /// 422 naming the field: no record, more than 50, a record named twice, a text too long.
     fn try_from(req: DisclosureRequest) -> Result<Disclosure, ApiError> {
         if req.record_ids.is_empty() {
-            return Err(invalid("record_ids", "name at least one record"));
+            return Err(ApiError::invalid_field(
+                "record_ids",
+                "name at least one record",
+            ));
         }
         if req.record_ids.len() > 50 {
-            return Err(invalid("record_ids", "at most 50 records per disclosure"));
+            return Err(ApiError::invalid_field(
+                "record_ids",
+                "at most 50 records per disclosure",
+            ));
         }
         let distinct: BTreeSet<&RecordId> = req.record_ids.iter().collect();
         if distinct.len() != req.record_ids.len() {
-            return Err(invalid("record_ids", "names a record twice"));
+            return Err(ApiError::invalid_field(
+                "record_ids",
+                "names a record twice",
+            ));
         }
         for (field, value, max) in [
             ("justification", &req.justification, 4000),
@@ -77,7 +81,10 @@ impl TryFrom<DisclosureRequest> for Disclosure {
             ("recipient_sub", &req.recipient_sub, 200),
         ] {
             if value.as_ref().is_some_and(|v| v.chars().count() > max) {
-                return Err(invalid(field, format!("is longer than {max} characters")));
+                return Err(ApiError::invalid_field(
+                    field,
+                    format!("is longer than {max} characters"),
+                ));
             }
         }
         Ok(Disclosure {
@@ -138,12 +145,7 @@ async fn load_facts(
     principal: &Principal,
     req: &Disclosure,
 ) -> Result<Loaded, ApiError> {
-    let recipient = state.agencies.get(req.recipient.as_str()).ok_or_else(|| {
-        invalid(
-            "recipient_agency",
-            format!("no configured agency \"{}\"", req.recipient),
-        )
-    })?;
+    let recipient = state.configured_agency("recipient_agency", &req.recipient)?;
     let ask = Ask {
         at: now(),
         subject: None,

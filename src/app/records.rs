@@ -7,11 +7,11 @@ use serde_json::json;
 use sqlx::Row;
 
 use super::views::{DutyView, EntryView, duties};
+use crate::access::{Relation, may_as};
 use crate::audit::{AuditRow, Entry};
 use crate::error::ApiError;
 use crate::identity::Principal;
 use crate::ids::RecordId;
-use crate::routes::extract::{Relation, commit_with, may_as};
 use crate::state::AppState;
 use crate::vocab::Action;
 use crate::with_db;
@@ -89,11 +89,14 @@ pub async fn disclosures_of(
         };
         decisions.push(RecordDecision { entry, receipt });
     }
-    commit_with(
-        state.writer.begin().await?,
-        Entry::new(principal, "record.disclosures.read").detail(json!({"record_id": record})),
-    )
-    .await?;
+    state
+        .writer
+        .begin()
+        .await?
+        .commit(
+            Entry::new(principal, "record.disclosures.read").detail(json!({"record_id": record})),
+        )
+        .await?;
     let duties = duties(&crate::cases::store::record_duties(&state.db, &record).await?);
     Ok(RecordDisclosures {
         record_id: record,

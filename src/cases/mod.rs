@@ -1,7 +1,7 @@
 //! The case process (PROCESS.md): a case per child's episode, its events, its clocks and its
 //! duties to notify. This module holds what a case *is* and how its clocks follow from its
-//! events (pure, table-tested); `store` reads and writes it; the routes compose the two with
-//! the permission checks and the audit.
+//! events (pure, table-tested); `rules` what an event may do to a case (pure); `store` reads
+//! and writes it; the routes compose them with the permission checks and the audit.
 //!
 //! A clock is derived, never edited: from the referral and the events recorded so far, each
 //! timescale whose start has happened has one clock, started at the referral or at the
@@ -10,8 +10,12 @@
 //! applies to clocks that start after it), so a deadline a worker has been told never moves.
 
 pub mod report;
+pub mod rows;
+pub mod rules;
 pub mod store;
 pub mod writes;
+
+pub use rules::{History, Proposed, Refusal, Transition, record};
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;

@@ -5,30 +5,15 @@
 use chrono::{DateTime, Utc};
 
 use super::Clock;
+pub use super::rows::{Case, Duty, Event};
 use crate::db::{Db, parse_ts, ts};
 use crate::store::term;
-use crate::vocab::{CaseOutcome, CaseStatus, EventKind, SubjectRole};
+use crate::vocab::CaseStatus;
 use crate::writer::WriteTx;
 use crate::{on_tx, with_db};
 
 fn opt_ts(text: Option<String>) -> Result<Option<DateTime<Utc>>, sqlx::Error> {
     text.as_deref().map(parse_ts).transpose()
-}
-
-/// A case's own row.
-#[derive(Debug, Clone)]
-pub struct Case {
-    pub id: String,
-    pub subject_id: String,
-    pub subject_role: SubjectRole,
-    pub lead_agency: String,
-    pub lead_sub: String,
-    pub referred_by_agency: Option<String>,
-    pub referral_received_at: DateTime<Utc>,
-    pub status: CaseStatus,
-    pub opened_at: DateTime<Utc>,
-    pub closed_at: Option<DateTime<Utc>>,
-    pub outcome: Option<CaseOutcome>,
 }
 
 const CASE: &str = "SELECT id, subject_id, subject_role, lead_agency, lead_sub, referred_by_agency, \
@@ -66,21 +51,6 @@ impl TryFrom<CaseText> for Case {
             referred_by_agency: r.referred_by_agency,
         })
     }
-}
-
-/// One event of a case; rationale and note still sealed to the at-rest identity.
-#[derive(Debug, Clone)]
-pub struct Event {
-    pub seq: i64,
-    pub kind: EventKind,
-    pub occurred_at: DateTime<Utc>,
-    pub record_id: Option<String>,
-    pub outcome: Option<CaseOutcome>,
-    pub rationale_enc: Option<Vec<u8>>,
-    pub note_enc: Option<Vec<u8>>,
-    pub agency: String,
-    pub sub: String,
-    pub recorded_at: DateTime<Utc>,
 }
 
 #[derive(sqlx::FromRow)]
@@ -139,23 +109,6 @@ impl ClockText {
             },
         ))
     }
-}
-
-/// A duty to notify as carried out for a case (policies/duties.csv).
-#[derive(Debug, Clone, serde::Serialize, schemars::JsonSchema, sqlx::FromRow)]
-pub struct Duty {
-    pub seq: i64,
-    pub duty: String,
-    #[serde(rename = "trigger")]
-    pub trigger_name: String,
-    pub recipient_agency: String,
-    pub decision: String,
-    /// JSON array of reason codes, as stored.
-    #[serde(skip)]
-    pub reasons: String,
-    pub disclosure_id: Option<String>,
-    pub audit_seq: Option<i64>,
-    pub created_at: String,
 }
 
 /// Everything about one case.

@@ -5,7 +5,7 @@
 use chrono::{DateTime, Utc};
 
 use super::Clock;
-use super::store::{Case, Duty, Event};
+use super::rows::{Case, Duty, Event};
 use crate::db::ts;
 use crate::on_tx;
 use crate::vocab::CaseOutcome;

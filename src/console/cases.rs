@@ -5,7 +5,7 @@
 //! `case.read`) are exactly the API's.
 
 use askama::Template;
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{RawQuery, State};
 use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
 
@@ -16,8 +16,9 @@ use crate::app::cases::{self as app, CaseView, Filters};
 use crate::app::views::DutyView;
 use crate::cases::ClockView;
 use crate::decision::clocks::Status;
+use crate::error::ApiError;
 use crate::ids::CaseId;
-use crate::routes::extract::path_id;
+use crate::routes::extract::Path;
 use crate::state::AppState;
 
 /// An instant as the pages show it.
@@ -269,9 +270,9 @@ struct CasePage {
 pub async fn case(
     State(state): State<AppState>,
     session: Session,
-    Path(id): Path<String>,
+    id: Result<Path<CaseId>, ApiError>,
 ) -> PageResult {
-    let id = path_id::<CaseId>(&id).map_err(refused)?;
+    let Path(id) = id.map_err(refused)?;
     let c: CaseView = app::read(&state, &session.principal, id)
         .await
         .map_err(refused)?;

@@ -249,10 +249,10 @@ struct History {
 pub async fn history(
     State(state): State<AppState>,
     session: Session,
-    Path(id): Path<String>,
+    id: Result<crate::routes::extract::Path<SubjectId>, crate::error::ApiError>,
 ) -> PageResult {
     app::auditor(&state, &session.principal, crate::vocab::Action::ReadAudit).map_err(refused)?;
-    let subject = path_id::<SubjectId>(&id).map_err(refused)?;
+    let crate::routes::extract::Path(subject) = id.map_err(refused)?;
     let v = app::history(&state, &session.principal, subject)
         .await
         .map_err(refused)?;
@@ -285,7 +285,7 @@ struct PolicyPage {
 /// The loaded policy, read-only: its version and every family's rows. Only for those who may
 /// read the audit (IG officers, as `actions.csv` says).
 pub async fn policy(State(state): State<AppState>, session: Session) -> PageResult {
-    crate::routes::extract::require(&state, &session.principal, crate::vocab::Action::ReadAudit)
+    crate::access::require(&state, &session.principal, crate::vocab::Action::ReadAudit)
         .map_err(refused)?;
     let families = crate::decision::Family::ALL
         .iter()

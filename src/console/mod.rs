@@ -97,7 +97,6 @@ async fn headers(req: Request, next: Next) -> Response {
 #[template(path = "home.html")]
 struct Home {
     frame: Frame,
-    ig_officer: bool,
     nav: view::Nav,
 }
 
@@ -106,7 +105,6 @@ async fn home(session: Session) -> Response {
         StatusCode::OK,
         &Home {
             frame: Frame::of(&session, "Start"),
-            ig_officer: session.principal.has_role(Role::IgOfficer),
             nav: session.nav,
         },
     )

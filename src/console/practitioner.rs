@@ -3,15 +3,16 @@
 //! browser by `packet.js`: the identity file never leaves it), and the acknowledge form.
 
 use askama::Template;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect};
 
 use super::session::{Session, check_csrf};
 use super::view::{Frame, PageResult, Refusal, page, refused};
 use super::{Posted, fields};
-use crate::ids::RecordId;
-use crate::routes::extract::path_id;
+use crate::error::ApiError;
+use crate::ids::{DisclosureId, RecordId};
+use crate::routes::extract::{Path, path_id};
 use crate::routes::inbox::{self, InboxItem};
 use crate::state::AppState;
 
@@ -93,8 +94,9 @@ struct Packet {
 pub async fn packet(
     State(state): State<AppState>,
     session: Session,
-    Path(id): Path<String>,
+    id: Result<Path<DisclosureId>, ApiError>,
 ) -> PageResult {
+    let Path(id) = id.map_err(refused)?;
     // the API's fetch: 404 for anyone but the addressee, audited, stamps the first read
     let fetched = inbox::fetch(
         session.principal.clone(),
@@ -110,7 +112,7 @@ pub async fn packet(
     let item = listed(&state, &session)
         .await?
         .into_iter()
-        .find(|l| l.disclosure_id == id)
+        .find(|l| l.disclosure_id == *id)
         .ok_or_else(|| refused(crate::error::ApiError::not_found("no such packet")))?;
     Ok(page(
         StatusCode::OK,
@@ -130,11 +132,12 @@ pub async fn packet(
 pub async fn acknowledge(
     State(state): State<AppState>,
     session: Session,
-    Path(id): Path<String>,
+    id: Result<Path<DisclosureId>, ApiError>,
     posted: Posted,
 ) -> PageResult {
     let form = fields(posted)?;
     check_csrf(&session, form.get("csrf"))?;
+    let Path(id) = id.map_err(refused)?;
     inbox::ack(session.principal.clone(), State(state), Path(id.clone()))
         .await
         .map(drop)
@@ -177,9 +180,9 @@ pub async fn record_lookup(
 pub async fn record(
     State(state): State<AppState>,
     session: Session,
-    Path(id): Path<String>,
+    id: Result<Path<RecordId>, ApiError>,
 ) -> PageResult {
-    let record = path_id::<RecordId>(&id).map_err(refused)?;
+    let Path(record) = id.map_err(refused)?;
     let v = crate::app::records::disclosures_of(&state, &session.principal, record)
         .await
         .map_err(refused)?;

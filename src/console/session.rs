@@ -210,7 +210,7 @@ impl FromRequestParts<AppState> for Session {
             .get(&stored.agency)
             .map(|a| a.name.clone())
             .unwrap_or_default();
-        let nav = super::view::Nav::of(state, &principal);
+        let nav = super::view::Nav::of(&state.policy, &principal);
         Ok(Session {
             id: stored.id,
             principal,
@@ -409,6 +409,24 @@ pub fn check_csrf(session: &Session, sent: Option<&str>) -> Result<(), super::vi
             "The form did not carry this session's security token. Go back, reload the page \
              and try again.",
         )),
+    }
+}
+
+/// The frame of a signed-in person's page (here rather than in `view`, which does not know
+/// what a session is).
+impl super::view::Frame {
+    pub fn of(session: &Session, title: &str) -> super::view::Frame {
+        let p = &session.principal;
+        super::view::Frame {
+            title: title.to_owned(),
+            who: Some(super::view::Who {
+                sub: p.sub.clone(),
+                agency: session.agency_name.clone(),
+                roles: p.roles_text().join(", "),
+                csrf: session.csrf.clone(),
+                nav: session.nav,
+            }),
+        }
     }
 }
 

@@ -5,9 +5,11 @@ use askama::Template;
 use axum::http::{StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 
-use super::session::Session;
+use crate::access::{Relation, allows};
+use crate::decision::Policy;
 use crate::error::ApiError;
-use crate::vocab::Role;
+use crate::identity::Principal;
+use crate::vocab::Action;
 
 /// What the page frame shows: the title and, when signed in, who.
 pub struct Frame {
@@ -21,27 +23,39 @@ pub struct Who {
     pub agency: String,
     pub roles: String,
     pub csrf: String,
-    pub ig_officer: bool,
     pub nav: Nav,
 }
 
-/// The case pages a person may open, as the API's policy (`policies/actions.csv`) decides:
-/// shown in the navigation only to them (anyone else who opens one gets the API's refusal).
+/// The pages a person may open, as the API's policy (`policies/actions.csv`) decides: each
+/// link is offered only to those the policy lets call the action its page calls (anyone else
+/// who opens one gets the API's refusal).
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Nav {
     /// `list_cases`: the overdue list.
     pub cases: bool,
     /// `read_timeliness`: the timeliness report.
     pub timeliness: bool,
+    /// `read_audit`: the audit search.
+    pub audit: bool,
+    /// `read_audit`: the chain status (`routes::audit::verify`).
+    pub chain: bool,
+    /// `read_audit`: the override review queue (`routes::reviews::reviews`).
+    pub reviews: bool,
+    /// `read_audit`: the policy, read-only.
+    pub policy: bool,
 }
 
 impl Nav {
-    pub fn of(state: &crate::state::AppState, principal: &crate::identity::Principal) -> Nav {
-        use crate::routes::extract::may;
-        use crate::vocab::Action;
+    /// What `policy` lets `principal` open.
+    pub fn of(policy: &Policy, principal: &Principal) -> Nav {
+        let may = |action| allows(policy, principal, action, Relation::None);
         Nav {
-            cases: may(state, principal, Action::ListCases),
-            timeliness: may(state, principal, Action::ReadTimeliness),
+            cases: may(Action::ListCases),
+            timeliness: may(Action::ReadTimeliness),
+            audit: may(Action::ReadAudit),
+            chain: may(Action::ReadAudit),
+            reviews: may(Action::ReadAudit),
+            policy: may(Action::ReadAudit),
         }
     }
 }
@@ -51,21 +65,6 @@ impl Frame {
         Frame {
             title: title.to_owned(),
             who: None,
-        }
-    }
-
-    pub fn of(session: &Session, title: &str) -> Frame {
-        let p = &session.principal;
-        Frame {
-            title: title.to_owned(),
-            who: Some(Who {
-                sub: p.sub.clone(),
-                agency: session.agency_name.clone(),
-                roles: p.roles_text().join(", "),
-                csrf: session.csrf.clone(),
-                ig_officer: p.has_role(Role::IgOfficer),
-                nav: session.nav,
-            }),
         }
     }
 }
@@ -155,4 +154,53 @@ pub type PageResult = Result<Response, Refusal>;
 /// Maps an API refusal to its page.
 pub fn refused(e: ApiError) -> Refusal {
     api_error_page(e)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::vocab::{AgencyKind, Role};
+
+    fn person(kind: AgencyKind, role: Role) -> Principal {
+        Principal {
+            agency: "somewhere".into(),
+            agency_kind: kind,
+            sub: "someone".to_owned(),
+            roles: vec![role],
+        }
+    }
+
+    fn audit_links(nav: Nav) -> [bool; 4] {
+        [nav.audit, nav.chain, nav.reviews, nav.policy]
+    }
+
+    #[tokio::test]
+    async fn the_navigation_offers_the_audit_pages_to_whom_the_policy_lets_read_the_audit() {
+        let shipped = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("policies");
+        let policy = Policy::load(&shipped).await.unwrap();
+        let ig = person(AgencyKind::Partnership, Role::IgOfficer);
+        let dsl = person(AgencyKind::School, Role::Dsl);
+        assert_eq!(audit_links(Nav::of(&policy, &ig)), [true; 4]);
+        assert_eq!(audit_links(Nav::of(&policy, &dsl)), [false; 4]);
+
+        // a partnership that lets its schools' DSLs read the audit: they are offered it,
+        // with no role named in the console
+        let dir = tempfile::tempdir().unwrap();
+        for entry in std::fs::read_dir(&shipped).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_file() {
+                std::fs::copy(&path, dir.path().join(path.file_name().unwrap())).unwrap();
+            }
+        }
+        let actions = dir.path().join("actions.csv");
+        let mut rows = std::fs::read_to_string(&actions).unwrap();
+        rows.push_str("p, read_audit, school, dsl, *, allow\n");
+        std::fs::write(&actions, rows).unwrap();
+        let widened = Policy::load(dir.path()).await.unwrap();
+        assert_eq!(audit_links(Nav::of(&widened, &dsl)), [true; 4]);
+        assert!(
+            !Nav::of(&widened, &dsl).cases,
+            "the case list still follows list_cases"
+        );
+    }
 }

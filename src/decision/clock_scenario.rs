@@ -11,7 +11,7 @@ use serde::Deserialize;
 
 use super::Policy;
 use super::clocks::{Status, due_at, status};
-use super::scenario::{ScenarioError, TestReport, parsed_files};
+use super::policy_test::{ScenarioError, TestReport, parsed_files};
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -12,7 +12,7 @@ use serde::Deserialize;
 
 use super::Policy;
 use super::duties::{Planned, Trigger, World, plan};
-use super::scenario::{ScenarioError, TestReport, parsed_files};
+use super::policy_test::{ScenarioError, TestReport, parsed_files};
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -8,6 +8,7 @@ mod duty_scenario;
 mod engine;
 pub mod facts;
 pub mod policy;
+mod policy_test;
 pub mod scenario;
 
 use chrono::{DateTime, NaiveDate, Utc};

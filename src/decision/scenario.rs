@@ -2,11 +2,13 @@
 //! outcome, run by `broker decide` and `broker policy test`.
 
 use std::collections::BTreeSet;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use super::policy_test::json_files;
+pub use super::policy_test::{ScenarioError, TestReport};
 use super::{
     ConsentFacts, Decision, Facts, MappaDecisionFacts, Outcome, Policy, Recipient, RecordFacts,
     RequestFacts, Requester, StaffDesignation, Subject, decide, decide_deposit,
@@ -95,31 +97,6 @@ impl Scenario {
             request: request.clone(),
         }
     }
-}
-
-/// A scenario file that cannot be read, naming the scenario and the JSON path.
-#[derive(Debug, thiserror::Error)]
-pub enum ScenarioError {
-    #[error("{file}: cannot read: {source}")]
-    Io {
-        file: PathBuf,
-        source: std::io::Error,
-    },
-    #[error("{file}: not JSON: {source}")]
-    Json {
-        file: PathBuf,
-        source: serde_json::Error,
-    },
-    #[error("{file}: {message}")]
-    Shape { file: PathBuf, message: String },
-    #[error("{file}: scenario {index} ({name}): at {path}: {message}")]
-    Scenario {
-        file: PathBuf,
-        index: usize,
-        name: String,
-        path: String,
-        message: String,
-    },
 }
 
 /// Reads `{"scenarios": [...]}` (one JSON document), or one scenario per line (JSON lines).
@@ -289,68 +266,6 @@ pub fn mismatches(expect: &Expect, d: &Decision) -> Vec<String> {
         );
     }
     out
-}
-
-/// The outcome of `broker policy test`.
-#[derive(Debug, Default)]
-pub struct TestReport {
-    pub files: usize,
-    pub passed: usize,
-    pub failures: Vec<String>,
-}
-
-impl TestReport {
-    /// One scenario's result: a pass when nothing is `wrong`, else a failure listing it.
-    pub(super) fn record(&mut self, file: &Path, name: &str, wrong: &[String]) {
-        if wrong.is_empty() {
-            self.passed += 1;
-        } else {
-            self.failures.push(format!(
-                "{}: \"{name}\"\n    {}",
-                file.display(),
-                wrong.join("\n    ")
-            ));
-        }
-    }
-}
-
-/// The `*.json` files of `dir`, sorted by name.
-/// Each `*.json` file of `dir` (none if `dir` does not exist), parsed as a `T`, with its path;
-/// a file that does not parse is an error naming the file and where.
-pub(super) fn parsed_files<T: serde::de::DeserializeOwned>(
-    dir: &Path,
-) -> Result<Vec<(PathBuf, T)>, ScenarioError> {
-    if !dir.is_dir() {
-        return Ok(Vec::new());
-    }
-    let mut out = Vec::new();
-    for file in json_files(dir)? {
-        let text = std::fs::read_to_string(&file).map_err(|source| ScenarioError::Io {
-            file: file.clone(),
-            source,
-        })?;
-        let mut de = serde_json::Deserializer::from_str(&text);
-        let parsed: T =
-            serde_path_to_error::deserialize(&mut de).map_err(|e| ScenarioError::Shape {
-                file: file.clone(),
-                message: format!("at {}: {}", e.path(), e.inner()),
-            })?;
-        out.push((file, parsed));
-    }
-    Ok(out)
-}
-
-pub(super) fn json_files(dir: &Path) -> Result<Vec<PathBuf>, ScenarioError> {
-    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
-        .map_err(|source| ScenarioError::Io {
-            file: dir.to_owned(),
-            source,
-        })?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().and_then(|e| e.to_str()) == Some("json"))
-        .collect();
-    files.sort();
-    Ok(files)
 }
 
 /// Runs every `*.json` scenario file in `dir` against the policy, then the clock scenarios in

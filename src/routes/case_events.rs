@@ -4,17 +4,19 @@
 //! event with a note. Each refusal has its own code and writes nothing.
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::cases::{conflict, derive_clocks, happened, hidden, relation, text_field, views};
-use super::extract::{Body, commit_with, invalid, may_as, may_somewhere, not_permitted};
+use super::cases::{derive_clocks, hidden, refused, relation, text_field, views};
+use super::extract::{
+    CodedBody, FieldCodes, Path, commit_with, may_as, may_somewhere, not_permitted,
+};
 use crate::audit::Entry;
 use crate::cases::store::{self, Event};
-use crate::cases::{self, Happened};
+use crate::cases::{self, Happened, History, Proposed};
 use crate::db::now;
 use crate::decision::duties::Trigger;
 use crate::error::ApiError;
@@ -22,21 +24,19 @@ use crate::identity::Principal;
 use crate::ids::{CaseId, RecordId};
 use crate::on_tx;
 use crate::state::AppState;
-use crate::vocab::{Action, CaseOutcome, CaseStatus, EventKind};
+use crate::vocab::{Action, CaseOutcome, EventKind};
 
 #[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct NewEvent {
-    #[schemars(with = "EventKind")]
-    kind: String,
+    kind: EventKind,
     occurred_at: DateTime<Utc>,
     /// A record of this child the event produced (the minutes, the assessment).
     #[serde(default)]
-    record_id: Option<String>,
+    record_id: Option<RecordId>,
     /// With `outcome_recorded` only.
     #[serde(default)]
-    #[schemars(with = "Option<CaseOutcome>")]
-    outcome: Option<String>,
+    outcome: Option<CaseOutcome>,
     /// Why: required with an outcome, at least `rationale_min_chars` (policies/parameters.csv).
     #[serde(default)]
     rationale: Option<String>,
@@ -45,57 +45,12 @@ pub(crate) struct NewEvent {
     note: Option<String>,
 }
 
-/// A validated event, before the case is read.
-struct Parsed {
-    kind: EventKind,
-    outcome: Option<CaseOutcome>,
-}
-
-fn parse_event(state: &AppState, body: &NewEvent) -> Result<Parsed, ApiError> {
-    let kind: EventKind = body.kind.parse().map_err(|e: crate::vocab::UnknownTerm| {
-        ApiError::invalid("unknown_event_kind", format!("kind: {e}"))
-    })?;
-    let outcome: Option<CaseOutcome> = body
-        .outcome
-        .as_deref()
-        .map(str::parse)
-        .transpose()
-        .map_err(|e: crate::vocab::UnknownTerm| {
-            ApiError::invalid("unknown_outcome", format!("outcome: {e}"))
-        })?;
-    happened("occurred_at", body.occurred_at)?;
-    match (kind, outcome) {
-        (EventKind::OutcomeRecorded, None) => {
-            return Err(ApiError::invalid(
-                "outcome_missing",
-                "outcome: an outcome_recorded event names its outcome",
-            ));
-        }
-        (EventKind::OutcomeRecorded, Some(_)) => {
-            let min = state.policy.rationale_min_chars();
-            let given = body
-                .rationale
-                .as_deref()
-                .map_or(0, |r| r.trim().chars().count());
-            if given < min {
-                return Err(ApiError::invalid(
-                    "rationale_too_short",
-                    format!(
-                        "rationale: an outcome needs its rationale clearly recorded, at least {min} \
-                         characters (policies/parameters.csv rationale_min_chars); {given} given"
-                    ),
-                ));
-            }
-        }
-        (_, Some(_)) => {
-            return Err(ApiError::invalid(
-                "outcome_not_expected",
-                format!("outcome: only an outcome_recorded event carries an outcome, not {kind}"),
-            ));
-        }
-        (_, None) => {}
-    }
-    Ok(Parsed { kind, outcome })
+/// An unknown kind or outcome has its own code (PROCESS.md).
+impl FieldCodes for NewEvent {
+    const FIELD_CODES: &'static [(&'static str, &'static str)] = &[
+        ("kind", "unknown_event_kind"),
+        ("outcome", "unknown_outcome"),
+    ];
 }
 
 /// `POST /v1/cases/{id}/events`: the lead agency records a step of the case. Events are never
@@ -103,23 +58,22 @@ fn parse_event(state: &AppState, body: &NewEvent) -> Result<Parsed, ApiError> {
 pub(crate) async fn event(
     principal: Principal,
     State(state): State<AppState>,
-    Path(id): Path<String>,
-    Body(body): Body<NewEvent>,
+    Path(id): Path<CaseId>,
+    CodedBody(body): CodedBody<NewEvent>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
-    let id = super::extract::path_id::<CaseId>(&id).map(String::from)?;
     if !may_somewhere(&state, &principal, Action::RecordCaseEvent) {
         return Err(not_permitted(&principal, Action::RecordCaseEvent));
     }
-    let parsed = parse_event(&state, &body)?;
-    let record = body
-        .record_id
-        .as_deref()
-        .map(|r| {
-            super::extract::path_id::<RecordId>(r)
-                .map(String::from)
-                .map_err(|_| invalid("record_id", "is not a valid record id"))
-        })
-        .transpose()?;
+    let parsed = Proposed::new(
+        body.kind,
+        body.occurred_at,
+        body.outcome,
+        body.rationale.as_deref(),
+        state.policy.rationale_min_chars(),
+        now(),
+    )
+    .map_err(refused)?;
+    let record = body.record_id.map(String::from);
     let rationale_enc = text_field(&state, "rationale", body.rationale.as_deref())?;
     let note_enc = text_field(&state, "note", body.note.as_deref())?;
 
@@ -138,29 +92,20 @@ pub(crate) async fn event(
             hidden(&id)
         });
     }
-    if case.status == CaseStatus::Closed {
-        return Err(conflict(
-            "case_closed",
-            format!("case {id} is closed; open a new case if the child is referred again"),
-        ));
-    }
-    if body.occurred_at < case.referral_received_at {
-        return Err(ApiError::invalid(
-            "event_before_referral",
-            format!(
-                "occurred_at: {} is before the referral was received ({})",
-                body.occurred_at, case.referral_received_at
-            ),
-        ));
-    }
-    if parsed.kind == EventKind::CaseClosed
-        && !events.iter().any(|e| e.kind == EventKind::OutcomeRecorded)
-    {
-        return Err(conflict(
-            "outcome_required",
-            "a case is closed only after its outcome has been recorded with its rationale",
-        ));
-    }
+    let happened: Vec<Happened> = events
+        .iter()
+        .map(|e| Happened {
+            kind: e.kind,
+            at: e.occurred_at,
+        })
+        .collect();
+    let history = History {
+        case_id: &id,
+        status: case.status,
+        referral_received_at: case.referral_received_at,
+        events: &happened,
+    };
+    let change = cases::record(&parsed, &history).map_err(refused)?;
     if let Some(r) = &record {
         let of: Option<String> = on_tx!(&mut tx, c => sqlx::query_scalar(
             "SELECT subject_id FROM records WHERE id = $1")
@@ -186,37 +131,20 @@ pub(crate) async fn event(
     let seq = events.last().map_or(1, |e| e.seq + 1);
     let event = Event {
         seq,
-        kind: parsed.kind,
-        occurred_at: body.occurred_at,
+        kind: parsed.kind(),
+        occurred_at: parsed.occurred_at(),
         record_id: record.clone(),
-        outcome: parsed.outcome,
+        outcome: change.outcome,
         rationale_enc,
         note_enc,
         agency: principal.agency.to_string(),
         sub: principal.sub.clone(),
         recorded_at: now(),
     };
-    let mut steps: Vec<Happened> = events
-        .iter()
-        .map(|e| Happened {
-            kind: e.kind,
-            at: e.occurred_at,
-        })
-        .collect();
-    steps.push(Happened {
-        kind: event.kind,
-        at: event.occurred_at,
-    });
-    let clocks = derive_clocks(&state, case.referral_received_at, &steps, &stored)?;
+    let clocks = derive_clocks(&state, case.referral_received_at, &change.steps, &stored)?;
     store::append_event(&mut tx, &id, &event).await?;
-    let status = if event.kind == EventKind::CaseClosed {
-        CaseStatus::Closed
-    } else {
-        case.status
-    };
-    store::store_clocks(&mut tx, &id, &case.lead_agency, status, &clocks).await?;
-    let closed_at = (event.kind == EventKind::CaseClosed).then_some(event.occurred_at);
-    store::update_case(&mut tx, &id, closed_at, event.outcome).await?;
+    store::store_clocks(&mut tx, &id, &case.lead_agency, change.status, &clocks).await?;
+    store::update_case(&mut tx, &id, change.closed_at, change.outcome).await?;
     let duties = crate::app::duties::carry_out(
         &state,
         &principal,
@@ -236,7 +164,7 @@ pub(crate) async fn event(
             })),
     )
     .await?;
-    let at = cases::judged_at(closed_at, now());
+    let at = cases::judged_at(change.closed_at, now());
     Ok((
         StatusCode::CREATED,
         Json(json!({"seq": seq, "clocks": views(&clocks, at),

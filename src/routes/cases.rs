@@ -5,24 +5,26 @@
 //! A case the caller may not see answers 404 exactly like one that does not exist.
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::extract::{Body, Params, commit_with, configured_agency, invalid, new_id, require};
+use super::extract::{
+    Body, Params, Path, commit_with, configured_agency, invalid, new_id, require,
+};
 pub(crate) use crate::app::cases::Filters;
 use crate::app::cases::{self as app, CaseList, CaseView};
 pub(super) use crate::app::cases::{hidden, relation, views};
 use crate::audit::Entry;
 use crate::cases::store::{self, Case};
-use crate::cases::{self, CLOCK_SKEW_SECONDS, Clock, Happened};
+use crate::cases::{self, Clock, Happened};
 use crate::db::now;
 use crate::decision::duties::Trigger;
 use crate::error::ApiError;
 use crate::identity::Principal;
-use crate::ids::{CaseId, SubjectId};
+use crate::ids::{AgencyId, CaseId, SubjectId};
 use crate::on_tx;
 use crate::state::AppState;
 use crate::vocab::{Action, CaseStatus, SubjectRole};
@@ -36,7 +38,7 @@ pub(super) const MAX_TEXT_CHARS: usize = 20_000;
 #[serde(deny_unknown_fields)]
 pub(crate) struct NewCase {
     /// The child (a registered subject).
-    subject_id: String,
+    subject_id: SubjectId,
     /// Whom the case is about in the incident: the child who displayed the behaviour, or the
     /// child harmed (each has a case of their own).
     subject_role: SubjectRole,
@@ -44,28 +46,28 @@ pub(crate) struct NewCase {
     referral_received_at: DateTime<Utc>,
     /// The agency that referred, if it is configured here.
     #[serde(default)]
-    referred_by_agency: Option<String>,
+    referred_by_agency: Option<AgencyId>,
     /// The lead worker's `sub` (default: the caller).
     #[serde(default)]
     lead_sub: Option<String>,
     /// Cases to link this one to (the other child of the same incident).
     #[serde(default)]
-    linked_case_ids: Vec<String>,
+    linked_case_ids: Vec<CaseId>,
 }
 
 pub(super) fn conflict(code: &'static str, detail: impl Into<String>) -> ApiError {
     ApiError::new(StatusCode::CONFLICT, code, detail)
 }
 
-/// An instant a caller gives for something that has happened: not in the future.
-pub(super) fn happened(field: &str, at: DateTime<Utc>) -> Result<(), ApiError> {
-    if at > now() + chrono::Duration::seconds(CLOCK_SKEW_SECONDS) {
-        return Err(ApiError::invalid(
-            "event_in_future",
-            format!("{field}: {at} is in the future; record what has happened"),
-        ));
-    }
-    Ok(())
+/// A case rule's refusal as the API answers it: 409 where the event conflicts with the case
+/// as it stands, else 422.
+pub(super) fn refused(r: cases::Refusal) -> ApiError {
+    let status = if r.is_conflict() {
+        StatusCode::CONFLICT
+    } else {
+        StatusCode::UNPROCESSABLE_ENTITY
+    };
+    ApiError::new(status, r.code(), r.to_string())
 }
 
 pub(super) fn text_field(
@@ -114,10 +116,9 @@ pub(crate) async fn open(
     Body(body): Body<NewCase>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     require(&state, &principal, Action::OpenCase)?;
-    let subject = super::extract::path_id::<SubjectId>(&body.subject_id)
-        .map(String::from)
-        .map_err(|_| invalid("subject_id", "is not a valid subject id"))?;
-    happened("referral_received_at", body.referral_received_at)?;
+    let subject = String::from(body.subject_id);
+    cases::rules::happened("referral_received_at", body.referral_received_at, now())
+        .map_err(refused)?;
     if let Some(a) = &body.referred_by_agency {
         configured_agency(&state, "referred_by_agency", a)?;
     }
@@ -136,15 +137,7 @@ pub(crate) async fn open(
         ));
     }
     let mut linked = Vec::with_capacity(body.linked_case_ids.len());
-    for id in &body.linked_case_ids {
-        let id = super::extract::path_id::<CaseId>(id)
-            .map(String::from)
-            .map_err(|_| {
-                invalid(
-                    "linked_case_ids",
-                    format!("\"{}\" is not a valid case id", crate::text::escape(id)),
-                )
-            })?;
+    for id in body.linked_case_ids.into_iter().map(String::from) {
         if !linked.contains(&id) {
             linked.push(id);
         }
@@ -158,7 +151,7 @@ pub(crate) async fn open(
         subject_role: body.subject_role,
         lead_agency: principal.agency.to_string(),
         lead_sub,
-        referred_by_agency: body.referred_by_agency.clone(),
+        referred_by_agency: body.referred_by_agency.map(String::from),
         referral_received_at: referral,
         status: CaseStatus::Open,
         opened_at,
@@ -254,9 +247,8 @@ pub(crate) async fn open(
 pub(crate) async fn get(
     principal: Principal,
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    Path(id): Path<CaseId>,
 ) -> Result<Json<CaseView>, ApiError> {
-    let id = super::extract::path_id::<CaseId>(&id)?;
     app::read(&state, &principal, id).await.map(Json)
 }
 

@@ -2,14 +2,14 @@
 //! withdrawn from now on.
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use sqlx::Row;
 
-use super::extract::{Body, commit_with, invalid, new_id, path_id, require, store_failed};
+use super::extract::{Body, Path, commit_with, invalid, new_id, require, store_failed};
 use super::subjects::subject_school;
 use crate::audit::Entry;
 use crate::db::{now, ts};
@@ -33,10 +33,9 @@ pub(crate) struct NewConsent {
 pub(crate) async fn consent(
     principal: Principal,
     State(state): State<AppState>,
-    Path(subject): Path<String>,
+    Path(subject): Path<SubjectId>,
     Body(body): Body<NewConsent>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
-    let subject = path_id::<SubjectId>(&subject)?;
     require(&state, &principal, Action::RecordConsent)?;
     if body.purposes.is_empty() {
         return Err(invalid("purposes", "must list at least one purpose"));
@@ -90,10 +89,8 @@ pub(crate) async fn consent(
 pub(crate) async fn withdraw(
     principal: Principal,
     State(state): State<AppState>,
-    Path((subject, consent)): Path<(String, String)>,
+    Path((subject, consent)): Path<(SubjectId, ConsentId)>,
 ) -> Result<Json<Value>, ApiError> {
-    let subject = path_id::<SubjectId>(&subject)?;
-    let consent = path_id::<ConsentId>(&consent)?;
     require(&state, &principal, Action::WithdrawConsent)?;
     let at = now();
     let mut tx = state.writer.begin().await?;

@@ -8,11 +8,8 @@ use serde::de::DeserializeOwned;
 
 use crate::connection::BodyTimedOut;
 
-use crate::decision::Family;
 use crate::error::ApiError;
-use crate::identity::Principal;
 use crate::state::AppState;
-use crate::vocab::Action;
 
 /// Top-level body fields holding free text a person writes or pastes (tab, line feed and
 /// carriage return allowed): every other string in a body is single-line (crate::text).
@@ -34,25 +31,69 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Body<T> {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
-        if !json_content_type(req.headers()) {
-            return Err(ApiError::new(
-                StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                "unsupported_media_type",
-                "Expected request with `Content-Type: application/json`",
-            ));
-        }
-        let bytes = Bytes::from_request(req, state)
-            .await
-            .map_err(body_rejection)?;
-        // the text rule first, over the whole document, so that it holds for every field of
-        // every request type alike; a syntax error is left to the typed parse to report
-        if let Ok(value) = serde_json::from_slice::<serde_json::Value>(&bytes) {
-            crate::text::check_json(&value, FREE_TEXT_FIELDS)
-                .map_err(|(path, why)| invalid(&path, why))?;
-        }
+        let bytes = json_bytes(req, state).await?;
         let axum::Json(value) = axum::Json::<T>::from_bytes(&bytes)?;
         Ok(Body(value))
     }
+}
+
+/// The bytes of a JSON body that passes the text rule.
+async fn json_bytes<S: Send + Sync>(req: Request, state: &S) -> Result<Bytes, ApiError> {
+    if !json_content_type(req.headers()) {
+        return Err(ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            "Expected request with `Content-Type: application/json`",
+        ));
+    }
+    let bytes = Bytes::from_request(req, state)
+        .await
+        .map_err(body_rejection)?;
+    // the text rule first, over the whole document, so that it holds for every field of
+    // every request type alike; a syntax error is left to the typed parse to report
+    if let Ok(value) = serde_json::from_slice::<serde_json::Value>(&bytes) {
+        crate::text::check_json(&value, FREE_TEXT_FIELDS)
+            .map_err(|(path, why)| invalid(&path, why))?;
+    }
+    Ok(bytes)
+}
+
+/// A request type some of whose fields the contract refuses with a code of their own when
+/// their text is not a term it knows (PROCESS.md: `unknown_event_kind`, `unknown_outcome`);
+/// any other refusal is `invalid_field`, as [`Body`] answers.
+pub trait FieldCodes {
+    /// (top-level field, code) pairs.
+    const FIELD_CODES: &'static [(&'static str, &'static str)];
+}
+
+/// A JSON body read exactly as [`Body`] reads it, except that a string in a field `T` names in
+/// [`FieldCodes`] that does not parse is refused (422) with that field's own code.
+pub struct CodedBody<T>(pub T);
+
+impl<T: DeserializeOwned + FieldCodes, S: Send + Sync> FromRequest<S> for CodedBody<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+        let bytes = json_bytes(req, state).await?;
+        match axum::Json::<T>::from_bytes(&bytes) {
+            Ok(axum::Json(value)) => Ok(CodedBody(value)),
+            Err(refusal) => Err(coded::<T>(&bytes).unwrap_or_else(|| refusal.into())),
+        }
+    }
+}
+
+/// The refusal with its own code of a body whose first failing field is one `T` codes and
+/// holds a string; `None` for any other failure.
+fn coded<T: DeserializeOwned + FieldCodes>(bytes: &[u8]) -> Option<ApiError> {
+    let document: serde_json::Value = serde_json::from_slice(bytes).ok()?;
+    let failed = serde_path_to_error::deserialize::<_, T>(&document).err()?;
+    let field = failed.path().to_string();
+    let (_, code) = T::FIELD_CODES.iter().find(|(f, _)| *f == field)?;
+    document.get(&field)?.as_str()?;
+    Some(ApiError::invalid(
+        code,
+        format!("{field}: {}", failed.inner()),
+    ))
 }
 
 /// `application/json` or `application/<anything>+json`, parameters allowed.
@@ -159,151 +200,59 @@ pub fn form_decode(raw: &str) -> Option<String> {
         .map(|c| c.into_owned())
 }
 
-/// A single-line query value as a schema pattern: what [`check_query`] lets through (one line,
-/// no control character, no Unicode line separator, no bidirectional override).
-pub const QUERY_TEXT: &str =
-    "^[^\\u0000-\\u001F\\u007F-\\u009F\\u2028\\u2029\\u202A-\\u202E\\u2066-\\u2069]*$";
+pub use crate::text::QUERY_TEXT;
 
-/// An identifier from the path, parsed as its type (a UUID, or an agency id); anything else
-/// is 400 `invalid_id`.
+/// An identifier from the path (or a query value naming one), parsed as its type (a UUID, or
+/// an agency id); anything else is 400 `invalid_id`.
 pub fn path_id<T: crate::ids::Id>(text: &str) -> Result<T, ApiError> {
-    text.parse::<T>()
-        .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "invalid_id", e.to_string()))
+    crate::ids::parse(text)
+}
+
+/// Typed identifiers from the path: `Path<CaseId>` for one segment, `Path<(SubjectId,
+/// ConsentId)>` for two. A segment that is not an id of its type is 400 `invalid_id`, before
+/// the handler runs.
+pub struct Path<T>(pub T);
+
+impl<T: crate::ids::Id + Send, S: Send + Sync> axum::extract::FromRequestParts<S> for Path<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &S,
+    ) -> Result<Self, ApiError> {
+        let axum::extract::Path(text) =
+            axum::extract::Path::<String>::from_request_parts(parts, state).await?;
+        path_id(&text).map(Path)
+    }
+}
+
+impl<A, B, S> axum::extract::FromRequestParts<S> for Path<(A, B)>
+where
+    A: crate::ids::Id + Send,
+    B: crate::ids::Id + Send,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &S,
+    ) -> Result<Self, ApiError> {
+        let axum::extract::Path((a, b)) =
+            axum::extract::Path::<(String, String)>::from_request_parts(parts, state).await?;
+        Ok(Path((path_id(&a)?, path_id(&b)?)))
+    }
 }
 
 /// A new identifier (time-ordered UUID v7).
-pub fn new_id() -> String {
-    uuid::Uuid::now_v7().hyphenated().to_string()
-}
+pub use crate::ids::new_id;
 
-/// A fact about the caller and what it acts on that an `actions` row may require (its
-/// `relation` column). The broker computes it; the policy says which actions need it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Relation {
-    /// No relation holds (rows with `*` still match).
-    None,
-    /// The caller's agency is the child's recorded school.
-    ChildsSchool,
-    /// The caller chaired the strategy meeting whose minutes these are.
-    Chair,
-    /// The caller's agency owns the record.
-    Owner,
-    /// The caller's agency leads the case (PROCESS.md, Cases).
-    LeadAgency,
-}
-
-impl Relation {
-    const ALL: [Relation; 5] = [
-        Relation::None,
-        Relation::ChildsSchool,
-        Relation::Chair,
-        Relation::Owner,
-        Relation::LeadAgency,
-    ];
-
-    fn as_str(self) -> &'static str {
-        match self {
-            Relation::None => "none",
-            Relation::ChildsSchool => "childs_school",
-            Relation::Chair => "chair",
-            Relation::Owner => "owner",
-            Relation::LeadAgency => "lead_agency",
-        }
-    }
-
-    /// The refusal of a caller whose roles may do the action only where this relation holds.
-    fn lacking(self) -> ApiError {
-        match self {
-            Relation::None => ApiError::forbidden("role_not_permitted", "not permitted"),
-            Relation::ChildsSchool => ApiError::forbidden(
-                "not_childs_school",
-                "only for a child whose recorded school is your agency (policies/actions.csv)",
-            ),
-            Relation::Chair => ApiError::forbidden(
-                "not_chair",
-                "only the chair of the strategy meeting may do this for its minutes \
-                 (policies/actions.csv, RULES 6)",
-            ),
-            Relation::Owner => ApiError::forbidden(
-                "not_record_owner",
-                "only the record's owner agency may do this (policies/actions.csv)",
-            ),
-            Relation::LeadAgency => ApiError::forbidden(
-                "not_lead_agency",
-                "only the agency leading the case may do this (policies/actions.csv, PROCESS.md)",
-            ),
-        }
-    }
-}
-
-/// Does the policy (`policies/actions.csv`) let any of the caller's roles do `action` where
-/// `relation` holds?
-pub fn may_as(state: &AppState, principal: &Principal, action: Action, relation: Relation) -> bool {
-    principal.roles.iter().any(|r| {
-        let request = [
-            action.as_str(),
-            principal.agency_kind.as_str(),
-            r.as_str(),
-            relation.as_str(),
-        ];
-        state.policy.allows(Family::Actions, &request)
-    })
-}
-
-/// Does the policy let any of the caller's roles do `action` (needing no relation)?
-pub fn may(state: &AppState, principal: &Principal, action: Action) -> bool {
-    may_as(state, principal, action, Relation::None)
-}
-
-/// Could the caller do `action` where some relation holds? (Checked before computing the
-/// relation, so a caller no row can ever allow is refused before anything is read.)
-pub fn may_somewhere(state: &AppState, principal: &Principal, action: Action) -> bool {
-    Relation::ALL
-        .iter()
-        .any(|&r| may_as(state, principal, action, r))
-}
-
-/// 403 for an action the caller's roles may not perform.
-pub fn not_permitted(principal: &Principal, action: Action) -> ApiError {
-    ApiError::forbidden(
-        "role_not_permitted",
-        format!(
-            "none of your roles ({}) may {} (policies/actions.csv)",
-            principal.roles_text().join(", "),
-            action.as_str().replace('_', " ")
-        ),
-    )
-}
-
-/// 403 unless the policy lets one of the caller's roles do `action`.
-pub fn require(state: &AppState, principal: &Principal, action: Action) -> Result<(), ApiError> {
-    require_as(state, principal, action, Relation::None)
-}
-
-/// 403 unless the policy lets one of the caller's roles do `action` where `holds` is the
-/// relation the broker found; a caller the policy would allow under another relation is
-/// refused naming that relation, anyone else as `role_not_permitted`.
-pub fn require_as(
-    state: &AppState,
-    principal: &Principal,
-    action: Action,
-    holds: Relation,
-) -> Result<(), ApiError> {
-    if may_as(state, principal, action, holds) {
-        return Ok(());
-    }
-    match Relation::ALL
-        .into_iter()
-        .find(|&r| r != holds && may_as(state, principal, action, r))
-    {
-        Some(needed) => Err(needed.lacking()),
-        None => Err(not_permitted(principal, action)),
-    }
-}
+// The permission check lives below the routes and the console, which both ask it.
+pub use crate::access::{Relation, may, may_as, may_somewhere, not_permitted, require, require_as};
 
 /// 422 naming a body field.
 pub fn invalid(field: &str, message: impl std::fmt::Display) -> ApiError {
-    ApiError::invalid("invalid_field", format!("{field}: {message}"))
+    ApiError::invalid_field(field, message)
 }
 
 /// A write or its audit entry failed: nothing was done (fail closed). Classified once, as every
@@ -328,8 +277,5 @@ pub fn configured_agency<'a>(
     field: &str,
     id: &str,
 ) -> Result<&'a crate::state::Agency, ApiError> {
-    state
-        .agencies
-        .get(id)
-        .ok_or_else(|| invalid(field, format!("no configured agency \"{id}\"")))
+    state.configured_agency(field, id)
 }

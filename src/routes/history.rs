@@ -3,9 +3,9 @@
 //! (`app::audit::history`).
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 
-use super::extract::path_id;
+use super::extract::Path;
 use crate::app::audit::{self as app, SubjectHistory};
 use crate::error::ApiError;
 use crate::identity::Principal;
@@ -16,10 +16,10 @@ use crate::vocab::Action;
 pub(crate) async fn history(
     principal: Principal,
     State(state): State<AppState>,
-    Path(subject): Path<String>,
+    // read after the caller is known to audit, so that anyone else is refused first
+    subject: Result<Path<SubjectId>, ApiError>,
 ) -> Result<Json<SubjectHistory>, ApiError> {
-    // the caller's permission first, as before the id is parsed
     app::auditor(&state, &principal, Action::ReadAudit)?;
-    let subject = path_id::<SubjectId>(&subject)?;
+    let Path(subject) = subject?;
     app::history(&state, &principal, subject).await.map(Json)
 }

@@ -2,14 +2,14 @@
 //! by `sub` where a packet names one); fetching one, and acknowledging it (PROCESS.md).
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use sqlx::Row;
 
-use super::extract::{commit_with, store_failed};
+use super::extract::{Path, commit_with, store_failed};
 use crate::audit::Entry;
 use crate::db::{now, ts};
 use crate::error::ApiError;
@@ -90,9 +90,8 @@ async fn addressed(
 pub(crate) async fn fetch(
     principal: Principal,
     State(state): State<AppState>,
-    Path(disclosure): Path<String>,
+    Path(disclosure): Path<crate::ids::DisclosureId>,
 ) -> Result<Response, ApiError> {
-    let disclosure = super::extract::path_id::<crate::ids::DisclosureId>(&disclosure)?;
     let packet = addressed(&state, &principal, &disclosure).await?;
     let mut tx = state.writer.begin().await?;
     on_tx!(&mut tx, c => sqlx::query(
@@ -114,9 +113,8 @@ pub(crate) async fn fetch(
 pub(crate) async fn ack(
     principal: Principal,
     State(state): State<AppState>,
-    Path(disclosure): Path<String>,
+    Path(disclosure): Path<crate::ids::DisclosureId>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    let disclosure = super::extract::path_id::<crate::ids::DisclosureId>(&disclosure)?;
     super::extract::require(&state, &principal, crate::vocab::Action::AcknowledgePacket)?;
     let packet = addressed(&state, &principal, &disclosure).await?;
     let Some(first_read_at) = packet.first_read_at.clone() else {

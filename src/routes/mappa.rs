@@ -3,14 +3,14 @@
 //! decisions on what may be shared with whom.
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::extract::{
-    Body, commit_with, configured_agency, invalid, new_id, path_id, require, store_failed,
+    Body, Path, commit_with, configured_agency, invalid, new_id, require, store_failed,
 };
 use super::subjects::{subject_school, today};
 use crate::audit::Entry;
@@ -35,10 +35,9 @@ pub(crate) struct MappaStatus {
 pub(crate) async fn mappa_status(
     principal: Principal,
     State(state): State<AppState>,
-    Path(subject): Path<String>,
+    Path(subject): Path<SubjectId>,
     Body(body): Body<MappaStatus>,
 ) -> Result<Json<Value>, ApiError> {
-    let subject = path_id::<SubjectId>(&subject)?;
     require(&state, &principal, Action::SetMappaStatus)?;
     if !(1..=3).contains(&body.category) {
         return Err(invalid("category", "must be 1, 2 or 3"));

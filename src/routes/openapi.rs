@@ -15,7 +15,8 @@ use crate::state::AppState;
 /// table must be declared here (the OpenAPI tests fail on one that is not).
 fn path_parameter(name: &str) -> Value {
     let (schema, description) = match name {
-        // parsed by `extract::path_id` into its typed id: a UUID, anything else 400 `invalid_id`
+        // parsed by the `extract::Path` extractor into its typed id: a UUID, anything else 400
+        // `invalid_id`
         "id" | "cid" | "disclosure_id" => (
             json!({"type": "string", "format": "uuid"}),
             "a broker identifier (UUID)",

@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
@@ -13,8 +13,7 @@ use serde_json::{Value, json};
 use sqlx::Row;
 
 use super::extract::{
-    Body, Relation, commit_with, configured_agency, invalid, new_id, path_id, require_as,
-    store_failed,
+    Body, Path, Relation, commit_with, configured_agency, invalid, new_id, require_as, store_failed,
 };
 use super::subjects::subject_school;
 use super::views::decision_body;
@@ -154,10 +153,9 @@ pub(crate) struct NewChairPermission {
 pub(crate) async fn chair_permission(
     principal: Principal,
     State(state): State<AppState>,
-    Path(record): Path<String>,
+    Path(record): Path<RecordId>,
     Body(body): Body<NewChairPermission>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
-    let record = path_id::<RecordId>(&record)?;
     configured_agency(&state, "recipient_agency", &body.recipient_agency)?;
     let row = with_db!(&state.db, pool => {
         sqlx::query("SELECT subject_id, owner_agency, kind, chair_agency, chair_sub FROM records WHERE id = $1")
@@ -221,9 +219,8 @@ pub(crate) async fn chair_permission(
 pub(crate) async fn disclosures(
     principal: Principal,
     State(state): State<AppState>,
-    Path(record): Path<String>,
+    Path(record): Path<RecordId>,
 ) -> Result<Json<RecordDisclosures>, ApiError> {
-    let record = path_id::<RecordId>(&record)?;
     crate::app::records::disclosures_of(&state, &principal, record)
         .await
         .map(Json)

@@ -3,7 +3,7 @@
 //! and forum decisions `mappa`.
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use chrono::{NaiveDate, Utc};
 use serde::Deserialize;
@@ -11,8 +11,8 @@ use serde_json::{Value, json};
 use sqlx::Row;
 
 use super::extract::{
-    Body, Relation, commit_with, configured_agency, invalid, may_somewhere, new_id, not_permitted,
-    path_id, require, require_as, store_failed,
+    Body, Path, Relation, commit_with, configured_agency, invalid, may_somewhere, new_id,
+    not_permitted, require, require_as, store_failed,
 };
 use crate::audit::Entry;
 use crate::db::{now, ts};
@@ -156,10 +156,9 @@ fn present_or_null<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Stri
 pub(crate) async fn school(
     principal: Principal,
     State(state): State<AppState>,
-    Path(subject): Path<String>,
+    Path(subject): Path<SubjectId>,
     Body(body): Body<NewSchool>,
 ) -> Result<Json<Value>, ApiError> {
-    let subject = path_id::<SubjectId>(&subject)?;
     if !may_somewhere(&state, &principal, Action::ChangeSchool) {
         return Err(not_permitted(&principal, Action::ChangeSchool));
     }
@@ -222,10 +221,9 @@ pub(crate) struct NewCompetence {
 pub(crate) async fn competence(
     principal: Principal,
     State(state): State<AppState>,
-    Path(subject): Path<String>,
+    Path(subject): Path<SubjectId>,
     Body(body): Body<NewCompetence>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
-    let subject = path_id::<SubjectId>(&subject)?;
     require(&state, &principal, Action::RecordCompetence)?;
     if body.assessed_on > today() {
         return Err(invalid("assessed_on", "is in the future"));
@@ -279,10 +277,9 @@ pub(crate) struct NewDesignation {
 pub(crate) async fn designate(
     principal: Principal,
     State(state): State<AppState>,
-    Path(subject): Path<String>,
+    Path(subject): Path<SubjectId>,
     Body(body): Body<NewDesignation>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
-    let subject = path_id::<SubjectId>(&subject)?;
     if !may_somewhere(&state, &principal, Action::DesignateStaff) {
         return Err(not_permitted(&principal, Action::DesignateStaff));
     }

@@ -25,7 +25,7 @@ pub(super) fn seal(
     notifies: Option<Value>,
 ) -> Result<Sealed, ApiError> {
     // a broker id like every other (`routes::extract::new_id`)
-    let disclosure = uuid::Uuid::now_v7().hyphenated().to_string();
+    let disclosure = crate::ids::new_id();
     let plain = packet(
         state,
         facts,

@@ -1,0 +1,140 @@
+//! Who may do what: the `policies/actions.csv` check, asked by the API's handlers and by the
+//! console (its navigation offers a page only to those the policy lets call what the page
+//! calls), and the relation facts an `actions` row may require. The broker computes the
+//! relation; the policy says which actions need it. Rust names no role here.
+
+use crate::decision::{Family, Policy};
+use crate::error::ApiError;
+use crate::identity::Principal;
+use crate::state::AppState;
+use crate::vocab::Action;
+
+/// A fact about the caller and what it acts on that an `actions` row may require (its
+/// `relation` column). The broker computes it; the policy says which actions need it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Relation {
+    /// No relation holds (rows with `*` still match).
+    None,
+    /// The caller's agency is the child's recorded school.
+    ChildsSchool,
+    /// The caller chaired the strategy meeting whose minutes these are.
+    Chair,
+    /// The caller's agency owns the record.
+    Owner,
+    /// The caller's agency leads the case (PROCESS.md, Cases).
+    LeadAgency,
+}
+
+impl Relation {
+    const ALL: [Relation; 5] = [
+        Relation::None,
+        Relation::ChildsSchool,
+        Relation::Chair,
+        Relation::Owner,
+        Relation::LeadAgency,
+    ];
+
+    fn as_str(self) -> &'static str {
+        match self {
+            Relation::None => "none",
+            Relation::ChildsSchool => "childs_school",
+            Relation::Chair => "chair",
+            Relation::Owner => "owner",
+            Relation::LeadAgency => "lead_agency",
+        }
+    }
+
+    /// The refusal of a caller whose roles may do the action only where this relation holds.
+    fn lacking(self) -> ApiError {
+        match self {
+            Relation::None => ApiError::forbidden("role_not_permitted", "not permitted"),
+            Relation::ChildsSchool => ApiError::forbidden(
+                "not_childs_school",
+                "only for a child whose recorded school is your agency (policies/actions.csv)",
+            ),
+            Relation::Chair => ApiError::forbidden(
+                "not_chair",
+                "only the chair of the strategy meeting may do this for its minutes \
+                 (policies/actions.csv, RULES 6)",
+            ),
+            Relation::Owner => ApiError::forbidden(
+                "not_record_owner",
+                "only the record's owner agency may do this (policies/actions.csv)",
+            ),
+            Relation::LeadAgency => ApiError::forbidden(
+                "not_lead_agency",
+                "only the agency leading the case may do this (policies/actions.csv, PROCESS.md)",
+            ),
+        }
+    }
+}
+
+/// Does the policy (`policies/actions.csv`) let any of the caller's roles do `action` where
+/// `relation` holds?
+pub fn may_as(state: &AppState, principal: &Principal, action: Action, relation: Relation) -> bool {
+    allows(&state.policy, principal, action, relation)
+}
+
+/// [`may_as`] against a given policy.
+pub fn allows(policy: &Policy, principal: &Principal, action: Action, relation: Relation) -> bool {
+    principal.roles.iter().any(|r| {
+        let request = [
+            action.as_str(),
+            principal.agency_kind.as_str(),
+            r.as_str(),
+            relation.as_str(),
+        ];
+        policy.allows(Family::Actions, &request)
+    })
+}
+
+/// Does the policy let any of the caller's roles do `action` (needing no relation)?
+pub fn may(state: &AppState, principal: &Principal, action: Action) -> bool {
+    may_as(state, principal, action, Relation::None)
+}
+
+/// Could the caller do `action` where some relation holds? (Checked before computing the
+/// relation, so a caller no row can ever allow is refused before anything is read.)
+pub fn may_somewhere(state: &AppState, principal: &Principal, action: Action) -> bool {
+    Relation::ALL
+        .iter()
+        .any(|&r| may_as(state, principal, action, r))
+}
+
+/// 403 for an action the caller's roles may not perform.
+pub fn not_permitted(principal: &Principal, action: Action) -> ApiError {
+    ApiError::forbidden(
+        "role_not_permitted",
+        format!(
+            "none of your roles ({}) may {} (policies/actions.csv)",
+            principal.roles_text().join(", "),
+            action.as_str().replace('_', " ")
+        ),
+    )
+}
+
+/// 403 unless the policy lets one of the caller's roles do `action`.
+pub fn require(state: &AppState, principal: &Principal, action: Action) -> Result<(), ApiError> {
+    require_as(state, principal, action, Relation::None)
+}
+
+/// 403 unless the policy lets one of the caller's roles do `action` where `holds` is the
+/// relation the broker found; a caller the policy would allow under another relation is
+/// refused naming that relation, anyone else as `role_not_permitted`.
+pub fn require_as(
+    state: &AppState,
+    principal: &Principal,
+    action: Action,
+    holds: Relation,
+) -> Result<(), ApiError> {
+    if may_as(state, principal, action, holds) {
+        return Ok(());
+    }
+    match Relation::ALL
+        .into_iter()
+        .find(|&r| r != holds && may_as(state, principal, action, r))
+    {
+        Some(needed) => Err(needed.lacking()),
+        None => Err(not_permitted(principal, action)),
+    }
+}

@@ -1,0 +1,54 @@
+//! The rows of the case process as the store reads and writes them: a case, one of its events,
+//! a duty carried out. Below both `store` (the reads) and `writes`, which share them.
+
+use chrono::{DateTime, Utc};
+
+use crate::vocab::{CaseOutcome, CaseStatus, EventKind, SubjectRole};
+
+/// A case's own row.
+#[derive(Debug, Clone)]
+pub struct Case {
+    pub id: String,
+    pub subject_id: String,
+    pub subject_role: SubjectRole,
+    pub lead_agency: String,
+    pub lead_sub: String,
+    pub referred_by_agency: Option<String>,
+    pub referral_received_at: DateTime<Utc>,
+    pub status: CaseStatus,
+    pub opened_at: DateTime<Utc>,
+    pub closed_at: Option<DateTime<Utc>>,
+    pub outcome: Option<CaseOutcome>,
+}
+
+/// One event of a case; rationale and note still sealed to the at-rest identity.
+#[derive(Debug, Clone)]
+pub struct Event {
+    pub seq: i64,
+    pub kind: EventKind,
+    pub occurred_at: DateTime<Utc>,
+    pub record_id: Option<String>,
+    pub outcome: Option<CaseOutcome>,
+    pub rationale_enc: Option<Vec<u8>>,
+    pub note_enc: Option<Vec<u8>>,
+    pub agency: String,
+    pub sub: String,
+    pub recorded_at: DateTime<Utc>,
+}
+
+/// A duty to notify as carried out for a case (policies/duties.csv).
+#[derive(Debug, Clone, serde::Serialize, schemars::JsonSchema, sqlx::FromRow)]
+pub struct Duty {
+    pub seq: i64,
+    pub duty: String,
+    #[serde(rename = "trigger")]
+    pub trigger_name: String,
+    pub recipient_agency: String,
+    pub decision: String,
+    /// JSON array of reason codes, as stored.
+    #[serde(skip)]
+    pub reasons: String,
+    pub disclosure_id: Option<String>,
+    pub audit_seq: Option<i64>,
+    pub created_at: String,
+}
