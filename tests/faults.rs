@@ -671,33 +671,31 @@ async fn postgres_partitioned_then_refusing() {
         "no disclosure succeeded before the fault"
     );
 
-    proxy.partition();
-    all.merge(actors.stalled("a partition", 503).await);
-    proxy.heal();
-    let (resumed, healed_after, after) = resumes(
-        &actors.csc,
-        actors.clients(),
-        &actors.sw,
-        &actors.record,
-        "the partition healed",
-    )
-    .await;
-    all.merge(after);
-    all.answers.push(resumed);
-
-    proxy.refuse();
-    all.merge(actors.stalled("connections refused", 503).await);
-    proxy.heal();
-    let (resumed, accepted_after, after) = resumes(
-        &actors.csc,
-        actors.clients(),
-        &actors.sw,
-        &actors.record,
-        "connections were accepted again",
-    )
-    .await;
-    all.merge(after);
-    all.answers.push(resumed);
+    let mut served_again = Vec::new();
+    for (fault, cleared) in [
+        ("a partition", "the partition healed"),
+        ("connections refused", "connections were accepted again"),
+    ] {
+        if fault == "a partition" {
+            proxy.partition();
+        } else {
+            proxy.refuse();
+        }
+        all.merge(actors.stalled(fault, 503).await);
+        proxy.heal();
+        let (resumed, after_heal, after) = resumes(
+            &actors.csc,
+            actors.clients(),
+            &actors.sw,
+            &actors.record,
+            cleared,
+        )
+        .await;
+        all.merge(after);
+        all.answers.push(resumed);
+        served_again.push(after_heal);
+    }
+    let (healed_after, accepted_after) = (served_again[0], served_again[1]);
 
     let entries = assert_every_acknowledgement_stored(&url, &all, "postgres stalls").await;
     println!(
