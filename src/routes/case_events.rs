@@ -8,7 +8,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
-use serde_json::{Value, json};
+use serde_json::json;
 
 use super::cases::{conflict, derive_clocks, happened, hidden, relation, text_field, views};
 use super::extract::{Body, commit_with, invalid, may_as, may_somewhere, not_permitted};
@@ -105,7 +105,7 @@ pub(crate) async fn event(
     State(state): State<AppState>,
     Path(id): Path<String>,
     Body(body): Body<NewEvent>,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
+) -> Result<(StatusCode, Json<super::views::EventRecorded>), ApiError> {
     let id = super::extract::path_id::<CaseId>(&id).map(String::from)?;
     if !may_somewhere(&state, &principal, Action::RecordCaseEvent) {
         return Err(not_permitted(&principal, Action::RecordCaseEvent));
@@ -239,7 +239,11 @@ pub(crate) async fn event(
     let at = cases::judged_at(closed_at, now());
     Ok((
         StatusCode::CREATED,
-        Json(json!({"seq": seq, "clocks": views(&clocks, at),
-            "duties": crate::app::views::duties(&duties), "audit_seq": audit_seq})),
+        Json(super::views::EventRecorded {
+            seq,
+            clocks: views(&clocks, at),
+            duties: crate::app::views::duties(&duties),
+            audit_seq,
+        }),
     ))
 }

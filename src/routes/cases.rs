@@ -9,7 +9,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
-use serde_json::{Value, json};
+use serde_json::json;
 
 use super::extract::{Body, Params, commit_with, configured_agency, invalid, new_id, require};
 pub(crate) use crate::app::cases::Filters;
@@ -112,7 +112,7 @@ pub(crate) async fn open(
     principal: Principal,
     State(state): State<AppState>,
     Body(body): Body<NewCase>,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
+) -> Result<(StatusCode, Json<super::views::CaseOpened>), ApiError> {
     require(&state, &principal, Action::OpenCase)?;
     let subject = super::extract::path_id::<SubjectId>(&body.subject_id)
         .map(String::from)
@@ -245,8 +245,12 @@ pub(crate) async fn open(
     .await?;
     Ok((
         StatusCode::CREATED,
-        Json(json!({"id": case.id, "clocks": views(&clocks, now()),
-            "duties": crate::app::views::duties(&duties), "audit_seq": seq})),
+        Json(super::views::CaseOpened {
+            id: case.id,
+            clocks: views(&clocks, now()),
+            duties: crate::app::views::duties(&duties),
+            audit_seq: seq,
+        }),
     ))
 }
 
