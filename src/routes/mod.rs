@@ -87,6 +87,16 @@ fn schema_of<T: JsonSchema + 'static>() -> Option<Value> {
     serde_json::to_value(schemars::schema_for!(T)).ok()
 }
 
+/// The JSON Schema of what a handler answers: of `T` as serde serialises it (an `Option` field
+/// is always there, null or not, so it is required).
+fn answer_schema_of<T: JsonSchema>() -> Option<Value> {
+    let schema = schemars::generate::SchemaSettings::draft2020_12()
+        .for_serialize()
+        .into_generator()
+        .into_root_schema_for::<T>();
+    serde_json::to_value(schema).ok()
+}
+
 /// The route's own value where the table gives one, else the default.
 macro_rules! given_or {
     ($default:expr) => {
@@ -126,7 +136,7 @@ macro_rules! api {
                 body: schema_of::<$body>(),
                 query: given_or!(None $(, schema_of::<$query>())?),
                 returns: given_or!(Returns::Object $(, Returns::$returns $(($media))?)?),
-                gives: given_or!(None $(, schema_of::<$gives>())?),
+                gives: given_or!(None $(, answer_schema_of::<$gives>())?),
                 also: &[$($(Also::$also),*)?],
             }),+]
         }

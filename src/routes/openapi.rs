@@ -165,8 +165,11 @@ fn agency_enums(doc: &mut Value, agencies: &HashMap<String, Agency>) {
     };
     for op in paths.values_mut().filter_map(Value::as_object_mut) {
         for op in op.values_mut() {
-            let body = &mut op["requestBody"]["content"]["application/json"]["schema"];
-            let Some(props) = body.get_mut("properties").and_then(Value::as_object_mut) else {
+            // read with `pointer_mut`: indexing would add a request body to every operation
+            let Some(props) = op
+                .pointer_mut("/requestBody/content/application~1json/schema/properties")
+                .and_then(Value::as_object_mut)
+            else {
                 continue;
             };
             for (name, prop) in props {
