@@ -47,8 +47,9 @@ pub struct RouteDoc {
     pub query: Option<Value>,
     /// What a success carries.
     pub returns: Returns,
-    /// The success body's JSON Schema, where the handler answers a typed result (a root schema:
-    /// its subschemas under `$defs`); else `returns` alone describes it.
+    /// The success body's JSON Schema, from the typed result the handler answers, as serde
+    /// serialises it (a root schema: its subschemas under `$defs`); where none is given (text,
+    /// the decision body), `returns` alone describes it.
     pub gives: Option<Value>,
     /// The answers beyond success and a 4XX problem.
     pub also: &'static [Also],
