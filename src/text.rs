@@ -32,6 +32,29 @@ fn refused(c: char, kind: Kind) -> bool {
     }
 }
 
+/// The characters [`Kind::SingleLine`] refuses, as the inside of a regular-expression class
+/// (ECMA-262 and Python alike), for the JSON Schemas of the OpenAPI document.
+const SINGLE_LINE_REFUSED: &str =
+    "\\u0000-\\u001F\\u007F-\\u009F\\u2028\\u2029\\u202A-\\u202E\\u2066-\\u2069";
+/// The characters [`Kind::FreeText`] refuses (every control but tab, line feed and carriage
+/// return), as the inside of a class.
+const FREE_TEXT_REFUSED: &str = "\\u0000-\\u0008\\u000B\\u000C\\u000E-\\u001F\\u007F-\\u009F";
+
+/// The JSON Schema `pattern` of what `kind` accepts; with `non_blank`, a value must also hold a
+/// character that is not white space (what a handler that trims and refuses an empty value
+/// accepts).
+pub fn pattern(kind: Kind, non_blank: bool) -> String {
+    let refused = match kind {
+        Kind::SingleLine => SINGLE_LINE_REFUSED,
+        Kind::FreeText => FREE_TEXT_REFUSED,
+    };
+    if non_blank {
+        format!("^[^{refused}]*[^\\s{refused}][^{refused}]*$")
+    } else {
+        format!("^[^{refused}]*$")
+    }
+}
+
 /// Why `text` is refused as `kind`, naming the first offending character, or `None`.
 
 /// A single-line query value as a schema pattern: what `routes::extract::check_query` lets through (one line,

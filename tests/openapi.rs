@@ -156,21 +156,41 @@ fn target<'a>(doc: &'a Value, reference: &str) -> Option<&'a Value> {
     doc.pointer(reference.strip_prefix('#')?)
 }
 
-/// `schema` with every reference replaced by what it names in `doc`.
+/// `schema` with every reference replaced by what it names in `doc` (a recursive schema's
+/// reference to itself, such as a record section's content, is left as it is).
 fn resolved(doc: &Value, schema: &Value) -> Value {
+    resolved_within(doc, schema, &mut Vec::new())
+}
+
+fn resolved_within(doc: &Value, schema: &Value, open: &mut Vec<String>) -> Value {
     match schema {
         Value::Object(map) => match map.get("$ref").and_then(Value::as_str) {
-            Some(r) => resolved(
-                doc,
-                target(doc, r).unwrap_or_else(|| panic!("{r} unresolved")),
-            ),
+            Some(r) if open.iter().any(|o| o == r) => schema.clone(),
+            Some(r) => {
+                let named = target(doc, r).unwrap_or_else(|| panic!("{r} unresolved"));
+                open.push(r.to_owned());
+                let mut out = resolved_within(doc, named, open);
+                open.pop();
+                // siblings of the reference (OpenAPI 3.1) apply beside it
+                if let Value::Object(out_map) = &mut out {
+                    for (k, v) in map.iter().filter(|(k, _)| *k != "$ref") {
+                        out_map.insert(k.clone(), resolved_within(doc, v, open));
+                    }
+                }
+                out
+            }
             None => Value::Object(
                 map.iter()
-                    .map(|(k, v)| (k.clone(), resolved(doc, v)))
+                    .map(|(k, v)| (k.clone(), resolved_within(doc, v, open)))
                     .collect(),
             ),
         },
-        Value::Array(items) => Value::Array(items.iter().map(|v| resolved(doc, v)).collect()),
+        Value::Array(items) => Value::Array(
+            items
+                .iter()
+                .map(|v| resolved_within(doc, v, open))
+                .collect(),
+        ),
         other => other.clone(),
     }
 }
@@ -445,4 +465,270 @@ async fn who_may_call_a_route_is_read_from_the_loaded_policy() {
         .json();
     assert_eq!(who(&live), who(&doc));
     server.stop().await;
+}
+
+/// The request body schema of `method path` in `doc`, its references resolved.
+fn body_schema(doc: &Value, method: &str, path: &str) -> Value {
+    resolved(
+        doc,
+        &doc["paths"][path][method]["requestBody"]["content"]["application/json"]["schema"],
+    )
+}
+
+/// The document served by the running broker states its configuration: every agency field of
+/// a request body, which its handler checks against the configured agencies, lists them (a
+/// school field only the schools), with null where the field may be null.
+#[tokio::test]
+async fn every_agency_field_of_the_served_document_lists_the_configured_agencies() {
+    let server = common::TestServer::start().await;
+    let token = server.token("csc", "sw.amara", &[Role::SocialWorker]);
+    let doc = server
+        .client("csc")
+        .get("/openapi.json", &token)
+        .await
+        .expect("/openapi.json")
+        .json();
+    let mut all: Vec<&str> = server.state.agencies.keys().map(String::as_str).collect();
+    all.sort_unstable();
+    let mut schools: Vec<&str> = server
+        .state
+        .agencies
+        .values()
+        .filter(|a| a.kind == broker::vocab::AgencyKind::School)
+        .map(|a| a.id.as_str())
+        .collect();
+    schools.sort_unstable();
+    assert!(all.len() > schools.len() && !schools.is_empty(), "{all:?}");
+    let mut fields = Vec::new();
+    for (path, ops) in doc["paths"].as_object().unwrap() {
+        for (method, op) in ops.as_object().unwrap() {
+            // the served document is the generated one plus the enums: no request body added
+            let generated = &broker::routes::openapi()["paths"][path][method];
+            assert_eq!(
+                op.get("requestBody").is_some(),
+                generated.get("requestBody").is_some(),
+                "{method} {path}"
+            );
+            if method == "get" {
+                assert!(op.get("requestBody").is_none(), "{method} {path}: {op}");
+            }
+            let body = &op["requestBody"]["content"]["application/json"]["schema"];
+            let Some(props) = body["properties"].as_object() else {
+                continue;
+            };
+            for (name, prop) in props {
+                if name != "agency" && !name.ends_with("_agency") {
+                    continue;
+                }
+                let listed: Vec<&str> = prop["enum"]
+                    .as_array()
+                    .unwrap_or_else(|| panic!("{method} {path}: {name} has no enum: {prop}"))
+                    .iter()
+                    .filter_map(Value::as_str)
+                    .collect();
+                let expected = if name == "school_agency" {
+                    &schools
+                } else {
+                    &all
+                };
+                assert_eq!(&listed, expected, "{method} {path}: {name}");
+                fields.push(format!("{method} {path} {name}"));
+            }
+        }
+    }
+    for field in [
+        "post /v1/disclosures recipient_agency",
+        "post /v1/decisions recipient_agency",
+        "post /v1/records/{id}/chair-permissions recipient_agency",
+        "post /v1/mappa/decisions recipient_agency",
+        "post /v1/subjects school_agency",
+        "put /v1/subjects/{id}/school school_agency",
+        "post /v1/cases referred_by_agency",
+    ] {
+        assert!(
+            fields.iter().any(|f| f == field),
+            "{field} not in {fields:?}"
+        );
+    }
+    // null means no school (PUT .../school), or none given (POST /v1/subjects)
+    for path in ["/v1/subjects/{id}/school", "/v1/subjects"] {
+        let method = if path.ends_with("school") {
+            "put"
+        } else {
+            "post"
+        };
+        let school = &doc["paths"][path][method]["requestBody"]["content"]["application/json"]["schema"]
+            ["properties"]["school_agency"];
+        assert!(
+            school["enum"].as_array().unwrap().contains(&Value::Null),
+            "{path}: {school}"
+        );
+    }
+    server.stop().await;
+}
+
+/// What a success carries is stated: every JSON answer has the schema of the handler's typed
+/// result (or the decision body), never a bare object.
+#[test]
+fn every_json_success_has_the_schema_of_its_typed_result() {
+    let doc = broker::routes::openapi();
+    let mut typed = 0;
+    for r in broker::routes::routes() {
+        let what = format!("{} {}", r.method, r.path);
+        let content = &doc["paths"][r.path][r.method]["responses"][r.ok.to_string()]["content"];
+        let Some(json) = content.get("application/json") else {
+            continue;
+        };
+        let schema = resolved(&doc, &json["schema"]);
+        let object = if schema["type"] == "array" {
+            &schema["items"]
+        } else {
+            &schema
+        };
+        let props = object["properties"]
+            .as_object()
+            .unwrap_or_else(|| panic!("{what}: success without properties: {schema}"));
+        let required: Vec<&str> = object["required"]
+            .as_array()
+            .map(|r| r.iter().filter_map(Value::as_str).collect())
+            .unwrap_or_default();
+        assert!(!props.is_empty(), "{what}: {schema}");
+        for name in props.keys() {
+            assert!(
+                required.contains(&name.as_str()),
+                "{what}: {name} is always answered, so it is required: {schema}"
+            );
+        }
+        typed += 1;
+    }
+    assert_eq!(
+        typed,
+        broker::routes::routes()
+            .iter()
+            .filter(|r| !matches!(r.returns, broker::routes::Returns::Text(_)))
+            .count()
+    );
+    // ids are UUIDs, the vocabulary is an enum, and the shape is the handler's
+    let created = resolved(
+        &doc,
+        &doc["paths"]["/v1/subjects"]["post"]["responses"]["201"]["content"]["application/json"]["schema"],
+    );
+    assert_eq!(created["properties"]["id"]["format"], "uuid", "{created}");
+    assert_eq!(created["properties"]["audit_seq"]["type"], "integer");
+    let inbox = resolved(
+        &doc,
+        &doc["paths"]["/v1/inbox"]["get"]["responses"]["200"]["content"]["application/json"]["schema"],
+    );
+    assert_eq!(inbox["type"], "array");
+    assert_eq!(
+        inbox["items"]["properties"]["disclosure_id"]["format"],
+        "uuid"
+    );
+    assert!(
+        inbox["items"]["properties"]["purpose"]
+            .to_string()
+            .contains("safeguarding"),
+        "{inbox}"
+    );
+    let report = &doc["paths"]["/v1/reports/timeliness"]["get"]["responses"]["200"]["content"];
+    assert!(report.get("text/csv").is_some(), "{report}");
+    let report = resolved(&doc, &report["application/json"]["schema"]);
+    assert!(report["properties"].get("clocks").is_some(), "{report}");
+}
+
+/// A schema-valid body is one the handler accepts but for what JSON Schema cannot state (a
+/// date judged against today, the records that exist): the rules it can state are in the
+/// request schemas.
+#[test]
+fn request_schemas_state_the_lists_lengths_and_text_their_handlers_refuse() {
+    let doc = broker::routes::openapi();
+    let consent = body_schema(&doc, "post", "/v1/subjects/{id}/consents");
+    for list in ["purposes", "recipient_kinds"] {
+        assert_eq!(consent["properties"][list]["minItems"], 1, "{consent}");
+    }
+    let forum = body_schema(&doc, "post", "/v1/mappa/decisions");
+    for list in ["purposes", "sections"] {
+        assert_eq!(forum["properties"][list]["minItems"], 1, "{forum}");
+    }
+    let ask = body_schema(&doc, "post", "/v1/disclosures");
+    let records = &ask["properties"]["record_ids"];
+    assert_eq!(
+        (
+            &records["minItems"],
+            &records["maxItems"],
+            &records["uniqueItems"]
+        ),
+        (&Value::from(1), &Value::from(50), &Value::Bool(true)),
+        "{records}"
+    );
+    assert_eq!(ask["properties"]["justification"]["maxLength"], 4000);
+    assert_eq!(ask["properties"]["legal_reference"]["maxLength"], 500);
+    assert_eq!(ask["properties"]["recipient_sub"]["maxLength"], 200);
+    let record = body_schema(&doc, "post", "/v1/records");
+    let sections = &record["properties"]["sections"];
+    assert_eq!(sections["minProperties"], 1, "{sections}");
+    assert_eq!(
+        sections["properties"]["summary"]["not"],
+        serde_json::json!({"type": "null"}),
+        "a section's content cannot be null: {sections}"
+    );
+    let subject = body_schema(&doc, "post", "/v1/subjects");
+    for field in ["local_authority", "display_name"] {
+        assert_eq!(subject["properties"][field]["maxLength"], 200, "{subject}");
+    }
+
+    // the text rule (crate::text): single-line strings, free text where the extractor allows
+    // it, and something other than white space where the handler refuses a blank value
+    let single = broker::text::pattern(broker::text::Kind::SingleLine, false);
+    let free = broker::text::pattern(broker::text::Kind::FreeText, false);
+    let free_non_blank = broker::text::pattern(broker::text::Kind::FreeText, true);
+    assert_eq!(
+        ask["properties"]["recipient_sub"]["pattern"],
+        single.as_str()
+    );
+    assert_eq!(ask["properties"]["justification"]["pattern"], free.as_str());
+    let designation = body_schema(&doc, "post", "/v1/subjects/{id}/staff-designations");
+    assert_eq!(
+        designation["properties"]["reason"]["pattern"],
+        free_non_blank.as_str()
+    );
+    assert_eq!(
+        designation["properties"]["staff_sub"]["pattern"],
+        broker::text::pattern(broker::text::Kind::SingleLine, true).as_str()
+    );
+    let review = body_schema(&doc, "post", "/v1/audit/reviews/{seq}");
+    assert_eq!(
+        review["properties"]["note"]["pattern"],
+        free_non_blank.as_str()
+    );
+    // and no string of any request body goes without a pattern, a format or a vocabulary
+    let mut strings = 0;
+    for r in broker::routes::routes().iter().filter(|r| r.body.is_some()) {
+        let body = body_schema(&doc, r.method, r.path);
+        for (name, prop) in body["properties"].as_object().unwrap() {
+            let branches: Vec<&Value> = match prop["anyOf"].as_array() {
+                Some(any) => any.iter().collect(),
+                None => vec![prop, &prop["items"]],
+            };
+            for s in branches {
+                let string = s["type"] == "string"
+                    || s["type"]
+                        .as_array()
+                        .is_some_and(|t| t.contains(&Value::from("string")));
+                if !string {
+                    continue;
+                }
+                strings += 1;
+                assert!(
+                    ["pattern", "format", "enum"]
+                        .iter()
+                        .any(|k| s.get(*k).is_some()),
+                    "{} {}: {name} is any string: {prop}",
+                    r.method,
+                    r.path
+                );
+            }
+        }
+    }
+    assert!(strings >= 15, "only {strings} string fields");
 }

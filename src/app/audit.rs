@@ -291,6 +291,8 @@ pub enum ReviewOutcome {
 #[serde(deny_unknown_fields)]
 pub struct NewReview {
     pub outcome: ReviewOutcome,
+    /// What the review found (not blank).
+    #[schemars(extend("pattern" = crate::text::pattern(crate::text::Kind::FreeText, true)))]
     pub note: String,
 }
 

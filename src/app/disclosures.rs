@@ -24,17 +24,22 @@ use crate::vocab::{Basis, Purpose, Role};
 #[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DisclosureRequest {
+    /// One to 50 distinct records.
+    #[schemars(length(min = 1, max = 50), extend("uniqueItems" = true))]
     pub record_ids: Vec<RecordId>,
     pub recipient_agency: AgencyId,
     #[serde(default)]
     pub recipient_role: Option<Role>,
     #[serde(default)]
+    #[schemars(length(max = 200))]
     pub recipient_sub: Option<String>,
     pub purpose: Purpose,
     pub basis: Basis,
     #[serde(default)]
+    #[schemars(length(max = 4000))]
     pub justification: Option<String>,
     #[serde(default)]
+    #[schemars(length(max = 500))]
     pub legal_reference: Option<String>,
     #[serde(default)]
     pub mappa_decision_id: Option<MappaDecisionId>,

@@ -8,7 +8,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
-use serde_json::{Value, json};
+use serde_json::json;
 
 use super::cases::{derive_clocks, hidden, refused, relation, text_field, views};
 use super::extract::{
@@ -60,7 +60,7 @@ pub(crate) async fn event(
     State(state): State<AppState>,
     Path(id): Path<CaseId>,
     CodedBody(body): CodedBody<NewEvent>,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
+) -> Result<(StatusCode, Json<super::views::EventRecorded>), ApiError> {
     if !may_somewhere(&state, &principal, Action::RecordCaseEvent) {
         return Err(not_permitted(&principal, Action::RecordCaseEvent));
     }
@@ -167,7 +167,11 @@ pub(crate) async fn event(
     let at = cases::judged_at(change.closed_at, now());
     Ok((
         StatusCode::CREATED,
-        Json(json!({"seq": seq, "clocks": views(&clocks, at),
-            "duties": crate::app::views::duties(&duties), "audit_seq": audit_seq})),
+        Json(super::views::EventRecorded {
+            seq,
+            clocks: views(&clocks, at),
+            duties: crate::app::views::duties(&duties),
+            audit_seq,
+        }),
     ))
 }

@@ -9,7 +9,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
-use serde_json::{Value, json};
+use serde_json::json;
 
 use super::extract::{
     Body, Params, Path, commit_with, configured_agency, invalid, new_id, require,
@@ -114,7 +114,7 @@ pub(crate) async fn open(
     principal: Principal,
     State(state): State<AppState>,
     Body(body): Body<NewCase>,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
+) -> Result<(StatusCode, Json<super::views::CaseOpened>), ApiError> {
     require(&state, &principal, Action::OpenCase)?;
     let subject = String::from(body.subject_id);
     cases::rules::happened("referral_received_at", body.referral_received_at, now())
@@ -238,8 +238,12 @@ pub(crate) async fn open(
     .await?;
     Ok((
         StatusCode::CREATED,
-        Json(json!({"id": case.id, "clocks": views(&clocks, now()),
-            "duties": crate::app::views::duties(&duties), "audit_seq": seq})),
+        Json(super::views::CaseOpened {
+            id: case.id,
+            clocks: views(&clocks, now()),
+            duties: crate::app::views::duties(&duties),
+            audit_seq: seq,
+        }),
     ))
 }
 

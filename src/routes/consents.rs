@@ -6,11 +6,12 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
-use serde_json::{Value, json};
+use serde_json::json;
 use sqlx::Row;
 
 use super::extract::{Body, Path, commit_with, invalid, new_id, require, store_failed};
 use super::subjects::subject_school;
+use super::views::Created;
 use crate::audit::Entry;
 use crate::db::{now, ts};
 use crate::error::ApiError;
@@ -24,7 +25,9 @@ use crate::vocab::{Action, AgencyKind, Giver, Purpose};
 #[serde(deny_unknown_fields)]
 pub(crate) struct NewConsent {
     given_by: Giver,
+    #[schemars(length(min = 1))]
     purposes: Vec<Purpose>,
+    #[schemars(length(min = 1))]
     recipient_kinds: Vec<AgencyKind>,
     #[serde(default)]
     expires_at: Option<DateTime<Utc>>,
@@ -35,7 +38,7 @@ pub(crate) async fn consent(
     State(state): State<AppState>,
     Path(subject): Path<SubjectId>,
     Body(body): Body<NewConsent>,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
+) -> Result<(StatusCode, Json<Created>), ApiError> {
     require(&state, &principal, Action::RecordConsent)?;
     if body.purposes.is_empty() {
         return Err(invalid("purposes", "must list at least one purpose"));
@@ -82,7 +85,10 @@ pub(crate) async fn consent(
     .await?;
     Ok((
         StatusCode::CREATED,
-        Json(json!({"id": row, "audit_seq": seq})),
+        Json(Created {
+            id: row,
+            audit_seq: seq,
+        }),
     ))
 }
 
@@ -90,7 +96,7 @@ pub(crate) async fn withdraw(
     principal: Principal,
     State(state): State<AppState>,
     Path((subject, consent)): Path<(SubjectId, ConsentId)>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Withdrawn>, ApiError> {
     require(&state, &principal, Action::WithdrawConsent)?;
     let at = now();
     let mut tx = state.writer.begin().await?;
@@ -131,7 +137,18 @@ pub(crate) async fn withdraw(
             .detail(json!({"consent_id": consent})),
     )
     .await?;
-    Ok(Json(
-        json!({"id": consent, "withdrawn_at": ts(at), "audit_seq": seq}),
-    ))
+    Ok(Json(Withdrawn {
+        id: consent,
+        withdrawn_at: ts(at),
+        audit_seq: seq,
+    }))
+}
+
+/// A consent withdrawn: from `withdrawn_at` on it no longer counts.
+#[derive(Debug, serde::Serialize, schemars::JsonSchema)]
+pub(crate) struct Withdrawn {
+    id: ConsentId,
+    #[schemars(with = "DateTime<Utc>")]
+    withdrawn_at: String,
+    audit_seq: i64,
 }

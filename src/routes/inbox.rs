@@ -114,7 +114,7 @@ pub(crate) async fn ack(
     principal: Principal,
     State(state): State<AppState>,
     Path(disclosure): Path<crate::ids::DisclosureId>,
-) -> Result<Json<serde_json::Value>, ApiError> {
+) -> Result<Json<Acknowledged>, ApiError> {
     super::extract::require(&state, &principal, crate::vocab::Action::AcknowledgePacket)?;
     let packet = addressed(&state, &principal, &disclosure).await?;
     let Some(first_read_at) = packet.first_read_at.clone() else {
@@ -142,32 +142,52 @@ pub(crate) async fn ack(
             .map_err(store_failed)?
     });
     let seq = commit_with(tx, packet.entry(&principal, "packet.ack", &disclosure)).await?;
-    Ok(Json(serde_json::json!({
-        "disclosure_id": disclosure,
-        "first_read_at": first_read_at,
-        "acknowledged_at": acknowledged_at,
-        "audit_seq": seq,
-    })))
+    Ok(Json(Acknowledged {
+        disclosure_id: disclosure,
+        first_read_at,
+        acknowledged_at,
+        audit_seq: seq,
+    }))
+}
+
+/// A packet acknowledged: when it was first fetched and when acknowledged (the first time).
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+pub(crate) struct Acknowledged {
+    disclosure_id: crate::ids::DisclosureId,
+    #[schemars(with = "DateTime<Utc>")]
+    first_read_at: String,
+    #[schemars(with = "DateTime<Utc>")]
+    acknowledged_at: String,
+    audit_seq: i64,
 }
 
 /// One packet waiting for the caller: identifiers only, the content is in the packet.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 pub struct InboxItem {
+    #[schemars(with = "crate::ids::DisclosureId")]
     pub disclosure_id: String,
+    #[schemars(with = "crate::ids::SubjectId")]
     pub subject_id: String,
+    #[schemars(with = "Vec<crate::ids::RecordId>")]
     pub record_ids: Vec<String>,
+    /// The first record's kind (`case_notification` for a duty's notification about a case).
     pub record_kind: String,
     pub from_agency: String,
     pub to_agency: String,
+    #[schemars(with = "Option<crate::vocab::Role>")]
     pub to_role: Option<String>,
     pub to_sub: Option<String>,
+    #[schemars(with = "crate::vocab::Purpose")]
     pub purpose: String,
+    #[schemars(with = "crate::vocab::Basis")]
     pub basis: String,
     pub view: String,
     pub issued_at: DateTime<Utc>,
     pub sha256: String,
     /// When the addressee first fetched the packet, and when they acknowledged it (null: not yet).
+    #[schemars(with = "Option<DateTime<Utc>>")]
     pub first_read_at: Option<String>,
+    #[schemars(with = "Option<DateTime<Utc>>")]
     pub acknowledged_at: Option<String>,
 }
 

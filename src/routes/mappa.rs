@@ -7,12 +7,13 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::Deserialize;
-use serde_json::{Value, json};
+use serde_json::json;
 
 use super::extract::{
     Body, Path, commit_with, configured_agency, invalid, new_id, require, store_failed,
 };
 use super::subjects::{subject_school, today};
+use super::views::Created;
 use crate::audit::Entry;
 use crate::db::{now, ts};
 use crate::error::ApiError;
@@ -37,7 +38,7 @@ pub(crate) async fn mappa_status(
     State(state): State<AppState>,
     Path(subject): Path<SubjectId>,
     Body(body): Body<MappaStatus>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<MappaStatusSet>, ApiError> {
     require(&state, &principal, Action::SetMappaStatus)?;
     if !(1..=3).contains(&body.category) {
         return Err(invalid("category", "must be 1, 2 or 3"));
@@ -71,9 +72,23 @@ pub(crate) async fn mappa_status(
             })),
     )
     .await?;
-    Ok(Json(
-        json!({"subject_id": subject, "active": body.active, "category": body.category, "level": body.level, "audit_seq": seq}),
-    ))
+    Ok(Json(MappaStatusSet {
+        subject_id: subject,
+        active: body.active,
+        category: body.category,
+        level: body.level,
+        audit_seq: seq,
+    }))
+}
+
+/// The child's MAPPA status as set.
+#[derive(Debug, serde::Serialize, schemars::JsonSchema)]
+pub(crate) struct MappaStatusSet {
+    subject_id: SubjectId,
+    active: bool,
+    category: i32,
+    level: i32,
+    audit_seq: i64,
 }
 
 #[derive(Debug, Deserialize, schemars::JsonSchema)]
@@ -83,7 +98,9 @@ pub(crate) struct NewMappaDecision {
     recipient_agency: AgencyId,
     #[serde(default)]
     recipient_role: Option<Role>,
+    #[schemars(length(min = 1))]
     purposes: Vec<Purpose>,
+    #[schemars(length(min = 1))]
     sections: Vec<Section>,
     decided_on: NaiveDate,
     expires_at: DateTime<Utc>,
@@ -93,7 +110,7 @@ pub(crate) async fn mappa_decision(
     principal: Principal,
     State(state): State<AppState>,
     Body(body): Body<NewMappaDecision>,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
+) -> Result<(StatusCode, Json<Created>), ApiError> {
     require(&state, &principal, Action::RecordMappaDecision)?;
     let subject = body.subject_id.clone();
     let recipient = configured_agency(&state, "recipient_agency", &body.recipient_agency)?;
@@ -151,6 +168,9 @@ pub(crate) async fn mappa_decision(
     let seq = commit_with(tx, entry).await?;
     Ok((
         StatusCode::CREATED,
-        Json(json!({"id": row, "audit_seq": seq})),
+        Json(Created {
+            id: row,
+            audit_seq: seq,
+        }),
     ))
 }

@@ -47,8 +47,9 @@ pub struct RouteDoc {
     pub query: Option<Value>,
     /// What a success carries.
     pub returns: Returns,
-    /// The success body's JSON Schema, where the handler answers a typed result (a root schema:
-    /// its subschemas under `$defs`); else `returns` alone describes it.
+    /// The success body's JSON Schema, from the typed result the handler answers, as serde
+    /// serialises it (a root schema: its subschemas under `$defs`); where none is given (text,
+    /// the decision body), `returns` alone describes it.
     pub gives: Option<Value>,
     /// The answers beyond success and a 4XX problem.
     pub also: &'static [Also],
@@ -85,6 +86,16 @@ fn schema_of<T: JsonSchema + 'static>() -> Option<Value> {
         return None;
     }
     serde_json::to_value(schemars::schema_for!(T)).ok()
+}
+
+/// The JSON Schema of what a handler answers: of `T` as serde serialises it (an `Option` field
+/// is always there, null or not, so it is required).
+fn answer_schema_of<T: JsonSchema>() -> Option<Value> {
+    let schema = schemars::generate::SchemaSettings::draft2020_12()
+        .for_serialize()
+        .into_generator()
+        .into_root_schema_for::<T>();
+    serde_json::to_value(schema).ok()
 }
 
 /// The route's own value where the table gives one, else the default.
@@ -126,7 +137,7 @@ macro_rules! api {
                 body: schema_of::<$body>(),
                 query: given_or!(None $(, schema_of::<$query>())?),
                 returns: given_or!(Returns::Object $(, Returns::$returns $(($media))?)?),
-                gives: given_or!(None $(, schema_of::<$gives>())?),
+                gives: given_or!(None $(, answer_schema_of::<$gives>())?),
                 also: &[$($(Also::$also),*)?],
             }),+]
         }
@@ -134,34 +145,34 @@ macro_rules! api {
 }
 
 api! {
-    get "/healthz" => health::healthz { "anyone with a client certificate", "the process is up", (), 200, also [NoStore] }
-    get "/readyz" => health::readyz { "anyone with a client certificate", "the database is reachable", (), 200, also [ReadinessBody] }
-    get "/v1/whoami" => health::whoami { "any", "the authenticated caller: agency (from the certificate), sub and roles (from the token)", (), 200, also [NoStore] }
-    post "/v1/subjects" => subjects::register { "as policies/actions.csv allows", "register a child; display_name is encrypted at rest", subjects::NewSubject, 201, acts RegisterSubject }
-    post "/v1/subjects/{id}/competence" => subjects::competence { "as policies/actions.csv allows", "record a Gillick or mental capacity assessment", subjects::NewCompetence, 201, acts RecordCompetence }
-    post "/v1/subjects/{id}/consents" => consents::consent { "as policies/actions.csv allows", "record a consent", consents::NewConsent, 201, acts RecordConsent }
-    post "/v1/subjects/{id}/consents/{cid}/withdraw" => consents::withdraw { "as policies/actions.csv allows", "withdraw a consent from now on", (), 200, acts WithdrawConsent }
-    put "/v1/subjects/{id}/school" => subjects::school { "as policies/actions.csv allows", "change the child's recorded school (null: no school); audited, and later decisions use the new school", subjects::NewSchool, 200, acts ChangeSchool }
-    put "/v1/subjects/{id}/mappa" => mappa::mappa_status { "as policies/actions.csv allows", "set MAPPA management status", mappa::MappaStatus, 200, acts SetMappaStatus }
-    post "/v1/subjects/{id}/staff-designations" => subjects::designate { "as policies/actions.csv allows", "designate a member of staff who needs to know", subjects::NewDesignation, 201, acts DesignateStaff }
+    get "/healthz" => health::healthz { "anyone with a client certificate", "the process is up", (), 200, gives health::Health, also [NoStore] }
+    get "/readyz" => health::readyz { "anyone with a client certificate", "the database is reachable", (), 200, gives health::Ready, also [ReadinessBody] }
+    get "/v1/whoami" => health::whoami { "any", "the authenticated caller: agency (from the certificate), sub and roles (from the token)", (), 200, gives health::WhoAmI, also [NoStore] }
+    post "/v1/subjects" => subjects::register { "as policies/actions.csv allows", "register a child; display_name is encrypted at rest", subjects::NewSubject, 201, acts RegisterSubject, gives views::Created }
+    post "/v1/subjects/{id}/competence" => subjects::competence { "as policies/actions.csv allows", "record a Gillick or mental capacity assessment", subjects::NewCompetence, 201, acts RecordCompetence, gives views::Created }
+    post "/v1/subjects/{id}/consents" => consents::consent { "as policies/actions.csv allows", "record a consent", consents::NewConsent, 201, acts RecordConsent, gives views::Created }
+    post "/v1/subjects/{id}/consents/{cid}/withdraw" => consents::withdraw { "as policies/actions.csv allows", "withdraw a consent from now on", (), 200, acts WithdrawConsent, gives consents::Withdrawn }
+    put "/v1/subjects/{id}/school" => subjects::school { "as policies/actions.csv allows", "change the child's recorded school (null: no school); audited, and later decisions use the new school", subjects::NewSchool, 200, acts ChangeSchool, gives subjects::SchoolChanged }
+    put "/v1/subjects/{id}/mappa" => mappa::mappa_status { "as policies/actions.csv allows", "set MAPPA management status", mappa::MappaStatus, 200, acts SetMappaStatus, gives mappa::MappaStatusSet }
+    post "/v1/subjects/{id}/staff-designations" => subjects::designate { "as policies/actions.csv allows", "designate a member of staff who needs to know", subjects::NewDesignation, 201, acts DesignateStaff, gives views::Created }
     get "/v1/subjects/{id}/history" => history::history { "as policies/actions.csv allows", "subject access report: every disclosure of the child's records", (), 200, acts ReadAudit, gives crate::app::audit::SubjectHistory }
-    post "/v1/mappa/decisions" => mappa::mappa_decision { "as policies/actions.csv allows", "record a MAPPA forum decision", mappa::NewMappaDecision, 201, acts RecordMappaDecision }
-    post "/v1/records" => records::deposit { "the owner agency, agency kinds and roles per policies/deposit.csv", "deposit a record; the depositor of a kind with a chair (policies/record_controls.csv: strategy_meeting_minutes, only by a children_social_care team_manager) is its chair", records::NewRecord, 201, also [DeniesWithDecision] }
-    post "/v1/records/{id}/chair-permissions" => records::chair_permission { "as policies/actions.csv allows", "permit an agency to receive a record that carries a chair (strategy-meeting minutes)", records::NewChairPermission, 201, acts GrantChairPermission }
+    post "/v1/mappa/decisions" => mappa::mappa_decision { "as policies/actions.csv allows", "record a MAPPA forum decision", mappa::NewMappaDecision, 201, acts RecordMappaDecision, gives views::Created }
+    post "/v1/records" => records::deposit { "the owner agency, agency kinds and roles per policies/deposit.csv", "deposit a record; the depositor of a kind with a chair (policies/record_controls.csv: strategy_meeting_minutes, only by a children_social_care team_manager) is its chair", records::NewRecord, 201, gives records::Deposited, also [DeniesWithDecision] }
+    post "/v1/records/{id}/chair-permissions" => records::chair_permission { "as policies/actions.csv allows", "permit an agency to receive a record that carries a chair (strategy-meeting minutes)", records::NewChairPermission, 201, acts GrantChairPermission, gives records::ChairPermitted }
     get "/v1/records/{id}/disclosures" => records::disclosures { "as policies/actions.csv allows", "every decision about this record (404 for a caller the policy does not let read them)", (), 200, acts ReadRecordDisclosures, gives crate::app::records::RecordDisclosures }
     post "/v1/decisions" => disclosures::dry_run { "as disclosures", "dry run: the decision a disclosure would get (audited as a check)", disclosures::DisclosureRequest, 200, returns Decision }
     post "/v1/disclosures" => disclosures::disclose { "the records' owner agency", "disclose: 201 permit or 403 deny, both with the decision body", disclosures::DisclosureRequest, 201, returns Decision, also [DeniesWithDecision] }
-    get "/v1/inbox" => inbox::list { "any", "packets addressed to the caller's agency and role", (), 200, returns List }
+    get "/v1/inbox" => inbox::list { "any", "packets addressed to the caller's agency and role", (), 200, returns List, gives Vec<inbox::InboxItem> }
     get "/v1/inbox/{disclosure_id}" => inbox::fetch { "the addressee", "the packet: ASCII-armoured age ciphertext (application/age)", (), 200, returns Text("application/age") }
-    post "/v1/inbox/{disclosure_id}/ack" => inbox::ack { "the addressee, as policies/actions.csv allows", "acknowledge that the packet was received and read (after fetching it); the sender sees first_read_at and acknowledged_at in GET /v1/records/{id}/disclosures", (), 200, acts AcknowledgePacket }
+    post "/v1/inbox/{disclosure_id}/ack" => inbox::ack { "the addressee, as policies/actions.csv allows", "acknowledge that the packet was received and read (after fetching it); the sender sees first_read_at and acknowledged_at in GET /v1/records/{id}/disclosures", (), 200, acts AcknowledgePacket, gives inbox::Acknowledged }
     get "/v1/audit" => audit::list { "as policies/actions.csv allows", "audit entries, filtered, cursor-paged", (), 200, acts ReadAudit, query audit::Filters, gives crate::app::audit::AuditPage }
     get "/v1/audit/export.csv" => audit::export { "as policies/actions.csv allows", "the same rows as CSV, streamed", (), 200, acts ReadAudit, query audit::Filters, returns Text("text/csv") }
     get "/v1/audit/verify" => audit::verify { "as policies/actions.csv allows", "verify the hash chain", (), 200, acts ReadAudit, gives crate::audit::Verification }
     get "/v1/audit/reviews" => reviews::reviews { "as policies/actions.csv allows", "overrides awaiting review", (), 200, acts ReadAudit, gives crate::app::audit::ReviewQueue }
-    post "/v1/cases" => cases::open { "as policies/actions.csv allows", "open a case for a child, led by the caller's children's social care agency; the clocks that start at the referral start (PROCESS.md)", cases::NewCase, 201, acts OpenCase }
+    post "/v1/cases" => cases::open { "as policies/actions.csv allows", "open a case for a child, led by the caller's children's social care agency; the clocks that start at the referral start (PROCESS.md)", cases::NewCase, 201, acts OpenCase, gives views::CaseOpened }
     get "/v1/cases" => cases::list { "as policies/actions.csv allows", "the caller's agency's cases (every agency's for the partnership), with their clocks; overdue=true for the morning list", (), 200, acts ListCases, query cases::Filters, gives crate::app::cases::CaseList }
     get "/v1/cases/{id}" => cases::get { "as policies/actions.csv allows", "a case with its events, clocks, duties and links (links only to the lead agencies and the partnership)", (), 200, acts ReadCase, gives crate::app::cases::CaseView }
-    post "/v1/cases/{id}/events" => case_events::event { "as policies/actions.csv allows", "record a step of the case (never edited: a correction is a new event with a note); answers the clocks", case_events::NewEvent, 201, acts RecordCaseEvent }
-    get "/v1/reports/timeliness" => reports::timeliness { "as policies/actions.csv allows", "per clock: started, met on time, met late, overdue now, pending, median hours; format=csv for CSV", (), 200, acts ReadTimeliness, query reports::Filters, returns ObjectOrText("text/csv") }
+    post "/v1/cases/{id}/events" => case_events::event { "as policies/actions.csv allows", "record a step of the case (never edited: a correction is a new event with a note); answers the clocks", case_events::NewEvent, 201, acts RecordCaseEvent, gives views::EventRecorded }
+    get "/v1/reports/timeliness" => reports::timeliness { "as policies/actions.csv allows", "per clock: started, met on time, met late, overdue now, pending, median hours; format=csv for CSV", (), 200, acts ReadTimeliness, query reports::Filters, returns ObjectOrText("text/csv"), gives crate::cases::report::Report }
     post "/v1/audit/reviews/{seq}" => reviews::review { "as policies/actions.csv allows", "review an override", reviews::NewReview, 201, acts ReviewOverride, gives crate::app::audit::Reviewed }
 }

@@ -3,13 +3,16 @@
 //! declare their format, and the callers of an action-governed route are read from the loaded
 //! policy.
 
+use std::collections::HashMap;
+
 use axum::extract::State;
 use axum::response::Json;
 use serde_json::{Map, Value, json};
 
 use super::{Also, Returns, RouteDoc, routes};
 use crate::decision::{Family, Policy};
-use crate::state::AppState;
+use crate::state::{Agency, AppState};
+use crate::vocab::AgencyKind;
 
 /// The schema of a path parameter, from how its handler parses it: every `{name}` of the
 /// table must be declared here (the OpenAPI tests fail on one that is not).
@@ -94,6 +97,100 @@ fn without_null(mut schema: Value) -> Value {
     schema
 }
 
+/// Does this schema admit `null` (`"type": [..., "null"]`, or an `anyOf` branch)?
+fn nullable(schema: &Value) -> bool {
+    let null = json!("null");
+    match &schema["type"] {
+        Value::Array(types) => types.contains(&null),
+        t => {
+            *t == null
+                || schema["anyOf"]
+                    .as_array()
+                    .is_some_and(|any| any.iter().any(nullable))
+        }
+    }
+}
+
+/// States the text rule (`crate::text`) in a request body's schema, as the `Body` extractor
+/// applies it: every string field without a pattern, format or vocabulary of its own gets the
+/// pattern of free text (a top-level field of `extract::FREE_TEXT_FIELDS`) or of a single-line
+/// value (any other), in arrays and `anyOf` branches too.
+fn text_rule(body: &mut Value) {
+    fn apply(schema: &mut Value, pattern: &str) {
+        let Some(object) = schema.as_object_mut() else {
+            return;
+        };
+        let string = match &object.get("type") {
+            Some(Value::String(t)) => t == "string",
+            Some(Value::Array(types)) => types.contains(&json!("string")),
+            _ => false,
+        };
+        let own = ["pattern", "format", "enum", "const", "$ref"]
+            .iter()
+            .any(|k| object.contains_key(*k));
+        if string && !own {
+            object.insert("pattern".into(), json!(pattern));
+        }
+        if let Some(items) = object.get_mut("items") {
+            apply(items, pattern);
+        }
+        if let Some(Value::Array(any)) = object.get_mut("anyOf") {
+            any.iter_mut().for_each(|branch| apply(branch, pattern));
+        }
+    }
+    let single = crate::text::pattern(crate::text::Kind::SingleLine, false);
+    let free = crate::text::pattern(crate::text::Kind::FreeText, false);
+    if let Some(props) = body["properties"].as_object_mut() {
+        for (name, prop) in props {
+            let free_text = super::extract::FREE_TEXT_FIELDS.contains(&name.as_str());
+            apply(prop, if free_text { &free } else { &single });
+        }
+    }
+}
+
+/// Every agency field of a request body (`agency`, `*_agency`), which its handler checks
+/// against the configuration, gets the `enum` of the configured agencies (`school_agency`:
+/// of the schools), with `null` where the field may be null.
+fn agency_enums(doc: &mut Value, agencies: &HashMap<String, Agency>) {
+    let ids = |school: bool| -> Vec<Value> {
+        let mut ids: Vec<&str> = agencies
+            .values()
+            .filter(|a| !school || a.kind == AgencyKind::School)
+            .map(|a| a.id.as_str())
+            .collect();
+        ids.sort_unstable();
+        ids.into_iter().map(Value::from).collect()
+    };
+    let Some(paths) = doc["paths"].as_object_mut() else {
+        return;
+    };
+    for op in paths.values_mut().filter_map(Value::as_object_mut) {
+        for op in op.values_mut() {
+            // read with `pointer_mut`: indexing would add a request body to every operation
+            let Some(props) = op
+                .pointer_mut("/requestBody/content/application~1json/schema/properties")
+                .and_then(Value::as_object_mut)
+            else {
+                continue;
+            };
+            for (name, prop) in props {
+                if name != "agency" && !name.ends_with("_agency") {
+                    continue;
+                }
+                let mut allowed = ids(name == "school_agency");
+                if nullable(prop) {
+                    allowed.push(Value::Null);
+                }
+                let mut stated = json!({"enum": allowed});
+                if let Some(description) = prop.get("description") {
+                    stated["description"] = description.clone();
+                }
+                *prop = stated;
+            }
+        }
+    }
+}
+
 /// One query parameter per property of the (hoisted) query schema.
 fn query_parameters(schema: &Value) -> Vec<Value> {
     let required: Vec<&str> = schema["required"]
@@ -117,18 +214,20 @@ fn query_parameters(schema: &Value) -> Vec<Value> {
 fn responses(r: &RouteDoc, schemas: &mut Map<String, Value>) -> Value {
     let schema = |name: &str| json!({"$ref": format!("#/components/schemas/{name}")});
     let problem = json!({"application/problem+json": {"schema": schema("Problem")}});
-    let success = match (r.returns, r.gives.clone()) {
-        (Returns::Object, Some(typed)) => {
-            json!({"application/json": {"schema": hoist(schemas, typed)}})
+    // the typed result's schema where the route gives one, else what `returns` says
+    let typed = r.gives.clone().map(|typed| hoist(schemas, typed));
+    let json_schema = |default: Value| typed.clone().unwrap_or(default);
+    let success = match r.returns {
+        Returns::Object => {
+            json!({"application/json": {"schema": json_schema(json!({"type": "object"}))}})
         }
-        (Returns::Object, None) => json!({"application/json": {"schema": {"type": "object"}}}),
-        (Returns::List, _) => {
-            json!({"application/json": {"schema": {"type": "array", "items": {"type": "object"}}}})
-        }
-        (Returns::Decision, _) => json!({"application/json": {"schema": schema("Decision")}}),
-        (Returns::Text(media), _) => json!({ media: {"schema": {"type": "string"}} }),
-        (Returns::ObjectOrText(media), _) => json!({
-            "application/json": {"schema": {"type": "object"}},
+        Returns::List => json!({"application/json": {"schema": json_schema(
+            json!({"type": "array", "items": {"type": "object"}})
+        )}}),
+        Returns::Decision => json!({"application/json": {"schema": schema("Decision")}}),
+        Returns::Text(media) => json!({ media: {"schema": {"type": "string"}} }),
+        Returns::ObjectOrText(media) => json!({
+            "application/json": {"schema": json_schema(json!({"type": "object"}))},
             media: {"schema": {"type": "string"}},
         }),
     };
@@ -269,7 +368,8 @@ fn document(policy: Option<&Policy>) -> Value {
             "parameters": params,
             "responses": responses(&r, &mut schemas),
         });
-        if let Some(schema) = r.body.clone() {
+        if let Some(mut schema) = r.body.clone() {
+            text_rule(&mut schema);
             op["requestBody"] = json!({"required": true, "content": {"application/json": {
                 "schema": hoist(&mut schemas, schema)}}});
         }
@@ -296,7 +396,10 @@ fn document(policy: Option<&Policy>) -> Value {
     })
 }
 
-/// `GET /openapi.json`: the document with the loaded policy's callers.
+/// `GET /openapi.json`: the document with the loaded policy's callers and the configured
+/// agencies.
 pub(super) async fn serve(State(state): State<AppState>) -> Json<Value> {
-    Json(openapi_with(&state.policy))
+    let mut doc = openapi_with(&state.policy);
+    agency_enums(&mut doc, &state.agencies);
+    Json(doc)
 }

@@ -35,7 +35,37 @@ pub(crate) struct NewRecord {
     subject_id: SubjectId,
     kind: RecordKind,
     subject_role: SubjectRole,
+    /// At least one section; a section's content is any JSON value but null.
+    #[schemars(schema_with = "section_contents")]
     sections: BTreeMap<Section, Value>,
+}
+
+/// The schema of a record's sections: the map's own, with at least one section and no null
+/// content. A section's content is any JSON value (`SectionContent`, recursive) whose strings
+/// are free text and whose object keys are single-line, as the `Body` extractor checks.
+fn section_contents(generator: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    let mut schema = <BTreeMap<Section, Value> as schemars::JsonSchema>::json_schema(generator);
+    let any = "#/$defs/SectionContent";
+    let single = crate::text::pattern(crate::text::Kind::SingleLine, false);
+    let free = crate::text::pattern(crate::text::Kind::FreeText, false);
+    let definition = json!({"anyOf": [
+        {"type": "string", "pattern": free},
+        {"type": ["number", "boolean", "null"]},
+        {"type": "array", "items": {"$ref": any}},
+        {"type": "object", "propertyNames": {"pattern": single}, "additionalProperties": {"$ref": any}},
+    ]});
+    generator
+        .definitions_mut()
+        .insert("SectionContent".into(), definition);
+    let content = json!({"allOf": [{"$ref": any}], "not": {"type": "null"}});
+    if let Some(props) = schema.get_mut("properties").and_then(Value::as_object_mut) {
+        props.values_mut().for_each(|p| *p = content.clone());
+    }
+    if schema.get("additionalProperties") != Some(&Value::Bool(false)) {
+        schema.insert("additionalProperties".into(), content);
+    }
+    schema.insert("minProperties".into(), json!(1));
+    schema
 }
 
 pub(crate) async fn deposit(
@@ -138,10 +168,37 @@ pub(crate) async fn deposit(
     tx.finish().await?;
     Ok((
         StatusCode::CREATED,
-        Json(json!({"id": record, "kind": body.kind, "sections": sections, "chair": chair.map(|c| c.1),
-            "duties": duties, "audit_seq": seq})),
+        Json(Deposited {
+            id: record,
+            kind: body.kind,
+            sections,
+            chair: chair.map(|c| c.1),
+            duties,
+            audit_seq: seq,
+        }),
     )
         .into_response())
+}
+
+/// A record deposited: its sections, its chair (the depositor, for a kind that carries one)
+/// and the duties it set off.
+#[derive(Debug, serde::Serialize, schemars::JsonSchema)]
+pub(crate) struct Deposited {
+    #[schemars(with = "RecordId")]
+    id: String,
+    kind: RecordKind,
+    sections: Vec<Section>,
+    chair: Option<String>,
+    duties: Vec<crate::app::views::DutyView>,
+    audit_seq: i64,
+}
+
+/// A chair's permission recorded.
+#[derive(Debug, serde::Serialize, schemars::JsonSchema)]
+pub(crate) struct ChairPermitted {
+    record_id: RecordId,
+    recipient_agency: AgencyId,
+    audit_seq: i64,
 }
 
 #[derive(Debug, Deserialize, schemars::JsonSchema)]
@@ -155,7 +212,7 @@ pub(crate) async fn chair_permission(
     State(state): State<AppState>,
     Path(record): Path<RecordId>,
     Body(body): Body<NewChairPermission>,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
+) -> Result<(StatusCode, Json<ChairPermitted>), ApiError> {
     configured_agency(&state, "recipient_agency", &body.recipient_agency)?;
     let row = with_db!(&state.db, pool => {
         sqlx::query("SELECT subject_id, owner_agency, kind, chair_agency, chair_sub FROM records WHERE id = $1")
@@ -210,9 +267,11 @@ pub(crate) async fn chair_permission(
     let seq = commit_with(tx, entry).await?;
     Ok((
         StatusCode::CREATED,
-        Json(
-            json!({"record_id": record, "recipient_agency": body.recipient_agency, "audit_seq": seq}),
-        ),
+        Json(ChairPermitted {
+            record_id: record,
+            recipient_agency: body.recipient_agency,
+            audit_seq: seq,
+        }),
     ))
 }
 

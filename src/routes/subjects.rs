@@ -7,13 +7,14 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use chrono::{NaiveDate, Utc};
 use serde::Deserialize;
-use serde_json::{Value, json};
+use serde_json::json;
 use sqlx::Row;
 
 use super::extract::{
     Body, Path, Relation, commit_with, configured_agency, invalid, may_somewhere, new_id,
     not_permitted, require, require_as, store_failed,
 };
+use super::views::Created;
 use crate::audit::Entry;
 use crate::db::{now, ts};
 use crate::decision::facts::london_date;
@@ -48,8 +49,11 @@ pub(crate) struct NewSubject {
     #[serde(default)]
     school_agency: Option<AgencyId>,
     #[serde(default)]
+    #[schemars(length(max = 200))]
     local_authority: Option<String>,
+    /// Trimmed; blank means none.
     #[serde(default)]
+    #[schemars(length(max = 200))]
     display_name: Option<String>,
 }
 
@@ -57,7 +61,7 @@ pub(crate) async fn register(
     principal: Principal,
     State(state): State<AppState>,
     Body(body): Body<NewSubject>,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
+) -> Result<(StatusCode, Json<Created>), ApiError> {
     require(&state, &principal, Action::RegisterSubject)?;
     if body.date_of_birth > today() {
         return Err(invalid("date_of_birth", "is in the future"));
@@ -68,7 +72,7 @@ pub(crate) async fn register(
     if body
         .local_authority
         .as_deref()
-        .is_some_and(|l| l.len() > 200)
+        .is_some_and(|l| l.chars().count() > 200)
     {
         return Err(invalid("local_authority", "is longer than 200 characters"));
     }
@@ -119,7 +123,10 @@ pub(crate) async fn register(
     .await?;
     Ok((
         StatusCode::CREATED,
-        Json(json!({"id": subject, "audit_seq": seq})),
+        Json(Created {
+            id: subject,
+            audit_seq: seq,
+        }),
     ))
 }
 
@@ -158,7 +165,7 @@ pub(crate) async fn school(
     State(state): State<AppState>,
     Path(subject): Path<SubjectId>,
     Body(body): Body<NewSchool>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<SchoolChanged>, ApiError> {
     if !may_somewhere(&state, &principal, Action::ChangeSchool) {
         return Err(not_permitted(&principal, Action::ChangeSchool));
     }
@@ -197,10 +204,21 @@ pub(crate) async fn school(
             .detail(json!({"from": previous, "to": body.school_agency})),
     )
     .await?;
-    Ok(Json(json!({
-        "subject_id": subject, "school_agency": body.school_agency,
-        "previous_school_agency": previous, "audit_seq": seq,
-    })))
+    Ok(Json(SchoolChanged {
+        subject_id: subject,
+        school_agency: body.school_agency,
+        previous_school_agency: previous,
+        audit_seq: seq,
+    }))
+}
+
+/// `PUT /v1/subjects/{id}/school` answered: the school from now on and the one before.
+#[derive(Debug, serde::Serialize, schemars::JsonSchema)]
+pub(crate) struct SchoolChanged {
+    subject_id: SubjectId,
+    school_agency: Option<String>,
+    previous_school_agency: Option<String>,
+    audit_seq: i64,
 }
 
 #[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq, schemars::JsonSchema)]
@@ -223,7 +241,7 @@ pub(crate) async fn competence(
     State(state): State<AppState>,
     Path(subject): Path<SubjectId>,
     Body(body): Body<NewCompetence>,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
+) -> Result<(StatusCode, Json<Created>), ApiError> {
     require(&state, &principal, Action::RecordCompetence)?;
     if body.assessed_on > today() {
         return Err(invalid("assessed_on", "is in the future"));
@@ -263,14 +281,19 @@ pub(crate) async fn competence(
     .await?;
     Ok((
         StatusCode::CREATED,
-        Json(json!({"id": row, "audit_seq": seq})),
+        Json(Created {
+            id: row,
+            audit_seq: seq,
+        }),
     ))
 }
 
 #[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct NewDesignation {
+    #[schemars(length(max = 200), extend("pattern" = crate::text::pattern(crate::text::Kind::SingleLine, true)))]
     staff_sub: String,
+    #[schemars(extend("pattern" = crate::text::pattern(crate::text::Kind::FreeText, true)))]
     reason: String,
 }
 
@@ -279,12 +302,12 @@ pub(crate) async fn designate(
     State(state): State<AppState>,
     Path(subject): Path<SubjectId>,
     Body(body): Body<NewDesignation>,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
+) -> Result<(StatusCode, Json<Created>), ApiError> {
     if !may_somewhere(&state, &principal, Action::DesignateStaff) {
         return Err(not_permitted(&principal, Action::DesignateStaff));
     }
     let staff = body.staff_sub.trim();
-    if staff.is_empty() || staff.len() > 200 {
+    if staff.is_empty() || staff.chars().count() > 200 {
         return Err(invalid(
             "staff_sub",
             "must name the member of staff (1 to 200 characters)",
@@ -329,7 +352,10 @@ pub(crate) async fn designate(
     let seq = commit_with(tx, entry).await?;
     Ok((
         StatusCode::CREATED,
-        Json(json!({"id": row, "audit_seq": seq})),
+        Json(Created {
+            id: row,
+            audit_seq: seq,
+        }),
     ))
 }
 
