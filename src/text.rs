@@ -55,13 +55,13 @@ pub fn pattern(kind: Kind, non_blank: bool) -> String {
     }
 }
 
-/// Why `text` is refused as `kind`, naming the first offending character, or `None`.
-
-/// A single-line query value as a schema pattern: what `routes::extract::check_query` lets through (one line,
-/// no control character, no Unicode line separator, no bidirectional override).
+/// A single-line query value as a schema pattern: what `routes::extract::check_query` lets
+/// through (one line, no control character, no Unicode line separator, no bidirectional
+/// override).
 pub const QUERY_TEXT: &str =
     "^[^\\u0000-\\u001F\\u007F-\\u009F\\u2028\\u2029\\u202A-\\u202E\\u2066-\\u2069]*$";
 
+/// Why `text` is refused as `kind`, naming the first offending character, or `None`.
 pub fn problem(text: &str, kind: Kind) -> Option<String> {
     let c = text.chars().find(|&c| refused(c, kind))?;
     let what = match c {
