@@ -26,8 +26,17 @@ use crate::on_tx;
 use crate::state::AppState;
 use crate::vocab::{Action, CaseOutcome, EventKind};
 
+/// The schema states what `cases::rules` refuses of the event alone: an outcome with
+/// `outcome_recorded` and with no other kind (its rationale's least length is policy,
+/// `rationale_min_chars`, counted after trimming).
 #[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(extend(
+    "if" = {"properties": {"kind": {"const": "outcome_recorded"}}, "required": ["kind"]},
+    "then" = {"required": ["outcome", "rationale"],
+              "properties": {"outcome": {"type": "string"}, "rationale": {"type": "string"}}},
+    "else" = {"properties": {"outcome": {"type": "null"}}}
+))]
 pub(crate) struct NewEvent {
     kind: EventKind,
     occurred_at: DateTime<Utc>,
