@@ -55,6 +55,15 @@ impl Tally {
         self.answers.iter().filter(|a| a.status == 201)
     }
 
+    /// The longest any request of the load waited for its answer.
+    fn slowest(&self) -> Duration {
+        self.answers
+            .iter()
+            .map(|a| a.took)
+            .max()
+            .unwrap_or_default()
+    }
+
     fn statuses(&self) -> BTreeMap<u16, usize> {
         let mut by = BTreeMap::new();
         for a in &self.answers {
@@ -467,12 +476,7 @@ async fn postgres_connections_fail_mid_load() {
         refused.statuses()
     );
     // each refusal within seconds: not after the pool's whole wait for a connection
-    let slowest = refused
-        .answers
-        .iter()
-        .map(|a| a.took)
-        .max()
-        .unwrap_or_default();
+    let slowest = refused.slowest();
     assert!(
         slowest <= STALLED_ANSWER,
         "while connections are refused a disclosure took {slowest:?} (at most {STALLED_ANSWER:?})"
@@ -626,12 +630,7 @@ impl<'a> Actors<'a> {
             "{fault}: no disclosure of the load was refused: {:?}",
             load.statuses()
         );
-        let slowest = load
-            .answers
-            .iter()
-            .map(|a| a.took)
-            .max()
-            .unwrap_or_default();
+        let slowest = load.slowest();
         assert!(
             slowest <= STALLED_ANSWER,
             "{fault}: a disclosure of the load took {slowest:?} (at most {STALLED_ANSWER:?})"
