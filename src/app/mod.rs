@@ -11,6 +11,7 @@
 //! - [`cases`]: a case and the list of cases, read.
 //! - [`disclosures`]: a disclosure and its dry run.
 //! - [`duties`]: the duties to notify a step sets off, carried out in its write action.
+//! - [`inbox`]: a practitioner's packets: listed, fetched, acknowledged.
 //! - [`records`]: what the owner agency is told of its record's disclosures.
 //! - `share`: the one sharing pipeline, through which a disclosure, a duty's notice and the
 //!   forum's notification of either (RULES 5) go out: sealed, stored if the child's facts are
@@ -21,6 +22,7 @@ pub mod audit;
 pub mod cases;
 pub mod disclosures;
 pub mod duties;
+pub mod inbox;
 pub mod records;
 mod share;
 pub mod views;

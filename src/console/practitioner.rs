@@ -10,10 +10,10 @@ use axum::response::{IntoResponse, Redirect};
 use super::session::{Session, check_csrf};
 use super::view::{Frame, PageResult, Refusal, page, refused};
 use super::{Posted, fields};
+use crate::app::inbox::{self, InboxItem};
 use crate::error::ApiError;
 use crate::ids::{DisclosureId, RecordId};
 use crate::routes::extract::{Path, path_id};
-use crate::routes::inbox::{self, InboxItem};
 use crate::state::AppState;
 
 /// An inbox line as the page shows it.
@@ -64,7 +64,7 @@ struct Inbox {
 
 /// The packets `session`'s person may fetch, as `GET /v1/inbox` lists them.
 async fn listed(state: &AppState, session: &Session) -> Result<Vec<Line>, Refusal> {
-    let axum::Json(items) = inbox::list(session.principal.clone(), State(state.clone()))
+    let items = inbox::list(state, &session.principal)
         .await
         .map_err(refused)?;
     Ok(items.into_iter().map(|i| line(state, i)).collect())
@@ -98,17 +98,9 @@ pub async fn packet(
 ) -> PageResult {
     let Path(id) = id.map_err(refused)?;
     // the API's fetch: 404 for anyone but the addressee, audited, stamps the first read
-    let fetched = inbox::fetch(
-        session.principal.clone(),
-        State(state.clone()),
-        Path(id.clone()),
-    )
-    .await
-    .map_err(refused)?;
-    let bytes = axum::body::to_bytes(fetched.into_body(), 1 << 22)
+    let armored = inbox::fetch(&state, &session.principal, id.clone())
         .await
-        .map_err(|e| refused(crate::error::ApiError::internal(e)))?;
-    let armored = String::from_utf8_lossy(&bytes).into_owned();
+        .map_err(refused)?;
     let item = listed(&state, &session)
         .await?
         .into_iter()
@@ -138,7 +130,7 @@ pub async fn acknowledge(
     let form = fields(posted)?;
     check_csrf(&session, form.get("csrf"))?;
     let Path(id) = id.map_err(refused)?;
-    inbox::ack(session.principal.clone(), State(state), Path(id.clone()))
+    inbox::acknowledge(&state, &session.principal, id.clone())
         .await
         .map(drop)
         .map_err(refused)?;

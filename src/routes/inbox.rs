@@ -1,237 +1,41 @@
-//! `GET /v1/inbox`: the packets addressed to the caller's agency and role (and to the caller
-//! by `sub` where a packet names one); fetching one, and acknowledging it (PROCESS.md).
+//! `GET /v1/inbox`, a packet fetched and acknowledged: the HTTP side of `app::inbox`.
 
 use axum::Json;
 use axum::extract::State;
-use axum::http::{StatusCode, header};
+use axum::http::header;
 use axum::response::{IntoResponse, Response};
-use chrono::{DateTime, Utc};
-use serde::Serialize;
-use sqlx::Row;
 
-use super::extract::{Path, commit_with, store_failed};
-use crate::audit::Entry;
-use crate::db::{now, ts};
+use super::extract::Path;
+pub(crate) use crate::app::inbox::{Acknowledged, InboxItem};
 use crate::error::ApiError;
 use crate::identity::Principal;
+use crate::ids::DisclosureId;
 use crate::state::AppState;
-use crate::{on_tx, with_db};
-
-/// A packet as its addressee sees it, before its content is sent.
-struct Addressed {
-    subject: String,
-    record_ids: Vec<String>,
-    from: String,
-    to: String,
-    to_role: Option<String>,
-    to_sub: Option<String>,
-    sha: String,
-    armored: String,
-    first_read_at: Option<String>,
-}
-
-impl Addressed {
-    /// The audit entry of `action` on this packet by its addressee.
-    fn entry(&self, principal: &Principal, action: &str, disclosure: &str) -> Entry {
-        let mut entry = Entry::new(principal, action).subject(&self.subject);
-        entry.record_ids = self.record_ids.clone();
-        entry.owner_agencies = vec![self.from.clone()];
-        entry.recipient_agency = Some(self.to.clone());
-        entry.recipient_role = self.to_role.clone();
-        entry.recipient_sub = self.to_sub.clone();
-        entry.packet_sha256 = Some(format!("sha256:{}", self.sha));
-        entry.detail = serde_json::json!({"disclosure_id": disclosure});
-        entry
-    }
-}
-
-/// The packet `disclosure` if the caller is its addressee (agency, role, and `sub` where
-/// named); anyone else, and an unknown id, 404 alike.
-async fn addressed(
-    state: &AppState,
-    principal: &Principal,
-    disclosure: &str,
-) -> Result<Addressed, ApiError> {
-    let row = with_db!(&state.db, pool => {
-        sqlx::query(
-            "SELECT subject_id, record_ids, from_agency, to_agency, to_role, to_sub, sha256, armored, \
-             first_read_at FROM packets WHERE disclosure_id = $1")
-            .bind(disclosure)
-            .fetch_optional(pool)
-            .await?
-            .map(|r| -> Result<_, sqlx::Error> {
-                let ids: String = r.try_get("record_ids")?;
-                Ok(Addressed {
-                    subject: r.try_get("subject_id")?,
-                    record_ids: serde_json::from_str(&ids).unwrap_or_default(),
-                    from: r.try_get("from_agency")?,
-                    to: r.try_get("to_agency")?,
-                    to_role: r.try_get("to_role")?,
-                    to_sub: r.try_get("to_sub")?,
-                    sha: r.try_get("sha256")?,
-                    armored: r.try_get("armored")?,
-                    first_read_at: r.try_get("first_read_at")?,
-                })
-            })
-            .transpose()?
-    });
-    let roles = principal.roles_text();
-    row.filter(|p| {
-        p.to == *principal.agency
-            && p.to_role.as_deref().is_none_or(|r| roles.contains(&r))
-            && p.to_sub.as_deref().is_none_or(|s| s == principal.sub)
-    })
-    .ok_or_else(|| ApiError::not_found(format!("no packet {disclosure} addressed to you")))
-}
-
-/// The packet, only to its addressee (agency, role, and `sub` where named); anyone else 404.
-/// The read is audited, and the first read stamps the packet's `first_read_at`, before the
-/// packet is sent.
-pub(crate) async fn fetch(
-    principal: Principal,
-    State(state): State<AppState>,
-    Path(disclosure): Path<crate::ids::DisclosureId>,
-) -> Result<Response, ApiError> {
-    let packet = addressed(&state, &principal, &disclosure).await?;
-    let mut tx = state.writer.begin().await?;
-    on_tx!(&mut tx, c => sqlx::query(
-        "UPDATE packets SET first_read_at = $2 WHERE disclosure_id = $1 AND first_read_at IS NULL")
-        .bind(&disclosure)
-        .bind(ts(now()))
-        .execute(&mut **c)
-        .await
-        .map(drop)
-        .map_err(store_failed)?);
-    commit_with(tx, packet.entry(&principal, "packet.read", &disclosure)).await?;
-    Ok(([(header::CONTENT_TYPE, "application/age")], packet.armored).into_response())
-}
-
-/// `POST /v1/inbox/{disclosure_id}/ack`: the addressee records that the packet was received
-/// and read (PROCESS.md, Acknowledgement). Only a packet already fetched can be acknowledged
-/// (409 `packet_not_read`); the first acknowledgement is kept, a repeat is audited and answers
-/// the same instants.
-pub(crate) async fn ack(
-    principal: Principal,
-    State(state): State<AppState>,
-    Path(disclosure): Path<crate::ids::DisclosureId>,
-) -> Result<Json<Acknowledged>, ApiError> {
-    super::extract::require(&state, &principal, crate::vocab::Action::AcknowledgePacket)?;
-    let packet = addressed(&state, &principal, &disclosure).await?;
-    let Some(first_read_at) = packet.first_read_at.clone() else {
-        return Err(ApiError::new(
-            StatusCode::CONFLICT,
-            "packet_not_read",
-            format!("packet {disclosure} has not been fetched yet: fetch it, then acknowledge it"),
-        ));
-    };
-    let mut tx = state.writer.begin().await?;
-    // set once: a repeat (or a racing first acknowledgement) keeps the instant already stored
-    let acknowledged_at: String = on_tx!(&mut tx, c => {
-        sqlx::query(
-            "UPDATE packets SET acknowledged_at = $2 WHERE disclosure_id = $1 AND acknowledged_at IS NULL")
-            .bind(&disclosure)
-            .bind(ts(now()))
-            .execute(&mut **c)
-            .await
-            .map_err(store_failed)?;
-        sqlx::query("SELECT acknowledged_at FROM packets WHERE disclosure_id = $1")
-            .bind(&disclosure)
-            .fetch_one(&mut **c)
-            .await
-            .and_then(|r| r.try_get("acknowledged_at"))
-            .map_err(store_failed)?
-    });
-    let seq = commit_with(tx, packet.entry(&principal, "packet.ack", &disclosure)).await?;
-    Ok(Json(Acknowledged {
-        disclosure_id: disclosure,
-        first_read_at,
-        acknowledged_at,
-        audit_seq: seq,
-    }))
-}
-
-/// A packet acknowledged: when it was first fetched and when acknowledged (the first time).
-#[derive(Debug, Serialize, schemars::JsonSchema)]
-pub(crate) struct Acknowledged {
-    disclosure_id: crate::ids::DisclosureId,
-    #[schemars(with = "DateTime<Utc>")]
-    first_read_at: String,
-    #[schemars(with = "DateTime<Utc>")]
-    acknowledged_at: String,
-    audit_seq: i64,
-}
-
-/// One packet waiting for the caller: identifiers only, the content is in the packet.
-#[derive(Debug, Serialize, schemars::JsonSchema)]
-pub struct InboxItem {
-    #[schemars(with = "crate::ids::DisclosureId")]
-    pub disclosure_id: String,
-    #[schemars(with = "crate::ids::SubjectId")]
-    pub subject_id: String,
-    #[schemars(with = "Vec<crate::ids::RecordId>")]
-    pub record_ids: Vec<String>,
-    /// The first record's kind (`case_notification` for a duty's notification about a case).
-    pub record_kind: String,
-    pub from_agency: String,
-    pub to_agency: String,
-    #[schemars(with = "Option<crate::vocab::Role>")]
-    pub to_role: Option<String>,
-    pub to_sub: Option<String>,
-    #[schemars(with = "crate::vocab::Purpose")]
-    pub purpose: String,
-    #[schemars(with = "crate::vocab::Basis")]
-    pub basis: String,
-    pub view: String,
-    pub issued_at: DateTime<Utc>,
-    pub sha256: String,
-    /// When the addressee first fetched the packet, and when they acknowledged it (null: not yet).
-    #[schemars(with = "Option<DateTime<Utc>>")]
-    pub first_read_at: Option<String>,
-    #[schemars(with = "Option<DateTime<Utc>>")]
-    pub acknowledged_at: Option<String>,
-}
-
-const INBOX: &str = "SELECT disclosure_id, subject_id, record_ids, record_kind, from_agency, \
-     to_agency, to_role, to_sub, purpose, basis, view, issued_at, sha256, first_read_at, \
-     acknowledged_at FROM packets WHERE to_agency = $1 AND (to_sub IS NULL OR to_sub = $2) \
-     AND (to_role IS NULL OR $3 LIKE '%\"' || to_role || '\"%') \
-     ORDER BY issued_at DESC, disclosure_id LIMIT 1000";
 
 pub(crate) async fn list(
     principal: Principal,
     State(state): State<AppState>,
 ) -> Result<Json<Vec<InboxItem>>, ApiError> {
-    // the caller's roles as a JSON array: role names are vocabulary, so `"role"` matches exactly
-    let roles = serde_json::to_string(&principal.roles_text()).map_err(ApiError::internal)?;
-    let rows: Vec<InboxItem> = with_db!(&state.db, pool => {
-        let rows = sqlx::query(INBOX)
-            .bind(&*principal.agency)
-            .bind(&principal.sub)
-            .bind(&roles)
-            .fetch_all(pool)
-            .await?;
-        rows.iter()
-            .map(|r| -> Result<InboxItem, sqlx::Error> {
-                let ids: String = r.try_get("record_ids")?;
-                Ok(InboxItem {
-                    disclosure_id: r.try_get("disclosure_id")?,
-                    subject_id: r.try_get("subject_id")?,
-                    record_ids: serde_json::from_str(&ids).unwrap_or_default(),
-                    record_kind: r.try_get("record_kind")?,
-                    from_agency: r.try_get("from_agency")?,
-                    to_agency: r.try_get("to_agency")?,
-                    to_role: r.try_get("to_role")?,
-                    to_sub: r.try_get("to_sub")?,
-                    purpose: r.try_get("purpose")?,
-                    basis: r.try_get("basis")?,
-                    view: r.try_get("view")?,
-                    issued_at: r.try_get("issued_at")?,
-                    sha256: r.try_get("sha256")?,
-                    first_read_at: r.try_get("first_read_at")?,
-                    acknowledged_at: r.try_get("acknowledged_at")?,
-                })
-            })
-            .collect::<Result<Vec<_>, _>>()?
-    });
-    Ok(Json(rows))
+    crate::app::inbox::list(&state, &principal).await.map(Json)
+}
+
+/// The packet as `application/age`, only to its addressee (anyone else 404).
+pub(crate) async fn fetch(
+    principal: Principal,
+    State(state): State<AppState>,
+    Path(disclosure): Path<DisclosureId>,
+) -> Result<Response, ApiError> {
+    let armored = crate::app::inbox::fetch(&state, &principal, disclosure).await?;
+    Ok(([(header::CONTENT_TYPE, "application/age")], armored).into_response())
+}
+
+/// `POST /v1/inbox/{disclosure_id}/ack`.
+pub(crate) async fn ack(
+    principal: Principal,
+    State(state): State<AppState>,
+    Path(disclosure): Path<DisclosureId>,
+) -> Result<Json<Acknowledged>, ApiError> {
+    crate::app::inbox::acknowledge(&state, &principal, disclosure)
+        .await
+        .map(Json)
 }
