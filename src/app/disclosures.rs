@@ -109,9 +109,9 @@ impl TryFrom<DisclosureRequest> for Disclosure {
     }
 }
 
-/// A decision made and audited: a dry run's answer, or a disclosure's refusal. It holds the
-/// whole evaluation, as the audit entry does; the requester is shown it through the API's
-/// decision body (`views::decision_body`).
+/// A decision made and audited: a dry run's answer, or a disclosure's refusal, as the
+/// requester is told it (`Decision::as_told`: a requester who may not disclose a record learns
+/// that alone); the audit entry holds the whole evaluation.
 #[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct Decided {
     #[serde(flatten)]
@@ -220,7 +220,7 @@ async fn check_once(
     let entry = entry_for(principal, "decision.check", &loaded.facts, &decision);
     let seq = audit_if_current(state, &loaded, entry).await?;
     Ok(seq.map(|audit_seq| Decided {
-        decision,
+        decision: decision.as_told(),
         audit_seq,
     }))
 }
@@ -257,7 +257,7 @@ async fn disclose_once(
         let seq = audit_if_current(state, &loaded, entry).await?;
         return Ok(seq.map(|audit_seq| {
             Attempt::Denied(Decided {
-                decision,
+                decision: decision.as_told(),
                 audit_seq,
             })
         }));

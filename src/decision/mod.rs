@@ -199,17 +199,16 @@ impl Decision {
     /// (`not_record_owner`) learns that alone: every other rule was judged on facts about the
     /// child (its school, age, MAPPA status, consents, the record's sections) that only the
     /// owner may read, so none of them, and no section name, is in the answer. The audit
-    /// entry keeps the whole evaluation for the IG officer.
-    pub fn as_told(&self) -> std::borrow::Cow<'_, Decision> {
-        use std::borrow::Cow;
+    /// entry, written before, keeps the whole evaluation for the IG officer.
+    pub fn as_told(self) -> Decision {
         if !self
             .reasons
             .iter()
             .any(|r| r.code == ReasonCode::NotRecordOwner)
         {
-            return Cow::Borrowed(self);
+            return self;
         }
-        Cow::Owned(Decision {
+        Decision {
             decision: Outcome::Deny,
             view: None,
             sections_released: Vec::new(),
@@ -221,9 +220,9 @@ impl Decision {
                     .into(),
             }],
             obligations: Vec::new(),
-            policy_version: self.policy_version.clone(),
+            policy_version: self.policy_version,
             released_by_record: BTreeMap::new(),
-        })
+        }
     }
 }
 
@@ -253,7 +252,7 @@ mod tests {
     #[test]
     fn a_non_owner_is_told_only_that_it_is_not_the_owner() {
         let d = decision(&[ReasonCode::NotPupilOfSchool, ReasonCode::NotRecordOwner]);
-        let told = d.as_told();
+        let told = d.clone().as_told();
         assert_eq!(told.codes(), vec![ReasonCode::NotRecordOwner]);
         assert!(!told.reasons[0].message.contains("riverside"));
         assert_eq!((told.view, told.sections_withheld.len()), (None, 0));
@@ -263,7 +262,7 @@ mod tests {
     #[test]
     fn an_owner_is_told_every_failed_rule() {
         let d = decision(&[ReasonCode::NotPupilOfSchool, ReasonCode::ConsentNotFound]);
-        let told = d.as_told();
+        let told = d.clone().as_told();
         assert_eq!(told.codes(), d.codes());
         assert_eq!(told.sections_withheld, d.sections_withheld);
     }

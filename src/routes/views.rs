@@ -5,10 +5,9 @@ use serde_json::{Value, json};
 
 use crate::decision::Decision;
 
-/// The decision body of API.md (permit or deny), as the requester is told it
-/// ([`Decision::as_told`]: a non-owner learns only that it is not the owner).
+/// The decision body of API.md (permit or deny). The application layer gives a decision as
+/// the requester is told it (`Decision::as_told`).
 pub fn decision_body(d: &Decision, disclosure_id: Option<&str>, audit_seq: i64) -> Value {
-    let d = d.as_told();
     json!({
         "decision": d.decision,
         "view": d.view,
