@@ -55,6 +55,21 @@ impl Tally {
         self.answers.iter().filter(|a| a.status == 201)
     }
 
+    /// Under a fault: every answer a 201 or a 503, some 503, and none slower than `limit`.
+    fn assert_refused_within(&self, phase: &str, limit: Duration) {
+        self.assert_only_201_or_503(phase);
+        assert!(
+            self.count(503) > 0,
+            "{phase}: no disclosure was answered 503: {:?}",
+            self.statuses()
+        );
+        let slowest = self.slowest();
+        assert!(
+            slowest <= limit,
+            "{phase}: a disclosure took {slowest:?} (at most {limit:?})"
+        );
+    }
+
     /// The longest any request of the load waited for its answer.
     fn slowest(&self) -> Duration {
         self.answers
@@ -469,18 +484,8 @@ async fn postgres_connections_fail_mid_load() {
     allow_connections(&mut admin, &database, false).await;
     terminate_backends(&mut admin, &database).await;
     let refused = load_for(clients(), &sw, &record, Duration::from_secs(2)).await;
-    refused.assert_only_201_or_503("while connections are refused");
-    assert!(
-        refused.count(503) > 0,
-        "connections were refused but no disclosure was answered 503: {:?}",
-        refused.statuses()
-    );
     // each refusal within seconds: not after the pool's whole wait for a connection
-    let slowest = refused.slowest();
-    assert!(
-        slowest <= STALLED_ANSWER,
-        "while connections are refused a disclosure took {slowest:?} (at most {STALLED_ANSWER:?})"
-    );
+    refused.assert_refused_within("while connections are refused", STALLED_ANSWER);
     let (status, body) = readyz(&csc).await;
     assert_eq!(status, 503, "/readyz while connections are refused: {body}");
     // reads are 503 too, never 500
@@ -624,17 +629,8 @@ impl<'a> Actors<'a> {
             Duration::from_secs(3),
         )
         .await;
-        load.assert_only_201_or_503(fault);
-        assert!(
-            load.count(503) > 0,
-            "{fault}: no disclosure of the load was refused: {:?}",
-            load.statuses()
-        );
+        load.assert_refused_within(fault, STALLED_ANSWER);
         let slowest = load.slowest();
-        assert!(
-            slowest <= STALLED_ANSWER,
-            "{fault}: a disclosure of the load took {slowest:?} (at most {STALLED_ANSWER:?})"
-        );
         println!(
             "{fault}: a disclosure refused in {:?}, the inbox answered {read_status} in \
              {read_took:?}, /readyz 503 in {ready_took:?} ({body}); a load of 8 clients got \
