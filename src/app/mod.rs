@@ -8,21 +8,27 @@
 //!
 //! - [`audit`]: the audit log, the chain's verification, the override reviews and a child's
 //!   subject access report, for IG officers.
-//! - [`cases`]: a case and the list of cases, read.
+//! - [`audit_csv`]: the audit log as CSV, streamed.
+//! - [`cases`]: a case opened, its steps recorded, a case and the list of cases read.
 //! - [`disclosures`]: a disclosure and its dry run.
 //! - [`duties`]: the duties to notify a step sets off, carried out in its write action.
 //! - [`inbox`]: a practitioner's packets: listed, fetched, acknowledged.
 //! - [`records`]: what the owner agency is told of its record's disclosures.
+//! - [`reports`]: the timeliness report.
 //! - `share`: the one sharing pipeline, through which a disclosure, a duty's notice and the
 //!   forum's notification of either (RULES 5) go out: sealed, stored if the child's facts are
 //!   current, audited.
 //! - [`views`]: how an audit entry and a duty are shown.
+//! - [`waiting`]: what waits for a person (the console's start page), counted.
 
 pub mod audit;
+pub mod audit_csv;
 pub mod cases;
 pub mod disclosures;
 pub mod duties;
 pub mod inbox;
 pub mod records;
+pub mod reports;
 mod share;
 pub mod views;
+pub mod waiting;

@@ -6,7 +6,7 @@
 
 use askama::Template;
 use axum::extract::{Path, RawQuery, State};
-use axum::http::StatusCode;
+use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Redirect};
 
 use super::session::{Session, check_csrf};
@@ -16,7 +16,7 @@ use crate::app::audit::{self as app, Filters, NewReview, ReviewOutcome};
 use crate::app::views::EntryView;
 use crate::error::ApiError;
 use crate::ids::SubjectId;
-use crate::routes::extract::{Params, path_id};
+use crate::routes::extract::path_id;
 use crate::state::AppState;
 
 /// An audit entry as the pages show it (identifiers, decision and reasons, never content: the
@@ -124,9 +124,20 @@ pub async fn export(
     RawQuery(raw): RawQuery,
 ) -> PageResult {
     let (f, _) = query::filters::<Filters>(raw.as_deref(), TIMES)?;
-    crate::routes::audit::export(session.principal.clone(), State(state), Params(f))
+    let stream = crate::app::audit_csv::export(&state, &session.principal, f)
         .await
-        .map_err(refused)
+        .map_err(refused)?;
+    Ok((
+        [
+            (header::CONTENT_TYPE, "text/csv; charset=utf-8"),
+            (
+                header::CONTENT_DISPOSITION,
+                "attachment; filename=\"audit.csv\"",
+            ),
+        ],
+        axum::body::Body::from_stream(stream),
+    )
+        .into_response())
 }
 
 #[derive(Template)]

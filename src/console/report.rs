@@ -1,22 +1,22 @@
 //! The timeliness report page (PROCESS.md): per clock, how the cases started in a window kept
 //! their timescales, as a table and as a chart of on-time rates (`chart`), with a link to the
-//! CSV. It calls `GET /v1/reports/timeliness`'s handler with the session's person, so its
+//! CSV. It calls the API's application function (`app::reports::timeliness`) with the session's person, so its
 //! scope (a team manager their agency's cases, the partnership's IG officers any agency's),
 //! its refusals and its audit entry (`report.timeliness`) are exactly the API's.
 
 use askama::Template;
 use axum::extract::{RawQuery, State};
-use axum::http::StatusCode;
+use axum::http::{StatusCode, header};
+use axum::response::IntoResponse;
 
 use super::cases::{agency_name, shown};
 use super::chart::{self, Chart};
 use super::query::{self, Pairs};
 use super::session::Session;
 use super::view::{Frame, PageResult, Refusal, error_page, page, refused};
+use crate::access::may;
+use crate::app::reports::{self, Filters};
 use crate::cases::report::{Line, Report};
-use crate::error::ApiError;
-use crate::routes::extract::{Params, may};
-use crate::routes::reports;
 use crate::state::AppState;
 use crate::vocab::{Action, AgencyKind};
 
@@ -59,14 +59,14 @@ const TIMES: &[&str] = &["from", "to", "as_of"];
 fn report_query(
     raw: Option<&str>,
     format: Option<&str>,
-) -> Result<(reports::Filters, Pairs), Refusal> {
+) -> Result<(Filters, Pairs), Refusal> {
     let mut pairs = query::clean(raw, TIMES)?;
     pairs.retain(|(k, _)| k != "format");
     let mut asked = pairs.clone();
     if let Some(format) = format {
         asked.push(("format".into(), format.into()));
     }
-    let filters: reports::Filters = query::parse(&asked)?;
+    let filters: Filters = query::parse(&asked)?;
     if filters.reversed() {
         return Err(error_page(
             StatusCode::BAD_REQUEST,
@@ -85,14 +85,10 @@ pub async fn timeliness(
     RawQuery(raw): RawQuery,
 ) -> PageResult {
     let (f, pairs) = report_query(raw.as_deref(), None)?;
-    let answer = reports::timeliness(session.principal.clone(), State(state.clone()), Params(f))
+    let report: Report = reports::timeliness(&state, &session.principal, &f)
         .await
-        .map_err(refused)?;
-    let bytes = axum::body::to_bytes(answer.into_body(), 1 << 20)
-        .await
-        .map_err(|e| refused(ApiError::internal(e)))?;
-    let report: Report =
-        serde_json::from_slice(&bytes).map_err(|e| refused(ApiError::internal(e)))?;
+        .map_err(refused)?
+        .report;
     let lines = report
         .clocks
         .iter()
@@ -143,7 +139,18 @@ pub async fn timeliness_csv(
     RawQuery(raw): RawQuery,
 ) -> PageResult {
     let (f, _) = report_query(raw.as_deref(), Some("csv"))?;
-    reports::timeliness(session.principal.clone(), State(state), Params(f))
+    let answer = reports::timeliness(&state, &session.principal, &f)
         .await
-        .map_err(refused)
+        .map_err(refused)?;
+    Ok((
+        [
+            (header::CONTENT_TYPE, "text/csv; charset=utf-8"),
+            (
+                header::CONTENT_DISPOSITION,
+                "attachment; filename=\"timeliness.csv\"",
+            ),
+        ],
+        answer.csv(),
+    )
+        .into_response())
 }

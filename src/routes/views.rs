@@ -29,24 +29,3 @@ pub struct Created {
     pub id: String,
     pub audit_seq: i64,
 }
-
-/// A case opened (`POST /v1/cases`): its clocks started at the referral and the duties that
-/// opening set off.
-#[derive(Debug, serde::Serialize, schemars::JsonSchema)]
-pub struct CaseOpened {
-    #[schemars(with = "crate::ids::CaseId")]
-    pub id: String,
-    pub clocks: Vec<crate::cases::ClockView>,
-    pub duties: Vec<crate::app::views::DutyView>,
-    pub audit_seq: i64,
-}
-
-/// A case event recorded (`POST /v1/cases/{id}/events`): its number in the case, the case's
-/// clocks now and the duties it set off.
-#[derive(Debug, serde::Serialize, schemars::JsonSchema)]
-pub struct EventRecorded {
-    pub seq: i64,
-    pub clocks: Vec<crate::cases::ClockView>,
-    pub duties: Vec<crate::app::views::DutyView>,
-    pub audit_seq: i64,
-}

@@ -1,8 +1,13 @@
-//! Reading cases (PROCESS.md, Cases): one case with its events, clocks, links and duties, and
-//! the list a team manager starts the day with. Who may do each is `policies/actions.csv`
-//! (`read_case`, `list_cases`, `read_all_cases`) with the relation `lead_agency`; each read is
-//! audited (`case.read`, `case.list`). A case the caller may not see answers 404 exactly like
-//! one that does not exist.
+//! Cases (PROCESS.md, Cases): reading one case with its events, clocks, links and duties, and
+//! the list a team manager starts the day with; opening a case (`open`) and recording its
+//! steps (`events`). Who may do each is `policies/actions.csv` (`open_case`, `read_case`,
+//! `record_case_event`, `list_cases`, `read_all_cases`) with the relation `lead_agency`; each
+//! is audited (`case.open`, `case.event`, `case.read`, `case.list`). A case the caller may not
+//! see answers 404 exactly like one that does not exist.
+
+mod child;
+mod events;
+mod open;
 
 use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
@@ -14,7 +19,7 @@ use super::views::{DutyView, duties};
 use crate::access::{Relation, may, may_as, may_somewhere, not_permitted, require};
 use crate::audit::Entry;
 use crate::cases::store::{self, Case, Filter, Full};
-use crate::cases::{self, Clock, ClockView};
+use crate::cases::{self, Clock, ClockView, Happened};
 use crate::db::now;
 use crate::error::ApiError;
 use crate::identity::Principal;
@@ -22,6 +27,66 @@ use crate::ids::CaseId;
 use crate::ids::parse as path_id;
 use crate::state::AppState;
 use crate::vocab::{Action, CaseOutcome, CaseStatus, EventKind, SubjectRole};
+pub use child::{ChildNamed, to_open};
+pub use events::{EventRecorded, NewEvent, record};
+pub use open::{CaseOpened, NewCase, open};
+
+/// The longest rationale or note, in characters.
+pub const MAX_TEXT_CHARS: usize = 20_000;
+
+fn conflict(code: &'static str, detail: impl Into<String>) -> ApiError {
+    ApiError::new(StatusCode::CONFLICT, code, detail)
+}
+
+/// A case rule's refusal as the API answers it: 409 where the event conflicts with the case
+/// as it stands, else 422.
+fn refused(r: cases::Refusal) -> ApiError {
+    let status = if r.is_conflict() {
+        StatusCode::CONFLICT
+    } else {
+        StatusCode::UNPROCESSABLE_ENTITY
+    };
+    ApiError::new(status, r.code(), r.to_string())
+}
+
+/// Free text (a rationale, a note) sealed at rest; blank is none; 422 naming `field` if too long.
+fn text_field(
+    state: &AppState,
+    field: &str,
+    text: Option<&str>,
+) -> Result<Option<Vec<u8>>, ApiError> {
+    let Some(text) = text.map(str::trim).filter(|t| !t.is_empty()) else {
+        return Ok(None);
+    };
+    if text.chars().count() > MAX_TEXT_CHARS {
+        return Err(ApiError::invalid_field(
+            field,
+            format!("is longer than {MAX_TEXT_CHARS} characters"),
+        ));
+    }
+    state
+        .at_rest
+        .encrypt(text.as_bytes())
+        .map(Some)
+        .map_err(ApiError::internal)
+}
+
+/// The clocks of `events` on a case referred at `referral`, from the loaded policy.
+fn derive_clocks(
+    state: &AppState,
+    referral: DateTime<Utc>,
+    events: &[Happened],
+    stored: &[Clock],
+) -> Result<Vec<Clock>, ApiError> {
+    cases::derive(
+        referral,
+        events,
+        state.policy.timescales(),
+        state.policy.calendar(),
+        stored,
+    )
+    .map_err(|e| ApiError::invalid("beyond_calendar", e.to_string()))
+}
 
 /// 404 for a case the caller may not see, worded as for one that does not exist.
 pub fn hidden(id: &str) -> ApiError {
