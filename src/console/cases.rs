@@ -1,18 +1,25 @@
-//! The case pages (PROCESS.md): the overdue list a team manager starts the day with, and a case
-//! with its clocks, events and duties (the timeliness report is `report`). Each calls the same
-//! application function as the API (`app::cases::list`, `app::cases::read`) with the session's
-//! person, so what a page shows, whom it refuses and the audit entry it writes (`case.list`,
-//! `case.read`) are exactly the API's.
+//! The case pages (PROCESS.md): the cases a person may list (overdue by default, theirs or
+//! all), and a case with its clocks, events and duties and a form for its next step (opening a
+//! case is `case_new`; the timeliness report is `report`). Each calls the same application
+//! function as the API (`app::cases::list`, `read`, `record`) with the session's person, so
+//! what a page shows, whom it refuses and the audit entry it writes (`case.list`, `case.read`,
+//! `case.event`) are exactly the API's. The child is named, never shown by id; every code is a
+//! label (`labels`), every time UK time (`time`).
 
 use askama::Template;
 use axum::extract::{RawQuery, State};
 use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect};
 use chrono::{DateTime, Utc};
 
+use super::Posted;
+use super::form::{Errors, Field, Form, FormFields, Labels, fields, parse};
+use super::labels::{self, Choice, Label, choices, of};
 use super::query::{self, Pairs};
-use super::session::Session;
+use super::session::{Session, check_csrf};
+use super::time::{uk, uk_date, uk_text};
 use super::view::{Frame, PageResult, page, refused};
-use crate::app::cases::{self as app, CaseView, Filters};
+use crate::app::cases::{self as app, CaseView, ChildNamed, Filters, NewEvent};
 use crate::app::views::DutyView;
 use crate::cases::ClockView;
 use crate::decision::clocks::Status;
@@ -20,27 +27,22 @@ use crate::error::ApiError;
 use crate::ids::CaseId;
 use crate::routes::extract::Path;
 use crate::state::AppState;
-
-/// An instant as the pages show it.
-pub(super) fn shown(t: DateTime<Utc>) -> String {
-    t.format("%-d %B %Y %H:%M UTC").to_string()
-}
+use crate::vocab::{CaseOutcome, EventKind, ReasonCode, RecordKind};
 
 /// An instant that may not have happened, as the pages show it (blank if not).
 fn shown_opt(t: Option<DateTime<Utc>>) -> String {
-    t.map(shown).unwrap_or_default()
+    t.as_ref().map(uk).unwrap_or_default()
 }
 
-/// A stored instant (RFC 3339 text) as the pages show it.
-fn shown_text(t: &str) -> String {
-    DateTime::parse_from_rfc3339(t)
-        .map(|t| shown(t.to_utc()))
-        .unwrap_or_default()
-}
-
-/// A vocabulary word as the pages show it (`strategy_discussion` → `strategy discussion`).
-fn words(v: impl std::fmt::Display) -> String {
-    v.to_string().replace('_', " ")
+/// A child as the pages name it: (name, date of birth in words).
+pub(super) fn child_named(c: &ChildNamed) -> (String, String) {
+    let name = c
+        .display_name
+        .clone()
+        .filter(|n| !n.trim().is_empty())
+        .unwrap_or_else(|| "A child with no name recorded".to_owned());
+    let born = c.date_of_birth.as_ref().map(uk_date).unwrap_or_default();
+    (name, born)
 }
 
 /// How long past its due time a clock has run: `2 days 3 hours`, `5 hours`, `40 minutes`.
@@ -88,9 +90,9 @@ fn clock_line(c: &ClockView, at: DateTime<Utc>, closed: bool) -> ClockLine {
     };
     ClockLine {
         clock: c.clock.clone(),
-        name: words(&c.clock),
-        started: shown(c.started_at),
-        due: shown(c.due_at),
+        name: labels::clock(&c.clock).into_owned(),
+        started: uk(&c.started_at),
+        due: uk(&c.due_at),
         stopped: shown_opt(c.stopped_at),
         status,
         tag,
@@ -128,7 +130,8 @@ fn in_policy_order(state: &AppState, mut clocks: Vec<ClockLine>) -> Vec<ClockLin
 /// A case in the list.
 pub struct Listed {
     pub id: String,
-    pub subject: String,
+    pub child: String,
+    pub born: String,
     pub referral: String,
     pub lead: String,
     pub status: String,
@@ -143,6 +146,11 @@ struct List {
     pairs: Pairs,
     next: Option<String>,
     overdue_only: bool,
+    /// Only the person's own cases (`lead_sub` is theirs).
+    mine: bool,
+    /// The switch's links: the person's own cases, and all they may list.
+    mine_link: String,
+    all_link: String,
 }
 
 impl List {
@@ -151,7 +159,8 @@ impl List {
     }
 }
 
-/// `GET /ui/cases`: the cases the person may list, by default those with a clock overdue.
+/// `GET /ui/cases`: the cases the person may list, by default those with a clock overdue; a
+/// switch between their own cases (`lead_sub`: them) and all.
 pub async fn list(
     State(state): State<AppState>,
     session: Session,
@@ -165,40 +174,54 @@ pub async fn list(
     let body = app::list(&state, &session.principal, &f)
         .await
         .map_err(refused)?;
+    let children = body.children(&state).await.map_err(refused)?;
     let listed = body
         .cases
         .iter()
-        .map(|c| Listed {
-            id: c.id.clone(),
-            subject: c.subject_id.clone(),
-            referral: shown(c.referral_received_at),
-            lead: format!("{} / {}", agency_name(&state, &c.lead_agency), c.lead_sub),
-            status: words(c.status),
-            overdue: clock_lines(c.closed_at, &c.clocks)
-                .into_iter()
-                .filter(|k| k.status == "overdue")
-                .collect(),
+        .map(|c| {
+            let (child, born) = children
+                .get(&c.subject_id)
+                .map(child_named)
+                .unwrap_or_default();
+            Listed {
+                id: c.id.clone(),
+                child,
+                born,
+                referral: uk(&c.referral_received_at),
+                lead: format!("{} / {}", agency_name(&state, &c.lead_agency), c.lead_sub),
+                status: c.status.label().to_owned(),
+                overdue: clock_lines(c.closed_at, &c.clocks)
+                    .into_iter()
+                    .filter(|k| k.status == "overdue")
+                    .collect(),
+            }
         })
         .collect();
     let next = body
         .next_after
         .map(|after| query::with(&pairs, &["after"], Some(("after", after))));
     let overdue_only = query::value(&pairs, "overdue") == "true";
+    let me = session.principal.sub.clone();
+    let mine = query::value(&pairs, "lead_sub") == me;
+    let mine_link = query::with(&pairs, &["after", "lead_sub"], Some(("lead_sub", me)));
+    let all_link = query::with(&pairs, &["after", "lead_sub"], None);
+    let title = match (overdue_only, mine) {
+        (true, true) => "Your overdue cases",
+        (true, false) => "Overdue cases",
+        (false, true) => "Your cases",
+        (false, false) => "Cases",
+    };
     Ok(page(
         StatusCode::OK,
         &List {
-            frame: Frame::of(
-                &session,
-                if overdue_only {
-                    "Overdue cases"
-                } else {
-                    "Cases"
-                },
-            ),
+            frame: Frame::of(&session, title),
             cases: listed,
             pairs,
             next,
             overdue_only,
+            mine,
+            mine_link,
+            all_link,
         },
     ))
 }
@@ -206,12 +229,15 @@ pub async fn list(
 /// An event of a case, as the API gives it to this person.
 pub struct EventLine {
     pub seq: String,
+    /// The kind's code (`data-kind`, for scripts and tests).
+    pub code: String,
     pub kind: String,
     pub at: String,
     pub by: String,
     pub outcome: String,
     pub rationale: String,
     pub note: String,
+    pub record: String,
 }
 
 /// A duty to notify, with its decision and reasons.
@@ -221,9 +247,26 @@ pub struct DutyLine {
     pub duty: String,
     pub trigger: String,
     pub recipient: String,
+    /// `permit` or `deny` (the rows' `data-decision`).
     pub decision: String,
+    /// The decision in words.
+    pub outcome: String,
     pub reasons: String,
     pub at: String,
+}
+
+/// What set a duty off, in words: a step, the opening, or a record deposited.
+fn trigger_words(trigger: &str) -> String {
+    if trigger == "case_opened" {
+        return "Case opened".to_owned();
+    }
+    if let Ok(kind) = trigger.parse::<EventKind>() {
+        return kind.label().to_owned();
+    }
+    if let Ok(kind) = trigger.parse::<RecordKind>() {
+        return format!("{} deposited", kind.label());
+    }
+    labels::humanise(trigger)
 }
 
 /// The duties of a case or a record, as the API lists them.
@@ -232,12 +275,22 @@ pub(super) fn duty_lines(state: &AppState, duties: &[DutyView]) -> Vec<DutyLine>
         .iter()
         .map(|d| DutyLine {
             name: d.duty.clone(),
-            duty: words(&d.duty),
-            trigger: words(&d.trigger),
+            duty: labels::duty(&d.duty).into_owned(),
+            trigger: trigger_words(&d.trigger),
             recipient: agency_name(state, &d.recipient_agency),
             decision: d.decision.clone(),
-            reasons: d.reasons.join(", "),
-            at: shown_text(&d.created_at),
+            outcome: match d.decision.as_str() {
+                "permit" => "Sent".to_owned(),
+                "deny" => "Not sent: the rules refused it".to_owned(),
+                other => labels::humanise(other),
+            },
+            reasons: d
+                .reasons
+                .iter()
+                .map(|r| of::<ReasonCode>(r))
+                .collect::<Vec<_>>()
+                .join("; "),
+            at: uk_text(&d.created_at),
         })
         .collect()
 }
@@ -247,7 +300,8 @@ pub(super) fn duty_lines(state: &AppState, duties: &[DutyView]) -> Vec<DutyLine>
 struct CasePage {
     frame: Frame,
     id: String,
-    subject: String,
+    child: String,
+    born: String,
     subject_role: String,
     lead_agency: String,
     lead_sub: String,
@@ -262,59 +316,286 @@ struct CasePage {
     events: Vec<EventLine>,
     duties: Vec<DutyLine>,
     record_duties: Vec<DutyLine>,
+    /// The form for the next step, when the person may record one.
+    may_record: bool,
+    form: Form,
+    csrf: String,
+    kinds: Vec<Choice>,
+    outcomes: Vec<Choice>,
+    rationale_hint: String,
+    /// What was just done (a banner): "opened", or the number of the step recorded.
+    done: String,
 }
 
-/// `GET /ui/cases/{id}`: one case, as `GET /v1/cases/{id}` gives it (the API's refusal: 403 to
-/// a role that reads no case, 404 to anyone else who may not
-/// see it, as to a case that does not exist).
-pub async fn case(
-    State(state): State<AppState>,
-    session: Session,
-    id: Result<Path<CaseId>, ApiError>,
+/// The step form's fields as the API's body members, and what a person calls each.
+const EVENT_LABELS: Labels<'static> = &[
+    ("kind", "Step"),
+    ("occurred_at", "When it happened"),
+    ("record_id", "Record"),
+    ("outcome", "Outcome"),
+    ("rationale", "Rationale"),
+    ("note", "Note"),
+];
+
+const EVENT_FIELDS: &[Field<'static>] = &[
+    Field::Trimmed("kind"),
+    Field::DateTime("occurred_at", "When it happened"),
+    Field::Trimmed("record_id"),
+    Field::Trimmed("outcome"),
+    Field::Text("rationale"),
+    Field::Text("note"),
+];
+
+/// A case's page: the case as `app::cases::read` gave it, the step form as `form` holds it.
+async fn case_page(
+    state: &AppState,
+    session: &Session,
+    c: CaseView,
+    form: Form,
+    done: String,
+    status: StatusCode,
 ) -> PageResult {
-    let Path(id) = id.map_err(refused)?;
-    let c: CaseView = app::read(&state, &session.principal, id)
-        .await
-        .map_err(refused)?;
+    let named = c.child(state).await.map_err(refused)?;
+    let (child, born) = child_named(&named);
     let events = c
         .events
         .iter()
         .map(|e| EventLine {
             seq: e.seq.to_string(),
-            kind: words(e.kind),
-            at: shown(e.occurred_at),
-            by: format!("{} / {}", agency_name(&state, &e.agency), e.sub),
-            outcome: e.outcome.map(words).unwrap_or_default(),
+            code: e.kind.as_str().to_owned(),
+            kind: e.kind.label().to_owned(),
+            at: uk(&e.occurred_at),
+            by: format!("{} / {}", agency_name(state, &e.agency), e.sub),
+            outcome: e.outcome.map(|o| o.label().to_owned()).unwrap_or_default(),
             rationale: e.rationale.clone().unwrap_or_default(),
             note: e.note.clone().unwrap_or_default(),
+            record: e.record_id.clone().unwrap_or_default(),
         })
         .collect();
+    let may_record = c.may_record(state, &session.principal);
     Ok(page(
-        StatusCode::OK,
+        status,
         &CasePage {
-            frame: Frame::of(&session, "Case"),
+            frame: Frame::of(session, &format!("Case: {child}")),
             id: c.id.clone(),
-            subject: c.subject_id.clone(),
-            subject_role: words(c.subject_role),
-            lead_agency: agency_name(&state, &c.lead_agency),
+            child,
+            born,
+            subject_role: c.subject_role.label().to_owned(),
+            lead_agency: agency_name(state, &c.lead_agency),
             lead_sub: c.lead_sub.clone(),
-            status: words(c.status),
-            outcome: c.outcome.map(words).unwrap_or_default(),
-            referral: shown(c.referral_received_at),
+            status: c.status.label().to_owned(),
+            outcome: c.outcome.map(|o| o.label().to_owned()).unwrap_or_default(),
+            referral: uk(&c.referral_received_at),
             referred_by: c
                 .referred_by_agency
                 .as_deref()
-                .map(|a| agency_name(&state, a))
+                .map(|a| agency_name(state, a))
                 .unwrap_or_default(),
-            opened: shown(c.opened_at),
+            opened: uk(&c.opened_at),
             closed: shown_opt(c.closed_at),
             linked: c.linked_case_ids.clone(),
-            clocks: in_policy_order(&state, clock_lines(c.closed_at, &c.clocks)),
+            clocks: in_policy_order(state, clock_lines(c.closed_at, &c.clocks)),
             events,
-            duties: duty_lines(&state, &c.duties),
-            record_duties: duty_lines(&state, &c.record_duties),
+            duties: duty_lines(state, &c.duties),
+            record_duties: duty_lines(state, &c.record_duties),
+            may_record,
+            form,
+            csrf: session.csrf.clone(),
+            kinds: choices::<EventKind>(),
+            outcomes: choices::<CaseOutcome>(),
+            rationale_hint: format!(
+                "Why: needed with an outcome, at least {} characters.",
+                state.policy.rationale_min_chars()
+            ),
+            done,
         },
     ))
+}
+
+/// What the page that follows a write says was done.
+#[derive(serde::Deserialize)]
+pub struct Done {
+    opened: Option<String>,
+    recorded: Option<i64>,
+}
+
+/// `GET /ui/cases/{id}`: one case, as `GET /v1/cases/{id}` gives it (the API's refusal: 403 to
+/// a role that reads no case, 404 to anyone else who may not see it, as to a case that does
+/// not exist), with the form for its next step.
+pub async fn case(
+    State(state): State<AppState>,
+    session: Session,
+    id: Result<Path<CaseId>, ApiError>,
+    done: Result<axum::extract::Query<Done>, axum::extract::rejection::QueryRejection>,
+) -> PageResult {
+    let Path(id) = id.map_err(refused)?;
+    let c = app::read(&state, &session.principal, id)
+        .await
+        .map_err(refused)?;
+    let done = match done {
+        Ok(axum::extract::Query(Done {
+            opened: Some(_), ..
+        })) => "opened".to_owned(),
+        Ok(axum::extract::Query(Done {
+            recorded: Some(seq),
+            ..
+        })) => seq.to_string(),
+        _ => String::new(),
+    };
+    case_page(&state, &session, c, Form::default(), done, StatusCode::OK).await
+}
+
+/// A case rule's refusal in a person's words, beside the field it is about; `None` for a
+/// refusal the kit words from the API's detail.
+pub(super) fn plain_refusal(
+    e: &ApiError,
+    state: &AppState,
+    referral: Option<DateTime<Utc>>,
+) -> Option<(&'static str, String)> {
+    let field = e.detail.split_once(": ").map(|(f, _)| f);
+    Some(match e.code {
+        "event_in_future" if field == Some("referral_received_at") => (
+            "referral_received_at",
+            "When the referral was received must be now or in the past".to_owned(),
+        ),
+        "event_in_future" => (
+            "occurred_at",
+            "When it happened must be now or in the past".to_owned(),
+        ),
+        "event_before_referral" => (
+            "occurred_at",
+            match referral {
+                Some(r) => format!(
+                    "When it happened must be after the referral was received ({})",
+                    uk(&r)
+                ),
+                None => "When it happened must be after the referral was received".to_owned(),
+            },
+        ),
+        "rationale_too_short" => (
+            "rationale",
+            format!(
+                "Give the rationale for the outcome: at least {} characters",
+                state.policy.rationale_min_chars()
+            ),
+        ),
+        "outcome_missing" => ("outcome", "Choose the outcome".to_owned()),
+        "outcome_not_expected" => (
+            "outcome",
+            "Leave the outcome blank: only the step \u{201c}Outcome recorded\u{201d} has one"
+                .to_owned(),
+        ),
+        "outcome_required" => (
+            "kind",
+            "Record the outcome, with its rationale, before closing the case".to_owned(),
+        ),
+        "case_closed" => (
+            "",
+            "This case is closed: open a new case if the child is referred again".to_owned(),
+        ),
+        "duplicate_open_case" => (
+            "",
+            "Your agency already has a case open for this child: record its steps on that case"
+                .to_owned(),
+        ),
+        "case_led_elsewhere" => (
+            "",
+            "Another agency leads an open case for this child, and one agency leads a child's \
+             case at a time (the partnership's IG officers can say which)"
+                .to_owned(),
+        ),
+        "unknown_record" => (
+            "record_id",
+            "There is no record with that reference".to_owned(),
+        ),
+        "record_not_about_child" => (
+            "record_id",
+            "That record is about another child".to_owned(),
+        ),
+        _ => return None,
+    })
+}
+
+/// A refusal of a form as its errors: a case rule in a person's words, else the kit's.
+pub(super) fn form_errors(
+    e: &ApiError,
+    state: &AppState,
+    referral: Option<DateTime<Utc>>,
+    labels: Labels<'_>,
+) -> Errors {
+    match plain_refusal(e, state, referral) {
+        Some((field, message)) => {
+            let mut errors = Errors::default();
+            errors.add(field, &message);
+            errors
+        }
+        None => Errors::from_api(e, labels),
+    }
+}
+
+/// Whether a refusal belongs on an error page (the person may not, the case is not there, the
+/// service failed) rather than beside the form's fields.
+pub(super) fn dead_end(e: &ApiError) -> bool {
+    matches!(e.status.as_u16(), 401 | 403 | 404) || e.status.is_server_error()
+}
+
+/// `POST /ui/cases/{id}/events`: records a step through `app::cases::record`, as
+/// `POST /v1/cases/{id}/events` does; refused, the case page again with the form as typed, an
+/// error summary and each message by its field.
+pub async fn record(
+    State(state): State<AppState>,
+    session: Session,
+    id: Result<Path<CaseId>, ApiError>,
+    posted: Posted,
+) -> PageResult {
+    let Path(id) = id.map_err(refused)?;
+    let form: FormFields = fields(posted)?;
+    check_csrf(&session, form.get("csrf"))?;
+    let (value, mut errors) = form.to_json(EVENT_FIELDS);
+    let refusal = match parse::<NewEvent>(value, EVENT_LABELS) {
+        Ok(body) if errors.is_empty() => {
+            match app::record(&state, &session.principal, id.clone(), body).await {
+                Ok(done) => {
+                    return Ok(Redirect::to(&format!(
+                        "/ui/cases/{id}?recorded={}#case-events",
+                        done.seq
+                    ))
+                    .into_response());
+                }
+                Err(e) if dead_end(&e) => return Err(refused(e)),
+                Err(e) => Some(e),
+            }
+        }
+        Ok(_) => None,
+        Err(e) => {
+            errors.extend(e);
+            None
+        }
+    };
+    // the page again, as the person may now read it
+    let c = app::read(&state, &session.principal, id)
+        .await
+        .map_err(refused)?;
+    if let Some(e) = &refusal {
+        errors.extend(form_errors(
+            e,
+            &state,
+            Some(c.referral_received_at),
+            EVENT_LABELS,
+        ));
+    }
+    let status = refusal
+        .as_ref()
+        .map_or(StatusCode::UNPROCESSABLE_ENTITY, |e| e.status);
+    case_page(
+        &state,
+        &session,
+        c,
+        Form::refused(form, errors),
+        String::new(),
+        status,
+    )
+    .await
 }
 
 #[cfg(test)]

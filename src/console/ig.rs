@@ -11,6 +11,8 @@ use axum::response::{IntoResponse, Redirect};
 
 use super::session::{Session, check_csrf};
 use super::view::{Frame, PageResult, page, refused};
+use super::form::{Field, Form, fields_with};
+use super::labels::{Choice, choices};
 use super::{Posted, fields, query};
 use crate::app::audit::{self as app, Filters, NewReview, ReviewOutcome};
 use crate::app::views::EntryView;
@@ -18,6 +20,7 @@ use crate::error::ApiError;
 use crate::ids::SubjectId;
 use crate::routes::extract::path_id;
 use crate::state::AppState;
+use crate::vocab::Basis;
 
 /// An audit entry as the pages show it (identifiers, decision and reasons, never content: the
 /// log holds none).
@@ -183,39 +186,228 @@ pub async fn chain(State(state): State<AppState>, session: Session) -> PageResul
     ))
 }
 
+/// An entry of the review queue, as the page shows it: a routine duty's notice, or a
+/// disclosure a person made on a basis that needs its review (an override).
+pub struct QueueItem {
+    pub row: Row,
+    /// `duty` or `override` (`data-kind`).
+    pub kind: &'static str,
+    /// What it is, in words: "Duty notice: ..." or "Significant harm override".
+    pub what: String,
+    /// Only an override is offered a review of its own (a note about it alone).
+    pub single: bool,
+}
+
+/// Whether an entry is a duty's notice (its detail names the duty: `app::duties`), and which.
+fn duty_of(e: &EntryView) -> Option<&str> {
+    e.detail.get("duty")?.get("duty")?.as_str()
+}
+
+fn queue_item(e: &EntryView) -> QueueItem {
+    let row = row(e);
+    match duty_of(e) {
+        Some(duty) => QueueItem {
+            what: format!("Duty notice: {}", super::labels::duty(duty)),
+            kind: "duty",
+            single: false,
+            row,
+        },
+        None => QueueItem {
+            what: if row.basis.is_empty() {
+                "Override".to_owned()
+            } else {
+                format!("{} override", row.basis)
+            },
+            kind: "override",
+            single: true,
+            row,
+        },
+    }
+}
+
 #[derive(Template)]
 #[template(path = "reviews.html")]
 struct Reviews {
     frame: Frame,
-    rows: Vec<Row>,
+    items: Vec<QueueItem>,
+    /// How many await review in all (before the filters).
+    total: usize,
     csrf: String,
-    done: Option<String>,
+    /// The overrides just reviewed, in words ("entries 12, 13 and 14").
+    done: String,
+    basis: String,
+    kind: String,
+    bases: Vec<Choice>,
+    outcomes: Vec<Choice>,
+    /// The form reviewing several at once, as typed.
+    form: Form,
 }
 
-#[derive(serde::Deserialize)]
-pub struct Done {
-    reviewed: Option<i64>,
+/// The queue's filters and what was just reviewed, from the page's query.
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct QueueQuery {
+    basis: Option<Basis>,
+    kind: Option<String>,
+    reviewed: Option<String>,
 }
 
-pub async fn reviews(
-    State(state): State<AppState>,
-    session: Session,
-    axum::extract::Query(done): axum::extract::Query<Done>,
+/// `seqs` in words: "entry 12", "entries 12 and 13", "entries 12, 13 and 14".
+fn entries_words(seqs: &[i64]) -> String {
+    let shown: Vec<String> = seqs.iter().map(i64::to_string).collect();
+    match shown.as_slice() {
+        [] => String::new(),
+        [one] => format!("entry {one}"),
+        [rest @ .., last] => format!("entries {} and {last}", rest.join(", ")),
+    }
+}
+
+/// The queue's page, filtered by `basis` and `kind`, with the several-at-once form as `form`.
+async fn queue_page(
+    state: &AppState,
+    session: &Session,
+    q: QueueQuery,
+    done: &[i64],
+    form: Form,
+    status: StatusCode,
 ) -> PageResult {
-    let v = app::review_queue(&state, &session.principal)
+    let v = app::review_queue(state, &session.principal)
         .await
         .map_err(refused)?;
+    let kind = q
+        .kind
+        .filter(|k| k == "duty" || k == "override")
+        .unwrap_or_default();
+    let items: Vec<QueueItem> = v
+        .awaiting_review
+        .iter()
+        .filter(|e| {
+            q.basis
+                .is_none_or(|b| e.basis.as_deref() == Some(b.as_str()))
+        })
+        .map(queue_item)
+        .filter(|i| kind.is_empty() || i.kind == kind)
+        .collect();
+    let mut done: Vec<i64> = done.to_vec();
+    if done.is_empty() {
+        done = q
+            .reviewed
+            .as_deref()
+            .unwrap_or_default()
+            .split(',')
+            .filter_map(|s| s.trim().parse().ok())
+            .collect();
+    }
     Ok(page(
-        StatusCode::OK,
+        status,
         &Reviews {
-            frame: Frame::of(&session, "Override reviews"),
-            rows: rows(&v.awaiting_review),
+            frame: Frame::of(session, "Override reviews"),
+            total: v.awaiting_review.len(),
+            items,
             csrf: session.csrf.clone(),
-            done: done.reviewed.map(|s| s.to_string()),
+            done: entries_words(&done),
+            basis: q.basis.map(|b| b.as_str().to_owned()).unwrap_or_default(),
+            kind,
+            bases: choices::<Basis>(),
+            outcomes: vec![
+                Choice::new("upheld", "Upheld: the override was justified"),
+                Choice::new("concern", "Concern: it needs to be taken further"),
+            ],
+            form,
         },
     ))
 }
 
+/// `GET /ui/audit/reviews`: the overrides awaiting review (`app::audit::review_queue`, audited
+/// as the API's read), filtered by basis and by kind (a disclosure override, a duty's notice).
+pub async fn reviews(
+    State(state): State<AppState>,
+    session: Session,
+    RawQuery(raw): RawQuery,
+) -> PageResult {
+    let pairs = query::clean(raw.as_deref(), &[])?;
+    let q: QueueQuery = query::parse(&pairs)?;
+    queue_page(&state, &session, q, &[], Form::default(), StatusCode::OK).await
+}
+
+/// `POST /ui/audit/reviews`: several overrides reviewed with one note and one outcome, each its
+/// own review through `app::audit::review` (the same function as
+/// `POST /v1/audit/reviews/{seq}`), so each has its own audit entry. Refused (nothing ticked,
+/// no outcome, no note), the queue again with the ticks, the note and an error summary.
+pub async fn review_several(
+    State(state): State<AppState>,
+    session: Session,
+    posted: Posted,
+) -> PageResult {
+    let form = fields_with(posted, &["seq"])?;
+    check_csrf(&session, form.get("csrf"))?;
+    let q = QueueQuery {
+        basis: form.text("basis").and_then(|b| b.parse().ok()),
+        kind: form.text("kind").map(str::to_owned),
+        reviewed: None,
+    };
+    let (_, mut errors) = form.to_json(&[Field::Text("note")]);
+    let seqs: Vec<i64> = form
+        .all("seq")
+        .into_iter()
+        .filter_map(|s| s.trim().parse().ok())
+        .collect();
+    if seqs.is_empty() || seqs.len() != form.all("seq").len() {
+        errors.add("seq", "Choose the entries to review");
+    }
+    let outcome = match form.get("outcome").unwrap_or_default() {
+        "upheld" => Some(ReviewOutcome::Upheld),
+        "concern" => Some(ReviewOutcome::Concern),
+        _ => {
+            errors.add("outcome", "Choose whether the review upheld them or found a concern");
+            None
+        }
+    };
+    if form.text("note").is_none() {
+        errors.add("note", "Say what the review found");
+    }
+    let (Some(outcome), true) = (outcome, errors.is_empty()) else {
+        let status = StatusCode::UNPROCESSABLE_ENTITY;
+        return queue_page(&state, &session, q, &[], Form::refused(form, errors), status).await;
+    };
+    let note = form.get("note").unwrap_or_default().to_owned();
+    let mut done = Vec::new();
+    let mut failed = Vec::new();
+    for seq in seqs {
+        let review = NewReview {
+            outcome,
+            note: note.clone(),
+        };
+        match app::review(&state, &session.principal, seq, review).await {
+            Ok(r) => done.push(r.override_seq),
+            Err(e) if done.is_empty() && failed.is_empty() && super::cases::dead_end(&e) => {
+                return Err(refused(e));
+            }
+            Err(e) => failed.push(format!("Entry {seq} was not reviewed: {}.", e.detail)),
+        }
+    }
+    if failed.is_empty() {
+        let mut to = vec![(
+            "reviewed".to_owned(),
+            done.iter().map(i64::to_string).collect::<Vec<_>>().join(","),
+        )];
+        if let Some(b) = q.basis {
+            to.push(("basis".to_owned(), b.as_str().to_owned()));
+        }
+        if let Some(k) = &q.kind {
+            to.push(("kind".to_owned(), k.clone()));
+        }
+        return Ok(
+            Redirect::to(&format!("/ui/audit/reviews?{}", query::encode(&to))).into_response(),
+        );
+    }
+    errors.add("", &failed.join(" "));
+    let status = StatusCode::CONFLICT;
+    queue_page(&state, &session, q, &done, Form::refused(form, errors), status).await
+}
+
+/// `POST /ui/audit/reviews/{seq}`: one override reviewed with its own note, as
+/// `POST /v1/audit/reviews/{seq}`.
 pub async fn review(
     State(state): State<AppState>,
     session: Session,

@@ -7,6 +7,7 @@
 //! Layer: above `routes` (whose handlers it calls), below `server` (which merges its router).
 
 mod assets;
+mod case_new;
 mod cases;
 mod chart;
 mod form;
@@ -61,13 +62,15 @@ pub fn router() -> Router<AppState> {
         .route("/ui/audit", get(ig::search))
         .route("/ui/audit/export.csv", get(ig::export))
         .route("/ui/audit/verify", get(ig::chain))
-        .route("/ui/audit/reviews", get(ig::reviews))
+        .route("/ui/audit/reviews", get(ig::reviews).post(ig::review_several))
         .route("/ui/audit/reviews/{seq}", post(ig::review))
         .route("/ui/subjects", get(ig::subject_lookup))
         .route("/ui/subjects/{id}/history", get(ig::history))
         .route("/ui/policy", get(ig::policy))
         .route("/ui/cases", get(cases::list))
+        .route("/ui/cases/new", get(case_new::new_case).post(case_new::open))
         .route("/ui/cases/{id}", get(cases::case))
+        .route("/ui/cases/{id}/events", post(cases::record))
         .route("/ui/reports/timeliness", get(report::timeliness))
         .route("/ui/reports/timeliness.csv", get(report::timeliness_csv))
         .layer(axum::middleware::from_fn(headers))
@@ -100,16 +103,80 @@ async fn headers(req: Request, next: Next) -> Response {
 struct Home {
     frame: Frame,
     nav: view::Nav,
+    /// What waits for the person (`app::waiting`), each part only where the policy lets them.
+    waiting: Vec<Waits>,
 }
 
-async fn home(session: Session) -> Response {
-    page(
+/// A line of what waits: a count, in words, linking to the page that shows it.
+struct Waits {
+    id: &'static str,
+    count: usize,
+    text: String,
+    href: String,
+}
+
+/// What waits for a person, as the start page words it.
+fn waits(w: &crate::app::waiting::Waiting, sub: &str) -> Vec<Waits> {
+    let n = |count: usize, one: &str, many: &str| match count {
+        0 => format!("No {one}"),
+        1 => format!("1 {one}"),
+        c if c >= crate::app::waiting::MOST => format!("{c} or more {many}"),
+        c => format!("{c} {many}"),
+    };
+    let mut out = vec![Waits {
+        id: "waiting-packets",
+        count: w.new_packets,
+        text: format!("{} in your inbox", n(w.new_packets, "new packet", "new packets")),
+        href: "/ui/inbox".to_owned(),
+    }];
+    if let Some(c) = w.my_overdue_cases {
+        out.push(Waits {
+            id: "waiting-my-overdue",
+            count: c,
+            text: format!(
+                "{} with a clock overdue",
+                n(c, "case of yours", "cases of yours")
+            ),
+            href: format!(
+                "/ui/cases?{}",
+                query::encode(&[("lead_sub".to_owned(), sub.to_owned())])
+            ),
+        });
+    }
+    if let Some(c) = w.overdue_cases {
+        out.push(Waits {
+            id: "waiting-overdue",
+            count: c,
+            text: format!(
+                "{} you may see with a clock overdue",
+                n(c, "case", "cases")
+            ),
+            href: "/ui/cases".to_owned(),
+        });
+    }
+    if let Some(c) = w.reviews {
+        out.push(Waits {
+            id: "waiting-reviews",
+            count: c,
+            text: format!("{} awaiting your review", n(c, "override", "overrides")),
+            href: "/ui/audit/reviews".to_owned(),
+        });
+    }
+    out
+}
+
+async fn home(State(state): State<AppState>, session: Session) -> PageResult {
+    let waiting = crate::app::waiting::waiting(&state, &session.principal)
+        .await
+        .map_err(view::refused)?;
+    Ok(page(
         StatusCode::OK,
         &Home {
             frame: Frame::of(&session, "Start"),
             nav: session.nav,
+            waiting: waits(&waiting, &session.principal.sub),
         },
-    )
+    ))
 }
 
 #[derive(Template)]

@@ -9,7 +9,8 @@ use axum::extract::{RawQuery, State};
 use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
 
-use super::cases::{agency_name, shown};
+use super::cases::agency_name;
+use super::time::uk;
 use super::chart::{self, Chart};
 use super::query::{self, Pairs};
 use super::session::Session;
@@ -93,7 +94,7 @@ pub async fn timeliness(
         .clocks
         .iter()
         .map(|l| ReportLine {
-            name: l.clock.replace('_', " "),
+            name: super::labels::clock(&l.clock).into_owned(),
             rate: chart::rate(l).map_or_else(|| "no data".to_owned(), |r| r.text()),
             median: l.median_hours.map(|m| m.to_string()).unwrap_or_default(),
             line: l.clone(),
@@ -118,9 +119,9 @@ pub async fn timeliness(
         &Timeliness {
             frame: Frame::of(&session, "Timeliness report"),
             chart: chart::chart(&report.clocks),
-            from: shown(report.from),
-            to: shown(report.to),
-            as_of: shown(report.as_of),
+            from: uk(&report.from),
+            to: uk(&report.to),
+            as_of: uk(&report.as_of),
             csv: query::encode(&pairs),
             own_agency: session.agency_name.clone(),
             agency_shown: report.agency.as_ref().map(|a| agency_name(&state, a)),

@@ -208,6 +208,20 @@ fn case_view(state: &AppState, full: &Full, show_links: bool) -> Result<CaseView
     })
 }
 
+impl CaseView {
+    /// Whether the caller may record a step of this case now: it is open and the policy lets
+    /// them (`record_case_event`, with the relation they hold), as [`record`] would check.
+    pub fn may_record(&self, state: &AppState, principal: &Principal) -> bool {
+        let holds = if self.lead_agency == *principal.agency {
+            Relation::LeadAgency
+        } else {
+            Relation::None
+        };
+        self.status == CaseStatus::Open
+            && may_as(state, principal, Action::RecordCaseEvent, holds)
+    }
+}
+
 /// One case, to the lead agency and the partnership's IG officers (the links to them only: a
 /// case's link never travels in a packet); audited as `case.read`.
 pub async fn read(
