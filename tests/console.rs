@@ -1035,3 +1035,222 @@ async fn an_abandoned_session_is_ended_and_audited_by_the_brokers_sweep() {
     assert_eq!(reason.as_deref(), Some("idle"));
     server.stop().await;
 }
+
+// --- cases, the start page and the IG officer's queue (issue 21) ---
+
+/// An instant as a person types it in the forms: its UK date and 24-hour time.
+fn typed(at: chrono::DateTime<chrono::Utc>) -> Value {
+    use chrono::{Datelike, Timelike};
+    let local = at.with_timezone(&chrono_tz::Europe::London);
+    json!({"day": local.day(), "month": local.month(), "year": local.year(),
+           "hour": local.hour(), "minute": local.minute()})
+}
+
+#[tokio::test]
+async fn a_team_manager_opens_a_case_and_records_the_strategy_discussion_through_the_forms() {
+    let world = world(
+        "case-work",
+        json!({"tm.okafor": {"agency": "csc", "roles": ["team_manager"]}}),
+    )
+    .await;
+    let server = &world.server;
+    // one case of another child overdue, led by a social worker: the start page counts it
+    three_cases(server).await;
+    let csc = server.client("csc");
+    let sw = server.token("csc", "sw.amara", &[Role::SocialWorker]);
+    let r = csc
+        .post(
+            "/v1/subjects",
+            &sw,
+            &json!({"date_of_birth": "2014-06-01", "school_agency": "school-hillside",
+                    "display_name": "Sam Okoro"}),
+        )
+        .await
+        .expect("registering a child");
+    let child = flows::created(&r);
+    let referral = cases::ago(chrono::Duration::hours(3));
+    let before = head_seq(server).await;
+    let result = world
+        .browse(
+            "case-work",
+            json!({
+                "agency": "csc", "login": "tm.okafor", "child": child,
+                "child_name": "Sam Okoro", "child_born": "1 June 2014",
+                "referral": typed(referral),
+                "before_referral": typed(referral - chrono::Duration::days(1)),
+                "discussion": typed(referral + chrono::Duration::hours(1)),
+                "overdue": 1, "my_overdue": 0,
+            }),
+        )
+        .await;
+    assert_screenshots(&result, 9);
+    let case = result["case_id"]
+        .as_str()
+        .expect("the case opened")
+        .to_owned();
+
+    // each accepted form is one action of the API, audited as the team manager's; the refused
+    // ones wrote nothing
+    let entries = world.entries_after(before).await;
+    let writes: Vec<&(String, String, Value)> = entries
+        .iter()
+        .filter(|(a, s, _)| s == "tm.okafor" && (a == "case.open" || a == "case.event"))
+        .collect();
+    assert_eq!(writes.len(), 2, "one opening and one step: {writes:?}");
+    assert_eq!(writes[0].0, "case.open");
+    assert_eq!(writes[0].2["case_id"], case.as_str());
+    assert_eq!(writes[1].0, "case.event");
+    assert_eq!(writes[1].2["case_id"], case.as_str());
+    assert_eq!(writes[1].2["kind"], "strategy_discussion_held");
+
+    // the API gives the same case: opened at the referral typed, the discussion on time
+    let tm = server.token("csc", "tm.okafor", &[Role::TeamManager]);
+    let r = csc
+        .get(&format!("/v1/cases/{case}"), &tm)
+        .await
+        .expect("the API's case");
+    assert_eq!(r.status, 200, "{}", r.text());
+    let got = r.json();
+    assert_eq!(got["subject_id"], child.as_str());
+    assert_eq!(got["lead_sub"], "tm.okafor");
+    assert_eq!(got["subject_role"], "harmful_behaviour");
+    let typed_referral = referral
+        .with_timezone(&chrono::Utc)
+        .format("%Y-%m-%dT%H:%M")
+        .to_string();
+    assert!(
+        got["referral_received_at"]
+            .as_str()
+            .is_some_and(|t| t.starts_with(&typed_referral)),
+        "the referral as typed, to the minute: {} vs {typed_referral}",
+        got["referral_received_at"]
+    );
+    assert_eq!(got["events"].as_array().map(Vec::len), Some(1));
+    assert_eq!(cases::clock(&got, "strategy_discussion")["status"], "met");
+    world.stop().await;
+}
+
+#[tokio::test]
+async fn an_ig_officer_filters_the_review_queue_and_upholds_three_duty_notices_with_one_note() {
+    let world = world(
+        "review-queue",
+        json!({
+            "ig.patel": {"agency": "partnership", "roles": ["ig_officer"]},
+            "dsl.jones": {"agency": "school-hillside", "roles": ["dsl"]},
+        }),
+    )
+    .await;
+    let server = &world.server;
+    // a packet for Hillside's DSL; two police notifications (each sets off two MERLIN notices,
+    // legal_obligation duties awaiting review) and a significant-harm override
+    let (child, _, _) = limited_summary_for_the_dsl(server).await;
+    let police = server.client("police");
+    let pc = server.token("police", "pc.okafor", &[Role::PoliceOfficer]);
+    let mut notification = String::new();
+    for _ in 0..2 {
+        notification = flows::deposit(
+            &police,
+            &pc,
+            &child,
+            "police_notification",
+            json!({"summary": SUMMARY}),
+        )
+        .await;
+    }
+    let mut body = flows::request(
+        &notification,
+        "csc",
+        Some("social_worker"),
+        "safeguarding",
+        "significant_harm",
+    );
+    body["justification"] =
+        json!("Reasonable cause to believe a younger child is likely to suffer significant harm.");
+    let r = flows::disclose(&police, &pc, &body).await;
+    assert_eq!(r.status, 201, "{}", r.text());
+
+    // the queue as the API gives the officer
+    let ig = server.token("partnership", "ig.patel", &[Role::IgOfficer]);
+    let queue = |server: &TestServer| {
+        let client = server.client("partnership");
+        let ig = ig.clone();
+        async move {
+            let r = client
+                .get("/v1/audit/reviews", &ig)
+                .await
+                .expect("the API's queue");
+            assert_eq!(r.status, 200, "{}", r.text());
+            r.json()["awaiting_review"]
+                .as_array()
+                .expect("the queue")
+                .clone()
+        }
+    };
+    let awaiting = queue(server).await;
+    let duties = awaiting
+        .iter()
+        .filter(|e| e["detail"]["duty"].is_object())
+        .count();
+    assert_eq!((awaiting.len(), duties), (5, 4), "{awaiting:?}");
+
+    let shown = world
+        .browse(
+            "start-page",
+            json!({"agency": "school-hillside", "login": "dsl.jones", "new_packets": 1}),
+        )
+        .await;
+    assert_screenshots(&shown, 1);
+
+    let before = head_seq(server).await;
+    let note = "Routine MERLIN notices under the Crime and Disorder Act: upheld.";
+    let result = world
+        .browse(
+            "review-queue",
+            json!({"agency": "partnership", "login": "ig.patel", "child": child,
+                   "awaiting": awaiting.len(), "duties": duties, "note": note}),
+        )
+        .await;
+    assert_screenshots(&result, 6);
+    let ticked: std::collections::BTreeSet<i64> = result["reviewed"]
+        .as_array()
+        .expect("the entries ticked")
+        .iter()
+        .filter_map(Value::as_i64)
+        .collect();
+    assert_eq!(ticked.len(), 3, "{result}");
+
+    // three reviews, each its own audit entry, each of a duty notice the officer ticked
+    let entries = world.entries_after(before).await;
+    let reviews: Vec<&Value> = entries
+        .iter()
+        .filter(|(a, s, _)| a == "audit.review" && s == "ig.patel")
+        .map(|(_, _, d)| d)
+        .collect();
+    assert_eq!(reviews.len(), 3, "{reviews:?}");
+    let reviewed: std::collections::BTreeSet<i64> = reviews
+        .iter()
+        .filter_map(|d| d["override_seq"].as_i64())
+        .collect();
+    assert_eq!(reviewed, ticked, "each ticked entry reviewed once");
+    assert!(
+        reviews.iter().all(|d| d["outcome"] == "upheld"),
+        "{reviews:?}"
+    );
+    for seq in &ticked {
+        let entry = awaiting
+            .iter()
+            .find(|e| e["seq"] == *seq)
+            .expect("a ticked entry was awaiting review");
+        assert!(
+            entry["detail"]["duty"].is_object(),
+            "a duty notice: {entry}"
+        );
+    }
+    let left = queue(server).await;
+    assert_eq!(
+        left.len(),
+        2,
+        "the override and one notice still wait: {left:?}"
+    );
+    world.stop().await;
+}

@@ -191,7 +191,7 @@ async function ig(browser) {
   await page.fill("#f-subject", params.child);
   await page.click("#search");
   await page.waitForSelector("#audit-entries");
-  const actions = await page.locator("#audit-entries tbody tr td:nth-child(3)").allTextContents();
+  const actions = await page.locator("#audit-entries tbody tr").evaluateAll((trs) => trs.map((tr) => tr.dataset.action));
   check(actions.includes("disclosure"), `the child's disclosures are found: ${actions}`);
   check(actions.length === params.api_entries, `the page shows ${actions.length} entries, the API gives ${params.api_entries}`);
   await noSecrets("the audit page");
@@ -435,7 +435,7 @@ async function casePages(browser) {
   await shot(page, "case");
   await page.goto(url(`/ui/cases/${params.late_case}`));
   check(await tag("strategy_discussion") === "Met late", "a discussion held after 72 hours is Met late");
-  check((await page.locator("#case-events tbody tr").allTextContents()).some((t) => t.includes("strategy discussion held")), "the event is listed");
+  check(await page.locator("#case-events tbody tr[data-kind=strategy_discussion_held]").count() === 1, "the event is listed");
   await page.goto(url(`/ui/cases/${params.on_time_case}`));
   check(await tag("strategy_discussion") === "Met on time", "a discussion held after 2 hours is Met on time");
   await axe(page, "case-met");
@@ -524,7 +524,206 @@ async function reportRefused(browser) {
   await school.close();
 }
 
-const scenarios = { cases: casePages, "cases-ig": casePages, "report-refused": reportRefused, "ig-scoped": igScoped, owner, "owner-duties": ownerDuties, "case-record-duties": caseRecordDuties, refused: refusedSignIn, dsl, teacher, ig, tampered, "dev-sign-in": devSignIn, expired };
+// --- cases, the start page and the IG officer's queue (issue 21) ---
+
+// no horizontal scroll at 320 px (WCAG 2.2 1.4.10), then back to the usual width
+async function reflows(page, name) {
+  const before = page.viewportSize();
+  await page.setViewportSize({ width: 320, height: 720 });
+  const width = await page.evaluate(() => document.documentElement.scrollWidth);
+  // what sticks out, to say so when it does
+  const wide = width <= 320 ? [] : await page.evaluate(() => [...document.querySelectorAll("body *")]
+    .filter((e) => e.getBoundingClientRect().right > 320 && !e.closest(".app-table-scroll"))
+    .slice(-5)
+    .map((e) => `${e.tagName.toLowerCase()}${e.id ? `#${e.id}` : ""}.${[...e.classList].join(".")} (${Math.round(e.getBoundingClientRect().right)} px)`));
+  await page.setViewportSize(before ?? { width: 1280, height: 720 });
+  check(width <= 320, `${name}: no horizontal scroll at 320 px (the page is ${width} px wide: ${wide.join(", ")})`);
+}
+
+// axe, the 320 px width and a screenshot of the page as it is
+async function looked(page, name) {
+  await axe(page, name);
+  await reflows(page, name);
+  await shot(page, name);
+}
+
+async function fillWhen(page, field, when) {
+  for (const part of ["day", "month", "year", "hour", "minute"]) await page.fill(`#${field}-${part}`, String(when[part]));
+}
+
+// a team manager opens a case for a child through the form and records the strategy
+// discussion, each refused once and re-shown with what was typed
+async function caseWork(browser) {
+  const ctx = await context(browser, params.agency);
+  const page = await ctx.newPage();
+  await signIn(page, params.login);
+  check(await page.locator("#waiting-overdue").getAttribute("data-count") === String(params.overdue)
+    && await page.locator("#waiting-my-overdue").getAttribute("data-count") === String(params.my_overdue),
+    `the start page counts the overdue cases: ${await text(page, "#waiting")}`);
+  check(await page.locator("#waiting-reviews").count() === 0, "no review queue for a team manager");
+  await looked(page, "start");
+
+  await page.goto(url(`/ui/cases/new?subject_id=${params.child}`));
+  check((await text(page, "#child-name")) === params.child_name, `the child is named: ${await text(page, "#child-name")}`);
+  check((await text(page, "#child-born")) === `Born ${params.child_born}`, `with the date of birth: ${await text(page, "#child-born")}`);
+  check(!(await page.content()).includes(`>${params.child}<`), "the child's id is not shown");
+  await looked(page, "case-new");
+
+  // refused: whom the case is about is not chosen; the date typed stays
+  await fillWhen(page, "referral_received_at", params.referral);
+  await page.click("#open-case-submit");
+  await page.waitForSelector("#error-summary");
+  check((await text(page, "#subject_role-error")).includes("Enter whom the case is about"), `the message is by the field: ${await text(page, "#subject_role-error")}`);
+  check(await page.inputValue("#referral_received_at-day") === String(params.referral.day)
+    && await page.inputValue("#referral_received_at-hour") === String(params.referral.hour), "the referral's date and time are kept");
+  check(await page.locator("#error-summary a[href='#subject_role']").count() === 1, "the summary links to the field");
+  await looked(page, "case-new-refused");
+
+  await page.check("#subject_role-harmful_behaviour");
+  await page.click("#open-case-submit");
+  await page.waitForSelector("#case-opened");
+  const caseId = new URL(page.url()).pathname.split("/").pop();
+  check((await text(page, "#case-child")) === params.child_name, "the case page names the child");
+  check((await text(page, "#case-lead-sub")) === params.login, "the person who opened it leads it");
+  check(await page.locator("#case-clocks tr[data-clock=strategy_discussion][data-status=pending]").count() === 1, "the discussion's clock runs");
+  await looked(page, "case-opened");
+
+  // refused: a discussion dated before the referral; what was typed stays
+  await page.selectOption("#kind", "strategy_discussion_held");
+  await fillWhen(page, "occurred_at", params.before_referral);
+  await page.fill("#note", "Discussion with police and school.");
+  await page.click("#record-step-submit");
+  await page.waitForSelector("#error-summary");
+  check((await text(page, "#occurred_at-error")).includes("after the referral was received"), `the date's message: ${await text(page, "#occurred_at-error")}`);
+  check(await page.inputValue("#kind") === "strategy_discussion_held", "the step chosen is kept");
+  check(await page.inputValue("#occurred_at-day") === String(params.before_referral.day), "the date typed is kept");
+  check(await page.inputValue("#note") === "Discussion with police and school.", "the note is kept");
+  check(await page.locator("#events-none").count() === 1, "nothing was recorded");
+  await looked(page, "step-refused");
+
+  await fillWhen(page, "occurred_at", params.discussion);
+  await page.click("#record-step-submit");
+  await page.waitForSelector("#step-recorded");
+  check(await page.locator("#case-events tr[data-kind=strategy_discussion_held]").count() === 1, "the discussion is listed");
+  const tag = (await text(page, "#case-clocks tr[data-clock=strategy_discussion] .govuk-tag"));
+  check(tag === "Met on time", `the clock answers: the discussion was held on time (${tag})`);
+
+  // refused: an outcome whose rationale is too short, re-shown with the rationale typed
+  await page.selectOption("#kind", "outcome_recorded");
+  await page.selectOption("#outcome", "early_help");
+  await fillWhen(page, "occurred_at", params.discussion);
+  await page.fill("#rationale", "Too short.");
+  await page.click("#record-step-submit");
+  await page.waitForSelector("#error-summary");
+  check((await text(page, "#rationale-error")).includes("at least"), `the rationale's message: ${await text(page, "#rationale-error")}`);
+  check(await page.inputValue("#rationale") === "Too short." && await page.inputValue("#outcome") === "early_help", "the outcome and rationale are kept");
+  await looked(page, "outcome-refused");
+
+  // the cases: yours, then all
+  await page.goto(url("/ui/cases"));
+  await page.click("#switch-mine");
+  await page.waitForURL((u) => u.searchParams.get("lead_sub") === params.login);
+  check((await text(page, "h1")) === "Your overdue cases", `the switch shows the person's own: ${await text(page, "h1")}`);
+  await page.selectOption("#f-overdue", "false");
+  await page.click("#filter");
+  await page.waitForSelector(`#cases tr[data-case="${caseId}"]`);
+  check((await text(page, `#cases tr[data-case="${caseId}"] .app-case-child`)) === params.child_name, "the list names the child");
+  await looked(page, "cases-mine");
+  await page.click("#switch-all");
+  await page.waitForURL((u) => !u.searchParams.has("lead_sub"));
+  check((await text(page, "h1")) === "Cases", "and back to all");
+  await looked(page, "cases-all");
+  await page.goto(url("/ui/reports/timeliness"));
+  await looked(page, "timeliness");
+  result.case_id = caseId;
+  await ctx.close();
+}
+
+// an IG officer filters the review queue and upholds three duty notices with one note
+async function reviewQueue(browser) {
+  const ctx = await context(browser, params.agency);
+  const page = await ctx.newPage();
+  await signIn(page, params.login);
+  check(await page.locator("#waiting-reviews").getAttribute("data-count") === String(params.awaiting),
+    `the start page counts ${params.awaiting} overrides awaiting review`);
+  await looked(page, "start");
+  await page.click("#waiting-reviews a");
+  await page.waitForURL((u) => u.pathname === "/ui/audit/reviews");
+  check(await page.locator(".app-review").count() === params.awaiting, "the queue lists every override awaiting review");
+  await looked(page, "queue");
+
+  await page.selectOption("#f-basis", "significant_harm");
+  await page.click("#filter");
+  await page.waitForLoadState();
+  check(await page.locator(".app-review").count() === 1 && await page.locator(".app-review[data-kind=override]").count() === 1,
+    "by basis: the significant-harm override alone");
+  await page.selectOption("#f-basis", "");
+  await page.selectOption("#f-kind", "duty");
+  await page.click("#filter");
+  await page.waitForLoadState();
+  const duties = page.locator(".app-review[data-kind=duty]");
+  check(await page.locator(".app-review").count() === params.duties && await duties.count() === params.duties,
+    `by kind: the ${params.duties} duty notices alone`);
+  await looked(page, "queue-duties");
+
+  const seqs = [];
+  for (let i = 0; i < 3; i++) seqs.push(await duties.nth(i).getAttribute("data-seq"));
+  for (const seq of seqs) await page.check(`#seq-${seq}`);
+  await page.check("#outcome-upheld");
+  // refused: no note; the ticks and the outcome stay
+  await page.click("#review-several-submit");
+  await page.waitForSelector("#error-summary");
+  check((await text(page, "#note-error")).includes("Say what the review found"), `the note's message: ${await text(page, "#note-error")}`);
+  for (const seq of seqs) check(await page.isChecked(`#seq-${seq}`), `entry ${seq} is still ticked`);
+  check(await page.isChecked("#outcome-upheld"), "the outcome is kept");
+  check(await page.locator(".app-review[data-kind=override]").count() === 0, "the filter is kept");
+  await looked(page, "queue-refused");
+
+  await page.fill("#note", params.note);
+  await page.click("#review-several-submit");
+  await page.waitForSelector("#reviewed");
+  check((await text(page, "#reviewed")).includes(`entries ${seqs[0]}, ${seqs[1]} and ${seqs[2]}`), `the banner names the three: ${await text(page, "#reviewed")}`);
+  for (const seq of seqs) check(await page.locator(`.app-review[data-seq="${seq}"]`).count() === 0, `entry ${seq} leaves the queue`);
+  check(await page.locator(".app-review").count() === params.duties - 3, "the other duty notices still wait");
+  await looked(page, "queue-reviewed");
+
+  // nothing ticked is refused too
+  await page.fill("#note", params.note);
+  await page.check("#outcome-upheld");
+  await page.click("#review-several-submit");
+  await page.waitForSelector("#error-summary");
+  check((await text(page, "#error-summary")).includes("Choose the entries to review"), "a review with nothing ticked is refused");
+  check(await page.inputValue("#note") === params.note, "the note is kept");
+  result.reviewed = seqs.map(Number);
+
+  // the pages an IG officer reads, at 320 px too
+  for (const p of ["/ui/audit", "/ui/policy", `/ui/audit?subject_id=${params.child}`]) {
+    await page.goto(url(p));
+    await reflows(page, p);
+  }
+  await ctx.close();
+}
+
+// the start page of a DSL with a packet waiting: the count links to the inbox; nothing of cases
+async function startPage(browser) {
+  const ctx = await context(browser, params.agency);
+  const page = await ctx.newPage();
+  await signIn(page, params.login);
+  check(await page.locator("#waiting-packets").getAttribute("data-count") === String(params.new_packets),
+    `${params.new_packets} new packet(s) waiting: ${await text(page, "#waiting-packets")}`);
+  check(await page.locator("#waiting-overdue, #waiting-my-overdue, #waiting-reviews").count() === 0,
+    "a DSL is offered no case or review count");
+  await looked(page, "start");
+  await page.click("#waiting-packets a");
+  await page.waitForURL((u) => u.pathname === "/ui/inbox");
+  await ctx.close();
+}
+
+const scenarios = { cases: casePages, "cases-ig": casePages, "report-refused": reportRefused, "ig-scoped": igScoped, owner, "owner-duties": ownerDuties, "case-record-duties": caseRecordDuties, refused: refusedSignIn, dsl, teacher, ig, tampered, "dev-sign-in": devSignIn, expired,
+  "case-work": caseWork,
+  "review-queue": reviewQueue,
+  "start-page": startPage,
+};
 
 const browser = await chromium.launch({
   executablePath: params.chromium,

@@ -49,7 +49,8 @@ impl Filters {
     /// not given): the API answers it with zeros (a schema-valid request is not refused); the
     /// console asks the person to correct it.
     pub fn reversed(&self) -> bool {
-        self.from.is_some_and(|from| from >= self.to.unwrap_or_else(now))
+        self.from
+            .is_some_and(|from| from >= self.to.unwrap_or_else(now))
     }
 
     /// The format asked for; 400 `invalid_query` for one that is neither.
@@ -119,12 +120,10 @@ pub async fn timeliness(
         .collect();
     let report = report::timeliness(&state.db, &clocks, from, to, as_of, agency.as_deref()).await?;
     let tx = state.writer.begin().await?;
-    tx.commit(
-        Entry::new(principal, "report.timeliness").detail(json!({
-            "from": from, "to": to, "as_of": as_of, "agency": agency,
-            "format": if format == Format::Csv { "csv" } else { "json" },
-        })),
-    )
+    tx.commit(Entry::new(principal, "report.timeliness").detail(json!({
+        "from": from, "to": to, "as_of": as_of, "agency": agency,
+        "format": if format == Format::Csv { "csv" } else { "json" },
+    })))
     .await?;
     Ok(Timeliness { report, format })
 }
@@ -169,6 +168,9 @@ mod tests {
         assert_eq!(asked(Some("json")).format().unwrap(), Format::Json);
         assert_eq!(asked(Some("csv")).format().unwrap(), Format::Csv);
         let e = asked(Some("xml")).format().unwrap_err();
-        assert_eq!((e.status, e.code), (StatusCode::BAD_REQUEST, "invalid_query"));
+        assert_eq!(
+            (e.status, e.code),
+            (StatusCode::BAD_REQUEST, "invalid_query")
+        );
     }
 }

@@ -170,5 +170,12 @@ pub async fn open(State(state): State<AppState>, session: Session, posted: Poste
     let status = refusal
         .as_ref()
         .map_or(StatusCode::UNPROCESSABLE_ENTITY, |e| e.status);
-    form_page(&state, &session, &subject, Form::refused(form, errors), status).await
+    form_page(
+        &state,
+        &session,
+        &subject,
+        Form::refused(form, errors),
+        status,
+    )
+    .await
 }

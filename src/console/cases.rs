@@ -508,10 +508,7 @@ pub(super) fn plain_refusal(
             "record_id",
             "There is no record with that reference".to_owned(),
         ),
-        "record_not_about_child" => (
-            "record_id",
-            "That record is about another child".to_owned(),
-        ),
+        "record_not_about_child" => ("record_id", "That record is about another child".to_owned()),
         _ => return None,
     })
 }

@@ -9,10 +9,10 @@ use axum::extract::{Path, RawQuery, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Redirect};
 
-use super::session::{Session, check_csrf};
-use super::view::{Frame, PageResult, page, refused};
 use super::form::{Field, Form, fields_with};
 use super::labels::{Choice, choices};
+use super::session::{Session, check_csrf};
+use super::view::{Frame, PageResult, page, refused};
 use super::{Posted, fields, query};
 use crate::app::audit::{self as app, Filters, NewReview, ReviewOutcome};
 use crate::app::views::EntryView;
@@ -359,7 +359,10 @@ pub async fn review_several(
         "upheld" => Some(ReviewOutcome::Upheld),
         "concern" => Some(ReviewOutcome::Concern),
         _ => {
-            errors.add("outcome", "Choose whether the review upheld them or found a concern");
+            errors.add(
+                "outcome",
+                "Choose whether the review upheld them or found a concern",
+            );
             None
         }
     };
@@ -368,7 +371,15 @@ pub async fn review_several(
     }
     let (Some(outcome), true) = (outcome, errors.is_empty()) else {
         let status = StatusCode::UNPROCESSABLE_ENTITY;
-        return queue_page(&state, &session, q, &[], Form::refused(form, errors), status).await;
+        return queue_page(
+            &state,
+            &session,
+            q,
+            &[],
+            Form::refused(form, errors),
+            status,
+        )
+        .await;
     };
     let note = form.get("note").unwrap_or_default().to_owned();
     let mut done = Vec::new();
@@ -389,7 +400,10 @@ pub async fn review_several(
     if failed.is_empty() {
         let mut to = vec![(
             "reviewed".to_owned(),
-            done.iter().map(i64::to_string).collect::<Vec<_>>().join(","),
+            done.iter()
+                .map(i64::to_string)
+                .collect::<Vec<_>>()
+                .join(","),
         )];
         if let Some(b) = q.basis {
             to.push(("basis".to_owned(), b.as_str().to_owned()));
@@ -403,7 +417,15 @@ pub async fn review_several(
     }
     errors.add("", &failed.join(" "));
     let status = StatusCode::CONFLICT;
-    queue_page(&state, &session, q, &done, Form::refused(form, errors), status).await
+    queue_page(
+        &state,
+        &session,
+        q,
+        &done,
+        Form::refused(form, errors),
+        status,
+    )
+    .await
 }
 
 /// `POST /ui/audit/reviews/{seq}`: one override reviewed with its own note, as

@@ -62,13 +62,19 @@ pub fn router() -> Router<AppState> {
         .route("/ui/audit", get(ig::search))
         .route("/ui/audit/export.csv", get(ig::export))
         .route("/ui/audit/verify", get(ig::chain))
-        .route("/ui/audit/reviews", get(ig::reviews).post(ig::review_several))
+        .route(
+            "/ui/audit/reviews",
+            get(ig::reviews).post(ig::review_several),
+        )
         .route("/ui/audit/reviews/{seq}", post(ig::review))
         .route("/ui/subjects", get(ig::subject_lookup))
         .route("/ui/subjects/{id}/history", get(ig::history))
         .route("/ui/policy", get(ig::policy))
         .route("/ui/cases", get(cases::list))
-        .route("/ui/cases/new", get(case_new::new_case).post(case_new::open))
+        .route(
+            "/ui/cases/new",
+            get(case_new::new_case).post(case_new::open),
+        )
         .route("/ui/cases/{id}", get(cases::case))
         .route("/ui/cases/{id}/events", post(cases::record))
         .route("/ui/reports/timeliness", get(report::timeliness))
@@ -126,7 +132,10 @@ fn waits(w: &crate::app::waiting::Waiting, sub: &str) -> Vec<Waits> {
     let mut out = vec![Waits {
         id: "waiting-packets",
         count: w.new_packets,
-        text: format!("{} in your inbox", n(w.new_packets, "new packet", "new packets")),
+        text: format!(
+            "{} in your inbox",
+            n(w.new_packets, "new packet", "new packets")
+        ),
         href: "/ui/inbox".to_owned(),
     }];
     if let Some(c) = w.my_overdue_cases {
@@ -147,10 +156,7 @@ fn waits(w: &crate::app::waiting::Waiting, sub: &str) -> Vec<Waits> {
         out.push(Waits {
             id: "waiting-overdue",
             count: c,
-            text: format!(
-                "{} you may see with a clock overdue",
-                n(c, "case", "cases")
-            ),
+            text: format!("{} you may see with a clock overdue", n(c, "case", "cases")),
             href: "/ui/cases".to_owned(),
         });
     }

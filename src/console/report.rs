@@ -10,10 +10,10 @@ use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
 
 use super::cases::agency_name;
-use super::time::uk;
 use super::chart::{self, Chart};
 use super::query::{self, Pairs};
 use super::session::Session;
+use super::time::uk;
 use super::view::{Frame, PageResult, Refusal, error_page, page, refused};
 use crate::access::may;
 use crate::app::reports::{self, Filters};
@@ -57,10 +57,7 @@ impl Timeliness {
 const TIMES: &[&str] = &["from", "to", "as_of"];
 
 /// The report's query: the page's own, its format set (or dropped for JSON).
-fn report_query(
-    raw: Option<&str>,
-    format: Option<&str>,
-) -> Result<(Filters, Pairs), Refusal> {
+fn report_query(raw: Option<&str>, format: Option<&str>) -> Result<(Filters, Pairs), Refusal> {
     let mut pairs = query::clean(raw, TIMES)?;
     pairs.retain(|(k, _)| k != "format");
     let mut asked = pairs.clone();

@@ -217,8 +217,7 @@ impl CaseView {
         } else {
             Relation::None
         };
-        self.status == CaseStatus::Open
-            && may_as(state, principal, Action::RecordCaseEvent, holds)
+        self.status == CaseStatus::Open && may_as(state, principal, Action::RecordCaseEvent, holds)
     }
 }
 

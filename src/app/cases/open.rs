@@ -13,9 +13,9 @@ use crate::access::require;
 use crate::app::duties::{ListedOn, carry_out};
 use crate::app::views::{DutyView, duties};
 use crate::audit::Entry;
-use crate::cases::store::{self, Case};
 use crate::cases::ClockView;
 use crate::cases::rules::happened;
+use crate::cases::store::{self, Case};
 use crate::db::now;
 use crate::decision::duties::Trigger;
 use crate::error::ApiError;
@@ -70,8 +70,7 @@ pub async fn open(
 ) -> Result<CaseOpened, ApiError> {
     require(state, principal, Action::OpenCase)?;
     let subject = String::from(body.subject_id);
-    happened("referral_received_at", body.referral_received_at, now())
-        .map_err(refused)?;
+    happened("referral_received_at", body.referral_received_at, now()).map_err(refused)?;
     if let Some(a) = &body.referred_by_agency {
         state.configured_agency("referred_by_agency", a)?;
     }
