@@ -1210,7 +1210,7 @@ async fn an_ig_officer_filters_the_review_queue_and_upholds_three_duty_notices_w
                    "awaiting": awaiting.len(), "duties": duties, "note": note}),
         )
         .await;
-    assert_screenshots(&result, 6);
+    assert_screenshots(&result, 5);
     let ticked: std::collections::BTreeSet<i64> = result["reviewed"]
         .as_array()
         .expect("the entries ticked")
