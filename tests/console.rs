@@ -892,11 +892,18 @@ async fn no_console_page_answers_without_a_session_and_every_answer_carries_the_
         format!("/ui/cases/{id}"),
         "/ui/reports/timeliness".into(),
         "/ui/reports/timeliness.csv".into(),
+        // cases and the review queue (issue 21)
+        format!("/ui/cases/new?subject_id={id}"),
+        "/ui/audit/reviews?kind=duty&basis=legal_obligation".into(),
     ];
     let post = [
         "/ui/signout".to_owned(),
         format!("/ui/inbox/{id}/ack"),
         "/ui/audit/reviews/1".into(),
+        // cases and the review queue (issue 21)
+        "/ui/cases/new".into(),
+        format!("/ui/cases/{id}/events"),
+        "/ui/audit/reviews".into(),
     ];
     let requests = get
         .iter()

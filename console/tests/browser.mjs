@@ -579,6 +579,13 @@ async function caseWork(browser) {
   check(await page.locator("#error-summary a[href='#subject_role']").count() === 1, "the summary links to the field");
   await looked(page, "case-new-refused");
 
+  // a form without the session's CSRF token is refused and opens nothing
+  const forged = await ctx.request.post(url("/ui/cases/new"), {
+    form: { subject_id: params.child, subject_role: "victim", "referral_received_at-day": "1", "referral_received_at-month": "1", "referral_received_at-year": "2026", "referral_received_at-hour": "9" },
+    maxRedirects: 0,
+  });
+  check(forged.status() === 403, `opening a case without the CSRF token is 403: ${forged.status()}`);
+
   await page.check("#subject_role-harmful_behaviour");
   await page.click("#open-case-submit");
   await page.waitForSelector("#case-opened");
@@ -587,6 +594,11 @@ async function caseWork(browser) {
   check((await text(page, "#case-lead-sub")) === params.login, "the person who opened it leads it");
   check(await page.locator("#case-clocks tr[data-clock=strategy_discussion][data-status=pending]").count() === 1, "the discussion's clock runs");
   await looked(page, "case-opened");
+
+  const forgedStep = await ctx.request.post(url(`/ui/cases/${caseId}/events`), {
+    form: { csrf: "0".repeat(64), kind: "case_closed" }, maxRedirects: 0,
+  });
+  check(forgedStep.status() === 403, `a step without this session's CSRF token is 403: ${forgedStep.status()}`);
 
   // refused: a discussion dated before the referral; what was typed stays
   await page.selectOption("#kind", "strategy_discussion_held");
@@ -668,6 +680,10 @@ async function reviewQueue(browser) {
 
   const seqs = [];
   for (let i = 0; i < 3; i++) seqs.push(await duties.nth(i).getAttribute("data-seq"));
+  const forged = await ctx.request.post(url("/ui/audit/reviews"), {
+    form: { seq: seqs[0], outcome: "upheld", note: "forged" }, maxRedirects: 0,
+  });
+  check(forged.status() === 403, `a review without the CSRF token is 403: ${forged.status()}`);
   for (const seq of seqs) await page.check(`#seq-${seq}`);
   await page.check("#outcome-upheld");
   // refused: no note; the ticks and the outcome stay
