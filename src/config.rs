@@ -810,7 +810,10 @@ age_recipient = "age1..."
         );
         let c = parse(&one, &[]).unwrap();
         let n = c.notify.as_ref().expect("[notify]");
-        assert_eq!((n.attempts, n.retry(), n.timeout()), (5, Duration::from_secs(2), Duration::from_secs(10)));
+        assert_eq!(
+            (n.attempts, n.retry(), n.timeout()),
+            (5, Duration::from_secs(2), Duration::from_secs(10))
+        );
         let inbox = c.agencies[0].inbox_email.as_ref().unwrap();
         assert_eq!(inbox.for_role(Some("dsl")), Some("office@hillside.example"));
         assert_eq!(inbox.for_role(None), Some("office@hillside.example"));
@@ -820,21 +823,37 @@ age_recipient = "age1..."
             "age_recipient = \"age1...\"\ninbox_email = { dsl = \"dsl@hillside.example\", default = \"office@hillside.example\" }",
         );
         let c = parse(&by_role, &[("BROKER_NOTIFY_ATTEMPTS", "3")]).unwrap();
-        assert_eq!(c.notify.as_ref().unwrap().attempts, 3, "overridden from the environment");
+        assert_eq!(
+            c.notify.as_ref().unwrap().attempts,
+            3,
+            "overridden from the environment"
+        );
         let inbox = c.agencies[0].inbox_email.as_ref().unwrap();
         assert_eq!(inbox.for_role(Some("dsl")), Some("dsl@hillside.example"));
-        assert_eq!(inbox.for_role(Some("school_staff")), Some("office@hillside.example"));
+        assert_eq!(
+            inbox.for_role(Some("school_staff")),
+            Some("office@hillside.example")
+        );
         assert_eq!(inbox.for_role(None), Some("office@hillside.example"));
         let dsl_only = by_role.replace(", default = \"office@hillside.example\"", "");
         let c = parse(&dsl_only, &[]).unwrap();
-        assert_eq!(c.agencies[0].inbox_email.as_ref().unwrap().for_role(None), None);
+        assert_eq!(
+            c.agencies[0].inbox_email.as_ref().unwrap().for_role(None),
+            None
+        );
 
         for (text, says) in [
             (by_role.replace("dsl =", "dls ="), "unknown role \"dls\""),
             (by_role.replace("dsl =", "police_officer ="), "cannot hold"),
-            (one.replace("office@hillside.example", "office"), "not an e-mail address"),
+            (
+                one.replace("office@hillside.example", "office"),
+                "not an e-mail address",
+            ),
             (mail.replace("smtp://", "http://"), "notify.smtp_url"),
-            (mail.replace("broker@partnership.example", "broker"), "notify.from"),
+            (
+                mail.replace("broker@partnership.example", "broker"),
+                "notify.from",
+            ),
             (mail.replace("from =", "sender ="), "sender"),
         ] {
             let e = parse(&text, &[]).unwrap_err();
@@ -842,7 +861,10 @@ age_recipient = "age1..."
         }
         let e = parse(&mail, &[("BROKER_NOTIFY_ATTEMPTS", "0")]).unwrap_err();
         assert!(e.message.contains("notify.attempts"), "{e}");
-        assert!(parse(BASE, &[]).unwrap().notify.is_none(), "no [notify], no mail");
+        assert!(
+            parse(BASE, &[]).unwrap().notify.is_none(),
+            "no [notify], no mail"
+        );
     }
 
     #[test]

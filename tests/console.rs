@@ -109,11 +109,7 @@ async fn world(name: &str, people: Value) -> World {
 
 /// [`world`], with `edit` making broker.toml what the test needs before the broker starts
 /// (given the port the broker will listen on).
-async fn world_with(
-    name: &str,
-    people: Value,
-    edit: impl FnOnce(String, u16) -> String,
-) -> World {
+async fn world_with(name: &str, people: Value, edit: impl FnOnce(String, u16) -> String) -> World {
     log();
     let chromium = tools();
     let port = free_port();
@@ -1182,15 +1178,35 @@ async fn a_packet_waits_by_email_and_its_link_followed_from_another_site_opens_t
         "https://localhost:{}/ui/inbox/{disclosure}",
         world.server.addr.port()
     );
-    assert_eq!(message["rcpt_tos"], json!(["dsl@hillside.example"]), "{message}");
-    assert_eq!(message["mail_from"], "broker@partnership.example", "{message}");
+    assert_eq!(
+        message["rcpt_tos"],
+        json!(["dsl@hillside.example"]),
+        "{message}"
+    );
+    assert_eq!(
+        message["mail_from"], "broker@partnership.example",
+        "{message}"
+    );
     let subject = message["subject"].as_str().expect("a subject");
     let body = message["body"].as_str().expect("a body");
-    assert!(subject.contains("Northshire Children's Social Care"), "{subject}");
+    assert!(
+        subject.contains("Northshire Children's Social Care"),
+        "{subject}"
+    );
     assert!(body.contains("Northshire Children's Social Care"), "{body}");
-    assert!(body.lines().any(|l| l.trim() == link), "the link {link} in {body}");
+    assert!(
+        body.lines().any(|l| l.trim() == link),
+        "the link {link} in {body}"
+    );
     let raw = message["raw"].as_str().expect("the raw message");
-    for never in [SUMMARY, RISK, ALLEGATION, child.as_str(), "safeguarding", "consent"] {
+    for never in [
+        SUMMARY,
+        RISK,
+        ALLEGATION,
+        child.as_str(),
+        "safeguarding",
+        "consent",
+    ] {
         assert!(
             !raw.contains(never) && !body.contains(never),
             "the message carries no content, child or purpose: {never:.20} in {raw}"
@@ -1274,7 +1290,11 @@ async fn an_unreachable_smtp_server_never_blocks_a_disclosure_and_its_failure_is
     );
     assert_eq!(failed.len(), 1, "{failed:?}");
     assert_eq!(failed[0]["disclosure_id"], disclosure.as_str());
-    assert_eq!(failed[0]["attempts"], 3, "given up after the tries: {:?}", failed[0]);
+    assert_eq!(
+        failed[0]["attempts"], 3,
+        "given up after the tries: {:?}",
+        failed[0]
+    );
     assert_eq!(
         failed[0]["reason"], "the SMTP server could not be reached",
         "{:?}",
@@ -1285,7 +1305,10 @@ async fn an_unreachable_smtp_server_never_blocks_a_disclosure_and_its_failure_is
         "nothing was sent"
     );
     let log = log_text();
-    assert!(!log.contains("dsl@hillside.example"), "no address in the log");
+    assert!(
+        !log.contains("dsl@hillside.example"),
+        "no address in the log"
+    );
     world.stop().await;
 }
 
@@ -1303,9 +1326,8 @@ async fn entries_of_now(server: &TestServer, after: i64, action: &str) -> i64 {
 
 /// A GET of `path` over Hillside's certificate, with `extra` header lines.
 async fn get_raw(server: &TestServer, path: &str, extra: &str) -> common::RawAnswer {
-    let request = format!(
-        "GET {path} HTTP/1.1\r\nhost: localhost\r\n{extra}connection: close\r\n\r\n"
-    );
+    let request =
+        format!("GET {path} HTTP/1.1\r\nhost: localhost\r\n{extra}connection: close\r\n\r\n");
     server
         .raw_exchange("school-hillside", request.as_bytes())
         .await
@@ -1325,10 +1347,15 @@ async fn a_link_from_another_site_keeps_the_session_and_the_sign_in_returns_to_t
     // same address from the broker's own site, and clears nothing
     let r = get_raw(&server, &page, CROSS_SITE).await;
     assert_eq!(r.status, 200, "{}", r.body);
-    assert!(!r.head.contains("set-cookie"), "nothing cleared: {}", r.head);
     assert!(
-        r.body
-            .contains(&format!("<meta http-equiv=\"refresh\" content=\"0;url={page}\">")),
+        !r.head.contains("set-cookie"),
+        "nothing cleared: {}",
+        r.head
+    );
+    assert!(
+        r.body.contains(&format!(
+            "<meta http-equiv=\"refresh\" content=\"0;url={page}\">"
+        )),
         "{}",
         r.body
     );
@@ -1345,7 +1372,11 @@ async fn a_link_from_another_site_keeps_the_session_and_the_sign_in_returns_to_t
             .to_owned()
     };
     assert_eq!(location(&r), next.to_ascii_lowercase(), "{}", r.head);
-    assert!(!r.head.contains("set-cookie"), "nothing cleared: {}", r.head);
+    assert!(
+        !r.head.contains("set-cookie"),
+        "nothing cleared: {}",
+        r.head
+    );
     // a cookie that opens nothing is cleared
     let r = get_raw(
         &server,
@@ -1354,7 +1385,11 @@ async fn a_link_from_another_site_keeps_the_session_and_the_sign_in_returns_to_t
     )
     .await;
     assert_eq!(r.status, 303, "{}", r.body);
-    assert!(r.head.contains("set-cookie: __host-broker_session=;"), "{}", r.head);
+    assert!(
+        r.head.contains("set-cookie: __host-broker_session=;"),
+        "{}",
+        r.head
+    );
     // a form posted from another site is not sent on
     let r = server
         .post_form("school-hillside", &format!("{page}/ack"), None, b"csrf=x")
@@ -1366,12 +1401,17 @@ async fn a_link_from_another_site_keeps_the_session_and_the_sign_in_returns_to_t
     let r = get_raw(&server, &next, "").await;
     assert_eq!(r.status, 200, "{}", r.body);
     assert!(
-        r.body.contains(&format!("name=\"next\" value=\"/ui/inbox/{id}\"")),
+        r.body
+            .contains(&format!("name=\"next\" value=\"/ui/inbox/{id}\"")),
         "{}",
         r.body
     );
     // a path that is not a console page is dropped for the start page
-    for evil in ["%2F%2Fevil.example", "https%3A%2F%2Fevil.example", "%2Fui%2Fsignin"] {
+    for evil in [
+        "%2F%2Fevil.example",
+        "https%3A%2F%2Fevil.example",
+        "%2Fui%2Fsignin",
+    ] {
         let r = get_raw(&server, &format!("/ui/signin?next={evil}"), "").await;
         assert!(
             r.body.contains("name=\"next\" value=\"/ui/\""),
@@ -1387,9 +1427,7 @@ async fn a_link_from_another_site_keeps_the_session_and_the_sign_in_returns_to_t
     let (answer, pre) = dev_sign_in(&server, &earlier.cookie, &page).await;
     assert_eq!(answer.status, 200, "{}", answer.body);
     assert!(
-        answer
-            .body
-            .contains(&format!("content=\"0;url={page}\"")),
+        answer.body.contains(&format!("content=\"0;url={page}\"")),
         "{}",
         answer.body
     );
@@ -1407,21 +1445,26 @@ async fn a_link_from_another_site_keeps_the_session_and_the_sign_in_returns_to_t
     assert_eq!(entries[0].0, "console.sign_out", "{entries:?}");
     assert_eq!(entries[0].1["reason"], "signed_in_again", "{entries:?}");
     assert_eq!(entries[1].0, "console.sign_in", "{entries:?}");
-    let r = get_raw(&server, "/ui/inbox", &format!("cookie: {}\r\n", earlier.cookie)).await;
+    let r = get_raw(
+        &server,
+        "/ui/inbox",
+        &format!("cookie: {}\r\n", earlier.cookie),
+    )
+    .await;
     assert_eq!(r.status, 303, "the earlier session opens nothing now");
     // a path that is not a console page: the start page
     let (answer, _) = dev_sign_in(&server, &pre, "//evil.example/x").await;
-    assert!(answer.body.contains("content=\"0;url=/ui/\""), "{}", answer.body);
+    assert!(
+        answer.body.contains("content=\"0;url=/ui/\""),
+        "{}",
+        answer.body
+    );
     server.stop().await;
 }
 
 /// The dev sign-in of `dsl.walker` posted with `cookie` (and the form's token cookie), asking
 /// to return to `next`: the answer and the session cookie it set.
-async fn dev_sign_in(
-    server: &TestServer,
-    cookie: &str,
-    next: &str,
-) -> (common::RawAnswer, String) {
+async fn dev_sign_in(server: &TestServer, cookie: &str, next: &str) -> (common::RawAnswer, String) {
     let page = get_raw(server, "/ui/signin", "").await;
     let pre = page
         .head
@@ -1476,13 +1519,18 @@ async fn an_unknown_console_page_is_a_404_page_with_the_headers_and_the_navigati
         assert_eq!(r.status, 404, "{path}: {}", r.body);
         for (name, value) in headers {
             assert!(
-                r.head.contains(&format!("{name}: {}", value.to_ascii_lowercase())),
+                r.head
+                    .contains(&format!("{name}: {}", value.to_ascii_lowercase())),
                 "{path}: {name} in {}",
                 r.head
             );
         }
         assert!(r.body.contains("Page not found"), "{path}: {}", r.body);
-        assert!(r.body.contains("govuk-template"), "a console page: {}", r.body);
+        assert!(
+            r.body.contains("govuk-template"),
+            "a console page: {}",
+            r.body
+        );
         assert_eq!(
             r.body.contains("action=\"/ui/signout\""),
             nav,
@@ -1494,7 +1542,10 @@ async fn an_unknown_console_page_is_a_404_page_with_the_headers_and_the_navigati
             "{path}: the navigation when signed in"
         );
         if nav {
-            assert!(r.body.contains(&session.csrf), "the sign-out form carries its token");
+            assert!(
+                r.body.contains(&session.csrf),
+                "the sign-out form carries its token"
+            );
         }
     }
     // a refused form, in the person's frame too

@@ -136,7 +136,9 @@ async fn deliver(
         .detail(detail);
     let audited = async { state.writer.begin().await?.commit(entry).await }.await;
     match audited {
-        Ok(_) => tracing::info!(disclosure = %packet.disclosure_id, action, tries, "a packet's e-mail"),
+        Ok(_) => {
+            tracing::info!(disclosure = %packet.disclosure_id, action, tries, "a packet's e-mail")
+        }
         Err(e) => tracing::warn!(
             disclosure = %packet.disclosure_id, action, code = e.code,
             "the outcome of a packet's e-mail could not be audited"

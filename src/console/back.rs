@@ -34,7 +34,8 @@ impl ReturnTo {
 
     /// The path, or the start page when `raw` is none or not acceptable.
     pub fn or_start(raw: Option<&str>) -> ReturnTo {
-        raw.and_then(ReturnTo::parse).unwrap_or_else(ReturnTo::start)
+        raw.and_then(ReturnTo::parse)
+            .unwrap_or_else(ReturnTo::start)
     }
 
     pub fn as_str(&self) -> &str {
@@ -105,7 +106,10 @@ mod tests {
         ] {
             assert_eq!(ReturnTo::parse(bad), None, "{bad:?}");
         }
-        assert_eq!(ReturnTo::parse(&format!("/ui/{}", "a".repeat(MAX_LEN))), None);
+        assert_eq!(
+            ReturnTo::parse(&format!("/ui/{}", "a".repeat(MAX_LEN))),
+            None
+        );
         assert_eq!(ReturnTo::or_start(Some("//evil")).as_str(), "/ui/");
         assert_eq!(ReturnTo::or_start(None).as_str(), "/ui/");
         assert_eq!(

@@ -33,8 +33,8 @@ use serde::Deserialize;
 use crate::identity::Principal;
 use crate::state::AppState;
 use crate::vocab::Role;
-pub use form::{FormFields, Posted, fields};
 use back::ReturnTo;
+pub use form::{FormFields, Posted, fields};
 use session::{Cert, Session, cookie};
 use view::{Frame, PageResult, Refusal, page};
 

@@ -3,6 +3,13 @@
 //! SameSite=Strict`); the database holds only its SHA-256. A session is bound to the agency of
 //! the client certificate it was opened with, ends after 15 minutes without a request or 8 hours
 //! after sign-in, and its sign-in, sign-out and expiry are audit entries.
+//!
+//! A request without a live session is sent to the sign-in with the page it asked for (a GET);
+//! its cookie is cleared only if it sent one. A link followed from another site is a top-level
+//! navigation whose `Strict` cookie the browser withholds: it is answered by a page that sends
+//! the browser on to the same address from the broker's own site (`view::bounce`), where the
+//! cookie is sent, so such a link never signs anyone out. Signing in again ends the session
+//! the browser held (`console.sign_out`, reason `signed_in_again`).
 
 use std::sync::Arc;
 
@@ -244,52 +251,52 @@ impl FromRequestParts<AppState> for Session {
 
 /// The request's session, if its cookie names one that is live and of the certificate's agency.
 async fn accept(parts: &Parts, state: &AppState) -> Result<Session, NoSession> {
-        let token = cookie(&parts.headers, COOKIE)
-            .filter(|t| !t.is_empty())
-            .ok_or_else(|| sign_in(parts, "signed_out"))?;
-        let stored = with_db!(&state.db, pool => {
-            sqlx::query(
-                "SELECT id, agency, sub, roles, csrf, created_at, last_seen_at, ended_at \
-                 FROM console_sessions WHERE token_sha256 = $1")
-                .bind(digest(token))
-                .fetch_optional(pool)
-                .await?
-                .map(|r| -> Result<Stored, sqlx::Error> {
-                    Ok(stored!(r, r.try_get::<Option<String>, _>("ended_at")?.is_some()))
-                })
-                .transpose()?
-        });
-        let stored = stored.ok_or_else(|| sign_in(parts, "signed_out"))?;
-        if stored.ended {
-            return Err(sign_in(parts, "signed_out"));
-        }
-        let at = now();
-        let principal = principal_of(state, &stored).ok_or_else(|| sign_in(parts, "signed_out"))?;
-        if let Some(reason) = expired(&stored, at) {
-            end(state, &stored.id, &principal, reason).await?;
-            return Err(sign_in(parts, "expired"));
-        }
-        // bound to the agency of the certificate it was opened with
-        if certificate_agency(parts).as_deref() != Some(stored.agency.as_str()) {
-            tracing::warn!(session = %stored.id, "console session presented with another agency's certificate");
-            return Err(NoSession::WrongAgency);
-        }
-        if at - stored.last_seen_at >= TOUCH_EVERY {
-            touch(state, &stored.id, at).await?;
-        }
-        let agency_name = state
-            .agencies
-            .get(&stored.agency)
-            .map(|a| a.name.clone())
-            .unwrap_or_default();
-        let nav = super::view::Nav::of(&state.policy, &principal);
-        Ok(Session {
-            id: stored.id,
-            principal,
-            csrf: stored.csrf,
-            agency_name,
-            nav,
-        })
+    let token = cookie(&parts.headers, COOKIE)
+        .filter(|t| !t.is_empty())
+        .ok_or_else(|| sign_in(parts, "signed_out"))?;
+    let stored = with_db!(&state.db, pool => {
+        sqlx::query(
+            "SELECT id, agency, sub, roles, csrf, created_at, last_seen_at, ended_at \
+             FROM console_sessions WHERE token_sha256 = $1")
+            .bind(digest(token))
+            .fetch_optional(pool)
+            .await?
+            .map(|r| -> Result<Stored, sqlx::Error> {
+                Ok(stored!(r, r.try_get::<Option<String>, _>("ended_at")?.is_some()))
+            })
+            .transpose()?
+    });
+    let stored = stored.ok_or_else(|| sign_in(parts, "signed_out"))?;
+    if stored.ended {
+        return Err(sign_in(parts, "signed_out"));
+    }
+    let at = now();
+    let principal = principal_of(state, &stored).ok_or_else(|| sign_in(parts, "signed_out"))?;
+    if let Some(reason) = expired(&stored, at) {
+        end(state, &stored.id, &principal, reason).await?;
+        return Err(sign_in(parts, "expired"));
+    }
+    // bound to the agency of the certificate it was opened with
+    if certificate_agency(parts).as_deref() != Some(stored.agency.as_str()) {
+        tracing::warn!(session = %stored.id, "console session presented with another agency's certificate");
+        return Err(NoSession::WrongAgency);
+    }
+    if at - stored.last_seen_at >= TOUCH_EVERY {
+        touch(state, &stored.id, at).await?;
+    }
+    let agency_name = state
+        .agencies
+        .get(&stored.agency)
+        .map(|a| a.name.clone())
+        .unwrap_or_default();
+    let nav = super::view::Nav::of(&state.policy, &principal);
+    Ok(Session {
+        id: stored.id,
+        principal,
+        csrf: stored.csrf,
+        agency_name,
+        nav,
+    })
 }
 
 /// The person of a stored session (`None`: its agency has left the configuration since, and
@@ -413,7 +420,10 @@ pub async fn end_replaced(state: &AppState, token_sha256: &str) -> Result<(), Ap
             .map(|r| -> Result<Stored, sqlx::Error> { Ok(stored!(r, false)) })
             .transpose()?
     });
-    match earlier.as_ref().and_then(|s| Some((s, principal_of(state, s)?))) {
+    match earlier
+        .as_ref()
+        .and_then(|s| Some((s, principal_of(state, s)?)))
+    {
         Some((s, principal)) => end(state, &s.id, &principal, SIGNED_IN_AGAIN).await,
         None => Ok(()),
     }

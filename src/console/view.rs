@@ -161,8 +161,10 @@ pub async fn frame_errors(mut req: Request, next: Next) -> Response {
     let answering = Answering::default();
     req.extensions_mut().insert(answering.clone());
     let response = next.run(req).await;
-    let (Some(shown), Some(who)) = (response.extensions().get::<Shown>().cloned(), answering.who())
-    else {
+    let (Some(shown), Some(who)) = (
+        response.extensions().get::<Shown>().cloned(),
+        answering.who(),
+    ) else {
         return response;
     };
     let (mut parts, _) = response.into_parts();
