@@ -13,6 +13,7 @@
 //! - [`disclosures`]: a disclosure and its dry run.
 //! - [`duties`]: the duties to notify a step sets off, carried out in its write action.
 //! - [`inbox`]: a practitioner's packets: listed, fetched, acknowledged.
+//! - [`mail`]: "a packet waits", the e-mail to the addressee's inbox address after commit.
 //! - [`records`]: what the owner agency is told of its record's disclosures.
 //! - [`reports`]: the timeliness report.
 //! - `share`: the one sharing pipeline, through which a disclosure, a duty's notice and the
@@ -27,6 +28,7 @@ pub mod cases;
 pub mod disclosures;
 pub mod duties;
 pub mod inbox;
+pub mod mail;
 pub mod records;
 pub mod reports;
 mod share;
