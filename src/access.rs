@@ -23,15 +23,19 @@ pub enum Relation {
     Owner,
     /// The caller's agency leads the case (PROCESS.md, Cases).
     LeadAgency,
+    /// The caller's agency registered the child, or holds something about it: a record, a
+    /// consent, a competence assessment, its MAPPA status or a MAPPA decision it recorded.
+    KnowsChild,
 }
 
 impl Relation {
-    const ALL: [Relation; 5] = [
+    const ALL: [Relation; 6] = [
         Relation::None,
         Relation::ChildsSchool,
         Relation::Chair,
         Relation::Owner,
         Relation::LeadAgency,
+        Relation::KnowsChild,
     ];
 
     fn as_str(self) -> &'static str {
@@ -41,6 +45,7 @@ impl Relation {
             Relation::Chair => "chair",
             Relation::Owner => "owner",
             Relation::LeadAgency => "lead_agency",
+            Relation::KnowsChild => "knows_child",
         }
     }
 
@@ -65,6 +70,11 @@ impl Relation {
                 "not_lead_agency",
                 "only the agency leading the case may do this (policies/actions.csv, PROCESS.md)",
             ),
+            Relation::KnowsChild => ApiError::forbidden(
+                "not_known_to_agency",
+                "only an agency that registered the child or holds something about it may do \
+                 this (policies/actions.csv)",
+            ),
         }
     }
 }
@@ -86,6 +96,12 @@ pub fn allows(policy: &Policy, principal: &Principal, action: Action, relation: 
         ];
         policy.allows(Family::Actions, &request)
     })
+}
+
+/// Does the policy let any of the caller's roles do `action` where one of the relations that
+/// `hold` (or none) does?
+pub fn may_any(state: &AppState, principal: &Principal, action: Action, hold: &[Relation]) -> bool {
+    may(state, principal, action) || hold.iter().any(|&r| may_as(state, principal, action, r))
 }
 
 /// Does the policy let any of the caller's roles do `action` (needing no relation)?

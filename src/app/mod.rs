@@ -9,20 +9,30 @@
 //! - [`audit`]: the audit log, the chain's verification, the override reviews and a child's
 //!   subject access report, for IG officers.
 //! - [`cases`]: a case and the list of cases, read.
+//! - [`child`]: a child read (details, consents, assessments, MAPPA status, designations, the
+//!   caller's records and cases about it) and the children the caller may read.
+//! - [`consents`]: a child's consents, recorded and withdrawn.
 //! - [`disclosures`]: a disclosure and its dry run.
 //! - [`duties`]: the duties to notify a step sets off, carried out in its write action.
 //! - [`inbox`]: a practitioner's packets: listed, fetched, acknowledged.
+//! - [`mappa`]: a child's MAPPA status and the forum's decisions.
 //! - [`records`]: what the owner agency is told of its record's disclosures.
 //! - `share`: the one sharing pipeline, through which a disclosure, a duty's notice and the
 //!   forum's notification of either (RULES 5) go out: sealed, stored if the child's facts are
 //!   current, audited.
-//! - [`views`]: how an audit entry and a duty are shown.
+//! - [`subjects`]: a child registered, its school changed, a competence assessment and a staff
+//!   designation recorded.
+//! - [`views`]: how an audit entry and a duty are shown, and what a creating action answers.
 
 pub mod audit;
 pub mod cases;
+pub mod child;
+pub mod consents;
 pub mod disclosures;
 pub mod duties;
 pub mod inbox;
+pub mod mappa;
 pub mod records;
 mod share;
+pub mod subjects;
 pub mod views;
