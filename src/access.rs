@@ -104,6 +104,13 @@ pub fn may_any(state: &AppState, principal: &Principal, action: Action, hold: &[
     may(state, principal, action) || hold.iter().any(|&r| may_as(state, principal, action, r))
 }
 
+/// [`may_somewhere`] against a given policy.
+pub fn allows_somewhere(policy: &Policy, principal: &Principal, action: Action) -> bool {
+    Relation::ALL
+        .iter()
+        .any(|&r| allows(policy, principal, action, r))
+}
+
 /// Does the policy let any of the caller's roles do `action` (needing no relation)?
 pub fn may(state: &AppState, principal: &Principal, action: Action) -> bool {
     may_as(state, principal, action, Relation::None)
@@ -112,9 +119,7 @@ pub fn may(state: &AppState, principal: &Principal, action: Action) -> bool {
 /// Could the caller do `action` where some relation holds? (Checked before computing the
 /// relation, so a caller no row can ever allow is refused before anything is read.)
 pub fn may_somewhere(state: &AppState, principal: &Principal, action: Action) -> bool {
-    Relation::ALL
-        .iter()
-        .any(|&r| may_as(state, principal, action, r))
+    allows_somewhere(&state.policy, principal, action)
 }
 
 /// 403 for an action the caller's roles may not perform.

@@ -368,7 +368,7 @@ pub async fn designate(
 }
 
 /// [`Relation::ChildsSchool`] when `school` (the child's recorded school) is the caller's.
-pub(super) fn childs_school(principal: &Principal, school: Option<&str>) -> Relation {
+pub fn childs_school(principal: &Principal, school: Option<&str>) -> Relation {
     if school == Some(&*principal.agency) {
         Relation::ChildsSchool
     } else {
