@@ -892,11 +892,26 @@ async fn no_console_page_answers_without_a_session_and_every_answer_carries_the_
         format!("/ui/cases/{id}"),
         "/ui/reports/timeliness".into(),
         "/ui/reports/timeliness.csv".into(),
+        // the child's pages
+        "/ui/children".into(),
+        "/ui/children/new".into(),
+        format!("/ui/children/{id}"),
+        format!("/ui/children/{id}/history"),
+        format!("/ui/mappa/decisions/new?subject_id={id}"),
     ];
     let post = [
         "/ui/signout".to_owned(),
         format!("/ui/inbox/{id}/ack"),
         "/ui/audit/reviews/1".into(),
+        // the child's forms
+        "/ui/children/new".into(),
+        format!("/ui/children/{id}/consents"),
+        format!("/ui/children/{id}/consents/{id}/withdraw"),
+        format!("/ui/children/{id}/competence"),
+        format!("/ui/children/{id}/school"),
+        format!("/ui/children/{id}/mappa"),
+        format!("/ui/children/{id}/staff-designations"),
+        "/ui/mappa/decisions/new".into(),
     ];
     let requests = get
         .iter()

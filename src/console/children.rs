@@ -629,6 +629,12 @@ pub async fn withdraw(
             .await
         {
             Ok(w) => Ok(w),
+            // the API's detail names the consent by id and the instant in UTC: in words here
+            Err(e) if e.code == "already_withdrawn" => {
+                let mut errors = Errors::default();
+                errors.add("", "This consent has already been withdrawn");
+                Err(errors)
+            }
             Err(e) => Err(refusal(e, &[])?),
         };
     answer(
