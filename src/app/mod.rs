@@ -16,6 +16,7 @@
 //! - [`duties`]: the duties to notify a step sets off, carried out in its write action.
 //! - [`inbox`]: a practitioner's packets: listed, fetched, acknowledged.
 //! - [`mappa`]: a child's MAPPA status and the forum's decisions.
+//! - [`mail`]: "a packet waits", the e-mail to the addressee's inbox address after commit.
 //! - [`records`]: what the owner agency is told of its record's disclosures.
 //! - `share`: the one sharing pipeline, through which a disclosure, a duty's notice and the
 //!   forum's notification of either (RULES 5) go out: sealed, stored if the child's facts are
@@ -31,6 +32,7 @@ pub mod consents;
 pub mod disclosures;
 pub mod duties;
 pub mod inbox;
+pub mod mail;
 pub mod mappa;
 pub mod records;
 mod share;
