@@ -23,15 +23,19 @@ pub enum Relation {
     Owner,
     /// The caller's agency leads the case (PROCESS.md, Cases).
     LeadAgency,
+    /// The caller's agency registered the child, or holds something about it: a record, a
+    /// consent, a competence assessment, its MAPPA status or a MAPPA decision it recorded.
+    KnowsChild,
 }
 
 impl Relation {
-    const ALL: [Relation; 5] = [
+    const ALL: [Relation; 6] = [
         Relation::None,
         Relation::ChildsSchool,
         Relation::Chair,
         Relation::Owner,
         Relation::LeadAgency,
+        Relation::KnowsChild,
     ];
 
     fn as_str(self) -> &'static str {
@@ -41,6 +45,7 @@ impl Relation {
             Relation::Chair => "chair",
             Relation::Owner => "owner",
             Relation::LeadAgency => "lead_agency",
+            Relation::KnowsChild => "knows_child",
         }
     }
 
@@ -65,6 +70,11 @@ impl Relation {
                 "not_lead_agency",
                 "only the agency leading the case may do this (policies/actions.csv, PROCESS.md)",
             ),
+            Relation::KnowsChild => ApiError::forbidden(
+                "not_known_to_agency",
+                "only an agency that registered the child or holds something about it may do \
+                 this (policies/actions.csv)",
+            ),
         }
     }
 }
@@ -88,6 +98,19 @@ pub fn allows(policy: &Policy, principal: &Principal, action: Action, relation: 
     })
 }
 
+/// Does the policy let any of the caller's roles do `action` where one of the relations that
+/// `hold` (or none) does?
+pub fn may_any(state: &AppState, principal: &Principal, action: Action, hold: &[Relation]) -> bool {
+    may(state, principal, action) || hold.iter().any(|&r| may_as(state, principal, action, r))
+}
+
+/// [`may_somewhere`] against a given policy.
+pub fn allows_somewhere(policy: &Policy, principal: &Principal, action: Action) -> bool {
+    Relation::ALL
+        .iter()
+        .any(|&r| allows(policy, principal, action, r))
+}
+
 /// Does the policy let any of the caller's roles do `action` (needing no relation)?
 pub fn may(state: &AppState, principal: &Principal, action: Action) -> bool {
     may_as(state, principal, action, Relation::None)
@@ -96,9 +119,7 @@ pub fn may(state: &AppState, principal: &Principal, action: Action) -> bool {
 /// Could the caller do `action` where some relation holds? (Checked before computing the
 /// relation, so a caller no row can ever allow is refused before anything is read.)
 pub fn may_somewhere(state: &AppState, principal: &Principal, action: Action) -> bool {
-    Relation::ALL
-        .iter()
-        .any(|&r| may_as(state, principal, action, r))
+    allows_somewhere(&state.policy, principal, action)
 }
 
 /// 403 for an action the caller's roles may not perform.

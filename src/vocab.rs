@@ -311,6 +311,7 @@ vocabulary! {
         ListCases => "list_cases",
         ReadAllCases => "read_all_cases",
         ReadTimeliness => "read_timeliness",
+        ReadSubject => "read_subject",
     }
 }
 

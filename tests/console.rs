@@ -905,6 +905,12 @@ async fn no_console_page_answers_without_a_session_and_every_answer_carries_the_
         // cases and the review queue (issue 21)
         format!("/ui/cases/new?subject_id={id}"),
         "/ui/audit/reviews?kind=duty&basis=legal_obligation".into(),
+        // the child's pages
+        "/ui/children".into(),
+        "/ui/children/new".into(),
+        format!("/ui/children/{id}"),
+        format!("/ui/children/{id}/history"),
+        format!("/ui/mappa/decisions/new?subject_id={id}"),
     ];
     let post = [
         "/ui/signout".to_owned(),
@@ -914,6 +920,15 @@ async fn no_console_page_answers_without_a_session_and_every_answer_carries_the_
         "/ui/cases/new".into(),
         format!("/ui/cases/{id}/events"),
         "/ui/audit/reviews".into(),
+        // the child's forms
+        "/ui/children/new".into(),
+        format!("/ui/children/{id}/consents"),
+        format!("/ui/children/{id}/consents/{id}/withdraw"),
+        format!("/ui/children/{id}/competence"),
+        format!("/ui/children/{id}/school"),
+        format!("/ui/children/{id}/mappa"),
+        format!("/ui/children/{id}/staff-designations"),
+        "/ui/mappa/decisions/new".into(),
     ];
     let requests = get
         .iter()
@@ -1786,4 +1801,132 @@ async fn an_unknown_console_page_is_a_404_page_with_the_headers_and_the_navigati
     assert_eq!(r.status, 403, "{}", r.body);
     assert!(r.body.contains("aria-label=\"Menu\""), "{}", r.body);
     server.stop().await;
+}
+
+/// A date as the browser types it into a GOV.UK date input.
+fn date_parts(d: chrono::NaiveDate) -> Value {
+    use chrono::Datelike;
+    json!({"day": d.day(), "month": d.month(), "year": d.year()})
+}
+
+/// How many times `sub` did `action` among `entries`.
+fn times(entries: &[(String, String, Value)], sub: &str, action: &str) -> usize {
+    actions_of(entries, sub)
+        .iter()
+        .filter(|a| *a == action)
+        .count()
+}
+
+#[tokio::test]
+async fn a_social_worker_registers_a_child_and_records_a_consent_a_head_teacher_designates_staff_and_a_mappa_chair_records_a_decision()
+ {
+    let world = world(
+        "children",
+        json!({
+            "sw.amara": {"agency": "csc", "roles": ["social_worker"]},
+            "head.okoro": {"agency": "school-hillside", "roles": ["head_teacher"]},
+            "chair.wells": {"agency": "mappa", "roles": ["mappa_chair"]},
+        }),
+    )
+    .await;
+    let server = &world.server;
+    let today = broker::decision::facts::london_date(chrono::Utc::now());
+    let born = today - chrono::Months::new(10 * 12) - chrono::Days::new(40);
+    let name = "Jordan Ellis";
+
+    // the social worker: a date of birth in the future refused, then the child registered; a
+    // consent with no purpose refused, then recorded; each once in the audit log
+    let before = head_seq(server).await;
+    let result = world
+        .browse(
+            "child-social-worker",
+            json!({"agency": "csc", "login": "sw.amara", "name": name,
+                   "future": date_parts(today + chrono::Days::new(400)),
+                   "born": date_parts(born), "born_text": born.format("%-d %B %Y").to_string()}),
+        )
+        .await;
+    assert_screenshots(&result, 6);
+    let child = result["child"].as_str().expect("the child's id").to_owned();
+    let entries = world.entries_after(before).await;
+    for action in [
+        "subject.list",
+        "subject.register",
+        "subject.read",
+        "consent.record",
+    ] {
+        assert!(
+            times(&entries, "sw.amara", action) >= 1,
+            "{action} under sw.amara: {entries:?}"
+        );
+    }
+    for action in ["subject.register", "consent.record"] {
+        assert_eq!(
+            times(&entries, "sw.amara", action),
+            1,
+            "a refused form writes nothing: {action} once"
+        );
+    }
+    // the API reads what the pages wrote
+    let sw = server.token("csc", "sw.amara", &[Role::SocialWorker]);
+    let r = server
+        .client("csc")
+        .get(&format!("/v1/subjects/{child}"), &sw)
+        .await
+        .expect("the API's read of the child");
+    assert_eq!(r.status, 200, "{}", r.text());
+    let view = r.json();
+    assert_eq!(view["display_name"], name);
+    assert_eq!(view["date_of_birth"], born.to_string());
+    assert_eq!(view["school_agency"], "school-hillside");
+    assert_eq!(view["consents"][0]["given_by"], "parent");
+    assert_eq!(view["consents"][0]["purposes"], json!(["safeguarding"]));
+    assert_eq!(view["consents"][0]["recipient_kinds"], json!(["school"]));
+
+    // the head teacher of the child's school: a designation without a reason refused, then made
+    let before = head_seq(server).await;
+    let result = world
+        .browse(
+            "child-head-teacher",
+            json!({"agency": "school-hillside", "login": "head.okoro", "child": child,
+                   "name": name, "staff": "t.smith"}),
+        )
+        .await;
+    assert_screenshots(&result, 3);
+    let entries = world.entries_after(before).await;
+    assert_eq!(times(&entries, "head.okoro", "designation.record"), 1);
+    assert!(times(&entries, "head.okoro", "subject.read") >= 1);
+
+    // a child under MAPPA management (its coordinator sets the status through the API); the
+    // chair: a decision with nothing to share refused, then recorded
+    let coordinator = server.token("mappa", "coord.reid", &[Role::MappaCoordinator]);
+    let r = server
+        .client("mappa")
+        .put(
+            &format!("/v1/subjects/{child}/mappa"),
+            &coordinator,
+            &json!({"active": true, "category": 2, "level": 2}),
+        )
+        .await
+        .expect("setting the MAPPA status");
+    assert_eq!(r.status, 200, "{}", r.text());
+    let before = head_seq(server).await;
+    let result = world
+        .browse(
+            "child-mappa-chair",
+            json!({"agency": "mappa", "login": "chair.wells", "child": child, "name": name,
+                   "today": date_parts(today),
+                   "next_year": date_parts(today + chrono::Days::new(365))}),
+        )
+        .await;
+    assert_screenshots(&result, 4);
+    let entries = world.entries_after(before).await;
+    assert_eq!(times(&entries, "chair.wells", "mappa.decision"), 1);
+    let decision = entries
+        .iter()
+        .find(|(a, _, _)| a == "mappa.decision")
+        .map(|(_, _, d)| d.clone())
+        .expect("the decision's entry");
+    assert_eq!(decision["sections"], json!(["summary"]), "{decision}");
+    assert_eq!(decision["purposes"], json!(["safeguarding"]), "{decision}");
+    world.stop().await;
 }

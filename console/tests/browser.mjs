@@ -737,6 +737,172 @@ async function startPage(browser) {
 }
 
 
+// ---- the child's pages: a social worker, a head teacher, a MAPPA chair ----
+
+// at 320 px wide the page does not scroll sideways (WCAG 2.2 1.4.10), then back to the width
+async function noSidewaysScroll(page, name) {
+  const size = page.viewportSize();
+  await page.setViewportSize({ width: 320, height: 800 });
+  const width = await page.evaluate(() => document.documentElement.scrollWidth);
+  // what sticks out, for the message: the outermost elements reaching past 320 px
+  const wide = width <= 320 ? [] : await page.evaluate(() => [...document.querySelectorAll("body *")]
+    .filter((e) => e.getBoundingClientRect().right > 320 && !(e.parentElement && e.parentElement.getBoundingClientRect().right > 320))
+    .slice(0, 5).map((e) => `${e.tagName.toLowerCase()}${e.id ? "#" + e.id : ""}.${e.className}`));
+  await page.setViewportSize(size);
+  check(width <= 320, `${name}: at 320 px the page is ${width} px wide: ${wide.join(", ")}`);
+}
+
+// every page of the child's flows: axe, no sideways scroll at 320 px, a screenshot
+async function childPage(page, name) {
+  await axe(page, name);
+  await noSidewaysScroll(page, name);
+  await shot(page, name);
+}
+
+// a refused form is shown again: 422, the error summary naming `mentions`, no banner
+async function refusedWith(page, response, name, mentions) {
+  check(response.status() === 422, `${name}: a refused form answers 422, got ${response.status()}`);
+  check(await page.locator("#error-summary").count() === 1, `${name}: the error summary is shown`);
+  const summary = await text(page, "#error-summary");
+  check(summary.includes(mentions), `${name}: the summary says ${JSON.stringify(mentions)}: ${summary}`);
+  check(await page.locator("#banner").count() === 0, `${name}: no success banner`);
+  await childPage(page, name);
+}
+
+async function submit(page, button) {
+  const [response] = await Promise.all([page.waitForNavigation(), page.click(button)]);
+  return response;
+}
+
+async function fillDate(page, field, d) {
+  await page.fill(`#${field}-day`, String(d.day));
+  await page.fill(`#${field}-month`, String(d.month));
+  await page.fill(`#${field}-year`, String(d.year));
+}
+
+async function socialWorkerChild(browser) {
+  const ctx = await context(browser, params.agency);
+  const page = await ctx.newPage();
+  await signIn(page, params.login);
+  check(await page.locator("#nav-children").count() === 1, "the navigation offers the children");
+  await page.click("#nav-children");
+  await page.waitForURL((u) => u.pathname === "/ui/children");
+  await childPage(page, "children");
+  await page.click("#register-child");
+  await page.waitForURL((u) => u.pathname === "/ui/children/new");
+  await childPage(page, "register");
+
+  // a date of birth in the future is refused, and what was typed is kept
+  await page.fill("#display_name", params.name);
+  await fillDate(page, "date_of_birth", params.future);
+  await page.selectOption("#school_agency", "school-hillside");
+  await page.fill("#local_authority", "Northshire");
+  let r = await submit(page, "#register");
+  await refusedWith(page, r, "register-refused", "Date of birth");
+  check(await page.inputValue("#display_name") === params.name, "the name typed is kept");
+  check(await page.inputValue("#school_agency") === "school-hillside", "the school chosen is kept");
+  check(await page.inputValue("#date_of_birth-year") === String(params.future.year), "the year typed is kept");
+  check(await page.locator("#date_of_birth-error").count() === 1, "the message is beside the date of birth");
+
+  await fillDate(page, "date_of_birth", params.born);
+  r = await submit(page, "#register");
+  check(r.status() === 200, `registered, the child's page: ${r.status()}`);
+  const at = new URL(page.url());
+  check(/^\/ui\/children\/[0-9a-f-]{36}$/.test(at.pathname), `on the child's page: ${page.url()}`);
+  result.child = at.pathname.split("/").pop();
+  check((await text(page, "#banner-text")) === "The child has been registered.", "the banner says what was done");
+  check((await text(page, "#child-name")) === params.name, "the child by name");
+  check((await text(page, "#child-born")).startsWith(params.born_text), `and date of birth: ${await text(page, "#child-born")}`);
+  check((await text(page, "#child-school")) === "Hillside Primary School", "the school by name");
+  check(!(await text(page, "main")).includes(result.child), "never a bare id on the page");
+  check(await page.locator("#designation-form").count() === 0, "a social worker is not offered the designation");
+  check(await page.locator("#consents-none").count() === 1, "no consent yet");
+  await childPage(page, "child");
+
+  // a consent with no purpose is refused, what was chosen kept; then recorded
+  await page.click("#consent-details summary");
+  await page.check("#given_by-parent");
+  await page.check("#recipient_kinds-school");
+  r = await submit(page, "#record-consent");
+  await refusedWith(page, r, "consent-refused", "Purposes must list at least one purpose");
+  check(await page.isChecked("#given_by-parent"), "the giver chosen is kept");
+  check(await page.isChecked("#recipient_kinds-school"), "the recipient kind ticked is kept");
+  check(await page.locator("#consent-details[open]").count() === 1, "the refused form is open");
+  await page.check("#purposes-safeguarding");
+  r = await submit(page, "#record-consent");
+  check(r.status() === 200, `the consent recorded: ${r.status()}`);
+  check((await text(page, "#banner-text")) === "The consent has been recorded.", "the banner says the consent is recorded");
+  const row = page.locator("#consents tbody tr");
+  check(await row.count() === 1, "the consent is listed");
+  check((await row.locator(".govuk-tag").first().textContent()).trim() === "In force", "in force");
+  await childPage(page, "child-consent");
+
+  // the list finds the child by name
+  await page.goto(url("/ui/children"));
+  check((await page.locator(`tr[data-child="${result.child}"]`).textContent()).includes(params.name), "the list names the child");
+  await ctx.close();
+}
+
+async function headTeacherDesignates(browser) {
+  const ctx = await context(browser, params.agency);
+  const page = await ctx.newPage();
+  await signIn(page, params.login);
+  await page.goto(url("/ui/children"));
+  const row = page.locator(`tr[data-child="${params.child}"]`);
+  check(await row.count() === 1, "the school's pupil is listed");
+  await row.locator("a").click();
+  await page.waitForURL(url(`/ui/children/${params.child}`));
+  check((await text(page, "#child-name")) === params.name, "the pupil by name");
+  check(await page.locator("#mappa-form").count() === 0, "a head teacher is not offered the MAPPA status");
+  check(await page.locator("#designation-form").count() === 1, "the head teacher of the child's school may designate");
+  await childPage(page, "head-child");
+
+  await page.click("#designation-details summary");
+  await page.fill("#staff_sub", params.staff);
+  let r = await submit(page, "#designate");
+  await refusedWith(page, r, "designation-refused", "why they need to know");
+  check(await page.inputValue("#staff_sub") === params.staff, "the member of staff typed is kept");
+  await page.fill("#reason", "Teaches the class; supervises unstructured time.");
+  r = await submit(page, "#designate");
+  check(r.status() === 200, `designated: ${r.status()}`);
+  check((await text(page, "#banner-text")) === "The member of staff has been designated.", "the banner says so");
+  check((await text(page, "#designations")).includes(params.staff), "the member of staff is listed");
+  await childPage(page, "head-designated");
+  await ctx.close();
+}
+
+async function mappaChairDecides(browser) {
+  const ctx = await context(browser, params.agency);
+  const page = await ctx.newPage();
+  await signIn(page, params.login);
+  await page.goto(url(`/ui/children/${params.child}`));
+  check((await text(page, "#mappa-status")) === "Under active MAPPA management", "the child is under MAPPA management");
+  await childPage(page, "chair-child");
+  await page.click("#decision-link");
+  await page.waitForURL((u) => u.pathname === "/ui/mappa/decisions/new");
+  check((await text(page, ".govuk-caption-l")).startsWith(params.name), "the child by name");
+  await childPage(page, "decision");
+
+  await page.selectOption("#recipient_agency", "school-hillside");
+  await page.selectOption("#recipient_role", "dsl");
+  await page.check("#purposes-safeguarding");
+  await fillDate(page, "decided_on", params.today);
+  await fillDate(page, "expires_at", params.next_year);
+  let r = await submit(page, "#record-decision");
+  await refusedWith(page, r, "decision-refused", "Sections must list at least one section");
+  check(await page.inputValue("#recipient_agency") === "school-hillside", "the agency chosen is kept");
+  check(await page.inputValue("#recipient_role") === "dsl", "the role chosen is kept");
+  check(await page.isChecked("#purposes-safeguarding"), "the purpose ticked is kept");
+  check(await page.inputValue("#expires_at-year") === String(params.next_year.year), "the date typed is kept");
+  await page.check("#sections-summary");
+  r = await submit(page, "#record-decision");
+  check(r.status() === 200, `the decision recorded: ${r.status()}`);
+  check(new URL(page.url()).pathname === `/ui/children/${params.child}`, "back on the child's page");
+  check((await text(page, "#banner-text")) === "The MAPPA forum's decision has been recorded.", "the banner says so");
+  await childPage(page, "chair-decided");
+  await ctx.close();
+}
+
 // ---- links that work (issue 21): a link from another site, the sign-in that returns to it,
 // signing in again, the console's 404 and error pages in the person's frame ----
 
@@ -852,6 +1018,9 @@ const scenarios = { cases: casePages, "cases-ig": casePages, "report-refused": r
   "review-queue": reviewQueue,
   "start-page": startPage,
   "mail-link": mailLink,
+  "child-social-worker": socialWorkerChild,
+  "child-head-teacher": headTeacherDesignates,
+  "child-mappa-chair": mappaChairDecides,
 };
 
 const browser = await chromium.launch({

@@ -10,27 +10,37 @@
 //!   subject access report, for IG officers.
 //! - [`audit_csv`]: the audit log as CSV, streamed.
 //! - [`cases`]: a case opened, its steps recorded, a case and the list of cases read.
+//! - [`child`]: a child read (details, consents, assessments, MAPPA status, designations, the
+//!   caller's records and cases about it) and the children the caller may read.
+//! - [`consents`]: a child's consents, recorded and withdrawn.
 //! - [`disclosures`]: a disclosure and its dry run.
 //! - [`duties`]: the duties to notify a step sets off, carried out in its write action.
 //! - [`inbox`]: a practitioner's packets: listed, fetched, acknowledged.
+//! - [`mappa`]: a child's MAPPA status and the forum's decisions.
 //! - [`mail`]: "a packet waits", the e-mail to the addressee's inbox address after commit.
 //! - [`records`]: what the owner agency is told of its record's disclosures.
 //! - [`reports`]: the timeliness report.
 //! - `share`: the one sharing pipeline, through which a disclosure, a duty's notice and the
 //!   forum's notification of either (RULES 5) go out: sealed, stored if the child's facts are
 //!   current, audited.
-//! - [`views`]: how an audit entry and a duty are shown.
+//! - [`subjects`]: a child registered, its school changed, a competence assessment and a staff
+//!   designation recorded.
+//! - [`views`]: how an audit entry and a duty are shown, and what a creating action answers.
 //! - [`waiting`]: what waits for a person (the console's start page), counted.
 
 pub mod audit;
 pub mod audit_csv;
 pub mod cases;
+pub mod child;
+pub mod consents;
 pub mod disclosures;
 pub mod duties;
 pub mod inbox;
 pub mod mail;
+pub mod mappa;
 pub mod records;
 pub mod reports;
 mod share;
+pub mod subjects;
 pub mod views;
 pub mod waiting;

@@ -8,6 +8,15 @@ use serde_json::Value;
 use crate::audit::AuditRow;
 use crate::cases::store::Duty;
 
+/// What an action that creates one thing answers: its id and the audit entry recording it.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct Created {
+    /// The new thing's id (a UUID).
+    #[schemars(with = "crate::ids::SubjectId")]
+    pub id: String,
+    pub audit_seq: i64,
+}
+
 /// Who acted, as an entry shows it.
 #[derive(Debug, Clone, Serialize, JsonSchema)]
 pub struct ActorView {

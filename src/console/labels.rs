@@ -264,6 +264,25 @@ pub fn of<T: Label + std::str::FromStr>(code: &str) -> Cow<'static, str> {
     }
 }
 
+/// A competence assessment (`gillick`, `capacity`), as a person reads it.
+pub fn assessment(code: &str) -> &'static str {
+    match code {
+        "gillick" => "Gillick competence",
+        "capacity" => "Mental capacity",
+        _ => "Assessment",
+    }
+}
+
+/// An assessment's outcome, as a person reads it.
+pub fn assessment_outcome(code: &str, outcome: bool) -> &'static str {
+    match (code, outcome) {
+        ("capacity", true) => "Has capacity",
+        ("capacity", false) => "Lacks capacity",
+        (_, true) => "Competent",
+        (_, false) => "Not competent",
+    }
+}
+
 /// A clock of `timescales.csv`, as a person reads it.
 pub fn clock(name: &str) -> Cow<'static, str> {
     known_clock(name).map_or_else(|| humanise(name).into(), Cow::Borrowed)

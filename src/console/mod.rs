@@ -11,9 +11,11 @@ mod back;
 mod case_new;
 mod cases;
 mod chart;
+mod children;
 mod form;
 mod ig;
 mod labels;
+mod mappa;
 pub mod oidc;
 mod practitioner;
 mod query;
@@ -81,6 +83,30 @@ pub fn router() -> Router<AppState> {
         .route("/ui/cases/{id}/events", post(cases::record))
         .route("/ui/reports/timeliness", get(report::timeliness))
         .route("/ui/reports/timeliness.csv", get(report::timeliness_csv))
+        // the child's pages (children.rs) and the MAPPA forum's decision (mappa.rs)
+        .route("/ui/children", get(children::list))
+        .route(
+            "/ui/children/new",
+            get(children::new_child).post(children::register),
+        )
+        .route("/ui/children/{id}", get(children::child))
+        .route("/ui/children/{id}/history", get(ig::history))
+        .route("/ui/children/{id}/consents", post(children::consent))
+        .route(
+            "/ui/children/{id}/consents/{cid}/withdraw",
+            post(children::withdraw),
+        )
+        .route("/ui/children/{id}/competence", post(children::competence))
+        .route("/ui/children/{id}/school", post(children::school))
+        .route("/ui/children/{id}/mappa", post(children::mappa_status))
+        .route(
+            "/ui/children/{id}/staff-designations",
+            post(children::designate),
+        )
+        .route(
+            "/ui/mappa/decisions/new",
+            get(mappa::new_decision).post(mappa::record_decision),
+        )
         // any other console path: the console's 404 page (static routes above take precedence)
         .route("/ui/{*unknown}", any(not_found))
         .layer(axum::middleware::from_fn(view::frame_errors))

@@ -48,6 +48,8 @@ pub struct Nav {
     pub reviews: bool,
     /// `read_audit`: the policy, read-only.
     pub policy: bool,
+    /// `register_subject` or `read_subject` (on any relation): the children.
+    pub children: bool,
 }
 
 impl Nav {
@@ -61,6 +63,8 @@ impl Nav {
             chain: may(Action::ReadAudit),
             reviews: may(Action::ReadAudit),
             policy: may(Action::ReadAudit),
+            children: may(Action::RegisterSubject)
+                || crate::access::allows_somewhere(policy, principal, Action::ReadSubject),
         }
     }
 }

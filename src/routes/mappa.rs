@@ -1,176 +1,36 @@
-//! MAPPA (RULES 5): a child's management status, set by the forum's chair or coordinator
-//! (the agency that sets it is the one a `notify_mappa` notification goes to), and the forum's
-//! decisions on what may be shared with whom.
+//! MAPPA (RULES 5): a child's management status and the forum's decisions: the HTTP side of
+//! `app::mappa`.
 
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use chrono::{DateTime, NaiveDate, Utc};
-use serde::Deserialize;
-use serde_json::json;
 
-use super::extract::{
-    Body, Path, commit_with, configured_agency, invalid, new_id, require, store_failed,
-};
-use super::subjects::{subject_school, today};
-use super::views::Created;
-use crate::audit::Entry;
-use crate::db::{now, ts};
+use super::extract::{Body, Path};
+pub(crate) use crate::app::mappa::{MappaStatus, MappaStatusSet, NewMappaDecision};
+use crate::app::views::Created;
 use crate::error::ApiError;
 use crate::identity::Principal;
-use crate::ids::{AgencyId, SubjectId};
-use crate::on_tx;
+use crate::ids::SubjectId;
 use crate::state::AppState;
-use crate::vocab::{Action, Purpose, Role, Section};
 
-#[derive(Debug, Deserialize, schemars::JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct MappaStatus {
-    active: bool,
-    #[schemars(range(min = 1, max = 3))]
-    category: i32,
-    #[schemars(range(min = 1, max = 3))]
-    level: i32,
-}
-
+/// `PUT /v1/subjects/{id}/mappa`.
 pub(crate) async fn mappa_status(
     principal: Principal,
     State(state): State<AppState>,
     Path(subject): Path<SubjectId>,
     Body(body): Body<MappaStatus>,
 ) -> Result<Json<MappaStatusSet>, ApiError> {
-    require(&state, &principal, Action::SetMappaStatus)?;
-    if !(1..=3).contains(&body.category) {
-        return Err(invalid("category", "must be 1, 2 or 3"));
-    }
-    if !(1..=3).contains(&body.level) {
-        return Err(invalid("level", "must be 1, 2 or 3"));
-    }
-    subject_school(&state, &subject).await?;
-    let mut tx = state.writer.begin().await?;
-    on_tx!(&mut tx, c => sqlx::query(
-        "INSERT INTO mappa_status (subject_id, active, category, level, agency, sub, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7) \
-         ON CONFLICT (subject_id) DO UPDATE SET active = excluded.active, category = excluded.category, level = excluded.level, \
-         agency = excluded.agency, sub = excluded.sub, updated_at = excluded.updated_at")
-        .bind(&subject)
-        .bind(body.active)
-        .bind(body.category)
-        .bind(body.level)
-        .bind(&*principal.agency)
-        .bind(&principal.sub)
-        .bind(ts(now()))
-        .execute(&mut **c)
+    crate::app::mappa::set_status(&state, &principal, subject, body)
         .await
-        .map(drop)
-        .map_err(store_failed)?);
-    let seq = commit_with(
-        tx,
-        Entry::new(&principal, "mappa.status")
-            .subject(&subject)
-            .detail(json!({
-                "active": body.active, "category": body.category, "level": body.level,
-            })),
-    )
-    .await?;
-    Ok(Json(MappaStatusSet {
-        subject_id: subject,
-        active: body.active,
-        category: body.category,
-        level: body.level,
-        audit_seq: seq,
-    }))
+        .map(Json)
 }
 
-/// The child's MAPPA status as set.
-#[derive(Debug, serde::Serialize, schemars::JsonSchema)]
-pub(crate) struct MappaStatusSet {
-    subject_id: SubjectId,
-    active: bool,
-    category: i32,
-    level: i32,
-    audit_seq: i64,
-}
-
-#[derive(Debug, Deserialize, schemars::JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct NewMappaDecision {
-    subject_id: SubjectId,
-    recipient_agency: AgencyId,
-    #[serde(default)]
-    recipient_role: Option<Role>,
-    #[schemars(length(min = 1))]
-    purposes: Vec<Purpose>,
-    #[schemars(length(min = 1))]
-    sections: Vec<Section>,
-    decided_on: NaiveDate,
-    expires_at: DateTime<Utc>,
-}
-
+/// `POST /v1/mappa/decisions`.
 pub(crate) async fn mappa_decision(
     principal: Principal,
     State(state): State<AppState>,
     Body(body): Body<NewMappaDecision>,
 ) -> Result<(StatusCode, Json<Created>), ApiError> {
-    require(&state, &principal, Action::RecordMappaDecision)?;
-    let subject = body.subject_id.clone();
-    let recipient = configured_agency(&state, "recipient_agency", &body.recipient_agency)?;
-    if let Some(role) = body.recipient_role
-        && !role.valid_for(recipient.kind)
-    {
-        return Err(invalid(
-            "recipient_role",
-            format!("a {} agency has no role {role}", recipient.kind),
-        ));
-    }
-    if body.purposes.is_empty() {
-        return Err(invalid("purposes", "must list at least one purpose"));
-    }
-    if body.sections.is_empty() {
-        return Err(invalid("sections", "must list at least one section"));
-    }
-    if body.decided_on > today() {
-        return Err(invalid("decided_on", "is in the future"));
-    }
-    if body.expires_at <= Utc::now() {
-        return Err(invalid("expires_at", "is not in the future"));
-    }
-    subject_school(&state, &subject)
-        .await
-        .map_err(|_| invalid("subject_id", format!("no subject {subject}")))?;
-    let row = new_id();
-    let mut tx = state.writer.begin().await?;
-    on_tx!(&mut tx, c => sqlx::query(
-        "INSERT INTO mappa_decisions (id, subject_id, recipient_agency, recipient_role, purposes, sections, decided_on, expires_at, chair_agency, chair_sub, created_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)")
-        .bind(&row)
-        .bind(&subject)
-        .bind(&body.recipient_agency)
-        .bind(body.recipient_role.map(|r| r.as_str()))
-        .bind(serde_json::to_string(&body.purposes).unwrap_or_default())
-        .bind(serde_json::to_string(&body.sections).unwrap_or_default())
-        .bind(body.decided_on.to_string())
-        .bind(ts(body.expires_at))
-        .bind(&*principal.agency)
-        .bind(&principal.sub)
-        .bind(ts(now()))
-        .execute(&mut **c)
-        .await
-        .map(drop)
-        .map_err(store_failed)?);
-    let mut entry = Entry::new(&principal, "mappa.decision")
-        .subject(&subject)
-        .detail(json!({
-            "mappa_decision_id": row, "purposes": body.purposes, "sections": body.sections,
-            "decided_on": body.decided_on, "expires_at": body.expires_at,
-        }));
-    entry.recipient_agency = Some(body.recipient_agency.to_string());
-    entry.recipient_role = body.recipient_role.map(|r| r.to_string());
-    let seq = commit_with(tx, entry).await?;
-    Ok((
-        StatusCode::CREATED,
-        Json(Created {
-            id: row,
-            audit_seq: seq,
-        }),
-    ))
+    let created = crate::app::mappa::record_decision(&state, &principal, body).await?;
+    Ok((StatusCode::CREATED, Json(created)))
 }

@@ -149,6 +149,7 @@ api! {
     get "/readyz" => health::readyz { "anyone with a client certificate", "the database is reachable", (), 200, gives health::Ready, also [ReadinessBody] }
     get "/v1/whoami" => health::whoami { "any", "the authenticated caller: agency (from the certificate), sub and roles (from the token)", (), 200, gives health::WhoAmI, also [NoStore] }
     post "/v1/subjects" => subjects::register { "as policies/actions.csv allows", "register a child; display_name is encrypted at rest", subjects::NewSubject, 201, acts RegisterSubject, gives views::Created }
+    get "/v1/subjects/{id}" => subjects::read { "as policies/actions.csv allows (anyone else 404)", "the child: details (display name unsealed), consents, assessments, MAPPA status, staff designations, and the caller's agency's records and cases about it; audited", (), 200, acts ReadSubject, gives subjects::ChildView }
     post "/v1/subjects/{id}/competence" => subjects::competence { "as policies/actions.csv allows", "record a Gillick or mental capacity assessment", subjects::NewCompetence, 201, acts RecordCompetence, gives views::Created }
     post "/v1/subjects/{id}/consents" => consents::consent { "as policies/actions.csv allows", "record a consent", consents::NewConsent, 201, acts RecordConsent, gives views::Created }
     post "/v1/subjects/{id}/consents/{cid}/withdraw" => consents::withdraw { "as policies/actions.csv allows", "withdraw a consent from now on", (), 200, acts WithdrawConsent, gives consents::Withdrawn }

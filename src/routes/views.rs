@@ -21,11 +21,5 @@ pub fn decision_body(d: &Decision, disclosure_id: Option<&str>, audit_seq: i64) 
     })
 }
 
-/// What a route that creates one thing answers: its id and the audit entry recording it.
-#[derive(Debug, serde::Serialize, schemars::JsonSchema)]
-pub struct Created {
-    /// The new thing's id (a UUID).
-    #[schemars(with = "crate::ids::SubjectId")]
-    pub id: String,
-    pub audit_seq: i64,
-}
+/// What a route that creates one thing answers (the application layer's typed result).
+pub use crate::app::views::Created;

@@ -76,7 +76,14 @@ pub const RECIPIENT_REQUIREMENTS: &[&str] = &["own_pupil", "staff_designation", 
 pub const CONTROLS: &[&str] = &["chair_permission"];
 pub const MAPPA_CONSEQUENCES: &[&str] = &["open", "ig_review", "notify_mappa"];
 /// Facts about the caller and what it acts on that an `actions` row may require (`*`: none).
-pub const RELATIONS: &[&str] = &["none", "childs_school", "chair", "owner", "lead_agency"];
+pub const RELATIONS: &[&str] = &[
+    "none",
+    "childs_school",
+    "chair",
+    "owner",
+    "lead_agency",
+    "knows_child",
+];
 /// The acts of a decision on a record that `ownership.csv` governs.
 pub const OWNED_ACTS: &[&str] = &["disclose", "deposit"];
 /// The requester's relation to a record (`ownership.csv`).
