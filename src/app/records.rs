@@ -6,7 +6,6 @@
 mod chair;
 mod deposit;
 
-use chrono::NaiveDate;
 use schemars::JsonSchema;
 use serde::Serialize;
 use serde_json::json;
@@ -14,6 +13,7 @@ use sqlx::Row;
 
 pub use self::chair::{ChairPermitted, NewChairPermission, grant as grant_chair_permission};
 pub use self::deposit::{Deposit, Deposited, NewRecord, deposit};
+pub use super::share::Child;
 use super::views::{DutyView, EntryView, duties};
 use crate::access::{Relation, may_as};
 use crate::audit::{AuditRow, Entry};
@@ -23,49 +23,6 @@ use crate::ids::{AgencyId, RecordId, SubjectId};
 use crate::state::AppState;
 use crate::vocab::{Action, RecordKind, Section, SubjectRole};
 use crate::with_db;
-
-/// Whom a record or a packet is about, as a person reads it: the child's name (unsealed from
-/// `subjects.display_name_enc`; null when none was given) and date of birth.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
-pub struct Child {
-    pub display_name: Option<String>,
-    pub date_of_birth: NaiveDate,
-}
-
-impl Child {
-    /// The child born on `date_of_birth` whose name is sealed as `display_name_enc`.
-    pub fn unseal(
-        state: &AppState,
-        date_of_birth: NaiveDate,
-        display_name_enc: Option<&[u8]>,
-    ) -> Result<Child, ApiError> {
-        let display_name = display_name_enc
-            .map(|sealed| {
-                state
-                    .at_rest
-                    .decrypt(sealed)
-                    .map(|plain| String::from_utf8_lossy(&plain).into_owned())
-                    .map_err(ApiError::internal)
-            })
-            .transpose()?;
-        Ok(Child {
-            display_name,
-            date_of_birth,
-        })
-    }
-
-    /// The child of a `subjects` row: its stored date of birth (`YYYY-MM-DD`) and sealed name.
-    pub fn of_row(
-        state: &AppState,
-        date_of_birth: &str,
-        display_name_enc: Option<&[u8]>,
-    ) -> Result<Child, ApiError> {
-        let born = date_of_birth
-            .parse()
-            .map_err(|e| ApiError::internal(format!("stored date of birth: {e}")))?;
-        Child::unseal(state, born, display_name_enc)
-    }
-}
 
 /// When the addressee first fetched a disclosure's packet and when it acknowledged it
 /// (PROCESS.md, Acknowledgement); both null for a packet never fetched.

@@ -14,8 +14,11 @@
 //!
 //! Nothing else in `src/` seals a packet.
 
+mod child;
 mod notice;
 mod packet;
+
+pub use self::child::Child;
 
 use serde_json::{Value, json};
 

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 use serde_json::{Value, json};
 
-use crate::app::records::Child;
+use super::Child;
 use crate::db::ts;
 use crate::decision::{Decision, Facts};
 use crate::error::ApiError;
