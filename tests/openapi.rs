@@ -467,6 +467,65 @@ async fn who_may_call_a_route_is_read_from_the_loaded_policy() {
     server.stop().await;
 }
 
+#[tokio::test]
+async fn an_outcomes_least_rationale_is_stated_from_the_loaded_policy_counted_after_trimming() {
+    use broker::decision::{Policy, policy::Files};
+    let rationale = |doc: &Value| {
+        let event = body_schema(doc, "post", "/v1/cases/{id}/events");
+        event["then"]["properties"]["rationale"].clone()
+    };
+    let dir = tempfile::tempdir().expect("a temp dir");
+    Files::embedded()
+        .write_to(dir.path())
+        .expect("writing the policy");
+    let path = dir.path().join("parameters.csv");
+    let csv = std::fs::read_to_string(&path).expect("parameters.csv");
+    let shipped = Policy::from_files(&Files::embedded())
+        .await
+        .expect("the shipped policy");
+    for min in [shipped.rationale_min_chars(), 5, 2] {
+        let line = format!("rationale_min_chars, {}", shipped.rationale_min_chars());
+        assert!(csv.contains(&line), "parameters.csv has {line}");
+        std::fs::write(
+            &path,
+            csv.replace(&line, &format!("rationale_min_chars, {min}")),
+        )
+        .expect("writing parameters.csv");
+        let policy = Policy::load(dir.path()).await.expect("the edited policy");
+        assert_eq!(policy.rationale_min_chars(), min);
+        let schema = rationale(&broker::routes::openapi_with(&policy));
+        assert_eq!(schema["minLength"], min, "{schema}");
+        let pattern = regex::Regex::new(schema["pattern"].as_str().expect("a pattern"))
+            .expect("the pattern is a regular expression");
+        for text in [
+            "",
+            "x",
+            "ab",
+            "  ab  ",
+            "abcd",
+            " abcde ",
+            "a\nb\tc d e",
+            "\n   no further action: the concern was not substantiated   \n",
+            &"é".repeat(min),
+            &format!(" {} ", "y".repeat(min.saturating_sub(1))),
+        ] {
+            let accepted = text.trim().chars().count() >= min;
+            assert_eq!(
+                pattern.is_match(text),
+                accepted,
+                "min {min}: {text:?} (the case rules {})",
+                if accepted { "accept it" } else { "refuse it" }
+            );
+        }
+    }
+    // the generated document, with no policy, states no number it does not know
+    assert!(
+        rationale(&broker::routes::openapi())
+            .get("pattern")
+            .is_none()
+    );
+}
+
 /// The request body schema of `method path` in `doc`, its references resolved.
 fn body_schema(doc: &Value, method: &str, path: &str) -> Value {
     resolved(

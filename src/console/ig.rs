@@ -24,7 +24,10 @@ use crate::state::AppState;
 pub struct Row {
     pub seq: i64,
     pub at: String,
+    /// The action's code (`disclosure.permit`), for scripts and tests.
     pub action: String,
+    /// The action in words (`labels::audit_action`).
+    pub action_label: String,
     pub actor: String,
     pub subject: String,
     pub decision: String,
@@ -36,25 +39,39 @@ pub struct Row {
 }
 
 pub(super) fn row(e: &EntryView) -> Row {
-    let recipient = [&e.recipient.agency, &e.recipient.role, &e.recipient.sub]
-        .into_iter()
-        .flatten()
-        .filter(|s| !s.is_empty())
-        .cloned()
-        .collect::<Vec<_>>()
-        .join(" / ");
+    use super::labels::{self, of};
+    use crate::vocab::{Basis, Purpose, ReasonCode, Role};
+    let role = e.recipient.role.as_deref().map(of::<Role>);
+    let recipient = [
+        e.recipient.agency.clone(),
+        role.map(String::from),
+        e.recipient.sub.clone(),
+    ]
+    .into_iter()
+    .flatten()
+    .filter(|s| !s.is_empty())
+    .collect::<Vec<_>>()
+    .join(" / ");
     let or_none = |v: &Option<String>| v.clone().unwrap_or_default();
+    let worded =
+        |v: &Option<String>, label: fn(&str) -> String| v.as_deref().map(label).unwrap_or_default();
     Row {
         seq: e.seq,
-        at: e.at.clone(),
+        at: super::time::uk_text(&e.at),
         action: e.action.clone(),
+        action_label: labels::audit_action(&e.action).into_owned(),
         actor: format!("{} / {}", e.actor.agency, e.actor.sub),
         subject: or_none(&e.subject_id),
-        decision: or_none(&e.decision),
-        basis: or_none(&e.basis),
-        purpose: or_none(&e.purpose),
+        decision: worded(&e.decision, labels::humanise),
+        basis: worded(&e.basis, |b| of::<Basis>(b).into_owned()),
+        purpose: worded(&e.purpose, |p| of::<Purpose>(p).into_owned()),
         recipient,
-        reasons: e.reasons.join(", "),
+        reasons: e
+            .reasons
+            .iter()
+            .map(|r| of::<ReasonCode>(r))
+            .collect::<Vec<_>>()
+            .join("; "),
         justification: or_none(&e.justification),
     }
 }

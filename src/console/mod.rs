@@ -11,11 +11,13 @@ mod cases;
 mod chart;
 mod form;
 mod ig;
+mod labels;
 pub mod oidc;
 mod practitioner;
 mod query;
 mod report;
 pub mod session;
+mod time;
 mod view;
 
 use askama::Template;

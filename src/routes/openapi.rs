@@ -370,6 +370,9 @@ fn document(policy: Option<&Policy>) -> Value {
         });
         if let Some(mut schema) = r.body.clone() {
             text_rule(&mut schema);
+            if let Some(policy) = policy {
+                policy_bounds(&mut schema, policy);
+            }
             op["requestBody"] = json!({"required": true, "content": {"application/json": {
                 "schema": hoist(&mut schemas, schema)}}});
         }
@@ -394,6 +397,25 @@ fn document(policy: Option<&Policy>) -> Value {
             "schemas": schemas,
         },
     })
+}
+
+/// The bounds of a body that the policy sets, stated in the document of that policy: an
+/// outcome's rationale has at least `rationale_min_chars` characters once trimmed
+/// (`cases::rules`), a pattern since JSON Schema's `minLength` cannot trim.
+fn policy_bounds(body: &mut Value, policy: &Policy) {
+    let min = policy.rationale_min_chars();
+    if let Some(rationale) = body
+        .pointer_mut("/then/properties/rationale")
+        .and_then(Value::as_object_mut)
+    {
+        let pattern = match min {
+            0 => "^[\\s\\S]*$".to_owned(),
+            1 => "\\S".to_owned(),
+            n => format!("^\\s*\\S[\\s\\S]{{{},}}\\S\\s*$", n - 2),
+        };
+        rationale.insert("pattern".to_owned(), Value::from(pattern));
+        rationale.insert("minLength".to_owned(), Value::from(min));
+    }
 }
 
 /// `GET /openapi.json`: the document with the loaded policy's callers and the configured
