@@ -104,16 +104,20 @@ pub struct ForChild {
     subject_id: Option<String>,
 }
 
-/// The child a deposit is about, as the page names it: by name where the person may read the
-/// child (the API's read of a child), otherwise without naming anyone.
-async fn whom(state: &AppState, session: &Session, subject: &SubjectId) -> String {
-    match crate::app::child::view(state, &session.principal, subject.clone()).await {
-        Ok(view) => child_line(&Child {
-            display_name: view.display_name,
-            date_of_birth: view.date_of_birth,
-        }),
-        Err(_) => "A child your agency has not yet recorded anything about".to_owned(),
-    }
+/// The child a deposit is about, as the form names it at its top: by name to an agency that
+/// registered the child or holds a record about it (`app::records::child_known_to`); an
+/// unknown child is the deposit's own refusal.
+async fn whom(
+    state: &AppState,
+    session: &Session,
+    subject: &SubjectId,
+) -> Result<String, ApiError> {
+    Ok(
+        match records::child_known_to(state, &session.principal, subject).await? {
+            Some(child) => child_line(&child),
+            None => "A child your agency has not yet recorded anything about".to_owned(),
+        },
+    )
 }
 
 /// `GET /ui/records/new?subject_id=`: the deposit form, the child named at the top.
@@ -124,7 +128,7 @@ pub async fn new_record(
 ) -> PageResult {
     let subject: SubjectId =
         path_id(q.subject_id.as_deref().unwrap_or("").trim()).map_err(refused)?;
-    let child = whom(&state, &session, &subject).await;
+    let child = whom(&state, &session, &subject).await.map_err(refused)?;
     Ok(page(
         StatusCode::OK,
         &NewRecordPage::of(&session, &subject, child, Form::default()),
@@ -142,13 +146,14 @@ pub async fn deposit(
     check_csrf(&session, typed.get("csrf"))?;
     let subject: SubjectId =
         path_id(typed.get("subject_id").unwrap_or("").trim()).map_err(refused)?;
-    let again = |errors: Errors, child: String| {
+    let child = whom(&state, &session, &subject).await.map_err(refused)?;
+    let again = |errors: Errors| {
         page(
             StatusCode::UNPROCESSABLE_ENTITY,
             &NewRecordPage::of(
                 &session,
                 &subject,
-                child,
+                child.clone(),
                 Form::refused(typed.clone(), errors),
             ),
         )
@@ -163,23 +168,17 @@ pub async fn deposit(
         .and_then(|r| Deposit::try_from(r).map_err(|e| Errors::from_api(&e, DEPOSIT_LABELS)));
     let record = match parsed {
         Ok(record) if errors.is_empty() => record,
-        Ok(_) => return Ok(again(errors, whom(&state, &session, &subject).await)),
+        Ok(_) => return Ok(again(errors)),
         Err(more) => {
             errors.extend(more);
-            return Ok(again(errors, whom(&state, &session, &subject).await));
+            return Ok(again(errors));
         }
     };
     match records::deposit(&state, &session.principal, record).await {
         Ok(done) => Ok(Redirect::to(&format!("/ui/records/{}", done.id)).into_response()),
-        Err(Refusal::Denied(denied)) => Ok(again(
-            reasons_as_errors(&denied.decision),
-            whom(&state, &session, &subject).await,
-        )),
-        Err(Refusal::Failed(e)) if e.status.is_client_error() && e.status != StatusCode::FORBIDDEN => {
-            Ok(again(
-                Errors::from_api(&e, DEPOSIT_LABELS),
-                whom(&state, &session, &subject).await,
-            ))
+        Err(Refusal::Denied(denied)) => Ok(again(reasons_as_errors(&denied.decision))),
+        Err(Refusal::Failed(e)) if shown_beside(&e) => {
+            Ok(again(Errors::from_api(&e, DEPOSIT_LABELS)))
         }
         Err(Refusal::Failed(e)) => Err(refused(e)),
     }
@@ -189,8 +188,12 @@ pub async fn deposit(
 fn field_of(code: ReasonCode) -> &'static str {
     use ReasonCode::*;
     match code {
-        ConsentNotFound | ConsentWrongGiver | ConsentNotCurrent | OverrideNotPermittedForRole
-        | BasisNotPermittedForRecipient | MappaForumDecides => "basis",
+        ConsentNotFound
+        | ConsentWrongGiver
+        | ConsentNotCurrent
+        | OverrideNotPermittedForRole
+        | BasisNotPermittedForRecipient
+        | MappaForumDecides => "basis",
         JustificationRequired => "justification",
         LegalReferenceRequired => "legal_reference",
         MappaDecisionNotApplicable => "mappa_decision_id",
@@ -240,7 +243,9 @@ pub async fn chair_permission(
     match records::grant_chair_permission(&state, &session.principal, record.clone(), permission)
         .await
     {
-        Ok(_) => Ok(Redirect::to(&format!("/ui/records/{record}#chair-permissions")).into_response()),
+        Ok(_) => {
+            Ok(Redirect::to(&format!("/ui/records/{record}#chair-permissions")).into_response())
+        }
         Err(e) if shown_beside(&e) || e.status == StatusCode::CONFLICT => {
             let errors = Errors::from_api(&e, CHAIR_LABELS);
             record_again(&state, &session, record, typed, errors).await
@@ -258,8 +263,14 @@ async fn record_again(
     errors: Errors,
 ) -> PageResult {
     let form = Form::refused(typed, errors);
-    super::practitioner::record_page(state, session, record, form, StatusCode::UNPROCESSABLE_ENTITY)
-        .await
+    super::practitioner::record_page(
+        state,
+        session,
+        record,
+        form,
+        StatusCode::UNPROCESSABLE_ENTITY,
+    )
+    .await
 }
 
 // ---- share ----
@@ -304,13 +315,23 @@ impl Shown {
     fn of(decision: &Decision) -> Shown {
         Shown {
             permitted: decision.permitted(),
-            view: decision.view.map(|v| v.label()).unwrap_or_default().to_owned(),
+            view: decision
+                .view
+                .map(|v| v.label())
+                .unwrap_or_default()
+                .to_owned(),
             released: sections(&decision.sections_released),
             withheld: sections(&decision.sections_withheld),
             reasons: decision
                 .reasons
                 .iter()
-                .map(|r| (r.code.as_str().to_owned(), r.code.label(), r.message.clone()))
+                .map(|r| {
+                    (
+                        r.code.as_str().to_owned(),
+                        r.code.label(),
+                        r.message.clone(),
+                    )
+                })
                 .collect(),
             obligations: decision.obligations.iter().map(|o| o.label()).collect(),
         }
@@ -370,7 +391,10 @@ async fn share_page(
     Ok(page(
         status,
         &SharePage {
-            frame: Frame::of(session, &format!("Share a {} about {child}", held.kind.label().to_lowercase())),
+            frame: Frame::of(
+                session,
+                &format!("Share a {} about {child}", held.kind.label().to_lowercase()),
+            ),
             csrf: session.csrf.clone(),
             record: held.record_id.to_string(),
             kind: held.kind.label(),
@@ -392,7 +416,15 @@ pub async fn share_form(
     id: Result<Path<RecordId>, ApiError>,
 ) -> PageResult {
     let Path(record) = id.map_err(refused)?;
-    share_page(&state, &session, record, Form::default(), Outcome::None, StatusCode::OK).await
+    share_page(
+        &state,
+        &session,
+        record,
+        Form::default(),
+        Outcome::None,
+        StatusCode::OK,
+    )
+    .await
 }
 
 /// `POST /ui/records/{id}/share`: `action=preview` asks the dry run and shows its decision
@@ -419,7 +451,14 @@ pub async fn share(
     };
     let refuse = |errors: Errors, outcome: Outcome| {
         let form = Form::refused(typed.clone(), errors);
-        share_page(&state, &session, record.clone(), form, outcome, StatusCode::UNPROCESSABLE_ENTITY)
+        share_page(
+            &state,
+            &session,
+            record.clone(),
+            form,
+            outcome,
+            StatusCode::UNPROCESSABLE_ENTITY,
+        )
     };
     let request = match disclosure(&typed, &record) {
         Ok(request) => request,
@@ -429,9 +468,19 @@ pub async fn share(
         return match disclosures::check(&state, &session.principal, request).await {
             Ok(Decided { decision, .. }) => {
                 let form = Form::refused(typed.clone(), Errors::default());
-                share_page(&state, &session, record, form, Outcome::Preview(Shown::of(&decision)), StatusCode::OK).await
+                share_page(
+                    &state,
+                    &session,
+                    record,
+                    form,
+                    Outcome::Preview(Shown::of(&decision)),
+                    StatusCode::OK,
+                )
+                .await
             }
-            Err(e) if shown_beside(&e) => refuse(Errors::from_api(&e, SHARE_LABELS), Outcome::None).await,
+            Err(e) if shown_beside(&e) => {
+                refuse(Errors::from_api(&e, SHARE_LABELS), Outcome::None).await
+            }
             Err(e) => Err(refused(e)),
         };
     }
@@ -447,10 +496,22 @@ pub async fn share(
                     .unwrap_or_default(),
                 shown: Shown::of(&done.decision),
             };
-            share_page(&state, &session, record, Form::default(), Outcome::Sent(sent), StatusCode::CREATED).await
+            share_page(
+                &state,
+                &session,
+                record,
+                Form::default(),
+                Outcome::Sent(sent),
+                StatusCode::CREATED,
+            )
+            .await
         }
         Err(Refusal::Denied(denied)) => {
-            refuse(reasons_as_errors(&denied.decision), Outcome::Refused(Shown::of(&denied.decision))).await
+            refuse(
+                reasons_as_errors(&denied.decision),
+                Outcome::Refused(Shown::of(&denied.decision)),
+            )
+            .await
         }
         Err(Refusal::Failed(e)) if shown_beside(&e) => {
             refuse(Errors::from_api(&e, SHARE_LABELS), Outcome::None).await
