@@ -1177,3 +1177,100 @@ async fn a_social_worker_deposits_previews_and_sends_a_referral_and_the_dsl_read
     }
     world.stop().await;
 }
+
+#[tokio::test]
+async fn the_chair_permits_an_agency_through_the_records_page_and_the_dsl_reads_what_a_notice_notifies()
+ {
+    let world = world(
+        "chair-notice",
+        json!({
+            "tm.okafor": {"agency": "csc", "roles": ["team_manager"]},
+            "dsl.jones": {"agency": "school-hillside", "roles": ["dsl"]},
+        }),
+    )
+    .await;
+    let csc = world.server.client("csc");
+    let tm = world.server.token("csc", "tm.okafor", &[Role::TeamManager]);
+    let born = flows::born_years_ago(11);
+    let r = csc
+        .post(
+            "/v1/subjects",
+            &tm,
+            &json!({"date_of_birth": born, "school_agency": "school-hillside",
+                    "display_name": "Alex Moor"}),
+        )
+        .await
+        .expect("registering a child");
+    let child = flows::created(&r);
+    // the team manager chairs the minutes they deposit
+    let minutes = flows::deposit(
+        &csc,
+        &tm,
+        &child,
+        "strategy_meeting_minutes",
+        json!({"summary": "Minutes 4c1d: the meeting agreed a plan."}),
+    )
+    .await;
+    // opening a case tells the child's school (a duty): the notice the DSL reads
+    let steps = cases::Caseworker {
+        client: &csc,
+        token: &tm,
+    };
+    let opened = steps
+        .open(
+            &child,
+            "harmful_behaviour",
+            cases::ago(chrono::Duration::hours(1)),
+            &[],
+        )
+        .await;
+    assert_eq!(opened.status, 201, "{}", opened.text());
+    let notice = opened.json()["duties"]
+        .as_array()
+        .and_then(|d| d.iter().find(|d| d["duty"] == "involvement_school"))
+        .and_then(|d| d["disclosure_id"].as_str())
+        .unwrap_or_else(|| panic!("the school is told: {}", opened.text()))
+        .to_owned();
+    let born_words = born
+        .parse::<chrono::NaiveDate>()
+        .expect("a date")
+        .format("%-d %B %Y")
+        .to_string();
+    let before = head_seq(&world.server).await;
+    let result = world
+        .browse(
+            "chair-notice",
+            json!({
+                "agency": "csc", "login": "tm.okafor", "minutes": minutes,
+                "permit": "school-hillside", "permit_name": "Hillside Primary School",
+                "recipient": {"agency": "school-hillside", "login": "dsl.jones"},
+                "notice": notice, "child_name": "Alex Moor", "born_words": born_words,
+                "duty_words": "Tell the child's school that children's social care is involved",
+                "lead_name": "Northshire Children's Social Care", "lead_sub": "tm.okafor",
+            }),
+        )
+        .await;
+    assert_screenshots(&result, 3);
+
+    // one permission, granted by the chair through the form (the refused one wrote nothing)
+    let entries = world.entries_after(before).await;
+    let granted: Vec<&Value> = entries
+        .iter()
+        .filter(|(a, s, _)| a == "chair.permission" && s == "tm.okafor")
+        .map(|(_, _, d)| d)
+        .collect();
+    assert_eq!(granted.len(), 1, "{entries:?}");
+    let permitted: Vec<String> = broker::with_db!(&world.server.state.db, pool => {
+        sqlx::query_scalar("SELECT recipient_agency FROM chair_permissions WHERE record_id = $1")
+            .bind(&minutes)
+            .fetch_all(pool)
+            .await
+            .expect("the chair's permissions")
+    });
+    assert_eq!(permitted, ["school-hillside"]);
+    assert!(
+        actions_of(&entries, "dsl.jones").contains(&"packet.read".to_owned()),
+        "the DSL's read of the notice is audited"
+    );
+    world.stop().await;
+}

@@ -676,8 +676,51 @@ async function recordsShare(browser) {
   await school.close();
 }
 
+// the chair of strategy-meeting minutes permits an agency through the record's page (refused
+// once with no agency chosen); the DSL decrypts a duty's notice and reads what it notifies
+async function chairAndNotice(browser) {
+  const ctx = await context(browser, params.agency);
+  const page = await ctx.newPage();
+  await signIn(page, params.login);
+  await page.goto(url(`/ui/records/${params.minutes}`));
+  check((await text(page, "#record-kind")) === "Strategy meeting minutes", "the minutes' kind in words");
+  check(await page.locator("#chair-none").count() === 1, "no agency is permitted yet");
+  await looked(page, "minutes");
+  await page.click("#grant-chair-permission");
+  await page.waitForSelector(".govuk-error-summary");
+  await refusedOn(page, "recipient_agency", "chair-refused");
+  await looked(page, "chair-refused");
+  await shot(page, "chair-refused");
+  await page.selectOption("select[name=recipient_agency]", params.permit);
+  await page.click("#grant-chair-permission");
+  await page.waitForSelector("#chair-permitted");
+  const permitted = await text(page, "#chair-permitted");
+  check(permitted.includes(params.permit_name), `the permitted agency is listed by name: ${permitted}`);
+  await looked(page, "chair-permitted");
+  await shot(page, "chair-permitted");
+  await ctx.close();
+
+  const school = await context(browser, params.recipient.agency);
+  const dsl = await school.newPage();
+  await signIn(dsl, params.recipient.login);
+  await dsl.goto(url(`/ui/inbox/${params.notice}`));
+  await dsl.setInputFiles("#identity", params.agencies[params.recipient.agency].identity);
+  await dsl.click("#decrypt");
+  await dsl.waitForSelector("#packet-notifies", { timeout: 10000 });
+  check((await text(dsl, "#packet-child")) === `About ${params.child_name}, born ${params.born_words}`, "the notice names the child");
+  check((await text(dsl, "[data-notifies=duty]")) === params.duty_words, `the duty in words: ${await text(dsl, "[data-notifies=duty]")}`);
+  check((await text(dsl, "[data-notifies=trigger]")) === "A case was opened", `the step in words: ${await text(dsl, "[data-notifies=trigger]")}`);
+  check((await text(dsl, "[data-notifies=lead_agency]")) === params.lead_name, "who leads the case, by name");
+  check((await text(dsl, "[data-notifies=lead_sub]")) === params.lead_sub, "the lead worker");
+  check(await dsl.locator("#sections-withheld").count() === 0, "a notice does not speak of withheld sections");
+  await looked(dsl, "notice-decrypted");
+  await shot(dsl, "notice-decrypted");
+  await school.close();
+}
+
 const scenarios = { cases: casePages, "cases-ig": casePages, "report-refused": reportRefused, "ig-scoped": igScoped, owner, "owner-duties": ownerDuties, "case-record-duties": caseRecordDuties, refused: refusedSignIn, dsl, teacher, ig, tampered, "dev-sign-in": devSignIn, expired,
   "records-share": recordsShare,
+  "chair-notice": chairAndNotice,
 };
 
 const browser = await chromium.launch({

@@ -123,9 +123,7 @@ fn packet_labels(state: &AppState) -> String {
             labels::duty(&row.duty).into_owned().into(),
         );
     }
-    for trigger in ["case_opened"] {
-        all.insert(trigger.to_owned(), "A case was opened".into());
-    }
+    all.insert("case_opened".to_owned(), "A case was opened".into());
     serde_json::Value::Object(all).to_string()
 }
 
