@@ -34,8 +34,96 @@ pub struct Config {
     /// The web console (`/ui/`).
     #[serde(default)]
     pub console: ConsoleConfig,
+    /// "A packet waits" by e-mail (`[notify]`); without it, no e-mail is sent.
+    #[serde(default)]
+    pub notify: Option<NotifyConfig>,
     #[serde(default)]
     pub agencies: Vec<AgencyConfig>,
+}
+
+/// `[notify]`: the SMTP server through which the broker tells an agency that a packet waits
+/// in its inbox (the message names the sender and links to the packet; no content).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NotifyConfig {
+    /// `smtp://host:port` (plain, for a relay on the same host or tests),
+    /// `smtp://host:587?tls=required` (STARTTLS) or `smtps://host:465` (TLS); credentials may
+    /// be given as `smtps://user:password@host`.
+    pub smtp_url: String,
+    /// The sender address (`From`).
+    pub from: String,
+    /// Tries of one message before it is given up (audited as `mail.failed`).
+    #[serde(default = "default_mail_attempts")]
+    pub attempts: u32,
+    /// The wait before the second try, doubled before each later one.
+    #[serde(default = "default_mail_retry_ms")]
+    pub retry_ms: u64,
+    /// The bound on one try (connect, exchange, quit).
+    #[serde(default = "default_mail_timeout_ms")]
+    pub timeout_ms: u64,
+}
+
+fn default_mail_attempts() -> u32 {
+    5
+}
+fn default_mail_retry_ms() -> u64 {
+    2_000
+}
+fn default_mail_timeout_ms() -> u64 {
+    10_000
+}
+
+/// An agency's `inbox_email`: one address for all its packets, or one per recipient role
+/// (`{ dsl = "...", default = "..." }`, where `default` takes the roles not named and the
+/// packets addressed to no role).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(untagged)]
+pub enum InboxEmail {
+    One(String),
+    ByRole(std::collections::BTreeMap<String, String>),
+}
+
+impl InboxEmail {
+    /// The address a packet addressed to `role` (or to no role) is announced at, if any.
+    pub fn for_role(&self, role: Option<&str>) -> Option<&str> {
+        match self {
+            InboxEmail::One(address) => Some(address),
+            InboxEmail::ByRole(by) => role
+                .and_then(|r| by.get(r))
+                .or_else(|| by.get("default"))
+                .map(String::as_str),
+        }
+    }
+
+    fn check(&self, agency: &AgencyConfig) -> Result<(), String> {
+        let addresses: Vec<(&str, &String)> = match self {
+            InboxEmail::One(a) => vec![("", a)],
+            InboxEmail::ByRole(by) => by.iter().map(|(k, v)| (k.as_str(), v)).collect(),
+        };
+        for (key, address) in addresses {
+            if !key.is_empty() && key != "default" {
+                let role: crate::vocab::Role = key.parse().map_err(|_| {
+                    format!(
+                        "agency \"{}\": inbox_email names an unknown role \"{key}\"",
+                        agency.id
+                    )
+                })?;
+                if !role.valid_for(agency.kind) {
+                    return Err(format!(
+                        "agency \"{}\": inbox_email names role \"{key}\", which a {} cannot hold",
+                        agency.id, agency.kind
+                    ));
+                }
+            }
+            if address.parse::<lettre::Address>().is_err() {
+                return Err(format!(
+                    "agency \"{}\": inbox_email {key} is not an e-mail address",
+                    agency.id
+                ));
+            }
+        }
+        Ok(())
+    }
 }
 
 /// `[console]`: the web console's settings.
@@ -239,6 +327,9 @@ pub struct AgencyConfig {
     /// Console sign-in for the agency's people; without it, they cannot sign in to the console.
     #[serde(default)]
     pub oidc: Option<OidcConfig>,
+    /// Where the agency is told that a packet waits (`[notify]`).
+    #[serde(default)]
+    pub inbox_email: Option<InboxEmail>,
 }
 
 fn default_listen() -> SocketAddr {
@@ -411,6 +502,9 @@ impl Config {
             if a.jwt_issuer.is_empty() {
                 return Err(format!("agency \"{}\": jwt_issuer is empty", a.id));
             }
+            if let Some(inbox) = &a.inbox_email {
+                inbox.check(a)?;
+            }
         }
         let s = &self.server;
         if s.max_body_bytes == 0 {
@@ -462,6 +556,9 @@ impl Config {
         {
             return Err("database.url must be sqlite://... or postgres://...".into());
         }
+        if let Some(n) = &self.notify {
+            n.check()?;
+        }
         if self.console.dev_sign_in && !self.server.listen.ip().is_loopback() {
             return Err(format!(
                 "console.dev_sign_in is for the dev world only: the broker listens on {}, \
@@ -475,12 +572,55 @@ impl Config {
     pub fn agency(&self, id: &str) -> Option<&AgencyConfig> {
         self.agencies.iter().find(|a| a.id == id)
     }
+
+    /// Where the console is reached: `[console] public_url`, or `https://` and `server.listen`.
+    pub fn console_base(&self) -> String {
+        match &self.console.public_url {
+            Some(url) => url.trim_end_matches('/').to_owned(),
+            None => format!("https://{}", self.server.listen),
+        }
+    }
+}
+
+impl NotifyConfig {
+    fn check(&self) -> Result<(), String> {
+        let scheme = self.smtp_url.split_once("://").map(|(s, _)| s);
+        if !matches!(scheme, Some("smtp" | "smtps")) {
+            return Err("notify.smtp_url must be smtp://host:port or smtps://host:port".into());
+        }
+        if self.from.parse::<lettre::message::Mailbox>().is_err() {
+            return Err("notify.from is not an e-mail address".into());
+        }
+        for (key, value) in [
+            ("attempts", u64::from(self.attempts)),
+            ("retry_ms", self.retry_ms),
+            ("timeout_ms", self.timeout_ms),
+        ] {
+            if value == 0 {
+                return Err(format!("notify.{key} must be above 0"));
+            }
+        }
+        if self.attempts > 20 {
+            return Err("notify.attempts must be at most 20".into());
+        }
+        Ok(())
+    }
+
+    pub fn retry(&self) -> Duration {
+        Duration::from_millis(self.retry_ms)
+    }
+
+    pub fn timeout(&self) -> Duration {
+        Duration::from_millis(self.timeout_ms)
+    }
 }
 
 /// `BROKER_<SECTION>_<KEY>=value` sets `[section] key`. Values are parsed as TOML when they
 /// can be (numbers), otherwise taken as strings. An unknown section is refused.
 fn apply_env(doc: &mut toml::Table, env: &[(String, String)]) -> Result<(), String> {
-    const SECTIONS: &[&str] = &["server", "database", "storage", "policy", "log", "console"];
+    const SECTIONS: &[&str] = &[
+        "server", "database", "storage", "policy", "log", "console", "notify",
+    ];
     for (name, value) in env {
         let Some(rest) = name.strip_prefix("BROKER_") else {
             continue;
@@ -656,6 +796,75 @@ age_recipient = "age1..."
         assert_eq!(oidc.roles_claim, "roles");
         let e = parse(&with.replace("client_id", "client"), &[]).unwrap_err();
         assert!(e.message.contains("client"), "{e}");
+    }
+
+    #[test]
+    fn the_mail_of_a_waiting_packet_is_configured_per_agency_or_per_role() {
+        let mail = BASE.replace(
+            "[database]",
+            "[notify]\nsmtp_url = \"smtp://127.0.0.1:2525\"\nfrom = \"broker@partnership.example\"\n\n[database]",
+        );
+        let one = mail.replace(
+            "age_recipient = \"age1...\"",
+            "age_recipient = \"age1...\"\ninbox_email = \"office@hillside.example\"",
+        );
+        let c = parse(&one, &[]).unwrap();
+        let n = c.notify.as_ref().expect("[notify]");
+        assert_eq!(
+            (n.attempts, n.retry(), n.timeout()),
+            (5, Duration::from_secs(2), Duration::from_secs(10))
+        );
+        let inbox = c.agencies[0].inbox_email.as_ref().unwrap();
+        assert_eq!(inbox.for_role(Some("dsl")), Some("office@hillside.example"));
+        assert_eq!(inbox.for_role(None), Some("office@hillside.example"));
+
+        let by_role = mail.replace(
+            "age_recipient = \"age1...\"",
+            "age_recipient = \"age1...\"\ninbox_email = { dsl = \"dsl@hillside.example\", default = \"office@hillside.example\" }",
+        );
+        let c = parse(&by_role, &[("BROKER_NOTIFY_ATTEMPTS", "3")]).unwrap();
+        assert_eq!(
+            c.notify.as_ref().unwrap().attempts,
+            3,
+            "overridden from the environment"
+        );
+        let inbox = c.agencies[0].inbox_email.as_ref().unwrap();
+        assert_eq!(inbox.for_role(Some("dsl")), Some("dsl@hillside.example"));
+        assert_eq!(
+            inbox.for_role(Some("school_staff")),
+            Some("office@hillside.example")
+        );
+        assert_eq!(inbox.for_role(None), Some("office@hillside.example"));
+        let dsl_only = by_role.replace(", default = \"office@hillside.example\"", "");
+        let c = parse(&dsl_only, &[]).unwrap();
+        assert_eq!(
+            c.agencies[0].inbox_email.as_ref().unwrap().for_role(None),
+            None
+        );
+
+        for (text, says) in [
+            (by_role.replace("dsl =", "dls ="), "unknown role \"dls\""),
+            (by_role.replace("dsl =", "police_officer ="), "cannot hold"),
+            (
+                one.replace("office@hillside.example", "office"),
+                "not an e-mail address",
+            ),
+            (mail.replace("smtp://", "http://"), "notify.smtp_url"),
+            (
+                mail.replace("broker@partnership.example", "broker"),
+                "notify.from",
+            ),
+            (mail.replace("from =", "sender ="), "sender"),
+        ] {
+            let e = parse(&text, &[]).unwrap_err();
+            assert!(e.message.contains(says), "{says}: {e}");
+        }
+        let e = parse(&mail, &[("BROKER_NOTIFY_ATTEMPTS", "0")]).unwrap_err();
+        assert!(e.message.contains("notify.attempts"), "{e}");
+        assert!(
+            parse(BASE, &[]).unwrap().notify.is_none(),
+            "no [notify], no mail"
+        );
     }
 
     #[test]

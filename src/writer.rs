@@ -245,6 +245,7 @@ impl Writer {
             batch: Some(batch),
             wake: self.inner.wake.clone(),
             round_trip,
+            after: Vec::new(),
         })
     }
 }
@@ -255,7 +256,12 @@ pub struct WriteTx {
     batch: Option<OwnedMutexGuard<Batch>>,
     wake: Arc<Notify>,
     round_trip: Duration,
+    /// Run once the batch holding the action has committed; dropped with an undone action.
+    after: Vec<AfterCommit>,
 }
+
+/// What an action has the writer do once it is durable (it must not block: spawn the work).
+pub type AfterCommit = Box<dyn FnOnce() + Send>;
 
 impl WriteTx {
     fn open(&mut self) -> &mut Open {
@@ -291,6 +297,13 @@ impl WriteTx {
         })
     }
 
+    /// Has `then` run once the batch holding this action has committed (never if the action is
+    /// undone or its batch fails): what must follow a write but must not be part of it, such
+    /// as telling a recipient that a packet waits.
+    pub fn after_commit(&mut self, then: AfterCommit) {
+        self.after.push(then);
+    }
+
     /// Appends the action's audit entry and waits until the batch holding both has committed.
     /// If either fails, nothing of the action stays and the answer is 503.
     pub async fn commit(mut self, entry: Entry) -> Result<i64, ApiError> {
@@ -324,7 +337,12 @@ impl WriteTx {
         self.wake.notify_one();
         let ended = done.wait_for(Option::is_some).await.map(|d| d.clone());
         match ended {
-            Ok(Some(Ok(()))) => Ok(()),
+            Ok(Some(Ok(()))) => {
+                for then in std::mem::take(&mut self.after) {
+                    then();
+                }
+                Ok(())
+            }
             Ok(Some(Err(why))) => Err(ApiError::unavailable(format!(
                 "write or audit failed: the batch holding this action did not commit: {why}"
             ))),

@@ -104,6 +104,12 @@ struct World {
 }
 
 async fn world(name: &str, people: Value) -> World {
+    world_with(name, people, |toml, _| toml).await
+}
+
+/// [`world`], with `edit` making broker.toml what the test needs before the broker starts
+/// (given the port the broker will listen on).
+async fn world_with(name: &str, people: Value, edit: impl FnOnce(String, u16) -> String) -> World {
     log();
     let chromium = tools();
     let port = free_port();
@@ -128,8 +134,12 @@ async fn world(name: &str, people: Value) -> World {
             toml = toml.replacen(&line, &oidc, 1);
         }
     }
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("a free port");
+    let toml = edit(toml, listener.local_addr().expect("an address").port());
     std::fs::write(&dev.config, toml).expect("writing broker.toml");
-    let server = TestServer::start_in(dir, dev).await;
+    let server = TestServer::start_on(dir, dev, listener).await;
     let redirect = format!(
         "https://localhost:{}/ui/signin/callback",
         server.addr.port()
@@ -1273,4 +1283,518 @@ async fn the_chair_permits_an_agency_through_the_records_page_and_the_dsl_reads_
         "the DSL's read of the notice is audited"
     );
     world.stop().await;
+// ---- Links that work (issue 21, items 6 and 7): "a packet waits" by e-mail, a link from
+// another site, the sign-in that returns to the page asked for, signing in again, the console's
+// 404 and error pages in the person's frame ----
+
+/// A real SMTP server (`tests/smtp_sink.py`, aiosmtpd) and the messages it has received.
+struct Smtp {
+    _child: tokio::process::Child,
+    port: u16,
+    messages: Arc<Mutex<Vec<Value>>>,
+}
+
+async fn smtp() -> Smtp {
+    let port = free_port();
+    let mut child = tokio::process::Command::new("python3")
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/smtp_sink.py"))
+        .arg(port.to_string())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("python3 runs tests/smtp_sink.py (pip install -r tests/requirements.txt)");
+    let stdout = child.stdout.take().expect("the SMTP server's stdout");
+    let mut lines = tokio::io::AsyncBufReadExt::lines(tokio::io::BufReader::new(stdout));
+    let started = tokio::time::timeout(Duration::from_secs(30), async {
+        while let Ok(Some(line)) = lines.next_line().await {
+            if line.starts_with("smtp listening") {
+                return true;
+            }
+        }
+        false
+    })
+    .await;
+    assert_eq!(
+        started,
+        Ok(true),
+        "the SMTP server (tests/smtp_sink.py, aiosmtpd from tests/requirements.txt) did not start"
+    );
+    let messages = Arc::new(Mutex::new(Vec::new()));
+    let received = messages.clone();
+    tokio::spawn(async move {
+        while let Ok(Some(line)) = lines.next_line().await {
+            if let Ok(message) = serde_json::from_str::<Value>(&line) {
+                received.lock().unwrap().push(message);
+            }
+        }
+    });
+    Smtp {
+        _child: child,
+        port,
+        messages,
+    }
+}
+
+impl Smtp {
+    /// The first message received, waiting at most ten seconds.
+    async fn message(&self) -> Value {
+        for _ in 0..100 {
+            if let Some(m) = self.messages.lock().unwrap().first().cloned() {
+                return m;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("no message reached the SMTP server within ten seconds")
+    }
+}
+
+/// broker.toml with `[notify]` through `smtp_url` (three tries, `retry_ms` apart and doubling)
+/// and Hillside's inbox addresses by role.
+fn with_mail(toml: &str, smtp_url: &str, retry_ms: u64) -> String {
+    let hillside = "id = \"school-hillside\"\n";
+    assert!(toml.contains(hillside), "the dev world has Hillside");
+    let toml = toml.replacen(
+        hillside,
+        &format!(
+            "{hillside}inbox_email = {{ dsl = \"dsl@hillside.example\", default = \"office@hillside.example\" }}\n"
+        ),
+        1,
+    );
+    format!(
+        "{toml}\n[notify]\nsmtp_url = \"{smtp_url}\"\nfrom = \"broker@partnership.example\"\n\
+         attempts = 3\nretry_ms = {retry_ms}\n"
+    )
+}
+
+/// The audit entries of `action` after `after`, waiting at most ten seconds for the first.
+async fn entries_of(world: &TestServer, after: i64, action: &str) -> Vec<Value> {
+    for _ in 0..100 {
+        let found: Vec<Value> = broker::with_db!(&world.state.db, pool => {
+            sqlx::query("SELECT detail FROM audit_log WHERE seq > $1 AND action = $2 ORDER BY seq")
+                .bind(after)
+                .bind(action)
+                .fetch_all(pool)
+                .await
+                .expect("reading the audit log")
+                .iter()
+                .map(|r| serde_json::from_str(&r.get::<String, _>("detail")).unwrap_or(Value::Null))
+                .collect()
+        });
+        if !found.is_empty() {
+            return found;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    Vec::new()
+}
+
+#[tokio::test]
+async fn a_packet_waits_by_email_and_its_link_followed_from_another_site_opens_the_packet() {
+    let mail = smtp().await;
+    let smtp_url = format!("smtp://127.0.0.1:{}", mail.port);
+    let world = world_with(
+        "mail-link",
+        json!({"dsl.jones": {"agency": "school-hillside", "roles": ["dsl"]}}),
+        |toml, port| {
+            let toml = toml.replacen(
+                "[console]\n",
+                &format!("[console]\npublic_url = \"https://localhost:{port}\"\n"),
+                1,
+            );
+            with_mail(&toml, &smtp_url, 200)
+        },
+    )
+    .await;
+    let before = head_seq(&world.server).await;
+    let (child, _, disclosure) = limited_summary_for_the_dsl(&world.server).await;
+
+    // the message: to the DSL's address, naming the sender, linking to the packet, no more
+    let message = mail.message().await;
+    let link = format!(
+        "https://localhost:{}/ui/inbox/{disclosure}",
+        world.server.addr.port()
+    );
+    assert_eq!(
+        message["rcpt_tos"],
+        json!(["dsl@hillside.example"]),
+        "{message}"
+    );
+    assert_eq!(
+        message["mail_from"], "broker@partnership.example",
+        "{message}"
+    );
+    let subject = message["subject"].as_str().expect("a subject");
+    let body = message["body"].as_str().expect("a body");
+    assert!(
+        subject.contains("Northshire Children's Social Care"),
+        "{subject}"
+    );
+    assert!(body.contains("Northshire Children's Social Care"), "{body}");
+    assert!(
+        body.lines().any(|l| l.trim() == link),
+        "the link {link} in {body}"
+    );
+    let raw = message["raw"].as_str().expect("the raw message");
+    for never in [
+        SUMMARY,
+        RISK,
+        ALLEGATION,
+        child.as_str(),
+        "safeguarding",
+        "consent",
+    ] {
+        assert!(
+            !raw.contains(never) && !body.contains(never),
+            "the message carries no content, child or purpose: {never:.20} in {raw}"
+        );
+    }
+    let sent = entries_of(&world.server, before, "mail.sent").await;
+    assert_eq!(sent.len(), 1, "one message, audited: {sent:?}");
+    assert_eq!(sent[0]["disclosure_id"], disclosure.as_str());
+    assert_eq!(sent[0]["recipient_role"], "dsl");
+    assert_eq!(sent[0]["attempts"], 1);
+
+    // the DSL, signed in, follows it from another site; a signed-out browser signs in first;
+    // both land on the packet. Then: an unknown page and an error page keep the navigation,
+    // and signing in again ends the earlier session.
+    let before = head_seq(&world.server).await;
+    let result = world
+        .browse(
+            "mail-link",
+            json!({"agency": "school-hillside", "login": "dsl.jones", "link": link,
+                   "disclosure": disclosure}),
+        )
+        .await;
+    assert_screenshots(&result, 4);
+    let entries = world.entries_after(before).await;
+    let mine = actions_of(&entries, "dsl.jones");
+    assert!(
+        mine.iter().filter(|a| *a == "packet.read").count() >= 2,
+        "both browsers read the packet: {mine:?}"
+    );
+    let replaced = entries
+        .iter()
+        .find(|(a, _, d)| a == "console.sign_out" && d["reason"] == "signed_in_again")
+        .unwrap_or_else(|| panic!("signing in again ended the earlier session: {entries:?}"));
+    let earlier = replaced.2["session_id"].as_str().expect("a session id");
+    let ended: (Option<String>, Option<String>) = broker::with_db!(&world.server.state.db, pool => {
+        sqlx::query_as("SELECT ended_at, end_reason FROM console_sessions WHERE id = $1")
+            .bind(earlier)
+            .fetch_one(pool)
+            .await
+            .expect("the earlier session")
+    });
+    assert!(ended.0.is_some(), "the earlier session is ended");
+    assert_eq!(ended.1.as_deref(), Some("signed_in_again"));
+    let signed_in: Vec<&Value> = entries
+        .iter()
+        .filter(|(a, _, _)| a == "console.sign_in")
+        .map(|(_, _, d)| d)
+        .collect();
+    assert!(
+        signed_in.iter().any(|d| d["session_id"] != earlier),
+        "and opened a new one: {signed_in:?}"
+    );
+    let log = log_text();
+    assert!(
+        !log.contains("dsl@hillside.example") && !log.contains("office@hillside.example"),
+        "no address in the log"
+    );
+    world.stop().await;
+}
+
+#[tokio::test]
+async fn an_unreachable_smtp_server_never_blocks_a_disclosure_and_its_failure_is_audited() {
+    // a port nobody listens on
+    let closed = free_port();
+    let world = world_with("mail-unreachable", json!({}), |toml, _| {
+        with_mail(&toml, &format!("smtp://127.0.0.1:{closed}"), 500)
+    })
+    .await;
+    let before = head_seq(&world.server).await;
+    let started = std::time::Instant::now();
+    let (_, _, disclosure) = limited_summary_for_the_dsl(&world.server).await;
+    // three tries 500 ms then 1 s apart: the disclosure (201) was answered before they ended
+    assert!(
+        entries_of_now(&world.server, before, "mail.failed").await == 0,
+        "the disclosure did not wait for its e-mail"
+    );
+    let failed = entries_of(&world.server, before, "mail.failed").await;
+    assert!(
+        started.elapsed() >= Duration::from_millis(1500),
+        "the tries waited between them"
+    );
+    assert_eq!(failed.len(), 1, "{failed:?}");
+    assert_eq!(failed[0]["disclosure_id"], disclosure.as_str());
+    assert_eq!(
+        failed[0]["attempts"], 3,
+        "given up after the tries: {:?}",
+        failed[0]
+    );
+    assert_eq!(
+        failed[0]["reason"], "the SMTP server could not be reached",
+        "{:?}",
+        failed[0]
+    );
+    assert!(
+        entries_of_now(&world.server, before, "mail.sent").await == 0,
+        "nothing was sent"
+    );
+    let log = log_text();
+    assert!(
+        !log.contains("dsl@hillside.example"),
+        "no address in the log"
+    );
+    world.stop().await;
+}
+
+/// How many audit entries of `action` follow `after`, now.
+async fn entries_of_now(server: &TestServer, after: i64, action: &str) -> i64 {
+    broker::with_db!(&server.state.db, pool => {
+        sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM audit_log WHERE seq > $1 AND action = $2")
+            .bind(after)
+            .bind(action)
+            .fetch_one(pool)
+            .await
+            .expect("counting audit entries")
+    })
+}
+
+/// A GET of `path` over Hillside's certificate, with `extra` header lines.
+async fn get_raw(server: &TestServer, path: &str, extra: &str) -> common::RawAnswer {
+    let request =
+        format!("GET {path} HTTP/1.1\r\nhost: localhost\r\n{extra}connection: close\r\n\r\n");
+    server
+        .raw_exchange("school-hillside", request.as_bytes())
+        .await
+}
+
+const CROSS_SITE: &str =
+    "sec-fetch-site: cross-site\r\nsec-fetch-mode: navigate\r\nsec-fetch-dest: document\r\n";
+
+#[tokio::test]
+async fn a_link_from_another_site_keeps_the_session_and_the_sign_in_returns_to_the_page_asked_for()
+{
+    let server = TestServer::start().await;
+    let id = "01a204f3-0000-7000-8000-000000000000";
+    let page = format!("/ui/inbox/{id}");
+
+    // a cross-site navigation carries no Strict cookie: the page sends the browser on to the
+    // same address from the broker's own site, and clears nothing
+    let r = get_raw(&server, &page, CROSS_SITE).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert!(
+        !r.head.contains("set-cookie"),
+        "nothing cleared: {}",
+        r.head
+    );
+    assert!(
+        r.body.contains(&format!(
+            "<meta http-equiv=\"refresh\" content=\"0;url={page}\">"
+        )),
+        "{}",
+        r.body
+    );
+    // the same request from the broker's own site, still without a session: to the sign-in,
+    // carrying the page, clearing nothing
+    let r = get_raw(&server, &page, "sec-fetch-site: same-origin\r\n").await;
+    assert_eq!(r.status, 303, "{}", r.body);
+    let next = format!("/ui/signin?why=signed_out&next=%2Fui%2Finbox%2F{id}");
+    let location = |r: &common::RawAnswer| {
+        r.head
+            .lines()
+            .find_map(|l| l.strip_prefix("location: "))
+            .unwrap_or_default()
+            .to_owned()
+    };
+    assert_eq!(location(&r), next.to_ascii_lowercase(), "{}", r.head);
+    assert!(
+        !r.head.contains("set-cookie"),
+        "nothing cleared: {}",
+        r.head
+    );
+    // a cookie that opens nothing is cleared
+    let r = get_raw(
+        &server,
+        &page,
+        "cookie: __Host-broker_session=0123\r\nsec-fetch-site: same-origin\r\n",
+    )
+    .await;
+    assert_eq!(r.status, 303, "{}", r.body);
+    assert!(
+        r.head.contains("set-cookie: __host-broker_session=;"),
+        "{}",
+        r.head
+    );
+    // a form posted from another site is not sent on
+    let r = server
+        .post_form("school-hillside", &format!("{page}/ack"), None, b"csrf=x")
+        .await;
+    assert_eq!(r.status, 303, "{}", r.body);
+    assert_eq!(location(&r), "/ui/signin?why=signed_out", "{}", r.head);
+
+    // the sign-in page carries the page on, through the identity provider and the dev form
+    let r = get_raw(&server, &next, "").await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert!(
+        r.body
+            .contains(&format!("name=\"next\" value=\"/ui/inbox/{id}\"")),
+        "{}",
+        r.body
+    );
+    // a path that is not a console page is dropped for the start page
+    for evil in [
+        "%2F%2Fevil.example",
+        "https%3A%2F%2Fevil.example",
+        "%2Fui%2Fsignin",
+    ] {
+        let r = get_raw(&server, &format!("/ui/signin?next={evil}"), "").await;
+        assert!(
+            r.body.contains("name=\"next\" value=\"/ui/\""),
+            "{evil}: {}",
+            r.body
+        );
+    }
+
+    // the dev sign-in returns to the page asked for, and ends the session the browser held
+    let dsl = common::console::principal(&server, "school-hillside", "dsl.walker", Role::Dsl);
+    let earlier = server.console_session(&dsl).await;
+    let before = head_seq(&server).await;
+    let (answer, pre) = dev_sign_in(&server, &earlier.cookie, &page).await;
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    assert!(
+        answer.body.contains(&format!("content=\"0;url={page}\"")),
+        "{}",
+        answer.body
+    );
+    let entries: Vec<(String, Value)> = broker::with_db!(&server.state.db, pool => {
+        sqlx::query("SELECT action, detail FROM audit_log WHERE seq > $1 ORDER BY seq")
+            .bind(before)
+            .fetch_all(pool)
+            .await
+            .expect("the audit log")
+            .iter()
+            .map(|r| (r.get::<String, _>("action"), serde_json::from_str(&r.get::<String, _>("detail")).unwrap()))
+            .collect()
+    });
+    assert_eq!(entries.len(), 2, "{entries:?}");
+    assert_eq!(entries[0].0, "console.sign_out", "{entries:?}");
+    assert_eq!(entries[0].1["reason"], "signed_in_again", "{entries:?}");
+    assert_eq!(entries[1].0, "console.sign_in", "{entries:?}");
+    let r = get_raw(
+        &server,
+        "/ui/inbox",
+        &format!("cookie: {}\r\n", earlier.cookie),
+    )
+    .await;
+    assert_eq!(r.status, 303, "the earlier session opens nothing now");
+    // a path that is not a console page: the start page
+    let (answer, _) = dev_sign_in(&server, &pre, "//evil.example/x").await;
+    assert!(
+        answer.body.contains("content=\"0;url=/ui/\""),
+        "{}",
+        answer.body
+    );
+    server.stop().await;
+}
+
+/// The dev sign-in of `dsl.walker` posted with `cookie` (and the form's token cookie), asking
+/// to return to `next`: the answer and the session cookie it set.
+async fn dev_sign_in(server: &TestServer, cookie: &str, next: &str) -> (common::RawAnswer, String) {
+    let page = get_raw(server, "/ui/signin", "").await;
+    let pre = page
+        .head
+        .lines()
+        .find_map(|l| l.strip_prefix("set-cookie: __host-broker_pre="))
+        .and_then(|v| v.split(';').next())
+        .expect("the sign-in form's token cookie")
+        .to_owned();
+    let next: String = url::form_urlencoded::byte_serialize(next.as_bytes()).collect();
+    let body = format!("csrf={pre}&sub=dsl.walker&role=dsl&next={next}");
+    let answer = server
+        .post_form(
+            "school-hillside",
+            "/ui/signin/dev",
+            Some(&format!("__Host-broker_pre={pre}; {cookie}")),
+            body.as_bytes(),
+        )
+        .await;
+    let set = answer
+        .head
+        .lines()
+        .find_map(|l| l.strip_prefix("set-cookie: __host-broker_session="))
+        .and_then(|v| v.split(';').next())
+        .map(|t| format!("__Host-broker_session={t}"))
+        .unwrap_or_default();
+    (answer, set)
+}
+
+#[tokio::test]
+async fn an_unknown_console_page_is_a_404_page_with_the_headers_and_the_navigation_when_signed_in()
+{
+    let server = TestServer::start().await;
+    let headers = [
+        ("content-security-policy", broker::console::CSP),
+        ("x-frame-options", "DENY"),
+        ("x-content-type-options", "nosniff"),
+        ("referrer-policy", "no-referrer"),
+        ("cache-control", "no-store"),
+    ];
+    let dsl = common::console::principal(&server, "school-hillside", "dsl.walker", Role::Dsl);
+    let session = server.console_session(&dsl).await;
+    let signed_in = format!("cookie: {}\r\n", session.cookie);
+    let unknown = "01a204f3-0000-7000-8000-000000000000";
+    for (path, extra, nav) in [
+        ("/ui/nope", "", false),
+        ("/ui/nope/deeper?x=1", "", false),
+        ("/ui/nope", signed_in.as_str(), true),
+        // the API's 404 for a packet that is not theirs, in the person's frame
+        (&*format!("/ui/inbox/{unknown}"), signed_in.as_str(), true),
+    ] {
+        let r = get_raw(&server, path, extra).await;
+        assert_eq!(r.status, 404, "{path}: {}", r.body);
+        for (name, value) in headers {
+            assert!(
+                r.head
+                    .contains(&format!("{name}: {}", value.to_ascii_lowercase())),
+                "{path}: {name} in {}",
+                r.head
+            );
+        }
+        assert!(r.body.contains("Page not found"), "{path}: {}", r.body);
+        assert!(
+            r.body.contains("govuk-template"),
+            "a console page: {}",
+            r.body
+        );
+        assert_eq!(
+            r.body.contains("action=\"/ui/signout\""),
+            nav,
+            "{path}: the sign-out form when signed in"
+        );
+        assert_eq!(
+            r.body.contains("aria-label=\"Menu\""),
+            nav,
+            "{path}: the navigation when signed in"
+        );
+        if nav {
+            assert!(
+                r.body.contains(&session.csrf),
+                "the sign-out form carries its token"
+            );
+        }
+    }
+    // a refused form, in the person's frame too
+    let r = server
+        .post_form(
+            "school-hillside",
+            &format!("/ui/inbox/{unknown}/ack"),
+            Some(&session.cookie),
+            b"csrf=wrong",
+        )
+        .await;
+    assert_eq!(r.status, 403, "{}", r.body);
+    assert!(r.body.contains("aria-label=\"Menu\""), "{}", r.body);
+    server.stop().await;
 }

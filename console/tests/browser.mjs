@@ -65,10 +65,11 @@ async function text(page, selector) {
   return (await page.locator(selector).first().textContent() ?? "").trim();
 }
 
-// signs in through the agency's identity provider as `login`; ends on the start page
+// signs in through the agency's identity provider as `login`; ends on the start page (the
+// page it asked for)
 async function signIn(page, login) {
-  await page.goto(url("/ui/inbox"));
-  check(new URL(page.url()).pathname === "/ui/signin", `without a session /ui/inbox should go to /ui/signin, went to ${page.url()}`);
+  await page.goto(url("/ui/"));
+  check(new URL(page.url()).pathname === "/ui/signin", `without a session /ui/ should go to /ui/signin, went to ${page.url()}`);
   await page.click("#signin-oidc");
   await page.waitForURL((u) => u.origin === params.idp, { timeout: 15000 });
   await page.fill("input[name=login]", login);
@@ -718,7 +719,118 @@ async function chairAndNotice(browser) {
   await school.close();
 }
 
+// ---- links that work (issue 21): a link from another site, the sign-in that returns to it,
+// signing in again, the console's 404 and error pages in the person's frame ----
+
+// no sideways scroll at 320 px (WCAG 2.2 1.4.10) on the page as it is
+async function fitsAt320(page, name) {
+  const size = page.viewportSize();
+  await page.setViewportSize({ width: 320, height: 640 });
+  const width = await page.evaluate(() => document.documentElement.scrollWidth);
+  check(width <= 320, `${name} scrolls sideways at 320 px: ${width} px wide`);
+  if (size) await page.setViewportSize(size);
+}
+
+// resolves whether or not `promise` does (for races whose loser must not fail the flow)
+const settled = (promise) => promise.then(() => true, () => false);
+
+// The link of "a packet waits" (params.link), followed from another site as from a web mail:
+// a signed-in browser stays signed in and opens the packet; a signed-out one signs in through
+// the identity provider and lands on the packet. Between them: an unknown page and an error
+// page keep the navigation, and signing in again ends the earlier session.
+async function mailLink(browser) {
+  const http = await import("node:http");
+  // another site: a page on another origin (and so another site) showing the link
+  const mail = http.createServer((req, res) => {
+    res.writeHead(200, { "content-type": "text/html; charset=utf-8" });
+    res.end(`<!DOCTYPE html><html lang="en"><head><title>Mail</title></head><body><main><p><a id="mail-link" href="${params.link}">Open the packet</a></p></main></body></html>`);
+  });
+  await new Promise((done) => mail.listen(0, "127.0.0.1", done));
+  const mailbox = `http://127.0.0.1:${mail.address().port}/`;
+  const follow = async (page) => {
+    await page.goto(mailbox);
+    const first = page.waitForRequest((r) => r.url() === params.link && r.isNavigationRequest());
+    await page.click("#mail-link");
+    const headers = await (await first).allHeaders();
+    check(headers["sec-fetch-site"] === "cross-site", `the link is followed as a cross-site navigation: ${headers["sec-fetch-site"]}`);
+    check(!(headers.cookie ?? "").includes("__Host-broker_session"), "the browser withholds the Strict session cookie from it");
+  };
+  try {
+    // signed in: the link opens the packet and the session goes on
+    const ctx = await context(browser, params.agency);
+    const page = await ctx.newPage();
+    await signIn(page, params.login);
+    const before = await sessionCookie(ctx);
+    await follow(page);
+    await page.waitForSelector("#packet-status", { timeout: 15000 });
+    check(page.url() === params.link, `the link lands on the packet: ${page.url()}`);
+    const after = await sessionCookie(ctx);
+    check(after && after.value === before.value, "the session cookie is kept");
+    check(await page.locator("form[action='/ui/signout']").count() === 1, "still signed in");
+    await axe(page, "packet");
+    await shot(page, "packet");
+
+    // an unknown page and an API refusal: console pages with the navigation and sign-out
+    for (const [p, name] of [["/ui/nope", "not-found"], ["/ui/inbox/01a204f3-0000-7000-8000-000000000000", "refused"]]) {
+      const r = await page.goto(url(p));
+      check(r.status() === 404, `${p} is 404, got ${r.status()}`);
+      check((await text(page, "h1")) === "Page not found", `${p} says so`);
+      check(await page.locator("nav[aria-label=Menu]").count() === 1, `${p} keeps the navigation`);
+      check(await page.locator("form[action='/ui/signout']").count() === 1, `${p} keeps the sign-out`);
+      check(r.headers()["content-security-policy"]?.startsWith("default-src 'none'"), `${p} carries the console's headers`);
+      await axe(page, name);
+      await fitsAt320(page, name);
+      if (name === "not-found") await shot(page, name);
+    }
+
+    // signing in again: a new session, the earlier one ended
+    await page.goto(url("/ui/signin"));
+    await fitsAt320(page, "signin");
+    await page.click("#signin-oidc");
+    const home = (u) => u.origin === params.broker && u.pathname === "/ui/";
+    await Promise.race([settled(page.waitForSelector("input[name=login]", { timeout: 15000 })), settled(page.waitForURL(home, { timeout: 15000 }))]);
+    if (new URL(page.url()).origin === params.idp) {
+      await page.fill("input[name=login]", params.login);
+      const password = page.locator("input[name=password]");
+      if (await password.count()) await password.fill("any");
+      await page.click("button[type=submit]");
+    }
+    await page.waitForURL(home, { timeout: 15000 });
+    const renewed = await sessionCookie(ctx);
+    check(renewed && renewed.value !== after.value, "signing in again opens a new session");
+    const stale = await context(browser, params.agency);
+    await stale.addCookies([{ ...after }]);
+    const old = await stale.newPage();
+    await old.goto(url("/ui/inbox"));
+    check(new URL(old.url()).pathname === "/ui/signin", "the earlier session opens nothing");
+    await stale.close();
+    await ctx.close();
+
+    // signed out: the link goes to the sign-in, which returns to the packet
+    const fresh = await context(browser, params.agency);
+    const out = await fresh.newPage();
+    await follow(out);
+    await out.waitForURL((u) => u.origin === params.broker && u.pathname === "/ui/signin", { timeout: 15000 });
+    check((await text(out, "#signin-notice")) === "Sign in to use the console.", "the sign-in says why");
+    await axe(out, "signin-from-link");
+    await shot(out, "signin-from-link");
+    await out.click("#signin-oidc");
+    await out.waitForURL((u) => u.origin === params.idp, { timeout: 15000 });
+    await out.fill("input[name=login]", params.login);
+    const password = out.locator("input[name=password]");
+    if (await password.count()) await password.fill("any");
+    await out.click("button[type=submit]");
+    await out.waitForSelector("#packet-status", { timeout: 15000 });
+    check(out.url() === params.link, `after sign-in the browser lands on the packet: ${out.url()}`);
+    await shot(out, "packet-after-signin");
+    await fresh.close();
+  } finally {
+    mail.close();
+  }
+}
+
 const scenarios = { cases: casePages, "cases-ig": casePages, "report-refused": reportRefused, "ig-scoped": igScoped, owner, "owner-duties": ownerDuties, "case-record-duties": caseRecordDuties, refused: refusedSignIn, dsl, teacher, ig, tampered, "dev-sign-in": devSignIn, expired,
+  "mail-link": mailLink,
   "records-share": recordsShare,
   "chair-notice": chairAndNotice,
 };

@@ -12,6 +12,7 @@
 //! - [`disclosures`]: a disclosure and its dry run.
 //! - [`duties`]: the duties to notify a step sets off, carried out in its write action.
 //! - [`inbox`]: a practitioner's packets: listed, fetched, acknowledged.
+//! - [`mail`]: "a packet waits", the e-mail to the addressee's inbox address after commit.
 //! - [`records`]: what the owner agency is told of its record's disclosures.
 //! - `share`: the one sharing pipeline, through which a disclosure, a duty's notice and the
 //!   forum's notification of either (RULES 5) go out: sealed, stored if the child's facts are
@@ -23,6 +24,7 @@ pub mod cases;
 pub mod disclosures;
 pub mod duties;
 pub mod inbox;
+pub mod mail;
 pub mod records;
 mod share;
 pub mod views;

@@ -62,7 +62,7 @@ pub(super) fn row(e: &EntryView) -> Row {
         action_label: labels::audit_action(&e.action).into_owned(),
         actor: format!("{} / {}", e.actor.agency, e.actor.sub),
         subject: or_none(&e.subject_id),
-        decision: worded(&e.decision, labels::humanise),
+        decision: worded(&e.decision, |d| labels::decision(d).into_owned()),
         basis: worded(&e.basis, |b| of::<Basis>(b).into_owned()),
         purpose: worded(&e.purpose, |p| of::<Purpose>(p).into_owned()),
         recipient,

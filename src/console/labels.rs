@@ -317,11 +317,13 @@ fn known_duty(name: &str) -> Option<&'static str> {
 /// An audit entry's action (`disclosure.permit`, `case.event`, ...), as a person reads it.
 pub fn audit_action(action: &str) -> Cow<'static, str> {
     let known = match action {
-        "disclosure.permit" => "Information shared",
-        "disclosure.deny" => "Sharing refused",
+        "disclosure" => "Disclosure",
         "decision.check" => "Sharing checked (nothing sent)",
-        "duty.permit" => "Duty notice sent",
-        "duty.deny" => "Duty notice refused",
+        "duty" => "Duty to notify",
+        "record.disclosures.read" => "Record's disclosures read",
+        "subject.read" => "Child's details read",
+        "mail.sent" => "Packet e-mail sent",
+        "mail.failed" => "Packet e-mail not delivered",
         "packet.read" | "packet.fetch" => "Packet opened",
         "packet.ack" | "packet.acknowledge" => "Packet acknowledged",
         "record.deposit" => "Record deposited",
@@ -356,6 +358,15 @@ pub fn audit_action(action: &str) -> Cow<'static, str> {
         humanise(action).into()
     } else {
         known.into()
+    }
+}
+
+/// A decision (`permit`, `deny`), as a person reads it.
+pub fn decision(code: &str) -> Cow<'static, str> {
+    match code {
+        "permit" => "Permitted".into(),
+        "deny" => "Refused".into(),
+        other => humanise(other).into(),
     }
 }
 

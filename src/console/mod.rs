@@ -7,6 +7,7 @@
 //! Layer: above `routes` (whose handlers it calls), below `server` (which merges its router).
 
 mod assets;
+mod back;
 mod cases;
 mod chart;
 mod form;
@@ -27,12 +28,13 @@ use axum::extract::{Query, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Redirect, Response};
-use axum::routing::{get, post};
+use axum::routing::{any, get, post};
 use serde::Deserialize;
 
 use crate::identity::Principal;
 use crate::state::AppState;
 use crate::vocab::Role;
+use back::ReturnTo;
 pub use form::{FormFields, Posted, fields};
 use session::{Cert, Session, cookie};
 use view::{Frame, PageResult, Refusal, page};
@@ -84,7 +86,20 @@ pub fn router() -> Router<AppState> {
         .route("/ui/cases/{id}", get(cases::case))
         .route("/ui/reports/timeliness", get(report::timeliness))
         .route("/ui/reports/timeliness.csv", get(report::timeliness_csv))
+        // any other console path: the console's 404 page (static routes above take precedence)
+        .route("/ui/{*unknown}", any(not_found))
+        .layer(axum::middleware::from_fn(view::frame_errors))
         .layer(axum::middleware::from_fn(headers))
+}
+
+/// An unknown console path: a 404 page, in the person's frame when signed in.
+async fn not_found(_session: Result<Session, session::NoSession>) -> Refusal {
+    // asked for only so that, when it accepts the session, the page shows the person's frame
+    view::error_page(
+        StatusCode::NOT_FOUND,
+        "Page not found",
+        "There is no console page at this address. Check it, or go to the start page.",
+    )
 }
 
 /// The security headers of every console answer.
@@ -136,6 +151,10 @@ struct SignIn {
     dev_sign_in: bool,
     pre_csrf: String,
     roles: Vec<&'static str>,
+    /// The page to return to once signed in (a checked local path), as a form value.
+    next: String,
+    /// The same, encoded for the identity provider's sign-in link.
+    next_query: String,
 }
 
 /// The pre-session CSRF cookie of the dev sign-in form (double submit).
@@ -144,6 +163,13 @@ const PRE_COOKIE: &str = "__Host-broker_pre";
 #[derive(Deserialize)]
 struct Why {
     why: Option<String>,
+    next: Option<String>,
+}
+
+/// The page a sign-in was asked to return to (`?next=`), when a local console path.
+#[derive(Deserialize)]
+struct AskedFor {
+    next: Option<String>,
 }
 
 async fn signin_page(
@@ -168,6 +194,7 @@ async fn signin_page(
     };
     let pre_csrf = session::random_token();
     let kind = agency.kind;
+    let next = ReturnTo::or_start(why.next.as_deref());
     let mut response = page(
         StatusCode::OK,
         &SignIn {
@@ -182,6 +209,8 @@ async fn signin_page(
                 .filter(|r| r.valid_for(kind))
                 .map(|r| r.as_str())
                 .collect(),
+            next_query: next.encoded(),
+            next: next.as_str().to_owned(),
         },
     );
     if state.config.console.dev_sign_in {
@@ -242,6 +271,7 @@ async fn signin_start(
     Cert(cert): Cert,
     headers: HeaderMap,
     uri: axum::http::Uri,
+    Query(next): Query<AskedFor>,
 ) -> PageResult {
     let (agency, oidc) = with_oidc(&state, cert.as_deref()).ok_or_else(|| {
         view::error_page(
@@ -252,7 +282,12 @@ async fn signin_start(
     })?;
     let redirect_uri = callback_uri(&state, &headers, &uri)?;
     let login = session::random_token();
-    let url = oidc::begin(&state, agency, &oidc, &redirect_uri, &login)
+    // kept with the login, server-side: the callback's query could be anyone's
+    let carried = oidc::Carried {
+        return_to: ReturnTo::or_start(next.next.as_deref()),
+        replaces_sha256: earlier_session(&headers),
+    };
+    let url = oidc::begin(&state, agency, &oidc, &redirect_uri, &login, &carried)
         .await
         .map_err(view::refused)?;
     let mut response = Redirect::to(&url).into_response();
@@ -273,24 +308,11 @@ struct Callback {
     error: Option<String>,
 }
 
-#[derive(Template)]
-#[template(path = "bounce.html")]
-struct Bounce {
-    frame: Frame,
-    to: String,
-}
-
-/// A page that sends the browser on to `to` by itself (a meta refresh, no script): after the
-/// identity provider's cross-site redirect, the browser sends the `SameSite=Strict` session
-/// cookie only on a navigation that starts from the broker's own page.
-fn bounce(title: &str, to: &str) -> Response {
-    page(
-        StatusCode::OK,
-        &Bounce {
-            frame: Frame::signed_out(title),
-            to: to.to_owned(),
-        },
-    )
+/// The digest of the session cookie the browser sent, if any: the session a sign-in replaces.
+fn earlier_session(headers: &HeaderMap) -> Option<String> {
+    cookie(headers, session::COOKIE)
+        .filter(|t| !t.is_empty())
+        .map(session::digest)
 }
 
 async fn signin_callback(
@@ -310,7 +332,7 @@ async fn signin_callback(
     let (agency, oidc) = with_oidc(&state, cert.as_deref()).ok_or_else(|| {
         refused("This browser's certificate names no agency with an identity provider.")
     })?;
-    let principal = oidc::complete(
+    let (principal, carried) = oidc::complete(
         &state,
         agency,
         &oidc,
@@ -323,15 +345,26 @@ async fn signin_callback(
         tracing::warn!(code = e.code, detail = %crate::text::escape(&e.detail), "console sign-in refused");
         view::refused(e)
     })?;
-    signed_in(&state, &principal, "oidc").await
+    signed_in(&state, &principal, "oidc", carried).await
 }
 
-/// Opens the session and sends the browser to the start page.
-async fn signed_in(state: &AppState, principal: &Principal, method: &str) -> PageResult {
+/// Ends the session the browser held before (if any), opens the new one and sends the browser
+/// on to the page it asked for.
+async fn signed_in(
+    state: &AppState,
+    principal: &Principal,
+    method: &str,
+    carried: oidc::Carried,
+) -> PageResult {
+    if let Some(earlier) = &carried.replaces_sha256 {
+        session::end_replaced(state, earlier)
+            .await
+            .map_err(view::refused)?;
+    }
     let token = session::open(state, principal, method)
         .await
         .map_err(view::refused)?;
-    let mut response = bounce("Signed in", "/ui/");
+    let mut response = view::bounce("Signed in", &carried.return_to);
     set_cookie(&mut response, &session::session_cookie(Some(&token)));
     set_cookie(
         &mut response,
@@ -392,7 +425,11 @@ async fn signin_dev(
         sub: person.sub,
         roles: person.roles,
     };
-    signed_in(&state, &principal, "dev").await
+    let carried = oidc::Carried {
+        return_to: ReturnTo::or_start(form.get("next")),
+        replaces_sha256: earlier_session(&headers),
+    };
+    signed_in(&state, &principal, "dev", carried).await
 }
 
 async fn signout(State(state): State<AppState>, session: Session, posted: Posted) -> PageResult {

@@ -22,6 +22,7 @@ use openidconnect::{
 use serde::{Deserialize, Serialize};
 use sqlx::Row;
 
+use super::back::ReturnTo;
 use crate::config::OidcConfig;
 use crate::db::{now, parse_ts, ts};
 use crate::error::ApiError;
@@ -120,14 +121,24 @@ async fn client(
     )
 }
 
+/// What a login under way keeps beside its secrets: where the person goes once signed in, and
+/// the session the browser held when it began (ended by the sign-in).
+pub struct Carried {
+    pub return_to: ReturnTo,
+    /// The digest of the earlier session's cookie, if the browser sent one.
+    pub replaces_sha256: Option<String>,
+}
+
 /// Where the sign-in of `agency` goes: the identity provider's authorization URL. Stores the
-/// login (its `state`'s digest, the PKCE verifier, the nonce) bound to `login_cookie`.
+/// login (its `state`'s digest, the PKCE verifier, the nonce, what it carries) bound to
+/// `login_cookie`.
 pub async fn begin(
     state: &AppState,
     agency: &Agency,
     oidc: &OidcConfig,
     redirect_uri: &str,
     login_cookie: &str,
+    carried: &Carried,
 ) -> Result<String, ApiError> {
     let http = http_client()?;
     let client = client(oidc, redirect_uri, &http).await?;
@@ -149,7 +160,8 @@ pub async fn begin(
             .await?;
         sqlx::query(
             "INSERT INTO console_logins (state_sha256, cookie_sha256, agency, pkce_verifier, nonce, \
-             redirect_uri, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)")
+             redirect_uri, created_at, return_to, replaces_sha256) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)")
             .bind(super::session::digest(csrf.secret()))
             .bind(super::session::digest(login_cookie))
             .bind(&agency.id)
@@ -157,6 +169,8 @@ pub async fn begin(
             .bind(nonce.secret())
             .bind(redirect_uri)
             .bind(ts(now()))
+            .bind(carried.return_to.as_str())
+            .bind(carried.replaces_sha256.as_deref())
             .execute(&mut **c)
             .await
             .map(drop)
@@ -168,7 +182,8 @@ pub async fn begin(
 /// Completes a sign-in: the login named by `state_param` must be this browser's
 /// (`login_cookie`), for the certificate's `agency`, and recent; the code is exchanged with its
 /// PKCE verifier, the ID token verified (signature, issuer, audience, expiry, nonce) and its
-/// person checked as an API token's. The login is deleted whatever the outcome.
+/// person checked as an API token's. The login is deleted whatever the outcome. Returns the
+/// person and what the login carried (its return path checked again).
 pub async fn complete(
     state: &AppState,
     agency: &Agency,
@@ -176,13 +191,13 @@ pub async fn complete(
     state_param: &str,
     code: &str,
     login_cookie: Option<&str>,
-) -> Result<Principal, ApiError> {
+) -> Result<(Principal, Carried), ApiError> {
     let key = super::session::digest(state_param);
     let mut tx = state.writer.begin().await?;
     let login = on_tx!(&mut tx, c => {
         let row = sqlx::query(
-            "SELECT cookie_sha256, agency, pkce_verifier, nonce, redirect_uri, created_at \
-             FROM console_logins WHERE state_sha256 = $1")
+            "SELECT cookie_sha256, agency, pkce_verifier, nonce, redirect_uri, created_at, \
+             return_to, replaces_sha256 FROM console_logins WHERE state_sha256 = $1")
             .bind(&key)
             .fetch_optional(&mut **c)
             .await?;
@@ -198,12 +213,18 @@ pub async fn complete(
                 r.try_get::<String, _>("nonce")?,
                 r.try_get::<String, _>("redirect_uri")?,
                 parse_ts(&r.try_get::<String, _>("created_at")?)?,
+                Carried {
+                    return_to: ReturnTo::or_start(
+                        r.try_get::<Option<String>, _>("return_to")?.as_deref(),
+                    ),
+                    replaces_sha256: r.try_get("replaces_sha256")?,
+                },
             ))
         })
         .transpose()
     })?;
     tx.finish().await?;
-    let (cookie_sha, login_agency, verifier, nonce, redirect_uri, created) =
+    let (cookie_sha, login_agency, verifier, nonce, redirect_uri, created, carried) =
         login.ok_or_else(|| refused("this sign-in is unknown or already used; start again"))?;
     let this_browser = login_cookie
         .is_some_and(|c| super::session::same_secret(&super::session::digest(c), &cookie_sha));
@@ -259,10 +280,11 @@ pub async fn complete(
         &claimed_agency,
         &roles,
     )?;
-    Ok(Principal {
+    let principal = Principal {
         agency: std::sync::Arc::from(agency.id.as_str()),
         agency_kind: agency.kind,
         sub: person.sub,
         roles: person.roles,
-    })
+    };
+    Ok((principal, carried))
 }

@@ -3,17 +3,25 @@
 //! SameSite=Strict`); the database holds only its SHA-256. A session is bound to the agency of
 //! the client certificate it was opened with, ends after 15 minutes without a request or 8 hours
 //! after sign-in, and its sign-in, sign-out and expiry are audit entries.
+//!
+//! A request without a live session is sent to the sign-in with the page it asked for (a GET);
+//! its cookie is cleared only if it sent one. A link followed from another site is a top-level
+//! navigation whose `Strict` cookie the browser withholds: it is answered by a page that sends
+//! the browser on to the same address from the broker's own site (`view::bounce`), where the
+//! cookie is sent, so such a link never signs anyone out. Signing in again ends the session
+//! the browser held (`console.sign_out`, reason `signed_in_again`).
 
 use std::sync::Arc;
 
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, Method, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use chrono::{DateTime, Duration, Utc};
 use sha2::{Digest, Sha256};
 use sqlx::Row;
 
+use super::back::ReturnTo;
 use crate::audit::Entry;
 use crate::db::{now, parse_ts, ts};
 use crate::error::ApiError;
@@ -105,8 +113,18 @@ impl<S: Send + Sync> FromRequestParts<S> for Cert {
 /// Why a request has no session.
 #[derive(Debug)]
 pub enum NoSession {
-    /// No cookie, an unknown one, or one that has ended or expired: sign in (again).
-    SignIn(&'static str),
+    /// No cookie, an unknown one, or one that has ended or expired: sign in (again), then go
+    /// on to `next` (the page asked for, if a GET). `clear`: the browser sent a cookie that
+    /// no longer opens anything, which the answer clears; a request that sent none clears
+    /// nothing (a cross-site request is sent no `Strict` cookie, and must not end it).
+    SignIn {
+        why: &'static str,
+        next: Option<ReturnTo>,
+        clear: bool,
+    },
+    /// A link followed from another site: the browser withheld the `Strict` cookie. The page
+    /// sends it on to the same address from the broker's own site, where the cookie is sent.
+    Bounce(ReturnTo),
     /// The session was opened with another agency's certificate.
     WrongAgency,
     /// The store failed.
@@ -116,14 +134,22 @@ pub enum NoSession {
 impl IntoResponse for NoSession {
     fn into_response(self) -> Response {
         match self {
-            NoSession::SignIn(why) => {
-                let mut r = Redirect::to(&format!("/ui/signin?why={why}")).into_response();
-                r.headers_mut().insert(
-                    header::SET_COOKIE,
-                    session_cookie(None).parse().expect("a header value"),
-                );
+            NoSession::SignIn { why, next, clear } => {
+                let mut to = format!("/ui/signin?why={why}");
+                if let Some(next) = next.filter(|n| *n != ReturnTo::start()) {
+                    to.push_str("&next=");
+                    to.push_str(&next.encoded());
+                }
+                let mut r = Redirect::to(&to).into_response();
+                if clear {
+                    r.headers_mut().insert(
+                        header::SET_COOKIE,
+                        session_cookie(None).parse().expect("a header value"),
+                    );
+                }
                 r
             }
+            NoSession::Bounce(to) => super::view::bounce("Opening the page", &to),
             NoSession::WrongAgency => super::view::error_page(
                 StatusCode::FORBIDDEN,
                 "Session refused",
@@ -133,6 +159,39 @@ impl IntoResponse for NoSession {
             .into_response(),
             NoSession::Store(e) => super::view::api_error_page(e).into_response(),
         }
+    }
+}
+
+/// Is this request a top-level navigation from another site (a link in a web mail, say)? The
+/// browser says so in its fetch metadata headers.
+fn cross_site_navigation(headers: &HeaderMap) -> bool {
+    let is = |name: &str, value: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.eq_ignore_ascii_case(value))
+    };
+    is("sec-fetch-site", "cross-site")
+        && is("sec-fetch-mode", "navigate")
+        && is("sec-fetch-dest", "document")
+}
+
+/// The answer to a request without a (live) session: on to the sign-in with the page it asked
+/// for, or, for a link followed from another site, the bounce to the same page.
+fn sign_in(parts: &Parts, why: &'static str) -> NoSession {
+    let sent = cookie(&parts.headers, COOKIE).is_some_and(|t| !t.is_empty());
+    let asked = [Method::GET, Method::HEAD]
+        .contains(&parts.method)
+        .then(|| parts.uri.path_and_query())
+        .flatten()
+        .and_then(|pq| ReturnTo::parse(pq.as_str()));
+    match asked {
+        Some(to) if !sent && cross_site_navigation(&parts.headers) => NoSession::Bounce(to),
+        next => NoSession::SignIn {
+            why,
+            next,
+            clear: sent,
+        },
     }
 }
 
@@ -159,77 +218,94 @@ struct Stored {
     ended: bool,
 }
 
+/// A `Stored` from a `console_sessions` row (of either database) holding its columns.
+macro_rules! stored {
+    ($r:expr, $ended:expr) => {
+        Stored {
+            id: $r.try_get("id")?,
+            agency: $r.try_get("agency")?,
+            sub: $r.try_get("sub")?,
+            roles: $r.try_get("roles")?,
+            csrf: $r.try_get("csrf")?,
+            created_at: parse_ts(&$r.try_get::<String, _>("created_at")?)?,
+            last_seen_at: parse_ts(&$r.try_get::<String, _>("last_seen_at")?)?,
+            ended: $ended,
+        }
+    };
+}
+
 impl FromRequestParts<AppState> for Session {
     type Rejection = NoSession;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, NoSession> {
-        let token = cookie(&parts.headers, COOKIE)
-            .filter(|t| !t.is_empty())
-            .ok_or(NoSession::SignIn("signed_out"))?;
-        let stored = with_db!(&state.db, pool => {
-            sqlx::query(
-                "SELECT id, agency, sub, roles, csrf, created_at, last_seen_at, ended_at \
-                 FROM console_sessions WHERE token_sha256 = $1")
-                .bind(digest(token))
-                .fetch_optional(pool)
-                .await?
-                .map(|r| -> Result<Stored, sqlx::Error> {
-                    Ok(Stored {
-                        id: r.try_get("id")?,
-                        agency: r.try_get("agency")?,
-                        sub: r.try_get("sub")?,
-                        roles: r.try_get("roles")?,
-                        csrf: r.try_get("csrf")?,
-                        created_at: parse_ts(&r.try_get::<String, _>("created_at")?)?,
-                        last_seen_at: parse_ts(&r.try_get::<String, _>("last_seen_at")?)?,
-                        ended: r.try_get::<Option<String>, _>("ended_at")?.is_some(),
-                    })
-                })
-                .transpose()?
-        });
-        let stored = stored.ok_or(NoSession::SignIn("signed_out"))?;
-        if stored.ended {
-            return Err(NoSession::SignIn("signed_out"));
+        let session = accept(parts, state).await?;
+        // an error page answered to this request shows this person's frame
+        if let Some(answering) = parts.extensions.get::<super::view::Answering>()
+            && let Some(who) = super::view::Frame::of(&session, "").who
+        {
+            answering.set(who);
         }
-        let at = now();
-        let principal = principal_of(state, &stored)?;
-        if let Some(reason) = expired(&stored, at) {
-            end(state, &stored.id, &principal, reason).await?;
-            return Err(NoSession::SignIn("expired"));
-        }
-        // bound to the agency of the certificate it was opened with
-        if certificate_agency(parts).as_deref() != Some(stored.agency.as_str()) {
-            tracing::warn!(session = %stored.id, "console session presented with another agency's certificate");
-            return Err(NoSession::WrongAgency);
-        }
-        if at - stored.last_seen_at >= TOUCH_EVERY {
-            touch(state, &stored.id, at).await?;
-        }
-        let agency_name = state
-            .agencies
-            .get(&stored.agency)
-            .map(|a| a.name.clone())
-            .unwrap_or_default();
-        let nav = super::view::Nav::of(&state.policy, &principal);
-        Ok(Session {
-            id: stored.id,
-            principal,
-            csrf: stored.csrf,
-            agency_name,
-            nav,
-        })
+        Ok(session)
     }
 }
 
-fn principal_of(state: &AppState, s: &Stored) -> Result<Principal, NoSession> {
-    // an agency that has left the configuration since: the session cannot go on
-    let agency = state
+/// The request's session, if its cookie names one that is live and of the certificate's agency.
+async fn accept(parts: &Parts, state: &AppState) -> Result<Session, NoSession> {
+    let token = cookie(&parts.headers, COOKIE)
+        .filter(|t| !t.is_empty())
+        .ok_or_else(|| sign_in(parts, "signed_out"))?;
+    let stored = with_db!(&state.db, pool => {
+        sqlx::query(
+            "SELECT id, agency, sub, roles, csrf, created_at, last_seen_at, ended_at \
+             FROM console_sessions WHERE token_sha256 = $1")
+            .bind(digest(token))
+            .fetch_optional(pool)
+            .await?
+            .map(|r| -> Result<Stored, sqlx::Error> {
+                Ok(stored!(r, r.try_get::<Option<String>, _>("ended_at")?.is_some()))
+            })
+            .transpose()?
+    });
+    let stored = stored.ok_or_else(|| sign_in(parts, "signed_out"))?;
+    if stored.ended {
+        return Err(sign_in(parts, "signed_out"));
+    }
+    let at = now();
+    let principal = principal_of(state, &stored).ok_or_else(|| sign_in(parts, "signed_out"))?;
+    if let Some(reason) = expired(&stored, at) {
+        end(state, &stored.id, &principal, reason).await?;
+        return Err(sign_in(parts, "expired"));
+    }
+    // bound to the agency of the certificate it was opened with
+    if certificate_agency(parts).as_deref() != Some(stored.agency.as_str()) {
+        tracing::warn!(session = %stored.id, "console session presented with another agency's certificate");
+        return Err(NoSession::WrongAgency);
+    }
+    if at - stored.last_seen_at >= TOUCH_EVERY {
+        touch(state, &stored.id, at).await?;
+    }
+    let agency_name = state
         .agencies
-        .get_key_value(&s.agency)
-        .ok_or(NoSession::SignIn("signed_out"))?;
+        .get(&stored.agency)
+        .map(|a| a.name.clone())
+        .unwrap_or_default();
+    let nav = super::view::Nav::of(&state.policy, &principal);
+    Ok(Session {
+        id: stored.id,
+        principal,
+        csrf: stored.csrf,
+        agency_name,
+        nav,
+    })
+}
+
+/// The person of a stored session (`None`: its agency has left the configuration since, and
+/// the session cannot go on).
+fn principal_of(state: &AppState, s: &Stored) -> Option<Principal> {
+    let agency = state.agencies.get_key_value(&s.agency)?;
     let names: Vec<String> = serde_json::from_str(&s.roles).unwrap_or_default();
     let roles: Vec<Role> = names.iter().filter_map(|n| n.parse().ok()).collect();
-    Ok(Principal {
+    Some(Principal {
         agency: Arc::from(agency.0.as_str()),
         agency_kind: agency.1.kind,
         sub: s.sub.clone(),
@@ -294,8 +370,9 @@ pub async fn open(
     Ok(token)
 }
 
-/// Ends session `id` for `reason` (`sign_out`, `idle`, `absolute`) with its audit entry
-/// (`console.sign_out` or `console.session_expired`), once: a session already ended is left.
+/// Ends session `id` for `reason` (`sign_out`, `signed_in_again`, `idle`, `absolute`) with its
+/// audit entry (`console.sign_out` for the first two, `console.session_expired` for the
+/// others), once: a session already ended is left.
 pub async fn end(
     state: &AppState,
     id: &str,
@@ -314,7 +391,7 @@ pub async fn end(
     if changed == 0 {
         return Ok(());
     }
-    let action = if reason == "sign_out" {
+    let action = if matches!(reason, "sign_out" | SIGNED_IN_AGAIN) {
         "console.sign_out"
     } else {
         "console.session_expired"
@@ -325,6 +402,31 @@ pub async fn end(
     )
     .await
     .map(drop)
+}
+
+/// The end reason of a session its browser replaced by signing in again.
+pub const SIGNED_IN_AGAIN: &str = "signed_in_again";
+
+/// Ends, with its audit entry, the session whose cookie has digest `token_sha256` (the one the
+/// browser held when it signed in again), if it is still open.
+pub async fn end_replaced(state: &AppState, token_sha256: &str) -> Result<(), ApiError> {
+    let earlier = with_db!(&state.db, pool => {
+        sqlx::query(
+            "SELECT id, agency, sub, roles, csrf, created_at, last_seen_at FROM console_sessions \
+             WHERE token_sha256 = $1 AND ended_at IS NULL")
+            .bind(token_sha256)
+            .fetch_optional(pool)
+            .await?
+            .map(|r| -> Result<Stored, sqlx::Error> { Ok(stored!(r, false)) })
+            .transpose()?
+    });
+    match earlier
+        .as_ref()
+        .and_then(|s| Some((s, principal_of(state, s)?)))
+    {
+        Some((s, principal)) => end(state, &s.id, &principal, SIGNED_IN_AGAIN).await,
+        None => Ok(()),
+    }
 }
 
 /// Every `every`, ends the sessions that ran out while nobody presented them, each with its
@@ -374,23 +476,12 @@ async fn sweep(state: &AppState) -> Result<usize, ApiError> {
             .fetch_all(pool)
             .await?
             .iter()
-            .map(|r| -> Result<Stored, sqlx::Error> {
-                Ok(Stored {
-                    id: r.try_get("id")?,
-                    agency: r.try_get("agency")?,
-                    sub: r.try_get("sub")?,
-                    roles: r.try_get("roles")?,
-                    csrf: r.try_get("csrf")?,
-                    created_at: parse_ts(&r.try_get::<String, _>("created_at")?)?,
-                    last_seen_at: parse_ts(&r.try_get::<String, _>("last_seen_at")?)?,
-                    ended: false,
-                })
-            })
+            .map(|r| -> Result<Stored, sqlx::Error> { Ok(stored!(r, false)) })
             .collect::<Result<Vec<_>, _>>()?
     });
     let mut ended = 0;
     for s in stale {
-        let (Ok(principal), Some(reason)) = (principal_of(state, &s), expired(&s, at)) else {
+        let (Some(principal), Some(reason)) = (principal_of(state, &s), expired(&s, at)) else {
             continue;
         };
         end(state, &s.id, &principal, reason).await?;

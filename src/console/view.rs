@@ -1,8 +1,12 @@
 //! How console pages are rendered: the askama templates of `console/templates/`, the frame
 //! every page shares (who is signed in, the navigation, the sign-out form), and the error pages.
 
+use std::sync::{Arc, Mutex};
+
 use askama::Template;
+use axum::extract::Request;
 use axum::http::{StatusCode, header};
+use axum::middleware::Next;
 use axum::response::{Html, IntoResponse, Response};
 
 use crate::access::{Relation, allows};
@@ -18,6 +22,7 @@ pub struct Frame {
 }
 
 /// The signed-in person, as the frame shows them.
+#[derive(Clone)]
 pub struct Who {
     pub sub: String,
     pub agency: String,
@@ -94,17 +99,102 @@ struct ErrorPage {
     code: String,
 }
 
+/// What an error page says, kept on its response so that [`frame_errors`] can show it again
+/// in the frame of the person who is signed in.
+#[derive(Clone)]
+struct Shown {
+    heading: String,
+    detail: String,
+    code: String,
+}
+
+impl Shown {
+    fn render(self, status: StatusCode, who: Option<Who>) -> Response {
+        let mut response = page(
+            status,
+            &ErrorPage {
+                frame: Frame {
+                    title: self.heading.clone(),
+                    who,
+                },
+                heading: self.heading.clone(),
+                detail: self.detail.clone(),
+                code: self.code.clone(),
+            },
+        );
+        response.extensions_mut().insert(self);
+        response
+    }
+}
+
 /// An error page: `heading` and `detail` shown, nothing else.
 pub fn error_page(status: StatusCode, heading: &str, detail: &str) -> Refusal {
-    Refusal(Box::new(page(
-        status,
-        &ErrorPage {
-            frame: Frame::signed_out(heading),
-            heading: heading.to_owned(),
-            detail: detail.to_owned(),
-            code: String::new(),
+    let shown = Shown {
+        heading: heading.to_owned(),
+        detail: detail.to_owned(),
+        code: String::new(),
+    };
+    Refusal(Box::new(shown.render(status, None)))
+}
+
+/// The person a console request was answered for, once its session was accepted: the session
+/// extractor fills it in, and [`frame_errors`] reads it.
+#[derive(Clone, Default)]
+pub struct Answering(Arc<Mutex<Option<Who>>>);
+
+impl Answering {
+    pub fn set(&self, who: Who) {
+        if let Ok(mut slot) = self.0.lock() {
+            *slot = Some(who);
+        }
+    }
+
+    fn who(&self) -> Option<Who> {
+        self.0.lock().ok().and_then(|slot| slot.clone())
+    }
+}
+
+/// A middleware of the console: an error page answered to a request whose session was
+/// accepted is shown in that person's frame (the navigation, who is signed in, the sign-out
+/// form), not signed out. Its status and headers stay as they were.
+pub async fn frame_errors(mut req: Request, next: Next) -> Response {
+    let answering = Answering::default();
+    req.extensions_mut().insert(answering.clone());
+    let response = next.run(req).await;
+    let (Some(shown), Some(who)) = (
+        response.extensions().get::<Shown>().cloned(),
+        answering.who(),
+    ) else {
+        return response;
+    };
+    let (mut parts, _) = response.into_parts();
+    let (rendered, body) = shown.render(parts.status, Some(who)).into_parts();
+    parts.headers.remove(header::CONTENT_LENGTH);
+    if let Some(t) = rendered.headers.get(header::CONTENT_TYPE) {
+        parts.headers.insert(header::CONTENT_TYPE, t.clone());
+    }
+    Response::from_parts(parts, body)
+}
+
+#[derive(Template)]
+#[template(path = "bounce.html")]
+struct Bounce {
+    frame: Frame,
+    to: String,
+}
+
+/// A page that sends the browser on to `to` by itself (a meta refresh, no script), so that
+/// the next request starts on the broker's own site: the browser sends the `SameSite=Strict`
+/// session cookie only on such a navigation (after the identity provider's cross-site
+/// redirect, or a link followed from another site).
+pub fn bounce(title: &str, to: &super::back::ReturnTo) -> Response {
+    page(
+        StatusCode::OK,
+        &Bounce {
+            frame: Frame::signed_out(title),
+            to: to.as_str().to_owned(),
         },
-    )))
+    )
 }
 
 /// The page for an API refusal: its status, its detail and its code, as the API would answer.
@@ -122,15 +212,12 @@ pub fn api_error_page(e: ApiError) -> Refusal {
     } else {
         e.detail.clone()
     };
-    let mut response = page(
-        e.status,
-        &ErrorPage {
-            frame: Frame::signed_out(heading),
-            heading: heading.to_owned(),
-            detail,
-            code: e.code.to_owned(),
-        },
-    );
+    let shown = Shown {
+        heading: heading.to_owned(),
+        detail,
+        code: e.code.to_owned(),
+    };
+    let mut response = shown.render(e.status, None);
     // the edge logs a 503's cause, as for the API
     if let Some(cause) = e.cause() {
         response.extensions_mut().insert(cause.clone());

@@ -160,13 +160,23 @@ impl TestServer {
 
     /// Serves an existing world (its broker.toml as written or edited by the test).
     pub async fn start_in(dir: tempfile::TempDir, world: DevWorld) -> TestServer {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("a free port");
+        Self::start_on(dir, world, listener).await
+    }
+
+    /// Serves an existing world on `listener` (bound by the test, which may then name its
+    /// port in broker.toml, as `[console] public_url`).
+    pub async fn start_on(
+        dir: tempfile::TempDir,
+        world: DevWorld,
+        listener: tokio::net::TcpListener,
+    ) -> TestServer {
         let config = Config::load(&world.config).expect("the dev config loads");
         let state = AppState::build(config.clone())
             .await
             .expect("the broker builds");
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("a free port");
         let addr = listener.local_addr().unwrap();
         let (tx, rx) = oneshot::channel::<()>();
         let served = state.clone();

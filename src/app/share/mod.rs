@@ -10,7 +10,8 @@
 //! 2. [`store`], the store step, in the caller's write action: the packet is stored only if
 //!    the child's facts are still at the version they were read at, its entry is appended,
 //!    then the notification is stored and its own entry, pointing at the first's `audit_seq`,
-//!    appended.
+//!    appended. Once the action has committed, each addressee is told by e-mail that a packet
+//!    waits (`mail`, after the commit, never blocking it).
 //!
 //! Nothing else in `src/` seals a packet.
 
@@ -23,6 +24,7 @@ pub use self::child::Child;
 use serde_json::{Value, json};
 
 use self::notice::{Due, Notice};
+use super::mail::{Announcement, Waiting};
 use crate::audit::Entry;
 use crate::decision::{Decision, Facts};
 use crate::error::ApiError;
@@ -64,6 +66,8 @@ pub struct Prepared {
     packet: Sealed,
     entry: Entry,
     forum: Option<(Sealed, Entry)>,
+    /// The e-mail that tells each addressee a packet waits, sent once the action commits.
+    announce: Announcement,
 }
 
 /// A share stored in the write action.
@@ -138,6 +142,7 @@ pub fn prepare(
         packet,
         entry,
         forum,
+        announce: Announcement::new(state, principal),
     })
 }
 
@@ -160,6 +165,16 @@ fn sealed(
     Ok((packet, entry))
 }
 
+/// What the e-mail of a stored packet needs: its id, its child and its addressee.
+fn waiting(packet: &Sealed) -> Waiting {
+    Waiting {
+        disclosure_id: packet.disclosure.clone(),
+        subject_id: packet.facts.subject.id.clone(),
+        recipient_agency: packet.facts.recipient.agency.clone(),
+        recipient_role: packet.facts.recipient.role.map(|r| r.to_string()),
+    }
+}
+
 /// The store step, inside the caller's write action: the packet stored and its entry
 /// appended, then the forum's notification stored and its entry, pointing at the first's
 /// `audit_seq`, appended; each packet only if the child's facts are still at `loaded`'s
@@ -174,11 +189,13 @@ pub async fn store(
         packet,
         entry,
         forum,
+        mut announce,
     } = prepared;
     if !store_if_current(tx.tx(), loaded, &packet).await? {
         return Ok(None);
     }
     let audit_seq = tx.append(entry).await?;
+    announce.push(waiting(&packet));
     if let Some((told, mut told_entry)) = forum {
         // same action, same facts_version: stored unless the facts moved, like its parent
         if !store_if_current(tx.tx(), loaded, &told).await? {
@@ -186,7 +203,10 @@ pub async fn store(
         }
         told_entry.detail["notifies"]["audit_seq"] = json!(audit_seq);
         tx.append(told_entry).await?;
+        announce.push(waiting(&told));
     }
+    // each addressee is told by e-mail once the action has committed, never before
+    tx.after_commit(Box::new(move || announce.send()));
     Ok(Some(Stored {
         disclosure_id: packet.disclosure,
         audit_seq,
