@@ -902,11 +902,33 @@ async fn no_console_page_answers_without_a_session_and_every_answer_carries_the_
         format!("/ui/cases/{id}"),
         "/ui/reports/timeliness".into(),
         "/ui/reports/timeliness.csv".into(),
+        // cases and the review queue (issue 21)
+        format!("/ui/cases/new?subject_id={id}"),
+        "/ui/audit/reviews?kind=duty&basis=legal_obligation".into(),
+        // the child's pages
+        "/ui/children".into(),
+        "/ui/children/new".into(),
+        format!("/ui/children/{id}"),
+        format!("/ui/children/{id}/history"),
+        format!("/ui/mappa/decisions/new?subject_id={id}"),
     ];
     let post = [
         "/ui/signout".to_owned(),
         format!("/ui/inbox/{id}/ack"),
         "/ui/audit/reviews/1".into(),
+        // cases and the review queue (issue 21)
+        "/ui/cases/new".into(),
+        format!("/ui/cases/{id}/events"),
+        "/ui/audit/reviews".into(),
+        // the child's forms
+        "/ui/children/new".into(),
+        format!("/ui/children/{id}/consents"),
+        format!("/ui/children/{id}/consents/{id}/withdraw"),
+        format!("/ui/children/{id}/competence"),
+        format!("/ui/children/{id}/school"),
+        format!("/ui/children/{id}/mappa"),
+        format!("/ui/children/{id}/staff-designations"),
+        "/ui/mappa/decisions/new".into(),
     ];
     let requests = get
         .iter()
@@ -1046,243 +1068,225 @@ async fn an_abandoned_session_is_ended_and_audited_by_the_brokers_sweep() {
     server.stop().await;
 }
 
-// ---- records and sharing ----
+// --- cases, the start page and the IG officer's queue (issue 21) ---
 
-const REFERRAL_SUMMARY: &str =
-    "Referral summary 7c41: harmful sexual behaviour reported at school.";
-const REFERRAL_RISK: &str = "Referral risk 2e90: no unsupervised time with younger pupils.";
-const REFERRAL_ALLEGATION: &str = "Referral allegation 6b13: withheld from schools.";
+/// An instant as a person types it in the forms: its UK date and 24-hour time.
+fn typed(at: chrono::DateTime<chrono::Utc>) -> Value {
+    use chrono::{Datelike, Timelike};
+    let local = at.with_timezone(&chrono_tz::Europe::London);
+    json!({"day": local.day(), "month": local.month(), "year": local.year(),
+           "hour": local.hour(), "minute": local.minute()})
+}
 
 #[tokio::test]
-async fn a_social_worker_deposits_previews_and_sends_a_referral_and_the_dsl_reads_the_childs_name()
-{
+async fn a_team_manager_opens_a_case_and_records_the_strategy_discussion_through_the_forms() {
     let world = world(
-        "records-share",
-        json!({
-            "sw.amara": {"agency": "csc", "roles": ["social_worker"]},
-            "dsl.jones": {"agency": "school-hillside", "roles": ["dsl"]},
-        }),
+        "case-work",
+        json!({"tm.okafor": {"agency": "csc", "roles": ["team_manager"]}}),
     )
     .await;
-    // the child, registered and consented over the API
-    let csc = world.server.client("csc");
-    let sw = world.server.token("csc", "sw.amara", &[Role::SocialWorker]);
-    let born = flows::born_years_ago(10);
+    let server = &world.server;
+    // one case of another child overdue, led by a social worker: the start page counts it
+    three_cases(server).await;
+    let csc = server.client("csc");
+    let sw = server.token("csc", "sw.amara", &[Role::SocialWorker]);
     let r = csc
         .post(
             "/v1/subjects",
             &sw,
-            &json!({"date_of_birth": born, "school_agency": "school-hillside",
-                    "display_name": "Sam Rivers"}),
+            &json!({"date_of_birth": "2014-06-01", "school_agency": "school-hillside",
+                    "display_name": "Sam Okoro"}),
         )
         .await
         .expect("registering a child");
     let child = flows::created(&r);
-    flows::consent(&csc, &sw, &child, "parent", &["safeguarding"], &["school"]).await;
-    let born_words = born
-        .parse::<chrono::NaiveDate>()
-        .expect("a date")
-        .format("%-d %B %Y")
-        .to_string();
-    let packets = flows::count(&world.server, "packets").await;
-    let before = head_seq(&world.server).await;
+    let referral = cases::ago(chrono::Duration::hours(3));
+    let before = head_seq(server).await;
     let result = world
         .browse(
-            "records-share",
+            "case-work",
             json!({
-                "agency": "csc", "login": "sw.amara", "other_agency": "school-riverside",
-                "recipient": {"agency": "school-hillside", "login": "dsl.jones",
-                              "name": "Hillside Primary School"},
-                "child": child, "child_name": "Sam Rivers", "born_words": born_words,
-                "sections": {"summary": REFERRAL_SUMMARY, "risk_management": REFERRAL_RISK,
-                             "allegation_details": REFERRAL_ALLEGATION},
-                "released": ["summary", "risk_management"],
-                "withheld": ["allegation_details"],
-                "justification": "The school must plan supervision for tomorrow morning.",
+                "agency": "csc", "login": "tm.okafor", "child": child,
+                "child_name": "Sam Okoro", "child_born": "1 June 2014",
+                "referral": typed(referral),
+                "before_referral": typed(referral - chrono::Duration::days(1)),
+                "discussion": typed(referral + chrono::Duration::hours(1)),
+                "overdue": 1, "my_overdue": 0,
             }),
         )
         .await;
-    assert_screenshots(&result, 6);
-    for name in ["share-preview", "dsl-packet-decrypted"] {
-        let shot = world.out.join(format!("records-share-{name}.png"));
-        assert!(
-            shot.exists(),
-            "the {name} screenshot is saved for the README"
-        );
-    }
+    assert_screenshots(&result, 9);
+    let case = result["case_id"]
+        .as_str()
+        .expect("the case opened")
+        .to_owned();
 
-    // one packet went out, the one the outcome named: the preview and the refusal sent nothing
-    assert_eq!(flows::count(&world.server, "packets").await, packets + 1);
-    let disclosure = result["disclosure"].as_str().expect("the disclosure id");
-    let record = result["record"].as_str().expect("the record id");
-
-    // every action is in the audit log, in order: the refused deposit wrote nothing, the
-    // refused send is a denied disclosure, the preview a check
+    // each accepted form is one action of the API, audited as the team manager's; the refused
+    // ones wrote nothing
     let entries = world.entries_after(before).await;
-    let theirs: Vec<(String, Value)> = entries
+    let writes: Vec<&(String, String, Value)> = entries
         .iter()
-        .filter(|(a, s, _)| {
-            s == "sw.amara"
-                && !a.starts_with("console.")
-                && a != "record.disclosures.read"
-                && a != "subject.read"
-        })
-        .map(|(a, _, d)| (a.clone(), d.clone()))
+        .filter(|(a, s, _)| s == "tm.okafor" && (a == "case.open" || a == "case.event"))
         .collect();
-    let actions: Vec<&str> = theirs.iter().map(|(a, _)| a.as_str()).collect();
-    assert_eq!(
-        actions,
-        [
-            "record.deposit",
-            "disclosure",
-            "decision.check",
-            "disclosure"
-        ],
-        "{theirs:?}"
-    );
-    assert_eq!(
-        theirs[1].1["disclosure_id"],
-        Value::Null,
-        "the refused send shared nothing: {:?}",
-        theirs[1]
-    );
-    assert_eq!(
-        theirs[2].1["disclosure_id"],
-        Value::Null,
-        "the preview shared nothing: {:?}",
-        theirs[2]
-    );
-    assert_eq!(theirs[3].1["disclosure_id"], disclosure, "{:?}", theirs[3]);
-    assert!(
-        actions_of(&entries, "sw.amara").contains(&"record.disclosures.read".to_owned()),
-        "the record's page is audited as the API's read"
-    );
-    let read: Vec<&Value> = entries
-        .iter()
-        .filter(|(a, s, _)| a == "packet.read" && s == "dsl.jones")
-        .map(|(_, _, d)| d)
-        .collect();
-    assert_eq!(read.len(), 1, "the DSL read the packet once: {entries:?}");
-    assert_eq!(read[0]["disclosure_id"], disclosure);
+    assert_eq!(writes.len(), 2, "one opening and one step: {writes:?}");
+    assert_eq!(writes[0].0, "case.open");
+    assert_eq!(writes[0].2["case_id"], case.as_str());
+    assert_eq!(writes[1].0, "case.event");
+    assert_eq!(writes[1].2["case_id"], case.as_str());
+    assert_eq!(writes[1].2["kind"], "strategy_discussion_held");
 
-    // the owner's record, as the API gives it, is the one deposited through the form
-    let owned = csc
-        .get(&format!("/v1/records/{record}/disclosures"), &sw)
+    // the API gives the same case: opened at the referral typed, the discussion on time
+    let tm = server.token("csc", "tm.okafor", &[Role::TeamManager]);
+    let r = csc
+        .get(&format!("/v1/cases/{case}"), &tm)
         .await
-        .expect("the record")
-        .json();
-    assert_eq!(owned["kind"], "referral", "{owned}");
-    assert_eq!(owned["subject_role"], "harmful_behaviour", "{owned}");
-    assert_eq!(owned["child"]["display_name"], "Sam Rivers", "{owned}");
-
-    // no record content or key in the broker's log
-    let log = log_text();
-    for secret in [
-        REFERRAL_SUMMARY,
-        REFERRAL_RISK,
-        REFERRAL_ALLEGATION,
-        "AGE-SECRET-KEY-",
-    ] {
-        assert!(!log.contains(secret), "the log holds {secret:.20}…");
-    }
+        .expect("the API's case");
+    assert_eq!(r.status, 200, "{}", r.text());
+    let got = r.json();
+    assert_eq!(got["subject_id"], child.as_str());
+    assert_eq!(got["lead_sub"], "tm.okafor");
+    assert_eq!(got["subject_role"], "harmful_behaviour");
+    let typed_referral = referral
+        .with_timezone(&chrono::Utc)
+        .format("%Y-%m-%dT%H:%M")
+        .to_string();
+    assert!(
+        got["referral_received_at"]
+            .as_str()
+            .is_some_and(|t| t.starts_with(&typed_referral)),
+        "the referral as typed, to the minute: {} vs {typed_referral}",
+        got["referral_received_at"]
+    );
+    assert_eq!(got["events"].as_array().map(Vec::len), Some(1));
+    assert_eq!(cases::clock(&got, "strategy_discussion")["status"], "met");
     world.stop().await;
 }
 
 #[tokio::test]
-async fn the_chair_permits_an_agency_through_the_records_page_and_the_dsl_reads_what_a_notice_notifies()
- {
+async fn an_ig_officer_filters_the_review_queue_and_upholds_three_duty_notices_with_one_note() {
     let world = world(
-        "chair-notice",
+        "review-queue",
         json!({
-            "tm.okafor": {"agency": "csc", "roles": ["team_manager"]},
+            "ig.patel": {"agency": "partnership", "roles": ["ig_officer"]},
             "dsl.jones": {"agency": "school-hillside", "roles": ["dsl"]},
         }),
     )
     .await;
-    let csc = world.server.client("csc");
-    let tm = world.server.token("csc", "tm.okafor", &[Role::TeamManager]);
-    let born = flows::born_years_ago(11);
-    let r = csc
-        .post(
-            "/v1/subjects",
-            &tm,
-            &json!({"date_of_birth": born, "school_agency": "school-hillside",
-                    "display_name": "Alex Moor"}),
-        )
-        .await
-        .expect("registering a child");
-    let child = flows::created(&r);
-    // the team manager chairs the minutes they deposit
-    let minutes = flows::deposit(
-        &csc,
-        &tm,
-        &child,
-        "strategy_meeting_minutes",
-        json!({"summary": "Minutes 4c1d: the meeting agreed a plan."}),
-    )
-    .await;
-    // opening a case tells the child's school (a duty): the notice the DSL reads
-    let steps = cases::Caseworker {
-        client: &csc,
-        token: &tm,
-    };
-    let opened = steps
-        .open(
+    let server = &world.server;
+    // a packet for Hillside's DSL; two police notifications (each sets off two MERLIN notices,
+    // legal_obligation duties awaiting review) and a significant-harm override
+    let (child, _, _) = limited_summary_for_the_dsl(server).await;
+    let police = server.client("police");
+    let pc = server.token("police", "pc.okafor", &[Role::PoliceOfficer]);
+    let mut notification = String::new();
+    for _ in 0..2 {
+        notification = flows::deposit(
+            &police,
+            &pc,
             &child,
-            "harmful_behaviour",
-            cases::ago(chrono::Duration::hours(1)),
-            &[],
+            "police_notification",
+            json!({"summary": SUMMARY}),
         )
         .await;
-    assert_eq!(opened.status, 201, "{}", opened.text());
-    let notice = opened.json()["duties"]
-        .as_array()
-        .and_then(|d| d.iter().find(|d| d["duty"] == "involvement_school"))
-        .and_then(|d| d["disclosure_id"].as_str())
-        .unwrap_or_else(|| panic!("the school is told: {}", opened.text()))
-        .to_owned();
-    let born_words = born
-        .parse::<chrono::NaiveDate>()
-        .expect("a date")
-        .format("%-d %B %Y")
-        .to_string();
-    let before = head_seq(&world.server).await;
+    }
+    let mut body = flows::request(
+        &notification,
+        "csc",
+        Some("social_worker"),
+        "safeguarding",
+        "significant_harm",
+    );
+    body["justification"] =
+        json!("Reasonable cause to believe a younger child is likely to suffer significant harm.");
+    let r = flows::disclose(&police, &pc, &body).await;
+    assert_eq!(r.status, 201, "{}", r.text());
+
+    // the queue as the API gives the officer
+    let ig = server.token("partnership", "ig.patel", &[Role::IgOfficer]);
+    let queue = |server: &TestServer| {
+        let client = server.client("partnership");
+        let ig = ig.clone();
+        async move {
+            let r = client
+                .get("/v1/audit/reviews", &ig)
+                .await
+                .expect("the API's queue");
+            assert_eq!(r.status, 200, "{}", r.text());
+            r.json()["awaiting_review"]
+                .as_array()
+                .expect("the queue")
+                .clone()
+        }
+    };
+    let awaiting = queue(server).await;
+    let duties = awaiting
+        .iter()
+        .filter(|e| e["detail"]["duty"].is_object())
+        .count();
+    assert_eq!((awaiting.len(), duties), (5, 4), "{awaiting:?}");
+
+    let shown = world
+        .browse(
+            "start-page",
+            json!({"agency": "school-hillside", "login": "dsl.jones", "new_packets": 1}),
+        )
+        .await;
+    assert_screenshots(&shown, 1);
+
+    let before = head_seq(server).await;
+    let note = "Routine MERLIN notices under the Crime and Disorder Act: upheld.";
     let result = world
         .browse(
-            "chair-notice",
-            json!({
-                "agency": "csc", "login": "tm.okafor", "minutes": minutes,
-                "permit": "school-hillside", "permit_name": "Hillside Primary School",
-                "recipient": {"agency": "school-hillside", "login": "dsl.jones"},
-                "notice": notice, "child_name": "Alex Moor", "born_words": born_words,
-                "duty_words": "Tell the child's school that children's social care is involved",
-                "lead_name": "Northshire Children's Social Care", "lead_sub": "tm.okafor",
-            }),
+            "review-queue",
+            json!({"agency": "partnership", "login": "ig.patel", "child": child,
+                   "awaiting": awaiting.len(), "duties": duties, "note": note}),
         )
         .await;
-    assert_screenshots(&result, 3);
-
-    // one permission, granted by the chair through the form (the refused one wrote nothing)
-    let entries = world.entries_after(before).await;
-    let granted: Vec<&Value> = entries
+    assert_screenshots(&result, 5);
+    let ticked: std::collections::BTreeSet<i64> = result["reviewed"]
+        .as_array()
+        .expect("the entries ticked")
         .iter()
-        .filter(|(a, s, _)| a == "chair.permission" && s == "tm.okafor")
+        .filter_map(Value::as_i64)
+        .collect();
+    assert_eq!(ticked.len(), 3, "{result}");
+
+    // three reviews, each its own audit entry, each of a duty notice the officer ticked
+    let entries = world.entries_after(before).await;
+    let reviews: Vec<&Value> = entries
+        .iter()
+        .filter(|(a, s, _)| a == "audit.review" && s == "ig.patel")
         .map(|(_, _, d)| d)
         .collect();
-    assert_eq!(granted.len(), 1, "{entries:?}");
-    let permitted: Vec<String> = broker::with_db!(&world.server.state.db, pool => {
-        sqlx::query_scalar("SELECT recipient_agency FROM chair_permissions WHERE record_id = $1")
-            .bind(&minutes)
-            .fetch_all(pool)
-            .await
-            .expect("the chair's permissions")
-    });
-    assert_eq!(permitted, ["school-hillside"]);
+    assert_eq!(reviews.len(), 3, "{reviews:?}");
+    let reviewed: std::collections::BTreeSet<i64> = reviews
+        .iter()
+        .filter_map(|d| d["override_seq"].as_i64())
+        .collect();
+    assert_eq!(reviewed, ticked, "each ticked entry reviewed once");
     assert!(
-        actions_of(&entries, "dsl.jones").contains(&"packet.read".to_owned()),
-        "the DSL's read of the notice is audited"
+        reviews.iter().all(|d| d["outcome"] == "upheld"),
+        "{reviews:?}"
+    );
+    for seq in &ticked {
+        let entry = awaiting
+            .iter()
+            .find(|e| e["seq"] == *seq)
+            .expect("a ticked entry was awaiting review");
+        assert!(
+            entry["detail"]["duty"].is_object(),
+            "a duty notice: {entry}"
+        );
+    }
+    let left = queue(server).await;
+    assert_eq!(
+        left.len(),
+        2,
+        "the override and one notice still wait: {left:?}"
     );
     world.stop().await;
+}
+
 // ---- Links that work (issue 21, items 6 and 7): "a packet waits" by e-mail, a link from
 // another site, the sign-in that returns to the page asked for, signing in again, the console's
 // 404 and error pages in the person's frame ----
@@ -1797,4 +1801,371 @@ async fn an_unknown_console_page_is_a_404_page_with_the_headers_and_the_navigati
     assert_eq!(r.status, 403, "{}", r.body);
     assert!(r.body.contains("aria-label=\"Menu\""), "{}", r.body);
     server.stop().await;
+}
+
+/// A date as the browser types it into a GOV.UK date input.
+fn date_parts(d: chrono::NaiveDate) -> Value {
+    use chrono::Datelike;
+    json!({"day": d.day(), "month": d.month(), "year": d.year()})
+}
+
+/// How many times `sub` did `action` among `entries`.
+fn times(entries: &[(String, String, Value)], sub: &str, action: &str) -> usize {
+    actions_of(entries, sub)
+        .iter()
+        .filter(|a| *a == action)
+        .count()
+}
+
+#[tokio::test]
+async fn a_social_worker_registers_a_child_and_records_a_consent_a_head_teacher_designates_staff_and_a_mappa_chair_records_a_decision()
+ {
+    let world = world(
+        "children",
+        json!({
+            "sw.amara": {"agency": "csc", "roles": ["social_worker"]},
+            "head.okoro": {"agency": "school-hillside", "roles": ["head_teacher"]},
+            "chair.wells": {"agency": "mappa", "roles": ["mappa_chair"]},
+        }),
+    )
+    .await;
+    let server = &world.server;
+    let today = broker::decision::facts::london_date(chrono::Utc::now());
+    let born = today - chrono::Months::new(10 * 12) - chrono::Days::new(40);
+    let name = "Jordan Ellis";
+
+    // the social worker: a date of birth in the future refused, then the child registered; a
+    // consent with no purpose refused, then recorded; each once in the audit log
+    let before = head_seq(server).await;
+    let result = world
+        .browse(
+            "child-social-worker",
+            json!({"agency": "csc", "login": "sw.amara", "name": name,
+                   "future": date_parts(today + chrono::Days::new(400)),
+                   "born": date_parts(born), "born_text": born.format("%-d %B %Y").to_string()}),
+        )
+        .await;
+    assert_screenshots(&result, 6);
+    let child = result["child"].as_str().expect("the child's id").to_owned();
+    let entries = world.entries_after(before).await;
+    for action in [
+        "subject.list",
+        "subject.register",
+        "subject.read",
+        "consent.record",
+    ] {
+        assert!(
+            times(&entries, "sw.amara", action) >= 1,
+            "{action} under sw.amara: {entries:?}"
+        );
+    }
+    for action in ["subject.register", "consent.record"] {
+        assert_eq!(
+            times(&entries, "sw.amara", action),
+            1,
+            "a refused form writes nothing: {action} once"
+        );
+    }
+    // the API reads what the pages wrote
+    let sw = server.token("csc", "sw.amara", &[Role::SocialWorker]);
+    let r = server
+        .client("csc")
+        .get(&format!("/v1/subjects/{child}"), &sw)
+        .await
+        .expect("the API's read of the child");
+    assert_eq!(r.status, 200, "{}", r.text());
+    let view = r.json();
+    assert_eq!(view["display_name"], name);
+    assert_eq!(view["date_of_birth"], born.to_string());
+    assert_eq!(view["school_agency"], "school-hillside");
+    assert_eq!(view["consents"][0]["given_by"], "parent");
+    assert_eq!(view["consents"][0]["purposes"], json!(["safeguarding"]));
+    assert_eq!(view["consents"][0]["recipient_kinds"], json!(["school"]));
+
+    // the head teacher of the child's school: a designation without a reason refused, then made
+    let before = head_seq(server).await;
+    let result = world
+        .browse(
+            "child-head-teacher",
+            json!({"agency": "school-hillside", "login": "head.okoro", "child": child,
+                   "name": name, "staff": "t.smith"}),
+        )
+        .await;
+    assert_screenshots(&result, 3);
+    let entries = world.entries_after(before).await;
+    assert_eq!(times(&entries, "head.okoro", "designation.record"), 1);
+    assert!(times(&entries, "head.okoro", "subject.read") >= 1);
+
+    // a child under MAPPA management (its coordinator sets the status through the API); the
+    // chair: a decision with nothing to share refused, then recorded
+    let coordinator = server.token("mappa", "coord.reid", &[Role::MappaCoordinator]);
+    let r = server
+        .client("mappa")
+        .put(
+            &format!("/v1/subjects/{child}/mappa"),
+            &coordinator,
+            &json!({"active": true, "category": 2, "level": 2}),
+        )
+        .await
+        .expect("setting the MAPPA status");
+    assert_eq!(r.status, 200, "{}", r.text());
+    let before = head_seq(server).await;
+    let result = world
+        .browse(
+            "child-mappa-chair",
+            json!({"agency": "mappa", "login": "chair.wells", "child": child, "name": name,
+                   "today": date_parts(today),
+                   "next_year": date_parts(today + chrono::Days::new(365))}),
+        )
+        .await;
+    assert_screenshots(&result, 4);
+    let entries = world.entries_after(before).await;
+    assert_eq!(times(&entries, "chair.wells", "mappa.decision"), 1);
+    let decision = entries
+        .iter()
+        .find(|(a, _, _)| a == "mappa.decision")
+        .map(|(_, _, d)| d.clone())
+        .expect("the decision's entry");
+    assert_eq!(decision["sections"], json!(["summary"]), "{decision}");
+    assert_eq!(decision["purposes"], json!(["safeguarding"]), "{decision}");
+    world.stop().await;
+}
+
+// ---- records and sharing ----
+
+const REFERRAL_SUMMARY: &str =
+    "Referral summary 7c41: harmful sexual behaviour reported at school.";
+const REFERRAL_RISK: &str = "Referral risk 2e90: no unsupervised time with younger pupils.";
+const REFERRAL_ALLEGATION: &str = "Referral allegation 6b13: withheld from schools.";
+
+#[tokio::test]
+async fn a_social_worker_deposits_previews_and_sends_a_referral_and_the_dsl_reads_the_childs_name()
+{
+    let world = world(
+        "records-share",
+        json!({
+            "sw.amara": {"agency": "csc", "roles": ["social_worker"]},
+            "dsl.jones": {"agency": "school-hillside", "roles": ["dsl"]},
+        }),
+    )
+    .await;
+    // the child, registered and consented over the API
+    let csc = world.server.client("csc");
+    let sw = world.server.token("csc", "sw.amara", &[Role::SocialWorker]);
+    let born = flows::born_years_ago(10);
+    let r = csc
+        .post(
+            "/v1/subjects",
+            &sw,
+            &json!({"date_of_birth": born, "school_agency": "school-hillside",
+                    "display_name": "Sam Rivers"}),
+        )
+        .await
+        .expect("registering a child");
+    let child = flows::created(&r);
+    flows::consent(&csc, &sw, &child, "parent", &["safeguarding"], &["school"]).await;
+    let born_words = born
+        .parse::<chrono::NaiveDate>()
+        .expect("a date")
+        .format("%-d %B %Y")
+        .to_string();
+    let packets = flows::count(&world.server, "packets").await;
+    let before = head_seq(&world.server).await;
+    let result = world
+        .browse(
+            "records-share",
+            json!({
+                "agency": "csc", "login": "sw.amara", "other_agency": "school-riverside",
+                "recipient": {"agency": "school-hillside", "login": "dsl.jones",
+                              "name": "Hillside Primary School"},
+                "child": child, "child_name": "Sam Rivers", "born_words": born_words,
+                "sections": {"summary": REFERRAL_SUMMARY, "risk_management": REFERRAL_RISK,
+                             "allegation_details": REFERRAL_ALLEGATION},
+                "released": ["summary", "risk_management"],
+                "withheld": ["allegation_details"],
+                "justification": "The school must plan supervision for tomorrow morning.",
+            }),
+        )
+        .await;
+    assert_screenshots(&result, 6);
+    for name in ["share-preview", "dsl-packet-decrypted"] {
+        let shot = world.out.join(format!("records-share-{name}.png"));
+        assert!(
+            shot.exists(),
+            "the {name} screenshot is saved for the README"
+        );
+    }
+
+    // one packet went out, the one the outcome named: the preview and the refusal sent nothing
+    assert_eq!(flows::count(&world.server, "packets").await, packets + 1);
+    let disclosure = result["disclosure"].as_str().expect("the disclosure id");
+    let record = result["record"].as_str().expect("the record id");
+
+    // every action is in the audit log, in order: the refused deposit wrote nothing, the
+    // refused send is a denied disclosure, the preview a check
+    let entries = world.entries_after(before).await;
+    let theirs: Vec<(String, Value)> = entries
+        .iter()
+        .filter(|(a, s, _)| {
+            s == "sw.amara"
+                && !a.starts_with("console.")
+                && a != "record.disclosures.read"
+                && a != "subject.read"
+        })
+        .map(|(a, _, d)| (a.clone(), d.clone()))
+        .collect();
+    let actions: Vec<&str> = theirs.iter().map(|(a, _)| a.as_str()).collect();
+    assert_eq!(
+        actions,
+        [
+            "record.deposit",
+            "disclosure",
+            "decision.check",
+            "disclosure"
+        ],
+        "{theirs:?}"
+    );
+    assert_eq!(
+        theirs[1].1["disclosure_id"],
+        Value::Null,
+        "the refused send shared nothing: {:?}",
+        theirs[1]
+    );
+    assert_eq!(
+        theirs[2].1["disclosure_id"],
+        Value::Null,
+        "the preview shared nothing: {:?}",
+        theirs[2]
+    );
+    assert_eq!(theirs[3].1["disclosure_id"], disclosure, "{:?}", theirs[3]);
+    assert!(
+        actions_of(&entries, "sw.amara").contains(&"record.disclosures.read".to_owned()),
+        "the record's page is audited as the API's read"
+    );
+    let read: Vec<&Value> = entries
+        .iter()
+        .filter(|(a, s, _)| a == "packet.read" && s == "dsl.jones")
+        .map(|(_, _, d)| d)
+        .collect();
+    assert_eq!(read.len(), 1, "the DSL read the packet once: {entries:?}");
+    assert_eq!(read[0]["disclosure_id"], disclosure);
+
+    // the owner's record, as the API gives it, is the one deposited through the form
+    let owned = csc
+        .get(&format!("/v1/records/{record}/disclosures"), &sw)
+        .await
+        .expect("the record")
+        .json();
+    assert_eq!(owned["kind"], "referral", "{owned}");
+    assert_eq!(owned["subject_role"], "harmful_behaviour", "{owned}");
+    assert_eq!(owned["child"]["display_name"], "Sam Rivers", "{owned}");
+
+    // no record content or key in the broker's log
+    let log = log_text();
+    for secret in [
+        REFERRAL_SUMMARY,
+        REFERRAL_RISK,
+        REFERRAL_ALLEGATION,
+        "AGE-SECRET-KEY-",
+    ] {
+        assert!(!log.contains(secret), "the log holds {secret:.20}…");
+    }
+    world.stop().await;
+}
+
+#[tokio::test]
+async fn the_chair_permits_an_agency_through_the_records_page_and_the_dsl_reads_what_a_notice_notifies()
+ {
+    let world = world(
+        "chair-notice",
+        json!({
+            "tm.okafor": {"agency": "csc", "roles": ["team_manager"]},
+            "dsl.jones": {"agency": "school-hillside", "roles": ["dsl"]},
+        }),
+    )
+    .await;
+    let csc = world.server.client("csc");
+    let tm = world.server.token("csc", "tm.okafor", &[Role::TeamManager]);
+    let born = flows::born_years_ago(11);
+    let r = csc
+        .post(
+            "/v1/subjects",
+            &tm,
+            &json!({"date_of_birth": born, "school_agency": "school-hillside",
+                    "display_name": "Alex Moor"}),
+        )
+        .await
+        .expect("registering a child");
+    let child = flows::created(&r);
+    // the team manager chairs the minutes they deposit
+    let minutes = flows::deposit(
+        &csc,
+        &tm,
+        &child,
+        "strategy_meeting_minutes",
+        json!({"summary": "Minutes 4c1d: the meeting agreed a plan."}),
+    )
+    .await;
+    // opening a case tells the child's school (a duty): the notice the DSL reads
+    let steps = cases::Caseworker {
+        client: &csc,
+        token: &tm,
+    };
+    let opened = steps
+        .open(
+            &child,
+            "harmful_behaviour",
+            cases::ago(chrono::Duration::hours(1)),
+            &[],
+        )
+        .await;
+    assert_eq!(opened.status, 201, "{}", opened.text());
+    let notice = opened.json()["duties"]
+        .as_array()
+        .and_then(|d| d.iter().find(|d| d["duty"] == "involvement_school"))
+        .and_then(|d| d["disclosure_id"].as_str())
+        .unwrap_or_else(|| panic!("the school is told: {}", opened.text()))
+        .to_owned();
+    let born_words = born
+        .parse::<chrono::NaiveDate>()
+        .expect("a date")
+        .format("%-d %B %Y")
+        .to_string();
+    let before = head_seq(&world.server).await;
+    let result = world
+        .browse(
+            "chair-notice",
+            json!({
+                "agency": "csc", "login": "tm.okafor", "minutes": minutes,
+                "permit": "school-hillside", "permit_name": "Hillside Primary School",
+                "recipient": {"agency": "school-hillside", "login": "dsl.jones"},
+                "notice": notice, "child_name": "Alex Moor", "born_words": born_words,
+                "duty_words": "Tell the child's school that children's social care is involved",
+                "lead_name": "Northshire Children's Social Care", "lead_sub": "tm.okafor",
+            }),
+        )
+        .await;
+    assert_screenshots(&result, 3);
+
+    // one permission, granted by the chair through the form (the refused one wrote nothing)
+    let entries = world.entries_after(before).await;
+    let granted: Vec<&Value> = entries
+        .iter()
+        .filter(|(a, s, _)| a == "chair.permission" && s == "tm.okafor")
+        .map(|(_, _, d)| d)
+        .collect();
+    assert_eq!(granted.len(), 1, "{entries:?}");
+    let permitted: Vec<String> = broker::with_db!(&world.server.state.db, pool => {
+        sqlx::query_scalar("SELECT recipient_agency FROM chair_permissions WHERE record_id = $1")
+            .bind(&minutes)
+            .fetch_all(pool)
+            .await
+            .expect("the chair's permissions")
+    });
+    assert_eq!(permitted, ["school-hillside"]);
+    assert!(
+        actions_of(&entries, "dsl.jones").contains(&"packet.read".to_owned()),
+        "the DSL's read of the notice is audited"
+    );
+    world.stop().await;
 }
