@@ -1930,3 +1930,242 @@ async fn a_social_worker_registers_a_child_and_records_a_consent_a_head_teacher_
     assert_eq!(decision["purposes"], json!(["safeguarding"]), "{decision}");
     world.stop().await;
 }
+
+// ---- records and sharing ----
+
+const REFERRAL_SUMMARY: &str =
+    "Referral summary 7c41: harmful sexual behaviour reported at school.";
+const REFERRAL_RISK: &str = "Referral risk 2e90: no unsupervised time with younger pupils.";
+const REFERRAL_ALLEGATION: &str = "Referral allegation 6b13: withheld from schools.";
+
+#[tokio::test]
+async fn a_social_worker_deposits_previews_and_sends_a_referral_and_the_dsl_reads_the_childs_name()
+{
+    let world = world(
+        "records-share",
+        json!({
+            "sw.amara": {"agency": "csc", "roles": ["social_worker"]},
+            "dsl.jones": {"agency": "school-hillside", "roles": ["dsl"]},
+        }),
+    )
+    .await;
+    // the child, registered and consented over the API
+    let csc = world.server.client("csc");
+    let sw = world.server.token("csc", "sw.amara", &[Role::SocialWorker]);
+    let born = flows::born_years_ago(10);
+    let r = csc
+        .post(
+            "/v1/subjects",
+            &sw,
+            &json!({"date_of_birth": born, "school_agency": "school-hillside",
+                    "display_name": "Sam Rivers"}),
+        )
+        .await
+        .expect("registering a child");
+    let child = flows::created(&r);
+    flows::consent(&csc, &sw, &child, "parent", &["safeguarding"], &["school"]).await;
+    let born_words = born
+        .parse::<chrono::NaiveDate>()
+        .expect("a date")
+        .format("%-d %B %Y")
+        .to_string();
+    let packets = flows::count(&world.server, "packets").await;
+    let before = head_seq(&world.server).await;
+    let result = world
+        .browse(
+            "records-share",
+            json!({
+                "agency": "csc", "login": "sw.amara", "other_agency": "school-riverside",
+                "recipient": {"agency": "school-hillside", "login": "dsl.jones",
+                              "name": "Hillside Primary School"},
+                "child": child, "child_name": "Sam Rivers", "born_words": born_words,
+                "sections": {"summary": REFERRAL_SUMMARY, "risk_management": REFERRAL_RISK,
+                             "allegation_details": REFERRAL_ALLEGATION},
+                "released": ["summary", "risk_management"],
+                "withheld": ["allegation_details"],
+                "justification": "The school must plan supervision for tomorrow morning.",
+            }),
+        )
+        .await;
+    assert_screenshots(&result, 6);
+    for name in ["share-preview", "dsl-packet-decrypted"] {
+        let shot = world.out.join(format!("records-share-{name}.png"));
+        assert!(
+            shot.exists(),
+            "the {name} screenshot is saved for the README"
+        );
+    }
+
+    // one packet went out, the one the outcome named: the preview and the refusal sent nothing
+    assert_eq!(flows::count(&world.server, "packets").await, packets + 1);
+    let disclosure = result["disclosure"].as_str().expect("the disclosure id");
+    let record = result["record"].as_str().expect("the record id");
+
+    // every action is in the audit log, in order: the refused deposit wrote nothing, the
+    // refused send is a denied disclosure, the preview a check
+    let entries = world.entries_after(before).await;
+    let theirs: Vec<(String, Value)> = entries
+        .iter()
+        .filter(|(a, s, _)| {
+            s == "sw.amara"
+                && !a.starts_with("console.")
+                && a != "record.disclosures.read"
+                && a != "subject.read"
+        })
+        .map(|(a, _, d)| (a.clone(), d.clone()))
+        .collect();
+    let actions: Vec<&str> = theirs.iter().map(|(a, _)| a.as_str()).collect();
+    assert_eq!(
+        actions,
+        [
+            "record.deposit",
+            "disclosure",
+            "decision.check",
+            "disclosure"
+        ],
+        "{theirs:?}"
+    );
+    assert_eq!(
+        theirs[1].1["disclosure_id"],
+        Value::Null,
+        "the refused send shared nothing: {:?}",
+        theirs[1]
+    );
+    assert_eq!(
+        theirs[2].1["disclosure_id"],
+        Value::Null,
+        "the preview shared nothing: {:?}",
+        theirs[2]
+    );
+    assert_eq!(theirs[3].1["disclosure_id"], disclosure, "{:?}", theirs[3]);
+    assert!(
+        actions_of(&entries, "sw.amara").contains(&"record.disclosures.read".to_owned()),
+        "the record's page is audited as the API's read"
+    );
+    let read: Vec<&Value> = entries
+        .iter()
+        .filter(|(a, s, _)| a == "packet.read" && s == "dsl.jones")
+        .map(|(_, _, d)| d)
+        .collect();
+    assert_eq!(read.len(), 1, "the DSL read the packet once: {entries:?}");
+    assert_eq!(read[0]["disclosure_id"], disclosure);
+
+    // the owner's record, as the API gives it, is the one deposited through the form
+    let owned = csc
+        .get(&format!("/v1/records/{record}/disclosures"), &sw)
+        .await
+        .expect("the record")
+        .json();
+    assert_eq!(owned["kind"], "referral", "{owned}");
+    assert_eq!(owned["subject_role"], "harmful_behaviour", "{owned}");
+    assert_eq!(owned["child"]["display_name"], "Sam Rivers", "{owned}");
+
+    // no record content or key in the broker's log
+    let log = log_text();
+    for secret in [
+        REFERRAL_SUMMARY,
+        REFERRAL_RISK,
+        REFERRAL_ALLEGATION,
+        "AGE-SECRET-KEY-",
+    ] {
+        assert!(!log.contains(secret), "the log holds {secret:.20}…");
+    }
+    world.stop().await;
+}
+
+#[tokio::test]
+async fn the_chair_permits_an_agency_through_the_records_page_and_the_dsl_reads_what_a_notice_notifies()
+ {
+    let world = world(
+        "chair-notice",
+        json!({
+            "tm.okafor": {"agency": "csc", "roles": ["team_manager"]},
+            "dsl.jones": {"agency": "school-hillside", "roles": ["dsl"]},
+        }),
+    )
+    .await;
+    let csc = world.server.client("csc");
+    let tm = world.server.token("csc", "tm.okafor", &[Role::TeamManager]);
+    let born = flows::born_years_ago(11);
+    let r = csc
+        .post(
+            "/v1/subjects",
+            &tm,
+            &json!({"date_of_birth": born, "school_agency": "school-hillside",
+                    "display_name": "Alex Moor"}),
+        )
+        .await
+        .expect("registering a child");
+    let child = flows::created(&r);
+    // the team manager chairs the minutes they deposit
+    let minutes = flows::deposit(
+        &csc,
+        &tm,
+        &child,
+        "strategy_meeting_minutes",
+        json!({"summary": "Minutes 4c1d: the meeting agreed a plan."}),
+    )
+    .await;
+    // opening a case tells the child's school (a duty): the notice the DSL reads
+    let steps = cases::Caseworker {
+        client: &csc,
+        token: &tm,
+    };
+    let opened = steps
+        .open(
+            &child,
+            "harmful_behaviour",
+            cases::ago(chrono::Duration::hours(1)),
+            &[],
+        )
+        .await;
+    assert_eq!(opened.status, 201, "{}", opened.text());
+    let notice = opened.json()["duties"]
+        .as_array()
+        .and_then(|d| d.iter().find(|d| d["duty"] == "involvement_school"))
+        .and_then(|d| d["disclosure_id"].as_str())
+        .unwrap_or_else(|| panic!("the school is told: {}", opened.text()))
+        .to_owned();
+    let born_words = born
+        .parse::<chrono::NaiveDate>()
+        .expect("a date")
+        .format("%-d %B %Y")
+        .to_string();
+    let before = head_seq(&world.server).await;
+    let result = world
+        .browse(
+            "chair-notice",
+            json!({
+                "agency": "csc", "login": "tm.okafor", "minutes": minutes,
+                "permit": "school-hillside", "permit_name": "Hillside Primary School",
+                "recipient": {"agency": "school-hillside", "login": "dsl.jones"},
+                "notice": notice, "child_name": "Alex Moor", "born_words": born_words,
+                "duty_words": "Tell the child's school that children's social care is involved",
+                "lead_name": "Northshire Children's Social Care", "lead_sub": "tm.okafor",
+            }),
+        )
+        .await;
+    assert_screenshots(&result, 3);
+
+    // one permission, granted by the chair through the form (the refused one wrote nothing)
+    let entries = world.entries_after(before).await;
+    let granted: Vec<&Value> = entries
+        .iter()
+        .filter(|(a, s, _)| a == "chair.permission" && s == "tm.okafor")
+        .map(|(_, _, d)| d)
+        .collect();
+    assert_eq!(granted.len(), 1, "{entries:?}");
+    let permitted: Vec<String> = broker::with_db!(&world.server.state.db, pool => {
+        sqlx::query_scalar("SELECT recipient_agency FROM chair_permissions WHERE record_id = $1")
+            .bind(&minutes)
+            .fetch_all(pool)
+            .await
+            .expect("the chair's permissions")
+    });
+    assert_eq!(permitted, ["school-hillside"]);
+    assert!(
+        actions_of(&entries, "dsl.jones").contains(&"packet.read".to_owned()),
+        "the DSL's read of the notice is audited"
+    );
+    world.stop().await;
+}

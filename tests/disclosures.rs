@@ -613,3 +613,81 @@ async fn a_decision_asked_before_a_withdrawal_and_read_after_it_is_decided_on_th
     assert_eq!(codes, ["consent_not_current"]);
     c.stop().await;
 }
+
+#[tokio::test]
+async fn the_packet_the_inbox_and_the_owners_view_name_the_child() {
+    let server = TestServer::start().await;
+    let csc = server.client("csc");
+    let sw = server.token("csc", "sw.amara", &[Role::SocialWorker]);
+    let born = born_years_ago(10);
+    let r = csc
+        .post(
+            "/v1/subjects",
+            &sw,
+            &json!({"date_of_birth": born, "school_agency": "school-hillside",
+                    "display_name": "Sam Rivers"}),
+        )
+        .await
+        .expect("registering a child");
+    let child = created(&r);
+    let record = deposit(&csc, &sw, &child, PLAN, plan_sections()).await;
+    consent(&csc, &sw, &child, "parent", &["safeguarding"], &["school"]).await;
+    let r = disclose(
+        &csc,
+        &sw,
+        &request(
+            &record,
+            "school-hillside",
+            Some("dsl"),
+            "safeguarding",
+            "consent",
+        ),
+    )
+    .await;
+    let disclosure = permitted(&r, "limited_summary", &SUMMARY, &NOT_FOR_SCHOOLS, &[]);
+    let whom = json!({"display_name": "Sam Rivers", "date_of_birth": born});
+
+    // the packet names the child, so its recipient knows whom it is about
+    let dsl = server.token("school-hillside", "dsl.jones", &[Role::Dsl]);
+    let packet = open_packet(&server, "school-hillside", &dsl, &disclosure).await;
+    assert_eq!(packet["child"], whom, "{packet}");
+
+    // the inbox names the child of each packet
+    let inbox = server
+        .client("school-hillside")
+        .get("/v1/inbox", &dsl)
+        .await
+        .expect("the inbox")
+        .json();
+    let item = inbox
+        .as_array()
+        .and_then(|a| a.iter().find(|i| i["disclosure_id"] == disclosure.as_str()))
+        .unwrap_or_else(|| panic!("the packet in {inbox}"));
+    assert_eq!(item["child"], whom, "{item}");
+
+    // the owner reads what its record is and whom it is about, sections by name only
+    let owned = csc
+        .get(&format!("/v1/records/{record}/disclosures"), &sw)
+        .await
+        .expect("the record's disclosures")
+        .json();
+    assert_eq!(owned["child"], whom, "{owned}");
+    assert_eq!(owned["kind"], PLAN, "{owned}");
+    assert_eq!(owned["subject_id"], child.as_str(), "{owned}");
+    assert_eq!(
+        names(&owned["sections"]),
+        names(&json!([
+            "summary",
+            "risk_management",
+            "allegation_details",
+            "police_intelligence"
+        ])),
+        "{owned}"
+    );
+    assert!(
+        !owned.to_string().contains("plan summary"),
+        "no content in the owner's view: {owned}"
+    );
+    assert_eq!(owned["chair"], Value::Null, "a plan has no chair: {owned}");
+    server.stop().await;
+}

@@ -112,6 +112,18 @@ async fn opening_a_case_and_convening_a_strategy_meeting_notify_the_school_and_t
     let notice = notice_of(&w, "school-hillside", &dsl, &opened, "involvement_school").await;
     assert_eq!(notice["notifies"]["lead_agency"], "csc", "{notice}");
     assert_eq!(notice["notifies"]["lead_sub"], "sw.amara", "{notice}");
+    // named for people: the agency that leads, and the child the notice is about
+    assert_eq!(
+        notice["notifies"]["lead_agency_name"], "Northshire Children's Social Care",
+        "{notice}"
+    );
+    assert!(notice["child"]["date_of_birth"].is_string(), "{notice}");
+    assert!(
+        notice["child"]
+            .as_object()
+            .is_some_and(|c| c.contains_key("display_name")),
+        "the child's name is named, null when none was given: {notice}"
+    );
     let text = notice.to_string();
     assert!(
         !text.contains("\"risk_management\":\"r\""),

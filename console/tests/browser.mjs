@@ -903,6 +903,200 @@ async function mappaChairDecides(browser) {
   await ctx.close();
 }
 
+// ---- records and sharing: deposit, the record's page, share with preview, the DSL's packet ----
+
+// no sideways scroll at 320 px (WCAG 2.2 1.4.10): the page is checked narrow, then put back
+async function fits320(page, name) {
+  const size = page.viewportSize();
+  await page.setViewportSize({ width: 320, height: 900 });
+  const width = await page.evaluate(() => document.documentElement.scrollWidth);
+  await page.setViewportSize(size);
+  check(width <= 320, `${name}: the page scrolls sideways at 320 px (${width} px wide)`);
+}
+
+// every check a page of this flow gets: axe, the 320 px width
+async function recordsLooked(page, name) {
+  await axe(page, name);
+  await fits320(page, name);
+}
+
+// a refused form: its GOV.UK error summary names `field`, and the message is beside it
+async function refusedOn(page, field, name) {
+  check(await page.locator(".govuk-error-summary").count() === 1, `${name}: an error summary`);
+  const links = await page.locator(".govuk-error-summary a").evaluateAll((as) => as.map((a) => a.getAttribute("href")));
+  check(links.some((h) => h && h.startsWith(`#${field}`)), `${name}: the summary links to ${field}: ${links}`);
+}
+
+// a social worker deposits a referral through the form (refused once with no section), opens
+// the record, previews the share to the school's DSL (nothing sent), sends it (refused once on
+// a basis the rules refuse); the DSL decrypts it in the browser and reads the child's name
+async function recordsShare(browser) {
+  const ctx = await context(browser, params.agency);
+  const page = await ctx.newPage();
+  await signIn(page, params.login);
+
+  // deposit: the child named at the top; refused with no section, re-shown as typed
+  await page.goto(url(`/ui/records/new?subject_id=${params.child}`));
+  check((await text(page, "#record-child")).includes(params.child_name), `the deposit form names the child: ${await text(page, "#record-child")}`);
+  await recordsLooked(page, "deposit");
+  await page.selectOption("select[name=kind]", "referral");
+  await page.check("input[name=subject_role][value=harmful_behaviour]");
+  await page.click("#deposit");
+  await page.waitForSelector(".govuk-error-summary");
+  await refusedOn(page, "sections", "deposit-refused");
+  check(await page.inputValue("select[name=kind]") === "referral", "the kind is kept");
+  check(await page.isChecked("input[name=subject_role][value=harmful_behaviour]"), "the subject role is kept");
+  check(new URL(page.url()).pathname === "/ui/records/new", `the refused deposit stays on its form: ${page.url()}`);
+  await recordsLooked(page, "deposit-refused");
+  await shot(page, "deposit-refused");
+  for (const [name, content] of Object.entries(params.sections)) {
+    await page.fill(`textarea[name="sections[${name}]"]`, content);
+  }
+  await page.click("#deposit");
+  await page.waitForURL((u) => /^\/ui\/records\/[0-9a-f-]{36}$/.test(u.pathname), { timeout: 15000 });
+  const record = new URL(page.url()).pathname.split("/").pop();
+  result.record = record;
+
+  // the record's page: kind, child, sections by name only
+  check((await text(page, "#record-kind")) === "Referral", `the record's kind in words: ${await text(page, "#record-kind")}`);
+  check((await text(page, "#record-child")).includes(params.child_name), "the record's child by name");
+  const held = await page.locator("#record-sections li").allTextContents();
+  check(held.length === Object.keys(params.sections).length, `the sections held are named: ${held}`);
+  for (const content of Object.values(params.sections)) check(!(await page.content()).includes(content), "no content on the record's page");
+  await recordsLooked(page, "record");
+  await shot(page, "record");
+
+  // share: a basis the rules refuse is sent back with its reasons and the form as typed
+  await page.click("#share-record");
+  await page.waitForURL(url(`/ui/records/${record}/share`));
+  check((await text(page, "h1")).includes(params.child_name), `the share page names the child: ${await text(page, "h1")}`);
+  await recordsLooked(page, "share");
+  await page.selectOption("select[name=recipient_agency]", "school-hillside");
+  await page.selectOption("select[name=recipient_role]", "dsl");
+  await page.selectOption("select[name=purpose]", "safeguarding");
+  await page.check("input[name=basis][value=legal_obligation]");
+  await page.fill("textarea[name=justification]", params.justification);
+  await page.click("button[name=action][value=send]");
+  await page.waitForSelector("#share-refused");
+  const reasons = await page.locator("#share-refused [data-reason]").evaluateAll((ls) => ls.map((l) => l.dataset.reason));
+  check(reasons.includes("legal_reference_required"), `the refusal gives its reasons: ${reasons}`);
+  const words = await text(page, "#share-refused");
+  check(!words.includes("legal_reference_required"), "the reasons are in words, not codes");
+  check(await page.inputValue("select[name=recipient_agency]") === "school-hillside", "the recipient is kept");
+  check(await page.inputValue("select[name=recipient_role]") === "dsl", "the role is kept");
+  check(await page.isChecked("input[name=basis][value=legal_obligation]"), "the basis is kept");
+  check(await page.inputValue("textarea[name=justification]") === params.justification, "the justification is kept");
+  await recordsLooked(page, "share-refused");
+  await shot(page, "share-refused");
+
+  // the preview: released and withheld in words, and why; nothing is sent
+  await page.check("input[name=basis][value=consent]");
+  await page.click("button[name=action][value=preview]");
+  await page.waitForSelector("#share-preview");
+  const released = await page.locator("#preview-released [data-section]").evaluateAll((ls) => ls.map((l) => l.dataset.section));
+  const withheld = await page.locator("#preview-withheld [data-section]").evaluateAll((ls) => ls.map((l) => l.dataset.section));
+  check(JSON.stringify(released.sort()) === JSON.stringify([...params.released].sort()), `the preview releases ${released}`);
+  check(JSON.stringify(withheld.sort()) === JSON.stringify([...params.withheld].sort()), `the preview withholds ${withheld}`);
+  check((await text(page, "#share-preview")).includes("Summary"), "sections in words");
+  check(await page.inputValue("select[name=recipient_agency]") === "school-hillside", "the form is still filled in");
+  await recordsLooked(page, "share-preview");
+  await shot(page, "share-preview");
+
+  // the DSL's inbox holds nothing yet
+  const school = await context(browser, params.recipient.agency);
+  const dsl = await school.newPage();
+  await signIn(dsl, params.recipient.login);
+  await dsl.goto(url("/ui/inbox"));
+  check(await dsl.locator("#inbox tbody tr").count() === 0, "a preview sends nothing");
+
+  // sent
+  await page.click("button[name=action][value=send]");
+  await page.waitForSelector("#share-sent");
+  check((await text(page, "#share-sent")).includes(params.recipient.name), `the outcome names the recipient: ${await text(page, "#share-sent")}`);
+  const sentSections = await page.locator("#sent-released [data-section]").evaluateAll((ls) => ls.map((l) => l.dataset.section));
+  check(JSON.stringify(sentSections.sort()) === JSON.stringify([...params.released].sort()), `the outcome says what went: ${sentSections}`);
+  const disclosure = await page.locator("#share-sent").getAttribute("data-disclosure");
+  result.disclosure = disclosure;
+  await recordsLooked(page, "share-sent");
+  await shot(page, "share-sent");
+
+  // the record's page lists who received it
+  await page.goto(url(`/ui/records/${record}`));
+  check(await page.locator("tr[data-action=disclosure]").count() >= 1, "the disclosure is on the record's page");
+  await ctx.close();
+
+  // the DSL: the inbox names the child, the packet decrypts in the browser and names the child
+  await dsl.goto(url("/ui/inbox"));
+  const row = dsl.locator(`tr[data-disclosure="${disclosure}"]`);
+  check(await row.count() === 1, "the DSL's inbox lists the packet");
+  check((await row.textContent()).includes(params.child_name), "the inbox names the child");
+  check(!(await row.textContent()).includes(params.child), "not by id");
+  await recordsLooked(dsl, "dsl-inbox");
+  await row.locator("a").click();
+  await dsl.waitForURL(url(`/ui/inbox/${disclosure}`));
+  check((await text(dsl, "#packet-child-facts")).includes(params.child_name), "the packet page names the child");
+  await recordsLooked(dsl, "dsl-packet");
+  // a wrong identity first: its error is cleared by the decryption that then succeeds
+  await dsl.setInputFiles("#identity", params.agencies[params.other_agency].identity);
+  await dsl.click("#decrypt");
+  await dsl.waitForSelector("#decrypt-error:not([hidden])");
+  await dsl.setInputFiles("#identity", params.agencies[params.recipient.agency].identity);
+  await dsl.click("#decrypt");
+  await dsl.waitForSelector("#packet-child", { timeout: 10000 });
+  const about = await text(dsl, "#packet-child");
+  check(about === `About ${params.child_name}, born ${params.born_words}`, `the packet names the child: ${about}`);
+  check(await dsl.locator("#decrypt-error").isHidden(), "the earlier error is gone");
+  check((await text(dsl, "#decrypt-error")) === "", "and empty");
+  for (const name of params.released) {
+    check((await text(dsl, `[data-section=${name}] .app-section__text`)) === params.sections[name], `section ${name} decrypted`);
+  }
+  await recordsLooked(dsl, "dsl-packet-decrypted");
+  await shot(dsl, "dsl-packet-decrypted");
+  await school.close();
+}
+
+// the chair of strategy-meeting minutes permits an agency through the record's page (refused
+// once with no agency chosen); the DSL decrypts a duty's notice and reads what it notifies
+async function chairAndNotice(browser) {
+  const ctx = await context(browser, params.agency);
+  const page = await ctx.newPage();
+  await signIn(page, params.login);
+  await page.goto(url(`/ui/records/${params.minutes}`));
+  check((await text(page, "#record-kind")) === "Strategy meeting minutes", "the minutes' kind in words");
+  check(await page.locator("#chair-none").count() === 1, "no agency is permitted yet");
+  await recordsLooked(page, "minutes");
+  await page.click("#grant-chair-permission");
+  await page.waitForSelector(".govuk-error-summary");
+  await refusedOn(page, "recipient_agency", "chair-refused");
+  await recordsLooked(page, "chair-refused");
+  await shot(page, "chair-refused");
+  await page.selectOption("select[name=recipient_agency]", params.permit);
+  await page.click("#grant-chair-permission");
+  await page.waitForSelector("#chair-permitted");
+  const permitted = await text(page, "#chair-permitted");
+  check(permitted.includes(params.permit_name), `the permitted agency is listed by name: ${permitted}`);
+  await recordsLooked(page, "chair-permitted");
+  await shot(page, "chair-permitted");
+  await ctx.close();
+
+  const school = await context(browser, params.recipient.agency);
+  const dsl = await school.newPage();
+  await signIn(dsl, params.recipient.login);
+  await dsl.goto(url(`/ui/inbox/${params.notice}`));
+  await dsl.setInputFiles("#identity", params.agencies[params.recipient.agency].identity);
+  await dsl.click("#decrypt");
+  await dsl.waitForSelector("#packet-notifies", { timeout: 10000 });
+  check((await text(dsl, "#packet-child")) === `About ${params.child_name}, born ${params.born_words}`, "the notice names the child");
+  check((await text(dsl, "[data-notifies=duty]")) === params.duty_words, `the duty in words: ${await text(dsl, "[data-notifies=duty]")}`);
+  check((await text(dsl, "[data-notifies=trigger]")) === "A case was opened", `the step in words: ${await text(dsl, "[data-notifies=trigger]")}`);
+  check((await text(dsl, "[data-notifies=lead_agency]")) === params.lead_name, "who leads the case, by name");
+  check((await text(dsl, "[data-notifies=lead_sub]")) === params.lead_sub, "the lead worker");
+  check(await dsl.locator("#sections-withheld").count() === 0, "a notice does not speak of withheld sections");
+  await recordsLooked(dsl, "notice-decrypted");
+  await shot(dsl, "notice-decrypted");
+  await school.close();
+}
+
 // ---- links that work (issue 21): a link from another site, the sign-in that returns to it,
 // signing in again, the console's 404 and error pages in the person's frame ----
 
@@ -1021,6 +1215,8 @@ const scenarios = { cases: casePages, "cases-ig": casePages, "report-refused": r
   "child-social-worker": socialWorkerChild,
   "child-head-teacher": headTeacherDesignates,
   "child-mappa-chair": mappaChairDecides,
+  "records-share": recordsShare,
+  "chair-notice": chairAndNotice,
 };
 
 const browser = await chromium.launch({

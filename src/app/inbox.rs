@@ -7,6 +7,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use sqlx::Row;
 
+use super::records::Child;
 use crate::audit::Entry;
 use crate::db::{now, ts};
 use crate::error::ApiError;
@@ -168,6 +169,8 @@ pub struct InboxItem {
     pub disclosure_id: String,
     #[schemars(with = "crate::ids::SubjectId")]
     pub subject_id: String,
+    /// Whom the packet is about (its addressee reads the child's name in the packet itself).
+    pub child: Child,
     #[schemars(with = "Vec<crate::ids::RecordId>")]
     pub record_ids: Vec<String>,
     /// The first record's kind (`case_notification` for a duty's notification about a case).
@@ -191,9 +194,55 @@ pub struct InboxItem {
     pub acknowledged_at: Option<String>,
 }
 
+/// A row of the inbox: the packet's stored facts and its child's.
+#[derive(sqlx::FromRow)]
+struct InboxRow {
+    disclosure_id: String,
+    subject_id: String,
+    record_ids: String,
+    record_kind: String,
+    from_agency: String,
+    to_agency: String,
+    to_role: Option<String>,
+    to_sub: Option<String>,
+    purpose: String,
+    basis: String,
+    view: String,
+    issued_at: DateTime<Utc>,
+    sha256: String,
+    first_read_at: Option<String>,
+    acknowledged_at: Option<String>,
+    date_of_birth: String,
+    display_name_enc: Option<Vec<u8>>,
+}
+
+impl InboxRow {
+    fn item(self, state: &AppState) -> Result<InboxItem, ApiError> {
+        Ok(InboxItem {
+            child: Child::of_row(state, &self.date_of_birth, self.display_name_enc.as_deref())?,
+            disclosure_id: self.disclosure_id,
+            subject_id: self.subject_id,
+            record_ids: serde_json::from_str(&self.record_ids).unwrap_or_default(),
+            record_kind: self.record_kind,
+            from_agency: self.from_agency,
+            to_agency: self.to_agency,
+            to_role: self.to_role,
+            to_sub: self.to_sub,
+            purpose: self.purpose,
+            basis: self.basis,
+            view: self.view,
+            issued_at: self.issued_at,
+            sha256: self.sha256,
+            first_read_at: self.first_read_at,
+            acknowledged_at: self.acknowledged_at,
+        })
+    }
+}
+
 const INBOX: &str = "SELECT disclosure_id, subject_id, record_ids, record_kind, from_agency, \
      to_agency, to_role, to_sub, purpose, basis, view, issued_at, sha256, first_read_at, \
-     acknowledged_at FROM packets WHERE to_agency = $1 AND (to_sub IS NULL OR to_sub = $2) \
+     acknowledged_at, s.date_of_birth, s.display_name_enc \
+     FROM packets JOIN subjects s ON s.id = packets.subject_id WHERE to_agency = $1 AND (to_sub IS NULL OR to_sub = $2) \
      AND (to_role IS NULL OR $3 LIKE '%\"' || to_role || '\"%') \
      ORDER BY issued_at DESC, disclosure_id LIMIT 1000";
 
@@ -201,35 +250,13 @@ const INBOX: &str = "SELECT disclosure_id, subject_id, record_ids, record_kind, 
 pub async fn list(state: &AppState, principal: &Principal) -> Result<Vec<InboxItem>, ApiError> {
     // the caller's roles as a JSON array: role names are vocabulary, so `"role"` matches exactly
     let roles = serde_json::to_string(&principal.roles_text()).map_err(ApiError::internal)?;
-    let rows: Vec<InboxItem> = with_db!(&state.db, pool => {
-        let rows = sqlx::query(INBOX)
+    let rows: Vec<InboxRow> = with_db!(&state.db, pool => {
+        sqlx::query_as(INBOX)
             .bind(&*principal.agency)
             .bind(&principal.sub)
             .bind(&roles)
             .fetch_all(pool)
-            .await?;
-        rows.iter()
-            .map(|r| -> Result<InboxItem, sqlx::Error> {
-                let ids: String = r.try_get("record_ids")?;
-                Ok(InboxItem {
-                    disclosure_id: r.try_get("disclosure_id")?,
-                    subject_id: r.try_get("subject_id")?,
-                    record_ids: serde_json::from_str(&ids).unwrap_or_default(),
-                    record_kind: r.try_get("record_kind")?,
-                    from_agency: r.try_get("from_agency")?,
-                    to_agency: r.try_get("to_agency")?,
-                    to_role: r.try_get("to_role")?,
-                    to_sub: r.try_get("to_sub")?,
-                    purpose: r.try_get("purpose")?,
-                    basis: r.try_get("basis")?,
-                    view: r.try_get("view")?,
-                    issued_at: r.try_get("issued_at")?,
-                    sha256: r.try_get("sha256")?,
-                    first_read_at: r.try_get("first_read_at")?,
-                    acknowledged_at: r.try_get("acknowledged_at")?,
-                })
-            })
-            .collect::<Result<Vec<_>, _>>()?
+            .await?
     });
-    Ok(rows)
+    rows.into_iter().map(|r| r.item(state)).collect()
 }

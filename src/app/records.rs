@@ -1,19 +1,27 @@
-//! What the broker tells a record's owner agency about its record: every decision about it,
-//! when each packet was first read and acknowledged, and the duties it set off.
+//! Records: deposited ([`deposit`]), the chair's permission granted ([`chair`]), and what the
+//! broker tells a record's owner agency about its record: what it holds, every decision about
+//! it, when each packet was first read and acknowledged, the chair's permissions and the
+//! duties it set off ([`disclosures_of`]).
+
+mod chair;
+mod deposit;
 
 use schemars::JsonSchema;
 use serde::Serialize;
 use serde_json::json;
 use sqlx::Row;
 
+pub use self::chair::{ChairPermitted, NewChairPermission, grant as grant_chair_permission};
+pub use self::deposit::{Deposit, Deposited, NewRecord, deposit};
+pub use super::share::Child;
 use super::views::{DutyView, EntryView, duties};
 use crate::access::{Relation, may_as};
 use crate::audit::{AuditRow, Entry};
 use crate::error::ApiError;
 use crate::identity::Principal;
-use crate::ids::RecordId;
+use crate::ids::{AgencyId, RecordId, SubjectId};
 use crate::state::AppState;
-use crate::vocab::Action;
+use crate::vocab::{Action, RecordKind, Section, SubjectRole};
 use crate::with_db;
 
 /// When the addressee first fetched a disclosure's packet and when it acknowledged it
@@ -34,10 +42,34 @@ pub struct RecordDecision {
     pub receipt: Option<Receipt>,
 }
 
+/// An agency the chair has permitted to receive the record.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct ChairPermission {
+    #[schemars(with = "AgencyId")]
+    pub recipient_agency: String,
+    pub granted_by: String,
+    #[schemars(with = "chrono::DateTime<chrono::Utc>")]
+    pub granted_at: String,
+}
+
 /// `GET /v1/records/{id}/disclosures`.
 #[derive(Debug, Clone, Serialize, JsonSchema)]
 pub struct RecordDisclosures {
     pub record_id: RecordId,
+    /// What the record is and whom it is about (the owner deposited it: it knows the child).
+    pub kind: RecordKind,
+    pub subject_id: SubjectId,
+    pub child: Child,
+    pub subject_role: SubjectRole,
+    /// The sections the record holds (names only, never content).
+    pub sections: Vec<Section>,
+    pub deposited_by: String,
+    #[schemars(with = "chrono::DateTime<chrono::Utc>")]
+    pub deposited_at: String,
+    /// The chair (a person of the owner agency), for a kind that carries one; null otherwise.
+    pub chair: Option<String>,
+    /// The agencies the chair has permitted to receive it.
+    pub chair_permissions: Vec<ChairPermission>,
     pub decisions: Vec<RecordDecision>,
     /// The duties the record set off about a child with no case open (on a case, the case
     /// lists them).
@@ -52,24 +84,41 @@ pub async fn disclosures_of(
     principal: &Principal,
     record: RecordId,
 ) -> Result<RecordDisclosures, ApiError> {
-    let owner = with_db!(&state.db, pool => {
-        sqlx::query("SELECT owner_agency FROM records WHERE id = $1")
+    let held = with_db!(&state.db, pool => {
+        sqlx::query_as::<_, Held>(HELD)
             .bind(&record)
             .fetch_optional(pool)
             .await?
-            .map(|r| r.try_get::<String, _>("owner_agency"))
-            .transpose()?
     });
-    let relation = if owner.as_deref() == Some(&*principal.agency) {
+    let relation = if held.as_ref().map(|h| h.owner_agency.as_str()) == Some(&*principal.agency) {
         Relation::Owner
     } else {
         Relation::None
     };
-    if owner.is_none() || !may_as(state, principal, Action::ReadRecordDisclosures, relation) {
+    let Some(held) =
+        held.filter(|_| may_as(state, principal, Action::ReadRecordDisclosures, relation))
+    else {
         return Err(ApiError::not_found(format!(
             "no record {record} owned by your agency"
         )));
-    }
+    };
+    let chair_permissions = with_db!(&state.db, pool => {
+        sqlx::query(
+            "SELECT recipient_agency, granted_by, created_at FROM chair_permissions \
+             WHERE record_id = $1 ORDER BY created_at, recipient_agency")
+            .bind(&record)
+            .fetch_all(pool)
+            .await?
+            .iter()
+            .map(|r| -> Result<ChairPermission, sqlx::Error> {
+                Ok(ChairPermission {
+                    recipient_agency: r.try_get("recipient_agency")?,
+                    granted_by: r.try_get("granted_by")?,
+                    granted_at: r.try_get("created_at")?,
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?
+    });
     let rows: Vec<AuditRow> = with_db!(&state.db, pool => {
         sqlx::query_as::<_, AuditRow>(
             "SELECT a.* FROM audit_records r JOIN audit_log a ON a.seq = r.seq \
@@ -100,10 +149,38 @@ pub async fn disclosures_of(
     let duties = duties(&crate::cases::store::record_duties(&state.db, &record).await?);
     Ok(RecordDisclosures {
         record_id: record,
+        kind: crate::store::term(&held.kind).map_err(ApiError::internal)?,
+        subject_id: crate::ids::parse(&held.subject_id)?,
+        child: Child::of_row(state, &held.date_of_birth, held.display_name_enc.as_deref())?,
+        subject_role: crate::store::term(&held.subject_role).map_err(ApiError::internal)?,
+        sections: serde_json::from_str(&held.sections).map_err(ApiError::internal)?,
+        deposited_by: held.deposited_by,
+        deposited_at: held.created_at,
+        chair: held.chair_sub,
+        chair_permissions,
         decisions,
         duties,
     })
 }
+
+/// The record and its child, read in one statement.
+#[derive(sqlx::FromRow)]
+struct Held {
+    owner_agency: String,
+    subject_id: String,
+    kind: String,
+    subject_role: String,
+    sections: String,
+    deposited_by: String,
+    created_at: String,
+    chair_sub: Option<String>,
+    date_of_birth: String,
+    display_name_enc: Option<Vec<u8>>,
+}
+
+const HELD: &str = "SELECT r.owner_agency, r.subject_id, r.kind, r.subject_role, r.sections, \
+     r.deposited_by, r.created_at, r.chair_sub, s.date_of_birth, s.display_name_enc \
+     FROM records r JOIN subjects s ON s.id = r.subject_id WHERE r.id = $1";
 
 async fn receipt(state: &AppState, disclosure: &str) -> Result<Receipt, ApiError> {
     Ok(with_db!(&state.db, pool => {
@@ -120,4 +197,32 @@ async fn receipt(state: &AppState, disclosure: &str) -> Result<Receipt, ApiError
             .transpose()?
             .unwrap_or_default()
     }))
+}
+
+/// The child a deposit form names at its top: `Some` to an agency that registered the child or
+/// already holds a record about it (it has the child's name already), `None` to anyone else
+/// (who still may deposit, as the API lets them, but is not told the name); an unknown child
+/// is 422 naming `subject_id`, as the deposit answers.
+pub async fn child_known_to(
+    state: &AppState,
+    principal: &Principal,
+    subject: &SubjectId,
+) -> Result<Option<Child>, ApiError> {
+    let row: Option<(String, Option<Vec<u8>>, i64)> = with_db!(&state.db, pool => {
+        sqlx::query_as(
+            "SELECT s.date_of_birth, s.display_name_enc, \
+             CAST(CASE WHEN s.registered_by = $2 OR EXISTS (SELECT 1 FROM records r \
+               WHERE r.subject_id = s.id AND r.owner_agency = $2) THEN 1 ELSE 0 END AS BIGINT) \
+             FROM subjects s WHERE s.id = $1")
+            .bind(subject)
+            .bind(&*principal.agency)
+            .fetch_optional(pool)
+            .await?
+    });
+    let (born, name, knows) =
+        row.ok_or_else(|| ApiError::invalid_field("subject_id", format!("no subject {subject}")))?;
+    if knows != 1 {
+        return Ok(None);
+    }
+    Child::of_row(state, &born, name.as_deref()).map(Some)
 }

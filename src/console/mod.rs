@@ -19,6 +19,7 @@ mod mappa;
 pub mod oidc;
 mod practitioner;
 mod query;
+mod records;
 mod report;
 pub mod session;
 mod time;
@@ -63,6 +64,19 @@ pub fn router() -> Router<AppState> {
         .route("/ui/inbox/{id}/ack", post(practitioner::acknowledge))
         .route("/ui/records", get(practitioner::record_lookup))
         .route("/ui/records/{id}", get(practitioner::record))
+        // records and sharing: deposit, the chair's permission, share with a preview
+        .route(
+            "/ui/records/new",
+            get(records::new_record).post(records::deposit),
+        )
+        .route(
+            "/ui/records/{id}/chair-permissions",
+            post(records::chair_permission),
+        )
+        .route(
+            "/ui/records/{id}/share",
+            get(records::share_form).post(records::share),
+        )
         .route("/ui/audit", get(ig::search))
         .route("/ui/audit/export.csv", get(ig::export))
         .route("/ui/audit/verify", get(ig::chain))

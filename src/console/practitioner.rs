@@ -7,6 +7,8 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect};
 
+use super::form::Form;
+use super::labels::{self, Choice, Label};
 use super::session::{Session, check_csrf};
 use super::view::{Frame, PageResult, Refusal, page, refused};
 use super::{Posted, fields};
@@ -15,11 +17,13 @@ use crate::error::ApiError;
 use crate::ids::{DisclosureId, RecordId};
 use crate::routes::extract::{Path, path_id};
 use crate::state::AppState;
+use crate::vocab::{Action, Basis, Purpose, RecordKind, Section, SubjectRole, View};
 
 /// An inbox line as the page shows it.
 pub struct Line {
     pub disclosure_id: String,
-    pub subject_id: String,
+    /// The child, by name and date of birth.
+    pub child: String,
     pub issued_at: String,
     pub from: String,
     pub record_kind: String,
@@ -43,15 +47,18 @@ fn line(state: &AppState, item: InboxItem) -> Line {
             .get(&item.from_agency)
             .map_or_else(|| item.from_agency.clone(), |a| a.name.clone()),
         disclosure_id: item.disclosure_id,
-        subject_id: item.subject_id,
-        issued_at: item.issued_at.format("%-d %B %Y %H:%M UTC").to_string(),
-        record_kind: item.record_kind.replace('_', " "),
-        view: item.view.replace('_', " "),
-        purpose: item.purpose.replace('_', " "),
-        basis: item.basis.replace('_', " "),
+        child: super::records::child_line(&item.child),
+        issued_at: super::time::uk(&item.issued_at),
+        record_kind: match item.record_kind.as_str() {
+            crate::store::NO_RECORD_KIND => "Notice about a case".to_owned(),
+            kind => labels::of::<RecordKind>(kind).into_owned(),
+        },
+        view: labels::of::<View>(&item.view).into_owned(),
+        purpose: labels::of::<Purpose>(&item.purpose).into_owned(),
+        basis: labels::of::<Basis>(&item.basis).into_owned(),
         status,
         status_class,
-        acknowledged_at: item.acknowledged_at,
+        acknowledged_at: item.acknowledged_at.as_deref().map(super::time::uk_text),
     }
 }
 
@@ -89,6 +96,35 @@ struct Packet {
     agency: String,
     armored: String,
     csrf: String,
+    /// The labels `packet.js` words the decrypted packet with (sections, roles, purposes,
+    /// bases, views, kinds, duties), as JSON.
+    labels: String,
+}
+
+/// The words `packet.js` shows for the codes a packet holds (`data-labels`).
+fn packet_labels(state: &AppState) -> String {
+    fn add<T: Label + labels::Vocabulary>(all: &mut serde_json::Map<String, serde_json::Value>) {
+        for t in T::all() {
+            all.insert(t.code().to_owned(), t.label().into());
+        }
+    }
+    let mut all = serde_json::Map::new();
+    add::<crate::vocab::Role>(&mut all);
+    add::<Purpose>(&mut all);
+    add::<Basis>(&mut all);
+    add::<RecordKind>(&mut all);
+    // sections and views after purposes: `risk_management` reads as the section it is
+    add::<View>(&mut all);
+    add::<Section>(&mut all);
+    add::<crate::vocab::EventKind>(&mut all);
+    for row in state.policy.duties() {
+        all.insert(
+            row.duty.clone(),
+            labels::duty(&row.duty).into_owned().into(),
+        );
+    }
+    all.insert("case_opened".to_owned(), "A case was opened".into());
+    serde_json::Value::Object(all).to_string()
 }
 
 pub async fn packet(
@@ -117,6 +153,7 @@ pub async fn packet(
             csrf: session.csrf.clone(),
             item,
             armored,
+            labels: packet_labels(&state),
         },
     ))
 }
@@ -144,11 +181,31 @@ pub struct Sent {
     pub acknowledged_at: String,
 }
 
+/// A chair's permission, as the record's page lists it.
+pub struct Permitted {
+    pub agency: String,
+    pub granted_by: String,
+    pub granted_at: String,
+}
+
 #[derive(Template)]
 #[template(path = "record.html")]
 struct Record {
     frame: Frame,
+    csrf: String,
     record: String,
+    kind: String,
+    subject_id: String,
+    child: String,
+    subject_role: String,
+    sections: Vec<&'static str>,
+    deposited: String,
+    chair: Option<String>,
+    permitted: Vec<Permitted>,
+    /// The chair's permission form, to the chair the policy lets grant it.
+    chair_form: bool,
+    form: Form,
+    agencies: Vec<Choice>,
     sent: Vec<Sent>,
     duties: Vec<super::cases::DutyLine>,
 }
@@ -167,15 +224,28 @@ pub async fn record_lookup(
     Ok(Redirect::to(&format!("/ui/records/{id}")).into_response())
 }
 
-/// The record owner's page: every decision about the record, and for each disclosure when its
-/// addressee first read and acknowledged it, as `GET /v1/records/{id}/disclosures` (audited).
+/// The record owner's page: what the record is and whom it is about, every decision about it
+/// and for each disclosure when its addressee first read and acknowledged it, the chair's
+/// permissions (and the form to grant one, for the chair), as
+/// `GET /v1/records/{id}/disclosures` (audited).
 pub async fn record(
     State(state): State<AppState>,
     session: Session,
     id: Result<Path<RecordId>, ApiError>,
 ) -> PageResult {
     let Path(record) = id.map_err(refused)?;
-    let v = crate::app::records::disclosures_of(&state, &session.principal, record)
+    record_page(&state, &session, record, Form::default(), StatusCode::OK).await
+}
+
+/// The record's page with the chair's form as `form` (typed and refused, or new).
+pub(super) async fn record_page(
+    state: &AppState,
+    session: &Session,
+    record: RecordId,
+    form: Form,
+    status: StatusCode,
+) -> PageResult {
+    let v = crate::app::records::disclosures_of(state, &session.principal, record)
         .await
         .map_err(refused)?;
     let sent = v
@@ -185,18 +255,76 @@ pub async fn record(
             let receipt = d.receipt.clone().unwrap_or_default();
             Sent {
                 entry: super::ig::row(&d.entry),
-                first_read_at: receipt.first_read_at.unwrap_or_default(),
-                acknowledged_at: receipt.acknowledged_at.unwrap_or_default(),
+                first_read_at: receipt
+                    .first_read_at
+                    .as_deref()
+                    .map(super::time::uk_text)
+                    .unwrap_or_default(),
+                acknowledged_at: receipt
+                    .acknowledged_at
+                    .as_deref()
+                    .map(super::time::uk_text)
+                    .unwrap_or_default(),
             }
         })
         .collect();
+    let name = |id: &str| {
+        state
+            .agencies
+            .get(id)
+            .map_or_else(|| id.to_owned(), |a| a.name.clone())
+    };
+    let is_chair = v.chair.as_deref() == Some(session.principal.sub.as_str());
+    let chair_form = is_chair
+        && crate::access::may_as(
+            state,
+            &session.principal,
+            Action::GrantChairPermission,
+            crate::access::Relation::Chair,
+        );
+    let mut agencies: Vec<Choice> = state
+        .agencies
+        .values()
+        .filter(|a| {
+            !v.chair_permissions
+                .iter()
+                .any(|p| p.recipient_agency == a.id)
+        })
+        .map(|a| Choice::new(a.id.clone(), a.name.clone()))
+        .collect();
+    agencies.sort_by(|a, b| a.label.cmp(&b.label));
+    let child = super::records::child_line(&v.child);
     Ok(page(
-        StatusCode::OK,
+        status,
         &Record {
-            frame: Frame::of(&session, "Who received this record"),
+            frame: Frame::of(session, &format!("{} about {child}", v.kind.label())),
+            csrf: session.csrf.clone(),
             record: v.record_id.to_string(),
+            kind: v.kind.label().to_owned(),
+            subject_id: v.subject_id.to_string(),
+            child,
+            subject_role: SubjectRole::label(v.subject_role).to_owned(),
+            sections: v.sections.iter().map(|s| s.label()).collect(),
+            deposited: format!(
+                "{} by {}",
+                super::time::uk_text(&v.deposited_at),
+                v.deposited_by
+            ),
+            chair: v.chair.clone(),
+            permitted: v
+                .chair_permissions
+                .iter()
+                .map(|p| Permitted {
+                    agency: name(&p.recipient_agency),
+                    granted_by: p.granted_by.clone(),
+                    granted_at: super::time::uk_text(&p.granted_at),
+                })
+                .collect(),
+            chair_form,
+            form,
+            agencies,
             sent,
-            duties: super::cases::duty_lines(&state, &v.duties),
+            duties: super::cases::duty_lines(state, &v.duties),
         },
     ))
 }

@@ -55,6 +55,8 @@ pub struct Loaded {
     pub version: i64,
     /// The agency that set the child's MAPPA status (the forum managing the child), if any.
     pub mappa_agency: Option<String>,
+    /// The child's name, still sealed to the at-rest key (the packet names the child).
+    pub display_name_enc: Option<Vec<u8>>,
 }
 
 /// The facts that live beside the child, read in one statement.
@@ -67,11 +69,12 @@ struct ChildRow {
     capacity: Option<bool>,
     mappa_active: Option<bool>,
     mappa_agency: Option<String>,
+    display_name_enc: Option<Vec<u8>>,
 }
 
 /// One statement, one snapshot: the version and the facts that live beside the child (the
 /// latest assessment of each kind is the fact the rules use).
-const CHILD: &str = "SELECT s.facts_version, s.date_of_birth, s.school_agency, \
+const CHILD: &str = "SELECT s.facts_version, s.date_of_birth, s.school_agency, s.display_name_enc, \
     (SELECT a.outcome FROM competence_assessments a WHERE a.subject_id = s.id \
        AND a.assessment = 'gillick' ORDER BY a.assessed_on DESC, a.created_at DESC LIMIT 1) AS gillick, \
     (SELECT a.outcome FROM competence_assessments a WHERE a.subject_id = s.id \
@@ -217,6 +220,7 @@ pub async fn load(reader: Reader<'_>, policy: &Policy, ask: Ask) -> Result<Loade
         records,
         version: child.facts_version,
         mappa_agency: child.mappa_agency,
+        display_name_enc: child.display_name_enc,
     })
 }
 

@@ -15,8 +15,11 @@
 //!
 //! Nothing else in `src/` seals a packet.
 
+mod child;
 mod notice;
 mod packet;
+
+pub use self::child::Child;
 
 use serde_json::{Value, json};
 
@@ -27,7 +30,7 @@ use crate::decision::{Decision, Facts};
 use crate::error::ApiError;
 use crate::identity::Principal;
 use crate::state::AppState;
-use crate::store::facts::{Loaded, StoredRecord};
+use crate::store::facts::Loaded;
 use crate::store::packets::{Sealed, store_if_current};
 use crate::vocab::Obligation;
 use crate::writer::WriteTx;
@@ -92,8 +95,8 @@ pub fn prepare(
 ) -> Result<Prepared, ApiError> {
     let (packet, mut entry) = sealed(
         state,
+        loaded,
         &loaded.facts,
-        &loaded.records,
         decision,
         entry,
         issued_at,
@@ -112,8 +115,8 @@ pub fn prepare(
                 let told_entry = entry_for(principal, "disclosure", &facts, &notification);
                 let (told, mut told_entry) = sealed(
                     state,
+                    loaded,
                     &facts,
-                    &loaded.records,
                     &notification,
                     told_entry,
                     issued_at,
@@ -143,17 +146,18 @@ pub fn prepare(
     })
 }
 
-/// Seals one packet (the only call of [`packet::seal`]) and names it in its entry.
+/// Seals one packet of `loaded`'s records about its child for `facts.recipient` (the only
+/// call of [`packet::seal`]) and names it in its entry.
 fn sealed(
     state: &AppState,
+    loaded: &Loaded,
     facts: &Facts,
-    records: &[StoredRecord],
     decision: &Decision,
     mut entry: Entry,
     issued_at: chrono::DateTime<chrono::Utc>,
     about: Option<Value>,
 ) -> Result<(Sealed, Entry), ApiError> {
-    let packet = packet::seal(state, facts, records, decision, issued_at, about)?;
+    let packet = packet::seal(state, loaded, facts, decision, issued_at, about)?;
     entry.packet_sha256 = Some(format!("sha256:{}", packet.sha));
     if let Value::Object(detail) = &mut entry.detail {
         detail.insert("disclosure_id".into(), json!(packet.disclosure));

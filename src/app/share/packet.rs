@@ -7,19 +7,21 @@ use std::collections::BTreeMap;
 
 use serde_json::{Value, json};
 
+use super::Child;
 use crate::db::ts;
 use crate::decision::{Decision, Facts};
 use crate::error::ApiError;
 use crate::state::AppState;
-use crate::store::facts::StoredRecord;
+use crate::store::facts::Loaded;
 use crate::store::packets::Sealed;
 use crate::vocab::{Section, View};
 
-/// Builds the packet of `decision` for `facts.recipient` and encrypts it to that agency.
+/// Builds the packet of `decision` about `loaded`'s records and child for `facts.recipient`
+/// (`loaded.facts`, or the forum's notification facts) and encrypts it to that agency.
 pub(super) fn seal(
     state: &AppState,
+    loaded: &Loaded,
     facts: &Facts,
-    records: &[StoredRecord],
     decision: &Decision,
     issued_at: chrono::DateTime<chrono::Utc>,
     notifies: Option<Value>,
@@ -28,8 +30,8 @@ pub(super) fn seal(
     let disclosure = crate::ids::new_id();
     let plain = packet(
         state,
+        loaded,
         facts,
-        records,
         decision,
         &disclosure,
         issued_at,
@@ -51,18 +53,26 @@ pub(super) fn seal(
     })
 }
 
-/// The packet's plaintext (API.md, Packets): only the content of the sections released from
+/// The packet's plaintext (API.md, Packets): the child it is about (`child`: name and date of
+/// birth, read with the decision's facts), and only the content of the sections released from
 /// each record (a record with none released is not even unsealed). `notifies` describes the
-/// disclosure a MAPPA notification is about.
+/// disclosure a MAPPA notification is about, or the duty a notice tells of; the agencies it
+/// names are named for people too (`lead_agency_name`, `to_agency_name`).
 fn packet(
     state: &AppState,
+    loaded: &Loaded,
     facts: &Facts,
-    records: &[StoredRecord],
     decision: &Decision,
     disclosure: &str,
     issued_at: chrono::DateTime<chrono::Utc>,
     notifies: Option<Value>,
 ) -> Result<Vec<u8>, ApiError> {
+    let records = &loaded.records;
+    let child = Child::unseal(
+        state,
+        facts.subject.date_of_birth,
+        loaded.display_name_enc.as_deref(),
+    )?;
     let mut per_record = Vec::with_capacity(records.len());
     for record in records {
         let released = decision
@@ -110,6 +120,7 @@ fn packet(
         "disclosure_id": disclosure,
         "record_id": record_id,
         "subject_id": facts.subject.id,
+        "child": child,
         "record_kind": record_kind,
         "from_agency": facts.requester.agency,
         "to_agency": facts.recipient.agency,
@@ -124,7 +135,19 @@ fn packet(
         "obligations": decision.obligations,
         "policy_version": decision.policy_version,
     });
-    if let Some(about) = notifies {
+    if let Some(mut about) = notifies {
+        if let Value::Object(told) = &mut about {
+            for key in ["lead_agency", "to_agency"] {
+                let name = told
+                    .get(key)
+                    .and_then(Value::as_str)
+                    .and_then(|id| state.agencies.get(id))
+                    .map(|a| a.name.clone());
+                if let Some(name) = name {
+                    told.insert(format!("{key}_name"), json!(name));
+                }
+            }
+        }
         body["notifies"] = about;
     }
     if per_record.len() > 1 {
