@@ -527,24 +527,11 @@ async function reportRefused(browser) {
 
 // --- cases, the start page and the IG officer's queue (issue 21) ---
 
-// no horizontal scroll at 320 px (WCAG 2.2 1.4.10), then back to the usual width
-async function reflows(page, name) {
-  const before = page.viewportSize();
-  await page.setViewportSize({ width: 320, height: 720 });
-  const width = await page.evaluate(() => document.documentElement.scrollWidth);
-  // what sticks out, to say so when it does
-  const wide = width <= 320 ? [] : await page.evaluate(() => [...document.querySelectorAll("body *")]
-    .filter((e) => e.getBoundingClientRect().right > 320 && !e.closest(".app-table-scroll"))
-    .slice(-5)
-    .map((e) => `${e.tagName.toLowerCase()}${e.id ? `#${e.id}` : ""}.${[...e.classList].join(".")} (${Math.round(e.getBoundingClientRect().right)} px)`));
-  await page.setViewportSize(before ?? { width: 1280, height: 720 });
-  check(width <= 320, `${name}: no horizontal scroll at 320 px (the page is ${width} px wide: ${wide.join(", ")})`);
-}
 
 // axe, the 320 px width and a screenshot of the page as it is
 async function looked(page, name) {
   await axe(page, name);
-  await reflows(page, name);
+  await noSidewaysScroll(page, name);
   await shot(page, name);
 }
 
@@ -716,7 +703,7 @@ async function reviewQueue(browser) {
   // the pages an IG officer reads, at 320 px too
   for (const p of ["/ui/audit", "/ui/policy", `/ui/audit?subject_id=${params.child}`]) {
     await page.goto(url(p));
-    await reflows(page, p);
+    await noSidewaysScroll(page, p);
   }
   await ctx.close();
 }
@@ -905,19 +892,11 @@ async function mappaChairDecides(browser) {
 
 // ---- records and sharing: deposit, the record's page, share with preview, the DSL's packet ----
 
-// no sideways scroll at 320 px (WCAG 2.2 1.4.10): the page is checked narrow, then put back
-async function fits320(page, name) {
-  const size = page.viewportSize();
-  await page.setViewportSize({ width: 320, height: 900 });
-  const width = await page.evaluate(() => document.documentElement.scrollWidth);
-  await page.setViewportSize(size);
-  check(width <= 320, `${name}: the page scrolls sideways at 320 px (${width} px wide)`);
-}
 
 // every check a page of this flow gets: axe, the 320 px width
 async function recordsLooked(page, name) {
   await axe(page, name);
-  await fits320(page, name);
+  await noSidewaysScroll(page, name);
 }
 
 // a refused form: its GOV.UK error summary names `field`, and the message is beside it
@@ -1100,14 +1079,6 @@ async function chairAndNotice(browser) {
 // ---- links that work (issue 21): a link from another site, the sign-in that returns to it,
 // signing in again, the console's 404 and error pages in the person's frame ----
 
-// no sideways scroll at 320 px (WCAG 2.2 1.4.10) on the page as it is
-async function fitsAt320(page, name) {
-  const size = page.viewportSize();
-  await page.setViewportSize({ width: 320, height: 640 });
-  const width = await page.evaluate(() => document.documentElement.scrollWidth);
-  check(width <= 320, `${name} scrolls sideways at 320 px: ${width} px wide`);
-  if (size) await page.setViewportSize(size);
-}
 
 // resolves whether or not `promise` does (for races whose loser must not fail the flow)
 const settled = (promise) => promise.then(() => true, () => false);
@@ -1157,13 +1128,13 @@ async function mailLink(browser) {
       check(await page.locator("form[action='/ui/signout']").count() === 1, `${p} keeps the sign-out`);
       check(r.headers()["content-security-policy"]?.startsWith("default-src 'none'"), `${p} carries the console's headers`);
       await axe(page, name);
-      await fitsAt320(page, name);
+      await noSidewaysScroll(page, name);
       if (name === "not-found") await shot(page, name);
     }
 
     // signing in again: a new session, the earlier one ended
     await page.goto(url("/ui/signin"));
-    await fitsAt320(page, "signin");
+    await noSidewaysScroll(page, "signin");
     await page.click("#signin-oidc");
     const home = (u) => u.origin === params.broker && u.pathname === "/ui/";
     await Promise.race([settled(page.waitForSelector("input[name=login]", { timeout: 15000 })), settled(page.waitForURL(home, { timeout: 15000 }))]);

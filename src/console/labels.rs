@@ -301,17 +301,6 @@ fn known_clock(name: &str) -> Option<&'static str> {
     })
 }
 
-/// A clock's status (`pending`, `met`, `late`, `overdue`).
-pub fn clock_status(status: &str) -> Cow<'static, str> {
-    match status {
-        "pending" => "Due".into(),
-        "met" => "Met on time".into(),
-        "late" => "Met late".into(),
-        "overdue" => "Overdue".into(),
-        other => humanise(other).into(),
-    }
-}
-
 /// A duty of `duties.csv`, as a person reads it.
 pub fn duty(name: &str) -> Cow<'static, str> {
     known_duty(name).map_or_else(|| humanise(name).into(), Cow::Borrowed)
@@ -471,6 +460,5 @@ mod tests {
         assert_eq!(humanise("case.event"), "Case event");
         assert_eq!(of::<Role>("janitor_in_chief"), "Janitor in chief");
         assert_eq!(of::<Role>("dsl"), "Designated safeguarding lead");
-        assert_eq!(clock_status("overdue"), "Overdue");
     }
 }
