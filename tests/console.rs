@@ -2169,3 +2169,136 @@ async fn the_chair_permits_an_agency_through_the_records_page_and_the_dsl_reads_
     );
     world.stop().await;
 }
+
+// ---- the whole journey through the forms (issue 21) ----
+
+/// A social worker registers a child, records the parent's consent, deposits a referral,
+/// previews and sends it to the school's DSL, all through the console's forms; the DSL gets the
+/// e-mail, follows its link from another site, signs in, lands on the packet, decrypts it (the
+/// child named) and acknowledges; the social worker's record shows it read and acknowledged.
+#[tokio::test]
+async fn a_referral_goes_from_a_social_workers_forms_to_a_dsl_who_follows_the_emails_link() {
+    let mail = smtp().await;
+    let smtp_url = format!("smtp://127.0.0.1:{}", mail.port);
+    let world = world_with(
+        "journey",
+        json!({
+            "sw.amara": {"agency": "csc", "roles": ["social_worker"]},
+            "dsl.jones": {"agency": "school-hillside", "roles": ["dsl"]},
+        }),
+        |toml, port| {
+            let toml = toml.replacen(
+                "[console]\n",
+                &format!("[console]\npublic_url = \"https://localhost:{port}\"\n"),
+                1,
+            );
+            with_mail(&toml, &smtp_url, 200)
+        },
+    )
+    .await;
+    let born = flows::born_years_ago(11)
+        .parse::<chrono::NaiveDate>()
+        .expect("a date");
+    let before = head_seq(&world.server).await;
+    let sections = json!({"summary": REFERRAL_SUMMARY, "risk_management": REFERRAL_RISK,
+                          "allegation_details": REFERRAL_ALLEGATION});
+    let shared = world
+        .browse(
+            "journey-share",
+            json!({
+                "agency": "csc", "login": "sw.amara",
+                "recipient": {"agency": "school-hillside"},
+                "child_name": "Robin Ashdown",
+                "born": {"day": born.format("%-d").to_string(),
+                         "month": born.format("%-m").to_string(),
+                         "year": born.format("%Y").to_string()},
+                "sections": sections,
+                "released": ["summary", "risk_management"],
+            }),
+        )
+        .await;
+    let disclosure = shared["disclosure"].as_str().expect("the disclosure sent");
+    let record = shared["record"].as_str().expect("the record deposited");
+
+    // each form was one action of the API, audited as the social worker's, in order
+    let entries = world.entries_after(before).await;
+    let done: Vec<String> = actions_of(&entries, "sw.amara")
+        .into_iter()
+        .filter(|a| {
+            !a.starts_with("console.")
+                && !a.starts_with("mail.")
+                && !a.ends_with(".read")
+                && a != "subject.list"
+        })
+        .collect();
+    assert_eq!(
+        done,
+        [
+            "subject.register",
+            "consent.record",
+            "record.deposit",
+            "decision.check",
+            "disclosure"
+        ],
+        "{entries:?}"
+    );
+
+    // the e-mail: names the sender, links to the packet, carries nothing of the child
+    let message = mail.message().await;
+    let link = format!(
+        "https://localhost:{}/ui/inbox/{disclosure}",
+        world.server.addr.port()
+    );
+    let body = message["body"].as_str().expect("a body");
+    assert!(body.lines().any(|l| l.trim() == link), "{body}");
+    assert!(body.contains("Northshire Children's Social Care"), "{body}");
+    let raw = message["raw"].as_str().expect("the raw message");
+    for never in [
+        REFERRAL_SUMMARY,
+        REFERRAL_RISK,
+        "Robin",
+        "Ashdown",
+        "safeguarding",
+    ] {
+        assert!(!raw.contains(never), "the e-mail carries no {never:.20}");
+    }
+
+    let result = world
+        .browse(
+            "journey-dsl",
+            json!({
+                "agency": "school-hillside", "login": "dsl.jones", "link": link,
+                "child_name": "Robin Ashdown", "born_words": broker_date(born),
+                "sections": sections, "released": ["summary", "risk_management"],
+            }),
+        )
+        .await;
+    assert!(result["axe"]["journey-packet"].is_object(), "{result}");
+
+    // the sender sees it read and acknowledged, as the API tells the record's owner
+    let sw = world.server.token("csc", "sw.amara", &[Role::SocialWorker]);
+    let seen = world
+        .server
+        .client("csc")
+        .get(&format!("/v1/records/{record}/disclosures"), &sw)
+        .await
+        .expect("the record's disclosures")
+        .json();
+    let receipt = seen["decisions"]
+        .as_array()
+        .expect("decisions")
+        .iter()
+        .find(|d| d["action"] == "disclosure" && d["detail"]["disclosure_id"] == disclosure)
+        .cloned()
+        .unwrap_or_else(|| panic!("the disclosure is listed: {seen}"));
+    assert!(
+        receipt["first_read_at"].is_string() && receipt["acknowledged_at"].is_string(),
+        "read and acknowledged: {receipt}"
+    );
+    world.stop().await;
+}
+
+/// A date as the console writes it: "1 June 2015".
+fn broker_date(date: chrono::NaiveDate) -> String {
+    date.format("%-d %B %Y").to_string()
+}

@@ -1178,6 +1178,115 @@ async function mailLink(browser) {
   }
 }
 
+// ---- the whole journey (issue 21): a social worker registers a child, records the parent's
+// consent, deposits a referral, previews and sends it to the school's DSL, all through the
+// forms; then (after the Rust side has read the e-mail) the DSL follows the e-mail's link from
+// another site, signs in, lands on the packet, decrypts it (the child named) and acknowledges ----
+
+async function journeyShare(browser) {
+  const ctx = await context(browser, params.agency);
+  const page = await ctx.newPage();
+  await signIn(page, params.login);
+  await page.click("#nav-children");
+  await page.waitForURL((u) => u.pathname === "/ui/children");
+  await page.click("#register-child");
+  await page.waitForURL((u) => u.pathname === "/ui/children/new");
+  await page.fill("#display_name", params.child_name);
+  await fillDate(page, "date_of_birth", params.born);
+  await page.selectOption("#school_agency", params.recipient.agency);
+  let r = await submit(page, "#register");
+  check(r.status() === 200, `the child registered: ${r.status()}`);
+  const child = new URL(page.url()).pathname.split("/").pop();
+  result.child = child;
+  check((await text(page, "#child-name")) === params.child_name, "the child's page names the child");
+  await childPage(page, "journey-child");
+
+  await page.click("#consent-details summary");
+  await page.check("#given_by-parent");
+  await page.check("#purposes-safeguarding");
+  await page.check("#recipient_kinds-school");
+  r = await submit(page, "#record-consent");
+  check(r.status() === 200, `the parent's consent recorded: ${r.status()}`);
+  check(await page.locator("#consents tbody tr").count() === 1, "the consent is listed");
+
+  await page.click("#deposit-link");
+  await page.waitForURL((u) => u.pathname === "/ui/records/new");
+  check((await text(page, "#record-child")).includes(params.child_name), "the deposit form names the child");
+  await page.selectOption("select[name=kind]", "referral");
+  await page.check("input[name=subject_role][value=harmful_behaviour]");
+  for (const [name, content] of Object.entries(params.sections)) {
+    await page.fill(`textarea[name="sections[${name}]"]`, content);
+  }
+  await page.click("#deposit");
+  await page.waitForURL((u) => /^\/ui\/records\/[0-9a-f-]{36}$/.test(u.pathname), { timeout: 15000 });
+  result.record = new URL(page.url()).pathname.split("/").pop();
+  await recordsLooked(page, "journey-record");
+
+  await page.click("#share-record");
+  await page.waitForURL(url(`/ui/records/${result.record}/share`));
+  await page.selectOption("select[name=recipient_agency]", params.recipient.agency);
+  await page.selectOption("select[name=recipient_role]", "dsl");
+  await page.selectOption("select[name=purpose]", "safeguarding");
+  await page.check("input[name=basis][value=consent]");
+  await page.click("button[name=action][value=preview]");
+  await page.waitForSelector("#share-preview");
+  const released = await page.locator("#preview-released [data-section]").evaluateAll((ls) => ls.map((l) => l.dataset.section));
+  check(JSON.stringify(released.sort()) === JSON.stringify([...params.released].sort()), `the preview releases ${released}`);
+  await recordsLooked(page, "journey-preview");
+  await shot(page, "journey-preview");
+  await page.click("button[name=action][value=send]");
+  await page.waitForSelector("#share-sent");
+  result.disclosure = await page.locator("#share-sent").getAttribute("data-disclosure");
+  await recordsLooked(page, "journey-sent");
+  await ctx.close();
+}
+
+async function journeyDsl(browser) {
+  const http = await import("node:http");
+  // the e-mail's link, on a page of another origin (another site), as in a web mail
+  const mail = http.createServer((req, res) => {
+    res.writeHead(200, { "content-type": "text/html; charset=utf-8" });
+    res.end(`<!DOCTYPE html><html lang="en"><head><title>Mail</title></head><body><main><p><a id="mail-link" href="${params.link}">Open the packet</a></p></main></body></html>`);
+  });
+  await new Promise((done) => mail.listen(0, "127.0.0.1", done));
+  try {
+    const ctx = await context(browser, params.agency);
+    const page = await ctx.newPage();
+    await page.goto(`http://127.0.0.1:${mail.address().port}/`);
+    const navigation = page.waitForRequest((r) => r.url() === params.link && r.isNavigationRequest());
+    await page.click("#mail-link");
+    const headers = await (await navigation).allHeaders();
+    check(headers["sec-fetch-site"] === "cross-site", `the link is followed as a cross-site navigation: ${headers["sec-fetch-site"]}`);
+    await page.waitForURL((u) => u.origin === params.broker && u.pathname === "/ui/signin", { timeout: 15000 });
+    await page.click("#signin-oidc");
+    await page.waitForURL((u) => u.origin === params.idp, { timeout: 15000 });
+    await page.fill("input[name=login]", params.login);
+    const password = page.locator("input[name=password]");
+    if (await password.count()) await password.fill("any");
+    await page.click("button[type=submit]");
+    await page.waitForSelector("#packet-status", { timeout: 15000 });
+    check(page.url() === params.link, `after signing in the DSL lands on the packet: ${page.url()}`);
+    check((await text(page, "#packet-child-facts")).includes(params.child_name), "the packet page names the child");
+    await page.setInputFiles("#identity", params.agencies[params.agency].identity);
+    await page.click("#decrypt");
+    await page.waitForSelector("#packet-child", { timeout: 10000 });
+    const about = await text(page, "#packet-child");
+    check(about === `About ${params.child_name}, born ${params.born_words}`, `the decrypted packet names the child: ${about}`);
+    for (const name of params.released) {
+      check((await text(page, `[data-section=${name}] .app-section__text`)) === params.sections[name], `section ${name} decrypted`);
+    }
+    await noSidewaysScroll(page, "journey-packet");
+    await axe(page, "journey-packet");
+    await shot(page, "journey-packet");
+    await page.click("#acknowledge");
+    await page.waitForSelector("#acknowledged");
+    await axe(page, "journey-acknowledged");
+    await ctx.close();
+  } finally {
+    mail.close();
+  }
+}
+
 const scenarios = { cases: casePages, "cases-ig": casePages, "report-refused": reportRefused, "ig-scoped": igScoped, owner, "owner-duties": ownerDuties, "case-record-duties": caseRecordDuties, refused: refusedSignIn, dsl, teacher, ig, tampered, "dev-sign-in": devSignIn, expired,
   "case-work": caseWork,
   "review-queue": reviewQueue,
@@ -1188,6 +1297,8 @@ const scenarios = { cases: casePages, "cases-ig": casePages, "report-refused": r
   "child-mappa-chair": mappaChairDecides,
   "records-share": recordsShare,
   "chair-notice": chairAndNotice,
+  "journey-share": journeyShare,
+  "journey-dsl": journeyDsl,
 };
 
 const browser = await chromium.launch({

@@ -378,6 +378,15 @@ pub fn decision(code: &str) -> Cow<'static, str> {
     }
 }
 
+/// A child as a page names it: "Sam Rivers, born 1 June 2015".
+pub fn child(child: &crate::app::records::Child) -> String {
+    let born = super::time::uk_date(&child.date_of_birth);
+    match &child.display_name {
+        Some(name) => format!("{name}, born {born}"),
+        None => format!("A child born {born} (no name was given)"),
+    }
+}
+
 /// A code the table does not know, in words: `first_review` → "First review",
 /// `case.event` → "Case event".
 pub fn humanise(code: &str) -> String {

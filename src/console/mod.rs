@@ -249,7 +249,8 @@ struct SignIn {
     has_oidc: bool,
     dev_sign_in: bool,
     pre_csrf: String,
-    roles: Vec<&'static str>,
+    /// (code, label) of each role the agency's kind may hold.
+    roles: Vec<(&'static str, &'static str)>,
     /// The page to return to once signed in (a checked local path), as a form value.
     next: String,
     /// The same, encoded for the identity provider's sign-in link.
@@ -306,7 +307,7 @@ async fn signin_page(
             roles: Role::ALL
                 .iter()
                 .filter(|r| r.valid_for(kind))
-                .map(|r| r.as_str())
+                .map(|r| (r.as_str(), labels::Label::label(*r)))
                 .collect(),
             next_query: next.encoded(),
             next: next.as_str().to_owned(),

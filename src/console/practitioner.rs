@@ -47,7 +47,7 @@ fn line(state: &AppState, item: InboxItem) -> Line {
             .get(&item.from_agency)
             .map_or_else(|| item.from_agency.clone(), |a| a.name.clone()),
         disclosure_id: item.disclosure_id,
-        child: super::records::child_line(&item.child),
+        child: super::labels::child(&item.child),
         issued_at: super::time::uk(&item.issued_at),
         record_kind: match item.record_kind.as_str() {
             crate::store::NO_RECORD_KIND => "Notice about a case".to_owned(),
@@ -293,7 +293,7 @@ pub(super) async fn record_page(
         .map(|a| Choice::new(a.id.clone(), a.name.clone()))
         .collect();
     agencies.sort_by(|a, b| a.label.cmp(&b.label));
-    let child = super::records::child_line(&v.child);
+    let child = super::labels::child(&v.child);
     Ok(page(
         status,
         &Record {

@@ -18,22 +18,13 @@ use super::session::{Session, check_csrf};
 use super::view::{Frame, PageResult, page, refused};
 use super::{Posted, fields};
 use crate::app::disclosures::{self, Decided, Disclosure, DisclosureRequest, Refusal};
-use crate::app::records::{self, Child, Deposit, NewChairPermission, NewRecord};
+use crate::app::records::{self, Deposit, NewChairPermission, NewRecord};
 use crate::decision::Decision;
 use crate::error::ApiError;
 use crate::ids::{RecordId, SubjectId};
 use crate::routes::extract::{Path, path_id};
 use crate::state::AppState;
 use crate::vocab::{Basis, Purpose, ReasonCode, RecordKind, Role, Section, SubjectRole};
-
-/// A child as a page names it: "Sam Rivers, born 1 June 2015".
-pub fn child_line(child: &Child) -> String {
-    let born = super::time::uk_date(&child.date_of_birth);
-    match &child.display_name {
-        Some(name) => format!("{name}, born {born}"),
-        None => format!("A child born {born} (no name was given)"),
-    }
-}
 
 /// The configured agencies by name, for a select.
 fn agencies(state: &AppState) -> Vec<Choice> {
@@ -114,7 +105,7 @@ async fn whom(
 ) -> Result<String, ApiError> {
     Ok(
         match records::child_known_to(state, &session.principal, subject).await? {
-            Some(child) => child_line(&child),
+            Some(child) => super::labels::child(&child),
             None => "A child your agency has not yet recorded anything about".to_owned(),
         },
     )
@@ -387,7 +378,7 @@ async fn share_page(
     let held = records::disclosures_of(state, &session.principal, record)
         .await
         .map_err(refused)?;
-    let child = child_line(&held.child);
+    let child = super::labels::child(&held.child);
     Ok(page(
         status,
         &SharePage {

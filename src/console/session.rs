@@ -513,7 +513,12 @@ impl super::view::Frame {
             who: Some(super::view::Who {
                 sub: p.sub.clone(),
                 agency: session.agency_name.clone(),
-                roles: p.roles_text().join(", "),
+                roles: p
+                    .roles
+                    .iter()
+                    .map(|r| super::labels::Label::label(*r))
+                    .collect::<Vec<_>>()
+                    .join(", "),
                 csrf: session.csrf.clone(),
                 nav: session.nav,
             }),
