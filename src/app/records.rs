@@ -198,31 +198,3 @@ async fn receipt(state: &AppState, disclosure: &str) -> Result<Receipt, ApiError
             .unwrap_or_default()
     }))
 }
-
-/// The child a deposit form names at its top: `Some` to an agency that registered the child or
-/// already holds a record about it (it has the child's name already), `None` to anyone else
-/// (who still may deposit, as the API lets them, but is not told the name); an unknown child
-/// is 422 naming `subject_id`, as the deposit answers.
-pub async fn child_known_to(
-    state: &AppState,
-    principal: &Principal,
-    subject: &SubjectId,
-) -> Result<Option<Child>, ApiError> {
-    let row: Option<(String, Option<Vec<u8>>, i64)> = with_db!(&state.db, pool => {
-        sqlx::query_as(
-            "SELECT s.date_of_birth, s.display_name_enc, \
-             CAST(CASE WHEN s.registered_by = $2 OR EXISTS (SELECT 1 FROM records r \
-               WHERE r.subject_id = s.id AND r.owner_agency = $2) THEN 1 ELSE 0 END AS BIGINT) \
-             FROM subjects s WHERE s.id = $1")
-            .bind(subject)
-            .bind(&*principal.agency)
-            .fetch_optional(pool)
-            .await?
-    });
-    let (born, name, knows) =
-        row.ok_or_else(|| ApiError::invalid_field("subject_id", format!("no subject {subject}")))?;
-    if knows != 1 {
-        return Ok(None);
-    }
-    Child::of_row(state, &born, name.as_deref()).map(Some)
-}

@@ -18,7 +18,7 @@ use super::session::{Session, check_csrf};
 use super::view::{Frame, PageResult, page, refused};
 use super::{Posted, fields};
 use crate::app::disclosures::{self, Decided, Disclosure, DisclosureRequest, Refusal};
-use crate::app::records::{self, Deposit, NewChairPermission, NewRecord};
+use crate::app::records::{self, Child, Deposit, NewChairPermission, NewRecord};
 use crate::decision::Decision;
 use crate::error::ApiError;
 use crate::ids::{RecordId, SubjectId};
@@ -95,20 +95,24 @@ pub struct ForChild {
     subject_id: Option<String>,
 }
 
-/// The child a deposit is about, as the form names it at its top: by name to an agency that
-/// registered the child or holds a record about it (`app::records::child_known_to`); an
-/// unknown child is the deposit's own refusal.
+/// The child the deposit is about, named for those the policy lets read the child
+/// (`read_subject`, through `app::child::view`, audited `subject.read` as the API's read);
+/// anyone else may still deposit, as the API lets them, but is not told the name.
 async fn whom(
     state: &AppState,
     session: &Session,
     subject: &SubjectId,
 ) -> Result<String, ApiError> {
-    Ok(
-        match records::child_known_to(state, &session.principal, subject).await? {
-            Some(child) => super::labels::child(&child),
-            None => "A child your agency has not yet recorded anything about".to_owned(),
-        },
-    )
+    match crate::app::child::view(state, &session.principal, subject.clone()).await {
+        Ok(child) => Ok(super::labels::child(&Child {
+            display_name: child.display_name,
+            date_of_birth: child.date_of_birth,
+        })),
+        Err(e) if e.status == axum::http::StatusCode::NOT_FOUND => {
+            Ok("A child your agency has not yet recorded anything about".to_owned())
+        }
+        Err(e) => Err(e),
+    }
 }
 
 /// `GET /ui/records/new?subject_id=`: the deposit form, the child named at the top.
