@@ -36,11 +36,12 @@ fn shown_opt(t: Option<DateTime<Utc>>) -> String {
 
 /// A child as the pages name it: (name, date of birth in words).
 pub(super) fn child_named(c: &ChildNamed) -> (String, String) {
-    let name = c
-        .display_name
-        .clone()
-        .filter(|n| !n.trim().is_empty())
-        .unwrap_or_else(|| "A child with no name recorded".to_owned());
+    let name = match (&c.display_name, c.date_of_birth) {
+        (Some(n), _) if !n.trim().is_empty() => n.clone(),
+        // not a child the caller may read (app::child::view): named by nothing
+        (_, None) => "A child your agency has not yet recorded anything about".to_owned(),
+        _ => "A child with no name recorded".to_owned(),
+    };
     let born = c.date_of_birth.as_ref().map(uk_date).unwrap_or_default();
     (name, born)
 }

@@ -44,22 +44,19 @@ async fn named(state: &AppState, ids: &[&str]) -> Result<BTreeMap<String, ChildN
                 .transpose()?
         });
         let (born, sealed) = row.unwrap_or_default();
-        let display_name = sealed
-            .as_deref()
-            .map(|b| {
-                state
-                    .at_rest
-                    .decrypt(b)
-                    .map(|p| String::from_utf8_lossy(&p).into_owned())
-                    .map_err(ApiError::internal)
-            })
-            .transpose()?;
+        let (display_name, date_of_birth) = match born.parse::<NaiveDate>() {
+            Ok(born) => {
+                let child = crate::app::share::Child::unseal(state, born, sealed.as_deref())?;
+                (child.display_name, Some(child.date_of_birth))
+            }
+            Err(_) => (None, None),
+        };
         out.insert(
             (*id).to_owned(),
             ChildNamed {
                 subject_id: (*id).to_owned(),
                 display_name,
-                date_of_birth: born.parse().ok(),
+                date_of_birth,
             },
         );
     }
@@ -92,17 +89,27 @@ impl CaseList {
 }
 
 /// The child a case would be opened for, named on the form that opens it: only to those the
-/// policy lets open a case (`open_case`); an unknown child is 404.
+/// policy lets open a case (`open_case`), and named only as the policy lets them read the child
+/// (`read_subject`, through `app::child::view`, audited as the API's read); to anyone else the
+/// child is named by nothing, as the API would tell them nothing of it.
 pub async fn to_open(
     state: &AppState,
     principal: &Principal,
     subject: &SubjectId,
 ) -> Result<ChildNamed, ApiError> {
     require(state, principal, Action::OpenCase)?;
-    let id: &str = subject;
-    named(state, &[id])
-        .await?
-        .remove(id)
-        .filter(|c| c.date_of_birth.is_some())
-        .ok_or_else(|| ApiError::not_found(format!("no child {subject}")))
+    let unnamed = ChildNamed {
+        subject_id: subject.to_string(),
+        display_name: None,
+        date_of_birth: None,
+    };
+    match crate::app::child::view(state, principal, subject.clone()).await {
+        Ok(child) => Ok(ChildNamed {
+            display_name: child.display_name,
+            date_of_birth: Some(child.date_of_birth),
+            ..unnamed
+        }),
+        Err(e) if e.status == axum::http::StatusCode::NOT_FOUND => Ok(unnamed),
+        Err(e) => Err(e),
+    }
 }
