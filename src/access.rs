@@ -26,16 +26,20 @@ pub enum Relation {
     /// The caller's agency registered the child, or holds something about it: a record, a
     /// consent, a competence assessment, its MAPPA status or a MAPPA decision it recorded.
     KnowsChild,
+    /// The caller's agency serves the child's home area or the area it lives in (PROCESS.md,
+    /// Places; with no areas configured every agency serves the one area).
+    ChildsArea,
 }
 
 impl Relation {
-    const ALL: [Relation; 6] = [
+    const ALL: [Relation; 7] = [
         Relation::None,
         Relation::ChildsSchool,
         Relation::Chair,
         Relation::Owner,
         Relation::LeadAgency,
         Relation::KnowsChild,
+        Relation::ChildsArea,
     ];
 
     fn as_str(self) -> &'static str {
@@ -46,6 +50,7 @@ impl Relation {
             Relation::Owner => "owner",
             Relation::LeadAgency => "lead_agency",
             Relation::KnowsChild => "knows_child",
+            Relation::ChildsArea => "childs_area",
         }
     }
 
@@ -74,6 +79,11 @@ impl Relation {
                 "not_known_to_agency",
                 "only an agency that registered the child or holds something about it may do \
                  this (policies/actions.csv)",
+            ),
+            Relation::ChildsArea => ApiError::forbidden(
+                "not_childs_area",
+                "only an agency serving the child's home area or the area it lives in may do \
+                 this (policies/actions.csv, PROCESS.md Places)",
             ),
         }
     }

@@ -247,6 +247,7 @@ vocabulary!(ReasonCode, "reason code" {
     NotRecordOwner => "not_record_owner",
     RequesterRoleNotPermitted => "requester_role_not_permitted",
     RoleCannotDeposit => "role_cannot_deposit",
+    RecipientOutsideChildArea => "recipient_outside_child_area",
 });
 
 impl Default for SubjectRole {
@@ -312,6 +313,7 @@ vocabulary! {
         ReadAllCases => "read_all_cases",
         ReadTimeliness => "read_timeliness",
         ReadSubject => "read_subject",
+        RecordResidence => "record_residence",
     }
 }
 

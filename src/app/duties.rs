@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 use super::share::{self, entry_for};
 use crate::cases::store::{self, Case, Duty as DutyRow};
 use crate::db::{now, ts};
-use crate::decision::duties::{Known, Planned, Trigger, World, plan};
+use crate::decision::duties::{CaseLead, Known, Planned, Trigger, World, plan};
 use crate::decision::{Recipient, RequestFacts, decide};
 use crate::error::ApiError;
 use crate::identity::Principal;
@@ -51,7 +51,7 @@ async fn world(
     state: &AppState,
     principal: &Principal,
     tx: &mut WriteTx,
-    subject: &str,
+    on: &ListedOn<'_>,
     record: Option<&str>,
 ) -> Result<World, ApiError> {
     let subject_role: Option<String> = match record {
@@ -62,16 +62,16 @@ async fn world(
             .await?),
         None => None,
     };
-    let school: Option<String> = on_tx!(tx, c => sqlx::query_scalar(
-        "SELECT school_agency FROM subjects WHERE id = $1")
-        .bind(subject)
+    let child: Option<(Option<String>, Option<String>, Option<String>)> = on_tx!(tx, c => sqlx::query_as(
+        "SELECT school_agency, local_authority, residence_area FROM subjects WHERE id = $1")
+        .bind(on.subject())
         .fetch_optional(&mut **c)
-        .await?)
-    .flatten();
+        .await?);
+    let (school, home_area, current_area) = child.unwrap_or_default();
     let previous: Vec<(String, Option<String>)> = on_tx!(tx, c => sqlx::query_as(
         "SELECT to_agency, MIN(to_role) FROM packets WHERE subject_id = $1 \
          GROUP BY to_agency ORDER BY to_agency")
-        .bind(subject)
+        .bind(on.subject())
         .fetch_all(&mut **c)
         .await?);
     let mut agencies: Vec<Known> = state
@@ -80,6 +80,7 @@ async fn world(
         .map(|a| Known {
             agency: a.id.clone(),
             kind: a.kind,
+            areas: a.areas.clone(),
         })
         .collect();
     agencies.sort_by(|a, b| a.agency.cmp(&b.agency));
@@ -95,6 +96,12 @@ async fn world(
             .map(|r| crate::store::term(&r))
             .transpose()
             .map_err(ApiError::internal)?,
+        home_area,
+        current_area,
+        case_lead: on.case().map(|c| CaseLead {
+            agency: c.lead_agency.clone(),
+            sub: c.lead_sub.clone(),
+        }),
     })
 }
 
@@ -112,7 +119,7 @@ pub async fn carry_out(
     if !duties.iter().any(|d| d.trigger == trigger) {
         return Ok(Vec::new());
     }
-    let world = world(state, principal, tx, on.subject(), record).await?;
+    let world = world(state, principal, tx, &on, record).await?;
     let mut seq = match &on {
         ListedOn::Case(case) => store::next_duty_seq(tx, &case.id).await?,
         ListedOn::Record { .. } => 1,
@@ -124,6 +131,7 @@ pub async fn carry_out(
         agency,
         kind,
         role,
+        sub,
     } in plan(duties, trigger, &world)
     {
         let row = duties
@@ -144,7 +152,8 @@ pub async fn carry_out(
                 agency: agency.clone(),
                 agency_kind: kind,
                 role,
-                sub: None,
+                sub,
+                areas: state.agencies.get(&agency).and_then(|a| a.areas.clone()),
             },
             request: RequestFacts {
                 purpose: row.purpose,

@@ -84,6 +84,7 @@ pub async fn register(
     if let Some(school) = &body.school_agency {
         school_agency(state, school)?;
     }
+    let home_area = super::places::home_area(state, principal, body.local_authority.as_deref())?;
     let name = match body
         .display_name
         .as_deref()
@@ -109,7 +110,7 @@ pub async fn register(
         .bind(&subject)
         .bind(body.date_of_birth.to_string())
         .bind(&body.school_agency)
-        .bind(&body.local_authority)
+        .bind(&home_area)
         .bind(&name)
         .bind(&*principal.agency)
         .bind(ts(now()))
@@ -123,6 +124,7 @@ pub async fn register(
                 .subject(&subject)
                 .detail(json!({
                     "school_agency": body.school_agency,
+                    "home_area": home_area.as_ref().filter(|_| !super::places::areas(state).is_empty()),
                 })),
         )
         .await?;

@@ -190,6 +190,7 @@ labels!(ReasonCode {
     NotRecordOwner => "The record is not your agency's",
     RequesterRoleNotPermitted => "Your role may not share records",
     RoleCannotDeposit => "Your role may not deposit this kind of record",
+    RecipientOutsideChildArea => "That agency does not serve the child's area: only an emergency or statutory basis allows it",
 });
 
 /// Every term of `T` with its label, in the contract's order: the choices of a form.

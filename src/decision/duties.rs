@@ -87,8 +87,21 @@ pub enum Recipients {
     ChildsSchool,
     /// Every agency that has received a disclosure about the child.
     PreviousRecipients,
-    /// Every configured agency of this kind.
-    Kind(AgencyKind),
+    /// The agencies of this kind serving the child's areas (RULES 10.1, PROCESS.md P1).
+    Kind(AgencyKind, Within),
+    /// The lead worker of the child's open case (PROCESS.md P2), addressed to its `lead_sub`.
+    CaseLead,
+}
+
+/// Which of the child's areas a `kind:` recipient must serve.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Within {
+    /// `kind:<k>`: the child's home area or the area it lives in.
+    EitherArea,
+    /// `kind:<k>@home`: the home area (the authority responsible for the child).
+    Home,
+    /// `kind:<k>@current`: the area the child lives in (its home area unless it lives elsewhere).
+    Current,
 }
 
 impl Recipients {
@@ -96,10 +109,25 @@ impl Recipients {
         match text {
             "childs_school" => Ok(Recipients::ChildsSchool),
             "previous_recipients" => Ok(Recipients::PreviousRecipients),
+            "case_lead" => Ok(Recipients::CaseLead),
             _ => match text.strip_prefix("kind:") {
-                Some(k) => k.parse().map(Recipients::Kind).map_err(|e| e.to_string()),
+                Some(k) => {
+                    let (k, within) = match k.split_once('@') {
+                        None => (k, Within::EitherArea),
+                        Some((k, "home")) => (k, Within::Home),
+                        Some((k, "current")) => (k, Within::Current),
+                        Some((_, other)) => {
+                            return Err(format!(
+                                "unknown area \"@{other}\" in \"{text}\" (expected kind:<agency kind>, kind:<agency kind>@home or kind:<agency kind>@current)"
+                            ));
+                        }
+                    };
+                    k.parse()
+                        .map(|k| Recipients::Kind(k, within))
+                        .map_err(|e: crate::vocab::UnknownTerm| e.to_string())
+                }
                 None => Err(format!(
-                    "unknown recipients \"{text}\" (expected childs_school, previous_recipients or kind:<agency kind>)"
+                    "unknown recipients \"{text}\" (expected childs_school, previous_recipients, case_lead or kind:<agency kind>[@home|@current])"
                 )),
             },
         }
@@ -113,7 +141,10 @@ pub struct Duty {
     pub trigger: Trigger,
     /// A record trigger limited to records about a child in this role (`record:<kind>:<role>`).
     pub subject_role: Option<SubjectRole>,
-    pub recipients: Recipients,
+    /// Who is told: the first of these alternatives that names anyone
+    /// (`case_lead|kind:children_social_care@current`: the lead worker of the open case, or with
+    /// none, the front door of the area the child lives in).
+    pub recipients: Vec<Recipients>,
     /// The role the notification is addressed to (`-`: the agency as a whole, or for
     /// previous recipients the role they received as).
     pub role: Option<Role>,
@@ -158,7 +189,11 @@ impl Duty {
                 duty: duty.to_owned(),
                 trigger,
                 subject_role,
-                recipients: Recipients::parse(recipients).map_err(at)?,
+                recipients: recipients
+                    .split('|')
+                    .map(|r| Recipients::parse(r.trim()))
+                    .collect::<Result<_, _>>()
+                    .map_err(at)?,
                 role: match role {
                     "-" => None,
                     r => Some(
@@ -185,11 +220,32 @@ impl Duty {
 pub struct Known {
     pub agency: String,
     pub kind: AgencyKind,
+    /// The areas it serves; absent: every area.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub areas: Option<Vec<String>>,
+}
+
+impl Known {
+    fn serves(&self, area: Option<&str>) -> bool {
+        match &self.areas {
+            None => true,
+            Some(served) => area.is_some_and(|a| served.iter().any(|s| s == a)),
+        }
+    }
+}
+
+/// The lead of the child's open case: its agency and lead worker.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CaseLead {
+    pub agency: String,
+    pub sub: String,
 }
 
 /// What the broker knows when a duty falls due: the child's recorded school, the agencies
 /// (and roles) that have received a disclosure about the child, every configured agency,
-/// and the agency acting (never told of its own step).
+/// the child's areas, the lead of its open case, and the agency acting (never told of its
+/// own step).
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct World {
@@ -202,6 +258,33 @@ pub struct World {
     /// For a record trigger: the role the record gives the child.
     #[serde(default)]
     pub subject_role: Option<SubjectRole>,
+    /// The child's home area (PROCESS.md, Places); with areas configured, an agency limited to
+    /// areas is told only about a child of an area it serves.
+    #[serde(default)]
+    pub home_area: Option<String>,
+    /// The area the child lives in when it is not the home area.
+    #[serde(default)]
+    pub current_area: Option<String>,
+    /// The lead of the child's open case, if one is open.
+    #[serde(default)]
+    pub case_lead: Option<CaseLead>,
+}
+
+impl World {
+    /// The area the child lives in: its residence, else its home area.
+    fn current(&self) -> Option<&str> {
+        self.current_area.as_deref().or(self.home_area.as_deref())
+    }
+
+    fn serves(&self, agency: &Known, within: Within) -> bool {
+        match within {
+            Within::Home => agency.serves(self.home_area.as_deref()),
+            Within::Current => agency.serves(self.current()),
+            Within::EitherArea => {
+                agency.serves(self.home_area.as_deref()) || agency.serves(self.current())
+            }
+        }
+    }
 }
 
 /// One notification to send: the duty and its addressee.
@@ -213,6 +296,40 @@ pub struct Planned {
     pub kind: AgencyKind,
     #[serde(default)]
     pub role: Option<Role>,
+    /// The person addressed (the case's lead worker, for `case_lead`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sub: Option<String>,
+}
+
+/// Whom one alternative of a duty's recipients names: agency, role, person.
+fn addressees(
+    recipients: Recipients,
+    role: Option<Role>,
+    world: &World,
+) -> Vec<(String, Option<Role>, Option<String>)> {
+    match recipients {
+        Recipients::ChildsSchool => world
+            .school
+            .iter()
+            .map(|s| (s.clone(), role, None))
+            .collect(),
+        Recipients::PreviousRecipients => world
+            .previous_recipients
+            .iter()
+            .map(|(a, r)| (a.clone(), role.or(*r), None))
+            .collect(),
+        Recipients::Kind(k, within) => world
+            .agencies
+            .iter()
+            .filter(|a| a.kind == k && world.serves(a, within))
+            .map(|a| (a.agency.clone(), role, None))
+            .collect(),
+        Recipients::CaseLead => world
+            .case_lead
+            .iter()
+            .map(|l| (l.agency.clone(), role, Some(l.sub.clone())))
+            .collect(),
+    }
 }
 
 /// The notifications `trigger` obliges, in file order, each agency told once (by the first
@@ -232,21 +349,13 @@ pub fn plan(duties: &[Duty], trigger: Trigger, world: &World) -> Vec<Planned> {
                 .is_none_or(|role| world.subject_role == Some(role))
     };
     for d in duties.iter().filter(applies) {
-        let addressees: Vec<(String, Option<Role>)> = match d.recipients {
-            Recipients::ChildsSchool => world.school.iter().map(|s| (s.clone(), d.role)).collect(),
-            Recipients::PreviousRecipients => world
-                .previous_recipients
-                .iter()
-                .map(|(a, r)| (a.clone(), d.role.or(*r)))
-                .collect(),
-            Recipients::Kind(k) => world
-                .agencies
-                .iter()
-                .filter(|a| a.kind == k)
-                .map(|a| (a.agency.clone(), d.role))
-                .collect(),
-        };
-        for (agency, role) in addressees {
+        let addressees = d
+            .recipients
+            .iter()
+            .map(|r| addressees(*r, d.role, world))
+            .find(|named| !named.is_empty())
+            .unwrap_or_default();
+        for (agency, role, sub) in addressees {
             let Some(kind) = kind_of(&agency) else {
                 continue; // an agency no longer configured cannot be told
             };
@@ -258,6 +367,7 @@ pub fn plan(duties: &[Duty], trigger: Trigger, world: &World) -> Vec<Planned> {
                 agency,
                 kind,
                 role,
+                sub,
             });
         }
     }
@@ -309,14 +419,17 @@ mod tests {
                 Known {
                     agency: "csc".into(),
                     kind: AgencyKind::ChildrenSocialCare,
+                    areas: None,
                 },
                 Known {
                     agency: "police".into(),
                     kind: AgencyKind::Police,
+                    areas: None,
                 },
             ],
             acting_agency: "csc".into(),
             subject_role: None,
+            ..World::default()
         };
         let plan = plan(&duties, Trigger::CaseOpened, &world);
         let got: Vec<(&str, &str)> = plan
@@ -346,10 +459,12 @@ mod tests {
                     Known {
                         agency: "yos".into(),
                         kind: AgencyKind::YouthOffending,
+                        areas: None,
                     },
                     Known {
                         agency: "csc".into(),
                         kind: AgencyKind::ChildrenSocialCare,
+                        areas: None,
                     },
                 ],
                 acting_agency: "police".into(),

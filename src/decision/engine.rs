@@ -157,6 +157,26 @@ pub fn decide(policy: &Policy, facts: &Facts) -> Decision {
         );
     }
 
+    // 10.1: the services of the child's own areas; another area's only as a considered exception.
+    if !recipient.serves(subject) && !policy.allows(Family::OutsideArea, &[basis, kind.as_str()]) {
+        let areas: Vec<&str> = subject.areas().collect();
+        f.fail(
+            ReasonCode::RecipientOutsideChildArea,
+            format!(
+                "rule 10.1: {} serves {}, not the child's {}; another area's agency receives only \
+                 on a basis {} allows",
+                recipient.agency,
+                join(recipient.areas.iter().flatten().map(String::as_str)),
+                if areas.is_empty() {
+                    "area, which is not recorded (record where the child lives)".to_owned()
+                } else {
+                    format!("area ({})", join(areas.into_iter()))
+                },
+                Family::OutsideArea
+            ),
+        );
+    }
+
     // 7: purposes barred by age, for records about the child in the role the bar protects.
     let barred: Vec<&str> = facts
         .records

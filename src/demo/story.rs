@@ -21,7 +21,7 @@ pub(super) async fn play(demo: &mut Demo) -> anyhow::Result<()> {
     step(&format!(
         "1. Police notify: a child born {dob} (aged 14), pupil at Hillside, is alleged to have harmed a younger child."
     ));
-    let child = demo.call(police.0, police.1, police.2, "POST", "/v1/subjects", json!({"date_of_birth": dob, "school_agency": "school-hillside", "local_authority": "Northshire", "display_name": "Child A"}), 201).await?["id"].as_str().context("child id")?.to_owned();
+    let child = demo.call(police.0, police.1, police.2, "POST", "/v1/subjects", json!({"date_of_birth": dob, "school_agency": "school-hillside", "local_authority": "north", "display_name": "Child A"}), 201).await?["id"].as_str().context("child id")?.to_owned();
     let notification = demo.call(police.0, police.1, police.2, "POST", "/v1/records", json!({"subject_id": child, "kind": "police_notification", "subject_role": "harmful_behaviour", "sections": {
         "summary": "Report of sexualised behaviour towards a younger child at a park.",
         "allegation_details": "Details as given by the younger child's parent.",
@@ -68,7 +68,7 @@ pub(super) async fn play(demo: &mut Demo) -> anyhow::Result<()> {
     let younger_dob = today
         .checked_sub_months(Months::new(8 * 12 + 5))
         .context("a date")?;
-    let younger = demo.call(her_sw.0, her_sw.1, her_sw.2, "POST", "/v1/subjects", json!({"date_of_birth": younger_dob, "school_agency": "school-riverside", "local_authority": "Northshire", "display_name": "Child B"}), 201).await?["id"].as_str().context("child id")?.to_owned();
+    let younger = demo.call(her_sw.0, her_sw.1, her_sw.2, "POST", "/v1/subjects", json!({"date_of_birth": younger_dob, "school_agency": "school-riverside", "local_authority": "north", "display_name": "Child B"}), 201).await?["id"].as_str().context("child id")?.to_owned();
     let her_record = demo.call(her_sw.0, her_sw.1, her_sw.2, "POST", "/v1/records", json!({"subject_id": younger, "kind": "initial_assessment", "subject_role": "victim", "sections": {
         "summary": "Initial assessment of the younger child after the incident at the park.",
         "victim_details": "Her account, given with her mother present; no injuries.",

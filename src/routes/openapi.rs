@@ -191,6 +191,42 @@ fn agency_enums(doc: &mut Value, agencies: &HashMap<String, Agency>) {
     }
 }
 
+/// With areas configured (PROCESS.md, Places), a body's area fields (`area`,
+/// `local_authority`) get the `enum` of the area ids, with `null` where the field may be null.
+fn area_enums(doc: &mut Value, areas: &[crate::config::AreaConfig]) {
+    if areas.is_empty() {
+        return;
+    }
+    let Some(paths) = doc["paths"].as_object_mut() else {
+        return;
+    };
+    for op in paths.values_mut().filter_map(Value::as_object_mut) {
+        for op in op.values_mut() {
+            let Some(props) = op
+                .pointer_mut("/requestBody/content/application~1json/schema/properties")
+                .and_then(Value::as_object_mut)
+            else {
+                continue;
+            };
+            for (name, prop) in props {
+                if name != "area" && name != "local_authority" {
+                    continue;
+                }
+                let mut allowed: Vec<Value> =
+                    areas.iter().map(|a| Value::from(a.id.as_str())).collect();
+                if nullable(prop) {
+                    allowed.push(Value::Null);
+                }
+                let mut stated = json!({"enum": allowed});
+                if let Some(description) = prop.get("description") {
+                    stated["description"] = description.clone();
+                }
+                *prop = stated;
+            }
+        }
+    }
+}
+
 /// One query parameter per property of the (hoisted) query schema.
 fn query_parameters(schema: &Value) -> Vec<Value> {
     let required: Vec<&str> = schema["required"]
@@ -309,6 +345,10 @@ fn who_may(policy: &Policy, action: crate::vocab::Action) -> String {
                 "chair" => ", as the chair of the minutes".into(),
                 "owner" => ", for a record the caller's agency owns".into(),
                 "lead_agency" => ", where the caller's agency leads the case".into(),
+                "childs_area" => {
+                    ", for a child of an area the caller's agency serves (home or where it lives)"
+                        .into()
+                }
                 other => format!(", where {other}"),
             };
             format!(
@@ -423,5 +463,6 @@ fn policy_bounds(body: &mut Value, policy: &Policy) {
 pub(super) async fn serve(State(state): State<AppState>) -> Json<Value> {
     let mut doc = openapi_with(&state.policy);
     agency_enums(&mut doc, &state.agencies);
+    area_enums(&mut doc, &state.config.areas);
     Json(doc)
 }

@@ -104,6 +104,8 @@ embedded!(
     "overrides.csv",
     "ownership.conf",
     "ownership.csv",
+    "outside_area.conf",
+    "outside_area.csv",
     "parameters.csv",
     "purposes.conf",
     "purposes.csv",

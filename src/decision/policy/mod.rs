@@ -83,6 +83,7 @@ pub const RELATIONS: &[&str] = &[
     "owner",
     "lead_agency",
     "knows_child",
+    "childs_area",
 ];
 /// The acts of a decision on a record that `ownership.csv` governs.
 pub const OWNED_ACTS: &[&str] = &["disclose", "deposit"];
@@ -129,6 +130,7 @@ families! {
     MappaBases => "mappa_bases" ["basis": Basis, "consequence": MappaConsequence],
     Actions => "actions" ["action": Action, "agency_kind": AgencyKind, "role": Role, "relation": Relation],
     Ownership => "ownership" ["act": OwnedAct, "relation": Ownership],
+    OutsideArea => "outside_area" ["basis": Basis, "recipient_kind": AgencyKind],
 }
 
 impl fmt::Display for Family {
