@@ -62,12 +62,20 @@ async fn world(
             .await?),
         None => None,
     };
-    let child: Option<(Option<String>, Option<String>, Option<String>)> = on_tx!(tx, c => sqlx::query_as(
-        "SELECT school_agency, local_authority, residence_area FROM subjects WHERE id = $1")
+    type ChildRow = (
+        Option<String>,
+        Option<String>,
+        Option<String>,
+        bool,
+        Option<String>,
+    );
+    let child: Option<ChildRow> = on_tx!(tx, c => sqlx::query_as(
+        "SELECT school_agency, local_authority, residence_area, looked_after, placed_by \
+         FROM subjects WHERE id = $1")
         .bind(on.subject())
         .fetch_optional(&mut **c)
         .await?);
-    let (school, home_area, current_area) = child.unwrap_or_default();
+    let (school, home_area, current_area, looked_after, placed_by) = child.unwrap_or_default();
     let previous: Vec<(String, Option<String>)> = on_tx!(tx, c => sqlx::query_as(
         "SELECT to_agency, MIN(to_role) FROM packets WHERE subject_id = $1 \
          GROUP BY to_agency ORDER BY to_agency")
@@ -102,6 +110,9 @@ async fn world(
             agency: c.lead_agency.clone(),
             sub: c.lead_sub.clone(),
         }),
+        placed_by: placed_by.filter(|_| looked_after),
+        // the agencies involved in the case besides its lead (PROCESS.md P3) are not recorded yet
+        involved: Vec::new(),
     })
 }
 
@@ -116,7 +127,7 @@ pub async fn carry_out(
     record: Option<&str>,
 ) -> Result<Vec<DutyRow>, ApiError> {
     let duties = state.policy.duties();
-    if !duties.iter().any(|d| d.trigger == trigger) {
+    if !duties.iter().any(|d| d.fires_on(trigger)) {
         return Ok(Vec::new());
     }
     let world = world(state, principal, tx, &on, record).await?;

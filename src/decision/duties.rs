@@ -18,6 +18,8 @@ pub enum Trigger {
     CaseOpened,
     /// An event of this kind is recorded on a case.
     Event(EventKind),
+    /// Any event recorded on a case (`event:*`: keeping an agency updated).
+    AnyEvent,
     /// A record of this kind is deposited about a child (with a case open or not).
     Record(RecordKind),
 }
@@ -27,6 +29,7 @@ impl fmt::Display for Trigger {
         match self {
             Trigger::CaseOpened => f.write_str("case_opened"),
             Trigger::Event(k) => write!(f, "event:{k}"),
+            Trigger::AnyEvent => f.write_str("event:*"),
             Trigger::Record(k) => write!(f, "record:{k}"),
         }
     }
@@ -55,6 +58,9 @@ impl Trigger {
         if text == "case_opened" {
             return Ok(Trigger::CaseOpened);
         }
+        if text == "event:*" {
+            return Ok(Trigger::AnyEvent);
+        }
         if let Some(k) = text.strip_prefix("event:") {
             return k.parse().map(Trigger::Event).map_err(|e| e.to_string());
         }
@@ -62,7 +68,7 @@ impl Trigger {
             return k.parse().map(Trigger::Record).map_err(|e| e.to_string());
         }
         Err(format!(
-            "unknown trigger \"{text}\" (expected case_opened, event:<event kind>, record:<record kind> or record:<record kind>:<subject role>)"
+            "unknown trigger \"{text}\" (expected case_opened, event:<event kind>, event:*, record:<record kind> or record:<record kind>:<subject role>)"
         ))
     }
 }
@@ -91,6 +97,11 @@ pub enum Recipients {
     Kind(AgencyKind, Within),
     /// The lead worker of the child's open case (PROCESS.md P2), addressed to its `lead_sub`.
     CaseLead,
+    /// The agency that placed a looked-after child (its home authority's children's social
+    /// care, PROCESS.md P3); nobody for a child not looked after.
+    PlacingAuthority,
+    /// The agencies involved in the child's open case besides its lead (PROCESS.md P3).
+    InvolvedAgencies,
 }
 
 /// Which of the child's areas a `kind:` recipient must serve.
@@ -110,6 +121,8 @@ impl Recipients {
             "childs_school" => Ok(Recipients::ChildsSchool),
             "previous_recipients" => Ok(Recipients::PreviousRecipients),
             "case_lead" => Ok(Recipients::CaseLead),
+            "placing_authority" => Ok(Recipients::PlacingAuthority),
+            "involved_agencies" => Ok(Recipients::InvolvedAgencies),
             _ => match text.strip_prefix("kind:") {
                 Some(k) => {
                     let (k, within) = match k.split_once('@') {
@@ -127,7 +140,7 @@ impl Recipients {
                         .map_err(|e: crate::vocab::UnknownTerm| e.to_string())
                 }
                 None => Err(format!(
-                    "unknown recipients \"{text}\" (expected childs_school, previous_recipients, case_lead or kind:<agency kind>[@home|@current])"
+                    "unknown recipients \"{text}\" (expected childs_school, previous_recipients, case_lead, placing_authority, involved_agencies or kind:<agency kind>[@home|@current])"
                 )),
             },
         }
@@ -154,6 +167,12 @@ pub struct Duty {
 }
 
 impl Duty {
+    /// Does `trigger` set this duty off?
+    pub fn fires_on(&self, trigger: Trigger) -> bool {
+        self.trigger == trigger
+            || (self.trigger == Trigger::AnyEvent && matches!(trigger, Trigger::Event(_)))
+    }
+
     /// Parses `duty, trigger, recipients, role, purpose, basis, legal_reference` rows (`#`
     /// comments and blank lines skipped). The legal reference is the rest of the line, so it
     /// may hold commas.
@@ -268,6 +287,12 @@ pub struct World {
     /// The lead of the child's open case, if one is open.
     #[serde(default)]
     pub case_lead: Option<CaseLead>,
+    /// For a looked-after child, the agency that placed it (PROCESS.md P3).
+    #[serde(default)]
+    pub placed_by: Option<String>,
+    /// The agencies involved in the child's open case besides its lead (PROCESS.md P3).
+    #[serde(default)]
+    pub involved: Vec<String>,
 }
 
 impl World {
@@ -329,6 +354,16 @@ fn addressees(
             .iter()
             .map(|l| (l.agency.clone(), role, Some(l.sub.clone())))
             .collect(),
+        Recipients::PlacingAuthority => world
+            .placed_by
+            .iter()
+            .map(|a| (a.clone(), role, None))
+            .collect(),
+        Recipients::InvolvedAgencies => world
+            .involved
+            .iter()
+            .map(|a| (a.clone(), role, None))
+            .collect(),
     }
 }
 
@@ -344,7 +379,7 @@ pub fn plan(duties: &[Duty], trigger: Trigger, world: &World) -> Vec<Planned> {
     };
     let mut out: Vec<Planned> = Vec::new();
     let applies = |d: &&Duty| {
-        d.trigger == trigger
+        d.fires_on(trigger)
             && d.subject_role
                 .is_none_or(|role| world.subject_role == Some(role))
     };
