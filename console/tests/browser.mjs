@@ -1287,6 +1287,69 @@ async function journeyDsl(browser) {
   }
 }
 
+// a concern reaches someone (PROCESS.md P2): a school's DSL deposits a referral through the
+// form and the record's page says, in words, where it went and that it is not read yet; the
+// front door's social worker finds it in the inbox, decrypts its content and acknowledges it;
+// the DSL's page then says it was read and acknowledged
+async function concern(browser) {
+  const ctx = await context(browser, params.school.agency);
+  const page = await ctx.newPage();
+  await signIn(page, params.school.login);
+  await page.goto(url(`/ui/records/new?subject_id=${params.child}`));
+  await page.selectOption("select[name=kind]", "referral");
+  await page.check("input[name=subject_role][value=harmful_behaviour]");
+  for (const [name, content] of Object.entries(params.sections)) {
+    await page.fill(`textarea[name="sections[${name}]"]`, content);
+  }
+  await page.click("#deposit");
+  await page.waitForURL((u) => /^\/ui\/records\/[0-9a-f-]{36}$/.test(u.pathname), { timeout: 15000 });
+  const record = new URL(page.url()).pathname.split("/").pop();
+  result.record = record;
+  const sent = await text(page, "#record-delivered li");
+  check(sent.startsWith(`Sent to ${params.front.name} (a social worker) on `), `the DSL sees where the concern went: ${sent}`);
+  check(sent.endsWith("not read yet"), `and that it is not read yet: ${sent}`);
+  check(!sent.includes(params.front.agency + " "), "the agency by name, not id");
+  check(await page.locator("#record-duties tr[data-duty=concern_referral][data-decision=permit]").count() === 1, "the duty is listed on the record");
+  await recordsLooked(page, "sent");
+  await shot(page, "sent");
+
+  // the front door's social worker: the inbox names the child and the school; the packet is the referral itself
+  const front = await context(browser, params.front.agency);
+  const sw = await front.newPage();
+  await signIn(sw, params.front.login);
+  await sw.goto(url("/ui/inbox"));
+  const row = sw.locator("#inbox tbody tr").first();
+  check(await sw.locator("#inbox tbody tr").count() === 1, "one packet waits for the front door");
+  const words = await row.textContent();
+  check(words.includes(params.child_name), `the inbox names the child: ${words}`);
+  check(words.includes(params.school.name), `and the school it came from: ${words}`);
+  await recordsLooked(sw, "inbox");
+  await shot(sw, "inbox");
+  const disclosure = await row.getAttribute("data-disclosure");
+  result.disclosure = disclosure;
+  await row.locator("a").click();
+  await sw.waitForURL(url(`/ui/inbox/${disclosure}`));
+  await sw.setInputFiles("#identity", params.agencies[params.front.agency].identity);
+  await sw.click("#decrypt");
+  await sw.waitForSelector("#packet-child", { timeout: 10000 });
+  for (const [name, content] of Object.entries(params.sections)) {
+    check((await text(sw, `[data-section=${name}] .app-section__text`)) === content, `section ${name} delivered`);
+  }
+  await recordsLooked(sw, "packet");
+  await shot(sw, "packet");
+  await sw.click("#acknowledge");
+  await sw.waitForSelector("#acknowledged");
+  await front.close();
+
+  // the DSL sees it read and acknowledged
+  await page.goto(url(`/ui/records/${record}`));
+  const read = await text(page, "#record-delivered li");
+  check(/; read on .+; acknowledged on .+/.test(read), `the DSL sees it read and acknowledged: ${read}`);
+  await recordsLooked(page, "read");
+  await shot(page, "read");
+  await ctx.close();
+}
+
 const scenarios = { cases: casePages, "cases-ig": casePages, "report-refused": reportRefused, "ig-scoped": igScoped, owner, "owner-duties": ownerDuties, "case-record-duties": caseRecordDuties, refused: refusedSignIn, dsl, teacher, ig, tampered, "dev-sign-in": devSignIn, expired,
   "case-work": caseWork,
   "review-queue": reviewQueue,
@@ -1299,6 +1362,7 @@ const scenarios = { cases: casePages, "cases-ig": casePages, "report-refused": r
   "chair-notice": chairAndNotice,
   "journey-share": journeyShare,
   "journey-dsl": journeyDsl,
+  concern,
 };
 
 const browser = await chromium.launch({
