@@ -2,7 +2,9 @@
 //! case obliges whom to be told, for what purpose, on what basis. Parsing and who the
 //! recipients are is pure, so `broker policy test` checks an edited file without a server
 //! (`policies/tests/duties/*.json`); carrying a duty out is a notification-view disclosure
-//! through the one decision function (`decide`, with `RequestFacts::notification`).
+//! through the one decision function (`decide`, with `RequestFacts::notification`), or, for a
+//! record trigger marked `+content` (a concern, PROCESS.md P2), the deposited record itself in
+//! the sections `decide` releases to the recipient.
 
 use std::fmt;
 
