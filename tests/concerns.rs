@@ -29,7 +29,12 @@ fn duties(v: &Value) -> Vec<(String, String, String, String)> {
         .iter()
         .map(|d| {
             let s = |k: &str| d[k].as_str().unwrap_or_default().to_owned();
-            (s("duty"), s("recipient_agency"), s("decision"), s("listed_on"))
+            (
+                s("duty"),
+                s("recipient_agency"),
+                s("decision"),
+                s("listed_on"),
+            )
         })
         .collect()
 }
@@ -85,8 +90,7 @@ async fn southshire_child(server: &TestServer) -> String {
 }
 
 #[tokio::test]
-async fn a_referral_with_no_case_open_reaches_the_front_door_of_the_childs_area_with_its_content()
-{
+async fn a_referral_with_no_case_open_reaches_the_front_door_of_the_childs_area_with_its_content() {
     let server = TestServer::start().await;
     let child = southshire_child(&server).await;
     let dsl = server.person("school-riverside", "dsl.okafor", Role::Dsl);
@@ -104,14 +108,22 @@ async fn a_referral_with_no_case_open_reaches_the_front_door_of_the_childs_area_
     let northshire = server.person("csc", "sw.amara", Role::SocialWorker);
     assert!(!northshire.inbox().await.contains(&disclosure));
     let seen = receipt(&dsl, answer["id"].as_str().unwrap(), &disclosure).await;
-    assert_eq!(seen["first_read_at"], Value::Null, "delivered, not read: {seen}");
+    assert_eq!(
+        seen["first_read_at"],
+        Value::Null,
+        "delivered, not read: {seen}"
+    );
     assert_eq!(seen["recipient"]["agency"], "csc-south", "{seen}");
     assert_eq!(seen["recipient"]["role"], "social_worker", "{seen}");
 
     let packet = server.open(&front, &disclosure).await;
     assert_eq!(packet["view"], "full", "{packet}");
     assert_eq!(packet["record_kind"], "referral", "{packet}");
-    assert_eq!(packet["sections"], concern(), "the content is delivered: {packet}");
+    assert_eq!(
+        packet["sections"],
+        concern(),
+        "the content is delivered: {packet}"
+    );
     assert_eq!(packet["to_role"], "social_worker", "{packet}");
     assert_eq!(packet["from_agency"], "school-riverside", "{packet}");
     assert_eq!(packet["notifies"]["duty"], "concern_referral", "{packet}");
@@ -126,7 +138,10 @@ async fn a_referral_with_no_case_open_reaches_the_front_door_of_the_childs_area_
         .await;
     assert_eq!(ack.status, 200, "{}", ack.text());
     let acked = receipt(&dsl, record, &disclosure).await;
-    assert!(acked["acknowledged_at"].is_string(), "acknowledged: {acked}");
+    assert!(
+        acked["acknowledged_at"].is_string(),
+        "acknowledged: {acked}"
+    );
     let listed = dsl
         .get(&format!("/v1/records/{record}/disclosures"))
         .await
@@ -142,9 +157,7 @@ async fn a_referral_with_no_case_open_reaches_the_front_door_of_the_childs_area_
 async fn with_a_case_open_the_concern_reaches_the_lead_worker_by_name_and_no_one_else() {
     let w = World::start().await;
     let case = w.opened(&w.child, ago(Duration::hours(2))).await;
-    let dsl = w
-        .server
-        .person("school-hillside", "dsl.jones", Role::Dsl);
+    let dsl = w.server.person("school-hillside", "dsl.jones", Role::Dsl);
     let answer = deposited(&dsl, &w.child, "incident_report").await;
     assert_eq!(
         duties(&answer),
@@ -180,7 +193,8 @@ async fn with_a_case_open_the_concern_reaches_the_lead_worker_by_name_and_no_one
             .as_array()
             .unwrap()
             .iter()
-            .any(|d| d["duty"] == "concern_incident_report" && d["disclosure_id"] == disclosure.as_str()),
+            .any(|d| d["duty"] == "concern_incident_report"
+                && d["disclosure_id"] == disclosure.as_str()),
         "{listed_case}"
     );
     let record = answer["id"].as_str().unwrap();
@@ -199,8 +213,7 @@ async fn with_a_case_open_the_concern_reaches_the_lead_worker_by_name_and_no_one
 }
 
 #[tokio::test]
-async fn every_role_that_may_deposit_a_concern_has_it_delivered_and_the_lead_agency_tells_no_one()
-{
+async fn every_role_that_may_deposit_a_concern_has_it_delivered_and_the_lead_agency_tells_no_one() {
     let w = World::start().await;
     // a carer and school staff may not initiate a disclosure (RULES 7a), yet their concern
     // reaches the front door (duty_roles.csv)
@@ -209,7 +222,12 @@ async fn every_role_that_may_deposit_a_concern_has_it_delivered_and_the_lead_age
         ("school-hillside", "ta.brown", Role::SchoolStaff, "referral"),
         ("fostering", "carer.lee", Role::Carer, "incident_report"),
         ("fostering", "carer.lee", Role::Carer, "referral"),
-        ("health", "hv.shah", Role::HealthPractitioner, "incident_report"),
+        (
+            "health",
+            "hv.shah",
+            Role::HealthPractitioner,
+            "incident_report",
+        ),
         ("police", "pc.khan", Role::PoliceOfficer, "referral"),
         ("camhs", "dr.ode", Role::CamhsClinician, "incident_report"),
     ];

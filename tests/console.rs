@@ -2347,14 +2347,13 @@ async fn a_dsl_deposits_a_concern_in_the_console_sees_it_delivered_and_the_front
     assert_screenshots(&result, 4);
     let disclosure = result["disclosure"].as_str().expect("the disclosure id");
     // the packet the front door read is the duty's, addressed to its social workers, acknowledged
-    let (to, role, acked): (String, Option<String>, Option<String>) =
-        broker::with_db!(&world.server.state.db, pool => {
-            sqlx::query_as("SELECT to_agency, to_role, acknowledged_at FROM packets WHERE disclosure_id = $1")
-                .bind(disclosure)
-                .fetch_one(pool)
-                .await
-                .expect("the packet")
-        });
+    let (to, role, acked): (String, Option<String>, Option<String>) = broker::with_db!(&world.server.state.db, pool => {
+        sqlx::query_as("SELECT to_agency, to_role, acknowledged_at FROM packets WHERE disclosure_id = $1")
+            .bind(disclosure)
+            .fetch_one(pool)
+            .await
+            .expect("the packet")
+    });
     assert_eq!(
         (to.as_str(), role.as_deref()),
         ("csc-south", Some("social_worker"))

@@ -153,10 +153,14 @@ pub async fn disclosures_of(
         d.listed_on = Some("record".to_owned());
     }
     let on_case = crate::cases::store::case_duties_of_record(&state.db, &record).await?;
-    duties.extend(crate::app::views::duties(&on_case).into_iter().map(|mut d| {
-        d.listed_on = Some("case".to_owned());
-        d
-    }));
+    duties.extend(
+        crate::app::views::duties(&on_case)
+            .into_iter()
+            .map(|mut d| {
+                d.listed_on = Some("case".to_owned());
+                d
+            }),
+    );
     Ok(RecordDisclosures {
         record_id: record,
         kind: crate::store::term(&held.kind).map_err(ApiError::internal)?,

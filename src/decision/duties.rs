@@ -436,7 +436,10 @@ mod tests {
         assert!(duties.iter().any(|d| d.trigger == Trigger::CaseOpened));
         assert!(duties.iter().all(|d| !d.legal_reference.is_empty()));
         // a concern delivers its record; a notice of a step does not
-        let concern = duties.iter().find(|d| d.duty == "concern_referral").unwrap();
+        let concern = duties
+            .iter()
+            .find(|d| d.duty == "concern_referral")
+            .unwrap();
         assert!(concern.delivers_record);
         assert_eq!(concern.trigger, Trigger::Record(RecordKind::Referral));
         assert_eq!(
@@ -451,8 +454,10 @@ mod tests {
 
     #[test]
     fn only_a_record_trigger_delivers_its_record() {
-        let err = Duty::parse_all("x, case_opened+content, childs_school, dsl, safeguarding, legal_obligation, r\n")
-            .unwrap_err();
+        let err = Duty::parse_all(
+            "x, case_opened+content, childs_school, dsl, safeguarding, legal_obligation, r\n",
+        )
+        .unwrap_err();
         assert!(err.message.contains("only a record trigger"), "{err}");
         let ok = Duty::parse_all("x, record:referral:victim+content, childs_school, dsl, safeguarding, legal_obligation, r\n")
             .unwrap();
@@ -610,11 +615,11 @@ mod tests {
                 for current in areas.iter().map(Some).chain([None]) {
                     let lives = current.copied().unwrap_or(home);
                     let leads = [None, Some(csc(home)), Some(csc(lives))];
-                    let cases = leads.iter().flat_map(|l| {
-                        SubjectRole::ALL.iter().map(move |r| (l, *r))
-                    });
-                    for ((lead, role), trigger) in cases
-                        .flat_map(|lr| triggers.iter().map(move |t| (lr, *t)))
+                    let cases = leads
+                        .iter()
+                        .flat_map(|l| SubjectRole::ALL.iter().map(move |r| (l, *r)));
+                    for ((lead, role), trigger) in
+                        cases.flat_map(|lr| triggers.iter().map(move |t| (lr, *t)))
                     {
                         let world = World {
                             agencies: agencies.clone(),

@@ -73,7 +73,8 @@ pub fn decide(policy: &Policy, facts: &Facts) -> Decision {
     // a duty duty_roles.csv names for the requester's role is carried out for it (PROCESS.md P2)
     let duty_of_role = req.duty.as_deref().is_some_and(|duty| {
         requester.roles.iter().any(|r| {
-            r.valid_for(requester.agency_kind) && policy.allows(Family::DutyRoles, &[duty, r.as_str()])
+            r.valid_for(requester.agency_kind)
+                && policy.allows(Family::DutyRoles, &[duty, r.as_str()])
         })
     });
     if !duty_of_role && !requester.roles.iter().any(can_initiate) {
