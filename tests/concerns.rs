@@ -185,6 +185,7 @@ async fn with_a_case_open_the_concern_reaches_the_lead_worker_by_name_and_no_one
     let packet = w.server.open(&lead, &disclosure).await;
     assert_eq!(packet["sections"], concern(), "{packet}");
     assert_eq!(packet["to_sub"], "sw.amara", "{packet}");
+    assert_eq!(packet["to_role"], Value::Null, "the person, whatever their role: {packet}");
 
     // the case lists it, and so does the record for the DSL who deposited it
     let listed_case = w.read(&case).await;
@@ -251,4 +252,26 @@ async fn every_role_that_may_deposit_a_concern_has_it_delivered_and_the_lead_age
     w.opened(&w.child, ago(Duration::hours(1))).await;
     let led = deposited(&w.social_worker(), &w.child, "incident_report").await;
     assert_eq!(duties(&led), [], "the lead agency tells no one: {led}");
+}
+
+#[tokio::test]
+async fn a_team_manager_leading_the_case_receives_the_concern_addressed_to_them() {
+    let w = World::start().await;
+    let tm = w.server.person("csc", "tm.osei", Role::TeamManager);
+    let r = tm
+        .post(
+            "/v1/cases",
+            &json!({"subject_id": w.child, "subject_role": "harmful_behaviour",
+                    "referral_received_at": common::cases::at(ago(Duration::hours(1))),
+                    "lead_sub": "tm.osei"}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text());
+    let police = w.server.person("police", "pc.khan", Role::PoliceOfficer);
+    let answer = deposited(&police, &w.child, "referral").await;
+    let disclosure = delivered(&answer);
+    assert!(tm.inbox().await.contains(&disclosure), "the lead, a team manager");
+    assert!(!w.social_worker().inbox().await.contains(&disclosure), "no one else");
+    let packet = w.server.open(&tm, &disclosure).await;
+    assert_eq!(packet["sections"], concern(), "{packet}");
 }

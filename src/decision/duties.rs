@@ -365,10 +365,12 @@ fn addressees(
             .filter(|a| a.kind == k && world.serves(a, within))
             .map(|a| (a.agency.clone(), role, None))
             .collect(),
+        // the lead worker by name, whatever their role (a team manager may lead a case): the
+        // role column addresses the front door or an agency, not a named person
         Recipients::CaseLead => world
             .case_lead
             .iter()
-            .map(|l| (l.agency.clone(), role, Some(l.sub.clone())))
+            .map(|l| (l.agency.clone(), None, Some(l.sub.clone())))
             .collect(),
         Recipients::PlacingAuthority => world
             .placed_by
