@@ -76,6 +76,15 @@ async fn receipt(depositor: &Person, record: &str, disclosure: &str) -> Value {
         .clone()
 }
 
+/// The duties of `record` as its depositor reads them (`GET /v1/records/{id}/disclosures`).
+async fn listed_duties(depositor: &Person, record: &str) -> Vec<(String, String, String, String)> {
+    let r = depositor
+        .get(&format!("/v1/records/{record}/disclosures"))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    duties(&r.json())
+}
+
 /// A child of Southshire at Riverside Academy, registered by Southshire's front door.
 async fn southshire_child(server: &TestServer) -> String {
     let front = server.person("csc-south", "sw.south", Role::SocialWorker);
@@ -142,14 +151,9 @@ async fn a_referral_with_no_case_open_reaches_the_front_door_of_the_childs_area_
         acked["acknowledged_at"].is_string(),
         "acknowledged: {acked}"
     );
-    let listed = dsl
-        .get(&format!("/v1/records/{record}/disclosures"))
-        .await
-        .json();
     assert_eq!(
-        duties(&listed),
-        [t("concern_referral", "csc-south", "permit", "record")],
-        "{listed}"
+        listed_duties(&dsl, record).await,
+        [t("concern_referral", "csc-south", "permit", "record")]
     );
 }
 
@@ -185,7 +189,11 @@ async fn with_a_case_open_the_concern_reaches_the_lead_worker_by_name_and_no_one
     let packet = w.server.open(&lead, &disclosure).await;
     assert_eq!(packet["sections"], concern(), "{packet}");
     assert_eq!(packet["to_sub"], "sw.amara", "{packet}");
-    assert_eq!(packet["to_role"], Value::Null, "the person, whatever their role: {packet}");
+    assert_eq!(
+        packet["to_role"],
+        Value::Null,
+        "the person, whatever their role: {packet}"
+    );
 
     // the case lists it, and so does the record for the DSL who deposited it
     let listed_case = w.read(&case).await;
@@ -199,14 +207,9 @@ async fn with_a_case_open_the_concern_reaches_the_lead_worker_by_name_and_no_one
         "{listed_case}"
     );
     let record = answer["id"].as_str().unwrap();
-    let listed = dsl
-        .get(&format!("/v1/records/{record}/disclosures"))
-        .await
-        .json();
     assert_eq!(
-        duties(&listed),
-        [t("concern_incident_report", "csc", "permit", "case")],
-        "{listed}"
+        listed_duties(&dsl, record).await,
+        [t("concern_incident_report", "csc", "permit", "case")]
     );
     let read = receipt(&dsl, record, &disclosure).await;
     assert_eq!(read["recipient"]["sub"], "sw.amara", "{read}");
@@ -270,8 +273,14 @@ async fn a_team_manager_leading_the_case_receives_the_concern_addressed_to_them(
     let police = w.server.person("police", "pc.khan", Role::PoliceOfficer);
     let answer = deposited(&police, &w.child, "referral").await;
     let disclosure = delivered(&answer);
-    assert!(tm.inbox().await.contains(&disclosure), "the lead, a team manager");
-    assert!(!w.social_worker().inbox().await.contains(&disclosure), "no one else");
+    assert!(
+        tm.inbox().await.contains(&disclosure),
+        "the lead, a team manager"
+    );
+    assert!(
+        !w.social_worker().inbox().await.contains(&disclosure),
+        "no one else"
+    );
     let packet = w.server.open(&tm, &disclosure).await;
     assert_eq!(packet["sections"], concern(), "{packet}");
 }
