@@ -448,7 +448,8 @@ mod tests {
             concern.recipients,
             [
                 Recipients::CaseLead,
-                Recipients::Kind(AgencyKind::ChildrenSocialCare, Within::Current)
+                Recipients::Kind(AgencyKind::ChildrenSocialCare, Within::Current),
+                Recipients::Kind(AgencyKind::ChildrenSocialCare, Within::Home)
             ]
         );
         assert!(duties.iter().any(|d| !d.delivers_record));
