@@ -60,6 +60,7 @@ enum Col {
     MappaConsequence,
     OwnedAct,
     Ownership,
+    Duty,
 }
 
 pub const GILLICK: &[&str] = &["competent", "not_competent", "not_assessed"];
@@ -131,6 +132,7 @@ families! {
     Actions => "actions" ["action": Action, "agency_kind": AgencyKind, "role": Role, "relation": Relation],
     Ownership => "ownership" ["act": OwnedAct, "relation": Ownership],
     OutsideArea => "outside_area" ["basis": Basis, "recipient_kind": AgencyKind],
+    DutyRoles => "duty_roles" ["duty": Duty, "role": Role],
 }
 
 impl fmt::Display for Family {
