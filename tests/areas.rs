@@ -10,23 +10,9 @@ mod common;
 use broker::vocab::Role;
 use common::TestServer;
 use common::flows::{born_years_ago, count, problem_naming, refused};
-use serde_json::{Value, json};
+use serde_json::json;
 
-/// `(duty, recipient_agency, decision)` of each duty in an answer.
-fn duties(v: &Value) -> Vec<(String, String, String)> {
-    v["duties"]
-        .as_array()
-        .unwrap_or_else(|| panic!("duties is a list: {v}"))
-        .iter()
-        .map(|d| {
-            (
-                d["duty"].as_str().unwrap().to_owned(),
-                d["recipient_agency"].as_str().unwrap().to_owned(),
-                d["decision"].as_str().unwrap().to_owned(),
-            )
-        })
-        .collect()
-}
+use common::flows::duty_rows as duties;
 
 fn t(duty: &str, agency: &str) -> (String, String, String) {
     (duty.into(), agency.into(), "permit".into())

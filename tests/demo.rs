@@ -39,6 +39,9 @@ fn broker_demo_plays_the_case_and_shows_the_corrected_rules() {
         "strategy_meeting_convened -> school-hillside: permit",
         "strategy_discussion met, initial_assessment overdue, strategy_meeting met, minutes late",
         "acknowledged 20",
+        // a concern from the school reaches the social worker who leads the case, and is read
+        "concern_incident_report -> csc: permit",
+        " → csc (sw.okafor), first read 20",
         "overdue: case",
         "minutes                    1       0     1       0       0",
         "ok=true",
