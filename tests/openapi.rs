@@ -806,3 +806,76 @@ fn request_schemas_state_the_lists_lengths_and_text_their_handlers_refuse() {
     }
     assert!(strings >= 15, "only {strings} string fields");
 }
+
+#[tokio::test]
+async fn the_area_filters_of_the_case_list_and_the_report_list_the_configured_areas() {
+    let server = common::TestServer::start().await;
+    let token = server.token("csc", "sw.amara", &[Role::SocialWorker]);
+    let served = server
+        .client("csc")
+        .get("/openapi.json", &token)
+        .await
+        .expect("/openapi.json")
+        .json();
+    let generated = broker::routes::openapi();
+    for path in ["/v1/cases", "/v1/reports/timeliness"] {
+        let area = |doc: &Value| {
+            doc["paths"][path]["get"]["parameters"]
+                .as_array()
+                .unwrap_or_else(|| panic!("{path}: parameters"))
+                .iter()
+                .find(|p| p["name"] == "area" && p["in"] == "query")
+                .cloned()
+                .unwrap_or_else(|| panic!("{path}: no query parameter area"))
+        };
+        let described = area(&generated);
+        assert!(
+            described["schema"]["description"]
+                .as_str()
+                .is_some_and(|d| d.contains("home area")),
+            "{path}: {described}"
+        );
+        let listed = area(&served);
+        assert_eq!(
+            listed["schema"]["enum"],
+            serde_json::json!(["north", "south"]),
+            "{path}: {listed}"
+        );
+        assert_eq!(
+            listed["schema"]["description"], described["schema"]["description"],
+            "{path}"
+        );
+    }
+    // with no areas configured the partnership is one area: no area filter is offered
+    let server = server
+        .restart_with(|toml| {
+            let mut out = String::new();
+            let mut skip = false;
+            for line in toml.lines() {
+                if line.starts_with('[') {
+                    skip = line == "[[areas]]";
+                }
+                if !skip && !line.starts_with("areas = ") {
+                    out.push_str(line);
+                    out.push('\n');
+                }
+            }
+            out
+        })
+        .await;
+    assert!(server.state.config.areas.is_empty());
+    let one = server
+        .client("csc")
+        .get("/openapi.json", &token)
+        .await
+        .expect("/openapi.json")
+        .json();
+    for path in ["/v1/cases", "/v1/reports/timeliness"] {
+        let params = one["paths"][path]["get"]["parameters"].as_array().unwrap();
+        assert!(
+            params.iter().all(|p| p["name"] != "area"),
+            "{path}: {params:?}"
+        );
+    }
+    server.stop().await;
+}
