@@ -671,13 +671,15 @@ fn parse(v: &Value) -> DateTime<Utc> {
 
 #[tokio::test]
 async fn the_case_list_and_the_overdue_list_filter_by_the_childs_home_or_current_area() {
-    let common::areas::AreaCases {
+    let (
         w,
-        north,
-        south,
-        moved,
-        south_sw,
-    } = common::areas::area_cases().await;
+        common::areas::AreaCases {
+            north,
+            south,
+            moved,
+            south_sw,
+        },
+    ) = common::areas::area_cases().await;
     let ig = common::audit::partnership_ig(&w.server);
     let listed = |query: &'static str| {
         let ig = &ig;

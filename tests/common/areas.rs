@@ -7,19 +7,19 @@ use broker::vocab::Role;
 use chrono::Duration;
 use serde_json::json;
 
+use super::TestServer;
 use super::cases::{Caseworker, World, ago};
 use super::flows::{born_years_ago, created};
 use super::world::Person;
 
 /// Three cases, each referred three days ago with nothing done (so each has its strategy
 /// discussion overdue):
-/// - `north`: the world's Hillside pupil, of Northshire, led by Northshire's children's social
-///   care (`csc`);
-/// - `south`: a child of Southshire, led by Southshire's (`csc-south`);
+/// - `north`: a Hillside pupil of Northshire, led by Northshire's children's social care
+///   (`csc`, its social worker `sw.amara`);
+/// - `south`: a child of Southshire, led by Southshire's (`csc-south`, `sw.south`);
 /// - `moved`: a child of Northshire placed in Southshire (looked after, placed by `csc`), led
 ///   by `csc`: in both areas.
 pub struct AreaCases {
-    pub w: World,
     pub north: String,
     pub south: String,
     pub moved: String,
@@ -27,12 +27,18 @@ pub struct AreaCases {
     pub south_sw: Person,
 }
 
-pub async fn area_cases() -> AreaCases {
-    let w = World::start().await;
+/// Opens the three [`AreaCases`] on `server`.
+pub async fn open_area_cases(server: &TestServer) -> AreaCases {
     let referral = ago(Duration::days(3));
-    let north = w.opened(&w.child, referral).await;
+    let sw = server.social_worker();
+    let north_sw = Caseworker {
+        client: &sw.client,
+        token: &sw.token,
+    };
+    let child = sw.register(10, Some("school-hillside")).await;
+    let north = north_sw.opened(&child, referral).await;
 
-    let south_sw = w.server.person("csc-south", "sw.south", Role::SocialWorker);
+    let south_sw = server.person("csc-south", "sw.south", Role::SocialWorker);
     let child = created(
         &south_sw
             .post(
@@ -48,21 +54,26 @@ pub async fn area_cases() -> AreaCases {
     .opened(&child, referral)
     .await;
 
-    let placed = w.another_child().await;
-    let r = w
-        .social_worker()
+    let placed = sw.register(10, Some("school-hillside")).await;
+    let r = sw
         .put(
             &format!("/v1/subjects/{placed}/residence"),
             &json!({"area": "south", "looked_after": true, "placed_by": "csc"}),
         )
         .await;
     assert_eq!(r.status, 200, "{}", r.text());
-    let moved = w.opened(&placed, referral).await;
+    let moved = north_sw.opened(&placed, referral).await;
     AreaCases {
-        w,
         north,
         south,
         moved,
         south_sw,
     }
+}
+
+/// A [`World`] whose only cases are the three [`AreaCases`].
+pub async fn area_cases() -> (World, AreaCases) {
+    let w = World::start().await;
+    let cases = open_area_cases(&w.server).await;
+    (w, cases)
 }
