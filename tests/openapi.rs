@@ -537,16 +537,21 @@ fn body_schema(doc: &Value, method: &str, path: &str) -> Value {
 /// The document served by the running broker states its configuration: every agency field of
 /// a request body, which its handler checks against the configured agencies, lists them (a
 /// school field only the schools), with null where the field may be null.
-#[tokio::test]
-async fn every_agency_field_of_the_served_document_lists_the_configured_agencies() {
-    let server = common::TestServer::start().await;
+/// The document `server` serves (`GET /openapi.json`), asked by csc's social worker.
+async fn served(server: &common::TestServer) -> Value {
     let token = server.token("csc", "sw.amara", &[Role::SocialWorker]);
-    let doc = server
+    server
         .client("csc")
         .get("/openapi.json", &token)
         .await
         .expect("/openapi.json")
-        .json();
+        .json()
+}
+
+#[tokio::test]
+async fn every_agency_field_of_the_served_document_lists_the_configured_agencies() {
+    let server = common::TestServer::start().await;
+    let doc = served(&server).await;
     let mut all: Vec<&str> = server.state.agencies.keys().map(String::as_str).collect();
     all.sort_unstable();
     let mut schools: Vec<&str> = server
@@ -810,13 +815,7 @@ fn request_schemas_state_the_lists_lengths_and_text_their_handlers_refuse() {
 #[tokio::test]
 async fn the_area_filters_of_the_case_list_and_the_report_list_the_configured_areas() {
     let server = common::TestServer::start().await;
-    let token = server.token("csc", "sw.amara", &[Role::SocialWorker]);
-    let served = server
-        .client("csc")
-        .get("/openapi.json", &token)
-        .await
-        .expect("/openapi.json")
-        .json();
+    let listing = served(&server).await;
     let generated = broker::routes::openapi();
     for path in ["/v1/cases", "/v1/reports/timeliness"] {
         let area = |doc: &Value| {
@@ -835,7 +834,7 @@ async fn the_area_filters_of_the_case_list_and_the_report_list_the_configured_ar
                 .is_some_and(|d| d.contains("home area")),
             "{path}: {described}"
         );
-        let listed = area(&served);
+        let listed = area(&listing);
         assert_eq!(
             listed["schema"]["enum"],
             serde_json::json!(["north", "south"]),
@@ -864,12 +863,7 @@ async fn the_area_filters_of_the_case_list_and_the_report_list_the_configured_ar
         })
         .await;
     assert!(server.state.config.areas.is_empty());
-    let one = server
-        .client("csc")
-        .get("/openapi.json", &token)
-        .await
-        .expect("/openapi.json")
-        .json();
+    let one = served(&server).await;
     for path in ["/v1/cases", "/v1/reports/timeliness"] {
         let params = one["paths"][path]["get"]["parameters"].as_array().unwrap();
         assert!(
