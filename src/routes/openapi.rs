@@ -309,6 +309,10 @@ fn who_may(policy: &Policy, action: crate::vocab::Action) -> String {
                 "chair" => ", as the chair of the minutes".into(),
                 "owner" => ", for a record the caller's agency owns".into(),
                 "lead_agency" => ", where the caller's agency leads the case".into(),
+                "transfer_to" => ", where a transfer of the case to the caller's agency waits".into(),
+                "former_lead" => {
+                    ", where the caller's agency led the case until a transfer away (events recorded until then only)".into()
+                }
                 other => format!(", where {other}"),
             };
             format!(

@@ -83,6 +83,8 @@ pub const RELATIONS: &[&str] = &[
     "owner",
     "lead_agency",
     "knows_child",
+    "transfer_to",
+    "former_lead",
 ];
 /// The acts of a decision on a record that `ownership.csv` governs.
 pub const OWNED_ACTS: &[&str] = &["disclose", "deposit"];
