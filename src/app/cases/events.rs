@@ -9,7 +9,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use super::transfers::{different_from_linked, lead_sub_field};
+use super::transfers::{different_from_linked, lead_sub_field, reads_in_write};
 use super::{derive_clocks, hidden, refused, relation, text_field, views};
 use crate::access::{may_as, may_somewhere, not_permitted, require_as};
 use crate::app::duties::{ListedOn, carry_out};
@@ -115,7 +115,9 @@ pub async fn record(
     let holds = relation(principal, &case);
     if !may_as(state, principal, Action::RecordCaseEvent, holds) {
         // a caller who could read it is told why; anyone else learns nothing of it
-        return Err(if may_as(state, principal, Action::ReadCase, holds) {
+        return Err(if may_as(state, principal, Action::ReadCase, holds)
+            || reads_in_write(state, principal, &mut tx, &case).await?
+        {
             require_as(state, principal, Action::RecordCaseEvent, holds)
                 .err()
                 .unwrap_or_else(|| hidden(&id))

@@ -159,6 +159,18 @@ fn reading(
         .find(|(r, _)| may_as(state, principal, Action::ReadCase, *r))
 }
 
+/// Whether the caller may read `case` as a transfer's addressee or a former lead (read inside
+/// a write action), so that a refusal to write tells them why rather than hiding the case.
+pub(super) async fn reads_in_write(
+    state: &AppState,
+    principal: &Principal,
+    tx: &mut WriteTx,
+    case: &store::Case,
+) -> Result<bool, ApiError> {
+    let transfers = transfers::of_case_for_write(tx, &case.id).await?;
+    Ok(reading(state, principal, case, &transfers).is_some())
+}
+
 /// The case as `read` shows it to this caller, with its transfers; `None` for a caller who may
 /// not read it.
 pub(super) async fn view_for(
