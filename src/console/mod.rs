@@ -10,6 +10,7 @@ mod assets;
 mod back;
 mod case_new;
 mod cases;
+mod transfers;
 mod chart;
 mod children;
 mod form;
@@ -95,6 +96,18 @@ pub fn router() -> Router<AppState> {
         )
         .route("/ui/cases/{id}", get(cases::case))
         .route("/ui/cases/{id}/events", post(cases::record))
+        .route(
+            "/ui/cases/{id}/transfer",
+            get(transfers::transfer_form).post(transfers::transfer),
+        )
+        .route(
+            "/ui/cases/{id}/transfers/{tid}/accept",
+            get(transfers::accept_form).post(transfers::accept),
+        )
+        .route(
+            "/ui/cases/{id}/reallocate",
+            get(transfers::reallocate_form).post(transfers::reallocate),
+        )
         .route("/ui/reports/timeliness", get(report::timeliness))
         .route("/ui/reports/timeliness.csv", get(report::timeliness_csv))
         // the child's pages (children.rs) and the MAPPA forum's decision (mappa.rs)
@@ -166,6 +179,8 @@ struct Home {
     nav: view::Nav,
     /// What waits for the person (`app::waiting`), each part only where the policy lets them.
     waiting: Vec<Waits>,
+    /// The transfers of cases waiting for the person's agency to accept (PROCESS.md P4).
+    transfers: Vec<transfers::WaitingLine>,
 }
 
 /// A line of what waits: a count, in words, linking to the page that shows it.
@@ -236,6 +251,9 @@ async fn home(State(state): State<AppState>, session: Session) -> PageResult {
             frame: Frame::of(&session, "Start"),
             nav: session.nav,
             waiting: waits(&waiting, &session.principal.sub),
+            transfers: transfers::waiting(&state, &session.principal)
+                .await
+                .map_err(view::refused)?,
         },
     ))
 }
