@@ -2396,7 +2396,9 @@ async fn a_case_is_reallocated_transferred_and_accepted_through_the_forms_and_th
     let entries = world.entries_after(before).await;
     let writes: Vec<(&str, &str)> = entries
         .iter()
-        .filter(|(a, _, d)| a.starts_with("case.") && a != "case.read" && d["case_id"] == case.as_str())
+        .filter(|(a, _, d)| {
+            a.starts_with("case.") && a != "case.read" && d["case_id"] == case.as_str()
+        })
         .map(|(a, s, _)| (a.as_str(), s.as_str()))
         .collect();
     assert_eq!(
@@ -2419,6 +2421,9 @@ async fn a_case_is_reallocated_transferred_and_accepted_through_the_forms_and_th
     let got = r.json();
     assert_eq!(got["lead_agency"], "adult-social-care");
     assert_eq!(got["lead_sub"], "sw.south");
-    assert_eq!(got["transfers"][0]["note"], "The family moved to Southshire.");
+    assert_eq!(
+        got["transfers"][0]["note"],
+        "The family moved to Southshire."
+    );
     world.stop().await;
 }

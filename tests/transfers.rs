@@ -348,8 +348,11 @@ async fn linked_cases_have_different_lead_workers_at_opening_reallocation_and_tr
     let when = at(ago(Duration::hours(3)));
     let events = count(&w.server, "case_events").await;
     problem_naming(
-        &w.event(&victim, json!({"kind": "worker_allocated", "occurred_at": when}))
-            .await,
+        &w.event(
+            &victim,
+            json!({"kind": "worker_allocated", "occurred_at": when}),
+        )
+        .await,
         422,
         "invalid_field",
         &["lead_sub"],
@@ -387,7 +390,10 @@ async fn linked_cases_have_different_lead_workers_at_opening_reallocation_and_tr
     assert_eq!(after["lead_sub"], "sw.chen");
     let event = &after["events"][0];
     assert_eq!(event["kind"], "worker_allocated");
-    assert_eq!(event["lead_sub"], "sw.chen", "the event shows the new worker");
+    assert_eq!(
+        event["lead_sub"], "sw.chen",
+        "the event shows the new worker"
+    );
     assert_eq!(
         before["clocks"], after["clocks"],
         "a reallocation moves no clock"
@@ -417,10 +423,7 @@ async fn linked_cases_have_different_lead_workers_at_opening_reallocation_and_tr
         (&harmer, "sw.south", 409),
         (&harmer, "sw.other", 200),
     ] {
-        let pending = north_tm
-            .get(&w, &format!("/v1/cases/{case}"))
-            .await
-            .json()["transfers"]
+        let pending = north_tm.get(&w, &format!("/v1/cases/{case}")).await.json()["transfers"]
             .as_array()
             .unwrap()
             .iter()

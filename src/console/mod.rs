@@ -10,7 +10,6 @@ mod assets;
 mod back;
 mod case_new;
 mod cases;
-mod transfers;
 mod chart;
 mod children;
 mod form;
@@ -24,6 +23,7 @@ mod records;
 mod report;
 pub mod session;
 mod time;
+mod transfers;
 mod view;
 
 use askama::Template;

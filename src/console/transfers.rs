@@ -74,10 +74,7 @@ pub(super) fn on_case(state: &AppState, principal: &Principal, c: &CaseView) -> 
                     by.as_deref().unwrap_or_default(),
                     t.lead_sub.as_deref().unwrap_or_default()
                 ),
-                (None, _) => format!(
-                    "Waiting for {} to accept",
-                    agency_name(state, &t.to_agency)
-                ),
+                (None, _) => format!("Waiting for {} to accept", agency_name(state, &t.to_agency)),
             },
             pending: t.accepted_at.is_none(),
         })
@@ -251,9 +248,7 @@ async fn move_page(
             asked: transfer.map_or_else(String::new, |t| {
                 format!("{} by {}", uk(&t.requested_at), t.requested_by)
             }),
-            note: transfer
-                .and_then(|t| t.note.clone())
-                .unwrap_or_default(),
+            note: transfer.and_then(|t| t.note.clone()).unwrap_or_default(),
             form,
             csrf: session.csrf.clone(),
         },
@@ -299,7 +294,16 @@ pub async fn transfer_form(
     let Path(id) = id.map_err(refused)?;
     let c = read(&state, &session, id).await.map_err(refused)?;
     let form = Form::default();
-    move_page(&state, &session, c, Which::Transfer, None, form, StatusCode::OK).await
+    move_page(
+        &state,
+        &session,
+        c,
+        Which::Transfer,
+        None,
+        form,
+        StatusCode::OK,
+    )
+    .await
 }
 
 /// `GET /ui/cases/{id}/reallocate`.
@@ -311,7 +315,16 @@ pub async fn reallocate_form(
     let Path(id) = id.map_err(refused)?;
     let c = read(&state, &session, id).await.map_err(refused)?;
     let form = Form::default();
-    move_page(&state, &session, c, Which::Reallocate, None, form, StatusCode::OK).await
+    move_page(
+        &state,
+        &session,
+        c,
+        Which::Reallocate,
+        None,
+        form,
+        StatusCode::OK,
+    )
+    .await
 }
 
 /// `GET /ui/cases/{id}/transfers/{tid}/accept`.
@@ -323,7 +336,16 @@ pub async fn accept_form(
     let Path((id, tid)) = ids.map_err(refused)?;
     let c = read(&state, &session, id).await.map_err(refused)?;
     let form = Form::default();
-    move_page(&state, &session, c, Which::Accept, Some(&tid), form, StatusCode::OK).await
+    move_page(
+        &state,
+        &session,
+        c,
+        Which::Accept,
+        Some(&tid),
+        form,
+        StatusCode::OK,
+    )
+    .await
 }
 
 /// What a submitted form did: where to go next, or the refusal to show by the form.
@@ -392,11 +414,17 @@ pub async fn transfer(
     check_csrf(&session, form.get("csrf"))?;
     let (value, errors) = form.to_json(TRANSFER_FIELDS);
     let (s, p, case) = (&state, &session.principal, id.clone());
-    let outcome = submit(s, value, errors, TRANSFER_LABELS, |body: NewTransfer| async move {
-        app::request_transfer(s, p, case.clone(), body)
-            .await
-            .map(|_| format!("/ui/cases/{case}?transferred=1#case-transfers"))
-    })
+    let outcome = submit(
+        s,
+        value,
+        errors,
+        TRANSFER_LABELS,
+        |body: NewTransfer| async move {
+            app::request_transfer(s, p, case.clone(), body)
+                .await
+                .map(|_| format!("/ui/cases/{case}?transferred=1#case-transfers"))
+        },
+    )
     .await?;
     answer(&state, &session, id, Which::Transfer, None, form, outcome).await
 }
@@ -414,13 +442,28 @@ pub async fn accept(
     check_csrf(&session, form.get("csrf"))?;
     let (value, errors) = form.to_json(ACCEPT_FIELDS);
     let (s, p, case, t) = (&state, &session.principal, id.clone(), tid.clone());
-    let outcome = submit(s, value, errors, ACCEPT_LABELS, |body: AcceptTransfer| async move {
-        app::accept_transfer(s, p, case.clone(), t, body)
-            .await
-            .map(|_| format!("/ui/cases/{case}?accepted=1"))
-    })
+    let outcome = submit(
+        s,
+        value,
+        errors,
+        ACCEPT_LABELS,
+        |body: AcceptTransfer| async move {
+            app::accept_transfer(s, p, case.clone(), t, body)
+                .await
+                .map(|_| format!("/ui/cases/{case}?accepted=1"))
+        },
+    )
     .await?;
-    answer(&state, &session, id, Which::Accept, Some(&tid), form, outcome).await
+    answer(
+        &state,
+        &session,
+        id,
+        Which::Accept,
+        Some(&tid),
+        form,
+        outcome,
+    )
+    .await
 }
 
 /// `POST /ui/cases/{id}/reallocate`: records a `worker_allocated` step through
@@ -437,11 +480,17 @@ pub async fn reallocate(
     let (mut value, errors) = form.to_json(REALLOCATE_FIELDS);
     value["kind"] = Value::from("worker_allocated");
     let (s, p, case) = (&state, &session.principal, id.clone());
-    let outcome = submit(s, value, errors, REALLOCATE_LABELS, |body: NewEvent| async move {
-        app::record(s, p, case.clone(), body)
-            .await
-            .map(|done| format!("/ui/cases/{case}?recorded={}#case-events", done.seq))
-    })
+    let outcome = submit(
+        s,
+        value,
+        errors,
+        REALLOCATE_LABELS,
+        |body: NewEvent| async move {
+            app::record(s, p, case.clone(), body)
+                .await
+                .map(|done| format!("/ui/cases/{case}?recorded={}#case-events", done.seq))
+        },
+    )
     .await?;
     answer(&state, &session, id, Which::Reallocate, None, form, outcome).await
 }

@@ -28,9 +28,9 @@ use serde_json::json;
 use super::{CaseView, conflict, derive_clocks, hidden, text_field, unseal, views};
 use crate::access::{Relation, may, may_as, may_somewhere, not_permitted, require_as};
 use crate::audit::Entry;
+use crate::cases::Happened;
 use crate::cases::store::{self, Full};
 use crate::cases::transfers::{self, Transfer};
-use crate::cases::Happened;
 use crate::db::{now, ts};
 use crate::error::ApiError;
 use crate::identity::Principal;
@@ -45,7 +45,10 @@ const MAX_SUB_CHARS: usize = 200;
 /// A lead worker's `sub` as given in `field`: trimmed, not empty, not too long (422 naming it).
 pub(super) fn lead_sub_field(field: &str, text: Option<&str>) -> Result<String, ApiError> {
     match text.map(str::trim) {
-        None => Err(ApiError::invalid_field(field, "is required: name the lead worker")),
+        None => Err(ApiError::invalid_field(
+            field,
+            "is required: name the lead worker",
+        )),
         Some("") => Err(ApiError::invalid_field(field, "is empty")),
         Some(s) if s.chars().count() > MAX_SUB_CHARS => Err(ApiError::invalid_field(
             field,
@@ -236,8 +239,13 @@ impl CaseView {
     pub fn transfer_for(&self, state: &AppState, principal: &Principal) -> Option<&TransferView> {
         self.transfers.iter().find(|t| {
             t.accepted_at.is_none()
-                && t.to_agency == &*principal.agency
-                && may_as(state, principal, Action::AcceptTransfer, Relation::TransferTo)
+                && t.to_agency == *principal.agency
+                && may_as(
+                    state,
+                    principal,
+                    Action::AcceptTransfer,
+                    Relation::TransferTo,
+                )
         })
     }
 
@@ -245,9 +253,14 @@ impl CaseView {
     /// caller's agency, no transfer waits, and the policy lets them (`request_transfer`).
     pub fn may_transfer(&self, state: &AppState, principal: &Principal) -> bool {
         self.status == CaseStatus::Open
-            && self.lead_agency == &*principal.agency
+            && self.lead_agency == *principal.agency
             && !self.transfers.iter().any(|t| t.accepted_at.is_none())
-            && may_as(state, principal, Action::RequestTransfer, Relation::LeadAgency)
+            && may_as(
+                state,
+                principal,
+                Action::RequestTransfer,
+                Relation::LeadAgency,
+            )
     }
 }
 
@@ -319,7 +332,9 @@ pub async fn request(
     if agency.kind != AgencyKind::ChildrenSocialCare {
         return Err(ApiError::invalid_field(
             "to_agency",
-            format!("{to} is not a children's social care agency; a case moves to children's social care"),
+            format!(
+                "{to} is not a children's social care agency; a case moves to children's social care"
+            ),
         ));
     }
     let note_enc = text_field(state, "note", body.note.as_deref())?;
@@ -442,10 +457,10 @@ pub async fn accept(
                 .await?
                 .ok_or_else(|| hidden(&id))?;
             let all = transfers::of_case_for_write(&mut tx, &id).await?;
-            return Err(match all.iter().find(|t| t.id == &*tid) {
+            return Err(match all.iter().find(|t| t.id == *tid) {
                 Some(t)
                     if !t.pending()
-                        && t.to_agency == &*principal.agency
+                        && t.to_agency == *principal.agency
                         && reading(state, principal, &case, &all).is_some() =>
                 {
                     conflict(
@@ -459,7 +474,7 @@ pub async fn accept(
     };
     let Some(t) = transfers
         .iter()
-        .find(|t| t.id == &*tid && t.pending() && t.to_agency == *principal.agency)
+        .find(|t| t.id == *tid && t.pending() && t.to_agency == *principal.agency)
     else {
         return Err(ApiError::not_found(format!(
             "no transfer {tid} of this case waiting for your agency"
@@ -501,7 +516,12 @@ pub struct Waiting {
 /// The transfers waiting for the caller's agency to accept, if the caller may accept them
 /// (not audited: nothing about a child is shown).
 pub async fn waiting(state: &AppState, principal: &Principal) -> Result<Vec<Waiting>, ApiError> {
-    if !may_as(state, principal, Action::AcceptTransfer, Relation::TransferTo) {
+    if !may_as(
+        state,
+        principal,
+        Action::AcceptTransfer,
+        Relation::TransferTo,
+    ) {
         return Ok(Vec::new());
     }
     Ok(transfers::pending_to(&state.db, &principal.agency, 50)
