@@ -316,19 +316,10 @@ async fn the_two_childrens_cases_are_linked_and_the_link_shows_only_to_their_lea
     // the same worker may not lead both children's cases (PROCESS.md P5)
     let r = w.open(&victim_child, "victim", referral, &[&harmer]).await;
     problem(&r, 409, "same_worker_linked");
-    let r = w
-        .csc
-        .post(
-            "/v1/cases",
-            &w.sw,
-            &json!({"subject_id": victim_child, "subject_role": "victim",
-                "referral_received_at": at(referral), "linked_case_ids": [harmer],
-                "lead_sub": "sw.bello"}),
-        )
-        .await
-        .unwrap();
-    assert_eq!(r.status, 201, "{}", r.text());
-    let victim = r.json()["id"].as_str().unwrap().to_owned();
+    let victim = w
+        .caseworker()
+        .opened_victim_led_by(&victim_child, referral, &harmer, "sw.bello")
+        .await;
 
     assert_eq!(
         w.read(&victim).await["linked_case_ids"],

@@ -2362,17 +2362,9 @@ async fn a_case_is_reallocated_transferred_and_accepted_through_the_forms_and_th
         )
         .await;
     // the other child's case, linked, led by sw.bello
-    let r = csc
-        .post(
-            "/v1/cases",
-            &sw,
-            &json!({"subject_id": other, "subject_role": "victim",
-                    "referral_received_at": cases::at(referral), "linked_case_ids": [case],
-                    "lead_sub": "sw.bello"}),
-        )
-        .await
-        .expect("opening the linked case");
-    assert_eq!(r.status, 201, "{}", r.text());
+    steps
+        .opened_victim_led_by(&other, referral, &case, "sw.bello")
+        .await;
     let before = head_seq(server).await;
     let result = world
         .browse(

@@ -330,19 +330,10 @@ async fn linked_cases_have_different_lead_workers_at_opening_reallocation_and_tr
         &["sw.amara"],
     );
     assert_eq!(count(&w.server, "cases").await, cases, "nothing opened");
-    let r = w
-        .csc
-        .post(
-            "/v1/cases",
-            &w.sw,
-            &json!({"subject_id": victim_child, "subject_role": "victim",
-                "referral_received_at": at(referral), "linked_case_ids": [harmer],
-                "lead_sub": "sw.bello"}),
-        )
-        .await
-        .unwrap();
-    assert_eq!(r.status, 201, "{}", r.text());
-    let victim = r.json()["id"].as_str().unwrap().to_owned();
+    let victim = w
+        .caseworker()
+        .opened_victim_led_by(&victim_child, referral, &harmer, "sw.bello")
+        .await;
 
     // reallocation: lead_sub with worker_allocated only, never the linked case's worker
     let when = at(ago(Duration::hours(3)));

@@ -523,6 +523,12 @@ pub(super) fn plain_refusal(
              case at a time (the partnership's IG officers can say which)"
                 .to_owned(),
         ),
+        "transfer_pending" => (
+            "",
+            "A transfer of this case already waits for the receiving council to accept it"
+                .to_owned(),
+        ),
+        "transfer_accepted" => ("", "This transfer has been accepted already".to_owned()),
         "same_worker_linked" => (
             "lead_sub",
             "Choose another lead worker: this one leads the linked case of the other child, and \

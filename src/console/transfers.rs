@@ -255,34 +255,30 @@ async fn move_page(
     ))
 }
 
-/// A refusal of one of these forms in a person's words, beside its field.
-fn errors_of(e: &ApiError, state: &AppState, labels: Labels<'_>) -> Errors {
-    let plain = match e.code {
-        "transfer_pending" => Some((
-            "",
-            "A transfer of this case already waits for the receiving council to accept it",
-        )),
-        "transfer_accepted" => Some(("", "This transfer has been accepted already")),
-        "same_worker_linked" => Some((
-            "lead_sub",
-            "Choose another worker: this one leads the linked case of the other child, and \
-             different social workers should be allocated to the victim and the alleged abuser",
-        )),
-        _ => None,
-    };
-    match plain {
-        Some((field, message)) => {
-            let mut errors = Errors::default();
-            errors.add(field, message);
-            errors
-        }
-        None => form_errors(e, state, None, labels),
-    }
-}
-
 /// Reads the case for one of these pages, as `GET /v1/cases/{id}` would for the person.
 async fn read(state: &AppState, session: &Session, id: CaseId) -> Result<CaseView, ApiError> {
     app::read(state, &session.principal, id).await
+}
+
+/// A form's page, blank, for case `id` as the person may read it.
+async fn blank(
+    state: &AppState,
+    session: &Session,
+    id: CaseId,
+    which: Which,
+    tid: Option<&str>,
+) -> PageResult {
+    let c = read(state, session, id).await.map_err(refused)?;
+    move_page(
+        state,
+        session,
+        c,
+        which,
+        tid,
+        Form::default(),
+        StatusCode::OK,
+    )
+    .await
 }
 
 /// `GET /ui/cases/{id}/transfer`.
@@ -292,18 +288,7 @@ pub async fn transfer_form(
     id: Result<Path<CaseId>, ApiError>,
 ) -> PageResult {
     let Path(id) = id.map_err(refused)?;
-    let c = read(&state, &session, id).await.map_err(refused)?;
-    let form = Form::default();
-    move_page(
-        &state,
-        &session,
-        c,
-        Which::Transfer,
-        None,
-        form,
-        StatusCode::OK,
-    )
-    .await
+    blank(&state, &session, id, Which::Transfer, None).await
 }
 
 /// `GET /ui/cases/{id}/reallocate`.
@@ -313,18 +298,7 @@ pub async fn reallocate_form(
     id: Result<Path<CaseId>, ApiError>,
 ) -> PageResult {
     let Path(id) = id.map_err(refused)?;
-    let c = read(&state, &session, id).await.map_err(refused)?;
-    let form = Form::default();
-    move_page(
-        &state,
-        &session,
-        c,
-        Which::Reallocate,
-        None,
-        form,
-        StatusCode::OK,
-    )
-    .await
+    blank(&state, &session, id, Which::Reallocate, None).await
 }
 
 /// `GET /ui/cases/{id}/transfers/{tid}/accept`.
@@ -334,18 +308,7 @@ pub async fn accept_form(
     ids: Result<Path<(CaseId, CaseId)>, ApiError>,
 ) -> PageResult {
     let Path((id, tid)) = ids.map_err(refused)?;
-    let c = read(&state, &session, id).await.map_err(refused)?;
-    let form = Form::default();
-    move_page(
-        &state,
-        &session,
-        c,
-        Which::Accept,
-        Some(&tid),
-        form,
-        StatusCode::OK,
-    )
-    .await
+    blank(&state, &session, id, Which::Accept, Some(&tid)).await
 }
 
 /// What a submitted form did: where to go next, or the refusal to show by the form.
@@ -372,7 +335,10 @@ where
         Ok(body) if errors.is_empty() => match act(body).await {
             Ok(next) => Ok(Outcome::Done(next)),
             Err(e) if dead_end(&e) => Err(refused(e)),
-            Err(e) => Ok(Outcome::Refused(errors_of(&e, state, labels), e.status)),
+            Err(e) => Ok(Outcome::Refused(
+                form_errors(&e, state, None, labels),
+                e.status,
+            )),
         },
         Ok(_) => Ok(Outcome::Refused(errors, StatusCode::UNPROCESSABLE_ENTITY)),
         Err(e) => {
