@@ -328,7 +328,7 @@ struct CasePage {
     /// the step recorded.
     done: String,
     /// The case's transfers and what the person may do about them (`transfers`).
-    moves: super::transfers::OnCase,
+    moves: super::case_moves::OnCase,
 }
 
 /// The step form's fields as the API's body members, and what a person calls each.
@@ -377,7 +377,7 @@ async fn case_page(
         })
         .collect();
     let may_record = c.may_record(state, &session.principal);
-    let moves = super::transfers::on_case(state, &session.principal, &c);
+    let moves = super::case_moves::on_case(state, &session.principal, &c);
     Ok(page(
         status,
         &CasePage {

@@ -8,6 +8,7 @@
 
 mod assets;
 mod back;
+mod case_moves;
 mod case_new;
 mod cases;
 mod chart;
@@ -180,7 +181,7 @@ struct Home {
     /// What waits for the person (`app::waiting`), each part only where the policy lets them.
     waiting: Vec<Waits>,
     /// The transfers of cases waiting for the person's agency to accept (PROCESS.md P4).
-    transfers: Vec<transfers::WaitingLine>,
+    transfers: Vec<case_moves::WaitingLine>,
 }
 
 /// A line of what waits: a count, in words, linking to the page that shows it.
@@ -251,7 +252,7 @@ async fn home(State(state): State<AppState>, session: Session) -> PageResult {
             frame: Frame::of(&session, "Start"),
             nav: session.nav,
             waiting: waits(&waiting, &session.principal.sub),
-            transfers: transfers::waiting(&state, &session.principal)
+            transfers: case_moves::waiting(&state, &session.principal)
                 .await
                 .map_err(view::refused)?,
         },

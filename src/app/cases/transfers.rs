@@ -408,7 +408,7 @@ pub async fn request(
 #[serde(deny_unknown_fields)]
 pub struct AcceptTransfer {
     /// The receiving agency's lead worker for the case.
-    #[schemars(length(min = 1, max = 200))]
+    #[schemars(length(max = 200), extend("pattern" = crate::text::pattern(crate::text::Kind::SingleLine, true)))]
     pub lead_sub: String,
 }
 
