@@ -449,3 +449,45 @@ async fn linked_cases_have_different_lead_workers_at_opening_reallocation_and_tr
     }
     w.stop().await;
 }
+
+#[tokio::test]
+async fn a_case_closed_while_its_transfer_waits_is_not_moved() {
+    let w = two_councils().await;
+    let case = w.opened(&w.child, ago(Duration::days(2))).await;
+    let north_tm = Who::new(&w, "csc", "tm.reid", Role::TeamManager);
+    let south_tm = Who::new(&w, SOUTH, "tm.south", Role::TeamManager);
+    let r = north_tm
+        .post(
+            &w,
+            &format!("/v1/cases/{case}/transfers"),
+            json!({"to_agency": SOUTH}),
+        )
+        .await;
+    let tid = common::flows::created(&r);
+    w.close_with_outcome(&case, ago(Duration::hours(1))).await;
+    problem(
+        &south_tm
+            .post(
+                &w,
+                &format!("/v1/cases/{case}/transfers/{tid}/accept"),
+                json!({"lead_sub": "sw.south"}),
+            )
+            .await,
+        409,
+        "case_closed",
+    );
+    assert_eq!(w.read(&case).await["lead_agency"], "csc", "the lead stays");
+    // and a closed case is not asked to move
+    problem(
+        &north_tm
+            .post(
+                &w,
+                &format!("/v1/cases/{case}/transfers"),
+                json!({"to_agency": SOUTH}),
+            )
+            .await,
+        409,
+        "case_closed",
+    );
+    w.stop().await;
+}

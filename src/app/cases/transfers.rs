@@ -480,6 +480,12 @@ pub async fn accept(
             "no transfer {tid} of this case waiting for your agency"
         )));
     };
+    if case.status != CaseStatus::Open {
+        return Err(conflict(
+            "case_closed",
+            format!("case {id} was closed while the transfer waited; it no longer moves"),
+        ));
+    }
     different_from_linked(&mut tx, &case.id, &t.to_agency, &lead_sub).await?;
     let at = now();
     transfers::accept(&mut tx, t, at, &principal.sub, &lead_sub).await?;
