@@ -30,10 +30,13 @@ pub enum Relation {
     TransferTo,
     /// The caller's agency led the case until it accepted a transfer away (PROCESS.md P4).
     FormerLead,
+    /// The caller's agency serves the child's home area or the area it lives in (PROCESS.md,
+    /// Places; with no areas configured every agency serves the one area).
+    ChildsArea,
 }
 
 impl Relation {
-    const ALL: [Relation; 8] = [
+    const ALL: [Relation; 9] = [
         Relation::None,
         Relation::ChildsSchool,
         Relation::Chair,
@@ -42,6 +45,7 @@ impl Relation {
         Relation::KnowsChild,
         Relation::TransferTo,
         Relation::FormerLead,
+        Relation::ChildsArea,
     ];
 
     fn as_str(self) -> &'static str {
@@ -54,6 +58,7 @@ impl Relation {
             Relation::KnowsChild => "knows_child",
             Relation::TransferTo => "transfer_to",
             Relation::FormerLead => "former_lead",
+            Relation::ChildsArea => "childs_area",
         }
     }
 
@@ -92,6 +97,11 @@ impl Relation {
                 "not_former_lead",
                 "only the agency that led the case before its transfer may do this \
                  (policies/actions.csv, PROCESS.md P4)",
+            ),
+            Relation::ChildsArea => ApiError::forbidden(
+                "not_childs_area",
+                "only an agency serving the child's home area or the area it lives in may do \
+                 this (policies/actions.csv, PROCESS.md Places)",
             ),
         }
     }

@@ -37,8 +37,20 @@ pub struct Config {
     /// "A packet waits" by e-mail (`[notify]`); without it, no e-mail is sent.
     #[serde(default)]
     pub notify: Option<NotifyConfig>,
+    /// The partnership's local authority areas (PROCESS.md, Places); none: one area.
+    #[serde(default)]
+    pub areas: Vec<AreaConfig>,
     #[serde(default)]
     pub agencies: Vec<AgencyConfig>,
+}
+
+/// `[[areas]]`: a local authority area of the partnership.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AreaConfig {
+    /// `[a-z0-9-]`, unique.
+    pub id: String,
+    pub name: String,
 }
 
 /// `[notify]`: the SMTP server through which the broker tells an agency that a packet waits
@@ -330,6 +342,10 @@ pub struct AgencyConfig {
     /// Where the agency is told that a packet waits (`[notify]`).
     #[serde(default)]
     pub inbox_email: Option<InboxEmail>,
+    /// The areas it serves; absent: every area (a police force, a health board, the MAPPA
+    /// forum, the partnership).
+    #[serde(default)]
+    pub areas: Option<Vec<String>>,
 }
 
 fn default_listen() -> SocketAddr {
@@ -488,8 +504,47 @@ impl Config {
     }
 
     fn validate(&self) -> Result<(), String> {
+        let mut areas = HashSet::new();
+        for area in &self.areas {
+            if !valid_agency_id(&area.id) {
+                return Err(format!(
+                    "area id \"{}\" must be made of a-z, 0-9 and -",
+                    area.id
+                ));
+            }
+            if !areas.insert(area.id.as_str()) {
+                return Err(format!("duplicate area id \"{}\"", area.id));
+            }
+            if area.name.trim().is_empty() {
+                return Err(format!("area \"{}\": name is empty", area.id));
+            }
+        }
         let mut ids = HashSet::new();
         for a in &self.agencies {
+            if let Some(served) = &a.areas {
+                if served.is_empty() {
+                    return Err(format!(
+                        "agency \"{}\": areas is empty; list the areas it serves, or leave \
+                         areas out for an agency that serves every area",
+                        a.id
+                    ));
+                }
+                if let Some(unknown) = served.iter().find(|s| !areas.contains(s.as_str())) {
+                    return Err(format!(
+                        "agency \"{}\": unknown area \"{unknown}\" (the [[areas]] are: {})",
+                        a.id,
+                        if self.areas.is_empty() {
+                            "none".to_owned()
+                        } else {
+                            self.areas
+                                .iter()
+                                .map(|x| x.id.as_str())
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        }
+                    ));
+                }
+            }
             if !valid_agency_id(&a.id) {
                 return Err(format!(
                     "agency id \"{}\" must be made of a-z, 0-9 and -",
@@ -887,6 +942,46 @@ age_recipient = "age1..."
         )
         .unwrap_err();
         assert!(e.message.contains("unknown agency kind \"academy\""), "{e}");
+    }
+
+    #[test]
+    fn areas_and_the_areas_an_agency_serves_are_read_and_checked() {
+        let two = format!(
+            "[[areas]]\nid = \"north\"\nname = \"Northshire\"\n\n[[areas]]\nid = \"south\"\nname = \"Southshire\"\n{}",
+            BASE.replace(
+                "age_recipient = \"age1...\"",
+                "age_recipient = \"age1...\"\nareas = [\"south\"]"
+            )
+        );
+        let c = parse(&two, &[]).unwrap();
+        assert_eq!(c.areas.len(), 2);
+        assert_eq!(
+            c.agencies[0].areas.as_deref(),
+            Some(&["south".to_owned()][..])
+        );
+        let e = parse(
+            &two.replace("areas = [\"south\"]", "areas = [\"east\"]"),
+            &[],
+        )
+        .unwrap_err();
+        assert!(e.message.contains("unknown area \"east\""), "{e}");
+        assert!(e.message.contains("north, south"), "{e}");
+        let e = parse(&two.replace("areas = [\"south\"]", "areas = []"), &[]).unwrap_err();
+        assert!(e.message.contains("areas is empty"), "{e}");
+        let e = parse(&two.replace("id = \"south\"", "id = \"north\""), &[]).unwrap_err();
+        assert!(e.message.contains("duplicate area id \"north\""), "{e}");
+        let e = parse(&two.replace("id = \"south\"", "id = \"South\""), &[]).unwrap_err();
+        assert!(e.message.contains("area id \"South\""), "{e}");
+        let one = BASE.replace(
+            "age_recipient = \"age1...\"",
+            "age_recipient = \"age1...\"\nareas = [\"north\"]",
+        );
+        let e = parse(&one, &[]).unwrap_err();
+        assert!(
+            e.message
+                .contains("unknown area \"north\" (the [[areas]] are: none)"),
+            "{e}"
+        );
     }
 
     #[test]

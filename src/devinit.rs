@@ -18,105 +18,151 @@ pub struct DevAgency {
     pub kind: AgencyKind,
     pub name: &'static str,
     pub key_type: JwtKeyType,
+    /// The areas it serves ([`AREAS`]); empty: every area.
+    pub areas: &'static [&'static str],
 }
 
-/// The demo partnership: every agency kind, two schools, and the partnership itself. Most sign
-/// tokens with Ed25519; police use P-256 (ES256) and health RSA (RS256), so all three are live.
+/// The demo partnership's two councils (PROCESS.md, Places).
+pub const AREAS: &[(&str, &str)] = &[("north", "Northshire"), ("south", "Southshire")];
+
+/// The demo partnership of two councils, Northshire (`north`) and Southshire (`south`): each has
+/// its own children's social care, early help and youth offending service; police, health,
+/// CAMHS, probation, MAPPA, the HSB service, the children's home and the partnership serve
+/// both. Every agency kind, two schools (Hillside in the north, Riverside Academy in the south),
+/// and the partnership itself. Most sign tokens with Ed25519; police use P-256 (ES256) and
+/// health RSA (RS256), so all three are live.
 pub const WORLD: &[DevAgency] = &[
     DevAgency {
         id: "csc",
         kind: AgencyKind::ChildrenSocialCare,
         name: "Northshire Children's Social Care",
+        areas: &["north"],
         key_type: JwtKeyType::Ed25519,
     },
     DevAgency {
         id: "early-help",
         kind: AgencyKind::EarlyHelp,
         name: "Northshire Early Help",
+        areas: &["north"],
         key_type: JwtKeyType::Ed25519,
     },
     DevAgency {
         id: "police",
         kind: AgencyKind::Police,
         name: "Northshire Police",
+        areas: &[],
         key_type: JwtKeyType::P256,
     },
     DevAgency {
         id: "school-hillside",
         kind: AgencyKind::School,
         name: "Hillside Primary School",
+        areas: &["north"],
         key_type: JwtKeyType::Ed25519,
     },
     DevAgency {
         id: "school-riverside",
         kind: AgencyKind::School,
         name: "Riverside Academy",
+        areas: &["south"],
         key_type: JwtKeyType::Ed25519,
     },
     DevAgency {
         id: "health",
         kind: AgencyKind::Health,
         name: "Northshire Community Health",
+        areas: &[],
         key_type: JwtKeyType::Rsa2048,
     },
     DevAgency {
         id: "camhs",
         kind: AgencyKind::Camhs,
         name: "Northshire CAMHS",
+        areas: &[],
         key_type: JwtKeyType::Ed25519,
     },
     DevAgency {
         id: "yos",
         kind: AgencyKind::YouthOffending,
         name: "Northshire Youth Offending Service",
+        areas: &["north"],
+        key_type: JwtKeyType::Ed25519,
+    },
+    DevAgency {
+        id: "csc-south",
+        kind: AgencyKind::ChildrenSocialCare,
+        name: "Southshire Children's Social Care",
+        areas: &["south"],
+        key_type: JwtKeyType::Ed25519,
+    },
+    DevAgency {
+        id: "early-help-south",
+        kind: AgencyKind::EarlyHelp,
+        name: "Southshire Early Help",
+        areas: &["south"],
+        key_type: JwtKeyType::Ed25519,
+    },
+    DevAgency {
+        id: "yos-south",
+        kind: AgencyKind::YouthOffending,
+        name: "Southshire Youth Offending Service",
+        areas: &["south"],
         key_type: JwtKeyType::Ed25519,
     },
     DevAgency {
         id: "probation",
         kind: AgencyKind::Probation,
         name: "Northshire Probation",
+        areas: &[],
         key_type: JwtKeyType::Ed25519,
     },
     DevAgency {
         id: "hsb-service",
         kind: AgencyKind::HsbService,
         name: "Turning Point HSB Service",
+        areas: &[],
         key_type: JwtKeyType::Ed25519,
     },
     DevAgency {
         id: "fostering",
         kind: AgencyKind::Fostering,
         name: "Northshire Fostering",
+        areas: &["north"],
         key_type: JwtKeyType::Ed25519,
     },
     DevAgency {
         id: "residential",
         kind: AgencyKind::Residential,
         name: "Oakwood Children's Home",
+        areas: &[],
         key_type: JwtKeyType::Ed25519,
     },
     DevAgency {
         id: "mappa",
         kind: AgencyKind::Mappa,
         name: "Northshire MAPPA",
+        areas: &[],
         key_type: JwtKeyType::Ed25519,
     },
     DevAgency {
         id: "adult-social-care",
         kind: AgencyKind::AdultSocialCare,
         name: "Northshire Adult Social Care",
+        areas: &["north"],
         key_type: JwtKeyType::Ed25519,
     },
     DevAgency {
         id: "education-services",
         kind: AgencyKind::EducationServices,
         name: "Northshire Education Psychology and Welfare Service",
+        areas: &["north"],
         key_type: JwtKeyType::Ed25519,
     },
     DevAgency {
         id: "partnership",
         kind: AgencyKind::Partnership,
         name: "Northshire Safeguarding Partnership",
+        areas: &[],
         key_type: JwtKeyType::Ed25519,
     },
 ];
@@ -197,6 +243,9 @@ pub fn dev_init(
              [console]\ndev_sign_in = true\n",
         );
     }
+    for (id, name) in AREAS {
+        writeln!(toml, "[[areas]]\nid = \"{id}\"\nname = \"{name}\"\n")?;
+    }
     for agency in WORLD {
         let client = ca.client_cert(agency.name, Some(agency.id))?;
         std::fs::write(certs.join(format!("{}.pem", agency.id)), &client.cert_pem)?;
@@ -210,10 +259,15 @@ pub fn dev_init(
             toml,
             "[[agencies]]\nid = \"{id}\"\nkind = \"{kind}\"\nname = \"{name}\"\n\
              jwt_issuer = \"https://idp.{id}.example\"\n\
-             jwt_public_key = \"certs/dev/{id}.jwt.pub.pem\"\nage_recipient = \"{recipient}\"\n",
+             jwt_public_key = \"certs/dev/{id}.jwt.pub.pem\"\nage_recipient = \"{recipient}\"{areas}\n",
             id = agency.id,
             kind = agency.kind,
             name = agency.name,
+            areas = if agency.areas.is_empty() {
+                String::new()
+            } else {
+                format!("\nareas = {:?}", agency.areas)
+            },
         )?;
     }
     std::fs::write(&config_path, toml)?;

@@ -23,6 +23,32 @@ pub struct Agency {
     pub jwt_issuer: String,
     pub jwt: JwtKey,
     pub age_recipient: age::x25519::Recipient,
+    /// The areas it serves (PROCESS.md, Places); `None`: every area.
+    pub areas: Option<Vec<String>>,
+}
+
+impl Agency {
+    /// The agency as a decision's recipient, addressed to `role` (and `sub`).
+    pub fn recipient(
+        &self,
+        role: Option<crate::vocab::Role>,
+        sub: Option<String>,
+    ) -> crate::decision::Recipient {
+        crate::decision::Recipient {
+            agency: self.id.clone(),
+            agency_kind: self.kind,
+            role,
+            sub,
+            areas: self.areas.clone(),
+        }
+    }
+
+    /// Does it serve `area`?
+    pub fn serves(&self, area: &str) -> bool {
+        self.areas
+            .as_ref()
+            .is_none_or(|served| served.iter().any(|s| s == area))
+    }
 }
 
 /// Counters kept by the process.
@@ -115,6 +141,7 @@ pub fn load_agencies(config: &Config) -> anyhow::Result<HashMap<String, Agency>>
                 jwt_issuer: a.jwt_issuer.clone(),
                 jwt,
                 age_recipient,
+                areas: a.areas.clone(),
             },
         );
     }

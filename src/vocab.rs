@@ -248,6 +248,7 @@ vocabulary!(ReasonCode, "reason code" {
     NotRecordOwner => "not_record_owner",
     RequesterRoleNotPermitted => "requester_role_not_permitted",
     RoleCannotDeposit => "role_cannot_deposit",
+    RecipientOutsideChildArea => "recipient_outside_child_area",
 });
 
 impl Default for SubjectRole {
@@ -315,6 +316,7 @@ vocabulary! {
         ReadSubject => "read_subject",
         RequestTransfer => "request_transfer",
         AcceptTransfer => "accept_transfer",
+        RecordResidence => "record_residence",
     }
 }
 

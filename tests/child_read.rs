@@ -21,7 +21,7 @@ async fn a_child_is_read_by_the_agencies_that_know_it_its_school_its_case_lead_a
             "/v1/subjects",
             &json!({"date_of_birth": common::flows::born_years_ago(12),
                 "school_agency": "school-hillside", "display_name": "Jordan Ellis",
-                "local_authority": "Northshire"}),
+                "local_authority": "north"}),
         )
         .await;
     let child = common::flows::created(&r);

@@ -11,6 +11,7 @@ use serde::Serialize;
 use serde_json::json;
 use sqlx::Row;
 
+use super::places::Residence;
 use super::subjects::today;
 use crate::access::{Relation, may, may_any};
 use crate::audit::Entry;
@@ -34,7 +35,10 @@ pub struct ChildView {
     pub school_agency: Option<String>,
     /// The school's configured name (null: no school, or one no longer configured).
     pub school_name: Option<String>,
+    /// The child's home area: with areas configured, an area id (PROCESS.md, Places).
     pub local_authority: Option<String>,
+    /// Where the child lives (null area: its home area), looked after or not, and who placed it.
+    pub residence: Residence,
     pub registered_by: String,
     pub consents: Vec<ConsentView>,
     pub competence: Vec<CompetenceView>,
@@ -134,7 +138,7 @@ pub struct ChildSummary {
 macro_rules! child_sql {
     () => {
         "SELECT s.id, s.date_of_birth, s.school_agency, s.local_authority, \
-     s.display_name_enc, s.registered_by, s.created_at, \
+     s.residence_area, s.looked_after, s.placed_by, s.display_name_enc, s.registered_by, s.created_at, \
      CAST(CASE WHEN s.registered_by = $1 \
        OR EXISTS (SELECT 1 FROM records r WHERE r.subject_id = s.id AND r.owner_agency = $1) \
        OR EXISTS (SELECT 1 FROM consents c WHERE c.subject_id = s.id AND c.agency = $1) \
@@ -154,6 +158,7 @@ struct Row0 {
     date_of_birth: NaiveDate,
     school_agency: Option<String>,
     local_authority: Option<String>,
+    residence: Residence,
     name_enc: Option<Vec<u8>>,
     registered_by: String,
     relations: Vec<Relation>,
@@ -181,6 +186,11 @@ macro_rules! row0 {
                 date_of_birth: dob.parse().map_err(|e| sqlx::Error::Decode(Box::new(e)))?,
                 school_agency: school,
                 local_authority: r.try_get("local_authority")?,
+                residence: Residence {
+                    area: r.try_get("residence_area")?,
+                    looked_after: r.try_get("looked_after")?,
+                    placed_by: r.try_get("placed_by")?,
+                },
                 name_enc: r.try_get("display_name_enc")?,
                 registered_by: r.try_get("registered_by")?,
                 relations,
@@ -338,6 +348,7 @@ async fn facts(
             .and_then(|s| agency_name(state, s)),
         school_agency: child.school_agency.clone(),
         local_authority: child.local_authority.clone(),
+        residence: child.residence.clone(),
         registered_by: child.registered_by.clone(),
         consents,
         competence,

@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use super::share::{self, entry_for};
 use crate::audit::Entry;
 use crate::db::now;
-use crate::decision::{Decision, Recipient, RequestFacts, decide};
+use crate::decision::{Decision, RequestFacts, decide};
 use crate::error::ApiError;
 use crate::identity::Principal;
 use crate::ids::{AgencyId, MappaDecisionId, RecordId};
@@ -104,6 +104,7 @@ impl TryFrom<DisclosureRequest> for Disclosure {
                 legal_reference: req.legal_reference,
                 mappa_decision_id: req.mappa_decision_id.map(String::from),
                 notification: false,
+                duty: None,
             },
         })
     }
@@ -156,12 +157,7 @@ async fn load_facts(
         subject: None,
         record_ids: req.records.clone(),
         requester: principal.requester(),
-        recipient: Recipient {
-            agency: req.recipient.to_string(),
-            agency_kind: recipient.kind,
-            role: req.recipient_role,
-            sub: req.recipient_sub.clone(),
-        },
+        recipient: recipient.recipient(req.recipient_role, req.recipient_sub.clone()),
         request: req.request.clone(),
     };
     facts::load((&state.db).into(), &state.policy, ask).await

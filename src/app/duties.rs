@@ -1,6 +1,7 @@
 //! Carrying out the duties to notify (`policies/duties.csv`, PROCESS.md) inside the write
 //! action of their trigger (a case opened, an event recorded, a record deposited): who is told
-//! is planned by `decision::duties::plan`, each notification is decided by `decide` with the
+//! is planned by `decision::duties::plan`, each notification (or, for a duty marked `+content`,
+//! the delivery of the deposited record itself, PROCESS.md P2) is decided by `decide` with the
 //! facts read inside the same transaction, a permitted one is sealed to its recipient and
 //! stored as a packet, and every one, delivered or denied, gets its audit entry and its row
 //! on the case. A denied duty is never dropped. A notice about a child under MAPPA management
@@ -13,7 +14,7 @@ use serde_json::{Value, json};
 use super::share::{self, entry_for};
 use crate::cases::store::{self, Case, Duty as DutyRow};
 use crate::db::{now, ts};
-use crate::decision::duties::{Known, Planned, Trigger, World, plan};
+use crate::decision::duties::{CaseLead, Known, Planned, Trigger, World, plan};
 use crate::decision::{Recipient, RequestFacts, decide};
 use crate::error::ApiError;
 use crate::identity::Principal;
@@ -51,7 +52,7 @@ async fn world(
     state: &AppState,
     principal: &Principal,
     tx: &mut WriteTx,
-    subject: &str,
+    on: &ListedOn<'_>,
     record: Option<&str>,
 ) -> Result<World, ApiError> {
     let subject_role: Option<String> = match record {
@@ -62,16 +63,24 @@ async fn world(
             .await?),
         None => None,
     };
-    let school: Option<String> = on_tx!(tx, c => sqlx::query_scalar(
-        "SELECT school_agency FROM subjects WHERE id = $1")
-        .bind(subject)
+    type ChildRow = (
+        Option<String>,
+        Option<String>,
+        Option<String>,
+        bool,
+        Option<String>,
+    );
+    let child: Option<ChildRow> = on_tx!(tx, c => sqlx::query_as(
+        "SELECT school_agency, local_authority, residence_area, looked_after, placed_by \
+         FROM subjects WHERE id = $1")
+        .bind(on.subject())
         .fetch_optional(&mut **c)
-        .await?)
-    .flatten();
+        .await?);
+    let (school, home_area, current_area, looked_after, placed_by) = child.unwrap_or_default();
     let previous: Vec<(String, Option<String>)> = on_tx!(tx, c => sqlx::query_as(
         "SELECT to_agency, MIN(to_role) FROM packets WHERE subject_id = $1 \
          GROUP BY to_agency ORDER BY to_agency")
-        .bind(subject)
+        .bind(on.subject())
         .fetch_all(&mut **c)
         .await?);
     let mut agencies: Vec<Known> = state
@@ -80,6 +89,7 @@ async fn world(
         .map(|a| Known {
             agency: a.id.clone(),
             kind: a.kind,
+            areas: a.areas.clone(),
         })
         .collect();
     agencies.sort_by(|a, b| a.agency.cmp(&b.agency));
@@ -95,6 +105,15 @@ async fn world(
             .map(|r| crate::store::term(&r))
             .transpose()
             .map_err(ApiError::internal)?,
+        home_area,
+        current_area,
+        case_lead: on.case().map(|c| CaseLead {
+            agency: c.lead_agency.clone(),
+            sub: c.lead_sub.clone(),
+        }),
+        placed_by: placed_by.filter(|_| looked_after),
+        // the agencies involved in the case besides its lead (PROCESS.md P3) are not recorded yet
+        involved: Vec::new(),
     })
 }
 
@@ -109,10 +128,10 @@ pub async fn carry_out(
     record: Option<&str>,
 ) -> Result<Vec<DutyRow>, ApiError> {
     let duties = state.policy.duties();
-    if !duties.iter().any(|d| d.trigger == trigger) {
+    if !duties.iter().any(|d| d.fires_on(trigger)) {
         return Ok(Vec::new());
     }
-    let world = world(state, principal, tx, on.subject(), record).await?;
+    let world = world(state, principal, tx, &on, record).await?;
     let mut seq = match &on {
         ListedOn::Case(case) => store::next_duty_seq(tx, &case.id).await?,
         ListedOn::Record { .. } => 1,
@@ -124,6 +143,7 @@ pub async fn carry_out(
         agency,
         kind,
         role,
+        sub,
     } in plan(duties, trigger, &world)
     {
         let row = duties
@@ -144,7 +164,8 @@ pub async fn carry_out(
                 agency: agency.clone(),
                 agency_kind: kind,
                 role,
-                sub: None,
+                sub,
+                areas: state.agencies.get(&agency).and_then(|a| a.areas.clone()),
             },
             request: RequestFacts {
                 purpose: row.purpose,
@@ -154,7 +175,10 @@ pub async fn carry_out(
                 )),
                 legal_reference: Some(row.legal_reference.clone()),
                 mappa_decision_id: None,
-                notification: true,
+                // a concern delivers the record itself, as `decide` releases it to the
+                // recipient (`+content` in duties.csv); every other duty only tells of the step
+                notification: !row.delivers_record,
+                duty: Some(duty.clone()),
             },
         };
         let loaded = facts::load(tx.tx().into(), &state.policy, ask).await?;
@@ -169,8 +193,9 @@ pub async fn carry_out(
             detail.insert("duty".into(), about);
         }
         let (disclosure, audit_seq) = if decision.permitted() {
-            // what the recipient is told: the step and who leads (no one yet, with no case
-            // open), never a record's content
+            // what the recipient is told of the duty: the step and who leads (no one yet, with
+            // no case open); a record's content only where the duty delivers it, in the
+            // sections the decision released
             let notice = json!({
                 "duty": duty, "trigger": trigger.to_string(),
                 "legal_reference": row.legal_reference,

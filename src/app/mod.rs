@@ -17,6 +17,7 @@
 //! - [`duties`]: the duties to notify a step sets off, carried out in its write action.
 //! - [`inbox`]: a practitioner's packets: listed, fetched, acknowledged.
 //! - [`mappa`]: a child's MAPPA status and the forum's decisions.
+//! - [`places`]: the partnership's areas, a child's home area and where it lives (residence).
 //! - [`mail`]: "a packet waits", the e-mail to the addressee's inbox address after commit.
 //! - [`records`]: what the owner agency is told of its record's disclosures.
 //! - [`reports`]: the timeliness report.
@@ -38,9 +39,18 @@ pub mod duties;
 pub mod inbox;
 pub mod mail;
 pub mod mappa;
+pub mod places;
 pub mod records;
 pub mod reports;
 mod share;
 pub mod subjects;
 pub mod views;
 pub mod waiting;
+
+/// A required member of a body that may be `null` (`#[serde(deserialize_with = ...)]`): a
+/// school or an area that is explicitly none.
+pub(crate) fn present_or_null<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<Option<String>, D::Error> {
+    <Option<String> as serde::Deserialize>::deserialize(d)
+}

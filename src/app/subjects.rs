@@ -84,6 +84,7 @@ pub async fn register(
     if let Some(school) = &body.school_agency {
         school_agency(state, school)?;
     }
+    let home_area = super::places::home_area(state, principal, body.local_authority.as_deref())?;
     let name = match body
         .display_name
         .as_deref()
@@ -109,7 +110,7 @@ pub async fn register(
         .bind(&subject)
         .bind(body.date_of_birth.to_string())
         .bind(&body.school_agency)
-        .bind(&body.local_authority)
+        .bind(&home_area)
         .bind(&name)
         .bind(&*principal.agency)
         .bind(ts(now()))
@@ -123,6 +124,7 @@ pub async fn register(
                 .subject(&subject)
                 .detail(json!({
                     "school_agency": body.school_agency,
+                    "home_area": home_area.as_ref().filter(|_| !super::places::areas(state).is_empty()),
                 })),
         )
         .await?;
@@ -148,14 +150,9 @@ fn school_agency(state: &AppState, school: &str) -> Result<(), ApiError> {
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewSchool {
-    #[serde(deserialize_with = "present_or_null")]
+    #[serde(deserialize_with = "super::present_or_null")]
     #[schemars(required, extend("type" = ["string", "null"]))]
     pub school_agency: Option<String>,
-}
-
-/// A required member that may be `null`.
-fn present_or_null<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
-    Option::<String>::deserialize(d)
 }
 
 /// The school from now on and the one before.

@@ -193,7 +193,9 @@ fn field_of(code: ReasonCode) -> &'static str {
         LegalReferenceRequired => "legal_reference",
         MappaDecisionNotApplicable => "mappa_decision_id",
         RecipientRoleNotPermitted => "recipient_role",
-        NotPupilOfSchool | ChairPermissionRequired => "recipient_agency",
+        NotPupilOfSchool | ChairPermissionRequired | RecipientOutsideChildArea => {
+            "recipient_agency"
+        }
         PurposeNotPermitted | BelowAgeOfCriminalResponsibility => "purpose",
         RoleCannotDeposit => "kind",
         NothingToShare | BundlingSubjects | NotRecordOwner | RequesterRoleNotPermitted => "",

@@ -2,7 +2,9 @@
 //! case obliges whom to be told, for what purpose, on what basis. Parsing and who the
 //! recipients are is pure, so `broker policy test` checks an edited file without a server
 //! (`policies/tests/duties/*.json`); carrying a duty out is a notification-view disclosure
-//! through the one decision function (`decide`, with `RequestFacts::notification`).
+//! through the one decision function (`decide`, with `RequestFacts::notification`), or, for a
+//! record trigger marked `+content` (a concern, PROCESS.md P2), the deposited record itself in
+//! the sections `decide` releases to the recipient.
 
 use std::fmt;
 
@@ -18,6 +20,8 @@ pub enum Trigger {
     CaseOpened,
     /// An event of this kind is recorded on a case.
     Event(EventKind),
+    /// Any event recorded on a case (`event:*`: keeping an agency updated).
+    AnyEvent,
     /// A record of this kind is deposited about a child (with a case open or not).
     Record(RecordKind),
 }
@@ -27,6 +31,7 @@ impl fmt::Display for Trigger {
         match self {
             Trigger::CaseOpened => f.write_str("case_opened"),
             Trigger::Event(k) => write!(f, "event:{k}"),
+            Trigger::AnyEvent => f.write_str("event:*"),
             Trigger::Record(k) => write!(f, "record:{k}"),
         }
     }
@@ -55,6 +60,9 @@ impl Trigger {
         if text == "case_opened" {
             return Ok(Trigger::CaseOpened);
         }
+        if text == "event:*" {
+            return Ok(Trigger::AnyEvent);
+        }
         if let Some(k) = text.strip_prefix("event:") {
             return k.parse().map(Trigger::Event).map_err(|e| e.to_string());
         }
@@ -62,7 +70,7 @@ impl Trigger {
             return k.parse().map(Trigger::Record).map_err(|e| e.to_string());
         }
         Err(format!(
-            "unknown trigger \"{text}\" (expected case_opened, event:<event kind>, record:<record kind> or record:<record kind>:<subject role>)"
+            "unknown trigger \"{text}\" (expected case_opened, event:<event kind>, event:*, record:<record kind> or record:<record kind>:<subject role>)"
         ))
     }
 }
@@ -87,8 +95,26 @@ pub enum Recipients {
     ChildsSchool,
     /// Every agency that has received a disclosure about the child.
     PreviousRecipients,
-    /// Every configured agency of this kind.
-    Kind(AgencyKind),
+    /// The agencies of this kind serving the child's areas (RULES 10.1, PROCESS.md P1).
+    Kind(AgencyKind, Within),
+    /// The lead worker of the child's open case (PROCESS.md P2), addressed to its `lead_sub`.
+    CaseLead,
+    /// The agency that placed a looked-after child (its home authority's children's social
+    /// care, PROCESS.md P3); nobody for a child not looked after.
+    PlacingAuthority,
+    /// The agencies involved in the child's open case besides its lead (PROCESS.md P3).
+    InvolvedAgencies,
+}
+
+/// Which of the child's areas a `kind:` recipient must serve.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Within {
+    /// `kind:<k>`: the child's home area or the area it lives in.
+    EitherArea,
+    /// `kind:<k>@home`: the home area (the authority responsible for the child).
+    Home,
+    /// `kind:<k>@current`: the area the child lives in (its home area unless it lives elsewhere).
+    Current,
 }
 
 impl Recipients {
@@ -96,10 +122,27 @@ impl Recipients {
         match text {
             "childs_school" => Ok(Recipients::ChildsSchool),
             "previous_recipients" => Ok(Recipients::PreviousRecipients),
+            "case_lead" => Ok(Recipients::CaseLead),
+            "placing_authority" => Ok(Recipients::PlacingAuthority),
+            "involved_agencies" => Ok(Recipients::InvolvedAgencies),
             _ => match text.strip_prefix("kind:") {
-                Some(k) => k.parse().map(Recipients::Kind).map_err(|e| e.to_string()),
+                Some(k) => {
+                    let (k, within) = match k.split_once('@') {
+                        None => (k, Within::EitherArea),
+                        Some((k, "home")) => (k, Within::Home),
+                        Some((k, "current")) => (k, Within::Current),
+                        Some((_, other)) => {
+                            return Err(format!(
+                                "unknown area \"@{other}\" in \"{text}\" (expected kind:<agency kind>, kind:<agency kind>@home or kind:<agency kind>@current)"
+                            ));
+                        }
+                    };
+                    k.parse()
+                        .map(|k| Recipients::Kind(k, within))
+                        .map_err(|e: crate::vocab::UnknownTerm| e.to_string())
+                }
                 None => Err(format!(
-                    "unknown recipients \"{text}\" (expected childs_school, previous_recipients or kind:<agency kind>)"
+                    "unknown recipients \"{text}\" (expected childs_school, previous_recipients, case_lead, placing_authority, involved_agencies or kind:<agency kind>[@home|@current])"
                 )),
             },
         }
@@ -113,16 +156,29 @@ pub struct Duty {
     pub trigger: Trigger,
     /// A record trigger limited to records about a child in this role (`record:<kind>:<role>`).
     pub subject_role: Option<SubjectRole>,
-    pub recipients: Recipients,
+    /// Who is told: the first of these alternatives that names anyone
+    /// (`case_lead|kind:children_social_care@current`: the lead worker of the open case, or with
+    /// none, the front door of the area the child lives in).
+    pub recipients: Vec<Recipients>,
     /// The role the notification is addressed to (`-`: the agency as a whole, or for
     /// previous recipients the role they received as).
     pub role: Option<Role>,
     pub purpose: Purpose,
     pub basis: Basis,
     pub legal_reference: String,
+    /// `+content` after a record trigger: the duty delivers the record itself (the sections
+    /// `decide` releases to the recipient), not a notification that it was deposited (a
+    /// concern must reach someone with its content, PROCESS.md P2).
+    pub delivers_record: bool,
 }
 
 impl Duty {
+    /// Does `trigger` set this duty off?
+    pub fn fires_on(&self, trigger: Trigger) -> bool {
+        self.trigger == trigger
+            || (self.trigger == Trigger::AnyEvent && matches!(trigger, Trigger::Event(_)))
+    }
+
     /// Parses `duty, trigger, recipients, role, purpose, basis, legal_reference` rows (`#`
     /// comments and blank lines skipped). The legal reference is the rest of the line, so it
     /// may hold commas.
@@ -153,12 +209,25 @@ impl Duty {
             if out.iter().any(|d| d.duty == duty) {
                 return Err(at(format!("duty {duty} is listed twice")));
             }
+            let (trigger, delivers_record) = match trigger.strip_suffix("+content") {
+                Some(t) => (t.trim_end(), true),
+                None => (trigger, false),
+            };
             let (trigger, subject_role) = Trigger::parse_limited(trigger).map_err(at)?;
+            if delivers_record && !matches!(trigger, Trigger::Record(_)) {
+                return Err(at(format!(
+                    "duty {duty}: only a record trigger (record:<record kind>+content) can deliver its record"
+                )));
+            }
             out.push(Duty {
                 duty: duty.to_owned(),
                 trigger,
                 subject_role,
-                recipients: Recipients::parse(recipients).map_err(at)?,
+                recipients: recipients
+                    .split('|')
+                    .map(|r| Recipients::parse(r.trim()))
+                    .collect::<Result<_, _>>()
+                    .map_err(at)?,
                 role: match role {
                     "-" => None,
                     r => Some(
@@ -173,6 +242,7 @@ impl Duty {
                     .parse()
                     .map_err(|e: crate::vocab::UnknownTerm| at(e.to_string()))?,
                 legal_reference: legal.to_owned(),
+                delivers_record,
             });
         }
         Ok(out)
@@ -185,11 +255,32 @@ impl Duty {
 pub struct Known {
     pub agency: String,
     pub kind: AgencyKind,
+    /// The areas it serves; absent: every area.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub areas: Option<Vec<String>>,
+}
+
+impl Known {
+    fn serves(&self, area: Option<&str>) -> bool {
+        match &self.areas {
+            None => true,
+            Some(served) => area.is_some_and(|a| served.iter().any(|s| s == a)),
+        }
+    }
+}
+
+/// The lead of the child's open case: its agency and lead worker.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CaseLead {
+    pub agency: String,
+    pub sub: String,
 }
 
 /// What the broker knows when a duty falls due: the child's recorded school, the agencies
 /// (and roles) that have received a disclosure about the child, every configured agency,
-/// and the agency acting (never told of its own step).
+/// the child's areas, the lead of its open case, and the agency acting (never told of its
+/// own step).
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct World {
@@ -202,6 +293,39 @@ pub struct World {
     /// For a record trigger: the role the record gives the child.
     #[serde(default)]
     pub subject_role: Option<SubjectRole>,
+    /// The child's home area (PROCESS.md, Places); with areas configured, an agency limited to
+    /// areas is told only about a child of an area it serves.
+    #[serde(default)]
+    pub home_area: Option<String>,
+    /// The area the child lives in when it is not the home area.
+    #[serde(default)]
+    pub current_area: Option<String>,
+    /// The lead of the child's open case, if one is open.
+    #[serde(default)]
+    pub case_lead: Option<CaseLead>,
+    /// For a looked-after child, the agency that placed it (PROCESS.md P3).
+    #[serde(default)]
+    pub placed_by: Option<String>,
+    /// The agencies involved in the child's open case besides its lead (PROCESS.md P3).
+    #[serde(default)]
+    pub involved: Vec<String>,
+}
+
+impl World {
+    /// The area the child lives in: its residence, else its home area.
+    fn current(&self) -> Option<&str> {
+        self.current_area.as_deref().or(self.home_area.as_deref())
+    }
+
+    fn serves(&self, agency: &Known, within: Within) -> bool {
+        match within {
+            Within::Home => agency.serves(self.home_area.as_deref()),
+            Within::Current => agency.serves(self.current()),
+            Within::EitherArea => {
+                agency.serves(self.home_area.as_deref()) || agency.serves(self.current())
+            }
+        }
+    }
 }
 
 /// One notification to send: the duty and its addressee.
@@ -213,6 +337,52 @@ pub struct Planned {
     pub kind: AgencyKind,
     #[serde(default)]
     pub role: Option<Role>,
+    /// The person addressed (the case's lead worker, for `case_lead`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sub: Option<String>,
+}
+
+/// Whom one alternative of a duty's recipients names: agency, role, person.
+fn addressees(
+    recipients: Recipients,
+    role: Option<Role>,
+    world: &World,
+) -> Vec<(String, Option<Role>, Option<String>)> {
+    match recipients {
+        Recipients::ChildsSchool => world
+            .school
+            .iter()
+            .map(|s| (s.clone(), role, None))
+            .collect(),
+        Recipients::PreviousRecipients => world
+            .previous_recipients
+            .iter()
+            .map(|(a, r)| (a.clone(), role.or(*r), None))
+            .collect(),
+        Recipients::Kind(k, within) => world
+            .agencies
+            .iter()
+            .filter(|a| a.kind == k && world.serves(a, within))
+            .map(|a| (a.agency.clone(), role, None))
+            .collect(),
+        // the lead worker by name, whatever their role (a team manager may lead a case): the
+        // role column addresses the front door or an agency, not a named person
+        Recipients::CaseLead => world
+            .case_lead
+            .iter()
+            .map(|l| (l.agency.clone(), None, Some(l.sub.clone())))
+            .collect(),
+        Recipients::PlacingAuthority => world
+            .placed_by
+            .iter()
+            .map(|a| (a.clone(), role, None))
+            .collect(),
+        Recipients::InvolvedAgencies => world
+            .involved
+            .iter()
+            .map(|a| (a.clone(), role, None))
+            .collect(),
+    }
 }
 
 /// The notifications `trigger` obliges, in file order, each agency told once (by the first
@@ -227,26 +397,18 @@ pub fn plan(duties: &[Duty], trigger: Trigger, world: &World) -> Vec<Planned> {
     };
     let mut out: Vec<Planned> = Vec::new();
     let applies = |d: &&Duty| {
-        d.trigger == trigger
+        d.fires_on(trigger)
             && d.subject_role
                 .is_none_or(|role| world.subject_role == Some(role))
     };
     for d in duties.iter().filter(applies) {
-        let addressees: Vec<(String, Option<Role>)> = match d.recipients {
-            Recipients::ChildsSchool => world.school.iter().map(|s| (s.clone(), d.role)).collect(),
-            Recipients::PreviousRecipients => world
-                .previous_recipients
-                .iter()
-                .map(|(a, r)| (a.clone(), d.role.or(*r)))
-                .collect(),
-            Recipients::Kind(k) => world
-                .agencies
-                .iter()
-                .filter(|a| a.kind == k)
-                .map(|a| (a.agency.clone(), d.role))
-                .collect(),
-        };
-        for (agency, role) in addressees {
+        let addressees = d
+            .recipients
+            .iter()
+            .map(|r| addressees(*r, d.role, world))
+            .find(|named| !named.is_empty())
+            .unwrap_or_default();
+        for (agency, role, sub) in addressees {
             let Some(kind) = kind_of(&agency) else {
                 continue; // an agency no longer configured cannot be told
             };
@@ -258,6 +420,7 @@ pub fn plan(duties: &[Duty], trigger: Trigger, world: &World) -> Vec<Planned> {
                 agency,
                 kind,
                 role,
+                sub,
             });
         }
     }
@@ -274,6 +437,35 @@ mod tests {
         let duties = Duty::parse_all(text).unwrap();
         assert!(duties.iter().any(|d| d.trigger == Trigger::CaseOpened));
         assert!(duties.iter().all(|d| !d.legal_reference.is_empty()));
+        // a concern delivers its record; a notice of a step does not
+        let concern = duties
+            .iter()
+            .find(|d| d.duty == "concern_referral")
+            .unwrap();
+        assert!(concern.delivers_record);
+        assert_eq!(concern.trigger, Trigger::Record(RecordKind::Referral));
+        assert_eq!(
+            concern.recipients,
+            [
+                Recipients::CaseLead,
+                Recipients::Kind(AgencyKind::ChildrenSocialCare, Within::Current),
+                Recipients::Kind(AgencyKind::ChildrenSocialCare, Within::Home)
+            ]
+        );
+        assert!(duties.iter().any(|d| !d.delivers_record));
+    }
+
+    #[test]
+    fn only_a_record_trigger_delivers_its_record() {
+        let err = Duty::parse_all(
+            "x, case_opened+content, childs_school, dsl, safeguarding, legal_obligation, r\n",
+        )
+        .unwrap_err();
+        assert!(err.message.contains("only a record trigger"), "{err}");
+        let ok = Duty::parse_all("x, record:referral:victim+content, childs_school, dsl, safeguarding, legal_obligation, r\n")
+            .unwrap();
+        assert!(ok[0].delivers_record);
+        assert_eq!(ok[0].subject_role, Some(SubjectRole::Victim));
     }
 
     #[test]
@@ -309,14 +501,17 @@ mod tests {
                 Known {
                     agency: "csc".into(),
                     kind: AgencyKind::ChildrenSocialCare,
+                    areas: None,
                 },
                 Known {
                     agency: "police".into(),
                     kind: AgencyKind::Police,
+                    areas: None,
                 },
             ],
             acting_agency: "csc".into(),
             subject_role: None,
+            ..World::default()
         };
         let plan = plan(&duties, Trigger::CaseOpened, &world);
         let got: Vec<(&str, &str)> = plan
@@ -346,10 +541,12 @@ mod tests {
                     Known {
                         agency: "yos".into(),
                         kind: AgencyKind::YouthOffending,
+                        areas: None,
                     },
                     Known {
                         agency: "csc".into(),
                         kind: AgencyKind::ChildrenSocialCare,
+                        areas: None,
                     },
                 ],
                 acting_agency: "police".into(),
@@ -372,5 +569,91 @@ mod tests {
         )
         .unwrap_err();
         assert!(bad.message.contains("bystander"), "{}", bad.message);
+    }
+
+    /// RULES 10.1, PROCESS.md P1: no shipped duty row whose recipients are chosen by kind or by
+    /// the child's case reaches an agency outside the child's areas. Over worlds of two and
+    /// three areas (the child's home and current area each of them; agencies of every kind
+    /// limited to one area, to two, or serving all), for every trigger of the shipped
+    /// `duties.csv` and every subject role, each agency planned serves the child's home or
+    /// current area, or every area. `previous_recipients` and `childs_school` are not chosen by
+    /// area (an agency that has already received about the child, each of those disclosures
+    /// decided under 10.1; the child's recorded school, reached by 4.3 d), so the worlds hold
+    /// none; the case's lead, the placing authority and the involved agencies are the
+    /// children's social care of one of the child's areas, as the broker records them.
+    #[test]
+    fn no_shipped_duty_chosen_by_kind_or_case_reaches_an_agency_outside_the_childs_areas() {
+        let text = include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/policies/duties.csv"));
+        let duties = Duty::parse_all(text).unwrap();
+        let triggers: Vec<Trigger> = duties
+            .iter()
+            .map(|d| d.trigger)
+            .chain([Trigger::Event(EventKind::ALL[0])])
+            .collect();
+        let mut checked = 0;
+        for areas in [&["a", "b"][..], &["a", "b", "c"][..]] {
+            let mut agencies = Vec::new();
+            for kind in AgencyKind::ALL {
+                for (i, area) in areas.iter().enumerate() {
+                    agencies.push(Known {
+                        agency: format!("{kind}-{area}"),
+                        kind: *kind,
+                        areas: Some(vec![area.to_string()]),
+                    });
+                    let next = areas[(i + 1) % areas.len()];
+                    agencies.push(Known {
+                        agency: format!("{kind}-{area}-{next}"),
+                        kind: *kind,
+                        areas: Some(vec![area.to_string(), next.to_string()]),
+                    });
+                }
+                agencies.push(Known {
+                    agency: format!("{kind}-all"),
+                    kind: *kind,
+                    areas: None,
+                });
+            }
+            let csc = |area: &str| format!("children_social_care-{area}");
+            for home in areas {
+                for current in areas.iter().map(Some).chain([None]) {
+                    let lives = current.copied().unwrap_or(home);
+                    let leads = [None, Some(csc(home)), Some(csc(lives))];
+                    let cases = leads
+                        .iter()
+                        .flat_map(|l| SubjectRole::ALL.iter().map(move |r| (l, *r)));
+                    for ((lead, role), trigger) in
+                        cases.flat_map(|lr| triggers.iter().map(move |t| (lr, *t)))
+                    {
+                        let world = World {
+                            agencies: agencies.clone(),
+                            acting_agency: "police-all".into(),
+                            subject_role: Some(role),
+                            home_area: Some(home.to_string()),
+                            current_area: current.map(|c| c.to_string()),
+                            case_lead: lead.clone().map(|agency| CaseLead {
+                                agency,
+                                sub: "lead.worker".into(),
+                            }),
+                            placed_by: current.map(|_| csc(home)),
+                            involved: vec![csc(lives)],
+                            ..World::default()
+                        };
+                        for p in plan(&duties, trigger, &world) {
+                            let known = agencies.iter().find(|a| a.agency == p.agency).unwrap();
+                            assert!(
+                                known.serves(Some(home)) || known.serves(Some(lives)),
+                                "{} ({trigger}) reached {} serving {:?}; the child's home is \
+                                 {home}, it lives in {lives}",
+                                p.duty,
+                                p.agency,
+                                known.areas
+                            );
+                            checked += 1;
+                        }
+                    }
+                }
+            }
+        }
+        assert!(checked > 100, "the worlds reach someone: {checked}");
     }
 }

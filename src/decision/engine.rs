@@ -70,7 +70,14 @@ pub fn decide(policy: &Policy, facts: &Facts) -> Decision {
     let can_initiate = |r: &Role| {
         r.valid_for(requester.agency_kind) && policy.allows(Family::Initiate, &[r.as_str()])
     };
-    if !requester.roles.iter().any(can_initiate) {
+    // a duty duty_roles.csv names for the requester's role is carried out for it (PROCESS.md P2)
+    let duty_of_role = req.duty.as_deref().is_some_and(|duty| {
+        requester.roles.iter().any(|r| {
+            r.valid_for(requester.agency_kind)
+                && policy.allows(Family::DutyRoles, &[duty, r.as_str()])
+        })
+    });
+    if !duty_of_role && !requester.roles.iter().any(can_initiate) {
         f.fail(
             ReasonCode::RequesterRoleNotPermitted,
             format!(
@@ -157,6 +164,26 @@ pub fn decide(policy: &Policy, facts: &Facts) -> Decision {
         );
     }
 
+    // 10.1: the services of the child's own areas; another area's only as a considered exception.
+    if !recipient.serves(subject) && !policy.allows(Family::OutsideArea, &[basis, kind.as_str()]) {
+        let areas: Vec<&str> = subject.areas().collect();
+        f.fail(
+            ReasonCode::RecipientOutsideChildArea,
+            format!(
+                "rule 10.1: {} serves {}, not the child's {}; another area's agency receives only \
+                 on a basis {} allows",
+                recipient.agency,
+                join(recipient.areas.iter().flatten().map(String::as_str)),
+                if areas.is_empty() {
+                    "area, which is not recorded (record where the child lives)".to_owned()
+                } else {
+                    format!("area ({})", join(areas.into_iter()))
+                },
+                Family::OutsideArea
+            ),
+        );
+    }
+
     // 7: purposes barred by age, for records about the child in the role the bar protects.
     let barred: Vec<&str> = facts
         .records
@@ -189,6 +216,7 @@ pub fn decide(policy: &Policy, facts: &Facts) -> Decision {
         check_consent(policy, facts, &bands, &mut f);
     }
     if requires("override_role")
+        && !duty_of_role
         && !requester.roles.iter().any(|r| {
             r.valid_for(requester.agency_kind)
                 && policy.allows(Family::Overrides, &[basis, r.as_str()])

@@ -50,6 +50,9 @@ pub struct Recipient {
     pub role: Option<Role>,
     #[serde(default)]
     pub sub: Option<String>,
+    /// The areas the recipient agency serves (PROCESS.md, Places); absent: every area.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub areas: Option<Vec<String>>,
 }
 
 /// The child the records are about.
@@ -66,6 +69,38 @@ pub struct Subject {
     pub lacks_capacity: Option<bool>,
     #[serde(default)]
     pub mappa_active: bool,
+    /// The child's home area: the local authority responsible for it (PROCESS.md, Places).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub home_area: Option<String>,
+    /// The area the child lives in when not its home area (`PUT /v1/subjects/{id}/residence`);
+    /// absent: it lives in its home area.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub current_area: Option<String>,
+}
+
+impl Subject {
+    /// The child's areas: its home area and the area it lives in (the same, or none known).
+    pub fn areas(&self) -> impl Iterator<Item = &str> {
+        self.home_area
+            .iter()
+            .chain(
+                self.current_area
+                    .iter()
+                    .filter(|c| Some(*c) != self.home_area.as_ref()),
+            )
+            .map(String::as_str)
+    }
+}
+
+impl Recipient {
+    /// Does the recipient serve one of the child's areas (RULES 10.1)? An agency that serves
+    /// every area does; an agency limited to areas does not serve a child none of whose areas
+    /// is known.
+    pub fn serves(&self, child: &Subject) -> bool {
+        self.areas
+            .as_ref()
+            .is_none_or(|served| child.areas().any(|a| served.iter().any(|s| s == a)))
+    }
 }
 
 /// A record's facts (never its content).
@@ -137,6 +172,12 @@ pub struct RequestFacts {
     /// would be; every other rule applies as to any disclosure.
     #[serde(default)]
     pub notification: bool,
+    /// The duty of `duties.csv` this disclosure carries out, if any: where `duty_roles.csv`
+    /// names it for one of the requester's roles, that role need not be one that initiates a
+    /// disclosure (RULES 7a) or invokes the basis (3.2): a concern deposited by a carer still
+    /// reaches the lead worker (PROCESS.md P2).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub duty: Option<String>,
 }
 
 /// Every fact a decision needs.

@@ -9,6 +9,7 @@ use axum::http::StatusCode;
 
 use super::extract::{Body, Path};
 pub(crate) use crate::app::child::ChildView;
+pub(crate) use crate::app::places::{NewResidence, ResidenceSet};
 pub use crate::app::subjects::subject_school;
 pub(crate) use crate::app::subjects::{
     NewCompetence, NewDesignation, NewSchool, NewSubject, SchoolChanged,
@@ -48,6 +49,18 @@ pub(crate) async fn school(
     Body(body): Body<NewSchool>,
 ) -> Result<Json<SchoolChanged>, ApiError> {
     crate::app::subjects::change_school(&state, &principal, subject, body)
+        .await
+        .map(Json)
+}
+
+/// `PUT /v1/subjects/{id}/residence`.
+pub(crate) async fn residence(
+    principal: Principal,
+    State(state): State<AppState>,
+    Path(subject): Path<SubjectId>,
+    Body(body): Body<NewResidence>,
+) -> Result<Json<ResidenceSet>, ApiError> {
+    crate::app::places::set_residence(&state, &principal, subject, body)
         .await
         .map(Json)
 }

@@ -65,6 +65,8 @@ struct ChildRow {
     facts_version: i64,
     date_of_birth: String,
     school_agency: Option<String>,
+    local_authority: Option<String>,
+    residence_area: Option<String>,
     gillick: Option<bool>,
     capacity: Option<bool>,
     mappa_active: Option<bool>,
@@ -75,6 +77,7 @@ struct ChildRow {
 /// One statement, one snapshot: the version and the facts that live beside the child (the
 /// latest assessment of each kind is the fact the rules use).
 const CHILD: &str = "SELECT s.facts_version, s.date_of_birth, s.school_agency, s.display_name_enc, \
+    s.local_authority, s.residence_area, \
     (SELECT a.outcome FROM competence_assessments a WHERE a.subject_id = s.id \
        AND a.assessment = 'gillick' ORDER BY a.assessed_on DESC, a.created_at DESC LIMIT 1) AS gillick, \
     (SELECT a.outcome FROM competence_assessments a WHERE a.subject_id = s.id \
@@ -208,6 +211,8 @@ pub async fn load(reader: Reader<'_>, policy: &Policy, ask: Ask) -> Result<Loade
             gillick_competent: child.gillick,
             lacks_capacity: child.capacity.map(|has| !has),
             mappa_active: child.mappa_active.unwrap_or(false),
+            home_area: child.local_authority,
+            current_area: child.residence_area,
         },
         records: records.iter().map(|r| r.facts.clone()).collect(),
         consents,

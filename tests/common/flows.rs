@@ -33,7 +33,8 @@ pub async fn register(client: &Client, token: &str, dob: &str, school: Option<&s
         .post(
             "/v1/subjects",
             token,
-            &json!({"date_of_birth": dob, "school_agency": school}),
+            // the dev world is two councils: a child of Northshire unless a test says otherwise
+            &json!({"date_of_birth": dob, "school_agency": school, "local_authority": "north"}),
         )
         .await
         .expect("registering a child");
@@ -279,4 +280,20 @@ pub fn with(mut body: Value, changes: Value) -> Value {
         body[k] = v.clone();
     }
     body
+}
+
+/// `(duty, recipient_agency, decision)` of each duty in an answer or a case.
+pub fn duty_rows(v: &Value) -> Vec<(String, String, String)> {
+    v["duties"]
+        .as_array()
+        .unwrap_or_else(|| panic!("duties is a list: {v}"))
+        .iter()
+        .map(|d| {
+            (
+                d["duty"].as_str().unwrap().to_owned(),
+                d["recipient_agency"].as_str().unwrap().to_owned(),
+                d["decision"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect()
 }

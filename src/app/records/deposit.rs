@@ -195,7 +195,7 @@ pub async fn deposit(
     // or, with none open (a MERLIN notice before any referral), on the record
     let mut set_off = Vec::new();
     let trigger = Trigger::Record(kind);
-    if state.policy.duties().iter().any(|d| d.trigger == trigger) {
+    if state.policy.duties().iter().any(|d| d.fires_on(trigger)) {
         let lead = crate::cases::store::open_case_lead(&mut tx, &subject)
             .await
             .map_err(ApiError::from)?;

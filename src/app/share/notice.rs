@@ -113,6 +113,7 @@ pub(super) fn notice(
             agency_kind: AgencyKind::Mappa,
             role: Some(Role::MappaCoordinator),
             sub: None,
+            areas: state.agencies.get(&agency).and_then(|a| a.areas.clone()),
         },
         request: RequestFacts {
             purpose: Purpose::Mappa,

@@ -60,6 +60,7 @@ enum Col {
     MappaConsequence,
     OwnedAct,
     Ownership,
+    Duty,
 }
 
 pub const GILLICK: &[&str] = &["competent", "not_competent", "not_assessed"];
@@ -85,6 +86,7 @@ pub const RELATIONS: &[&str] = &[
     "knows_child",
     "transfer_to",
     "former_lead",
+    "childs_area",
 ];
 /// The acts of a decision on a record that `ownership.csv` governs.
 pub const OWNED_ACTS: &[&str] = &["disclose", "deposit"];
@@ -131,6 +133,8 @@ families! {
     MappaBases => "mappa_bases" ["basis": Basis, "consequence": MappaConsequence],
     Actions => "actions" ["action": Action, "agency_kind": AgencyKind, "role": Role, "relation": Relation],
     Ownership => "ownership" ["act": OwnedAct, "relation": Ownership],
+    OutsideArea => "outside_area" ["basis": Basis, "recipient_kind": AgencyKind],
+    DutyRoles => "duty_roles" ["duty": Duty, "role": Role],
 }
 
 impl fmt::Display for Family {
