@@ -26,19 +26,25 @@ pub enum Relation {
     /// The caller's agency registered the child, or holds something about it: a record, a
     /// consent, a competence assessment, its MAPPA status or a MAPPA decision it recorded.
     KnowsChild,
+    /// A transfer of the case to the caller's agency waits for its acceptance (PROCESS.md P4).
+    TransferTo,
+    /// The caller's agency led the case until it accepted a transfer away (PROCESS.md P4).
+    FormerLead,
     /// The caller's agency serves the child's home area or the area it lives in (PROCESS.md,
     /// Places; with no areas configured every agency serves the one area).
     ChildsArea,
 }
 
 impl Relation {
-    const ALL: [Relation; 7] = [
+    const ALL: [Relation; 9] = [
         Relation::None,
         Relation::ChildsSchool,
         Relation::Chair,
         Relation::Owner,
         Relation::LeadAgency,
         Relation::KnowsChild,
+        Relation::TransferTo,
+        Relation::FormerLead,
         Relation::ChildsArea,
     ];
 
@@ -50,6 +56,8 @@ impl Relation {
             Relation::Owner => "owner",
             Relation::LeadAgency => "lead_agency",
             Relation::KnowsChild => "knows_child",
+            Relation::TransferTo => "transfer_to",
+            Relation::FormerLead => "former_lead",
             Relation::ChildsArea => "childs_area",
         }
     }
@@ -79,6 +87,16 @@ impl Relation {
                 "not_known_to_agency",
                 "only an agency that registered the child or holds something about it may do \
                  this (policies/actions.csv)",
+            ),
+            Relation::TransferTo => ApiError::forbidden(
+                "not_transfer_recipient",
+                "only the agency a transfer of the case is addressed to may do this \
+                 (policies/actions.csv, PROCESS.md P4)",
+            ),
+            Relation::FormerLead => ApiError::forbidden(
+                "not_former_lead",
+                "only the agency that led the case before its transfer may do this \
+                 (policies/actions.csv, PROCESS.md P4)",
             ),
             Relation::ChildsArea => ApiError::forbidden(
                 "not_childs_area",

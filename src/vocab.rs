@@ -189,6 +189,7 @@ vocabulary!(
     EndSummaryShared => "end_summary_shared",
     OutcomeRecorded => "outcome_recorded",
     CaseClosed => "case_closed",
+    WorkerAllocated => "worker_allocated",
 });
 
 vocabulary!(
@@ -313,6 +314,8 @@ vocabulary! {
         ReadAllCases => "read_all_cases",
         ReadTimeliness => "read_timeliness",
         ReadSubject => "read_subject",
+        RequestTransfer => "request_transfer",
+        AcceptTransfer => "accept_transfer",
         RecordResidence => "record_residence",
     }
 }

@@ -313,9 +313,13 @@ async fn the_two_childrens_cases_are_linked_and_the_link_shows_only_to_their_lea
     let referral = Utc::now() - Duration::days(1);
     let harmer = w.opened(&w.child, referral).await;
     let victim_child = w.another_child().await;
+    // the same worker may not lead both children's cases (PROCESS.md P5)
     let r = w.open(&victim_child, "victim", referral, &[&harmer]).await;
-    assert_eq!(r.status, 201, "{}", r.text());
-    let victim = r.json()["id"].as_str().unwrap().to_owned();
+    problem(&r, 409, "same_worker_linked");
+    let victim = w
+        .caseworker()
+        .opened_victim_led_by(&victim_child, referral, &harmer, "sw.bello")
+        .await;
 
     assert_eq!(
         w.read(&victim).await["linked_case_ids"],
@@ -561,7 +565,7 @@ async fn every_bad_input_is_refused_with_its_own_code_and_writes_nothing() {
         )
         .await;
     problem(&r, 422, "record_not_about_child");
-    let opens: [(Value, u16, &str); 6] = [
+    let opens: [(Value, u16, &str); 7] = [
         (
             json!({"subject_id": w.child, "subject_role": "harmful_behaviour", "referral_received_at": at(now)}),
             409,
@@ -584,6 +588,11 @@ async fn every_bad_input_is_refused_with_its_own_code_and_writes_nothing() {
         ),
         (
             json!({"subject_id": other, "subject_role": "victim", "referral_received_at": at(now), "linked_case_ids": [id.clone()]}),
+            409,
+            "same_worker_linked",
+        ),
+        (
+            json!({"subject_id": other, "subject_role": "victim", "referral_received_at": at(now), "linked_case_ids": [id.clone()], "lead_sub": "sw.bello"}),
             201,
             "",
         ),

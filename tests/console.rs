@@ -2303,6 +2303,123 @@ fn broker_date(date: chrono::NaiveDate) -> String {
     date.format("%-d %B %Y").to_string()
 }
 
+// --- transfers and different workers (PROCESS.md, Places P4 and P5) ---
+
+#[tokio::test]
+async fn a_case_is_reallocated_transferred_and_accepted_through_the_forms_and_the_former_lead_sees_only_earlier_steps()
+ {
+    // the receiving council: the dev world's adult social care, made a second children's social
+    // care in this test's own broker.toml
+    let world = world_with(
+        "case-transfer",
+        json!({
+            "tm.north": {"agency": "csc", "roles": ["team_manager"]},
+            "sw.north": {"agency": "csc", "roles": ["social_worker"]},
+            "tm.south": {"agency": "adult-social-care", "roles": ["team_manager"]},
+        }),
+        |toml, _| {
+            let dev = "kind = \"adult_social_care\"\nname = \"Northshire Adult Social Care\"";
+            assert!(toml.contains(dev), "the dev world has adult social care");
+            toml.replace(
+                dev,
+                "kind = \"children_social_care\"\nname = \"Southshire Children's Social Care\"",
+            )
+        },
+    )
+    .await;
+    let server = &world.server;
+    let csc = server.client("csc");
+    let sw = server.token("csc", "sw.north", &[Role::SocialWorker]);
+    let steps = cases::Caseworker {
+        client: &csc,
+        token: &sw,
+    };
+    let register = |name: &'static str| {
+        let csc = &csc;
+        let sw = &sw;
+        async move {
+            flows::created(
+                &csc.post(
+                    "/v1/subjects",
+                    sw,
+                    &json!({"date_of_birth": "2013-03-01", "school_agency": "school-hillside",
+                            "display_name": name}),
+                )
+                .await
+                .expect("registering a child"),
+            )
+        }
+    };
+    let child = register("Alex Moreno").await;
+    let other = register("Billie Moreno").await;
+    let referral = cases::ago(chrono::Duration::hours(5));
+    let case = steps.opened(&child, referral).await;
+    steps
+        .step(
+            &case,
+            "strategy_discussion_held",
+            referral + chrono::Duration::hours(1),
+        )
+        .await;
+    // the other child's case, linked, led by sw.bello
+    steps
+        .opened_victim_led_by(&other, referral, &case, "sw.bello")
+        .await;
+    let before = head_seq(server).await;
+    let result = world
+        .browse(
+            "case-transfer",
+            json!({
+                "case_id": case, "child_name": "Alex Moreno",
+                "north_tm": "tm.north", "north_sw": "sw.north", "south_tm": "tm.south",
+                "south": "adult-social-care",
+                "north_name": "Northshire Children's Social Care",
+                "south_name": "Southshire Children's Social Care",
+                "linked_worker": "sw.bello", "new_worker": "sw.chen", "south_worker": "sw.south",
+                "reallocated": typed(referral + chrono::Duration::hours(2)),
+                "later": typed(referral + chrono::Duration::hours(4)),
+            }),
+        )
+        .await;
+    assert_eq!(result["done"], true, "{result}");
+    assert_screenshots(&result, 7);
+
+    // each accepted form one action of the API, as its person's; the refused one wrote nothing
+    let entries = world.entries_after(before).await;
+    let writes: Vec<(&str, &str)> = entries
+        .iter()
+        .filter(|(a, _, d)| {
+            a.starts_with("case.") && a != "case.read" && d["case_id"] == case.as_str()
+        })
+        .map(|(a, s, _)| (a.as_str(), s.as_str()))
+        .collect();
+    assert_eq!(
+        writes,
+        [
+            ("case.event", "tm.north"),
+            ("case.transfer", "tm.north"),
+            ("case.transfer_accept", "tm.south"),
+            ("case.event", "tm.south"),
+        ],
+        "{entries:?}"
+    );
+    let tm = server.token("adult-social-care", "tm.south", &[Role::TeamManager]);
+    let r = server
+        .client("adult-social-care")
+        .get(&format!("/v1/cases/{case}"), &tm)
+        .await
+        .expect("the API's case");
+    assert_eq!(r.status, 200, "{}", r.text());
+    let got = r.json();
+    assert_eq!(got["lead_agency"], "adult-social-care");
+    assert_eq!(got["lead_sub"], "sw.south");
+    assert_eq!(
+        got["transfers"][0]["note"],
+        "The family moved to Southshire."
+    );
+    world.stop().await;
+}
+
 #[tokio::test]
 async fn a_dsl_deposits_a_concern_in_the_console_sees_it_delivered_and_the_front_door_reads_it() {
     let world = world(

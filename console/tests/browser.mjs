@@ -1358,6 +1358,90 @@ async function journeyDsl(browser) {
   }
 }
 
+// PROCESS.md P4 and P5: the lead's team manager reallocates the lead worker (refused once:
+// the worker leads the linked case of the other child) and asks another council to take the
+// case; that council's team manager finds it on the start page and accepts it; the former
+// lead's social worker then sees only the steps recorded before the acceptance
+async function caseTransfer(browser) {
+  const north = await context(browser, "csc");
+  let page = await north.newPage();
+  await signIn(page, params.north_tm);
+  await page.goto(url(`/ui/cases/${params.case_id}`));
+  await page.click("#case-reallocate-link");
+  await page.waitForURL(url(`/ui/cases/${params.case_id}/reallocate`));
+  await page.fill("#lead_sub", params.linked_worker);
+  await fillWhen(page, "occurred_at", params.reallocated);
+  await page.fill("#note", "The allocated worker is on leave.");
+  await page.click("#reallocate-submit");
+  await page.waitForSelector("#error-summary");
+  check((await text(page, "#lead_sub-error")).includes("different social workers"), `the message is by the field: ${await text(page, "#lead_sub-error")}`);
+  check(await page.locator("#error-summary a[href='#lead_sub']").count() === 1, "the summary links to the field");
+  check(await page.inputValue("#lead_sub") === params.linked_worker, "the worker typed is kept");
+  check(await page.inputValue("#occurred_at-day") === String(params.reallocated.day), "the date typed is kept");
+  check(await page.inputValue("#note") === "The allocated worker is on leave.", "the note is kept");
+  await looked(page, "reallocate-refused");
+  await page.fill("#lead_sub", params.new_worker);
+  await page.click("#reallocate-submit");
+  await page.waitForSelector("#step-recorded");
+  check((await text(page, "#case-lead-sub")) === params.new_worker, `the new worker leads: ${await text(page, "#case-lead-sub")}`);
+  check((await text(page, "#case-events tr[data-kind=worker_allocated]")).includes("Lead worker reallocated"), "the step is in words");
+
+  await page.click("#case-transfer-link");
+  await page.waitForURL(url(`/ui/cases/${params.case_id}/transfer`));
+  const offered = await page.locator("#to_agency option").evaluateAll((os) => os.map((o) => o.textContent.trim()));
+  check(offered.includes(params.south_name) && !offered.some((o) => o.includes("Northshire Children")), `the receiving councils by name, not the lead: ${offered}`);
+  await page.selectOption("#to_agency", params.south);
+  await page.fill("#note", "The family moved to Southshire.");
+  await looked(page, "transfer-form");
+  await page.click("#transfer-case-submit");
+  await page.waitForSelector("#transfer-requested");
+  check(await page.locator("#case-transfers tr[data-pending=true]").count() === 1, "the transfer waits");
+  check((await text(page, "#case-transfers tbody")).includes(params.south_name), "named by the council's name");
+  check(await page.locator("#case-transfer-link").count() === 0, "one transfer at a time");
+  check((await text(page, "#case-lead-agency")) === params.north_name, "until accepted the old lead leads");
+  await looked(page, "transfer-requested");
+  await north.close();
+
+  const south = await context(browser, params.south);
+  page = await south.newPage();
+  await signIn(page, params.south_tm);
+  check((await text(page, "#waiting-transfers")).includes(params.north_name), `the start page lists the transfer: ${await text(page, "#waiting-transfers")}`);
+  await looked(page, "transfer-waiting-start");
+  await page.click("#waiting-transfers a");
+  await page.waitForSelector("#transfer-waiting");
+  check((await text(page, "#case-child")) === params.child_name, "the receiving team manager sees whom the case is about");
+  check(await page.locator("#record-step").count() === 0, "and records no step before accepting");
+  await page.click("#case-accept-link");
+  await page.waitForSelector("#accept-transfer");
+  check((await text(page, "#move-note")) === "The family moved to Southshire.", "the note travels with the transfer");
+  await looked(page, "transfer-accept");
+  await page.fill("#lead_sub", params.south_worker);
+  await page.click("#accept-transfer-submit");
+  await page.waitForSelector("#transfer-accepted");
+  check((await text(page, "#case-lead-agency")) === params.south_name, `the receiving council leads: ${await text(page, "#case-lead-agency")}`);
+  check((await text(page, "#case-lead-sub")) === params.south_worker, "with the worker named");
+  await page.selectOption("#kind", "initial_assessment_completed");
+  await fillWhen(page, "occurred_at", params.later);
+  await page.click("#record-step-submit");
+  await page.waitForSelector("#step-recorded");
+  check(await page.locator("#case-events tr[data-kind=initial_assessment_completed]").count() === 1, "the new lead records a step");
+  await looked(page, "transfer-accepted");
+  await south.close();
+
+  const former = await context(browser, "csc");
+  page = await former.newPage();
+  await signIn(page, params.north_sw);
+  await page.goto(url(`/ui/cases/${params.case_id}`));
+  await page.waitForSelector("#case-former-lead");
+  const kinds = await page.locator("#case-events tbody tr").evaluateAll((rs) => rs.map((r) => r.dataset.kind));
+  check(JSON.stringify(kinds) === JSON.stringify(["strategy_discussion_held", "worker_allocated"]), `the former lead sees only the earlier steps: ${kinds}`);
+  check(await page.locator("#record-step").count() === 0, "and records none");
+  check((await text(page, "#case-lead-agency")) === params.south_name, "and is not shown as the lead");
+  await looked(page, "transfer-former-lead");
+  await former.close();
+  result.done = true;
+}
+
 // a concern reaches someone (PROCESS.md P2): a school's DSL deposits a referral through the
 // form and the record's page says, in words, where it went and that it is not read yet; the
 // front door's social worker finds it in the inbox, decrypts its content and acknowledges it;
@@ -1423,6 +1507,7 @@ const scenarios = { cases: casePages, "cases-ig": casePages, "report-refused": r
   "chair-notice": chairAndNotice,
   "journey-share": journeyShare,
   "journey-dsl": journeyDsl,
+  "case-transfer": caseTransfer,
   concern,
   "cases-area": casesByArea,
   "cases-area-tm": casesByArea,

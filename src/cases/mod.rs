@@ -13,6 +13,7 @@ pub mod report;
 pub mod rows;
 pub mod rules;
 pub mod store;
+pub mod transfers;
 pub mod writes;
 
 pub use rules::{History, Proposed, Refusal, Transition, record};

@@ -34,6 +34,8 @@ pub struct Event {
     pub agency: String,
     pub sub: String,
     pub recorded_at: DateTime<Utc>,
+    /// The worker a `worker_allocated` event allocates (PROCESS.md P5).
+    pub lead_sub: Option<String>,
 }
 
 /// A duty to notify as carried out for a case (policies/duties.csv).

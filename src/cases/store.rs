@@ -65,6 +65,7 @@ struct EventText {
     agency: String,
     sub: String,
     created_at: String,
+    lead_sub: Option<String>,
 }
 
 impl TryFrom<EventText> for Event {
@@ -81,12 +82,13 @@ impl TryFrom<EventText> for Event {
             note_enc: r.note_enc,
             agency: r.agency,
             sub: r.sub,
+            lead_sub: r.lead_sub,
         })
     }
 }
 
 const EVENTS: &str = "SELECT seq, kind, occurred_at, record_id, outcome, rationale_enc, note_enc, \
-     agency, sub, created_at FROM case_events WHERE case_id = $1 ORDER BY seq";
+     agency, sub, created_at, lead_sub FROM case_events WHERE case_id = $1 ORDER BY seq";
 
 #[derive(sqlx::FromRow)]
 struct ClockText {

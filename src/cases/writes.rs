@@ -53,8 +53,8 @@ pub async fn insert(
 pub async fn append_event(tx: &mut WriteTx, case_id: &str, e: &Event) -> Result<(), sqlx::Error> {
     on_tx!(tx, c => sqlx::query(
         "INSERT INTO case_events (case_id, seq, kind, occurred_at, record_id, outcome, \
-         rationale_enc, note_enc, agency, sub, created_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)")
+         rationale_enc, note_enc, agency, sub, created_at, lead_sub) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)")
         .bind(case_id)
         .bind(e.seq)
         .bind(e.kind.as_str())
@@ -66,6 +66,7 @@ pub async fn append_event(tx: &mut WriteTx, case_id: &str, e: &Event) -> Result<
         .bind(&e.agency)
         .bind(&e.sub)
         .bind(ts(e.recorded_at))
+        .bind(&e.lead_sub)
         .execute(&mut **c)
         .await
         .map(drop))

@@ -344,8 +344,11 @@ struct CasePage {
     kinds: Vec<Choice>,
     outcomes: Vec<Choice>,
     rationale_hint: String,
-    /// What was just done (a banner): "opened", or the number of the step recorded.
+    /// What was just done (a banner): "opened", "transferred", "accepted", or the number of
+    /// the step recorded.
     done: String,
+    /// The case's transfers and what the person may do about them (`transfers`).
+    moves: super::case_moves::OnCase,
 }
 
 /// The step form's fields as the API's body members, and what a person calls each.
@@ -394,6 +397,7 @@ async fn case_page(
         })
         .collect();
     let may_record = c.may_record(state, &session.principal);
+    let moves = super::case_moves::on_case(state, &session.principal, &c);
     Ok(page(
         status,
         &CasePage {
@@ -422,13 +426,18 @@ async fn case_page(
             may_record,
             form,
             csrf: session.csrf.clone(),
-            kinds: choices::<EventKind>(),
+            // a reallocation names its worker, on its own page (`transfers`)
+            kinds: choices::<EventKind>()
+                .into_iter()
+                .filter(|k| k.value != EventKind::WorkerAllocated.as_str())
+                .collect(),
             outcomes: choices::<CaseOutcome>(),
             rationale_hint: format!(
                 "Why: needed with an outcome, at least {} characters.",
                 state.policy.rationale_min_chars()
             ),
             done,
+            moves,
         },
     ))
 }
@@ -438,6 +447,8 @@ async fn case_page(
 pub struct Done {
     opened: Option<String>,
     recorded: Option<i64>,
+    transferred: Option<String>,
+    accepted: Option<String>,
 }
 
 /// `GET /ui/cases/{id}`: one case, as `GET /v1/cases/{id}` gives it (the API's refusal: 403 to
@@ -461,6 +472,13 @@ pub async fn case(
             recorded: Some(seq),
             ..
         })) => seq.to_string(),
+        Ok(axum::extract::Query(Done {
+            transferred: Some(_),
+            ..
+        })) => "transferred".to_owned(),
+        Ok(axum::extract::Query(Done {
+            accepted: Some(_), ..
+        })) => "accepted".to_owned(),
         _ => String::new(),
     };
     case_page(&state, &session, c, Form::default(), done, StatusCode::OK).await
@@ -523,6 +541,18 @@ pub(super) fn plain_refusal(
             "",
             "Another agency leads an open case for this child, and one agency leads a child's \
              case at a time (the partnership's IG officers can say which)"
+                .to_owned(),
+        ),
+        "transfer_pending" => (
+            "",
+            "A transfer of this case already waits for the receiving council to accept it"
+                .to_owned(),
+        ),
+        "transfer_accepted" => ("", "This transfer has been accepted already".to_owned()),
+        "same_worker_linked" => (
+            "lead_sub",
+            "Choose another lead worker: this one leads the linked case of the other child, and \
+             different social workers should be allocated to the victim and the alleged abuser"
                 .to_owned(),
         ),
         "unknown_record" => (

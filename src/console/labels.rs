@@ -149,6 +149,7 @@ labels!(EventKind {
     EndSummaryShared => "End summary shared",
     OutcomeRecorded => "Outcome recorded",
     CaseClosed => "Case closed",
+    WorkerAllocated => "Lead worker reallocated",
 });
 
 labels!(CaseOutcome {
@@ -353,6 +354,8 @@ pub fn audit_action(action: &str) -> Cow<'static, str> {
         "case.open" => "Case opened",
         "case.event" => "Case step recorded",
         "case.read" => "Case read",
+        "case.transfer" => "Case transfer requested",
+        "case.transfer_accept" => "Case transfer accepted",
         "case.list" => "Cases listed",
         "report.timeliness" => "Timeliness report read",
         "audit.review" | "review.record" => "Override reviewed",

@@ -8,6 +8,7 @@
 
 mod assets;
 mod back;
+mod case_moves;
 mod case_new;
 mod cases;
 mod chart;
@@ -23,6 +24,7 @@ mod records;
 mod report;
 pub mod session;
 mod time;
+mod transfers;
 mod view;
 
 use askama::Template;
@@ -95,6 +97,18 @@ pub fn router() -> Router<AppState> {
         )
         .route("/ui/cases/{id}", get(cases::case))
         .route("/ui/cases/{id}/events", post(cases::record))
+        .route(
+            "/ui/cases/{id}/transfer",
+            get(transfers::transfer_form).post(transfers::transfer),
+        )
+        .route(
+            "/ui/cases/{id}/transfers/{tid}/accept",
+            get(transfers::accept_form).post(transfers::accept),
+        )
+        .route(
+            "/ui/cases/{id}/reallocate",
+            get(transfers::reallocate_form).post(transfers::reallocate),
+        )
         .route("/ui/reports/timeliness", get(report::timeliness))
         .route("/ui/reports/timeliness.csv", get(report::timeliness_csv))
         // the child's pages (children.rs) and the MAPPA forum's decision (mappa.rs)
@@ -166,6 +180,8 @@ struct Home {
     nav: view::Nav,
     /// What waits for the person (`app::waiting`), each part only where the policy lets them.
     waiting: Vec<Waits>,
+    /// The transfers of cases waiting for the person's agency to accept (PROCESS.md P4).
+    transfers: Vec<case_moves::WaitingLine>,
 }
 
 /// A line of what waits: a count, in words, linking to the page that shows it.
@@ -236,6 +252,9 @@ async fn home(State(state): State<AppState>, session: Session) -> PageResult {
             frame: Frame::of(&session, "Start"),
             nav: session.nav,
             waiting: waits(&waiting, &session.principal.sub),
+            transfers: case_moves::waiting(&state, &session.principal)
+                .await
+                .map_err(view::refused)?,
         },
     ))
 }

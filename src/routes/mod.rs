@@ -4,6 +4,7 @@
 
 pub mod audit;
 pub mod case_events;
+pub mod case_transfers;
 pub mod cases;
 pub mod consents;
 pub mod disclosures;
@@ -175,6 +176,8 @@ api! {
     get "/v1/cases" => cases::list { "as policies/actions.csv allows", "the caller's agency's cases (every agency's for the partnership), with their clocks; overdue=true for the morning list", (), 200, acts ListCases, query cases::Filters, gives crate::app::cases::CaseList }
     get "/v1/cases/{id}" => cases::get { "as policies/actions.csv allows", "a case with its events, clocks, duties and links (links only to the lead agencies and the partnership)", (), 200, acts ReadCase, gives crate::app::cases::CaseView }
     post "/v1/cases/{id}/events" => case_events::event { "as policies/actions.csv allows", "record a step of the case (never edited: a correction is a new event with a note); answers the clocks", crate::app::cases::NewEvent, 201, acts RecordCaseEvent, gives crate::app::cases::EventRecorded }
+    post "/v1/cases/{id}/transfers" => case_transfers::request { "as policies/actions.csv allows", "ask to move the case to another council's children's social care (PROCESS.md P4); pending until its team manager accepts; one pending transfer at a time", crate::app::cases::NewTransfer, 201, acts RequestTransfer, gives crate::app::cases::TransferRequested }
+    post "/v1/cases/{id}/transfers/{tid}/accept" => case_transfers::accept { "as policies/actions.csv allows", "accept a transfer, naming the lead worker: from now on the caller's agency leads the case, whose clocks run on; the former lead reads its events recorded up to now", crate::app::cases::AcceptTransfer, 200, acts AcceptTransfer, gives crate::app::cases::TransferAccepted }
     get "/v1/reports/timeliness" => reports::timeliness { "as policies/actions.csv allows", "per clock: started, met on time, met late, overdue now, pending, median hours; format=csv for CSV", (), 200, acts ReadTimeliness, query reports::Filters, returns ObjectOrText("text/csv"), gives crate::cases::report::Report }
     post "/v1/audit/reviews/{seq}" => reviews::review { "as policies/actions.csv allows", "review an override", reviews::NewReview, 201, acts ReviewOverride, gives crate::app::audit::Reviewed }
 }

@@ -20,7 +20,7 @@ fn path_parameter(name: &str) -> Value {
     let (schema, description) = match name {
         // parsed by the `extract::Path` extractor into its typed id: a UUID, anything else 400
         // `invalid_id`
-        "id" | "cid" | "disclosure_id" => (
+        "id" | "cid" | "tid" | "disclosure_id" => (
             json!({"type": "string", "format": "uuid"}),
             "a broker identifier (UUID)",
         ),
@@ -358,6 +358,10 @@ fn who_may(policy: &Policy, action: crate::vocab::Action) -> String {
                 "chair" => ", as the chair of the minutes".into(),
                 "owner" => ", for a record the caller's agency owns".into(),
                 "lead_agency" => ", where the caller's agency leads the case".into(),
+                "transfer_to" => ", where a transfer of the case to the caller's agency waits".into(),
+                "former_lead" => {
+                    ", where the caller's agency led the case until a transfer away (events recorded until then only)".into()
+                }
                 "childs_area" => {
                     ", for a child of an area the caller's agency serves (home or where it lives)"
                         .into()

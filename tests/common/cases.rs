@@ -164,6 +164,29 @@ impl Caseworker<'_> {
         flows::created(&self.open(child, "harmful_behaviour", referral, &[]).await)
     }
 
+    /// Opens the victim's case, linked to `linked` and led by `lead_sub` (a worker other than
+    /// the linked case's, PROCESS.md P5); insists on 201.
+    pub async fn opened_victim_led_by(
+        &self,
+        child: &str,
+        referral: DateTime<Utc>,
+        linked: &str,
+        lead_sub: &str,
+    ) -> String {
+        let r = self
+            .client
+            .post(
+                "/v1/cases",
+                self.token,
+                &json!({"subject_id": child, "subject_role": "victim",
+                    "referral_received_at": at(referral), "linked_case_ids": [linked],
+                    "lead_sub": lead_sub}),
+            )
+            .await
+            .expect("opening a case");
+        flows::created(&r)
+    }
+
     /// Posts an event; the answer as it came.
     pub async fn event(&self, case: &str, body: Value) -> Response {
         self.client

@@ -9,6 +9,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
+use super::transfers::{different_from_linked, lead_sub_field, reads_in_write};
 use super::{derive_clocks, hidden, refused, relation, text_field, views};
 use crate::access::{may_as, may_somewhere, not_permitted, require_as};
 use crate::app::duties::{ListedOn, carry_out};
@@ -34,7 +35,14 @@ use crate::vocab::{Action, CaseOutcome, EventKind};
     "if" = {"properties": {"kind": {"const": "outcome_recorded"}}, "required": ["kind"]},
     "then" = {"required": ["outcome", "rationale"],
               "properties": {"outcome": {"type": "string"}, "rationale": {"type": "string"}}},
-    "else" = {"properties": {"outcome": {"type": "null"}}}
+    "else" = {"properties": {"outcome": {"type": "null"}}},
+    "allOf" = [{
+        "if": {"properties": {"kind": {"const": "worker_allocated"}}, "required": ["kind"]},
+        "then": {"required": ["lead_sub"],
+                 "properties": {"lead_sub": {"type": "string", "minLength": 1, "maxLength": 200,
+                                             "pattern": "\\S"}}},
+        "else": {"properties": {"lead_sub": {"type": "null"}}}
+    }]
 ))]
 pub struct NewEvent {
     pub kind: EventKind,
@@ -51,6 +59,9 @@ pub struct NewEvent {
     /// Free text; a correction of an earlier event is a new event with a note.
     #[serde(default)]
     pub note: Option<String>,
+    /// With `worker_allocated` only: the case's new lead worker (PROCESS.md P5).
+    #[serde(default)]
+    pub lead_sub: Option<String>,
 }
 
 /// A case event recorded (`POST /v1/cases/{id}/events`): its number in the case, the case's
@@ -83,6 +94,16 @@ pub async fn record(
         now(),
     )
     .map_err(refused)?;
+    let allocated = match parsed.kind() {
+        EventKind::WorkerAllocated => Some(lead_sub_field("lead_sub", body.lead_sub.as_deref())?),
+        kind if body.lead_sub.is_some() => {
+            return Err(ApiError::invalid_field(
+                "lead_sub",
+                format!("only a worker_allocated event names a lead worker, not {kind}"),
+            ));
+        }
+        _ => None,
+    };
     let record = body.record_id.map(String::from);
     let rationale_enc = text_field(state, "rationale", body.rationale.as_deref())?;
     let note_enc = text_field(state, "note", body.note.as_deref())?;
@@ -94,13 +115,17 @@ pub async fn record(
     let holds = relation(principal, &case);
     if !may_as(state, principal, Action::RecordCaseEvent, holds) {
         // a caller who could read it is told why; anyone else learns nothing of it
-        return Err(if may_as(state, principal, Action::ReadCase, holds) {
-            require_as(state, principal, Action::RecordCaseEvent, holds)
-                .err()
-                .unwrap_or_else(|| hidden(&id))
-        } else {
-            hidden(&id)
-        });
+        return Err(
+            if may_as(state, principal, Action::ReadCase, holds)
+                || reads_in_write(state, principal, &mut tx, &case).await?
+            {
+                require_as(state, principal, Action::RecordCaseEvent, holds)
+                    .err()
+                    .unwrap_or_else(|| hidden(&id))
+            } else {
+                hidden(&id)
+            },
+        );
     }
     let happened: Vec<Happened> = events
         .iter()
@@ -116,6 +141,9 @@ pub async fn record(
         events: &happened,
     };
     let change = cases::record(&parsed, &history).map_err(refused)?;
+    if let Some(sub) = &allocated {
+        different_from_linked(&mut tx, &id, &case.lead_agency, sub).await?;
+    }
     if let Some(r) = &record {
         let of: Option<String> = on_tx!(&mut tx, c => sqlx::query_scalar(
             "SELECT subject_id FROM records WHERE id = $1")
@@ -150,11 +178,15 @@ pub async fn record(
         agency: principal.agency.to_string(),
         sub: principal.sub.clone(),
         recorded_at: now(),
+        lead_sub: allocated.clone(),
     };
     let clocks = derive_clocks(state, case.referral_received_at, &change.steps, &stored)?;
     store::append_event(&mut tx, &id, &event).await?;
     store::store_clocks(&mut tx, &id, &case.lead_agency, change.status, &clocks).await?;
     store::update_case(&mut tx, &id, change.closed_at, change.outcome).await?;
+    if let Some(sub) = &allocated {
+        crate::cases::transfers::set_lead_sub(&mut tx, &id, sub).await?;
+    }
     let carried = carry_out(
         state,
         principal,
@@ -171,6 +203,7 @@ pub async fn record(
                 .detail(json!({
                     "case_id": id, "seq": seq, "kind": event.kind, "outcome": event.outcome,
                     "record_id": record, "occurred_at": event.occurred_at,
+                    "lead_sub": allocated,
                 })),
         )
         .await?;

@@ -8,6 +8,7 @@
 mod child;
 mod events;
 mod open;
+mod transfers;
 
 use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
@@ -30,6 +31,11 @@ use crate::vocab::{Action, CaseOutcome, CaseStatus, EventKind, SubjectRole};
 pub use child::{ChildNamed, to_open};
 pub use events::{EventRecorded, NewEvent, record};
 pub use open::{CaseOpened, NewCase, open};
+pub use transfers::{
+    AcceptTransfer, NewTransfer, TransferAccepted, TransferRequested, TransferView, Waiting,
+    accept as accept_transfer, destinations, request as request_transfer,
+    waiting as transfers_waiting,
+};
 
 /// The longest rationale or note, in characters.
 pub const MAX_TEXT_CHARS: usize = 20_000;
@@ -133,6 +139,9 @@ pub struct EventView {
     pub agency: String,
     pub sub: String,
     pub recorded_at: DateTime<Utc>,
+    /// The worker a `worker_allocated` event allocated (PROCESS.md P5).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lead_sub: Option<String>,
 }
 
 /// A case as `GET /v1/cases/{id}` shows it.
@@ -156,6 +165,8 @@ pub struct CaseView {
     pub duties: Vec<DutyView>,
     /// The duties a record set off about the child before the case was opened.
     pub record_duties: Vec<DutyView>,
+    /// The transfers of the case to another agency (PROCESS.md P4), in the order asked.
+    pub transfers: Vec<TransferView>,
 }
 
 fn case_view(state: &AppState, full: &Full, show_links: bool) -> Result<CaseView, ApiError> {
@@ -174,6 +185,7 @@ fn case_view(state: &AppState, full: &Full, show_links: bool) -> Result<CaseView
             agency: e.agency.clone(),
             sub: e.sub.clone(),
             recorded_at: e.recorded_at,
+            lead_sub: e.lead_sub.clone(),
         });
     }
     let record_duties = full
@@ -205,6 +217,7 @@ fn case_view(state: &AppState, full: &Full, show_links: bool) -> Result<CaseView
         clocks: views(&full.clocks, at),
         duties: duties(&full.duties),
         record_duties,
+        transfers: Vec::new(),
     })
 }
 
@@ -234,16 +247,15 @@ pub async fn read(
     let full = store::load(&state.db, &id)
         .await?
         .ok_or_else(|| hidden(&id))?;
-    let holds = relation(principal, &full.case);
-    if !may_as(state, principal, Action::ReadCase, holds) {
-        return Err(hidden(&id));
-    }
-    let show_links = holds == Relation::LeadAgency || may(state, principal, Action::ReadAllCases);
-    let view = case_view(state, &full, show_links)?;
+    let subject = full.case.subject_id.clone();
+    // the lead, a transfer's addressee, a former lead (PROCESS.md P4) or the partnership
+    let view = transfers::view_for(state, principal, full)
+        .await?
+        .ok_or_else(|| hidden(&id))?;
     let tx = state.writer.begin().await?;
     tx.commit(
         Entry::new(principal, "case.read")
-            .subject(&full.case.subject_id)
+            .subject(&subject)
             .detail(json!({"case_id": id})),
     )
     .await?;

@@ -8,6 +8,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
+use super::transfers::different_workers;
 use super::{conflict, derive_clocks, refused, views};
 use crate::access::require;
 use crate::app::duties::{ListedOn, carry_out};
@@ -162,6 +163,8 @@ pub async fn open(
             Some(_) => {}
         }
     }
+    // different workers for the children of one incident (PROCESS.md P5)
+    different_workers(&mut tx, &linked, &case.lead_agency, &case.lead_sub).await?;
     store::insert(&mut tx, &case, &principal.sub, &linked).await?;
     store::store_clocks(
         &mut tx,

@@ -84,6 +84,8 @@ pub const RELATIONS: &[&str] = &[
     "owner",
     "lead_agency",
     "knows_child",
+    "transfer_to",
+    "former_lead",
     "childs_area",
 ];
 /// The acts of a decision on a record that `ownership.csv` governs.
