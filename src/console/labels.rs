@@ -68,6 +68,7 @@ labels!(Role {
     EducationalPsychologist => "Educational psychologist",
     EducationWelfareOfficer => "Education welfare officer",
     IgOfficer => "Information governance officer",
+    IndependentReviewingOfficer => "Independent reviewing officer",
 });
 
 labels!(RecordKind {

@@ -7,6 +7,7 @@
 
 mod child;
 mod events;
+mod involved;
 mod open;
 
 use axum::http::StatusCode;
@@ -156,6 +157,9 @@ pub struct CaseView {
     pub duties: Vec<DutyView>,
     /// The duties a record set off about the child before the case was opened.
     pub record_duties: Vec<DutyView>,
+    /// Agencies involved in the case besides its lead: the placing authority of a looked-after
+    /// child placed in the lead's area (PROCESS.md P3).
+    pub involved_agencies: Vec<String>,
 }
 
 fn case_view(state: &AppState, full: &Full, show_links: bool) -> Result<CaseView, ApiError> {
@@ -205,6 +209,7 @@ fn case_view(state: &AppState, full: &Full, show_links: bool) -> Result<CaseView
         clocks: views(&full.clocks, at),
         duties: duties(&full.duties),
         record_duties,
+        involved_agencies: Vec::new(),
     })
 }
 
@@ -234,12 +239,18 @@ pub async fn read(
     let full = store::load(&state.db, &id)
         .await?
         .ok_or_else(|| hidden(&id))?;
-    let holds = relation(principal, &full.case);
-    if !may_as(state, principal, Action::ReadCase, holds) {
+    let involved_agencies = crate::cases::involved::of_case(&state.db, &id).await?;
+    let held = involved::relations(state, principal, &full.case, &involved_agencies).await?;
+    if !held
+        .iter()
+        .any(|&r| may_as(state, principal, Action::ReadCase, r))
+    {
         return Err(hidden(&id));
     }
+    let holds = relation(principal, &full.case);
     let show_links = holds == Relation::LeadAgency || may(state, principal, Action::ReadAllCases);
-    let view = case_view(state, &full, show_links)?;
+    let mut view = case_view(state, &full, show_links)?;
+    view.involved_agencies = involved_agencies;
     let tx = state.writer.begin().await?;
     tx.commit(
         Entry::new(principal, "case.read")
@@ -316,6 +327,7 @@ pub async fn list(
     let filter = Filter {
         lead_agency: (!may(state, principal, Action::ReadAllCases))
             .then(|| principal.agency.to_string()),
+        or_involved: may_as(state, principal, Action::ReadCase, Relation::InvolvedAgency),
         status: f.status,
         overdue_at: f.overdue.unwrap_or(false).then_some(at),
         lead_sub: f.lead_sub.clone(),

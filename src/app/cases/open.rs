@@ -8,7 +8,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use super::{conflict, derive_clocks, refused, views};
+use super::{conflict, derive_clocks, involved, refused, views};
 use crate::access::require;
 use crate::app::duties::{ListedOn, carry_out};
 use crate::app::views::{DutyView, duties};
@@ -58,6 +58,9 @@ pub struct CaseOpened {
     pub id: String,
     pub clocks: Vec<ClockView>,
     pub duties: Vec<DutyView>,
+    /// Agencies involved in the case besides its lead (PROCESS.md P3: a looked-after child's
+    /// placing authority).
+    pub involved_agencies: Vec<String>,
     pub audit_seq: i64,
 }
 
@@ -125,7 +128,15 @@ pub async fn open(
             format!("subject_id: no subject {subject}; register the child first"),
         ));
     }
-    if let Some((open, lead)) = store::open_case_lead(&mut tx, &subject).await? {
+    // one agency leads a child's case at a time, but a host area's child protection case may
+    // open beside its placing authority's (Camden 8.5, PROCESS.md P3: `involved`)
+    let placement = crate::cases::involved::placement_in(&mut tx, &subject).await?;
+    for (open, lead) in crate::cases::involved::open_cases(&mut tx, &subject).await? {
+        if lead != *principal.agency
+            && involved::host_may_open_beside(state, principal, &placement, &lead)
+        {
+            continue;
+        }
         return Err(if lead == *principal.agency {
             conflict(
                 "duplicate_open_case",
@@ -163,6 +174,7 @@ pub async fn open(
         }
     }
     store::insert(&mut tx, &case, &principal.sub, &linked).await?;
+    let involved_agencies = involved::on_opening(&mut tx, &case).await?;
     store::store_clocks(
         &mut tx,
         &case.id,
@@ -187,6 +199,7 @@ pub async fn open(
                 .detail(json!({
                     "case_id": case.id, "subject_role": case.subject_role,
                     "linked_case_ids": linked, "referred_by_agency": case.referred_by_agency,
+                    "involved_agencies": involved_agencies,
                 })),
         )
         .await?;
@@ -194,6 +207,7 @@ pub async fn open(
         id: case.id,
         clocks: views(&clocks, now()),
         duties: duties(&carried),
+        involved_agencies,
         audit_seq: seq,
     })
 }
