@@ -10,12 +10,13 @@
 //! Involvement is recorded (migration 0016) when the case is opened or when the placement is
 //! recorded while the case is open, and kept when the child moves again.
 
-use crate::access::Relation;
+use crate::access::{Relation, may_as};
 use crate::cases::involved::{self, PLACING_AUTHORITY, Placement};
 use crate::cases::store::Case;
 use crate::error::ApiError;
 use crate::identity::Principal;
 use crate::state::AppState;
+use crate::vocab::Action;
 use crate::writer::WriteTx;
 
 /// May the caller's agency open a case for a child whose open case `lead` leads? Only as the
@@ -67,4 +68,17 @@ pub async fn relations(
         held.push(Relation::PlacingAuthority);
     }
     Ok(held)
+}
+
+/// May the caller read `case` (`read_case`, with every relation it holds)?
+pub async fn may_read(
+    state: &AppState,
+    principal: &Principal,
+    case: &Case,
+) -> Result<bool, ApiError> {
+    let involved = involved::of_case(&state.db, &case.id).await?;
+    Ok(relations(state, principal, case, &involved)
+        .await?
+        .into_iter()
+        .any(|r| may_as(state, principal, Action::ReadCase, r)))
 }
