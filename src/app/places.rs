@@ -177,7 +177,7 @@ pub async fn set_residence(
         if !body.looked_after {
             return Err(ApiError::invalid_field(
                 "placed_by",
-                "only a looked-after child is placed; set looked_after to true, or leave placed_by out",
+                "is given only for a child looked after by a local authority",
             ));
         }
         if state.configured_agency("placed_by", placed_by)?.kind != AgencyKind::ChildrenSocialCare {

@@ -16,6 +16,7 @@ mod form;
 mod ig;
 mod labels;
 mod mappa;
+mod places;
 pub mod oidc;
 mod practitioner;
 mod query;
@@ -112,6 +113,7 @@ pub fn router() -> Router<AppState> {
         )
         .route("/ui/children/{id}/competence", post(children::competence))
         .route("/ui/children/{id}/school", post(children::school))
+        .route("/ui/children/{id}/residence", post(children::residence))
         .route("/ui/children/{id}/mappa", post(children::mappa_status))
         .route(
             "/ui/children/{id}/staff-designations",
