@@ -178,7 +178,13 @@ async fn a_disclosure_decided_after_the_move_uses_the_area_the_child_now_lives_i
     let record = sw
         .deposit(&child, "referral", json!({"summary": "a concern"}))
         .await;
-    let ask = disclosure(&record, "yos-south", "yos_worker", "safeguarding", "consent");
+    let ask = disclosure(
+        &record,
+        "yos-south",
+        "yos_worker",
+        "safeguarding",
+        "consent",
+    );
     let before = sw.post("/v1/decisions", &ask).await;
     assert_eq!(before.status, 200, "{}", before.text());
     let before = before.json();
@@ -187,10 +193,12 @@ async fn a_disclosure_decided_after_the_move_uses_the_area_the_child_now_lives_i
         before["reasons"][0]["code"], "recipient_outside_child_area",
         "{before}"
     );
-    put_residence(&sw, &child, json!({"area": "south", "looked_after": false}))
-        .await;
+    put_residence(&sw, &child, json!({"area": "south", "looked_after": false})).await;
     let after = sw.post("/v1/decisions", &ask).await.json();
-    assert_eq!(after["decision"], "permit", "the child lives in the south now: {after}");
+    assert_eq!(
+        after["decision"], "permit",
+        "the child lives in the south now: {after}"
+    );
     server.stop().await;
 }
 
@@ -275,7 +283,7 @@ async fn a_looked_after_child_placed_in_the_south_the_host_leads_and_the_placing
 
 #[tokio::test]
 async fn the_host_opens_beside_the_placing_authority_s_case_but_the_one_lead_rule_holds_otherwise()
- {
+{
     let server = TestServer::start().await;
     let child = north_child(&server).await;
     let sw = server.social_worker();
@@ -283,8 +291,7 @@ async fn the_host_opens_beside_the_placing_authority_s_case_but_the_one_lead_rul
     // the placing authority heard first and opened a case
     let first = opened(&sw, &child).await;
     // the child living in the south, not looked after: the north leads, the south may not open
-    put_residence(&sw, &child, json!({"area": "south", "looked_after": false}))
-        .await;
+    put_residence(&sw, &child, json!({"area": "south", "looked_after": false})).await;
     problem(&open_case(&south, &child).await, 409, "case_led_elsewhere");
     // looked after, placed by the north: child protection is the host's (Camden 8.5)
     placed_in_the_south(&server, &child).await;
@@ -309,8 +316,7 @@ async fn a_placement_recorded_while_the_host_s_case_is_open_involves_the_placing
     let south = south_worker(&server);
     // living in the south, not (yet) known to be looked after: the south opens, the north is
     // not involved and cannot see the case
-    put_residence(&sw, &child, json!({"area": "south", "looked_after": false}))
-        .await;
+    put_residence(&sw, &child, json!({"area": "south", "looked_after": false})).await;
     let case = opened(&south, &child).await;
     assert_eq!(case["involved_agencies"], json!([]), "{case}");
     let case_id = id(&case);
@@ -324,8 +330,7 @@ async fn a_placement_recorded_while_the_host_s_case_is_open_involves_the_placing
     assert_eq!(r.status, 200, "{}", r.text());
     assert_eq!(r.json()["involved_agencies"], json!(["csc"]));
     // the child comes home and leaves care: the north stays involved in the case it was part of
-    put_residence(&sw, &child, json!({"area": null, "looked_after": false}))
-        .await;
+    put_residence(&sw, &child, json!({"area": null, "looked_after": false})).await;
     let r = sw.get(&format!("/v1/cases/{case_id}")).await;
     assert_eq!(r.status, 200, "{}", r.text());
     // but the IRO's remit ends with the child's care

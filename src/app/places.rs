@@ -226,7 +226,11 @@ pub async fn set_residence(
         .map_err(ApiError::from)?);
     // the placing authority of a looked-after child becomes involved in the open cases another
     // agency leads (PROCESS.md P3)
-    let involved_in = match residence.placed_by.as_deref().filter(|_| residence.looked_after) {
+    let involved_in = match residence
+        .placed_by
+        .as_deref()
+        .filter(|_| residence.looked_after)
+    {
         Some(placing) => {
             crate::cases::involved::involve_in_open_cases(&mut tx, &subject, placing).await?
         }
@@ -236,7 +240,9 @@ pub async fn set_residence(
         .commit(
             Entry::new(principal, "subject.residence")
                 .subject(&subject)
-                .detail(json!({"from": previous, "to": residence, "involved_in_cases": involved_in})),
+                .detail(
+                    json!({"from": previous, "to": residence, "involved_in_cases": involved_in}),
+                ),
         )
         .await?;
     Ok(ResidenceSet {

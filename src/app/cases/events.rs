@@ -94,13 +94,15 @@ pub async fn record(
     let holds = relation(principal, &case);
     if !may_as(state, principal, Action::RecordCaseEvent, holds) {
         // a caller who could read it is told why; anyone else learns nothing of it
-        return Err(if super::involved::may_read(state, principal, &case).await? {
-            require_as(state, principal, Action::RecordCaseEvent, holds)
-                .err()
-                .unwrap_or_else(|| hidden(&id))
-        } else {
-            hidden(&id)
-        });
+        return Err(
+            if super::involved::may_read(state, principal, &case).await? {
+                require_as(state, principal, Action::RecordCaseEvent, holds)
+                    .err()
+                    .unwrap_or_else(|| hidden(&id))
+            } else {
+                hidden(&id)
+            },
+        );
     }
     let happened: Vec<Happened> = events
         .iter()
