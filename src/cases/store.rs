@@ -233,12 +233,7 @@ pub async fn open_case_lead(
     tx: &mut WriteTx,
     subject: &str,
 ) -> Result<Option<(String, String)>, sqlx::Error> {
-    on_tx!(tx, c => sqlx::query_as::<_, (String, String)>(
-        "SELECT id, lead_agency FROM cases WHERE subject_id = $1 AND status = 'open' \
-         ORDER BY opened_at DESC, id DESC LIMIT 1")
-        .bind(subject)
-        .fetch_optional(&mut **c)
-        .await)
+    Ok(super::involved::open_cases(tx, subject).await?.pop())
 }
 
 /// The subject of each existing case among `ids` (an id not found is absent).

@@ -43,14 +43,7 @@ pub(super) fn refusal(e: ApiError, labels: Labels<'_>) -> Result<Errors, Refusal
 
 /// The configured schools by name, for a select.
 fn schools(state: &AppState) -> Vec<Choice> {
-    let mut schools: Vec<Choice> = state
-        .agencies
-        .values()
-        .filter(|a| a.kind == AgencyKind::School)
-        .map(|a| Choice::new(a.id.clone(), a.name.clone()))
-        .collect();
-    schools.sort_by(|a, b| a.label.cmp(&b.label));
-    schools
+    super::places::agencies_of(state, AgencyKind::School)
 }
 
 /// A date a person typed as the last day something holds: the instant it ends (midnight at

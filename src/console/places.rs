@@ -38,15 +38,21 @@ pub fn residence_choices(state: &AppState, home: Option<&str>) -> Vec<Choice> {
     out
 }
 
-/// The children's social care agencies by name: who may have placed a looked-after child.
-pub fn placing_choices(state: &AppState) -> Vec<Choice> {
+/// The configured agencies of `kind` by name.
+pub fn agencies_of(state: &AppState, kind: AgencyKind) -> Vec<Choice> {
     let mut out: Vec<Choice> = state
         .agencies
         .values()
-        .filter(|a| a.kind == AgencyKind::ChildrenSocialCare)
+        .filter(|a| a.kind == kind)
         .map(|a| Choice::new(a.id.clone(), a.name.clone()))
         .collect();
     out.sort_by(|a, b| a.label.cmp(&b.label));
+    out
+}
+
+/// The children's social care agencies by name: who may have placed a looked-after child.
+pub fn placing_choices(state: &AppState) -> Vec<Choice> {
+    let mut out = agencies_of(state, AgencyKind::ChildrenSocialCare);
     out.push(Choice::new(NOBODY, "Not recorded"));
     out
 }
