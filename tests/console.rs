@@ -2303,6 +2303,78 @@ fn broker_date(date: chrono::NaiveDate) -> String {
     date.format("%-d %B %Y").to_string()
 }
 
+#[tokio::test]
+async fn a_dsl_deposits_a_concern_in_the_console_sees_it_delivered_and_the_front_door_reads_it() {
+    let world = world(
+        "concern",
+        json!({
+            "dsl.okafor": {"agency": "school-riverside", "roles": ["dsl"]},
+            "sw.patel": {"agency": "csc-south", "roles": ["social_worker"]},
+        }),
+    )
+    .await;
+    // a Southshire child at Riverside Academy, registered by Southshire's front door
+    let front = world.server.client("csc-south");
+    let sw = world
+        .server
+        .token("csc-south", "sw.patel", &[Role::SocialWorker]);
+    let r = front
+        .post(
+            "/v1/subjects",
+            &sw,
+            &json!({"date_of_birth": flows::born_years_ago(11), "school_agency": "school-riverside",
+                    "local_authority": "south", "display_name": "Jo Brook"}),
+        )
+        .await
+        .expect("registering a child");
+    let child = flows::created(&r);
+    let sections = json!({
+        "summary": "Jo told her teacher an older boy at home touches her.",
+        "allegation_details": "Twice last week, after school, in the bedroom.",
+    });
+    let result = world
+        .browse(
+            "concern",
+            json!({
+                "child": child, "child_name": "Jo Brook", "sections": sections,
+                "school": {"agency": "school-riverside", "login": "dsl.okafor",
+                           "name": "Riverside Academy"},
+                "front": {"agency": "csc-south", "login": "sw.patel",
+                          "name": "Southshire Children's Social Care"},
+            }),
+        )
+        .await;
+    assert_screenshots(&result, 4);
+    let disclosure = result["disclosure"].as_str().expect("the disclosure id");
+    // the packet the front door read is the duty's, addressed to its social workers, acknowledged
+    let (to, role, acked): (String, Option<String>, Option<String>) = broker::with_db!(&world.server.state.db, pool => {
+        sqlx::query_as("SELECT to_agency, to_role, acknowledged_at FROM packets WHERE disclosure_id = $1")
+            .bind(disclosure)
+            .fetch_one(pool)
+            .await
+            .expect("the packet")
+    });
+    assert_eq!(
+        (to.as_str(), role.as_deref()),
+        ("csc-south", Some("social_worker"))
+    );
+    assert!(acked.is_some(), "acknowledged through the console");
+    let duty: String = broker::with_db!(&world.server.state.db, pool => {
+        sqlx::query_scalar("SELECT duty FROM record_duties WHERE disclosure_id = $1")
+            .bind(disclosure)
+            .fetch_one(pool)
+            .await
+            .expect("the duty listed on the record")
+    });
+    assert_eq!(duty, "concern_referral");
+    // no record content in the broker's log
+    let log = log_text();
+    for content in sections.as_object().unwrap().values() {
+        assert!(!log.contains(content.as_str().unwrap()));
+    }
+    world.stop().await;
+}
+
 // ---- places: a looked-after child (PROCESS.md P3) ----
 
 #[tokio::test]

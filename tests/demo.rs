@@ -21,6 +21,12 @@ fn broker_demo_plays_the_case_and_shows_the_corrected_rules() {
         "withheld: [victim_details]",
         // her own record, aged 8, to the police on her own mother's consent
         "police police_officer: initial_assessment for criminal_investigation on consent: PERMIT [full: summary, family_background, victim_details]",
+        // places: the MERLIN notice reaches the child's own council only (RULES 10.1), and another
+        // council's duty team is told only on an emergency basis, then reviewed
+        "MERLIN notice → yos (Northshire Youth Offending Service) and csc (Northshire Children's Social Care); Southshire's services are not told",
+        "csc-south social_worker: referral for safeguarding on crime_prevention: DENY because recipient_outside_child_area",
+        "csc-south social_worker: referral for safeguarding on significant_harm: PERMIT",
+        "csc → csc-south on significant_harm",
         // the emergency under MAPPA, and the forum told
         "on significant_harm: PERMIT",
         "+ig_review, notify_mappa",
@@ -33,6 +39,9 @@ fn broker_demo_plays_the_case_and_shows_the_corrected_rules() {
         "strategy_meeting_convened -> school-hillside: permit",
         "strategy_discussion met, initial_assessment overdue, strategy_meeting met, minutes late",
         "acknowledged 20",
+        // a concern from the school reaches the social worker who leads the case, and is read
+        "concern_incident_report -> csc: permit",
+        " → csc (sw.okafor), first read 20",
         "overdue: case",
         "minutes                    1       0     1       0       0",
         "ok=true",

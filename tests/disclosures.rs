@@ -461,6 +461,10 @@ async fn every_other_rule_refuses_with_its_own_reason_code() {
         (&chair, overridden, "override_not_permitted_for_role"),
         (&teacher, teachers, "requester_role_not_permitted"),
     ];
+    // the MAPPA chair's and the teacher's referrals reached children's social care by duty
+    // (PROCESS.md P2): those are the only packets before the refusals
+    let delivered = count(server, "packets").await;
+    assert_eq!(delivered, 2, "the two concerns delivered");
     for (who, body, code) in cases {
         let r = who.disclose(&body).await;
         assert_eq!(r.status, 403, "{code}: {}", r.text());
@@ -468,7 +472,7 @@ async fn every_other_rule_refuses_with_its_own_reason_code() {
     }
     assert_eq!(
         count(server, "packets").await,
-        0,
+        delivered,
         "no refusal made a packet"
     );
     w.stop().await;

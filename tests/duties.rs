@@ -28,21 +28,7 @@ async fn camhs_has_received(w: &World) {
     assert_eq!(r.status, 201, "{}", r.text());
 }
 
-/// `(duty, recipient_agency, decision)` of each duty in an answer or a case.
-fn duties(v: &Value) -> Vec<(String, String, String)> {
-    v["duties"]
-        .as_array()
-        .unwrap_or_else(|| panic!("duties is a list: {v}"))
-        .iter()
-        .map(|d| {
-            (
-                d["duty"].as_str().unwrap().to_owned(),
-                d["recipient_agency"].as_str().unwrap().to_owned(),
-                d["decision"].as_str().unwrap().to_owned(),
-            )
-        })
-        .collect()
-}
+use common::flows::duty_rows as duties;
 
 /// `body` deposited (`POST /v1/records`) by `agency` with `token`: the answer.
 async fn deposit(w: &World, agency: &str, token: &str, body: Value) -> broker::client::Response {

@@ -4,7 +4,7 @@
 mod common;
 
 use broker::vocab::Role;
-use serde_json::Value;
+use serde_json::{Value, json};
 
 /// The HTTP table of API.md.
 const CONTRACT: &[(&str, &str)] = &[
@@ -623,6 +623,21 @@ async fn every_agency_field_of_the_served_document_lists_the_configured_agencies
             "{path}: {school}"
         );
     }
+    // the dev world's two councils: a child's home area and residence name one of them (null:
+    // the registering council's own area, or for a residence the home area)
+    let body = |method: &str, path: &str| {
+        doc["paths"][path][method]["requestBody"]["content"]["application/json"]["schema"]
+            ["properties"]
+            .clone()
+    };
+    assert_eq!(
+        body("post", "/v1/subjects")["local_authority"]["enum"],
+        json!(["north", "south", null])
+    );
+    assert_eq!(
+        body("put", "/v1/subjects/{id}/residence")["area"]["enum"],
+        json!(["north", "south", null])
+    );
     server.stop().await;
 }
 

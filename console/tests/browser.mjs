@@ -894,6 +894,28 @@ async function mappaChairDecides(browser) {
 // ---- records and sharing: deposit, the record's page, share with preview, the DSL's packet ----
 
 
+// on the deposit form: a referral about the child who displayed the behaviour, holding
+// params.sections, deposited; ends on the record's page, whose id it returns
+async function depositReferral(page) {
+  await page.selectOption("select[name=kind]", "referral");
+  await page.check("input[name=subject_role][value=harmful_behaviour]");
+  for (const [name, content] of Object.entries(params.sections)) {
+    await page.fill(`textarea[name="sections[${name}]"]`, content);
+  }
+  await page.click("#deposit");
+  await page.waitForURL((u) => /^\/ui\/records\/[0-9a-f-]{36}$/.test(u.pathname), { timeout: 15000 });
+  return new URL(page.url()).pathname.split("/").pop();
+}
+
+// `login` of `agency` signed in, on their inbox: the browser context and the page
+async function inboxOf(browser, agency, login) {
+  const ctx = await context(browser, agency);
+  const page = await ctx.newPage();
+  await signIn(page, login);
+  await page.goto(url("/ui/inbox"));
+  return [ctx, page];
+}
+
 // every check a page of this flow gets: axe, the 320 px width
 async function recordsLooked(page, name) {
   await axe(page, name);
@@ -983,10 +1005,7 @@ async function recordsShare(browser) {
   await shot(page, "share-preview");
 
   // the DSL's inbox holds nothing yet
-  const school = await context(browser, params.recipient.agency);
-  const dsl = await school.newPage();
-  await signIn(dsl, params.recipient.login);
-  await dsl.goto(url("/ui/inbox"));
+  const [school, dsl] = await inboxOf(browser, params.recipient.agency, params.recipient.login);
   check(await dsl.locator("#inbox tbody tr").count() === 0, "a preview sends nothing");
 
   // sent
@@ -1213,14 +1232,7 @@ async function journeyShare(browser) {
   await page.click("#deposit-link");
   await page.waitForURL((u) => u.pathname === "/ui/records/new");
   check((await text(page, "#record-child")).includes(params.child_name), "the deposit form names the child");
-  await page.selectOption("select[name=kind]", "referral");
-  await page.check("input[name=subject_role][value=harmful_behaviour]");
-  for (const [name, content] of Object.entries(params.sections)) {
-    await page.fill(`textarea[name="sections[${name}]"]`, content);
-  }
-  await page.click("#deposit");
-  await page.waitForURL((u) => /^\/ui\/records\/[0-9a-f-]{36}$/.test(u.pathname), { timeout: 15000 });
-  result.record = new URL(page.url()).pathname.split("/").pop();
+  result.record = await depositReferral(page);
   await recordsLooked(page, "journey-record");
 
   await page.click("#share-record");
@@ -1288,6 +1300,59 @@ async function journeyDsl(browser) {
   }
 }
 
+// a concern reaches someone (PROCESS.md P2): a school's DSL deposits a referral through the
+// form and the record's page says, in words, where it went and that it is not read yet; the
+// front door's social worker finds it in the inbox, decrypts its content and acknowledges it;
+// the DSL's page then says it was read and acknowledged
+async function concern(browser) {
+  const ctx = await context(browser, params.school.agency);
+  const page = await ctx.newPage();
+  await signIn(page, params.school.login);
+  await page.goto(url(`/ui/records/new?subject_id=${params.child}`));
+  const record = await depositReferral(page);
+  result.record = record;
+  const sent = await text(page, "#record-delivered li");
+  check(sent.startsWith(`Sent to ${params.front.name} (a social worker) on `), `the DSL sees where the concern went: ${sent}`);
+  check(sent.endsWith("not read yet"), `and that it is not read yet: ${sent}`);
+  check(!sent.includes(params.front.agency + " "), "the agency by name, not id");
+  check(await page.locator("#record-duties tr[data-duty=concern_referral][data-decision=permit]").count() === 1, "the duty is listed on the record");
+  await recordsLooked(page, "sent");
+  await shot(page, "sent");
+
+  // the front door's social worker: the inbox names the child and the school; the packet is the referral itself
+  const [front, sw] = await inboxOf(browser, params.front.agency, params.front.login);
+  const row = sw.locator("#inbox tbody tr").first();
+  check(await sw.locator("#inbox tbody tr").count() === 1, "one packet waits for the front door");
+  const words = await row.textContent();
+  check(words.includes(params.child_name), `the inbox names the child: ${words}`);
+  check(words.includes(params.school.name), `and the school it came from: ${words}`);
+  await recordsLooked(sw, "inbox");
+  await shot(sw, "inbox");
+  const disclosure = await row.getAttribute("data-disclosure");
+  result.disclosure = disclosure;
+  await row.locator("a").click();
+  await sw.waitForURL(url(`/ui/inbox/${disclosure}`));
+  await sw.setInputFiles("#identity", params.agencies[params.front.agency].identity);
+  await sw.click("#decrypt");
+  await sw.waitForSelector("#packet-child", { timeout: 10000 });
+  for (const [name, content] of Object.entries(params.sections)) {
+    check((await text(sw, `[data-section=${name}] .app-section__text`)) === content, `section ${name} delivered`);
+  }
+  await recordsLooked(sw, "packet");
+  await shot(sw, "packet");
+  await sw.click("#acknowledge");
+  await sw.waitForSelector("#acknowledged");
+  await front.close();
+
+  // the DSL sees it read and acknowledged
+  await page.goto(url(`/ui/records/${record}`));
+  const read = await text(page, "#record-delivered li");
+  check(/; read on .+; acknowledged on .+/.test(read), `the DSL sees it read and acknowledged: ${read}`);
+  await recordsLooked(page, "read");
+  await shot(page, "read");
+  await ctx.close();
+}
+
 // PROCESS.md P3: the placing authority's social worker records where a child lives (refused
 // once: only a looked-after child is placed), then reads the case the host area leads
 async function lookedAfter(browser) {
@@ -1340,6 +1405,7 @@ const scenarios = { cases: casePages, "cases-ig": casePages, "report-refused": r
   "chair-notice": chairAndNotice,
   "journey-share": journeyShare,
   "journey-dsl": journeyDsl,
+  concern,
   "looked-after": lookedAfter,
 };
 

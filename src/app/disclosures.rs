@@ -104,6 +104,7 @@ impl TryFrom<DisclosureRequest> for Disclosure {
                 legal_reference: req.legal_reference,
                 mappa_decision_id: req.mappa_decision_id.map(String::from),
                 notification: false,
+                duty: None,
             },
         })
     }

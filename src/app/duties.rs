@@ -1,6 +1,7 @@
 //! Carrying out the duties to notify (`policies/duties.csv`, PROCESS.md) inside the write
 //! action of their trigger (a case opened, an event recorded, a record deposited): who is told
-//! is planned by `decision::duties::plan`, each notification is decided by `decide` with the
+//! is planned by `decision::duties::plan`, each notification (or, for a duty marked `+content`,
+//! the delivery of the deposited record itself, PROCESS.md P2) is decided by `decide` with the
 //! facts read inside the same transaction, a permitted one is sealed to its recipient and
 //! stored as a packet, and every one, delivered or denied, gets its audit entry and its row
 //! on the case. A denied duty is never dropped. A notice about a child under MAPPA management
@@ -177,7 +178,10 @@ pub async fn carry_out(
                 )),
                 legal_reference: Some(row.legal_reference.clone()),
                 mappa_decision_id: None,
-                notification: true,
+                // a concern delivers the record itself, as `decide` releases it to the
+                // recipient (`+content` in duties.csv); every other duty only tells of the step
+                notification: !row.delivers_record,
+                duty: Some(duty.clone()),
             },
         };
         let loaded = facts::load(tx.tx().into(), &state.policy, ask).await?;
@@ -192,8 +196,9 @@ pub async fn carry_out(
             detail.insert("duty".into(), about);
         }
         let (disclosure, audit_seq) = if decision.permitted() {
-            // what the recipient is told: the step and who leads (no one yet, with no case
-            // open), never a record's content
+            // what the recipient is told of the duty: the step and who leads (no one yet, with
+            // no case open); a record's content only where the duty delivers it, in the
+            // sections the decision released
             let notice = json!({
                 "duty": duty, "trigger": trigger.to_string(),
                 "legal_reference": row.legal_reference,

@@ -46,3 +46,11 @@ mod share;
 pub mod subjects;
 pub mod views;
 pub mod waiting;
+
+/// A required member of a body that may be `null` (`#[serde(deserialize_with = ...)]`): a
+/// school or an area that is explicitly none.
+pub(crate) fn present_or_null<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<Option<String>, D::Error> {
+    <Option<String> as serde::Deserialize>::deserialize(d)
+}

@@ -92,7 +92,7 @@ pub fn home_area(
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewResidence {
-    #[serde(deserialize_with = "present_or_null")]
+    #[serde(deserialize_with = "super::present_or_null")]
     #[schemars(required, extend("type" = ["string", "null"]))]
     pub area: Option<String>,
     /// Looked after by a local authority (Children Act 1989 s.22).
@@ -100,11 +100,6 @@ pub struct NewResidence {
     /// The children's social care agency that placed a looked-after child (its home authority).
     #[serde(default)]
     pub placed_by: Option<AgencyId>,
-}
-
-/// A required member that may be `null`.
-fn present_or_null<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
-    Option::<String>::deserialize(d)
 }
 
 /// Where the child lives from now on.

@@ -71,8 +71,9 @@ pub struct RecordDisclosures {
     /// The agencies the chair has permitted to receive it.
     pub chair_permissions: Vec<ChairPermission>,
     pub decisions: Vec<RecordDecision>,
-    /// The duties the record set off about a child with no case open (on a case, the case
-    /// lists them).
+    /// The duties the record set off: with no case open, listed on the record
+    /// (`listed_on: record`); with a case of the child open, listed on that case too
+    /// (`listed_on: case`).
     pub duties: Vec<DutyView>,
 }
 
@@ -146,7 +147,20 @@ pub async fn disclosures_of(
             Entry::new(principal, "record.disclosures.read").detail(json!({"record_id": record})),
         )
         .await?;
-    let duties = duties(&crate::cases::store::record_duties(&state.db, &record).await?);
+    // listed on the record (no case open when it was deposited), then those listed on the case
+    let mut duties = duties(&crate::cases::store::record_duties(&state.db, &record).await?);
+    for d in &mut duties {
+        d.listed_on = Some("record".to_owned());
+    }
+    let on_case = crate::cases::store::case_duties_of_record(&state.db, &record).await?;
+    duties.extend(
+        crate::app::views::duties(&on_case)
+            .into_iter()
+            .map(|mut d| {
+                d.listed_on = Some("case".to_owned());
+                d
+            }),
+    );
     Ok(RecordDisclosures {
         record_id: record,
         kind: crate::store::term(&held.kind).map_err(ApiError::internal)?,

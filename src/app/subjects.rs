@@ -150,14 +150,9 @@ fn school_agency(state: &AppState, school: &str) -> Result<(), ApiError> {
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewSchool {
-    #[serde(deserialize_with = "present_or_null")]
+    #[serde(deserialize_with = "super::present_or_null")]
     #[schemars(required, extend("type" = ["string", "null"]))]
     pub school_agency: Option<String>,
-}
-
-/// A required member that may be `null`.
-fn present_or_null<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
-    Option::<String>::deserialize(d)
 }
 
 /// The school from now on and the one before.

@@ -193,6 +193,18 @@ pub async fn record_duties(db: &Db, record: &str) -> Result<Vec<Duty>, sqlx::Err
         .await)
 }
 
+/// The duties a record set off while a case of its child was open, listed on that case
+/// (`case_duties`), found by their audit entries, which name the record.
+pub async fn case_duties_of_record(db: &Db, record: &str) -> Result<Vec<Duty>, sqlx::Error> {
+    with_db!(db, pool => sqlx::query_as::<_, Duty>(
+        "SELECT seq, duty, trigger_name, recipient_agency, decision, reasons, disclosure_id, \
+         audit_seq, created_at FROM case_duties WHERE trigger_name LIKE 'record:%' AND audit_seq IN \
+         (SELECT seq FROM audit_records WHERE record_id = $1) ORDER BY audit_seq")
+        .bind(record)
+        .fetch_all(pool)
+        .await)
+}
+
 /// A case's row, events and clocks read inside a write action (so what is checked is what is
 /// changed).
 pub async fn load_for_write(

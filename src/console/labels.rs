@@ -320,6 +320,10 @@ fn known_duty(name: &str) -> Option<&'static str> {
         "merlin_youth_support" => "Send the police notice to the youth support service",
         "merlin_contact_service" => "Send the police notice to the children's services front door",
         "court_decision" => "Tell the agencies involved of the court's decision",
+        "concern_referral" => "Send the referral to the child's social worker or front door",
+        "concern_incident_report" => {
+            "Send the incident report to the child's social worker or front door"
+        }
         _ => return None,
     })
 }

@@ -207,7 +207,43 @@ struct Record {
     form: Form,
     agencies: Vec<Choice>,
     sent: Vec<Sent>,
+    /// Where each packet of the record went and whether it was read, in plain words.
+    delivered: Vec<String>,
     duties: Vec<super::cases::DutyLine>,
+}
+
+/// "Sent to Southshire Children's Services (a social worker) on 6 December 2026 at 12:40; read
+/// on ...; acknowledged on ...": a packet of the record as its sender reads its journey.
+fn delivered_line(state: &AppState, d: &crate::app::records::RecordDecision) -> Option<String> {
+    let e = &d.entry;
+    if e.action != "disclosure" || e.decision.as_deref() != Some("permit") {
+        return None;
+    }
+    let receipt = d.receipt.clone()?;
+    let agency = e.recipient.agency.as_deref()?;
+    let name = state
+        .agencies
+        .get(agency)
+        .map_or_else(|| agency.to_owned(), |a| a.name.clone());
+    let whom = match (&e.recipient.sub, &e.recipient.role) {
+        (Some(sub), _) => sub.clone(),
+        (None, Some(role)) => format!(
+            "a {}",
+            super::labels::of::<crate::vocab::Role>(role).to_lowercase()
+        ),
+        (None, None) => "the agency".to_owned(),
+    };
+    let mut line = format!("Sent to {name} ({whom}) on {}", super::time::uk_text(&e.at));
+    match (&receipt.first_read_at, &receipt.acknowledged_at) {
+        (None, _) => line.push_str("; not read yet"),
+        (Some(read), None) => line.push_str(&format!("; read on {}", super::time::uk_text(read))),
+        (Some(read), Some(ack)) => line.push_str(&format!(
+            "; read on {}; acknowledged on {}",
+            super::time::uk_text(read),
+            super::time::uk_text(ack)
+        )),
+    }
+    Some(line)
 }
 
 #[derive(serde::Deserialize)]
@@ -323,6 +359,11 @@ pub(super) async fn record_page(
             chair_form,
             form,
             agencies,
+            delivered: v
+                .decisions
+                .iter()
+                .filter_map(|d| delivered_line(state, d))
+                .collect(),
             sent,
             duties: super::cases::duty_lines(state, &v.duties),
         },

@@ -2,7 +2,9 @@
 //! case obliges whom to be told, for what purpose, on what basis. Parsing and who the
 //! recipients are is pure, so `broker policy test` checks an edited file without a server
 //! (`policies/tests/duties/*.json`); carrying a duty out is a notification-view disclosure
-//! through the one decision function (`decide`, with `RequestFacts::notification`).
+//! through the one decision function (`decide`, with `RequestFacts::notification`), or, for a
+//! record trigger marked `+content` (a concern, PROCESS.md P2), the deposited record itself in
+//! the sections `decide` releases to the recipient.
 
 use std::fmt;
 
@@ -164,6 +166,10 @@ pub struct Duty {
     pub purpose: Purpose,
     pub basis: Basis,
     pub legal_reference: String,
+    /// `+content` after a record trigger: the duty delivers the record itself (the sections
+    /// `decide` releases to the recipient), not a notification that it was deposited (a
+    /// concern must reach someone with its content, PROCESS.md P2).
+    pub delivers_record: bool,
 }
 
 impl Duty {
@@ -203,7 +209,16 @@ impl Duty {
             if out.iter().any(|d| d.duty == duty) {
                 return Err(at(format!("duty {duty} is listed twice")));
             }
+            let (trigger, delivers_record) = match trigger.strip_suffix("+content") {
+                Some(t) => (t.trim_end(), true),
+                None => (trigger, false),
+            };
             let (trigger, subject_role) = Trigger::parse_limited(trigger).map_err(at)?;
+            if delivers_record && !matches!(trigger, Trigger::Record(_)) {
+                return Err(at(format!(
+                    "duty {duty}: only a record trigger (record:<record kind>+content) can deliver its record"
+                )));
+            }
             out.push(Duty {
                 duty: duty.to_owned(),
                 trigger,
@@ -227,6 +242,7 @@ impl Duty {
                     .parse()
                     .map_err(|e: crate::vocab::UnknownTerm| at(e.to_string()))?,
                 legal_reference: legal.to_owned(),
+                delivers_record,
             });
         }
         Ok(out)
@@ -349,10 +365,12 @@ fn addressees(
             .filter(|a| a.kind == k && world.serves(a, within))
             .map(|a| (a.agency.clone(), role, None))
             .collect(),
+        // the lead worker by name, whatever their role (a team manager may lead a case): the
+        // role column addresses the front door or an agency, not a named person
         Recipients::CaseLead => world
             .case_lead
             .iter()
-            .map(|l| (l.agency.clone(), role, Some(l.sub.clone())))
+            .map(|l| (l.agency.clone(), None, Some(l.sub.clone())))
             .collect(),
         Recipients::PlacingAuthority => world
             .placed_by
@@ -419,6 +437,35 @@ mod tests {
         let duties = Duty::parse_all(text).unwrap();
         assert!(duties.iter().any(|d| d.trigger == Trigger::CaseOpened));
         assert!(duties.iter().all(|d| !d.legal_reference.is_empty()));
+        // a concern delivers its record; a notice of a step does not
+        let concern = duties
+            .iter()
+            .find(|d| d.duty == "concern_referral")
+            .unwrap();
+        assert!(concern.delivers_record);
+        assert_eq!(concern.trigger, Trigger::Record(RecordKind::Referral));
+        assert_eq!(
+            concern.recipients,
+            [
+                Recipients::CaseLead,
+                Recipients::Kind(AgencyKind::ChildrenSocialCare, Within::Current),
+                Recipients::Kind(AgencyKind::ChildrenSocialCare, Within::Home)
+            ]
+        );
+        assert!(duties.iter().any(|d| !d.delivers_record));
+    }
+
+    #[test]
+    fn only_a_record_trigger_delivers_its_record() {
+        let err = Duty::parse_all(
+            "x, case_opened+content, childs_school, dsl, safeguarding, legal_obligation, r\n",
+        )
+        .unwrap_err();
+        assert!(err.message.contains("only a record trigger"), "{err}");
+        let ok = Duty::parse_all("x, record:referral:victim+content, childs_school, dsl, safeguarding, legal_obligation, r\n")
+            .unwrap();
+        assert!(ok[0].delivers_record);
+        assert_eq!(ok[0].subject_role, Some(SubjectRole::Victim));
     }
 
     #[test]
@@ -522,5 +569,91 @@ mod tests {
         )
         .unwrap_err();
         assert!(bad.message.contains("bystander"), "{}", bad.message);
+    }
+
+    /// RULES 10.1, PROCESS.md P1: no shipped duty row whose recipients are chosen by kind or by
+    /// the child's case reaches an agency outside the child's areas. Over worlds of two and
+    /// three areas (the child's home and current area each of them; agencies of every kind
+    /// limited to one area, to two, or serving all), for every trigger of the shipped
+    /// `duties.csv` and every subject role, each agency planned serves the child's home or
+    /// current area, or every area. `previous_recipients` and `childs_school` are not chosen by
+    /// area (an agency that has already received about the child, each of those disclosures
+    /// decided under 10.1; the child's recorded school, reached by 4.3 d), so the worlds hold
+    /// none; the case's lead, the placing authority and the involved agencies are the
+    /// children's social care of one of the child's areas, as the broker records them.
+    #[test]
+    fn no_shipped_duty_chosen_by_kind_or_case_reaches_an_agency_outside_the_childs_areas() {
+        let text = include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/policies/duties.csv"));
+        let duties = Duty::parse_all(text).unwrap();
+        let triggers: Vec<Trigger> = duties
+            .iter()
+            .map(|d| d.trigger)
+            .chain([Trigger::Event(EventKind::ALL[0])])
+            .collect();
+        let mut checked = 0;
+        for areas in [&["a", "b"][..], &["a", "b", "c"][..]] {
+            let mut agencies = Vec::new();
+            for kind in AgencyKind::ALL {
+                for (i, area) in areas.iter().enumerate() {
+                    agencies.push(Known {
+                        agency: format!("{kind}-{area}"),
+                        kind: *kind,
+                        areas: Some(vec![area.to_string()]),
+                    });
+                    let next = areas[(i + 1) % areas.len()];
+                    agencies.push(Known {
+                        agency: format!("{kind}-{area}-{next}"),
+                        kind: *kind,
+                        areas: Some(vec![area.to_string(), next.to_string()]),
+                    });
+                }
+                agencies.push(Known {
+                    agency: format!("{kind}-all"),
+                    kind: *kind,
+                    areas: None,
+                });
+            }
+            let csc = |area: &str| format!("children_social_care-{area}");
+            for home in areas {
+                for current in areas.iter().map(Some).chain([None]) {
+                    let lives = current.copied().unwrap_or(home);
+                    let leads = [None, Some(csc(home)), Some(csc(lives))];
+                    let cases = leads
+                        .iter()
+                        .flat_map(|l| SubjectRole::ALL.iter().map(move |r| (l, *r)));
+                    for ((lead, role), trigger) in
+                        cases.flat_map(|lr| triggers.iter().map(move |t| (lr, *t)))
+                    {
+                        let world = World {
+                            agencies: agencies.clone(),
+                            acting_agency: "police-all".into(),
+                            subject_role: Some(role),
+                            home_area: Some(home.to_string()),
+                            current_area: current.map(|c| c.to_string()),
+                            case_lead: lead.clone().map(|agency| CaseLead {
+                                agency,
+                                sub: "lead.worker".into(),
+                            }),
+                            placed_by: current.map(|_| csc(home)),
+                            involved: vec![csc(lives)],
+                            ..World::default()
+                        };
+                        for p in plan(&duties, trigger, &world) {
+                            let known = agencies.iter().find(|a| a.agency == p.agency).unwrap();
+                            assert!(
+                                known.serves(Some(home)) || known.serves(Some(lives)),
+                                "{} ({trigger}) reached {} serving {:?}; the child's home is \
+                                 {home}, it lives in {lives}",
+                                p.duty,
+                                p.agency,
+                                known.areas
+                            );
+                            checked += 1;
+                        }
+                    }
+                }
+            }
+        }
+        assert!(checked > 100, "the worlds reach someone: {checked}");
     }
 }

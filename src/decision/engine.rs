@@ -70,7 +70,14 @@ pub fn decide(policy: &Policy, facts: &Facts) -> Decision {
     let can_initiate = |r: &Role| {
         r.valid_for(requester.agency_kind) && policy.allows(Family::Initiate, &[r.as_str()])
     };
-    if !requester.roles.iter().any(can_initiate) {
+    // a duty duty_roles.csv names for the requester's role is carried out for it (PROCESS.md P2)
+    let duty_of_role = req.duty.as_deref().is_some_and(|duty| {
+        requester.roles.iter().any(|r| {
+            r.valid_for(requester.agency_kind)
+                && policy.allows(Family::DutyRoles, &[duty, r.as_str()])
+        })
+    });
+    if !duty_of_role && !requester.roles.iter().any(can_initiate) {
         f.fail(
             ReasonCode::RequesterRoleNotPermitted,
             format!(
@@ -217,6 +224,7 @@ pub fn decide(policy: &Policy, facts: &Facts) -> Decision {
         check_consent(policy, facts, &bands, &mut f);
     }
     if requires("override_role")
+        && !duty_of_role
         && !requester.roles.iter().any(|r| {
             r.valid_for(requester.agency_kind)
                 && policy.allows(Family::Overrides, &[basis, r.as_str()])

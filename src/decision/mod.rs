@@ -176,6 +176,12 @@ pub struct RequestFacts {
     /// would be; every other rule applies as to any disclosure.
     #[serde(default)]
     pub notification: bool,
+    /// The duty of `duties.csv` this disclosure carries out, if any: where `duty_roles.csv`
+    /// names it for one of the requester's roles, that role need not be one that initiates a
+    /// disclosure (RULES 7a) or invokes the basis (3.2): a concern deposited by a carer still
+    /// reaches the lead worker (PROCESS.md P2).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub duty: Option<String>,
 }
 
 /// Every fact a decision needs.

@@ -160,6 +160,65 @@ pub(super) async fn play(demo: &mut Demo, child: &str, younger: &str) -> anyhow:
         ack["acknowledged_at"].as_str().unwrap_or("?")
     );
 
+    step(
+        "13a. At lunchtime a pupil tells Hillside's DSL something about Child A. She writes an incident report; it reaches his social worker, who leads his case, with what was said; he reads it, and she sees that it was read.",
+    );
+    let concern = demo.call(dsl.0, dsl.1, dsl.2, "POST", "/v1/records", json!({"subject_id": child, "kind": "incident_report", "subject_role": "harmful_behaviour", "sections": {
+        "summary": "A Year 6 pupil said Child A tried to follow her into the toilets at lunch.",
+        "risk_management": "Child A kept in sight of staff at break and lunch until his social worker calls."}}), 201).await?;
+    println!("  duties carried out: {}", duties(&concern));
+    let delivered = concern["duties"]
+        .as_array()
+        .and_then(|ds| ds.iter().find(|d| d["duty"] == "concern_incident_report"))
+        .and_then(|d| d["disclosure_id"].as_str())
+        .context("the concern delivered to the case lead")?
+        .to_owned();
+    let token = demo.token(sw.0, sw.1, sw.2)?;
+    let r = demo
+        .client(sw.0)?
+        .get(&format!("/v1/inbox/{delivered}"), &token)
+        .await?;
+    anyhow::ensure!(
+        r.status.as_u16() == 200,
+        "the lead worker fetching the concern: {}",
+        r.text()
+    );
+    demo.call(
+        sw.0,
+        sw.1,
+        sw.2,
+        "POST",
+        &format!("/v1/inbox/{delivered}/ack"),
+        json!({}),
+        200,
+    )
+    .await?;
+    let record = concern["id"].as_str().context("record id")?;
+    let seen = demo
+        .call(
+            dsl.0,
+            dsl.1,
+            dsl.2,
+            "GET",
+            &format!("/v1/records/{record}/disclosures"),
+            json!({}),
+            200,
+        )
+        .await?;
+    let read = seen["decisions"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|d| d["detail"]["disclosure_id"] == delivered.as_str())
+        .context("the concern among the record's decisions")?;
+    println!(
+        "  concern {delivered} → {} ({}), first read {}, acknowledged {}",
+        read["recipient"]["agency"].as_str().unwrap_or("?"),
+        read["recipient"]["sub"].as_str().unwrap_or("?"),
+        read["first_read_at"].as_str().unwrap_or("?"),
+        read["acknowledged_at"].as_str().unwrap_or("?")
+    );
+
     step("14. The team manager's morning list and the partnership's timeliness report.");
     let overdue = demo
         .call(

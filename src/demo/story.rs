@@ -22,12 +22,30 @@ pub(super) async fn play(demo: &mut Demo) -> anyhow::Result<()> {
         "1. Police notify: a child born {dob} (aged 14), pupil at Hillside, is alleged to have harmed a younger child."
     ));
     let child = demo.call(police.0, police.1, police.2, "POST", "/v1/subjects", json!({"date_of_birth": dob, "school_agency": "school-hillside", "local_authority": "north", "display_name": "Child A"}), 201).await?["id"].as_str().context("child id")?.to_owned();
-    let notification = demo.call(police.0, police.1, police.2, "POST", "/v1/records", json!({"subject_id": child, "kind": "police_notification", "subject_role": "harmful_behaviour", "sections": {
+    let deposited = demo.call(police.0, police.1, police.2, "POST", "/v1/records", json!({"subject_id": child, "kind": "police_notification", "subject_role": "harmful_behaviour", "sections": {
         "summary": "Report of sexualised behaviour towards a younger child at a park.",
         "allegation_details": "Details as given by the younger child's parent.",
         "police_intelligence": "No previous police contact.",
-        "victim_details": "Younger child, aged 8, known to Riverside Academy."}}), 201).await?["id"].as_str().context("record id")?.to_owned();
-    println!("  police_notification {notification} deposited for child {child}");
+        "victim_details": "Younger child, aged 8, known to Riverside Academy."}}), 201).await?;
+    let notification = deposited["id"].as_str().context("record id")?.to_owned();
+    println!(
+        "  police_notification {notification} deposited for child {child} (a Northshire child)"
+    );
+    // the MERLIN notice (Camden 6.2) reaches the child's own council only (RULES 10.1)
+    let told: Vec<&str> = deposited["duties"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|d| d["recipient_agency"].as_str())
+        .collect();
+    if told != ["yos", "csc"] {
+        bail!(
+            "the MERLIN notice should reach Northshire's youth offending service and front door only, not {told:?}"
+        );
+    }
+    println!(
+        "  MERLIN notice → yos (Northshire Youth Offending Service) and csc (Northshire Children's Social Care); Southshire's services are not told"
+    );
     demo.disclose(police, &notification, ("csc", Some(Role::SocialWorker), None), "safeguarding", "significant_harm",
         json!({"justification": "Reasonable cause to believe a younger child is likely to suffer significant harm; parents not told yet so as not to alert."}), &["permit"]).await?;
 
@@ -173,6 +191,32 @@ pub(super) async fn play(demo: &mut Demo) -> anyhow::Result<()> {
         "consent",
         json!({}),
         &["consent_not_current"],
+    )
+    .await?;
+
+    step(
+        "7a. Child A goes to stay with his aunt in Southshire. His social worker sends his referral to Southshire's duty team: on crime prevention it is refused, because Southshire serves neither of his areas and that basis opens no exception; on significant harm, with the reason written down, it goes, and waits for the IG officer's review.",
+    );
+    let southshire = ("csc-south", Some(Role::SocialWorker), None);
+    let emergency = "Child A is staying in Southshire from tonight; its duty team must know the safety plan now.";
+    demo.disclose(
+        sw,
+        &referral,
+        southshire,
+        "safeguarding",
+        "crime_prevention",
+        json!({"justification": emergency}),
+        &["recipient_outside_child_area"],
+    )
+    .await?;
+    demo.disclose(
+        sw,
+        &referral,
+        southshire,
+        "safeguarding",
+        "significant_harm",
+        json!({"justification": emergency}),
+        &["permit"],
     )
     .await?;
 

@@ -161,6 +161,29 @@ fn agency_enums(doc: &mut Value, agencies: &HashMap<String, Agency>) {
         ids.sort_unstable();
         ids.into_iter().map(Value::from).collect()
     };
+    each_body_property(doc, |name, prop| {
+        if name == "agency" || name.ends_with("_agency") {
+            state_enum(prop, ids(name == "school_agency"));
+        }
+    });
+}
+
+/// With areas configured (PROCESS.md, Places), a body's area fields (`area`,
+/// `local_authority`) get the `enum` of the area ids, with `null` where the field may be null.
+fn area_enums(doc: &mut Value, areas: &[crate::config::AreaConfig]) {
+    if areas.is_empty() {
+        return;
+    }
+    let ids: Vec<Value> = areas.iter().map(|a| Value::from(a.id.as_str())).collect();
+    each_body_property(doc, |name, prop| {
+        if name == "area" || name == "local_authority" {
+            state_enum(prop, ids.clone());
+        }
+    });
+}
+
+/// Calls `f` with each property of every JSON request body in the document.
+fn each_body_property(doc: &mut Value, mut f: impl FnMut(&str, &mut Value)) {
     let Some(paths) = doc["paths"].as_object_mut() else {
         return;
     };
@@ -174,57 +197,23 @@ fn agency_enums(doc: &mut Value, agencies: &HashMap<String, Agency>) {
                 continue;
             };
             for (name, prop) in props {
-                if name != "agency" && !name.ends_with("_agency") {
-                    continue;
-                }
-                let mut allowed = ids(name == "school_agency");
-                if nullable(prop) {
-                    allowed.push(Value::Null);
-                }
-                let mut stated = json!({"enum": allowed});
-                if let Some(description) = prop.get("description") {
-                    stated["description"] = description.clone();
-                }
-                *prop = stated;
+                f(name, prop);
             }
         }
     }
 }
 
-/// With areas configured (PROCESS.md, Places), a body's area fields (`area`,
-/// `local_authority`) get the `enum` of the area ids, with `null` where the field may be null.
-fn area_enums(doc: &mut Value, areas: &[crate::config::AreaConfig]) {
-    if areas.is_empty() {
-        return;
+/// `prop` becomes an `enum` of `allowed` (and `null` where it may be null), keeping its
+/// description.
+fn state_enum(prop: &mut Value, mut allowed: Vec<Value>) {
+    if nullable(prop) {
+        allowed.push(Value::Null);
     }
-    let Some(paths) = doc["paths"].as_object_mut() else {
-        return;
-    };
-    for op in paths.values_mut().filter_map(Value::as_object_mut) {
-        for op in op.values_mut() {
-            let Some(props) = op
-                .pointer_mut("/requestBody/content/application~1json/schema/properties")
-                .and_then(Value::as_object_mut)
-            else {
-                continue;
-            };
-            for (name, prop) in props {
-                if name != "area" && name != "local_authority" {
-                    continue;
-                }
-                let mut allowed: Vec<Value> =
-                    areas.iter().map(|a| Value::from(a.id.as_str())).collect();
-                if nullable(prop) {
-                    allowed.push(Value::Null);
-                }
-                let mut stated = json!({"enum": allowed});
-                if let Some(description) = prop.get("description") {
-                    stated["description"] = description.clone();
-                }
-                *prop = stated;
-            }
-        }
+    let mut stated = json!({"enum": allowed});
+    if let Some(description) = prop.get("description") {
+        stated["description"] = description.clone();
     }
+    *prop = stated;
 }
 
 /// One query parameter per property of the (hoisted) query schema.

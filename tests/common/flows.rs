@@ -281,3 +281,19 @@ pub fn with(mut body: Value, changes: Value) -> Value {
     }
     body
 }
+
+/// `(duty, recipient_agency, decision)` of each duty in an answer or a case.
+pub fn duty_rows(v: &Value) -> Vec<(String, String, String)> {
+    v["duties"]
+        .as_array()
+        .unwrap_or_else(|| panic!("duties is a list: {v}"))
+        .iter()
+        .map(|d| {
+            (
+                d["duty"].as_str().unwrap().to_owned(),
+                d["recipient_agency"].as_str().unwrap().to_owned(),
+                d["decision"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect()
+}

@@ -96,6 +96,8 @@ embedded!(
     "deposit.conf",
     "deposit.csv",
     "duties.csv",
+    "duty_roles.conf",
+    "duty_roles.csv",
     "initiate.conf",
     "initiate.csv",
     "mappa_bases.conf",

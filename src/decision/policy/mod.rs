@@ -61,6 +61,7 @@ enum Col {
     AreaTie,
     OwnedAct,
     Ownership,
+    Duty,
 }
 
 pub const GILLICK: &[&str] = &["competent", "not_competent", "not_assessed"];
@@ -137,6 +138,7 @@ families! {
     Actions => "actions" ["action": Action, "agency_kind": AgencyKind, "role": Role, "relation": Relation],
     Ownership => "ownership" ["act": OwnedAct, "relation": Ownership],
     OutsideArea => "outside_area" ["basis": Basis, "recipient_kind": AgencyKind, "tie": AreaTie],
+    DutyRoles => "duty_roles" ["duty": Duty, "role": Role],
 }
 
 impl fmt::Display for Family {

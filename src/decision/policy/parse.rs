@@ -61,6 +61,16 @@ pub(super) fn check_term(col: Col, value: &str, bands: &[AgeBand]) -> Result<(),
         Col::OwnedAct => return one_of("act", value, OWNED_ACTS),
         Col::AreaTie => return one_of("tie to the child", value, AREA_TIES),
         Col::Ownership => return one_of("relation to the record", value, OWNERSHIP),
+        Col::Duty => {
+            return if !value.is_empty() && value.chars().all(|c| c.is_ascii_lowercase() || c == '_')
+            {
+                Ok(())
+            } else {
+                Err(format!(
+                    "duty name \"{value}\" is not lower_snake_case (a duty of duties.csv)"
+                ))
+            };
+        }
     };
     parsed.map_err(|e| e.to_string())
 }
