@@ -207,7 +207,7 @@ fn bench(c: &mut Criterion) {
                     now - Span::days(365),
                     now,
                     now,
-                    None,
+                    report::Scope::default(),
                 ))
                 .map(black_box)
                 .unwrap()
@@ -221,7 +221,10 @@ fn bench(c: &mut Criterion) {
                     now - Span::days(91),
                     now,
                     now,
-                    Some("csc"),
+                    report::Scope {
+                        agency: Some("csc"),
+                        area: None,
+                    },
                 ))
                 .map(black_box)
                 .unwrap()

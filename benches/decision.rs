@@ -10,7 +10,7 @@ use std::path::Path;
 use broker::decision::policy::{Files, naive_single_enforcer};
 use broker::decision::scenario::{Scenario, load_file};
 use broker::decision::{Family, Policy};
-use broker::vocab::{AgencyKind, Basis, Role, Section};
+use broker::vocab::{AgencyKind, Basis, Purpose, Role, Section};
 use casbin::CoreApi;
 use criterion::{Criterion, criterion_group, criterion_main};
 
@@ -40,16 +40,23 @@ async fn padded(base: &Policy) -> (tempfile::TempDir, Policy) {
     'outer: for kind in AgencyKind::ALL {
         for role in Role::ALL {
             for section in Section::ALL {
-                let t = [kind.as_str(), role.as_str(), section.as_str()];
-                let eft = if base.allows(Family::Sections, &t) {
-                    "allow"
-                } else {
-                    "deny"
-                };
-                sections.push_str(&format!("p, {}, {}, {}, {eft}\n", t[0], t[1], t[2]));
-                added += 1;
-                if added >= target / 2 {
-                    break 'outer;
+                for purpose in Purpose::ALL {
+                    let t = [
+                        kind.as_str(),
+                        role.as_str(),
+                        section.as_str(),
+                        purpose.as_str(),
+                    ];
+                    let eft = if base.allows(Family::Sections, &t) {
+                        "allow"
+                    } else {
+                        "deny"
+                    };
+                    sections.push_str(&format!("p, {}, {eft}\n", t.join(", ")));
+                    added += 1;
+                    if added >= target / 2 {
+                        break 'outer;
+                    }
                 }
             }
         }
@@ -125,14 +132,23 @@ fn bench(c: &mut Criterion) {
         b.iter(|| {
             black_box(
                 naive
-                    .enforce(vec!["sections", "school", "dsl", "risk_management", "*"])
+                    .enforce(vec![
+                        "sections",
+                        "school",
+                        "dsl",
+                        "risk_management",
+                        "safeguarding",
+                    ])
                     .unwrap(),
             )
         })
     });
     group.bench_function("one_uncached_family_enforce/sections_padded_10x", |b| {
         b.iter(|| {
-            black_box(padded.allows_uncached(Family::Sections, &["school", "dsl", "summary"]))
+            black_box(padded.allows_uncached(
+                Family::Sections,
+                &["school", "dsl", "summary", "safeguarding"],
+            ))
         })
     });
     group.finish();

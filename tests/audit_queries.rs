@@ -153,6 +153,7 @@ async fn a_partnership_ig_officer_sees_everything_and_a_school_ig_officer_only_i
         b.riverside_permit,
         b.riverside_read,
         b.riverside_deposit,
+        b.riverside_concern,
         b.riverside_owned_deny,
     ] {
         assert!(expected.contains(&own), "entry {own} involves Riverside");
@@ -210,8 +211,14 @@ async fn a_partnership_ig_officer_sees_everything_and_a_school_ig_officer_only_i
         seqs(own["disclosures"].as_array().unwrap()).contains(&b.riverside_permit),
         "{own}"
     );
+    // Riverside's own concern, delivered on legal_obligation, waits for review; nothing else
     let r = get(&b.riverside, "/v1/audit/reviews", &b.riverside_ig).await;
-    assert_eq!(expect(&r, 200, "the queue")["awaiting_review"], json!([]));
+    let queue = expect(&r, 200, "the queue")["awaiting_review"].clone();
+    assert_eq!(
+        seqs(queue.as_array().unwrap()),
+        [b.riverside_concern],
+        "{queue}"
+    );
     b.case.stop().await;
 }
 
@@ -295,7 +302,7 @@ async fn an_override_waits_for_review_until_an_ig_officer_reviews_it_once() {
         )
     };
     let mut awaiting = b.merlin.clone();
-    awaiting.push(b.override_seq);
+    awaiting.extend([b.override_seq, b.riverside_concern]);
     assert_eq!(queue(get(c, "/v1/audit/reviews", ig).await), awaiting);
     let review = json!({"outcome": "upheld", "note": "Threshold met; proportionate."});
     let path = format!("/v1/audit/reviews/{}", b.override_seq);
@@ -303,10 +310,12 @@ async fn an_override_waits_for_review_until_an_ig_officer_reviews_it_once() {
     let done = expect(&r, 201, "the review");
     assert_eq!(done["override_seq"], b.override_seq);
     assert_eq!(done["outcome"], "upheld");
+    let mut still = b.merlin.clone();
+    still.push(b.riverside_concern);
     assert_eq!(
         queue(get(c, "/v1/audit/reviews", ig).await),
-        b.merlin,
-        "the reviewed override leaves the queue; the MERLIN notices await theirs"
+        still,
+        "the reviewed override leaves the queue; the MERLIN notices and the concern await theirs"
     );
     let again = post(c, &path, ig, &review).await;
     problem(&again, 409, "already_reviewed");

@@ -668,3 +668,51 @@ fn parse(v: &Value) -> DateTime<Utc> {
         .unwrap()
         .to_utc()
 }
+
+#[tokio::test]
+async fn the_case_list_and_the_overdue_list_filter_by_the_childs_home_or_current_area() {
+    let (
+        w,
+        common::areas::AreaCases {
+            north,
+            south,
+            moved,
+            south_sw,
+        },
+    ) = common::areas::area_cases().await;
+    let ig = common::audit::partnership_ig(&w.server);
+    let listed = |query: &'static str| {
+        let ig = &ig;
+        async move {
+            let r = ig.get(&format!("/v1/cases{query}")).await;
+            assert_eq!(r.status, 200, "{query}: {}", r.text());
+            let mut got = ids(&r.json());
+            got.sort();
+            got
+        }
+    };
+    let sorted = |mut v: Vec<&String>| {
+        v.sort();
+        v.into_iter().cloned().collect::<Vec<String>>()
+    };
+    assert_eq!(listed("").await, sorted(vec![&north, &south, &moved]));
+    assert_eq!(listed("?area=north").await, sorted(vec![&north, &moved]));
+    assert_eq!(listed("?area=south").await, sorted(vec![&south, &moved]));
+    assert_eq!(
+        listed("?area=south&overdue=true&status=open").await,
+        sorted(vec![&south, &moved]),
+        "the overdue list of Southshire"
+    );
+    // an agency's own list stays its own, within the area
+    assert_eq!(
+        ids(&w.list("?area=south&overdue=true").await),
+        vec![moved.clone()]
+    );
+    let r = south_sw.get("/v1/cases?area=north").await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(ids(&r.json()), Vec::<String>::new());
+
+    let r = ig.get("/v1/cases?area=east").await;
+    common::flows::problem_naming(&r, 422, "unknown_area", &["area", "east"]);
+    w.stop().await;
+}

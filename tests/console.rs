@@ -2441,3 +2441,61 @@ async fn the_placing_authority_records_where_a_child_lives_through_the_form_and_
     );
     world.stop().await;
 }
+
+#[tokio::test]
+async fn an_ig_officer_and_a_team_manager_filter_the_overdue_cases_and_the_report_by_area() {
+    let world = world(
+        "cases-area",
+        json!({
+            "ig.patel": {"agency": "partnership", "roles": ["ig_officer"]},
+            "tm.okafor": {"agency": "csc", "roles": ["team_manager"]},
+        }),
+    )
+    .await;
+    let server = &world.server;
+    let common::areas::AreaCases {
+        north,
+        south,
+        moved,
+        ..
+    } = common::areas::open_area_cases(server).await;
+    let names = ["Northshire", "Southshire"];
+    for (scenario, agency, login, every, in_south) in [
+        (
+            "cases-area",
+            "partnership",
+            "ig.patel",
+            vec![&north, &south, &moved],
+            vec![&south, &moved],
+        ),
+        // a team manager's cases are their agency's: Northshire's, one of them placed south
+        (
+            "cases-area-tm",
+            "csc",
+            "tm.okafor",
+            vec![&north, &moved],
+            vec![&moved],
+        ),
+    ] {
+        let before = head_seq(server).await;
+        let result = world
+            .browse(
+                scenario,
+                json!({"agency": agency, "login": login, "area_names": names,
+                       "every_case": every, "south_cases": in_south,
+                       "report_every": every.len(), "report_south": in_south.len()}),
+            )
+            .await;
+        assert_screenshots(&result, 2);
+        let entries = world.entries_after(before).await;
+        for action in ["case.list", "report.timeliness"] {
+            assert!(
+                entries
+                    .iter()
+                    .any(|(a, s, d)| a == action && s == login && d["area"] == "south"),
+                "{login}'s {action} of Southshire is audited with its area: {entries:?}"
+            );
+        }
+    }
+    world.stop().await;
+}

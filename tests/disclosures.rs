@@ -695,3 +695,36 @@ async fn the_packet_the_inbox_and_the_owners_view_name_the_child() {
     assert_eq!(owned["chair"], Value::Null, "a plan has no chair: {owned}");
     server.stop().await;
 }
+
+#[tokio::test]
+async fn camhs_receives_the_allegation_details_to_assess_the_behaviour_but_not_to_safeguard() {
+    let sections = json!({"summary": "s", "allegation_details": "what he did at the park",
+                          "police_intelligence": "p"});
+    let c = Child::with_record(14, None, "referral", sections).await;
+    let (server, sw) = (&c.server, &c.sw);
+    let justification = json!("assessment and treatment of his harmful sexual behaviour");
+    let to_camhs = |purpose| {
+        let mut body = c.ask("camhs/camhs_clinician", purpose, "significant_harm");
+        body["justification"] = justification.clone();
+        body
+    };
+
+    let r = sw.disclose(&to_camhs("assessment")).await;
+    let released = ["summary", "allegation_details"];
+    let withheld = ["police_intelligence"];
+    let disclosure = permitted(&r, "partial", &released, &withheld, &["ig_review"]);
+    let clinician = server.person("camhs", "dr.okafor", Role::CamhsClinician);
+    let packet = server.open(&clinician, &disclosure).await;
+    assert_eq!(
+        packet["sections"],
+        json!({"summary": "s", "allegation_details": "what he did at the park"})
+    );
+    assert_eq!(packet["purpose"], "assessment");
+
+    let r = sw.disclose(&to_camhs("safeguarding")).await;
+    let withheld = ["allegation_details", "police_intelligence"];
+    let disclosure = permitted(&r, "partial", &["summary"], &withheld, &["ig_review"]);
+    let packet = server.open(&clinician, &disclosure).await;
+    assert_eq!(packet["sections"], json!({"summary": "s"}));
+    c.stop().await;
+}

@@ -537,16 +537,21 @@ fn body_schema(doc: &Value, method: &str, path: &str) -> Value {
 /// The document served by the running broker states its configuration: every agency field of
 /// a request body, which its handler checks against the configured agencies, lists them (a
 /// school field only the schools), with null where the field may be null.
-#[tokio::test]
-async fn every_agency_field_of_the_served_document_lists_the_configured_agencies() {
-    let server = common::TestServer::start().await;
+/// The document `server` serves (`GET /openapi.json`), asked by csc's social worker.
+async fn served(server: &common::TestServer) -> Value {
     let token = server.token("csc", "sw.amara", &[Role::SocialWorker]);
-    let doc = server
+    server
         .client("csc")
         .get("/openapi.json", &token)
         .await
         .expect("/openapi.json")
-        .json();
+        .json()
+}
+
+#[tokio::test]
+async fn every_agency_field_of_the_served_document_lists_the_configured_agencies() {
+    let server = common::TestServer::start().await;
+    let doc = served(&server).await;
     let mut all: Vec<&str> = server.state.agencies.keys().map(String::as_str).collect();
     all.sort_unstable();
     let mut schools: Vec<&str> = server
@@ -805,4 +810,66 @@ fn request_schemas_state_the_lists_lengths_and_text_their_handlers_refuse() {
         }
     }
     assert!(strings >= 15, "only {strings} string fields");
+}
+
+#[tokio::test]
+async fn the_area_filters_of_the_case_list_and_the_report_list_the_configured_areas() {
+    let server = common::TestServer::start().await;
+    let listing = served(&server).await;
+    let generated = broker::routes::openapi();
+    for path in ["/v1/cases", "/v1/reports/timeliness"] {
+        let area = |doc: &Value| {
+            doc["paths"][path]["get"]["parameters"]
+                .as_array()
+                .unwrap_or_else(|| panic!("{path}: parameters"))
+                .iter()
+                .find(|p| p["name"] == "area" && p["in"] == "query")
+                .cloned()
+                .unwrap_or_else(|| panic!("{path}: no query parameter area"))
+        };
+        let described = area(&generated);
+        assert!(
+            described["schema"]["description"]
+                .as_str()
+                .is_some_and(|d| d.contains("home area")),
+            "{path}: {described}"
+        );
+        let listed = area(&listing);
+        assert_eq!(
+            listed["schema"]["enum"],
+            serde_json::json!(["north", "south"]),
+            "{path}: {listed}"
+        );
+        assert_eq!(
+            listed["schema"]["description"], described["schema"]["description"],
+            "{path}"
+        );
+    }
+    // with no areas configured the partnership is one area: no area filter is offered
+    let server = server
+        .restart_with(|toml| {
+            let mut out = String::new();
+            let mut skip = false;
+            for line in toml.lines() {
+                if line.starts_with('[') {
+                    skip = line == "[[areas]]";
+                }
+                if !skip && !line.starts_with("areas = ") {
+                    out.push_str(line);
+                    out.push('\n');
+                }
+            }
+            out
+        })
+        .await;
+    assert!(server.state.config.areas.is_empty());
+    let one = served(&server).await;
+    for path in ["/v1/cases", "/v1/reports/timeliness"] {
+        let params = one["paths"][path]["get"]["parameters"].as_array().unwrap();
+        assert!(
+            params.iter().all(|p| p["name"] != "area"),
+            "{path}: {params:?}"
+        );
+    }
+    server.stop().await;
 }

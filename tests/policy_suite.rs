@@ -161,8 +161,10 @@ async fn a_policy_row_naming_an_unknown_role_is_refused_with_file_and_line() {
 
 #[tokio::test]
 async fn a_policy_row_naming_an_unknown_section_purpose_basis_or_kind_is_refused() {
-    let sections = "p, police, *, diary, allow";
+    let sections = "p, police, *, diary, *, allow";
     refused_row("sections.csv", sections, "unknown section \"diary\"").await;
+    let by_purpose = "p, camhs, *, allegation_details, therapy, allow";
+    refused_row("sections.csv", by_purpose, "unknown purpose \"therapy\"").await;
     let purposes = "p, gossip, police, allow";
     refused_row("purposes.csv", purposes, "unknown purpose \"gossip\"").await;
     let overrides = "p, hunch, dsl, allow";

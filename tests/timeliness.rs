@@ -238,3 +238,78 @@ async fn the_report_is_for_managers_and_the_partnership_and_is_audited() {
     );
     assert!(w.audit_text().await.contains("report.timeliness"));
 }
+
+/// The strategy discussions the report counts for `query`, as the partnership's IG officer.
+async fn discussions(w: &World, query: &str) -> [i64; 6] {
+    let ig = common::audit::partnership_ig(&w.server);
+    let r = ig.get(&format!("/v1/reports/timeliness{query}")).await;
+    assert_eq!(r.status, 200, "{query}: {}", r.text());
+    counts(&r.json(), "strategy_discussion").0
+}
+
+#[tokio::test]
+async fn the_report_filtered_by_area_counts_the_cases_of_children_of_that_area_home_or_current() {
+    let (w, _) = common::areas::area_cases().await;
+    // started, met on time, met late, overdue now, pending, closed unmet
+    assert_eq!(discussions(&w, "").await, [3, 0, 0, 3, 0, 0]);
+    assert_eq!(
+        discussions(&w, "?area=north").await,
+        [2, 0, 0, 2, 0, 0],
+        "the Northshire child, and the Northshire child placed in Southshire"
+    );
+    assert_eq!(
+        discussions(&w, "?area=south").await,
+        [2, 0, 0, 2, 0, 0],
+        "the Southshire child, and the child placed there"
+    );
+    assert_eq!(
+        discussions(&w, "?area=south&agency=csc").await,
+        [1, 0, 0, 1, 0, 0],
+        "Northshire's case of the child placed in Southshire"
+    );
+
+    let ig = common::audit::partnership_ig(&w.server);
+    let r = ig.get("/v1/reports/timeliness?area=south").await;
+    assert_eq!(r.json()["area"], "south", "{}", r.text());
+    // the CSV honours it
+    let r = ig
+        .get("/v1/reports/timeliness?area=south&agency=csc&format=csv")
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let text = r.text();
+    let discussion = text
+        .lines()
+        .find(|l| l.starts_with("strategy_discussion,"))
+        .unwrap_or_else(|| panic!("{text}"));
+    assert_eq!(discussion, "strategy_discussion,1,0,0,1,0,0,", "{text}");
+
+    // a team manager's report is of their agency's cases, within the area
+    let tm = w.server.token("csc", "tm.okafor", &[Role::TeamManager]);
+    let r = w
+        .csc
+        .get("/v1/reports/timeliness?area=north", &tm)
+        .await
+        .unwrap();
+    assert_eq!(
+        counts(&r.json(), "strategy_discussion").0[0],
+        2,
+        "{}",
+        r.text()
+    );
+
+    // an area the partnership does not have is refused, naming the parameter
+    let r = ig.get("/v1/reports/timeliness?area=east").await;
+    let detail = common::flows::problem_naming(&r, 422, "unknown_area", &["area", "east"]);
+    assert!(
+        detail.contains("north") && detail.contains("south"),
+        "{detail}"
+    );
+    let r = ig.get("/v1/reports/timeliness?area=east&format=csv").await;
+    common::flows::problem(&r, 422, "unknown_area");
+    // the filter is audited with the report
+    assert!(
+        w.audit_text().await.contains("\"area\":\"south\""),
+        "the report's audit entry names its area"
+    );
+    w.stop().await;
+}

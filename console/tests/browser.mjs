@@ -490,6 +490,65 @@ async function casePages(browser) {
   await ctx.close();
 }
 
+// the area filter of the overdue list and of the report (PROCESS.md, Places): the cases of
+// children whose home area or current area is the one chosen, the other filters kept
+async function casesByArea(browser) {
+  const ctx = await context(browser, params.agency);
+  const page = await ctx.newPage();
+  await signIn(page, params.login);
+  const sorted = (a) => JSON.stringify([...a].sort());
+  const listed = async () => page.locator("#cases tbody tr").evaluateAll((rows) => rows.map((r) => r.dataset.case));
+  await page.click("#nav-cases");
+  await page.waitForURL((u) => u.pathname === "/ui/cases");
+  check(sorted(await listed()) === sorted(params.every_case), `every overdue case: ${await listed()}`);
+  const offered = (await page.locator("#f-area option").allTextContents()).map((s) => s.trim());
+  check(JSON.stringify(offered) === JSON.stringify(["Every area", ...params.area_names]), `the areas by name: ${offered}`);
+  check(await page.locator("#cases-area").count() === 0, "no area said before one is chosen");
+  await page.selectOption("#f-status", "open");
+  await page.selectOption("#f-area", "south");
+  await page.click("#filter");
+  await page.waitForURL((u) => u.searchParams.get("area") === "south");
+  const asked = new URL(page.url()).searchParams;
+  check(asked.get("overdue") === "true" && asked.get("status") === "open", `the other filters are kept: ${asked}`);
+  check(sorted(await listed()) === sorted(params.south_cases), `the cases of Southshire's children: ${await listed()}`);
+  check(await page.locator("#f-area").inputValue() === "south", "the area stays chosen");
+  check(await page.locator("#f-status").inputValue() === "open", "the status stays chosen");
+  check((await text(page, "#cases-area")).startsWith("Children of Southshire"), `the page says whose: ${await text(page, "#cases-area")}`);
+  const mine = new URL(url(await page.locator("#switch-mine").getAttribute("href"))).searchParams;
+  check(mine.get("area") === "south" && mine.get("status") === "open", `the switch to one's own cases keeps the filters: ${mine}`);
+  await axe(page, "cases-south");
+  await noSidewaysScroll(page, "cases-south");
+  await shot(page, "cases-south");
+
+  await page.click("#nav-timeliness");
+  await page.waitForURL((u) => u.pathname === "/ui/reports/timeliness");
+  const started = () => text(page, "#timeliness tr[data-clock=strategy_discussion] td[data-count=started]");
+  check(await started() === String(params.report_every), `the discussions of every area: ${await started()}`);
+  await page.fill("#f-from", "2020-01-01");
+  await page.selectOption("#f-area", "south");
+  await page.click("#run-report");
+  await page.waitForURL((u) => u.searchParams.get("area") === "south");
+  check(new URL(page.url()).searchParams.get("from") === "2020-01-01", "the window is kept");
+  check(await started() === String(params.report_south), `the discussions of Southshire's children: ${await started()}`);
+  check((await text(page, "#report-area")) === "Southshire", "the report says whose");
+  check(await page.locator("#f-area").inputValue() === "south", "the area stays chosen");
+  const href = await page.locator("#report-csv").getAttribute("href");
+  check(new URL(url(href)).searchParams.get("area") === "south", `the CSV is of the same area: ${href}`);
+  const csv = await (await ctx.request.get(url(href))).text();
+  const line = csv.split("\n").find((l) => l.startsWith("strategy_discussion,"));
+  check(line && line.startsWith(`strategy_discussion,${params.report_south},`), `the CSV counts the same: ${line}`);
+  await axe(page, "timeliness-south");
+  await noSidewaysScroll(page, "timeliness-south");
+  await shot(page, "timeliness-south");
+
+  // an area the partnership does not have, typed into the address: the API's refusal
+  const unknown = await page.goto(url("/ui/cases?area=east"));
+  check(unknown.status() === 422, `an unknown area is 422, as in the API: ${unknown.status()}`);
+  check((await text(page, "#error-code")) === "unknown_area", `refused as unknown_area: ${await text(page, "#error-code")}`);
+  await axe(page, "unknown-area");
+  await ctx.close();
+}
+
 // a social worker: the cases, but not the report; opening it shows the API's refusal
 async function reportRefused(browser) {
   const ctx = await context(browser, params.agency);
@@ -1407,6 +1466,8 @@ const scenarios = { cases: casePages, "cases-ig": casePages, "report-refused": r
   "journey-dsl": journeyDsl,
   concern,
   "looked-after": lookedAfter,
+  "cases-area": casesByArea,
+  "cases-area-tm": casesByArea,
 };
 
 const browser = await chromium.launch({

@@ -50,6 +50,20 @@ fn unknown_area(state: &AppState, field: &str, what: impl std::fmt::Display) -> 
     )
 }
 
+/// An area asked for by id (a filter, `?area=`): the id when it is configured; otherwise 422
+/// `unknown_area` naming `field` (with no areas configured, every id is unknown).
+pub fn known_area(state: &AppState, field: &str, id: &str) -> Result<String, ApiError> {
+    if areas(state).iter().any(|a| a.id == id) {
+        Ok(id.to_owned())
+    } else {
+        Err(unknown_area(
+            state,
+            field,
+            format!("no area \"{}\"", crate::text::escape(id)),
+        ))
+    }
+}
+
 /// The home area of a child being registered: with areas configured, `local_authority` must
 /// name one; left out, it is the registering agency's area when that agency serves exactly
 /// one (a council's own services, a school), and otherwise refused, because an agency that

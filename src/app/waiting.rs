@@ -36,6 +36,7 @@ async fn overdue(state: &AppState, principal: &Principal, mine: bool) -> Result<
         status: None,
         overdue_at: Some(now()),
         lead_sub: mine.then(|| principal.sub.clone()),
+        area: None,
         after: None,
         limit: MOST as i64,
     };

@@ -7,6 +7,7 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use super::rows::in_area;
 use crate::db::{Db, ts};
 use crate::with_db;
 
@@ -40,6 +41,8 @@ pub struct Report {
     pub to: DateTime<Utc>,
     pub as_of: DateTime<Utc>,
     pub agency: Option<String>,
+    /// Only the cases of children whose home or current area is this one (PROCESS.md, Places).
+    pub area: Option<String>,
     pub clocks: Vec<Line>,
     pub duties: Duties,
 }
@@ -55,6 +58,36 @@ struct Counts {
     closed_unmet: i64,
 }
 
+/// Whose clocks and duties a report counts: one lead agency's, the cases of children of one
+/// area (home or current), or both; neither: every one.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Scope<'a> {
+    pub agency: Option<&'a str>,
+    pub area: Option<&'a str>,
+}
+
+impl Scope<'_> {
+    /// The values to bind after a query's own `first - 1`, in order.
+    fn binds(&self) -> Vec<&str> {
+        self.agency.into_iter().chain(self.area).collect()
+    }
+
+    /// ` AND ...` conditions on the agency column `agency` and the child `subject` (an SQL
+    /// expression), bound from `$first` on.
+    fn sql(&self, first: usize, agency: &str, subject: &str) -> String {
+        let mut sql = String::new();
+        let mut n = first;
+        if self.agency.is_some() {
+            sql.push_str(&format!(" AND {agency} = ${n}"));
+            n += 1;
+        }
+        if self.area.is_some() {
+            sql.push_str(&format!(" AND {}", in_area(subject, &format!("${n}"))));
+        }
+        sql
+    }
+}
+
 /// `clocks` names every clock to report, in order (a clock nobody started reports zeros).
 pub async fn timeliness(
     db: &Db,
@@ -62,13 +95,11 @@ pub async fn timeliness(
     from: DateTime<Utc>,
     to: DateTime<Utc>,
     as_of: DateTime<Utc>,
-    agency: Option<&str>,
+    scope: Scope<'_>,
 ) -> Result<Report, sqlx::Error> {
-    let by_agency = if agency.is_some() {
-        " AND k.lead_agency = $4"
-    } else {
-        ""
-    };
+    let case_child = "(SELECT c.subject_id FROM cases c WHERE c.id = k.case_id)";
+    let by_scope = scope.sql(4, "k.lead_agency", case_child);
+    let binds = scope.binds();
     // CAST: SQLite's SUM of integers is an integer, PostgreSQL's a numeric
     let counts_sql = format!(
         "SELECT k.clock, CAST(COUNT(*) AS BIGINT) AS started, \
@@ -78,34 +109,35 @@ pub async fn timeliness(
          CAST(SUM(CASE WHEN k.stopped_at IS NULL AND k.case_status = 'open' AND k.due_at >= $3 THEN 1 ELSE 0 END) AS BIGINT) AS pending, \
          CAST(SUM(CASE WHEN k.stopped_at IS NULL AND k.case_status <> 'open' THEN 1 ELSE 0 END) AS BIGINT) AS closed_unmet \
          FROM case_clocks k \
-         WHERE k.started_at >= $1 AND k.started_at < $2{by_agency} GROUP BY k.clock"
+         WHERE k.started_at >= $1 AND k.started_at < $2{by_scope} GROUP BY k.clock"
     );
+    let next = 4 + binds.len();
     let median_sql = format!(
         "SELECT k.taken_seconds FROM case_clocks k WHERE k.clock = $3 AND k.started_at >= $1 \
-         AND k.started_at < $2 AND k.taken_seconds IS NOT NULL{by_agency} \
-         ORDER BY k.taken_seconds LIMIT {} OFFSET {}",
-        if agency.is_some() { "$5" } else { "$4" },
-        if agency.is_some() { "$6" } else { "$5" },
+         AND k.started_at < $2 AND k.taken_seconds IS NOT NULL{by_scope} \
+         ORDER BY k.taken_seconds LIMIT ${next} OFFSET ${}",
+        next + 1
     );
     // the duties listed on cases (by lead agency) and on records deposited with no case open
     // (by the depositing agency, whose duty it was)
-    let (by_lead, by_depositor) = if agency.is_some() {
-        (" AND lead_agency = $3", " AND agency = $3")
-    } else {
-        ("", "")
-    };
+    let on_cases = scope.sql(
+        3,
+        "cd.lead_agency",
+        "(SELECT c.subject_id FROM cases c WHERE c.id = cd.case_id)",
+    );
+    let on_records = scope.sql(3, "rd.agency", "rd.subject_id");
     let duties_sql = format!(
         "SELECT CAST(SUM(CASE WHEN decision = 'permit' THEN 1 ELSE 0 END) AS BIGINT), \
          CAST(SUM(CASE WHEN decision = 'deny' THEN 1 ELSE 0 END) AS BIGINT) FROM ( \
-         SELECT decision FROM case_duties WHERE created_at >= $1 AND created_at < $2{by_lead} \
+         SELECT cd.decision FROM case_duties cd WHERE cd.created_at >= $1 AND cd.created_at < $2{on_cases} \
          UNION ALL \
-         SELECT decision FROM record_duties WHERE created_at >= $1 AND created_at < $2{by_depositor}) d"
+         SELECT rd.decision FROM record_duties rd WHERE rd.created_at >= $1 AND rd.created_at < $2{on_records}) d"
     );
     let (f, t, a) = (ts(from), ts(to), ts(as_of));
     with_db!(db, pool => {
         let mut q = sqlx::query_as::<_, Counts>(sqlx::AssertSqlSafe(counts_sql.as_str())).bind(&f).bind(&t).bind(&a);
-        if let Some(agency) = agency {
-            q = q.bind(agency);
+        for b in &binds {
+            q = q.bind(*b);
         }
         let counts = q.fetch_all(pool).await?;
         let mut lines = Vec::with_capacity(clocks.len());
@@ -121,8 +153,8 @@ pub async fn timeliness(
                     .bind(&f)
                     .bind(&t)
                     .bind(name);
-                if let Some(agency) = agency {
-                    q = q.bind(agency);
+                for b in &binds {
+                    q = q.bind(*b);
                 }
                 let middle = q.bind(take).bind(offset).fetch_all(pool).await?;
                 let sum: i64 = middle.iter().sum();
@@ -141,15 +173,16 @@ pub async fn timeliness(
             });
         }
         let mut q = sqlx::query_as::<_, (Option<i64>, Option<i64>)>(sqlx::AssertSqlSafe(duties_sql.as_str())).bind(&f).bind(&t);
-        if let Some(agency) = agency {
-            q = q.bind(agency);
+        for b in &binds {
+            q = q.bind(*b);
         }
         let (delivered, denied) = q.fetch_one(pool).await?;
         Ok(Report {
             from,
             to,
             as_of,
-            agency: agency.map(str::to_owned),
+            agency: scope.agency.map(str::to_owned),
+            area: scope.area.map(str::to_owned),
             clocks: lines,
             duties: Duties {
                 delivered: delivered.unwrap_or(0),

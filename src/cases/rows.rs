@@ -52,3 +52,13 @@ pub struct Duty {
     pub audit_seq: Option<i64>,
     pub created_at: String,
 }
+
+/// SQL true when the child `subject` (an SQL expression giving a subject id) is in the area
+/// bound as `param` (a placeholder such as `$4`): its home area (`local_authority`) or the area
+/// it lives in (`residence_area`; null when it lives in its home area). PROCESS.md, Places.
+pub fn in_area(subject: &str, param: &str) -> String {
+    format!(
+        "EXISTS (SELECT 1 FROM subjects s WHERE s.id = {subject} \
+         AND (s.local_authority = {param} OR s.residence_area = {param}))"
+    )
+}

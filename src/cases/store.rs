@@ -278,6 +278,8 @@ pub struct Filter {
     /// Only open cases with a clock running past its due time at this instant.
     pub overdue_at: Option<DateTime<Utc>>,
     pub lead_sub: Option<String>,
+    /// Only cases of children whose home or current area is this one (PROCESS.md, Places).
+    pub area: Option<String>,
     /// Cases whose id sorts after this one (ids are time-ordered).
     pub after: Option<String>,
     pub limit: i64,
@@ -314,6 +316,10 @@ pub async fn list(db: &Db, f: &Filter) -> Result<Vec<(Case, Vec<Clock>)>, sqlx::
     }
     if let Some(s) = &f.lead_sub {
         bind(&mut sql, " AND c.lead_sub = ?", s.clone());
+    }
+    if let Some(a) = &f.area {
+        let cond = format!(" AND {}", super::rows::in_area("c.subject_id", "?"));
+        bind(&mut sql, &cond, a.clone());
     }
     if let Some(a) = &f.after {
         bind(&mut sql, " AND c.id > ?", a.clone());

@@ -66,6 +66,17 @@ pub(super) fn agency_name(state: &AppState, id: &str) -> String {
         .map_or_else(|| id.to_owned(), |a| a.name.clone())
 }
 
+/// The partnership's areas as a filter offers them, (id, name) by name; none when the
+/// partnership is one area (PROCESS.md, Places).
+pub(super) fn area_choices(state: &AppState) -> Vec<(String, String)> {
+    let mut areas: Vec<(String, String)> = crate::app::places::areas(state)
+        .iter()
+        .map(|a| (a.id.clone(), a.name.clone()))
+        .collect();
+    areas.sort_by(|a, b| a.1.cmp(&b.1));
+    areas
+}
+
 /// A clock as the pages show it, with its GOV.UK tag.
 pub struct ClockLine {
     pub clock: String,
@@ -152,6 +163,10 @@ struct List {
     /// The switch's links: the person's own cases, and all they may list.
     mine_link: String,
     all_link: String,
+    /// The partnership's areas (id, name), to filter by; none configured: no filter.
+    areas: Vec<(String, String)>,
+    /// The area asked for (its name), if one.
+    area_shown: Option<String>,
 }
 
 impl List {
@@ -223,6 +238,11 @@ pub async fn list(
             mine,
             mine_link,
             all_link,
+            areas: area_choices(&state),
+            area_shown: f
+                .area
+                .as_deref()
+                .map(|a| crate::app::places::area_name(&state, a).to_owned()),
         },
     ))
 }

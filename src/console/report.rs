@@ -9,13 +9,14 @@ use axum::extract::{RawQuery, State};
 use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
 
-use super::cases::agency_name;
+use super::cases::{agency_name, area_choices};
 use super::chart::{self, Chart};
 use super::query::{self, Pairs};
 use super::session::Session;
 use super::time::uk;
 use super::view::{Frame, PageResult, Refusal, error_page, page, refused};
 use crate::access::may;
+use crate::app::places;
 use crate::app::reports::{self, Filters};
 use crate::cases::report::{Line, Report};
 use crate::state::AppState;
@@ -41,6 +42,10 @@ struct Timeliness {
     own_agency: String,
     /// The lead agency the report is about (its name), if one.
     agency_shown: Option<String>,
+    /// The partnership's areas (id, name), to filter by; none configured: no filter.
+    areas: Vec<(String, String)>,
+    /// The area the report is about (its name), if one.
+    area_shown: Option<String>,
     csv: String,
     from: String,
     to: String,
@@ -122,6 +127,11 @@ pub async fn timeliness(
             csv: query::encode(&pairs),
             own_agency: session.agency_name.clone(),
             agency_shown: report.agency.as_ref().map(|a| agency_name(&state, a)),
+            areas: area_choices(&state),
+            area_shown: report
+                .area
+                .as_deref()
+                .map(|a| places::area_name(&state, a).to_owned()),
             report,
             lines,
             pairs,

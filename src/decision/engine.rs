@@ -337,7 +337,10 @@ pub fn decide(policy: &Policy, facts: &Facts) -> Decision {
             present.insert(section);
             let needed = match forum {
                 Some(decision) => decision.sections.contains(&section),
-                None => policy.allows(Family::Sections, &[kind.as_str(), role, section.as_str()]),
+                None => policy.allows(
+                    Family::Sections,
+                    &[kind.as_str(), role, section.as_str(), req.purpose.as_str()],
+                ),
             };
             let about_another = policy.allows(
                 Family::ThirdParty,

@@ -182,6 +182,30 @@ fn area_enums(doc: &mut Value, areas: &[crate::config::AreaConfig]) {
     });
 }
 
+/// The `area` filter of a query (the case list, the timeliness report): with areas configured,
+/// the `enum` of the area ids; with none, no query offers it (every id would be
+/// `unknown_area`).
+fn area_filters(doc: &mut Value, areas: &[crate::config::AreaConfig]) {
+    let Some(paths) = doc["paths"].as_object_mut() else {
+        return;
+    };
+    let ids: Vec<Value> = areas.iter().map(|a| Value::from(a.id.as_str())).collect();
+    for op in paths.values_mut().filter_map(Value::as_object_mut) {
+        for op in op.values_mut() {
+            let Some(params) = op.get_mut("parameters").and_then(Value::as_array_mut) else {
+                continue;
+            };
+            let is_area = |p: &Value| p["in"] == "query" && p["name"] == "area";
+            if ids.is_empty() {
+                params.retain(|p| !is_area(p));
+            }
+            for p in params.iter_mut().filter(|p| is_area(p)) {
+                state_enum(&mut p["schema"], ids.clone());
+            }
+        }
+    }
+}
+
 /// Calls `f` with each property of every JSON request body in the document.
 fn each_body_property(doc: &mut Value, mut f: impl FnMut(&str, &mut Value)) {
     let Some(paths) = doc["paths"].as_object_mut() else {
@@ -453,5 +477,6 @@ pub(super) async fn serve(State(state): State<AppState>) -> Json<Value> {
     let mut doc = openapi_with(&state.policy);
     agency_enums(&mut doc, &state.agencies);
     area_enums(&mut doc, &state.config.areas);
+    area_filters(&mut doc, &state.config.areas);
     Json(doc)
 }

@@ -227,6 +227,9 @@ pub struct Busy {
     pub riverside_permit: i64,
     pub riverside_read: i64,
     pub riverside_deposit: i64,
+    /// Riverside's incident report delivered to the Northshire front door (PROCESS.md P2: a
+    /// concern reaches someone), on legal_obligation: an override awaiting review
+    pub riverside_concern: i64,
     pub riverside_owned_deny: i64,
     /// the head after all of it
     pub last: i64,
@@ -338,6 +341,7 @@ pub async fn busy() -> Busy {
         riverside_permit: riverside_permit["audit_seq"].as_i64().unwrap(),
         riverside_read,
         riverside_deposit: incident["audit_seq"].as_i64().unwrap(),
+        riverside_concern: incident["duties"][0]["audit_seq"].as_i64().unwrap(),
         riverside_owned_deny: riverside_owned_deny["audit_seq"].as_i64().unwrap(),
         riverside,
         riverside_child,

@@ -270,6 +270,10 @@ pub struct Filters {
     pub overdue: Option<bool>,
     #[schemars(extend("pattern" = crate::text::QUERY_TEXT))]
     pub lead_sub: Option<String>,
+    /// Only the cases of children whose home area or current area (where they live) is this
+    /// area id (PROCESS.md, Places); an unknown one is 422 `unknown_area`.
+    #[schemars(extend("pattern" = crate::text::QUERY_TEXT))]
+    pub area: Option<String>,
     /// Cases opened after this one (the last id of the previous page).
     #[schemars(extend("format" = "uuid"))]
     pub after: Option<String>,
@@ -331,6 +335,11 @@ pub async fn list(
         status: f.status,
         overdue_at: f.overdue.unwrap_or(false).then_some(at),
         lead_sub: f.lead_sub.clone(),
+        area: f
+            .area
+            .as_deref()
+            .map(|a| crate::app::places::known_area(state, "area", a))
+            .transpose()?,
         after,
         limit,
     };
@@ -357,6 +366,7 @@ pub async fn list(
     let tx = state.writer.begin().await?;
     tx.commit(Entry::new(principal, "case.list").detail(json!({
         "status": f.status, "overdue": f.overdue, "lead_agency": filter.lead_agency,
+        "area": filter.area,
         "count": cases.len(),
     })))
     .await?;

@@ -128,7 +128,7 @@ families! {
     AgeRestrictions => "age_restrictions" ["purpose": Purpose, "age_band": Band, "subject_role": SubjectRole],
     Purposes => "purposes" ["purpose": Purpose, "recipient_kind": AgencyKind],
     Bases => "bases" ["basis": Basis, "requester_kind": AgencyKind, "recipient_kind": AgencyKind],
-    Sections => "sections" ["recipient_kind": AgencyKind, "recipient_role": Role, "section": Section],
+    Sections => "sections" ["recipient_kind": AgencyKind, "recipient_role": Role, "section": Section, "purpose": Purpose],
     Views => "views" ["recipient_kind": AgencyKind, "recipient_role": Role, "view": View],
     ViewSections => "view_sections" ["view": View, "section": Section],
     RecipientRequirements => "recipient_requirements" ["recipient_kind": AgencyKind, "recipient_role": Role, "requirement": RecipientRequirement],
