@@ -33,10 +33,15 @@ pub enum Relation {
     /// The caller's agency serves the child's home area or the area it lives in (PROCESS.md,
     /// Places; with no areas configured every agency serves the one area).
     ChildsArea,
+    /// The caller's agency is involved in the case without leading it: the placing authority
+    /// of a looked-after child whose case another area leads (PROCESS.md P3).
+    InvolvedAgency,
+    /// The caller's agency placed the case's child, who is looked after (PROCESS.md P3).
+    PlacingAuthority,
 }
 
 impl Relation {
-    const ALL: [Relation; 9] = [
+    const ALL: [Relation; 11] = [
         Relation::None,
         Relation::ChildsSchool,
         Relation::Chair,
@@ -46,6 +51,8 @@ impl Relation {
         Relation::TransferTo,
         Relation::FormerLead,
         Relation::ChildsArea,
+        Relation::InvolvedAgency,
+        Relation::PlacingAuthority,
     ];
 
     fn as_str(self) -> &'static str {
@@ -59,6 +66,8 @@ impl Relation {
             Relation::TransferTo => "transfer_to",
             Relation::FormerLead => "former_lead",
             Relation::ChildsArea => "childs_area",
+            Relation::InvolvedAgency => "involved_agency",
+            Relation::PlacingAuthority => "placing_authority",
         }
     }
 
@@ -102,6 +111,16 @@ impl Relation {
                 "not_childs_area",
                 "only an agency serving the child's home area or the area it lives in may do \
                  this (policies/actions.csv, PROCESS.md Places)",
+            ),
+            Relation::InvolvedAgency => ApiError::forbidden(
+                "not_involved_agency",
+                "only an agency involved in the case may do this (policies/actions.csv, \
+                 PROCESS.md P3)",
+            ),
+            Relation::PlacingAuthority => ApiError::forbidden(
+                "not_placing_authority",
+                "only the agency that placed the looked-after child may do this \
+                 (policies/actions.csv, PROCESS.md P3)",
             ),
         }
     }

@@ -117,6 +117,7 @@ vocabulary!(Role, "role" {
     EducationalPsychologist => "educational_psychologist",
     EducationWelfareOfficer => "education_welfare_officer",
     IgOfficer => "ig_officer",
+    IndependentReviewingOfficer => "independent_reviewing_officer",
 });
 
 vocabulary!(RecordKind, "record kind" {
@@ -267,6 +268,8 @@ impl Role {
         use AgencyKind::*;
         match self {
             Role::SocialWorker | Role::TeamManager => &[ChildrenSocialCare, EarlyHelp],
+            // the IRO of a looked-after child (PROCESS.md P3; LLR §6)
+            Role::IndependentReviewingOfficer => &[ChildrenSocialCare],
             Role::PoliceOfficer => &[Police],
             Role::HeadTeacher | Role::Dsl | Role::SchoolStaff | Role::SafeguardingGovernor => {
                 &[School]

@@ -2492,6 +2492,73 @@ async fn a_dsl_deposits_a_concern_in_the_console_sees_it_delivered_and_the_front
     world.stop().await;
 }
 
+// ---- places: a looked-after child (PROCESS.md P3) ----
+
+#[tokio::test]
+async fn the_placing_authority_records_where_a_child_lives_through_the_form_and_reads_the_case_the_host_leads()
+ {
+    let world = world(
+        "looked-after",
+        json!({"sw.amara": {"agency": "csc", "roles": ["social_worker"]}}),
+    )
+    .await;
+    let server = &world.server;
+    let sw = server.token("csc", "sw.amara", &[Role::SocialWorker]);
+    let csc = server.client("csc");
+    let child = flows::register(&csc, &sw, &flows::born_years_ago(11), None).await;
+    // another child of Northshire, placed in Southshire, whose case Southshire opens
+    let placed = flows::register(&csc, &sw, &flows::born_years_ago(13), None).await;
+    let r = csc
+        .put(
+            &format!("/v1/subjects/{placed}/residence"),
+            &sw,
+            &json!({"area": "south", "looked_after": true, "placed_by": "csc"}),
+        )
+        .await
+        .expect("placing the child");
+    assert_eq!(r.status, 200, "{}", r.text());
+    let south = server.token("csc-south", "sw.bea", &[Role::SocialWorker]);
+    let r = server
+        .client("csc-south")
+        .post(
+            "/v1/cases",
+            &south,
+            &json!({"subject_id": placed, "subject_role": "harmful_behaviour",
+                    "referral_received_at": cases::at(chrono::Utc::now() - chrono::Duration::hours(1))}),
+        )
+        .await
+        .expect("the host opens the case");
+    assert_eq!(r.status, 201, "{}", r.text());
+    let case = r.json()["id"].as_str().expect("a case id").to_owned();
+
+    let before = head_seq(server).await;
+    let result = world
+        .browse(
+            "looked-after",
+            json!({"agency": "csc", "login": "sw.amara", "child": child, "case": case}),
+        )
+        .await;
+    assert_screenshots(&result, 3);
+    let entries = world.entries_after(before).await;
+    assert_eq!(
+        times(&entries, "sw.amara", "subject.residence"),
+        1,
+        "the refused form wrote nothing: {entries:?}"
+    );
+    assert!(times(&entries, "sw.amara", "case.read") >= 1, "{entries:?}");
+    // the API reads what the page wrote
+    let r = csc
+        .get(&format!("/v1/subjects/{child}"), &sw)
+        .await
+        .expect("the API's read of the child");
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(
+        r.json()["residence"],
+        json!({"area": "south", "looked_after": true, "placed_by": "csc"})
+    );
+    world.stop().await;
+}
+
 #[tokio::test]
 async fn an_ig_officer_and_a_team_manager_filter_the_overdue_cases_and_the_report_by_area() {
     let world = world(

@@ -842,11 +842,12 @@ async function socialWorkerChild(browser) {
   await page.fill("#display_name", params.name);
   await fillDate(page, "date_of_birth", params.future);
   await page.selectOption("#school_agency", "school-hillside");
-  await page.fill("#local_authority", "Northshire");
+  await page.selectOption("#local_authority", "north");
   let r = await submit(page, "#register");
   await refusedWith(page, r, "register-refused", "Date of birth");
   check(await page.inputValue("#display_name") === params.name, "the name typed is kept");
   check(await page.inputValue("#school_agency") === "school-hillside", "the school chosen is kept");
+  check(await page.inputValue("#local_authority") === "north", "the home local authority chosen is kept");
   check(await page.inputValue("#date_of_birth-year") === String(params.future.year), "the year typed is kept");
   check(await page.locator("#date_of_birth-error").count() === 1, "the message is beside the date of birth");
 
@@ -1495,6 +1496,46 @@ async function concern(browser) {
   await ctx.close();
 }
 
+// PROCESS.md P3: the placing authority's social worker records where a child lives (refused
+// once: only a looked-after child is placed), then reads the case the host area leads
+async function lookedAfter(browser) {
+  const ctx = await context(browser, params.agency);
+  const page = await ctx.newPage();
+  await signIn(page, params.login);
+  await page.goto(url(`/ui/children/${params.child}`));
+  check((await text(page, "#child-home-area")) === "Northshire", "the home local authority by name");
+  check((await text(page, "#child-lives")) === "Lives in Northshire, its home area, not looked after", `where the child lives in words: ${await text(page, "#child-lives")}`);
+  await page.click("#residence-details summary");
+  await page.selectOption("#area", "south");
+  await page.check("#looked_after-false");
+  await page.selectOption("#placed_by", "csc");
+  let r = await submit(page, "#record-residence");
+  await refusedWith(page, r, "residence-refused", "Placed by is given only for a child looked after by a local authority");
+  check(await page.inputValue("#area") === "south", "the area chosen is kept");
+  check(await page.inputValue("#placed_by") === "csc", "the placing authority chosen is kept");
+  check(await page.isChecked("#looked_after-false"), "the answer given is kept");
+  check(await page.locator("#residence-details[open]").count() === 1, "the refused form is open");
+  await page.check("#looked_after-true");
+  r = await submit(page, "#record-residence");
+  check(r.status() === 200, `the residence recorded: ${r.status()}`);
+  check((await text(page, "#banner-text")) === "Where the child lives has been recorded.", "the banner says what was done");
+  const lives = await text(page, "#child-lives");
+  check(lives === "Lives in Southshire, looked after, placed by Northshire Children's Social Care", `in plain English: ${lives}`);
+  await childPage(page, "residence-recorded");
+
+  // the case the host area leads, which the placing authority is involved in
+  await page.goto(url("/ui/cases?overdue=false"));
+  const row = page.locator(`tr[data-case="${params.case}"]`);
+  check(await row.count() === 1, "the involved agency's list shows the host's case");
+  await Promise.all([page.waitForNavigation(), row.locator("a").first().click()]);
+  check(new URL(page.url()).pathname === `/ui/cases/${params.case}`, `on the case: ${page.url()}`);
+  check((await text(page, "#case-lead-agency")) === "Southshire Children's Social Care", "led by the host area");
+  check((await text(page, "#case-involved")) === "Northshire Children's Social Care", "the placing authority involved");
+  check(await page.locator("#record-step").count() === 0, "the involved agency reads, it does not record steps");
+  await childPage(page, "involved-case");
+  await ctx.close();
+}
+
 const scenarios = { cases: casePages, "cases-ig": casePages, "report-refused": reportRefused, "ig-scoped": igScoped, owner, "owner-duties": ownerDuties, "case-record-duties": caseRecordDuties, refused: refusedSignIn, dsl, teacher, ig, tampered, "dev-sign-in": devSignIn, expired,
   "case-work": caseWork,
   "review-queue": reviewQueue,
@@ -1509,6 +1550,7 @@ const scenarios = { cases: casePages, "cases-ig": casePages, "report-refused": r
   "journey-dsl": journeyDsl,
   "case-transfer": caseTransfer,
   concern,
+  "looked-after": lookedAfter,
   "cases-area": casesByArea,
   "cases-area-tm": casesByArea,
 };

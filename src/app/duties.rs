@@ -112,8 +112,11 @@ async fn world(
             sub: c.lead_sub.clone(),
         }),
         placed_by: placed_by.filter(|_| looked_after),
-        // the agencies involved in the case besides its lead (PROCESS.md P3) are not recorded yet
-        involved: Vec::new(),
+        // the agencies involved in the case besides its lead (PROCESS.md P3)
+        involved: match on.case() {
+            Some(case) => crate::cases::involved::of_case_in(tx, &case.id).await?,
+            None => Vec::new(),
+        },
     })
 }
 

@@ -186,7 +186,7 @@ pub async fn set_residence(
         if !body.looked_after {
             return Err(ApiError::invalid_field(
                 "placed_by",
-                "only a looked-after child is placed; set looked_after to true, or leave placed_by out",
+                "is given only for a child looked after by a local authority",
             ));
         }
         if state.configured_agency("placed_by", placed_by)?.kind != AgencyKind::ChildrenSocialCare {
@@ -233,11 +233,25 @@ pub async fn set_residence(
         .await
         .map(drop)
         .map_err(ApiError::from)?);
+    // the placing authority of a looked-after child becomes involved in the open cases another
+    // agency leads (PROCESS.md P3)
+    let involved_in = match residence
+        .placed_by
+        .as_deref()
+        .filter(|_| residence.looked_after)
+    {
+        Some(placing) => {
+            crate::cases::involved::involve_in_open_cases(&mut tx, &subject, placing).await?
+        }
+        None => Vec::new(),
+    };
     let seq = tx
         .commit(
             Entry::new(principal, "subject.residence")
                 .subject(&subject)
-                .detail(json!({"from": previous, "to": residence})),
+                .detail(
+                    json!({"from": previous, "to": residence, "involved_in_cases": involved_in}),
+                ),
         )
         .await?;
     Ok(ResidenceSet {

@@ -32,6 +32,7 @@ async fn overdue(state: &AppState, principal: &Principal, mine: bool) -> Result<
     let filter = Filter {
         lead_agency: (!may(state, principal, Action::ReadAllCases))
             .then(|| principal.agency.to_string()),
+        or_involved: false,
         status: None,
         overdue_at: Some(now()),
         lead_sub: mine.then(|| principal.sub.clone()),

@@ -240,17 +240,14 @@ pub async fn load_for_write(
     })
 }
 
-/// The lead agency of the open case for `subject`, if one is open.
+/// The lead agency of the open case for `subject`, if one is open; the newest, when a host
+/// area's case has opened beside its placing authority's (PROCESS.md P3): child protection
+/// enquiries are the host's.
 pub async fn open_case_lead(
     tx: &mut WriteTx,
     subject: &str,
 ) -> Result<Option<(String, String)>, sqlx::Error> {
-    on_tx!(tx, c => sqlx::query_as::<_, (String, String)>(
-        "SELECT id, lead_agency FROM cases WHERE subject_id = $1 AND status = 'open' \
-         ORDER BY opened_at LIMIT 1")
-        .bind(subject)
-        .fetch_optional(&mut **c)
-        .await)
+    Ok(super::involved::open_cases(tx, subject).await?.pop())
 }
 
 /// The subject of each existing case among `ids` (an id not found is absent).
@@ -277,6 +274,8 @@ pub async fn subjects_of(
 pub struct Filter {
     /// Only this lead agency's cases (None: every agency's, for the partnership).
     pub lead_agency: Option<String>,
+    /// With `lead_agency`: also the cases that agency is involved in (PROCESS.md P3).
+    pub or_involved: bool,
     pub status: Option<CaseStatus>,
     /// Only open cases with a clock running past its due time at this instant.
     pub overdue_at: Option<DateTime<Utc>>,
@@ -296,8 +295,15 @@ pub async fn list(db: &Db, f: &Filter) -> Result<Vec<(Case, Vec<Clock>)>, sqlx::
         binds.push(value);
         sql.push_str(&cond.replace('?', &format!("${}", binds.len())));
     };
-    if let Some(a) = &f.lead_agency {
-        bind(&mut sql, " AND c.lead_agency = ?", a.clone());
+    match &f.lead_agency {
+        Some(a) if f.or_involved => bind(
+            &mut sql,
+            " AND (c.lead_agency = ? OR EXISTS (SELECT 1 FROM case_involved_agencies i \
+             WHERE i.case_id = c.id AND i.agency = ?))",
+            a.clone(),
+        ),
+        Some(a) => bind(&mut sql, " AND c.lead_agency = ?", a.clone()),
+        None => {}
     }
     if let Some(s) = f.status {
         bind(&mut sql, " AND c.status = ?", s.as_str().to_owned());

@@ -326,6 +326,8 @@ struct CasePage {
     subject_role: String,
     lead_agency: String,
     lead_sub: String,
+    /// The agencies involved besides the lead, by name (PROCESS.md P3).
+    involved: String,
     status: String,
     outcome: String,
     referral: String,
@@ -408,6 +410,12 @@ async fn case_page(
             subject_role: c.subject_role.label().to_owned(),
             lead_agency: agency_name(state, &c.lead_agency),
             lead_sub: c.lead_sub.clone(),
+            involved: c
+                .involved_agencies
+                .iter()
+                .map(|a| agency_name(state, a))
+                .collect::<Vec<_>>()
+                .join(", "),
             status: c.status.label().to_owned(),
             outcome: c.outcome.map(|o| o.label().to_owned()).unwrap_or_default(),
             referral: uk(&c.referral_received_at),

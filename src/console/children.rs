@@ -43,14 +43,7 @@ pub(super) fn refusal(e: ApiError, labels: Labels<'_>) -> Result<Errors, Refusal
 
 /// The configured schools by name, for a select.
 fn schools(state: &AppState) -> Vec<Choice> {
-    let mut schools: Vec<Choice> = state
-        .agencies
-        .values()
-        .filter(|a| a.kind == AgencyKind::School)
-        .map(|a| Choice::new(a.id.clone(), a.name.clone()))
-        .collect();
-    schools.sort_by(|a, b| a.label.cmp(&b.label));
-    schools
+    super::places::agencies_of(state, AgencyKind::School)
 }
 
 /// A date a person typed as the last day something holds: the instant it ends (midnight at
@@ -142,7 +135,7 @@ const REGISTER: Labels<'static> = &[
     ("display_name", "Name"),
     ("date_of_birth", "Date of birth"),
     ("school_agency", "School"),
-    ("local_authority", "Local authority"),
+    ("local_authority", "Home local authority"),
 ];
 
 #[derive(Template)]
@@ -152,6 +145,8 @@ struct NewChild {
     csrf: String,
     form: Form,
     schools: Vec<Choice>,
+    /// The partnership's areas by name (empty: one area, the local authority is free text).
+    areas: Vec<Choice>,
 }
 
 fn new_child_page(session: &Session, state: &AppState, status: StatusCode, form: Form) -> Response {
@@ -162,6 +157,7 @@ fn new_child_page(session: &Session, state: &AppState, status: StatusCode, form:
             csrf: session.csrf.clone(),
             form,
             schools: schools(state),
+            areas: super::places::area_choices(state),
         },
     )
 }
@@ -228,6 +224,7 @@ fn banner(done: Option<&str>) -> &'static str {
         Some("mappa") => "The MAPPA status has been set.",
         Some("designation") => "The member of staff has been designated.",
         Some("decision") => "The MAPPA forum's decision has been recorded.",
+        Some("residence") => "Where the child lives has been recorded.",
         _ => "",
     }
 }
@@ -268,6 +265,7 @@ enum Which {
     School,
     Mappa,
     Designation,
+    Residence,
 }
 
 /// What the person may do on the page (the policy, through `crate::access`).
@@ -281,6 +279,7 @@ struct Mays {
     decision: bool,
     open_case: bool,
     history: bool,
+    residence: bool,
 }
 
 #[derive(Template)]
@@ -295,6 +294,8 @@ struct ChildPage {
     age: i32,
     school: String,
     local_authority: String,
+    /// Where the child lives, in words.
+    lives: String,
     registered_by: String,
     consents: Vec<ConsentLine>,
     competence: Vec<Line>,
@@ -309,6 +310,9 @@ struct ChildPage {
     school_form: Form,
     mappa_form: Form,
     designation_form: Form,
+    residence_form: Form,
+    residence_choices: Vec<Choice>,
+    placing_choices: Vec<Choice>,
     givers: Vec<Choice>,
     purposes: Vec<Choice>,
     kinds: Vec<Choice>,
@@ -434,7 +438,20 @@ fn child_page(
         decision: may_do(Action::RecordMappaDecision),
         open_case: may_do(Action::OpenCase),
         history: may_do(Action::ReadAudit),
+        residence: !crate::app::places::areas(state).is_empty()
+            && may_as(
+                state,
+                p,
+                Action::RecordResidence,
+                crate::app::places::childs_area(
+                    state,
+                    p,
+                    view.local_authority.as_deref(),
+                    view.residence.area.as_deref(),
+                ),
+            ),
     };
+    let mut residence_form = Form::default();
     let (mut consent_form, mut withdraw_form, mut competence_form) =
         (Form::default(), Form::default(), Form::default());
     let (mut school_form, mut mappa_form, mut designation_form) =
@@ -447,6 +464,7 @@ fn child_page(
             Which::School => school_form = form,
             Which::Mappa => mappa_form = form,
             Which::Designation => designation_form = form,
+            Which::Residence => residence_form = form,
         }
     }
     let mut school_choices = schools(state);
@@ -467,7 +485,8 @@ fn child_page(
             .school_name
             .clone()
             .unwrap_or_else(|| "No school".to_owned()),
-        local_authority: view.local_authority.clone().unwrap_or_default(),
+        local_authority: super::places::home_text(state, view.local_authority.as_deref()),
+        lives: super::places::lives(state, view.local_authority.as_deref(), &view.residence),
         registered_by: name_of(&view.registered_by),
         consents,
         competence,
@@ -482,6 +501,9 @@ fn child_page(
         school_form,
         mappa_form,
         designation_form,
+        residence_form,
+        residence_choices: super::places::residence_choices(state, view.local_authority.as_deref()),
+        placing_choices: super::places::placing_choices(state),
         givers: labels::choices::<Giver>(),
         purposes: labels::choices::<Purpose>(),
         kinds: labels::choices::<AgencyKind>(),
@@ -792,6 +814,64 @@ pub async fn designate(
         form,
         outcome,
         "designation",
+    )
+    .await
+}
+
+const RESIDENCE: Labels<'static> = &[
+    ("area", "Where the child lives"),
+    ("looked_after", "Looked after by a local authority"),
+    ("placed_by", "Placed by"),
+];
+
+/// `POST /ui/children/{id}/residence`: `app::places::set_residence` (`home`: its home area;
+/// `none`: no placing authority recorded).
+pub async fn residence(
+    session: Session,
+    State(state): State<AppState>,
+    Path(subject): Path<SubjectId>,
+    posted: Posted,
+) -> PageResult {
+    use super::places::{HOME, NOBODY};
+    let form = fields_with(posted, &[])?;
+    check_csrf(&session, form.get("csrf"))?;
+    let mut errors = Errors::default();
+    let area = match form.text("area") {
+        None => {
+            errors.add("area", "Choose where the child lives");
+            Value::Null
+        }
+        Some(HOME) => Value::Null,
+        Some(a) => Value::from(a),
+    };
+    let looked_after = match form.text("looked_after") {
+        Some("true") => true,
+        Some("false") => false,
+        _ => {
+            errors.add(
+                "looked_after",
+                "Say whether the child is looked after by a local authority",
+            );
+            false
+        }
+    };
+    let mut body = serde_json::json!({"area": area, "looked_after": looked_after});
+    match form.text("placed_by") {
+        None | Some(NOBODY) => {}
+        Some(by) => body["placed_by"] = Value::from(by),
+    }
+    let p = &session.principal;
+    let outcome = act!(errors, body, RESIDENCE, |input| {
+        crate::app::places::set_residence(&state, p, subject.clone(), input)
+    });
+    answer(
+        &state,
+        &session,
+        subject,
+        Which::Residence,
+        form,
+        outcome,
+        "residence",
     )
     .await
 }

@@ -68,6 +68,7 @@ labels!(Role {
     EducationalPsychologist => "Educational psychologist",
     EducationWelfareOfficer => "Education welfare officer",
     IgOfficer => "Information governance officer",
+    IndependentReviewingOfficer => "Independent reviewing officer",
 });
 
 labels!(RecordKind {
@@ -324,6 +325,10 @@ fn known_duty(name: &str) -> Option<&'static str> {
         "concern_incident_report" => {
             "Send the incident report to the child's social worker or front door"
         }
+        "lac_iro_informed" => {
+            "Tell the independent reviewing officer of the council that placed the child"
+        }
+        "involved_kept_updated" => "Tell the council that placed the child of each step",
         _ => return None,
     })
 }

@@ -18,6 +18,7 @@ mod ig;
 mod labels;
 mod mappa;
 pub mod oidc;
+mod places;
 mod practitioner;
 mod query;
 mod records;
@@ -126,6 +127,7 @@ pub fn router() -> Router<AppState> {
         )
         .route("/ui/children/{id}/competence", post(children::competence))
         .route("/ui/children/{id}/school", post(children::school))
+        .route("/ui/children/{id}/residence", post(children::residence))
         .route("/ui/children/{id}/mappa", post(children::mappa_status))
         .route(
             "/ui/children/{id}/staff-designations",

@@ -165,7 +165,15 @@ pub fn decide(policy: &Policy, facts: &Facts) -> Decision {
     }
 
     // 10.1: the services of the child's own areas; another area's only as a considered exception.
-    if !recipient.serves(subject) && !policy.allows(Family::OutsideArea, &[basis, kind.as_str()]) {
+    // 10.2: the looked-after child's placing authority is tied to the child wherever it lives
+    let tie = if subject.placed_by.as_deref() == Some(recipient.agency.as_str()) {
+        "placing_authority"
+    } else {
+        "none"
+    };
+    if !recipient.serves(subject)
+        && !policy.allows(Family::OutsideArea, &[basis, kind.as_str(), tie])
+    {
         let areas: Vec<&str> = subject.areas().collect();
         f.fail(
             ReasonCode::RecipientOutsideChildArea,

@@ -76,6 +76,10 @@ pub struct Subject {
     /// absent: it lives in its home area.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub current_area: Option<String>,
+    /// For a looked-after child, the agency that placed it (PROCESS.md P3): it stays entitled
+    /// to what children's social care receives about the child (RULES 10.2).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub placed_by: Option<String>,
 }
 
 impl Subject {

@@ -67,6 +67,8 @@ struct ChildRow {
     school_agency: Option<String>,
     local_authority: Option<String>,
     residence_area: Option<String>,
+    looked_after: bool,
+    placed_by: Option<String>,
     gillick: Option<bool>,
     capacity: Option<bool>,
     mappa_active: Option<bool>,
@@ -77,7 +79,7 @@ struct ChildRow {
 /// One statement, one snapshot: the version and the facts that live beside the child (the
 /// latest assessment of each kind is the fact the rules use).
 const CHILD: &str = "SELECT s.facts_version, s.date_of_birth, s.school_agency, s.display_name_enc, \
-    s.local_authority, s.residence_area, \
+    s.local_authority, s.residence_area, s.looked_after, s.placed_by, \
     (SELECT a.outcome FROM competence_assessments a WHERE a.subject_id = s.id \
        AND a.assessment = 'gillick' ORDER BY a.assessed_on DESC, a.created_at DESC LIMIT 1) AS gillick, \
     (SELECT a.outcome FROM competence_assessments a WHERE a.subject_id = s.id \
@@ -213,6 +215,7 @@ pub async fn load(reader: Reader<'_>, policy: &Policy, ask: Ask) -> Result<Loade
             mappa_active: child.mappa_active.unwrap_or(false),
             home_area: child.local_authority,
             current_area: child.residence_area,
+            placed_by: child.placed_by.filter(|_| child.looked_after),
         },
         records: records.iter().map(|r| r.facts.clone()).collect(),
         consents,

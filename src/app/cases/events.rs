@@ -118,6 +118,7 @@ pub async fn record(
         return Err(
             if may_as(state, principal, Action::ReadCase, holds)
                 || reads_in_write(state, principal, &mut tx, &case).await?
+                || super::involved::may_read(state, principal, &case).await?
             {
                 require_as(state, principal, Action::RecordCaseEvent, holds)
                     .err()

@@ -7,6 +7,7 @@
 
 mod child;
 mod events;
+mod involved;
 mod open;
 mod transfers;
 
@@ -167,6 +168,9 @@ pub struct CaseView {
     pub record_duties: Vec<DutyView>,
     /// The transfers of the case to another agency (PROCESS.md P4), in the order asked.
     pub transfers: Vec<TransferView>,
+    /// Agencies involved in the case besides its lead: the placing authority of a looked-after
+    /// child placed in the lead's area (PROCESS.md P3).
+    pub involved_agencies: Vec<String>,
 }
 
 fn case_view(state: &AppState, full: &Full, show_links: bool) -> Result<CaseView, ApiError> {
@@ -218,6 +222,7 @@ fn case_view(state: &AppState, full: &Full, show_links: bool) -> Result<CaseView
         duties: duties(&full.duties),
         record_duties,
         transfers: Vec::new(),
+        involved_agencies: Vec::new(),
     })
 }
 
@@ -248,10 +253,19 @@ pub async fn read(
         .await?
         .ok_or_else(|| hidden(&id))?;
     let subject = full.case.subject_id.clone();
-    // the lead, a transfer's addressee, a former lead (PROCESS.md P4) or the partnership
-    let view = transfers::view_for(state, principal, full)
-        .await?
-        .ok_or_else(|| hidden(&id))?;
+    let involved_agencies = crate::cases::involved::of_case(&state.db, &id).await?;
+    let held = involved::relations(state, principal, &full.case, &involved_agencies).await?;
+    let as_involved = held
+        .iter()
+        .any(|&r| may_as(state, principal, Action::ReadCase, r));
+    // the lead, a transfer's addressee, a former lead (PROCESS.md P4) or the partnership; else
+    // an agency involved in it or the placing authority's IRO (P3)
+    let mut view = match transfers::view_for(state, principal, full.clone()).await? {
+        Some(view) => view,
+        None if as_involved => case_view(state, &full, false)?,
+        None => return Err(hidden(&id)),
+    };
+    view.involved_agencies = involved_agencies;
     let tx = state.writer.begin().await?;
     tx.commit(
         Entry::new(principal, "case.read")
@@ -332,6 +346,7 @@ pub async fn list(
     let filter = Filter {
         lead_agency: (!may(state, principal, Action::ReadAllCases))
             .then(|| principal.agency.to_string()),
+        or_involved: may_as(state, principal, Action::ReadCase, Relation::InvolvedAgency),
         status: f.status,
         overdue_at: f.overdue.unwrap_or(false).then_some(at),
         lead_sub: f.lead_sub.clone(),

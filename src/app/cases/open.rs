@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::transfers::different_workers;
-use super::{conflict, derive_clocks, refused, views};
+use super::{conflict, derive_clocks, involved, refused, views};
 use crate::access::require;
 use crate::app::duties::{ListedOn, carry_out};
 use crate::app::views::{DutyView, duties};
@@ -59,6 +59,9 @@ pub struct CaseOpened {
     pub id: String,
     pub clocks: Vec<ClockView>,
     pub duties: Vec<DutyView>,
+    /// Agencies involved in the case besides its lead (PROCESS.md P3: a looked-after child's
+    /// placing authority).
+    pub involved_agencies: Vec<String>,
     pub audit_seq: i64,
 }
 
@@ -126,7 +129,15 @@ pub async fn open(
             format!("subject_id: no subject {subject}; register the child first"),
         ));
     }
-    if let Some((open, lead)) = store::open_case_lead(&mut tx, &subject).await? {
+    // one agency leads a child's case at a time, but a host area's child protection case may
+    // open beside its placing authority's (Camden 8.5, PROCESS.md P3: `involved`)
+    let placement = crate::cases::involved::placement_in(&mut tx, &subject).await?;
+    for (open, lead) in crate::cases::involved::open_cases(&mut tx, &subject).await? {
+        if lead != *principal.agency
+            && involved::host_may_open_beside(state, principal, &placement, &lead)
+        {
+            continue;
+        }
         return Err(if lead == *principal.agency {
             conflict(
                 "duplicate_open_case",
@@ -166,6 +177,7 @@ pub async fn open(
     // different workers for the children of one incident (PROCESS.md P5)
     different_workers(&mut tx, &linked, &case.lead_agency, &case.lead_sub).await?;
     store::insert(&mut tx, &case, &principal.sub, &linked).await?;
+    let involved_agencies = involved::on_opening(&mut tx, &case).await?;
     store::store_clocks(
         &mut tx,
         &case.id,
@@ -190,6 +202,7 @@ pub async fn open(
                 .detail(json!({
                     "case_id": case.id, "subject_role": case.subject_role,
                     "linked_case_ids": linked, "referred_by_agency": case.referred_by_agency,
+                    "involved_agencies": involved_agencies,
                 })),
         )
         .await?;
@@ -197,6 +210,7 @@ pub async fn open(
         id: case.id,
         clocks: views(&clocks, now()),
         duties: duties(&carried),
+        involved_agencies,
         audit_seq: seq,
     })
 }

@@ -58,6 +58,7 @@ enum Col {
     Relation,
     SubjectRole,
     MappaConsequence,
+    AreaTie,
     OwnedAct,
     Ownership,
     Duty,
@@ -87,7 +88,12 @@ pub const RELATIONS: &[&str] = &[
     "transfer_to",
     "former_lead",
     "childs_area",
+    "involved_agency",
+    "placing_authority",
 ];
+/// What ties an out-of-area recipient to the child (`outside_area.csv`; RULES 10.2): it is the
+/// looked-after child's placing authority, or nothing.
+pub const AREA_TIES: &[&str] = &["placing_authority", "none"];
 /// The acts of a decision on a record that `ownership.csv` governs.
 pub const OWNED_ACTS: &[&str] = &["disclose", "deposit"];
 /// The requester's relation to a record (`ownership.csv`).
@@ -133,7 +139,7 @@ families! {
     MappaBases => "mappa_bases" ["basis": Basis, "consequence": MappaConsequence],
     Actions => "actions" ["action": Action, "agency_kind": AgencyKind, "role": Role, "relation": Relation],
     Ownership => "ownership" ["act": OwnedAct, "relation": Ownership],
-    OutsideArea => "outside_area" ["basis": Basis, "recipient_kind": AgencyKind],
+    OutsideArea => "outside_area" ["basis": Basis, "recipient_kind": AgencyKind, "tie": AreaTie],
     DutyRoles => "duty_roles" ["duty": Duty, "role": Role],
 }
 

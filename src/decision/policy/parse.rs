@@ -59,6 +59,7 @@ pub(super) fn check_term(col: Col, value: &str, bands: &[AgeBand]) -> Result<(),
             return one_of("MAPPA consequence", value, MAPPA_CONSEQUENCES);
         }
         Col::OwnedAct => return one_of("act", value, OWNED_ACTS),
+        Col::AreaTie => return one_of("tie to the child", value, AREA_TIES),
         Col::Ownership => return one_of("relation to the record", value, OWNERSHIP),
         Col::Duty => {
             return if !value.is_empty() && value.chars().all(|c| c.is_ascii_lowercase() || c == '_')
