@@ -114,7 +114,8 @@ async fn children_s_social_care_of_either_area_records_where_the_child_lives_and
 }
 
 #[tokio::test]
-async fn a_council_serving_neither_of_the_child_s_areas_may_not_record_where_it_lives() {
+async fn a_council_serving_neither_of_the_child_s_areas_may_not_record_where_it_lives_nor_learn_it_exists()
+ {
     let server = TestServer::start().await;
     let child = north_child(&server).await;
     let r = put_residence(
@@ -123,7 +124,20 @@ async fn a_council_serving_neither_of_the_child_s_areas_may_not_record_where_it_
         json!({"area": "south", "looked_after": false}),
     )
     .await;
-    problem(&r, 403, "not_childs_area");
+    // answered as for an unknown child: another council learns nothing of it
+    problem(&r, 404, "not_found");
+    let ghost = uuid::Uuid::new_v4().to_string();
+    let unknown = put_residence(
+        &south_worker(&server),
+        &ghost,
+        json!({"area": "south", "looked_after": false}),
+    )
+    .await;
+    assert_eq!(
+        r.text().replace(child.as_str(), "ID"),
+        unknown.text().replace(&ghost, "ID"),
+        "a child of another council and an unknown id get the same answer"
+    );
     nothing_recorded(&server, &child).await;
     server.stop().await;
 }

@@ -8,7 +8,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use crate::access::{Relation, may_somewhere, not_permitted, require_as};
+use crate::access::{Relation, may_as, may_somewhere, not_permitted};
 use crate::audit::Entry;
 use crate::config::AreaConfig;
 use crate::error::ApiError;
@@ -161,7 +161,8 @@ pub fn childs_area(
 
 /// Records where the child lives, as `record_residence` rows allow with the relation
 /// `childs_area` (children's social care of the child's home area or of the area it lives in,
-/// judged on the residence before the change, read inside the write action). Audited as
+/// judged on the residence before the change, read inside the write action); anyone else of a
+/// kind and role the rows allow is answered 404 as for an unknown child. Audited as
 /// `subject.residence` with the old and new residence; from the commit on, decisions and duties
 /// use it.
 pub async fn set_residence(
@@ -203,15 +204,20 @@ pub async fn set_residence(
         .bind(&subject)
         .fetch_optional(&mut **c)
         .await?);
-    let Some((home, area, looked_after, placed_by)) = row else {
-        return Err(ApiError::not_found(format!("no subject {subject}")));
+    // a child of no area the caller serves is answered as an unknown one: the refusal must not
+    // tell another council that the child exists, nor where it lives
+    let hidden = || {
+        ApiError::not_found(format!(
+            "no subject {subject} of an area your agency serves"
+        ))
     };
-    require_as(
-        state,
-        principal,
-        Action::RecordResidence,
-        childs_area(state, principal, home.as_deref(), area.as_deref()),
-    )?;
+    let Some((home, area, looked_after, placed_by)) = row else {
+        return Err(hidden());
+    };
+    let relation = childs_area(state, principal, home.as_deref(), area.as_deref());
+    if !may_as(state, principal, Action::RecordResidence, relation) {
+        return Err(hidden());
+    }
     let previous = Residence {
         area,
         looked_after,
