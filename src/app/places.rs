@@ -79,12 +79,7 @@ pub fn home_area(
         return Ok(local_authority.map(str::to_owned));
     }
     match local_authority {
-        Some(id) if areas(state).iter().any(|a| a.id == id) => Ok(Some(id.to_owned())),
-        Some(id) => Err(unknown_area(
-            state,
-            "local_authority",
-            format!("no area \"{}\"", crate::text::escape(id)),
-        )),
+        Some(id) => known_area(state, "local_authority", id).map(Some),
         None => match state
             .agencies
             .get(&*principal.agency)
@@ -174,14 +169,8 @@ pub async fn set_residence(
     if !may_somewhere(state, principal, Action::RecordResidence) {
         return Err(not_permitted(principal, Action::RecordResidence));
     }
-    if let Some(area) = &body.area
-        && !areas(state).iter().any(|a| &a.id == area)
-    {
-        return Err(unknown_area(
-            state,
-            "area",
-            format!("no area \"{}\"", crate::text::escape(area)),
-        ));
+    if let Some(area) = &body.area {
+        known_area(state, "area", area)?;
     }
     if let Some(placed_by) = &body.placed_by {
         if !body.looked_after {
