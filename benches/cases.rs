@@ -16,9 +16,9 @@ use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use broker::cases::{report, store};
+use broker::db::{Db, ts};
 use broker::decision::clocks::{Interval, Start, Timescale, Unit};
 use broker::vocab::EventKind;
-use broker::db::{Db, ts};
 use chrono::{Duration as Span, Utc};
 use criterion::{Criterion, criterion_group, criterion_main};
 use sqlx::Connection;
@@ -88,7 +88,8 @@ async fn seed(db: &Db, n: u64) {
                 if k == 4 && !r.is_multiple_of(3) {
                     continue;
                 }
-                let off_route = single_assessment && (*clock == "strategy_meeting" || *clock == "minutes");
+                let off_route =
+                    single_assessment && (*clock == "strategy_meeting" || *clock == "minutes");
                 let due = referral + Span::hours(*hours);
                 let roll = mix(r ^ k as u64) % 100;
                 // 70% stopped (a sixth of those late), 30% still running
@@ -113,7 +114,12 @@ async fn seed(db: &Db, n: u64) {
                         .map(|s| (s - referral).num_seconds().to_string())
                         .unwrap_or_default(),
                     "1".into(),
-                    if off_route && stopped.is_none() { "1" } else { "0" }.into(),
+                    if off_route && stopped.is_none() {
+                        "1"
+                    } else {
+                        "0"
+                    }
+                    .into(),
                 ]);
                 clock_rows += 1;
             }
@@ -123,7 +129,10 @@ async fn seed(db: &Db, n: u64) {
             let mut occurrence = 1;
             while r % 3 == 1 && start <= now && occurrence <= 3 {
                 let roll = mix(r ^ (0x1000 + occurrence)) % 100;
-                let stop = start + Span::minutes((span.num_minutes() as f64 * (0.6 + roll as f64 / 200.0)) as i64);
+                let stop = start
+                    + Span::minutes(
+                        (span.num_minutes() as f64 * (0.6 + roll as f64 / 200.0)) as i64,
+                    );
                 let stopped = (stop <= now).then_some(stop);
                 clocks.extend([
                     id(2, i),

@@ -372,7 +372,7 @@ struct CasePage {
     /// The case's transfers and what the person may do about them (`transfers`).
     moves: super::case_moves::OnCase,
     /// Its route and screening, and the links to record them (`case_route`).
-    pathway: super::case_route::OnCase,
+    pathway: super::case_pathway::OnCase,
 }
 
 /// The step form's fields as the API's body members, and what a person calls each.
@@ -415,7 +415,7 @@ async fn case_page(
             at: uk(&e.occurred_at),
             by: format!("{} / {}", agency_name(state, &e.agency), e.sub),
             outcome: e.outcome.map(|o| o.label().to_owned()).unwrap_or_default(),
-            detail: super::case_route::detail(e),
+            detail: super::case_pathway::detail(e),
             rationale: e.rationale.clone().unwrap_or_default(),
             note: e.note.clone().unwrap_or_default(),
             record: e.record_id.clone().unwrap_or_default(),
@@ -423,7 +423,7 @@ async fn case_page(
         .collect();
     let may_record = c.may_record(state, &session.principal);
     let moves = super::case_moves::on_case(state, &session.principal, &c);
-    let pathway = super::case_route::on_case(state, session, &c);
+    let pathway = super::case_pathway::on_case(state, session, &c);
     Ok(page(
         status,
         &CasePage {
@@ -463,7 +463,7 @@ async fn case_page(
             kinds: choices::<EventKind>()
                 .into_iter()
                 .filter(|k| {
-                    !super::case_route::OWN_PAGE
+                    !super::case_pathway::OWN_PAGE
                         .iter()
                         .any(|o| k.value == o.as_str())
                 })

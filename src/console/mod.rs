@@ -10,6 +10,7 @@ mod assets;
 mod back;
 mod case_moves;
 mod case_new;
+mod case_pathway;
 mod case_route;
 mod cases;
 mod chart;
