@@ -320,6 +320,9 @@ vocabulary! {
         RequestTransfer => "request_transfer",
         AcceptTransfer => "accept_transfer",
         RecordResidence => "record_residence",
+        RequestInformation => "request_information",
+        ListRequests => "list_requests",
+        DeclineRequest => "decline_request",
     }
 }
 

@@ -11,6 +11,7 @@
 
 pub mod involved;
 pub mod report;
+pub mod requests;
 pub mod rows;
 pub mod rules;
 pub mod store;

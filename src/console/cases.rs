@@ -351,6 +351,8 @@ struct CasePage {
     done: String,
     /// The case's transfers and what the person may do about them (`transfers`).
     moves: super::case_moves::OnCase,
+    /// The case's requests for information and whether the person may ask one.
+    asks: super::case_requests::OnCase,
 }
 
 /// The step form's fields as the API's body members, and what a person calls each.
@@ -400,6 +402,7 @@ async fn case_page(
         .collect();
     let may_record = c.may_record(state, &session.principal);
     let moves = super::case_moves::on_case(state, &session.principal, &c);
+    let asks = super::case_requests::on_case(state, &session.principal, &c);
     Ok(page(
         status,
         &CasePage {
@@ -446,6 +449,7 @@ async fn case_page(
             ),
             done,
             moves,
+            asks,
         },
     ))
 }

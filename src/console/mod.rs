@@ -10,6 +10,7 @@ mod assets;
 mod back;
 mod case_moves;
 mod case_new;
+mod case_requests;
 mod cases;
 mod chart;
 mod children;
@@ -23,6 +24,7 @@ mod practitioner;
 mod query;
 mod records;
 mod report;
+mod requests;
 pub mod session;
 mod time;
 mod transfers;
@@ -109,6 +111,18 @@ pub fn router() -> Router<AppState> {
         .route(
             "/ui/cases/{id}/reallocate",
             get(transfers::reallocate_form).post(transfers::reallocate),
+        )
+        // requests for information: asked from a case, listed, answered (through the share
+        // form) or declined (requests.rs)
+        .route(
+            "/ui/cases/{id}/requests/new",
+            get(requests::ask_form).post(requests::ask),
+        )
+        .route("/ui/requests", get(requests::list))
+        .route("/ui/requests/{id}/answer", get(requests::answer_form))
+        .route(
+            "/ui/requests/{id}/decline",
+            get(requests::decline_form).post(requests::decline),
         )
         .route("/ui/reports/timeliness", get(report::timeliness))
         .route("/ui/reports/timeliness.csv", get(report::timeliness_csv))

@@ -171,6 +171,8 @@ pub struct CaseView {
     /// Agencies involved in the case besides its lead: the placing authority of a looked-after
     /// child placed in the lead's area (PROCESS.md P3).
     pub involved_agencies: Vec<String>,
+    /// The requests for information made for the case (PROCESS.md), in the order asked.
+    pub requests: Vec<super::requests::RequestView>,
 }
 
 fn case_view(state: &AppState, full: &Full, show_links: bool) -> Result<CaseView, ApiError> {
@@ -223,6 +225,7 @@ fn case_view(state: &AppState, full: &Full, show_links: bool) -> Result<CaseView
         record_duties,
         transfers: Vec::new(),
         involved_agencies: Vec::new(),
+        requests: Vec::new(),
     })
 }
 
@@ -266,6 +269,7 @@ pub async fn read(
         None => return Err(hidden(&id)),
     };
     view.involved_agencies = involved_agencies;
+    view.requests = super::requests::of_case(state, &id).await?;
     let tx = state.writer.begin().await?;
     tx.commit(
         Entry::new(principal, "case.read")
