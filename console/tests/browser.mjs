@@ -1573,6 +1573,7 @@ async function requests(browser) {
   const health = await context(browser, "health");
   page = await health.newPage();
   await signIn(page, params.hp);
+  check((await text(page, "#waiting-requests")) === "2 requests for information to answer, 1 overdue", `the start page says what waits: ${await text(page, "#waiting-requests")}`);
   await page.click("#nav-requests");
   await page.waitForURL(url("/ui/requests"));
   check(await page.locator("#requests-to tbody tr").count() === 2, "two requests to health");

@@ -262,12 +262,24 @@ async fn home(State(state): State<AppState>, session: Session) -> PageResult {
     let waiting = crate::app::waiting::waiting(&state, &session.principal)
         .await
         .map_err(view::refused)?;
+    let mut waiting = waits(&waiting, &session.principal.sub);
+    if let Some((count, text)) = requests::waiting(&state, &session.principal)
+        .await
+        .map_err(view::refused)?
+    {
+        waiting.push(Waits {
+            id: "waiting-requests",
+            count,
+            text,
+            href: "/ui/requests".to_owned(),
+        });
+    }
     Ok(page(
         StatusCode::OK,
         &Home {
             frame: Frame::of(&session, "Start"),
             nav: session.nav,
-            waiting: waits(&waiting, &session.principal.sub),
+            waiting,
             transfers: case_moves::waiting(&state, &session.principal)
                 .await
                 .map_err(view::refused)?,

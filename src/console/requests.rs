@@ -361,3 +361,25 @@ pub(super) async fn prefill(
     );
     Some((values, text))
 }
+
+/// The start page's line of requests for information waiting for the person's agency to
+/// answer (the count, and in words with how many are overdue); none for a person who may not
+/// list them.
+pub(super) async fn waiting(
+    state: &AppState,
+    principal: &crate::identity::Principal,
+) -> Result<Option<(usize, String)>, ApiError> {
+    if !crate::access::may(state, principal, crate::vocab::Action::ListRequests) {
+        return Ok(None);
+    }
+    let open = app::waiting(state, principal).await?;
+    let overdue = open.iter().filter(|r| r.overdue).count();
+    let text = match (open.len(), overdue) {
+        (0, _) => "No request for information to answer".to_owned(),
+        (1, 0) => "1 request for information to answer".to_owned(),
+        (1, _) => "1 request for information to answer, overdue".to_owned(),
+        (n, 0) => format!("{n} requests for information to answer"),
+        (n, o) => format!("{n} requests for information to answer, {o} overdue"),
+    };
+    Ok(Some((open.len(), text)))
+}
