@@ -11,6 +11,7 @@ mod back;
 mod case_moves;
 mod case_new;
 mod case_requests;
+mod case_route;
 mod cases;
 mod chart;
 mod children;
@@ -123,6 +124,18 @@ pub fn router() -> Router<AppState> {
         .route(
             "/ui/requests/{id}/decline",
             get(requests::decline_form).post(requests::decline),
+        )
+        .route(
+            "/ui/cases/{id}/screening",
+            get(case_route::screening_form).post(case_route::screening),
+        )
+        .route(
+            "/ui/cases/{id}/route",
+            get(case_route::route_form).post(case_route::route),
+        )
+        .route(
+            "/ui/cases/{id}/not-required",
+            get(case_route::not_required_form).post(case_route::not_required),
         )
         .route("/ui/reports/timeliness", get(report::timeliness))
         .route("/ui/reports/timeliness.csv", get(report::timeliness_csv))
