@@ -287,7 +287,17 @@ pub async fn read(
         None => return Err(hidden(&id)),
     };
     view.involved_agencies = involved_agencies;
-    view.requests = super::requests::of_case(state, &id).await?;
+    // the requests made for the case: all to its lead and the partnership; to anyone else who
+    // reads it (a former lead, an involved agency) those its agency asked or was asked
+    let sees_all =
+        view.lead_agency == *principal.agency || may(state, principal, Action::ReadAllCases);
+    view.requests = super::requests::of_case(state, &id)
+        .await?
+        .into_iter()
+        .filter(|r| {
+            sees_all || r.from_agency == *principal.agency || r.to_agency == *principal.agency
+        })
+        .collect();
     let tx = state.writer.begin().await?;
     tx.commit(
         Entry::new(principal, "case.read")
