@@ -139,10 +139,16 @@ async fn the_lead_asks_the_addressee_lists_it_and_a_disclosure_naming_it_answers
     let case = s.w.read(&s.case).await;
     assert_eq!(case["requests"][0]["id"], id.as_str(), "{case}");
     assert_eq!(case["requests"][0]["status"], "open");
-    let ig = s.w.server.person("partnership", "ig.okoye", Role::IgOfficer);
+    let ig =
+        s.w.server
+            .person("partnership", "ig.okoye", Role::IgOfficer);
     let r = ig.get(&format!("/v1/cases/{}", s.case)).await;
     assert_eq!(r.status, 200, "{}", r.text());
-    assert_eq!(r.json()["requests"][0]["id"], id.as_str(), "the partnership sees it");
+    assert_eq!(
+        r.json()["requests"][0]["id"],
+        id.as_str(),
+        "the partnership sees it"
+    );
 
     // answered by a disclosure that names it, in the same action
     let record = s.health_record().await;

@@ -73,7 +73,7 @@ async fn a_single_assessment_releases_the_strategy_meeting_and_the_case_is_no_lo
     let w = World::start().await;
     let case = a_case_overdue_for_its_strategy_meeting(&w).await;
     assert_eq!(
-        overdue_ids(&w.list("overdue=true").await),
+        overdue_ids(&w.list("?overdue=true").await),
         [case.clone()],
         "overdue for its strategy meeting"
     );
@@ -103,7 +103,7 @@ async fn a_single_assessment_releases_the_strategy_meeting_and_the_case_is_no_lo
     assert_eq!(event["route"], "single_assessment", "{event}");
     assert_eq!(event["rationale"], WHY);
     assert_eq!(
-        overdue_ids(&w.list("overdue=true").await),
+        overdue_ids(&w.list("?overdue=true").await),
         Vec::<String>::new(),
         "a clock of a route not taken never makes the case overdue"
     );

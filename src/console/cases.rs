@@ -624,9 +624,11 @@ pub(super) fn form_errors(
 }
 
 /// Whether a refusal belongs on an error page (the person may not, the case is not there, the
-/// service failed) rather than beside the form's fields.
+/// service failed) rather than beside the form's fields. A route below the screening's
+/// threshold is a choice the person can change: it stays by the route.
 pub(super) fn dead_end(e: &ApiError) -> bool {
-    matches!(e.status.as_u16(), 401 | 403 | 404) || e.status.is_server_error()
+    (matches!(e.status.as_u16(), 401 | 403 | 404) && e.code != "route_below_threshold")
+        || e.status.is_server_error()
 }
 
 /// `POST /ui/cases/{id}/events`: records a step through `app::cases::record`, as
