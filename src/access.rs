@@ -38,10 +38,13 @@ pub enum Relation {
     InvolvedAgency,
     /// The caller's agency placed the case's child, who is looked after (PROCESS.md P3).
     PlacingAuthority,
+    /// A request for information is addressed to the caller's agency (PROCESS.md, requests
+    /// for information).
+    RequestTo,
 }
 
 impl Relation {
-    const ALL: [Relation; 11] = [
+    const ALL: [Relation; 12] = [
         Relation::None,
         Relation::ChildsSchool,
         Relation::Chair,
@@ -53,6 +56,7 @@ impl Relation {
         Relation::ChildsArea,
         Relation::InvolvedAgency,
         Relation::PlacingAuthority,
+        Relation::RequestTo,
     ];
 
     fn as_str(self) -> &'static str {
@@ -68,6 +72,7 @@ impl Relation {
             Relation::ChildsArea => "childs_area",
             Relation::InvolvedAgency => "involved_agency",
             Relation::PlacingAuthority => "placing_authority",
+            Relation::RequestTo => "request_to",
         }
     }
 
@@ -121,6 +126,11 @@ impl Relation {
                 "not_placing_authority",
                 "only the agency that placed the looked-after child may do this \
                  (policies/actions.csv, PROCESS.md P3)",
+            ),
+            Relation::RequestTo => ApiError::forbidden(
+                "not_request_addressee",
+                "only the agency a request for information is addressed to may do this \
+                 (policies/actions.csv, PROCESS.md)",
             ),
         }
     }

@@ -350,6 +350,9 @@ vocabulary! {
         RequestTransfer => "request_transfer",
         AcceptTransfer => "accept_transfer",
         RecordResidence => "record_residence",
+        RequestInformation => "request_information",
+        ListRequests => "list_requests",
+        DeclineRequest => "decline_request",
         DecideRouteBelowThreshold => "decide_route_below_threshold",
         SetClockNotRequired => "set_clock_not_required",
     }

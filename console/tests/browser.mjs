@@ -1536,6 +1536,85 @@ async function lookedAfter(browser) {
   await ctx.close();
 }
 
+// requests for information (PROCESS.md): the lead's social worker asks health from the case's
+// page (refused once, the form shown again as typed), the request is listed on the case; health's
+// practitioner finds it on the Requests page beside an overdue one, answers it through the share
+// form prefilled with the request, and declines the overdue one (refused once without a reason)
+async function requests(browser) {
+  const csc = await context(browser, "csc");
+  let page = await csc.newPage();
+  await signIn(page, params.sw);
+  await page.goto(url(`/ui/cases/${params.case_id}`));
+  await page.click("#case-ask-link");
+  await page.waitForURL(url(`/ui/cases/${params.case_id}/requests/new`));
+  const offered = await page.locator("#to_agency option").evaluateAll((os) => os.map((o) => o.textContent.trim()));
+  check(offered.includes(params.health_name) && !offered.includes(params.csc_name), `agencies by name, not the caller's own: ${offered}`);
+  await page.selectOption("#to_agency", "health");
+  await page.fill("#note", params.note);
+  let response = await submit(page, "#ask-submit");
+  check(response.status() === 422, `a request without purpose, sections or due time is refused: ${response.status()}`);
+  check(await page.locator("#error-summary").count() === 1, "the error summary is shown");
+  check(await page.inputValue("#note") === params.note, "the note typed is kept");
+  check(await page.inputValue("#to_agency") === "health", "the agency chosen is kept");
+  await looked(page, "ask-refused");
+  await page.selectOption("#purpose", "assessment");
+  await page.check("#sections-summary");
+  await page.check("#sections-health_clinical");
+  await fillWhen(page, "due_at", params.due);
+  await looked(page, "ask-form");
+  await submit(page, "#ask-submit");
+  await page.waitForSelector("#case-requests");
+  const row = await text(page, "#case-requests tbody");
+  check(row.includes(params.health_name) && row.includes("Waiting for an answer"), `the case lists the request in words: ${row}`);
+  check(row.includes("Summary, Health and clinical information"), `the sections in words: ${row}`);
+  await looked(page, "case-requests");
+  await csc.close();
+
+  const health = await context(browser, "health");
+  page = await health.newPage();
+  await signIn(page, params.hp);
+  check((await text(page, "#waiting-requests")) === "2 requests for information to answer, 1 overdue", `the start page says what waits: ${await text(page, "#waiting-requests")}`);
+  await page.click("#nav-requests");
+  await page.waitForURL(url("/ui/requests"));
+  check(await page.locator("#requests-to tbody tr").count() === 2, "two requests to health");
+  const late = page.locator(`#requests-to tr[data-request="${params.overdue_id}"]`);
+  check(await late.getAttribute("data-overdue") === "true", "the overdue one is marked");
+  check((await late.textContent()).includes("Overdue"), "in words");
+  const fresh = page.locator("#requests-to tr[data-overdue=false]");
+  check((await fresh.textContent()).includes(params.child_name), "the request names the child");
+  check((await fresh.textContent()).includes(params.note), "and carries the note");
+  await looked(page, "requests-list");
+  await fresh.locator("a", { hasText: "Answer" }).click();
+  await page.waitForSelector("#answer-records");
+  await looked(page, "answer");
+  await page.locator("#answer-records a").first().click();
+  await page.waitForSelector("#share-answering");
+  check(await page.inputValue("#recipient_agency") === "csc", "the answer goes to the agency that asked");
+  check(await page.inputValue("#purpose") === "assessment", "for the purpose asked");
+  await page.selectOption("#recipient_role", "social_worker");
+  await page.check("input[name=basis][value=consent]");
+  await looked(page, "answer-share");
+  await submit(page, "#send");
+  await page.waitForSelector("#share-sent");
+  await page.goto(url("/ui/requests"));
+  const answered = await text(page, "#requests-to tr[data-open=false]");
+  check(answered.includes("Answered"), `the request is answered: ${answered}`);
+
+  await late.locator("a", { hasText: "Decline" }).click();
+  await page.waitForSelector("#decline-form");
+  response = await submit(page, "#decline-submit");
+  check(response.status() === 422, `a decline without a reason is refused: ${response.status()}`);
+  check(await page.locator("#error-summary a[href='#reason']").count() === 1, "the summary links to the reason");
+  await looked(page, "decline-refused");
+  await page.fill("#reason", params.reason);
+  await submit(page, "#decline-submit");
+  await page.waitForSelector("#request-declined");
+  check((await text(page, `#requests-to tr[data-request="${params.overdue_id}"]`)).includes(params.reason), "declined, with the reason");
+  await looked(page, "requests-after");
+  await health.close();
+  result.done = true;
+}
+
 // a case's pathway (PROCESS.md, Routes and Screening): a social worker records a red screening
 // (refused first for a short rationale, the form kept), then is refused the single assessment
 // below it, by the route; the team manager decides it, the strategy meeting shows as not
@@ -1619,6 +1698,7 @@ const scenarios = { cases: casePages, "cases-ig": casePages, "report-refused": r
   "journey-share": journeyShare,
   "journey-dsl": journeyDsl,
   "case-transfer": caseTransfer,
+  requests,
   concern,
   "looked-after": lookedAfter,
   "cases-area": casesByArea,

@@ -6,6 +6,7 @@
 
 pub mod involved;
 pub mod report;
+pub mod requests;
 pub mod routes;
 pub mod rows;
 pub mod rules;

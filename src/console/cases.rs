@@ -371,6 +371,8 @@ struct CasePage {
     done: String,
     /// The case's transfers and what the person may do about them (`transfers`).
     moves: super::case_moves::OnCase,
+    /// The case's requests for information and whether the person may ask one.
+    asks: super::case_requests::OnCase,
     /// Its route and screening, and the links to record them (`case_route`).
     pathway: super::case_pathway::OnCase,
 }
@@ -423,6 +425,7 @@ async fn case_page(
         .collect();
     let may_record = c.may_record(state, &session.principal);
     let moves = super::case_moves::on_case(state, &session.principal, &c);
+    let asks = super::case_requests::on_case(state, &session.principal, &c);
     let pathway = super::case_pathway::on_case(state, session, &c);
     Ok(page(
         status,
@@ -475,6 +478,7 @@ async fn case_page(
             ),
             done,
             moves,
+            asks,
             pathway,
         },
     ))

@@ -11,6 +11,7 @@ mod back;
 mod case_moves;
 mod case_new;
 mod case_pathway;
+mod case_requests;
 mod case_route;
 mod cases;
 mod chart;
@@ -25,6 +26,7 @@ mod practitioner;
 mod query;
 mod records;
 mod report;
+mod requests;
 pub mod session;
 mod time;
 mod transfers;
@@ -111,6 +113,18 @@ pub fn router() -> Router<AppState> {
         .route(
             "/ui/cases/{id}/reallocate",
             get(transfers::reallocate_form).post(transfers::reallocate),
+        )
+        // requests for information: asked from a case, listed, answered (through the share
+        // form) or declined (requests.rs)
+        .route(
+            "/ui/cases/{id}/requests/new",
+            get(requests::ask_form).post(requests::ask),
+        )
+        .route("/ui/requests", get(requests::list))
+        .route("/ui/requests/{id}/answer", get(requests::answer_form))
+        .route(
+            "/ui/requests/{id}/decline",
+            get(requests::decline_form).post(requests::decline),
         )
         .route(
             "/ui/cases/{id}/screening",
@@ -262,12 +276,24 @@ async fn home(State(state): State<AppState>, session: Session) -> PageResult {
     let waiting = crate::app::waiting::waiting(&state, &session.principal)
         .await
         .map_err(view::refused)?;
+    let mut waiting = waits(&waiting, &session.principal.sub);
+    if let Some((count, text)) = requests::waiting(&state, &session.principal)
+        .await
+        .map_err(view::refused)?
+    {
+        waiting.push(Waits {
+            id: "waiting-requests",
+            count,
+            text,
+            href: "/ui/requests".to_owned(),
+        });
+    }
     Ok(page(
         StatusCode::OK,
         &Home {
             frame: Frame::of(&session, "Start"),
             nav: session.nav,
-            waiting: waits(&waiting, &session.principal.sub),
+            waiting,
             transfers: case_moves::waiting(&state, &session.principal)
                 .await
                 .map_err(view::refused)?,

@@ -50,6 +50,8 @@ pub struct Nav {
     pub policy: bool,
     /// `register_subject` or `read_subject` (on any relation): the children.
     pub children: bool,
+    /// `list_requests`: the requests for information to and from the agency.
+    pub requests: bool,
 }
 
 impl Nav {
@@ -65,6 +67,7 @@ impl Nav {
             policy: may(Action::ReadAudit),
             children: may(Action::RegisterSubject)
                 || crate::access::allows_somewhere(policy, principal, Action::ReadSubject),
+            requests: may(Action::ListRequests),
         }
     }
 }

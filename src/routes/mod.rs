@@ -17,6 +17,7 @@ pub mod mappa;
 mod openapi;
 pub mod records;
 pub mod reports;
+pub mod requests;
 pub mod reviews;
 pub mod subjects;
 pub mod views;
@@ -178,6 +179,9 @@ api! {
     post "/v1/cases/{id}/events" => case_events::event { "as policies/actions.csv allows", "record a step of the case (never edited: a correction is a new event with a note); answers the clocks", crate::app::cases::NewEvent, 201, acts RecordCaseEvent, gives crate::app::cases::EventRecorded }
     post "/v1/cases/{id}/transfers" => case_transfers::request { "as policies/actions.csv allows", "ask to move the case to another council's children's social care (PROCESS.md P4); pending until its team manager accepts; one pending transfer at a time", crate::app::cases::NewTransfer, 201, acts RequestTransfer, gives crate::app::cases::TransferRequested }
     post "/v1/cases/{id}/transfers/{tid}/accept" => case_transfers::accept { "as policies/actions.csv allows", "accept a transfer, naming the lead worker: from now on the caller's agency leads the case, whose clocks run on; the former lead reads its events recorded up to now", crate::app::cases::AcceptTransfer, 200, acts AcceptTransfer, gives crate::app::cases::TransferAccepted }
+    post "/v1/requests" => requests::ask { "as policies/actions.csv allows", "ask another agency for information about the child of the caller's agency's open case (PROCESS.md): purpose, sections, due time, note (sealed); open until answered by a disclosure naming it or declined", crate::app::requests::NewRequest, 201, acts RequestInformation, gives crate::app::requests::RequestCreated }
+    get "/v1/requests" => requests::list { "as policies/actions.csv allows", "the requests for information addressed to the caller's agency and asked by it (direction=to|from, status, overdue=true), each with overdue and answered_late", (), 200, acts ListRequests, query requests::Filters, gives crate::app::requests::RequestList }
+    post "/v1/requests/{id}/decline" => requests::decline { "as policies/actions.csv allows", "the addressee declines a request for information with a reason (sealed); 409 once it is answered or declined", crate::app::requests::NewDecline, 200, acts DeclineRequest, gives crate::app::requests::Declined }
     get "/v1/reports/timeliness" => reports::timeliness { "as policies/actions.csv allows", "per clock: started, met on time, met late, overdue now, pending, median hours; format=csv for CSV", (), 200, acts ReadTimeliness, query reports::Filters, returns ObjectOrText("text/csv"), gives crate::cases::report::Report }
     post "/v1/audit/reviews/{seq}" => reviews::review { "as policies/actions.csv allows", "review an override", reviews::NewReview, 201, acts ReviewOverride, gives crate::app::audit::Reviewed }
 }

@@ -185,6 +185,8 @@ pub struct CaseView {
     /// Agencies involved in the case besides its lead: the placing authority of a looked-after
     /// child placed in the lead's area (PROCESS.md P3).
     pub involved_agencies: Vec<String>,
+    /// The requests for information made for the case (PROCESS.md), in the order asked.
+    pub requests: Vec<super::requests::RequestView>,
 }
 
 fn case_view(state: &AppState, full: &Full, show_links: bool) -> Result<CaseView, ApiError> {
@@ -241,6 +243,7 @@ fn case_view(state: &AppState, full: &Full, show_links: bool) -> Result<CaseView
         record_duties,
         transfers: Vec::new(),
         involved_agencies: Vec::new(),
+        requests: Vec::new(),
     })
 }
 
@@ -284,6 +287,17 @@ pub async fn read(
         None => return Err(hidden(&id)),
     };
     view.involved_agencies = involved_agencies;
+    // the requests made for the case: all to its lead and the partnership; to anyone else who
+    // reads it (a former lead, an involved agency) those its agency asked or was asked
+    let sees_all =
+        view.lead_agency == *principal.agency || may(state, principal, Action::ReadAllCases);
+    view.requests = super::requests::of_case(state, &id)
+        .await?
+        .into_iter()
+        .filter(|r| {
+            sees_all || r.from_agency == *principal.agency || r.to_agency == *principal.agency
+        })
+        .collect();
     let tx = state.writer.begin().await?;
     tx.commit(
         Entry::new(principal, "case.read")
