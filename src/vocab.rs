@@ -194,6 +194,15 @@ vocabulary!(
 });
 
 vocabulary!(
+    /// A meeting of a case (PROCESS.md, Meetings).
+    MeetingKind, "meeting kind" {
+    StrategyMeeting => "strategy_meeting",
+    ReviewMeeting => "review_meeting",
+    ProfessionalsMeeting => "professionals_meeting",
+    PreReleaseMeeting => "pre_release_meeting",
+});
+
+vocabulary!(
     /// What a case concluded (PROCESS.md, Outcomes), recorded with an `outcome_recorded` event.
     CaseOutcome, "outcome" {
     NoFurtherAction => "no_further_action",
@@ -320,6 +329,8 @@ vocabulary! {
         RequestTransfer => "request_transfer",
         AcceptTransfer => "accept_transfer",
         RecordResidence => "record_residence",
+        ScheduleMeeting => "schedule_meeting",
+        RecordAttendance => "record_attendance",
     }
 }
 

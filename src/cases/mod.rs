@@ -10,6 +10,7 @@
 //! applies to clocks that start after it), so a deadline a worker has been told never moves.
 
 pub mod involved;
+pub mod meetings;
 pub mod report;
 pub mod rows;
 pub mod rules;

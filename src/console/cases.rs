@@ -351,6 +351,8 @@ struct CasePage {
     done: String,
     /// The case's transfers and what the person may do about them (`transfers`).
     moves: super::case_moves::OnCase,
+    /// The case's meetings and what the person may do about them (`meetings`).
+    meetings: super::case_meetings::OnCase,
 }
 
 /// The step form's fields as the API's body members, and what a person calls each.
@@ -400,6 +402,7 @@ async fn case_page(
         .collect();
     let may_record = c.may_record(state, &session.principal);
     let moves = super::case_moves::on_case(state, &session.principal, &c);
+    let meetings = super::case_meetings::on_case(state, &session.principal, &c);
     Ok(page(
         status,
         &CasePage {
@@ -446,6 +449,7 @@ async fn case_page(
             ),
             done,
             moves,
+            meetings,
         },
     ))
 }
@@ -457,6 +461,8 @@ pub struct Done {
     recorded: Option<i64>,
     transferred: Option<String>,
     accepted: Option<String>,
+    meeting: Option<String>,
+    attendance: Option<String>,
 }
 
 /// `GET /ui/cases/{id}`: one case, as `GET /v1/cases/{id}` gives it (the API's refusal: 403 to
@@ -487,6 +493,13 @@ pub async fn case(
         Ok(axum::extract::Query(Done {
             accepted: Some(_), ..
         })) => "accepted".to_owned(),
+        Ok(axum::extract::Query(Done {
+            meeting: Some(_), ..
+        })) => "meeting".to_owned(),
+        Ok(axum::extract::Query(Done {
+            attendance: Some(_),
+            ..
+        })) => "attendance".to_owned(),
         _ => String::new(),
     };
     case_page(&state, &session, c, Form::default(), done, StatusCode::OK).await

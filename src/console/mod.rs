@@ -8,6 +8,7 @@
 
 mod assets;
 mod back;
+mod case_meetings;
 mod case_moves;
 mod case_new;
 mod cases;
@@ -17,6 +18,7 @@ mod form;
 mod ig;
 mod labels;
 mod mappa;
+mod meetings;
 pub mod oidc;
 mod places;
 mod practitioner;
@@ -109,6 +111,14 @@ pub fn router() -> Router<AppState> {
         .route(
             "/ui/cases/{id}/reallocate",
             get(transfers::reallocate_form).post(transfers::reallocate),
+        )
+        .route(
+            "/ui/cases/{id}/meetings/new",
+            get(meetings::schedule_form).post(meetings::schedule),
+        )
+        .route(
+            "/ui/cases/{id}/meetings/{mid}/attendance",
+            get(meetings::attendance_form).post(meetings::attendance),
         )
         .route("/ui/reports/timeliness", get(report::timeliness))
         .route("/ui/reports/timeliness.csv", get(report::timeliness_csv))

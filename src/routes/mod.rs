@@ -4,6 +4,7 @@
 
 pub mod audit;
 pub mod case_events;
+pub mod case_meetings;
 pub mod case_transfers;
 pub mod cases;
 pub mod consents;
@@ -178,6 +179,8 @@ api! {
     post "/v1/cases/{id}/events" => case_events::event { "as policies/actions.csv allows", "record a step of the case (never edited: a correction is a new event with a note); answers the clocks", crate::app::cases::NewEvent, 201, acts RecordCaseEvent, gives crate::app::cases::EventRecorded }
     post "/v1/cases/{id}/transfers" => case_transfers::request { "as policies/actions.csv allows", "ask to move the case to another council's children's social care (PROCESS.md P4); pending until its team manager accepts; one pending transfer at a time", crate::app::cases::NewTransfer, 201, acts RequestTransfer, gives crate::app::cases::TransferRequested }
     post "/v1/cases/{id}/transfers/{tid}/accept" => case_transfers::accept { "as policies/actions.csv allows", "accept a transfer, naming the lead worker: from now on the caller's agency leads the case, whose clocks run on; the former lead reads its events recorded up to now", crate::app::cases::AcceptTransfer, 200, acts AcceptTransfer, gives crate::app::cases::TransferAccepted }
+    post "/v1/cases/{id}/meetings" => case_meetings::schedule { "as policies/actions.csv allows", "schedule a meeting of the case (strategy, review, professionals', pre-release) and invite agencies, each told by a notification duty listed on the case (PROCESS.md, Meetings)", crate::app::cases::NewMeeting, 201, acts ScheduleMeeting, gives crate::app::cases::MeetingScheduled }
+    post "/v1/cases/{id}/meetings/{mid}/attendance" => case_meetings::attendance { "as policies/actions.csv allows", "record an agency's attendance at a meeting, or its apologies with a written report (a record about the child); a strategy meeting's first attendance records it held (strategy_meeting_held at its time)", crate::app::cases::NewAttendance, 201, acts RecordAttendance, gives crate::app::cases::AttendanceRecorded }
     get "/v1/reports/timeliness" => reports::timeliness { "as policies/actions.csv allows", "per clock: started, met on time, met late, overdue now, pending, median hours; format=csv for CSV", (), 200, acts ReadTimeliness, query reports::Filters, returns ObjectOrText("text/csv"), gives crate::cases::report::Report }
     post "/v1/audit/reviews/{seq}" => reviews::review { "as policies/actions.csv allows", "review an override", reviews::NewReview, 201, acts ReviewOverride, gives crate::app::audit::Reviewed }
 }

@@ -8,7 +8,11 @@
 mod child;
 mod events;
 mod involved;
+mod meeting_views;
+mod meetings;
+mod minutes;
 mod open;
+mod steps;
 mod transfers;
 
 use axum::http::StatusCode;
@@ -31,6 +35,12 @@ use crate::state::AppState;
 use crate::vocab::{Action, CaseOutcome, CaseStatus, EventKind, SubjectRole};
 pub use child::{ChildNamed, to_open};
 pub use events::{EventRecorded, NewEvent, record};
+pub use meeting_views::{AttendanceView, MeetingView, ReportChoice, invitable, report_choices};
+pub use meetings::{
+    AttendanceRecorded, MeetingScheduled, NewAttendance, NewMeeting, attend,
+    schedule as schedule_meeting,
+};
+pub use minutes::minutes_unsent;
 pub use open::{CaseOpened, NewCase, open};
 pub use transfers::{
     AcceptTransfer, NewTransfer, TransferAccepted, TransferRequested, TransferView, Waiting,
@@ -171,6 +181,9 @@ pub struct CaseView {
     /// Agencies involved in the case besides its lead: the placing authority of a looked-after
     /// child placed in the lead's area (PROCESS.md P3).
     pub involved_agencies: Vec<String>,
+    /// The meetings of the case (PROCESS.md, Meetings), with invitees and attendance, in the
+    /// order they are scheduled for.
+    pub meetings: Vec<MeetingView>,
 }
 
 fn case_view(state: &AppState, full: &Full, show_links: bool) -> Result<CaseView, ApiError> {
@@ -223,6 +236,7 @@ fn case_view(state: &AppState, full: &Full, show_links: bool) -> Result<CaseView
         record_duties,
         transfers: Vec::new(),
         involved_agencies: Vec::new(),
+        meetings: Vec::new(),
     })
 }
 
@@ -266,6 +280,17 @@ pub async fn read(
         None => return Err(hidden(&id)),
     };
     view.involved_agencies = involved_agencies;
+    // a former lead sees the meetings until the acceptance that took the case away (P4)
+    let until = (view.lead_agency != *principal.agency)
+        .then(|| {
+            view.transfers
+                .iter()
+                .filter(|t| t.from_agency == *principal.agency)
+                .filter_map(|t| t.accepted_at)
+                .max()
+        })
+        .flatten();
+    view.meetings = meeting_views::of_case(state, &id, until).await?;
     let tx = state.writer.begin().await?;
     tx.commit(
         Entry::new(principal, "case.read")
