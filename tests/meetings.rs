@@ -320,9 +320,11 @@ async fn holding_a_strategy_meeting_is_recording_its_attendance_which_stops_its_
         .await;
     let seq = held["event_seq"].as_i64().expect("the step it recorded");
     let meeting_clock = clock(&held, "strategy_meeting");
+    let stopped = meeting_clock["stopped_at"].as_str().expect("stopped");
     assert_eq!(
-        meeting_clock["stopped_at"],
-        at(when).replace('Z', ".000000Z")
+        DateTime::parse_from_rfc3339(stopped).unwrap(),
+        when,
+        "{held}"
     );
     assert_eq!(meeting_clock["status"], "met", "{held}");
     // the minutes clock starts at the meeting
@@ -343,8 +345,21 @@ async fn holding_a_strategy_meeting_is_recording_its_attendance_which_stops_its_
         when
     );
     assert_eq!(meeting(&read, &id)["held_event_seq"], seq);
-    // the step's own duties were carried out: the agencies that received about the child
-    // are kept informed of the strategy meeting convened (policies/duties.csv)
+    // the step's own duties were carried out: the agencies that received about the child (the
+    // invitations were notices to them) are told the strategy meeting was held
+    let convened: Vec<String> = duty_rows(&held)
+        .into_iter()
+        .filter(|(d, _, _)| d == "strategy_meeting_convened")
+        .map(|(_, a, _)| a)
+        .collect();
+    assert!(convened.contains(&"police".to_owned()), "{held}");
+    let listed = duty_rows(&read);
+    assert!(
+        listed
+            .iter()
+            .any(|(d, a, _)| d == "strategy_meeting_convened" && a == "police"),
+        "{read}"
+    );
     let actions = w.audit_actions(&w.child).await;
     assert!(actions.contains(&"case.event".to_owned()), "{actions:?}");
 
@@ -501,12 +516,13 @@ async fn only_the_lead_agency_schedules_and_records_and_anyone_else_is_answered_
     let schedule = json!({"kind": "review_meeting", "scheduled_for": at(ago(Duration::hours(1))),
                           "invitees": ["health"]});
     let attend = json!({"agency": "police", "attended": true});
-    for (agency, sub, role) in [
-        ("police", "pc.jones", Role::PoliceOfficer),
-        ("csc-south", "sw.south", Role::SocialWorker),
-        ("school-hillside", "dsl.khan", Role::Dsl),
+    // another council's children's social care, whose roles may schedule for its own cases,
+    // learns nothing of this one
+    for (sub, role) in [
+        ("sw.south", Role::SocialWorker),
+        ("tm.south", Role::TeamManager),
     ] {
-        let who = w.server.person(agency, sub, role);
+        let who = w.server.person("csc-south", sub, role);
         problem(
             &who.post(&meetings_of(&case), &schedule).await,
             404,
@@ -518,6 +534,27 @@ async fn only_the_lead_agency_schedules_and_records_and_anyone_else_is_answered_
             "not_found",
         );
     }
+    // a role that schedules no meeting anywhere is told so, whatever the case (nothing of it)
+    let officer = w.server.person("police", "pc.jones", Role::PoliceOfficer);
+    problem(
+        &officer.post(&meetings_of(&case), &schedule).await,
+        403,
+        "role_not_permitted",
+    );
+    problem(
+        &officer.post(&attendance_of(&case, &id), &attend).await,
+        403,
+        "role_not_permitted",
+    );
+    // nor does the lead's own IRO, which the policy does not let
+    let iro = w
+        .server
+        .person("csc", "iro.west", Role::IndependentReviewingOfficer);
+    problem(
+        &iro.post(&meetings_of(&case), &schedule).await,
+        403,
+        "role_not_permitted",
+    );
     assert_eq!(count(&w.server, "case_meetings").await, meetings);
     assert_eq!(count(&w.server, "case_meeting_attendance").await, 0);
     assert_eq!(head_seq(&w.server).await, seq, "a refusal audits nothing");
