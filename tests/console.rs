@@ -2699,7 +2699,7 @@ async fn a_strategy_meeting_is_scheduled_and_held_by_recording_its_attendance_th
         .expect("the API's case");
     let got = r.json();
     let meeting = &got["meetings"][0];
-    assert_eq!(meeting["invitees"], json!(["police", "health"]), "{got}");
+    assert_eq!(meeting["invitees"], json!(["health", "police"]), "{got}");
     assert_eq!(meeting["attendance"][0]["agency"], "health", "{got}");
     assert_eq!(
         meeting["attendance"][0]["written_report_record_id"],

@@ -1573,7 +1573,8 @@ async function meeting(browser) {
   check(await card.count() === 1, "the meeting is listed");
   const title = await card.locator(".govuk-summary-card__title").innerText();
   check(title.trim() === `Strategy meeting, ${params.when_words}`, `named and in UK time: ${title}`);
-  check((await card.locator("[data-field=invitees]").innerText()).trim() === `${params.police_name}, ${params.health_name}`, "the invitees by name");
+  const invited = (await card.locator("[data-field=invitees]").innerText()).trim();
+  check(invited === `${params.health_name}, ${params.police_name}`, `the invitees by name, as ticked in the list: ${invited}`);
   const duties = await text(page, "#case-duties tbody");
   check(duties.includes(params.police_name) && duties.includes(params.health_name), `each invitation is a duty on the case: ${duties}`);
   await looked(page, "meeting-scheduled");
@@ -1581,7 +1582,7 @@ async function meeting(browser) {
   await card.locator("[data-attendance-link]").click();
   await page.waitForSelector("#record-attendance");
   const agencies = await page.locator("#agency label").evaluateAll((ls) => ls.map((l) => l.textContent.trim()));
-  check(JSON.stringify(agencies) === JSON.stringify([params.lead_name, params.police_name, params.health_name]), `the lead and the invitees by name: ${agencies}`);
+  check(JSON.stringify(agencies) === JSON.stringify([params.lead_name, params.health_name, params.police_name]), `the lead and the invitees by name: ${agencies}`);
   const reports = await page.locator("#written_report_record_id label").evaluateAll((ls) => ls.map((l) => l.textContent.trim()));
   check(reports.some((l) => l.startsWith(`Incident report from ${params.health_name}, `)), `the child's records in words: ${reports}`);
   check(reports[reports.length - 1] === "No written report", `and none: ${reports}`);
@@ -1591,7 +1592,7 @@ async function meeting(browser) {
   await looked(page, "attendance-form");
   r = await submit(page, "#record-attendance-submit");
   check(r.status() === 422, `a report from an agency that attended is refused: ${r.status()}`);
-  check((await text(page, "#written_report_record_id-error")).includes("could not attend"), `the message is by the field: ${await text(page, "#written_report_record_id-error")}`);
+  check((await text(page, "#written_report_record_id-error")).includes("only for an agency that did not attend"), `the message is by the field: ${await text(page, "#written_report_record_id-error")}`);
   check(await page.isChecked("#agency-health") && await page.isChecked(`#written_report_record_id-${params.report_id}`), "the choices are kept");
   await looked(page, "attendance-refused");
   await page.check("#attended-no");
@@ -1609,7 +1610,7 @@ async function meeting(browser) {
   check(r.status() === 200, `the attendance recorded: ${r.status()}`);
   await page.waitForSelector("#meeting-recorded");
   check((await card.locator("[data-field=attendance]").innerText()).includes(`${params.police_name}: Attended`), "the attendance in words");
-  check((await card.locator("[data-field=held]").innerText()).startsWith("Held: recorded as step"), "the meeting is held");
+  check((await card.locator("[data-field=held]").innerText()).startsWith("Recorded as step"), "the meeting is held");
   check(await page.locator("tr[data-clock=strategy_meeting][data-status=met]").count() === 1, "the strategy meeting clock stopped in time");
   check(await page.locator("#case-events tr[data-kind=strategy_meeting_held]").count() === 1, "the step is listed");
   await looked(page, "meeting-held");

@@ -3,13 +3,17 @@
 //! and who attended or sent apologies, by name), and the links to the pages of `meetings`
 //! ("Schedule a meeting", "Record attendance"). Below both `cases` and `meetings`.
 
-use super::cases::agency_name;
 use super::labels::Label;
 use super::time::uk;
 use crate::app::cases::{CaseView, MeetingView};
 use crate::identity::Principal;
 use crate::state::AppState;
 use crate::vocab::{MeetingKind, RecordKind};
+
+/// The agency's name where it is configured, else its id.
+pub(super) fn agency_name(state: &AppState, id: &str) -> String {
+    crate::app::child::agency_name(state, id).unwrap_or_else(|| id.to_owned())
+}
 
 /// A meeting's kind as a person reads it.
 pub fn kind_words(kind: MeetingKind) -> &'static str {
@@ -38,7 +42,7 @@ pub struct MeetingLine {
     pub when: String,
     pub invitees: String,
     pub attendance: Vec<AttendanceLine>,
-    /// "Held: recorded as a step of the case" for a strategy meeting held.
+    /// "Recorded as step 3 of the case" for a strategy meeting held.
     pub held: String,
 }
 
@@ -79,7 +83,7 @@ fn line(state: &AppState, m: &MeetingView) -> MeetingLine {
             .collect(),
         held: m
             .held_event_seq
-            .map(|seq| format!("Held: recorded as step {seq} of the case"))
+            .map(|seq| format!("Recorded as step {seq} of the case"))
             .unwrap_or_default(),
     }
 }

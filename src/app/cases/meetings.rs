@@ -223,7 +223,7 @@ pub async fn attend(
     if body.attended && report.is_some() {
         return Err(ApiError::invalid_field(
             "written_report_record_id",
-            "only an agency that could not attend sends a written report instead",
+            "is only for an agency that did not attend, which sends a written report instead",
         ));
     }
 
