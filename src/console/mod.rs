@@ -11,6 +11,7 @@ mod back;
 mod case_meetings;
 mod case_moves;
 mod case_new;
+mod case_route;
 mod cases;
 mod chart;
 mod children;
@@ -111,6 +112,18 @@ pub fn router() -> Router<AppState> {
         .route(
             "/ui/cases/{id}/reallocate",
             get(transfers::reallocate_form).post(transfers::reallocate),
+        )
+        .route(
+            "/ui/cases/{id}/screening",
+            get(case_route::screening_form).post(case_route::screening),
+        )
+        .route(
+            "/ui/cases/{id}/route",
+            get(case_route::route_form).post(case_route::route),
+        )
+        .route(
+            "/ui/cases/{id}/not-required",
+            get(case_route::not_required_form).post(case_route::not_required),
         )
         .route(
             "/ui/cases/{id}/meetings/new",

@@ -10,10 +10,11 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::transfers::{different_from_linked, lead_sub_field};
-use super::{refused, steps, text_field, views};
-use crate::access::{may_somewhere, not_permitted};
+use super::{refused, relation, steps, text_field, views};
+use crate::access::{may_as, may_somewhere, not_permitted, require_as};
 use crate::app::views::{DutyView, duties};
 use crate::audit::Entry;
+use crate::cases::routes::{Given, Marks, below_threshold};
 use crate::cases::store::Event;
 use crate::cases::{self, ClockView, Proposed};
 use crate::db::now;
@@ -21,7 +22,7 @@ use crate::error::ApiError;
 use crate::identity::Principal;
 use crate::ids::{CaseId, RecordId};
 use crate::state::AppState;
-use crate::vocab::{Action, CaseOutcome, EventKind};
+use crate::vocab::{Action, CaseOutcome, EventKind, Route, ScreeningLevel, ScreeningTool};
 
 /// A step as it arrives. The schema states what `cases::rules` refuses of the event alone: an
 /// outcome with `outcome_recorded` and with no other kind (its rationale's least length is
@@ -39,6 +40,23 @@ use crate::vocab::{Action, CaseOutcome, EventKind};
                  "properties": {"lead_sub": {"type": "string", "minLength": 1, "maxLength": 200,
                                              "pattern": "\\S"}}},
         "else": {"properties": {"lead_sub": {"type": "null"}}}
+    }, {
+        "if": {"properties": {"kind": {"const": "route_decided"}}, "required": ["kind"]},
+        "then": {"required": ["route", "rationale"],
+                 "properties": {"route": {"type": "string"}, "rationale": {"type": "string"}}},
+        "else": {"properties": {"route": {"type": "null"}}}
+    }, {
+        "if": {"properties": {"kind": {"const": "clock_not_required"}}, "required": ["kind"]},
+        "then": {"required": ["clock", "rationale"],
+                 "properties": {"clock": {"type": "string", "minLength": 1, "maxLength": 200},
+                                "rationale": {"type": "string"}}},
+        "else": {"properties": {"clock": {"type": "null"}}}
+    }, {
+        "if": {"properties": {"kind": {"const": "screening_completed"}}, "required": ["kind"]},
+        "then": {"required": ["tool", "level", "rationale"],
+                 "properties": {"tool": {"type": "string"}, "level": {"type": "string"},
+                                "rationale": {"type": "string"}}},
+        "else": {"properties": {"tool": {"type": "null"}, "level": {"type": "null"}}}
     }]
 ))]
 pub struct NewEvent {
@@ -59,6 +77,18 @@ pub struct NewEvent {
     /// With `worker_allocated` only: the case's new lead worker (PROCESS.md P5).
     #[serde(default)]
     pub lead_sub: Option<String>,
+    /// With `route_decided` only: the route the case now follows (PROCESS.md, Routes).
+    #[serde(default)]
+    pub route: Option<Route>,
+    /// With `clock_not_required` only: the clock a team manager says is not required.
+    #[serde(default)]
+    pub clock: Option<String>,
+    /// With `screening_completed` only: the screening tool used (PROCESS.md, Screening).
+    #[serde(default)]
+    pub tool: Option<ScreeningTool>,
+    /// With `screening_completed` only: the level it found.
+    #[serde(default)]
+    pub level: Option<ScreeningLevel>,
 }
 
 /// A case event recorded (`POST /v1/cases/{id}/events`): its number in the case, the case's
@@ -101,6 +131,19 @@ pub async fn record(
         }
         _ => None,
     };
+    let marks = Marks::new(
+        parsed.kind(),
+        &Given {
+            route: body.route,
+            clock: body.clock.as_deref(),
+            tool: body.tool,
+            level: body.level,
+            rationale: body.rationale.as_deref(),
+        },
+        state.policy.timescales(),
+        state.policy.rationale_min_chars(),
+    )
+    .map_err(|r| ApiError::invalid(r.code(), r.to_string()))?;
     let record = body.record_id.map(String::from);
     let rationale_enc = text_field(state, "rationale", body.rationale.as_deref())?;
     let note_enc = text_field(state, "note", body.note.as_deref())?;
@@ -109,7 +152,27 @@ pub async fn record(
     // a caller who could read it is told why; anyone else learns nothing of it
     let (case, events, stored) =
         steps::for_lead(state, principal, &mut tx, &id, Action::RecordCaseEvent).await?;
-    let change = steps::transition(&case, &events, &parsed)?;
+    let holds = relation(principal, &case);
+    if parsed.kind() == EventKind::ClockNotRequired {
+        require_as(state, principal, Action::SetClockNotRequired, holds)?;
+    }
+    let below = marks
+        .route
+        .and_then(|r| below_threshold(&events, r, state.policy.thresholds()));
+    if let (Some(level), Some(route)) = (below, marks.route)
+        && !may_as(state, principal, Action::DecideRouteBelowThreshold, holds)
+    {
+        return Err(ApiError::new(
+            axum::http::StatusCode::FORBIDDEN,
+            "route_below_threshold",
+            format!(
+                "route: the latest screening found {level}, which does not permit {route} \
+                 (policies/thresholds.csv); a team manager decides a route below the threshold, \
+                 with its rationale"
+            ),
+        ));
+    }
+    let mut change = steps::transition(&case, &events, &parsed)?;
     if let Some(sub) = &allocated {
         different_from_linked(&mut tx, &id, &case.lead_agency, sub).await?;
     }
@@ -132,7 +195,14 @@ pub async fn record(
         sub: principal.sub.clone(),
         recorded_at: now(),
         lead_sub: allocated.clone(),
+        route: marks.route,
+        clock: marks.clock.clone(),
+        screening: marks.screening,
     };
+    // the new step as the clocks see it, with the route or clock it names
+    if let Some(last) = change.steps.last_mut() {
+        *last = event.happened();
+    }
     if let Some(sub) = &allocated {
         crate::cases::transfers::set_lead_sub(&mut tx, &id, sub).await?;
     }
@@ -145,7 +215,10 @@ pub async fn record(
                 .detail(json!({
                     "case_id": id, "seq": seq, "kind": event.kind, "outcome": event.outcome,
                     "record_id": record, "occurred_at": event.occurred_at,
-                    "lead_sub": allocated,
+                    "lead_sub": allocated, "route": marks.route, "clock": marks.clock,
+                    "screening_tool": marks.screening.map(|(t, _)| t),
+                    "screening_level": marks.screening.map(|(_, l)| l),
+                    "below_threshold": below,
                 })),
         )
         .await?;

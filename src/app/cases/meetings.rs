@@ -354,6 +354,9 @@ async fn held(
         sub: principal.sub.clone(),
         recorded_at: now(),
         lead_sub: None,
+        route: None,
+        clock: None,
+        screening: None,
     };
     let (clocks, carried) =
         steps::append(state, principal, tx, case, stored, &change, &event).await?;

@@ -76,13 +76,7 @@ pub(super) fn transition(
     events: &[Event],
     parsed: &Proposed,
 ) -> Result<Transition, ApiError> {
-    let happened: Vec<Happened> = events
-        .iter()
-        .map(|e| Happened {
-            kind: e.kind,
-            at: e.occurred_at,
-        })
-        .collect();
+    let happened: Vec<Happened> = events.iter().map(Event::happened).collect();
     let history = History {
         case_id: &case.id,
         status: case.status,
