@@ -2827,3 +2827,107 @@ async fn a_case_is_screened_its_route_decided_by_a_team_manager_and_a_clock_rele
     );
     world.stop().await;
 }
+
+// --- meetings (PROCESS.md, Meetings) ---
+
+#[tokio::test]
+async fn a_strategy_meeting_is_scheduled_and_held_by_recording_its_attendance_through_the_forms() {
+    let world = world(
+        "meeting",
+        json!({"sw.meet": {"agency": "csc", "roles": ["social_worker"]}}),
+    )
+    .await;
+    let server = &world.server;
+    let csc = server.client("csc");
+    let sw = server.token("csc", "sw.meet", &[Role::SocialWorker]);
+    let child = flows::created(
+        &csc.post(
+            "/v1/subjects",
+            &sw,
+            &json!({"date_of_birth": "2013-03-01", "school_agency": "school-hillside",
+                    "display_name": "Sam Okafor"}),
+        )
+        .await
+        .expect("registering a child"),
+    );
+    let referral = cases::ago(chrono::Duration::hours(6));
+    let case = cases::Caseworker {
+        client: &csc,
+        token: &sw,
+    }
+    .opened(&child, referral)
+    .await;
+    // health's written report, delivered to the case's lead worker as a concern (PROCESS.md P2)
+    let nurse = server.person("health", "nurse.ali", Role::HealthPractitioner);
+    let report = nurse
+        .deposit_as(
+            &child,
+            "incident_report",
+            "harmful_behaviour",
+            json!({"summary": "s"}),
+        )
+        .await;
+    let report = flows::created(&report);
+    let when = referral + chrono::Duration::hours(3);
+    let before = head_seq(server).await;
+    let result = world
+        .browse(
+            "meeting",
+            json!({
+                "case_id": case, "login": "sw.meet", "report_id": report,
+                "when": typed(when), "when_words": uk_words(when),
+                "lead_name": "Northshire Children's Social Care",
+                "police_name": "Northshire Police",
+                "health_name": "Northshire Community Health",
+            }),
+        )
+        .await;
+    assert_eq!(result["done"], true, "{result}");
+    assert_screenshots(&result, 6);
+
+    // each accepted form one action of the API, as its person's; the refused ones wrote nothing
+    let entries = world.entries_after(before).await;
+    let writes: Vec<&str> = entries
+        .iter()
+        .filter(|(a, _, d)| {
+            a.starts_with("case.") && a != "case.read" && d["case_id"] == case.as_str()
+        })
+        .map(|(a, _, _)| a.as_str())
+        .collect();
+    assert_eq!(
+        writes,
+        [
+            "case.meeting",
+            "case.meeting_attendance",
+            "case.event",
+            "case.meeting_attendance",
+        ],
+        "{entries:?}"
+    );
+    let r = csc
+        .get(&format!("/v1/cases/{case}"), &sw)
+        .await
+        .expect("the API's case");
+    let got = r.json();
+    let meeting = &got["meetings"][0];
+    assert_eq!(meeting["invitees"], json!(["health", "police"]), "{got}");
+    assert_eq!(meeting["attendance"][0]["agency"], "health", "{got}");
+    assert_eq!(
+        meeting["attendance"][0]["written_report_record_id"],
+        report.as_str()
+    );
+    assert_eq!(meeting["attendance"][1]["agency"], "police", "{got}");
+    world.stop().await;
+}
+
+/// An instant as the console writes it in UK time: "6 December 2026 at 4:19pm".
+fn uk_words(at: chrono::DateTime<chrono::Utc>) -> String {
+    use chrono::Timelike;
+    let local = at.with_timezone(&chrono_tz::Europe::London);
+    let clock = match (local.hour(), local.minute()) {
+        (12, 0) => "midday".to_owned(),
+        (0, 0) => "midnight".to_owned(),
+        _ => local.format("%-I:%M%P").to_string(),
+    };
+    format!("{} at {clock}", local.format("%-d %B %Y"))
+}

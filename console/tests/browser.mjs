@@ -1685,6 +1685,88 @@ async function caseRoute(browser) {
   result.done = true;
 }
 
+// PROCESS.md, Meetings: the lead's social worker schedules a strategy meeting through the form
+// (refused once: nobody invited, re-shown as typed), each agency invited by name and told by a
+// duty; then records health's apologies with its written report (refused once: a report from
+// an agency that attended) and the police's attendance, which holds the meeting: the strategy
+// meeting clock stops and the step is listed
+async function meeting(browser) {
+  const ctx = await context(browser, "csc");
+  const page = await ctx.newPage();
+  await signIn(page, params.login);
+  await page.goto(url(`/ui/cases/${params.case_id}`));
+  check((await text(page, "#meetings-none")) === "No meeting has been scheduled.", "no meeting yet");
+  await page.click("#case-schedule-meeting-link");
+  await page.waitForURL(url(`/ui/cases/${params.case_id}/meetings/new`));
+  const kinds = await page.locator("#kind label").evaluateAll((ls) => ls.map((l) => l.textContent.trim()));
+  check(JSON.stringify(kinds) === JSON.stringify(["Strategy meeting", "Review meeting", "Professionals' meeting", "Pre-release meeting"]), `the kinds in plain English: ${kinds}`);
+  const offered = await page.locator("#invitees label").evaluateAll((ls) => ls.map((l) => l.textContent.trim()));
+  check(offered.includes(params.police_name) && offered.includes(params.health_name), `the agencies by name: ${offered}`);
+  check(!offered.includes(params.lead_name) && !offered.some((o) => o === "police"), `not the lead, not an id: ${offered}`);
+  await page.check("#kind-strategy_meeting");
+  await fillWhen(page, "scheduled_for", params.when);
+  await looked(page, "meeting-form");
+  let r = await submit(page, "#schedule-meeting-submit");
+  check(r.status() === 422, `nobody invited is refused: ${r.status()}`);
+  check((await text(page, "#error-summary")).includes("Agencies invited"), `the summary names the field: ${await text(page, "#error-summary")}`);
+  check(await page.locator("#error-summary a[href='#invitees']").count() === 1, "the summary links to the field");
+  check(await page.isChecked("#kind-strategy_meeting"), "the kind chosen is kept");
+  check(await page.inputValue("#scheduled_for-hour") === String(params.when.hour), "the time typed is kept");
+  await looked(page, "meeting-refused");
+  await page.check("#invitees-police");
+  await page.check("#invitees-health");
+  r = await submit(page, "#schedule-meeting-submit");
+  check(r.status() === 200, `the meeting scheduled: ${r.status()}`);
+  await page.waitForSelector("#meeting-recorded");
+  const card = page.locator("[data-meeting][data-kind=strategy_meeting]");
+  check(await card.count() === 1, "the meeting is listed");
+  const title = await card.locator(".govuk-summary-card__title").innerText();
+  check(title.trim() === `Strategy meeting, ${params.when_words}`, `named and in UK time: ${title}`);
+  const invited = (await card.locator("[data-field=invitees]").innerText()).trim();
+  check(invited === `${params.health_name}, ${params.police_name}`, `the invitees by name, as ticked in the list: ${invited}`);
+  const duties = await text(page, "#case-duties tbody");
+  check(duties.includes(params.police_name) && duties.includes(params.health_name), `each invitation is a duty on the case: ${duties}`);
+  await looked(page, "meeting-scheduled");
+
+  await card.locator("[data-attendance-link]").click();
+  await page.waitForSelector("#record-attendance");
+  const agencies = await page.locator("#agency label").evaluateAll((ls) => ls.map((l) => l.textContent.trim()));
+  check(JSON.stringify(agencies) === JSON.stringify([params.lead_name, params.health_name, params.police_name]), `the lead and the invitees by name: ${agencies}`);
+  const reports = await page.locator("#written_report_record_id label").evaluateAll((ls) => ls.map((l) => l.textContent.trim()));
+  check(reports.some((l) => l.startsWith(`Incident report from ${params.health_name}, `)), `the child's records in words: ${reports}`);
+  check(reports[reports.length - 1] === "No written report", `and none: ${reports}`);
+  await page.check("#agency-health");
+  await page.check("#attended-yes");
+  await page.check(`#written_report_record_id-${params.report_id}`);
+  await looked(page, "attendance-form");
+  r = await submit(page, "#record-attendance-submit");
+  check(r.status() === 422, `a report from an agency that attended is refused: ${r.status()}`);
+  check((await text(page, "#written_report_record_id-error")).includes("only for an agency that did not attend"), `the message is by the field: ${await text(page, "#written_report_record_id-error")}`);
+  check(await page.isChecked("#agency-health") && await page.isChecked(`#written_report_record_id-${params.report_id}`), "the choices are kept");
+  await looked(page, "attendance-refused");
+  await page.check("#attended-no");
+  r = await submit(page, "#record-attendance-submit");
+  check(r.status() === 200, `the apologies recorded: ${r.status()}`);
+  await page.waitForSelector("#meeting-recorded");
+  check((await card.locator("[data-field=attendance]").innerText()).includes(`${params.health_name}: Sent apologies and a written report`), "the apologies in words");
+  check(await page.locator("tr[data-clock=strategy_meeting][data-status=met]").count() === 0, "apologies do not hold the meeting");
+
+  await card.locator("[data-attendance-link]").click();
+  await page.waitForSelector("#record-attendance");
+  await page.check("#agency-police");
+  await page.check("#attended-yes");
+  r = await submit(page, "#record-attendance-submit");
+  check(r.status() === 200, `the attendance recorded: ${r.status()}`);
+  await page.waitForSelector("#meeting-recorded");
+  check((await card.locator("[data-field=attendance]").innerText()).includes(`${params.police_name}: Attended`), "the attendance in words");
+  check((await card.locator("[data-field=held]").innerText()).startsWith("Recorded as step"), "the meeting is held");
+  check(await page.locator("tr[data-clock=strategy_meeting][data-status=met]").count() === 1, "the strategy meeting clock stopped in time");
+  check(await page.locator("#case-events tr[data-kind=strategy_meeting_held]").count() === 1, "the step is listed");
+  await looked(page, "meeting-held");
+  await ctx.close();
+  result.done = true;
+}
+
 const scenarios = { cases: casePages, "cases-ig": casePages, "report-refused": reportRefused, "ig-scoped": igScoped, owner, "owner-duties": ownerDuties, "case-record-duties": caseRecordDuties, refused: refusedSignIn, dsl, teacher, ig, tampered, "dev-sign-in": devSignIn, expired,
   "case-work": caseWork,
   "review-queue": reviewQueue,
@@ -1704,6 +1786,7 @@ const scenarios = { cases: casePages, "cases-ig": casePages, "report-refused": r
   "cases-area": casesByArea,
   "cases-area-tm": casesByArea,
   "case-route": caseRoute,
+  meeting,
 };
 
 const browser = await chromium.launch({

@@ -5,6 +5,7 @@
 //! it; the app layer composes them with the permission checks and the audit.
 
 pub mod involved;
+pub mod meetings;
 pub mod report;
 pub mod requests;
 pub mod routes;

@@ -375,6 +375,8 @@ struct CasePage {
     asks: super::case_requests::OnCase,
     /// Its route and screening, and the links to record them (`case_route`).
     pathway: super::case_pathway::OnCase,
+    /// The case's meetings and what the person may do about them (`meetings`).
+    meetings: super::case_meetings::OnCase,
 }
 
 /// The step form's fields as the API's body members, and what a person calls each.
@@ -427,6 +429,7 @@ async fn case_page(
     let moves = super::case_moves::on_case(state, &session.principal, &c);
     let asks = super::case_requests::on_case(state, &session.principal, &c);
     let pathway = super::case_pathway::on_case(state, session, &c);
+    let meetings = super::case_meetings::on_case(state, &session.principal, &c);
     Ok(page(
         status,
         &CasePage {
@@ -480,6 +483,7 @@ async fn case_page(
             moves,
             asks,
             pathway,
+            meetings,
         },
     ))
 }
@@ -491,6 +495,8 @@ pub struct Done {
     recorded: Option<i64>,
     transferred: Option<String>,
     accepted: Option<String>,
+    meeting: Option<String>,
+    attendance: Option<String>,
 }
 
 /// `GET /ui/cases/{id}`: one case, as `GET /v1/cases/{id}` gives it (the API's refusal: 403 to
@@ -521,6 +527,13 @@ pub async fn case(
         Ok(axum::extract::Query(Done {
             accepted: Some(_), ..
         })) => "accepted".to_owned(),
+        Ok(axum::extract::Query(Done {
+            meeting: Some(_), ..
+        })) => "meeting".to_owned(),
+        Ok(axum::extract::Query(Done {
+            attendance: Some(_),
+            ..
+        })) => "attendance".to_owned(),
         _ => String::new(),
     };
     case_page(&state, &session, c, Form::default(), done, StatusCode::OK).await

@@ -8,6 +8,7 @@
 
 mod assets;
 mod back;
+mod case_meetings;
 mod case_moves;
 mod case_new;
 mod case_pathway;
@@ -20,6 +21,7 @@ mod form;
 mod ig;
 mod labels;
 mod mappa;
+mod meetings;
 pub mod oidc;
 mod places;
 mod practitioner;
@@ -137,6 +139,14 @@ pub fn router() -> Router<AppState> {
         .route(
             "/ui/cases/{id}/not-required",
             get(case_route::not_required_form).post(case_route::not_required),
+        )
+        .route(
+            "/ui/cases/{id}/meetings/new",
+            get(meetings::schedule_form).post(meetings::schedule),
+        )
+        .route(
+            "/ui/cases/{id}/meetings/{mid}/attendance",
+            get(meetings::attendance_form).post(meetings::attendance),
         )
         .route("/ui/reports/timeliness", get(report::timeliness))
         .route("/ui/reports/timeliness.csv", get(report::timeliness_csv))

@@ -8,7 +8,11 @@
 mod child;
 mod events;
 mod involved;
+mod meeting_views;
+mod meetings;
+mod minutes;
 mod open;
+mod steps;
 mod transfers;
 
 use axum::http::StatusCode;
@@ -33,6 +37,12 @@ use crate::vocab::{
 };
 pub use child::{ChildNamed, to_open};
 pub use events::{EventRecorded, NewEvent, record};
+pub use meeting_views::{AttendanceView, MeetingView, ReportChoice, invitable, report_choices};
+pub use meetings::{
+    AttendanceRecorded, MeetingScheduled, NewAttendance, NewMeeting, attend,
+    schedule as schedule_meeting,
+};
+pub use minutes::minutes_unsent;
 pub use open::{CaseOpened, NewCase, open};
 pub use transfers::{
     AcceptTransfer, NewTransfer, TransferAccepted, TransferRequested, TransferView, Waiting,
@@ -187,6 +197,9 @@ pub struct CaseView {
     pub involved_agencies: Vec<String>,
     /// The requests for information made for the case (PROCESS.md), in the order asked.
     pub requests: Vec<super::requests::RequestView>,
+    /// The meetings of the case (PROCESS.md, Meetings), with invitees and attendance, in the
+    /// order they are scheduled for.
+    pub meetings: Vec<MeetingView>,
 }
 
 fn case_view(state: &AppState, full: &Full, show_links: bool) -> Result<CaseView, ApiError> {
@@ -244,6 +257,7 @@ fn case_view(state: &AppState, full: &Full, show_links: bool) -> Result<CaseView
         transfers: Vec::new(),
         involved_agencies: Vec::new(),
         requests: Vec::new(),
+        meetings: Vec::new(),
     })
 }
 
@@ -298,6 +312,17 @@ pub async fn read(
             sees_all || r.from_agency == *principal.agency || r.to_agency == *principal.agency
         })
         .collect();
+    // a former lead sees the meetings until the acceptance that took the case away (P4)
+    let until = (view.lead_agency != *principal.agency)
+        .then(|| {
+            view.transfers
+                .iter()
+                .filter(|t| t.from_agency == *principal.agency)
+                .filter_map(|t| t.accepted_at)
+                .max()
+        })
+        .flatten();
+    view.meetings = meeting_views::of_case(state, &id, until).await?;
     let tx = state.writer.begin().await?;
     tx.commit(
         Entry::new(principal, "case.read")
