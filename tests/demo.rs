@@ -44,6 +44,9 @@ fn broker_demo_plays_the_case_and_shows_the_corrected_rules() {
         // a concern from the school reaches the social worker who leads the case, and is read
         "concern_incident_report -> csc: permit",
         " → csc (sw.okafor), first read 20",
+        // a meeting with apologies and a written report; a request answered late
+        "professionals_meeting: police attended, health attended, school-hillside sent apologies with a written report",
+        "request to health: overdue before the answer true, now answered, answered late true",
         "overdue: case",
         "minutes                    1       0     1       0       0",
         "ok=true",

@@ -394,10 +394,19 @@ fn addressees(
             .iter()
             .map(|a| (a.clone(), role, None))
             .collect(),
+        // a school is invited through its designated safeguarding lead, who attends for it
+        // (All Wales: the school's designated person; RULES 4.3: a school is told by role)
         Recipients::Invitees => world
             .invitees
             .iter()
-            .map(|a| (a.clone(), role, None))
+            .map(|a| {
+                let school = world
+                    .agencies
+                    .iter()
+                    .any(|w| w.agency == *a && w.kind == crate::vocab::AgencyKind::School);
+                let role = role.or(school.then_some(Role::Dsl));
+                (a.clone(), role, None)
+            })
             .collect(),
     }
 }

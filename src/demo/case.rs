@@ -258,6 +258,120 @@ pub(super) async fn play(demo: &mut Demo, child: &str, younger: &str) -> anyhow:
         read["acknowledged_at"].as_str().unwrap_or("?")
     );
 
+    step(
+        "13b. A professionals meeting on Child A's case: the police and health attend; Hillside sends its apologies with the DSL's incident report as its written report.",
+    );
+    let meeting = demo.call(sw.0, sw.1, sw.2, "POST", &format!("/v1/cases/{his_id}/meetings"), json!({"kind": "professionals_meeting", "scheduled_for": at(referral + Duration::days(12)), "invitees": ["police", "health", "school-hillside"]}), 201).await?;
+    let meeting_id = meeting["id"].as_str().context("meeting id")?.to_owned();
+    println!("  invitations: {}", duties(&meeting));
+    for (agency, attended, report) in [
+        ("police", true, None),
+        ("health", true, None),
+        ("school-hillside", false, Some(record)),
+    ] {
+        demo.call(
+            sw.0,
+            sw.1,
+            sw.2,
+            "POST",
+            &format!("/v1/cases/{his_id}/meetings/{meeting_id}/attendance"),
+            json!({"agency": agency, "attended": attended, "written_report_record_id": report}),
+            201,
+        )
+        .await?;
+    }
+    let case = demo
+        .call(
+            tm.0,
+            tm.1,
+            tm.2,
+            "GET",
+            &format!("/v1/cases/{his_id}"),
+            json!({}),
+            200,
+        )
+        .await?;
+    let attendance: Vec<String> = case["meetings"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|m| m["id"] == meeting_id.as_str())
+        .flat_map(|m| m["attendance"].as_array().cloned().unwrap_or_default())
+        .map(|a| {
+            let agency = a["agency"].as_str().unwrap_or("?").to_owned();
+            match (
+                a["attended"].as_bool(),
+                a["written_report_record_id"].as_str(),
+            ) {
+                (Some(true), _) => format!("{agency} attended"),
+                (_, Some(_)) => format!("{agency} sent apologies with a written report"),
+                _ => format!("{agency} sent apologies"),
+            }
+        })
+        .collect();
+    println!("  professionals_meeting: {}", attendance.join(", "));
+
+    step(
+        "13d. For her single assessment, her social worker asks health for information, due within seconds; health answers after it is due, by a disclosure naming the request.",
+    );
+    let nurse = ("health", "nurse.ali", Role::HealthPractitioner);
+    let asked = demo.call(her_sw.0, her_sw.1, her_sw.2, "POST", "/v1/requests", json!({"subject_id": younger, "to_agency": "health", "purpose": "assessment", "sections": ["summary", "health_clinical"], "due_at": at(Utc::now().trunc_subsecs(0) + Duration::seconds(3)), "note": "For the single assessment: anything the school nurse has seen."}), 201).await?;
+    let request = asked["id"].as_str().context("request id")?.to_owned();
+    tokio::time::sleep(std::time::Duration::from_secs(4)).await;
+    let waiting = demo
+        .call(
+            nurse.0,
+            nurse.1,
+            nurse.2,
+            "GET",
+            "/v1/requests?direction=to",
+            json!({}),
+            200,
+        )
+        .await?;
+    let overdue = waiting["requests"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .any(|r| r["id"] == request.as_str() && r["overdue"] == true);
+    demo.call(nurse.0, nurse.1, nurse.2, "POST", &format!("/v1/subjects/{younger}/consents"), json!({"given_by": "parent", "purposes": ["assessment"], "recipient_kinds": ["children_social_care"]}), 201).await?;
+    let note = demo.call(nurse.0, nurse.1, nurse.2, "POST", "/v1/records", json!({"subject_id": younger, "kind": "incident_report", "subject_role": "victim", "sections": {
+        "summary": "Seen twice at the school nurse's drop-in since the incident, anxious and sleeping poorly.",
+        "health_clinical": "No injuries; referred to the GP and to CAMHS for a review."}}), 201).await?;
+    let note_id = note["id"].as_str().context("record id")?.to_owned();
+    demo.disclose(
+        nurse,
+        &note_id,
+        ("csc", Some(Role::SocialWorker), None),
+        "assessment",
+        "consent",
+        json!({"request_id": request}),
+        &["permit"],
+    )
+    .await?;
+    let mine = demo
+        .call(
+            her_sw.0,
+            her_sw.1,
+            her_sw.2,
+            "GET",
+            "/v1/requests?direction=from",
+            json!({}),
+            200,
+        )
+        .await?;
+    let answered = mine["requests"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|r| r["id"] == request.as_str())
+        .context("the request among children's social care's")?;
+    println!(
+        "  request to health: overdue before the answer {overdue}, now {}, answered late {}",
+        answered["status"].as_str().unwrap_or("?"),
+        answered["answered_late"]
+    );
+
     step("14. The team manager's morning list and the partnership's timeliness report.");
     let overdue = demo
         .call(
