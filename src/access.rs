@@ -38,10 +38,12 @@ pub enum Relation {
     InvolvedAgency,
     /// The caller's agency placed the case's child, who is looked after (PROCESS.md P3).
     PlacingAuthority,
+    /// The caller's agency owns the action agreed on a case (PROCESS.md, Actions).
+    ActionOwner,
 }
 
 impl Relation {
-    const ALL: [Relation; 11] = [
+    const ALL: [Relation; 12] = [
         Relation::None,
         Relation::ChildsSchool,
         Relation::Chair,
@@ -53,6 +55,7 @@ impl Relation {
         Relation::ChildsArea,
         Relation::InvolvedAgency,
         Relation::PlacingAuthority,
+        Relation::ActionOwner,
     ];
 
     fn as_str(self) -> &'static str {
@@ -68,6 +71,7 @@ impl Relation {
             Relation::ChildsArea => "childs_area",
             Relation::InvolvedAgency => "involved_agency",
             Relation::PlacingAuthority => "placing_authority",
+            Relation::ActionOwner => "action_owner",
         }
     }
 
@@ -121,6 +125,11 @@ impl Relation {
                 "not_placing_authority",
                 "only the agency that placed the looked-after child may do this \
                  (policies/actions.csv, PROCESS.md P3)",
+            ),
+            Relation::ActionOwner => ApiError::forbidden(
+                "not_action_owner",
+                "only the agency that owns the action may do this (policies/actions.csv, \
+                 PROCESS.md Actions)",
             ),
         }
     }

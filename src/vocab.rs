@@ -320,6 +320,9 @@ vocabulary! {
         RequestTransfer => "request_transfer",
         AcceptTransfer => "accept_transfer",
         RecordResidence => "record_residence",
+        RecordAction => "record_action",
+        CompleteAction => "complete_action",
+        ListActions => "list_actions",
     }
 }
 

@@ -708,7 +708,8 @@ async fn a_team_manager_and_an_ig_officer_see_the_overdue_cases_a_case_and_the_t
         .as_array()
         .expect("the report's clocks")
         .clone();
-    assert_eq!(lines.len(), server.state.policy.timescales().len());
+    // a line per clock of timescales.csv, and the agreed actions' line
+    assert_eq!(lines.len(), server.state.policy.timescales().len() + 1);
     let discussion = lines
         .iter()
         .find(|l| l["clock"] == "strategy_discussion")

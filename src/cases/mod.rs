@@ -9,6 +9,7 @@
 //! after that start. Its due time is fixed when it starts (a later edit of `timescales.csv`
 //! applies to clocks that start after it), so a deadline a worker has been told never moves.
 
+pub mod actions;
 pub mod involved;
 pub mod report;
 pub mod rows;

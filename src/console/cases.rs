@@ -346,11 +346,13 @@ struct CasePage {
     kinds: Vec<Choice>,
     outcomes: Vec<Choice>,
     rationale_hint: String,
-    /// What was just done (a banner): "opened", "transferred", "accepted", or the number of
-    /// the step recorded.
+    /// What was just done (a banner): "opened", "transferred", "accepted", "action_agreed", or
+    /// the number of the step recorded.
     done: String,
     /// The case's transfers and what the person may do about them (`transfers`).
     moves: super::case_moves::OnCase,
+    /// The actions agreed on the case (`actions`).
+    actions: super::actions::OnCase,
 }
 
 /// The step form's fields as the API's body members, and what a person calls each.
@@ -400,6 +402,7 @@ async fn case_page(
         .collect();
     let may_record = c.may_record(state, &session.principal);
     let moves = super::case_moves::on_case(state, &session.principal, &c);
+    let actions = super::actions::on_case(state, &session.principal, &c);
     Ok(page(
         status,
         &CasePage {
@@ -446,6 +449,7 @@ async fn case_page(
             ),
             done,
             moves,
+            actions,
         },
     ))
 }
@@ -457,6 +461,7 @@ pub struct Done {
     recorded: Option<i64>,
     transferred: Option<String>,
     accepted: Option<String>,
+    action_agreed: Option<i64>,
 }
 
 /// `GET /ui/cases/{id}`: one case, as `GET /v1/cases/{id}` gives it (the API's refusal: 403 to
@@ -487,6 +492,10 @@ pub async fn case(
         Ok(axum::extract::Query(Done {
             accepted: Some(_), ..
         })) => "accepted".to_owned(),
+        Ok(axum::extract::Query(Done {
+            action_agreed: Some(_),
+            ..
+        })) => "action_agreed".to_owned(),
         _ => String::new(),
     };
     case_page(&state, &session, c, Form::default(), done, StatusCode::OK).await

@@ -6,6 +6,7 @@
 //!
 //! Layer: above `routes` (whose handlers it calls), below `server` (which merges its router).
 
+mod actions;
 mod assets;
 mod back;
 mod case_moves;
@@ -110,6 +111,14 @@ pub fn router() -> Router<AppState> {
             "/ui/cases/{id}/reallocate",
             get(transfers::reallocate_form).post(transfers::reallocate),
         )
+        // actions agreed on a case, and the agency's own (actions.rs)
+        .route("/ui/cases/{id}/actions/new", get(actions::new_action))
+        .route("/ui/cases/{id}/actions", post(actions::agree))
+        .route(
+            "/ui/cases/{id}/actions/{aid}/done",
+            get(actions::done_form).post(actions::done),
+        )
+        .route("/ui/actions", get(actions::list))
         .route("/ui/reports/timeliness", get(report::timeliness))
         .route("/ui/reports/timeliness.csv", get(report::timeliness_csv))
         // the child's pages (children.rs) and the MAPPA forum's decision (mappa.rs)

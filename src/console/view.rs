@@ -50,6 +50,8 @@ pub struct Nav {
     pub policy: bool,
     /// `register_subject` or `read_subject` (on any relation): the children.
     pub children: bool,
+    /// `list_actions`: the agency's own actions agreed on cases.
+    pub actions: bool,
 }
 
 impl Nav {
@@ -65,6 +67,7 @@ impl Nav {
             policy: may(Action::ReadAudit),
             children: may(Action::RegisterSubject)
                 || crate::access::allows_somewhere(policy, principal, Action::ReadSubject),
+            actions: may(Action::ListActions),
         }
     }
 }

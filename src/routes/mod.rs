@@ -3,6 +3,7 @@
 //! table by [`openapi`]), so the two cannot drift apart.
 
 pub mod audit;
+pub mod case_actions;
 pub mod case_events;
 pub mod case_transfers;
 pub mod cases;
@@ -178,6 +179,9 @@ api! {
     post "/v1/cases/{id}/events" => case_events::event { "as policies/actions.csv allows", "record a step of the case (never edited: a correction is a new event with a note); answers the clocks", crate::app::cases::NewEvent, 201, acts RecordCaseEvent, gives crate::app::cases::EventRecorded }
     post "/v1/cases/{id}/transfers" => case_transfers::request { "as policies/actions.csv allows", "ask to move the case to another council's children's social care (PROCESS.md P4); pending until its team manager accepts; one pending transfer at a time", crate::app::cases::NewTransfer, 201, acts RequestTransfer, gives crate::app::cases::TransferRequested }
     post "/v1/cases/{id}/transfers/{tid}/accept" => case_transfers::accept { "as policies/actions.csv allows", "accept a transfer, naming the lead worker: from now on the caller's agency leads the case, whose clocks run on; the former lead reads its events recorded up to now", crate::app::cases::AcceptTransfer, 200, acts AcceptTransfer, gives crate::app::cases::TransferAccepted }
+    post "/v1/cases/{id}/actions" => case_actions::agree { "as policies/actions.csv allows", "agree an action on the case, owned by an agency (which need not read the case), due at a time (PROCESS.md, Actions); open until its owner marks it done", crate::app::cases::NewAction, 201, acts RecordAction, gives crate::app::cases::ActionAgreed }
+    post "/v1/cases/{id}/actions/{aid}/done" => case_actions::done { "as policies/actions.csv allows", "the owner agency marks the action done, with a note; once only", crate::app::cases::CompleteAction, 200, acts CompleteAction, gives crate::app::cases::ActionDone }
+    get "/v1/actions" => case_actions::list { "as policies/actions.csv allows", "the caller's agency's own actions across cases, each with its case's id but not the case; overdue=true for those open past due", (), 200, acts ListActions, query crate::app::cases::ActionFilters, gives crate::app::cases::ActionList }
     get "/v1/reports/timeliness" => reports::timeliness { "as policies/actions.csv allows", "per clock: started, met on time, met late, overdue now, pending, median hours; format=csv for CSV", (), 200, acts ReadTimeliness, query reports::Filters, returns ObjectOrText("text/csv"), gives crate::cases::report::Report }
     post "/v1/audit/reviews/{seq}" => reviews::review { "as policies/actions.csv allows", "review an override", reviews::NewReview, 201, acts ReviewOverride, gives crate::app::audit::Reviewed }
 }

@@ -5,6 +5,7 @@
 //! is audited (`case.open`, `case.event`, `case.read`, `case.list`). A case the caller may not
 //! see answers 404 exactly like one that does not exist.
 
+mod actions;
 mod child;
 mod events;
 mod involved;
@@ -29,6 +30,11 @@ use crate::ids::CaseId;
 use crate::ids::parse as path_id;
 use crate::state::AppState;
 use crate::vocab::{Action, CaseOutcome, CaseStatus, EventKind, SubjectRole};
+pub use actions::{
+    ActionAgreed, ActionDone, ActionFilters, ActionList, ActionStatus, ActionView, CompleteAction,
+    NewAction, agree as agree_action, complete as complete_action, owned as owned_actions,
+    owned_one as owned_action, owners as action_owners,
+};
 pub use child::{ChildNamed, to_open};
 pub use events::{EventRecorded, NewEvent, record};
 pub use open::{CaseOpened, NewCase, open};
@@ -171,6 +177,8 @@ pub struct CaseView {
     /// Agencies involved in the case besides its lead: the placing authority of a looked-after
     /// child placed in the lead's area (PROCESS.md P3).
     pub involved_agencies: Vec<String>,
+    /// The actions agreed on the case (PROCESS.md, Actions), in the order agreed.
+    pub actions: Vec<ActionView>,
 }
 
 fn case_view(state: &AppState, full: &Full, show_links: bool) -> Result<CaseView, ApiError> {
@@ -223,6 +231,7 @@ fn case_view(state: &AppState, full: &Full, show_links: bool) -> Result<CaseView
         record_duties,
         transfers: Vec::new(),
         involved_agencies: Vec::new(),
+        actions: Vec::new(),
     })
 }
 
@@ -266,6 +275,18 @@ pub async fn read(
         None => return Err(hidden(&id)),
     };
     view.involved_agencies = involved_agencies;
+    // a former lead (PROCESS.md P4) sees the actions agreed until the case moved away
+    let until = (view.lead_agency != *principal.agency
+        && !may(state, principal, Action::ReadAllCases))
+    .then(|| {
+        view.transfers
+            .iter()
+            .filter(|t| t.from_agency == *principal.agency)
+            .filter_map(|t| t.accepted_at)
+            .max()
+    })
+    .flatten();
+    view.actions = actions::of_case(state, &id, until).await?;
     let tx = state.writer.begin().await?;
     tx.commit(
         Entry::new(principal, "case.read")
