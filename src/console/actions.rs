@@ -196,6 +196,10 @@ pub async fn agree(
                     .into_response());
                 }
                 Err(e) if dead_end(&e) => return Err(refused(e)),
+                Err(e) if e.detail.starts_with("due_at: is in the past") => {
+                    errors.add("due_at", "The due time must be now or later");
+                    e.status
+                }
                 Err(e) => {
                     errors.extend(form_errors(&e, &state, None, NEW_LABELS));
                     e.status
