@@ -57,7 +57,7 @@ async fn the_owner_sees_and_completes_an_action_without_reading_its_case() {
 
     // the case lists its actions, in the order agreed
     let listed = w.read(&case).await["actions"].as_array().unwrap().clone();
-    assert_eq!(ids(&listed), [aid.clone(), theirs.clone()]);
+    assert_eq!(ids(&listed), [aid.as_str(), theirs.as_str()]);
     let first = find(&listed, &aid);
     assert_eq!(first["description"], what);
     assert_eq!(first["owner_agency"], SCHOOL);
@@ -66,14 +66,14 @@ async fn the_owner_sees_and_completes_an_action_without_reading_its_case() {
 
     // the owner lists it with its case's id, and nothing of the case
     let mine = dsl.own_actions("").await;
-    assert_eq!(ids(&mine), [aid.clone()], "only the school's own");
+    assert_eq!(ids(&mine), [aid.as_str()], "only the school's own");
     let shown = find(&mine, &aid);
     assert_eq!(shown["case_id"], case.as_str());
     assert_eq!(shown["description"], what);
     for absent in ["subject_id", "events", "child", "clocks", "display_name"] {
         assert!(shown.get(absent).is_none(), "{absent} in {shown}");
     }
-    assert_eq!(ids(&south.own_actions("").await), [theirs.clone()]);
+    assert_eq!(ids(&south.own_actions("").await), [theirs.as_str()]);
     // neither reads the case: an agency that reads cases is answered as for no case; a role
     // that reads none is refused as a role, as for any case
     problem(
@@ -180,15 +180,15 @@ async fn overdue_actions_are_listed_and_counted_in_the_timeliness_report() {
     // the owner's lists
     assert_eq!(
         ids(&dsl.own_actions("?overdue=true").await),
-        [overdue.clone()]
+        [overdue.as_str()]
     );
     assert_eq!(
         ids(&dsl.own_actions("?status=done").await),
-        [on_time.clone(), late.clone()]
+        [on_time.as_str(), late.as_str()]
     );
     assert_eq!(
         ids(&dsl.own_actions("?status=open").await),
-        [overdue.clone(), pending.clone(), unmet.clone()]
+        [overdue.as_str(), pending.as_str(), unmet.as_str()]
     );
     let all = dsl.own_actions("").await;
     assert_eq!(all.len(), 5);
@@ -198,11 +198,14 @@ async fn overdue_actions_are_listed_and_counted_in_the_timeliness_report() {
     let first = dsl.get("/v1/actions?limit=2").await.json();
     assert_eq!(
         ids(first["actions"].as_array().unwrap()),
-        [overdue.clone(), pending.clone()]
+        [overdue.as_str(), pending.as_str()]
     );
     let after = first["next_after"].as_str().expect("a next page");
     let rest = dsl.own_actions(&format!("?after={after}")).await;
-    assert_eq!(ids(&rest), [on_time.clone(), late.clone(), unmet.clone()]);
+    assert_eq!(
+        ids(&rest),
+        [on_time.as_str(), late.as_str(), unmet.as_str()]
+    );
     // the lead's own list holds none of them: they are the school's
     assert!(sw.own_actions("").await.is_empty());
 

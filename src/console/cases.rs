@@ -352,7 +352,7 @@ struct CasePage {
     /// The case's transfers and what the person may do about them (`transfers`).
     moves: super::case_moves::OnCase,
     /// The actions agreed on the case (`actions`).
-    actions: super::actions::OnCase,
+    actions: super::case_actions::OnCase,
 }
 
 /// The step form's fields as the API's body members, and what a person calls each.
@@ -402,7 +402,7 @@ async fn case_page(
         .collect();
     let may_record = c.may_record(state, &session.principal);
     let moves = super::case_moves::on_case(state, &session.principal, &c);
-    let actions = super::actions::on_case(state, &session.principal, &c);
+    let actions = super::case_actions::on_case(state, &session.principal, &c);
     Ok(page(
         status,
         &CasePage {

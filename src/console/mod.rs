@@ -9,6 +9,7 @@
 mod actions;
 mod assets;
 mod back;
+mod case_actions;
 mod case_moves;
 mod case_new;
 mod cases;
