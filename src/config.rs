@@ -29,6 +29,9 @@ pub struct Config {
     pub storage: StorageConfig,
     #[serde(default)]
     pub policy: PolicyConfig,
+    /// The case process (`[process]`; PROCESS.md, Routes).
+    #[serde(default)]
+    pub process: ProcessConfig,
     #[serde(default)]
     pub log: LogConfig,
     /// The web console (`/ui/`).
@@ -42,6 +45,16 @@ pub struct Config {
     pub areas: Vec<AreaConfig>,
     #[serde(default)]
     pub agencies: Vec<AgencyConfig>,
+}
+
+/// `[process]`: how the case process runs.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProcessConfig {
+    /// The timescale profile (`"wales"` or `"england"`: `policies/timescales/<profile>.csv`);
+    /// unset: the partnership's own `policies/timescales.csv`.
+    #[serde(default)]
+    pub timescales: Option<String>,
 }
 
 /// `[[areas]]`: a local authority area of the partnership.

@@ -231,7 +231,9 @@ pub fn dev_init(
          tls_key = \"certs/dev/server.key\"\nclient_ca = \"certs/dev/ca.pem\"\n\
          audience = \"urn:broker\"\nmax_body_bytes = 1048576\n\n\
          [database]\nurl = \"{database_url}\"\n\n\
-         [storage]\nage_identity = \"certs/dev/broker-at-rest.age\"\n"
+         [storage]\nage_identity = \"certs/dev/broker-at-rest.age\"\n\n\
+         # the All Wales timescales (policies/timescales/wales.csv; \"england\" for Camden and LLR's)\n\
+         [process]\ntimescales = \"wales\"\n"
     )?;
     // the console's dev sign-in, which the broker refuses unless it listens on loopback
     if listen

@@ -167,11 +167,16 @@ impl AppState {
         let agencies = load_agencies(&config)?;
         let at_rest =
             AtRestKey::load(&config.storage.age_identity).context("storage.age_identity")?;
-        let policy = match &config.policy.dir {
+        let mut policy = match &config.policy.dir {
             Some(dir) => Policy::load(dir).await,
             None => Policy::from_files(&crate::decision::policy::Files::embedded()).await,
         }
         .context("loading the policy")?;
+        if let Some(profile) = &config.process.timescales {
+            policy = policy
+                .with_profile(profile)
+                .context("[process] timescales")?;
+        }
         let bounds = crate::db::Bounds::of(&config.database);
         let db = Db::connect_bounded(
             &config.database.url,

@@ -191,6 +191,36 @@ vocabulary!(
     OutcomeRecorded => "outcome_recorded",
     CaseClosed => "case_closed",
     WorkerAllocated => "worker_allocated",
+    RouteDecided => "route_decided",
+    ClockNotRequired => "clock_not_required",
+    ScreeningCompleted => "screening_completed",
+});
+
+vocabulary!(
+    /// The pathway a strategy discussion decides (PROCESS.md, Routes): clocks of another route
+    /// are not required.
+    Route, "route" {
+    S47Enquiry => "s47_enquiry",
+    SingleAssessment => "single_assessment",
+    EarlyHelp => "early_help",
+    NoFurtherAction => "no_further_action",
+});
+
+vocabulary!(
+    /// A screening tool for harmful sexual behaviour (PROCESS.md, Screening; LLR §2).
+    ScreeningTool, "screening tool" {
+    BrookTrafficLight => "brook_traffic_light",
+    HackettContinuum => "hackett_continuum",
+    Aim => "aim",
+    Local => "local",
+});
+
+vocabulary!(
+    /// A screening's level (Brook's traffic light; Camden §7 "red behaviours").
+    ScreeningLevel, "screening level" {
+    Green => "green",
+    Amber => "amber",
+    Red => "red",
 });
 
 vocabulary!(
@@ -323,6 +353,8 @@ vocabulary! {
         RecordAction => "record_action",
         CompleteAction => "complete_action",
         ListActions => "list_actions",
+        DecideRouteBelowThreshold => "decide_route_below_threshold",
+        SetClockNotRequired => "set_clock_not_required",
     }
 }
 

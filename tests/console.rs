@@ -708,8 +708,10 @@ async fn a_team_manager_and_an_ig_officer_see_the_overdue_cases_a_case_and_the_t
         .as_array()
         .expect("the report's clocks")
         .clone();
-    // a line per clock of timescales.csv, and the agreed actions' line
-    assert_eq!(lines.len(), server.state.policy.timescales().len() + 1);
+    // a line per clock of timescales.csv (and the first occurrence of a repeating one), and the
+    // agreed actions' line
+    let targets = broker::cases::report::Target::of(server.state.policy.timescales());
+    assert_eq!(lines.len(), targets.len() + 1);
     let discussion = lines
         .iter()
         .find(|l| l["clock"] == "strategy_discussion")
@@ -2703,5 +2705,85 @@ async fn an_ig_officer_and_a_team_manager_filter_the_overdue_cases_and_the_repor
             );
         }
     }
+    world.stop().await;
+}
+
+#[tokio::test]
+async fn a_case_is_screened_its_route_decided_by_a_team_manager_and_a_clock_released_through_the_forms()
+ {
+    let world = world(
+        "case-route",
+        json!({"sw.route": {"agency": "csc", "roles": ["social_worker"]},
+               "tm.route": {"agency": "csc", "roles": ["team_manager"]}}),
+    )
+    .await;
+    let server = &world.server;
+    let csc = server.client("csc");
+    let sw = server.token("csc", "sw.route", &[Role::SocialWorker]);
+    let r = csc
+        .post(
+            "/v1/subjects",
+            &sw,
+            &json!({"date_of_birth": "2014-06-01", "school_agency": "school-hillside",
+                    "display_name": "Sam Okoro", "local_authority": "north"}),
+        )
+        .await
+        .expect("registering a child");
+    let child = flows::created(&r);
+    let referral = cases::ago(chrono::Duration::days(20));
+    let r = csc
+        .post(
+            "/v1/cases",
+            &sw,
+            &json!({"subject_id": child, "subject_role": "harmful_behaviour",
+                    "referral_received_at": cases::at(referral)}),
+        )
+        .await
+        .expect("opening the case");
+    assert_eq!(r.status, 201, "{}", r.text());
+    let case = r.json()["id"].as_str().expect("a case id").to_owned();
+    let before = head_seq(server).await;
+    let result = world
+        .browse(
+            "case-route",
+            json!({"sw": "sw.route", "tm": "tm.route", "case_id": case,
+                   "when": typed(referral + chrono::Duration::days(1))}),
+        )
+        .await;
+    assert_screenshots(&result, 4);
+    // three steps written, each the API's action under the person's name; the refusals none
+    let entries = world.entries_after(before).await;
+    let steps: Vec<(String, Value)> = entries
+        .iter()
+        .filter(|(a, _, _)| a == "case.event")
+        .map(|(_, s, d)| (s.clone(), d.clone()))
+        .collect();
+    let kinds: Vec<(&str, &str)> = steps
+        .iter()
+        .map(|(s, d)| (s.as_str(), d["kind"].as_str().unwrap_or("?")))
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            ("sw.route", "screening_completed"),
+            ("tm.route", "route_decided"),
+            ("tm.route", "clock_not_required")
+        ]
+    );
+    assert_eq!(steps[1].1["below_threshold"], "red", "{:?}", steps[1]);
+    let tm = server.token("csc", "tm.route", &[Role::TeamManager]);
+    let got = csc
+        .get(&format!("/v1/cases/{case}"), &tm)
+        .await
+        .expect("the case")
+        .json();
+    assert_eq!(
+        cases::clock(&got, "strategy_meeting")["status"],
+        "not_required"
+    );
+    assert_eq!(
+        cases::clock(&got, "initial_assessment")["status"],
+        "not_required"
+    );
     world.stop().await;
 }

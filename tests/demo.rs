@@ -38,6 +38,8 @@ fn broker_demo_plays_the_case_and_shows_the_corrected_rules() {
         "involvement_school -> school-hillside: permit",
         "strategy_meeting_convened -> school-hillside: permit",
         "strategy_discussion met, initial_assessment overdue, strategy_meeting met, minutes late",
+        // her case on the single-assessment route: no strategy meeting shows as overdue
+        "strategy_discussion met, initial_assessment met, strategy_meeting not_required, assessment pending",
         "acknowledged 20",
         // a concern from the school reaches the social worker who leads the case, and is read
         "concern_incident_report -> csc: permit",

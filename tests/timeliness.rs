@@ -137,10 +137,10 @@ async fn the_report_counts_each_clock_as_counted_by_hand() {
     let lines: Vec<&str> = csv.lines().collect();
     assert_eq!(
         lines[0],
-        "clock,started,met_on_time,met_late,overdue_now,pending,closed_unmet,median_hours"
+        "clock,started,met_on_time,met_late,overdue_now,pending,closed_unmet,median_hours,not_required"
     );
     assert!(
-        lines.contains(&"strategy_discussion,4,1,1,1,0,1,48"),
+        lines.contains(&"strategy_discussion,4,1,1,1,0,1,48,0"),
         "{csv}"
     );
     assert!(lines.contains(&"minutes,1,0,0,1,0,0,"), "{csv}");
@@ -281,7 +281,7 @@ async fn the_report_filtered_by_area_counts_the_cases_of_children_of_that_area_h
         .lines()
         .find(|l| l.starts_with("strategy_discussion,"))
         .unwrap_or_else(|| panic!("{text}"));
-    assert_eq!(discussion, "strategy_discussion,1,0,0,1,0,0,", "{text}");
+    assert_eq!(discussion, "strategy_discussion,1,0,0,1,0,0,,0", "{text}");
 
     // a team manager's report is of their agency's cases, within the area
     let tm = w.server.token("csc", "tm.okafor", &[Role::TeamManager]);

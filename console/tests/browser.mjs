@@ -1607,6 +1607,76 @@ async function caseActions(browser) {
   result.done = true;
 }
 
+// a case's pathway (PROCESS.md, Routes and Screening): a social worker records a red screening
+// (refused first for a short rationale, the form kept), then is refused the single assessment
+// below it, by the route; the team manager decides it, the strategy meeting shows as not
+// required, and releases the initial assessment's clock
+async function caseRoute(browser) {
+  const why = "Agreed with the police at the strategy discussion, recorded in full.";
+  const sw = await context(browser, "csc");
+  let page = await sw.newPage();
+  await signIn(page, params.sw);
+  await page.goto(url(`/ui/cases/${params.case_id}`));
+  await page.click("#case-screening-link");
+  await page.waitForURL(url(`/ui/cases/${params.case_id}/screening`));
+  check((await text(page, "#route-screening")) === "Not screened yet", "not screened yet");
+  await page.check("#tool-brook_traffic_light");
+  await page.check("#level-red");
+  await fillWhen(page, "occurred_at", params.when);
+  await page.fill("#rationale", "short");
+  await page.click("#case-screening-submit");
+  await page.waitForSelector("#error-summary");
+  check(await page.locator("#error-summary a[href='#rationale']").count() === 1, "the summary links to the rationale");
+  check(await page.isChecked("#level-red"), "the level chosen is kept");
+  check(await page.isChecked("#tool-brook_traffic_light"), "the tool chosen is kept");
+  await looked(page, "screening-refused");
+  await page.fill("#rationale", why);
+  await page.click("#case-screening-submit");
+  await page.waitForSelector("#step-recorded");
+  check((await text(page, "#case-route")).includes("Red, Brook Traffic Light Tool"), `the screening in words: ${await text(page, "#case-route")}`);
+  check((await text(page, "#case-events tr[data-kind=screening_completed]")).includes("Screening completed"), "the step in words");
+
+  await page.click("#case-route-link");
+  await page.waitForURL(url(`/ui/cases/${params.case_id}/route`));
+  await page.check("#route-single_assessment");
+  await fillWhen(page, "occurred_at", params.when);
+  await page.fill("#rationale", why);
+  await page.click("#case-route-submit");
+  await page.waitForSelector("#error-summary");
+  check((await text(page, "#route-error")).includes("team manager"), `below the threshold, said by the route: ${await text(page, "#route-error")}`);
+  check(await page.isChecked("#route-single_assessment"), "the route chosen is kept");
+  check(await page.locator("#case-not-required-link").count() === 0, "no release for a social worker");
+  await looked(page, "route-below-threshold");
+  await sw.close();
+
+  const tm = await context(browser, "csc");
+  page = await tm.newPage();
+  await signIn(page, params.tm);
+  await page.goto(url(`/ui/cases/${params.case_id}/route`));
+  await page.check("#route-single_assessment");
+  await fillWhen(page, "occurred_at", params.when);
+  await page.fill("#rationale", why);
+  await looked(page, "route-form");
+  await page.click("#case-route-submit");
+  await page.waitForSelector("#step-recorded");
+  check((await text(page, "#case-route")).includes("Single assessment"), "the route decided");
+  check(await page.locator("#case-clocks tr[data-clock=strategy_meeting][data-status=not_required]").count() === 1, "the strategy meeting is not required");
+  check((await text(page, "#case-clocks tr[data-clock=strategy_meeting]")).includes("Not required"), "in words");
+  await page.click("#case-not-required-link");
+  await page.waitForURL(url(`/ui/cases/${params.case_id}/not-required`));
+  const offered = await page.locator("#clock option").evaluateAll((os) => os.map((o) => o.textContent.trim()));
+  check(offered.includes("Initial assessment") && !offered.includes("Strategy meeting"), `the running clocks by name: ${offered}`);
+  await page.selectOption("#clock", "initial_assessment");
+  await fillWhen(page, "occurred_at", params.when);
+  await page.fill("#rationale", why);
+  await page.click("#case-not-required-submit");
+  await page.waitForSelector("#step-recorded");
+  check(await page.locator("#case-clocks tr[data-clock=initial_assessment][data-status=not_required]").count() === 1, "the initial assessment is not required");
+  await looked(page, "route-decided");
+  await tm.close();
+  result.done = true;
+}
+
 const scenarios = { cases: casePages, "cases-ig": casePages, "report-refused": reportRefused, "ig-scoped": igScoped, owner, "owner-duties": ownerDuties, "case-record-duties": caseRecordDuties, refused: refusedSignIn, dsl, teacher, ig, tampered, "dev-sign-in": devSignIn, expired,
   "case-work": caseWork,
   "review-queue": reviewQueue,
@@ -1625,6 +1695,7 @@ const scenarios = { cases: casePages, "cases-ig": casePages, "report-refused": r
   "looked-after": lookedAfter,
   "cases-area": casesByArea,
   "cases-area-tm": casesByArea,
+  "case-route": caseRoute,
 };
 
 const browser = await chromium.launch({

@@ -24,6 +24,9 @@ pub struct Line {
     pub pending: i64,
     /// Never stopped, on a case closed since: the step was not taken.
     pub closed_unmet: i64,
+    /// Of a route the case did not take, or said not required by a team manager (PROCESS.md,
+    /// Routes): counted apart, never late nor overdue.
+    pub not_required: i64,
     /// The median of stopped_at - started_at over the clocks stopped, in hours (one decimal);
     /// null when none has stopped.
     pub median_hours: Option<f64>,
@@ -52,12 +55,47 @@ pub struct Report {
 #[derive(sqlx::FromRow)]
 struct Counts {
     clock: String,
+    /// 1 for the rows of first occurrences, 0 for later ones.
+    first: i64,
     started: i64,
     met_on_time: i64,
     met_late: i64,
     overdue_now: i64,
     pending: i64,
     closed_unmet: i64,
+    not_required: i64,
+}
+
+/// A line the report shows: `clock`'s every occurrence, or (`first_only`) its first alone,
+/// named `line` (the review's first occurrence is reported as `first_review` too).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Target {
+    pub line: String,
+    pub clock: String,
+    pub first_only: bool,
+}
+
+impl Target {
+    /// The lines of the timescales in force: one per clock, and for a repeating clock a
+    /// `first_<clock>` line of its first occurrences.
+    pub fn of(timescales: &[crate::decision::clocks::Timescale]) -> Vec<Target> {
+        let mut out = Vec::new();
+        for t in timescales {
+            out.push(Target {
+                line: t.clock.clone(),
+                clock: t.clock.clone(),
+                first_only: false,
+            });
+            if t.then.is_some() {
+                out.push(Target {
+                    line: format!("first_{}", t.clock),
+                    clock: t.clock.clone(),
+                    first_only: true,
+                });
+            }
+        }
+        out
+    }
 }
 
 /// Whose clocks and duties a report counts: one lead agency's, the cases of children of one
@@ -90,10 +128,10 @@ impl Scope<'_> {
     }
 }
 
-/// `clocks` names every clock to report, in order (a clock nobody started reports zeros).
+/// `clocks` names every line to report, in order (a clock nobody started reports zeros).
 pub async fn timeliness(
     db: &Db,
-    clocks: &[String],
+    clocks: &[Target],
     from: DateTime<Utc>,
     to: DateTime<Utc>,
     as_of: DateTime<Utc>,
@@ -104,22 +142,32 @@ pub async fn timeliness(
     let binds = scope.binds();
     // CAST: SQLite's SUM of integers is an integer, PostgreSQL's a numeric
     let counts_sql = format!(
-        "SELECT k.clock, CAST(COUNT(*) AS BIGINT) AS started, \
+        "SELECT k.clock, CAST(CASE WHEN k.occurrence = 1 THEN 1 ELSE 0 END AS BIGINT) AS first, \
+         CAST(COUNT(*) AS BIGINT) AS started, \
          CAST(SUM(CASE WHEN k.stopped_at IS NOT NULL AND k.stopped_at <= k.due_at THEN 1 ELSE 0 END) AS BIGINT) AS met_on_time, \
          CAST(SUM(CASE WHEN k.stopped_at IS NOT NULL AND k.stopped_at > k.due_at THEN 1 ELSE 0 END) AS BIGINT) AS met_late, \
-         CAST(SUM(CASE WHEN k.stopped_at IS NULL AND k.case_status = 'open' AND k.due_at < $3 THEN 1 ELSE 0 END) AS BIGINT) AS overdue_now, \
-         CAST(SUM(CASE WHEN k.stopped_at IS NULL AND k.case_status = 'open' AND k.due_at >= $3 THEN 1 ELSE 0 END) AS BIGINT) AS pending, \
-         CAST(SUM(CASE WHEN k.stopped_at IS NULL AND k.case_status <> 'open' THEN 1 ELSE 0 END) AS BIGINT) AS closed_unmet \
+         CAST(SUM(CASE WHEN k.stopped_at IS NULL AND k.not_required = 0 AND k.case_status = 'open' AND k.due_at < $3 THEN 1 ELSE 0 END) AS BIGINT) AS overdue_now, \
+         CAST(SUM(CASE WHEN k.stopped_at IS NULL AND k.not_required = 0 AND k.case_status = 'open' AND k.due_at >= $3 THEN 1 ELSE 0 END) AS BIGINT) AS pending, \
+         CAST(SUM(CASE WHEN k.stopped_at IS NULL AND k.not_required = 0 AND k.case_status <> 'open' THEN 1 ELSE 0 END) AS BIGINT) AS closed_unmet, \
+         CAST(SUM(CASE WHEN k.stopped_at IS NULL AND k.not_required <> 0 THEN 1 ELSE 0 END) AS BIGINT) AS not_required \
          FROM case_clocks k \
-         WHERE k.started_at >= $1 AND k.started_at < $2{by_scope} GROUP BY k.clock"
+         WHERE k.started_at >= $1 AND k.started_at < $2{by_scope} \
+         GROUP BY k.clock, CASE WHEN k.occurrence = 1 THEN 1 ELSE 0 END"
     );
     let next = 4 + binds.len();
-    let median_sql = format!(
-        "SELECT k.taken_seconds FROM case_clocks k WHERE k.clock = $3 AND k.started_at >= $1 \
-         AND k.started_at < $2 AND k.taken_seconds IS NOT NULL{by_scope} \
-         ORDER BY k.taken_seconds LIMIT ${next} OFFSET ${}",
-        next + 1
-    );
+    let median_sql = |first_only: bool| {
+        format!(
+            "SELECT k.taken_seconds FROM case_clocks k WHERE k.clock = $3 AND k.started_at >= $1 \
+             AND k.started_at < $2 AND k.taken_seconds IS NOT NULL{}{by_scope} \
+             ORDER BY k.taken_seconds LIMIT ${next} OFFSET ${}",
+            if first_only {
+                " AND k.occurrence = 1"
+            } else {
+                ""
+            },
+            next + 1
+        )
+    };
     // the duties listed on cases (by lead agency) and on records deposited with no case open
     // (by the depositing agency, whose duty it was)
     let on_cases = scope.sql(
@@ -143,18 +191,23 @@ pub async fn timeliness(
         }
         let counts = q.fetch_all(pool).await?;
         let mut lines = Vec::with_capacity(clocks.len());
-        for name in clocks {
-            let found = counts.iter().find(|c| &c.clock == name);
-            let stopped = found.map_or(0, |c| c.met_on_time + c.met_late);
+        for target in clocks {
+            let rows: Vec<&Counts> = counts
+                .iter()
+                .filter(|c| c.clock == target.clock && (!target.first_only || c.first == 1))
+                .collect();
+            let sum = |f: fn(&Counts) -> i64| rows.iter().map(|c| f(c)).sum::<i64>();
+            let stopped = sum(|c| c.met_on_time + c.met_late);
             let median_hours = if stopped == 0 {
                 None
             } else {
                 // the middle one (odd) or the middle two (even), by one indexed seek
                 let (offset, take) = ((stopped - 1) / 2, if stopped % 2 == 0 { 2 } else { 1 });
-                let mut q = sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(median_sql.as_str()))
+                let sql = median_sql(target.first_only);
+                let mut q = sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(sql.as_str()))
                     .bind(&f)
                     .bind(&t)
-                    .bind(name);
+                    .bind(&target.clock);
                 for b in &binds {
                     q = q.bind(*b);
                 }
@@ -164,13 +217,14 @@ pub async fn timeliness(
                 Some((seconds / 360.0).round() / 10.0)
             };
             lines.push(Line {
-                clock: name.clone(),
-                started: found.map_or(0, |c| c.started),
-                met_on_time: found.map_or(0, |c| c.met_on_time),
-                met_late: found.map_or(0, |c| c.met_late),
-                overdue_now: found.map_or(0, |c| c.overdue_now),
-                pending: found.map_or(0, |c| c.pending),
-                closed_unmet: found.map_or(0, |c| c.closed_unmet),
+                clock: target.line.clone(),
+                started: sum(|c| c.started),
+                met_on_time: sum(|c| c.met_on_time),
+                met_late: sum(|c| c.met_late),
+                overdue_now: sum(|c| c.overdue_now),
+                pending: sum(|c| c.pending),
+                closed_unmet: sum(|c| c.closed_unmet),
+                not_required: sum(|c| c.not_required),
                 median_hours,
             });
         }
@@ -198,11 +252,11 @@ pub async fn timeliness(
 /// The report as CSV: a header and a line per clock, then the duties as two lines.
 pub fn csv(report: &Report) -> String {
     let mut out = String::from(
-        "clock,started,met_on_time,met_late,overdue_now,pending,closed_unmet,median_hours\n",
+        "clock,started,met_on_time,met_late,overdue_now,pending,closed_unmet,median_hours,not_required\n",
     );
     for l in &report.clocks {
         out.push_str(&format!(
-            "{},{},{},{},{},{},{},{}\n",
+            "{},{},{},{},{},{},{},{},{}\n",
             l.clock,
             l.started,
             l.met_on_time,
@@ -210,7 +264,8 @@ pub fn csv(report: &Report) -> String {
             l.overdue_now,
             l.pending,
             l.closed_unmet,
-            l.median_hours.map(|m| m.to_string()).unwrap_or_default()
+            l.median_hours.map(|m| m.to_string()).unwrap_or_default(),
+            l.not_required
         ));
     }
     out.push_str(&format!(

@@ -3,7 +3,10 @@
 
 use chrono::{DateTime, Utc};
 
-use crate::vocab::{CaseOutcome, CaseStatus, EventKind, SubjectRole};
+use super::{Happened, Mark};
+use crate::vocab::{
+    CaseOutcome, CaseStatus, EventKind, Route, ScreeningLevel, ScreeningTool, SubjectRole,
+};
 
 /// A case's own row.
 #[derive(Debug, Clone)]
@@ -36,6 +39,27 @@ pub struct Event {
     pub recorded_at: DateTime<Utc>,
     /// The worker a `worker_allocated` event allocates (PROCESS.md P5).
     pub lead_sub: Option<String>,
+    /// The route a `route_decided` event decides (PROCESS.md, Routes).
+    pub route: Option<Route>,
+    /// The clock a `clock_not_required` event says is not required.
+    pub clock: Option<String>,
+    /// The tool and level of a `screening_completed` event (PROCESS.md, Screening).
+    pub screening: Option<(ScreeningTool, ScreeningLevel)>,
+}
+
+impl Event {
+    /// The event as the clocks see it.
+    pub fn happened(&self) -> Happened {
+        Happened {
+            kind: self.kind,
+            at: self.occurred_at,
+            mark: match (self.route, &self.clock) {
+                (Some(r), _) => Some(Mark::Route(r)),
+                (None, Some(c)) => Some(Mark::NotRequired(c.clone())),
+                (None, None) => None,
+            },
+        }
+    }
 }
 
 /// A duty to notify as carried out for a case (policies/duties.csv).

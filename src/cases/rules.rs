@@ -177,10 +177,7 @@ pub fn record(event: &Proposed, history: &History<'_>) -> Result<Transition, Ref
         return Err(Refusal::OutcomeRequired);
     }
     let mut steps = history.events.to_vec();
-    steps.push(Happened {
-        kind: event.kind,
-        at: event.occurred_at,
-    });
+    steps.push(Happened::new(event.kind, event.occurred_at));
     Ok(Transition {
         status: if closes {
             CaseStatus::Closed
@@ -219,7 +216,7 @@ mod tests {
     }
 
     fn ev(kind: EventKind, at: &str) -> Happened {
-        Happened { kind, at: utc(at) }
+        Happened::new(kind, utc(at))
     }
 
     #[test]

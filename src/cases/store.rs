@@ -66,6 +66,10 @@ struct EventText {
     sub: String,
     created_at: String,
     lead_sub: Option<String>,
+    route: Option<String>,
+    clock: Option<String>,
+    screening_tool: Option<String>,
+    screening_level: Option<String>,
 }
 
 impl TryFrom<EventText> for Event {
@@ -83,20 +87,29 @@ impl TryFrom<EventText> for Event {
             agency: r.agency,
             sub: r.sub,
             lead_sub: r.lead_sub,
+            route: r.route.as_deref().map(term).transpose()?,
+            clock: r.clock,
+            screening: match (r.screening_tool, r.screening_level) {
+                (Some(t), Some(l)) => Some((term(&t)?, term(&l)?)),
+                _ => None,
+            },
         })
     }
 }
 
 const EVENTS: &str = "SELECT seq, kind, occurred_at, record_id, outcome, rationale_enc, note_enc, \
-     agency, sub, created_at, lead_sub FROM case_events WHERE case_id = $1 ORDER BY seq";
+     agency, sub, created_at, lead_sub, route, clock, screening_tool, screening_level \
+     FROM case_events WHERE case_id = $1 ORDER BY seq";
 
 #[derive(sqlx::FromRow)]
 struct ClockText {
     case_id: String,
     clock: String,
+    occurrence: i32,
     started_at: String,
     due_at: String,
     stopped_at: Option<String>,
+    not_required: i32,
 }
 
 impl ClockText {
@@ -105,9 +118,11 @@ impl ClockText {
             self.case_id,
             Clock {
                 clock: self.clock,
+                occurrence: u32::try_from(self.occurrence).unwrap_or(1),
                 started_at: parse_ts(&self.started_at)?,
                 due_at: parse_ts(&self.due_at)?,
                 stopped_at: opt_ts(self.stopped_at)?,
+                not_required: self.not_required != 0,
             },
         ))
     }
@@ -178,8 +193,8 @@ pub async fn load(db: &Db, id: &str) -> Result<Option<Full>, sqlx::Error> {
     })
 }
 
-const CLOCKS_OF_ONE: &str = "SELECT case_id, clock, started_at, due_at, stopped_at FROM case_clocks \
-     WHERE case_id = $1 ORDER BY started_at, clock";
+const CLOCKS_OF_ONE: &str = "SELECT case_id, clock, occurrence, started_at, due_at, stopped_at, \
+     not_required FROM case_clocks WHERE case_id = $1 ORDER BY started_at, clock, occurrence";
 
 const DUTIES: &str = "SELECT seq, duty, trigger_name, recipient_agency, decision, reasons, \
      disclosure_id, audit_seq, created_at FROM case_duties WHERE case_id = $1 ORDER BY seq";
@@ -312,7 +327,7 @@ pub async fn list(db: &Db, f: &Filter) -> Result<Vec<(Case, Vec<Clock>)>, sqlx::
         bind(
             &mut sql,
             " AND c.status = 'open' AND EXISTS (SELECT 1 FROM case_clocks k WHERE \
-             k.case_id = c.id AND k.stopped_at IS NULL AND k.due_at < ?)",
+             k.case_id = c.id AND k.stopped_at IS NULL AND k.not_required = 0 AND k.due_at < ?)",
             ts(at),
         );
     }
@@ -345,8 +360,8 @@ pub async fn list(db: &Db, f: &Filter) -> Result<Vec<(Case, Vec<Clock>)>, sqlx::
         // the clocks of every listed case in one statement
         let marks: Vec<String> = (1..=cases.len()).map(|i| format!("${i}")).collect();
         let sql = format!(
-            "SELECT case_id, clock, started_at, due_at, stopped_at FROM case_clocks \
-             WHERE case_id IN ({}) ORDER BY started_at, clock",
+            "SELECT case_id, clock, occurrence, started_at, due_at, stopped_at, not_required \
+             FROM case_clocks WHERE case_id IN ({}) ORDER BY started_at, clock, occurrence",
             marks.join(", ")
         );
         let mut q = sqlx::query_as::<_, ClockText>(sqlx::AssertSqlSafe(sql.as_str()));

@@ -53,8 +53,9 @@ pub async fn insert(
 pub async fn append_event(tx: &mut WriteTx, case_id: &str, e: &Event) -> Result<(), sqlx::Error> {
     on_tx!(tx, c => sqlx::query(
         "INSERT INTO case_events (case_id, seq, kind, occurred_at, record_id, outcome, \
-         rationale_enc, note_enc, agency, sub, created_at, lead_sub) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)")
+         rationale_enc, note_enc, agency, sub, created_at, lead_sub, route, clock, \
+         screening_tool, screening_level) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)")
         .bind(case_id)
         .bind(e.seq)
         .bind(e.kind.as_str())
@@ -67,6 +68,10 @@ pub async fn append_event(tx: &mut WriteTx, case_id: &str, e: &Event) -> Result<
         .bind(&e.sub)
         .bind(ts(e.recorded_at))
         .bind(&e.lead_sub)
+        .bind(e.route.map(|r| r.as_str()))
+        .bind(&e.clock)
+        .bind(e.screening.map(|(t, _)| t.as_str()))
+        .bind(e.screening.map(|(_, l)| l.as_str()))
         .execute(&mut **c)
         .await
         .map(drop))
@@ -114,7 +119,8 @@ pub async fn store_clocks(
         for k in clocks {
             sqlx::query(
                 "INSERT INTO case_clocks (case_id, clock, lead_agency, case_status, started_at, \
-                 due_at, stopped_at, taken_seconds) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)")
+                 due_at, stopped_at, taken_seconds, occurrence, not_required) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)")
                 .bind(case_id)
                 .bind(&k.clock)
                 .bind(lead_agency)
@@ -123,6 +129,8 @@ pub async fn store_clocks(
                 .bind(ts(k.due_at))
                 .bind(k.stopped_at.map(ts))
                 .bind(k.stopped_at.map(|s| (s - k.started_at).num_seconds()))
+                .bind(i32::try_from(k.occurrence).unwrap_or(i32::MAX))
+                .bind(i32::from(k.not_required))
                 .execute(&mut **c)
                 .await?;
         }

@@ -99,10 +99,16 @@ fn clock_line(c: &ClockView, at: DateTime<Utc>, closed: bool) -> ClockLine {
         Status::Overdue if closed => ("overdue", "Not met: case closed", "govuk-tag--red"),
         Status::Overdue => ("overdue", "Overdue", "govuk-tag--red"),
         Status::Pending => ("pending", "Running", "govuk-tag--blue"),
+        Status::NotRequired => ("not_required", "Not required", "govuk-tag--grey"),
     };
+    let name = labels::clock(&c.clock);
     ClockLine {
         clock: c.clock.clone(),
-        name: labels::clock(&c.clock).into_owned(),
+        name: if c.occurrence > 1 {
+            format!("{name} ({})", ordinal(c.occurrence))
+        } else {
+            name.into_owned()
+        },
         started: uk(&c.started_at),
         due: uk(&c.due_at),
         stopped: shown_opt(c.stopped_at),
@@ -115,6 +121,18 @@ fn clock_line(c: &ClockView, at: DateTime<Utc>, closed: bool) -> ClockLine {
             String::new()
         },
     }
+}
+
+/// 2nd, 3rd, 11th, 21st: which occurrence of a repeating clock.
+fn ordinal(n: u32) -> String {
+    let suffix = match (n % 10, n % 100) {
+        (_, 11..=13) => "th",
+        (1, _) => "st",
+        (2, _) => "nd",
+        (3, _) => "rd",
+        _ => "th",
+    };
+    format!("{n}{suffix}")
 }
 
 /// The clocks of a case closed at `closed_at` (if it is), judged as the API judges them: now,
@@ -256,6 +274,8 @@ pub struct EventLine {
     pub at: String,
     pub by: String,
     pub outcome: String,
+    /// The route, screening or timescale the step names, in words.
+    pub detail: String,
     pub rationale: String,
     pub note: String,
     pub record: String,
@@ -353,6 +373,8 @@ struct CasePage {
     moves: super::case_moves::OnCase,
     /// The actions agreed on the case (`actions`).
     actions: super::case_actions::OnCase,
+    /// Its route and screening, and the links to record them (`case_route`).
+    pathway: super::case_route::OnCase,
 }
 
 /// The step form's fields as the API's body members, and what a person calls each.
@@ -395,6 +417,7 @@ async fn case_page(
             at: uk(&e.occurred_at),
             by: format!("{} / {}", agency_name(state, &e.agency), e.sub),
             outcome: e.outcome.map(|o| o.label().to_owned()).unwrap_or_default(),
+            detail: super::case_route::detail(e),
             rationale: e.rationale.clone().unwrap_or_default(),
             note: e.note.clone().unwrap_or_default(),
             record: e.record_id.clone().unwrap_or_default(),
@@ -403,6 +426,7 @@ async fn case_page(
     let may_record = c.may_record(state, &session.principal);
     let moves = super::case_moves::on_case(state, &session.principal, &c);
     let actions = super::case_actions::on_case(state, &session.principal, &c);
+    let pathway = super::case_route::on_case(state, session, &c);
     Ok(page(
         status,
         &CasePage {
@@ -437,10 +461,15 @@ async fn case_page(
             may_record,
             form,
             csrf: session.csrf.clone(),
-            // a reallocation names its worker, on its own page (`transfers`)
+            // a reallocation names its worker, on its own page (`transfers`); a route, a
+            // screening and a clock not required have theirs (`case_route`)
             kinds: choices::<EventKind>()
                 .into_iter()
-                .filter(|k| k.value != EventKind::WorkerAllocated.as_str())
+                .filter(|k| {
+                    !super::case_route::OWN_PAGE
+                        .iter()
+                        .any(|o| k.value == o.as_str())
+                })
                 .collect(),
             outcomes: choices::<CaseOutcome>(),
             rationale_hint: format!(
@@ -450,6 +479,7 @@ async fn case_page(
             done,
             moves,
             actions,
+            pathway,
         },
     ))
 }
@@ -599,9 +629,11 @@ pub(super) fn form_errors(
 }
 
 /// Whether a refusal belongs on an error page (the person may not, the case is not there, the
-/// service failed) rather than beside the form's fields.
+/// service failed) rather than beside the form's fields. A route below the screening's
+/// threshold is a choice the person can change: it stays by the route.
 pub(super) fn dead_end(e: &ApiError) -> bool {
-    matches!(e.status.as_u16(), 401 | 403 | 404) || e.status.is_server_error()
+    (matches!(e.status.as_u16(), 401 | 403 | 404) && e.code != "route_below_threshold")
+        || e.status.is_server_error()
 }
 
 /// `POST /ui/cases/{id}/events`: records a step through `app::cases::record`, as
@@ -688,6 +720,7 @@ mod tests {
         let ago = |days| crate::db::now() - Duration::days(days);
         let clock = ClockView {
             clock: "assessment".into(),
+            occurrence: 1,
             status: Status::Overdue,
             started_at: ago(40),
             due_at: ago(5),

@@ -136,6 +136,7 @@ mod tests {
             overdue_now: overdue,
             pending,
             closed_unmet: unmet,
+            not_required: 0,
             median_hours: None,
         }
     }

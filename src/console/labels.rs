@@ -10,7 +10,7 @@ use std::borrow::Cow;
 
 use crate::vocab::{
     AgencyKind, Basis, CaseOutcome, CaseStatus, EventKind, Giver, Obligation, Purpose, ReasonCode,
-    RecordKind, Role, Section, SubjectRole, View,
+    RecordKind, Role, Route, ScreeningLevel, ScreeningTool, Section, SubjectRole, View,
 };
 
 /// A term with a plain-English label.
@@ -151,6 +151,29 @@ labels!(EventKind {
     OutcomeRecorded => "Outcome recorded",
     CaseClosed => "Case closed",
     WorkerAllocated => "Lead worker reallocated",
+    RouteDecided => "Route decided",
+    ClockNotRequired => "Timescale marked not required",
+    ScreeningCompleted => "Screening completed",
+});
+
+labels!(Route {
+    S47Enquiry => "Section 47 enquiry",
+    SingleAssessment => "Single assessment",
+    EarlyHelp => "Early help",
+    NoFurtherAction => "No further action",
+});
+
+labels!(ScreeningTool {
+    BrookTrafficLight => "Brook Traffic Light Tool",
+    HackettContinuum => "Hackett continuum",
+    Aim => "AIM assessment",
+    Local => "Local screening tool",
+});
+
+labels!(ScreeningLevel {
+    Green => "Green",
+    Amber => "Amber",
+    Red => "Red",
 });
 
 labels!(CaseOutcome {
@@ -242,6 +265,9 @@ macro_rules! vocabularies {
 }
 
 vocabularies!(
+    Route,
+    ScreeningTool,
+    ScreeningLevel,
     AgencyKind,
     Role,
     RecordKind,
@@ -298,6 +324,7 @@ fn known_clock(name: &str) -> Option<&'static str> {
         "strategy_meeting" => "Strategy meeting",
         "minutes" => "Minutes of the strategy meeting",
         "assessment" => "Assessment",
+        "review" => "Review",
         "first_review" => "First review",
         "end_summary" => "End summary",
         // the timeliness report's line of the actions agreed on cases (PROCESS.md, Actions)
@@ -435,6 +462,9 @@ mod tests {
 
     #[test]
     fn every_term_of_every_vocabulary_has_a_label_in_words() {
+        no_code::<Route>();
+        no_code::<ScreeningTool>();
+        no_code::<ScreeningLevel>();
         no_code::<AgencyKind>();
         no_code::<Role>();
         no_code::<RecordKind>();

@@ -12,6 +12,7 @@ mod back;
 mod case_actions;
 mod case_moves;
 mod case_new;
+mod case_route;
 mod cases;
 mod chart;
 mod children;
@@ -120,6 +121,18 @@ pub fn router() -> Router<AppState> {
             get(actions::done_form).post(actions::done),
         )
         .route("/ui/actions", get(actions::list))
+        .route(
+            "/ui/cases/{id}/screening",
+            get(case_route::screening_form).post(case_route::screening),
+        )
+        .route(
+            "/ui/cases/{id}/route",
+            get(case_route::route_form).post(case_route::route),
+        )
+        .route(
+            "/ui/cases/{id}/not-required",
+            get(case_route::not_required_form).post(case_route::not_required),
+        )
         .route("/ui/reports/timeliness", get(report::timeliness))
         .route("/ui/reports/timeliness.csv", get(report::timeliness_csv))
         // the child's pages (children.rs) and the MAPPA forum's decision (mappa.rs)

@@ -211,14 +211,14 @@ pub async fn accept_form(
 }
 
 /// What a submitted form did: where to go next, or the refusal to show by the form.
-enum Outcome {
+pub(super) enum Outcome {
     Done(String),
     Refused(Errors, StatusCode),
 }
 
 /// Parses `value` as `T` by `labels` and runs `act` on it; a parse failure or a refusal that
 /// belongs by the form is [`Outcome::Refused`], a dead end the error page.
-async fn submit<T, F, Fut>(
+pub(super) async fn submit<T, F, Fut>(
     state: &AppState,
     value: Value,
     mut errors: Errors,

@@ -26,7 +26,7 @@ use chrono::{
 use chrono_tz::Europe::London;
 use serde::{Deserialize, Serialize};
 
-use crate::vocab::EventKind;
+use crate::vocab::{EventKind, Route};
 
 /// How a timescale's amount is counted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -67,6 +67,71 @@ pub const MAX_AMOUNT: u32 = 9999;
 /// The name of the start that means "the referral was received".
 pub const REFERRAL: &str = "referral_received";
 
+/// Which cases a clock runs on (PROCESS.md, Routes): every case, or the cases on one of these
+/// routes. Before any route is decided a clock of some routes runs as usual.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum Applies {
+    #[default]
+    Always,
+    Routes(Vec<Route>),
+}
+
+impl Applies {
+    /// `always`, or `route:<route>[|<route>]`.
+    fn parse(text: &str) -> Result<Applies, String> {
+        if text.is_empty() || text == "always" {
+            return Ok(Applies::Always);
+        }
+        let Some(routes) = text.strip_prefix("route:") else {
+            return Err(format!(
+                "applies \"{text}\" is not \"always\" nor \"route:<route>[|<route>]\""
+            ));
+        };
+        let routes = routes
+            .split('|')
+            .map(|r| {
+                r.trim()
+                    .parse::<Route>()
+                    .map_err(|e| format!("applies: {e}"))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Applies::Routes(routes))
+    }
+
+    /// Whether the clock is required on a case whose latest decided route is `route` (None:
+    /// none decided yet).
+    pub fn required_on(&self, route: Option<Route>) -> bool {
+        match (self, route) {
+            (Applies::Always, _) | (_, None) => true,
+            (Applies::Routes(routes), Some(r)) => routes.contains(&r),
+        }
+    }
+}
+
+/// An amount of a unit (`3, months`; `6 months` in a `then` column).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Interval {
+    pub amount: u32,
+    pub unit: Unit,
+}
+
+impl Interval {
+    fn parse(amount: &str, unit: &str) -> Result<Interval, String> {
+        let amount = amount
+            .parse::<u32>()
+            .ok()
+            .filter(|n| (1..=MAX_AMOUNT).contains(n))
+            .ok_or_else(|| {
+                format!("amount \"{amount}\" is not a whole number from 1 to {MAX_AMOUNT}")
+            })?;
+        let unit = Unit::parse(unit).ok_or_else(|| {
+            let names: Vec<&str> = Unit::NAMES.iter().map(|(n, _)| *n).collect();
+            format!("unit \"{unit}\" is not one of: {}", names.join(", "))
+        })?;
+        Ok(Interval { amount, unit })
+    }
+}
+
 /// One row of `timescales.csv`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Timescale {
@@ -75,6 +140,11 @@ pub struct Timescale {
     pub stop: EventKind,
     pub amount: u32,
     pub unit: Unit,
+    /// The routes it runs on (`applies`).
+    pub applies: Applies,
+    /// A repeating clock: each later occurrence starts when the one before stops and is due
+    /// this long after (`then`; the review every 6 months, LLR §13).
+    pub then: Option<Interval>,
 }
 
 /// A clock's state at `now` (PROCESS.md): running and not yet due, stopped on time, stopped
@@ -86,6 +156,9 @@ pub enum Status {
     Met,
     Late,
     Overdue,
+    /// A clock of a route the case did not take, or one a team manager said is not required:
+    /// never late nor overdue (PROCESS.md, Routes).
+    NotRequired,
 }
 
 /// The bank holidays of England and Wales for a run of whole years.
@@ -121,7 +194,7 @@ impl fmt::Display for FileProblem {
     }
 }
 
-fn problem(line: Option<usize>, message: impl Into<String>) -> FileProblem {
+pub(crate) fn problem(line: Option<usize>, message: impl Into<String>) -> FileProblem {
     FileProblem {
         line,
         message: message.into(),
@@ -129,7 +202,7 @@ fn problem(line: Option<usize>, message: impl Into<String>) -> FileProblem {
 }
 
 /// `(line, fields)` of each row: `#` comments and blank lines skipped, fields trimmed.
-fn rows(text: &str) -> impl Iterator<Item = (usize, Vec<&str>)> {
+pub(crate) fn rows(text: &str) -> impl Iterator<Item = (usize, Vec<&str>)> {
     text.lines().enumerate().filter_map(|(i, raw)| {
         let line = raw.split('#').next().unwrap_or("").trim();
         (!line.is_empty()).then(|| (i + 1, line.split(',').map(str::trim).collect()))
@@ -209,15 +282,23 @@ impl Calendar {
 }
 
 impl Timescale {
-    /// Parses `clock, start, stop, amount, unit` rows: each clock named once, `start` is
-    /// `referral_received` or an event kind, `stop` an event kind, `amount` a whole number
-    /// from 1 to [`MAX_AMOUNT`].
+    /// Parses `clock, start, stop, amount, unit[, applies[, then]]` rows: each clock named once,
+    /// `start` is `referral_received` or an event kind, `stop` an event kind, `amount` a whole
+    /// number from 1 to [`MAX_AMOUNT`], `applies` `always` (the default) or
+    /// `route:<route>[|<route>]`, `then` empty or `<amount> <unit>`.
     pub fn parse_all(text: &str) -> Result<Vec<Timescale>, FileProblem> {
         let mut out: Vec<Timescale> = Vec::new();
         for (line, fields) in rows(text) {
             let at = |m: String| problem(Some(line), m);
-            let [clock, start, stop, amount, unit] = fields.as_slice() else {
-                return Err(at("expected: clock, start, stop, amount, unit".into()));
+            let (clock, start, stop, amount, unit, applies, then) = match fields.as_slice() {
+                [c, s, t, a, u] => (*c, *s, *t, *a, *u, "", ""),
+                [c, s, t, a, u, ap] => (*c, *s, *t, *a, *u, *ap, ""),
+                [c, s, t, a, u, ap, th] => (*c, *s, *t, *a, *u, *ap, *th),
+                _ => {
+                    return Err(at(
+                        "expected: clock, start, stop, amount, unit[, applies[, then]]".into(),
+                    ));
+                }
             };
             let named = !clock.is_empty()
                 && clock
@@ -226,10 +307,10 @@ impl Timescale {
             if !named {
                 return Err(at(format!("\"{clock}\" is not a clock name ([a-z0-9_])")));
             }
-            if out.iter().any(|t| t.clock == *clock) {
+            if out.iter().any(|t| t.clock == clock) {
                 return Err(at(format!("clock \"{clock}\" is listed twice")));
             }
-            let start = if *start == REFERRAL {
+            let start = if start == REFERRAL {
                 Start::Referral
             } else {
                 Start::Event(
@@ -242,28 +323,23 @@ impl Timescale {
             if start == Start::Event(stop) {
                 return Err(at("a clock cannot stop at the event that starts it".into()));
             }
-            let amount = amount
-                .parse::<u32>()
-                .ok()
-                .filter(|n| (1..=MAX_AMOUNT).contains(n))
-                .ok_or_else(|| {
-                    at(format!(
-                        "amount \"{amount}\" is not a whole number from 1 to {MAX_AMOUNT}"
-                    ))
-                })?;
-            let unit = Unit::parse(unit).ok_or_else(|| {
-                let names: Vec<&str> = Unit::NAMES.iter().map(|(n, _)| *n).collect();
-                at(format!(
-                    "unit \"{unit}\" is not one of: {}",
-                    names.join(", ")
-                ))
-            })?;
+            let Interval { amount, unit } = Interval::parse(amount, unit).map_err(at)?;
+            let applies = Applies::parse(applies).map_err(at)?;
+            let then = match then.split_whitespace().collect::<Vec<_>>().as_slice() {
+                [] => None,
+                [amount, unit] => {
+                    Some(Interval::parse(amount, unit).map_err(|m| at(format!("then: {m}")))?)
+                }
+                _ => return Err(at(format!("then \"{then}\" is not \"<amount> <unit>\""))),
+            };
             out.push(Timescale {
-                clock: (*clock).to_owned(),
+                clock: clock.to_owned(),
                 start,
                 stop,
                 amount,
                 unit,
+                applies,
+                then,
             });
         }
         Ok(out)
@@ -635,6 +711,8 @@ mod tests {
             "/policies/timescales.csv"
         ));
         use EventKind::*;
+        use Route::*;
+        let s47 = Applies::Routes(vec![S47Enquiry]);
         let expected = [
             (
                 "strategy_discussion",
@@ -642,6 +720,8 @@ mod tests {
                 StrategyDiscussionHeld,
                 48,
                 Unit::Hours,
+                Applies::Always,
+                None,
             ),
             (
                 "initial_assessment",
@@ -649,6 +729,8 @@ mod tests {
                 InitialAssessmentCompleted,
                 7,
                 Unit::Days,
+                Applies::Always,
+                None,
             ),
             (
                 "strategy_meeting",
@@ -656,6 +738,8 @@ mod tests {
                 StrategyMeetingHeld,
                 8,
                 Unit::WorkingDays,
+                s47.clone(),
+                None,
             ),
             (
                 "minutes",
@@ -663,6 +747,8 @@ mod tests {
                 MinutesCirculated,
                 5,
                 Unit::WorkingDays,
+                s47,
+                None,
             ),
             (
                 "assessment",
@@ -670,13 +756,20 @@ mod tests {
                 AssessmentCompleted,
                 35,
                 Unit::Days,
+                Applies::Routes(vec![S47Enquiry, SingleAssessment]),
+                None,
             ),
             (
-                "first_review",
+                "review",
                 Start::Event(PlanAgreed),
                 ReviewHeld,
                 3,
                 Unit::Months,
+                Applies::Always,
+                Some(Interval {
+                    amount: 6,
+                    unit: Unit::Months,
+                }),
             ),
             (
                 "end_summary",
@@ -684,15 +777,78 @@ mod tests {
                 EndSummaryShared,
                 14,
                 Unit::Days,
+                Applies::Always,
+                None,
             ),
         ]
-        .map(|(clock, start, stop, amount, unit)| Timescale {
-            clock: clock.to_owned(),
-            start,
-            stop,
-            amount,
-            unit,
-        });
+        .map(
+            |(clock, start, stop, amount, unit, applies, then)| Timescale {
+                clock: clock.to_owned(),
+                start,
+                stop,
+                amount,
+                unit,
+                applies,
+                then,
+            },
+        );
         assert_eq!(Timescale::parse_all(text).unwrap(), expected);
+    }
+
+    #[test]
+    fn the_profiles_differ_where_their_protocols_do() {
+        let read = |p: &str| {
+            let root = env!("CARGO_MANIFEST_DIR");
+            Timescale::parse_all(
+                &std::fs::read_to_string(format!("{root}/policies/timescales/{p}.csv")).unwrap(),
+            )
+            .unwrap()
+        };
+        let (wales, england) = (read("wales"), read("england"));
+        let find = |t: &[Timescale], c: &str| t.iter().find(|t| t.clock == c).cloned();
+        let meeting = |t: &[Timescale]| find(t, "strategy_meeting").map(|t| (t.amount, t.unit));
+        assert_eq!(meeting(&wales), Some((8, Unit::WorkingDays)));
+        assert_eq!(meeting(&england), Some((3, Unit::WorkingDays)));
+        assert!(find(&wales, "initial_assessment").is_some());
+        assert!(
+            find(&england, "initial_assessment").is_none(),
+            "no 7-day initial assessment in England"
+        );
+        assert_eq!(
+            find(&england, "assessment").map(|t| (t.amount, t.unit)),
+            Some((35, Unit::Days))
+        );
+    }
+
+    #[test]
+    fn applies_and_then_are_checked_with_their_line() {
+        let row = |extra: &str| {
+            Timescale::parse_all(&format!(
+                "a, referral_received, review_held, 3, days{extra}\n"
+            ))
+        };
+        assert_eq!(row("").unwrap()[0].applies, Applies::Always);
+        assert_eq!(row(", always,").unwrap()[0].then, None);
+        assert_eq!(
+            row(", route:early_help|no_further_action").unwrap()[0].applies,
+            Applies::Routes(vec![Route::EarlyHelp, Route::NoFurtherAction])
+        );
+        assert_eq!(
+            row(", always, 2 weeks").unwrap_err().to_string(),
+            "line 1: then: unit \"weeks\" is not one of: hours, days, working_days, months"
+        );
+        assert!(
+            row(", route:arrest")
+                .unwrap_err()
+                .to_string()
+                .contains("unknown route")
+        );
+        assert!(
+            row(", sometimes")
+                .unwrap_err()
+                .to_string()
+                .contains("applies")
+        );
+        assert!(row(", always, 6").unwrap_err().to_string().contains("then"));
     }
 }

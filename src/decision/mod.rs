@@ -1,6 +1,7 @@
 //! The decision: facts in, decision out, no I/O. The server and `broker decide` both call
 //! [`decide`].
 
+pub mod case_clocks;
 mod clock_scenario;
 pub mod clocks;
 pub mod duties;
@@ -10,6 +11,7 @@ pub mod facts;
 pub mod policy;
 mod policy_test;
 pub mod scenario;
+pub mod thresholds;
 
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};

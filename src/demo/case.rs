@@ -20,9 +20,11 @@ fn clocks(v: &Value) -> String {
         .map(|cs| {
             cs.iter()
                 .map(|c| {
+                    let nth = c["occurrence"].as_u64().filter(|n| *n > 1);
                     format!(
-                        "{} {}",
+                        "{}{} {}",
                         c["clock"].as_str().unwrap_or("?"),
+                        nth.map(|n| format!(" ({n})")).unwrap_or_default(),
                         c["status"].as_str().unwrap_or("?")
                     )
                 })
@@ -117,6 +119,43 @@ pub(super) async fn play(demo: &mut Demo, child: &str, younger: &str) -> anyhow:
         println!("  {kind}: duties {}", duties(&r));
         if kind == "minutes_circulated" {
             println!("    {}", clocks(&r));
+        }
+    }
+
+    step(
+        "12a. Her case takes the single-assessment route: screened amber, no strategy meeting is needed, and none shows as overdue.",
+    );
+    for (kind, after, extra) in [
+        ("strategy_discussion_held", Duration::hours(22), json!({})),
+        (
+            "screening_completed",
+            Duration::days(1),
+            json!({"tool": "brook_traffic_light", "level": "amber", "rationale": "Amber: the behaviour was directed at her by an older child; she is safe at home and at school."}),
+        ),
+        (
+            "route_decided",
+            Duration::days(1) + Duration::hours(1),
+            json!({"route": "single_assessment", "rationale": "She is the child harmed, safe at home: a single assessment of her needs, no section 47 enquiry."}),
+        ),
+        ("initial_assessment_completed", Duration::days(5), json!({})),
+    ] {
+        let mut body = json!({"kind": kind, "occurred_at": at(referral + after)});
+        if let (Value::Object(b), Value::Object(e)) = (&mut body, extra) {
+            b.extend(e);
+        }
+        let r = demo
+            .call(
+                her_sw.0,
+                her_sw.1,
+                her_sw.2,
+                "POST",
+                &format!("/v1/cases/{her_id}/events"),
+                body,
+                201,
+            )
+            .await?;
+        if kind == "initial_assessment_completed" {
+            println!("  case {her_id}: {}", clocks(&r));
         }
     }
 
@@ -258,12 +297,12 @@ pub(super) async fn play(demo: &mut Demo, child: &str, younger: &str) -> anyhow:
         )
         .await?;
     println!(
-        "  {:<20} {:>7} {:>7} {:>5} {:>7} {:>7} {:>8}",
-        "clock", "started", "on time", "late", "overdue", "pending", "median h"
+        "  {:<20} {:>7} {:>7} {:>5} {:>7} {:>7} {:>8} {:>8}",
+        "clock", "started", "on time", "late", "overdue", "pending", "median h", "not req."
     );
     for l in report["clocks"].as_array().into_iter().flatten() {
         println!(
-            "  {:<20} {:>7} {:>7} {:>5} {:>7} {:>7} {:>8}",
+            "  {:<20} {:>7} {:>7} {:>5} {:>7} {:>7} {:>8} {:>8}",
             l["clock"].as_str().unwrap_or("?"),
             n(&l["started"]),
             n(&l["met_on_time"]),
@@ -273,6 +312,7 @@ pub(super) async fn play(demo: &mut Demo, child: &str, younger: &str) -> anyhow:
             l["median_hours"]
                 .as_f64()
                 .map_or("-".to_owned(), |m| format!("{m:.1}")),
+            n(&l["not_required"]),
         );
     }
     println!(

@@ -15,6 +15,7 @@ use crate::access::{may_as, may_somewhere, not_permitted, require_as};
 use crate::app::duties::{ListedOn, carry_out};
 use crate::app::views::{DutyView, duties};
 use crate::audit::Entry;
+use crate::cases::routes::{Given, Marks, below_threshold};
 use crate::cases::store::{self, Event};
 use crate::cases::{self, ClockView, Happened, History, Proposed};
 use crate::db::now;
@@ -24,7 +25,7 @@ use crate::identity::Principal;
 use crate::ids::{CaseId, RecordId};
 use crate::on_tx;
 use crate::state::AppState;
-use crate::vocab::{Action, CaseOutcome, EventKind};
+use crate::vocab::{Action, CaseOutcome, EventKind, Route, ScreeningLevel, ScreeningTool};
 
 /// A step as it arrives. The schema states what `cases::rules` refuses of the event alone: an
 /// outcome with `outcome_recorded` and with no other kind (its rationale's least length is
@@ -42,6 +43,23 @@ use crate::vocab::{Action, CaseOutcome, EventKind};
                  "properties": {"lead_sub": {"type": "string", "minLength": 1, "maxLength": 200,
                                              "pattern": "\\S"}}},
         "else": {"properties": {"lead_sub": {"type": "null"}}}
+    }, {
+        "if": {"properties": {"kind": {"const": "route_decided"}}, "required": ["kind"]},
+        "then": {"required": ["route", "rationale"],
+                 "properties": {"route": {"type": "string"}, "rationale": {"type": "string"}}},
+        "else": {"properties": {"route": {"type": "null"}}}
+    }, {
+        "if": {"properties": {"kind": {"const": "clock_not_required"}}, "required": ["kind"]},
+        "then": {"required": ["clock", "rationale"],
+                 "properties": {"clock": {"type": "string", "minLength": 1, "maxLength": 200},
+                                "rationale": {"type": "string"}}},
+        "else": {"properties": {"clock": {"type": "null"}}}
+    }, {
+        "if": {"properties": {"kind": {"const": "screening_completed"}}, "required": ["kind"]},
+        "then": {"required": ["tool", "level", "rationale"],
+                 "properties": {"tool": {"type": "string"}, "level": {"type": "string"},
+                                "rationale": {"type": "string"}}},
+        "else": {"properties": {"tool": {"type": "null"}, "level": {"type": "null"}}}
     }]
 ))]
 pub struct NewEvent {
@@ -62,6 +80,18 @@ pub struct NewEvent {
     /// With `worker_allocated` only: the case's new lead worker (PROCESS.md P5).
     #[serde(default)]
     pub lead_sub: Option<String>,
+    /// With `route_decided` only: the route the case now follows (PROCESS.md, Routes).
+    #[serde(default)]
+    pub route: Option<Route>,
+    /// With `clock_not_required` only: the clock a team manager says is not required.
+    #[serde(default)]
+    pub clock: Option<String>,
+    /// With `screening_completed` only: the screening tool used (PROCESS.md, Screening).
+    #[serde(default)]
+    pub tool: Option<ScreeningTool>,
+    /// With `screening_completed` only: the level it found.
+    #[serde(default)]
+    pub level: Option<ScreeningLevel>,
 }
 
 /// A case event recorded (`POST /v1/cases/{id}/events`): its number in the case, the case's
@@ -104,6 +134,19 @@ pub async fn record(
         }
         _ => None,
     };
+    let marks = Marks::new(
+        parsed.kind(),
+        &Given {
+            route: body.route,
+            clock: body.clock.as_deref(),
+            tool: body.tool,
+            level: body.level,
+            rationale: body.rationale.as_deref(),
+        },
+        state.policy.timescales(),
+        state.policy.rationale_min_chars(),
+    )
+    .map_err(|r| ApiError::invalid(r.code(), r.to_string()))?;
     let record = body.record_id.map(String::from);
     let rationale_enc = text_field(state, "rationale", body.rationale.as_deref())?;
     let note_enc = text_field(state, "note", body.note.as_deref())?;
@@ -128,20 +171,33 @@ pub async fn record(
             },
         );
     }
-    let happened: Vec<Happened> = events
-        .iter()
-        .map(|e| Happened {
-            kind: e.kind,
-            at: e.occurred_at,
-        })
-        .collect();
+    if parsed.kind() == EventKind::ClockNotRequired {
+        require_as(state, principal, Action::SetClockNotRequired, holds)?;
+    }
+    let below = marks
+        .route
+        .and_then(|r| below_threshold(&events, r, state.policy.thresholds()));
+    if let (Some(level), Some(route)) = (below, marks.route)
+        && !may_as(state, principal, Action::DecideRouteBelowThreshold, holds)
+    {
+        return Err(ApiError::new(
+            axum::http::StatusCode::FORBIDDEN,
+            "route_below_threshold",
+            format!(
+                "route: the latest screening found {level}, which does not permit {route} \
+                 (policies/thresholds.csv); a team manager decides a route below the threshold, \
+                 with its rationale"
+            ),
+        ));
+    }
+    let happened: Vec<Happened> = events.iter().map(Event::happened).collect();
     let history = History {
         case_id: &id,
         status: case.status,
         referral_received_at: case.referral_received_at,
         events: &happened,
     };
-    let change = cases::record(&parsed, &history).map_err(refused)?;
+    let mut change = cases::record(&parsed, &history).map_err(refused)?;
     if let Some(sub) = &allocated {
         different_from_linked(&mut tx, &id, &case.lead_agency, sub).await?;
     }
@@ -180,7 +236,14 @@ pub async fn record(
         sub: principal.sub.clone(),
         recorded_at: now(),
         lead_sub: allocated.clone(),
+        route: marks.route,
+        clock: marks.clock.clone(),
+        screening: marks.screening,
     };
+    // the new step as the clocks see it, with the route or clock it names
+    if let Some(last) = change.steps.last_mut() {
+        *last = event.happened();
+    }
     let clocks = derive_clocks(state, case.referral_received_at, &change.steps, &stored)?;
     store::append_event(&mut tx, &id, &event).await?;
     store::store_clocks(&mut tx, &id, &case.lead_agency, change.status, &clocks).await?;
@@ -204,7 +267,10 @@ pub async fn record(
                 .detail(json!({
                     "case_id": id, "seq": seq, "kind": event.kind, "outcome": event.outcome,
                     "record_id": record, "occurred_at": event.occurred_at,
-                    "lead_sub": allocated,
+                    "lead_sub": allocated, "route": marks.route, "clock": marks.clock,
+                    "screening_tool": marks.screening.map(|(t, _)| t),
+                    "screening_level": marks.screening.map(|(_, l)| l),
+                    "below_threshold": below,
                 })),
         )
         .await?;

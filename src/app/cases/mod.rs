@@ -29,7 +29,9 @@ use crate::identity::Principal;
 use crate::ids::CaseId;
 use crate::ids::parse as path_id;
 use crate::state::AppState;
-use crate::vocab::{Action, CaseOutcome, CaseStatus, EventKind, SubjectRole};
+use crate::vocab::{
+    Action, CaseOutcome, CaseStatus, EventKind, Route, ScreeningLevel, ScreeningTool, SubjectRole,
+};
 pub use actions::{
     ActionAgreed, ActionDone, ActionFilters, ActionList, ActionStatus, ActionView, CompleteAction,
     NewAction, agree as agree_action, complete as complete_action, owned as owned_actions,
@@ -149,6 +151,18 @@ pub struct EventView {
     /// The worker a `worker_allocated` event allocated (PROCESS.md P5).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub lead_sub: Option<String>,
+    /// The route a `route_decided` event decided (PROCESS.md, Routes).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub route: Option<Route>,
+    /// The clock a `clock_not_required` event released.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub clock: Option<String>,
+    /// The tool of a `screening_completed` event (PROCESS.md, Screening).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tool: Option<ScreeningTool>,
+    /// The level it found.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub level: Option<ScreeningLevel>,
 }
 
 /// A case as `GET /v1/cases/{id}` shows it.
@@ -198,6 +212,10 @@ fn case_view(state: &AppState, full: &Full, show_links: bool) -> Result<CaseView
             sub: e.sub.clone(),
             recorded_at: e.recorded_at,
             lead_sub: e.lead_sub.clone(),
+            route: e.route,
+            clock: e.clock.clone(),
+            tool: e.screening.map(|(t, _)| t),
+            level: e.screening.map(|(_, l)| l),
         });
     }
     let record_duties = full

@@ -210,14 +210,7 @@ pub(super) async fn view_for(
 /// carried out until then; open, with the outcome its visible events recorded.
 fn as_it_stood(state: &AppState, full: &mut Full, cutoff: DateTime<Utc>) -> Result<(), ApiError> {
     full.events.retain(|e| e.recorded_at <= cutoff);
-    let happened: Vec<Happened> = full
-        .events
-        .iter()
-        .map(|e| Happened {
-            kind: e.kind,
-            at: e.occurred_at,
-        })
-        .collect();
+    let happened: Vec<Happened> = full.events.iter().map(store::Event::happened).collect();
     full.clocks = derive_clocks(
         state,
         full.case.referral_received_at,

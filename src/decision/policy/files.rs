@@ -11,23 +11,14 @@ pub struct Files {
 }
 
 impl Files {
-    /// Every `.conf` and `.csv` file of a directory.
+    /// Every `.conf` and `.csv` file of a directory, and the timescale profiles of its
+    /// `timescales/` directory (named `timescales/<profile>.csv`).
     pub fn from_dir(dir: &Path) -> Result<Files, PolicyError> {
-        let entries = std::fs::read_dir(dir)
-            .map_err(|e| err(dir, None, format!("cannot read the policy directory: {e}")))?;
         let mut map = BTreeMap::new();
-        for entry in entries.filter_map(Result::ok) {
-            let path = entry.path();
-            let policy_file = matches!(
-                path.extension().and_then(|e| e.to_str()),
-                Some("conf" | "csv")
-            );
-            if path.is_file() && policy_file {
-                let text = std::fs::read_to_string(&path)
-                    .map_err(|e| err(&path, None, format!("cannot read: {e}")))?;
-                let name = entry.file_name().to_string_lossy().into_owned();
-                map.insert(name, text);
-            }
+        read_files(dir, "", &mut map)?;
+        let profiles = dir.join(PROFILE_DIR);
+        if profiles.is_dir() {
+            read_files(&profiles, &format!("{PROFILE_DIR}/"), &mut map)?;
         }
         Ok(Files {
             origin: dir.to_owned(),
@@ -61,14 +52,53 @@ impl Files {
     pub fn write_to(&self, dir: &Path) -> std::io::Result<()> {
         std::fs::create_dir_all(dir)?;
         for (name, text) in &self.map {
-            std::fs::write(dir.join(name), text)?;
+            let path = dir.join(name);
+            if let Some(parent) = path.parent() {
+                std::fs::create_dir_all(parent)?;
+            }
+            std::fs::write(path, text)?;
         }
         Ok(())
+    }
+
+    /// The timescale profiles (`timescales/<profile>.csv`), by profile name.
+    pub(super) fn profiles(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.map.iter().filter_map(|(name, text)| {
+            let profile = name.strip_prefix(PROFILE_DIR)?.strip_prefix('/')?;
+            Some((profile.strip_suffix(".csv")?, text.as_str()))
+        })
     }
 
     pub fn names(&self) -> impl Iterator<Item = &str> {
         self.map.keys().map(String::as_str)
     }
+}
+
+/// The directory of the timescale profiles (PROCESS.md, Routes: `[process] timescales`).
+pub const PROFILE_DIR: &str = "timescales";
+
+/// Adds every `.conf` and `.csv` file of `dir` to `map`, named `prefix` + its file name.
+fn read_files(
+    dir: &Path,
+    prefix: &str,
+    map: &mut BTreeMap<String, String>,
+) -> Result<(), PolicyError> {
+    let entries = std::fs::read_dir(dir)
+        .map_err(|e| err(dir, None, format!("cannot read the policy directory: {e}")))?;
+    for entry in entries.filter_map(Result::ok) {
+        let path = entry.path();
+        let policy_file = matches!(
+            path.extension().and_then(|e| e.to_str()),
+            Some("conf" | "csv")
+        );
+        if path.is_file() && policy_file {
+            let text = std::fs::read_to_string(&path)
+                .map_err(|e| err(&path, None, format!("cannot read: {e}")))?;
+            let name = entry.file_name().to_string_lossy().into_owned();
+            map.insert(format!("{prefix}{name}"), text);
+        }
+    }
+    Ok(())
 }
 
 macro_rules! embedded {
@@ -119,7 +149,10 @@ embedded!(
     "sections.csv",
     "third_party.conf",
     "third_party.csv",
+    "thresholds.csv",
     "timescales.csv",
+    "timescales/england.csv",
+    "timescales/wales.csv",
     "view_sections.conf",
     "view_sections.csv",
     "views.conf",

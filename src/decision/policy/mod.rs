@@ -23,6 +23,7 @@ use parse::*;
 
 use super::clocks::{Calendar, FileProblem, Timescale};
 use super::duties::Duty;
+use super::thresholds::Thresholds;
 
 use crate::vocab::{
     AgencyKind, Basis, Giver, Purpose, RecordKind, Role, Section, SubjectRole, View,
@@ -173,6 +174,11 @@ pub struct Policy {
     justification_min_chars: usize,
     rationale_min_chars: usize,
     timescales: Vec<Timescale>,
+    /// The shipped timescale profiles (`timescales/<profile>.csv`), by name.
+    profiles: BTreeMap<String, Vec<Timescale>>,
+    /// The profile in force (`[process] timescales`); None: `timescales.csv`.
+    profile: Option<String>,
+    thresholds: Thresholds,
     calendar: Calendar,
     duties: Vec<Duty>,
 }
@@ -224,6 +230,16 @@ impl Policy {
         let in_file = |name: &str, p: FileProblem| err(&files.path(name), p.line, p.message);
         let timescales = Timescale::parse_all(files.get("timescales.csv")?)
             .map_err(|p| in_file("timescales.csv", p))?;
+        let mut profiles = BTreeMap::new();
+        for (name, text) in files.profiles() {
+            let file = format!("{}/{name}.csv", files::PROFILE_DIR);
+            profiles.insert(
+                name.to_owned(),
+                Timescale::parse_all(text).map_err(|p| in_file(&file, p))?,
+            );
+        }
+        let thresholds = Thresholds::parse(files.get("thresholds.csv")?)
+            .map_err(|p| in_file("thresholds.csv", p))?;
         let calendar = Calendar::parse(files.get("bank_holidays.csv")?, today)
             .map_err(|p| in_file("bank_holidays.csv", p))?;
         let duties =
@@ -240,9 +256,46 @@ impl Policy {
             justification_min_chars,
             rationale_min_chars,
             timescales,
+            profiles,
+            profile: None,
+            thresholds,
             calendar,
             duties,
         })
+    }
+
+    /// The policy with the timescale profile `name` in force (`[process] timescales`; PROCESS.md,
+    /// Routes) instead of `timescales.csv`; an error naming the profiles there are otherwise.
+    pub fn with_profile(mut self, name: &str) -> Result<Policy, PolicyError> {
+        let Some(timescales) = self.profiles.get(name) else {
+            let known: Vec<&str> = self.profiles.keys().map(String::as_str).collect();
+            return Err(err(
+                &self.dir.join(files::PROFILE_DIR),
+                None,
+                format!(
+                    "no timescale profile \"{name}\" ([process] timescales); the profiles are: {}",
+                    known.join(", ")
+                ),
+            ));
+        };
+        self.timescales = timescales.clone();
+        self.profile = Some(name.to_owned());
+        Ok(self)
+    }
+
+    /// The timescale profile in force; None when `timescales.csv` is.
+    pub fn profile(&self) -> Option<&str> {
+        self.profile.as_deref()
+    }
+
+    /// The timescales of profile `name` (`timescales/<name>.csv`), for the clock scenarios.
+    pub fn profile_timescales(&self, name: &str) -> Option<&[Timescale]> {
+        self.profiles.get(name).map(Vec::as_slice)
+    }
+
+    /// Which routes each screening level permits (`thresholds.csv`).
+    pub fn thresholds(&self) -> &Thresholds {
+        &self.thresholds
     }
 
     pub fn version(&self) -> &str {
@@ -253,7 +306,7 @@ impl Policy {
         &self.dir
     }
 
-    /// The clocks of a case (`timescales.csv`), in file order.
+    /// The clocks of a case (`timescales.csv`, or the profile in force), in file order.
     pub fn timescales(&self) -> &[Timescale] {
         &self.timescales
     }
