@@ -331,3 +331,61 @@ async fn bad_input_and_wrong_callers_are_refused_and_write_nothing() {
     assert_eq!(count(&w.server, "case_actions").await, rows + 1);
     w.server.stop().await;
 }
+
+#[tokio::test]
+async fn an_accepted_transfer_moves_the_actions_into_the_new_leads_report() {
+    let w = World::start().await;
+    let case = w.opened(&w.child, ago(Duration::days(3))).await;
+    let sw = w.social_worker();
+    let aid = sw
+        .agreed(
+            &case,
+            &action("Share the plan.", SCHOOL, ago(-Duration::days(7))),
+        )
+        .await;
+    let north = w.server.person("csc", "tm.reid", Role::TeamManager);
+    let south = w.server.person("csc-south", "tm.south", Role::TeamManager);
+    let r = north
+        .post(
+            &format!("/v1/cases/{case}/transfers"),
+            &json!({"to_agency": "csc-south"}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text());
+    let tid = r.json()["id"].as_str().unwrap().to_owned();
+    let r = south
+        .post(
+            &format!("/v1/cases/{case}/transfers/{tid}/accept"),
+            &json!({"lead_sub": "sw.south"}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+
+    let ig = w.server.person("partnership", "ig.patel", Role::IgOfficer);
+    let started = |agency: &'static str| {
+        let ig = &ig;
+        async move {
+            let r = ig
+                .get(&format!("/v1/reports/timeliness?agency={agency}"))
+                .await;
+            assert_eq!(r.status, 200, "{}", r.text());
+            let report = r.json();
+            report["clocks"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|l| l["clock"] == "action")
+                .expect("the action line")["started"]
+                .clone()
+        }
+    };
+    assert_eq!(started("csc-south").await, 1, "the new lead's");
+    assert_eq!(started("csc").await, 0, "no longer the former lead's");
+    // the new lead reads it on the case, and the owner still completes it
+    let read = south.get(&format!("/v1/cases/{case}")).await;
+    assert_eq!(read.status, 200, "{}", read.text());
+    assert_eq!(read.json()["actions"][0]["lead_agency"], "csc-south");
+    let dsl = w.server.person(SCHOOL, "dsl.jones", Role::Dsl);
+    assert_eq!(dsl.complete(&case, &aid, "").await.status, 200);
+    w.server.stop().await;
+}
