@@ -7,13 +7,18 @@
 //!
 //! Each case has the four clocks that start at the referral, and a third of them the minutes
 //! clock too; referrals spread over the last year; most clocks stopped (some late), the rest
-//! running (some overdue); a fifth of the cases closed; two lead agencies.
+//! running (some overdue); a fifth of the cases closed; two lead agencies. Two fifths took the
+//! single-assessment route (their running strategy meeting and minutes are `not_required`), and
+//! a third agreed a plan a month after the referral, with its review repeating (3 months, then 6
+//! monthly: up to three occurrences each).
 
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use broker::cases::{report, store};
 use broker::db::{Db, ts};
+use broker::decision::clocks::{Interval, Start, Timescale, Unit};
+use broker::vocab::EventKind;
 use chrono::{Duration as Span, Utc};
 use criterion::{Criterion, criterion_group, criterion_main};
 use sqlx::Connection;
@@ -78,10 +83,13 @@ async fn seed(db: &Db, n: u64) {
                 ts(referral),
                 "sw.bench".into(),
             ]);
+            let single_assessment = mix(r ^ 0x5eed) % 5 < 2;
             for (k, (clock, hours)) in CLOCKS.iter().enumerate() {
                 if k == 4 && !r.is_multiple_of(3) {
                     continue;
                 }
+                let off_route =
+                    single_assessment && (*clock == "strategy_meeting" || *clock == "minutes");
                 let due = referral + Span::hours(*hours);
                 let roll = mix(r ^ k as u64) % 100;
                 // 70% stopped (a sixth of those late), 30% still running
@@ -105,8 +113,50 @@ async fn seed(db: &Db, n: u64) {
                     stopped
                         .map(|s| (s - referral).num_seconds().to_string())
                         .unwrap_or_default(),
+                    "1".into(),
+                    if off_route && stopped.is_none() {
+                        "1"
+                    } else {
+                        "0"
+                    }
+                    .into(),
                 ]);
                 clock_rows += 1;
+            }
+            // the review of a plan agreed a month after the referral, repeating
+            let mut start = referral + Span::days(30);
+            let mut span = Span::days(91);
+            let mut occurrence = 1;
+            while r % 3 == 1 && start <= now && occurrence <= 3 {
+                let roll = mix(r ^ (0x1000 + occurrence)) % 100;
+                let stop = start
+                    + Span::minutes(
+                        (span.num_minutes() as f64 * (0.6 + roll as f64 / 200.0)) as i64,
+                    );
+                let stopped = (stop <= now).then_some(stop);
+                clocks.extend([
+                    id(2, i),
+                    "review".into(),
+                    lead.into(),
+                    if closed { "closed" } else { "open" }.into(),
+                    ts(start),
+                    ts(start + span),
+                    stopped.map(ts).unwrap_or_default(),
+                    stopped
+                        .map(|s| (s - start).num_seconds().to_string())
+                        .unwrap_or_default(),
+                    occurrence.to_string(),
+                    "0".into(),
+                ]);
+                clock_rows += 1;
+                match stopped {
+                    Some(s) => {
+                        start = s;
+                        span = Span::days(182);
+                        occurrence += 1;
+                    }
+                    None => break,
+                }
             }
         }
         let rows = (end - start) as usize;
@@ -129,9 +179,10 @@ async fn seed(db: &Db, n: u64) {
         conn_sql.push((
             format!(
                 "INSERT INTO case_clocks (case_id, clock, lead_agency, case_status, started_at, \
-                 due_at, stopped_at, taken_seconds) SELECT a, b, c, h, d, e, NULLIF(f, ''), \
-                 CAST(NULLIF(g, '') AS BIGINT) FROM (VALUES {}) AS v(a, b, c, h, d, e, f, g)",
-                values(8, clock_rows)
+                 due_at, stopped_at, taken_seconds, occurrence, not_required) SELECT a, b, c, h, \
+                 d, e, NULLIF(f, ''), CAST(NULLIF(g, '') AS BIGINT), CAST(o AS INTEGER), \
+                 CAST(x AS INTEGER) FROM (VALUES {}) AS v(a, b, c, h, d, e, f, g, o, x)",
+                values(10, clock_rows)
             ),
             clocks,
         ));
@@ -141,9 +192,9 @@ async fn seed(db: &Db, n: u64) {
         for (sql, binds) in &conn_sql {
             let sql = if matches!(db, Db::Sqlite { .. }) {
                 // SQLite names VALUES columns column1..: select them by position instead
-                sql.replace(" AS v(a, b, c, h, d, e, f, g)", "")
-                    .replace("SELECT a, b, c, h, d, e, NULLIF(f, ''), CAST(NULLIF(g, '') AS BIGINT)",
-                        "SELECT column1, column2, column3, column4, column5, column6, NULLIF(column7, ''), CAST(NULLIF(column8, '') AS BIGINT)")
+                sql.replace(" AS v(a, b, c, h, d, e, f, g, o, x)", "")
+                    .replace("SELECT a, b, c, h, d, e, NULLIF(f, ''), CAST(NULLIF(g, '') AS BIGINT), CAST(o AS INTEGER), CAST(x AS INTEGER)",
+                        "SELECT column1, column2, column3, column4, column5, column6, NULLIF(column7, ''), CAST(NULLIF(column8, '') AS BIGINT), CAST(column9 AS INTEGER), CAST(column10 AS INTEGER)")
             } else {
                 sql.clone()
             };
@@ -183,7 +234,32 @@ fn bench(c: &mut Criterion) {
         let base = url.rsplit_once('/').map_or(url.as_str(), |(b, _)| b);
         targets.push(("postgres", format!("{base}/{pg_db}")));
     }
-    let clocks: Vec<String> = CLOCKS.iter().map(|(c, _)| (*c).to_owned()).collect();
+    // the report's lines: the seeded clocks, the review and its first occurrences
+    let mut timescales: Vec<Timescale> = CLOCKS
+        .iter()
+        .map(|(c, h)| Timescale {
+            clock: (*c).to_owned(),
+            start: Start::Referral,
+            stop: EventKind::AssessmentCompleted,
+            amount: *h as u32,
+            unit: Unit::Hours,
+            applies: Default::default(),
+            then: None,
+        })
+        .collect();
+    timescales.push(Timescale {
+        clock: "review".into(),
+        start: Start::Event(EventKind::PlanAgreed),
+        stop: EventKind::ReviewHeld,
+        amount: 3,
+        unit: Unit::Months,
+        applies: Default::default(),
+        then: Some(Interval {
+            amount: 6,
+            unit: Unit::Months,
+        }),
+    });
+    let clocks = report::Target::of(&timescales);
     for (name, url) in &targets {
         let db = rt.block_on(async {
             let db = Db::connect(url, 4).await.unwrap();

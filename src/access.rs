@@ -40,10 +40,13 @@ pub enum Relation {
     PlacingAuthority,
     /// The caller's agency owns the action agreed on a case (PROCESS.md, Actions).
     ActionOwner,
+    /// A request for information is addressed to the caller's agency (PROCESS.md, requests
+    /// for information).
+    RequestTo,
 }
 
 impl Relation {
-    const ALL: [Relation; 12] = [
+    const ALL: [Relation; 13] = [
         Relation::None,
         Relation::ChildsSchool,
         Relation::Chair,
@@ -56,6 +59,7 @@ impl Relation {
         Relation::InvolvedAgency,
         Relation::PlacingAuthority,
         Relation::ActionOwner,
+        Relation::RequestTo,
     ];
 
     fn as_str(self) -> &'static str {
@@ -72,6 +76,7 @@ impl Relation {
             Relation::InvolvedAgency => "involved_agency",
             Relation::PlacingAuthority => "placing_authority",
             Relation::ActionOwner => "action_owner",
+            Relation::RequestTo => "request_to",
         }
     }
 
@@ -130,6 +135,11 @@ impl Relation {
                 "not_action_owner",
                 "only the agency that owns the action may do this (policies/actions.csv, \
                  PROCESS.md Actions)",
+            ),
+            Relation::RequestTo => ApiError::forbidden(
+                "not_request_addressee",
+                "only the agency a request for information is addressed to may do this \
+                 (policies/actions.csv, PROCESS.md)",
             ),
         }
     }

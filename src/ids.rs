@@ -150,6 +150,8 @@ uuid_ids! {
     MappaDecisionId, "MAPPA decision";
     /// A case (PROCESS.md).
     CaseId, "case";
+    /// A request for information (PROCESS.md, `info_requests.id`).
+    RequestId, "request for information";
 }
 
 /// Is this a valid agency id (`[a-z0-9-]`, 1 to 64 characters)?

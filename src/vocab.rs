@@ -224,6 +224,15 @@ vocabulary!(
 });
 
 vocabulary!(
+    /// A meeting of a case (PROCESS.md, Meetings).
+    MeetingKind, "meeting kind" {
+    StrategyMeeting => "strategy_meeting",
+    ReviewMeeting => "review_meeting",
+    ProfessionalsMeeting => "professionals_meeting",
+    PreReleaseMeeting => "pre_release_meeting",
+});
+
+vocabulary!(
     /// What a case concluded (PROCESS.md, Outcomes), recorded with an `outcome_recorded` event.
     CaseOutcome, "outcome" {
     NoFurtherAction => "no_further_action",
@@ -353,8 +362,13 @@ vocabulary! {
         RecordAction => "record_action",
         CompleteAction => "complete_action",
         ListActions => "list_actions",
+        RequestInformation => "request_information",
+        ListRequests => "list_requests",
+        DeclineRequest => "decline_request",
         DecideRouteBelowThreshold => "decide_route_below_threshold",
         SetClockNotRequired => "set_clock_not_required",
+        ScheduleMeeting => "schedule_meeting",
+        RecordAttendance => "record_attendance",
     }
 }
 

@@ -2709,6 +2709,137 @@ async fn an_ig_officer_and_a_team_manager_filter_the_overdue_cases_and_the_repor
 }
 
 #[tokio::test]
+async fn a_lead_asks_for_information_and_the_addressee_answers_through_the_share_form_and_declines_another()
+ {
+    let world = world(
+        "requests",
+        json!({
+            "sw.north": {"agency": "csc", "roles": ["social_worker"]},
+            "hp.jones": {"agency": "health", "roles": ["health_practitioner"]},
+        }),
+    )
+    .await;
+    let server = &world.server;
+    let csc = server.client("csc");
+    let sw = server.token("csc", "sw.north", &[Role::SocialWorker]);
+    let child = flows::created(
+        &csc.post(
+            "/v1/subjects",
+            &sw,
+            &json!({"date_of_birth": "2013-03-01", "school_agency": "school-hillside",
+                    "display_name": "Alex Moreno"}),
+        )
+        .await
+        .expect("registering a child"),
+    );
+    let case = cases::Caseworker {
+        client: &csc,
+        token: &sw,
+    }
+    .opened(&child, cases::ago(chrono::Duration::hours(5)))
+    .await;
+    // health holds an incident report about the child, and the parent consents to share it with
+    // children's social care for an assessment
+    let health = server.client("health");
+    let hp = server.token("health", "hp.jones", &[Role::HealthPractitioner]);
+    flows::consent(
+        &health,
+        &hp,
+        &child,
+        "parent",
+        &["assessment"],
+        &["children_social_care"],
+    )
+    .await;
+    flows::deposit(
+        &health,
+        &hp,
+        &child,
+        "incident_report",
+        json!({"summary": "Seen in A&E after an incident at school."}),
+    )
+    .await;
+    // an earlier request, now overdue
+    let r = csc
+        .post(
+            "/v1/requests",
+            &sw,
+            &json!({"subject_id": child, "to_agency": "health", "purpose": "safeguarding",
+                    "sections": ["family_background"],
+                    "due_at": cases::at(chrono::Utc::now() + chrono::Duration::days(1))}),
+        )
+        .await
+        .expect("asking");
+    let overdue = flows::created(&r);
+    let past = broker::db::ts(chrono::Utc::now() - chrono::Duration::hours(2));
+    world
+        .exec(&format!(
+            "UPDATE info_requests SET due_at = '{past}' WHERE id = '{overdue}'"
+        ))
+        .await;
+    let before = head_seq(server).await;
+    let note = "Strategy meeting on Friday: what do you know of the family?";
+    let reason = "Our records of the family were transferred to another trust.";
+    let result = world
+        .browse(
+            "requests",
+            json!({
+                "case_id": case, "child_name": "Alex Moreno", "sw": "sw.north", "hp": "hp.jones",
+                "csc_name": "Northshire Children's Social Care",
+                "health_name": "Northshire Community Health",
+                "overdue_id": overdue, "note": note, "reason": reason,
+                "due": typed(chrono::Utc::now() + chrono::Duration::days(3)),
+            }),
+        )
+        .await;
+    assert_eq!(result["done"], true, "{result}");
+    assert_screenshots(&result, 8);
+
+    // each accepted form one action of the API, as its person's; the refused ones wrote nothing
+    let entries = world.entries_after(before).await;
+    let writes: Vec<(&str, &str)> = entries
+        .iter()
+        .filter(|(a, _, _)| {
+            matches!(
+                a.as_str(),
+                "request.create" | "request.answer" | "request.decline"
+            )
+        })
+        .map(|(a, s, _)| (a.as_str(), s.as_str()))
+        .collect();
+    assert_eq!(
+        writes,
+        [
+            ("request.create", "sw.north"),
+            ("request.answer", "hp.jones"),
+            ("request.decline", "hp.jones"),
+        ],
+        "{entries:?}"
+    );
+    let r = csc
+        .get("/v1/requests?direction=from", &sw)
+        .await
+        .expect("the API's list");
+    assert_eq!(r.status, 200, "{}", r.text());
+    let listed = r.json();
+    let all = listed["requests"].as_array().expect("a list");
+    let asked = all
+        .iter()
+        .find(|r| r["id"] != overdue.as_str())
+        .expect("the new request");
+    assert_eq!(asked["status"], "answered", "{asked}");
+    assert_eq!(asked["note"], note);
+    assert_eq!(asked["sections"], json!(["summary", "health_clinical"]));
+    let declined = all
+        .iter()
+        .find(|r| r["id"] == overdue.as_str())
+        .expect("the overdue one");
+    assert_eq!(declined["status"], "declined");
+    assert_eq!(declined["reason"], reason);
+    world.stop().await;
+}
+
+#[tokio::test]
 async fn a_case_is_screened_its_route_decided_by_a_team_manager_and_a_clock_released_through_the_forms()
  {
     let world = world(
@@ -2786,4 +2917,108 @@ async fn a_case_is_screened_its_route_decided_by_a_team_manager_and_a_clock_rele
         "not_required"
     );
     world.stop().await;
+}
+
+// --- meetings (PROCESS.md, Meetings) ---
+
+#[tokio::test]
+async fn a_strategy_meeting_is_scheduled_and_held_by_recording_its_attendance_through_the_forms() {
+    let world = world(
+        "meeting",
+        json!({"sw.meet": {"agency": "csc", "roles": ["social_worker"]}}),
+    )
+    .await;
+    let server = &world.server;
+    let csc = server.client("csc");
+    let sw = server.token("csc", "sw.meet", &[Role::SocialWorker]);
+    let child = flows::created(
+        &csc.post(
+            "/v1/subjects",
+            &sw,
+            &json!({"date_of_birth": "2013-03-01", "school_agency": "school-hillside",
+                    "display_name": "Sam Okafor"}),
+        )
+        .await
+        .expect("registering a child"),
+    );
+    let referral = cases::ago(chrono::Duration::hours(6));
+    let case = cases::Caseworker {
+        client: &csc,
+        token: &sw,
+    }
+    .opened(&child, referral)
+    .await;
+    // health's written report, delivered to the case's lead worker as a concern (PROCESS.md P2)
+    let nurse = server.person("health", "nurse.ali", Role::HealthPractitioner);
+    let report = nurse
+        .deposit_as(
+            &child,
+            "incident_report",
+            "harmful_behaviour",
+            json!({"summary": "s"}),
+        )
+        .await;
+    let report = flows::created(&report);
+    let when = referral + chrono::Duration::hours(3);
+    let before = head_seq(server).await;
+    let result = world
+        .browse(
+            "meeting",
+            json!({
+                "case_id": case, "login": "sw.meet", "report_id": report,
+                "when": typed(when), "when_words": uk_words(when),
+                "lead_name": "Northshire Children's Social Care",
+                "police_name": "Northshire Police",
+                "health_name": "Northshire Community Health",
+            }),
+        )
+        .await;
+    assert_eq!(result["done"], true, "{result}");
+    assert_screenshots(&result, 6);
+
+    // each accepted form one action of the API, as its person's; the refused ones wrote nothing
+    let entries = world.entries_after(before).await;
+    let writes: Vec<&str> = entries
+        .iter()
+        .filter(|(a, _, d)| {
+            a.starts_with("case.") && a != "case.read" && d["case_id"] == case.as_str()
+        })
+        .map(|(a, _, _)| a.as_str())
+        .collect();
+    assert_eq!(
+        writes,
+        [
+            "case.meeting",
+            "case.meeting_attendance",
+            "case.event",
+            "case.meeting_attendance",
+        ],
+        "{entries:?}"
+    );
+    let r = csc
+        .get(&format!("/v1/cases/{case}"), &sw)
+        .await
+        .expect("the API's case");
+    let got = r.json();
+    let meeting = &got["meetings"][0];
+    assert_eq!(meeting["invitees"], json!(["health", "police"]), "{got}");
+    assert_eq!(meeting["attendance"][0]["agency"], "health", "{got}");
+    assert_eq!(
+        meeting["attendance"][0]["written_report_record_id"],
+        report.as_str()
+    );
+    assert_eq!(meeting["attendance"][1]["agency"], "police", "{got}");
+    world.stop().await;
+}
+
+/// An instant as the console writes it in UK time: "6 December 2026 at 4:19pm".
+fn uk_words(at: chrono::DateTime<chrono::Utc>) -> String {
+    use chrono::Timelike;
+    let local = at.with_timezone(&chrono_tz::Europe::London);
+    let clock = match (local.hour(), local.minute()) {
+        (12, 0) => "midday".to_owned(),
+        (0, 0) => "midnight".to_owned(),
+        _ => local.format("%-I:%M%P").to_string(),
+    };
+    format!("{} at {clock}", local.format("%-d %B %Y"))
 }

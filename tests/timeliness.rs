@@ -143,7 +143,7 @@ async fn the_report_counts_each_clock_as_counted_by_hand() {
         lines.contains(&"strategy_discussion,4,1,1,1,0,1,48,0"),
         "{csv}"
     );
-    assert!(lines.contains(&"minutes,1,0,0,1,0,0,"), "{csv}");
+    assert!(lines.contains(&"minutes,1,0,0,1,0,0,,0"), "{csv}");
     assert!(lines.contains(&"duties_denied,0"), "{csv}");
 }
 

@@ -1607,6 +1607,85 @@ async function caseActions(browser) {
   result.done = true;
 }
 
+// requests for information (PROCESS.md): the lead's social worker asks health from the case's
+// page (refused once, the form shown again as typed), the request is listed on the case; health's
+// practitioner finds it on the Requests page beside an overdue one, answers it through the share
+// form prefilled with the request, and declines the overdue one (refused once without a reason)
+async function requests(browser) {
+  const csc = await context(browser, "csc");
+  let page = await csc.newPage();
+  await signIn(page, params.sw);
+  await page.goto(url(`/ui/cases/${params.case_id}`));
+  await page.click("#case-ask-link");
+  await page.waitForURL(url(`/ui/cases/${params.case_id}/requests/new`));
+  const offered = await page.locator("#to_agency option").evaluateAll((os) => os.map((o) => o.textContent.trim()));
+  check(offered.includes(params.health_name) && !offered.includes(params.csc_name), `agencies by name, not the caller's own: ${offered}`);
+  await page.selectOption("#to_agency", "health");
+  await page.fill("#note", params.note);
+  let response = await submit(page, "#ask-submit");
+  check(response.status() === 422, `a request without purpose, sections or due time is refused: ${response.status()}`);
+  check(await page.locator("#error-summary").count() === 1, "the error summary is shown");
+  check(await page.inputValue("#note") === params.note, "the note typed is kept");
+  check(await page.inputValue("#to_agency") === "health", "the agency chosen is kept");
+  await looked(page, "ask-refused");
+  await page.selectOption("#purpose", "assessment");
+  await page.check("#sections-summary");
+  await page.check("#sections-health_clinical");
+  await fillWhen(page, "due_at", params.due);
+  await looked(page, "ask-form");
+  await submit(page, "#ask-submit");
+  await page.waitForSelector("#case-requests");
+  const row = await text(page, "#case-requests tbody");
+  check(row.includes(params.health_name) && row.includes("Waiting for an answer"), `the case lists the request in words: ${row}`);
+  check(row.includes("Summary, Health and clinical information"), `the sections in words: ${row}`);
+  await looked(page, "case-requests");
+  await csc.close();
+
+  const health = await context(browser, "health");
+  page = await health.newPage();
+  await signIn(page, params.hp);
+  check((await text(page, "#waiting-requests")) === "2 requests for information to answer, 1 overdue", `the start page says what waits: ${await text(page, "#waiting-requests")}`);
+  await page.click("#nav-requests");
+  await page.waitForURL(url("/ui/requests"));
+  check(await page.locator("#requests-to tbody tr").count() === 2, "two requests to health");
+  const late = page.locator(`#requests-to tr[data-request="${params.overdue_id}"]`);
+  check(await late.getAttribute("data-overdue") === "true", "the overdue one is marked");
+  check((await late.textContent()).includes("Overdue"), "in words");
+  const fresh = page.locator("#requests-to tr[data-overdue=false]");
+  check((await fresh.textContent()).includes(params.child_name), "the request names the child");
+  check((await fresh.textContent()).includes(params.note), "and carries the note");
+  await looked(page, "requests-list");
+  await fresh.locator("a", { hasText: "Answer" }).click();
+  await page.waitForSelector("#answer-records");
+  await looked(page, "answer");
+  await page.locator("#answer-records a").first().click();
+  await page.waitForSelector("#share-answering");
+  check(await page.inputValue("#recipient_agency") === "csc", "the answer goes to the agency that asked");
+  check(await page.inputValue("#purpose") === "assessment", "for the purpose asked");
+  await page.selectOption("#recipient_role", "social_worker");
+  await page.check("input[name=basis][value=consent]");
+  await looked(page, "answer-share");
+  await submit(page, "#send");
+  await page.waitForSelector("#share-sent");
+  await page.goto(url("/ui/requests"));
+  const answered = await text(page, "#requests-to tr[data-open=false]");
+  check(answered.includes("Answered"), `the request is answered: ${answered}`);
+
+  await late.locator("a", { hasText: "Decline" }).click();
+  await page.waitForSelector("#decline-form");
+  response = await submit(page, "#decline-submit");
+  check(response.status() === 422, `a decline without a reason is refused: ${response.status()}`);
+  check(await page.locator("#error-summary a[href='#reason']").count() === 1, "the summary links to the reason");
+  await looked(page, "decline-refused");
+  await page.fill("#reason", params.reason);
+  await submit(page, "#decline-submit");
+  await page.waitForSelector("#request-declined");
+  check((await text(page, `#requests-to tr[data-request="${params.overdue_id}"]`)).includes(params.reason), "declined, with the reason");
+  await looked(page, "requests-after");
+  await health.close();
+  result.done = true;
+}
+
 // a case's pathway (PROCESS.md, Routes and Screening): a social worker records a red screening
 // (refused first for a short rationale, the form kept), then is refused the single assessment
 // below it, by the route; the team manager decides it, the strategy meeting shows as not
@@ -1677,6 +1756,88 @@ async function caseRoute(browser) {
   result.done = true;
 }
 
+// PROCESS.md, Meetings: the lead's social worker schedules a strategy meeting through the form
+// (refused once: nobody invited, re-shown as typed), each agency invited by name and told by a
+// duty; then records health's apologies with its written report (refused once: a report from
+// an agency that attended) and the police's attendance, which holds the meeting: the strategy
+// meeting clock stops and the step is listed
+async function meeting(browser) {
+  const ctx = await context(browser, "csc");
+  const page = await ctx.newPage();
+  await signIn(page, params.login);
+  await page.goto(url(`/ui/cases/${params.case_id}`));
+  check((await text(page, "#meetings-none")) === "No meeting has been scheduled.", "no meeting yet");
+  await page.click("#case-schedule-meeting-link");
+  await page.waitForURL(url(`/ui/cases/${params.case_id}/meetings/new`));
+  const kinds = await page.locator("#kind label").evaluateAll((ls) => ls.map((l) => l.textContent.trim()));
+  check(JSON.stringify(kinds) === JSON.stringify(["Strategy meeting", "Review meeting", "Professionals' meeting", "Pre-release meeting"]), `the kinds in plain English: ${kinds}`);
+  const offered = await page.locator("#invitees label").evaluateAll((ls) => ls.map((l) => l.textContent.trim()));
+  check(offered.includes(params.police_name) && offered.includes(params.health_name), `the agencies by name: ${offered}`);
+  check(!offered.includes(params.lead_name) && !offered.some((o) => o === "police"), `not the lead, not an id: ${offered}`);
+  await page.check("#kind-strategy_meeting");
+  await fillWhen(page, "scheduled_for", params.when);
+  await looked(page, "meeting-form");
+  let r = await submit(page, "#schedule-meeting-submit");
+  check(r.status() === 422, `nobody invited is refused: ${r.status()}`);
+  check((await text(page, "#error-summary")).includes("Agencies invited"), `the summary names the field: ${await text(page, "#error-summary")}`);
+  check(await page.locator("#error-summary a[href='#invitees']").count() === 1, "the summary links to the field");
+  check(await page.isChecked("#kind-strategy_meeting"), "the kind chosen is kept");
+  check(await page.inputValue("#scheduled_for-hour") === String(params.when.hour), "the time typed is kept");
+  await looked(page, "meeting-refused");
+  await page.check("#invitees-police");
+  await page.check("#invitees-health");
+  r = await submit(page, "#schedule-meeting-submit");
+  check(r.status() === 200, `the meeting scheduled: ${r.status()}`);
+  await page.waitForSelector("#meeting-recorded");
+  const card = page.locator("[data-meeting][data-kind=strategy_meeting]");
+  check(await card.count() === 1, "the meeting is listed");
+  const title = await card.locator(".govuk-summary-card__title").innerText();
+  check(title.trim() === `Strategy meeting, ${params.when_words}`, `named and in UK time: ${title}`);
+  const invited = (await card.locator("[data-field=invitees]").innerText()).trim();
+  check(invited === `${params.health_name}, ${params.police_name}`, `the invitees by name, as ticked in the list: ${invited}`);
+  const duties = await text(page, "#case-duties tbody");
+  check(duties.includes(params.police_name) && duties.includes(params.health_name), `each invitation is a duty on the case: ${duties}`);
+  await looked(page, "meeting-scheduled");
+
+  await card.locator("[data-attendance-link]").click();
+  await page.waitForSelector("#record-attendance");
+  const agencies = await page.locator("#agency label").evaluateAll((ls) => ls.map((l) => l.textContent.trim()));
+  check(JSON.stringify(agencies) === JSON.stringify([params.lead_name, params.health_name, params.police_name]), `the lead and the invitees by name: ${agencies}`);
+  const reports = await page.locator("#written_report_record_id label").evaluateAll((ls) => ls.map((l) => l.textContent.trim()));
+  check(reports.some((l) => l.startsWith(`Incident report from ${params.health_name}, `)), `the child's records in words: ${reports}`);
+  check(reports[reports.length - 1] === "No written report", `and none: ${reports}`);
+  await page.check("#agency-health");
+  await page.check("#attended-yes");
+  await page.check(`#written_report_record_id-${params.report_id}`);
+  await looked(page, "attendance-form");
+  r = await submit(page, "#record-attendance-submit");
+  check(r.status() === 422, `a report from an agency that attended is refused: ${r.status()}`);
+  check((await text(page, "#written_report_record_id-error")).includes("only for an agency that did not attend"), `the message is by the field: ${await text(page, "#written_report_record_id-error")}`);
+  check(await page.isChecked("#agency-health") && await page.isChecked(`#written_report_record_id-${params.report_id}`), "the choices are kept");
+  await looked(page, "attendance-refused");
+  await page.check("#attended-no");
+  r = await submit(page, "#record-attendance-submit");
+  check(r.status() === 200, `the apologies recorded: ${r.status()}`);
+  await page.waitForSelector("#meeting-recorded");
+  check((await card.locator("[data-field=attendance]").innerText()).includes(`${params.health_name}: Sent apologies and a written report`), "the apologies in words");
+  check(await page.locator("tr[data-clock=strategy_meeting][data-status=met]").count() === 0, "apologies do not hold the meeting");
+
+  await card.locator("[data-attendance-link]").click();
+  await page.waitForSelector("#record-attendance");
+  await page.check("#agency-police");
+  await page.check("#attended-yes");
+  r = await submit(page, "#record-attendance-submit");
+  check(r.status() === 200, `the attendance recorded: ${r.status()}`);
+  await page.waitForSelector("#meeting-recorded");
+  check((await card.locator("[data-field=attendance]").innerText()).includes(`${params.police_name}: Attended`), "the attendance in words");
+  check((await card.locator("[data-field=held]").innerText()).startsWith("Recorded as step"), "the meeting is held");
+  check(await page.locator("tr[data-clock=strategy_meeting][data-status=met]").count() === 1, "the strategy meeting clock stopped in time");
+  check(await page.locator("#case-events tr[data-kind=strategy_meeting_held]").count() === 1, "the step is listed");
+  await looked(page, "meeting-held");
+  await ctx.close();
+  result.done = true;
+}
+
 const scenarios = { cases: casePages, "cases-ig": casePages, "report-refused": reportRefused, "ig-scoped": igScoped, owner, "owner-duties": ownerDuties, "case-record-duties": caseRecordDuties, refused: refusedSignIn, dsl, teacher, ig, tampered, "dev-sign-in": devSignIn, expired,
   "case-work": caseWork,
   "review-queue": reviewQueue,
@@ -1691,11 +1852,13 @@ const scenarios = { cases: casePages, "cases-ig": casePages, "report-refused": r
   "journey-dsl": journeyDsl,
   "case-transfer": caseTransfer,
   actions: caseActions,
+  requests,
   concern,
   "looked-after": lookedAfter,
   "cases-area": casesByArea,
   "cases-area-tm": casesByArea,
   "case-route": caseRoute,
+  meeting,
 };
 
 const browser = await chromium.launch({

@@ -9,13 +9,14 @@ use std::collections::BTreeSet;
 
 use serde::{Deserialize, Serialize};
 
+use super::requests::{self, Answering};
 use super::share::{self, entry_for};
 use crate::audit::Entry;
 use crate::db::now;
 use crate::decision::{Decision, RequestFacts, decide};
 use crate::error::ApiError;
 use crate::identity::Principal;
-use crate::ids::{AgencyId, MappaDecisionId, RecordId};
+use crate::ids::{AgencyId, MappaDecisionId, RecordId, RequestId};
 use crate::state::AppState;
 use crate::store::facts::{self, Ask, Loaded};
 use crate::vocab::{Basis, Purpose, Role};
@@ -43,6 +44,10 @@ pub struct DisclosureRequest {
     pub legal_reference: Option<String>,
     #[serde(default)]
     pub mappa_decision_id: Option<MappaDecisionId>,
+    /// The request for information this disclosure answers (PROCESS.md): addressed to the
+    /// disclosing agency, about the same child, asked by the recipient agency, still open.
+    #[serde(default)]
+    pub request_id: Option<RequestId>,
 }
 
 /// A disclosure request that can be decided: one to 50 distinct records, free text within its
@@ -54,6 +59,7 @@ pub struct Disclosure {
     recipient_role: Option<Role>,
     recipient_sub: Option<String>,
     request: RequestFacts,
+    answers: Option<RequestId>,
 }
 
 impl TryFrom<DisclosureRequest> for Disclosure {
@@ -106,6 +112,7 @@ impl TryFrom<DisclosureRequest> for Disclosure {
                 notification: false,
                 duty: None,
             },
+            answers: req.request_id,
         })
     }
 }
@@ -163,6 +170,23 @@ async fn load_facts(
     facts::load((&state.db).into(), &state.policy, ask).await
 }
 
+/// The request for information `req` answers, checked against its child and recipient
+/// (`app::requests::answering`), if it names one.
+async fn answering(
+    state: &AppState,
+    principal: &Principal,
+    req: &Disclosure,
+    loaded: &Loaded,
+) -> Result<Option<Answering>, ApiError> {
+    let Some(id) = &req.answers else {
+        return Ok(None);
+    };
+    let subject = &loaded.facts.subject.id;
+    requests::answering(state, principal, id, subject, &req.recipient)
+        .await
+        .map(Some)
+}
+
 /// How often a decision is remade because the child's facts changed while it was made.
 const ATTEMPTS: usize = 8;
 
@@ -212,6 +236,7 @@ async fn check_once(
     req: &Disclosure,
 ) -> Result<Option<Decided>, ApiError> {
     let loaded = load_facts(state, principal, req).await?;
+    answering(state, principal, req, &loaded).await?;
     let decision = decide(&state.policy, &loaded.facts);
     let entry = entry_for(principal, "decision.check", &loaded.facts, &decision);
     let seq = audit_if_current(state, &loaded, entry).await?;
@@ -247,6 +272,7 @@ async fn disclose_once(
     req: &Disclosure,
 ) -> Result<Option<Attempt>, ApiError> {
     let loaded = load_facts(state, principal, req).await?;
+    let answers = answering(state, principal, req, &loaded).await?;
     let decision = decide(&state.policy, &loaded.facts);
     let entry = entry_for(principal, "disclosure", &loaded.facts, &decision);
     if !decision.permitted() {
@@ -265,6 +291,10 @@ async fn disclose_once(
         // the facts moved: dropping the action undoes whatever of it was written
         return Ok(None);
     };
+    // a request it answers closes in the same action (a denial answers nothing)
+    if let Some(a) = &answers {
+        requests::mark_answered(&mut tx, principal, a, &stored.disclosure_id).await?;
+    }
     tx.finish().await?;
     Ok(Some(Attempt::Disclosed(Disclosed {
         decision,

@@ -28,20 +28,30 @@ use crate::writer::WriteTx;
 /// record itself. Either way each is carried out, audited and counted.
 pub enum ListedOn<'a> {
     Case(&'a Case),
-    Record { subject: &'a str, record: &'a str },
+    Record {
+        subject: &'a str,
+        record: &'a str,
+    },
+    /// A meeting of the case scheduled: listed on the case; `invitees` are the duty's
+    /// recipients `invitees`, and each notice carries `about` (the meeting) as `meeting`.
+    Meeting {
+        case: &'a Case,
+        invitees: &'a [String],
+        about: Value,
+    },
 }
 
 impl ListedOn<'_> {
     fn subject(&self) -> &str {
         match self {
-            ListedOn::Case(case) => &case.subject_id,
+            ListedOn::Case(case) | ListedOn::Meeting { case, .. } => &case.subject_id,
             ListedOn::Record { subject, .. } => subject,
         }
     }
 
     fn case(&self) -> Option<&Case> {
         match self {
-            ListedOn::Case(case) => Some(case),
+            ListedOn::Case(case) | ListedOn::Meeting { case, .. } => Some(case),
             ListedOn::Record { .. } => None,
         }
     }
@@ -117,6 +127,10 @@ async fn world(
             Some(case) => crate::cases::involved::of_case_in(tx, &case.id).await?,
             None => Vec::new(),
         },
+        invitees: match on {
+            ListedOn::Meeting { invitees, .. } => invitees.to_vec(),
+            _ => Vec::new(),
+        },
     })
 }
 
@@ -136,7 +150,9 @@ pub async fn carry_out(
     }
     let world = world(state, principal, tx, &on, record).await?;
     let mut seq = match &on {
-        ListedOn::Case(case) => store::next_duty_seq(tx, &case.id).await?,
+        ListedOn::Case(case) | ListedOn::Meeting { case, .. } => {
+            store::next_duty_seq(tx, &case.id).await?
+        }
         ListedOn::Record { .. } => 1,
     };
     let case = on.case();
@@ -199,12 +215,15 @@ pub async fn carry_out(
             // what the recipient is told of the duty: the step and who leads (no one yet, with
             // no case open); a record's content only where the duty delivers it, in the
             // sections the decision released
-            let notice = json!({
+            let mut notice = json!({
                 "duty": duty, "trigger": trigger.to_string(),
                 "legal_reference": row.legal_reference,
                 "lead_agency": case.map(|c| &c.lead_agency),
                 "lead_sub": case.map(|c| &c.lead_sub),
             });
+            if let ListedOn::Meeting { about, .. } = &on {
+                notice["meeting"] = about.clone();
+            }
             // a child under MAPPA: the forum is told of the notice as of any disclosure (RULES 5)
             let prepared = share::prepare(
                 state,
@@ -246,7 +265,7 @@ pub async fn carry_out(
             created_at: ts(at),
         };
         match &on {
-            ListedOn::Case(case) => {
+            ListedOn::Case(case) | ListedOn::Meeting { case, .. } => {
                 store::insert_duty(tx, &case.id, &case.lead_agency, &recorded).await?;
             }
             ListedOn::Record { subject, record } => {

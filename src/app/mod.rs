@@ -21,6 +21,7 @@
 //! - [`mail`]: "a packet waits", the e-mail to the addressee's inbox address after commit.
 //! - [`records`]: what the owner agency is told of its record's disclosures.
 //! - [`reports`]: the timeliness report.
+//! - [`requests`]: requests for information, asked, listed, answered by a disclosure, declined.
 //! - `share`: the one sharing pipeline, through which a disclosure, a duty's notice and the
 //!   forum's notification of either (RULES 5) go out: sealed, stored if the child's facts are
 //!   current, audited.
@@ -42,6 +43,7 @@ pub mod mappa;
 pub mod places;
 pub mod records;
 pub mod reports;
+pub mod requests;
 mod share;
 pub mod subjects;
 pub mod views;

@@ -6,7 +6,9 @@
 
 pub mod actions;
 pub mod involved;
+pub mod meetings;
 pub mod report;
+pub mod requests;
 pub mod routes;
 pub mod rows;
 pub mod rules;

@@ -13,28 +13,20 @@ use axum::response::{IntoResponse, Redirect};
 use serde_json::Value;
 
 use super::Posted;
+use super::case_pathway::{latest_screening, may_release};
 use super::cases::{agency_name, child_named};
 use super::form::{Field, Form, FormFields, Labels, fields};
-use super::labels::{self, Choice, Label, choices};
+use super::labels::{self, Choice, choices};
 use super::session::{Session, check_csrf};
 use super::transfers::{Outcome, submit};
 use super::view::{Frame, PageResult, page, refused};
-use crate::access::{Relation, may_as};
 use crate::app::cases::{self as app, CaseView, NewEvent};
 use crate::decision::clocks::Status;
 use crate::error::ApiError;
 use crate::ids::CaseId;
 use crate::routes::extract::Path;
 use crate::state::AppState;
-use crate::vocab::{Action, EventKind, Route, ScreeningLevel, ScreeningTool};
-
-/// The steps recorded on a page of their own here, not by the case page's step form.
-pub const OWN_PAGE: &[EventKind] = &[
-    EventKind::WorkerAllocated,
-    EventKind::RouteDecided,
-    EventKind::ClockNotRequired,
-    EventKind::ScreeningCompleted,
-];
+use crate::vocab::{EventKind, Route, ScreeningLevel, ScreeningTool};
 
 /// Which of the three forms a page holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -109,79 +101,6 @@ impl Which {
                 Field::Text("rationale"),
             ],
         }
-    }
-}
-
-/// What the case page offers of these (links shown to those who may use them).
-pub struct OnCase {
-    pub may_screen_and_route: bool,
-    pub may_release: bool,
-    /// The route decided last, in words; empty before one is.
-    pub route: String,
-    /// The latest screening, in words; empty before one.
-    pub screening: String,
-}
-
-/// The relation the person holds to the case (as `app::cases::relation`, from its view).
-fn holds(c: &CaseView, session: &Session) -> Relation {
-    if c.lead_agency == *session.principal.agency {
-        Relation::LeadAgency
-    } else {
-        Relation::None
-    }
-}
-
-/// Whether the person may say a clock of this case is not required now.
-fn may_release(state: &AppState, session: &Session, c: &CaseView) -> bool {
-    c.may_record(state, &session.principal)
-        && may_as(
-            state,
-            &session.principal,
-            Action::SetClockNotRequired,
-            holds(c, session),
-        )
-}
-
-/// The latest screening of the case in words ("Red, Brook Traffic Light Tool"), if any.
-fn latest_screening(c: &CaseView) -> String {
-    c.events
-        .iter()
-        .filter(|e| e.kind == EventKind::ScreeningCompleted)
-        .max_by_key(|e| (e.occurred_at, e.seq))
-        .and_then(|e| Some((e.level?, e.tool?)))
-        .map(|(l, t)| format!("{}, {}", l.label(), t.label()))
-        .unwrap_or_default()
-}
-
-/// What a step names beyond its kind, in words: the route, the screening, the timescale.
-pub fn detail(e: &crate::app::cases::EventView) -> String {
-    if let Some(r) = e.route {
-        return r.label().to_owned();
-    }
-    if let (Some(t), Some(l)) = (e.tool, e.level) {
-        return format!("{}, {}", l.label(), t.label());
-    }
-    e.clock
-        .as_deref()
-        .map(|c| labels::clock(c).into_owned())
-        .unwrap_or_default()
-}
-
-/// The case page's links and what they stand on.
-pub fn on_case(state: &AppState, session: &Session, c: &CaseView) -> OnCase {
-    let route = c
-        .events
-        .iter()
-        .filter(|e| e.kind == EventKind::RouteDecided)
-        .max_by_key(|e| (e.occurred_at, e.seq))
-        .and_then(|e| e.route)
-        .map(|r| r.label().to_owned())
-        .unwrap_or_default();
-    OnCase {
-        may_screen_and_route: c.may_record(state, &session.principal),
-        may_release: may_release(state, session, c),
-        route,
-        screening: latest_screening(c),
     }
 }
 

@@ -373,8 +373,12 @@ struct CasePage {
     moves: super::case_moves::OnCase,
     /// The actions agreed on the case (`actions`).
     actions: super::case_actions::OnCase,
+    /// The case's requests for information and whether the person may ask one.
+    asks: super::case_requests::OnCase,
     /// Its route and screening, and the links to record them (`case_route`).
-    pathway: super::case_route::OnCase,
+    pathway: super::case_pathway::OnCase,
+    /// The case's meetings and what the person may do about them (`meetings`).
+    meetings: super::case_meetings::OnCase,
 }
 
 /// The step form's fields as the API's body members, and what a person calls each.
@@ -417,7 +421,7 @@ async fn case_page(
             at: uk(&e.occurred_at),
             by: format!("{} / {}", agency_name(state, &e.agency), e.sub),
             outcome: e.outcome.map(|o| o.label().to_owned()).unwrap_or_default(),
-            detail: super::case_route::detail(e),
+            detail: super::case_pathway::detail(e),
             rationale: e.rationale.clone().unwrap_or_default(),
             note: e.note.clone().unwrap_or_default(),
             record: e.record_id.clone().unwrap_or_default(),
@@ -426,7 +430,9 @@ async fn case_page(
     let may_record = c.may_record(state, &session.principal);
     let moves = super::case_moves::on_case(state, &session.principal, &c);
     let actions = super::case_actions::on_case(state, &session.principal, &c);
-    let pathway = super::case_route::on_case(state, session, &c);
+    let asks = super::case_requests::on_case(state, &session.principal, &c);
+    let pathway = super::case_pathway::on_case(state, session, &c);
+    let meetings = super::case_meetings::on_case(state, &session.principal, &c);
     Ok(page(
         status,
         &CasePage {
@@ -466,7 +472,7 @@ async fn case_page(
             kinds: choices::<EventKind>()
                 .into_iter()
                 .filter(|k| {
-                    !super::case_route::OWN_PAGE
+                    !super::case_pathway::OWN_PAGE
                         .iter()
                         .any(|o| k.value == o.as_str())
                 })
@@ -479,7 +485,9 @@ async fn case_page(
             done,
             moves,
             actions,
+            asks,
             pathway,
+            meetings,
         },
     ))
 }
@@ -492,6 +500,8 @@ pub struct Done {
     transferred: Option<String>,
     accepted: Option<String>,
     action_agreed: Option<i64>,
+    meeting: Option<String>,
+    attendance: Option<String>,
 }
 
 /// `GET /ui/cases/{id}`: one case, as `GET /v1/cases/{id}` gives it (the API's refusal: 403 to
@@ -526,6 +536,13 @@ pub async fn case(
             action_agreed: Some(_),
             ..
         })) => "action_agreed".to_owned(),
+        Ok(axum::extract::Query(Done {
+            meeting: Some(_), ..
+        })) => "meeting".to_owned(),
+        Ok(axum::extract::Query(Done {
+            attendance: Some(_),
+            ..
+        })) => "attendance".to_owned(),
         _ => String::new(),
     };
     case_page(&state, &session, c, Form::default(), done, StatusCode::OK).await

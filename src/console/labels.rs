@@ -358,6 +358,7 @@ fn known_duty(name: &str) -> Option<&'static str> {
             "Tell the independent reviewing officer of the council that placed the child"
         }
         "involved_kept_updated" => "Tell the council that placed the child of each step",
+        "meeting_invitation" => "Invite the agency to the meeting",
         _ => return None,
     })
 }
@@ -390,6 +391,8 @@ pub fn audit_action(action: &str) -> Cow<'static, str> {
         "case.read" => "Case read",
         "case.transfer" => "Case transfer requested",
         "case.transfer_accept" => "Case transfer accepted",
+        "case.meeting" => "Meeting scheduled",
+        "case.meeting_attendance" => "Meeting attendance recorded",
         "case.list" => "Cases listed",
         "report.timeliness" => "Timeliness report read",
         "audit.review" | "review.record" => "Override reviewed",

@@ -10,8 +10,11 @@ mod actions;
 mod assets;
 mod back;
 mod case_actions;
+mod case_meetings;
 mod case_moves;
 mod case_new;
+mod case_pathway;
+mod case_requests;
 mod case_route;
 mod cases;
 mod chart;
@@ -20,12 +23,14 @@ mod form;
 mod ig;
 mod labels;
 mod mappa;
+mod meetings;
 pub mod oidc;
 mod places;
 mod practitioner;
 mod query;
 mod records;
 mod report;
+mod requests;
 pub mod session;
 mod time;
 mod transfers;
@@ -121,6 +126,18 @@ pub fn router() -> Router<AppState> {
             get(actions::done_form).post(actions::done),
         )
         .route("/ui/actions", get(actions::list))
+        // requests for information: asked from a case, listed, answered (through the share
+        // form) or declined (requests.rs)
+        .route(
+            "/ui/cases/{id}/requests/new",
+            get(requests::ask_form).post(requests::ask),
+        )
+        .route("/ui/requests", get(requests::list))
+        .route("/ui/requests/{id}/answer", get(requests::answer_form))
+        .route(
+            "/ui/requests/{id}/decline",
+            get(requests::decline_form).post(requests::decline),
+        )
         .route(
             "/ui/cases/{id}/screening",
             get(case_route::screening_form).post(case_route::screening),
@@ -132,6 +149,14 @@ pub fn router() -> Router<AppState> {
         .route(
             "/ui/cases/{id}/not-required",
             get(case_route::not_required_form).post(case_route::not_required),
+        )
+        .route(
+            "/ui/cases/{id}/meetings/new",
+            get(meetings::schedule_form).post(meetings::schedule),
+        )
+        .route(
+            "/ui/cases/{id}/meetings/{mid}/attendance",
+            get(meetings::attendance_form).post(meetings::attendance),
         )
         .route("/ui/reports/timeliness", get(report::timeliness))
         .route("/ui/reports/timeliness.csv", get(report::timeliness_csv))
@@ -271,12 +296,24 @@ async fn home(State(state): State<AppState>, session: Session) -> PageResult {
     let waiting = crate::app::waiting::waiting(&state, &session.principal)
         .await
         .map_err(view::refused)?;
+    let mut waiting = waits(&waiting, &session.principal.sub);
+    if let Some((count, text)) = requests::waiting(&state, &session.principal)
+        .await
+        .map_err(view::refused)?
+    {
+        waiting.push(Waits {
+            id: "waiting-requests",
+            count,
+            text,
+            href: "/ui/requests".to_owned(),
+        });
+    }
     Ok(page(
         StatusCode::OK,
         &Home {
             frame: Frame::of(&session, "Start"),
             nav: session.nav,
-            waiting: waits(&waiting, &session.principal.sub),
+            waiting,
             transfers: case_moves::waiting(&state, &session.principal)
                 .await
                 .map_err(view::refused)?,

@@ -283,6 +283,7 @@ const SHARE_LABELS: Labels<'static> = &[
     ("justification", "Justification"),
     ("legal_reference", "Legal reference"),
     ("mappa_decision_id", "MAPPA forum decision"),
+    ("request_id", "Request for information"),
 ];
 
 /// The share form's fields, as the API's request members.
@@ -295,6 +296,7 @@ const SHARE_FIELDS: &[Field<'static>] = &[
     Field::Text("justification"),
     Field::Text("legal_reference"),
     Field::Trimmed("mappa_decision_id"),
+    Field::Trimmed("request_id"),
 ];
 
 /// A decision shown in words: what goes, what is withheld, and why.
@@ -369,6 +371,8 @@ struct SharePage {
     purposes: Vec<Choice>,
     bases: Vec<Choice>,
     outcome: Outcome,
+    /// The request for information the share answers, in words (empty: none).
+    answering: String,
 }
 
 /// The share page of `record` with `form` and `outcome`; the record's kind and child from the
@@ -385,6 +389,13 @@ async fn share_page(
         .await
         .map_err(refused)?;
     let child = super::labels::child(&held.child);
+    let answering = match form.value("request_id") {
+        "" => String::new(),
+        id => super::requests::prefill(state, session, id)
+            .await
+            .map(|(_, text)| text)
+            .unwrap_or_default(),
+    };
     Ok(page(
         status,
         &SharePage {
@@ -402,22 +413,39 @@ async fn share_page(
             purposes: choices::<Purpose>(),
             bases: choices::<Basis>(),
             outcome,
+            answering,
         },
     ))
 }
 
-/// `GET /ui/records/{id}/share`: the share form.
+/// `?request_id=` on the share form: the request for information it answers.
+#[derive(serde::Deserialize)]
+pub struct Answering {
+    request_id: Option<String>,
+}
+
+/// `GET /ui/records/{id}/share`: the share form; with `?request_id=` of a request addressed
+/// to the person's agency, prefilled to answer it (`requests::prefill`).
 pub async fn share_form(
     State(state): State<AppState>,
     session: Session,
     id: Result<Path<RecordId>, ApiError>,
+    answering: Result<Query<Answering>, axum::extract::rejection::QueryRejection>,
 ) -> PageResult {
     let Path(record) = id.map_err(refused)?;
+    let mut form = Form::default();
+    if let Ok(Query(Answering {
+        request_id: Some(rid),
+    })) = answering
+        && let Some((values, _)) = super::requests::prefill(&state, &session, &rid).await
+    {
+        form = Form::refused(values, Errors::default());
+    }
     share_page(
         &state,
         &session,
         record,
-        Form::default(),
+        form,
         Outcome::None,
         StatusCode::OK,
     )

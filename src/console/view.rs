@@ -52,6 +52,8 @@ pub struct Nav {
     pub children: bool,
     /// `list_actions`: the agency's own actions agreed on cases.
     pub actions: bool,
+    /// `list_requests`: the requests for information to and from the agency.
+    pub requests: bool,
 }
 
 impl Nav {
@@ -68,6 +70,7 @@ impl Nav {
             children: may(Action::RegisterSubject)
                 || crate::access::allows_somewhere(policy, principal, Action::ReadSubject),
             actions: may(Action::ListActions),
+            requests: may(Action::ListRequests),
         }
     }
 }

@@ -24,6 +24,8 @@ pub enum Trigger {
     AnyEvent,
     /// A record of this kind is deposited about a child (with a case open or not).
     Record(RecordKind),
+    /// A meeting of a case is scheduled (PROCESS.md, Meetings): its invitees are told.
+    MeetingScheduled,
 }
 
 impl fmt::Display for Trigger {
@@ -33,6 +35,7 @@ impl fmt::Display for Trigger {
             Trigger::Event(k) => write!(f, "event:{k}"),
             Trigger::AnyEvent => f.write_str("event:*"),
             Trigger::Record(k) => write!(f, "record:{k}"),
+            Trigger::MeetingScheduled => f.write_str("meeting_scheduled"),
         }
     }
 }
@@ -63,6 +66,9 @@ impl Trigger {
         if text == "event:*" {
             return Ok(Trigger::AnyEvent);
         }
+        if text == "meeting_scheduled" {
+            return Ok(Trigger::MeetingScheduled);
+        }
         if let Some(k) = text.strip_prefix("event:") {
             return k.parse().map(Trigger::Event).map_err(|e| e.to_string());
         }
@@ -70,7 +76,7 @@ impl Trigger {
             return k.parse().map(Trigger::Record).map_err(|e| e.to_string());
         }
         Err(format!(
-            "unknown trigger \"{text}\" (expected case_opened, event:<event kind>, event:*, record:<record kind> or record:<record kind>:<subject role>)"
+            "unknown trigger \"{text}\" (expected case_opened, event:<event kind>, event:*, record:<record kind>, record:<record kind>:<subject role> or meeting_scheduled)"
         ))
     }
 }
@@ -104,6 +110,8 @@ pub enum Recipients {
     PlacingAuthority,
     /// The agencies involved in the child's open case besides its lead (PROCESS.md P3).
     InvolvedAgencies,
+    /// The agencies invited to the meeting just scheduled (PROCESS.md, Meetings).
+    Invitees,
 }
 
 /// Which of the child's areas a `kind:` recipient must serve.
@@ -125,6 +133,7 @@ impl Recipients {
             "case_lead" => Ok(Recipients::CaseLead),
             "placing_authority" => Ok(Recipients::PlacingAuthority),
             "involved_agencies" => Ok(Recipients::InvolvedAgencies),
+            "invitees" => Ok(Recipients::Invitees),
             _ => match text.strip_prefix("kind:") {
                 Some(k) => {
                     let (k, within) = match k.split_once('@') {
@@ -142,7 +151,7 @@ impl Recipients {
                         .map_err(|e: crate::vocab::UnknownTerm| e.to_string())
                 }
                 None => Err(format!(
-                    "unknown recipients \"{text}\" (expected childs_school, previous_recipients, case_lead, placing_authority, involved_agencies or kind:<agency kind>[@home|@current])"
+                    "unknown recipients \"{text}\" (expected childs_school, previous_recipients, case_lead, placing_authority, involved_agencies, invitees or kind:<agency kind>[@home|@current])"
                 )),
             },
         }
@@ -309,6 +318,9 @@ pub struct World {
     /// The agencies involved in the child's open case besides its lead (PROCESS.md P3).
     #[serde(default)]
     pub involved: Vec<String>,
+    /// For a meeting scheduled: the agencies invited to it, in the order given.
+    #[serde(default)]
+    pub invitees: Vec<String>,
 }
 
 impl World {
@@ -379,6 +391,11 @@ fn addressees(
             .collect(),
         Recipients::InvolvedAgencies => world
             .involved
+            .iter()
+            .map(|a| (a.clone(), role, None))
+            .collect(),
+        Recipients::Invitees => world
+            .invitees
             .iter()
             .map(|a| (a.clone(), role, None))
             .collect(),

@@ -5,6 +5,7 @@
 pub mod audit;
 pub mod case_actions;
 pub mod case_events;
+pub mod case_meetings;
 pub mod case_transfers;
 pub mod cases;
 pub mod consents;
@@ -18,6 +19,7 @@ pub mod mappa;
 mod openapi;
 pub mod records;
 pub mod reports;
+pub mod requests;
 pub mod reviews;
 pub mod subjects;
 pub mod views;
@@ -182,6 +184,11 @@ api! {
     post "/v1/cases/{id}/actions" => case_actions::agree { "as policies/actions.csv allows", "agree an action on the case, owned by an agency (which need not read the case), due at a time (PROCESS.md, Actions); open until its owner marks it done", crate::app::cases::NewAction, 201, acts RecordAction, gives crate::app::cases::ActionAgreed }
     post "/v1/cases/{id}/actions/{aid}/done" => case_actions::done { "as policies/actions.csv allows", "the owner agency marks the action done, with a note; once only", crate::app::cases::CompleteAction, 200, acts CompleteAction, gives crate::app::cases::ActionDone }
     get "/v1/actions" => case_actions::list { "as policies/actions.csv allows", "the caller's agency's own actions across cases, each with its case's id but not the case; overdue=true for those open past due", (), 200, acts ListActions, query crate::app::cases::ActionFilters, gives crate::app::cases::ActionList }
+    post "/v1/requests" => requests::ask { "as policies/actions.csv allows", "ask another agency for information about the child of the caller's agency's open case (PROCESS.md): purpose, sections, due time, note (sealed); open until answered by a disclosure naming it or declined", crate::app::requests::NewRequest, 201, acts RequestInformation, gives crate::app::requests::RequestCreated }
+    get "/v1/requests" => requests::list { "as policies/actions.csv allows", "the requests for information addressed to the caller's agency and asked by it (direction=to|from, status, overdue=true), each with overdue and answered_late", (), 200, acts ListRequests, query requests::Filters, gives crate::app::requests::RequestList }
+    post "/v1/requests/{id}/decline" => requests::decline { "as policies/actions.csv allows", "the addressee declines a request for information with a reason (sealed); 409 once it is answered or declined", crate::app::requests::NewDecline, 200, acts DeclineRequest, gives crate::app::requests::Declined }
+    post "/v1/cases/{id}/meetings" => case_meetings::schedule { "as policies/actions.csv allows", "schedule a meeting of the case (strategy, review, professionals', pre-release) and invite agencies, each told by a notification duty listed on the case (PROCESS.md, Meetings)", crate::app::cases::NewMeeting, 201, acts ScheduleMeeting, gives crate::app::cases::MeetingScheduled }
+    post "/v1/cases/{id}/meetings/{mid}/attendance" => case_meetings::attendance { "as policies/actions.csv allows", "record an agency's attendance at a meeting, or its apologies with a written report (a record about the child); a strategy meeting's first attendance records it held (strategy_meeting_held at its time)", crate::app::cases::NewAttendance, 201, acts RecordAttendance, gives crate::app::cases::AttendanceRecorded }
     get "/v1/reports/timeliness" => reports::timeliness { "as policies/actions.csv allows", "per clock: started, met on time, met late, overdue now, pending, median hours; format=csv for CSV", (), 200, acts ReadTimeliness, query reports::Filters, returns ObjectOrText("text/csv"), gives crate::cases::report::Report }
     post "/v1/audit/reviews/{seq}" => reviews::review { "as policies/actions.csv allows", "review an override", reviews::NewReview, 201, acts ReviewOverride, gives crate::app::audit::Reviewed }
 }

@@ -20,7 +20,7 @@ fn path_parameter(name: &str) -> Value {
     let (schema, description) = match name {
         // parsed by the `extract::Path` extractor into its typed id: a UUID, anything else 400
         // `invalid_id`
-        "id" | "cid" | "tid" | "aid" | "disclosure_id" => (
+        "id" | "cid" | "tid" | "aid" | "mid" | "disclosure_id" => (
             json!({"type": "string", "format": "uuid"}),
             "a broker identifier (UUID)",
         ),

@@ -9,21 +9,18 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use super::transfers::{different_from_linked, lead_sub_field, reads_in_write};
-use super::{derive_clocks, hidden, refused, relation, text_field, views};
+use super::transfers::{different_from_linked, lead_sub_field};
+use super::{refused, relation, steps, text_field, views};
 use crate::access::{may_as, may_somewhere, not_permitted, require_as};
-use crate::app::duties::{ListedOn, carry_out};
 use crate::app::views::{DutyView, duties};
 use crate::audit::Entry;
 use crate::cases::routes::{Given, Marks, below_threshold};
-use crate::cases::store::{self, Event};
-use crate::cases::{self, ClockView, Happened, History, Proposed};
+use crate::cases::store::Event;
+use crate::cases::{self, ClockView, Proposed};
 use crate::db::now;
-use crate::decision::duties::Trigger;
 use crate::error::ApiError;
 use crate::identity::Principal;
 use crate::ids::{CaseId, RecordId};
-use crate::on_tx;
 use crate::state::AppState;
 use crate::vocab::{Action, CaseOutcome, EventKind, Route, ScreeningLevel, ScreeningTool};
 
@@ -152,25 +149,10 @@ pub async fn record(
     let note_enc = text_field(state, "note", body.note.as_deref())?;
 
     let mut tx = state.writer.begin().await?;
-    let (case, events, stored) = store::load_for_write(&mut tx, &id)
-        .await?
-        .ok_or_else(|| hidden(&id))?;
+    // a caller who could read it is told why; anyone else learns nothing of it
+    let (case, events, stored) =
+        steps::for_lead(state, principal, &mut tx, &id, Action::RecordCaseEvent).await?;
     let holds = relation(principal, &case);
-    if !may_as(state, principal, Action::RecordCaseEvent, holds) {
-        // a caller who could read it is told why; anyone else learns nothing of it
-        return Err(
-            if may_as(state, principal, Action::ReadCase, holds)
-                || reads_in_write(state, principal, &mut tx, &case).await?
-                || super::involved::may_read(state, principal, &case).await?
-            {
-                require_as(state, principal, Action::RecordCaseEvent, holds)
-                    .err()
-                    .unwrap_or_else(|| hidden(&id))
-            } else {
-                hidden(&id)
-            },
-        );
-    }
     if parsed.kind() == EventKind::ClockNotRequired {
         require_as(state, principal, Action::SetClockNotRequired, holds)?;
     }
@@ -190,40 +172,17 @@ pub async fn record(
             ),
         ));
     }
-    let happened: Vec<Happened> = events.iter().map(Event::happened).collect();
-    let history = History {
-        case_id: &id,
-        status: case.status,
-        referral_received_at: case.referral_received_at,
-        events: &happened,
-    };
-    let mut change = cases::record(&parsed, &history).map_err(refused)?;
+    let mut change = steps::transition(&case, &events, &parsed)?;
     if let Some(sub) = &allocated {
         different_from_linked(&mut tx, &id, &case.lead_agency, sub).await?;
     }
     if let Some(r) = &record {
-        let of: Option<String> = on_tx!(&mut tx, c => sqlx::query_scalar(
-            "SELECT subject_id FROM records WHERE id = $1")
-            .bind(r)
-            .fetch_optional(&mut **c)
-            .await?);
-        match of {
-            None => {
-                return Err(ApiError::invalid(
-                    "unknown_record",
-                    format!("record_id: no record {r}"),
-                ));
-            }
-            Some(s) if s != case.subject_id => {
-                return Err(ApiError::invalid(
-                    "record_not_about_child",
-                    format!("record_id: record {r} is about another child"),
-                ));
-            }
-            Some(_) => {}
-        }
+        steps::record_of_child(&mut tx, &case, "record_id", r).await?;
     }
-    let seq = events.last().map_or(1, |e| e.seq + 1);
+    if parsed.kind() == EventKind::MinutesCirculated {
+        super::minutes::circulated(&mut tx, &case, record.as_deref()).await?;
+    }
+    let seq = steps::next_seq(&events);
     let event = Event {
         seq,
         kind: parsed.kind(),
@@ -244,22 +203,11 @@ pub async fn record(
     if let Some(last) = change.steps.last_mut() {
         *last = event.happened();
     }
-    let clocks = derive_clocks(state, case.referral_received_at, &change.steps, &stored)?;
-    store::append_event(&mut tx, &id, &event).await?;
-    store::store_clocks(&mut tx, &id, &case.lead_agency, change.status, &clocks).await?;
-    store::update_case(&mut tx, &id, change.closed_at, change.outcome).await?;
     if let Some(sub) = &allocated {
         crate::cases::transfers::set_lead_sub(&mut tx, &id, sub).await?;
     }
-    let carried = carry_out(
-        state,
-        principal,
-        &mut tx,
-        Trigger::Event(event.kind),
-        ListedOn::Case(&case),
-        record.as_deref(),
-    )
-    .await?;
+    let (clocks, carried) =
+        steps::append(state, principal, &mut tx, &case, &stored, &change, &event).await?;
     let audit_seq = tx
         .commit(
             Entry::new(principal, "case.event")

@@ -9,7 +9,11 @@ mod actions;
 mod child;
 mod events;
 mod involved;
+mod meeting_views;
+mod meetings;
+mod minutes;
 mod open;
+mod steps;
 mod transfers;
 
 use axum::http::StatusCode;
@@ -39,6 +43,12 @@ pub use actions::{
 };
 pub use child::{ChildNamed, to_open};
 pub use events::{EventRecorded, NewEvent, record};
+pub use meeting_views::{AttendanceView, MeetingView, ReportChoice, invitable, report_choices};
+pub use meetings::{
+    AttendanceRecorded, MeetingScheduled, NewAttendance, NewMeeting, attend,
+    schedule as schedule_meeting,
+};
+pub use minutes::minutes_unsent;
 pub use open::{CaseOpened, NewCase, open};
 pub use transfers::{
     AcceptTransfer, NewTransfer, TransferAccepted, TransferRequested, TransferView, Waiting,
@@ -193,6 +203,11 @@ pub struct CaseView {
     pub involved_agencies: Vec<String>,
     /// The actions agreed on the case (PROCESS.md, Actions), in the order agreed.
     pub actions: Vec<ActionView>,
+    /// The requests for information made for the case (PROCESS.md), in the order asked.
+    pub requests: Vec<super::requests::RequestView>,
+    /// The meetings of the case (PROCESS.md, Meetings), with invitees and attendance, in the
+    /// order they are scheduled for.
+    pub meetings: Vec<MeetingView>,
 }
 
 fn case_view(state: &AppState, full: &Full, show_links: bool) -> Result<CaseView, ApiError> {
@@ -250,6 +265,8 @@ fn case_view(state: &AppState, full: &Full, show_links: bool) -> Result<CaseView
         transfers: Vec::new(),
         involved_agencies: Vec::new(),
         actions: Vec::new(),
+        requests: Vec::new(),
+        meetings: Vec::new(),
     })
 }
 
@@ -293,17 +310,28 @@ pub async fn read(
         None => return Err(hidden(&id)),
     };
     view.involved_agencies = involved_agencies;
-    // a former lead (PROCESS.md P4) sees the actions agreed until the case moved away
-    let until = (view.lead_agency != *principal.agency
-        && !may(state, principal, Action::ReadAllCases))
-    .then(|| {
-        view.transfers
-            .iter()
-            .filter(|t| t.from_agency == *principal.agency)
-            .filter_map(|t| t.accepted_at)
-            .max()
-    })
-    .flatten();
+    // the requests made for the case: all to its lead and the partnership; to anyone else who
+    // reads it (a former lead, an involved agency) those its agency asked or was asked
+    let sees_all =
+        view.lead_agency == *principal.agency || may(state, principal, Action::ReadAllCases);
+    view.requests = super::requests::of_case(state, &id)
+        .await?
+        .into_iter()
+        .filter(|r| {
+            sees_all || r.from_agency == *principal.agency || r.to_agency == *principal.agency
+        })
+        .collect();
+    // a former lead sees the meetings until the acceptance that took the case away (P4)
+    let until = (view.lead_agency != *principal.agency)
+        .then(|| {
+            view.transfers
+                .iter()
+                .filter(|t| t.from_agency == *principal.agency)
+                .filter_map(|t| t.accepted_at)
+                .max()
+        })
+        .flatten();
+    view.meetings = meeting_views::of_case(state, &id, until).await?;
     view.actions = actions::of_case(state, &id, until).await?;
     let tx = state.writer.begin().await?;
     tx.commit(
