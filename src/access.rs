@@ -38,13 +38,15 @@ pub enum Relation {
     InvolvedAgency,
     /// The caller's agency placed the case's child, who is looked after (PROCESS.md P3).
     PlacingAuthority,
+    /// The caller's agency owns the action agreed on a case (PROCESS.md, Actions).
+    ActionOwner,
     /// A request for information is addressed to the caller's agency (PROCESS.md, requests
     /// for information).
     RequestTo,
 }
 
 impl Relation {
-    const ALL: [Relation; 12] = [
+    const ALL: [Relation; 13] = [
         Relation::None,
         Relation::ChildsSchool,
         Relation::Chair,
@@ -56,6 +58,7 @@ impl Relation {
         Relation::ChildsArea,
         Relation::InvolvedAgency,
         Relation::PlacingAuthority,
+        Relation::ActionOwner,
         Relation::RequestTo,
     ];
 
@@ -72,6 +75,7 @@ impl Relation {
             Relation::ChildsArea => "childs_area",
             Relation::InvolvedAgency => "involved_agency",
             Relation::PlacingAuthority => "placing_authority",
+            Relation::ActionOwner => "action_owner",
             Relation::RequestTo => "request_to",
         }
     }
@@ -126,6 +130,11 @@ impl Relation {
                 "not_placing_authority",
                 "only the agency that placed the looked-after child may do this \
                  (policies/actions.csv, PROCESS.md P3)",
+            ),
+            Relation::ActionOwner => ApiError::forbidden(
+                "not_action_owner",
+                "only the agency that owns the action may do this (policies/actions.csv, \
+                 PROCESS.md Actions)",
             ),
             Relation::RequestTo => ApiError::forbidden(
                 "not_request_addressee",

@@ -708,7 +708,10 @@ async fn a_team_manager_and_an_ig_officer_see_the_overdue_cases_a_case_and_the_t
         .as_array()
         .expect("the report's clocks")
         .clone();
-    assert_eq!(lines.len(), server.state.policy.timescales().len());
+    // a line per clock of timescales.csv (and the first occurrence of a repeating one), and the
+    // agreed actions' line
+    let targets = broker::cases::report::Target::of(server.state.policy.timescales());
+    assert_eq!(lines.len(), targets.len() + 1);
     let discussion = lines
         .iter()
         .find(|l| l["clock"] == "strategy_discussion")
@@ -2416,6 +2419,94 @@ async fn a_case_is_reallocated_transferred_and_accepted_through_the_forms_and_th
     assert_eq!(
         got["transfers"][0]["note"],
         "The family moved to Southshire."
+    );
+    world.stop().await;
+}
+
+#[tokio::test]
+async fn the_lead_agrees_an_action_and_the_schools_dsl_marks_it_done_without_seeing_the_case() {
+    let world = world(
+        "actions",
+        json!({
+            "sw.north": {"agency": "csc", "roles": ["social_worker"]},
+            "dsl.hill": {"agency": "school-hillside", "roles": ["dsl"]},
+        }),
+    )
+    .await;
+    let server = &world.server;
+    let csc = server.client("csc");
+    let sw = server.token("csc", "sw.north", &[Role::SocialWorker]);
+    let child = flows::created(
+        &csc.post(
+            "/v1/subjects",
+            &sw,
+            &json!({"date_of_birth": "2014-05-01", "school_agency": "school-hillside",
+                    "display_name": "Sam Rivers"}),
+        )
+        .await
+        .expect("registering a child"),
+    );
+    let steps = cases::Caseworker {
+        client: &csc,
+        token: &sw,
+    };
+    let case = steps
+        .opened(&child, cases::ago(chrono::Duration::hours(5)))
+        .await;
+    let description = "Send the attendance record for this term to the social worker.";
+    let note = "Sent through the secure portal on Friday.";
+    let before = head_seq(server).await;
+    let result = world
+        .browse(
+            "actions",
+            json!({
+                "case_id": case, "child_name": "Sam Rivers", "sw": "sw.north", "dsl": "dsl.hill",
+                "school": "school-hillside", "school_name": "Hillside Primary School",
+                "description": description, "note": note,
+                "yesterday": typed(cases::ago(chrono::Duration::days(1))),
+                "next_week": typed(cases::ago(-chrono::Duration::days(7))),
+            }),
+        )
+        .await;
+    assert_eq!(result["done"], true, "{result}");
+    assert_screenshots(&result, 6);
+
+    // each accepted form one action of the API, as its person's; the refused one wrote nothing
+    let entries = world.entries_after(before).await;
+    let writes: Vec<(&str, &str)> = entries
+        .iter()
+        .filter(|(a, _, d)| a.starts_with("case.action") && d["case_id"] == case.as_str())
+        .map(|(a, s, _)| (a.as_str(), s.as_str()))
+        .collect();
+    assert_eq!(
+        writes,
+        [
+            ("case.action", "sw.north"),
+            ("case.action_done", "dsl.hill")
+        ],
+        "{entries:?}"
+    );
+    let r = csc
+        .get(&format!("/v1/cases/{case}"), &sw)
+        .await
+        .expect("the API's case");
+    assert_eq!(r.status, 200, "{}", r.text());
+    let got = r.json();
+    let action = &got["actions"][0];
+    assert_eq!(
+        (
+            &action["description"],
+            &action["owner_agency"],
+            &action["status"],
+            &action["note"]
+        ),
+        (
+            &json!(description),
+            &json!("school-hillside"),
+            &json!("done"),
+            &json!(note)
+        ),
+        "{got}"
     );
     world.stop().await;
 }

@@ -1536,6 +1536,77 @@ async function lookedAfter(browser) {
   await ctx.close();
 }
 
+// actions agreed on a case (PROCESS.md, Actions): the lead's social worker agrees one owned by
+// the school (refused once for a due time in the past, re-shown with what was typed); the
+// school's DSL finds it under "Our actions" without seeing the case or the child's name and
+// marks it done; the case page then shows it done with the DSL's note
+async function caseActions(browser) {
+  const lead = await context(browser, "csc");
+  let page = await lead.newPage();
+  await signIn(page, params.sw);
+  await page.goto(url(`/ui/cases/${params.case_id}`));
+  check((await text(page, "#case-actions")).includes("No action"), "no action yet");
+  await page.click("#case-agree-action-link");
+  await page.waitForURL(url(`/ui/cases/${params.case_id}/actions/new`));
+  const offered = await page.locator("#owner_agency option").evaluateAll((os) => os.map((o) => o.textContent.trim()));
+  check(offered.includes(params.school_name) && !offered.includes(params.school), `the agencies by name: ${offered}`);
+  await page.fill("#description", params.description);
+  await page.selectOption("#owner_agency", params.school);
+  await fillWhen(page, "due_at", params.yesterday);
+  let response = await submit(page, "#agree-action-submit");
+  check(response.status() === 422, `a due time in the past is refused: ${response.status()}`);
+  check((await text(page, "#error-summary")).includes("due time must be now or later"), `the summary says why: ${await text(page, "#error-summary")}`);
+  check(await page.locator("#error-summary a[href='#due_at-day']").count() === 1, "the summary links to the field");
+  check(await page.inputValue("#description") === params.description, "the description typed is kept");
+  check(await page.inputValue("#owner_agency") === params.school, "the agency chosen is kept");
+  await looked(page, "action-refused");
+  await fillWhen(page, "due_at", params.next_week);
+  await page.click("#agree-action-submit");
+  await page.waitForSelector("#action-agreed");
+  check(await page.locator("#case-actions tr[data-status=open]").count() === 1, "the case lists the action, open");
+  check((await text(page, "#case-actions tbody")).includes(params.school_name), "owned by the school, by name");
+  await looked(page, "action-agreed");
+  await lead.close();
+
+  const school = await context(browser, params.school);
+  page = await school.newPage();
+  await signIn(page, params.dsl);
+  await page.click("#nav-actions");
+  await page.waitForURL(url("/ui/actions"));
+  const card = page.locator("#actions [data-action]");
+  check(await card.count() === 1, "the school's one action");
+  const aid = await card.first().getAttribute("data-action");
+  const body = await text(page, "main");
+  check(body.includes(params.description), "the DSL reads the action");
+  check(!body.includes(params.child_name), "and not the child's name");
+  await looked(page, "our-actions");
+  await page.click(`#complete-${aid}`);
+  await page.waitForSelector("#complete-action");
+  check((await text(page, "#action-description")) === params.description, "the action to mark done");
+  check(!(await text(page, "main")).includes(params.child_name), "still no child's name");
+  await page.fill("#note", params.note);
+  await looked(page, "action-done-form");
+  await page.click("#complete-action-submit");
+  await page.waitForSelector("#action-marked-done");
+  check(await page.locator("#actions [data-action]").count() === 0, "nothing open is left");
+  await page.click("#actions-show-done");
+  await page.waitForSelector(`#actions [data-action="${aid}"][data-status=done]`);
+  await looked(page, "our-actions-done");
+  response = await page.goto(url(`/ui/cases/${params.case_id}`));
+  check(response.status() !== 200, `the DSL does not read the case: ${response.status()}`);
+  await school.close();
+
+  const again = await context(browser, "csc");
+  page = await again.newPage();
+  await signIn(page, params.sw);
+  await page.goto(url(`/ui/cases/${params.case_id}`));
+  check(await page.locator("#case-actions tr[data-status=done]").count() === 1, "the case shows it done");
+  check((await text(page, "#case-actions tbody")).includes(params.note), "with the DSL's note");
+  await looked(page, "case-action-done");
+  await again.close();
+  result.done = true;
+}
+
 // requests for information (PROCESS.md): the lead's social worker asks health from the case's
 // page (refused once, the form shown again as typed), the request is listed on the case; health's
 // practitioner finds it on the Requests page beside an overdue one, answers it through the share
@@ -1780,6 +1851,7 @@ const scenarios = { cases: casePages, "cases-ig": casePages, "report-refused": r
   "journey-share": journeyShare,
   "journey-dsl": journeyDsl,
   "case-transfer": caseTransfer,
+  actions: caseActions,
   requests,
   concern,
   "looked-after": lookedAfter,

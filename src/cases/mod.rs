@@ -4,6 +4,7 @@
 //! what a route, a clock's release or a screening adds to it (pure); `store` reads and writes
 //! it; the app layer composes them with the permission checks and the audit.
 
+pub mod actions;
 pub mod involved;
 pub mod meetings;
 pub mod report;

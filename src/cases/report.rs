@@ -7,12 +7,14 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+mod actions;
+
 use super::rows::in_area;
 use crate::db::{Db, ts};
 use crate::with_db;
 
 /// One clock's line of the report.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Line {
     pub clock: String,
     pub started: i64,
@@ -226,6 +228,7 @@ pub async fn timeliness(
                 median_hours,
             });
         }
+        lines.push(actions::line(db, from, to, as_of, scope).await?);
         let mut q = sqlx::query_as::<_, (Option<i64>, Option<i64>)>(sqlx::AssertSqlSafe(duties_sql.as_str())).bind(&f).bind(&t);
         for b in &binds {
             q = q.bind(*b);

@@ -1,8 +1,8 @@
 //! Transfers of a case and its lead worker as stored (migration 0014; PROCESS.md P4, P5): a
 //! transfer asked and accepted, the change of lead that its acceptance makes (the case's row
-//! and the denormalised `lead_agency` of its clocks and duties, so that the new lead's overdue
-//! list and timeliness report include the case), and the leads of a case's linked cases, which
-//! the different-workers rule (P5) compares.
+//! and the denormalised `lead_agency` of its clocks, duties and actions, so that the new lead's
+//! overdue list and timeliness report include the case), and the leads of a case's linked
+//! cases, which the different-workers rule (P5) compares.
 
 use chrono::{DateTime, Utc};
 
@@ -151,7 +151,7 @@ pub async fn accept(
             .bind(lead_sub)
             .execute(&mut **c)
             .await?;
-        for table in ["case_clocks", "case_duties"] {
+        for table in ["case_clocks", "case_duties", "case_actions"] {
             sqlx::query(sqlx::AssertSqlSafe(format!(
                 "UPDATE {table} SET lead_agency = $2 WHERE case_id = $1")))
                 .bind(&t.case_id)

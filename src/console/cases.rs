@@ -366,11 +366,13 @@ struct CasePage {
     kinds: Vec<Choice>,
     outcomes: Vec<Choice>,
     rationale_hint: String,
-    /// What was just done (a banner): "opened", "transferred", "accepted", or the number of
-    /// the step recorded.
+    /// What was just done (a banner): "opened", "transferred", "accepted", "action_agreed", or
+    /// the number of the step recorded.
     done: String,
     /// The case's transfers and what the person may do about them (`transfers`).
     moves: super::case_moves::OnCase,
+    /// The actions agreed on the case (`actions`).
+    actions: super::case_actions::OnCase,
     /// The case's requests for information and whether the person may ask one.
     asks: super::case_requests::OnCase,
     /// Its route and screening, and the links to record them (`case_route`).
@@ -427,6 +429,7 @@ async fn case_page(
         .collect();
     let may_record = c.may_record(state, &session.principal);
     let moves = super::case_moves::on_case(state, &session.principal, &c);
+    let actions = super::case_actions::on_case(state, &session.principal, &c);
     let asks = super::case_requests::on_case(state, &session.principal, &c);
     let pathway = super::case_pathway::on_case(state, session, &c);
     let meetings = super::case_meetings::on_case(state, &session.principal, &c);
@@ -481,6 +484,7 @@ async fn case_page(
             ),
             done,
             moves,
+            actions,
             asks,
             pathway,
             meetings,
@@ -495,6 +499,7 @@ pub struct Done {
     recorded: Option<i64>,
     transferred: Option<String>,
     accepted: Option<String>,
+    action_agreed: Option<i64>,
     meeting: Option<String>,
     attendance: Option<String>,
 }
@@ -527,6 +532,10 @@ pub async fn case(
         Ok(axum::extract::Query(Done {
             accepted: Some(_), ..
         })) => "accepted".to_owned(),
+        Ok(axum::extract::Query(Done {
+            action_agreed: Some(_),
+            ..
+        })) => "action_agreed".to_owned(),
         Ok(axum::extract::Query(Done {
             meeting: Some(_), ..
         })) => "meeting".to_owned(),

@@ -312,7 +312,7 @@ pub fn assessment_outcome(code: &str, outcome: bool) -> &'static str {
     }
 }
 
-/// A clock of `timescales.csv`, as a person reads it.
+/// A clock of `timescales.csv` (or the report's `action` line), as a person reads it.
 pub fn clock(name: &str) -> Cow<'static, str> {
     known_clock(name).map_or_else(|| humanise(name).into(), Cow::Borrowed)
 }
@@ -327,6 +327,8 @@ fn known_clock(name: &str) -> Option<&'static str> {
         "review" => "Review",
         "first_review" => "First review",
         "end_summary" => "End summary",
+        // the timeliness report's line of the actions agreed on cases (PROCESS.md, Actions)
+        "action" => "Agreed actions",
         _ => return None,
     })
 }

@@ -6,8 +6,10 @@
 //!
 //! Layer: above `routes` (whose handlers it calls), below `server` (which merges its router).
 
+mod actions;
 mod assets;
 mod back;
+mod case_actions;
 mod case_meetings;
 mod case_moves;
 mod case_new;
@@ -116,6 +118,14 @@ pub fn router() -> Router<AppState> {
             "/ui/cases/{id}/reallocate",
             get(transfers::reallocate_form).post(transfers::reallocate),
         )
+        // actions agreed on a case, and the agency's own (actions.rs)
+        .route("/ui/cases/{id}/actions/new", get(actions::new_action))
+        .route("/ui/cases/{id}/actions", post(actions::agree))
+        .route(
+            "/ui/cases/{id}/actions/{aid}/done",
+            get(actions::done_form).post(actions::done),
+        )
+        .route("/ui/actions", get(actions::list))
         // requests for information: asked from a case, listed, answered (through the share
         // form) or declined (requests.rs)
         .route(

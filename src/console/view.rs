@@ -50,6 +50,8 @@ pub struct Nav {
     pub policy: bool,
     /// `register_subject` or `read_subject` (on any relation): the children.
     pub children: bool,
+    /// `list_actions`: the agency's own actions agreed on cases.
+    pub actions: bool,
     /// `list_requests`: the requests for information to and from the agency.
     pub requests: bool,
 }
@@ -67,6 +69,7 @@ impl Nav {
             policy: may(Action::ReadAudit),
             children: may(Action::RegisterSubject)
                 || crate::access::allows_somewhere(policy, principal, Action::ReadSubject),
+            actions: may(Action::ListActions),
             requests: may(Action::ListRequests),
         }
     }

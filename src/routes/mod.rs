@@ -3,6 +3,7 @@
 //! table by [`openapi`]), so the two cannot drift apart.
 
 pub mod audit;
+pub mod case_actions;
 pub mod case_events;
 pub mod case_meetings;
 pub mod case_transfers;
@@ -180,6 +181,9 @@ api! {
     post "/v1/cases/{id}/events" => case_events::event { "as policies/actions.csv allows", "record a step of the case (never edited: a correction is a new event with a note); answers the clocks", crate::app::cases::NewEvent, 201, acts RecordCaseEvent, gives crate::app::cases::EventRecorded }
     post "/v1/cases/{id}/transfers" => case_transfers::request { "as policies/actions.csv allows", "ask to move the case to another council's children's social care (PROCESS.md P4); pending until its team manager accepts; one pending transfer at a time", crate::app::cases::NewTransfer, 201, acts RequestTransfer, gives crate::app::cases::TransferRequested }
     post "/v1/cases/{id}/transfers/{tid}/accept" => case_transfers::accept { "as policies/actions.csv allows", "accept a transfer, naming the lead worker: from now on the caller's agency leads the case, whose clocks run on; the former lead reads its events recorded up to now", crate::app::cases::AcceptTransfer, 200, acts AcceptTransfer, gives crate::app::cases::TransferAccepted }
+    post "/v1/cases/{id}/actions" => case_actions::agree { "as policies/actions.csv allows", "agree an action on the case, owned by an agency (which need not read the case), due at a time (PROCESS.md, Actions); open until its owner marks it done", crate::app::cases::NewAction, 201, acts RecordAction, gives crate::app::cases::ActionAgreed }
+    post "/v1/cases/{id}/actions/{aid}/done" => case_actions::done { "as policies/actions.csv allows", "the owner agency marks the action done, with a note; once only", crate::app::cases::CompleteAction, 200, acts CompleteAction, gives crate::app::cases::ActionDone }
+    get "/v1/actions" => case_actions::list { "as policies/actions.csv allows", "the caller's agency's own actions across cases, each with its case's id but not the case; overdue=true for those open past due", (), 200, acts ListActions, query crate::app::cases::ActionFilters, gives crate::app::cases::ActionList }
     post "/v1/requests" => requests::ask { "as policies/actions.csv allows", "ask another agency for information about the child of the caller's agency's open case (PROCESS.md): purpose, sections, due time, note (sealed); open until answered by a disclosure naming it or declined", crate::app::requests::NewRequest, 201, acts RequestInformation, gives crate::app::requests::RequestCreated }
     get "/v1/requests" => requests::list { "as policies/actions.csv allows", "the requests for information addressed to the caller's agency and asked by it (direction=to|from, status, overdue=true), each with overdue and answered_late", (), 200, acts ListRequests, query requests::Filters, gives crate::app::requests::RequestList }
     post "/v1/requests/{id}/decline" => requests::decline { "as policies/actions.csv allows", "the addressee declines a request for information with a reason (sealed); 409 once it is answered or declined", crate::app::requests::NewDecline, 200, acts DeclineRequest, gives crate::app::requests::Declined }

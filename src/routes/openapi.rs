@@ -20,7 +20,7 @@ fn path_parameter(name: &str) -> Value {
     let (schema, description) = match name {
         // parsed by the `extract::Path` extractor into its typed id: a UUID, anything else 400
         // `invalid_id`
-        "id" | "cid" | "tid" | "mid" | "disclosure_id" => (
+        "id" | "cid" | "tid" | "aid" | "mid" | "disclosure_id" => (
             json!({"type": "string", "format": "uuid"}),
             "a broker identifier (UUID)",
         ),
@@ -362,6 +362,7 @@ fn who_may(policy: &Policy, action: crate::vocab::Action) -> String {
                 "former_lead" => {
                     ", where the caller's agency led the case until a transfer away (events recorded until then only)".into()
                 }
+                "action_owner" => ", for an action the caller's agency owns".into(),
                 "childs_area" => {
                     ", for a child of an area the caller's agency serves (home or where it lives)"
                         .into()

@@ -3,6 +3,7 @@
 //! when `BROKER_TEST_DATABASE_URL` names a server (`.ci/run` runs the suite both ways).
 #![allow(dead_code)]
 
+pub mod actions;
 pub mod areas;
 pub mod audit;
 pub mod audited;

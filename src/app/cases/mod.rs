@@ -5,6 +5,7 @@
 //! is audited (`case.open`, `case.event`, `case.read`, `case.list`). A case the caller may not
 //! see answers 404 exactly like one that does not exist.
 
+mod actions;
 mod child;
 mod events;
 mod involved;
@@ -34,6 +35,11 @@ use crate::ids::parse as path_id;
 use crate::state::AppState;
 use crate::vocab::{
     Action, CaseOutcome, CaseStatus, EventKind, Route, ScreeningLevel, ScreeningTool, SubjectRole,
+};
+pub use actions::{
+    ActionAgreed, ActionDone, ActionFilters, ActionList, ActionStatus, ActionView, CompleteAction,
+    NewAction, agree as agree_action, complete as complete_action, owned as owned_actions,
+    owned_one as owned_action, owners as action_owners,
 };
 pub use child::{ChildNamed, to_open};
 pub use events::{EventRecorded, NewEvent, record};
@@ -195,6 +201,8 @@ pub struct CaseView {
     /// Agencies involved in the case besides its lead: the placing authority of a looked-after
     /// child placed in the lead's area (PROCESS.md P3).
     pub involved_agencies: Vec<String>,
+    /// The actions agreed on the case (PROCESS.md, Actions), in the order agreed.
+    pub actions: Vec<ActionView>,
     /// The requests for information made for the case (PROCESS.md), in the order asked.
     pub requests: Vec<super::requests::RequestView>,
     /// The meetings of the case (PROCESS.md, Meetings), with invitees and attendance, in the
@@ -256,6 +264,7 @@ fn case_view(state: &AppState, full: &Full, show_links: bool) -> Result<CaseView
         record_duties,
         transfers: Vec::new(),
         involved_agencies: Vec::new(),
+        actions: Vec::new(),
         requests: Vec::new(),
         meetings: Vec::new(),
     })
@@ -323,6 +332,7 @@ pub async fn read(
         })
         .flatten();
     view.meetings = meeting_views::of_case(state, &id, until).await?;
+    view.actions = actions::of_case(state, &id, until).await?;
     let tx = state.writer.begin().await?;
     tx.commit(
         Entry::new(principal, "case.read")

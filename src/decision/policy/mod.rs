@@ -91,6 +91,7 @@ pub const RELATIONS: &[&str] = &[
     "childs_area",
     "involved_agency",
     "placing_authority",
+    "action_owner",
     "request_to",
 ];
 /// What ties an out-of-area recipient to the child (`outside_area.csv`; RULES 10.2): it is the
