@@ -47,6 +47,7 @@ fn broker_demo_plays_the_case_and_shows_the_corrected_rules() {
         // a meeting with apologies and a written report; a request answered late
         "professionals_meeting: police attended, health attended, school-hillside sent apologies with a written report",
         "request to health: overdue before the answer true, now answered, answered late true",
+        "action owned by school-hillside: on the DSL's list true, the case itself answers 403, now done",
         "overdue: case",
         "minutes                    1       0     1       0       0",
         "ok=true",

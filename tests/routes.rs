@@ -74,7 +74,7 @@ async fn a_single_assessment_releases_the_strategy_meeting_and_the_case_is_no_lo
     let case = a_case_overdue_for_its_strategy_meeting(&w).await;
     assert_eq!(
         overdue_ids(&w.list("?overdue=true").await),
-        [case.clone()],
+        std::slice::from_ref(&case),
         "overdue for its strategy meeting"
     );
     let before = head_seq(&w.server).await;

@@ -199,7 +199,7 @@ mod tests {
         }
     }
 
-    fn status_of<'a>(clocks: &'a [Clock], name: &str, at: &str) -> Vec<(u32, Status)> {
+    fn status_of(clocks: &[Clock], name: &str, at: &str) -> Vec<(u32, Status)> {
         clocks
             .iter()
             .filter(|c| c.clock == name)
@@ -350,7 +350,8 @@ mod tests {
             ev(EventKind::ReviewHeld, "2027-08-10T09:00:00Z"),
         ];
         let c = derive(utc("2026-11-02T09:00:00Z"), &events, &t, &cal, &[]).unwrap();
-        let reviews: Vec<(u32, DateTime<Utc>, DateTime<Utc>, Option<DateTime<Utc>>)> = c
+        type Occurrence = (u32, DateTime<Utc>, DateTime<Utc>, Option<DateTime<Utc>>);
+        let reviews: Vec<Occurrence> = c
             .iter()
             .filter(|c| c.clock == "review")
             .map(|c| (c.occurrence, c.started_at, c.due_at, c.stopped_at))

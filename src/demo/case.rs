@@ -312,6 +312,42 @@ pub(super) async fn play(demo: &mut Demo, child: &str, younger: &str) -> anyhow:
     println!("  professionals_meeting: {}", attendance.join(", "));
 
     step(
+        "13c. The meeting agrees an action owned by Hillside: its DSL sees the action (not the case) and marks it done.",
+    );
+    let agreed = demo.call(sw.0, sw.1, sw.2, "POST", &format!("/v1/cases/{his_id}/actions"), json!({"description": "Keep Child A in sight of staff at break and lunch, and tell his social worker of any incident.", "owner_agency": "school-hillside", "due_at": at(Utc::now().trunc_subsecs(0) + Duration::days(7))}), 201).await?;
+    let action = agreed["id"].as_str().context("action id")?.to_owned();
+    let ours = demo
+        .call(dsl.0, dsl.1, dsl.2, "GET", "/v1/actions", json!({}), 200)
+        .await?;
+    let listed = ours["actions"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .any(|a| a["id"] == action.as_str() && a["case_id"] == his_id.as_str());
+    let token = demo.token(dsl.0, dsl.1, dsl.2)?;
+    let hidden = demo
+        .client(dsl.0)?
+        .get(&format!("/v1/cases/{his_id}"), &token)
+        .await?
+        .status
+        .as_u16();
+    let done = demo
+        .call(
+            dsl.0,
+            dsl.1,
+            dsl.2,
+            "POST",
+            &format!("/v1/cases/{his_id}/actions/{action}/done"),
+            json!({"note": "Lunchtime supervision rota agreed with the head teacher."}),
+            200,
+        )
+        .await?;
+    println!(
+        "  action owned by school-hillside: on the DSL's list {listed}, the case itself answers {hidden}, now {}",
+        done["status"].as_str().unwrap_or("?")
+    );
+
+    step(
         "13d. For her single assessment, her social worker asks health for information, due within seconds; health answers after it is due, by a disclosure naming the request.",
     );
     let nurse = ("health", "nurse.ali", Role::HealthPractitioner);
