@@ -14,6 +14,7 @@ CREATE TABLE case_actions (
     created_at      TEXT NOT NULL,
     created_by      TEXT NOT NULL,                 -- sub, of the lead agency
     lead_agency     TEXT NOT NULL,                 -- the case's, for the report's filter
+    case_status     TEXT NOT NULL DEFAULT 'open',    -- the case's (open | closed), for the report
     status          TEXT NOT NULL,                 -- open | done
     done_at         TEXT,
     done_by         TEXT,                          -- sub, of the owner agency
@@ -25,3 +26,5 @@ CREATE TABLE case_actions (
 CREATE INDEX actions_by_owner ON case_actions (owner_agency, status, due_at);
 -- the timeliness report: actions agreed in a window
 CREATE INDEX actions_by_created ON case_actions (created_at);
+-- the report's median: walked in order, as case_clocks' (clock, taken_seconds)
+CREATE INDEX actions_by_taken ON case_actions (taken_seconds);

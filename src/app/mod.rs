@@ -56,3 +56,16 @@ pub(crate) fn present_or_null<'de, D: serde::Deserializer<'de>>(
 ) -> Result<Option<String>, D::Error> {
     <Option<String> as serde::Deserialize>::deserialize(d)
 }
+
+/// The `limit` of a listing's query: 1 to 1000, 100 when absent; otherwise 400 `invalid_query`.
+pub(crate) fn page_limit(limit: Option<i64>) -> Result<i64, crate::error::ApiError> {
+    let limit = limit.unwrap_or(100);
+    if !(1..=1000).contains(&limit) {
+        return Err(crate::error::ApiError::new(
+            axum::http::StatusCode::BAD_REQUEST,
+            "invalid_query",
+            "limit: 1 to 1000",
+        ));
+    }
+    Ok(limit)
+}

@@ -7,7 +7,7 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-mod actions;
+pub mod actions;
 
 use super::rows::in_area;
 use crate::db::{Db, ts};

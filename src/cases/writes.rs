@@ -91,6 +91,11 @@ pub async fn update_case(
                 .bind(ts(at))
                 .execute(&mut **c)
                 .await?;
+            // the actions carry their case's status for the report, as its clocks do
+            sqlx::query("UPDATE case_actions SET case_status = 'closed' WHERE case_id = $1")
+                .bind(case_id)
+                .execute(&mut **c)
+                .await?;
         }
         if let Some(o) = outcome {
             sqlx::query("UPDATE cases SET outcome = $2 WHERE id = $1")

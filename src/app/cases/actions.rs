@@ -11,7 +11,6 @@
 //! `complete_action` with `action_owner`, `list_actions`). The description and the note are
 //! sealed at rest like a case event's note, and never go into the audit detail.
 
-use axum::http::StatusCode;
 use chrono::{DateTime, Duration, Utc};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -408,14 +407,7 @@ pub async fn owned(
     f: &ActionFilters,
 ) -> Result<ActionList, ApiError> {
     require(state, principal, Action::ListActions)?;
-    let limit = f.limit.unwrap_or(100);
-    if !(1..=1000).contains(&limit) {
-        return Err(ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "invalid_query",
-            "limit: 1 to 1000",
-        ));
-    }
+    let limit = crate::app::page_limit(f.limit)?;
     let after = f
         .after
         .as_deref()

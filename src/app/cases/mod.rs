@@ -396,14 +396,7 @@ pub async fn list(
     f: &Filters,
 ) -> Result<CaseList, ApiError> {
     require(state, principal, Action::ListCases)?;
-    let limit = f.limit.unwrap_or(100);
-    if !(1..=1000).contains(&limit) {
-        return Err(ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "invalid_query",
-            "limit: 1 to 1000",
-        ));
-    }
+    let limit = crate::app::page_limit(f.limit)?;
     let after = f
         .after
         .as_deref()

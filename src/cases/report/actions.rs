@@ -33,22 +33,28 @@ pub async fn line(
     scope: Scope<'_>,
 ) -> Result<Line, sqlx::Error> {
     let by_scope = scope.sql(4, "a.lead_agency", "c.subject_id");
+    // the case is joined only for its child's area; its status rides on the action
+    let join = if scope.area.is_some() {
+        " JOIN cases c ON c.id = a.case_id"
+    } else {
+        ""
+    };
     let binds = scope.binds();
     // CAST: SQLite's SUM of integers is an integer, PostgreSQL's a numeric
     let counts_sql = format!(
         "SELECT CAST(COUNT(*) AS BIGINT) AS started, \
          CAST(SUM(CASE WHEN a.done_at IS NOT NULL AND a.done_at <= a.due_at THEN 1 ELSE 0 END) AS BIGINT) AS met_on_time, \
          CAST(SUM(CASE WHEN a.done_at IS NOT NULL AND a.done_at > a.due_at THEN 1 ELSE 0 END) AS BIGINT) AS met_late, \
-         CAST(SUM(CASE WHEN a.done_at IS NULL AND c.status = 'open' AND a.due_at < $3 THEN 1 ELSE 0 END) AS BIGINT) AS overdue_now, \
-         CAST(SUM(CASE WHEN a.done_at IS NULL AND c.status = 'open' AND a.due_at >= $3 THEN 1 ELSE 0 END) AS BIGINT) AS pending, \
-         CAST(SUM(CASE WHEN a.done_at IS NULL AND c.status <> 'open' THEN 1 ELSE 0 END) AS BIGINT) AS closed_unmet \
-         FROM case_actions a JOIN cases c ON c.id = a.case_id \
+         CAST(SUM(CASE WHEN a.done_at IS NULL AND a.case_status = 'open' AND a.due_at < $3 THEN 1 ELSE 0 END) AS BIGINT) AS overdue_now, \
+         CAST(SUM(CASE WHEN a.done_at IS NULL AND a.case_status = 'open' AND a.due_at >= $3 THEN 1 ELSE 0 END) AS BIGINT) AS pending, \
+         CAST(SUM(CASE WHEN a.done_at IS NULL AND a.case_status <> 'open' THEN 1 ELSE 0 END) AS BIGINT) AS closed_unmet \
+         FROM case_actions a{join} \
          WHERE a.created_at >= $1 AND a.created_at < $2{by_scope}"
     );
     let in_scope = scope.sql(3, "a.lead_agency", "c.subject_id");
     let next = 3 + binds.len();
     let median_sql = format!(
-        "SELECT a.taken_seconds FROM case_actions a JOIN cases c ON c.id = a.case_id \
+        "SELECT a.taken_seconds FROM case_actions a{join} \
          WHERE a.created_at >= $1 AND a.created_at < $2 \
          AND a.taken_seconds IS NOT NULL{in_scope} \
          ORDER BY a.taken_seconds LIMIT ${next} OFFSET ${}",
