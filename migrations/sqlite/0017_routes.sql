@@ -32,3 +32,7 @@ CREATE INDEX clocks_running_by_case ON case_clocks (case_id, due_at)
     WHERE stopped_at IS NULL AND not_required = 0;
 CREATE INDEX clocks_by_start ON case_clocks (clock, started_at);
 CREATE INDEX clocks_by_taken ON case_clocks (clock, taken_seconds);
+-- the report's medians walk (clock, taken_seconds) in order and filter on the window, the first
+-- occurrence and the lead agency: with those in the index, no row is fetched for them
+DROP INDEX clocks_by_taken;
+CREATE INDEX clocks_by_taken ON case_clocks (clock, taken_seconds, started_at, occurrence, lead_agency);

@@ -55,8 +55,8 @@ pub struct Report {
 #[derive(sqlx::FromRow)]
 struct Counts {
     clock: String,
-    /// 1 for the rows of first occurrences, 0 for later ones.
-    first: i64,
+    /// The occurrence these rows count (1 for a first).
+    occurrence: i64,
     started: i64,
     met_on_time: i64,
     met_late: i64,
@@ -142,7 +142,7 @@ pub async fn timeliness(
     let binds = scope.binds();
     // CAST: SQLite's SUM of integers is an integer, PostgreSQL's a numeric
     let counts_sql = format!(
-        "SELECT k.clock, CAST(CASE WHEN k.occurrence = 1 THEN 1 ELSE 0 END AS BIGINT) AS first, \
+        "SELECT k.clock, CAST(k.occurrence AS BIGINT) AS occurrence, \
          CAST(COUNT(*) AS BIGINT) AS started, \
          CAST(SUM(CASE WHEN k.stopped_at IS NOT NULL AND k.stopped_at <= k.due_at THEN 1 ELSE 0 END) AS BIGINT) AS met_on_time, \
          CAST(SUM(CASE WHEN k.stopped_at IS NOT NULL AND k.stopped_at > k.due_at THEN 1 ELSE 0 END) AS BIGINT) AS met_late, \
@@ -152,7 +152,7 @@ pub async fn timeliness(
          CAST(SUM(CASE WHEN k.stopped_at IS NULL AND k.not_required <> 0 THEN 1 ELSE 0 END) AS BIGINT) AS not_required \
          FROM case_clocks k \
          WHERE k.started_at >= $1 AND k.started_at < $2{by_scope} \
-         GROUP BY k.clock, CASE WHEN k.occurrence = 1 THEN 1 ELSE 0 END"
+         GROUP BY k.clock, k.occurrence"
     );
     let next = 4 + binds.len();
     let median_sql = |first_only: bool| {
@@ -194,7 +194,7 @@ pub async fn timeliness(
         for target in clocks {
             let rows: Vec<&Counts> = counts
                 .iter()
-                .filter(|c| c.clock == target.clock && (!target.first_only || c.first == 1))
+                .filter(|c| c.clock == target.clock && (!target.first_only || c.occurrence == 1))
                 .collect();
             let sum = |f: fn(&Counts) -> i64| rows.iter().map(|c| f(c)).sum::<i64>();
             let stopped = sum(|c| c.met_on_time + c.met_late);
