@@ -69,3 +69,46 @@ pub(crate) fn page_limit(limit: Option<i64>) -> Result<i64, crate::error::ApiErr
     }
     Ok(limit)
 }
+
+/// The longest free text (a rationale, a note, a reason), in characters.
+pub const MAX_TEXT_CHARS: usize = 20_000;
+
+/// Free text (a rationale, a note, a reason) sealed at rest; blank is none; 422 naming `field`
+/// if too long.
+pub(crate) fn sealed_text(
+    state: &crate::state::AppState,
+    field: &str,
+    text: Option<&str>,
+) -> Result<Option<Vec<u8>>, crate::error::ApiError> {
+    let Some(text) = text.map(str::trim).filter(|t| !t.is_empty()) else {
+        return Ok(None);
+    };
+    if text.chars().count() > MAX_TEXT_CHARS {
+        return Err(crate::error::ApiError::invalid_field(
+            field,
+            format!("is longer than {MAX_TEXT_CHARS} characters"),
+        ));
+    }
+    state
+        .at_rest
+        .encrypt(text.as_bytes())
+        .map(Some)
+        .map_err(crate::error::ApiError::internal)
+}
+
+/// Free text sealed by [`sealed_text`], opened.
+pub(crate) fn unsealed_text(
+    state: &crate::state::AppState,
+    sealed: &Option<Vec<u8>>,
+) -> Result<Option<String>, crate::error::ApiError> {
+    sealed
+        .as_deref()
+        .map(|b| {
+            state
+                .at_rest
+                .decrypt(b)
+                .map(|p| String::from_utf8_lossy(&p).into_owned())
+                .map_err(crate::error::ApiError::internal)
+        })
+        .transpose()
+}

@@ -56,8 +56,8 @@ pub use transfers::{
     waiting as transfers_waiting,
 };
 
-/// The longest rationale or note, in characters.
-pub const MAX_TEXT_CHARS: usize = 20_000;
+pub use super::MAX_TEXT_CHARS;
+use super::{sealed_text as text_field, unsealed_text as unseal};
 
 fn conflict(code: &'static str, detail: impl Into<String>) -> ApiError {
     ApiError::new(StatusCode::CONFLICT, code, detail)
@@ -72,28 +72,6 @@ fn refused(r: cases::Refusal) -> ApiError {
         StatusCode::UNPROCESSABLE_ENTITY
     };
     ApiError::new(status, r.code(), r.to_string())
-}
-
-/// Free text (a rationale, a note) sealed at rest; blank is none; 422 naming `field` if too long.
-fn text_field(
-    state: &AppState,
-    field: &str,
-    text: Option<&str>,
-) -> Result<Option<Vec<u8>>, ApiError> {
-    let Some(text) = text.map(str::trim).filter(|t| !t.is_empty()) else {
-        return Ok(None);
-    };
-    if text.chars().count() > MAX_TEXT_CHARS {
-        return Err(ApiError::invalid_field(
-            field,
-            format!("is longer than {MAX_TEXT_CHARS} characters"),
-        ));
-    }
-    state
-        .at_rest
-        .encrypt(text.as_bytes())
-        .map(Some)
-        .map_err(ApiError::internal)
 }
 
 /// The clocks of `events` on a case referred at `referral`, from the loaded policy.
@@ -130,19 +108,6 @@ pub fn relation(principal: &Principal, case: &Case) -> Relation {
 /// The clocks as shown at `at`.
 pub fn views(clocks: &[Clock], at: DateTime<Utc>) -> Vec<ClockView> {
     clocks.iter().map(|c| c.view(at)).collect()
-}
-
-fn unseal(state: &AppState, sealed: &Option<Vec<u8>>) -> Result<Option<String>, ApiError> {
-    sealed
-        .as_deref()
-        .map(|b| {
-            state
-                .at_rest
-                .decrypt(b)
-                .map(|p| String::from_utf8_lossy(&p).into_owned())
-                .map_err(ApiError::internal)
-        })
-        .transpose()
 }
 
 /// A step of a case as it is shown, its rationale and note unsealed.

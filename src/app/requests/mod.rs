@@ -19,6 +19,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::share::Child;
+use super::{sealed_text as sealed, unsealed_text as unsealed};
 use crate::access::{Relation, may_as, may_somewhere, not_permitted, require};
 use crate::audit::Entry;
 use crate::cases::requests::{self as store, Filter, InfoRequest};
@@ -32,40 +33,8 @@ use crate::vocab::{Action, Purpose, Section};
 pub use answer::{Answering, Declined, NewDecline, answering, decline, mark_answered};
 
 /// The longest note or reason, in characters (as a case's rationale).
-const MAX_TEXT_CHARS: usize = 20_000;
 /// How far in the past a due time may lie and still be taken as "now" (clock skew).
 const SKEW_SECONDS: i64 = 120;
-
-/// Free text sealed at rest; blank is none; 422 naming `field` if too long.
-fn sealed(state: &AppState, field: &str, text: Option<&str>) -> Result<Option<Vec<u8>>, ApiError> {
-    let Some(text) = text.map(str::trim).filter(|t| !t.is_empty()) else {
-        return Ok(None);
-    };
-    if text.chars().count() > MAX_TEXT_CHARS {
-        return Err(ApiError::invalid_field(
-            field,
-            format!("is longer than {MAX_TEXT_CHARS} characters"),
-        ));
-    }
-    state
-        .at_rest
-        .encrypt(text.as_bytes())
-        .map(Some)
-        .map_err(ApiError::internal)
-}
-
-fn unsealed(state: &AppState, sealed: &Option<Vec<u8>>) -> Result<Option<String>, ApiError> {
-    sealed
-        .as_deref()
-        .map(|b| {
-            state
-                .at_rest
-                .decrypt(b)
-                .map(|p| String::from_utf8_lossy(&p).into_owned())
-                .map_err(ApiError::internal)
-        })
-        .transpose()
-}
 
 fn conflict(code: &'static str, detail: impl Into<String>) -> ApiError {
     ApiError::new(StatusCode::CONFLICT, code, detail)
