@@ -39,7 +39,7 @@ use tokio::runtime::Runtime;
 const WRITERS: u64 = 32;
 
 /// Rounds of the interleaved pair, and appends per database in each.
-const ROUNDS: usize = 20;
+const ROUNDS: usize = 30;
 const PER_ROUND: u64 = 100;
 
 fn bench(c: &mut Criterion) {
@@ -125,7 +125,8 @@ fn with_and_without(c: &mut Criterion, rt: &Runtime, kept: &Db, lagging: &Db) {
     }
     group.finish();
 
-    // the same pair interleaved: per round, PER_ROUND appends on each, alternating which first
+    // the same pairs interleaved: each round, PER_ROUND appends on each database, then
+    // 10 × PER_ROUND actions through each writer, alternating which goes first
     let mut times: [Vec<f64>; 2] = [Vec::new(), Vec::new()];
     let mut writer_times: [Vec<f64>; 2] = [Vec::new(), Vec::new()];
     for round in 0..ROUNDS {
@@ -139,16 +140,20 @@ fn with_and_without(c: &mut Criterion, rt: &Runtime, kept: &Db, lagging: &Db) {
                 }
             });
             times[i].push(started.elapsed().as_secs_f64() * 1e6 / PER_ROUND as f64);
+        }
+        for i in order {
             let took = rt.block_on(through_writer(&writers[i].1, PER_ROUND * 10, &next));
             writer_times[i].push(took.as_secs_f64() * 1e6 / (PER_ROUND * 10) as f64);
         }
     }
     for (what, pair) in [("durable_one_entry", times), ("writer", writer_times)] {
-        let (kept_us, lagging_us) = (median(&pair[0]), median(&pair[1]));
+        let [kept_q, lagging_q] = [quartiles(&pair[0]), quartiles(&pair[1])];
+        let ratios: Vec<f64> = pair[0].iter().zip(&pair[1]).map(|(k, l)| k / l).collect();
         eprintln!(
-            "tree_append_{kind}/{what} interleaved, median of {ROUNDS} rounds: kept {kept_us:.1} µs, \
-             lagging {lagging_us:.1} µs, kept/lagging {:.3}",
-            kept_us / lagging_us
+            "tree_append_{kind}/{what} interleaved, {ROUNDS} rounds, µs per append as quartiles \
+             (25%, median, 75%): kept {kept_q:.1?}, lagging {lagging_q:.1?}; kept/lagging per \
+             round {:.3?}",
+            quartiles(&ratios)
         );
     }
 
@@ -199,10 +204,11 @@ async fn through_writer(writer: &Writer, actions: u64, next: &AtomicU64) -> Dura
     started.elapsed()
 }
 
-fn median(xs: &[f64]) -> f64 {
+/// The 25th, 50th and 75th percentiles (nearest rank).
+fn quartiles(xs: &[f64]) -> [f64; 3] {
     let mut xs = xs.to_vec();
     xs.sort_by(f64::total_cmp);
-    xs[xs.len() / 2]
+    [1, 2, 3].map(|q| xs[(xs.len() * q / 4).min(xs.len() - 1)])
 }
 
 /// Proofs, roots and checks over a log of `n` entries built in bulk on `db`.
