@@ -316,13 +316,37 @@ pub struct StorageConfig {
     pub age_identity: PathBuf,
 }
 
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PolicyConfig {
     /// The casbin policy directory. When unset: `policies/` beside the configuration file if
     /// there is one, otherwise the default policy compiled into the binary.
     #[serde(default)]
     pub dir: Option<PathBuf>,
+    /// How often a running server reads the version in force from the database and swaps to
+    /// it when another process brought a new one into force (`broker policy reload`, another
+    /// replica's SIGHUP or start): the bound on how long replicas disagree.
+    #[serde(default = "default_policy_poll_seconds")]
+    pub poll_seconds: u64,
+}
+
+impl Default for PolicyConfig {
+    fn default() -> Self {
+        PolicyConfig {
+            dir: None,
+            poll_seconds: default_policy_poll_seconds(),
+        }
+    }
+}
+
+fn default_policy_poll_seconds() -> u64 {
+    5
+}
+
+impl PolicyConfig {
+    pub fn poll_interval(&self) -> Duration {
+        Duration::from_secs(self.poll_seconds)
+    }
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
@@ -627,6 +651,9 @@ impl Config {
         if let Some(n) = &self.notify {
             n.check()?;
         }
+        if self.policy.poll_seconds == 0 {
+            return Err("policy.poll_seconds must be above 0".into());
+        }
         if self.console.dev_sign_in && !self.server.listen.ip().is_loopback() {
             return Err(format!(
                 "console.dev_sign_in is for the dev world only: the broker listens on {}, \
@@ -776,6 +803,16 @@ age_recipient = "age1..."
         .unwrap();
         assert_eq!(c.database.url, "postgres://u@h/db");
         assert_eq!(c.server.max_body_bytes, 2048);
+    }
+
+    #[test]
+    fn the_policy_poll_has_a_default_and_refuses_zero() {
+        let c = parse(BASE, &[]).unwrap();
+        assert_eq!(c.policy.poll_interval(), Duration::from_secs(5));
+        let c = parse(BASE, &[("BROKER_POLICY_POLL_SECONDS", "1")]).unwrap();
+        assert_eq!(c.policy.poll_seconds, 1);
+        let e = parse(BASE, &[("BROKER_POLICY_POLL_SECONDS", "0")]).unwrap_err();
+        assert!(e.message.contains("policy.poll_seconds"), "{e}");
     }
 
     #[test]

@@ -2,12 +2,18 @@
 //! with their keys, the database and its writer, the policy, the at-rest key and the process's
 //! counters. It sits below identity and the routes, which read it, and below the server, which
 //! builds it and serves it.
+//!
+//! The policy can change while the process runs (`broker policy reload`, SIGHUP, another
+//! replica): it is held behind an [`ArcSwap`], and [`AppState::policy`] gives the snapshot a
+//! request decides with. The edge pins one snapshot for the whole of a request
+//! ([`AppState::pinned`]), so a request never sees two versions.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use anyhow::Context;
+use arc_swap::ArcSwap;
 
 use crate::config::Config;
 use crate::crypto::{self, AtRestKey, JwtKey};
@@ -113,7 +119,8 @@ pub struct AppState {
     pub config: Arc<Config>,
     pub agencies: Arc<HashMap<String, Agency>>,
     pub db: Db,
-    pub policy: Arc<Policy>,
+    /// The policy in force in this process; read through [`AppState::policy`].
+    policy: Arc<ArcSwap<Policy>>,
     pub at_rest: Arc<AtRestKey>,
     pub metrics: Arc<Metrics>,
     /// Every write goes through it (group commit).
@@ -161,17 +168,49 @@ impl AppState {
     }
 }
 
+tokio::task_local! {
+    /// The policy snapshot of the request being served (set by [`AppState::pinned`]).
+    static PINNED: Arc<Policy>;
+}
+
 impl AppState {
-    /// Everything but the TLS listener: keys, policy, database (migrated).
+    /// The policy to decide with: the snapshot pinned for the request being served, else the
+    /// version in force now. Take it once per action and use that one throughout.
+    pub fn policy(&self) -> Arc<Policy> {
+        PINNED
+            .try_with(Arc::clone)
+            .unwrap_or_else(|_| self.policy.load_full())
+    }
+
+    /// Runs `request` with the version in force now pinned for all of it (the edge does this
+    /// for every request), so a swap in the middle of a request does not reach it.
+    pub async fn pinned<F: std::future::Future>(&self, request: F) -> F::Output {
+        PINNED.scope(self.policy.load_full(), request).await
+    }
+
+    /// Puts `policy` in force in this process; requests already under way keep theirs.
+    pub fn swap_policy(&self, policy: Arc<Policy>) {
+        self.policy.store(policy);
+    }
+}
+
+impl AppState {
+    /// Everything but the TLS listener: keys, policy, database (migrated). The policy's files
+    /// are recorded as the version in force unless the database already has them
+    /// (`policy_versions::loaded_at_start`: a start with new files brings them into force for
+    /// every replica).
     pub async fn build(config: Config) -> anyhow::Result<AppState> {
         let agencies = load_agencies(&config)?;
         let at_rest =
             AtRestKey::load(&config.storage.age_identity).context("storage.age_identity")?;
-        let mut policy = match &config.policy.dir {
-            Some(dir) => Policy::load(dir).await,
-            None => Policy::from_files(&crate::decision::policy::Files::embedded()).await,
+        let files = match &config.policy.dir {
+            Some(dir) => crate::decision::policy::Files::from_dir(dir),
+            None => Ok(crate::decision::policy::Files::embedded()),
         }
         .context("loading the policy")?;
+        let mut policy = Policy::from_files(&files)
+            .await
+            .context("loading the policy")?;
         if let Some(profile) = &config.process.timescales {
             policy = policy
                 .with_profile(profile)
@@ -185,8 +224,11 @@ impl AppState {
         )
         .await?;
         db.migrate().await.context("applying migrations")?;
+        let writer = crate::writer::Writer::start_with(db.clone(), bounds);
+        let policy = Arc::new(policy);
+        crate::policy_versions::loaded_at_start(&writer, &files, policy.clone()).await?;
         Ok(AppState {
-            writer: crate::writer::Writer::start_with(db.clone(), bounds),
+            writer,
             probe: Arc::new(crate::db::Probe::new(db.clone(), bounds.probe)),
             unavailable: crate::telemetry::Unavailable::new(
                 config.database.unavailable_log_interval(),
@@ -194,7 +236,7 @@ impl AppState {
             config: Arc::new(config),
             agencies: Arc::new(agencies),
             db,
-            policy: Arc::new(policy),
+            policy: Arc::new(ArcSwap::new(policy)),
             at_rest: Arc::new(at_rest),
             metrics: Arc::new(Metrics::default()),
         })

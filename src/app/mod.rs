@@ -41,6 +41,7 @@ pub mod inbox;
 pub mod mail;
 pub mod mappa;
 pub mod places;
+pub mod policy;
 pub mod records;
 pub mod reports;
 pub mod requests;
