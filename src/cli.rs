@@ -143,6 +143,16 @@ pub enum PolicyCommand {
         #[arg(long)]
         policy: Option<PathBuf>,
     },
+    /// Bring a policy directory into force for every broker on the configured database, once
+    /// it loads and its own tests (DIR/tests) pass; running servers swap to it within
+    /// [policy] poll_seconds. Non-zero exit, and nothing changed, if it is refused
+    Reload {
+        #[arg(long, default_value = "broker.toml")]
+        config: PathBuf,
+        /// The policy directory (default: the configuration's [policy] dir)
+        #[arg(long)]
+        policy: Option<PathBuf>,
+    },
 }
 
 /// The policy named on the command line, else `./policies`, else the embedded default.
@@ -172,7 +182,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             tracing::info!(
                 listen = %listener.local_addr()?,
                 database = state.db.kind(),
-                policy = state.policy.version(),
+                policy = state.policy().version(),
                 agencies = state.agencies.len(),
                 "broker serving"
             );
@@ -297,6 +307,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Policy {
+            command: PolicyCommand::Reload { config, policy },
+        } => reload(&config, policy).await,
+        Command::Policy {
             command: PolicyCommand::Test { dir, policy },
         } => {
             let policy = load_policy(policy.as_deref()).await?;
@@ -318,6 +331,62 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             } else {
                 ExitCode::FAILURE
             })
+        }
+    }
+}
+
+/// `broker policy reload`: the directory brought into force through the configuration's
+/// database (`policy_versions::bring_into_force`), or the reason it was refused.
+async fn reload(config: &Path, dir: Option<PathBuf>) -> anyhow::Result<ExitCode> {
+    use crate::policy_versions::{Candidate, Loader, Outcome, Via, bring_into_force};
+    let config = load_config(config)?;
+    let Some(dir) = dir.or_else(|| config.policy.dir.clone()) else {
+        eprintln!(
+            "broker: no policy directory to reload: give --policy DIR, or set [policy] dir in \
+             the configuration (the embedded policy cannot be reloaded)"
+        );
+        return Ok(ExitCode::FAILURE);
+    };
+    let db = crate::db::Db::connect(&config.database.url, 2).await?;
+    db.migrate().await.context("applying migrations")?;
+    let outcome = match Candidate::tested(&dir, config.process.timescales.clone()) {
+        Ok(candidate) => bring_into_force(Via::Db(&db), candidate, Loader::Cli).await,
+        Err(refused) => Err(refused),
+    };
+    db.close().await;
+    match outcome {
+        Ok(Outcome::InForce(brought)) => {
+            let v = &brought.version;
+            println!(
+                "policy version {} in force: {} (was {}), brought by {}; audit entry {}",
+                v.number,
+                v.version,
+                brought.previous.as_deref().unwrap_or("none"),
+                v.loaded_by,
+                v.audit_seq
+            );
+            for change in &v.changes {
+                println!(
+                    "  {}: {} row(s) added, {} removed",
+                    change.file,
+                    change.added.len(),
+                    change.removed.len()
+                );
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Ok(Outcome::Already(number)) => {
+            println!(
+                "policy version {number} is already in force with these files; nothing changed"
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(refused) => {
+            eprintln!(
+                "broker: the policy in {} was refused, and the version in force stays: {refused}",
+                dir.display()
+            );
+            Ok(ExitCode::FAILURE)
         }
     }
 }

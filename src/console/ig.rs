@@ -1,6 +1,6 @@
 //! The IG officer's pages: audit search (the API's filters and cursor paging, a link to the CSV
 //! export), the chain status, the override review queue and its form, a child's subject access
-//! report (printable), and the current policy (read-only). Each calls the API's own handler
+//! report (printable). (The policy page is `policy.rs`.) Each calls the API's own handler
 //! with the session's person, so scoping (a partnership IG officer sees everything, another
 //! agency's its own entries) and the audit entry of each read are exactly the API's.
 
@@ -505,44 +505,6 @@ pub async fn history(
             subject: v.subject_id.to_string(),
             rows: rows(&v.disclosures),
             generated: crate::db::now().format("%-d %B %Y %H:%M UTC").to_string(),
-        },
-    ))
-}
-
-/// One policy family as a table.
-pub struct FamilyTable {
-    pub name: &'static str,
-    pub columns: Vec<&'static str>,
-    pub rows: Vec<Vec<String>>,
-}
-
-#[derive(Template)]
-#[template(path = "policy.html")]
-struct PolicyPage {
-    frame: Frame,
-    version: String,
-    families: Vec<FamilyTable>,
-}
-
-/// The loaded policy, read-only: its version and every family's rows. Only for those who may
-/// read the audit (IG officers, as `actions.csv` says).
-pub async fn policy(State(state): State<AppState>, session: Session) -> PageResult {
-    crate::access::require(&state, &session.principal, crate::vocab::Action::ReadAudit)
-        .map_err(refused)?;
-    let families = crate::decision::Family::ALL
-        .iter()
-        .map(|f| FamilyTable {
-            name: f.file_stem(),
-            columns: f.field_names().into_iter().chain(["effect"]).collect(),
-            rows: state.policy.rows_of(*f),
-        })
-        .collect();
-    Ok(page(
-        StatusCode::OK,
-        &PolicyPage {
-            frame: Frame::of(&session, "Policy"),
-            version: state.policy.version().to_owned(),
-            families,
         },
     ))
 }

@@ -26,6 +26,8 @@ mod mappa;
 mod meetings;
 pub mod oidc;
 mod places;
+mod policy;
+mod policy_words;
 mod practitioner;
 mod query;
 mod records;
@@ -98,7 +100,7 @@ pub fn router() -> Router<AppState> {
         .route("/ui/audit/reviews/{seq}", post(ig::review))
         .route("/ui/subjects", get(ig::subject_lookup))
         .route("/ui/subjects/{id}/history", get(ig::history))
-        .route("/ui/policy", get(ig::policy))
+        .route("/ui/policy", get(policy::show))
         .route("/ui/cases", get(cases::list))
         .route(
             "/ui/cases/new",

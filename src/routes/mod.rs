@@ -17,6 +17,7 @@ pub mod history;
 pub mod inbox;
 pub mod mappa;
 mod openapi;
+pub mod policy;
 pub mod records;
 pub mod reports;
 pub mod requests;
@@ -190,5 +191,7 @@ api! {
     post "/v1/cases/{id}/meetings" => case_meetings::schedule { "as policies/actions.csv allows", "schedule a meeting of the case (strategy, review, professionals', pre-release) and invite agencies, each told by a notification duty listed on the case (PROCESS.md, Meetings)", crate::app::cases::NewMeeting, 201, acts ScheduleMeeting, gives crate::app::cases::MeetingScheduled }
     post "/v1/cases/{id}/meetings/{mid}/attendance" => case_meetings::attendance { "as policies/actions.csv allows", "record an agency's attendance at a meeting, or its apologies with a written report (a record about the child); a strategy meeting's first attendance records it held (strategy_meeting_held at its time)", crate::app::cases::NewAttendance, 201, acts RecordAttendance, gives crate::app::cases::AttendanceRecorded }
     get "/v1/reports/timeliness" => reports::timeliness { "as policies/actions.csv allows", "per clock: started, met on time, met late, overdue now, pending, median hours; format=csv for CSV", (), 200, acts ReadTimeliness, query reports::Filters, returns ObjectOrText("text/csv"), gives crate::cases::report::Report }
+    get "/v1/policy" => policy::in_force { "as policies/actions.csv allows", "the policy version this process decides with (number, version hash, who brought it into force and when, the timescale profile) and its rules, each .csv file as a table; newest_number is the version in force in the database, which every process swaps to within [policy] poll_seconds", (), 200, acts ReadPolicy, gives crate::app::policy::PolicyInForce }
+    get "/v1/policy/versions" => policy::versions { "as policies/actions.csv allows", "the versions of the policy that came into force (broker policy reload, SIGHUP, a start with new files), newest first, at most 100: number, version hash, who and when, and per file the rows added and removed", (), 200, acts ReadPolicy, gives crate::app::policy::PolicyVersions }
     post "/v1/audit/reviews/{seq}" => reviews::review { "as policies/actions.csv allows", "review an override", reviews::NewReview, 201, acts ReviewOverride, gives crate::app::audit::Reviewed }
 }
