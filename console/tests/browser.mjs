@@ -241,8 +241,14 @@ async function ig(browser) {
   await page.emulateMedia({ media: "screen" });
 
   await page.goto(url("/ui/policy"));
-  check((await text(page, "#policy-version")) === params.policy_version, "the policy page shows the loaded version");
+  check(await page.locator("#policy-version").getAttribute("data-version") === params.policy_version, "the policy page shows the version in force");
+  check(params.policy_version.startsWith(await text(page, "#policy-version")), "the policy page shows the version's short fingerprint");
+  check((await text(page, "#policy-loaded-by")).startsWith("start of broker on "), "the policy page says who brought the version into force");
+  check(await page.locator("[data-policy-version]").count() >= 1, "the policy page lists the history of versions");
   check(await page.locator("#family-actions tbody tr").count() > 0, "the policy page shows the actions family");
+  const cells = await page.locator("#family-actions tbody td").allTextContents();
+  check(cells.includes("Information governance officer") && !cells.some((c) => /_/.test(c)),
+    "the policy's rows are in words, not codes");
   await axe(page, "policy");
   await shot(page, "policy");
   await ctx.close();

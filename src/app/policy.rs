@@ -111,10 +111,7 @@ pub async fn in_force(state: &AppState, principal: &Principal) -> Result<PolicyI
 }
 
 /// The history of versions, newest first (`read_policy`).
-pub async fn versions(
-    state: &AppState,
-    principal: &Principal,
-) -> Result<PolicyVersions, ApiError> {
+pub async fn versions(state: &AppState, principal: &Principal) -> Result<PolicyVersions, ApiError> {
     require(state, principal, Action::ReadPolicy)?;
     Ok(PolicyVersions {
         versions: policy_versions::history(&state.db).await?,
@@ -228,7 +225,10 @@ async fn reload_on_hangup(state: &AppState) {
             );
         }
         Ok(Outcome::Already(number)) => {
-            tracing::info!(number, "SIGHUP: the policy directory is already the version in force");
+            tracing::info!(
+                number,
+                "SIGHUP: the policy directory is already the version in force"
+            );
         }
         Err(refused) => {
             // the refusal names the file, line and problem, or the failing scenarios: never

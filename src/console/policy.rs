@@ -141,7 +141,9 @@ pub async fn show(State(state): State<AppState>, session: Session) -> PageResult
         .map(|v| {
             let added: usize = v.changes.iter().map(|c| c.added.len()).sum();
             let removed: usize = v.changes.iter().map(|c| c.removed.len()).sum();
-            let summary = if v.changes.is_empty() {
+            let summary = if v.number == 1 {
+                "The first version recorded, so there is nothing to compare it with".to_owned()
+            } else if v.changes.is_empty() {
                 "No rule changed (only comments, spacing or order)".to_owned()
             } else {
                 format!(

@@ -44,7 +44,10 @@ pub fn title(file: &str) -> String {
         return known.to_owned();
     }
     match stem.strip_prefix("timescales/") {
-        Some(profile) => format!("Timescales of a case's clocks ({} profile)", humanise(profile)),
+        Some(profile) => format!(
+            "Timescales of a case's clocks ({} profile)",
+            humanise(profile)
+        ),
         None => humanise(stem),
     }
 }
@@ -105,7 +108,12 @@ pub fn heading(column: &str) -> String {
 /// A cell of `column`, in words.
 pub fn cell(column: &str, value: &str) -> Cow<'static, str> {
     if value == "*" {
-        return "Any".into();
+        return if column == "relation" {
+            "No condition"
+        } else {
+            "Any"
+        }
+        .into();
     }
     match column {
         "effect" => match value {
@@ -217,7 +225,7 @@ mod tests {
         assert_eq!(
             words,
             format!(
-                "Action: Read policy; Kind of agency: Any; Role: {}; Only where: Any; Effect: Allowed",
+                "Action: Read policy; Kind of agency: Any; Role: {}; Only where: No condition; Effect: Allowed",
                 labels::of::<Role>("ig_officer")
             )
         );
@@ -232,8 +240,14 @@ mod tests {
             cell("legal_reference", "Children Act 1989 s.47"),
             "Children Act 1989 s.47"
         );
-        assert_eq!(cell("permits", "s47_enquiry|single_assessment"), "S47 enquiry or Single assessment");
-        assert_eq!(cell("relation", "lead_agency"), "The caller's agency leads the case");
+        assert_eq!(
+            cell("permits", "s47_enquiry|single_assessment"),
+            "S47 enquiry or Single assessment"
+        );
+        assert_eq!(
+            cell("relation", "lead_agency"),
+            "The caller's agency leads the case"
+        );
     }
 
     #[test]

@@ -21,14 +21,11 @@ pub struct FileChange {
     pub removed: Vec<Vec<String>>,
 }
 
-/// The rows added and removed from `before` (none: the first version, every row added) to
-/// `after`, per file, in file name order.
+/// The rows added and removed from `before` to `after`, per file, in file name order.
 pub fn between(
-    before: Option<&BTreeMap<String, String>>,
+    before: &BTreeMap<String, String>,
     after: &BTreeMap<String, String>,
 ) -> Vec<FileChange> {
-    let empty = BTreeMap::new();
-    let before = before.unwrap_or(&empty);
     let names: BTreeSet<&String> = before.keys().chain(after.keys()).collect();
     names
         .into_iter()
@@ -89,7 +86,10 @@ mod tests {
     #[test]
     fn a_row_added_and_one_removed_are_named_with_their_file() {
         let before = files(&[
-            ("actions.csv", "# who\np, read_audit, *, ig_officer, *, allow\n"),
+            (
+                "actions.csv",
+                "# who\np, read_audit, *, ig_officer, *, allow\n",
+            ),
             ("initiate.csv", "p, dsl, allow\n"),
         ]);
         let after = files(&[
@@ -100,7 +100,7 @@ mod tests {
             ("initiate.csv", "p, social_worker, allow\n"),
         ]);
         assert_eq!(
-            between(Some(&before), &after),
+            between(&before, &after),
             [
                 FileChange {
                     file: "actions.csv".into(),
@@ -120,24 +120,22 @@ mod tests {
     fn comments_spacing_and_order_change_no_row() {
         let before = files(&[("age_bands.csv", "a, 0, 9\nb, 10, 12\n")]);
         let after = files(&[("age_bands.csv", "# bands\nb,10,12\na, 0, 9 # young\n")]);
-        assert!(between(Some(&before), &after).is_empty());
+        assert!(between(&before, &after).is_empty());
     }
 
     #[test]
-    fn the_first_version_adds_every_row_and_a_duplicate_row_counts_once_each() {
+    fn a_duplicate_row_counts_once_each() {
         let after = files(&[("initiate.csv", "p, dsl, allow\np, dsl, allow\n")]);
-        let changes = between(None, &after);
-        assert_eq!(changes.len(), 1);
-        assert_eq!(changes[0].added.len(), 2);
         let before = files(&[("initiate.csv", "p, dsl, allow\n")]);
-        assert_eq!(between(Some(&before), &after)[0].added.len(), 1);
-        assert_eq!(between(Some(&after), &before)[0].removed.len(), 1);
+        assert_eq!(between(&before, &after)[0].added.len(), 1);
+        assert_eq!(between(&after, &before)[0].removed.len(), 1);
+        assert_eq!(between(&BTreeMap::new(), &after)[0].added.len(), 2);
     }
 
     #[test]
     fn a_file_dropped_removes_its_rows() {
         let before = files(&[("thresholds.csv", "red, s47_enquiry\n")]);
-        let changes = between(Some(&before), &BTreeMap::new());
+        let changes = between(&before, &BTreeMap::new());
         assert_eq!(changes[0].removed, vec![row(&["red", "s47_enquiry"])]);
     }
 }

@@ -71,7 +71,11 @@ fn host() -> String {
         .or_else(|| std::env::var("HOSTNAME").ok())
         .unwrap_or_default();
     let name = name.trim();
-    crate::text::escape(if name.is_empty() { "unknown-host" } else { name })
+    crate::text::escape(if name.is_empty() {
+        "unknown-host"
+    } else {
+        name
+    })
 }
 
 /// The user running the command, for `loaded_by`.
@@ -79,7 +83,11 @@ fn user() -> String {
     let name = std::env::var("USER")
         .or_else(|_| std::env::var("LOGNAME"))
         .unwrap_or_default();
-    crate::text::escape(if name.is_empty() { "unknown-user" } else { &name })
+    crate::text::escape(if name.is_empty() {
+        "unknown-user"
+    } else {
+        &name
+    })
 }
 
 /// The audit actor of a version's entry: the broker itself, its sub saying who or what.
@@ -171,7 +179,9 @@ pub async fn loaded_at_start(
     match record(Via::Writer(writer), files, policy, Loader::Start).await {
         Ok(Outcome::InForce(brought)) => Ok(Some(brought.version)),
         Ok(Outcome::Already(_)) => Ok(None),
-        Err(e) => Err(anyhow::anyhow!("recording the policy version in force: {e}")),
+        Err(e) => Err(anyhow::anyhow!(
+            "recording the policy version in force: {e}"
+        )),
     }
 }
 
@@ -191,11 +201,7 @@ async fn passes(policy: Policy, dir: PathBuf) -> Result<Policy, Refusal> {
         return Err(Refusal::TestsFail {
             count: report.failures.len(),
             passed: report.passed,
-            failures: report
-                .failures
-                .into_iter()
-                .take(FAILURES_SHOWN)
-                .collect(),
+            failures: report.failures.into_iter().take(FAILURES_SHOWN).collect(),
         });
     }
     if report.passed == 0 {
@@ -316,12 +322,15 @@ async fn record(
     let before = match newest.as_ref().map(|(_, text)| serde_json::from_str(text)) {
         Some(Err(e)) => {
             open.undo().await;
-            return Err(store(format!("the stored files of the version in force: {e}")));
+            return Err(store(format!(
+                "the stored files of the version in force: {e}"
+            )));
         }
         Some(Ok(map)) => Some(map),
         None => None,
     };
-    let changes = changes::between(before.as_ref(), files.texts());
+    // the first version recorded has nothing to be compared with: no change is listed
+    let changes = before.map_or_else(Vec::new, |b| changes::between(&b, files.texts()));
     let previous = newest.as_ref().map(|(head, _)| head.hash.clone());
     let number = newest.as_ref().map_or(1, |(head, _)| head.number + 1);
     let loaded_by = loader.describe();

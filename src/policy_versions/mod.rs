@@ -43,7 +43,8 @@ pub struct Version {
     pub loaded_at: DateTime<Utc>,
     /// The `policy_in_force` audit entry that recorded it.
     pub audit_seq: i64,
-    /// Per file, the rows added and removed since the version before.
+    /// Per file, the rows added and removed since the version before (none for the first
+    /// version recorded, which has nothing to be compared with).
     pub changes: Vec<FileChange>,
 }
 

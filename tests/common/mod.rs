@@ -13,6 +13,8 @@ pub mod console;
 pub mod db;
 pub mod flows;
 pub mod partition;
+pub mod policy;
+pub mod processes;
 pub mod refusal;
 pub mod world;
 
