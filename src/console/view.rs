@@ -292,6 +292,14 @@ mod tests {
         let actions = dir.path().join("actions.csv");
         let mut rows = std::fs::read_to_string(&actions).unwrap();
         rows.push_str("p, read_audit, school, dsl, *, allow\n");
+        std::fs::write(&actions, &rows).unwrap();
+        let widened = Policy::load(dir.path()).await.unwrap();
+        assert_eq!(
+            audit_links(Nav::of(&widened, &dsl)),
+            [true, true, true, false],
+            "the policy page follows read_policy"
+        );
+        rows.push_str("p, read_policy, school, dsl, *, allow\n");
         std::fs::write(&actions, rows).unwrap();
         let widened = Policy::load(dir.path()).await.unwrap();
         assert_eq!(audit_links(Nav::of(&widened, &dsl)), [true; 4]);
