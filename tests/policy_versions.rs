@@ -220,6 +220,30 @@ async fn reload_brings_a_good_policy_into_force_audited_and_the_next_decision_na
         "{change}"
     );
 
+    // the console's policy page shows the same: version 2, and its changed rows in words
+    let who = common::console::principal(&server, "partnership", "ig.patel", Role::IgOfficer);
+    let session = server.console_session(&who).await;
+    let get = format!(
+        "GET /ui/policy HTTP/1.1\r\nhost: localhost\r\ncookie: {}\r\nconnection: close\r\n\r\n",
+        session.cookie
+    );
+    let page = server.raw_exchange("partnership", get.as_bytes()).await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    let html = &page.body;
+    assert!(html.contains(r#"id="policy-number">2<"#), "{html}");
+    assert!(html.contains(&format!(r#"data-version="{new}""#)), "{html}");
+    let role = "Role: Information governance officer";
+    for line in [
+        format!("Kind of agency: Safeguarding partnership; {role}; Only where: No condition"),
+        format!("Kind of agency: Any; {role}; Only where: No condition"),
+    ] {
+        assert!(
+            html.contains(&line),
+            "the changed rows in words ({line}): {html}"
+        );
+    }
+    assert!(html.contains(r#"data-rows="added""#) && html.contains(r#"data-rows="removed""#));
+
     // the new rules are the ones in force: a school's IG officer may no longer read the policy
     let r = school_ig.get("/v1/policy").await;
     assert_eq!(r.status, 403, "{}", r.text());
