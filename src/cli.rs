@@ -131,6 +131,23 @@ pub enum AuditCommand {
         #[arg(long, default_value = "broker.toml")]
         config: PathBuf,
     },
+    /// Write every audit entry's canonical line, in seq order, for the offline verifier
+    /// (tools/audit_verify.py)
+    Export {
+        /// JSON Lines: each entry exactly as the chain hashed it, one per line
+        #[arg(long, required = true)]
+        jsonl: bool,
+        #[arg(long, default_value = "broker.toml")]
+        config: PathBuf,
+        /// Write to FILE (whole or not at all) instead of standard output
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Print the verifier key of the log's checkpoints (what agencies keep to check them)
+    LogKey {
+        #[arg(long, default_value = "broker.toml")]
+        config: PathBuf,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -157,6 +174,39 @@ async fn load_policy(dir: Option<&Path>) -> anyhow::Result<Policy> {
 
 fn load_config(path: &Path) -> anyhow::Result<Config> {
     Ok(Config::load(path)?)
+}
+
+/// `broker audit export --jsonl`: to standard output, or to `out` through a file beside it
+/// renamed into place once complete, so a failed export never leaves a partial file that
+/// looks whole.
+async fn export_jsonl(
+    db: &crate::db::Db,
+    out: Option<&Path>,
+) -> anyhow::Result<crate::audit::Exported> {
+    let Some(path) = out else {
+        let mut stdout = tokio::io::BufWriter::with_capacity(1 << 20, tokio::io::stdout());
+        return crate::audit::export_jsonl(db, &mut stdout).await;
+    };
+    let mut partial = path.as_os_str().to_owned();
+    partial.push(".partial");
+    let partial = PathBuf::from(partial);
+    let file = tokio::fs::File::create(&partial)
+        .await
+        .with_context(|| format!("cannot write {}", partial.display()))?;
+    let mut writer = tokio::io::BufWriter::with_capacity(1 << 20, file);
+    let written = async {
+        let exported = crate::audit::export_jsonl(db, &mut writer).await?;
+        writer.get_mut().sync_all().await?;
+        tokio::fs::rename(&partial, path)
+            .await
+            .with_context(|| format!("cannot write {}", path.display()))?;
+        anyhow::Ok(exported)
+    }
+    .await;
+    if written.is_err() {
+        let _ = tokio::fs::remove_file(&partial).await;
+    }
+    written
 }
 
 pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
@@ -283,6 +333,36 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 );
                 ExitCode::FAILURE
             })
+        }
+        Command::Audit {
+            command:
+                AuditCommand::Export {
+                    jsonl: _,
+                    config,
+                    out,
+                },
+        } => {
+            let config = load_config(&config)?;
+            let db = crate::db::Db::connect(&config.database.url, 2).await?;
+            let exported = export_jsonl(&db, out.as_deref()).await;
+            db.close().await;
+            let exported = exported?;
+            eprintln!(
+                "broker: exported {} audit entries (to seq {}){}",
+                exported.entries,
+                exported.last_seq,
+                out.map(|p| format!(" to {}", p.display()))
+                    .unwrap_or_default()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Audit {
+            command: AuditCommand::LogKey { config },
+        } => {
+            let config = load_config(&config)?;
+            let key = crate::state::load_log_key(&config)?;
+            println!("{}", key.verifier().vkey());
+            Ok(ExitCode::SUCCESS)
         }
         Command::Decide { scenarios, policy } => {
             let policy = load_policy(policy.as_deref()).await?;

@@ -1,7 +1,7 @@
 //! The application state every handler is given: the configuration, the configured agencies
-//! with their keys, the database and its writer, the policy, the at-rest key and the process's
-//! counters. It sits below identity and the routes, which read it, and below the server, which
-//! builds it and serves it.
+//! with their keys, the database and its writer, the policy, the at-rest key, the audit log's
+//! signing key and the process's counters. It sits below identity and the routes, which read
+//! it, and below the server, which builds it and serves it.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -115,6 +115,9 @@ pub struct AppState {
     pub db: Db,
     pub policy: Arc<Policy>,
     pub at_rest: Arc<AtRestKey>,
+    /// The key that signs the audit log's checkpoints (`[audit] log_key`), named for their
+    /// origin.
+    pub log_key: Arc<crate::audit::LogKey>,
     pub metrics: Arc<Metrics>,
     /// Every write goes through it (group commit).
     pub writer: crate::writer::Writer,
@@ -148,6 +151,13 @@ pub fn load_agencies(config: &Config) -> anyhow::Result<HashMap<String, Agency>>
     Ok(agencies)
 }
 
+/// The audit log's signing key named by `[audit]`; refuses naming `[audit] log_key` and the
+/// file when it is missing, unreadable or not an Ed25519 key.
+pub fn load_log_key(config: &Config) -> anyhow::Result<crate::audit::LogKey> {
+    crate::audit::LogKey::load(&config.audit.log_key, config.audit.origin())
+        .context("[audit] log_key")
+}
+
 impl AppState {
     /// The configured agency a body field names, or 422 `invalid_field` naming the field.
     pub fn configured_agency(
@@ -167,6 +177,7 @@ impl AppState {
         let agencies = load_agencies(&config)?;
         let at_rest =
             AtRestKey::load(&config.storage.age_identity).context("storage.age_identity")?;
+        let log_key = load_log_key(&config)?;
         let mut policy = match &config.policy.dir {
             Some(dir) => Policy::load(dir).await,
             None => Policy::from_files(&crate::decision::policy::Files::embedded()).await,
@@ -196,6 +207,7 @@ impl AppState {
             db,
             policy: Arc::new(policy),
             at_rest: Arc::new(at_rest),
+            log_key: Arc::new(log_key),
             metrics: Arc::new(Metrics::default()),
         })
     }

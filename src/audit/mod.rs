@@ -4,10 +4,14 @@
 //! edited, deleted, inserted or reordered entry breaks the chain at the first bad `seq`.
 
 mod bulk;
+mod export;
+mod note;
 mod row;
 mod verify;
 
 pub use bulk::append_entries;
+pub use export::{Exported, export_jsonl};
+pub use note::{Checkpoint, LogKey, NoteError, Verifier, key_id};
 pub use row::{AuditRow, Cell, ENTRY_COLUMNS, Kind, ROW_COLUMNS, columns};
 
 pub use verify::{Verification, verify};
