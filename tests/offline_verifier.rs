@@ -264,7 +264,7 @@ fn entry(i: u64) -> Entry {
         actor_roles: vec!["social_worker".into()],
         action: "disclosure".into(),
         record_ids: vec![format!("r{i}")],
-        justification: (i % 5 == 0).then(|| "a \"quoted\"\nreason".into()),
+        justification: i.is_multiple_of(5).then(|| "a \"quoted\"\nreason".into()),
         detail: serde_json::json!({"n": i, "view": "full"}),
         ..Entry::default()
     }

@@ -171,7 +171,7 @@ fn a_checkpoint_body_must_be_exactly_origin_size_and_root() {
         (format!("o\n10\n{short}\n"), "not 32 bytes"),
         (format!("o\n10\n{unpadded}\n"), "not standard base64"),
         (format!("o\n10\n{root}\nextension\n"), "extension lines"),
-        (format!("o\n10\n"), "three lines"),
+        ("o\n10\n".to_owned(), "three lines"),
         (format!("\n10\n{root}\n"), "origin line is empty"),
         (format!("o\n10\n{root}"), "newline"),
     ] {
