@@ -235,7 +235,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let config = load_config(&config)?;
             let db = crate::db::Db::connect(&config.database.url, 1).await?;
             db.migrate().await?;
+            let added = crate::audit::catch_up(&db).await?;
             println!("migrations applied ({})", db.kind());
+            if added > 0 {
+                println!("audit tree built for {added} earlier entries");
+            }
             Ok(ExitCode::SUCCESS)
         }
         Command::DevInit {

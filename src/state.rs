@@ -196,6 +196,9 @@ impl AppState {
         )
         .await?;
         db.migrate().await.context("applying migrations")?;
+        crate::audit::catch_up(&db)
+            .await
+            .context("building the audit tree for entries written before it")?;
         Ok(AppState {
             writer: crate::writer::Writer::start_with(db.clone(), bounds),
             probe: Arc::new(crate::db::Probe::new(db.clone(), bounds.probe)),
