@@ -1,8 +1,9 @@
 //! The offline verifier (`tools/audit_verify.py`) against what the broker writes, on SQLite or
 //! PostgreSQL (`BROKER_TEST_DATABASE_URL`): its own unittest suite; a checkpoint signed with
 //! the broker's `LogKey` over a root computed here (RFC 9162's tree, by its definition) from
-//! the lines `broker audit export --jsonl` wrote, accepted as it is and refused tampered, so
-//! the Rust and Python sides agree on the note, the key and the export; a log long enough to
+//! the lines `broker audit export --jsonl` wrote (and equal to the broker's stored tree's),
+//! accepted as it is and refused tampered, so the Rust and Python sides agree on the note, the
+//! key, the export and the tree; a log long enough to
 //! be exported in several pages; and a row stored in a non-canonical form, which the export
 //! still writes and the verifier refuses.
 
@@ -196,6 +197,15 @@ async fn a_checkpoint_the_broker_signs_over_its_own_export_verifies_offline_and_
         "the lines are what the chain hashed"
     );
 
+    // the root computed here is the broker's own tree's, and its Rust check agrees
+    let root = mth(&leaves(&export));
+    assert_eq!(
+        audit::root_at(&state.db, entries as u64).await.unwrap(),
+        root
+    );
+    let verdict = audit::verify_export(&export[..], entries as u64, &root).unwrap();
+    assert!(verdict.ok, "{verdict:?}");
+
     let (vkey_text, _) = broker(&["audit", "log-key"], config);
     assert_eq!(vkey_text.trim(), state.log_key.verifier().vkey());
     let vkey = files.write("log.vkey", &vkey_text);
@@ -293,6 +303,11 @@ async fn a_long_log_is_exported_page_by_page_exactly_as_the_chain_hashed_it() {
     let hashes = chain(&export);
     assert_eq!(hashes.len() as u64, N);
     assert_eq!(hashes.last(), Some(&head(&t.db).await.1));
+
+    assert_eq!(
+        audit::root_at(&t.db, N).await.unwrap(),
+        mth(&leaves(&export))
+    );
 
     let key = log_key();
     let files = Files::new();
