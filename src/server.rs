@@ -186,6 +186,11 @@ pub async fn serve(
         state.clone(),
         Duration::from_secs(state.config.console.session_sweep_seconds.max(1)),
     ));
+    let checkpoints = tokio::spawn(crate::audit::checkpoints::sign_on_schedule(
+        state.db.clone(),
+        state.log_key.clone(),
+        state.config.audit.checkpoint_interval(),
+    ));
     let router = app(state);
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
     let builder = http_builder(&server);
@@ -331,6 +336,7 @@ pub async fn serve(
     unavailable.summarise();
     unavailable_summary.abort();
     sweeper.abort();
+    checkpoints.abort();
     crl_watch.abort();
     Ok(())
 }

@@ -4,6 +4,7 @@
 //! edited, deleted, inserted or reordered entry breaks the chain at the first bad `seq`.
 
 mod bulk;
+pub mod checkpoints;
 mod export;
 mod extends;
 mod note;

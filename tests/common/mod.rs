@@ -14,6 +14,7 @@ pub mod db;
 pub mod flows;
 pub mod partition;
 pub mod refusal;
+pub mod tree;
 pub mod world;
 
 #[allow(unused_imports)]
