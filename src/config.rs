@@ -27,6 +27,8 @@ pub struct Config {
     #[serde(default)]
     pub database: DatabaseConfig,
     pub storage: StorageConfig,
+    /// The audit log's signed checkpoints (`[audit]`): required, since the broker signs them.
+    pub audit: AuditConfig,
     #[serde(default)]
     pub policy: PolicyConfig,
     /// The case process (`[process]`; PROCESS.md, Routes).
@@ -316,6 +318,64 @@ pub struct StorageConfig {
     pub age_identity: PathBuf,
 }
 
+/// `[audit]`: the key that signs the audit log's checkpoints and how often they are signed.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuditConfig {
+    /// The Ed25519 private key (PKCS#8 PEM) that signs checkpoints; agencies keep its public
+    /// half, the verifier key `broker audit log-key` prints.
+    pub log_key: PathBuf,
+    /// The checkpoints' origin, which is also the key's name in the verifier key: a schema-less
+    /// URL naming this log, with no spaces and no `+`. It must never change once agencies hold
+    /// the verifier key (the key id covers it). Unset: the console's address without its scheme,
+    /// then `/audit` (`broker.example/audit`, or `127.0.0.1:8443/audit` from `server.listen`);
+    /// after loading it is always set.
+    #[serde(default)]
+    pub origin: Option<String>,
+    /// Seconds between signed checkpoints, from 1 to 86400 (a day).
+    #[serde(default = "default_checkpoint_interval")]
+    pub checkpoint_interval_seconds: u64,
+}
+
+fn default_checkpoint_interval() -> u64 {
+    300
+}
+
+impl AuditConfig {
+    /// The origin (set by loading: the configured one or its default).
+    pub fn origin(&self) -> &str {
+        self.origin.as_deref().unwrap_or_default()
+    }
+
+    pub fn checkpoint_interval(&self) -> Duration {
+        Duration::from_secs(self.checkpoint_interval_seconds)
+    }
+
+    fn check(&self) -> Result<(), String> {
+        if !(1..=86_400).contains(&self.checkpoint_interval_seconds) {
+            return Err(format!(
+                "audit.checkpoint_interval_seconds must be from 1 to 86400 (a day), not {}",
+                self.checkpoint_interval_seconds
+            ));
+        }
+        let origin = self.origin();
+        if origin.is_empty() {
+            return Err("audit.origin is empty".into());
+        }
+        if let Some(c) = origin
+            .chars()
+            .find(|c| c.is_whitespace() || c.is_control() || *c == '+')
+        {
+            return Err(format!(
+                "audit.origin \"{}\" holds {c:?}: an origin (the log key's name) has no spaces \
+                 and no +",
+                crate::text::escape(origin)
+            ));
+        }
+        Ok(())
+    }
+}
+
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PolicyConfig {
@@ -514,6 +574,12 @@ impl Config {
             at(crl);
         }
         at(&mut self.storage.age_identity);
+        at(&mut self.audit.log_key);
+        if self.audit.origin.is_none() {
+            let base = self.console_base();
+            let host = base.split_once("://").map_or(base.as_str(), |(_, h)| h);
+            self.audit.origin = Some(format!("{host}/audit"));
+        }
         match &mut self.policy.dir {
             Some(dir) => at(dir),
             None => {
@@ -654,6 +720,7 @@ impl Config {
         if self.policy.poll_seconds == 0 {
             return Err("policy.poll_seconds must be above 0".into());
         }
+        self.audit.check()?;
         if self.console.dev_sign_in && !self.server.listen.ip().is_loopback() {
             return Err(format!(
                 "console.dev_sign_in is for the dev world only: the broker listens on {}, \
@@ -714,7 +781,7 @@ impl NotifyConfig {
 /// can be (numbers), otherwise taken as strings. An unknown section is refused.
 fn apply_env(doc: &mut toml::Table, env: &[(String, String)]) -> Result<(), String> {
     const SECTIONS: &[&str] = &[
-        "server", "database", "storage", "policy", "log", "console", "notify",
+        "server", "database", "storage", "audit", "policy", "log", "console", "notify",
     ];
     for (name, value) in env {
         let Some(rest) = name.strip_prefix("BROKER_") else {
@@ -762,6 +829,9 @@ url = "sqlite://data/broker.db"
 
 [storage]
 age_identity = "certs/dev/broker-at-rest.age"
+
+[audit]
+log_key = "certs/dev/audit-log.key"
 
 [[agencies]]
 id = "school-hillside"
@@ -970,6 +1040,55 @@ age_recipient = "age1..."
             parse(BASE, &[]).unwrap().notify.is_none(),
             "no [notify], no mail"
         );
+    }
+
+    #[test]
+    fn the_audit_section_is_required_and_its_origin_and_interval_have_defaults() {
+        let c = parse(BASE, &[]).unwrap();
+        assert_eq!(
+            c.audit.log_key,
+            Path::new("/etc/broker/certs/dev/audit-log.key")
+        );
+        assert_eq!(c.audit.origin(), "127.0.0.1:8443/audit");
+        assert_eq!(c.audit.checkpoint_interval(), Duration::from_secs(300));
+        let c = parse(
+            BASE,
+            &[("BROKER_CONSOLE_PUBLIC_URL", "https://broker.example/")],
+        )
+        .unwrap();
+        assert_eq!(c.audit.origin(), "broker.example/audit");
+        let c = parse(
+            BASE,
+            &[
+                ("BROKER_AUDIT_ORIGIN", "partnership.example/log"),
+                ("BROKER_AUDIT_CHECKPOINT_INTERVAL_SECONDS", "86400"),
+            ],
+        )
+        .unwrap();
+        assert_eq!(c.audit.origin(), "partnership.example/log");
+        assert_eq!(c.audit.checkpoint_interval_seconds, 86_400);
+
+        for (var, value, says) in [
+            (
+                "BROKER_AUDIT_CHECKPOINT_INTERVAL_SECONDS",
+                "0",
+                "from 1 to 86400",
+            ),
+            (
+                "BROKER_AUDIT_CHECKPOINT_INTERVAL_SECONDS",
+                "86401",
+                "from 1 to 86400",
+            ),
+            ("BROKER_AUDIT_ORIGIN", "a log", "audit.origin"),
+            ("BROKER_AUDIT_ORIGIN", "a+log", "no +"),
+            ("BROKER_AUDIT_ORIGIN", "", "audit.origin is empty"),
+        ] {
+            let e = parse(BASE, &[(var, value)]).unwrap_err();
+            assert!(e.message.contains(says), "{var}={value}: {e}");
+        }
+        let without = BASE.replace("[audit]\nlog_key = \"certs/dev/audit-log.key\"\n", "");
+        let e = parse(&without, &[]).unwrap_err();
+        assert!(e.message.contains("audit"), "{e}");
     }
 
     #[test]

@@ -196,6 +196,11 @@ pub async fn serve(
         state.clone(),
         crate::app::policy::hangups()?,
     ));
+    let checkpoints = tokio::spawn(crate::audit::checkpoints::sign_on_schedule(
+        state.db.clone(),
+        state.log_key.clone(),
+        state.config.audit.checkpoint_interval(),
+    ));
     let router = app(state);
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
     let builder = http_builder(&server);
@@ -342,6 +347,7 @@ pub async fn serve(
     unavailable_summary.abort();
     sweeper.abort();
     policy_watch.abort();
+    checkpoints.abort();
     crl_watch.abort();
     Ok(())
 }

@@ -1,7 +1,7 @@
 //! The application state every handler is given: the configuration, the configured agencies
-//! with their keys, the database and its writer, the policy, the at-rest key and the process's
-//! counters. It sits below identity and the routes, which read it, and below the server, which
-//! builds it and serves it.
+//! with their keys, the database and its writer, the policy, the at-rest key, the audit log's
+//! signing key and the process's counters. It sits below identity and the routes, which read
+//! it, and below the server, which builds it and serves it.
 //!
 //! The policy can change while the process runs (`broker policy reload`, SIGHUP, another
 //! replica): it is held behind an [`ArcSwap`], and [`AppState::policy`] gives the snapshot a
@@ -122,6 +122,9 @@ pub struct AppState {
     /// The policy in force in this process; read through [`AppState::policy`].
     policy: Arc<ArcSwap<Policy>>,
     pub at_rest: Arc<AtRestKey>,
+    /// The key that signs the audit log's checkpoints (`[audit] log_key`), named for their
+    /// origin.
+    pub log_key: Arc<crate::audit::LogKey>,
     pub metrics: Arc<Metrics>,
     /// Every write goes through it (group commit).
     pub writer: crate::writer::Writer,
@@ -153,6 +156,13 @@ pub fn load_agencies(config: &Config) -> anyhow::Result<HashMap<String, Agency>>
         );
     }
     Ok(agencies)
+}
+
+/// The audit log's signing key named by `[audit]`; refuses naming `[audit] log_key` and the
+/// file when it is missing, unreadable or not an Ed25519 key.
+pub fn load_log_key(config: &Config) -> anyhow::Result<crate::audit::LogKey> {
+    crate::audit::LogKey::load(&config.audit.log_key, config.audit.origin())
+        .context("[audit] log_key")
 }
 
 impl AppState {
@@ -203,6 +213,7 @@ impl AppState {
         let agencies = load_agencies(&config)?;
         let at_rest =
             AtRestKey::load(&config.storage.age_identity).context("storage.age_identity")?;
+        let log_key = load_log_key(&config)?;
         let files = match &config.policy.dir {
             Some(dir) => crate::decision::policy::Files::from_dir(dir),
             None => Ok(crate::decision::policy::Files::embedded()),
@@ -224,6 +235,9 @@ impl AppState {
         )
         .await?;
         db.migrate().await.context("applying migrations")?;
+        crate::audit::catch_up(&db)
+            .await
+            .context("building the audit tree for entries written before it")?;
         let writer = crate::writer::Writer::start_with(db.clone(), bounds);
         let policy = Arc::new(policy);
         crate::policy_versions::loaded_at_start(&writer, &files, policy.clone()).await?;
@@ -238,6 +252,7 @@ impl AppState {
             db,
             policy: Arc::new(ArcSwap::new(policy)),
             at_rest: Arc::new(at_rest),
+            log_key: Arc::new(log_key),
             metrics: Arc::new(Metrics::default()),
         })
     }

@@ -118,6 +118,7 @@ async fn the_unchanged_dev_world_builds_with_every_agency() {
         );
     }
     assert_eq!(state.db.kind(), "sqlite");
+    assert_eq!(state.log_key.name(), "127.0.0.1:0/audit");
     state.db.close().await;
 }
 
@@ -191,6 +192,46 @@ async fn a_missing_storage_age_identity_file_is_refused_naming_the_file() {
     std::fs::remove_file(&identity).unwrap();
     let message = w.build_error().await;
     assert_names(&message, &["storage.age_identity", &display(&identity)]);
+}
+
+#[tokio::test]
+async fn a_missing_audit_log_key_is_refused_naming_the_setting_and_the_file() {
+    let w = World::new();
+    let key = w.spoil("audit-log.key", None);
+    let message = w.build_error().await;
+    assert_names(
+        &message,
+        &["[audit] log_key", &display(&key), "cannot read"],
+    );
+}
+
+#[tokio::test]
+async fn an_audit_log_key_that_is_not_ed25519_is_refused_naming_the_setting_and_the_file() {
+    let w = World::new();
+    // csc's client key: a real P-256 key, of a type checkpoints are not signed with
+    std::fs::copy(w.file("csc.key"), w.file("audit-log.key")).unwrap();
+    let message = w.build_error().await;
+    assert_names(
+        &message,
+        &[
+            "[audit] log_key",
+            &display(&w.file("audit-log.key")),
+            "not Ed25519",
+        ],
+    );
+    w.spoil("audit-log.key", Some("not a key\n"));
+    let message = w.build_error().await;
+    assert_names(&message, &["[audit] log_key", "not a PEM private key"]);
+}
+
+#[test]
+fn a_broker_toml_without_the_audit_section_is_refused_naming_it() {
+    let w = World::new();
+    let text = w.toml();
+    let start = text.find("[audit]\n").expect("dev-init writes [audit]");
+    let end = start + text[start..].find("\n\n").expect("the section ends");
+    w.edit_toml(&text[start..end], "");
+    assert_names(&w.load_error(), &["audit"]);
 }
 
 #[tokio::test]

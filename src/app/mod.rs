@@ -37,6 +37,7 @@ pub mod child;
 pub mod consents;
 pub mod disclosures;
 pub mod duties;
+pub mod evidence;
 pub mod inbox;
 pub mod mail;
 pub mod mappa;

@@ -1,6 +1,7 @@
 //! Appending many entries at once (`bench-seed`, the long-chain tests and benches): the same
-//! numbering and hashing as [`Chain::append`], many rows per statement.
+//! numbering, hashing and tree as [`Chain::append`], many rows per statement.
 
+use super::tree::Hash;
 use super::{AuditRow, Cell, Chain, Entry};
 use crate::db::bulk::{Val, insert_rows};
 use crate::db::{Db, Tx};
@@ -21,15 +22,17 @@ pub async fn append_entries(
     while entries.peek().is_some() {
         let mut tx = db.begin().await?;
         let mut chain = Chain::lock(&mut tx).await?;
+        let mut nodes = Vec::new();
         let batch: Vec<(AuditRow, Vec<String>)> = entries
             .by_ref()
             .take(ROWS_PER_TRANSACTION)
             .map(|entry| {
                 let records = entry.record_ids.clone();
-                (chain.link_row(entry), records)
+                (chain.link_row(entry, &mut nodes), records)
             })
             .collect();
         insert_linked(&mut tx, &batch).await?;
+        insert_nodes(&mut tx, &nodes).await?;
         chain.store(&mut tx).await?;
         tx.commit().await?;
         head = Some(chain);
@@ -68,6 +71,15 @@ async fn insert_linked(tx: &mut Tx, batch: &[(AuditRow, Vec<String>)]) -> Result
         })
         .collect();
     insert_rows(tx, "audit_records (record_id, seq)", 2, &index).await
+}
+
+/// Inserts tree nodes, many per statement.
+pub(crate) async fn insert_nodes(tx: &mut Tx, nodes: &[(i64, Hash)]) -> Result<(), sqlx::Error> {
+    let values: Vec<Val<'_>> = nodes
+        .iter()
+        .flat_map(|(key, hash)| [Val::Int(*key), Val::Bytes(&hash[..])])
+        .collect();
+    insert_rows(tx, "audit_tree (node, hash)", 2, &values).await
 }
 
 impl<'a> From<Cell<'a>> for Val<'a> {

@@ -4,10 +4,25 @@
 //! edited, deleted, inserted or reordered entry breaks the chain at the first bad `seq`.
 
 mod bulk;
+pub mod checkpoints;
+mod export;
+mod extends;
+mod note;
+mod offline;
+mod proofs;
 mod row;
+pub mod tree;
 mod verify;
 
 pub use bulk::append_entries;
+pub use export::{Exported, export_jsonl};
+pub use extends::{Extension, verify_extends};
+pub use note::{Checkpoint, LogKey, NoteError, Verifier, key_id};
+pub use offline::{ExportVerdict, decode_hash, verify_export, verify_witness};
+pub use proofs::{
+    ConsistencyProof, InclusionProof, ProofRequestError, TreeHead, b64, catch_up, consistency,
+    inclusion, root_at, tree_head,
+};
 pub use row::{AuditRow, Cell, ENTRY_COLUMNS, Kind, ROW_COLUMNS, columns};
 
 pub use verify::{Verification, verify};
@@ -21,6 +36,7 @@ use sqlx::Row;
 use crate::db::{Db, Tx, ts};
 use crate::decision::Decision;
 use crate::on_tx;
+use tree::{Frontier, Hash};
 
 /// The hash before the first entry.
 pub const GENESIS: &str = "sha256:0000000000000000000000000000000000000000000000000000000000000000";
@@ -111,6 +127,32 @@ impl Entry {
 pub struct Chain {
     pub seq: i64,
     pub hash: String,
+    /// The Merkle tree over entries `1..=seq` ([`tree`]), or `None` while the stored tree is
+    /// behind the chain (a log from before the tree, until [`catch_up`] has built it); an
+    /// append then leaves the tree alone.
+    pub tree: Option<Frontier>,
+}
+
+/// The head row as locked: `(seq, hash, tree_size, tree)`.
+pub(crate) const HEAD_LOCK_SQL: &str =
+    "UPDATE audit_head SET seq = seq WHERE id = 1 RETURNING seq, hash, tree_size, tree";
+
+/// The tree the head row keeps, if it is level with the chain; an error if its frontier is not
+/// the shape its size needs (the head was tampered with: writes fail closed).
+pub(crate) fn head_tree(
+    seq: i64,
+    tree_size: i64,
+    tree: &[u8],
+) -> Result<Option<Frontier>, sqlx::Error> {
+    let frontier = u64::try_from(tree_size)
+        .ok()
+        .and_then(|size| Frontier::from_bytes(size, tree))
+        .ok_or_else(|| {
+            sqlx::Error::Decode(
+                format!("the audit head's tree (size {tree_size}) is malformed").into(),
+            )
+        })?;
+    Ok((tree_size == seq).then_some(frontier))
 }
 
 impl Chain {
@@ -118,45 +160,74 @@ impl Chain {
     /// are linear even across processes.
     pub async fn lock(tx: &mut Tx) -> Result<Chain, sqlx::Error> {
         on_tx!(tx, c => {
-            let head = sqlx::query("UPDATE audit_head SET seq = seq WHERE id = 1 RETURNING seq, hash")
-                .fetch_one(&mut **c)
-                .await?;
-            Ok(Chain { seq: head.try_get("seq")?, hash: head.try_get("hash")? })
+            let head = sqlx::query(HEAD_LOCK_SQL).fetch_one(&mut **c).await?;
+            let seq: i64 = head.try_get("seq")?;
+            let tree: Vec<u8> = head.try_get("tree")?;
+            Ok(Chain {
+                seq,
+                hash: head.try_get("hash")?,
+                tree: head_tree(seq, head.try_get("tree_size")?, &tree)?,
+            })
         })
     }
 
-    /// Numbers `entry` after the head, hashes it onto the head and advances the head to it.
-    /// Returns the previous hash (the entry's `prev_hash`).
-    pub fn link(&mut self, entry: &mut Entry) -> String {
+    /// Numbers `entry` after the head, hashes it onto the head and advances the head to it,
+    /// adding its leaf to the tree (the tree nodes it completes go to `nodes`). Returns the
+    /// previous hash (the entry's `prev_hash`).
+    pub fn link(&mut self, entry: &mut Entry, nodes: &mut Vec<(i64, Hash)>) -> String {
         entry.seq = self.seq + 1;
         let hash = entry.hash(&self.hash);
+        if let Some(tree) = &mut self.tree {
+            tree.push(
+                tree::leaf_of(&hash).expect("Entry::hash writes sha256:<hex>"),
+                nodes,
+            );
+        }
         self.seq = entry.seq;
         std::mem::replace(&mut self.hash, hash)
     }
 
     /// Links `entry` after the head (see [`Chain::link`]) and returns the row that stores it.
-    pub fn link_row(&mut self, mut entry: Entry) -> AuditRow {
-        let prev = self.link(&mut entry);
+    pub fn link_row(&mut self, mut entry: Entry, nodes: &mut Vec<(i64, Hash)>) -> AuditRow {
+        let prev = self.link(&mut entry, nodes);
         AuditRow::linked(entry, prev, self.hash.clone())
     }
 
-    /// Inserts `entry` as the next link; the head advances only if the insert succeeded.
+    /// Inserts `entry` as the next link, with the tree nodes it completes; the head advances
+    /// only if the insert succeeded.
     pub async fn append(&mut self, tx: &mut Tx, entry: Entry) -> Result<i64, sqlx::Error> {
         let mut next = self.clone();
         let records = entry.record_ids.clone();
-        insert(tx, next.link_row(entry), &records).await?;
+        let mut nodes = Vec::with_capacity(4);
+        let row = next.link_row(entry, &mut nodes);
+        insert(tx, row, &records, &nodes).await?;
         *self = next;
         Ok(self.seq)
     }
 
-    /// Writes the head back (in the same transaction as the entries).
+    /// Writes the head back (in the same transaction as the entries), with the tree when it is
+    /// kept.
     pub async fn store(&self, tx: &mut Tx) -> Result<(), sqlx::Error> {
-        on_tx!(tx, c => sqlx::query("UPDATE audit_head SET seq = $1, hash = $2 WHERE id = 1")
+        match &self.tree {
+            Some(tree) => on_tx!(tx, c => sqlx::query(
+                "UPDATE audit_head SET seq = $1, hash = $2, tree_size = $3, tree = $4 WHERE id = 1",
+            )
             .bind(self.seq)
             .bind(&self.hash)
+            .bind(self.seq)
+            .bind(tree.to_bytes())
             .execute(&mut **c)
             .await
-            .map(drop))
+            .map(drop)),
+            None => {
+                on_tx!(tx, c => sqlx::query("UPDATE audit_head SET seq = $1, hash = $2 WHERE id = 1")
+                .bind(self.seq)
+                .bind(&self.hash)
+                .execute(&mut **c)
+                .await
+                .map(drop))
+            }
+        }
     }
 }
 
@@ -168,9 +239,14 @@ pub async fn append(tx: &mut Tx, entry: Entry) -> Result<i64, sqlx::Error> {
     Ok(seq)
 }
 
-/// Inserts one row (and the index rows of its `records`). On PostgreSQL it is one statement (one round
-/// trip); on SQLite one per row.
-async fn insert(tx: &mut Tx, row: AuditRow, records: &[String]) -> Result<(), sqlx::Error> {
+/// Inserts one row (and the index rows of its `records`, and the tree `nodes` it completed). On
+/// PostgreSQL it is one statement (one round trip); on SQLite one per row.
+async fn insert(
+    tx: &mut Tx,
+    row: AuditRow,
+    records: &[String],
+    nodes: &[(i64, Hash)],
+) -> Result<(), sqlx::Error> {
     static VALUES: LazyLock<String> = LazyLock::new(|| {
         let params: Vec<String> = (1..=ROW_COLUMNS).map(|i| format!("${i}")).collect();
         format!("VALUES ({})", params.join(", "))
@@ -179,12 +255,15 @@ async fn insert(tx: &mut Tx, row: AuditRow, records: &[String]) -> Result<(), sq
         LazyLock::new(|| format!("INSERT INTO audit_log ({}) {}", columns(), *VALUES));
     static POSTGRES: LazyLock<String> = LazyLock::new(|| {
         format!(
-            "WITH entry AS (INSERT INTO audit_log ({}) {} RETURNING seq) \
-             INSERT INTO audit_records (record_id, seq) \
-             SELECT r, entry.seq FROM entry, unnest(${}::text[]) AS r",
+            "WITH entry AS (INSERT INTO audit_log ({}) {} RETURNING seq), \
+             records AS (INSERT INTO audit_records (record_id, seq) \
+             SELECT r, entry.seq FROM entry, unnest(${}::text[]) AS r) \
+             INSERT INTO audit_tree (node, hash) SELECT * FROM unnest(${}::bigint[], ${}::bytea[])",
             columns(),
             *VALUES,
-            ROW_COLUMNS + 1
+            ROW_COLUMNS + 1,
+            ROW_COLUMNS + 2,
+            ROW_COLUMNS + 3
         )
     });
     macro_rules! bind_row {
@@ -204,10 +283,21 @@ async fn insert(tx: &mut Tx, row: AuditRow, records: &[String]) -> Result<(), sq
                     .execute(&mut **c)
                     .await?;
             }
+            for (node, hash) in nodes {
+                sqlx::query("INSERT INTO audit_tree (node, hash) VALUES ($1, $2)")
+                    .bind(node)
+                    .bind(&hash[..])
+                    .execute(&mut **c)
+                    .await?;
+            }
         }
         Tx::Postgres(c) => {
+            let (keys, hashes): (Vec<i64>, Vec<&[u8]>) =
+                nodes.iter().map(|(k, h)| (*k, &h[..])).unzip();
             bind_row!(POSTGRES.as_str())
                 .bind(records)
+                .bind(keys)
+                .bind(hashes)
                 .execute(&mut **c)
                 .await?;
         }

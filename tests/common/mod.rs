@@ -16,6 +16,7 @@ pub mod partition;
 pub mod policy;
 pub mod processes;
 pub mod refusal;
+pub mod tree;
 pub mod world;
 
 #[allow(unused_imports)]
