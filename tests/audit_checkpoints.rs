@@ -271,6 +271,28 @@ async fn checkpoints_and_proofs_verify_through_the_api_the_cli_and_offline() {
         "broker audit verify --checkpoint",
     );
 
+    // the same check through the API, as the console's form asks it
+    let r = ig
+        .post(
+            "/v1/audit/checkpoint/verify",
+            &serde_json::json!({"checkpoint": note1}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.json()["ok"], true, "{}", r.text());
+    let forged = note1.replacen(
+        &format!("\n{}\n", cp1.size),
+        &format!("\n{}\n", cp1.size + 1),
+        1,
+    );
+    let r = ig
+        .post(
+            "/v1/audit/checkpoint/verify",
+            &serde_json::json!({"checkpoint": forged}),
+        )
+        .await;
+    common::flows::problem(&r, 422, "invalid_checkpoint");
+
     // a proof past the tree, or of nothing, is a clear 400
     for bad in [
         format!("/v1/audit/proof/inclusion?seq=1&size={}", cp2.size + 1000),
@@ -363,6 +385,15 @@ async fn a_log_cut_short_or_rewritten_is_caught_against_an_earlier_checkpoint_no
         "verify against the saved checkpoint",
         "cut short",
     );
+    let r = ig
+        .post(
+            "/v1/audit/checkpoint/verify",
+            &serde_json::json!({"checkpoint": note}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.json()["ok"], false, "{}", r.text());
+    assert_eq!(r.json()["first_bad_seq"], size - 2, "{}", r.text());
     let export = e.export("cut.jsonl");
     fails(
         script(&["--key", &key, "export", &export, &saved]),

@@ -615,6 +615,16 @@ async fn an_ig_officer_searches_the_audit_reviews_an_override_prints_a_report_an
         .await;
     assert_screenshots(&shown, 1);
 
+    // a checkpoint kept before the tampering, as a witness keeps it
+    let kept_checkpoint = server
+        .client("partnership")
+        .get(
+            "/v1/audit/checkpoint",
+            &server.token("partnership", "ig.patel", &[Role::IgOfficer]),
+        )
+        .await
+        .expect("GET /v1/audit/checkpoint")
+        .text();
     // tamper with one entry: the chain page names it
     let target = override_seq;
     world
@@ -625,7 +635,8 @@ async fn an_ig_officer_searches_the_audit_reviews_an_override_prints_a_report_an
     let result = world
         .browse(
             "tampered",
-            json!({"agency": "partnership", "login": "ig.patel", "first_bad_seq": target}),
+            json!({"agency": "partnership", "login": "ig.patel", "first_bad_seq": target,
+                   "kept_checkpoint": kept_checkpoint}),
         )
         .await;
     assert_screenshots(&result, 1);

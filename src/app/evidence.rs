@@ -14,7 +14,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::audit::{Filters, auditor, record_query, rows};
-use crate::audit::{self, ConsistencyProof, InclusionProof, ProofRequestError};
+use crate::audit::{self, ConsistencyProof, Extension, InclusionProof, ProofRequestError};
 use crate::error::ApiError;
 use crate::identity::Principal;
 use crate::state::AppState;
@@ -118,4 +118,53 @@ pub async fn consistency(
     audit::consistency(&state.db, q.from, q.to)
         .await
         .map_err(answered)
+}
+
+/// `POST /v1/audit/checkpoint/verify`'s body: a checkpoint kept earlier.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct KeptCheckpoint {
+    /// The signed note, as `GET /v1/audit/checkpoint` gave it.
+    #[schemars(length(min = 1, max = 4096))]
+    pub checkpoint: String,
+}
+
+/// Does the log still hold everything a checkpoint kept earlier signed? (What
+/// `broker audit verify --checkpoint` checks, reading the checkpoint's last entry and those
+/// after it.) A note this broker's key did not sign is 422 `invalid_checkpoint`. Audited as
+/// `audit.verify_checkpoint` with the checkpoint's size and the verdict.
+pub async fn verify_checkpoint(
+    state: &AppState,
+    principal: &Principal,
+    kept: &KeptCheckpoint,
+) -> Result<Extension, ApiError> {
+    let who = auditor(state, principal, Action::ReadAudit)?;
+    let checkpoint = state
+        .log_key
+        .verifier()
+        .open(&kept.checkpoint)
+        .map_err(|e| {
+            ApiError::invalid(
+                "invalid_checkpoint",
+                format!("checkpoint: not a checkpoint signed by this broker's log key: {e}"),
+            )
+        })?;
+    let verdict = audit::verify_extends(&state.db, checkpoint.size, &checkpoint.root).await?;
+    record_query(
+        state,
+        &who,
+        "audit.verify_checkpoint",
+        json!({"size": checkpoint.size, "ok": verdict.ok, "first_bad_seq": verdict.first_bad_seq}),
+    )
+    .await?;
+    Ok(verdict)
+}
+
+/// The checkpoint as the console shows it: the note, its size and when it was signed.
+pub async fn latest(
+    state: &AppState,
+    principal: &Principal,
+) -> Result<audit::checkpoints::Signed, ApiError> {
+    auditor(state, principal, Action::ReadAudit)?;
+    Ok(audit::checkpoints::checkpoint(&state.db, &state.log_key).await?)
 }

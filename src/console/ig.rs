@@ -1,6 +1,7 @@
 //! The IG officer's pages: audit search (the API's filters and cursor paging, a link to the CSV
-//! export), the chain status, the override review queue and its form, a child's subject access
-//! report (printable). (The policy page is `policy.rs`.) Each calls the API's own handler
+//! export), the override review queue and its form (the chain status and checkpoints are
+//! `evidence`), a child's subject access report (printable). (The policy page is `policy.rs`.)
+//! Each calls the API's own handler
 //! with the session's person, so scoping (a partnership IG officer sees everything, another
 //! agency's its own entries) and the audit entry of each read are exactly the API's.
 
@@ -158,32 +159,6 @@ pub async fn export(
         axum::body::Body::from_stream(stream),
     )
         .into_response())
-}
-
-#[derive(Template)]
-#[template(path = "chain.html")]
-struct Chain {
-    frame: Frame,
-    ok: bool,
-    entries: String,
-    head_hash: String,
-    first_bad_seq: String,
-}
-
-pub async fn chain(State(state): State<AppState>, session: Session) -> PageResult {
-    let v = app::verify(&state, &session.principal)
-        .await
-        .map_err(refused)?;
-    Ok(page(
-        StatusCode::OK,
-        &Chain {
-            frame: Frame::of(&session, "Audit chain"),
-            ok: v.ok,
-            entries: v.entries.to_string(),
-            head_hash: v.head_hash,
-            first_bad_seq: v.first_bad_seq.map(|s| s.to_string()).unwrap_or_default(),
-        },
-    ))
 }
 
 /// An entry of the review queue, as the page shows it: a routine duty's notice, or a

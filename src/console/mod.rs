@@ -19,6 +19,7 @@ mod case_route;
 mod cases;
 mod chart;
 mod children;
+mod evidence;
 mod form;
 mod ig;
 mod labels;
@@ -92,7 +93,12 @@ pub fn router() -> Router<AppState> {
         )
         .route("/ui/audit", get(ig::search))
         .route("/ui/audit/export.csv", get(ig::export))
-        .route("/ui/audit/verify", get(ig::chain))
+        .route(
+            "/ui/audit/verify",
+            get(evidence::chain).post(evidence::check),
+        )
+        .route("/ui/audit/checkpoint.txt", get(evidence::checkpoint_file))
+        .route("/ui/audit/log-key.txt", get(evidence::log_key_file))
         .route(
             "/ui/audit/reviews",
             get(ig::reviews).post(ig::review_several),

@@ -73,7 +73,18 @@ pub(crate) async fn log_key(
     Ok(([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], key).into_response())
 }
 
-pub(crate) use crate::app::evidence::{ConsistencyQuery, InclusionQuery};
+pub(crate) use crate::app::evidence::{ConsistencyQuery, InclusionQuery, KeptCheckpoint};
+
+/// `POST /v1/audit/checkpoint/verify`: does the log still hold what a kept checkpoint signed?
+pub(crate) async fn verify_checkpoint(
+    principal: Principal,
+    State(state): State<AppState>,
+    super::extract::Body(kept): super::extract::Body<KeptCheckpoint>,
+) -> Result<Json<crate::audit::Extension>, ApiError> {
+    crate::app::evidence::verify_checkpoint(&state, &principal, &kept)
+        .await
+        .map(Json)
+}
 
 pub(crate) async fn inclusion(
     principal: Principal,
