@@ -27,7 +27,9 @@ pub struct Config {
     #[serde(default)]
     pub database: DatabaseConfig,
     pub storage: StorageConfig,
-    /// The audit log's signed checkpoints (`[audit]`): required, since the broker signs them.
+    /// The audit log's signed checkpoints (`[audit]`). Without the section (a broker.toml of
+    /// the contract's example), the broker signs with a key of its own beside broker.toml.
+    #[serde(default)]
     pub audit: AuditConfig,
     #[serde(default)]
     pub policy: PolicyConfig,
@@ -323,8 +325,14 @@ pub struct StorageConfig {
 #[serde(deny_unknown_fields)]
 pub struct AuditConfig {
     /// The Ed25519 private key (PKCS#8 PEM) that signs checkpoints; agencies keep its public
-    /// half, the verifier key `broker audit log-key` prints.
-    pub log_key: PathBuf,
+    /// half, the verifier key `broker audit log-key` prints. Unset: `audit-log.key` beside
+    /// broker.toml, made (0600) the first time it is needed if it is not there; a key that is
+    /// named must exist. After loading it is always set.
+    #[serde(default)]
+    pub log_key: Option<PathBuf>,
+    /// The key was not named: it may be made where [`AuditConfig::log_key`] says.
+    #[serde(skip)]
+    pub log_key_made_here: bool,
     /// The checkpoints' origin, which is also the key's name in the verifier key: a schema-less
     /// URL naming this log, with no spaces and no `+`. It must never change once agencies hold
     /// the verifier key (the key id covers it). Unset: the console's address without its scheme,
@@ -341,7 +349,25 @@ fn default_checkpoint_interval() -> u64 {
     300
 }
 
+impl Default for AuditConfig {
+    fn default() -> AuditConfig {
+        AuditConfig {
+            log_key: None,
+            log_key_made_here: false,
+            origin: None,
+            checkpoint_interval_seconds: default_checkpoint_interval(),
+        }
+    }
+}
+
 impl AuditConfig {
+    /// The signing key's file (set by loading: the configured one or its default).
+    pub fn log_key(&self) -> &Path {
+        self.log_key
+            .as_deref()
+            .unwrap_or(Path::new("audit-log.key"))
+    }
+
     /// The origin (set by loading: the configured one or its default).
     pub fn origin(&self) -> &str {
         self.origin.as_deref().unwrap_or_default()
@@ -574,7 +600,13 @@ impl Config {
             at(crl);
         }
         at(&mut self.storage.age_identity);
-        at(&mut self.audit.log_key);
+        match &mut self.audit.log_key {
+            Some(key) => at(key),
+            None => {
+                self.audit.log_key = Some(base.join("audit-log.key"));
+                self.audit.log_key_made_here = true;
+            }
+        }
         if self.audit.origin.is_none() {
             let base = self.console_base();
             let host = base.split_once("://").map_or(base.as_str(), |(_, h)| h);
@@ -1043,10 +1075,10 @@ age_recipient = "age1..."
     }
 
     #[test]
-    fn the_audit_section_is_required_and_its_origin_and_interval_have_defaults() {
+    fn the_audit_section_has_defaults_for_its_key_origin_and_interval() {
         let c = parse(BASE, &[]).unwrap();
         assert_eq!(
-            c.audit.log_key,
+            c.audit.log_key(),
             Path::new("/etc/broker/certs/dev/audit-log.key")
         );
         assert_eq!(c.audit.origin(), "127.0.0.1:8443/audit");
@@ -1086,9 +1118,13 @@ age_recipient = "age1..."
             let e = parse(BASE, &[(var, value)]).unwrap_err();
             assert!(e.message.contains(says), "{var}={value}: {e}");
         }
+        assert!(!c.audit.log_key_made_here, "a named key is never made");
         let without = BASE.replace("[audit]\nlog_key = \"certs/dev/audit-log.key\"\n", "");
-        let e = parse(&without, &[]).unwrap_err();
-        assert!(e.message.contains("audit"), "{e}");
+        assert_ne!(without, BASE);
+        let c = parse(&without, &[]).expect("a broker.toml without [audit] loads");
+        assert_eq!(c.audit.log_key(), Path::new("/etc/broker/audit-log.key"));
+        assert!(c.audit.log_key_made_here);
+        assert_eq!(c.audit.origin(), "127.0.0.1:8443/audit");
     }
 
     #[test]

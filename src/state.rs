@@ -159,10 +159,33 @@ pub fn load_agencies(config: &Config) -> anyhow::Result<HashMap<String, Agency>>
 }
 
 /// The audit log's signing key named by `[audit]`; refuses naming `[audit] log_key` and the
-/// file when it is missing, unreadable or not an Ed25519 key.
+/// file when it is missing, unreadable or not an Ed25519 key. A key no `[audit] log_key` names
+/// is made beside broker.toml (0600) the first time, and used from then on.
 pub fn load_log_key(config: &Config) -> anyhow::Result<crate::audit::LogKey> {
-    crate::audit::LogKey::load(&config.audit.log_key, config.audit.origin())
-        .context("[audit] log_key")
+    let path = config.audit.log_key();
+    if config.audit.log_key_made_here && !path.exists() {
+        make_log_key(path)
+            .with_context(|| format!("making the audit log key {}", path.display()))?;
+        tracing::info!(
+            path = %crate::text::escape(&path.display().to_string()),
+            "made a new audit log key: give agencies its verifier key (broker audit log-key)"
+        );
+    }
+    crate::audit::LogKey::load(path, config.audit.origin()).context("[audit] log_key")
+}
+
+/// Writes a new log key to `path`, readable by its owner only, never over an existing file.
+fn make_log_key(path: &std::path::Path) -> anyhow::Result<()> {
+    use std::io::Write;
+    let pem = crate::crypto::generate_log_key()?;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options.open(path)?;
+    file.write_all(pem.as_bytes())?;
+    file.sync_all()?;
+    Ok(())
 }
 
 impl AppState {

@@ -74,6 +74,33 @@ struct Evidence {
 }
 
 impl Evidence {
+    /// `broker audit verify` on the database: the chain alone, or against `checkpoint`.
+    fn verify(&self, checkpoint: Option<&str>) -> Output {
+        let mut args = vec!["audit", "verify", "--config", &self.config];
+        args.extend(
+            checkpoint
+                .map(|c| ["--checkpoint", c])
+                .into_iter()
+                .flatten(),
+        );
+        broker(&args)
+    }
+
+    /// `broker audit verify --export` against `checkpoint`, offline.
+    fn verify_export(&self, export: &str, checkpoint: &str) -> Output {
+        let key = self.key.display().to_string();
+        broker(&[
+            "audit",
+            "verify",
+            "--key",
+            &key,
+            "--export",
+            export,
+            "--checkpoint",
+            checkpoint,
+        ])
+    }
+
     fn file(&self, name: &str, text: &str) -> String {
         let path = self.dir.join(name);
         std::fs::write(&path, text).expect("writing a file");
@@ -246,30 +273,11 @@ async fn checkpoints_and_proofs_verify_through_the_api_the_cli_and_offline() {
         "the export against the newer",
     );
     holds(
-        broker(&[
-            "audit",
-            "verify",
-            "--key",
-            &key,
-            "--export",
-            &export,
-            "--checkpoint",
-            &old,
-        ]),
+        e.verify_export(&export, &old),
         "broker audit verify --export",
     );
     // and the database still extends the older one
-    holds(
-        broker(&[
-            "audit",
-            "verify",
-            "--config",
-            &e.config,
-            "--checkpoint",
-            &old,
-        ]),
-        "broker audit verify --checkpoint",
-    );
+    holds(e.verify(Some(&old)), "broker audit verify --checkpoint");
 
     // the same check through the API, as the console's form asks it
     let r = ig
@@ -369,19 +377,9 @@ async fn a_log_cut_short_or_rewritten_is_caught_against_an_earlier_checkpoint_no
 
     // cut the log short, moving the head back with it
     common::tree::truncate(&server.state.db, size - 3).await;
-    holds(
-        broker(&["audit", "verify", "--config", &e.config]),
-        "the chain alone",
-    );
+    holds(e.verify(None), "the chain alone");
     fails(
-        broker(&[
-            "audit",
-            "verify",
-            "--config",
-            &e.config,
-            "--checkpoint",
-            &saved,
-        ]),
+        e.verify(Some(&saved)),
         "verify against the saved checkpoint",
         "cut short",
     );
@@ -401,35 +399,16 @@ async fn a_log_cut_short_or_rewritten_is_caught_against_an_earlier_checkpoint_no
         "truncated",
     );
     fails(
-        broker(&[
-            "audit",
-            "verify",
-            "--key",
-            &key,
-            "--export",
-            &export,
-            "--checkpoint",
-            &saved,
-        ]),
+        e.verify_export(&export, &saved),
         "broker audit verify --export",
         "cut short",
     );
 
     // the log written on from there: a consistent chain and tree, past the checkpoint's size
     activity(&server, 5).await;
-    holds(
-        broker(&["audit", "verify", "--config", &e.config]),
-        "the chain alone",
-    );
+    holds(e.verify(None), "the chain alone");
     fails(
-        broker(&[
-            "audit",
-            "verify",
-            "--config",
-            &e.config,
-            "--checkpoint",
-            &saved,
-        ]),
+        e.verify(Some(&saved)),
         "verify against the saved checkpoint",
         "rewritten",
     );

@@ -224,14 +224,51 @@ async fn an_audit_log_key_that_is_not_ed25519_is_refused_naming_the_setting_and_
     assert_names(&message, &["[audit] log_key", "not a PEM private key"]);
 }
 
+/// A broker.toml without `[audit]` (as the contract's example is) still loads: the broker
+/// signs with a key of its own beside broker.toml, made once, owner-only, and kept.
 #[test]
-fn a_broker_toml_without_the_audit_section_is_refused_naming_it() {
+fn a_broker_toml_without_the_audit_section_signs_with_a_key_made_beside_it_once() {
     let w = World::new();
     let text = w.toml();
     let start = text.find("[audit]\n").expect("dev-init writes [audit]");
     let end = start + text[start..].find("\n\n").expect("the section ends");
     w.edit_toml(&text[start..end], "");
-    assert_names(&w.load_error(), &["audit"]);
+    let config = w.load();
+    let made = w
+        .world
+        .config
+        .parent()
+        .expect("a directory")
+        .join("audit-log.key");
+    assert_eq!(config.audit.log_key(), made);
+    assert!(!made.exists());
+    let first = broker::state::load_log_key(&config).expect("a key is made");
+    assert!(made.exists(), "the key is kept beside broker.toml");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&made)
+            .expect("the key file")
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600, "only its owner reads the key");
+    }
+    let again = broker::state::load_log_key(&w.load()).expect("the same key is loaded");
+    assert_eq!(
+        first.verifier().vkey(),
+        again.verifier().vkey(),
+        "made once, then kept"
+    );
+    // a key that is named must be there: it is never made in its place
+    std::fs::remove_file(&made).expect("removing the key");
+    w.edit_toml(
+        "[storage]\n",
+        &format!("[audit]\nlog_key = \"{}\"\n\n[storage]\n", made.display()),
+    );
+    let named = w.load();
+    assert!(!named.audit.log_key_made_here);
+    let refused = broker::state::load_log_key(&named).expect_err("a named key that is missing");
+    assert_names(&format!("{refused:#}"), &["[audit] log_key"]);
 }
 
 #[tokio::test]
