@@ -11,7 +11,8 @@
 # BENCH_SCENARIOS (default "commit ceiling disclose decide inbox"), BENCH_DIR (default: a temp dir),
 # BENCH_SQLITE_URL / BENCH_PG_DB_URL to drive an existing (e.g. bulk-seeded) database instead,
 # BENCH_STORED=N to mix N records sampled from those `broker bench-seed` stored into disclose
-# and decide (default 0).
+# and decide (default 0), BENCH_BROKER=/abs/path to run a broker binary built elsewhere (another
+# commit's, for a before and after) instead of building this checkout's.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 duration=${1:-10s}
@@ -22,14 +23,17 @@ scenarios=${BENCH_SCENARIOS:-commit ceiling disclose decide inbox}
 port=${BENCH_PORT:-9743}
 stored=${BENCH_STORED:-0}
 
-cargo build --release --locked --quiet
-broker=target/release/broker
+broker=${BENCH_BROKER:-}
+if [ -z "$broker" ]; then
+  cargo build --release --locked --quiet
+  broker=target/release/broker
+fi
 dir=${BENCH_DIR:-$(mktemp -d)}
 [ -f "$dir/broker.toml" ] || "$broker" dev-init --dir "$dir" --listen "127.0.0.1:$port" >/dev/null
 server=
 trap '[ -n "$server" ] && kill "$server" 2>/dev/null || true' EXIT
 
-echo "# $(date -u +%FT%TZ) $(nproc) cores, $(uname -r), $(git rev-parse --short HEAD 2>/dev/null || echo '?')"
+echo "# $(date -u +%FT%TZ) $(nproc) cores, $(uname -r), $(git rev-parse --short HEAD 2>/dev/null || echo '?'), $broker"
 for db in $databases; do
   if [ "$db" = sqlite ]; then
     url=${BENCH_SQLITE_URL:-sqlite://$dir/data/bench-$$.db}

@@ -8,35 +8,15 @@
 //! `BROKER_BENCH_DATABASE_URL=postgres://.../postgres` the same chain is also built and
 //! verified in a fresh PostgreSQL database on that server, dropped afterwards.
 
+mod common;
+
 use std::hint::black_box;
 use std::time::Duration;
 
-use broker::audit::{self, Entry};
+use broker::audit;
 use broker::db::Db;
+use common::{drop_postgres, entry, env_count, fresh_postgres, postgres_url};
 use criterion::{Criterion, criterion_group, criterion_main};
-
-fn entry(i: i64) -> Entry {
-    Entry {
-        at: "2026-11-22T10:00:00.000000Z".into(),
-        actor_agency: "csc".into(),
-        actor_sub: "sw.okafor".into(),
-        actor_roles: vec!["social_worker".into()],
-        action: "disclosure".into(),
-        subject_id: Some(format!("01a204f3-0000-7000-8000-{i:012}")),
-        record_ids: vec![format!("01a204f3-0000-7000-9000-{i:012}")],
-        owner_agencies: vec!["csc".into()],
-        recipient_agency: Some("school-hillside".into()),
-        recipient_role: Some("dsl".into()),
-        purpose: Some("safeguarding".into()),
-        basis: Some("consent".into()),
-        decision: Some("permit".into()),
-        policy_version: Some(
-            "sha256:96d5dd0bfb0bde16df423d3d64c95f5824205c0177d23499ff83a4d4b059fa65".into(),
-        ),
-        detail: serde_json::json!({"view": "limited_summary"}),
-        ..Entry::default()
-    }
-}
 
 fn bench(c: &mut Criterion) {
     let rt = tokio::runtime::Runtime::new().unwrap();
@@ -94,16 +74,7 @@ fn bench(c: &mut Criterion) {
 
 /// `BROKER_BENCH_VERIFY_ENTRIES`, else 100,000.
 fn verify_entries() -> u64 {
-    std::env::var("BROKER_BENCH_VERIFY_ENTRIES")
-        .ok()
-        .and_then(|v| v.replace('_', "").parse().ok())
-        .unwrap_or(100_000)
-}
-
-fn postgres_url() -> Option<String> {
-    std::env::var("BROKER_BENCH_DATABASE_URL")
-        .ok()
-        .filter(|u| u.starts_with("postgres"))
+    env_count("BROKER_BENCH_VERIFY_ENTRIES", 100_000)
 }
 
 /// Appends entries in bulk until the chain has `n`; returns how many it has.
@@ -127,32 +98,6 @@ fn verified(rt: &tokio::runtime::Runtime, db: &Db, n: u64) -> audit::Verificatio
     let v = rt.block_on(audit::verify(db)).unwrap();
     assert!(v.ok && v.entries as u64 == n, "{v:?}");
     v
-}
-
-/// A new database on the server `url` names: (it, its name, the admin url).
-async fn fresh_postgres(url: &str) -> (Db, String, String) {
-    use sqlx::Connection;
-    let mut admin = sqlx::PgConnection::connect(url).await.unwrap();
-    let name = format!("broker_bench_{}", uuid::Uuid::new_v4().simple());
-    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-        .execute(&mut admin)
-        .await
-        .unwrap();
-    let (base, _) = url.rsplit_once('/').unwrap();
-    let db = Db::connect(&format!("{base}/{name}"), 4).await.unwrap();
-    db.migrate().await.unwrap();
-    (db, name, url.to_owned())
-}
-
-async fn drop_postgres(admin_url: &str, name: &str) {
-    use sqlx::Connection;
-    let mut admin = sqlx::PgConnection::connect(admin_url).await.unwrap();
-    sqlx::query(sqlx::AssertSqlSafe(format!(
-        "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
-    )))
-    .execute(&mut admin)
-    .await
-    .unwrap();
 }
 
 criterion_group!(benches, bench);
