@@ -148,7 +148,7 @@ impl Relation {
 /// Does the policy (`policies/actions.csv`) let any of the caller's roles do `action` where
 /// `relation` holds?
 pub fn may_as(state: &AppState, principal: &Principal, action: Action, relation: Relation) -> bool {
-    allows(&state.policy, principal, action, relation)
+    allows(&state.policy(), principal, action, relation)
 }
 
 /// [`may_as`] against a given policy.
@@ -185,7 +185,7 @@ pub fn may(state: &AppState, principal: &Principal, action: Action) -> bool {
 /// Could the caller do `action` where some relation holds? (Checked before computing the
 /// relation, so a caller no row can ever allow is refused before anything is read.)
 pub fn may_somewhere(state: &AppState, principal: &Principal, action: Action) -> bool {
-    allows_somewhere(&state.policy, principal, action)
+    allows_somewhere(&state.policy(), principal, action)
 }
 
 /// 403 for an action the caller's roles may not perform.

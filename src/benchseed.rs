@@ -5,8 +5,9 @@
 //! Everything it writes is marked as synthetic: subjects are `registered_by = "bench-seed"`,
 //! records `deposited_by = "bench-seed"`, audit entries `actor_sub = "bench-seed"`. It refuses
 //! to run unless told `--i-understand-this-writes-synthetic-data`, and unless the database holds
-//! nothing but what bench-seed wrote before (an empty database qualifies), so it cannot be
-//! pointed at a partnership's live data by accident.
+//! nothing but what bench-seed wrote before (an empty database qualifies, and so does one where
+//! a broker only started and recorded its policy version), so it cannot be pointed at a
+//! partnership's live data by accident.
 //!
 //! The records are real: each has the sections a risk management plan has and `content_enc` is
 //! an `age` ciphertext to the broker's at-rest key that the broker decrypts and discloses like
@@ -123,7 +124,10 @@ async fn ensure_only_synthetic(db: &Db) -> anyhow::Result<()> {
         ),
         (
             "audit entries",
-            "SELECT COUNT(*) AS n FROM audit_log WHERE actor_sub <> $1",
+            // a broker that started on the database recorded its policy version: that is the
+            // broker's own record, not a partnership's data
+            "SELECT COUNT(*) AS n FROM audit_log WHERE actor_sub <> $1 \
+             AND action <> 'policy_in_force'",
         ),
     ];
     for (what, sql) in checks {

@@ -126,8 +126,52 @@ pub enum Command {
 
 #[derive(Debug, Subcommand)]
 pub enum AuditCommand {
-    /// Verify the audit chain straight from the database; non-zero exit if it does not hold
+    /// Verify the audit chain straight from the database; non-zero exit if it does not hold.
+    /// With --checkpoint: that the log still extends a checkpoint saved earlier, reading only
+    /// the checkpoint's last entry and those after it; with --export as well: that the export
+    /// (`broker audit export --jsonl`) extends it, without the database
     Verify {
+        #[arg(long, default_value = "broker.toml")]
+        config: PathBuf,
+        /// A signed checkpoint saved earlier (`GET /v1/audit/checkpoint`)
+        #[arg(long)]
+        checkpoint: Option<PathBuf>,
+        /// Check this export against --checkpoint instead of the database
+        #[arg(long, requires = "checkpoint")]
+        export: Option<PathBuf>,
+        /// The verifier key file (`GET /v1/audit/log-key`); default: the key of --config
+        #[arg(long)]
+        key: Option<PathBuf>,
+    },
+    /// A witness's check: the newer checkpoint extends the older, by the consistency proof
+    /// between them (`GET /v1/audit/proof/consistency?from=OLD&to=NEW`)
+    Witness {
+        /// The older checkpoint, then the newer: give it twice
+        #[arg(long = "checkpoint", required = true, num_args = 1)]
+        checkpoints: Vec<PathBuf>,
+        /// The consistency proof (JSON)
+        #[arg(long)]
+        proof: PathBuf,
+        /// The verifier key file (`GET /v1/audit/log-key`); default: the key of --config
+        #[arg(long)]
+        key: Option<PathBuf>,
+        #[arg(long, default_value = "broker.toml")]
+        config: PathBuf,
+    },
+    /// Write every audit entry's canonical line, in seq order, for the offline verifier
+    /// (tools/audit_verify.py)
+    Export {
+        /// JSON Lines: each entry exactly as the chain hashed it, one per line
+        #[arg(long, required = true)]
+        jsonl: bool,
+        #[arg(long, default_value = "broker.toml")]
+        config: PathBuf,
+        /// Write to FILE (whole or not at all) instead of standard output
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Print the verifier key of the log's checkpoints (what agencies keep to check them)
+    LogKey {
         #[arg(long, default_value = "broker.toml")]
         config: PathBuf,
     },
@@ -140,6 +184,16 @@ pub enum PolicyCommand {
         #[arg(default_value = "policies/tests")]
         dir: PathBuf,
         /// The policy directory (default: ./policies if present, else the embedded policy)
+        #[arg(long)]
+        policy: Option<PathBuf>,
+    },
+    /// Bring a policy directory into force for every broker on the configured database, once
+    /// it loads and its own tests (DIR/tests) pass; running servers swap to it within
+    /// [policy] poll_seconds. Non-zero exit, and nothing changed, if it is refused
+    Reload {
+        #[arg(long, default_value = "broker.toml")]
+        config: PathBuf,
+        /// The policy directory (default: the configuration's [policy] dir)
         #[arg(long)]
         policy: Option<PathBuf>,
     },
@@ -159,6 +213,64 @@ fn load_config(path: &Path) -> anyhow::Result<Config> {
     Ok(Config::load(path)?)
 }
 
+/// `broker audit export --jsonl`: to standard output, or to `out` through a file beside it
+/// renamed into place once complete, so a failed export never leaves a partial file that
+/// looks whole.
+async fn export_jsonl(
+    db: &crate::db::Db,
+    out: Option<&Path>,
+) -> anyhow::Result<crate::audit::Exported> {
+    let Some(path) = out else {
+        let mut stdout = tokio::io::BufWriter::with_capacity(1 << 20, tokio::io::stdout());
+        return crate::audit::export_jsonl(db, &mut stdout).await;
+    };
+    let mut partial = path.as_os_str().to_owned();
+    partial.push(".partial");
+    let partial = PathBuf::from(partial);
+    let file = tokio::fs::File::create(&partial)
+        .await
+        .with_context(|| format!("cannot write {}", partial.display()))?;
+    let mut writer = tokio::io::BufWriter::with_capacity(1 << 20, file);
+    let written = async {
+        let exported = crate::audit::export_jsonl(db, &mut writer).await?;
+        writer.get_mut().sync_all().await?;
+        tokio::fs::rename(&partial, path)
+            .await
+            .with_context(|| format!("cannot write {}", path.display()))?;
+        anyhow::Ok(exported)
+    }
+    .await;
+    if written.is_err() {
+        let _ = tokio::fs::remove_file(&partial).await;
+    }
+    written
+}
+
+/// The verifier key in `key` (a vkey file), else the one of the config's `[audit] log_key`.
+fn verifier(key: Option<&Path>, config: &Path) -> anyhow::Result<crate::audit::Verifier> {
+    match key {
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("reading {}", path.display()))?;
+            crate::audit::Verifier::parse(text.trim())
+                .with_context(|| format!("{} is not a verifier key", path.display()))
+        }
+        None => Ok(crate::state::load_log_key(&load_config(config)?)?.verifier()),
+    }
+}
+
+/// The checkpoint in the signed note at `path`, if `verifier` accepts its signature.
+fn read_checkpoint(
+    verifier: &crate::audit::Verifier,
+    path: &Path,
+) -> anyhow::Result<crate::audit::Checkpoint> {
+    let note =
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    verifier
+        .open(&note)
+        .with_context(|| format!("{} is not a checkpoint signed by this key", path.display()))
+}
+
 pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Serve { config } => {
@@ -172,7 +284,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             tracing::info!(
                 listen = %listener.local_addr()?,
                 database = state.db.kind(),
-                policy = state.policy.version(),
+                policy = state.policy().version(),
                 agencies = state.agencies.len(),
                 "broker serving"
             );
@@ -271,7 +383,92 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Audit {
-            command: AuditCommand::Verify { config },
+            command:
+                AuditCommand::Verify {
+                    config,
+                    checkpoint: Some(checkpoint),
+                    export,
+                    key,
+                },
+        } => {
+            let verifier = verifier(key.as_deref(), &config)?;
+            let checkpoint = read_checkpoint(&verifier, &checkpoint)?;
+            let (ok, problem) = match export {
+                Some(export) => {
+                    let file = std::fs::File::open(&export)
+                        .with_context(|| format!("reading {}", export.display()))?;
+                    let verdict = crate::audit::verify_export(
+                        std::io::BufReader::with_capacity(1 << 20, file),
+                        checkpoint.size,
+                        &checkpoint.root,
+                    )
+                    .with_context(|| format!("reading {}", export.display()))?;
+                    println!("{}", serde_json::to_string(&verdict)?);
+                    (verdict.ok, verdict.problem)
+                }
+                None => {
+                    let config = load_config(&config)?;
+                    let db = crate::db::Db::connect(&config.database.url, 2).await?;
+                    let verdict =
+                        crate::audit::verify_extends(&db, checkpoint.size, &checkpoint.root).await;
+                    db.close().await;
+                    let verdict = verdict?;
+                    println!("{}", serde_json::to_string(&verdict)?);
+                    (verdict.ok, verdict.problem)
+                }
+            };
+            Ok(if ok {
+                ExitCode::SUCCESS
+            } else {
+                eprintln!(
+                    "broker: the log does not extend the checkpoint of {} entries: {}",
+                    checkpoint.size,
+                    problem.unwrap_or_default()
+                );
+                ExitCode::FAILURE
+            })
+        }
+        Command::Audit {
+            command:
+                AuditCommand::Witness {
+                    checkpoints,
+                    proof,
+                    key,
+                    config,
+                },
+        } => {
+            let [older, newer] = checkpoints.as_slice() else {
+                anyhow::bail!("give --checkpoint twice: the older checkpoint, then the newer");
+            };
+            let verifier = verifier(key.as_deref(), &config)?;
+            let (older, newer) = (
+                read_checkpoint(&verifier, older)?,
+                read_checkpoint(&verifier, newer)?,
+            );
+            let text = std::fs::read_to_string(&proof)
+                .with_context(|| format!("reading {}", proof.display()))?;
+            let proof: crate::audit::ConsistencyProof = serde_json::from_str(&text)
+                .with_context(|| format!("{} is not a consistency proof", proof.display()))?;
+            match crate::audit::verify_witness(
+                (older.size, &older.root),
+                (newer.size, &newer.root),
+                &proof,
+            ) {
+                Ok(()) => {
+                    println!(
+                        "ok: the checkpoint of {} entries extends the checkpoint of {}",
+                        newer.size, older.size
+                    );
+                    Ok(ExitCode::SUCCESS)
+                }
+                Err(why) => {
+                    eprintln!("broker: {why}");
+                    Ok(ExitCode::FAILURE)
+                }
+            }
+        }
+        Command::Audit {
+            command: AuditCommand::Verify { config, .. },
         } => {
             let config = load_config(&config)?;
             let db = crate::db::Db::connect(&config.database.url, 2).await?;
@@ -288,6 +485,36 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 ExitCode::FAILURE
             })
         }
+        Command::Audit {
+            command:
+                AuditCommand::Export {
+                    jsonl: _,
+                    config,
+                    out,
+                },
+        } => {
+            let config = load_config(&config)?;
+            let db = crate::db::Db::connect(&config.database.url, 2).await?;
+            let exported = export_jsonl(&db, out.as_deref()).await;
+            db.close().await;
+            let exported = exported?;
+            eprintln!(
+                "broker: exported {} audit entries (to seq {}){}",
+                exported.entries,
+                exported.last_seq,
+                out.map(|p| format!(" to {}", p.display()))
+                    .unwrap_or_default()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Audit {
+            command: AuditCommand::LogKey { config },
+        } => {
+            let config = load_config(&config)?;
+            let key = crate::state::load_log_key(&config)?;
+            println!("{}", key.verifier().vkey());
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Decide { scenarios, policy } => {
             let policy = load_policy(policy.as_deref()).await?;
             let items = scenario::load_file(&scenarios)?;
@@ -300,6 +527,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
+        Command::Policy {
+            command: PolicyCommand::Reload { config, policy },
+        } => reload(&config, policy).await,
         Command::Policy {
             command: PolicyCommand::Test { dir, policy },
         } => {
@@ -322,6 +552,62 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             } else {
                 ExitCode::FAILURE
             })
+        }
+    }
+}
+
+/// `broker policy reload`: the directory brought into force through the configuration's
+/// database (`policy_versions::bring_into_force`), or the reason it was refused.
+async fn reload(config: &Path, dir: Option<PathBuf>) -> anyhow::Result<ExitCode> {
+    use crate::policy_versions::{Candidate, Loader, Outcome, Via, bring_into_force};
+    let config = load_config(config)?;
+    let Some(dir) = dir.or_else(|| config.policy.dir.clone()) else {
+        eprintln!(
+            "broker: no policy directory to reload: give --policy DIR, or set [policy] dir in \
+             the configuration (the embedded policy cannot be reloaded)"
+        );
+        return Ok(ExitCode::FAILURE);
+    };
+    let db = crate::db::Db::connect(&config.database.url, 2).await?;
+    db.migrate().await.context("applying migrations")?;
+    let outcome = match Candidate::tested(&dir, config.process.timescales.clone()) {
+        Ok(candidate) => bring_into_force(Via::Db(&db), candidate, Loader::Cli).await,
+        Err(refused) => Err(refused),
+    };
+    db.close().await;
+    match outcome {
+        Ok(Outcome::InForce(brought)) => {
+            let v = &brought.version;
+            println!(
+                "policy version {} in force: {} (was {}), brought by {}; audit entry {}",
+                v.number,
+                v.version,
+                brought.previous.as_deref().unwrap_or("none"),
+                v.loaded_by,
+                v.audit_seq
+            );
+            for change in &v.changes {
+                println!(
+                    "  {}: {} row(s) added, {} removed",
+                    change.file,
+                    change.added.len(),
+                    change.removed.len()
+                );
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Ok(Outcome::Already(number)) => {
+            println!(
+                "policy version {number} is already in force with these files; nothing changed"
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(refused) => {
+            eprintln!(
+                "broker: the policy in {} was refused, and the version in force stays: {refused}",
+                dir.display()
+            );
+            Ok(ExitCode::FAILURE)
         }
     }
 }

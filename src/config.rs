@@ -27,6 +27,10 @@ pub struct Config {
     #[serde(default)]
     pub database: DatabaseConfig,
     pub storage: StorageConfig,
+    /// The audit log's signed checkpoints (`[audit]`). Without the section (a broker.toml of
+    /// the contract's example), the broker signs with a key of its own beside broker.toml.
+    #[serde(default)]
+    pub audit: AuditConfig,
     #[serde(default)]
     pub policy: PolicyConfig,
     /// The case process (`[process]`; PROCESS.md, Routes).
@@ -316,13 +320,119 @@ pub struct StorageConfig {
     pub age_identity: PathBuf,
 }
 
-#[derive(Debug, Clone, Default, Deserialize)]
+/// `[audit]`: the key that signs the audit log's checkpoints and how often they are signed.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuditConfig {
+    /// The Ed25519 private key (PKCS#8 PEM) that signs checkpoints; agencies keep its public
+    /// half, the verifier key `broker audit log-key` prints. Unset: `audit-log.key` beside
+    /// broker.toml, made (0600) the first time it is needed if it is not there; a key that is
+    /// named must exist. After loading it is always set.
+    #[serde(default)]
+    pub log_key: Option<PathBuf>,
+    /// The key was not named: it may be made where [`AuditConfig::log_key`] says.
+    #[serde(skip)]
+    pub log_key_made_here: bool,
+    /// The checkpoints' origin, which is also the key's name in the verifier key: a schema-less
+    /// URL naming this log, with no spaces and no `+`. It must never change once agencies hold
+    /// the verifier key (the key id covers it). Unset: the console's address without its scheme,
+    /// then `/audit` (`broker.example/audit`, or `127.0.0.1:8443/audit` from `server.listen`);
+    /// after loading it is always set.
+    #[serde(default)]
+    pub origin: Option<String>,
+    /// Seconds between signed checkpoints, from 1 to 86400 (a day).
+    #[serde(default = "default_checkpoint_interval")]
+    pub checkpoint_interval_seconds: u64,
+}
+
+fn default_checkpoint_interval() -> u64 {
+    300
+}
+
+impl Default for AuditConfig {
+    fn default() -> AuditConfig {
+        AuditConfig {
+            log_key: None,
+            log_key_made_here: false,
+            origin: None,
+            checkpoint_interval_seconds: default_checkpoint_interval(),
+        }
+    }
+}
+
+impl AuditConfig {
+    /// The signing key's file (set by loading: the configured one or its default).
+    pub fn log_key(&self) -> &Path {
+        self.log_key
+            .as_deref()
+            .unwrap_or(Path::new("audit-log.key"))
+    }
+
+    /// The origin (set by loading: the configured one or its default).
+    pub fn origin(&self) -> &str {
+        self.origin.as_deref().unwrap_or_default()
+    }
+
+    pub fn checkpoint_interval(&self) -> Duration {
+        Duration::from_secs(self.checkpoint_interval_seconds)
+    }
+
+    fn check(&self) -> Result<(), String> {
+        if !(1..=86_400).contains(&self.checkpoint_interval_seconds) {
+            return Err(format!(
+                "audit.checkpoint_interval_seconds must be from 1 to 86400 (a day), not {}",
+                self.checkpoint_interval_seconds
+            ));
+        }
+        let origin = self.origin();
+        if origin.is_empty() {
+            return Err("audit.origin is empty".into());
+        }
+        if let Some(c) = origin
+            .chars()
+            .find(|c| c.is_whitespace() || c.is_control() || *c == '+')
+        {
+            return Err(format!(
+                "audit.origin \"{}\" holds {c:?}: an origin (the log key's name) has no spaces \
+                 and no +",
+                crate::text::escape(origin)
+            ));
+        }
+        Ok(())
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PolicyConfig {
     /// The casbin policy directory. When unset: `policies/` beside the configuration file if
     /// there is one, otherwise the default policy compiled into the binary.
     #[serde(default)]
     pub dir: Option<PathBuf>,
+    /// How often a running server reads the version in force from the database and swaps to
+    /// it when another process brought a new one into force (`broker policy reload`, another
+    /// replica's SIGHUP or start): the bound on how long replicas disagree.
+    #[serde(default = "default_policy_poll_seconds")]
+    pub poll_seconds: u64,
+}
+
+impl Default for PolicyConfig {
+    fn default() -> Self {
+        PolicyConfig {
+            dir: None,
+            poll_seconds: default_policy_poll_seconds(),
+        }
+    }
+}
+
+fn default_policy_poll_seconds() -> u64 {
+    5
+}
+
+impl PolicyConfig {
+    pub fn poll_interval(&self) -> Duration {
+        Duration::from_secs(self.poll_seconds)
+    }
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
@@ -490,6 +600,18 @@ impl Config {
             at(crl);
         }
         at(&mut self.storage.age_identity);
+        match &mut self.audit.log_key {
+            Some(key) => at(key),
+            None => {
+                self.audit.log_key = Some(base.join("audit-log.key"));
+                self.audit.log_key_made_here = true;
+            }
+        }
+        if self.audit.origin.is_none() {
+            let base = self.console_base();
+            let host = base.split_once("://").map_or(base.as_str(), |(_, h)| h);
+            self.audit.origin = Some(format!("{host}/audit"));
+        }
         match &mut self.policy.dir {
             Some(dir) => at(dir),
             None => {
@@ -627,6 +749,10 @@ impl Config {
         if let Some(n) = &self.notify {
             n.check()?;
         }
+        if self.policy.poll_seconds == 0 {
+            return Err("policy.poll_seconds must be above 0".into());
+        }
+        self.audit.check()?;
         if self.console.dev_sign_in && !self.server.listen.ip().is_loopback() {
             return Err(format!(
                 "console.dev_sign_in is for the dev world only: the broker listens on {}, \
@@ -687,7 +813,7 @@ impl NotifyConfig {
 /// can be (numbers), otherwise taken as strings. An unknown section is refused.
 fn apply_env(doc: &mut toml::Table, env: &[(String, String)]) -> Result<(), String> {
     const SECTIONS: &[&str] = &[
-        "server", "database", "storage", "policy", "log", "console", "notify",
+        "server", "database", "storage", "audit", "policy", "log", "console", "notify",
     ];
     for (name, value) in env {
         let Some(rest) = name.strip_prefix("BROKER_") else {
@@ -736,6 +862,9 @@ url = "sqlite://data/broker.db"
 [storage]
 age_identity = "certs/dev/broker-at-rest.age"
 
+[audit]
+log_key = "certs/dev/audit-log.key"
+
 [[agencies]]
 id = "school-hillside"
 kind = "school"
@@ -776,6 +905,16 @@ age_recipient = "age1..."
         .unwrap();
         assert_eq!(c.database.url, "postgres://u@h/db");
         assert_eq!(c.server.max_body_bytes, 2048);
+    }
+
+    #[test]
+    fn the_policy_poll_has_a_default_and_refuses_zero() {
+        let c = parse(BASE, &[]).unwrap();
+        assert_eq!(c.policy.poll_interval(), Duration::from_secs(5));
+        let c = parse(BASE, &[("BROKER_POLICY_POLL_SECONDS", "1")]).unwrap();
+        assert_eq!(c.policy.poll_seconds, 1);
+        let e = parse(BASE, &[("BROKER_POLICY_POLL_SECONDS", "0")]).unwrap_err();
+        assert!(e.message.contains("policy.poll_seconds"), "{e}");
     }
 
     #[test]
@@ -933,6 +1072,59 @@ age_recipient = "age1..."
             parse(BASE, &[]).unwrap().notify.is_none(),
             "no [notify], no mail"
         );
+    }
+
+    #[test]
+    fn the_audit_section_has_defaults_for_its_key_origin_and_interval() {
+        let c = parse(BASE, &[]).unwrap();
+        assert_eq!(
+            c.audit.log_key(),
+            Path::new("/etc/broker/certs/dev/audit-log.key")
+        );
+        assert_eq!(c.audit.origin(), "127.0.0.1:8443/audit");
+        assert_eq!(c.audit.checkpoint_interval(), Duration::from_secs(300));
+        let c = parse(
+            BASE,
+            &[("BROKER_CONSOLE_PUBLIC_URL", "https://broker.example/")],
+        )
+        .unwrap();
+        assert_eq!(c.audit.origin(), "broker.example/audit");
+        let c = parse(
+            BASE,
+            &[
+                ("BROKER_AUDIT_ORIGIN", "partnership.example/log"),
+                ("BROKER_AUDIT_CHECKPOINT_INTERVAL_SECONDS", "86400"),
+            ],
+        )
+        .unwrap();
+        assert_eq!(c.audit.origin(), "partnership.example/log");
+        assert_eq!(c.audit.checkpoint_interval_seconds, 86_400);
+
+        for (var, value, says) in [
+            (
+                "BROKER_AUDIT_CHECKPOINT_INTERVAL_SECONDS",
+                "0",
+                "from 1 to 86400",
+            ),
+            (
+                "BROKER_AUDIT_CHECKPOINT_INTERVAL_SECONDS",
+                "86401",
+                "from 1 to 86400",
+            ),
+            ("BROKER_AUDIT_ORIGIN", "a log", "audit.origin"),
+            ("BROKER_AUDIT_ORIGIN", "a+log", "no +"),
+            ("BROKER_AUDIT_ORIGIN", "", "audit.origin is empty"),
+        ] {
+            let e = parse(BASE, &[(var, value)]).unwrap_err();
+            assert!(e.message.contains(says), "{var}={value}: {e}");
+        }
+        assert!(!c.audit.log_key_made_here, "a named key is never made");
+        let without = BASE.replace("[audit]\nlog_key = \"certs/dev/audit-log.key\"\n", "");
+        assert_ne!(without, BASE);
+        let c = parse(&without, &[]).expect("a broker.toml without [audit] loads");
+        assert_eq!(c.audit.log_key(), Path::new("/etc/broker/audit-log.key"));
+        assert!(c.audit.log_key_made_here);
+        assert_eq!(c.audit.origin(), "127.0.0.1:8443/audit");
     }
 
     #[test]

@@ -197,7 +197,8 @@ pub fn private_key_for(public: &Path) -> PathBuf {
 }
 
 /// Writes a CA, a server certificate for localhost, and for every agency of [`WORLD`] a client
-/// certificate, a JWT key pair and an `age` identity; the broker's at-rest identity; and a
+/// certificate, a JWT key pair and an `age` identity; the broker's at-rest identity and the
+/// audit log's signing key (`audit-log.key`); and a
 /// `broker.toml` naming them all. `listen` and `database_url` go into the configuration.
 pub fn dev_init(
     dir: &Path,
@@ -222,6 +223,7 @@ pub fn dev_init(
     crypto::write_secret(&certs.join("server.key"), &server.key_pem)?;
     let (at_rest, _) = crypto::generate_age_identity();
     crypto::write_secret(&certs.join("broker-at-rest.age"), &at_rest)?;
+    crypto::write_secret(&certs.join("audit-log.key"), &crypto::generate_log_key()?)?;
 
     let mut toml = String::new();
     writeln!(
@@ -232,6 +234,9 @@ pub fn dev_init(
          audience = \"urn:broker\"\nmax_body_bytes = 1048576\n\n\
          [database]\nurl = \"{database_url}\"\n\n\
          [storage]\nage_identity = \"certs/dev/broker-at-rest.age\"\n\n\
+         # the key that signs the audit log's checkpoints; agencies keep its verifier key\n\
+         # (`broker audit log-key`). origin, unset, is this broker's address then /audit.\n\
+         [audit]\nlog_key = \"certs/dev/audit-log.key\"\ncheckpoint_interval_seconds = 300\n\n\
          # the All Wales timescales (policies/timescales/wales.csv; \"england\" for Camden and LLR's)\n\
          [process]\ntimescales = \"wales\"\n"
     )?;

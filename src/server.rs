@@ -45,6 +45,10 @@ pub fn app(state: AppState) -> Router {
         .layer(DefaultBodyLimit::max(limit))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
+            crate::routes::edge::pin_policy,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
             crate::routes::edge::bound,
         ))
         .layer(axum::middleware::from_fn_with_state(
@@ -185,6 +189,17 @@ pub async fn serve(
     let sweeper = tokio::spawn(crate::console::session::sweep_every(
         state.clone(),
         Duration::from_secs(state.config.console.session_sweep_seconds.max(1)),
+    ));
+    // SIGHUP is taken over before the first connection is accepted: from then on it reloads
+    // the policy instead of ending the process
+    let policy_watch = tokio::spawn(crate::app::policy::watch(
+        state.clone(),
+        crate::app::policy::hangups()?,
+    ));
+    let checkpoints = tokio::spawn(crate::audit::checkpoints::sign_on_schedule(
+        state.db.clone(),
+        state.log_key.clone(),
+        state.config.audit.checkpoint_interval(),
     ));
     let router = app(state);
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
@@ -331,6 +346,8 @@ pub async fn serve(
     unavailable.summarise();
     unavailable_summary.abort();
     sweeper.abort();
+    policy_watch.abort();
+    checkpoints.abort();
     crl_watch.abort();
     Ok(())
 }

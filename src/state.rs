@@ -1,13 +1,19 @@
 //! The application state every handler is given: the configuration, the configured agencies
-//! with their keys, the database and its writer, the policy, the at-rest key and the process's
-//! counters. It sits below identity and the routes, which read it, and below the server, which
-//! builds it and serves it.
+//! with their keys, the database and its writer, the policy, the at-rest key, the audit log's
+//! signing key and the process's counters. It sits below identity and the routes, which read
+//! it, and below the server, which builds it and serves it.
+//!
+//! The policy can change while the process runs (`broker policy reload`, SIGHUP, another
+//! replica): it is held behind an [`ArcSwap`], and [`AppState::policy`] gives the snapshot a
+//! request decides with. The edge pins one snapshot for the whole of a request
+//! ([`AppState::pinned`]), so a request never sees two versions.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use anyhow::Context;
+use arc_swap::ArcSwap;
 
 use crate::config::Config;
 use crate::crypto::{self, AtRestKey, JwtKey};
@@ -113,8 +119,12 @@ pub struct AppState {
     pub config: Arc<Config>,
     pub agencies: Arc<HashMap<String, Agency>>,
     pub db: Db,
-    pub policy: Arc<Policy>,
+    /// The policy in force in this process; read through [`AppState::policy`].
+    policy: Arc<ArcSwap<Policy>>,
     pub at_rest: Arc<AtRestKey>,
+    /// The key that signs the audit log's checkpoints (`[audit] log_key`), named for their
+    /// origin.
+    pub log_key: Arc<crate::audit::LogKey>,
     pub metrics: Arc<Metrics>,
     /// Every write goes through it (group commit).
     pub writer: crate::writer::Writer,
@@ -148,6 +158,36 @@ pub fn load_agencies(config: &Config) -> anyhow::Result<HashMap<String, Agency>>
     Ok(agencies)
 }
 
+/// The audit log's signing key named by `[audit]`; refuses naming `[audit] log_key` and the
+/// file when it is missing, unreadable or not an Ed25519 key. A key no `[audit] log_key` names
+/// is made beside broker.toml (0600) the first time, and used from then on.
+pub fn load_log_key(config: &Config) -> anyhow::Result<crate::audit::LogKey> {
+    let path = config.audit.log_key();
+    if config.audit.log_key_made_here && !path.exists() {
+        make_log_key(path)
+            .with_context(|| format!("making the audit log key {}", path.display()))?;
+        tracing::info!(
+            path = %crate::text::escape(&path.display().to_string()),
+            "made a new audit log key: give agencies its verifier key (broker audit log-key)"
+        );
+    }
+    crate::audit::LogKey::load(path, config.audit.origin()).context("[audit] log_key")
+}
+
+/// Writes a new log key to `path`, readable by its owner only, never over an existing file.
+fn make_log_key(path: &std::path::Path) -> anyhow::Result<()> {
+    use std::io::Write;
+    let pem = crate::crypto::generate_log_key()?;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options.open(path)?;
+    file.write_all(pem.as_bytes())?;
+    file.sync_all()?;
+    Ok(())
+}
+
 impl AppState {
     /// The configured agency a body field names, or 422 `invalid_field` naming the field.
     pub fn configured_agency(
@@ -161,17 +201,50 @@ impl AppState {
     }
 }
 
+tokio::task_local! {
+    /// The policy snapshot of the request being served (set by [`AppState::pinned`]).
+    static PINNED: Arc<Policy>;
+}
+
 impl AppState {
-    /// Everything but the TLS listener: keys, policy, database (migrated).
+    /// The policy to decide with: the snapshot pinned for the request being served, else the
+    /// version in force now. Take it once per action and use that one throughout.
+    pub fn policy(&self) -> Arc<Policy> {
+        PINNED
+            .try_with(Arc::clone)
+            .unwrap_or_else(|_| self.policy.load_full())
+    }
+
+    /// Runs `request` with the version in force now pinned for all of it (the edge does this
+    /// for every request), so a swap in the middle of a request does not reach it.
+    pub async fn pinned<F: std::future::Future>(&self, request: F) -> F::Output {
+        PINNED.scope(self.policy.load_full(), request).await
+    }
+
+    /// Puts `policy` in force in this process; requests already under way keep theirs.
+    pub fn swap_policy(&self, policy: Arc<Policy>) {
+        self.policy.store(policy);
+    }
+}
+
+impl AppState {
+    /// Everything but the TLS listener: keys, policy, database (migrated). The policy's files
+    /// are recorded as the version in force unless the database already has them
+    /// (`policy_versions::loaded_at_start`: a start with new files brings them into force for
+    /// every replica).
     pub async fn build(config: Config) -> anyhow::Result<AppState> {
         let agencies = load_agencies(&config)?;
         let at_rest =
             AtRestKey::load(&config.storage.age_identity).context("storage.age_identity")?;
-        let mut policy = match &config.policy.dir {
-            Some(dir) => Policy::load(dir).await,
-            None => Policy::from_files(&crate::decision::policy::Files::embedded()).await,
+        let log_key = load_log_key(&config)?;
+        let files = match &config.policy.dir {
+            Some(dir) => crate::decision::policy::Files::from_dir(dir),
+            None => Ok(crate::decision::policy::Files::embedded()),
         }
         .context("loading the policy")?;
+        let mut policy = Policy::from_files(&files)
+            .await
+            .context("loading the policy")?;
         if let Some(profile) = &config.process.timescales {
             policy = policy
                 .with_profile(profile)
@@ -188,8 +261,11 @@ impl AppState {
         crate::audit::catch_up(&db)
             .await
             .context("building the audit tree for entries written before it")?;
+        let writer = crate::writer::Writer::start_with(db.clone(), bounds);
+        let policy = Arc::new(policy);
+        crate::policy_versions::loaded_at_start(&writer, &files, policy.clone()).await?;
         Ok(AppState {
-            writer: crate::writer::Writer::start_with(db.clone(), bounds),
+            writer,
             probe: Arc::new(crate::db::Probe::new(db.clone(), bounds.probe)),
             unavailable: crate::telemetry::Unavailable::new(
                 config.database.unavailable_log_interval(),
@@ -197,8 +273,9 @@ impl AppState {
             config: Arc::new(config),
             agencies: Arc::new(agencies),
             db,
-            policy: Arc::new(policy),
+            policy: Arc::new(ArcSwap::new(policy)),
             at_rest: Arc::new(at_rest),
+            log_key: Arc::new(log_key),
             metrics: Arc::new(Metrics::default()),
         })
     }

@@ -369,6 +369,7 @@ vocabulary! {
         SetClockNotRequired => "set_clock_not_required",
         ScheduleMeeting => "schedule_meeting",
         RecordAttendance => "record_attendance",
+        ReadPolicy => "read_policy",
     }
 }
 

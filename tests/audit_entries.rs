@@ -29,7 +29,16 @@ async fn every_action_leaves_exactly_one_audit_entry_naming_the_action() {
     let coordinator = server.token("mappa", "coord.byrne", &[Role::MappaCoordinator]);
     let mut steps: Vec<&str> = Vec::new();
     let mut last = head(&db).await.0;
-    assert_eq!(last, 0, "a new broker has an empty chain");
+    assert_eq!(
+        last, 1,
+        "a new broker's chain holds one entry: the policy version its start brought into force"
+    );
+    let started = common::db::stored_row(&db, 1).await;
+    assert_eq!(started.action, "policy_in_force");
+    assert_eq!(
+        started.policy_version.as_deref(),
+        Some(server.state.policy().version())
+    );
 
     // After each call the head has risen by exactly one, to the seq the answer reports.
     macro_rules! step {
@@ -132,9 +141,13 @@ async fn every_action_leaves_exactly_one_audit_entry_naming_the_action() {
     let partnership = server.client("partnership");
     let ig = server.token("partnership", "ig.patel", &[Role::IgOfficer]);
     let page = audit_page(&partnership, &ig, "limit=1000").await;
-    let entries = page["entries"].as_array().unwrap().clone();
-    assert_eq!(actions(&entries), steps);
+    let mut entries = page["entries"].as_array().unwrap().clone();
     assert_eq!(seqs(&entries), (1..=last).collect::<Vec<_>>());
+    // the start's entry, then one per step
+    let started = entries.remove(0);
+    assert_eq!(started["action"], "policy_in_force", "{started}");
+    assert_eq!(started["actor"]["agency"], "broker", "{started}");
+    assert_eq!(actions(&entries), steps);
     assert_eq!(entries[3]["decision"], "permit");
     assert_eq!(entries[4]["decision"], "deny");
     assert_eq!(

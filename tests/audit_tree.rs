@@ -11,7 +11,6 @@ use broker::audit::{self, AuditRow, Entry};
 use broker::db::Db;
 use serde_json::json;
 use sha2::{Digest, Sha256};
-use sqlx::Row;
 
 struct Fixture {
     _dir: tempfile::TempDir,
@@ -72,63 +71,8 @@ impl Fixture {
         mth(&leaves)
     }
 
-    /// Points the head at entry `seq` (its hash, and the tree's frontier at that size made
-    /// from the stored nodes), as a forger who cut the log there would.
-    async fn move_head_to(&self, seq: i64) {
-        let hash = self
-            .rows()
-            .await
-            .into_iter()
-            .find(|r| r.seq == seq)
-            .expect("the entry")
-            .hash;
-        let keys = audit::tree::Frontier::keys(seq as u64);
-        let mut frontier = Vec::new();
-        for key in keys {
-            let node: Vec<u8> = broker::with_db!(&self.db, pool => {
-                sqlx::query("SELECT hash FROM audit_tree WHERE node = $1")
-                    .bind(key)
-                    .fetch_one(pool)
-                    .await
-                    .expect("a frontier node")
-                    .get(0)
-            });
-            frontier.extend(node);
-        }
-        broker::with_db!(&self.db, pool => {
-            sqlx::query("UPDATE audit_head SET seq = $1, hash = $2, tree_size = $1, tree = $3 WHERE id = 1")
-                .bind(seq)
-                .bind(&hash)
-                .bind(frontier)
-                .execute(pool)
-                .await
-                .expect("moving the head");
-        })
-    }
-
-    /// Cuts the log after entry `keep`, removing its entries and their tree nodes, and moves
-    /// the head back.
     async fn truncate(&self, keep: i64) {
-        self.exec(&format!("DELETE FROM audit_records WHERE seq > {keep}"))
-            .await;
-        self.exec(&format!("DELETE FROM audit_log WHERE seq > {keep}"))
-            .await;
-        // every node covering a leaf after `keep`: level L, index i covers leaves from i << L
-        for level in 0..48i64 {
-            let first_index = keep >> level;
-            let covers_beyond = if (first_index << level) + (1 << level) > keep {
-                first_index
-            } else {
-                first_index + 1
-            };
-            self.exec(&format!(
-                "DELETE FROM audit_tree WHERE node >= {} AND node < {}",
-                (level << 48) + covers_beyond,
-                (level + 1) << 48
-            ))
-            .await;
-        }
-        self.move_head_to(keep).await;
+        common::tree::truncate(&self.db, keep).await;
     }
 
     /// Changes entry `seq`'s justification and recomputes the hash of it and of every entry

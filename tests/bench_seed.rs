@@ -139,7 +139,15 @@ async fn seeded_children_records_and_entries_are_counted_chained_and_disclosable
     );
     let v = broker::audit::verify(&server.state.db).await.unwrap();
     assert!(v.ok, "{v:?}");
-    assert_eq!(v.entries, 133);
+    // the start recorded the policy version it brought into force, then the consent, the
+    // disclosure and the packet's read
+    let started = count(
+        &server.state.db,
+        "SELECT COUNT(*) FROM audit_log WHERE action = 'policy_in_force'",
+    )
+    .await;
+    assert_eq!(started, 1);
+    assert_eq!(v.entries, 130 + started + 3);
 
     // The database now holds real entries: bench-seed refuses it.
     let refused = broker::benchseed::run(&config, &options).await.unwrap_err();

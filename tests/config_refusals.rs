@@ -118,6 +118,7 @@ async fn the_unchanged_dev_world_builds_with_every_agency() {
         );
     }
     assert_eq!(state.db.kind(), "sqlite");
+    assert_eq!(state.log_key.name(), "127.0.0.1:0/audit");
     state.db.close().await;
 }
 
@@ -191,6 +192,83 @@ async fn a_missing_storage_age_identity_file_is_refused_naming_the_file() {
     std::fs::remove_file(&identity).unwrap();
     let message = w.build_error().await;
     assert_names(&message, &["storage.age_identity", &display(&identity)]);
+}
+
+#[tokio::test]
+async fn a_missing_audit_log_key_is_refused_naming_the_setting_and_the_file() {
+    let w = World::new();
+    let key = w.spoil("audit-log.key", None);
+    let message = w.build_error().await;
+    assert_names(
+        &message,
+        &["[audit] log_key", &display(&key), "cannot read"],
+    );
+}
+
+#[tokio::test]
+async fn an_audit_log_key_that_is_not_ed25519_is_refused_naming_the_setting_and_the_file() {
+    let w = World::new();
+    // csc's client key: a real P-256 key, of a type checkpoints are not signed with
+    std::fs::copy(w.file("csc.key"), w.file("audit-log.key")).unwrap();
+    let message = w.build_error().await;
+    assert_names(
+        &message,
+        &[
+            "[audit] log_key",
+            &display(&w.file("audit-log.key")),
+            "not Ed25519",
+        ],
+    );
+    w.spoil("audit-log.key", Some("not a key\n"));
+    let message = w.build_error().await;
+    assert_names(&message, &["[audit] log_key", "not a PEM private key"]);
+}
+
+/// A broker.toml without `[audit]` (as the contract's example is) still loads: the broker
+/// signs with a key of its own beside broker.toml, made once, owner-only, and kept.
+#[test]
+fn a_broker_toml_without_the_audit_section_signs_with_a_key_made_beside_it_once() {
+    let w = World::new();
+    let text = w.toml();
+    let start = text.find("[audit]\n").expect("dev-init writes [audit]");
+    let end = start + text[start..].find("\n\n").expect("the section ends");
+    w.edit_toml(&text[start..end], "");
+    let config = w.load();
+    let made = w
+        .world
+        .config
+        .parent()
+        .expect("a directory")
+        .join("audit-log.key");
+    assert_eq!(config.audit.log_key(), made);
+    assert!(!made.exists());
+    let first = broker::state::load_log_key(&config).expect("a key is made");
+    assert!(made.exists(), "the key is kept beside broker.toml");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&made)
+            .expect("the key file")
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600, "only its owner reads the key");
+    }
+    let again = broker::state::load_log_key(&w.load()).expect("the same key is loaded");
+    assert_eq!(
+        first.verifier().vkey(),
+        again.verifier().vkey(),
+        "made once, then kept"
+    );
+    // a key that is named must be there: it is never made in its place
+    std::fs::remove_file(&made).expect("removing the key");
+    w.edit_toml(
+        "[storage]\n",
+        &format!("[audit]\nlog_key = \"{}\"\n\n[storage]\n", made.display()),
+    );
+    let named = w.load();
+    assert!(!named.audit.log_key_made_here);
+    let refused = broker::state::load_log_key(&named).expect_err("a named key that is missing");
+    assert_names(&format!("{refused:#}"), &["[audit] log_key"]);
 }
 
 #[tokio::test]

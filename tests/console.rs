@@ -540,7 +540,7 @@ async fn an_ig_officer_searches_the_audit_reviews_an_override_prints_a_report_an
             json!({
                 "agency": "partnership", "login": "ig.patel", "child": child,
                 "override_seq": override_seq, "review_note": note, "api_entries": api_entries,
-                "policy_version": server.state.policy.version(),
+                "policy_version": server.state.policy().version(),
                 "secrets": secrets(&world),
             }),
         )
@@ -615,6 +615,16 @@ async fn an_ig_officer_searches_the_audit_reviews_an_override_prints_a_report_an
         .await;
     assert_screenshots(&shown, 1);
 
+    // a checkpoint kept before the tampering, as a witness keeps it
+    let kept_checkpoint = server
+        .client("partnership")
+        .get(
+            "/v1/audit/checkpoint",
+            &server.token("partnership", "ig.patel", &[Role::IgOfficer]),
+        )
+        .await
+        .expect("GET /v1/audit/checkpoint")
+        .text();
     // tamper with one entry: the chain page names it
     let target = override_seq;
     world
@@ -625,7 +635,8 @@ async fn an_ig_officer_searches_the_audit_reviews_an_override_prints_a_report_an
     let result = world
         .browse(
             "tampered",
-            json!({"agency": "partnership", "login": "ig.patel", "first_bad_seq": target}),
+            json!({"agency": "partnership", "login": "ig.patel", "first_bad_seq": target,
+                   "kept_checkpoint": kept_checkpoint}),
         )
         .await;
     assert_screenshots(&result, 1);
@@ -710,7 +721,7 @@ async fn a_team_manager_and_an_ig_officer_see_the_overdue_cases_a_case_and_the_t
         .clone();
     // a line per clock of timescales.csv (and the first occurrence of a repeating one), and the
     // agreed actions' line
-    let targets = broker::cases::report::Target::of(server.state.policy.timescales());
+    let targets = broker::cases::report::Target::of(server.state.policy().timescales());
     assert_eq!(lines.len(), targets.len() + 1);
     let discussion = lines
         .iter()

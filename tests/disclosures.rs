@@ -600,7 +600,7 @@ async fn a_decision_asked_before_a_withdrawal_and_read_after_it_is_decided_on_th
         request: serde_json::from_value(json!({"purpose": "assessment", "basis": "consent"}))
             .expect("a request"),
     };
-    let loaded = broker::store::facts::load((&server.state.db).into(), &server.state.policy, ask)
+    let loaded = broker::store::facts::load((&server.state.db).into(), &server.state.policy(), ask)
         .await
         .expect("loading the facts");
     assert!(
@@ -608,7 +608,7 @@ async fn a_decision_asked_before_a_withdrawal_and_read_after_it_is_decided_on_th
         "decided at {} on facts read after the withdrawal at {withdrawn_at}",
         loaded.facts.at
     );
-    let decision = broker::decision::decide(&server.state.policy, &loaded.facts);
+    let decision = broker::decision::decide(&server.state.policy(), &loaded.facts);
     let codes: Vec<&str> = decision.reasons.iter().map(|r| r.code.as_str()).collect();
     assert!(
         !decision.permitted(),

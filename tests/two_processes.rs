@@ -5,20 +5,17 @@
 mod common;
 
 use std::collections::BTreeSet;
-use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use broker::client::Client;
 use broker::config::Config;
-use broker::devinit::{DevWorld, dev_token};
+use broker::devinit::dev_token;
 use broker::vocab::Role;
-use hyper::Method;
 use serde_json::{Value, json};
 
 // ---- request helpers -------------------------------------------------------------------------
 
+use common::processes::{Servers, broker_command, free_addr};
 use common::{born_years_ago, world_client as client};
 
 /// POSTs and insists on `status`; returns the body.
@@ -33,86 +30,6 @@ async fn post(client: &Client, path: &str, token: &str, body: &Value, status: u1
 
 fn id(body: &Value) -> String {
     body["id"].as_str().expect("an id").to_owned()
-}
-
-// ---- processes -------------------------------------------------------------------------------
-
-/// The `broker serve` processes; killed when dropped, so also when an assertion fails.
-struct Servers {
-    children: Vec<Child>,
-    logs: Vec<PathBuf>,
-}
-
-impl Servers {
-    fn kill(&mut self) {
-        for child in &mut self.children {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-}
-
-impl Drop for Servers {
-    fn drop(&mut self) {
-        self.kill();
-    }
-}
-
-/// A loopback address nobody listens on (bound, then released for the broker).
-fn free_addr() -> SocketAddr {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port");
-    listener.local_addr().unwrap()
-}
-
-fn broker_command(config: &Path, args: &[&str]) -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_broker"));
-    command
-        .args(args)
-        .arg("--config")
-        .arg(config)
-        .env_remove("BROKER_DATABASE_URL")
-        .env_remove("BROKER_SERVER_LISTEN");
-    command
-}
-
-/// Starts `broker serve` on `addr`, logging to a file beside the config.
-fn serve(servers: &mut Servers, world: &DevWorld, addr: SocketAddr) {
-    let log = world
-        .dir
-        .join(format!("serve-{}.log", servers.children.len()));
-    let file = std::fs::File::create(&log).expect("a log file");
-    let child = broker_command(&world.config, &["serve"])
-        .env("BROKER_SERVER_LISTEN", addr.to_string())
-        .stdout(Stdio::from(file.try_clone().unwrap()))
-        .stderr(Stdio::from(file))
-        .spawn()
-        .expect("starting broker serve");
-    servers.children.push(child);
-    servers.logs.push(log);
-}
-
-/// Waits until process `i` answers `/healthz` over mTLS.
-async fn wait_healthy(servers: &mut Servers, i: usize, client: &Client) {
-    let started = Instant::now();
-    loop {
-        if let Some(status) = servers.children[i].try_wait().unwrap() {
-            panic!(
-                "broker serve {i} exited {status}:\n{}",
-                std::fs::read_to_string(&servers.logs[i]).unwrap_or_default()
-            );
-        }
-        if let Ok(r) = client.send(Method::GET, "/healthz", None, None).await
-            && r.status == 200
-        {
-            return;
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(60),
-            "broker serve {i} did not answer /healthz within 60 s:\n{}",
-            std::fs::read_to_string(&servers.logs[i]).unwrap_or_default()
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
 }
 
 async fn stored_seqs(url: &str) -> Vec<i64> {
@@ -146,17 +63,16 @@ async fn two_broker_processes_on_one_database_keep_one_gap_free_verified_chain()
     // Only PostgreSQL is shared by several processes; SQLite is the single-process embedded
     // store, so on SQLite one process takes both halves of the load.
     let processes = if url.starts_with("postgres") { 2 } else { 1 };
-    let mut servers = Servers {
-        children: Vec::new(),
-        logs: Vec::new(),
-    };
+    let mut servers = Servers::new();
     let mut addrs = Vec::new();
-    for i in 0..processes {
+    for _ in 0..processes {
         let addr = free_addr();
-        serve(&mut servers, &world, addr);
-        wait_healthy(&mut servers, i, &client(&world, addr, "csc")).await;
+        let i = servers.serve(&world, addr);
+        servers.wait_healthy(i, &client(&world, addr, "csc")).await;
         addrs.push(addr);
     }
+    // what the starts recorded (the policy version in force): the chain goes on from there
+    let started = stored_seqs(&url).await.len() as i64;
 
     let sw = token("csc", "sw.amara", Role::SocialWorker);
     let csc = client(&world, addrs[0], "csc");
@@ -227,8 +143,11 @@ async fn two_broker_processes_on_one_database_keep_one_gap_free_verified_chain()
             assert!(reported.insert(seq), "audit_seq {seq} was given twice");
         }
     }
-    let actions = setup + 60;
-    assert_eq!(reported, (setup + 1..=actions).collect::<BTreeSet<_>>());
+    let actions = started + setup + 60;
+    assert_eq!(
+        reported,
+        (started + setup + 1..=actions).collect::<BTreeSet<_>>()
+    );
 
     servers.kill();
     let verified = broker_command(&world.config, &["audit", "verify"])

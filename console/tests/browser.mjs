@@ -211,8 +211,26 @@ async function ig(browser) {
 
   await page.goto(url("/ui/audit/verify"));
   check(await page.locator("#chain-ok").count() === 1, "the untouched chain is intact");
+  check(Number(await text(page, "#checkpoint-size")) >= params.api_entries, "the checkpoint covers the log");
+  check(/^\d{1,2} [A-Z][a-z]+ \d{4}/.test(await text(page, "#checkpoint-signed")), `the checkpoint's signing time is in words: ${await text(page, "#checkpoint-signed")}`);
+  const kept = await (await ctx.request.get(url("/ui/audit/checkpoint.txt"))).text();
+  check(kept.includes("\n\n\u2014 "), "the checkpoint downloads as a signed note");
+  const vkey = await (await ctx.request.get(url("/ui/audit/log-key.txt"))).text();
+  check(/^[^+\s]+\+[0-9a-f]{8}\+[A-Za-z0-9+\/]+=*\s*$/.test(vkey), `the verifier key downloads: ${vkey}`);
   await axe(page, "chain");
   await shot(page, "chain");
+  // a note the broker did not sign is refused beside the field, the paste kept
+  const forged = kept.replace(/\n(\d+)\n/, (_, n) => `\n${Number(n) + 1}\n`);
+  await page.fill("#checkpoint", forged);
+  await page.click("#check");
+  check(await page.locator(".govuk-error-summary a[href='#checkpoint']").count() === 1, "a forged checkpoint is named in the error summary");
+  check((await page.inputValue("#checkpoint")).trim() === forged.trim(), "the refused paste is shown again");
+  await axe(page, "checkpoint-refused");
+  await shot(page, "checkpoint-refused");
+  await page.fill("#checkpoint", kept);
+  await page.click("#check");
+  check(await page.locator("#checkpoint-holds").count() === 1, "the kept checkpoint holds");
+  await axe(page, "checkpoint-holds");
 
   await page.goto(url("/ui/audit/reviews"));
   const review = page.locator(`.app-review[data-seq="${params.override_seq}"]`);
@@ -241,8 +259,14 @@ async function ig(browser) {
   await page.emulateMedia({ media: "screen" });
 
   await page.goto(url("/ui/policy"));
-  check((await text(page, "#policy-version")) === params.policy_version, "the policy page shows the loaded version");
+  check(await page.locator("#policy-version").getAttribute("data-version") === params.policy_version, "the policy page shows the version in force");
+  check(params.policy_version.startsWith(await text(page, "#policy-version")), "the policy page shows the version's short fingerprint");
+  check((await text(page, "#policy-loaded-by")).startsWith("start of broker on "), "the policy page says who brought the version into force");
+  check(await page.locator("[data-policy-version]").count() >= 1, "the policy page lists the history of versions");
   check(await page.locator("#family-actions tbody tr").count() > 0, "the policy page shows the actions family");
+  const cells = await page.locator("#family-actions tbody td").allTextContents();
+  check(cells.includes("Information governance officer") && !cells.some((c) => /_/.test(c)),
+    "the policy's rows are in words, not codes");
   await axe(page, "policy");
   await shot(page, "policy");
   await ctx.close();
@@ -254,6 +278,11 @@ async function tampered(browser) {
   await signIn(page, params.login);
   await page.goto(url("/ui/audit/verify"));
   check(await page.locator("#chain-broken").count() === 1, "a tampered chain is flagged");
+  // a checkpoint kept before the tampering does not vouch for the changed entry
+  await page.fill("#checkpoint", params.kept_checkpoint);
+  await page.click("#check");
+  check(await page.locator("#checkpoint-broken").count() === 1, "the kept checkpoint no longer holds");
+  check((await text(page, "#checkpoint-problem")).includes(`entry ${params.first_bad_seq}`), `the problem names the entry: ${await text(page, "#checkpoint-problem")}`);
   check((await text(page, "#first-bad")) === String(params.first_bad_seq), `the first bad entry is ${params.first_bad_seq}, the page says ${await text(page, "#first-bad")}`);
   await axe(page, "chain-broken");
   await shot(page, "chain-broken");

@@ -167,7 +167,7 @@ async fn load_facts(
         recipient: recipient.recipient(req.recipient_role, req.recipient_sub.clone()),
         request: req.request.clone(),
     };
-    facts::load((&state.db).into(), &state.policy, ask).await
+    facts::load((&state.db).into(), &state.policy(), ask).await
 }
 
 /// The request for information `req` answers, checked against its child and recipient
@@ -237,7 +237,7 @@ async fn check_once(
 ) -> Result<Option<Decided>, ApiError> {
     let loaded = load_facts(state, principal, req).await?;
     answering(state, principal, req, &loaded).await?;
-    let decision = decide(&state.policy, &loaded.facts);
+    let decision = decide(&state.policy(), &loaded.facts);
     let entry = entry_for(principal, "decision.check", &loaded.facts, &decision);
     let seq = audit_if_current(state, &loaded, entry).await?;
     Ok(seq.map(|audit_seq| Decided {
@@ -273,7 +273,7 @@ async fn disclose_once(
 ) -> Result<Option<Attempt>, ApiError> {
     let loaded = load_facts(state, principal, req).await?;
     let answers = answering(state, principal, req, &loaded).await?;
-    let decision = decide(&state.policy, &loaded.facts);
+    let decision = decide(&state.policy(), &loaded.facts);
     let entry = entry_for(principal, "disclosure", &loaded.facts, &decision);
     if !decision.permitted() {
         let seq = audit_if_current(state, &loaded, entry).await?;

@@ -144,7 +144,8 @@ pub async fn carry_out(
     on: ListedOn<'_>,
     record: Option<&str>,
 ) -> Result<Vec<DutyRow>, ApiError> {
-    let duties = state.policy.duties();
+    let policy = state.policy();
+    let duties = policy.duties();
     if !duties.iter().any(|d| d.fires_on(trigger)) {
         return Ok(Vec::new());
     }
@@ -200,10 +201,10 @@ pub async fn carry_out(
                 duty: Some(duty.clone()),
             },
         };
-        let loaded = facts::load(tx.tx().into(), &state.policy, ask).await?;
+        let loaded = facts::load(tx.tx().into(), &state.policy(), ask).await?;
         // the decision's instant is the packet's and the duty row's too
         let at = loaded.facts.at;
-        let decision = decide(&state.policy, &loaded.facts);
+        let decision = decide(&state.policy(), &loaded.facts);
         let mut entry = entry_for(principal, "disclosure", &loaded.facts, &decision);
         let about: Value = json!({
             "duty": duty, "trigger": trigger.to_string(), "case_id": case.map(|c| &c.id),

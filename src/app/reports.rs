@@ -121,7 +121,7 @@ pub async fn timeliness(
         .as_deref()
         .map(|a| crate::app::places::known_area(state, "area", a))
         .transpose()?;
-    let clocks = report::Target::of(state.policy.timescales());
+    let clocks = report::Target::of(state.policy().timescales());
     let scope = Scope {
         agency: agency.as_deref(),
         area: area.as_deref(),

@@ -24,7 +24,7 @@ use crate::db::Db;
 use crate::with_db;
 
 /// The verdict on a log against a checkpoint.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, schemars::JsonSchema)]
 pub struct Extension {
     pub ok: bool,
     /// The checkpoint's tree size.

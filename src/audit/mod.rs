@@ -4,7 +4,10 @@
 //! edited, deleted, inserted or reordered entry breaks the chain at the first bad `seq`.
 
 mod bulk;
+pub mod checkpoints;
+mod export;
 mod extends;
+mod note;
 mod offline;
 mod proofs;
 mod row;
@@ -12,7 +15,9 @@ pub mod tree;
 mod verify;
 
 pub use bulk::append_entries;
+pub use export::{Exported, export_jsonl};
 pub use extends::{Extension, verify_extends};
+pub use note::{Checkpoint, LogKey, NoteError, Verifier, key_id};
 pub use offline::{ExportVerdict, decode_hash, verify_export, verify_witness};
 pub use proofs::{
     ConsistencyProof, InclusionProof, ProofRequestError, TreeHead, b64, catch_up, consistency,

@@ -42,9 +42,20 @@ pub fn verify_export(
         problem: why,
     };
     let mut entries = 0u64;
+    let mut blank = false;
     for line in export.split(b'\n') {
         let line = line?;
+        if blank {
+            // a blank line before another: the export is not one entry per line
+            return Ok(verdict(
+                entries,
+                Some(entries + 1),
+                Some(format!("line {entries} is followed by an empty line")),
+            ));
+        }
         if line.is_empty() {
+            // only the end of the file (after the last newline) may be empty
+            blank = true;
             continue;
         }
         entries += 1;
@@ -178,6 +189,9 @@ mod tests {
             check(&rewritten, 5, &root_of(&all[..5])).ok,
             "after it, it is new history"
         );
+        let blank = format!("{}\n\n{}\n", all[..3].join("\n"), all[3..].join("\n"));
+        let v = verify_export(blank.as_bytes(), 12, &root).expect("reading");
+        assert!(!v.ok && v.problem.is_some_and(|p| p.contains("empty line")));
         let mut shuffled = all.clone();
         shuffled.swap(2, 3);
         assert_eq!(check(&shuffled, 12, &root).first_bad_seq, Some(3));

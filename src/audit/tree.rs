@@ -295,7 +295,12 @@ pub fn verify_consistency(
         if !proof.is_empty() {
             return Err(ProofError::WrongLength);
         }
-        return if from == 0 || from_root == to_root {
+        let holds = if from == 0 {
+            from_root == &empty_root()
+        } else {
+            from_root == to_root
+        };
+        return if holds {
             Ok(())
         } else {
             Err(ProofError::Mismatch)

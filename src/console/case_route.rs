@@ -183,7 +183,7 @@ async fn route_page(
             rationale_hint: format!(
                 "At least {} characters. It is kept with the case and read by the partnership's \
                  auditors.",
-                state.policy.rationale_min_chars()
+                state.policy().rationale_min_chars()
             ),
             form,
             csrf: session.csrf.clone(),

@@ -147,7 +147,8 @@ fn clock_lines(closed_at: Option<DateTime<Utc>>, clocks: &[ClockView]) -> Vec<Cl
 
 /// `clocks` in the order of `policies/timescales.csv` (the order of the protocol's steps).
 fn in_policy_order(state: &AppState, mut clocks: Vec<ClockLine>) -> Vec<ClockLine> {
-    let timescales = state.policy.timescales();
+    let policy = state.policy();
+    let timescales = policy.timescales();
     clocks.sort_by_key(|k| {
         timescales
             .iter()
@@ -480,7 +481,7 @@ async fn case_page(
             outcomes: choices::<CaseOutcome>(),
             rationale_hint: format!(
                 "Why: needed with an outcome, at least {} characters.",
-                state.policy.rationale_min_chars()
+                state.policy().rationale_min_chars()
             ),
             done,
             moves,
@@ -579,7 +580,7 @@ pub(super) fn plain_refusal(
             "rationale",
             format!(
                 "Give the rationale for the outcome: at least {} characters",
-                state.policy.rationale_min_chars()
+                state.policy().rationale_min_chars()
             ),
         ),
         "outcome_missing" => ("outcome", "Choose the outcome".to_owned()),

@@ -1,6 +1,7 @@
 //! The IG officer's pages: audit search (the API's filters and cursor paging, a link to the CSV
-//! export), the chain status, the override review queue and its form, a child's subject access
-//! report (printable), and the current policy (read-only). Each calls the API's own handler
+//! export), the override review queue and its form (the chain status and checkpoints are
+//! `evidence`), a child's subject access report (printable). (The policy page is `policy.rs`.)
+//! Each calls the API's own handler
 //! with the session's person, so scoping (a partnership IG officer sees everything, another
 //! agency's its own entries) and the audit entry of each read are exactly the API's.
 
@@ -158,32 +159,6 @@ pub async fn export(
         axum::body::Body::from_stream(stream),
     )
         .into_response())
-}
-
-#[derive(Template)]
-#[template(path = "chain.html")]
-struct Chain {
-    frame: Frame,
-    ok: bool,
-    entries: String,
-    head_hash: String,
-    first_bad_seq: String,
-}
-
-pub async fn chain(State(state): State<AppState>, session: Session) -> PageResult {
-    let v = app::verify(&state, &session.principal)
-        .await
-        .map_err(refused)?;
-    Ok(page(
-        StatusCode::OK,
-        &Chain {
-            frame: Frame::of(&session, "Audit chain"),
-            ok: v.ok,
-            entries: v.entries.to_string(),
-            head_hash: v.head_hash,
-            first_bad_seq: v.first_bad_seq.map(|s| s.to_string()).unwrap_or_default(),
-        },
-    ))
 }
 
 /// An entry of the review queue, as the page shows it: a routine duty's notice, or a
@@ -505,44 +480,6 @@ pub async fn history(
             subject: v.subject_id.to_string(),
             rows: rows(&v.disclosures),
             generated: crate::db::now().format("%-d %B %Y %H:%M UTC").to_string(),
-        },
-    ))
-}
-
-/// One policy family as a table.
-pub struct FamilyTable {
-    pub name: &'static str,
-    pub columns: Vec<&'static str>,
-    pub rows: Vec<Vec<String>>,
-}
-
-#[derive(Template)]
-#[template(path = "policy.html")]
-struct PolicyPage {
-    frame: Frame,
-    version: String,
-    families: Vec<FamilyTable>,
-}
-
-/// The loaded policy, read-only: its version and every family's rows. Only for those who may
-/// read the audit (IG officers, as `actions.csv` says).
-pub async fn policy(State(state): State<AppState>, session: Session) -> PageResult {
-    crate::access::require(&state, &session.principal, crate::vocab::Action::ReadAudit)
-        .map_err(refused)?;
-    let families = crate::decision::Family::ALL
-        .iter()
-        .map(|f| FamilyTable {
-            name: f.file_stem(),
-            columns: f.field_names().into_iter().chain(["effect"]).collect(),
-            rows: state.policy.rows_of(*f),
-        })
-        .collect();
-    Ok(page(
-        StatusCode::OK,
-        &PolicyPage {
-            frame: Frame::of(&session, "Policy"),
-            version: state.policy.version().to_owned(),
-            families,
         },
     ))
 }

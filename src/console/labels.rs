@@ -405,6 +405,7 @@ pub fn audit_action(action: &str) -> Cow<'static, str> {
         "console.sign_out" | "session.end" => "Signed out of the console",
         "console.session_expired" => "Console session ended",
         "console.dev_sign_in" => "Signed in to the console (dev)",
+        "policy_in_force" => "Policy version brought into force",
         _ => "",
     };
     if known.is_empty() {

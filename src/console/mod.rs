@@ -19,6 +19,7 @@ mod case_route;
 mod cases;
 mod chart;
 mod children;
+mod evidence;
 mod form;
 mod ig;
 mod labels;
@@ -26,6 +27,8 @@ mod mappa;
 mod meetings;
 pub mod oidc;
 mod places;
+mod policy;
+mod policy_words;
 mod practitioner;
 mod query;
 mod records;
@@ -90,7 +93,12 @@ pub fn router() -> Router<AppState> {
         )
         .route("/ui/audit", get(ig::search))
         .route("/ui/audit/export.csv", get(ig::export))
-        .route("/ui/audit/verify", get(ig::chain))
+        .route(
+            "/ui/audit/verify",
+            get(evidence::chain).post(evidence::check),
+        )
+        .route("/ui/audit/checkpoint.txt", get(evidence::checkpoint_file))
+        .route("/ui/audit/log-key.txt", get(evidence::log_key_file))
         .route(
             "/ui/audit/reviews",
             get(ig::reviews).post(ig::review_several),
@@ -98,7 +106,7 @@ pub fn router() -> Router<AppState> {
         .route("/ui/audit/reviews/{seq}", post(ig::review))
         .route("/ui/subjects", get(ig::subject_lookup))
         .route("/ui/subjects/{id}/history", get(ig::history))
-        .route("/ui/policy", get(ig::policy))
+        .route("/ui/policy", get(policy::show))
         .route("/ui/cases", get(cases::list))
         .route(
             "/ui/cases/new",

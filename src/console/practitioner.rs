@@ -117,7 +117,7 @@ fn packet_labels(state: &AppState) -> String {
     add::<View>(&mut all);
     add::<Section>(&mut all);
     add::<crate::vocab::EventKind>(&mut all);
-    for row in state.policy.duties() {
+    for row in state.policy().duties() {
         all.insert(
             row.duty.clone(),
             labels::duty(&row.duty).into_owned().into(),

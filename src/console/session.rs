@@ -289,7 +289,7 @@ async fn accept(parts: &Parts, state: &AppState) -> Result<Session, NoSession> {
         .get(&stored.agency)
         .map(|a| a.name.clone())
         .unwrap_or_default();
-    let nav = super::view::Nav::of(&state.policy, &principal);
+    let nav = super::view::Nav::of(&state.policy(), &principal);
     Ok(Session {
         id: stored.id,
         principal,

@@ -46,7 +46,7 @@ pub struct Nav {
     pub chain: bool,
     /// `read_audit`: the override review queue (`routes::reviews::reviews`).
     pub reviews: bool,
-    /// `read_audit`: the policy, read-only.
+    /// `read_policy`: the policy in force and its history, read-only.
     pub policy: bool,
     /// `register_subject` or `read_subject` (on any relation): the children.
     pub children: bool,
@@ -66,7 +66,7 @@ impl Nav {
             audit: may(Action::ReadAudit),
             chain: may(Action::ReadAudit),
             reviews: may(Action::ReadAudit),
-            policy: may(Action::ReadAudit),
+            policy: may(Action::ReadPolicy),
             children: may(Action::RegisterSubject)
                 || crate::access::allows_somewhere(policy, principal, Action::ReadSubject),
             actions: may(Action::ListActions),
@@ -292,6 +292,14 @@ mod tests {
         let actions = dir.path().join("actions.csv");
         let mut rows = std::fs::read_to_string(&actions).unwrap();
         rows.push_str("p, read_audit, school, dsl, *, allow\n");
+        std::fs::write(&actions, &rows).unwrap();
+        let widened = Policy::load(dir.path()).await.unwrap();
+        assert_eq!(
+            audit_links(Nav::of(&widened, &dsl)),
+            [true, true, true, false],
+            "the policy page follows read_policy"
+        );
+        rows.push_str("p, read_policy, school, dsl, *, allow\n");
         std::fs::write(&actions, rows).unwrap();
         let widened = Policy::load(dir.path()).await.unwrap();
         assert_eq!(audit_links(Nav::of(&widened, &dsl)), [true; 4]);

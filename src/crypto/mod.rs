@@ -1,5 +1,6 @@
 //! The only module that touches key material: TLS keys and certificates, JWT public keys,
-//! `age` identities and recipients, and the generation of dev material (`dev`).
+//! `age` identities and recipients, the audit log's signing key (`log_key`), and the
+//! generation of dev material (`dev`).
 
 use std::path::Path;
 use std::str::FromStr;
@@ -11,8 +12,10 @@ use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 
 mod dev;
+mod log_key;
 mod trust;
 pub use dev::*;
+pub use log_key::{LogSigningKey, ed25519_public_key_ok, ed25519_verify, generate_log_key};
 pub use trust::{AgencyTrust, handshake_refusal};
 
 fn read(path: &Path) -> anyhow::Result<Vec<u8>> {

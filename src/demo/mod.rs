@@ -217,7 +217,7 @@ pub async fn run() -> anyhow::Result<()> {
         "broker demo: a Northshire case, played over mTLS against {addr} (SQLite in {})",
         dir.path().display()
     );
-    println!("policy {}", state.policy.version());
+    println!("policy {}", state.policy().version());
     let mut demo = Demo {
         world,
         config,

@@ -54,3 +54,54 @@ pub(crate) async fn verify(
 ) -> Result<Json<Verification>, ApiError> {
     app::verify(&state, &principal).await.map(Json)
 }
+
+/// `GET /v1/audit/checkpoint`: the latest signed checkpoint, `text/plain` (a C2SP signed note).
+pub(crate) async fn checkpoint(
+    principal: Principal,
+    State(state): State<AppState>,
+) -> Result<Response, ApiError> {
+    let note = crate::app::evidence::checkpoint(&state, &principal).await?;
+    Ok(([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], note).into_response())
+}
+
+/// `GET /v1/audit/log-key`: the verifier key of the broker's log key, `text/plain`.
+pub(crate) async fn log_key(
+    principal: Principal,
+    State(state): State<AppState>,
+) -> Result<Response, ApiError> {
+    let key = crate::app::evidence::log_key(&state, &principal)?;
+    Ok(([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], key).into_response())
+}
+
+pub(crate) use crate::app::evidence::{ConsistencyQuery, InclusionQuery, KeptCheckpoint};
+
+/// `POST /v1/audit/checkpoint/verify`: does the log still hold what a kept checkpoint signed?
+pub(crate) async fn verify_checkpoint(
+    principal: Principal,
+    State(state): State<AppState>,
+    super::extract::Body(kept): super::extract::Body<KeptCheckpoint>,
+) -> Result<Json<crate::audit::Extension>, ApiError> {
+    crate::app::evidence::verify_checkpoint(&state, &principal, &kept)
+        .await
+        .map(Json)
+}
+
+pub(crate) async fn inclusion(
+    principal: Principal,
+    State(state): State<AppState>,
+    Params(q): Params<InclusionQuery>,
+) -> Result<Json<crate::audit::InclusionProof>, ApiError> {
+    crate::app::evidence::inclusion(&state, &principal, &q)
+        .await
+        .map(Json)
+}
+
+pub(crate) async fn consistency(
+    principal: Principal,
+    State(state): State<AppState>,
+    Params(q): Params<ConsistencyQuery>,
+) -> Result<Json<crate::audit::ConsistencyProof>, ApiError> {
+    crate::app::evidence::consistency(&state, &principal, &q)
+        .await
+        .map(Json)
+}

@@ -2,6 +2,7 @@
 //! problem+json. Bodies and query strings are checked by their extractors (`extract.rs`);
 //! the path and the header block are checked here, once for every route. [`bound`] answers
 //! 503 for a request stalled on a database that no longer answers, and logs 503s' causes.
+//! [`pin_policy`] gives a request one policy snapshot for all of it.
 
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, StatusCode, header};
@@ -63,6 +64,12 @@ pub fn check_length(headers: &HeaderMap, limit: usize) -> Result<(), ApiError> {
         )),
         _ => Ok(()),
     }
+}
+
+/// The policy in force when a request arrives decides all of it: a version swapped in
+/// meanwhile (`broker policy reload`, SIGHUP) reaches the next request, never half of this one.
+pub async fn pin_policy(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    state.pinned(next.run(req)).await
 }
 
 /// A request unanswered after `[database] stall_timeout_ms` is checked against the probe

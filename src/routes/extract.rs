@@ -14,6 +14,7 @@ use crate::state::AppState;
 /// Top-level body fields holding free text a person writes or pastes (tab, line feed and
 /// carriage return allowed): every other string in a body is single-line (crate::text).
 pub const FREE_TEXT_FIELDS: &[&str] = &[
+    "checkpoint",
     "description",
     "justification",
     "legal_reference",

@@ -17,6 +17,7 @@ pub mod history;
 pub mod inbox;
 pub mod mappa;
 mod openapi;
+pub mod policy;
 pub mod records;
 pub mod reports;
 pub mod requests;
@@ -174,6 +175,11 @@ api! {
     get "/v1/audit" => audit::list { "as policies/actions.csv allows", "audit entries, filtered, cursor-paged", (), 200, acts ReadAudit, query audit::Filters, gives crate::app::audit::AuditPage }
     get "/v1/audit/export.csv" => audit::export { "as policies/actions.csv allows", "the same rows as CSV, streamed", (), 200, acts ReadAudit, query audit::Filters, returns Text("text/csv") }
     get "/v1/audit/verify" => audit::verify { "as policies/actions.csv allows", "verify the hash chain", (), 200, acts ReadAudit, gives crate::audit::Verification }
+    get "/v1/audit/checkpoint" => audit::checkpoint { "as policies/actions.csv allows (any agency's IG officer: a witness)", "the latest signed checkpoint of the audit log's Merkle tree (RFC 9162), signed now if the log grew: a C2SP signed note (origin, size, base64 root, signature); not audited", (), 200, acts ReadAudit, returns Text("text/plain") }
+    post "/v1/audit/checkpoint/verify" => audit::verify_checkpoint { "as policies/actions.csv allows", "does the log still hold everything a checkpoint kept earlier signed (checked from its last entry on: a log cut short or rewritten before it fails); 422 invalid_checkpoint for a note this broker's key did not sign; audited", audit::KeptCheckpoint, 200, acts ReadAudit, gives crate::audit::Extension }
+    get "/v1/audit/log-key" => audit::log_key { "as policies/actions.csv allows", "the verifier key (C2SP vkey) that checks the broker's checkpoints; keep it to check them offline", (), 200, acts ReadAudit, returns Text("text/plain") }
+    get "/v1/audit/proof/inclusion" => audit::inclusion { "as policies/actions.csv allows (another agency's IG officer: entries involving its agency, else 404)", "the RFC 9162 inclusion proof of entry seq in the tree of size entries (a checkpoint's size); audited", (), 200, acts ReadAudit, query audit::InclusionQuery, gives crate::audit::InclusionProof }
+    get "/v1/audit/proof/consistency" => audit::consistency { "as policies/actions.csv allows", "the RFC 9162 consistency proof that the tree of to entries extends the tree of from entries (two checkpoints' sizes); not audited", (), 200, acts ReadAudit, query audit::ConsistencyQuery, gives crate::audit::ConsistencyProof }
     get "/v1/audit/reviews" => reviews::reviews { "as policies/actions.csv allows", "overrides awaiting review", (), 200, acts ReadAudit, gives crate::app::audit::ReviewQueue }
     post "/v1/cases" => cases::open { "as policies/actions.csv allows", "open a case for a child, led by the caller's children's social care agency; the clocks that start at the referral start (PROCESS.md)", crate::app::cases::NewCase, 201, acts OpenCase, gives crate::app::cases::CaseOpened }
     get "/v1/cases" => cases::list { "as policies/actions.csv allows", "the caller's agency's cases (every agency's for the partnership), with their clocks; overdue=true for the morning list", (), 200, acts ListCases, query cases::Filters, gives crate::app::cases::CaseList }
@@ -190,5 +196,7 @@ api! {
     post "/v1/cases/{id}/meetings" => case_meetings::schedule { "as policies/actions.csv allows", "schedule a meeting of the case (strategy, review, professionals', pre-release) and invite agencies, each told by a notification duty listed on the case (PROCESS.md, Meetings)", crate::app::cases::NewMeeting, 201, acts ScheduleMeeting, gives crate::app::cases::MeetingScheduled }
     post "/v1/cases/{id}/meetings/{mid}/attendance" => case_meetings::attendance { "as policies/actions.csv allows", "record an agency's attendance at a meeting, or its apologies with a written report (a record about the child); a strategy meeting's first attendance records it held (strategy_meeting_held at its time)", crate::app::cases::NewAttendance, 201, acts RecordAttendance, gives crate::app::cases::AttendanceRecorded }
     get "/v1/reports/timeliness" => reports::timeliness { "as policies/actions.csv allows", "per clock: started, met on time, met late, overdue now, pending, median hours; format=csv for CSV", (), 200, acts ReadTimeliness, query reports::Filters, returns ObjectOrText("text/csv"), gives crate::cases::report::Report }
+    get "/v1/policy" => policy::in_force { "as policies/actions.csv allows", "the policy version this process decides with (number, version hash, who brought it into force and when, the timescale profile) and its rules, each .csv file as a table; newest_number is the version in force in the database, which every process swaps to within [policy] poll_seconds", (), 200, acts ReadPolicy, gives crate::app::policy::PolicyInForce }
+    get "/v1/policy/versions" => policy::versions { "as policies/actions.csv allows", "the versions of the policy that came into force (broker policy reload, SIGHUP, a start with new files), newest first, at most 100: number, version hash, who and when, and per file the rows added and removed", (), 200, acts ReadPolicy, gives crate::app::policy::PolicyVersions }
     post "/v1/audit/reviews/{seq}" => reviews::review { "as policies/actions.csv allows", "review an override", reviews::NewReview, 201, acts ReviewOverride, gives crate::app::audit::Reviewed }
 }

@@ -479,7 +479,7 @@ fn policy_bounds(body: &mut Value, policy: &Policy) {
 /// `GET /openapi.json`: the document with the loaded policy's callers and the configured
 /// agencies.
 pub(super) async fn serve(State(state): State<AppState>) -> Json<Value> {
-    let mut doc = openapi_with(&state.policy);
+    let mut doc = openapi_with(&state.policy());
     agency_enums(&mut doc, &state.agencies);
     area_enums(&mut doc, &state.config.areas);
     area_filters(&mut doc, &state.config.areas);

@@ -100,12 +100,17 @@ pub struct Case {
     pub ig: String,
     pub child: String,
     pub plan: String,
+    /// The head before the case's first entry: what the broker's start recorded (the policy
+    /// version it brought into force). The case's entries are numbered from here.
+    pub base: i64,
 }
 
 impl Case {
     pub async fn start() -> Case {
         let plan = json!({"summary": "plan summary", "risk_management": "supervised at break",
                           "allegation_details": "not for schools"});
+        let server = TestServer::start().await;
+        let base = head(&server.state.db).await.0;
         let World {
             server,
             csc,
@@ -113,8 +118,9 @@ impl Case {
             child,
             record: plan,
             ..
-        } = World::with_plan(plan).await;
+        } = World::on(server, plan).await;
         Case {
+            base,
             hillside: server.client("school-hillside"),
             dsl: server.token("school-hillside", "dsl.jones", &[Role::Dsl]),
             partnership: server.client("partnership"),
@@ -125,6 +131,11 @@ impl Case {
             child,
             plan,
         }
+    }
+
+    /// The seq of the case's `n`-th entry (1: the child's registration).
+    pub fn seq(&self, n: i64) -> i64 {
+        self.base + n
     }
 
     pub fn db(&self) -> &Db {
@@ -171,8 +182,8 @@ impl Case {
     }
 }
 
-/// A case with nine entries: the three of [`Case::start`], three permits, a deny, a dry run and
-/// another permit. Entry 5 is a permit.
+/// A case with nine entries after the start's: the three of [`Case::start`], three permits, a
+/// deny, a dry run and another permit. Its entry 5 (`case.seq(5)`) is a permit.
 pub async fn nine_entries() -> Case {
     let case = Case::start().await;
     for _ in 0..3 {
@@ -182,7 +193,7 @@ pub async fn nine_entries() -> Case {
     let r = post(&case.csc, "/v1/decisions", &case.sw, &case.permit()).await;
     expect(&r, 200, "a dry run");
     case.disclose(&case.permit(), 201).await;
-    assert_eq!(head(case.db()).await.0, 9);
+    assert_eq!(head(case.db()).await.0, case.seq(9));
     let clean = broker::audit::verify(case.db()).await.unwrap();
     assert!(
         clean.ok,

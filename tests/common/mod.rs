@@ -13,7 +13,10 @@ pub mod console;
 pub mod db;
 pub mod flows;
 pub mod partition;
+pub mod policy;
+pub mod processes;
 pub mod refusal;
+pub mod tree;
 pub mod world;
 
 #[allow(unused_imports)]

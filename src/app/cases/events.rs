@@ -117,7 +117,7 @@ pub async fn record(
         body.occurred_at,
         body.outcome,
         body.rationale.as_deref(),
-        state.policy.rationale_min_chars(),
+        state.policy().rationale_min_chars(),
         now(),
     )
     .map_err(refused)?;
@@ -140,8 +140,8 @@ pub async fn record(
             level: body.level,
             rationale: body.rationale.as_deref(),
         },
-        state.policy.timescales(),
-        state.policy.rationale_min_chars(),
+        state.policy().timescales(),
+        state.policy().rationale_min_chars(),
     )
     .map_err(|r| ApiError::invalid(r.code(), r.to_string()))?;
     let record = body.record_id.map(String::from);
@@ -158,7 +158,7 @@ pub async fn record(
     }
     let below = marks
         .route
-        .and_then(|r| below_threshold(&events, r, state.policy.thresholds()));
+        .and_then(|r| below_threshold(&events, r, state.policy().thresholds()));
     if let (Some(level), Some(route)) = (below, marks.route)
         && !may_as(state, principal, Action::DecideRouteBelowThreshold, holds)
     {

@@ -336,7 +336,7 @@ async fn held(
         m.scheduled_for,
         None,
         None,
-        state.policy.rationale_min_chars(),
+        state.policy().rationale_min_chars(),
         now(),
     )
     .map_err(super::refused)?;

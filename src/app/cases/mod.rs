@@ -84,8 +84,8 @@ fn derive_clocks(
     cases::derive(
         referral,
         events,
-        state.policy.timescales(),
-        state.policy.calendar(),
+        state.policy().timescales(),
+        state.policy().calendar(),
         stored,
     )
     .map_err(|e| ApiError::invalid("beyond_calendar", e.to_string()))

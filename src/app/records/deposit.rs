@@ -152,7 +152,7 @@ pub async fn deposit(
         chair: None,
         chair_permissions: Vec::new(),
     };
-    let decision = decide_deposit(&state.policy, &principal.requester(), &[facts]);
+    let decision = decide_deposit(&state.policy(), &principal.requester(), &[facts]);
     let mut entry = Entry::new(principal, "record.deposit")
         .subject(&subject)
         .decision(&decision)
@@ -168,7 +168,7 @@ pub async fn deposit(
     }
     let plain = serde_json::to_vec(&content).map_err(ApiError::internal)?;
     let sealed = state.at_rest.encrypt(&plain).map_err(ApiError::internal)?;
-    let chair = has_chair(&state.policy, kind)
+    let chair = has_chair(&state.policy(), kind)
         .then(|| (principal.agency.to_string(), principal.sub.clone()));
     entry.record_ids = vec![id.clone()];
     on_tx!(&mut tx, c => sqlx::query(
@@ -195,7 +195,7 @@ pub async fn deposit(
     // or, with none open (a MERLIN notice before any referral), on the record
     let mut set_off = Vec::new();
     let trigger = Trigger::Record(kind);
-    if state.policy.duties().iter().any(|d| d.fires_on(trigger)) {
+    if state.policy().duties().iter().any(|d| d.fires_on(trigger)) {
         let lead = crate::cases::store::open_case_lead(&mut tx, &subject)
             .await
             .map_err(ApiError::from)?;

@@ -117,7 +117,11 @@ pub(super) fn hash_holds(
 /// which is the same bytes only because it is checked first to be exactly what serde_json
 /// writes for its value (so no byte can move between columns, and no whitespace or escape
 /// can differ); when one is not, nothing is hashed and the answer is false.
-pub(super) fn encode_stored(seq: i64, row: &[Option<&str>; ROW_TEXTS], out: &mut Vec<u8>) -> bool {
+pub(in crate::audit) fn encode_stored(
+    seq: i64,
+    row: &[Option<&str>; ROW_TEXTS],
+    out: &mut Vec<u8>,
+) -> bool {
     out.extend_from_slice(b"{\"seq\":");
     if serde_json::to_writer(&mut *out, &seq).is_err() {
         return false;

@@ -13,6 +13,10 @@ use canonical::*;
 use hashing::*;
 use pages::*;
 
+// The export writes each entry's canonical line as verification hashes it.
+pub(super) use hashing::encode_stored;
+pub(super) use pages::ROW_TEXTS;
+
 /// The result of verifying the chain.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq, schemars::JsonSchema)]
 pub struct Verification {

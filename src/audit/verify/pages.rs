@@ -65,7 +65,7 @@ pub(super) fn parse_frame(text: &str) -> Option<(i64, Spans, usize)> {
 }
 
 /// Text columns of a row as [`verify`] keeps it: the entry's, then `prev_hash` and `hash`.
-pub(super) const ROW_TEXTS: usize = ENTRY_COLUMNS.len() + 2;
+pub(in crate::audit) const ROW_TEXTS: usize = ENTRY_COLUMNS.len() + 2;
 
 /// A batch read column by column is handed over at this many rows or this much text.
 pub(super) const BATCH_ROWS: usize = 2048;

@@ -26,6 +26,26 @@ impl Files {
         })
     }
 
+    /// Files held elsewhere (a version stored in `policy_versions`), by name; `origin` names
+    /// where they came from in any error about them.
+    pub fn from_map(origin: impl Into<PathBuf>, map: BTreeMap<String, String>) -> Files {
+        Files {
+            origin: origin.into(),
+            map,
+        }
+    }
+
+    /// The files' text by name (what `policy_versions` stores, so every replica loads the
+    /// same bytes).
+    pub fn texts(&self) -> &BTreeMap<String, String> {
+        &self.map
+    }
+
+    /// The version these files load as: [`Policy::version`] without loading them.
+    pub fn version(&self) -> String {
+        version_of(self)
+    }
+
     /// The default policy shipped in `policies/`, compiled into the binary.
     pub fn embedded() -> Files {
         Files {

@@ -18,7 +18,7 @@ mod files;
 mod parse;
 
 use files::version_of;
-pub use files::{EMBEDDED, Files};
+pub use files::{EMBEDDED, Files, PROFILE_DIR};
 use parse::*;
 
 use super::clocks::{Calendar, FileProblem, Timescale};
@@ -144,6 +144,52 @@ families! {
     Ownership => "ownership" ["act": OwnedAct, "relation": Ownership],
     OutsideArea => "outside_area" ["basis": Basis, "recipient_kind": AgencyKind, "tie": AreaTie],
     DutyRoles => "duty_roles" ["duty": Duty, "role": Role],
+}
+
+impl Family {
+    /// The family whose rows are the file `name` (`actions.csv`), if one is.
+    pub fn of_file(name: &str) -> Option<Family> {
+        let stem = name.strip_suffix(".csv")?;
+        Family::ALL.iter().copied().find(|f| f.file_stem() == stem)
+    }
+}
+
+/// A policy file's rows as a table: `#` comments and blank lines skipped, fields trimmed, and
+/// a family file's leading `p` dropped, so that each row reads as its columns
+/// ([`columns_of`]). The console shows these and `policy_versions` diffs them.
+pub fn table_rows(name: &str, text: &str) -> Vec<Vec<String>> {
+    let family = Family::of_file(name).is_some();
+    rows(text)
+        .into_iter()
+        .map(|row| {
+            let mut fields = row.fields;
+            if family && fields.first().map(String::as_str) == Some("p") {
+                fields.remove(0);
+            }
+            fields
+        })
+        .collect()
+}
+
+/// A policy file's column names: a family's fields and `effect`, else the names its
+/// `# columns:` comment gives (each up to its first space), else none.
+pub fn columns_of(name: &str, text: &str) -> Vec<String> {
+    if let Some(family) = Family::of_file(name) {
+        return family
+            .field_names()
+            .into_iter()
+            .chain(["effect"])
+            .map(str::to_owned)
+            .collect();
+    }
+    text.lines()
+        .find_map(|l| l.trim().strip_prefix('#')?.trim().strip_prefix("columns:"))
+        .map(|list| {
+            list.split(',')
+                .filter_map(|c| c.split_whitespace().next().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 impl fmt::Display for Family {
