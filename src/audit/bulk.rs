@@ -22,17 +22,15 @@ pub async fn append_entries(
     while entries.peek().is_some() {
         let mut tx = db.begin().await?;
         let mut chain = Chain::lock(&mut tx).await?;
-        let mut nodes = Vec::new();
         let batch: Vec<(AuditRow, Vec<String>)> = entries
             .by_ref()
             .take(ROWS_PER_TRANSACTION)
             .map(|entry| {
                 let records = entry.record_ids.clone();
-                (chain.link_row(entry, &mut nodes), records)
+                (chain.link_row(entry), records)
             })
             .collect();
         insert_linked(&mut tx, &batch).await?;
-        insert_nodes(&mut tx, &nodes).await?;
         chain.store(&mut tx).await?;
         tx.commit().await?;
         head = Some(chain);

@@ -17,7 +17,7 @@ use serde::Serialize;
 use sqlx::Row;
 
 use super::offline::decode_hash;
-use super::proofs::{ProofRequestError, consistency, inclusion, read_nodes, root_at, tree_head};
+use super::proofs::{ProofRequestError, consistency, inclusion, read_nodes, tree_head};
 use super::tree::{self, Frontier, Hash};
 use super::{AuditRow, columns};
 use crate::db::Db;
@@ -94,8 +94,8 @@ pub async fn verify_extends(db: &Db, size: u64, root: &Hash) -> Result<Extension
             ),
         );
     }
-    let stored_root = proof_answer(root_at(db, size).await)?;
-    if &stored_root != root {
+    let mut frontier = proof_answer(root_frontier(db, size).await)?;
+    if &frontier.root() != root {
         return bad(
             0,
             None,
@@ -110,7 +110,6 @@ pub async fn verify_extends(db: &Db, size: u64, root: &Hash) -> Result<Extension
         "SELECT {} FROM audit_log WHERE seq >= $1 ORDER BY seq",
         columns()
     );
-    let mut frontier = proof_answer(root_frontier(db, size).await)?;
     let mut read = 0u64;
     let mut prev: Option<String> = None;
     let mut unused = Vec::new();

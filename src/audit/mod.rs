@@ -131,6 +131,9 @@ pub struct Chain {
     /// behind the chain (a log from before the tree, until [`catch_up`] has built it); an
     /// append then leaves the tree alone.
     pub tree: Option<Frontier>,
+    /// The tree nodes the appends since the lock completed, `(key, hash)`: written with the
+    /// head by [`Chain::store`], in one statement per batch rather than one per entry.
+    pub pending: Vec<(i64, Hash)>,
 }
 
 /// The head row as locked: `(seq, hash, tree_size, tree)`.
@@ -167,20 +170,21 @@ impl Chain {
                 seq,
                 hash: head.try_get("hash")?,
                 tree: head_tree(seq, head.try_get("tree_size")?, &tree)?,
+                pending: Vec::new(),
             })
         })
     }
 
     /// Numbers `entry` after the head, hashes it onto the head and advances the head to it,
-    /// adding its leaf to the tree (the tree nodes it completes go to `nodes`). Returns the
+    /// adding its leaf to the tree (the tree nodes it completes wait in `pending`). Returns the
     /// previous hash (the entry's `prev_hash`).
-    pub fn link(&mut self, entry: &mut Entry, nodes: &mut Vec<(i64, Hash)>) -> String {
+    pub fn link(&mut self, entry: &mut Entry) -> String {
         entry.seq = self.seq + 1;
         let hash = entry.hash(&self.hash);
         if let Some(tree) = &mut self.tree {
             tree.push(
                 tree::leaf_of(&hash).expect("Entry::hash writes sha256:<hex>"),
-                nodes,
+                &mut self.pending,
             );
         }
         self.seq = entry.seq;
@@ -188,37 +192,59 @@ impl Chain {
     }
 
     /// Links `entry` after the head (see [`Chain::link`]) and returns the row that stores it.
-    pub fn link_row(&mut self, mut entry: Entry, nodes: &mut Vec<(i64, Hash)>) -> AuditRow {
-        let prev = self.link(&mut entry, nodes);
+    pub fn link_row(&mut self, mut entry: Entry) -> AuditRow {
+        let prev = self.link(&mut entry);
         AuditRow::linked(entry, prev, self.hash.clone())
     }
 
-    /// Inserts `entry` as the next link, with the tree nodes it completes; the head advances
-    /// only if the insert succeeded.
+    /// Inserts `entry` as the next link; the head advances only if the insert succeeded.
     pub async fn append(&mut self, tx: &mut Tx, entry: Entry) -> Result<i64, sqlx::Error> {
         let mut next = self.clone();
         let records = entry.record_ids.clone();
-        let mut nodes = Vec::with_capacity(4);
-        let row = next.link_row(entry, &mut nodes);
-        insert(tx, row, &records, &nodes).await?;
+        let row = next.link_row(entry);
+        insert(tx, row, &records).await?;
         *self = next;
         Ok(self.seq)
     }
 
     /// Writes the head back (in the same transaction as the entries), with the tree when it is
-    /// kept.
+    /// kept and the nodes the appends completed: on PostgreSQL in the head's one statement, on
+    /// SQLite in one more (a batch's nodes together, not a statement per entry).
     pub async fn store(&self, tx: &mut Tx) -> Result<(), sqlx::Error> {
+        const HEAD: &str =
+            "UPDATE audit_head SET seq = $1, hash = $2, tree_size = $3, tree = $4 WHERE id = 1";
         match &self.tree {
-            Some(tree) => on_tx!(tx, c => sqlx::query(
-                "UPDATE audit_head SET seq = $1, hash = $2, tree_size = $3, tree = $4 WHERE id = 1",
-            )
-            .bind(self.seq)
-            .bind(&self.hash)
-            .bind(self.seq)
-            .bind(tree.to_bytes())
-            .execute(&mut **c)
-            .await
-            .map(drop)),
+            Some(tree) => match tx {
+                Tx::Sqlite(c) => {
+                    sqlx::query(HEAD)
+                        .bind(self.seq)
+                        .bind(&self.hash)
+                        .bind(self.seq)
+                        .bind(tree.to_bytes())
+                        .execute(&mut **c)
+                        .await?;
+                    bulk::insert_nodes(tx, &self.pending).await
+                }
+                Tx::Postgres(c) => {
+                    let (keys, hashes): (Vec<i64>, Vec<&[u8]>) =
+                        self.pending.iter().map(|(k, h)| (*k, &h[..])).unzip();
+                    sqlx::query(
+                        "WITH nodes AS (INSERT INTO audit_tree (node, hash) \
+                         SELECT * FROM unnest($5::bigint[], $6::bytea[])) \
+                         UPDATE audit_head SET seq = $1, hash = $2, tree_size = $3, tree = $4 \
+                         WHERE id = 1",
+                    )
+                    .bind(self.seq)
+                    .bind(&self.hash)
+                    .bind(self.seq)
+                    .bind(tree.to_bytes())
+                    .bind(keys)
+                    .bind(hashes)
+                    .execute(&mut **c)
+                    .await
+                    .map(drop)
+                }
+            },
             None => {
                 on_tx!(tx, c => sqlx::query("UPDATE audit_head SET seq = $1, hash = $2 WHERE id = 1")
                 .bind(self.seq)
@@ -239,14 +265,9 @@ pub async fn append(tx: &mut Tx, entry: Entry) -> Result<i64, sqlx::Error> {
     Ok(seq)
 }
 
-/// Inserts one row (and the index rows of its `records`, and the tree `nodes` it completed). On
-/// PostgreSQL it is one statement (one round trip); on SQLite one per row.
-async fn insert(
-    tx: &mut Tx,
-    row: AuditRow,
-    records: &[String],
-    nodes: &[(i64, Hash)],
-) -> Result<(), sqlx::Error> {
+/// Inserts one row (and the index rows of its `records`). On PostgreSQL it is one statement (one
+/// round trip); on SQLite one per row.
+async fn insert(tx: &mut Tx, row: AuditRow, records: &[String]) -> Result<(), sqlx::Error> {
     static VALUES: LazyLock<String> = LazyLock::new(|| {
         let params: Vec<String> = (1..=ROW_COLUMNS).map(|i| format!("${i}")).collect();
         format!("VALUES ({})", params.join(", "))
@@ -255,15 +276,12 @@ async fn insert(
         LazyLock::new(|| format!("INSERT INTO audit_log ({}) {}", columns(), *VALUES));
     static POSTGRES: LazyLock<String> = LazyLock::new(|| {
         format!(
-            "WITH entry AS (INSERT INTO audit_log ({}) {} RETURNING seq), \
-             records AS (INSERT INTO audit_records (record_id, seq) \
-             SELECT r, entry.seq FROM entry, unnest(${}::text[]) AS r) \
-             INSERT INTO audit_tree (node, hash) SELECT * FROM unnest(${}::bigint[], ${}::bytea[])",
+            "WITH entry AS (INSERT INTO audit_log ({}) {} RETURNING seq) \
+             INSERT INTO audit_records (record_id, seq) \
+             SELECT r, entry.seq FROM entry, unnest(${}::text[]) AS r",
             columns(),
             *VALUES,
-            ROW_COLUMNS + 1,
-            ROW_COLUMNS + 2,
-            ROW_COLUMNS + 3
+            ROW_COLUMNS + 1
         )
     });
     macro_rules! bind_row {
@@ -283,21 +301,10 @@ async fn insert(
                     .execute(&mut **c)
                     .await?;
             }
-            for (node, hash) in nodes {
-                sqlx::query("INSERT INTO audit_tree (node, hash) VALUES ($1, $2)")
-                    .bind(node)
-                    .bind(&hash[..])
-                    .execute(&mut **c)
-                    .await?;
-            }
         }
         Tx::Postgres(c) => {
-            let (keys, hashes): (Vec<i64>, Vec<&[u8]>) =
-                nodes.iter().map(|(k, h)| (*k, &h[..])).unzip();
             bind_row!(POSTGRES.as_str())
                 .bind(records)
-                .bind(keys)
-                .bind(hashes)
                 .execute(&mut **c)
                 .await?;
         }

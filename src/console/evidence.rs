@@ -38,7 +38,7 @@ struct Chain {
 /// A pasted checkpoint's verdict, in words.
 struct Kept {
     holds: bool,
-    size: String,
+    size: u64,
     problem: String,
 }
 
@@ -46,7 +46,7 @@ impl Kept {
     fn of(e: &Extension) -> Kept {
         Kept {
             holds: e.ok,
-            size: e.checkpoint_size.to_string(),
+            size: e.checkpoint_size,
             problem: e.problem.clone().unwrap_or_default(),
         }
     }
@@ -70,7 +70,7 @@ async fn chain_page(
     let mut kept = kept;
     if let (Some(k), Some(bad)) = (kept.as_mut(), v.first_bad_seq)
         && k.holds
-        && k.size.parse::<i64>().is_ok_and(|size| bad <= size)
+        && u64::try_from(bad).is_ok_and(|bad| bad <= k.size)
     {
         k.holds = false;
         k.problem = format!(
