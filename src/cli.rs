@@ -122,6 +122,57 @@ pub enum Command {
         #[command(subcommand)]
         command: PolicyCommand,
     },
+    /// Key tools
+    Keys {
+        #[command(subcommand)]
+        command: KeysCommand,
+    },
+    /// Copy the database to FILE while brokers run: SQLite by VACUUM INTO, PostgreSQL by
+    /// pg_dump --format=custom. Keys are not in it: back up the key files with the configuration
+    Backup {
+        #[arg(long, default_value = "broker.toml")]
+        config: PathBuf,
+        /// The backup file to write (must not exist)
+        #[arg(long)]
+        to: PathBuf,
+    },
+    /// Put a backup in place of the configured database, then check its audit chain and that
+    /// it extends its newest checkpoint; non-zero exit if the check fails (a SQLite backup
+    /// that fails is not put in place)
+    Restore {
+        #[arg(long, default_value = "broker.toml")]
+        config: PathBuf,
+        /// The backup file (`broker backup --to`)
+        #[arg(long)]
+        from: PathBuf,
+        /// Replace a database that is already there (stop every broker using it first)
+        #[arg(long)]
+        force: bool,
+        /// The verifier key file of the log's checkpoints; default: the key of --config
+        #[arg(long)]
+        key: Option<PathBuf>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// Add a new at-rest key, re-encrypt every stored ciphertext to it in batches, then retire
+    /// the old key to a file of its own. Brokers keep reading throughout; a run stopped
+    /// part-way resumes when run again
+    RotateAtRest {
+        #[arg(long, default_value = "broker.toml")]
+        config: PathBuf,
+        /// Rows read and committed together
+        #[arg(long, default_value_t = 500)]
+        batch_size: usize,
+        /// Seconds to wait after adding the new key, for running brokers to take it up
+        /// (they re-read the key file every 2 s)
+        #[arg(long, default_value_t = 5)]
+        settle_seconds: u64,
+        /// A pause after each batch, in milliseconds, to spare a busy database
+        #[arg(long, default_value_t = 0)]
+        pause_ms: u64,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -526,6 +577,47 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 );
             }
             Ok(ExitCode::SUCCESS)
+        }
+        Command::Keys {
+            command:
+                KeysCommand::RotateAtRest {
+                    config,
+                    batch_size,
+                    settle_seconds,
+                    pause_ms,
+                },
+        } => {
+            let config = load_config(&config)?;
+            let options = crate::rotation::Options {
+                batch: batch_size.clamp(1, 100_000),
+                settle: std::time::Duration::from_secs(settle_seconds),
+                pause: std::time::Duration::from_millis(pause_ms),
+            };
+            let summary = crate::rotation::rotate(&config, &options).await?;
+            println!("{}", serde_json::to_string(&summary)?);
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Backup { config, to } => {
+            let config = load_config(&config)?;
+            let done = crate::backup::backup(&config, &to).await?;
+            println!("{}", serde_json::to_string(&done)?);
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Restore {
+            config,
+            from,
+            force,
+            key,
+        } => {
+            let verifier = verifier(key.as_deref(), &config)?;
+            let config = load_config(&config)?;
+            let done = crate::backup::restore(&config, &from, &verifier, force).await?;
+            println!("{}", serde_json::to_string(&done)?);
+            Ok(if done.ok() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            })
         }
         Command::Policy {
             command: PolicyCommand::Reload { config, policy },

@@ -4,6 +4,7 @@
 pub mod access;
 pub mod app;
 pub mod audit;
+pub mod backup;
 pub mod benchseed;
 pub mod cases;
 pub mod cli;
@@ -21,6 +22,7 @@ pub mod identity;
 pub mod ids;
 pub mod loadgen;
 pub mod policy_versions;
+pub mod rotation;
 pub mod routes;
 pub mod server;
 pub mod state;

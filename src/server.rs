@@ -182,6 +182,7 @@ pub async fn serve(
     )?);
     let tls = crypto::server_tls_config(&server.tls_cert, &server.tls_key, trust.clone())?;
     let crl_watch = tokio::spawn(trust.clone().watch_crl());
+    let key_watch = tokio::spawn(state.at_rest.clone().watch(crypto::AT_REST_RELOAD));
     let acceptor = TlsAcceptor::from(tls);
     let agencies = state.agencies.clone();
     let metrics = state.metrics.clone();
@@ -349,6 +350,7 @@ pub async fn serve(
     policy_watch.abort();
     checkpoints.abort();
     crl_watch.abort();
+    key_watch.abort();
     Ok(())
 }
 

@@ -51,17 +51,33 @@ pub async fn checkpoint(db: &Db, key: &LogKey) -> Result<Signed, sqlx::Error> {
 
 /// The checkpoint kept for a tree of `size` entries, if one was signed.
 pub async fn signed(db: &Db, size: u64) -> Result<Option<Signed>, sqlx::Error> {
-    let row: Option<(i64, String, String)> = with_db!(db, pool => sqlx::query_as(
+    let row: Option<KeptRow> = with_db!(db, pool => sqlx::query_as(
         "SELECT size, note, signed_at FROM audit_checkpoints WHERE size = $1",
     )
     .bind(size as i64)
     .fetch_optional(pool)
     .await)?;
-    Ok(row.map(|(size, note, signed_at)| Signed {
+    Ok(row.map(kept))
+}
+
+/// The largest checkpoint kept, if any was signed.
+pub async fn latest(db: &Db) -> Result<Option<Signed>, sqlx::Error> {
+    let row: Option<KeptRow> = with_db!(db, pool => sqlx::query_as(
+        "SELECT size, note, signed_at FROM audit_checkpoints ORDER BY size DESC LIMIT 1",
+    )
+    .fetch_optional(pool)
+    .await)?;
+    Ok(row.map(kept))
+}
+
+type KeptRow = (i64, String, String);
+
+fn kept((size, note, signed_at): KeptRow) -> Signed {
+    Signed {
         size: size as u64,
         note,
         signed_at,
-    }))
+    }
 }
 
 /// Signs a checkpoint every `every` while the broker runs, if the tree grew; a failure is

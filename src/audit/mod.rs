@@ -11,6 +11,7 @@ mod note;
 mod offline;
 mod proofs;
 mod row;
+mod system;
 pub mod tree;
 mod verify;
 
@@ -24,6 +25,7 @@ pub use proofs::{
     inclusion, root_at, tree_head,
 };
 pub use row::{AuditRow, Cell, ENTRY_COLUMNS, Kind, ROW_COLUMNS, columns};
+pub use system::{System, host, user};
 
 pub use verify::{Verification, verify};
 

@@ -406,6 +406,8 @@ pub fn audit_action(action: &str) -> Cow<'static, str> {
         "console.session_expired" => "Console session ended",
         "console.dev_sign_in" => "Signed in to the console (dev)",
         "policy_in_force" => "Policy version brought into force",
+        "at_rest_key_rotation_started" => "Storage key rotation started",
+        "at_rest_key_rotated" => "Storage key rotated",
         _ => "",
     };
     if known.is_empty() {

@@ -11,9 +11,11 @@ use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 
+mod at_rest;
 mod dev;
 mod log_key;
 mod trust;
+pub use at_rest::{AT_REST_RELOAD, AtRestKey, KeyFile};
 pub use dev::*;
 pub use log_key::{LogSigningKey, ed25519_public_key_ok, ed25519_verify, generate_log_key};
 pub use trust::{AgencyTrust, handshake_refusal};
@@ -226,31 +228,6 @@ pub fn signing_key_from_pem(pem: &[u8]) -> anyhow::Result<(Algorithm, EncodingKe
         "1.2.840.10045.2.1" => Ok((Algorithm::ES256, EncodingKey::from_ec_pem(pem)?)),
         "1.2.840.113549.1.1.1" => Ok((Algorithm::RS256, EncodingKey::from_rsa_pem(pem)?)),
         other => bail!("unsupported private key algorithm {other}"),
-    }
-}
-
-/// The broker's at-rest `age` identity: record content and names are encrypted to it.
-pub struct AtRestKey {
-    identity: age::x25519::Identity,
-    recipient: age::x25519::Recipient,
-}
-
-impl AtRestKey {
-    pub fn load(path: &Path) -> anyhow::Result<AtRestKey> {
-        let identity = load_age_identity(path)?;
-        let recipient = identity.to_public();
-        Ok(AtRestKey {
-            identity,
-            recipient,
-        })
-    }
-
-    pub fn encrypt(&self, plaintext: &[u8]) -> anyhow::Result<Vec<u8>> {
-        age::encrypt(&self.recipient, plaintext).map_err(|e| anyhow!("encrypting at rest: {e}"))
-    }
-
-    pub fn decrypt(&self, ciphertext: &[u8]) -> anyhow::Result<Vec<u8>> {
-        age::decrypt(&self.identity, ciphertext).map_err(|e| anyhow!("decrypting at rest: {e}"))
     }
 }
 

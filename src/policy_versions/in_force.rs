@@ -12,7 +12,7 @@ use std::sync::Arc;
 use serde_json::json;
 
 use super::{FileChange, Head, Version, changes};
-use crate::audit::{self, Chain, Entry};
+use crate::audit::{self, Chain, Entry, System, host, user};
 use crate::db::{Db, Tx, ts};
 use crate::decision::policy::Files;
 use crate::decision::scenario::{self, ScenarioError};
@@ -60,48 +60,6 @@ impl Loader {
             Loader::Sighup => format!("SIGHUP to broker on {host} pid {pid}"),
             Loader::Start => format!("start of broker on {host} pid {pid}"),
         }
-    }
-}
-
-/// The machine's name, for `loaded_by`.
-fn host() -> String {
-    let name = ["/proc/sys/kernel/hostname", "/etc/hostname"]
-        .iter()
-        .find_map(|p| std::fs::read_to_string(p).ok())
-        .or_else(|| std::env::var("HOSTNAME").ok())
-        .unwrap_or_default();
-    let name = name.trim();
-    crate::text::escape(if name.is_empty() {
-        "unknown-host"
-    } else {
-        name
-    })
-}
-
-/// The user running the command, for `loaded_by`.
-fn user() -> String {
-    let name = std::env::var("USER")
-        .or_else(|_| std::env::var("LOGNAME"))
-        .unwrap_or_default();
-    crate::text::escape(if name.is_empty() {
-        "unknown-user"
-    } else {
-        &name
-    })
-}
-
-/// The audit actor of a version's entry: the broker itself, its sub saying who or what.
-struct System(String);
-
-impl audit::Actor for System {
-    fn agency(&self) -> &str {
-        "broker"
-    }
-    fn sub(&self) -> &str {
-        &self.0
-    }
-    fn roles(&self) -> Vec<&str> {
-        Vec::new()
     }
 }
 

@@ -268,7 +268,7 @@ impl TestServer {
     }
 
     /// Stops serving and closes the database (which stays).
-    async fn halt(&mut self) {
+    pub async fn halt(&mut self) {
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
         }
