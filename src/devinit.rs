@@ -188,6 +188,11 @@ impl DevWorld {
     pub fn age_identity(&self, agency: &str) -> PathBuf {
         self.certs.join(format!("{agency}.age"))
     }
+    /// The agency's client certificate, key and the CA as PKCS#12, for importing into a
+    /// browser (password [`crypto::DEV_P12_PASSWORD`]).
+    pub fn client_p12(&self, agency: &str) -> PathBuf {
+        self.certs.join(format!("{agency}.p12"))
+    }
 }
 
 /// The private JWT key beside a public one (`x.jwt.pub.pem` → `x.jwt.pem`).
@@ -197,7 +202,7 @@ pub fn private_key_for(public: &Path) -> PathBuf {
 }
 
 /// Writes a CA, a server certificate for localhost, and for every agency of [`WORLD`] a client
-/// certificate, a JWT key pair and an `age` identity; the broker's at-rest identity and the
+/// certificate (also as a `.p12` for a browser), a JWT key pair and an `age` identity; the broker's at-rest identity and the
 /// audit log's signing key (`audit-log.key`); and a
 /// `broker.toml` naming them all. `listen` and `database_url` go into the configuration.
 pub fn dev_init(
@@ -257,6 +262,15 @@ pub fn dev_init(
         let client = ca.client_cert(agency.name, Some(agency.id))?;
         std::fs::write(certs.join(format!("{}.pem", agency.id)), &client.cert_pem)?;
         crypto::write_secret(&certs.join(format!("{}.key", agency.id)), &client.key_pem)?;
+        let p12 = crypto::pkcs12(
+            agency.name,
+            &client.cert_pem,
+            &client.key_pem,
+            &ca.cert_pem,
+            crypto::DEV_P12_PASSWORD,
+        )
+        .with_context(|| format!("the .p12 of {}", agency.id))?;
+        crypto::write_secret(&certs.join(format!("{}.p12", agency.id)), p12)?;
         let (private, public) = crypto::generate_jwt_keypair(agency.key_type)?;
         crypto::write_secret(&certs.join(format!("{}.jwt.pem", agency.id)), &private)?;
         std::fs::write(certs.join(format!("{}.jwt.pub.pem", agency.id)), &public)?;

@@ -200,6 +200,8 @@ impl World {
             agencies.insert(
                 a.id.to_owned(),
                 json!({"cert": w.client_cert(a.id), "key": w.client_key(a.id),
+                       "p12": w.client_p12(a.id),
+                       "p12_password": broker::crypto::DEV_P12_PASSWORD,
                        "identity": w.age_identity(a.id)}),
             );
         }

@@ -276,3 +276,70 @@ async fn an_agency_sub_ca_configured_in_client_ca_issues_for_its_agency_alone() 
     .await;
     server.stop().await;
 }
+
+/// The base64 body of the first PEM block labelled `label` in `text`.
+fn pem_body(text: &str, label: &str) -> String {
+    let begin = format!("-----BEGIN {label}-----");
+    let end = format!("-----END {label}-----");
+    let start = text
+        .find(&begin)
+        .unwrap_or_else(|| panic!("no {label} in {text}"));
+    let rest = &text[start + begin.len()..];
+    rest[..rest.find(&end).expect("the block's end")]
+        .split_whitespace()
+        .collect()
+}
+
+/// `openssl pkcs12 -in p12 -passin pass:<password> <args>`'s standard output, or its failure.
+fn openssl_pkcs12(p12: &std::path::Path, password: &str, args: &[&str]) -> Result<String, String> {
+    let out = std::process::Command::new("openssl")
+        .args(["pkcs12", "-in"])
+        .arg(p12)
+        .args(["-passin", &format!("pass:{password}")])
+        .args(args)
+        .output()
+        .expect("openssl is needed to read the .p12 files (apt-get install openssl)");
+    if out.status.success() {
+        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    } else {
+        Err(String::from_utf8_lossy(&out.stderr).into_owned())
+    }
+}
+
+/// `broker dev-init` writes a `.p12` per agency for a browser (issue 25, item 5): openssl reads
+/// it with the dev password and finds the agency's own certificate, its key and the CA (the
+/// console's browser tests present these files to Chromium); a wrong password opens nothing.
+#[test]
+fn dev_init_writes_a_p12_per_agency_that_openssl_reads() {
+    let dir = tempfile::tempdir().unwrap();
+    let world = broker::devinit::dev_init(dir.path(), false, "127.0.0.1:0", "sqlite://data/b.db")
+        .expect("dev-init");
+    let read = |p: &std::path::Path| std::fs::read_to_string(p).unwrap();
+    let ca = pem_body(&read(&world.ca()), "CERTIFICATE");
+    let password = broker::crypto::DEV_P12_PASSWORD;
+    for agency in broker::devinit::WORLD {
+        let p12 = world.client_p12(agency.id);
+        let leaf = openssl_pkcs12(&p12, password, &["-nokeys", "-clcerts"])
+            .unwrap_or_else(|e| panic!("{}: {e}", p12.display()));
+        assert_eq!(
+            pem_body(&leaf, "CERTIFICATE"),
+            pem_body(&read(&world.client_cert(agency.id)), "CERTIFICATE"),
+            "{}: the agency's own certificate",
+            agency.id
+        );
+        let key = openssl_pkcs12(&p12, password, &["-nocerts", "-nodes"]).unwrap();
+        assert_eq!(
+            pem_body(&key, "PRIVATE KEY"),
+            pem_body(&read(&world.client_key(agency.id)), "PRIVATE KEY"),
+            "{}: its key",
+            agency.id
+        );
+        let cas = openssl_pkcs12(&p12, password, &["-nokeys", "-cacerts"]).unwrap();
+        assert_eq!(pem_body(&cas, "CERTIFICATE"), ca, "{}: the CA", agency.id);
+        let refused = openssl_pkcs12(&p12, "not-the-password", &["-nokeys"]);
+        assert!(
+            refused.is_err(),
+            "a wrong password opens the file: {refused:?}"
+        );
+    }
+}

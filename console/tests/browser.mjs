@@ -53,7 +53,8 @@ async function context(browser, agency) {
   const ctx = await browser.newContext({
     // the dev CA is not in Chromium's store; the certificate's agency is what is tested
     ignoreHTTPSErrors: true,
-    clientCertificates: [{ origin: params.broker, certPath: a.cert, keyPath: a.key }],
+    // the .p12 `broker dev-init` writes for importing into a browser
+    clientCertificates: [{ origin: params.broker, pfxPath: a.p12, passphrase: a.p12_password }],
   });
   ctx.on("page", (p) => { lastPage = p; });
   return ctx;

@@ -269,7 +269,7 @@ pub fn generate_age_identity() -> (String, String) {
 }
 
 /// Writes a secret file readable by its owner only.
-pub fn write_secret(path: &Path, contents: &str) -> anyhow::Result<()> {
+pub fn write_secret(path: &Path, contents: impl AsRef<[u8]>) -> anyhow::Result<()> {
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create(true).truncate(true);
     #[cfg(unix)]
@@ -280,6 +280,44 @@ pub fn write_secret(path: &Path, contents: &str) -> anyhow::Result<()> {
     let mut file = options
         .open(path)
         .with_context(|| format!("cannot write {}", path.display()))?;
-    file.write_all(contents.as_bytes())?;
+    file.write_all(contents.as_ref())?;
     Ok(())
+}
+
+/// The password of the dev world's `.p12` files (test material: the key files beside them are
+/// not protected at all).
+pub const DEV_P12_PASSWORD: &str = "dev";
+
+/// A PKCS#12 file holding a client certificate, its private key (PKCS#8 PEM) and the CA that
+/// issued it, for importing into a browser or a keychain: PBES2 with AES-256 and an
+/// HMAC-SHA-256 MAC, which current browsers and `openssl pkcs12` read.
+pub fn pkcs12(
+    name: &str,
+    cert_pem: &str,
+    key_pem: &str,
+    ca_pem: &str,
+    password: &str,
+) -> anyhow::Result<Vec<u8>> {
+    use p12_keystore::{Certificate, KeyStore, KeyStoreEntry, PrivateKey, PrivateKeyChain};
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivatePkcs8KeyDer};
+    use sha2::Digest;
+    let cert = CertificateDer::from_pem_slice(cert_pem.as_bytes()).context("the certificate")?;
+    let ca = CertificateDer::from_pem_slice(ca_pem.as_bytes()).context("the CA certificate")?;
+    let key = PrivatePkcs8KeyDer::from_pem_slice(key_pem.as_bytes())
+        .context("the private key (PKCS#8 PEM)")?;
+    let p12 = |e: p12_keystore::error::Error| anyhow::anyhow!("writing a PKCS#12 file: {e}");
+    let chain = PrivateKeyChain::new(
+        // the local key id ties the key to its certificate; a digest of the certificate, as
+        // openssl makes it
+        sha2::Sha256::digest(cert.as_ref())[..20].to_vec(),
+        PrivateKey::from_der(key.secret_pkcs8_der()).map_err(p12)?,
+        [
+            Certificate::from_der(cert.as_ref()).map_err(p12)?,
+            Certificate::from_der(ca.as_ref()).map_err(p12)?,
+        ],
+    );
+    let mut store = KeyStore::new();
+    store.add_entry(name, KeyStoreEntry::PrivateKeyChain(chain));
+    store.writer(password).write().map_err(p12)
 }
