@@ -20,6 +20,7 @@ pub mod error;
 pub mod identity;
 pub mod ids;
 pub mod loadgen;
+pub mod metrics;
 pub mod policy_versions;
 pub mod routes;
 pub mod server;
