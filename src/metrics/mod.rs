@@ -268,7 +268,7 @@ impl Metrics {
             idle_closed: AtomicU64::new(0),
             closed_for_room: AtomicU64::new(0),
         };
-        // the decisions and e-mails appear, at zero, before the first of them
+        // the bounded families appear, at zero, before the first of their events
         for action in [
             Decided::Disclosure,
             Decided::Check,
@@ -281,6 +281,11 @@ impl Metrics {
                     outcome,
                 });
             }
+        }
+        for why in [Closed::Idle, Closed::MadeRoom, Closed::OverCap] {
+            let _ = metrics.connections_closed.get_or_create(&ReasonLabel {
+                reason: why.as_str(),
+            });
         }
         for outcome in ["sent", "failed"] {
             let _ = metrics.emails.get_or_create(&OutcomeLabel { outcome });

@@ -165,7 +165,17 @@ impl TestServer {
         let addr = free_addr();
         let text = text.replace(dev, &format!("[metrics]\nlisten = \"{addr}\"\n"));
         std::fs::write(&world.config, edit(&text)).expect("writing broker.toml");
-        (TestServer::start_in(dir, world).await, addr)
+        let server = TestServer::start_in(dir, world).await;
+        // `serve` binds the listener as it starts, in its own task
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while tokio::net::TcpStream::connect(addr).await.is_err() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the metrics listener {addr} never opened"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        (server, addr)
     }
 }
 
