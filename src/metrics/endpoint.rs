@@ -25,8 +25,15 @@ use crate::state::AppState;
 #[derive(Clone)]
 struct Scrape {
     state: AppState,
-    /// The policy version last looked up: (hash, profile) and its number.
-    version: Arc<Mutex<Option<(String, Option<String>, i64)>>>,
+    /// The policy version whose number was last looked up.
+    version: Arc<Mutex<Option<Numbered>>>,
+}
+
+/// A policy version (hash and timescale profile) and its number.
+struct Numbered {
+    hash: String,
+    profile: Option<String>,
+    number: i64,
 }
 
 /// Serves `GET /metrics` for `state` on `listener` until `shutdown` resolves.
@@ -114,17 +121,15 @@ impl Scrape {
                 tracing::debug!(error = %e, "overdue clocks not counted for this scrape")
             }
         }
-        let key = (
-            policy.version().to_owned(),
-            policy.profile().map(str::to_owned),
-        );
+        let hash = policy.version().to_owned();
+        let profile = policy.profile().map(str::to_owned);
         let known = self
             .version
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .as_ref()
-            .filter(|(hash, profile, _)| (hash, profile) == (&key.0, &key.1))
-            .map(|(_, _, number)| *number);
+            .filter(|v| v.hash == hash && v.profile == profile)
+            .map(|v| v.number);
         let number = match known {
             Some(number) => Some(number),
             None => {
@@ -135,12 +140,14 @@ impl Scrape {
                 )
                 .await;
                 match found {
-                    Ok(Some(v)) => {
-                        *self.version.lock().unwrap_or_else(|e| e.into_inner()) =
-                            Some((key.0.clone(), key.1.clone(), v.number));
-                        Some(v.number)
-                    }
-                    Ok(None) => None,
+                    Ok(found) => found.map(|v| {
+                        *self.version.lock().unwrap_or_else(|e| e.into_inner()) = Some(Numbered {
+                            hash: hash.clone(),
+                            profile: profile.clone(),
+                            number: v.number,
+                        });
+                        v.number
+                    }),
                     Err(e) => {
                         tracing::debug!(error = %e, "policy version number not read for this scrape");
                         None
@@ -151,6 +158,6 @@ impl Scrape {
         // a version whose number could not be read shows as 0 until it can
         state
             .metrics
-            .set_policy(number.unwrap_or(0), &key.0, key.1.as_deref());
+            .set_policy(number.unwrap_or(0), &hash, profile.as_deref());
     }
 }
