@@ -5,12 +5,12 @@
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::net::SocketAddr;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 
 use serde::Deserialize;
 
 use super::TestServer;
-use super::processes::free_addr;
+use super::processes::{free_addr, python_with};
 
 /// One parsed family.
 #[derive(Debug, Clone, Deserialize)]
@@ -89,37 +89,21 @@ impl Scrape {
     }
 }
 
-/// `python3`, checked to import `prometheus_client`; otherwise the test fails saying what to
-/// install.
-fn python() -> Command {
-    let probe = Command::new("python3")
-        .args(["-c", "import prometheus_client"])
-        .output()
-        .unwrap_or_else(|e| {
-            panic!(
-                "python3 is missing ({e}): the metrics tests parse the scrape with \
-                 tests/metrics_parse.py; install Python 3, then pip install -r tests/requirements.txt"
-            )
-        });
-    assert!(
-        probe.status.success(),
-        "the Python package prometheus-client is missing: pip install -r tests/requirements.txt\n{}",
-        String::from_utf8_lossy(&probe.stderr)
-    );
-    Command::new("python3")
-}
-
 /// Parses `text` in `format` (`prometheus` or `openmetrics`) with the Python client.
 pub fn parse(text: &str, format: &str) -> Scrape {
     let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/metrics_parse.py");
-    let mut child = python()
-        .arg(script)
-        .arg(format)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("running tests/metrics_parse.py");
+    let mut child = python_with(
+        "prometheus_client",
+        "prometheus-client",
+        "tests/metrics_parse.py",
+    )
+    .arg(script)
+    .arg(format)
+    .stdin(Stdio::piped())
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped())
+    .spawn()
+    .expect("running tests/metrics_parse.py");
     child
         .stdin
         .take()
