@@ -44,6 +44,9 @@ pub struct Config {
     /// "A packet waits" by e-mail (`[notify]`); without it, no e-mail is sent.
     #[serde(default)]
     pub notify: Option<NotifyConfig>,
+    /// The Prometheus scrape listener (`[metrics]`); without it, none.
+    #[serde(default)]
+    pub metrics: Option<MetricsConfig>,
     /// The partnership's local authority areas (PROCESS.md, Places); none: one area.
     #[serde(default)]
     pub areas: Vec<AreaConfig>,
@@ -68,6 +71,15 @@ pub struct AreaConfig {
     /// `[a-z0-9-]`, unique.
     pub id: String,
     pub name: String,
+}
+
+/// `[metrics]`: where `GET /metrics` is served, plain HTTP on a listener of its own (a
+/// scraper holds no agency certificate); counts only, no child, record or person in a label.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MetricsConfig {
+    /// e.g. `127.0.0.1:9464`; never `server.listen`.
+    pub listen: SocketAddr,
 }
 
 /// `[notify]`: the SMTP server through which the broker tells an agency that a packet waits
@@ -753,6 +765,15 @@ impl Config {
             return Err("policy.poll_seconds must be above 0".into());
         }
         self.audit.check()?;
+        if let Some(m) = &self.metrics
+            && m.listen == self.server.listen
+            && m.listen.port() != 0
+        {
+            return Err(format!(
+                "metrics.listen is server.listen ({}): the scrape endpoint needs a listener of its own",
+                m.listen
+            ));
+        }
         if self.console.dev_sign_in && !self.server.listen.ip().is_loopback() {
             return Err(format!(
                 "console.dev_sign_in is for the dev world only: the broker listens on {}, \
@@ -813,7 +834,7 @@ impl NotifyConfig {
 /// can be (numbers), otherwise taken as strings. An unknown section is refused.
 fn apply_env(doc: &mut toml::Table, env: &[(String, String)]) -> Result<(), String> {
     const SECTIONS: &[&str] = &[
-        "server", "database", "storage", "audit", "policy", "log", "console", "notify",
+        "server", "database", "storage", "audit", "policy", "log", "console", "notify", "metrics",
     ];
     for (name, value) in env {
         let Some(rest) = name.strip_prefix("BROKER_") else {
@@ -1003,6 +1024,32 @@ age_recipient = "age1..."
         assert_eq!(oidc.roles_claim, "roles");
         let e = parse(&with.replace("client_id", "client"), &[]).unwrap_err();
         assert!(e.message.contains("client"), "{e}");
+    }
+
+    #[test]
+    fn the_metrics_listener_is_optional_and_never_the_gateways_own() {
+        assert!(
+            parse(BASE, &[]).unwrap().metrics.is_none(),
+            "no [metrics], no listener"
+        );
+        let with = |listen: &str| {
+            BASE.replace(
+                "[database]",
+                &format!("[metrics]\nlisten = \"{listen}\"\n\n[database]"),
+            )
+        };
+        let c = parse(&with("127.0.0.1:9464"), &[]).unwrap();
+        assert_eq!(c.metrics.unwrap().listen.port(), 9464);
+        let e = parse(&with("127.0.0.1:8443"), &[]).unwrap_err();
+        assert!(e.message.contains("metrics.listen is server.listen"), "{e}");
+        let e = parse(
+            &with("127.0.0.1:9464").replace("9464\"", "9464\"\npath = \"/m\""),
+            &[],
+        )
+        .unwrap_err();
+        assert!(e.message.contains("path"), "an unknown key is refused: {e}");
+        let c = parse(BASE, &[("BROKER_METRICS_LISTEN", "127.0.0.1:9500")]).unwrap();
+        assert_eq!(c.metrics.unwrap().listen.port(), 9500);
     }
 
     #[test]

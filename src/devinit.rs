@@ -255,6 +255,18 @@ pub fn dev_init(
              [console]\ndev_sign_in = true\n",
         );
     }
+    // the Prometheus scrape endpoint, plain HTTP on loopback (an ephemeral port for a world
+    // whose broker listens on one, as the tests' do)
+    let metrics = if listen.ends_with(":0") {
+        "127.0.0.1:0"
+    } else {
+        "127.0.0.1:9464"
+    };
+    writeln!(
+        toml,
+        "\n# Prometheus metrics: GET http://{metrics}/metrics (counts only, no child or person)\n\
+         [metrics]\nlisten = \"{metrics}\"\n"
+    )?;
     for (id, name) in AREAS {
         writeln!(toml, "[[areas]]\nid = \"{id}\"\nname = \"{name}\"\n")?;
     }

@@ -21,6 +21,7 @@ pub mod error;
 pub mod identity;
 pub mod ids;
 pub mod loadgen;
+pub mod metrics;
 pub mod policy_versions;
 pub mod rotation;
 pub mod routes;

@@ -58,6 +58,10 @@ pub fn app(state: AppState) -> Router {
         .layer(axum::middleware::map_response(
             crate::routes::edge::as_problem,
         ))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            crate::routes::edge::count,
+        ))
         .layer(PropagateRequestIdLayer::x_request_id())
         .layer(
             TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {
@@ -176,6 +180,11 @@ pub async fn serve(
     shutdown: impl Future<Output = ()>,
 ) -> anyhow::Result<()> {
     let server = state.config.server.clone();
+    // the scrape endpoint first: a listen address it cannot have refuses the start
+    let scrape = match &state.config.metrics {
+        Some(m) => Some(metrics_listener(m.listen, state.clone()).await?),
+        None => None,
+    };
     let trust = Arc::new(crypto::AgencyTrust::load(
         &server.client_ca,
         server.client_crl.as_deref(),
@@ -249,13 +258,14 @@ pub async fn serve(
                 Ok(Ok(tls)) => tls,
                 Ok(Err(e)) => {
                     // one summary line per interval (Refusals), not a line per handshake
-                    metrics.refused_handshake();
-                    refusals.note(crypto::handshake_refusal(&e));
+                    let reason = crypto::handshake_refusal(&e);
+                    metrics.refused_handshake(reason);
+                    refusals.note(reason);
                     tracing::debug!(%peer, error = %crate::text::escape(&e.to_string()), "TLS handshake refused");
                     return;
                 }
                 Err(_) => {
-                    metrics.refused_handshake();
+                    metrics.refused_handshake("timeout");
                     refusals.note("timeout");
                     tracing::debug!(%peer, "TLS handshake timed out");
                     return;
@@ -342,6 +352,16 @@ pub async fn serve(
             tracing::warn!("connections still open after 10 s; closing");
         }
     }
+    if let Some((stop, served)) = scrape {
+        let _ = stop.send(());
+        let mut served = served;
+        if tokio::time::timeout(Duration::from_secs(5), &mut served)
+            .await
+            .is_err()
+        {
+            served.abort();
+        }
+    }
     refusals.summarise(server.refusal_log_interval());
     summary.abort();
     unavailable.summarise();
@@ -352,6 +372,26 @@ pub async fn serve(
     crl_watch.abort();
     key_watch.abort();
     Ok(())
+}
+
+/// Binds `[metrics] listen` and serves `GET /metrics` there until told to stop.
+async fn metrics_listener(
+    listen: SocketAddr,
+    state: AppState,
+) -> anyhow::Result<(
+    tokio::sync::oneshot::Sender<()>,
+    tokio::task::JoinHandle<anyhow::Result<()>>,
+)> {
+    use anyhow::Context;
+    let listener = TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("listening on [metrics] listen = {listen}"))?;
+    tracing::info!(listen = %listener.local_addr()?, "metrics served (plain HTTP, GET /metrics)");
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let served = tokio::spawn(crate::metrics::endpoint::serve(listener, state, async {
+        let _ = stopped.await;
+    }));
+    Ok((stop, served))
 }
 
 /// Resolves on SIGTERM or Ctrl-C.

@@ -1,6 +1,6 @@
 //! The application state every handler is given: the configuration, the configured agencies
 //! with their keys, the database and its writer, the policy, the at-rest key, the audit log's
-//! signing key and the process's counters. It sits below identity and the routes, which read
+//! signing key and the process's metrics. It sits below identity and the routes, which read
 //! it, and below the server, which builds it and serves it.
 //!
 //! The policy can change while the process runs (`broker policy reload`, SIGHUP, another
@@ -10,7 +10,6 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 
 use anyhow::Context;
 use arc_swap::ArcSwap;
@@ -57,61 +56,7 @@ impl Agency {
     }
 }
 
-/// Counters kept by the process.
-#[derive(Debug, Default)]
-pub struct Metrics {
-    refused_authentications: AtomicU64,
-    refused_handshakes: AtomicU64,
-    refused_connections: AtomicU64,
-    idle_closed: AtomicU64,
-    closed_for_room: AtomicU64,
-}
-
-impl Metrics {
-    pub fn refused_authentication(&self) {
-        self.refused_authentications.fetch_add(1, Ordering::Relaxed);
-    }
-
-    pub fn refused_handshake(&self) {
-        self.refused_handshakes.fetch_add(1, Ordering::Relaxed);
-    }
-
-    pub fn refused_connection(&self) {
-        self.refused_connections.fetch_add(1, Ordering::Relaxed);
-    }
-
-    pub fn closed_idle(&self) {
-        self.idle_closed.fetch_add(1, Ordering::Relaxed);
-    }
-
-    pub fn closed_for_room(&self) {
-        self.closed_for_room.fetch_add(1, Ordering::Relaxed);
-    }
-
-    pub fn refused_authentications(&self) -> u64 {
-        self.refused_authentications.load(Ordering::Relaxed)
-    }
-
-    /// TLS handshakes that failed or timed out (no valid client certificate, not TLS).
-    pub fn refused_handshakes(&self) -> u64 {
-        self.refused_handshakes.load(Ordering::Relaxed)
-    }
-
-    /// Connections refused because their agency (or certificate) had its cap open, none idle.
-    pub fn refused_connections(&self) -> u64 {
-        self.refused_connections.load(Ordering::Relaxed)
-    }
-
-    /// Connections closed after `idle_timeout` with no request in flight.
-    pub fn idle_closed(&self) -> u64 {
-        self.idle_closed.load(Ordering::Relaxed)
-    }
-
-    /// Idle connections closed to make room for a new one of their agency or certificate.
-    pub fn room_closed(&self) -> u64 {
-        self.closed_for_room.load(Ordering::Relaxed)
-    }
-}
+pub use crate::metrics::Metrics;
 
 /// Everything a handler needs; cheap to clone.
 #[derive(Clone)]
@@ -262,6 +207,7 @@ impl AppState {
             .await
             .context("building the audit tree for entries written before it")?;
         let writer = crate::writer::Writer::start_with(db.clone(), bounds);
+        let metrics = Arc::new(Metrics::new(writer.stats().timings().clone()));
         let policy = Arc::new(policy);
         crate::policy_versions::loaded_at_start(&writer, &files, policy.clone()).await?;
         Ok(AppState {
@@ -276,7 +222,7 @@ impl AppState {
             policy: Arc::new(ArcSwap::new(policy)),
             at_rest: Arc::new(at_rest),
             log_key: Arc::new(log_key),
-            metrics: Arc::new(Metrics::default()),
+            metrics,
         })
     }
 }

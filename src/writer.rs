@@ -57,6 +57,8 @@ pub struct Stats {
     failed_batches: AtomicU64,
     /// Cleared by a failed batch, set by a committed one.
     unwritable: std::sync::atomic::AtomicBool,
+    /// Append and commit latencies and batch sizes (the process's metrics register them).
+    timings: crate::metrics::WriteTimings,
 }
 
 impl Stats {
@@ -73,8 +75,15 @@ impl Stats {
         self.failed_batches.load(Ordering::Relaxed)
     }
 
+    /// The histograms of the write path (`broker_audit_append_seconds`,
+    /// `broker_audit_commit_seconds`, `broker_writer_batch_actions`).
+    pub fn timings(&self) -> &crate::metrics::WriteTimings {
+        &self.timings
+    }
+
     fn batch_ended(&self, committed: bool, actions: usize) {
         if committed {
+            self.timings.batch_actions.observe(actions as f64);
             self.batches.fetch_add(1, Ordering::Relaxed);
             self.actions.fetch_add(actions as u64, Ordering::Relaxed);
         } else {
@@ -279,6 +288,7 @@ impl WriteTx {
     /// Appends an audit entry inside the action (an action that records more than one).
     pub async fn append(&mut self, entry: Entry) -> Result<i64, ApiError> {
         let round_trip = self.round_trip;
+        let started = std::time::Instant::now();
         let open = self.open();
         let appended = within(
             round_trip,
@@ -286,6 +296,15 @@ impl WriteTx {
             open.chain.append(&mut open.tx, entry),
         )
         .await;
+        if appended.is_ok()
+            && let Some(batch) = self.batch.as_ref()
+        {
+            batch
+                .stats
+                .timings
+                .append
+                .observe(started.elapsed().as_secs_f64());
+        }
         appended.map_err(|e| {
             if timed_out(&e)
                 && let Some(batch) = self.batch.as_mut()
@@ -414,6 +433,7 @@ async fn committer(inner: Weak<Inner>, wake: Arc<Notify>) {
             }
             continue;
         }
+        let started = std::time::Instant::now();
         let stored = within(
             round_trip,
             "storing the audit head",
@@ -426,6 +446,12 @@ async fn committer(inner: Weak<Inner>, wake: Arc<Notify>) {
             Ok(()) => within(round_trip, "COMMIT", open.tx.commit()).await,
             Err(e) => Err(e),
         };
+        if committed.is_ok() {
+            stats
+                .timings
+                .commit
+                .observe(started.elapsed().as_secs_f64());
+        }
         if let Err(e) = &committed {
             tracing::debug!(error = ?e, actions = open.actions, "a batch failed to commit; every action in it is answered 503");
         }

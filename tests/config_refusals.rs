@@ -396,3 +396,27 @@ async fn a_client_ca_certificate_naming_an_agency_without_pathlen_zero_stops_ser
     let message = w.serve_error().await;
     assert_names(&message, &[&display(&ca_file), "pathlen 0"]);
 }
+
+#[tokio::test]
+async fn a_metrics_address_already_taken_stops_serve_naming_metrics_listen() {
+    let w = World::new();
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("a port to hold");
+    let addr = taken.local_addr().unwrap();
+    w.edit_toml(
+        "[metrics]\nlisten = \"127.0.0.1:0\"",
+        &format!("[metrics]\nlisten = \"{addr}\""),
+    );
+    let message = w.serve_error().await;
+    assert_names(&message, &["[metrics] listen", &addr.to_string()]);
+}
+
+#[test]
+fn a_metrics_address_that_is_the_gateways_own_is_refused() {
+    let w = World::new();
+    w.edit_toml("listen = \"127.0.0.1:0\"", "listen = \"127.0.0.1:8443\"");
+    w.edit_toml(
+        "[metrics]\nlisten = \"127.0.0.1:0\"",
+        "[metrics]\nlisten = \"127.0.0.1:8443\"",
+    );
+    assert_names(&w.load_error(), &["metrics.listen is server.listen"]);
+}

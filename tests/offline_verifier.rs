@@ -22,24 +22,10 @@ fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// `python3`, checked to import `cryptography`; otherwise the test fails saying what to
-/// install.
+/// `python3`, checked to import `cryptography`, in the repository.
 fn python() -> Command {
-    let probe = Command::new("python3")
-        .args(["-c", "import cryptography"])
-        .output()
-        .unwrap_or_else(|e| {
-            panic!(
-                "python3 is missing ({e}): these tests run tools/audit_verify.py; install \
-                 Python 3.11 or later, then pip install -r tests/requirements.txt"
-            )
-        });
-    assert!(
-        probe.status.success(),
-        "the Python package cryptography is missing: pip install -r tests/requirements.txt\n{}",
-        String::from_utf8_lossy(&probe.stderr)
-    );
-    let mut command = Command::new("python3");
+    let mut command =
+        common::processes::python_with("cryptography", "cryptography", "tools/audit_verify.py");
     command.current_dir(repo());
     command
 }

@@ -17,6 +17,7 @@ use crate::decision::{Decision, RequestFacts, decide};
 use crate::error::ApiError;
 use crate::identity::Principal;
 use crate::ids::{AgencyId, MappaDecisionId, RecordId, RequestId};
+use crate::metrics;
 use crate::state::AppState;
 use crate::store::facts::{self, Ask, Loaded};
 use crate::vocab::{Basis, Purpose, Role};
@@ -240,6 +241,9 @@ async fn check_once(
     let decision = decide(&state.policy(), &loaded.facts);
     let entry = entry_for(principal, "decision.check", &loaded.facts, &decision);
     let seq = audit_if_current(state, &loaded, entry).await?;
+    if seq.is_some() {
+        state.metrics.decided(metrics::Decided::Check, &decision);
+    }
     Ok(seq.map(|audit_seq| Decided {
         decision: decision.as_told(),
         audit_seq,
@@ -277,6 +281,11 @@ async fn disclose_once(
     let entry = entry_for(principal, "disclosure", &loaded.facts, &decision);
     if !decision.permitted() {
         let seq = audit_if_current(state, &loaded, entry).await?;
+        if seq.is_some() {
+            state
+                .metrics
+                .decided(metrics::Decided::Disclosure, &decision);
+        }
         return Ok(seq.map(|audit_seq| {
             Attempt::Denied(Decided {
                 decision: decision.as_told(),
@@ -296,6 +305,9 @@ async fn disclose_once(
         requests::mark_answered(&mut tx, principal, a, &stored.disclosure_id).await?;
     }
     tx.finish().await?;
+    state
+        .metrics
+        .decided(metrics::Decided::Disclosure, &decision);
     Ok(Some(Attempt::Disclosed(Disclosed {
         decision,
         disclosure_id: stored.disclosure_id,

@@ -274,6 +274,13 @@ pub async fn carry_out(
                     .await?;
             }
         }
+        // counted once the trigger's action has committed (never for an undone one)
+        let metrics = state.metrics.clone();
+        let duty_name = duty.clone();
+        tx.after_commit(Box::new(move || {
+            metrics.decided(crate::metrics::Decided::Duty, &decision);
+            metrics.duty(&duty_name, decision.permitted());
+        }));
         done.push(recorded);
         seq += 1;
     }

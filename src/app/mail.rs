@@ -118,6 +118,7 @@ async fn deliver(
         Ok(message) => send_with_retries(notify, packet, &message).await,
         Err(field) => Err((0, format!("the message could not be made ({field})"))),
     };
+    state.metrics.email(outcome.is_ok());
     let (action, tries, why) = match outcome {
         Ok(tries) => ("mail.sent", tries, None),
         Err((tries, why)) => ("mail.failed", tries, Some(why)),

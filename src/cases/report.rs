@@ -274,3 +274,18 @@ pub fn csv(report: &Report) -> String {
     ));
     out
 }
+
+/// The running clocks of open cases past their due time at `now`, counted by clock (for the
+/// metrics scrape: one grouped count over the `clocks_running` index, no case named).
+pub async fn overdue_by_clock(
+    db: &Db,
+    now: DateTime<Utc>,
+) -> Result<Vec<(String, i64)>, sqlx::Error> {
+    with_db!(db, pool => sqlx::query_as(
+        "SELECT clock, CAST(COUNT(*) AS BIGINT) FROM case_clocks \
+         WHERE stopped_at IS NULL AND not_required = 0 AND case_status = 'open' AND due_at < $1 \
+         GROUP BY clock")
+        .bind(ts(now))
+        .fetch_all(pool)
+        .await)
+}

@@ -78,7 +78,7 @@ impl FromRequestParts<AppState> for Principal {
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
         let result = authenticate(parts, state);
         if let Err(e) = &result {
-            state.metrics.refused_authentication();
+            state.metrics.refused_authentication(e.code);
             // the detail can quote the token's own strings: escaped (crate::text::escape)
             tracing::warn!(code = e.code, detail = %crate::text::escape(&e.detail), "authentication refused");
         }

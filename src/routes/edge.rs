@@ -2,9 +2,10 @@
 //! problem+json. Bodies and query strings are checked by their extractors (`extract.rs`);
 //! the path and the header block are checked here, once for every route. [`bound`] answers
 //! 503 for a request stalled on a database that no longer answers, and logs 503s' causes.
-//! [`pin_policy`] gives a request one policy snapshot for all of it.
+//! [`pin_policy`] gives a request one policy snapshot for all of it, and [`count`] counts its
+//! answer for the metrics.
 
-use axum::extract::{Request, State};
+use axum::extract::{MatchedPath, Request, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
@@ -127,6 +128,20 @@ pub fn check_path(path: &str) -> Result<(), ApiError> {
 
 fn invalid_path(detail: String) -> ApiError {
     ApiError::new(StatusCode::BAD_REQUEST, "invalid_path", detail)
+}
+
+/// Counts every answer (`broker_http_requests_total`) by its route's template, never the raw
+/// path (no id reaches a label), its method and its status as the client gets it.
+pub async fn count(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let route = req.extensions().get::<MatchedPath>().cloned();
+    let method = req.method().clone();
+    let response = next.run(req).await;
+    state.metrics.request(
+        route.as_ref().map(MatchedPath::as_str),
+        &method,
+        response.status().as_u16(),
+    );
+    response
 }
 
 /// The net under every other layer: an error response in plain text or with no body (a

@@ -115,3 +115,23 @@ pub fn broker_command(config: &Path, args: &[&str]) -> Command {
         .env_remove("BROKER_SERVER_LISTEN");
     command
 }
+
+/// `python3`, checked to import `module` (from PyPI's `package`); otherwise the test fails
+/// saying what to install. `runs` names what the test runs with it.
+pub fn python_with(module: &str, package: &str, runs: &str) -> Command {
+    let probe = Command::new("python3")
+        .args(["-c", &format!("import {module}")])
+        .output()
+        .unwrap_or_else(|e| {
+            panic!(
+                "python3 is missing ({e}): these tests run {runs}; install Python 3.11 or \
+                 later, then pip install -r tests/requirements.txt"
+            )
+        });
+    assert!(
+        probe.status.success(),
+        "the Python package {package} is missing: pip install -r tests/requirements.txt\n{}",
+        String::from_utf8_lossy(&probe.stderr)
+    );
+    Command::new("python3")
+}

@@ -161,6 +161,9 @@ pub async fn deposit(
     let mut tx = state.writer.begin().await?;
     if !decision.permitted() {
         let audit_seq = tx.commit(entry).await?;
+        state
+            .metrics
+            .decided(crate::metrics::Decided::Deposit, &decision);
         return Err(Refusal::Denied(Decided {
             decision,
             audit_seq,
@@ -221,6 +224,9 @@ pub async fn deposit(
         }
     }
     tx.finish().await?;
+    state
+        .metrics
+        .decided(crate::metrics::Decided::Deposit, &decision);
     Ok(Deposited {
         id,
         kind,
