@@ -339,6 +339,41 @@ async function refusedSignIn(browser) {
   await ctx.close();
 }
 
+// an identity provider configured like an Entra ID tenant: the person carries only `groups`,
+// `oid` and `tid`; the broker maps a group to a role and names the person by `oid`. A person
+// of another tenant is refused with a page that says so.
+async function entra(browser) {
+  const ctx = await context(browser, params.agency);
+  const page = await ctx.newPage();
+  await signIn(page, params.login);
+  const who = await text(page, ".app-signed-in__who");
+  check(who.includes(params.oid) && /team manager/i.test(who), `signed in as the oid with the mapped role: ${who}`);
+  const r = await page.goto(url("/ui/reports/timeliness"));
+  check(r.status() === 200, `the team manager's report answers 200, got ${r.status()}`);
+  await shot(page, "mapped-role");
+  await ctx.close();
+
+  const other = await context(browser, params.agency);
+  const refused = await other.newPage();
+  await refused.goto(url("/ui/"));
+  await refused.click("#signin-oidc");
+  await refused.waitForURL((u) => u.origin === params.idp, { timeout: 15000 });
+  await refused.fill("input[name=login]", params.refused);
+  const password = refused.locator("input[name=password]");
+  if (await password.count()) await password.fill("any");
+  await refused.click("button[type=submit]");
+  await refused.waitForURL((u) => u.origin === params.broker && u.pathname === "/ui/signin/callback", { timeout: 15000 });
+  check((await text(refused, "h1")) === "Sign-in refused", "the other tenant's sign-in is refused");
+  check((await text(refused, "#error-code")) === params.code, `refused as ${params.code}, got ${await text(refused, "#error-code")}`);
+  const said = await refused.locator("main").innerText();
+  check(said.includes("tid"), `the page names the claim: ${said}`);
+  check(!(await sessionCookie(other)), "a refused sign-in opens no session");
+  await axe(refused, "refused-tenant");
+  await shot(refused, "refused-tenant");
+  await other.close();
+  result.done = true;
+}
+
 // the record owner's page: who received the record, when they read and acknowledged it
 async function owner(browser) {
   const ctx = await context(browser, params.agency);
@@ -1888,6 +1923,7 @@ const scenarios = { cases: casePages, "cases-ig": casePages, "report-refused": r
   "cases-area-tm": casesByArea,
   "case-route": caseRoute,
   meeting,
+  entra,
 };
 
 const browser = await chromium.launch({

@@ -1,0 +1,148 @@
+//! The person a verified token names, read the way the agency's identity provider writes its
+//! tokens (`[agencies.identity]`, modelled on Vault's JWT/OIDC auth roles): the API's bearer
+//! tokens and the console's ID tokens both come through here.
+//!
+//! - `bound_claims`: each named claim must hold one of the accepted values (a string claim, or
+//!   an array of strings with one accepted member); a token without it, or with another value,
+//!   is refused naming the claim and never quoting the value.
+//! - `user_claim` (default `sub`): the claim whose string is the person's `sub` at the broker.
+//! - `roles_claim` (default `roles`; a string or an array of strings) and `role_map`: with a
+//!   map, each value it lists gives its broker role and the others are ignored, and a person
+//!   left with no role is refused (403); without one, the values are broker role names.
+//! - `agency`: when present it must be the certificate's agency. It may be left out by an
+//!   agency with `[agencies.identity]` whose issuer is its own (no other agency has it) or
+//!   whose `role_map` gives the roles (the map holds that agency's own groups): the certificate
+//!   and the issuer already name the agency.
+
+use serde_json::{Map, Value};
+
+use super::jwt::{Claims, check_person};
+use crate::error::ApiError;
+use crate::state::Agency;
+
+/// Where the token came from: the issuer and roles claim differ between the two.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Via {
+    /// A bearer token of the API (`jwt_issuer`).
+    Api,
+    /// A console sign-in's ID token (`[agencies.oidc] issuer`).
+    Console,
+}
+
+/// The person `claims` (already verified: signature, issuer, audience, expiry) name for
+/// `agency`.
+pub fn person(agency: &Agency, claims: &Map<String, Value>, via: Via) -> Result<Claims, ApiError> {
+    let identity = agency.identity.as_ref();
+    if let Some(identity) = identity {
+        for (claim, bound) in &identity.bound_claims {
+            if !bound_holds(claims.get(claim), bound.values()) {
+                return Err(ApiError::unauthorized(
+                    "token_bound_claim",
+                    format!(
+                        "the token's {} claim is not one agency {} accepts \
+                         ([agencies.identity] bound_claims)",
+                        crate::text::escape(claim),
+                        agency.id
+                    ),
+                ));
+            }
+        }
+    }
+    let user_claim = identity.map_or("sub", |i| i.user_claim());
+    let sub = match claims.get(user_claim) {
+        Some(Value::String(s)) => s.clone(),
+        _ => {
+            return Err(ApiError::unauthorized(
+                "token_claims",
+                format!(
+                    "the token has no string \"{}\" claim, which names the person{}",
+                    crate::text::escape(user_claim),
+                    if identity.is_some() {
+                        " ([agencies.identity] user_claim)"
+                    } else {
+                        ""
+                    }
+                ),
+            ));
+        }
+    };
+    let claimed_agency = match claims.get("agency") {
+        Some(Value::String(a)) => a.as_str(),
+        None if agency_named_without_claim(agency, via) => agency.id.as_str(),
+        _ => {
+            return Err(ApiError::unauthorized(
+                "token_claims",
+                "the token has no string \"agency\" claim",
+            ));
+        }
+    };
+    let roles_claim = match via {
+        Via::Api => &agency.api_roles_claim,
+        Via::Console => &agency.console_roles_claim,
+    };
+    let values = match claims.get(roles_claim.as_str()) {
+        None | Some(Value::Null) => Vec::new(),
+        Some(Value::String(one)) => vec![one.clone()],
+        Some(Value::Array(many)) => many
+            .iter()
+            .map(|v| v.as_str().map(str::to_owned))
+            .collect::<Option<Vec<_>>>()
+            .ok_or_else(|| not_strings(roles_claim))?,
+        Some(_) => return Err(not_strings(roles_claim)),
+    };
+    let map = identity.map(|i| &i.role_map).filter(|m| !m.is_empty());
+    let Some(map) = map else {
+        return check_person(agency, sub, claimed_agency, &values);
+    };
+    let mut roles: Vec<String> = Vec::new();
+    for role in values.iter().filter_map(|v| map.get(v)) {
+        let name = role.as_str().to_owned();
+        if !roles.contains(&name) {
+            roles.push(name);
+        }
+    }
+    if roles.is_empty() {
+        return Err(ApiError::forbidden(
+            "token_no_mapped_role",
+            format!(
+                "none of the token's {} values is mapped to a broker role for agency {} \
+                 ([agencies.identity] role_map)",
+                crate::text::escape(roles_claim),
+                agency.id
+            ),
+        ));
+    }
+    check_person(agency, sub, claimed_agency, &roles)
+}
+
+fn not_strings(claim: &str) -> ApiError {
+    ApiError::unauthorized(
+        "token_claims",
+        format!(
+            "the token's {} claim is not a string or an array of strings",
+            crate::text::escape(claim)
+        ),
+    )
+}
+
+/// May a token of `agency` leave out the `agency` claim?
+fn agency_named_without_claim(agency: &Agency, via: Via) -> bool {
+    let Some(identity) = &agency.identity else {
+        return false;
+    };
+    let shared = match via {
+        Via::Api => agency.api_issuer_shared,
+        Via::Console => agency.console_issuer_shared,
+    };
+    !shared || !identity.role_map.is_empty()
+}
+
+/// Does `value` (a string, or an array of strings) hold one of `accepted`?
+fn bound_holds(value: Option<&Value>, accepted: &[String]) -> bool {
+    let ok = |v: &Value| v.as_str().is_some_and(|s| accepted.iter().any(|a| a == s));
+    match value {
+        Some(Value::Array(items)) => items.iter().any(ok),
+        Some(v) => ok(v),
+        None => false,
+    }
+}
