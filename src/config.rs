@@ -1036,8 +1036,14 @@ age_recipient = "age1..."
         let c = parse(&entra, &[]).unwrap();
         let a = &c.agencies[0];
         assert_eq!(a.jwt_public_key, None);
-        assert_eq!(a.jwt_public_keys[0].path, Path::new("/etc/broker/keys/a.pem"));
-        assert_eq!((a.api_roles_claim(), a.console_roles_claim()), ("groups", "groups"));
+        assert_eq!(
+            a.jwt_public_keys[0].path,
+            Path::new("/etc/broker/keys/a.pem")
+        );
+        assert_eq!(
+            (a.api_roles_claim(), a.console_roles_claim()),
+            ("groups", "groups")
+        );
         let identity = a.identity.as_ref().unwrap();
         assert_eq!(identity.user_claim(), "oid");
         assert_eq!(identity.bound_claims["amr"].values(), ["mfa", "pwd"]);
@@ -1062,7 +1068,13 @@ age_recipient = "age1..."
             assert!(e.message.contains(says), "{says}: {e}");
         }
         // loopback may be plain http (a provider beside the broker)
-        assert!(parse(&entra.replace("https://login.example", "http://127.0.0.1:9"), &[]).is_ok());
+        assert!(
+            parse(
+                &entra.replace("https://login.example", "http://127.0.0.1:9"),
+                &[]
+            )
+            .is_ok()
+        );
     }
 
     #[test]

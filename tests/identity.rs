@@ -580,14 +580,27 @@ async fn an_entra_like_token_with_only_groups_is_accepted_with_the_mapped_roles_
         (row.get("actor_sub"), row.get("actor_roles"))
     });
     assert!(!child.is_empty());
-    assert_eq!(sub, "0b1c2d3e-oid-of-amara", "user_claim = oid names the person");
-    assert_eq!(roles, r#"["social_worker"]"#, "the unmapped group is ignored");
+    assert_eq!(
+        sub, "0b1c2d3e-oid-of-amara",
+        "user_claim = oid names the person"
+    );
+    assert_eq!(
+        roles, r#"["social_worker"]"#,
+        "the unmapped group is ignored"
+    );
     // a team manager's group gives both roles; a role name in groups is not a broker role
-    let both = entra_token(&server, json!({"groups": [TM_GROUP, SW_GROUP, "social_worker"]}));
+    let both = entra_token(
+        &server,
+        json!({"groups": [TM_GROUP, SW_GROUP, "social_worker"]}),
+    );
     let r = csc_inbox(&server, &both).await;
     assert_eq!(r.status, 200, "{}", r.text());
     // an agency claim, when sent, must still be the certificate's
-    let r = csc_inbox(&server, &entra_token(&server, json!({"agency": "early-help"}))).await;
+    let r = csc_inbox(
+        &server,
+        &entra_token(&server, json!({"agency": "early-help"})),
+    )
+    .await;
     assert_refused(&r, "token_agency_mismatch");
     server.stop().await;
 }
@@ -601,20 +614,33 @@ async fn a_token_of_an_unbound_tenant_or_without_a_mapped_group_or_oid_is_refuse
         let r = csc_inbox(&server, &entra_token(&server, json!({"tid": tid}))).await;
         let detail = assert_refused(&r, "token_bound_claim");
         assert!(detail.contains("tid"), "names the claim: {detail}");
-        assert!(!detail.contains(other_tenant) && !detail.contains(TENANT), "{detail}");
+        assert!(
+            !detail.contains(other_tenant) && !detail.contains(TENANT),
+            "{detail}"
+        );
     }
-    let r = csc_inbox(&server, &entra_token(&server, json!({"groups": ["44444444-not-mapped"]}))).await;
+    let r = csc_inbox(
+        &server,
+        &entra_token(&server, json!({"groups": ["44444444-not-mapped"]})),
+    )
+    .await;
     let detail = problem(&r, 403, "token_no_mapped_role")["detail"].to_string();
-    assert!(detail.contains("groups") && detail.contains("role_map"), "{detail}");
+    assert!(
+        detail.contains("groups") && detail.contains("role_map"),
+        "{detail}"
+    );
     let r = csc_inbox(&server, &entra_token(&server, json!({"oid": 42}))).await;
     let detail = assert_refused(&r, "token_claims");
     assert!(detail.contains("oid"), "{detail}");
     // another agency without [agencies.identity] still needs its agency claim
     let mut claims = claims(&server, "early-help", &["social_worker"]);
     claims.as_object_mut().unwrap().remove("agency");
-    let r = get_inbox(&server.client("early-help"), Some(&sign(&server, "early-help", &claims)))
-        .await
-        .unwrap();
+    let r = get_inbox(
+        &server.client("early-help"),
+        Some(&sign(&server, "early-help", &claims)),
+    )
+    .await
+    .unwrap();
     assert_refused(&r, "token_claims");
     server.stop().await;
 }

@@ -59,7 +59,12 @@ async fn a_jwks_key_rotation_is_followed_and_an_unknown_kid_fetches_the_jwks_at_
     // the provider rotates: key 2 replaces key 1
     jwks.publish(&[&two]);
     let r = csc_inbox(&server, &two.sign(&claims, true)).await;
-    assert_eq!(r.status, 200, "a key-2 token verifies after the refetch: {}", r.text());
+    assert_eq!(
+        r.status,
+        200,
+        "a key-2 token verifies after the refetch: {}",
+        r.text()
+    );
     assert_eq!(jwks.fetches(), 2, "the unknown kid fetched the JWKS once");
 
     let r = csc_inbox(&server, &one.sign(&claims, true)).await;

@@ -85,7 +85,9 @@ impl AgencyConfig {
     /// The key settings and `[agencies.identity]` are coherent.
     pub(super) fn check_identity(&self) -> Result<(), String> {
         let id = &self.id;
-        if self.jwt_public_key.is_none() && self.jwt_public_keys.is_empty() && self.jwks_url.is_none()
+        if self.jwt_public_key.is_none()
+            && self.jwt_public_keys.is_empty()
+            && self.jwks_url.is_none()
         {
             return Err(format!(
                 "agency \"{id}\": no JWT key: set jwt_public_key, jwt_public_keys or jwks_url"
@@ -94,7 +96,9 @@ impl AgencyConfig {
         let mut kids = HashSet::new();
         for k in &self.jwt_public_keys {
             if k.kid.trim().is_empty() {
-                return Err(format!("agency \"{id}\": a jwt_public_keys entry has an empty kid"));
+                return Err(format!(
+                    "agency \"{id}\": a jwt_public_keys entry has an empty kid"
+                ));
             }
             if !kids.insert(k.kid.as_str()) {
                 return Err(format!(
@@ -124,7 +128,9 @@ impl AgencyConfig {
             ("user_claim", identity.user_claim.as_deref()),
         ] {
             if value.is_some_and(|v| v.trim().is_empty()) {
-                return Err(format!("agency \"{id}\": [agencies.identity] {name} is empty"));
+                return Err(format!(
+                    "agency \"{id}\": [agencies.identity] {name} is empty"
+                ));
             }
         }
         for (value, role) in &identity.role_map {

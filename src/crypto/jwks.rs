@@ -304,9 +304,10 @@ fn jwk(entry: &Value) -> anyhow::Result<Option<JwtKey>> {
             Algorithm::ES256,
             DecodingKey::from_ec_components(need("x")?, need("y")?)?,
         ),
-        (Some("OKP"), Some("Ed25519")) => {
-            (Algorithm::EdDSA, DecodingKey::from_ed_components(need("x")?)?)
-        }
+        (Some("OKP"), Some("Ed25519")) => (
+            Algorithm::EdDSA,
+            DecodingKey::from_ed_components(need("x")?)?,
+        ),
         _ => return Ok(None),
     };
     if let Some(alg) = text("alg")
@@ -327,7 +328,10 @@ mod tests {
 
     #[test]
     fn max_age_is_honoured_within_the_bounds() {
-        assert_eq!(fresh_for(Some("public, max-age=300")), Duration::from_secs(300));
+        assert_eq!(
+            fresh_for(Some("public, max-age=300")),
+            Duration::from_secs(300)
+        );
         assert_eq!(fresh_for(Some("max-age=0")), MIN_FRESH);
         assert_eq!(fresh_for(Some("no-cache")), MIN_FRESH);
         assert_eq!(fresh_for(Some("max-age=99999999")), MAX_FRESH);

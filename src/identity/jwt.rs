@@ -5,8 +5,8 @@ use jsonwebtoken::errors::ErrorKind;
 use jsonwebtoken::{Validation, decode};
 use serde_json::{Map, Value};
 
-use crate::error::ApiError;
 use crate::crypto::NoKey;
+use crate::error::ApiError;
 use crate::state::Agency;
 use crate::vocab::Role;
 

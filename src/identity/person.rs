@@ -36,14 +36,22 @@ pub fn person(agency: &Agency, claims: &Map<String, Value>, via: Via) -> Result<
     if let Some(identity) = identity {
         for (claim, bound) in &identity.bound_claims {
             if !bound_holds(claims.get(claim), bound.values()) {
+                let claim = crate::text::escape(claim);
                 return Err(ApiError::unauthorized(
                     "token_bound_claim",
-                    format!(
-                        "the token's {} claim is not one agency {} accepts \
-                         ([agencies.identity] bound_claims)",
-                        crate::text::escape(claim),
-                        agency.id
-                    ),
+                    match via {
+                        Via::Api => format!(
+                            "the token's {claim} claim is not one agency {} accepts \
+                             ([agencies.identity] bound_claims)",
+                            agency.id
+                        ),
+                        Via::Console => format!(
+                            "Your account is not one {} accepts here: the identity provider \
+                             says it belongs elsewhere (its {claim} claim). Sign in with your \
+                             account at {}, or ask its administrator.",
+                            agency.name, agency.name
+                        ),
+                    },
                 ));
             }
         }
@@ -102,14 +110,21 @@ pub fn person(agency: &Agency, claims: &Map<String, Value>, via: Via) -> Result<
         }
     }
     if roles.is_empty() {
+        let claim = crate::text::escape(roles_claim);
         return Err(ApiError::forbidden(
             "token_no_mapped_role",
-            format!(
-                "none of the token's {} values is mapped to a broker role for agency {} \
-                 ([agencies.identity] role_map)",
-                crate::text::escape(roles_claim),
-                agency.id
-            ),
+            match via {
+                Via::Api => format!(
+                    "none of the token's {claim} values is mapped to a broker role for agency \
+                     {} ([agencies.identity] role_map)",
+                    agency.id
+                ),
+                Via::Console => format!(
+                    "None of your {claim} at the identity provider gives you a role at the \
+                     broker for {}. Ask its administrator to add you to one.",
+                    agency.name
+                ),
+            },
         ));
     }
     check_person(agency, sub, claimed_agency, &roles)

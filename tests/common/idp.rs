@@ -87,7 +87,10 @@ impl JwksServer {
                 async move {
                     (
                         [
-                            (axum::http::header::CONTENT_TYPE, "application/json".to_owned()),
+                            (
+                                axum::http::header::CONTENT_TYPE,
+                                "application/json".to_owned(),
+                            ),
                             (axum::http::header::CACHE_CONTROL, cache),
                         ],
                         body,
@@ -137,7 +140,12 @@ pub fn edit_agency(toml: &str, id: &str, edit: impl FnOnce(&str) -> String) -> S
     let end = toml[start + marker.len()..]
         .find("[[agencies]]")
         .map_or(toml.len(), |i| start + marker.len() + i);
-    format!("{}{}{}", &toml[..start], edit(&toml[start..end]), &toml[end..])
+    format!(
+        "{}{}{}",
+        &toml[..start],
+        edit(&toml[start..end]),
+        &toml[end..]
+    )
 }
 
 /// The entry's `jwt_public_key = ...` line replaced by `with` (TOML lines).
