@@ -14,11 +14,16 @@ use serde_json::json;
 
 /// `GET /v1/inbox` over csc's certificate with `token`.
 async fn csc_inbox(server: &TestServer, token: &str) -> Response {
+    inbox_of(server, "csc", token).await
+}
+
+/// `GET /v1/inbox` over `agency`'s certificate with `token`.
+async fn inbox_of(server: &TestServer, agency: &str, token: &str) -> Response {
     server
-        .client("csc")
+        .client(agency)
         .get("/v1/inbox", token)
         .await
-        .expect("an answer over csc's certificate")
+        .unwrap_or_else(|e| panic!("an answer over {agency}'s certificate: {e:#}"))
 }
 
 fn social_worker(server: &TestServer) -> serde_json::Value {
@@ -176,11 +181,7 @@ async fn an_unreachable_jwks_is_a_503_and_the_single_key_file_still_ignores_a_ki
         header.kid = Some("whatever-the-idp-calls-it".into());
         jsonwebtoken::encode(&header, &claims, &key).unwrap()
     };
-    let r = server
-        .client("police")
-        .get("/v1/inbox", &with_kid)
-        .await
-        .expect("an answer");
+    let r = inbox_of(&server, "police", &with_kid).await;
     assert_eq!(r.status, 200, "{}", r.text());
     server.stop().await;
 }

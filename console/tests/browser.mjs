@@ -323,20 +323,26 @@ async function expired(browser) {
 // the agency's kind cannot hold): no session, the page says why
 async function refusedSignIn(browser) {
   const ctx = await context(browser, params.agency);
+  const page = await refusedAs(ctx, params.login, params.code);
+  await axe(page, `refused-${params.code}`);
+  await ctx.close();
+}
+
+// `login` signs in at the provider and the broker refuses them as `code`: the page, no session
+async function refusedAs(ctx, login, code) {
   const page = await ctx.newPage();
   await page.goto(url("/ui/inbox"));
   await page.click("#signin-oidc");
   await page.waitForURL((u) => u.origin === params.idp, { timeout: 15000 });
-  await page.fill("input[name=login]", params.login);
+  await page.fill("input[name=login]", login);
   const password = page.locator("input[name=password]");
   if (await password.count()) await password.fill("any");
   await page.click("button[type=submit]");
   await page.waitForURL((u) => u.origin === params.broker && u.pathname === "/ui/signin/callback", { timeout: 15000 });
-  check((await text(page, "h1")) === "Sign-in refused", `the sign-in of ${params.login} is refused`);
-  check((await text(page, "#error-code")) === params.code, `refused as ${params.code}, got ${await text(page, "#error-code")}`);
+  check((await text(page, "h1")) === "Sign-in refused", `the sign-in of ${login} is refused`);
+  check((await text(page, "#error-code")) === code, `refused as ${code}, got ${await text(page, "#error-code")}`);
   check(!(await sessionCookie(ctx)), "a refused sign-in opens no session");
-  await axe(page, `refused-${params.code}`);
-  await ctx.close();
+  return page;
 }
 
 // an identity provider configured like an Entra ID tenant: the person carries only `groups`,
@@ -354,20 +360,9 @@ async function entra(browser) {
   await ctx.close();
 
   const other = await context(browser, params.agency);
-  const refused = await other.newPage();
-  await refused.goto(url("/ui/"));
-  await refused.click("#signin-oidc");
-  await refused.waitForURL((u) => u.origin === params.idp, { timeout: 15000 });
-  await refused.fill("input[name=login]", params.refused);
-  const password = refused.locator("input[name=password]");
-  if (await password.count()) await password.fill("any");
-  await refused.click("button[type=submit]");
-  await refused.waitForURL((u) => u.origin === params.broker && u.pathname === "/ui/signin/callback", { timeout: 15000 });
-  check((await text(refused, "h1")) === "Sign-in refused", "the other tenant's sign-in is refused");
-  check((await text(refused, "#error-code")) === params.code, `refused as ${params.code}, got ${await text(refused, "#error-code")}`);
+  const refused = await refusedAs(other, params.refused, params.code);
   const said = await refused.locator("main").innerText();
   check(said.includes("tid"), `the page names the claim: ${said}`);
-  check(!(await sessionCookie(other)), "a refused sign-in opens no session");
   await axe(refused, "refused-tenant");
   await shot(refused, "refused-tenant");
   await other.close();

@@ -264,7 +264,7 @@ pub async fn complete(
         })?;
     // verified above; its payload read whole, so that any claim can be mapped
     // ([agencies.identity]: a groups claim, a tenant, another user claim)
-    let payload = payload_of(&id_token.to_string())
+    let payload = crate::identity::jwt::part(&id_token.to_string(), 1)
         .ok_or_else(|| refused("the identity provider's ID token did not verify"))?;
     let person =
         crate::identity::person::person(agency, &payload, crate::identity::person::Via::Console)?;
@@ -275,17 +275,4 @@ pub async fn complete(
         roles: person.roles,
     };
     Ok((principal, carried))
-}
-
-/// The claims of a compact JWT (its payload, not verified here).
-fn payload_of(token: &str) -> Option<serde_json::Map<String, serde_json::Value>> {
-    use base64::Engine;
-    let payload = token.split('.').nth(1)?;
-    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .decode(payload.trim_end_matches('='))
-        .ok()?;
-    match serde_json::from_slice(&bytes).ok()? {
-        serde_json::Value::Object(map) => Some(map),
-        _ => None,
-    }
 }
