@@ -16,9 +16,9 @@
 
 use serde_json::{Map, Value};
 
-use super::jwt::{Claims, check_person};
 use crate::error::ApiError;
 use crate::state::Agency;
+use crate::vocab::Role;
 
 /// Where the token came from: the issuer and roles claim differ between the two.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -160,4 +160,82 @@ fn bound_holds(value: Option<&Value>, accepted: &[String]) -> bool {
         Some(v) => ok(v),
         None => false,
     }
+}
+
+/// The longest `sub` accepted.
+pub const MAX_SUB_CHARS: usize = 256;
+
+/// The verified person.
+#[derive(Debug)]
+pub struct Claims {
+    pub sub: String,
+    pub roles: Vec<Role>,
+}
+
+/// The checks on the person a verified token names, the same for an API token, a console
+/// sign-in's ID token (both after `person` has read them) and the dev sign-in: `sub`, `agency`
+/// and each role are single-line text, `sub` is not empty
+/// nor too long, `agency` is the certificate's agency, and every role is one the agency's kind
+/// can hold.
+pub fn check_person(
+    agency: &Agency,
+    sub: String,
+    claimed_agency: &str,
+    claimed_roles: &[String],
+) -> Result<Claims, ApiError> {
+    for (name, value) in std::iter::once(("sub", sub.as_str()))
+        .chain(std::iter::once(("agency", claimed_agency)))
+        .chain(claimed_roles.iter().map(|r| ("roles", r.as_str())))
+    {
+        if let Some(why) = crate::text::problem(value, crate::text::Kind::SingleLine) {
+            return Err(ApiError::unauthorized(
+                "token_claims",
+                format!("the token's {name} claim {why}"),
+            ));
+        }
+    }
+    if sub.chars().count() > MAX_SUB_CHARS {
+        return Err(ApiError::unauthorized(
+            "token_claims",
+            format!("the token's sub is longer than {MAX_SUB_CHARS} characters"),
+        ));
+    }
+    if claimed_agency != agency.id {
+        return Err(ApiError::unauthorized(
+            "token_agency_mismatch",
+            format!(
+                "the token's agency \"{}\" is not the certificate's agency \"{}\"",
+                crate::text::escape(claimed_agency),
+                agency.id
+            ),
+        ));
+    }
+    if sub.trim().is_empty() {
+        return Err(ApiError::unauthorized(
+            "token_claims",
+            "the token's sub is empty",
+        ));
+    }
+    if claimed_roles.is_empty() {
+        return Err(ApiError::unauthorized(
+            "token_role_invalid",
+            "the token names no role",
+        ));
+    }
+    let mut roles = Vec::with_capacity(claimed_roles.len());
+    for name in claimed_roles {
+        let role: Role = name.parse().map_err(|e: crate::vocab::UnknownTerm| {
+            ApiError::unauthorized("token_role_invalid", crate::text::escape(&e.to_string()))
+        })?;
+        if !role.valid_for(agency.kind) {
+            return Err(ApiError::unauthorized(
+                "token_role_invalid",
+                format!("a {} agency cannot hold the role {role}", agency.kind),
+            ));
+        }
+        if !roles.contains(&role) {
+            roles.push(role);
+        }
+    }
+    Ok(Claims { sub, roles })
 }
