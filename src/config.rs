@@ -12,6 +12,9 @@ use serde::Deserialize;
 
 use crate::vocab::AgencyKind;
 
+mod identity;
+pub use identity::{Bound, IdentityConfig, KeyFile};
+
 /// A configuration the broker refuses to start with; the message names the problem.
 #[derive(Debug, thiserror::Error)]
 #[error("{path}: {message}")]
@@ -208,13 +211,10 @@ pub struct OidcConfig {
     /// Scopes asked for beside `openid`.
     #[serde(default)]
     pub scopes: Vec<String>,
-    /// The ID token claim holding the role names.
-    #[serde(default = "default_roles_claim")]
-    pub roles_claim: String,
-}
-
-fn default_roles_claim() -> String {
-    "roles".into()
+    /// The ID token claim holding the role names (unset: `roles`, or `[agencies.identity]
+    /// roles_claim`, which serves the API's tokens as well).
+    #[serde(default)]
+    pub roles_claim: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -469,8 +469,20 @@ pub struct AgencyConfig {
     pub kind: AgencyKind,
     pub name: String,
     pub jwt_issuer: String,
-    pub jwt_public_key: PathBuf,
+    /// The one verification key, PEM (a token's `kid` is not looked at).
+    #[serde(default)]
+    pub jwt_public_key: Option<PathBuf>,
+    /// Several keys, each chosen by the token's `kid` (a provider rotating its keys).
+    #[serde(default)]
+    pub jwt_public_keys: Vec<KeyFile>,
+    /// The provider's published JWKS, cached by its `Cache-Control: max-age` and fetched again
+    /// for an unknown `kid` at most once a minute.
+    #[serde(default)]
+    pub jwks_url: Option<String>,
     pub age_recipient: String,
+    /// How the provider's tokens name the person and the roles, for the API and the console.
+    #[serde(default)]
+    pub identity: Option<IdentityConfig>,
     /// Console sign-in for the agency's people; without it, they cannot sign in to the console.
     #[serde(default)]
     pub oidc: Option<OidcConfig>,
@@ -634,7 +646,12 @@ impl Config {
             }
         }
         for a in &mut self.agencies {
-            at(&mut a.jwt_public_key);
+            if let Some(key) = &mut a.jwt_public_key {
+                at(key);
+            }
+            for key in &mut a.jwt_public_keys {
+                at(&mut key.path);
+            }
         }
         if let Some(rest) = self.database.url.strip_prefix("sqlite://") {
             let (file, query) = rest.split_once('?').map_or((rest, ""), |(f, q)| (f, q));
@@ -704,6 +721,7 @@ impl Config {
             if a.jwt_issuer.is_empty() {
                 return Err(format!("agency \"{}\": jwt_issuer is empty", a.id));
             }
+            a.check_identity()?;
             if let Some(inbox) = &a.inbox_email {
                 inbox.check(a)?;
             }
@@ -1021,7 +1039,8 @@ age_recipient = "age1..."
         let c = parse(&with, &[]).unwrap();
         let oidc = c.agencies[0].oidc.as_ref().expect("an identity provider");
         assert_eq!(oidc.issuer, "https://login.hillside.example");
-        assert_eq!(oidc.roles_claim, "roles");
+        assert_eq!(c.agencies[0].console_roles_claim(), "roles");
+        assert_eq!(oidc.roles_claim, None);
         let e = parse(&with.replace("client_id", "client"), &[]).unwrap_err();
         assert!(e.message.contains("client"), "{e}");
     }
@@ -1050,6 +1069,59 @@ age_recipient = "age1..."
         assert!(e.message.contains("path"), "an unknown key is refused: {e}");
         let c = parse(BASE, &[("BROKER_METRICS_LISTEN", "127.0.0.1:9500")]).unwrap();
         assert_eq!(c.metrics.unwrap().listen.port(), 9500);
+    }
+
+    #[test]
+    fn an_agency_maps_its_providers_claims_and_names_its_keys_by_kid_or_jwks() {
+        let key_line = "jwt_public_key = \"certs/dev/school-hillside.jwt.pub.pem\"";
+        let entra = BASE.replace(
+            key_line,
+            "jwks_url = \"https://login.example/keys\"\n\
+             jwt_public_keys = [{ kid = \"a\", path = \"keys/a.pem\" }]",
+        ) + "[agencies.identity]\nroles_claim = \"groups\"\nuser_claim = \"oid\"\n\
+              role_map = { \"1f6e\" = \"dsl\" }\nbound_claims = { tid = \"t1\", amr = [\"mfa\", \"pwd\"] }\n";
+        let c = parse(&entra, &[]).unwrap();
+        let a = &c.agencies[0];
+        assert_eq!(a.jwt_public_key, None);
+        assert_eq!(
+            a.jwt_public_keys[0].path,
+            Path::new("/etc/broker/keys/a.pem")
+        );
+        assert_eq!(
+            (a.api_roles_claim(), a.console_roles_claim()),
+            ("groups", "groups")
+        );
+        let identity = a.identity.as_ref().unwrap();
+        assert_eq!(identity.user_claim(), "oid");
+        assert_eq!(identity.bound_claims["amr"].values(), ["mfa", "pwd"]);
+        for (bad, says) in [
+            (entra.replace("\"dsl\"", "\"police_officer\""), "police_officer"),
+            (entra.replace("https://login", "http://login"), "jwks_url"),
+            (entra.replace("kid = \"a\"", "kid = \"\""), "empty kid"),
+            (
+                BASE.replace(key_line, ""),
+                "set jwt_public_key, jwt_public_keys or jwks_url",
+            ),
+            (
+                entra.replace(
+                    "age_recipient = \"age1...\"",
+                    "age_recipient = \"age1...\"\noidc = { issuer = \"https://x\", client_id = \"b\", \
+                     roles_claim = \"roles\" }",
+                ),
+                "differ",
+            ),
+        ] {
+            let e = parse(&bad, &[]).unwrap_err();
+            assert!(e.message.contains(says), "{says}: {e}");
+        }
+        // loopback may be plain http (a provider beside the broker)
+        assert!(
+            parse(
+                &entra.replace("https://login.example", "http://127.0.0.1:9"),
+                &[]
+            )
+            .is_ok()
+        );
     }
 
     #[test]

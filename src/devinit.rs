@@ -345,7 +345,10 @@ pub fn dev_token(
             ttl.as_secs()
         );
     }
-    let (algorithm, key) = crypto::load_jwt_signing_key(&private_key_for(&a.jwt_public_key))?;
+    let public = a.jwt_public_key.as_ref().with_context(|| {
+        format!("agency \"{agency}\" has no jwt_public_key whose dev private key signs")
+    })?;
+    let (algorithm, key) = crypto::load_jwt_signing_key(&private_key_for(public))?;
     let now = chrono::Utc::now().timestamp();
     let claims = TokenClaims {
         iss: &a.jwt_issuer,

@@ -15,7 +15,8 @@ use anyhow::Context;
 use arc_swap::ArcSwap;
 
 use crate::config::Config;
-use crate::crypto::{self, AtRestKey, JwtKey};
+use crate::config::IdentityConfig;
+use crate::crypto::{self, AgencyKeys, AtRestKey};
 use crate::db::Db;
 use crate::decision::Policy;
 use crate::vocab::AgencyKind;
@@ -26,8 +27,19 @@ pub struct Agency {
     pub kind: AgencyKind,
     pub name: String,
     pub jwt_issuer: String,
-    pub jwt: JwtKey,
+    pub jwt: AgencyKeys,
+    /// Packets disclosed to the agency are encrypted to it when they are made: a new
+    /// `age_recipient` (and a restart) applies to the packets made from then on.
     pub age_recipient: age::x25519::Recipient,
+    /// How its provider's tokens name the person and the roles (`[agencies.identity]`).
+    pub identity: Option<IdentityConfig>,
+    /// The claim holding roles in API tokens, and in console ID tokens.
+    pub api_roles_claim: String,
+    pub console_roles_claim: String,
+    /// Does another agency have the same `jwt_issuer` (the API) or `[agencies.oidc] issuer`
+    /// (the console)? Then the issuer alone does not name the agency.
+    pub api_issuer_shared: bool,
+    pub console_issuer_shared: bool,
     /// The areas it serves (PROCESS.md, Places); `None`: every area.
     pub areas: Option<Vec<String>>,
 }
@@ -82,9 +94,31 @@ pub struct AppState {
 /// Loads every key the configuration names; refuses with the file and the problem.
 pub fn load_agencies(config: &Config) -> anyhow::Result<HashMap<String, Agency>> {
     let mut agencies = HashMap::new();
+    let shared = |issuer: &str, of: fn(&crate::config::AgencyConfig) -> Option<&str>| {
+        config
+            .agencies
+            .iter()
+            .filter(|other| of(other) == Some(issuer))
+            .count()
+            > 1
+    };
     for a in &config.agencies {
-        let jwt = crypto::load_jwt_public_key(&a.jwt_public_key)
-            .with_context(|| format!("agency \"{}\": jwt_public_key", a.id))?;
+        let mut fixed = Vec::new();
+        if let Some(path) = &a.jwt_public_key {
+            fixed.push(
+                crypto::load_jwt_public_key(path)
+                    .with_context(|| format!("agency \"{}\": jwt_public_key", a.id))?,
+            );
+        }
+        for k in &a.jwt_public_keys {
+            let mut key = crypto::load_jwt_public_key(&k.path).with_context(|| {
+                format!("agency \"{}\": jwt_public_keys, kid \"{}\"", a.id, k.kid)
+            })?;
+            key.kid = Some(k.kid.clone());
+            fixed.push(key);
+        }
+        let jwt = AgencyKeys::new(fixed, a.jwks_url.as_deref())
+            .with_context(|| format!("agency \"{}\": jwks_url", a.id))?;
         let age_recipient = crypto::parse_age_recipient(&a.age_recipient)
             .with_context(|| format!("agency \"{}\": age_recipient", a.id))?;
         agencies.insert(
@@ -96,6 +130,13 @@ pub fn load_agencies(config: &Config) -> anyhow::Result<HashMap<String, Agency>>
                 jwt_issuer: a.jwt_issuer.clone(),
                 jwt,
                 age_recipient,
+                identity: a.identity.clone(),
+                api_roles_claim: a.api_roles_claim().to_owned(),
+                console_roles_claim: a.console_roles_claim().to_owned(),
+                api_issuer_shared: shared(&a.jwt_issuer, |o| Some(o.jwt_issuer.as_str())),
+                console_issuer_shared: a.oidc.as_ref().is_some_and(|oidc| {
+                    shared(&oidc.issuer, |o| o.oidc.as_ref().map(|x| x.issuer.as_str()))
+                }),
                 areas: a.areas.clone(),
             },
         );

@@ -114,3 +114,66 @@ async fn another_agencys_age_identity_cannot_decrypt_the_packet() {
     );
     w.stop().await;
 }
+
+/// An agency's `age_recipient` is read at start, and a packet is encrypted when it is made: a
+/// new recipient in broker.toml (and a restart) applies to the packets made from then on, and
+/// the packets made before stay encrypted to the key they were made for.
+#[tokio::test]
+async fn a_changed_age_recipient_applies_to_new_packets_and_earlier_ones_keep_the_old_key() {
+    let scratch = tempfile::tempdir().unwrap();
+    let (w, _, before) = packet_for_hillside_dsl(scratch.path()).await;
+    let (identity_text, recipient) = broker::crypto::generate_age_identity();
+    let new_identity = scratch.path().join("hillside-2027.age");
+    std::fs::write(&new_identity, identity_text).unwrap();
+    let old_identity = w.server.world.age_identity("school-hillside");
+    let World {
+        server, sw, record, ..
+    } = w;
+    let server = server
+        .restart_with(|toml| {
+            common::idp::edit_agency(toml, "school-hillside", |entry| {
+                let line = entry
+                    .lines()
+                    .find(|l| l.starts_with("age_recipient = "))
+                    .expect("hillside's age_recipient");
+                entry.replacen(line, &format!("age_recipient = \"{recipient}\""), 1)
+            })
+        })
+        .await;
+    let ask = common::flows::ask(&[&record], "school-hillside/dsl", "safeguarding", "consent");
+    let r = common::flows::disclose(&server.client("csc"), &sw, &ask).await;
+    let disclosure = permitted(
+        &r,
+        "limited_summary",
+        &["summary", "risk_management"],
+        &["allegation_details"],
+        &[],
+    );
+    let dsl = server.person("school-hillside", "dsl.jones", Role::Dsl);
+    let r = dsl.get(&format!("/v1/inbox/{disclosure}")).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let after = scratch.path().join("after.age");
+    std::fs::write(&after, &r.body).unwrap();
+
+    for (file, opens, not) in [
+        (&after, &new_identity, &old_identity),
+        (&before, &old_identity, &new_identity),
+    ] {
+        let out = age_decrypt(opens, file);
+        assert!(
+            out.status.success(),
+            "{} opens {}: {}",
+            opens.display(),
+            file.display(),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(String::from_utf8_lossy(&out.stdout).contains("plan summary"));
+        assert!(
+            !age_decrypt(not, file).status.success(),
+            "{} must not open {}",
+            not.display(),
+            file.display()
+        );
+    }
+    server.stop().await;
+}

@@ -118,7 +118,14 @@ async fn world_with(name: &str, people: Value, edit: impl FnOnce(String, u16) ->
         .as_object()
         .expect("people by login")
         .values()
-        .map(|p| p["agency"].as_str().expect("an agency").to_owned())
+        .map(|p| {
+            // the agency claim, or for a provider that sends none the agency signed in to
+            p.get("agency")
+                .or_else(|| p.get("signs_in_at"))
+                .and_then(Value::as_str)
+                .expect("an agency")
+                .to_owned()
+        })
         .collect();
     let dir = tempfile::tempdir().expect("a temp dir");
     let url = common::test_database_url(dir.path()).await;
@@ -890,6 +897,54 @@ async fn the_identity_providers_word_gets_the_api_tokens_checks_another_agency_o
             .expect("counting sessions")
     });
     assert_eq!(open, 0, "no session was opened");
+    world.stop().await;
+}
+
+/// csc's provider configured like an Entra ID tenant: `groups` of GUIDs, the person in `oid`,
+/// the tenant in `tid`, no `agency` claim; `[agencies.identity]` maps them.
+#[tokio::test]
+async fn an_entra_like_person_with_only_groups_signs_in_with_the_mapped_role_and_another_tenant_is_refused()
+ {
+    const TENANT: &str = "9b0c2a4e-3d1f-4e8a-b6c7-5d2e1f0a9c8b";
+    const TM_GROUP: &str = "7a6b5c4d-3e2f-4a1b-9c8d-7e6f5a4b3c2d";
+    let person = |tid: &str, oid: &str| {
+        json!({"signs_in_at": "csc", "tid": tid, "oid": oid,
+               "groups": [TM_GROUP, "0f0f0f0f-not-mapped"]})
+    };
+    let world = world_with(
+        "entra",
+        json!({
+            "tm.okafor": person(TENANT, "5e4d3c2b-oid-of-okafor"),
+            "tm.elsewhere": person("0e9d8c7b-6a5f-4e3d-2c1b-0a9f8e7d6c5b", "1a2b3c4d-oid-else"),
+        }),
+        |toml, _| {
+            common::idp::edit_agency(&toml, "csc", |entry| {
+                format!(
+                    "{entry}identity = {{ roles_claim = \"groups\", user_claim = \"oid\", \
+                     role_map = {{ \"{TM_GROUP}\" = \"team_manager\" }}, \
+                     bound_claims = {{ tid = \"{TENANT}\" }} }}\n"
+                )
+            })
+        },
+    )
+    .await;
+    let result = world
+        .browse(
+            "entra",
+            json!({"agency": "csc", "login": "tm.okafor", "oid": "5e4d3c2b-oid-of-okafor",
+                   "refused": "tm.elsewhere", "code": "token_bound_claim"}),
+        )
+        .await;
+    assert_screenshots(&result, 2);
+    let entries = world.entries_after(0).await;
+    assert!(
+        actions_of(&entries, "5e4d3c2b-oid-of-okafor").contains(&"console.sign_in".to_owned()),
+        "the sign-in is audited as the oid: {entries:?}"
+    );
+    assert!(
+        actions_of(&entries, "1a2b3c4d-oid-else").is_empty(),
+        "the other tenant's person did nothing"
+    );
     world.stop().await;
 }
 

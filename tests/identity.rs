@@ -524,3 +524,123 @@ async fn a_forged_alg_is_refused_as_token_algorithm_and_quoted_escaped() {
     assert!(detail.contains("EdDSA\\n2026"), "{detail:?}");
     server.stop().await;
 }
+
+// An identity provider as it is (issue 25): csc's provider writes tokens as Entra ID does, a
+// `groups` claim of GUIDs, the person in `oid`, the council's tenant in `tid` and no `agency`.
+// `[agencies.identity]` maps them.
+
+const TENANT: &str = "9b0c2a4e-3d1f-4e8a-b6c7-5d2e1f0a9c8b";
+const SW_GROUP: &str = "1f6e2d3c-4b5a-4978-8a1b-2c3d4e5f6a7b";
+const TM_GROUP: &str = "7a6b5c4d-3e2f-4a1b-9c8d-7e6f5a4b3c2d";
+
+/// csc's entry with `[agencies.identity]` as an Entra tenant needs it.
+async fn csc_as_entra() -> TestServer {
+    common::idp::server_with_agency("csc", |entry| {
+        format!(
+            "{entry}identity = {{ roles_claim = \"groups\", user_claim = \"oid\", \
+             role_map = {{ \"{SW_GROUP}\" = \"social_worker\", \"{TM_GROUP}\" = \"team_manager\" }}, \
+             bound_claims = {{ tid = \"{TENANT}\" }} }}\n"
+        )
+    })
+    .await
+}
+
+/// An Entra-like token of csc's provider: `extra` over a person with `groups`, `oid`, `tid`.
+fn entra_token(server: &TestServer, extra: Value) -> String {
+    let mut claims = common::idp::csc_claims(
+        server,
+        json!({"sub": "pairwise-AbC123", "oid": "0b1c2d3e-oid-of-amara", "tid": TENANT,
+               "groups": [SW_GROUP, "44444444-not-mapped"], "name": "Amara Okafor"}),
+    );
+    for (k, v) in extra.as_object().expect("changes are an object") {
+        claims[k] = v.clone();
+    }
+    sign(server, "csc", &claims)
+}
+
+#[tokio::test]
+async fn an_entra_like_token_with_only_groups_is_accepted_with_the_mapped_roles_as_its_oid() {
+    let server = csc_as_entra().await;
+    let token = entra_token(&server, json!({}));
+    let child = common::flows::register(
+        &server.client("csc"),
+        &token,
+        &common::flows::born_years_ago(9),
+        None,
+    )
+    .await;
+    let (sub, roles): (String, String) = broker::with_db!(&server.state.db, pool => {
+        use sqlx::Row;
+        let row = sqlx::query(
+            "SELECT actor_sub, actor_roles FROM audit_log WHERE actor_agency = 'csc' \
+             ORDER BY seq DESC LIMIT 1")
+            .fetch_one(pool)
+            .await
+            .expect("the registration's audit entry");
+        (row.get("actor_sub"), row.get("actor_roles"))
+    });
+    assert!(!child.is_empty());
+    assert_eq!(
+        sub, "0b1c2d3e-oid-of-amara",
+        "user_claim = oid names the person"
+    );
+    assert_eq!(
+        roles, r#"["social_worker"]"#,
+        "the unmapped group is ignored"
+    );
+    // a team manager's group gives both roles; a role name in groups is not a broker role
+    let both = entra_token(
+        &server,
+        json!({"groups": [TM_GROUP, SW_GROUP, "social_worker"]}),
+    );
+    let r = csc_inbox(&server, &both).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    // an agency claim, when sent, must still be the certificate's
+    let r = csc_inbox(
+        &server,
+        &entra_token(&server, json!({"agency": "early-help"})),
+    )
+    .await;
+    assert_refused(&r, "token_agency_mismatch");
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn a_token_of_an_unbound_tenant_or_without_a_mapped_group_or_oid_is_refused() {
+    let server = csc_as_entra().await;
+    let other_tenant = "0e9d8c7b-6a5f-4e3d-2c1b-0a9f8e7d6c5b";
+    // another tenant's, a list of another's, none (null)
+    for tid in [json!(other_tenant), json!([other_tenant]), Value::Null] {
+        let r = csc_inbox(&server, &entra_token(&server, json!({"tid": tid}))).await;
+        let detail = assert_refused(&r, "token_bound_claim");
+        assert!(detail.contains("tid"), "names the claim: {detail}");
+        assert!(
+            !detail.contains(other_tenant) && !detail.contains(TENANT),
+            "{detail}"
+        );
+    }
+    let r = csc_inbox(
+        &server,
+        &entra_token(&server, json!({"groups": ["44444444-not-mapped"]})),
+    )
+    .await;
+    let detail = problem(&r, 403, "token_no_mapped_role")["detail"].to_string();
+    assert!(
+        detail.contains("groups") && detail.contains("role_map"),
+        "{detail}"
+    );
+    let r = csc_inbox(&server, &entra_token(&server, json!({"oid": 42}))).await;
+    let detail = assert_refused(&r, "token_claims");
+    assert!(detail.contains("oid"), "{detail}");
+    // another agency without [agencies.identity] still needs its agency claim
+    let mut claims = claims(&server, "early-help", &["social_worker"]);
+    claims.as_object_mut().unwrap().remove("agency");
+    let r = get_inbox(
+        &server.client("early-help"),
+        Some(&sign(&server, "early-help", &claims)),
+    )
+    .await
+    .unwrap();
+    assert_refused(&r, "token_claims");
+    server.stop().await;
+}

@@ -324,20 +324,50 @@ async function expired(browser) {
 // the agency's kind cannot hold): no session, the page says why
 async function refusedSignIn(browser) {
   const ctx = await context(browser, params.agency);
+  const page = await refusedAs(ctx, params.login, params.code);
+  await axe(page, `refused-${params.code}`);
+  await ctx.close();
+}
+
+// `login` signs in at the provider and the broker refuses them as `code`: the page, no session
+async function refusedAs(ctx, login, code) {
   const page = await ctx.newPage();
   await page.goto(url("/ui/inbox"));
   await page.click("#signin-oidc");
   await page.waitForURL((u) => u.origin === params.idp, { timeout: 15000 });
-  await page.fill("input[name=login]", params.login);
+  await page.fill("input[name=login]", login);
   const password = page.locator("input[name=password]");
   if (await password.count()) await password.fill("any");
   await page.click("button[type=submit]");
   await page.waitForURL((u) => u.origin === params.broker && u.pathname === "/ui/signin/callback", { timeout: 15000 });
-  check((await text(page, "h1")) === "Sign-in refused", `the sign-in of ${params.login} is refused`);
-  check((await text(page, "#error-code")) === params.code, `refused as ${params.code}, got ${await text(page, "#error-code")}`);
+  check((await text(page, "h1")) === "Sign-in refused", `the sign-in of ${login} is refused`);
+  check((await text(page, "#error-code")) === code, `refused as ${code}, got ${await text(page, "#error-code")}`);
   check(!(await sessionCookie(ctx)), "a refused sign-in opens no session");
-  await axe(page, `refused-${params.code}`);
+  return page;
+}
+
+// an identity provider configured like an Entra ID tenant: the person carries only `groups`,
+// `oid` and `tid`; the broker maps a group to a role and names the person by `oid`. A person
+// of another tenant is refused with a page that says so.
+async function entra(browser) {
+  const ctx = await context(browser, params.agency);
+  const page = await ctx.newPage();
+  await signIn(page, params.login);
+  const who = await text(page, ".app-signed-in__who");
+  check(who.includes(params.oid) && /team manager/i.test(who), `signed in as the oid with the mapped role: ${who}`);
+  const r = await page.goto(url("/ui/reports/timeliness"));
+  check(r.status() === 200, `the team manager's report answers 200, got ${r.status()}`);
+  await shot(page, "mapped-role");
   await ctx.close();
+
+  const other = await context(browser, params.agency);
+  const refused = await refusedAs(other, params.refused, params.code);
+  const said = await refused.locator("main").innerText();
+  check(said.includes("tid"), `the page names the claim: ${said}`);
+  await axe(refused, "refused-tenant");
+  await shot(refused, "refused-tenant");
+  await other.close();
+  result.done = true;
 }
 
 // the record owner's page: who received the record, when they read and acknowledged it
@@ -1889,6 +1919,7 @@ const scenarios = { cases: casePages, "cases-ig": casePages, "report-refused": r
   "cases-area-tm": casesByArea,
   "case-route": caseRoute,
   meeting,
+  entra,
 };
 
 const browser = await chromium.launch({

@@ -10,6 +10,10 @@ const port = Number(process.env.IDP_PORT);
 const issuer = `http://127.0.0.1:${port}`;
 const clients = JSON.parse(process.env.IDP_CLIENTS);
 const people = JSON.parse(process.env.IDP_PEOPLE);
+for (const person of Object.values(people)) delete person.signs_in_at;
+// every claim any person carries is released with the scope `broker`
+const brokerClaims = [...new Set(["agency", "roles", ...Object.values(people).flatMap(Object.keys)])]
+  .filter((c) => c !== "sub");
 
 const provider = new Provider(issuer, {
   clients: clients.map((c) => ({
@@ -19,7 +23,7 @@ const provider = new Provider(issuer, {
     response_types: ["code"],
   })),
   scopes: ["openid", "broker"],
-  claims: { openid: ["sub"], broker: ["agency", "roles"] },
+  claims: { openid: ["sub"], broker: brokerClaims },
   // the claims of the scopes go into the ID token, where the broker reads them
   conformIdTokenClaims: false,
   pkce: { required: () => true },
@@ -40,7 +44,7 @@ const provider = new Provider(issuer, {
       accountId: ctx.oidc.session.accountId,
     });
     grant.addOIDCScope("openid broker");
-    grant.addOIDCClaims(["agency", "roles"]);
+    grant.addOIDCClaims(brokerClaims);
     await grant.save();
     return grant;
   },

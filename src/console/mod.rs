@@ -601,7 +601,7 @@ async fn signin_dev(
             )
         })?;
     let roles = vec![form.get("role").unwrap_or_default().to_owned()];
-    let person = crate::identity::jwt::check_person(
+    let person = crate::identity::person::check_person(
         agency,
         form.get("sub").unwrap_or_default().to_owned(),
         &agency.id,

@@ -1,8 +1,8 @@
 //! Console sign-in with OpenID Connect: the authorization code flow with PKCE against the
 //! identity provider of the client certificate's agency (`[agencies.oidc]`). The login under way
 //! is kept server-side (`console_logins`) under the digest of its `state`, bound to the browser
-//! that began it by a login cookie and to the certificate's agency; the ID token's `sub`,
-//! `agency` and roles pass the same checks as an API token's (`identity::jwt::check_person`).
+//! that began it by a login cookie and to the certificate's agency; the verified ID token's
+//! claims name the person as an API token's do (`identity::person`, `[agencies.identity]`).
 
 use std::collections::HashMap;
 
@@ -36,8 +36,8 @@ pub const LOGIN_COOKIE: &str = "__Host-broker_login";
 /// A login not completed within this long is void.
 const LOGIN_LIFETIME: chrono::Duration = chrono::Duration::minutes(10);
 
-/// The claims beyond the standard ones: the agency and the roles claim (its name is
-/// configured), kept as sent and checked by `check_person`.
+/// The claims beyond the standard ones, kept as sent (the person is read from the whole
+/// payload by `identity::person`).
 #[derive(Debug, Clone, Deserialize, Serialize)]
 pub struct Extra(HashMap<String, serde_json::Value>);
 impl AdditionalClaims for Extra {}
@@ -256,30 +256,18 @@ pub async fn complete(
     let id_token = tokens
         .id_token()
         .ok_or_else(|| refused("the identity provider sent no ID token"))?;
-    let claims = id_token
+    id_token
         .claims(&client.id_token_verifier(), &Nonce::new(nonce))
         .map_err(|e| {
             tracing::warn!(error = %crate::text::escape(&e.to_string()), "ID token refused");
             refused("the identity provider's ID token did not verify")
         })?;
-    let extra = &claims.additional_claims().0;
-    let text = |v: Option<&serde_json::Value>| v.and_then(|v| v.as_str()).map(str::to_owned);
-    let claimed_agency = text(extra.get("agency")).unwrap_or_default();
-    let roles: Vec<String> = extra
-        .get(&oidc.roles_claim)
-        .and_then(|v| v.as_array())
-        .map(|a| {
-            a.iter()
-                .filter_map(|r| r.as_str().map(str::to_owned))
-                .collect()
-        })
-        .unwrap_or_default();
-    let person = crate::identity::jwt::check_person(
-        agency,
-        claims.subject().as_str().to_owned(),
-        &claimed_agency,
-        &roles,
-    )?;
+    // verified above; its payload read whole, so that any claim can be mapped
+    // ([agencies.identity]: a groups claim, a tenant, another user claim)
+    let payload = crate::identity::jwt::part(&id_token.to_string(), 1)
+        .ok_or_else(|| refused("the identity provider's ID token did not verify"))?;
+    let person =
+        crate::identity::person::person(agency, &payload, crate::identity::person::Via::Console)?;
     let principal = Principal {
         agency: std::sync::Arc::from(agency.id.as_str()),
         agency_kind: agency.kind,

@@ -13,10 +13,12 @@ use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 
 mod at_rest;
 mod dev;
+mod jwks;
 mod log_key;
 mod trust;
 pub use at_rest::{AT_REST_RELOAD, AtRestKey, KeyFile};
 pub use dev::*;
+pub use jwks::{AgencyKeys, NoKey, fresh_for, parse_jwks};
 pub use log_key::{LogSigningKey, ed25519_public_key_ok, ed25519_verify, generate_log_key};
 pub use trust::{AgencyTrust, handshake_refusal};
 
@@ -131,9 +133,11 @@ pub fn certificate_agencies(cert: &CertificateDer<'_>) -> Vec<String> {
         .collect()
 }
 
-/// An agency's JWT verification key and the one algorithm it verifies.
+/// One JWT verification key of an agency, the one algorithm it verifies, and its `kid` (none
+/// for `jwt_public_key`, the one key whose tokens' `kid` is not looked at).
 #[derive(Clone)]
 pub struct JwtKey {
+    pub kid: Option<String>,
     pub algorithm: Algorithm,
     pub key: DecodingKey,
 }
@@ -154,6 +158,7 @@ pub fn load_jwt_public_key(path: &Path) -> anyhow::Result<JwtKey> {
         let key = DecodingKey::from_rsa_pem(&pem)
             .map_err(|e| anyhow!("{}: malformed RSA public key: {e}", path.display()))?;
         return Ok(JwtKey {
+            kid: None,
             algorithm: Algorithm::RS256,
             key,
         });
@@ -203,7 +208,11 @@ pub fn load_jwt_public_key(path: &Path) -> anyhow::Result<JwtKey> {
         ),
     };
     let key = key.map_err(|e| anyhow!("{}: malformed public key: {e}", path.display()))?;
-    Ok(JwtKey { algorithm, key })
+    Ok(JwtKey {
+        kid: None,
+        algorithm,
+        key,
+    })
 }
 
 /// A JWT signing key from a PEM private key (dev tokens and tests).

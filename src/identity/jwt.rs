@@ -3,41 +3,27 @@
 use base64::Engine;
 use jsonwebtoken::errors::ErrorKind;
 use jsonwebtoken::{Validation, decode};
-use serde::Deserialize;
+use serde_json::{Map, Value};
 
+use crate::crypto::NoKey;
 use crate::error::ApiError;
 use crate::state::Agency;
-use crate::vocab::Role;
 
 /// Accepted clock skew for `exp` and `nbf`, in seconds.
 pub const LEEWAY_SECONDS: u64 = 60;
 
-#[derive(Debug, Deserialize)]
-struct RawClaims {
-    sub: String,
-    agency: String,
-    roles: Vec<String>,
-    exp: f64,
-    #[serde(default)]
-    iat: Option<f64>,
-}
-
-/// The longest `sub` accepted.
-pub const MAX_SUB_CHARS: usize = 256;
-
-/// The verified person.
-#[derive(Debug)]
-pub struct Claims {
-    pub sub: String,
-    pub roles: Vec<Role>,
-}
-
 /// A token's JOSE header, read before verification so that a wrong algorithm or an unknown
 /// critical header is reported as such.
 fn declared_header(token: &str) -> Option<serde_json::Map<String, serde_json::Value>> {
-    let header = token.split('.').next()?;
+    part(token, 0)
+}
+
+/// Part `index` of a compact JWT (0 the header, 1 the claims) as a JSON object; not verified
+/// here.
+pub fn part(token: &str, index: usize) -> Option<serde_json::Map<String, serde_json::Value>> {
+    let text = token.split('.').nth(index)?;
     let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .decode(header.trim_end_matches('='))
+        .decode(text.trim_end_matches('='))
         .ok()?;
     match serde_json::from_slice(&bytes).ok()? {
         serde_json::Value::Object(map) => Some(map),
@@ -74,16 +60,17 @@ fn check_critical(header: &serde_json::Map<String, serde_json::Value>) -> Result
     Err(ApiError::unauthorized("token_critical_header", detail))
 }
 
-/// Refuses a `crit` header (RFC 7515 4.1.11), then verifies signature, `iss`, `aud`, `exp`
-/// (60 s leeway), `iat` (present, not in the future, `exp - iat` at most `max_lifetime_secs`),
-/// `sub`, `agency` and `roles`. Every string claim is single-line text (crate::text).
-pub fn verify(
+/// Refuses a `crit` header (RFC 7515 4.1.11), picks the agency's key by the header's `kid`
+/// (crypto::AgencyKeys), then verifies signature, `iss`, `aud`, `exp` (60 s leeway), `iat`
+/// (present, not in the future, `exp - iat` at most `max_lifetime_secs`), and the person the
+/// claims name (`person`: `[agencies.identity]`, `sub`, `agency`, roles). Every string claim
+/// is single-line text (crate::text).
+pub async fn verify(
     token: &str,
     agency: &Agency,
     audience: &str,
     max_lifetime_secs: u64,
-) -> Result<Claims, ApiError> {
-    let expected = agency.jwt.algorithm;
+) -> Result<super::person::Claims, ApiError> {
     let header = declared_header(token).ok_or_else(|| {
         ApiError::unauthorized("token_malformed", "the bearer token is not a JWT")
     })?;
@@ -93,6 +80,38 @@ pub fn verify(
         .ok_or_else(|| {
             ApiError::unauthorized("token_malformed", "the bearer token is not a JWT")
         })?;
+    let kid = match header.get("kid") {
+        None => None,
+        Some(Value::String(kid)) => Some(kid.as_str()),
+        Some(_) => {
+            return Err(ApiError::unauthorized(
+                "token_malformed",
+                "the token's kid header is not a string",
+            ));
+        }
+    };
+    let key = agency.jwt.key_for(kid).await.map_err(|why| match why {
+        NoKey::KidRequired(n) => ApiError::unauthorized(
+            "token_kid_required",
+            format!(
+                "the token names no key (kid header); agency {} has {n} keys",
+                agency.id
+            ),
+        ),
+        NoKey::UnknownKid => ApiError::unauthorized(
+            "token_key_unknown",
+            format!("no key of agency {} has the token's kid", agency.id),
+        ),
+        NoKey::Unavailable => ApiError::new(
+            axum::http::StatusCode::SERVICE_UNAVAILABLE,
+            "identity_provider_unavailable",
+            format!(
+                "agency {}'s published keys (jwks_url) cannot be fetched now; try again",
+                agency.id
+            ),
+        ),
+    })?;
+    let expected = key.algorithm;
     if declared != format!("{expected:?}") {
         return Err(ApiError::unauthorized(
             "token_algorithm",
@@ -110,7 +129,7 @@ pub fn verify(
     validation.set_issuer(&[&agency.jwt_issuer]);
     validation.set_audience(&[audience]);
     validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
-    let data = decode::<RawClaims>(token, &agency.jwt.key, &validation).map_err(|e| {
+    let data = decode::<Map<String, Value>>(token, &key.key, &validation).map_err(|e| {
         let (code, detail) = match e.kind() {
             ErrorKind::InvalidSignature => (
                 "token_signature",
@@ -138,7 +157,7 @@ pub fn verify(
             ),
             ErrorKind::Json(_) => (
                 "token_claims",
-                "the token needs string claims sub and agency, an array claim roles and numeric exp and iat".into(),
+                "the token needs numeric exp, nbf and iat claims".into(),
             ),
             _ => (
                 "token_malformed",
@@ -149,83 +168,22 @@ pub fn verify(
     })?;
     let claims = data.claims;
     check_lifetime(&claims, max_lifetime_secs)?;
-    check_person(agency, claims.sub, &claims.agency, &claims.roles)
-}
-
-/// The checks on the person a verified token names, the same for an API token and a console
-/// sign-in's ID token: `sub`, `agency` and each role are single-line text, `sub` is not empty
-/// nor too long, `agency` is the certificate's agency, and every role is one the agency's kind
-/// can hold.
-pub fn check_person(
-    agency: &Agency,
-    sub: String,
-    claimed_agency: &str,
-    claimed_roles: &[String],
-) -> Result<Claims, ApiError> {
-    for (name, value) in std::iter::once(("sub", sub.as_str()))
-        .chain(std::iter::once(("agency", claimed_agency)))
-        .chain(claimed_roles.iter().map(|r| ("roles", r.as_str())))
-    {
-        if let Some(why) = crate::text::problem(value, crate::text::Kind::SingleLine) {
-            return Err(ApiError::unauthorized(
-                "token_claims",
-                format!("the token's {name} claim {why}"),
-            ));
-        }
-    }
-    if sub.chars().count() > MAX_SUB_CHARS {
-        return Err(ApiError::unauthorized(
-            "token_claims",
-            format!("the token's sub is longer than {MAX_SUB_CHARS} characters"),
-        ));
-    }
-    if claimed_agency != agency.id {
-        return Err(ApiError::unauthorized(
-            "token_agency_mismatch",
-            format!(
-                "the token's agency \"{}\" is not the certificate's agency \"{}\"",
-                crate::text::escape(claimed_agency),
-                agency.id
-            ),
-        ));
-    }
-    if sub.trim().is_empty() {
-        return Err(ApiError::unauthorized(
-            "token_claims",
-            "the token's sub is empty",
-        ));
-    }
-    if claimed_roles.is_empty() {
-        return Err(ApiError::unauthorized(
-            "token_role_invalid",
-            "the token names no role",
-        ));
-    }
-    let mut roles = Vec::with_capacity(claimed_roles.len());
-    for name in claimed_roles {
-        let role: Role = name.parse().map_err(|e: crate::vocab::UnknownTerm| {
-            ApiError::unauthorized("token_role_invalid", crate::text::escape(&e.to_string()))
-        })?;
-        if !role.valid_for(agency.kind) {
-            return Err(ApiError::unauthorized(
-                "token_role_invalid",
-                format!("a {} agency cannot hold the role {role}", agency.kind),
-            ));
-        }
-        if !roles.contains(&role) {
-            roles.push(role);
-        }
-    }
-    Ok(Claims { sub, roles })
+    super::person::person(agency, &claims, super::person::Via::Api)
 }
 
 /// `iat` is required and not in the future (beyond the leeway), and the token lives at most
 /// `max_secs` (`exp - iat`).
-fn check_lifetime(claims: &RawClaims, max_secs: u64) -> Result<(), ApiError> {
-    let Some(iat) = claims.iat else {
+fn check_lifetime(claims: &Map<String, Value>, max_secs: u64) -> Result<(), ApiError> {
+    let Some(iat) = claims.get("iat") else {
         return Err(ApiError::unauthorized(
             "token_claims",
             "the token has no \"iat\" claim",
+        ));
+    };
+    let (Some(iat), Some(exp)) = (iat.as_f64(), claims.get("exp").and_then(Value::as_f64)) else {
+        return Err(ApiError::unauthorized(
+            "token_claims",
+            "the token's exp and iat claims must be numbers",
         ));
     };
     let now = chrono::Utc::now().timestamp() as f64;
@@ -235,12 +193,12 @@ fn check_lifetime(claims: &RawClaims, max_secs: u64) -> Result<(), ApiError> {
             "the token's iat is in the future",
         ));
     }
-    if claims.exp - iat > max_secs as f64 {
+    if exp - iat > max_secs as f64 {
         return Err(ApiError::unauthorized(
             "token_lifetime",
             format!(
                 "the token is valid for {} s (exp - iat); the broker accepts at most {max_secs} s",
-                (claims.exp - iat).round()
+                (exp - iat).round()
             ),
         ));
     }

@@ -3,6 +3,7 @@
 
 mod busy;
 pub mod jwt;
+pub mod person;
 
 use std::sync::Arc;
 
@@ -76,7 +77,7 @@ impl FromRequestParts<AppState> for Principal {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let result = authenticate(parts, state);
+        let result = authenticate(parts, state).await;
         if let Err(e) = &result {
             state.metrics.refused_authentication(e.code);
             // the detail can quote the token's own strings: escaped (crate::text::escape)
@@ -107,7 +108,7 @@ fn hold_person(parts: &Parts, principal: &Principal) -> Result<(), ApiError> {
     })
 }
 
-fn authenticate(parts: &Parts, state: &AppState) -> Result<Principal, ApiError> {
+async fn authenticate(parts: &Parts, state: &AppState) -> Result<Principal, ApiError> {
     let agency_id = match parts.extensions.get::<PeerAgency>() {
         Some(PeerAgency::Known(id)) => id.clone(),
         Some(PeerAgency::Unknown(id)) => {
@@ -152,7 +153,8 @@ fn authenticate(parts: &Parts, state: &AppState) -> Result<Principal, ApiError> 
         agency,
         &server.audience,
         server.max_token_lifetime_secs,
-    )?;
+    )
+    .await?;
     Ok(Principal {
         agency: agency_id,
         agency_kind: agency.kind,

@@ -12,6 +12,7 @@ pub mod certs;
 pub mod console;
 pub mod db;
 pub mod flows;
+pub mod idp;
 pub mod metrics;
 pub mod partition;
 pub mod policy;
