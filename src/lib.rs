@@ -25,6 +25,7 @@ pub mod metrics;
 pub mod policy_versions;
 pub mod rotation;
 pub mod routes;
+pub mod scrape;
 pub mod server;
 pub mod state;
 pub mod store;

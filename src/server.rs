@@ -388,7 +388,7 @@ async fn metrics_listener(
         .with_context(|| format!("listening on [metrics] listen = {listen}"))?;
     tracing::info!(listen = %listener.local_addr()?, "metrics served (plain HTTP, GET /metrics)");
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let served = tokio::spawn(crate::metrics::endpoint::serve(listener, state, async {
+    let served = tokio::spawn(crate::scrape::serve(listener, state, async {
         let _ = stopped.await;
     }));
     Ok((stop, served))

@@ -1,6 +1,6 @@
 //! The process's metrics (issue 25): counters, gauges and histograms in one Prometheus
 //! registry (`prometheus-client`), scraped from their own listener (`[metrics] listen`,
-//! [`endpoint`]). Below everything that counts (the writer, the accept loop, identity, the
+//! the scrape endpoint (`scrape.rs`)). Below everything that counts (the writer, the accept loop, identity, the
 //! application layer), above only `decision` and `vocab`, whose closed vocabularies give the
 //! labels.
 //!
@@ -9,8 +9,6 @@
 //! the policy, a refusal's code, the policy version. No child, record, case, person or free
 //! text is ever a label. Counting is an atomic add (a family's child is found under a read
 //! lock), so the hot paths stay cheap.
-
-pub mod endpoint;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -117,7 +115,7 @@ impl Closed {
     }
 }
 
-/// The write path's timings, shared with the [`crate::writer::Writer`] that observes them.
+/// The write path's timings, shared with the writer that observes them.
 #[derive(Clone, Debug)]
 pub struct WriteTimings {
     /// One audit entry appended inside its action (the chain's insert round trip).
@@ -171,7 +169,7 @@ impl Default for Metrics {
 
 impl Metrics {
     /// The registry with every family, the write path's histograms being `writes` (the
-    /// writer's own, [`crate::writer::Stats::timings`]).
+    /// writer's own, `writer::Stats::timings`).
     pub fn new(writes: WriteTimings) -> Metrics {
         let mut registry = Registry::default();
         let requests = Family::default();
