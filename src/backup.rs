@@ -10,9 +10,9 @@
 //! - PostgreSQL: `pg_dump --format=custom` (one snapshot) to a file beside the target,
 //!   renamed into place once whole; restored with `pg_restore --single-transaction`.
 //!
-//! A restore checks what it restored before it is used: the whole audit chain, and that the
-//! log extends the newest checkpoint it holds, signed by this broker's log key. A SQLite
-//! backup that fails the check is not put in place.
+//! A restore checks what it restored before it is used: the whole audit chain, that the log
+//! extends the newest checkpoint it holds, signed by this broker's log key, and that the
+//! at-rest key file opens its content. A SQLite backup that fails the check is not put in place.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -23,6 +23,7 @@ use serde::Serialize;
 
 use crate::audit::{Verifier, checkpoints};
 use crate::config::Config;
+use crate::crypto::KeyFile;
 use crate::db::Db;
 use crate::with_db;
 
@@ -46,12 +47,14 @@ pub struct Restore {
     /// The newest checkpoint in the restored log, and whether the log extends it.
     pub checkpoint_size: Option<u64>,
     pub checkpoint_ok: Option<bool>,
+    /// Whether the at-rest key file opens the content (a sample of each encrypted column).
+    pub content_opens: bool,
     pub problem: Option<String>,
 }
 
 impl Restore {
     pub fn ok(&self) -> bool {
-        self.chain_ok && self.checkpoint_ok != Some(false)
+        self.chain_ok && self.checkpoint_ok != Some(false) && self.content_opens
     }
 }
 
@@ -122,9 +125,14 @@ pub async fn restore(
     if !from.is_file() {
         bail!("{} is not a backup file", from.display());
     }
+    let at_rest = KeyFile::read(&config.storage.age_identity).context("storage.age_identity")?;
+    let keys = Keys {
+        log: verifier,
+        at_rest: &at_rest,
+    };
     let url = &config.database.url;
     if url.starts_with("sqlite:") {
-        restore_sqlite(url, from, verifier, force).await
+        restore_sqlite(url, from, &keys, force).await
     } else {
         let db = Db::connect(url, 2).await?;
         let tables: i64 = with_db!(&db, pool => sqlx::query_scalar(
@@ -152,7 +160,7 @@ pub async fn restore(
             .arg(from))
         .context("pg_restore (PostgreSQL's client tools) is needed to restore PostgreSQL")?;
         let db = Db::connect(url, 2).await?;
-        let checked = check(&db, verifier).await;
+        let checked = check(&db, &keys).await;
         db.close().await;
         checked
     }
@@ -161,7 +169,7 @@ pub async fn restore(
 async fn restore_sqlite(
     url: &str,
     from: &Path,
-    verifier: &Verifier,
+    keys: &Keys<'_>,
     force: bool,
 ) -> anyhow::Result<Restore> {
     let target = PathBuf::from(
@@ -191,7 +199,7 @@ async fn restore_sqlite(
         .await)
     .map_err(|e| anyhow!("{} is not a SQLite database: {e}", from.display()))?;
     let checked = if integrity == "ok" {
-        check(&db, verifier).await
+        check(&db, keys).await
     } else {
         Err(anyhow!(
             "{} fails SQLite's integrity check: {integrity}",
@@ -227,9 +235,15 @@ async fn restore_sqlite(
     checked
 }
 
+/// What a restored database is checked with: the log's verifier key and the at-rest key file.
+struct Keys<'a> {
+    log: &'a Verifier,
+    at_rest: &'a KeyFile,
+}
+
 /// Migrates a restored database (a backup of an earlier broker catches up), then checks its
-/// audit chain and its newest checkpoint.
-async fn check(db: &Db, verifier: &Verifier) -> anyhow::Result<Restore> {
+/// audit chain, its newest checkpoint, and that the at-rest key file opens its content.
+async fn check(db: &Db, keys: &Keys<'_>) -> anyhow::Result<Restore> {
     db.migrate()
         .await
         .context("applying migrations to the restored database")?;
@@ -240,13 +254,14 @@ async fn check(db: &Db, verifier: &Verifier) -> anyhow::Result<Restore> {
         chain_ok: chain.ok,
         checkpoint_size: None,
         checkpoint_ok: None,
+        content_opens: true,
         problem: chain
             .first_bad_seq
             .map(|seq| format!("the audit chain does not hold from entry {seq}")),
     };
     if let Some(kept) = checkpoints::latest(db).await? {
         restore.checkpoint_size = Some(kept.size);
-        let extends = match verifier.open(&kept.note) {
+        let extends = match keys.log.open(&kept.note) {
             Ok(checkpoint) => {
                 crate::audit::verify_extends(db, checkpoint.size, &checkpoint.root).await?
             }
@@ -264,7 +279,39 @@ async fn check(db: &Db, verifier: &Verifier) -> anyhow::Result<Restore> {
             restore.problem.get_or_insert(problem);
         }
     }
+    let unopened = unopened(db, keys.at_rest).await?;
+    restore.content_opens = unopened.is_empty();
+    if let Some((table, column)) = unopened.first() {
+        restore.problem.get_or_insert(format!(
+            "{table}.{column} in the backup is encrypted to an at-rest key that \
+             [storage] age_identity does not hold (a backup from before a key rotation): add \
+             the retired key (the `.retired-...` file) to the key file after the current one, \
+             restore again, then run `broker keys rotate-at-rest` to move the content to the \
+             current key"
+        ));
+    }
     Ok(restore)
+}
+
+/// The encrypted columns whose first stored ciphertext no identity of `keys` opens (a sample
+/// of one a column: content is encrypted to one key at a time, or to two mid-rotation).
+async fn unopened(db: &Db, keys: &KeyFile) -> anyhow::Result<Vec<(&'static str, &'static str)>> {
+    let mut unopened = Vec::new();
+    for table in crate::rotation::TABLES {
+        for &column in table.columns {
+            let sql = format!(
+                "SELECT {column} FROM {} WHERE {column} IS NOT NULL LIMIT 1",
+                table.name
+            );
+            let sample: Option<Vec<u8>> = with_db!(db, pool => sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
+                .fetch_optional(pool)
+                .await)?;
+            if sample.is_some_and(|c| keys.decrypt(&c).is_err()) {
+                unopened.push((table.name, column));
+            }
+        }
+    }
+    Ok(unopened)
 }
 
 async fn entries(db: &Db) -> anyhow::Result<i64> {

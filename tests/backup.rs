@@ -165,3 +165,89 @@ async fn a_backup_of_a_tampered_log_fails_its_check() {
     common::drop_postgres_database(&restored).await;
     common::drop_postgres_database(&old_url).await;
 }
+
+/// A backup taken before `broker keys rotate-at-rest` holds content under the retired key: the
+/// restore says so and puts nothing in place (SQLite) or exits non-zero (PostgreSQL); with the
+/// retired key added to the key file after the current one, it restores and the plan reads.
+#[tokio::test]
+async fn a_backup_from_before_a_key_rotation_restores_with_the_retired_key() {
+    let world = World::start().await;
+    let sent = world.disclose(&world.to_dsl()).await;
+    assert_eq!(sent.status, 201, "{}", sent.text());
+    let disclosure = sent.json()["disclosure_id"].as_str().unwrap().to_owned();
+    let record = world.record.clone();
+    let config = world.server.world.config.clone();
+    let dir = world.server.dir.path().to_owned();
+    let file = dir.join("before-rotation.backup");
+    let out = broker(&config, &["backup", "--to", file.to_str().unwrap()]);
+    assert!(out.status.success(), "the backup: {}", says(&out));
+    let out = broker(
+        &config,
+        &["keys", "rotate-at-rest", "--settle-seconds", "3"],
+    );
+    assert!(out.status.success(), "the rotation: {}", says(&out));
+    let rotated: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let retired = rotated["retired_file"].as_str().unwrap().to_owned();
+
+    let World { mut server, .. } = world;
+    let old_url = server.config.database.url.clone();
+    let key_file = server.config.storage.age_identity.clone();
+    server.halt().await;
+    let restored = test_database_url(&dir.join("restored")).await;
+    point_at(&config, &restored);
+    let out = broker(&config, &["restore", "--from", file.to_str().unwrap()]);
+    assert!(
+        !out.status.success(),
+        "restored without its key: {}",
+        says(&out)
+    );
+    assert!(
+        says(&out).contains("retired key") && says(&out).contains("at-rest key"),
+        "it says which key is missing and what to do: {}",
+        says(&out)
+    );
+    if let Some(path) = restored.strip_prefix("sqlite://") {
+        assert!(!Path::new(path).exists(), "nothing was put in place");
+    }
+
+    // the operator adds the retired key after the current one and restores again
+    let current = broker::crypto::KeyFile::read(&key_file).unwrap();
+    let old = broker::crypto::KeyFile::read(Path::new(&retired)).unwrap();
+    broker::crypto::KeyFile::of(vec![current.current().clone(), old.current().clone()])
+        .unwrap()
+        .write(&key_file, &["current", "retired, for the restored backup"])
+        .unwrap();
+    let out = broker(
+        &config,
+        &["restore", "--force", "--from", file.to_str().unwrap()],
+    );
+    assert!(
+        out.status.success(),
+        "restored with the retired key: {}",
+        says(&out)
+    );
+    let done: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(done["content_opens"], true, "{done}");
+
+    let TestServer { dir, world, .. } = server;
+    let server = TestServer::start_in(dir, world).await;
+    let dsl = server.person("school-hillside", "dsl.jones", Role::Dsl);
+    let packet = server.open(&dsl, &disclosure).await;
+    assert!(packet.to_string().contains("risk_management"), "{packet}");
+    // a new disclosure decrypts the plan stored under the retired key
+    let sw = server.person("csc", "sw.amara", Role::SocialWorker);
+    let again = sw
+        .disclose(&common::flows::ask(
+            &[&record],
+            "school-hillside/dsl",
+            "safeguarding",
+            "consent",
+        ))
+        .await;
+    assert_eq!(again.status, 201, "{}", again.text());
+    let id = again.json()["disclosure_id"].as_str().unwrap().to_owned();
+    let packet = server.open(&dsl, &id).await;
+    assert!(packet.to_string().contains("risk_management"), "{packet}");
+    server.stop().await;
+    common::drop_postgres_database(&old_url).await;
+}
