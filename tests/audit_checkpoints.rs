@@ -15,6 +15,7 @@ use broker::audit::Verifier;
 use broker::vocab::Role;
 use common::TestServer;
 use common::flows::head_seq;
+use common::processes::says;
 use common::world::Person;
 use serde_json::Value;
 
@@ -38,15 +39,6 @@ fn script(args: &[&str]) -> Output {
         .unwrap_or_else(|e| {
             panic!("python3 is needed for the offline verifier (and pip's `cryptography`): {e}")
         })
-}
-
-fn says(out: &Output) -> String {
-    format!(
-        "exit {:?}\nstdout: {}\nstderr: {}",
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
 }
 
 fn holds(out: Output, what: &str) {

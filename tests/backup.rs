@@ -12,19 +12,10 @@ use std::path::Path;
 use std::process::Output;
 
 use broker::vocab::Role;
-use common::processes::broker_command;
+use common::processes::{broker_command, says};
 use common::world::World;
 use common::{TestServer, test_database_url};
 use serde_json::Value;
-
-fn says(out: &Output) -> String {
-    format!(
-        "exit {:?}\nstdout: {}\nstderr: {}",
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
-}
 
 fn broker(config: &Path, args: &[&str]) -> Output {
     broker_command(config, args)

@@ -4,7 +4,7 @@
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use broker::client::Client;
@@ -134,4 +134,14 @@ pub fn python_with(module: &str, package: &str, runs: &str) -> Command {
         String::from_utf8_lossy(&probe.stderr)
     );
     Command::new("python3")
+}
+
+/// A finished command's exit code and output, for an assertion's message.
+pub fn says(out: &Output) -> String {
+    format!(
+        "exit {:?}\nstdout: {}\nstderr: {}",
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
 }
