@@ -123,6 +123,15 @@ async fn text(ig: &Person, path: &str) -> String {
     r.text()
 }
 
+/// `POST /v1/audit/checkpoint/verify` with `note`, as the console's form asks it.
+async fn check_through_api(ig: &Person, note: &str) -> broker::client::Response {
+    ig.post(
+        "/v1/audit/checkpoint/verify",
+        &serde_json::json!({"checkpoint": note}),
+    )
+    .await
+}
+
 async fn json(ig: &Person, path: &str) -> Value {
     let r = ig.get(path).await;
     assert_eq!(r.status, 200, "GET {path}: {}", r.text());
@@ -272,12 +281,7 @@ async fn checkpoints_and_proofs_verify_through_the_api_the_cli_and_offline() {
     holds(e.verify(Some(&old)), "broker audit verify --checkpoint");
 
     // the same check through the API, as the console's form asks it
-    let r = ig
-        .post(
-            "/v1/audit/checkpoint/verify",
-            &serde_json::json!({"checkpoint": note1}),
-        )
-        .await;
+    let r = check_through_api(&ig, &note1).await;
     assert_eq!(r.status, 200, "{}", r.text());
     assert_eq!(r.json()["ok"], true, "{}", r.text());
     let forged = note1.replacen(
@@ -285,12 +289,7 @@ async fn checkpoints_and_proofs_verify_through_the_api_the_cli_and_offline() {
         &format!("\n{}\n", cp1.size + 1),
         1,
     );
-    let r = ig
-        .post(
-            "/v1/audit/checkpoint/verify",
-            &serde_json::json!({"checkpoint": forged}),
-        )
-        .await;
+    let r = check_through_api(&ig, &forged).await;
     common::flows::problem(&r, 422, "invalid_checkpoint");
 
     // a proof past the tree, or of nothing, is a clear 400
@@ -375,12 +374,7 @@ async fn a_log_cut_short_or_rewritten_is_caught_against_an_earlier_checkpoint_no
         "verify against the saved checkpoint",
         "cut short",
     );
-    let r = ig
-        .post(
-            "/v1/audit/checkpoint/verify",
-            &serde_json::json!({"checkpoint": note}),
-        )
-        .await;
+    let r = check_through_api(&ig, &note).await;
     assert_eq!(r.status, 200, "{}", r.text());
     assert_eq!(r.json()["ok"], false, "{}", r.text());
     assert_eq!(r.json()["first_bad_seq"], size - 2, "{}", r.text());

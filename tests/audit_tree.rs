@@ -8,28 +8,27 @@
 mod common;
 
 use broker::audit::{self, AuditRow, Entry};
-use broker::db::Db;
+use common::db::Migrated;
 use serde_json::json;
 use sha2::{Digest, Sha256};
 
-struct Fixture {
-    _dir: tempfile::TempDir,
-    url: String,
-    db: Db,
+/// A migrated database (`common::db::Migrated`) and what the tests do with it.
+struct Fixture(Migrated);
+
+impl std::ops::Deref for Fixture {
+    type Target = Migrated;
+    fn deref(&self) -> &Migrated {
+        &self.0
+    }
 }
 
 impl Fixture {
     async fn new() -> Fixture {
-        let dir = tempfile::tempdir().expect("a temp dir");
-        let url = common::test_database_url(dir.path()).await;
-        let db = Db::connect(&url, 4).await.expect("connecting");
-        db.migrate().await.expect("migrating");
-        Fixture { _dir: dir, url, db }
+        Fixture(Migrated::new().await)
     }
 
     async fn close(self) {
-        self.db.close().await;
-        common::drop_postgres_database(&self.url).await;
+        self.0.close().await;
     }
 
     async fn bulk(&self, from: i64, n: i64) {

@@ -12,24 +12,24 @@ mod common;
 
 use broker::audit::{self, AuditRow, Entry, GENESIS, Verification};
 use broker::db::Db;
+use common::db::Migrated;
 use serde_json::json;
 use sha2::{Digest, Sha256};
 use sqlx::Row;
 
-/// A migrated database the harness chose, and what to drop afterwards.
-struct Fixture {
-    _dir: tempfile::TempDir,
-    url: String,
-    db: Db,
+/// A migrated database (`common::db::Migrated`) and what the tests do with it.
+struct Fixture(Migrated);
+
+impl std::ops::Deref for Fixture {
+    type Target = Migrated;
+    fn deref(&self) -> &Migrated {
+        &self.0
+    }
 }
 
 impl Fixture {
     async fn new() -> Fixture {
-        let dir = tempfile::tempdir().expect("a temp dir");
-        let url = common::test_database_url(dir.path()).await;
-        let db = Db::connect(&url, 4).await.expect("connecting");
-        db.migrate().await.expect("migrating");
-        Fixture { _dir: dir, url, db }
+        Fixture(Migrated::new().await)
     }
 
     /// A chain of `n` entries of varied shapes, appended in bulk.
@@ -43,8 +43,7 @@ impl Fixture {
     }
 
     async fn close(self) {
-        self.db.close().await;
-        common::drop_postgres_database(&self.url).await;
+        self.0.close().await;
     }
 
     /// Both verifiers agree, name `bad` (or nothing) and count `entries`.
@@ -465,7 +464,7 @@ async fn a_utf16_sqlite_database_is_verified_column_by_column() {
         sqlx::query_scalar("PRAGMA encoding").fetch_one(pool).await.unwrap()
     });
     assert_eq!(encoding, "UTF-16le");
-    let f = Fixture { _dir: dir, url, db };
+    let f = Fixture(Migrated { dir, url, db });
     broker::audit::append_entries(&f.db, (1..=LONG).map(entry))
         .await
         .unwrap();

@@ -182,3 +182,26 @@ impl TestDb {
         super::drop_postgres_database(&self.url).await;
     }
 }
+
+/// A migrated database the harness chose (SQLite in a temp dir, or a fresh PostgreSQL
+/// database), for tests of the storage layer without a server; `close` drops it.
+pub struct Migrated {
+    pub dir: tempfile::TempDir,
+    pub url: String,
+    pub db: Db,
+}
+
+impl Migrated {
+    pub async fn new() -> Migrated {
+        let dir = tempfile::tempdir().expect("a temp dir");
+        let url = super::test_database_url(dir.path()).await;
+        let db = Db::connect(&url, 4).await.expect("connecting");
+        db.migrate().await.expect("migrating");
+        Migrated { dir, url, db }
+    }
+
+    pub async fn close(self) {
+        self.db.close().await;
+        super::drop_postgres_database(&self.url).await;
+    }
+}
