@@ -209,7 +209,13 @@ async fn run(db: &Db, path: &Path, options: &Options) -> anyhow::Result<Summary>
             if let Some(last) = &batch.last {
                 cursor = Some(last.clone());
             }
-            save_progress(db, &recipient, table, cursor.as_deref(), finished, &batch).await?;
+            commit_batch(
+                db,
+                table,
+                &batch,
+                Some((&recipient, cursor.as_deref(), finished)),
+            )
+            .await?;
             rows += batch.rows as u64;
             reencrypted += batch.changed.len() as u64;
             bar.advance(table, batch.rows as u64, batch.changed.len() as u64);
@@ -390,7 +396,7 @@ async fn sweep(
                     key
                 )
             })?;
-            let new = age::encrypt(&keys.all.recipient(), &plain)
+            let new = age::encrypt(keys.all.recipient(), &plain)
                 .map_err(|e| anyhow!("encrypting at rest: {e}"))?;
             changed.push(Change {
                 key: key.clone(),
@@ -488,17 +494,6 @@ async fn commit_batch(
             Err(e)
         }
     }
-}
-
-async fn save_progress(
-    db: &Db,
-    recipient: &str,
-    table: &Table,
-    cursor: Option<&[Key]>,
-    done: bool,
-    batch: &Batch,
-) -> anyhow::Result<()> {
-    commit_batch(db, table, batch, Some((recipient, cursor, done))).await
 }
 
 /// Where an earlier run of this rotation got to in `table`: the last key done, and whether

@@ -24,6 +24,9 @@ pub const AT_REST_RELOAD: Duration = Duration::from_secs(2);
 #[derive(Clone)]
 pub struct KeyFile {
     identities: Vec<age::x25519::Identity>,
+    /// The first identity's public half, worked out once (an X25519 multiplication, which
+    /// would otherwise be paid on every encryption).
+    recipient: age::x25519::Recipient,
 }
 
 impl KeyFile {
@@ -47,15 +50,18 @@ impl KeyFile {
         if identities.is_empty() {
             bail!("{}: no AGE-SECRET-KEY line", path.display());
         }
-        Ok(KeyFile { identities })
+        KeyFile::of(identities)
     }
 
     /// A file of these identities: the first encrypts, the others only read.
     pub fn of(identities: Vec<age::x25519::Identity>) -> anyhow::Result<KeyFile> {
-        if identities.is_empty() {
+        let Some(first) = identities.first() else {
             bail!("an at-rest key file needs an identity");
-        }
-        Ok(KeyFile { identities })
+        };
+        Ok(KeyFile {
+            recipient: first.to_public(),
+            identities,
+        })
     }
 
     pub fn identities(&self) -> &[age::x25519::Identity] {
@@ -68,8 +74,8 @@ impl KeyFile {
     }
 
     /// The `age1…` recipient of the current identity (public).
-    pub fn recipient(&self) -> age::x25519::Recipient {
-        self.current().to_public()
+    pub fn recipient(&self) -> &age::x25519::Recipient {
+        &self.recipient
     }
 
     /// Writes the file whole or not at all (a temporary file beside it, synced, then renamed
@@ -159,7 +165,7 @@ impl AtRestKey {
     }
 
     pub fn encrypt(&self, plaintext: &[u8]) -> anyhow::Result<Vec<u8>> {
-        age::encrypt(&self.keys.load().recipient(), plaintext)
+        age::encrypt(self.keys.load().recipient(), plaintext)
             .map_err(|e| anyhow!("encrypting at rest: {e}"))
     }
 
