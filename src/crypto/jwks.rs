@@ -108,7 +108,7 @@ impl AgencyKeys {
         }
         let all = self.all();
         let Some(kid) = kid else {
-            return match all.as_slice() {
+            return match &*all {
                 [one] => Ok(one.clone()),
                 [] => Err(NoKey::Unavailable),
                 many => Err(NoKey::KidRequired(many.len())),
@@ -127,18 +127,23 @@ impl AgencyKeys {
             }
         }
         // the one key of `jwt_public_key`: a token's kid was never looked at
-        match self.all().as_slice() {
+        match &*self.all() {
             [one] if one.kid.is_none() => Ok(one.clone()),
             _ => Err(NoKey::UnknownKid),
         }
     }
 
-    fn all(&self) -> Vec<Arc<JwtKey>> {
-        let mut all = self.fixed.clone();
-        if let Some(remote) = &self.remote {
-            all.extend(remote.held.load().keys.iter().cloned());
+    /// The keys held: the files' alone (borrowed: no allocation on the path of every token),
+    /// or with the provider's.
+    fn all(&self) -> std::borrow::Cow<'_, [Arc<JwtKey>]> {
+        match &self.remote {
+            None => std::borrow::Cow::Borrowed(&self.fixed),
+            Some(remote) => {
+                let mut all = self.fixed.clone();
+                all.extend(remote.held.load().keys.iter().cloned());
+                std::borrow::Cow::Owned(all)
+            }
         }
-        all
     }
 }
 
