@@ -12,7 +12,10 @@
 # BENCH_SQLITE_URL / BENCH_PG_DB_URL to drive an existing (e.g. bulk-seeded) database instead,
 # BENCH_STORED=N to mix N records sampled from those `broker bench-seed` stored into disclose
 # and decide (default 0), BENCH_BROKER=/abs/path to run a broker binary built elsewhere (another
-# commit's, for a before and after) instead of building this checkout's.
+# commit's, for a before and after) instead of building this checkout's, BENCH_LOADGEN=/abs/path
+# to drive it with another binary's `loadgen` (the same client for a before and after; default
+# the broker binary itself). With a server, each line carries `server_cpu_us`: the broker's CPU
+# time (user + system, /proc/<pid>/stat) per answered request over the timed run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 duration=${1:-10s}
@@ -28,6 +31,7 @@ if [ -z "$broker" ]; then
   cargo build --release --locked --quiet
   broker=target/release/broker
 fi
+loadgen=${BENCH_LOADGEN:-$broker}
 dir=${BENCH_DIR:-$(mktemp -d)}
 [ -f "$dir/broker.toml" ] || "$broker" dev-init --dir "$dir" --listen "127.0.0.1:$port" >/dev/null
 server=
@@ -53,7 +57,9 @@ for db in $databases; do
     fi
     extra=()
     case $scenario in disclose|decide) extra=(--stored "$stored") ;; esac
-    line=$(BROKER_DATABASE_URL=$url "$broker" loadgen --addr "127.0.0.1:$port" --config "$dir/broker.toml" \
+    # the broker's CPU per answered request over the timed run (server_cpu_us)
+    [ -n "$server" ] && extra+=(--server-pid "$server")
+    line=$(BROKER_DATABASE_URL=$url "$loadgen" loadgen --addr "127.0.0.1:$port" --config "$dir/broker.toml" \
       --scenario "$scenario" --connections "$connections" --duration "$duration" "${extra[@]}")
     echo "{\"database\":\"$db\",${line#\{}"
     rps[$scenario]=$(echo "$line" | sed -E 's/.*"throughput_rps":([0-9.]+).*/\1/')

@@ -88,6 +88,10 @@ pub enum Command {
         /// (read straight from the configured database), so lookups range over all of them
         #[arg(long, default_value_t = 0)]
         stored: usize,
+        /// The broker's process id: also report the CPU it used per answered request over the
+        /// timed run (user and system, from /proc/<pid>/stat; Linux)
+        #[arg(long)]
+        server_pid: Option<u32>,
     },
     /// Write synthetic children, records and chained audit entries straight to the database,
     /// for measurements at scale (refuses a database holding anything it did not write)
@@ -398,6 +402,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             requests,
             children,
             stored,
+            server_pid,
         } => {
             let duration =
                 crate::devinit::parse_ttl(&duration)?.min(std::time::Duration::from_secs(600));
@@ -408,6 +413,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 max_requests: requests,
                 children,
                 stored,
+                server_pid,
             };
             let summary = crate::loadgen::run(addr, &config, opts).await?;
             println!("{}", serde_json::to_string(&summary)?);

@@ -48,6 +48,13 @@ pub struct Summary {
     pub p50_ms: f64,
     pub p95_ms: f64,
     pub p99_ms: f64,
+    /// The broker's CPU time (user + system) per answered request over the timed run, in µs
+    /// (with `--server-pid`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub server_cpu_us: Option<f64>,
+    /// Of which user time, in µs.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub server_user_us: Option<f64>,
 }
 
 pub struct Options {
@@ -58,6 +65,8 @@ pub struct Options {
     pub children: usize,
     /// Records sampled from those `bench-seed` stored, disclosed beside the seeded ones.
     pub stored: usize,
+    /// The broker's process, whose CPU time the summary reports per request.
+    pub server_pid: Option<u32>,
 }
 
 /// What the workers use: records to disclose (and packets to read) for many children.
@@ -213,6 +222,7 @@ pub async fn run(addr: SocketAddr, config_path: &Path, opts: Options) -> anyhow:
     let issued = Arc::new(AtomicU64::new(0));
     let errors = Arc::new(AtomicU64::new(0));
     let transport_errors = Arc::new(AtomicU64::new(0));
+    let cpu_before = opts.server_pid.map(cpu_ticks).transpose()?;
     let start = Instant::now();
     let deadline = start + opts.duration;
     let mut workers = Vec::new();
@@ -285,7 +295,12 @@ pub async fn run(addr: SocketAddr, config_path: &Path, opts: Options) -> anyhow:
     for w in workers {
         all.extend(w.await?);
     }
-    Ok(summary(
+    let elapsed = start.elapsed();
+    let cpu = match (opts.server_pid, cpu_before) {
+        (Some(pid), Some(before)) => Some((cpu_ticks(pid)?, before)),
+        _ => None,
+    };
+    let mut summary = summary(
         opts.scenario,
         opts.connections,
         all,
@@ -293,8 +308,44 @@ pub async fn run(addr: SocketAddr, config_path: &Path, opts: Options) -> anyhow:
             answered: errors.load(Ordering::Relaxed),
             transport: transport_errors.load(Ordering::Relaxed),
         },
-        start.elapsed(),
-    ))
+        elapsed,
+    );
+    if let Some(((user, system), (user0, system0))) = cpu
+        && summary.requests > 0
+    {
+        let per = |ticks: u64| {
+            (ticks as f64 * 1e6 / ticks_per_second() / summary.requests as f64).round()
+        };
+        summary.server_cpu_us = Some(per(user + system - user0 - system0));
+        summary.server_user_us = Some(per(user - user0));
+    }
+    Ok(summary)
+}
+
+/// A process's (user, system) CPU time so far, in clock ticks (`/proc/<pid>/stat` fields 14
+/// and 15).
+fn cpu_ticks(pid: u32) -> anyhow::Result<(u64, u64)> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .with_context(|| format!("--server-pid {pid}: reading /proc/{pid}/stat"))?;
+    // the command name (field 2) is in parentheses and may hold spaces: count after it
+    let after = stat
+        .rsplit_once(')')
+        .map(|(_, rest)| rest)
+        .context("/proc/<pid>/stat has no command name")?;
+    let fields: Vec<&str> = after.split_whitespace().collect();
+    // `after` starts at field 3 (the state): fields 14 and 15 are at 11 and 12
+    let field = |i: usize| -> anyhow::Result<u64> {
+        fields
+            .get(i)
+            .and_then(|f| f.parse().ok())
+            .context("/proc/<pid>/stat is shorter than expected")
+    };
+    Ok((field(11)?, field(12)?))
+}
+
+/// Clock ticks per second (`getconf CLK_TCK`: 100 on Linux).
+fn ticks_per_second() -> f64 {
+    100.0
 }
 
 /// Record ids sampled at random from those `bench-seed` wrote (its children have no consent,
@@ -340,6 +391,8 @@ fn summary(
         p50_ms: percentile(&latencies, 0.50),
         p95_ms: percentile(&latencies, 0.95),
         p99_ms: percentile(&latencies, 0.99),
+        server_cpu_us: None,
+        server_user_us: None,
     }
 }
 
