@@ -42,6 +42,8 @@ pub struct Agency {
     pub console_issuer_shared: bool,
     /// The areas it serves (PROCESS.md, Places); `None`: every area.
     pub areas: Option<Vec<String>>,
+    /// Its bearer tokens verified lately (`identity::verified`).
+    pub verified: crate::identity::verified::VerifiedTokens,
 }
 
 impl Agency {
@@ -79,6 +81,9 @@ pub struct AppState {
     /// The policy in force in this process; read through [`AppState::policy`].
     policy: Arc<ArcSwap<Policy>>,
     pub at_rest: Arc<AtRestKey>,
+    /// The facts of recent disclosures (`store::cache`): decisions on them are still committed
+    /// only on current facts.
+    pub facts_cache: Arc<crate::store::cache::FactsCache>,
     /// The key that signs the audit log's checkpoints (`[audit] log_key`), named for their
     /// origin.
     pub log_key: Arc<crate::audit::LogKey>,
@@ -138,6 +143,7 @@ pub fn load_agencies(config: &Config) -> anyhow::Result<HashMap<String, Agency>>
                     shared(&oidc.issuer, |o| o.oidc.as_ref().map(|x| x.issuer.as_str()))
                 }),
                 areas: a.areas.clone(),
+                verified: Default::default(),
             },
         );
     }
@@ -262,6 +268,7 @@ impl AppState {
             db,
             policy: Arc::new(ArcSwap::new(policy)),
             at_rest: Arc::new(at_rest),
+            facts_cache: Arc::new(crate::store::cache::FactsCache::new()),
             log_key: Arc::new(log_key),
             metrics,
         })

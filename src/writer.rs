@@ -27,7 +27,7 @@ use std::time::Duration;
 
 use tokio::sync::{Mutex, Notify, OwnedMutexGuard, watch};
 
-use crate::audit::{Chain, Entry};
+use crate::audit::{AuditRow, Chain, Entry};
 use crate::db::{Bounds, Db, Tx, within};
 use crate::error::ApiError;
 use crate::on_tx;
@@ -106,6 +106,14 @@ struct Open {
     chain: Chain,
     /// The chain as it was when the current action's savepoint was set.
     saved: Chain,
+    /// Entries appended by actions that read nothing of the audit log
+    /// ([`Writer::begin_deferring`]), each with the records it names, linked into `chain` but
+    /// written only when the batch is stored (or before an action that may read them):
+    /// `deferred[..flushed]` are written.
+    deferred: Vec<(AuditRow, Vec<String>)>,
+    flushed: usize,
+    /// `(deferred.len(), flushed)` when the current action's savepoint was set.
+    saved_deferred: (usize, usize),
     /// Actions committed into this batch so far, waiting for it.
     actions: usize,
     /// The savepoint the next action starts from is set (it is set again together with each
@@ -192,8 +200,23 @@ impl Writer {
         action.finish().await
     }
 
-    /// Waits its turn and starts an action inside the open batch (opening one if needed).
+    /// Waits its turn and starts an action inside the open batch (opening one if needed). The
+    /// action sees every entry appended before it, and its own entries are written as it
+    /// appends them.
     pub async fn begin(&self) -> Result<WriteTx, ApiError> {
+        self.begin_action(false).await
+    }
+
+    /// [`begin`](Self::begin) for an action whose statements read nothing of the audit log
+    /// and refer to no entry (no `audit_records` read, no foreign key to `audit_log`): its
+    /// entries are linked into the chain at once (their `seq` is known) but written with the
+    /// batch's others when the batch is stored, a round trip saved per entry. Until then they
+    /// are not in the database, so only an action that cannot tell may take this.
+    pub async fn begin_deferring(&self) -> Result<WriteTx, ApiError> {
+        self.begin_action(true).await
+    }
+
+    async fn begin_action(&self, deferring: bool) -> Result<WriteTx, ApiError> {
         let Bounds {
             acquire,
             round_trip,
@@ -236,6 +259,9 @@ impl Writer {
                 tx,
                 saved: chain.clone(),
                 chain,
+                deferred: Vec::new(),
+                flushed: 0,
+                saved_deferred: (0, 0),
                 actions: 0,
                 savepoint: false,
                 done: watch::channel(None).0,
@@ -250,11 +276,18 @@ impl Writer {
             open.savepoint = true;
         }
         open.saved = open.chain.clone();
+        open.saved_deferred = (open.deferred.len(), open.flushed);
+        if !deferring && let Err(e) = flush(open, round_trip).await {
+            abandon(&mut batch, &e);
+            return Err(failed("writing the batch's audit entries", e));
+        }
         Ok(WriteTx {
             batch: Some(batch),
             wake: self.inner.wake.clone(),
             round_trip,
             after: Vec::new(),
+            deferring,
+            wrote: false,
         })
     }
 }
@@ -267,6 +300,10 @@ pub struct WriteTx {
     round_trip: Duration,
     /// Run once the batch holding the action has committed; dropped with an undone action.
     after: Vec<AfterCommit>,
+    /// Its entries wait to be written with the batch ([`Writer::begin_deferring`]).
+    deferring: bool,
+    /// It may have written: it ran a statement through [`WriteTx::tx`], or wrote an entry.
+    wrote: bool,
 }
 
 /// What an action has the writer do once it is durable (it must not block: spawn the work).
@@ -282,6 +319,15 @@ impl WriteTx {
 
     /// The transaction to run the action's statements on.
     pub fn tx(&mut self) -> &mut Tx {
+        self.wrote = true;
+        &mut self.open().tx
+    }
+
+    /// The transaction, for a statement that only reads. An action that has run nothing else
+    /// (and whose entries are deferred) leaves the database as it found it, so it is finished
+    /// without the round trip that sets the next action's savepoint: the one set before it
+    /// still marks where the next action starts.
+    pub fn tx_for_reading(&mut self) -> &mut Tx {
         &mut self.open().tx
     }
 
@@ -289,13 +335,22 @@ impl WriteTx {
     pub async fn append(&mut self, entry: Entry) -> Result<i64, ApiError> {
         let round_trip = self.round_trip;
         let started = std::time::Instant::now();
+        let deferring = self.deferring;
+        self.wrote |= !deferring;
         let open = self.open();
-        let appended = within(
-            round_trip,
-            "appending the audit entry",
-            open.chain.append(&mut open.tx, entry),
-        )
-        .await;
+        let appended = if deferring {
+            let records = entry.record_ids.clone();
+            let row = open.chain.link_row(entry);
+            open.deferred.push((row, records));
+            Ok(open.chain.seq)
+        } else {
+            within(
+                round_trip,
+                "appending the audit entry",
+                open.chain.append(&mut open.tx, entry),
+            )
+            .await
+        };
         if appended.is_ok()
             && let Some(batch) = self.batch.as_ref()
         {
@@ -331,18 +386,23 @@ impl WriteTx {
         Ok(seq)
     }
 
-    /// Releases the action's savepoint (setting the next one in the same round trip) and
-    /// waits for the batch to commit.
+    /// Releases the action's savepoint (setting the next one in the same round trip; none for
+    /// an action that only read, [`WriteTx::tx_for_reading`]) and waits for the batch to commit.
     pub async fn finish(mut self) -> Result<(), ApiError> {
         let round_trip = self.round_trip;
+        let wrote = self.wrote;
         let open = self.open();
-        let released = within(round_trip, "releasing a savepoint", async {
-            on_tx!(&mut open.tx, c => sqlx::raw_sql("RELEASE SAVEPOINT action; SAVEPOINT action")
-                    .execute(&mut **c)
-                    .await
-                    .map(drop))
-        })
-        .await;
+        let released = if wrote {
+            within(round_trip, "releasing a savepoint", async {
+                on_tx!(&mut open.tx, c => sqlx::raw_sql("RELEASE SAVEPOINT action; SAVEPOINT action")
+                        .execute(&mut **c)
+                        .await
+                        .map(drop))
+            })
+            .await
+        } else {
+            Ok(())
+        };
         if let Err(e) = released {
             // the action may be half in the batch: the whole batch is abandoned
             if let Some(batch) = self.batch.as_mut() {
@@ -387,6 +447,21 @@ impl Drop for WriteTx {
     }
 }
 
+/// Writes the entries deferred so far in the batch (two statements however many there are).
+async fn flush(open: &mut Open, round_trip: Duration) -> Result<(), sqlx::Error> {
+    if open.flushed == open.deferred.len() {
+        return Ok(());
+    }
+    within(
+        round_trip,
+        "writing the batch's audit entries",
+        crate::audit::insert_linked(&mut open.tx, &open.deferred[open.flushed..]),
+    )
+    .await?;
+    open.flushed = open.deferred.len();
+    Ok(())
+}
+
 /// Undoes an unfinished action left by the last holder (and its audit links).
 async fn settle(batch: &mut Batch, round_trip: Duration) {
     if !std::mem::take(&mut batch.dirty) {
@@ -396,6 +471,10 @@ async fn settle(batch: &mut Batch, round_trip: Duration) {
         return;
     };
     open.chain = open.saved.clone();
+    // entries it deferred are dropped; entries written during it are undone with it
+    let (deferred, flushed) = open.saved_deferred;
+    open.deferred.truncate(deferred);
+    open.flushed = flushed;
     // the savepoint stays set after a rollback to it, for the next action
     if let Err(e) = exec(&mut open.tx, "ROLLBACK TO SAVEPOINT action", round_trip).await {
         tracing::debug!(error = ?e, "undoing an unfinished action failed; the batch is abandoned");
@@ -434,12 +513,17 @@ async fn committer(inner: Weak<Inner>, wake: Arc<Notify>) {
             continue;
         }
         let started = std::time::Instant::now();
-        let stored = within(
-            round_trip,
-            "storing the audit head",
-            open.chain.store(&mut open.tx),
-        )
-        .await;
+        let stored = match flush(&mut open, round_trip).await {
+            Ok(()) => {
+                within(
+                    round_trip,
+                    "storing the audit head",
+                    open.chain.store(&mut open.tx),
+                )
+                .await
+            }
+            Err(e) => Err(e),
+        };
         // on failure or time-out the transaction is dropped, closing its connection: a COMMIT
         // that timed out may yet land, but its actions are answered 503, never 2xx
         let committed = match stored {

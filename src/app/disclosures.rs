@@ -168,7 +168,14 @@ async fn load_facts(
         recipient: recipient.recipient(req.recipient_role, req.recipient_sub.clone()),
         request: req.request.clone(),
     };
-    facts::load((&state.db).into(), &state.policy(), ask).await
+    facts::load_cached(
+        &state.db,
+        &state.facts_cache,
+        state.at_rest.generation(),
+        &state.policy(),
+        ask,
+    )
+    .await
 }
 
 /// The request for information `req` answers, checked against its child and recipient
@@ -213,8 +220,9 @@ async fn audit_if_current(
     loaded: &Loaded,
     entry: Entry,
 ) -> Result<Option<i64>, ApiError> {
-    let mut tx = state.writer.begin().await?;
-    if !loaded.still_current(tx.tx()).await? {
+    // reads only the child's facts version: its entry can wait for the batch's
+    let mut tx = state.writer.begin_deferring().await?;
+    if !loaded.still_current(tx.tx_for_reading()).await? {
         return Ok(None);
     }
     tx.commit(entry).await.map(Some)
@@ -241,8 +249,9 @@ async fn check_once(
     let decision = decide(&state.policy(), &loaded.facts);
     let entry = entry_for(principal, "decision.check", &loaded.facts, &decision);
     let seq = audit_if_current(state, &loaded, entry).await?;
-    if seq.is_some() {
-        state.metrics.decided(metrics::Decided::Check, &decision);
+    match seq {
+        Some(_) => state.metrics.decided(metrics::Decided::Check, &decision),
+        None => state.facts_cache.forget(&loaded.facts.subject.id),
     }
     Ok(seq.map(|audit_seq| Decided {
         decision: decision.as_told(),
@@ -281,10 +290,11 @@ async fn disclose_once(
     let entry = entry_for(principal, "disclosure", &loaded.facts, &decision);
     if !decision.permitted() {
         let seq = audit_if_current(state, &loaded, entry).await?;
-        if seq.is_some() {
-            state
+        match seq {
+            Some(_) => state
                 .metrics
-                .decided(metrics::Decided::Disclosure, &decision);
+                .decided(metrics::Decided::Disclosure, &decision),
+            None => state.facts_cache.forget(&loaded.facts.subject.id),
         }
         return Ok(seq.map(|audit_seq| {
             Attempt::Denied(Decided {
@@ -295,9 +305,14 @@ async fn disclose_once(
     }
     // the packets are built and encrypted before taking a place in the write queue
     let prepared = share::prepare(state, principal, &loaded, &decision, entry, now(), None)?;
-    let mut tx = state.writer.begin().await?;
+    // stores packets and closes a request: nothing that reads the audit log or refers to an
+    // entry, so its entries can wait for the batch's
+    let mut tx = state.writer.begin_deferring().await?;
     let Some(stored) = share::store(&mut tx, &loaded, prepared).await? else {
-        // the facts moved: dropping the action undoes whatever of it was written
+        // the facts moved: dropping the action undoes whatever of it was written, and the
+        // next attempt reads them afresh
+        drop(tx);
+        state.facts_cache.forget(&loaded.facts.subject.id);
         return Ok(None);
     };
     // a request it answers closes in the same action (a denial answers nothing)

@@ -46,8 +46,12 @@ pub async fn append_entries(
     }
 }
 
-/// Inserts linked entries and their `audit_records` index rows.
-async fn insert_linked(tx: &mut Tx, batch: &[(AuditRow, Vec<String>)]) -> Result<(), sqlx::Error> {
+/// Inserts linked entries and their `audit_records` index rows, many per statement (an audit
+/// row and its index rows in two statements however many there are).
+pub async fn insert_linked(
+    tx: &mut Tx,
+    batch: &[(AuditRow, Vec<String>)],
+) -> Result<(), sqlx::Error> {
     let rows: Vec<Val<'_>> = batch
         .iter()
         .flat_map(|(row, _)| row.cells())

@@ -15,7 +15,7 @@ mod system;
 pub mod tree;
 mod verify;
 
-pub use bulk::append_entries;
+pub use bulk::{append_entries, insert_linked};
 pub use export::{Exported, export_jsonl};
 pub use extends::{Extension, verify_extends};
 pub use note::{Checkpoint, LogKey, NoteError, Verifier, key_id};

@@ -96,9 +96,23 @@ impl KeyFile {
 
     /// Decrypts with the first identity that opens the ciphertext.
     pub fn decrypt(&self, ciphertext: &[u8]) -> Result<Vec<u8>, age::DecryptError> {
+        self.decrypt_remembering(ciphertext, None)
+    }
+
+    /// [`KeyFile::decrypt`], taking the file key of content opened lately from `keys` (and
+    /// keeping the file key of content opened now).
+    fn decrypt_remembering(
+        &self,
+        ciphertext: &[u8],
+        keys: Option<&FileKeys>,
+    ) -> Result<Vec<u8>, age::DecryptError> {
         let mut last = age::DecryptError::NoMatchingKeys;
         for identity in &self.identities {
-            match age::decrypt(identity, ciphertext) {
+            let opened = match keys {
+                Some(keys) => age::decrypt(&Remembering { identity, keys }, ciphertext),
+                None => age::decrypt(identity, ciphertext),
+            };
+            match opened {
                 Ok(plain) => return Ok(plain),
                 Err(age::DecryptError::NoMatchingKeys) => {}
                 Err(e) => {
@@ -117,6 +131,80 @@ impl KeyFile {
                 .iter()
                 .zip(&other.identities)
                 .all(|(a, b)| a.to_public().to_string() == b.to_public().to_string())
+    }
+}
+
+/// The file keys of stored content opened lately, by the recipient stanza that wraps each.
+///
+/// Opening content costs an X25519 exchange (and age works out the identity's public half
+/// again each time): most of the CPU of reading a record back. A file key opens only the one
+/// ciphertext whose stanza wrapped it, and the identity that unwrapped it, which opens every
+/// one, is in the same process's memory, so keeping it there for content read again soon
+/// widens nothing: it is never written anywhere, it is zeroed when let go, and every key is
+/// let go when the key file changes. The content itself is never kept.
+#[derive(Default)]
+struct FileKeys {
+    keys: std::sync::Mutex<std::collections::HashMap<[u8; 32], zeroize::Zeroizing<[u8; 16]>>>,
+}
+
+/// The file keys kept at most.
+const FILE_KEYS: usize = 20_000;
+
+impl FileKeys {
+    /// The SHA-256 of a stanza's tag, arguments and body, each length-prefixed.
+    fn id(stanza: &age_core::format::Stanza) -> [u8; 32] {
+        use sha2::{Digest, Sha256};
+        let mut h = Sha256::new();
+        for part in std::iter::once(stanza.tag.as_bytes())
+            .chain(stanza.args.iter().map(String::as_bytes))
+            .chain(std::iter::once(&stanza.body[..]))
+        {
+            h.update((part.len() as u64).to_be_bytes());
+            h.update(part);
+        }
+        h.finalize().into()
+    }
+
+    fn get(&self, id: &[u8; 32]) -> Option<age_core::format::FileKey> {
+        let keys = self.keys.lock().unwrap_or_else(|p| p.into_inner());
+        keys.get(id)
+            .map(|k| age_core::format::FileKey::new(Box::new(**k)))
+    }
+
+    fn keep(&self, id: [u8; 32], key: &age_core::format::FileKey) {
+        let mut keys = self.keys.lock().unwrap_or_else(|p| p.into_inner());
+        if keys.len() >= FILE_KEYS {
+            keys.clear();
+        }
+        keys.insert(id, zeroize::Zeroizing::new(*key.expose_secret()));
+    }
+
+    fn forget_all(&self) {
+        self.keys.lock().unwrap_or_else(|p| p.into_inner()).clear();
+    }
+}
+
+/// An identity that answers from [`FileKeys`] a stanza it unwrapped lately: the same file key
+/// the identity would unwrap again.
+struct Remembering<'a> {
+    identity: &'a age::x25519::Identity,
+    keys: &'a FileKeys,
+}
+
+impl age::Identity for Remembering<'_> {
+    fn unwrap_stanza(
+        &self,
+        stanza: &age_core::format::Stanza,
+    ) -> Option<Result<age_core::format::FileKey, age::DecryptError>> {
+        let id = FileKeys::id(stanza);
+        if let Some(key) = self.keys.get(&id) {
+            return Some(Ok(key));
+        }
+        let unwrapped = age::Identity::unwrap_stanza(self.identity, stanza);
+        if let Some(Ok(key)) = &unwrapped {
+            self.keys.keep(id, key);
+        }
+        unwrapped
     }
 }
 
@@ -154,6 +242,11 @@ pub fn write_atomically(path: &Path, contents: &str) -> anyhow::Result<()> {
 pub struct AtRestKey {
     path: PathBuf,
     keys: ArcSwap<KeyFile>,
+    /// Bumped each time the file's identities change (what was read under an older file may be
+    /// sealed to a key since retired).
+    generation: std::sync::atomic::AtomicU64,
+    /// File keys of content opened lately, let go of whenever the file changes.
+    file_keys: FileKeys,
 }
 
 impl AtRestKey {
@@ -161,6 +254,8 @@ impl AtRestKey {
         Ok(AtRestKey {
             path: path.to_owned(),
             keys: ArcSwap::from_pointee(KeyFile::read(path)?),
+            generation: std::sync::atomic::AtomicU64::new(0),
+            file_keys: FileKeys::default(),
         })
     }
 
@@ -172,15 +267,21 @@ impl AtRestKey {
     /// Decrypts with any identity of the file; content no identity held can open makes the
     /// broker re-read the file once (a rotation may have re-encrypted it to a newer key).
     pub fn decrypt(&self, ciphertext: &[u8]) -> anyhow::Result<Vec<u8>> {
-        match self.keys.load().decrypt(ciphertext) {
+        let keys = Some(&self.file_keys);
+        match self.keys.load().decrypt_remembering(ciphertext, keys) {
             Ok(plain) => Ok(plain),
             Err(age::DecryptError::NoMatchingKeys) if self.reload().unwrap_or(false) => self
                 .keys
                 .load()
-                .decrypt(ciphertext)
+                .decrypt_remembering(ciphertext, keys)
                 .map_err(|e| anyhow!("decrypting at rest: {e}")),
             Err(e) => Err(anyhow!("decrypting at rest: {e}")),
         }
+    }
+
+    /// How many times the file's identities have changed since the broker started.
+    pub fn generation(&self) -> u64 {
+        self.generation.load(std::sync::atomic::Ordering::Acquire)
     }
 
     /// How many identities the broker holds (2 while a rotation is under way).
@@ -200,6 +301,9 @@ impl AtRestKey {
             "storage.age_identity changed: the at-rest key file was re-read"
         );
         self.keys.store(Arc::new(fresh));
+        self.file_keys.forget_all();
+        self.generation
+            .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
         Ok(true)
     }
 
@@ -214,5 +318,71 @@ impl AtRestKey {
                 tracing::warn!(error = %e, "storage.age_identity could not be re-read; the keys in use are kept");
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key_file(dir: &Path) -> PathBuf {
+        let path = dir.join("at-rest.key");
+        KeyFile::of(vec![age::x25519::Identity::generate()])
+            .unwrap()
+            .write(&path, &[])
+            .unwrap();
+        path
+    }
+
+    #[test]
+    fn content_opened_again_opens_from_its_remembered_file_key_and_a_changed_payload_still_fails() {
+        let dir = tempfile::tempdir().unwrap();
+        let key = AtRestKey::load(&key_file(dir.path())).unwrap();
+        let sealed = key.encrypt(b"a record").unwrap();
+        assert_eq!(key.decrypt(&sealed).unwrap(), b"a record");
+        assert_eq!(
+            key.file_keys.keys.lock().unwrap().len(),
+            1,
+            "its file key is kept"
+        );
+        assert_eq!(
+            key.decrypt(&sealed).unwrap(),
+            b"a record",
+            "opened again from it"
+        );
+        // the same header (so the same stanza and kept file key) over a changed payload
+        let mut forged = sealed.clone();
+        let last = forged.len() - 1;
+        forged[last] ^= 1;
+        assert!(
+            key.decrypt(&forged).is_err(),
+            "the payload is still authenticated"
+        );
+        // content sealed to another key is not opened by anything kept
+        let other = age::x25519::Identity::generate();
+        let foreign = age::encrypt(&other.to_public(), b"not ours").unwrap();
+        assert!(key.decrypt(&foreign).is_err());
+    }
+
+    #[test]
+    fn a_changed_key_file_lets_go_of_every_remembered_file_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = key_file(dir.path());
+        let key = AtRestKey::load(&path).unwrap();
+        let sealed = key.encrypt(b"a record").unwrap();
+        key.decrypt(&sealed).unwrap();
+        let generation = key.generation();
+        // a rotation's first step: a new key first, the old one after it
+        let mut identities = vec![age::x25519::Identity::generate()];
+        identities.extend(KeyFile::read(&path).unwrap().identities().iter().cloned());
+        KeyFile::of(identities).unwrap().write(&path, &[]).unwrap();
+        assert!(key.reload().unwrap());
+        assert!(key.file_keys.keys.lock().unwrap().is_empty());
+        assert_eq!(key.generation(), generation + 1);
+        assert_eq!(
+            key.decrypt(&sealed).unwrap(),
+            b"a record",
+            "the old key still reads"
+        );
     }
 }

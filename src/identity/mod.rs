@@ -4,6 +4,7 @@
 mod busy;
 pub mod jwt;
 pub mod person;
+pub mod verified;
 
 use std::sync::Arc;
 

@@ -166,7 +166,7 @@ fn bound_holds(value: Option<&Value>, accepted: &[String]) -> bool {
 pub const MAX_SUB_CHARS: usize = 256;
 
 /// The verified person.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Claims {
     pub sub: String,
     pub roles: Vec<Role>,

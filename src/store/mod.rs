@@ -3,6 +3,7 @@
 //! on either database, in the decision layer's plain types. A read runs either on the read
 //! pool, outside the write queue, or inside a write transaction ([`Reader`]).
 
+pub mod cache;
 pub mod facts;
 pub mod packets;
 
