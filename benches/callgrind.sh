@@ -15,10 +15,12 @@ bin=$(realpath "${1:-target/release/broker}")
 scenario=${2:-disclose}
 n1=${3:-100}
 n2=${4:-400}
-port=${BENCH_PORT:-9744}
+port=${BENCH_PORT:-9754}
 command -v valgrind >/dev/null || { echo "valgrind is missing (apt-get install valgrind)" >&2; exit 1; }
 dir=$(mktemp -d)
 "$bin" dev-init --dir "$dir" --listen "127.0.0.1:$port" >/dev/null
+# the metrics listener beside the bench port, not the dev default another broker may hold
+sed -i "s/^listen = \"127.0.0.1:9464\"/listen = \"127.0.0.1:$((port + 1))\"/" "$dir/broker.toml"
 server=
 trap '[ -n "$server" ] && kill "$server" 2>/dev/null; rm -rf "$dir"' EXIT
 BROKER_DATABASE_URL="sqlite://$dir/data/cg.db" BROKER_SERVER_LISTEN="127.0.0.1:$port" \

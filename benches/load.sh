@@ -34,6 +34,8 @@ fi
 loadgen=${BENCH_LOADGEN:-$broker}
 dir=${BENCH_DIR:-$(mktemp -d)}
 [ -f "$dir/broker.toml" ] || "$broker" dev-init --dir "$dir" --listen "127.0.0.1:$port" >/dev/null
+# the metrics listener beside the bench port, not the dev default another broker may hold
+sed -i "s/^listen = \"127.0.0.1:9464\"/listen = \"127.0.0.1:$((port + 1))\"/" "$dir/broker.toml"
 server=
 trap '[ -n "$server" ] && kill "$server" 2>/dev/null || true' EXIT
 

@@ -42,8 +42,8 @@ pub struct Agency {
     pub console_issuer_shared: bool,
     /// The areas it serves (PROCESS.md, Places); `None`: every area.
     pub areas: Option<Vec<String>>,
-    /// Its bearer tokens verified lately (`identity::verified`).
-    pub verified: crate::identity::verified::VerifiedTokens,
+    /// Its bearer tokens verified lately (`crypto::verified`).
+    pub verified: crypto::VerifiedTokens,
 }
 
 impl Agency {

@@ -644,3 +644,27 @@ async fn a_token_of_an_unbound_tenant_or_without_a_mapped_group_or_oid_is_refuse
     assert_refused(&r, "token_claims");
     server.stop().await;
 }
+
+#[tokio::test]
+async fn a_token_accepted_once_is_taken_again_only_over_its_own_agencys_certificate() {
+    let server = TestServer::start().await;
+    let token = sign(&server, "csc", &claims(&server, "csc", &["social_worker"]));
+    // verified once, then taken from the verified tokens
+    for _ in 0..2 {
+        let r = csc_inbox(&server, &token).await;
+        assert_eq!(r.status, 200, "{}", r.text());
+    }
+    // the same text over another agency's certificate is verified against that agency's key
+    let r = get_inbox(&server.client("early-help"), Some(&token))
+        .await
+        .expect("an answer over early-help's certificate");
+    assert_eq!(r.status, 401, "{}", r.text());
+    // and a token that fails once fails every time
+    let mut forged = token.clone();
+    forged.push('A');
+    for _ in 0..2 {
+        let r = csc_inbox(&server, &forged).await;
+        assert_eq!(r.status, 401, "{}", r.text());
+    }
+    server.stop().await;
+}

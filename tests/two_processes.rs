@@ -1,6 +1,8 @@
 //! Two `broker serve` processes on one PostgreSQL database append to one linear audit chain:
 //! the head's row lock orders appends across processes, so concurrent disclosures through both
-//! leave seqs 1..n with no gap and a chain `broker audit verify` accepts.
+//! leave seqs 1..n with no gap and a chain `broker audit verify` accepts. And a process that
+//! keeps a child's facts in memory (`store::cache`) still decides on a change another process
+//! made to them.
 
 mod common;
 
@@ -165,6 +167,99 @@ async fn two_broker_processes_on_one_database_keep_one_gap_free_verified_chain()
     assert_eq!(report["entries"], actions, "{report}");
     assert_eq!(report["first_bad_seq"], Value::Null, "{report}");
     assert_eq!(stored_seqs(&url).await, (1..=actions).collect::<Vec<i64>>());
+    drop(servers);
+    common::drop_postgres_database(&url).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_consent_withdrawn_through_one_process_stops_the_next_disclosure_through_the_other() {
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let url = common::test_database_url(dir.path()).await;
+    let world =
+        broker::devinit::dev_init(dir.path(), false, "127.0.0.1:0", &url).expect("dev-init");
+    let migrated = broker_command(&world.config, &["migrate"])
+        .output()
+        .expect("running broker migrate");
+    assert!(
+        migrated.status.success(),
+        "{}",
+        String::from_utf8_lossy(&migrated.stderr)
+    );
+    let config = Config::load(&world.config).expect("the dev config loads");
+    let sw = dev_token(
+        &config,
+        "csc",
+        "sw.amara",
+        &[Role::SocialWorker],
+        Duration::from_secs(600),
+    )
+    .expect("a dev token");
+    // two processes on PostgreSQL; on SQLite (one process only) the same process does both
+    let processes = if url.starts_with("postgres") { 2 } else { 1 };
+    let mut servers = Servers::new();
+    let mut addrs = Vec::new();
+    for _ in 0..processes {
+        let addr = free_addr();
+        let i = servers.serve(&world, addr);
+        servers.wait_healthy(i, &client(&world, addr, "csc")).await;
+        addrs.push(addr);
+    }
+    let (a, b) = (
+        client(&world, addrs[0], "csc"),
+        client(&world, addrs[processes - 1], "csc"),
+    );
+    let child = id(&post(
+        &a,
+        "/v1/subjects",
+        &sw,
+        &json!({"date_of_birth": born_years_ago(10), "school_agency": "school-hillside"}),
+        201,
+    )
+    .await);
+    let plan = id(&post(
+        &a,
+        "/v1/records",
+        &sw,
+        &json!({"subject_id": child, "kind": "risk_management_plan",
+        "subject_role": "harmful_behaviour", "sections": {"summary": "plan summary",
+        "risk_management": "supervised at break"}}),
+        201,
+    )
+    .await);
+    let consent = id(&post(
+        &a,
+        &format!("/v1/subjects/{child}/consents"),
+        &sw,
+        &json!({"given_by": "parent", "purposes": ["safeguarding"], "recipient_kinds": ["school"]}),
+        201,
+    )
+    .await);
+    let to_dsl = json!({"record_ids": [plan], "recipient_agency": "school-hillside",
+        "recipient_role": "dsl", "purpose": "safeguarding", "basis": "consent"});
+    // the first disclosure reads the child's facts and keeps them; the second is decided on
+    // the kept facts
+    for _ in 0..2 {
+        post(&a, "/v1/disclosures", &sw, &to_dsl, 201).await;
+    }
+    // the other process withdraws the consent
+    post(
+        &b,
+        &format!("/v1/subjects/{child}/consents/{consent}/withdraw"),
+        &sw,
+        &json!({}),
+        200,
+    )
+    .await;
+    // the first process's next decision is made on the withdrawal, not on what it kept
+    let refused = post(&a, "/v1/disclosures", &sw, &to_dsl, 403).await;
+    let reasons: Vec<&str> = refused["reasons"]
+        .as_array()
+        .expect("reasons")
+        .iter()
+        .filter_map(|r| r["code"].as_str())
+        .collect();
+    assert!(reasons.contains(&"consent_not_current"), "{refused}");
+    servers.kill();
     drop(servers);
     common::drop_postgres_database(&url).await;
 }

@@ -175,3 +175,141 @@ async fn an_action_left_unfinished_with_nothing_else_queued_is_undone_and_releas
     assert_eq!(subjects(&db).await, vec!["other".to_owned()]);
     fresh.done(db).await;
 }
+
+async fn count_in(tx: &mut WriteTx, sql: &'static str) -> i64 {
+    on_tx!(tx, c => sqlx::query(sql).fetch_one(&mut **c).await.expect("counting").get::<i64, _>(0))
+}
+
+/// Queues `n` more actions behind the one held now, in order, each a task; `action(i)` runs
+/// once its turn comes.
+async fn queue_behind<F, Fut>(n: usize, action: F) -> Vec<tokio::task::JoinHandle<Fut::Output>>
+where
+    F: Fn(usize) -> Fut,
+    Fut: std::future::Future + Send + 'static,
+    Fut::Output: Send + 'static,
+{
+    let mut tasks = Vec::new();
+    for i in 0..n {
+        tasks.push(tokio::spawn(action(i)));
+        // each queues for the batch before the next is spawned
+        tokio::time::sleep(std::time::Duration::from_millis(150)).await;
+    }
+    tasks
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deferred_entries_are_written_with_the_batch_and_an_ordinary_action_after_them_sees_them() {
+    let (fresh, db) = database().await;
+    let writer = Writer::start(db.clone());
+    let mut first = writer.begin_deferring().await.expect("begin");
+    register(&mut first, "deferring").await.expect("insert");
+    let mut e = entry("test.deferred");
+    e.record_ids = vec!["r-1".into()];
+    assert_eq!(
+        first.append(e).await.expect("append"),
+        1,
+        "its seq is known at once"
+    );
+    // not written yet: the entry waits for the batch
+    assert_eq!(
+        count_in(&mut first, "SELECT COUNT(*) FROM audit_log").await,
+        0
+    );
+    let w = writer.clone();
+    let next = queue_behind(1, move |_| {
+        let w = w.clone();
+        async move {
+            let mut tx = w.begin().await.expect("begin");
+            // an ordinary action sees every entry appended before it, and its index rows
+            let entries = count_in(&mut tx, "SELECT COUNT(*) FROM audit_log WHERE seq = 1").await;
+            let index = count_in(
+                &mut tx,
+                "SELECT COUNT(*) FROM audit_records WHERE record_id = 'r-1'",
+            )
+            .await;
+            register(&mut tx, "ordinary").await.expect("insert");
+            let seq = tx.commit(entry("test.register")).await.expect("commit");
+            (entries, index, seq)
+        }
+    })
+    .await;
+    first.finish().await.expect("the deferring action commits");
+    let (entries, index, seq) = next
+        .into_iter()
+        .next()
+        .unwrap()
+        .await
+        .expect("the next action");
+    assert_eq!((entries, index, seq), (1, 1, 2));
+    let (batches, actions) = writer.stats().committed();
+    assert_eq!((batches, actions), (1, 2), "both in one batch");
+    assert_eq!(head(&db).await, 2);
+    let v = audit::verify(&db).await.expect("verifying");
+    assert!(v.ok && v.entries == 2, "{v:?}");
+    fresh.done(db).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_action_undone_after_deferred_entries_were_written_for_it_leaves_them_to_the_batch() {
+    let (fresh, db) = database().await;
+    let writer = Writer::start(db.clone());
+    // 1: only reads, defers its entry, and is finished without a savepoint round trip
+    let mut first = writer.begin_deferring().await.expect("begin");
+    let n: i64 = on_tx!(first.tx_for_reading(), c => sqlx::query("SELECT COUNT(*) FROM subjects")
+        .fetch_one(&mut **c).await.expect("reading").get::<i64, _>(0));
+    assert_eq!(n, 0);
+    first.append(entry("test.read")).await.expect("append");
+    let w = writer.clone();
+    let queued = queue_behind(3, move |i| {
+        let w = w.clone();
+        async move {
+            match i {
+                // 2: ordinary (so entry 1 is written as it begins), fails midway and is undone,
+                // taking the write of entry 1 with it
+                0 => {
+                    let mut tx = w.begin().await.expect("begin");
+                    register(&mut tx, "twice").await.expect("insert");
+                    assert!(register(&mut tx, "twice").await.is_err());
+                    drop(tx);
+                    None
+                }
+                // 3: deferring, appends and is abandoned: its entry never existed
+                1 => {
+                    let mut tx = w.begin_deferring().await.expect("begin");
+                    register(&mut tx, "abandoned").await.expect("insert");
+                    tx.append(entry("test.abandoned")).await.expect("append");
+                    drop(tx);
+                    None
+                }
+                // 4: ordinary, commits after entry 1
+                _ => {
+                    let mut tx = w.begin().await.expect("begin");
+                    register(&mut tx, "kept").await.expect("insert");
+                    Some(tx.commit(entry("test.register")).await.expect("commit"))
+                }
+            }
+        }
+    })
+    .await;
+    first.finish().await.expect("the reading action commits");
+    let mut seqs = Vec::new();
+    for t in queued {
+        seqs.push(t.await.expect("an action"));
+    }
+    assert_eq!(seqs, vec![None, None, Some(2)]);
+    assert_eq!(subjects(&db).await, vec!["kept".to_owned()]);
+    let v = audit::verify(&db).await.expect("verifying");
+    assert!(
+        v.ok && v.entries == 2,
+        "entry 1 was written once after all: {v:?}"
+    );
+    let actions: Vec<String> = broker::with_db!(&db, pool => sqlx::query("SELECT action FROM audit_log ORDER BY seq")
+        .fetch_all(pool)
+        .await
+        .expect("reading the log")
+        .iter()
+        .map(|r| r.get::<String, _>("action"))
+        .collect());
+    assert_eq!(actions, ["test.read", "test.register"]);
+    fresh.done(db).await;
+}

@@ -19,7 +19,7 @@ use crate::identity::Principal;
 use crate::ids::{AgencyId, MappaDecisionId, RecordId, RequestId};
 use crate::metrics;
 use crate::state::AppState;
-use crate::store::facts::{self, Ask, Loaded};
+use crate::store::facts::{Ask, Loaded};
 use crate::vocab::{Basis, Purpose, Role};
 
 /// The disclosure (and decision) request of API.md, as it arrives.
@@ -168,7 +168,7 @@ async fn load_facts(
         recipient: recipient.recipient(req.recipient_role, req.recipient_sub.clone()),
         request: req.request.clone(),
     };
-    facts::load_cached(
+    crate::store::cache::load_cached(
         &state.db,
         &state.facts_cache,
         state.at_rest.generation(),

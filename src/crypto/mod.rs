@@ -16,11 +16,13 @@ mod dev;
 mod jwks;
 mod log_key;
 mod trust;
+mod verified;
 pub use at_rest::{AT_REST_RELOAD, AtRestKey, KeyFile};
 pub use dev::*;
 pub use jwks::{AgencyKeys, NoKey, fresh_for, parse_jwks};
 pub use log_key::{LogSigningKey, ed25519_public_key_ok, ed25519_verify, generate_log_key};
 pub use trust::{AgencyTrust, handshake_refusal};
+pub use verified::VerifiedTokens;
 
 fn read(path: &Path) -> anyhow::Result<Vec<u8>> {
     std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))

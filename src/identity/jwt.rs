@@ -72,8 +72,16 @@ pub async fn verify(
     max_lifetime_secs: u64,
 ) -> Result<super::person::Claims, ApiError> {
     let now = chrono::Utc::now().timestamp();
-    if let Some(claims) = agency.verified.get(token, now) {
-        return Ok(claims);
+    if let Some(kept) = agency.verified.get(token, now)
+        // the key that verified it is still the agency's for its kid (a published key set
+        // past its max-age is fetched again first)
+        && let Ok(key) = agency.jwt.key_for(kept.kid.as_deref()).await
+        && std::sync::Arc::ptr_eq(&key, &kept.key)
+    {
+        return Ok(super::person::Claims {
+            sub: kept.sub,
+            roles: kept.roles,
+        });
     }
     let header = declared_header(token).ok_or_else(|| {
         ApiError::unauthorized("token_malformed", "the bearer token is not a JWT")
@@ -175,7 +183,14 @@ pub async fn verify(
     let person = super::person::person(agency, &claims, super::person::Via::Api)?;
     if let Some(exp) = claims.get("exp").and_then(Value::as_f64) {
         let expires = exp.floor() as i64 + LEEWAY_SECONDS as i64;
-        agency.verified.keep(token, &person, now, expires);
+        agency.verified.keep(
+            token,
+            (&person.sub, &person.roles),
+            kid,
+            key.clone(),
+            now,
+            expires,
+        );
     }
     Ok(person)
 }

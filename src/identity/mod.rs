@@ -4,7 +4,6 @@
 mod busy;
 pub mod jwt;
 pub mod person;
-pub mod verified;
 
 use std::sync::Arc;
 

@@ -26,8 +26,11 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use super::facts::{Loaded, StoredRecord};
-use crate::decision::{ConsentFacts, RecordFacts, StaffDesignation, Subject};
+use super::facts::{Ask, Loaded, StoredRecord};
+use crate::decision::{
+    ConsentFacts, Facts, Policy, RecordFacts, StaffDesignation, Subject, has_chair,
+};
+use crate::error::ApiError;
 
 /// The children kept at most.
 pub const CHILDREN: usize = 20_000;
@@ -188,5 +191,65 @@ impl FactsCache {
                 .len(),
             self.records.lock().unwrap_or_else(|p| p.into_inner()).len(),
         )
+    }
+}
+
+/// [`load`](super::facts::load) on the read pool through the process's [`FactsCache`]: a request about records
+/// and a child kept there (read under the at-rest key file of `generation`) makes no read at
+/// all; any other is read whole, and what it read is kept. A request naming a child instead of
+/// records, or a MAPPA forum decision, or touching a record with a chair, is always read.
+///
+/// Facts from the cache may be older than the database's: the caller commits only on facts
+/// still current, and [forgets](FactsCache::forget) the child when they were not.
+pub async fn load_cached(
+    db: &crate::db::Db,
+    cache: &FactsCache,
+    generation: u64,
+    policy: &Policy,
+    ask: Ask,
+) -> Result<Loaded, ApiError> {
+    let cacheable = ask.subject.is_none() && ask.request.mappa_decision_id.is_none();
+    if cacheable {
+        let ids: Vec<String> = ask.record_ids.iter().map(|r| r.to_string()).collect();
+        if let Some(hit) = cache.get(&ids, &ask.recipient.agency, generation)
+            && !hit.records.iter().any(|r| has_chair(policy, r.facts.kind))
+        {
+            return Ok(from_cache(hit, ask));
+        }
+    }
+    let recipient = ask.recipient.agency.clone();
+    let loaded = super::facts::load(db.into(), policy, ask).await?;
+    if cacheable {
+        cache.keep(&loaded, &recipient, generation);
+    }
+    Ok(loaded)
+}
+
+/// The [`Loaded`] of a cache hit for `ask`.
+fn from_cache(hit: Hit, ask: Ask) -> Loaded {
+    let Ask {
+        at,
+        requester,
+        recipient,
+        request,
+        ..
+    } = ask;
+    Loaded {
+        facts: Facts {
+            // as in `load`: never a moment before the facts were taken
+            at: at.max(crate::db::now()),
+            requester,
+            recipient,
+            subject: hit.subject,
+            records: hit.records.iter().map(|r| r.facts.clone()).collect(),
+            consents: hit.consents,
+            mappa_decisions: Vec::new(),
+            staff_designations: hit.staff_designations,
+            request,
+        },
+        records: hit.records,
+        version: hit.version,
+        mappa_agency: hit.mappa_agency,
+        display_name_enc: hit.display_name_enc,
     }
 }

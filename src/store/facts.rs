@@ -9,7 +9,6 @@
 use chrono::{DateTime, NaiveDate, Utc};
 use sqlx::Row;
 
-use super::cache::{FactsCache, Hit};
 use super::{Reader, json_list, on_reader, term};
 use crate::db::{Tx, parse_ts};
 use crate::decision::{
@@ -231,66 +230,6 @@ pub async fn load(reader: Reader<'_>, policy: &Policy, ask: Ask) -> Result<Loade
         mappa_agency: child.mappa_agency,
         display_name_enc: child.display_name_enc,
     })
-}
-
-/// [`load`] on the read pool through the process's [`FactsCache`]: a request about records
-/// and a child kept there (read under the at-rest key file of `generation`) makes no read at
-/// all; any other is read whole, and what it read is kept. A request naming a child instead of
-/// records, or a MAPPA forum decision, or touching a record with a chair, is always read.
-///
-/// Facts from the cache may be older than the database's: the caller commits only on facts
-/// still current, and [forgets](FactsCache::forget) the child when they were not.
-pub async fn load_cached(
-    db: &crate::db::Db,
-    cache: &FactsCache,
-    generation: u64,
-    policy: &Policy,
-    ask: Ask,
-) -> Result<Loaded, ApiError> {
-    let cacheable = ask.subject.is_none() && ask.request.mappa_decision_id.is_none();
-    if cacheable {
-        let ids: Vec<String> = ask.record_ids.iter().map(|r| r.to_string()).collect();
-        if let Some(hit) = cache.get(&ids, &ask.recipient.agency, generation)
-            && !hit.records.iter().any(|r| has_chair(policy, r.facts.kind))
-        {
-            return Ok(from_cache(hit, ask));
-        }
-    }
-    let recipient = ask.recipient.agency.clone();
-    let loaded = load(db.into(), policy, ask).await?;
-    if cacheable {
-        cache.keep(&loaded, &recipient, generation);
-    }
-    Ok(loaded)
-}
-
-/// The [`Loaded`] of a cache hit for `ask`.
-fn from_cache(hit: Hit, ask: Ask) -> Loaded {
-    let Ask {
-        at,
-        requester,
-        recipient,
-        request,
-        ..
-    } = ask;
-    Loaded {
-        facts: Facts {
-            // as in `load`: never a moment before the facts were taken
-            at: at.max(crate::db::now()),
-            requester,
-            recipient,
-            subject: hit.subject,
-            records: hit.records.iter().map(|r| r.facts.clone()).collect(),
-            consents: hit.consents,
-            mappa_decisions: Vec::new(),
-            staff_designations: hit.staff_designations,
-            request,
-        },
-        records: hit.records,
-        version: hit.version,
-        mappa_agency: hit.mappa_agency,
-        display_name_enc: hit.display_name_enc,
-    }
 }
 
 /// The child's facts version now (inside the write queue: as this action sees it).
