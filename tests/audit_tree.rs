@@ -380,3 +380,49 @@ async fn a_suffix_rewritten_with_its_chain_recomputed_fails_against_a_checkpoint
     f.close().await;
     g.close().await;
 }
+
+/// From a checkpoint, the check reads the checkpoint's last entry and those after it, pages at
+/// a time, checked on threads: the leaves come back in order (the tree it rebuilds is the
+/// head's), and a fault after the checkpoint is named by its entry and what is wrong with it.
+#[tokio::test]
+async fn from_a_checkpoint_only_the_entries_after_it_are_read_and_a_fault_among_them_is_named() {
+    let f = Fixture::new().await;
+    f.bulk(1, 300).await;
+    let checkpoint = audit::tree_head(&f.db).await.expect("head");
+    // many pages and batches after it, so their leaves are put back in order
+    f.bulk(301, 4_700).await;
+    let fine = audit::verify_extends(&f.db, checkpoint.size, &checkpoint.root)
+        .await
+        .expect("checking");
+    assert!(fine.ok, "{fine:?}");
+    assert_eq!((fine.entries, fine.entries_read), (5_000, 4_701));
+
+    let faults = [
+        (
+            "UPDATE audit_log SET justification = 'edited' WHERE seq = 3210",
+            3210,
+            "entry 3210 does not match its hash",
+        ),
+        (
+            "UPDATE audit_log SET prev_hash = hash WHERE seq = 2345",
+            2345,
+            "entry 2345 does not chain to the one before it",
+        ),
+        (
+            "DELETE FROM audit_log WHERE seq = 1234",
+            1234,
+            "entry 1234 is missing",
+        ),
+    ];
+    for (tamper, seq, problem) in faults {
+        f.exec("DELETE FROM audit_records WHERE seq >= 1000").await;
+        f.exec(tamper).await;
+        let v = audit::verify_extends(&f.db, checkpoint.size, &checkpoint.root)
+            .await
+            .expect("checking");
+        assert!(!v.ok, "{tamper}: {v:?}");
+        assert_eq!(v.first_bad_seq, Some(seq), "{tamper}: {v:?}");
+        assert_eq!(v.problem.as_deref(), Some(problem), "{tamper}: {v:?}");
+    }
+    f.close().await;
+}

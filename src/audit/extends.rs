@@ -11,15 +11,19 @@
 //! 3. every entry after it is chained and hashes to what is stored, and their leaves extend the
 //!    checkpoint's tree to the root the head keeps now; the consistency proof from `size` to
 //!    now, made from the stored nodes, verifies against both roots.
+//!
+//! Step 3 reads the entries as the whole chain's [`verify`](super::verify) does ([`scan`]): in
+//! one snapshot, up to the head read first (so entries appended meanwhile are not mistaken for
+//! a fault), pages at a time, checked on threads while the next page is read. Its cost is the
+//! entries since the checkpoint, at the whole chain's rate per entry.
 
-use futures_util::TryStreamExt;
 use serde::Serialize;
 use sqlx::Row;
 
 use super::offline::decode_hash;
 use super::proofs::{ProofRequestError, consistency, inclusion, read_nodes, tree_head};
 use super::tree::{self, Frontier, Hash};
-use super::{AuditRow, columns};
+use super::verify::{Fault, Span, scan};
 use crate::db::Db;
 use crate::with_db;
 
@@ -105,60 +109,65 @@ pub async fn verify_extends(db: &Db, size: u64, root: &Hash) -> Result<Extension
             ),
         );
     }
-    // entry `size` and those after it, chained and hashed
-    let sql = format!(
-        "SELECT {} FROM audit_log WHERE seq >= $1 ORDER BY seq",
-        columns()
-    );
-    let mut read = 0u64;
-    let mut prev: Option<String> = None;
-    let mut unused = Vec::new();
-    let mut failure: Option<(i64, String)> = None;
-    with_db!(db, pool => {
-        let mut rows = sqlx::query_as::<_, AuditRow>(sqlx::AssertSqlSafe(sql)).bind(size as i64).fetch(pool);
-        while let Some(row) = rows.try_next().await? {
-            let expected = size as i64 + read as i64;
-            read += 1;
-            if row.seq != expected {
-                failure = Some((expected, format!("entry {expected} is missing")));
-                break;
-            }
-            if let Some(prev) = &prev
-                && &row.prev_hash != prev
-            {
-                failure = Some((row.seq, format!("entry {} does not chain to the one before it", row.seq)));
-                break;
-            }
-            let holds = row.strict_entry().is_some_and(|e| e.hash(&row.prev_hash) == row.hash);
-            let leaf = tree::leaf_of(&row.hash);
-            let (true, Some(leaf)) = (holds, leaf) else {
-                failure = Some((row.seq, format!("entry {} does not match its hash", row.seq)));
-                break;
-            };
-            if row.seq as u64 == size {
-                if let Err(why) = signed_leaf(db, size, &leaf, root).await? {
-                    failure = Some((row.seq, why));
-                    break;
-                }
-            } else {
-                frontier.push(leaf, &mut unused);
-                unused.clear();
-            }
-            prev = Some(row.hash);
-        }
+    // entry `size` as stored: the leaf the checkpoint signed?
+    let sql = "SELECT prev_hash, hash FROM audit_log WHERE seq = $1";
+    let last = with_db!(db, pool => {
+        sqlx::query(sql).bind(size as i64).fetch_optional(pool).await?
+            .map(|row| Ok::<_, sqlx::Error>((row.try_get::<String, _>(0)?, row.try_get::<String, _>(1)?)))
+            .transpose()?
     });
-    if let Some((seq, why)) = failure {
+    let Some((prev, last_hash)) = last else {
+        return bad(0, Some(size as i64), format!("entry {size} is missing"));
+    };
+    let Some(leaf) = tree::leaf_of(&last_hash) else {
+        return bad(
+            1,
+            Some(size as i64),
+            format!("entry {size} does not match its hash"),
+        );
+    };
+    if let Err(why) = signed_leaf(db, size, &leaf, root).await? {
+        return bad(1, Some(size as i64), why);
+    }
+    // it and every entry after it up to the head, chained and hashed, in one snapshot
+    let span = Span {
+        from: size as i64,
+        to: entries,
+        prev,
+        leaves: true,
+    };
+    let scanned = scan(db, span).await?;
+    let read = (scanned.rows - (size as i64 - 1)).max(0) as u64;
+    if let Some((seq, fault)) = scanned.first_bad {
+        let why = match fault {
+            Fault::Missing => format!("entry {seq} is missing"),
+            Fault::Unchained => format!("entry {seq} does not chain to the one before it"),
+            Fault::Altered => format!("entry {seq} does not match its hash"),
+        };
         return bad(read, Some(seq), why);
     }
-    if read as i64 != entries - size as i64 + 1 {
+    if scanned.rows != entries {
         return bad(
             read,
-            Some(size as i64 + read as i64),
+            Some(scanned.rows + 1),
             format!(
                 "the log's entries stop at {} but its head says {entries}",
-                size as i64 + read as i64 - 1
+                scanned.rows
             ),
         );
+    }
+    let mut leaves = scanned.leaves.into_iter();
+    if leaves.next() != Some(leaf) {
+        return bad(
+            read,
+            Some(size as i64),
+            format!("entry {size} changed while it was being checked"),
+        );
+    }
+    let mut unused = Vec::new();
+    for leaf in leaves {
+        frontier.push(leaf, &mut unused);
+        unused.clear();
     }
     if frontier.root() != head.root {
         return bad(

@@ -9,9 +9,12 @@ pub(super) fn hashing_threads() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get().clamp(1, 4))
 }
 
-/// What a hashing thread found: the earliest bad batch it checked, as (its first position, the
-/// bad seq), or why a batch could not be checked.
-pub(super) type Finding = Result<Option<(i64, i64)>, String>;
+/// The earliest bad batch a hashing thread checked, as (its first position, the bad seq, why).
+type Earliest = Option<(i64, i64, Fault)>;
+
+/// What a hashing thread found: its earliest bad batch and the leaves of the batches it checked
+/// (each batch's first position, then its leaves), or why a batch could not be checked.
+pub(super) type Finding = Result<(Earliest, Vec<(i64, Vec<tree::Hash>)>), String>;
 
 /// Threads checking batches as the reader fills them.
 pub(super) struct Hashers {
@@ -20,13 +23,14 @@ pub(super) struct Hashers {
 }
 
 impl Hashers {
-    pub(super) fn start(n: usize) -> Hashers {
+    /// `n` threads; with `leaves`, each also keeps every row's tree leaf.
+    pub(super) fn start(n: usize, leaves: bool) -> Hashers {
         let (tx, rx) = tokio::sync::mpsc::channel::<Batch>(2 * n);
         let rx = std::sync::Arc::new(std::sync::Mutex::new(rx));
         let threads = (0..n)
             .map(|_| {
                 let rx = rx.clone();
-                tokio::task::spawn_blocking(move || Hashers::work(&rx))
+                tokio::task::spawn_blocking(move || Hashers::work(&rx, leaves))
             })
             .collect();
         Hashers { tx, threads }
@@ -34,9 +38,12 @@ impl Hashers {
 
     /// One thread's loop: check batches until the reader is done. After an error it only
     /// drains the channel, so the reader never waits on a thread that has stopped.
-    pub(super) fn work(rx: &std::sync::Mutex<tokio::sync::mpsc::Receiver<Batch>>) -> Finding {
+    pub(super) fn work(
+        rx: &std::sync::Mutex<tokio::sync::mpsc::Receiver<Batch>>,
+        leaves: bool,
+    ) -> Finding {
         let mut buf = Vec::with_capacity(4096);
-        let mut finding: Finding = Ok(None);
+        let mut finding: Finding = Ok((None, Vec::new()));
         loop {
             let batch = match rx.lock() {
                 Ok(mut rx) => rx.blocking_recv(),
@@ -45,16 +52,21 @@ impl Hashers {
             let Some(mut batch) = batch else {
                 return finding;
             };
-            let Ok(earliest) = &mut finding else {
+            let Ok((earliest, kept)) = &mut finding else {
                 continue;
             };
-            if earliest.is_some_and(|(first, _)| first < batch.first) {
+            if earliest.is_some_and(|(first, _, _)| first < batch.first) {
                 continue;
             }
             if let Err(e) = batch.split_frames() {
                 finding = Err(e);
-            } else if let Some(bad) = batch.first_bad(&mut buf) {
-                *earliest = Some((batch.first, bad));
+            } else if let Some((bad, why)) = batch.first_bad(&mut buf) {
+                *earliest = Some((batch.first, bad, why));
+            } else if leaves {
+                match batch.leaves() {
+                    Some(found) => kept.push((batch.first, found)),
+                    None => finding = Err("a stored hash that is not a SHA-256 hash".into()),
+                }
             }
         }
     }
@@ -66,12 +78,16 @@ impl Hashers {
             .map_err(|_| hashing_failed("the hashing threads stopped"))
     }
 
-    /// Waits for every batch to be checked; the first bad seq of the earliest bad batch.
-    pub(super) async fn finish(self) -> Result<Option<i64>, sqlx::Error> {
+    /// Waits for every batch to be checked: the first bad seq of the earliest bad batch and
+    /// why, and (if kept, and no batch is bad) every row's leaf in order.
+    pub(super) async fn finish(
+        self,
+    ) -> Result<(Option<(i64, Fault)>, Vec<tree::Hash>), sqlx::Error> {
         drop(self.tx);
-        let mut earliest: Option<(i64, i64)> = None;
+        let mut earliest: Earliest = None;
+        let mut batches = Vec::new();
         for thread in self.threads {
-            let found = thread
+            let (found, kept) = thread
                 .await
                 .map_err(hashing_failed)?
                 .map_err(|e| sqlx::Error::Decode(e.into()))?;
@@ -79,8 +95,14 @@ impl Hashers {
                 (Some(a), Some(b)) => Some(a.min(b)),
                 (a, b) => a.or(b),
             };
+            batches.extend(kept);
         }
-        Ok(earliest.map(|(_, bad)| bad))
+        if let Some((_, bad, why)) = earliest {
+            return Ok((Some((bad, why)), Vec::new()));
+        }
+        batches.sort_unstable_by_key(|(first, _)| *first);
+        let leaves = batches.into_iter().flat_map(|(_, leaves)| leaves).collect();
+        Ok((None, leaves))
     }
 }
 

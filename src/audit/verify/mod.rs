@@ -43,29 +43,11 @@ pub struct Verification {
 /// exactly what the broker would have written, so the verdict is the one hashing
 /// [`AuditRow::strict_entry`] gives.
 pub async fn verify(db: &Db) -> Result<Verification, sqlx::Error> {
-    let hashers = Hashers::start(hashing_threads());
-    let mut reader = Reader::new();
-    let (head_seq, head_hash) = match db {
-        Db::Sqlite { read, .. } => {
-            let mut tx = read.begin().await?;
-            read_sqlite(&mut tx, &mut reader, &hashers).await?
-        }
-        Db::Postgres(pool) => {
-            let mut tx = pool.begin().await?;
-            sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
-                .execute(&mut *tx)
-                .await?;
-            let head = read_head!(&mut *tx);
-            read_columns!(&mut *tx, reader, hashers);
-            head
-        }
-    };
-    let (entries, last_hash, rest) = reader.finish();
-    if let Some(batch) = rest {
-        hashers.send(batch).await?;
-    }
-    let mut first_bad = hashers.finish().await?;
-    if first_bad.is_none() && (head_seq != entries || head_hash != last_hash) {
+    let scanned = scan(db, Span::whole()).await?;
+    let (head_seq, head_hash) = scanned.head;
+    let entries = scanned.rows;
+    let mut first_bad = scanned.first_bad.map(|(seq, _)| seq);
+    if first_bad.is_none() && (head_seq != entries || head_hash != scanned.last_hash) {
         first_bad = Some((entries + 1).min(head_seq.max(1)));
     }
     Ok(Verification {
@@ -73,6 +55,93 @@ pub async fn verify(db: &Db) -> Result<Verification, sqlx::Error> {
         entries,
         head_hash,
         first_bad_seq: first_bad,
+    })
+}
+
+/// The stretch of the log a [`scan`] reads: seq `from` to `to` (both included), where the entry
+/// before the first it expects (`from`, or 1 if `from` is lower) has the stored hash `prev`;
+/// and whether to keep each entry's tree leaf.
+#[derive(Debug, Clone)]
+pub(in crate::audit) struct Span {
+    pub from: i64,
+    pub to: i64,
+    pub prev: String,
+    pub leaves: bool,
+}
+
+impl Span {
+    /// The whole chain from the genesis hash, every row whatever its seq (a row stored with a
+    /// seq below 1 is out of place).
+    pub fn whole() -> Span {
+        Span {
+            from: i64::MIN,
+            to: i64::MAX,
+            prev: GENESIS.to_owned(),
+            leaves: false,
+        }
+    }
+}
+
+/// Why an entry does not hold.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub(in crate::audit) enum Fault {
+    /// Its seq is not the next one: an entry is missing, or out of place.
+    Missing,
+    /// Its `prev_hash` is not the stored hash of the entry before it.
+    Unchained,
+    /// Its hash does not match its content (or a column is not in the form the broker writes).
+    Altered,
+}
+
+/// What a [`scan`] found.
+#[derive(Debug)]
+pub(in crate::audit) struct Scanned {
+    /// `(seq, hash)` of `audit_head`, in the scan's snapshot.
+    pub head: (i64, String),
+    /// The position of the last row read: the one before the first expected, plus the rows
+    /// read (so for the whole chain, the number of rows).
+    pub rows: i64,
+    /// The stored hash of the last row read (the span's `prev` if none).
+    pub last_hash: String,
+    /// The first entry that does not hold, and why.
+    pub first_bad: Option<(i64, Fault)>,
+    /// Each row's tree leaf in seq order, if the span asked for them and every row holds.
+    pub leaves: Vec<tree::Hash>,
+}
+
+/// Reads `span` of the log and `audit_head` in one snapshot (one read transaction), checking
+/// every row's seq, link and hash: pages of rows are read while the pages before them are
+/// checked on threads ([`Hashers`]), so the cost is what is read, at the rate of the whole
+/// chain's [`verify`].
+pub(in crate::audit) async fn scan(db: &Db, span: Span) -> Result<Scanned, sqlx::Error> {
+    let hashers = Hashers::start(hashing_threads(), span.leaves);
+    let mut reader = Reader::new(span.from.max(1) - 1, &span.prev);
+    let head = match db {
+        Db::Sqlite { read, .. } => {
+            let mut tx = read.begin().await?;
+            read_sqlite(&mut tx, &mut reader, &hashers, &span).await?
+        }
+        Db::Postgres(pool) => {
+            let mut tx = pool.begin().await?;
+            sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+                .execute(&mut *tx)
+                .await?;
+            let head = read_head!(&mut *tx);
+            read_columns!(&mut *tx, reader, hashers, span);
+            head
+        }
+    };
+    let (rows, last_hash, rest) = reader.finish();
+    if let Some(batch) = rest {
+        hashers.send(batch).await?;
+    }
+    let (first_bad, leaves) = hashers.finish().await?;
+    Ok(Scanned {
+        head,
+        rows,
+        last_hash,
+        first_bad,
+        leaves,
     })
 }
 
@@ -88,12 +157,15 @@ macro_rules! read_head {
 }
 use read_head;
 
-/// Streams every row of [`VERIFY_SQL`] on `$conn` into `$reader`, handing full batches to
-/// `$hashers`.
+/// Streams every row of [`VERIFY_SQL`] in `$span` on `$conn` into `$reader`, handing full
+/// batches to `$hashers`.
 macro_rules! read_columns {
-    ($conn:expr, $reader:expr, $hashers:expr) => {{
+    ($conn:expr, $reader:expr, $hashers:expr, $span:expr) => {{
         use futures_util::TryStreamExt;
-        let mut rows = sqlx::query(VERIFY_SQL.as_str()).fetch($conn);
+        let mut rows = sqlx::query(VERIFY_SQL.as_str())
+            .bind($span.from)
+            .bind($span.to)
+            .fetch($conn);
         while let Some(row) = rows.try_next().await? {
             if let Some(batch) = $reader.push(&row)? {
                 $hashers.send(batch).await?;
@@ -110,20 +182,22 @@ async fn read_sqlite(
     conn: &mut sqlx::SqliteConnection,
     reader: &mut Reader,
     hashers: &Hashers,
+    span: &Span,
 ) -> Result<(i64, String), sqlx::Error> {
     let head = read_head!(&mut *conn);
     let encoding: String = sqlx::query_scalar("PRAGMA encoding")
         .fetch_one(&mut *conn)
         .await?;
     if encoding != "UTF-8" {
-        read_columns!(&mut *conn, reader, hashers);
+        read_columns!(&mut *conn, reader, hashers, span);
         return Ok(head);
     }
     let sql = page_sql();
-    let mut from = i64::MIN;
-    loop {
+    let mut from = span.from;
+    while from <= span.to {
         let page = sqlx::query(sqlx::AssertSqlSafe(sql.clone()))
             .bind(from)
+            .bind(span.to)
             .fetch_one(&mut *conn)
             .await?;
         let rows: i64 = page.try_get(0)?;
@@ -137,9 +211,14 @@ async fn read_sqlite(
             None => return Ok(head),
         }
     }
+    Ok(head)
 }
 
-/// What [`verify`] reads column by column (on PostgreSQL): the entry's columns in [`Entry`]'s
-/// field order, then the links.
-static VERIFY_SQL: std::sync::LazyLock<String> =
-    std::sync::LazyLock::new(|| format!("SELECT {} FROM audit_log ORDER BY seq", super::columns()));
+/// What [`scan`] reads column by column (on PostgreSQL) from seq `$1` to `$2`: the entry's
+/// columns in [`Entry`]'s field order, then the links.
+static VERIFY_SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    format!(
+        "SELECT {} FROM audit_log WHERE seq >= $1 AND seq <= $2 ORDER BY seq",
+        super::columns()
+    )
+});

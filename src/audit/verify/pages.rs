@@ -9,7 +9,8 @@ use super::*;
 /// kernel).
 pub(super) const PAGE_ROWS: usize = 256;
 
-/// What [`verify`] reads on SQLite: the next [`PAGE_ROWS`] rows in seq order from seq `$1` on,
+/// What [`verify`] reads on SQLite: the next [`PAGE_ROWS`] rows in seq order from seq `$1` on
+/// and to `$2` at most,
 /// as their count, their last seq, its hash (SQLite takes a bare column from the row `max()`
 /// chose), and their [`frame`]s back to back in one value, in the order `group_concat` meets
 /// them ([`Batch::split_frames`] sorts them by seq and checks the count and the last hash).
@@ -20,7 +21,7 @@ pub(super) const PAGE_ROWS: usize = 256;
 pub(super) fn page_sql() -> String {
     format!(
         "SELECT count(*), max(seq), hash, group_concat(frame, '') FROM (SELECT seq, hash, {} \
-         AS frame FROM audit_log WHERE seq >= $1 ORDER BY seq LIMIT {PAGE_ROWS})",
+         AS frame FROM audit_log WHERE seq >= $1 AND seq <= $2 ORDER BY seq LIMIT {PAGE_ROWS})",
         frame()
     )
 }
@@ -152,43 +153,56 @@ impl Batch {
         std::array::from_fn(|i| spans[i].and_then(|(a, b)| self.text.get(a..b)))
     }
 
-    /// The first bad seq among the rows, checked in order (the batch's own view of
+    /// The first bad seq among the rows and why, checked in order (the batch's own view of
     /// [`verify`]'s rule); `buf` is scratch space for the canonical encoding.
-    pub(super) fn first_bad(&self, buf: &mut Vec<u8>) -> Option<i64> {
+    pub(super) fn first_bad(&self, buf: &mut Vec<u8>) -> Option<(i64, Fault)> {
         let mut prev = self.prev.as_str();
         for (k, &seq) in self.seqs.iter().enumerate() {
             let expected = self.first + k as i64 + 1;
             if seq != expected {
-                return Some(expected.min(seq));
+                return Some((expected.min(seq), Fault::Missing));
             }
             let row = self.row(k);
             let (Some(stored_prev), Some(hash)) = (row[ROW_TEXTS - 2], row[ROW_TEXTS - 1]) else {
-                return Some(seq);
+                return Some((seq, Fault::Altered));
             };
-            if stored_prev != prev || !hash_holds(seq, &row, prev, hash, buf) {
-                return Some(seq);
+            if stored_prev != prev {
+                return Some((seq, Fault::Unchained));
+            }
+            if !hash_holds(seq, &row, prev, hash, buf) {
+                return Some((seq, Fault::Altered));
             }
             prev = hash;
         }
         None
+    }
+
+    /// Each row's tree leaf, in order; `None` if a stored hash is not one.
+    pub(super) fn leaves(&self) -> Option<Vec<tree::Hash>> {
+        (0..self.seqs.len())
+            .map(|k| self.row(k)[ROW_TEXTS - 1].and_then(tree::leaf_of))
+            .collect()
     }
 }
 
 /// Gathers rows into batches, keeping count of the rows and the last one's hash.
 #[derive(Debug)]
 pub(super) struct Reader {
+    /// The position of the last row read.
     pub(super) rows: i64,
-    /// The stored hash of the last row read ([`GENESIS`] before any).
+    /// The stored hash of the last row read (the one before the first, before any).
     pub(super) last_hash: String,
     /// A batch being filled column by column.
     pub(super) batch: Option<Batch>,
 }
 
 impl Reader {
-    pub(super) fn new() -> Reader {
+    /// A reader whose first row is expected at position `before + 1`, after a row whose stored
+    /// hash is `prev`.
+    pub(super) fn new(before: i64, prev: &str) -> Reader {
         Reader {
-            rows: 0,
-            last_hash: GENESIS.to_owned(),
+            rows: before,
+            last_hash: prev.to_owned(),
             batch: None,
         }
     }
