@@ -58,7 +58,7 @@ async fn reload_refuses_a_policy_that_does_not_load_and_changes_nothing() {
     assert_eq!(before.1, 1, "the start recorded the version it loaded");
     let broken = policy_dir(server.dir.path(), "broken", break_actions);
 
-    let out = reload(&server.world.config, &broken);
+    let out = reload(&server.world.config, &broken).await;
     assert!(
         !out.status.success(),
         "a broken policy was accepted: {}",
@@ -86,7 +86,7 @@ async fn reload_refuses_a_policy_whose_own_tests_fail_and_changes_nothing() {
         .await
         .expect("the failing policy loads");
 
-    let out = reload(&server.world.config, &failing);
+    let out = reload(&server.world.config, &failing).await;
     assert!(
         !out.status.success(),
         "a failing policy was accepted: {}",
@@ -109,7 +109,7 @@ async fn reload_refuses_a_policy_whose_own_tests_fail_and_changes_nothing() {
     let untested = policy_dir(server.dir.path(), "untested", |d| {
         std::fs::remove_dir_all(d.join("tests")).expect("removing the tests")
     });
-    let out = reload(&server.world.config, &untested);
+    let out = reload(&server.world.config, &untested).await;
     assert!(!out.status.success(), "{}", stdout(&out));
     assert!(stderr(&out).contains("no scenarios"), "{}", stderr(&out));
     assert_eq!(unchanged_by(&server, &ig).await, before);
@@ -160,7 +160,7 @@ async fn reload_brings_a_good_policy_into_force_audited_and_the_next_decision_na
     );
     let new = Files::from_dir(&good).expect("the files read").version();
     let head = common::db::head_seq(&server.state.db).await;
-    let out = reload(&server.world.config, &good);
+    let out = reload(&server.world.config, &good).await;
     assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
     assert!(
         stdout(&out).contains(&format!("policy version 2 in force: {new} (was {old})")),
@@ -268,7 +268,7 @@ async fn reload_brings_a_good_policy_into_force_audited_and_the_next_decision_na
 
     // reloading the version in force changes nothing
     let head = common::db::head_seq(&server.state.db).await;
-    let out = reload(&server.world.config, &good);
+    let out = reload(&server.world.config, &good).await;
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(
         stdout(&out).contains("already in force"),
@@ -397,7 +397,7 @@ async fn two_broker_serve_processes_on_one_database_converge_on_the_version_relo
 
     let good = policy_dir(&world.dir, "good", only_the_partnership_reads_the_policy);
     let new = Files::from_dir(&good).expect("the files").version();
-    let out = reload(&world.config, &good);
+    let out = reload(&world.config, &good).await;
     assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
     for (i, ig) in igs.iter().enumerate() {
         let v = until_number(ig, 2, Duration::from_secs(10)).await;

@@ -85,11 +85,17 @@ pub fn only_the_partnership_reads_the_policy(dir: &Path) {
 }
 
 /// `broker policy reload --policy dir` for the world configured at `config`.
-pub fn reload(config: &Path, dir: &Path) -> Output {
-    broker_command(config, &["policy", "reload"])
+///
+/// Awaited, not blocking: a test's own server runs on the test's runtime, and a write it has
+/// begun (the checkpoint signed at its start, a batch) must be able to commit while the command
+/// waits for the write lock, as it would in a server process of its own.
+pub async fn reload(config: &Path, dir: &Path) -> Output {
+    let mut command = tokio::process::Command::from(broker_command(config, &["policy", "reload"]));
+    command
         .arg("--policy")
         .arg(dir)
         .output()
+        .await
         .expect("running broker policy reload")
 }
 
