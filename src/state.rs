@@ -91,11 +91,11 @@ pub struct Shared {
     pub agencies: Arc<HashMap<String, Agency>>,
     pub db: Db,
     /// The policy in force in this process; read through [`AppState::policy`].
-    policy: Arc<ArcSwap<Policy>>,
+    policy: ArcSwap<Policy>,
     pub at_rest: Arc<AtRestKey>,
     /// The facts of recent disclosures (`store::cache`): decisions on them are still committed
     /// only on current facts.
-    pub facts_cache: Arc<crate::store::cache::FactsCache>,
+    pub facts_cache: crate::store::cache::FactsCache,
     /// The key that signs the audit log's checkpoints (`[audit] log_key`), named for their
     /// origin.
     pub log_key: Arc<crate::audit::LogKey>,
@@ -103,7 +103,7 @@ pub struct Shared {
     /// Every write goes through it (group commit).
     pub writer: crate::writer::Writer,
     /// Does the database answer within a short deadline (`/readyz`, the stall check)?
-    pub probe: Arc<crate::db::Probe>,
+    pub probe: crate::db::Probe,
     /// The rate-limited log of 503s.
     pub unavailable: Arc<crate::telemetry::Unavailable>,
 }
@@ -271,16 +271,16 @@ impl AppState {
         crate::policy_versions::loaded_at_start(&writer, &files, policy.clone()).await?;
         Ok(AppState(Arc::new(Shared {
             writer,
-            probe: Arc::new(crate::db::Probe::new(db.clone(), bounds.probe)),
+            probe: crate::db::Probe::new(db.clone(), bounds.probe),
             unavailable: crate::telemetry::Unavailable::new(
                 config.database.unavailable_log_interval(),
             ),
             config: Arc::new(config),
             agencies: Arc::new(agencies),
             db,
-            policy: Arc::new(ArcSwap::new(policy)),
+            policy: ArcSwap::new(policy),
             at_rest: Arc::new(at_rest),
-            facts_cache: Arc::new(crate::store::cache::FactsCache::new()),
+            facts_cache: crate::store::cache::FactsCache::new(),
             log_key: Arc::new(log_key),
             metrics,
         })))

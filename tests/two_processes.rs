@@ -7,11 +7,12 @@
 mod common;
 
 use std::collections::BTreeSet;
+use std::net::SocketAddr;
 use std::time::Duration;
 
 use broker::client::Client;
 use broker::config::Config;
-use broker::devinit::dev_token;
+use broker::devinit::{DevWorld, dev_token};
 use broker::vocab::Role;
 use serde_json::{Value, json};
 
@@ -41,67 +42,124 @@ async fn stored_seqs(url: &str) -> Vec<i64> {
     seqs
 }
 
-// ---- the test --------------------------------------------------------------------------------
+// ---- the shared setting ----------------------------------------------------------------------
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn two_broker_processes_on_one_database_keep_one_gap_free_verified_chain() {
-    let dir = tempfile::tempdir().expect("a temp dir");
-    let url = common::test_database_url(dir.path()).await;
-    let world =
-        broker::devinit::dev_init(dir.path(), false, "127.0.0.1:0", &url).expect("dev-init");
-    let migrated = broker_command(&world.config, &["migrate"])
-        .output()
-        .expect("running broker migrate");
-    assert!(
-        migrated.status.success(),
-        "{}",
-        String::from_utf8_lossy(&migrated.stderr)
-    );
-    let config = Config::load(&world.config).expect("the dev config loads");
-    let token = |agency: &str, sub: &str, role: Role| {
-        dev_token(&config, agency, sub, &[role], Duration::from_secs(600)).expect("a dev token")
-    };
+/// A fresh dev world on the test database, migrated by `broker migrate`, with as many
+/// `broker serve` processes as the database can share, each healthy: two on PostgreSQL, one on
+/// SQLite (the single-process embedded store, where one process takes both halves).
+struct Running {
+    _dir: tempfile::TempDir,
+    url: String,
+    world: DevWorld,
+    config: Config,
+    servers: Servers,
+    addrs: Vec<SocketAddr>,
+}
 
-    // Only PostgreSQL is shared by several processes; SQLite is the single-process embedded
-    // store, so on SQLite one process takes both halves of the load.
-    let processes = if url.starts_with("postgres") { 2 } else { 1 };
-    let mut servers = Servers::new();
-    let mut addrs = Vec::new();
-    for _ in 0..processes {
-        let addr = free_addr();
-        let i = servers.serve(&world, addr);
-        servers.wait_healthy(i, &client(&world, addr, "csc")).await;
-        addrs.push(addr);
+impl Running {
+    async fn start() -> Running {
+        let dir = tempfile::tempdir().expect("a temp dir");
+        let url = common::test_database_url(dir.path()).await;
+        let world =
+            broker::devinit::dev_init(dir.path(), false, "127.0.0.1:0", &url).expect("dev-init");
+        let migrated = broker_command(&world.config, &["migrate"])
+            .output()
+            .expect("running broker migrate");
+        assert!(
+            migrated.status.success(),
+            "{}",
+            String::from_utf8_lossy(&migrated.stderr)
+        );
+        let config = Config::load(&world.config).expect("the dev config loads");
+        let processes = if url.starts_with("postgres") { 2 } else { 1 };
+        let mut servers = Servers::new();
+        let mut addrs = Vec::new();
+        for _ in 0..processes {
+            let addr = free_addr();
+            let i = servers.serve(&world, addr);
+            servers.wait_healthy(i, &client(&world, addr, "csc")).await;
+            addrs.push(addr);
+        }
+        Running {
+            _dir: dir,
+            url,
+            world,
+            config,
+            servers,
+            addrs,
+        }
     }
-    // what the starts recorded (the policy version in force): the chain goes on from there
-    let started = stored_seqs(&url).await.len() as i64;
 
-    let sw = token("csc", "sw.amara", Role::SocialWorker);
-    let csc = client(&world, addrs[0], "csc");
+    /// A dev token for `sub` at `agency` with `role`.
+    fn token(&self, agency: &str, sub: &str, role: Role) -> String {
+        dev_token(&self.config, agency, sub, &[role], Duration::from_secs(600))
+            .expect("a dev token")
+    }
+
+    /// A csc client of process `i` (the last one if there are fewer).
+    fn csc(&self, i: usize) -> Client {
+        client(&self.world, self.addrs[i.min(self.addrs.len() - 1)], "csc")
+    }
+
+    /// Stops the processes and drops the PostgreSQL database, if the test made one.
+    async fn end(mut self) {
+        self.servers.kill();
+        common::drop_postgres_database(&self.url).await;
+    }
+}
+
+/// Through `csc`, as the social worker `sw`: a ten-year-old at Hillside, a risk management plan
+/// about them with `sections`, and a parent's consent to share with schools for safeguarding.
+/// Their ids: (child, plan, consent).
+async fn child_with_plan_and_consent(
+    csc: &Client,
+    sw: &str,
+    sections: Value,
+) -> (String, String, String) {
     let child = id(&post(
-        &csc,
+        csc,
         "/v1/subjects",
-        &sw,
+        sw,
         &json!({"date_of_birth": born_years_ago(10), "school_agency": "school-hillside"}),
         201,
     )
     .await);
     let plan = id(&post(
-        &csc,
+        csc,
         "/v1/records",
-        &sw,
+        sw,
         &json!({"subject_id": child, "kind": "risk_management_plan",
-        "subject_role": "harmful_behaviour", "sections": {"summary": "plan summary",
-        "risk_management": "supervised at break", "allegation_details": "not for schools"}}),
+        "subject_role": "harmful_behaviour", "sections": sections}),
         201,
     )
     .await);
-    post(
-        &csc,
+    let consent = id(&post(
+        csc,
         &format!("/v1/subjects/{child}/consents"),
-        &sw,
+        sw,
         &json!({"given_by": "parent", "purposes": ["safeguarding"], "recipient_kinds": ["school"]}),
         201,
+    )
+    .await);
+    (child, plan, consent)
+}
+
+// ---- the test --------------------------------------------------------------------------------
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_broker_processes_on_one_database_keep_one_gap_free_verified_chain() {
+    let mut running = Running::start().await;
+    let (world, addrs, url) = (&running.world, &running.addrs, &running.url);
+    let processes = addrs.len();
+    // what the starts recorded (the policy version in force): the chain goes on from there
+    let started = stored_seqs(url).await.len() as i64;
+
+    let sw = running.token("csc", "sw.amara", Role::SocialWorker);
+    let (_, plan, _) = child_with_plan_and_consent(
+        &running.csc(0),
+        &sw,
+        json!({"summary": "plan summary", "risk_management": "supervised at break",
+            "allegation_details": "not for schools"}),
     )
     .await;
     let setup = 3;
@@ -112,7 +170,7 @@ async fn two_broker_processes_on_one_database_keep_one_gap_free_verified_chain()
     for half in 0..2 {
         let addr = addrs[half % processes];
         for c in 0..6 {
-            let client = client(&world, addr, "csc");
+            let client = client(world, addr, "csc");
             let sw = sw.clone();
             let plan = plan.clone();
             tasks.push(tokio::spawn(async move {
@@ -151,8 +209,8 @@ async fn two_broker_processes_on_one_database_keep_one_gap_free_verified_chain()
         (started + setup + 1..=actions).collect::<BTreeSet<_>>()
     );
 
-    servers.kill();
-    let verified = broker_command(&world.config, &["audit", "verify"])
+    running.servers.kill();
+    let verified = broker_command(&running.world.config, &["audit", "verify"])
         .output()
         .expect("running broker audit verify");
     let stdout = String::from_utf8_lossy(&verified.stdout);
@@ -166,74 +224,25 @@ async fn two_broker_processes_on_one_database_keep_one_gap_free_verified_chain()
     assert_eq!(report["ok"], true, "{report}");
     assert_eq!(report["entries"], actions, "{report}");
     assert_eq!(report["first_bad_seq"], Value::Null, "{report}");
-    assert_eq!(stored_seqs(&url).await, (1..=actions).collect::<Vec<i64>>());
-    drop(servers);
-    common::drop_postgres_database(&url).await;
+    assert_eq!(
+        stored_seqs(&running.url).await,
+        (1..=actions).collect::<Vec<i64>>()
+    );
+    running.end().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_consent_withdrawn_through_one_process_stops_the_next_disclosure_through_the_other() {
-    let dir = tempfile::tempdir().expect("a temp dir");
-    let url = common::test_database_url(dir.path()).await;
-    let world =
-        broker::devinit::dev_init(dir.path(), false, "127.0.0.1:0", &url).expect("dev-init");
-    let migrated = broker_command(&world.config, &["migrate"])
-        .output()
-        .expect("running broker migrate");
-    assert!(
-        migrated.status.success(),
-        "{}",
-        String::from_utf8_lossy(&migrated.stderr)
-    );
-    let config = Config::load(&world.config).expect("the dev config loads");
-    let sw = dev_token(
-        &config,
-        "csc",
-        "sw.amara",
-        &[Role::SocialWorker],
-        Duration::from_secs(600),
-    )
-    .expect("a dev token");
-    // two processes on PostgreSQL; on SQLite (one process only) the same process does both
-    let processes = if url.starts_with("postgres") { 2 } else { 1 };
-    let mut servers = Servers::new();
-    let mut addrs = Vec::new();
-    for _ in 0..processes {
-        let addr = free_addr();
-        let i = servers.serve(&world, addr);
-        servers.wait_healthy(i, &client(&world, addr, "csc")).await;
-        addrs.push(addr);
-    }
-    let (a, b) = (
-        client(&world, addrs[0], "csc"),
-        client(&world, addrs[processes - 1], "csc"),
-    );
-    let child = id(&post(
+    let running = Running::start().await;
+    let sw = running.token("csc", "sw.amara", Role::SocialWorker);
+    // on SQLite (one process only) the same process does both
+    let (a, b) = (running.csc(0), running.csc(1));
+    let (child, plan, consent) = child_with_plan_and_consent(
         &a,
-        "/v1/subjects",
         &sw,
-        &json!({"date_of_birth": born_years_ago(10), "school_agency": "school-hillside"}),
-        201,
+        json!({"summary": "plan summary", "risk_management": "supervised at break"}),
     )
-    .await);
-    let plan = id(&post(
-        &a,
-        "/v1/records",
-        &sw,
-        &json!({"subject_id": child, "kind": "risk_management_plan",
-        "subject_role": "harmful_behaviour", "sections": {"summary": "plan summary",
-        "risk_management": "supervised at break"}}),
-        201,
-    )
-    .await);
-    let consent = id(&post(
-        &a,
-        &format!("/v1/subjects/{child}/consents"),
-        &sw,
-        &json!({"given_by": "parent", "purposes": ["safeguarding"], "recipient_kinds": ["school"]}),
-        201,
-    )
-    .await);
+    .await;
     let to_dsl = json!({"record_ids": [plan], "recipient_agency": "school-hillside",
         "recipient_role": "dsl", "purpose": "safeguarding", "basis": "consent"});
     // the first disclosure reads the child's facts and keeps them; the second is decided on
@@ -259,7 +268,5 @@ async fn a_consent_withdrawn_through_one_process_stops_the_next_disclosure_throu
         .filter_map(|r| r["code"].as_str())
         .collect();
     assert!(reasons.contains(&"consent_not_current"), "{refused}");
-    servers.kill();
-    drop(servers);
-    common::drop_postgres_database(&url).await;
+    running.end().await;
 }

@@ -68,7 +68,7 @@ pub struct Hit {
     pub display_name_enc: Option<Vec<u8>>,
 }
 
-/// The process's cache of disclosure facts. Cheap to share (`Arc`).
+/// The process's cache of disclosure facts (one per process, in the application state).
 #[derive(Debug, Default)]
 pub struct FactsCache {
     children: Mutex<HashMap<String, Arc<Child>>>,
